@@ -1,0 +1,220 @@
+"""chipstack's agents: the two governments, the chipmakers and the AI developers.
+
+Each agent type's rules are short methods named as in docs/ODD.md §7 (submodels). Governments and
+chipmakers are few and step one by one. AI developers are many: their quarterly decisions are made
+for the whole population at once in ``ChipMarketModel.developers_buy`` (numpy over the arrays of
+``model.developers``); each ``AIDeveloper`` is a view of its own row of those arrays, so nothing is
+copied into agents each quarter and the UI and DataCollector still see agents.
+
+Sources for every rule and number: CALIBRATION.md (sections cited inline) via ``model.parameters``
+and ``model.catalogue``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from .catalogue import DOMESTIC, ECOSYSTEMS
+from .developers import SEGMENTS
+from .policy import (
+    CHINA_STANCES,
+    US_REGIMES,
+    guidance_applies,
+    scheduled_value,
+    tighten_china,
+    tighten_us,
+)
+from .quarters import years_since_2026
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import ChipMarketModel
+
+#: Domestic coverage of demand at which an adaptive Beijing tightens to discourage / restrict / ban
+#: (ASSUMPTION; reported localisation target 55% by 2027, CALIBRATION §C2, L).
+ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
+#: Most quarters by which R&D can pull a domestic chip forward or push it back (ASSUMPTION).
+MAX_ROADMAP_SHIFT = 4
+
+
+class USGovernment(mesa.Agent):
+    """Sets the US export regime each quarter: dated schedule first, then a chance of reversal."""
+
+    def __init__(self, model: ChipMarketModel, regime: str, schedule: list[tuple[int, str]]):
+        super().__init__(model)
+        self.regime = regime
+        self.schedule = schedule
+        self.reversals = 0
+
+    def step(self) -> None:
+        self.apply_schedule()
+        self.maybe_reverse()
+
+    def apply_schedule(self) -> None:
+        value = scheduled_value(self.schedule, self.model.quarter)
+        if value is not None:
+            self.regime = value
+
+    def maybe_reverse(self) -> None:
+        """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
+        so the random stream does not depend on the regime)."""
+        if self.model.rng.random() < self.model.us_reversal_prob and self.regime != "ban":
+            self.regime = tighten_us(self.regime)
+            self.reversals += 1
+
+    @property
+    def supply_cut_risk(self) -> float:
+        """Probability developers assign to losing US supply within their planning horizon."""
+        if self.regime == "ban":
+            return 0.0
+        p = self.model.us_reversal_prob
+        return 1.0 - (1.0 - p) ** self.model.risk_horizon_quarters
+
+    @property
+    def regime_level(self) -> int:
+        return US_REGIMES.index(self.regime)
+
+
+class ChinaGovernment(mesa.Agent):
+    """Sets Beijing's import stance: dated schedule, then (optionally) the adaptive rule."""
+
+    def __init__(self, model: ChipMarketModel, stance: str, schedule: list[tuple[int, str]]):
+        super().__init__(model)
+        self.stance = stance
+        self.schedule = schedule
+        self.domestic_coverage = 0.0
+
+    def step(self) -> None:
+        self.apply_schedule()
+        if self.model.china_adaptive:
+            self.tighten_as_supply_grows()
+
+    def apply_schedule(self) -> None:
+        value = scheduled_value(self.schedule, self.model.quarter)
+        if value is not None:
+            self.stance = value
+
+    def tighten_as_supply_grows(self) -> None:
+        """Tighten one level when domestic capacity covers the next threshold share of demand."""
+        self.domestic_coverage = self.model.domestic_coverage()
+        nxt = tighten_china(self.stance)
+        if nxt != self.stance and self.domestic_coverage >= ADAPTIVE_THRESHOLDS[nxt]:
+            self.stance = nxt
+
+    @property
+    def guidance_on(self) -> bool:
+        return guidance_applies(self.stance)
+
+    @property
+    def stance_level(self) -> int:
+        return CHINA_STANCES.index(self.stance)
+
+
+class Chipmaker(mesa.Agent):
+    """A chip firm: quarterly capacity for China, revenue, and (domestic) an R&D-paced roadmap."""
+
+    def __init__(self, model: ChipMarketModel, index: int, capacity_2026: float | None,
+                 revenue_2026_usd: float):
+        super().__init__(model)
+        self.index = index
+        self.name = model.catalogue.maker_names[index]
+        self.ecosystem = ECOSYSTEMS[model.catalogue.ecosystem_of_maker[index]]
+        self.is_domestic = model.catalogue.ecosystem_of_maker[index] == DOMESTIC
+        self.capacity_2026 = capacity_2026
+        self.revenue_2026_usd = revenue_2026_usd
+        self.capacity = math.inf  # chips this quarter
+        self.revenue_usd = 0.0  # this quarter
+        self.cumulative_revenue_usd = 0.0
+        self.cumulative_reference_usd = 0.0
+        self.roadmap_shift = 0  # quarters the roadmap runs ahead (+) or behind (-) plan
+
+    def step(self) -> None:
+        self.set_capacity()
+        if self.is_domestic:
+            self.pace_roadmap()
+
+    def set_capacity(self) -> None:
+        """Domestic capacity grows from its 2026 level at ``domestic_capacity_growth`` per year."""
+        if self.capacity_2026 is None:
+            self.capacity = math.inf
+            return
+        growth = (1.0 + self.model.domestic_capacity_growth) ** years_since_2026(self.model.quarter)
+        self.capacity = self.capacity_2026 / 4.0 * growth
+
+    def pace_roadmap(self) -> None:
+        """R&D funded by revenue above (below) the roadmap's plan brings chips earlier (later)."""
+        extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
+        shift = math.floor(extra * self.model.rd_share / self.model.rd_speedup_cost_usd)
+        self.roadmap_shift = int(max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift)))
+        self.model.reschedule_releases(self.index, self.roadmap_shift)
+
+    def book_sales(self, revenue_usd: float) -> None:
+        """Record this quarter's revenue and the revenue the planned roadmap assumed."""
+        self.revenue_usd = revenue_usd
+        self.cumulative_revenue_usd += revenue_usd
+        growth = (1.0 + self.model.demand_growth) ** years_since_2026(self.model.quarter)
+        self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * growth
+
+    @property
+    def ecosystem_maturity(self) -> float:
+        return float(self.model.maturity[self.model.catalogue.ecosystem_of_maker[self.index]])
+
+    @property
+    def installed_h100e(self) -> float:
+        return float(self.model.developers.installed[:, self.index].sum())
+
+
+class AIDeveloper(mesa.Agent):
+    """A Chinese AI developer. Its state is row ``index`` of ``model.developers``; its purchases
+    are decided for the whole population at once by ``ChipMarketModel.developers_buy``."""
+
+    def __init__(self, model: ChipMarketModel, index: int):
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def segment(self) -> str:
+        return SEGMENTS[self.model.developers.segment[self.index]]
+
+    @property
+    def licensed(self) -> bool:
+        return bool(self.model.developers.licensed[self.index])
+
+    @property
+    def china_approved(self) -> bool:
+        return bool(self.model.developers.china_approved[self.index])
+
+    @property
+    def installed(self) -> dict[str, float]:
+        row = self.model.developers.installed[self.index]
+        return dict(zip(self.model.catalogue.maker_names, row.tolist(), strict=True))
+
+    @property
+    def us_compute_h100e(self) -> float:
+        row = self.model.developers.installed[self.index]
+        return float(row[self.model.us_maker_mask].sum())
+
+    @property
+    def domestic_compute_h100e(self) -> float:
+        row = self.model.developers.installed[self.index]
+        return float(row[~self.model.us_maker_mask].sum())
+
+    @property
+    def us_share(self) -> float:
+        us, dom = self.us_compute_h100e, self.domestic_compute_h100e
+        return us / (us + dom) if us + dom > 0 else 0.0
+
+    @property
+    def cuda_lockin(self) -> float:
+        """Share of the developer's installed compute on CUDA (its switching cost's base)."""
+        row = self.model.developers.installed[self.index]
+        total = row.sum()
+        return float(row[self.model.catalogue.ecosystem_of_maker == 0].sum() / total) if total > 0 else 0.0
+
+    @property
+    def peers(self) -> np.ndarray:
+        p = self.model.developers.peers
+        return p.indices[p.indptr[self.index]:p.indptr[self.index + 1]]

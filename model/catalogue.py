@@ -1,0 +1,217 @@
+"""The chip catalogue: chipmakers, their product roadmaps, capacities and software ecosystems.
+
+Plain data, no behaviour. Every number carries its source: a section of ``CALIBRATION.md``
+(the project's sourced briefing, kept beside the repository in ``../shared/``) with its confidence
+grade H/M/L, or the word ASSUMPTION with the range that the sensitivity analysis explores.
+
+Performance index (``perf_paper``, H100 = 1.0): the geometric mean of a chip's dense BF16 (FP8 for
+parts quoted only in FP8, against H100's FP8) compute ratio and its memory-bandwidth ratio to the
+H100 (989 TF, 3.35 TB/s; CALIBRATION §A1, H). This roofline-style blend weighs compute-bound
+training and memory-bound inference equally, which is why the H20 (0.15x compute but 1.19x
+bandwidth) scores 0.42 and not 0.15 — the H20 sold ~1M units in China in 2024 (§B3, M). Domestic
+parts are further scaled by the model parameter ``domestic_efficiency`` (the measured 0.6 of the
+910C on DeepSeek inference vs its 0.87 paper blend, §A2, M), so ``perf_paper`` is what the silicon
+offers and the model's effective performance is what Chinese developers got out of it.
+
+Chips of one software ecosystem sit in contiguous columns: Nvidia (CUDA), AMD (ROCm), then the
+domestic stack (Huawei CANN, Cambricon, Moore Threads), so that the model can work per ecosystem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .quarters import parse_quarter
+
+# Ecosystems (software stacks). Index order is fixed and used as array columns.
+ECOSYSTEMS = ("cuda", "rocm", "domestic")
+CUDA, ROCM, DOMESTIC = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Maker:
+    """A chipmaker: its stack (US or CN), software ecosystem and China capacity."""
+
+    name: str
+    stack: str  # "US" or "CN"
+    ecosystem: int  # index into ECOSYSTEMS
+    capacity_2026: float | None  # chips/year for China; None = not binding (US firms)
+    capacity_source: str
+    revenue_2026_usd: float  # reference revenue the planned roadmap assumes (R&D channel)
+    revenue_source: str
+
+
+@dataclass(frozen=True)
+class Chip:
+    """One product: when it was released, what it does relative to the H100, what it costs."""
+
+    name: str
+    maker: str
+    release: str  # calendar quarter of first volume shipments
+    perf_paper: float  # H100 = 1.0, roofline blend (see module docstring)
+    price_usd: float  # list price per chip (before the US levy pass-through)
+    china_part: bool = False  # a cut-down part designed to comply with US rules for China
+    compliant_until: str | None = None  # China part no longer compliant from this quarter
+    source: str = ""
+
+
+# --- Chipmakers ------------------------------------------------------------------------------
+MAKERS: tuple[Maker, ...] = (
+    Maker(
+        "Nvidia", "US", CUDA, None,
+        "Not binding for China: ~700k H200 in stock plus TSMC 4N ramp from 2026Q2 against >2M "
+        "Chinese orders (§B5, M); US cap of China <= 50% of US volume (§B4, H) not reached.",
+        0.0, "US firm: no R&D channel in the model",
+    ),
+    Maker(
+        "AMD", "US", ROCM, None,
+        "Not binding (as Nvidia; §B4 H: MI308/MI325X eligible).",
+        0.0, "US firm: no R&D channel in the model",
+    ),
+    Maker(
+        "Huawei", "CN", DOMESTIC, None,  # from the parameter huawei_capacity_2026
+        "Parameter huawei_capacity_2026: 200k (US gov't 2025, §B1 H) / 600k (Bloomberg 2026 plan, "
+        "§B1 H as a report) / 3M ('several million', US officials, §B1 M).",
+        12e9, "Huawei ~50% of China's AI-chip market in 2026, ~$12B revenue (Bernstein, §E4, M)",
+    ),
+    Maker(
+        "Cambricon", "CN", DOMESTIC, None,  # from the parameter cambricon_capacity_2026
+        "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
+        "(Bloomberg, §B2, M); default 300k between them.",
+        1.8e9, "2025 revenue 6.5B yuan ~ $0.9B (§B2, M/H); ASSUMPTION: doubles in 2026 (range 1-3B)",
+    ),
+    Maker(
+        "MooreThreads", "CN", DOMESTIC, None,  # from the parameter moore_threads_capacity_2026
+        "Parameter moore_threads_capacity_2026: ASSUMPTION 50k (range 20k-150k); 2025 revenue "
+        "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k.",
+        0.4e9, "2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
+    ),
+)
+
+# --- Product roadmaps ------------------------------------------------------------------------
+# Ordered by ecosystem (CUDA, ROCm, domestic), then by maker, then by release.
+CHIPS: tuple[Chip, ...] = (
+    # Nvidia / CUDA
+    Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, source=(
+        "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k")),
+    Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, source=(
+        "reference chip (§A1, H); price ~$25-30k (§A1, L from memory)")),
+    Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
+         source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
+    Chip("H800", "Nvidia", "2023Q1", 1.00, 27_500, china_part=True, compliant_until="2023Q4",
+         source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
+    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, source=(
+        "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M)")),
+    Chip("H200", "Nvidia", "2024Q2", 1.20, 23_500, source=(
+        "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China ~$27k incl. levy (Reuters Dec 2025, "
+        "§A1, M) -> list $23.5k at 25% levy, 50% pass-through")),
+    Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, source=(
+        "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L)")),
+    Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, source=(
+        "ASSUMPTION perf 5 (range 3-8), anchored on the US-best/Huawei-best gap ~5x (2025) -> ~17x "
+        "(2027) (CFR, §A2, M/H); release and price ASSUMPTION")),
+    Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, source=(
+        "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION")),
+    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, source=(
+        "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION")),
+    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, source=(
+        "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
+        "frontier keeps moving to the 2030 horizon")),
+    # AMD / ROCm
+    Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, source=(
+        "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); price ASSUMPTION $10-20k")),
+    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, source=(
+        "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k")),
+    Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, source=(
+        "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
+        "price ASSUMPTION")),
+    Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, source="ASSUMPTION B200-class (L); price ASSUMPTION"),
+    Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, source="ASSUMPTION Rubin-class, a little behind (L)"),
+    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, source="ASSUMPTION RubinUltra-class, a little behind (L)"),
+    # Huawei / CANN
+    Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, source=(
+        "280-320 TF (0.30), 1.2-1.6 TB/s (0.42) -> 0.37 (§A1, M); Baidu paid ~$39k incl. systems "
+        "(§A1, L) -> ASSUMPTION $20k per chip (range 15-39k)")),
+    Chip("Ascend910C", "Huawei", "2025Q1", 0.87, 28_000, source=(
+        "780 TF (0.79), 3.2 TB/s (0.96) -> 0.87 (§A1, M); measured ~0.6 of H100 on inference "
+        "(§A2, M); implied ~$28k (SCMP via Tom's Hardware, §A1, M)")),
+    Chip("Ascend950PR", "Huawei", "2026Q1", 0.49, 20_000, source=(
+        "1 PF FP8 (0.51 of H100 FP8), 1.6 TB/s (0.48) -> 0.49 (§A1, M/H roadmap); price ASSUMPTION")),
+    Chip("Ascend950DT", "Huawei", "2026Q4", 0.78, 28_000, source=(
+        "1 PF FP8 (0.51), 4 TB/s (1.19) -> 0.78 (§A1, M); price ASSUMPTION")),
+    Chip("Ascend960", "Huawei", "2027Q4", 1.71, 35_000, source=(
+        "2 PF FP8 (1.01), 9.6 TB/s (2.87) -> 1.71 (§A1, M roadmap); price ASSUMPTION")),
+    Chip("Ascend970", "Huawei", "2028Q4", 3.40, 40_000, source=(
+        "~2x Ascend960 compute and bandwidth (§A1, L/M: specs 'still being worked on'); price ASSUMPTION")),
+    # Cambricon
+    Chip("MLU590", "Cambricon", "2023Q3", 0.40, 15_000, source=(
+        "'80-90% of A100' (§A1, L) -> 0.27 compute, bandwidth ASSUMPTION A100-class -> 0.40; "
+        "price ASSUMPTION")),
+    Chip("MLU690", "Cambricon", "2026Q1", 0.80, 25_000, source=(
+        "'expected to rival H100' (SCMP, §A1, L) discounted -> ASSUMPTION 0.8 (range 0.5-1.0); "
+        "release and price ASSUMPTION")),
+    # Moore Threads
+    Chip("MTT_S4000", "MooreThreads", "2023Q4", 0.15, 5_000, source=(
+        "100 TF (0.10), 768 GB/s (0.23) -> 0.15 (§A1, M); price ASSUMPTION")),
+    Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, source=(
+        "claims ~1 PF FP8 (0.51), 1.6 TB/s (0.48) -> 0.49 (§A1, L); price ASSUMPTION")),
+)
+
+#: How long a chip stays on sale after its release, in quarters (ASSUMPTION: 12, range 8-16;
+#: vendors keep a generation on sale about three years). Older chips leave the choice set.
+SALE_QUARTERS = 12
+
+#: Installed base before 2026: Nvidia's share of China's AI-chip purchases by year
+#: (CALIBRATION §E4: ~95% in 2022 (Huang, H as a quote), 66% in 2024 and ~54% in 2025 (BofA /
+#: Bernstein, M); 2023 = 1 - 19% domestic vendor share (Bernstein, M); 2021 ASSUMPTION as 2022).
+US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
+
+#: Split of historical purchases inside each stack (ASSUMPTION; AMD's China sales are small next to
+#: Nvidia's, §B4: up to $800M MI308 vs ~$12B H20 in 2024 (§B3, M) -> AMD ~6% of US).
+HISTORICAL_SPLIT = {"Nvidia": 0.94, "AMD": 0.06, "Huawei": 0.70, "Cambricon": 0.22, "MooreThreads": 0.08}
+
+
+@dataclass(frozen=True)
+class CatalogueArrays:
+    """The catalogue as arrays, chips as columns (contiguous per ecosystem)."""
+
+    names: tuple[str, ...]
+    maker_names: tuple[str, ...]
+    maker_of_chip: np.ndarray  # (J,) int index into maker_names
+    ecosystem_of_chip: np.ndarray  # (J,) int index into ECOSYSTEMS
+    ecosystem_of_maker: np.ndarray  # (M,)
+    is_us: np.ndarray  # (J,) bool
+    release: np.ndarray  # (J,) int quarter (planned)
+    perf_paper: np.ndarray  # (J,)
+    price_usd: np.ndarray  # (J,)
+    china_part: np.ndarray  # (J,) bool
+    compliant_until: np.ndarray  # (J,) int quarter; a large number when always compliant
+
+
+def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] = MAKERS) -> CatalogueArrays:
+    """Turn the data tables into arrays, checking the contiguity the model relies on."""
+    maker_index = {m.name: k for k, m in enumerate(makers)}
+    maker_of_chip = np.array([maker_index[c.maker] for c in chips], dtype=np.int64)
+    eco_of_maker = np.array([m.ecosystem for m in makers], dtype=np.int64)
+    eco_of_chip = eco_of_maker[maker_of_chip]
+    if np.any(np.diff(eco_of_chip) < 0):
+        raise ValueError("catalogue chips must be ordered by ecosystem (contiguous columns)")
+    never = 10_000 * 4
+    return CatalogueArrays(
+        names=tuple(c.name for c in chips),
+        maker_names=tuple(m.name for m in makers),
+        maker_of_chip=maker_of_chip,
+        ecosystem_of_chip=eco_of_chip,
+        ecosystem_of_maker=eco_of_maker,
+        is_us=np.array([makers[maker_index[c.maker]].stack == "US" for c in chips]),
+        release=np.array([parse_quarter(c.release) for c in chips], dtype=np.int64),
+        perf_paper=np.array([c.perf_paper for c in chips], dtype=float),
+        price_usd=np.array([c.price_usd for c in chips], dtype=float),
+        china_part=np.array([c.china_part for c in chips]),
+        compliant_until=np.array(
+            [parse_quarter(c.compliant_until) if c.compliant_until else never for c in chips],
+            dtype=np.int64,
+        ),
+    )

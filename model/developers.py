@@ -1,0 +1,191 @@
+"""The AI-developer population as arrays: its initial state and its quarterly rules.
+
+The arrays are the developers' state. ``AIDeveloper`` agents (``model.agents``) are views that read
+their own row, so the UI and the DataCollector see agents while the quarterly decisions of the
+whole population are numpy operations (``ecosystem_pull``, ``access_class``, ``quarterly_demand``,
+``install``). Names follow docs/ODD.md.
+
+Segments and their sources (CALIBRATION §D1; shares are ASSUMPTIONS documented in ODD.md):
+
+=============  ==========  =========  ========================  =================================
+segment        developers  demand     US-share tilt (log-odds)  basis
+=============  ==========  =========  ========================  =================================
+hyperscaler    2%          50%        +1.0                      ByteDance alone plans 85B yuan
+                                                                (~$12B) of AI chips in 2026, about
+                                                                a quarter of the market (§D1, M);
+                                                                'still rely primarily on NVIDIA'
+                                                                (Epoch, §D2, M/H)
+ai_lab         8%          15%        +0.5                      DeepSeek, Moonshot, MiniMax... (§D1)
+state          30%         20%        -2.0                      SOE carriers and state-funded DCs;
+                                                                Ascend demand came mostly from SOEs
+                                                                (The Information, §D2, M); >$100B
+                                                                of state funds to AI DCs (§C2, H)
+enterprise     60%         15%         0.0                      the long tail
+=============  ==========  =========  ========================  =================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
+from .network import peer_network
+
+SEGMENTS = ("hyperscaler", "ai_lab", "state", "enterprise")
+HYPERSCALER, AI_LAB, STATE, ENTERPRISE = range(4)
+SEGMENT_DEVELOPER_SHARE = np.array([0.02, 0.08, 0.30, 0.60])  # ASSUMPTION, see module docstring
+SEGMENT_DEMAND_SHARE = np.array([0.50, 0.15, 0.20, 0.15])  # ASSUMPTION, see module docstring
+SEGMENT_US_TILT = np.array([1.0, 0.5, -2.0, 0.0])  # ASSUMPTION (log-odds), see module docstring
+#: log-sd of developers' sizes inside a segment (ASSUMPTION 1.0, range 0.5-2: heavy-tailed demand)
+SIZE_LOG_SD = 1.0
+#: log-odds sd of developers' initial US share around their segment's (ASSUMPTION 0.5)
+INITIAL_SHARE_LOG_SD = 0.5
+
+
+def segment_counts(n: int) -> np.ndarray:
+    """Developers per segment: largest-remainder rounding, every segment present when n >= 4."""
+    raw = SEGMENT_DEVELOPER_SHARE * n
+    counts = np.floor(raw).astype(int)
+    if n >= len(SEGMENTS):
+        counts = np.maximum(counts, 1)
+    while counts.sum() > n:
+        counts[np.argmax(counts)] -= 1
+    order = np.argsort(-(raw - np.floor(raw)), kind="stable")
+    k = 0
+    while counts.sum() < n:
+        counts[order[k % len(order)]] += 1
+        k += 1
+    return counts
+
+
+def _logit(p):
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class DeveloperArrays:
+    """State of the developer population, one row per developer."""
+
+    segment: np.ndarray  # (n,) int index into SEGMENTS
+    base_demand: np.ndarray  # (n,) H100e per quarter at 2026Q1 (before growth and shocks)
+    licensed: np.ndarray  # (n,) bool: holds a US licence (approved customer)
+    china_approved: np.ndarray  # (n,) bool: Beijing lets it buy US chips under 'restrict'
+    taste: np.ndarray  # (n x E) persistent taste for each ecosystem
+    installed: np.ndarray  # (n x makers) installed compute in H100e, per chipmaker
+    peers: sp.csr_matrix  # (n x n) row-normalised peer network
+    last_purchases: np.ndarray  # (n x makers) H100e bought in the last quarter
+    last_unmet: np.ndarray  # (n,) H100e unmet in the last quarter
+    last_demand: np.ndarray  # (n,) H100e wanted in the last quarter
+
+    @property
+    def n(self) -> int:
+        return self.segment.shape[0]
+
+    @property
+    def state_affiliated(self) -> np.ndarray:
+        return self.segment == STATE
+
+
+def create_population(
+    rng: np.random.Generator,
+    n: int,
+    quarterly_demand_2026: float,
+    initial_installed: float,
+    initial_us_share: float,
+    maker_names: tuple[str, ...],
+    ecosystem_of_maker: np.ndarray,
+    approved_customer_share: float,
+    china_approval_share: float,
+    taste_sd: float,
+    peers_per_developer: int,
+) -> DeveloperArrays:
+    """Draw the initial developer population (all randomness from ``rng``)."""
+    counts = segment_counts(n)
+    segment = np.repeat(np.arange(len(SEGMENTS)), counts)
+    size = rng.lognormal(0.0, SIZE_LOG_SD, n)
+    # each segment's developers share that segment's demand, in proportion to their size
+    seg_size = np.bincount(segment, weights=size, minlength=len(SEGMENTS))
+    present = counts > 0
+    demand_share = SEGMENT_DEMAND_SHARE * present
+    demand_share = demand_share / demand_share.sum()
+    weight = size * (demand_share / np.where(seg_size > 0, seg_size, 1.0))[segment]  # sums to 1
+    base_demand = quarterly_demand_2026 * weight
+
+    licensed = rng.random(n) < approved_customer_share
+    china_approved = rng.random(n) < china_approval_share
+    taste = rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0 else np.zeros((n, len(ECOSYSTEMS)))
+
+    # initial US share per developer: segment tilt + noise, shifted so that the demand-weighted
+    # aggregate equals the sourced historical share exactly (bisection on a common shift)
+    offset = SEGMENT_US_TILT[segment] + rng.normal(0.0, INITIAL_SHARE_LOG_SD, n)
+    target = float(np.clip(initial_us_share, 1e-6, 1 - 1e-6))
+    lo, hi = -30.0, 30.0
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if np.dot(weight, _sigmoid(_logit(target) + offset + mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+    us_share = _sigmoid(_logit(target) + offset + 0.5 * (lo + hi))
+    total = initial_installed * weight
+    installed = np.zeros((n, len(maker_names)))
+    for m, name in enumerate(maker_names):
+        stack_share = us_share if ecosystem_of_maker[m] != ECOSYSTEMS.index("domestic") else 1.0 - us_share
+        installed[:, m] = total * stack_share * HISTORICAL_SPLIT[name]
+
+    peers = peer_network(rng, weight, peers_per_developer)
+    return DeveloperArrays(
+        segment=segment,
+        base_demand=base_demand,
+        licensed=licensed,
+        china_approved=china_approved,
+        taste=taste,
+        installed=installed,
+        peers=peers,
+        last_purchases=np.zeros_like(installed),
+        last_unmet=np.zeros(n),
+        last_demand=np.zeros(n),
+    )
+
+
+def quarterly_demand(
+    rng: np.random.Generator, base_demand: np.ndarray, growth_factor: float, shock_sd: float
+) -> np.ndarray:
+    """H100e each developer wants this quarter: base x growth x mean-one log-normal shock."""
+    if shock_sd > 0:
+        shock = np.exp(rng.normal(-0.5 * shock_sd**2, shock_sd, base_demand.shape[0]))
+        return base_demand * growth_factor * shock
+    return base_demand * growth_factor
+
+
+def installed_by_ecosystem(installed: np.ndarray, ecosystem_of_maker: np.ndarray) -> np.ndarray:
+    """(n x makers) -> (n x ecosystems)."""
+    out = np.zeros((installed.shape[0], len(ECOSYSTEMS)))
+    for e in range(len(ECOSYSTEMS)):
+        out[:, e] = installed[:, ecosystem_of_maker == e].sum(axis=1)
+    return out
+
+
+def own_shares(by_eco: np.ndarray) -> np.ndarray:
+    """Each developer's share of its installed compute in each ecosystem (0 if it has none)."""
+    total = by_eco.sum(axis=1, keepdims=True)
+    return np.divide(by_eco, total, out=np.zeros_like(by_eco), where=total > 0)
+
+
+def access_class(china_ok: np.ndarray, licensed: np.ndarray) -> np.ndarray:
+    """0 = no US chips, 1 = US chips exportable to anyone, 2 = also chips for licensed buyers."""
+    return np.where(china_ok, np.where(licensed, 2, 1), 0).astype(np.intp)
+
+
+def install(installed: np.ndarray, purchases: np.ndarray, depreciation: float) -> np.ndarray:
+    """Installed base after a quarter: last quarter's after depreciation, plus purchases (in place)."""
+    installed *= 1.0 - depreciation
+    installed += purchases
+    return installed

@@ -1,0 +1,103 @@
+"""Market clearing for the whole developer population at once (numpy).
+
+Each quarter every developer wants ``demand_i`` H100-equivalents of new compute. It splits that
+demand over the chips it may legally buy by the logit of ``model.choice``; domestic makers' supply
+is capacity-bound, so when a maker is over-subscribed every buyer gets the same fill ratio
+(proportional rationing) and the unserved part is offered again, in a further round, over the
+chips that still have supply (US chips are never capacity-bound, so unmet demand spills to allowed
+US chips where the developer may buy them, or stays unmet). Rounds stop when all demand is served
+or no supply is left for anyone who still wants some.
+
+All work is on (n x ecosystems) and (n x makers) arrays plus a few (classes x chips) tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .choice import logit_shares, within_ecosystem_weights
+
+
+@dataclass
+class Clearing:
+    """What one quarter's market clearing produced."""
+
+    purchases: np.ndarray  # (n x makers) H100e bought by each developer from each maker
+    purchases_by_ecosystem: np.ndarray  # (n x ecosystems) the same, summed per ecosystem
+    chips_sold: np.ndarray  # (chips,) units of each chip sold
+    unmet: np.ndarray  # (n,) H100e of demand that found no legal supply
+    rounds: int
+
+
+def clear_market(
+    demand: np.ndarray,
+    pull: np.ndarray,
+    access_class: np.ndarray,
+    allowed_by_class: np.ndarray,
+    base: np.ndarray,
+    perf: np.ndarray,
+    capacity: np.ndarray,
+    maker_of_chip: np.ndarray,
+    ecosystem_of_chip: np.ndarray,
+    ecosystem_of_maker: np.ndarray,
+    max_rounds: int = 8,
+) -> Clearing:
+    """Allocate this quarter's demand.
+
+    Args:
+        demand: (n,) H100e each developer wants this quarter.
+        pull: (n x E) developer-specific utility of each ecosystem (see ``choice.ecosystem_pull``).
+        access_class: (n,) index of each developer's access class (row of ``allowed_by_class``).
+        allowed_by_class: (C x J) bool, which chips each class may buy (legal and on sale).
+        base: (J,) utility common to all developers.
+        perf: (J,) effective H100e per chip.
+        capacity: (M,) chips each maker can still deliver this quarter (``inf`` = not binding).
+        maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
+    """
+    n, n_eco = pull.shape
+    n_class = allowed_by_class.shape[0]
+    n_makers = capacity.shape[0]
+    remaining = demand.astype(float).copy()
+    capacity = capacity.astype(float).copy()
+    purchases = np.zeros((n, n_makers))
+    chips_sold = np.zeros(base.shape[0])
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        has_supply = capacity[maker_of_chip] > 0
+        allowed = allowed_by_class & has_supply[None, :]
+        A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
+        shares = logit_shares(pull, A[access_class])  # (n x E)
+        wanted = shares * remaining[:, None]  # (n x E) H100e
+        # demand per class and ecosystem, then per chip (compute), then per maker (units)
+        class_eco = np.zeros((n_class, n_eco))
+        for e in range(n_eco):
+            class_eco[:, e] = np.bincount(access_class, weights=wanted[:, e], minlength=n_class)
+        chip_compute = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
+        chip_units = chip_compute / perf
+        maker_units = np.bincount(maker_of_chip, weights=chip_units, minlength=n_makers)
+        fill = np.ones(n_makers)
+        short = maker_units > capacity
+        fill[short] = capacity[short] / maker_units[short]
+        # class-level share of each ecosystem's demand that each maker serves
+        served_chip = within * fill[maker_of_chip][None, :]  # (C x J)
+        served_maker = np.zeros((n_class, n_makers))
+        for m in range(n_makers):
+            served_maker[:, m] = served_chip[:, maker_of_chip == m].sum(axis=1)
+        bought = wanted[:, ecosystem_of_maker] * served_maker[access_class]  # (n x M)
+        purchases += bought
+        chips_sold += chip_units * fill[maker_of_chip]
+        capacity -= maker_units * fill
+        capacity[short] = 0.0  # exhausted makers leave the next round
+        served = bought.sum(axis=1)
+        remaining -= served
+        np.maximum(remaining, 0.0, out=remaining)
+        # stop when nothing is left to serve, or when no maker ran short this round (then the
+        # unserved rest has no legal supply at all and another round would change nothing)
+        if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
+            break
+    by_eco = np.zeros((n, n_eco))
+    for e in range(n_eco):
+        by_eco[:, e] = purchases[:, ecosystem_of_maker == e].sum(axis=1)
+    return Clearing(purchases, by_eco, chips_sold, remaining, rounds)

@@ -1,0 +1,82 @@
+"""The model reporters of DESIGN §2, computed from the model's arrays after each quarter.
+
+Each is stored as a plain float attribute of the model under its reporter name, so the
+DataCollector reads attributes (its fastest path) and the UI can show the latest values.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .quarters import months_between
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import ChipMarketModel
+
+
+def us_share(amounts: np.ndarray, us_maker_mask: np.ndarray) -> float:
+    """Share of the total (summed over developers) that sits on US makers; 0 when the total is 0."""
+    per_maker = amounts.sum(axis=0)
+    total = per_maker.sum()
+    return float(per_maker[us_maker_mask].sum() / total) if total > 0 else 0.0
+
+
+def developers_on_us_stack(installed: np.ndarray, us_maker_mask: np.ndarray) -> float:
+    """Share of developers whose installed compute is mostly (> 50%) on US chips."""
+    if installed.shape[0] == 0:
+        return 0.0
+    us = installed[:, us_maker_mask].sum(axis=1)
+    total = installed.sum(axis=1)
+    return float(np.mean(us > 0.5 * total))
+
+
+def capability_gap_months(
+    quarter: int,
+    perf: np.ndarray,
+    release: np.ndarray,
+    is_us: np.ndarray,
+    china_best: float,
+) -> float:
+    """Months since the US frontier first reached ``china_best`` (0 if China matches the frontier).
+
+    If China's best is below every US chip in the catalogue, the gap is counted from the oldest
+    US chip (a lower bound).
+    """
+    us_released = is_us & (release <= quarter)
+    if not us_released.any():
+        return 0.0
+    if china_best >= perf[us_released].max():
+        return 0.0
+    reached = us_released & (perf >= china_best)
+    first = release[reached].min() if reached.any() else release[us_released].min()
+    return float(months_between(first, quarter))
+
+
+def china_best_chip(model: "ChipMarketModel") -> float:
+    """Effective performance of the best chip China can make, or buy under US rules (licensed
+    buyers included; Beijing's own import stance is a choice, not a capability)."""
+    allowed = model.allowed_by_class[2]  # what a licensed buyer may legally get from the US
+    cat = model.catalogue
+    domestic_released = model.released & ~cat.is_us
+    usable = allowed | domestic_released
+    return float(model.perf[usable].max()) if usable.any() else 0.0
+
+
+def update(model: "ChipMarketModel") -> None:
+    """Compute every reporter for the quarter just cleared and store it on the model."""
+    dev, cat = model.developers, model.catalogue
+    us_mask = model.us_maker_mask
+    model.us_stack_share = us_share(dev.installed, us_mask)
+    model.us_share_new = us_share(dev.last_purchases, us_mask)
+    model.developers_on_us_stack = developers_on_us_stack(dev.installed, us_mask)
+    model.china_compute_h100e = float(dev.installed.sum())
+    revenue = model.chips_sold * model.china_price
+    nvidia = cat.maker_names.index("Nvidia")
+    model.nvidia_china_revenue_usd = float(revenue[cat.maker_of_chip == nvidia].sum())
+    model.domestic_revenue_usd = float(revenue[~cat.is_us].sum())
+    model.domestic_ecosystem = float(model.maturity[2])
+    model.capability_gap_months = capability_gap_months(
+        model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model))
+    model.unmet_demand_h100e = float(dev.last_unmet.sum())

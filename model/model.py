@@ -1,0 +1,338 @@
+"""ChipMarketModel: the market for AI chips in China after the December 2025 H200 decision.
+
+An agent-based model on Mesa 3.5. The US and Chinese governments set export and import rules,
+chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads) supply chips, and Chinese AI developers
+buy compute each quarter by a multinomial-logit choice. See docs/ODD.md for the full description
+(ODD protocol, Grimm et al. 2020) and CALIBRATION.md for the sources of every default.
+
+Step order each quarter (DESIGN §1): governments (rules) -> chipmakers (supply, roadmap,
+ecosystem) -> developers (choices and market clearing for the whole population at once) ->
+metrics and data collection.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
+from .catalogue import (
+    CHIPS,
+    DOMESTIC,
+    ECOSYSTEMS,
+    MAKERS,
+    SALE_QUARTERS,
+    US_PURCHASE_SHARE_BY_YEAR,
+    catalogue_arrays,
+)
+from .choice import chip_base_utility, ecosystem_pull
+from .developers import (
+    access_class,
+    create_population,
+    install,
+    installed_by_ecosystem,
+    own_shares,
+    quarterly_demand,
+)
+from .market import clear_market
+from .parameters import PARAMS, validate_value
+from .policy import (
+    CHINA_STANCES,
+    US_REGIMES,
+    china_allows_us,
+    in_force_at,
+    parse_schedule,
+    us_exportable,
+)
+from .quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
+
+#: Reference cost of one H100-equivalent, to turn USD demand into compute (ASSUMPTION $25k:
+#: between the H200's ~$27k China price for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1).
+USD_PER_H100E = 25_000.0
+#: Quarters of purchase history used to build the installed base at the start (6 years).
+HISTORY_QUARTERS = 24
+#: Names of the model reporters (DESIGN §2), in order.
+MODEL_REPORTERS = (
+    "us_stack_share",
+    "us_share_new",
+    "developers_on_us_stack",
+    "china_compute_h100e",
+    "nvidia_china_revenue_usd",
+    "domestic_revenue_usd",
+    "domestic_ecosystem",
+    "capability_gap_months",
+    "unmet_demand_h100e",
+)
+
+
+class ChipMarketModel(mesa.Model):
+    """The AI-chip market in China, quarter by quarter. Parameters: see ``model.parameters``."""
+
+    def __init__(
+        self,
+        *,
+        export_regime: str = "lagged",
+        export_lag_months: int = 18,
+        approved_customer_share: float = 0.6,
+        us_revenue_share: float = 0.25,
+        us_reversal_prob: float = 0.05,
+        revenue_passthrough: float = 0.5,
+        china_import_policy: str = "restrict",
+        china_approval_share: float = 0.25,
+        state_mandate: bool = True,
+        domestic_subsidy: float = 0.15,
+        guidance_penalty: float = 1.0,
+        state_guidance_multiplier: float = 2.0,
+        china_adaptive: bool = False,
+        huawei_capacity_2026: float = 600_000,
+        cambricon_capacity_2026: float = 300_000,
+        moore_threads_capacity_2026: float = 50_000,
+        domestic_capacity_growth: float = 0.5,
+        domestic_efficiency: float = 0.69,
+        ecosystem_maturity_2026: float = 0.4,
+        ecosystem_learning: float = 0.3,
+        rocm_maturity: float = 0.6,
+        rd_share: float = 0.2,
+        rd_speedup_cost_usd: float = 1e9,
+        n_developers: int = 1000,
+        demand_2026_usd: float = 50e9,
+        demand_growth: float = 0.37,
+        demand_shock_sd: float = 0.2,
+        depreciation_years: float = 4.5,
+        price_weight: float = 2.0,
+        ecosystem_weight: float = 3.0,
+        lockin_weight: float = 2.0,
+        peer_weight: float = 1.0,
+        policy_risk_weight: float = 3.0,
+        risk_horizon_quarters: int = 8,
+        taste_sd: float = 0.5,
+        peers_per_developer: int = 8,
+        start_quarter: str = "2026Q1",
+        us_policy_schedule: str = "",
+        china_policy_schedule: str = "",
+        collect_developer_data: bool = False,
+        fail_at_step: int = -1,
+        rng: int | None = None,
+    ) -> None:
+        params = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
+        for name, value in params.items():
+            setattr(self, name, validate_value(name, value))
+        if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer))):
+            raise ValueError(f"parameter 'rng': invalid value {rng!r}; allowed: an integer seed or None")
+        super().__init__(rng=None if rng is None else int(rng))
+        self.parameters = {name: getattr(self, name) for name in params}
+
+        # --- calendar, catalogue and policy schedules
+        self.start = parse_quarter(self.start_quarter)
+        self.quarter = self.start
+        self.catalogue = catalogue_arrays(CHIPS, MAKERS)
+        cat = self.catalogue
+        self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC
+        self.release = cat.release.copy()  # effective release (domestic chips move with R&D)
+        self.released = self.release <= self.start
+        self.perf = cat.perf_paper * np.where(cat.is_us, 1.0, self.domestic_efficiency)
+        self.us_schedule = parse_schedule(self.us_policy_schedule, US_REGIMES)
+        self.china_schedule = parse_schedule(self.china_policy_schedule, CHINA_STANCES)
+        self.depreciation = 1.0 / (4.0 * self.depreciation_years)
+
+        # --- demand and the installed base inherited from history
+        self.quarterly_demand_2026 = self.demand_2026_usd / 4.0 / USD_PER_H100E
+        installed0, us_share0, domestic_cum0 = self.history_before(self.start)
+        _, _, domestic_cum_2026 = self.history_before(parse_quarter("2026Q1"))
+        self.domestic_cumulative_anchor = domestic_cum_2026
+        self.domestic_cumulative = domestic_cum0
+
+        # --- agents
+        self.us_government = USGovernment(
+            self, in_force_at(self.us_schedule, self.start, self.export_regime), self.us_schedule)
+        self.china_government = ChinaGovernment(
+            self, in_force_at(self.china_schedule, self.start, self.china_import_policy), self.china_schedule)
+        capacities = {"Huawei": self.huawei_capacity_2026, "Cambricon": self.cambricon_capacity_2026,
+                      "MooreThreads": self.moore_threads_capacity_2026}
+        self.chipmakers = [
+            Chipmaker(self, k, capacities.get(m.name), m.revenue_2026_usd) for k, m in enumerate(MAKERS)
+        ]
+        self.developers = create_population(
+            self.rng, self.n_developers, self.quarterly_demand_2026, installed0, us_share0,
+            cat.maker_names, cat.ecosystem_of_maker, self.approved_customer_share,
+            self.china_approval_share, self.taste_sd, self.peers_per_developer,
+        )
+        AIDeveloper.create_agents(self, self.n_developers, index=np.arange(self.n_developers))
+
+        # --- state read by reporters
+        self.maturity = np.array([1.0, self.rocm_maturity, self.domestic_maturity()])
+        self.chips_sold = np.zeros(len(cat.names))
+        self.china_price = cat.price_usd * np.where(
+            cat.is_us, 1.0 + self.revenue_passthrough * self.us_revenue_share, 1.0)
+        self.buyer_cost = cat.price_usd * np.where(
+            cat.is_us, 1.0 + self.revenue_passthrough * self.us_revenue_share, 1.0 - self.domestic_subsidy)
+        self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
+        for name in MODEL_REPORTERS:
+            setattr(self, name, 0.0)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: name for name in MODEL_REPORTERS},
+            agenttype_reporters=(
+                {AIDeveloper: {"segment": "segment", "licensed": "licensed",
+                               "us_compute_h100e": "us_compute_h100e",
+                               "domestic_compute_h100e": "domestic_compute_h100e"}}
+                if self.collect_developer_data else None
+            ),
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # Initialisation helpers
+    def history_before(self, quarter: int) -> tuple[float, float, float]:
+        """Installed base at the start of ``quarter`` from the sourced purchase history.
+
+        Past demand follows this run's demand path backwards; Nvidia's share of each year's
+        purchases is CALIBRATION §E4. Returns (installed H100e, its US share, cumulative
+        domestic purchases in H100e, undepreciated, for the ecosystem learning curve).
+        """
+        years = sorted(US_PURCHASE_SHARE_BY_YEAR)
+        installed = us = domestic_cum = 0.0
+        for k in range(1, HISTORY_QUARTERS + 1):
+            q = quarter - k
+            year = min(max(quarter_year(q), years[0]), years[-1])
+            share = US_PURCHASE_SHARE_BY_YEAR[year]
+            bought = self.quarterly_demand_2026 * (1.0 + self.demand_growth) ** years_since_2026(q)
+            kept = bought * (1.0 - self.depreciation) ** (k - 1)
+            installed += kept
+            us += kept * share
+            domestic_cum += bought * (1.0 - share)
+        return installed, (us / installed if installed > 0 else 0.0), domestic_cum
+
+    # ------------------------------------------------------------------------------------------
+    # The quarter
+    def step(self) -> None:
+        """One quarter: governments -> chipmakers -> developers -> metrics and data collection."""
+        self.quarter = self.start + self.steps - 1
+        if self.steps - 1 == self.fail_at_step:
+            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
+        self.released |= self.release <= self.quarter
+        self.us_government.step()
+        self.china_government.step()
+        for maker in self.chipmakers:
+            maker.step()
+        self.developers_buy()
+        metrics.update(self)
+        self.datacollector.collect(self)
+
+    def developers_buy(self) -> None:
+        """All developers choose and buy at once; domestic supply is rationed (see model.market)."""
+        dev, cat = self.developers, self.catalogue
+        by_eco = installed_by_ecosystem(dev.installed, cat.ecosystem_of_maker)
+        own = own_shares(by_eco)
+        peer = dev.peers @ own if dev.peers.nnz else np.zeros_like(own)
+        pressure = self.government_pressure()
+        pull = ecosystem_pull(own, peer, dev.taste, pressure, self.lockin_weight, self.peer_weight)
+
+        china_ok = china_allows_us(self.china_government.stance, dev.state_affiliated,
+                                   dev.china_approved, self.state_mandate)
+        classes = access_class(china_ok, dev.licensed)
+        self.allowed_by_class = self.legal_chips_by_class()
+        risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
+        base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
+                                 self.price_weight, self.ecosystem_weight, self.policy_risk_weight)
+        demand = quarterly_demand(self.rng, dev.base_demand,
+                                  (1.0 + self.demand_growth) ** years_since_2026(self.quarter),
+                                  self.demand_shock_sd)
+        capacity = np.array([m.capacity for m in self.chipmakers], dtype=float)
+        result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.perf, capacity,
+                              cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+
+        install(dev.installed, result.purchases, self.depreciation)
+        dev.last_purchases = result.purchases
+        dev.last_unmet = result.unmet
+        dev.last_demand = demand
+        self.access_classes = classes
+        self.chips_sold = result.chips_sold
+        revenue = result.chips_sold * self.china_price
+        for maker in self.chipmakers:
+            maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
+        self.domestic_cumulative += float(result.purchases[:, ~self.us_maker_mask].sum())
+        self.maturity[DOMESTIC] = self.domestic_maturity()
+
+    # ------------------------------------------------------------------------------------------
+    # Rules used by the step (pure where they can be)
+    def government_pressure(self) -> np.ndarray:
+        """(n x E) utility penalty from Beijing's window guidance on the US ecosystems."""
+        dev = self.developers
+        pressure = np.zeros((dev.n, len(ECOSYSTEMS)))
+        if self.china_government.guidance_on:
+            per_dev = self.guidance_penalty * np.where(dev.state_affiliated, self.state_guidance_multiplier, 1.0)
+            pressure[:, :DOMESTIC] = per_dev[:, None]
+        return pressure
+
+    def on_sale(self) -> np.ndarray:
+        """Chips released and not yet retired (on sale for SALE_QUARTERS after release)."""
+        return self.released & (self.quarter < self.release + SALE_QUARTERS)
+
+    def legal_chips_by_class(self) -> np.ndarray:
+        """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+        cat = self.catalogue
+        to_anyone, to_licensed = us_exportable(
+            self.us_government.regime, self.quarter, cat.release, cat.china_part,
+            cat.compliant_until, self.export_lag_months)
+        sale = self.on_sale()
+        domestic = sale & ~cat.is_us
+        allowed = np.zeros((3, len(cat.names)), dtype=bool)
+        allowed[0] = domestic
+        allowed[1] = domestic | (sale & cat.is_us & to_anyone)
+        allowed[2] = allowed[1] | (sale & cat.is_us & to_licensed)
+        return allowed
+
+    def reschedule_releases(self, maker_index: int, shift: int) -> None:
+        """Move the maker's not-yet-released chips ``shift`` quarters earlier (negative: later)."""
+        cat = self.catalogue
+        mine = (cat.maker_of_chip == maker_index) & ~self.released
+        self.release[mine] = cat.release[mine] - shift
+        self.released |= self.release <= self.quarter
+
+    def domestic_maturity(self) -> float:
+        """Domestic ecosystem maturity on a learning curve in cumulative domestic compute."""
+        if self.domestic_cumulative_anchor <= 0 or self.domestic_cumulative <= 0:
+            return float(self.ecosystem_maturity_2026)
+        ratio = self.domestic_cumulative / self.domestic_cumulative_anchor
+        gap = (1.0 - self.ecosystem_maturity_2026) * ratio ** (-self.ecosystem_learning)
+        return float(min(1.0, max(0.0, 1.0 - gap)))
+
+    def domestic_coverage(self) -> float:
+        """Share of this quarter's expected demand that domestic capacity could supply (H100e)."""
+        cat = self.catalogue
+        sale = self.on_sale()
+        supply = 0.0
+        for maker in self.chipmakers:
+            if maker.is_domestic and math.isfinite(maker.capacity):
+                mine = sale & (cat.maker_of_chip == maker.index)
+                if mine.any():
+                    supply += maker.capacity * float(self.perf[mine].max())
+        expected = self.quarterly_demand_2026 * (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        return supply / expected if expected > 0 else 0.0
+
+    # ------------------------------------------------------------------------------------------
+    # Convenience for users
+    @property
+    def quarter_label(self) -> str:
+        """The current quarter as a calendar quarter, e.g. '2026Q3'."""
+        return format_quarter(self.quarter)
+
+    def run(self, steps: int = 20) -> pd.DataFrame:
+        """Run ``steps`` quarters and return the model reporters with ``step`` and ``quarter``."""
+        for _ in range(steps):
+            self.step()
+        return self.dataframe()
+
+    def dataframe(self) -> pd.DataFrame:
+        """Model reporters, one row per step, with columns ``step`` (0, 1, ...) and ``quarter``."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df.insert(0, "quarter", [format_quarter(self.start + k) for k in range(len(df))])
+        df.insert(0, "step", np.arange(len(df)))
+        return df
+
+
+#: Parameter names in the model's signature, checked against model.parameters.PARAMS by the tests.
+PARAMETER_NAMES = tuple(p.name for p in PARAMS)

@@ -1,0 +1,334 @@
+"""Model parameters: names, defaults, units, allowed values and sources, and their validation.
+
+This table is the single statement of every parameter of ``ChipMarketModel``. The model's keyword
+arguments, the experiment files, ``chipstack run --set``, the SolaraViz controls and docs/ODD.md all
+use these names. Each default gives its source (a section of CALIBRATION.md with its confidence
+grade H/M/L) or says ASSUMPTION with the range that the sensitivity analysis sweeps.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from .quarters import parse_quarter
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    kind: str  # "float" | "int" | "bool" | "choice" | "quarter" | "schedule"
+    unit: str
+    doc: str
+    source: str
+    low: float | None = None  # allowed range (inclusive) for numbers
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    schedule_values: tuple[str, ...] = ()  # allowed values inside a schedule
+    sweep_range: tuple[float, float] | None = None  # range explored in sensitivity analysis
+
+    def allowed(self) -> str:
+        """Human-readable statement of what is allowed."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "quarter":
+            return "a quarter like 2026Q1"
+        if self.kind == "schedule":
+            return ("empty, or comma-separated QUARTER:VALUE entries like '2025Q2:h20,2027Q1:ban' "
+                    "with VALUE one of " + ", ".join(self.schedule_values))
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        what = "an integer" if self.kind == "int" else "a number"
+        return f"{what} in [{lo}, {hi}]"
+
+
+PARAMS: tuple[Param, ...] = (
+    # --- US government ------------------------------------------------------------------------
+    Param("export_regime", "lagged", "choice", "-",
+          "US export rule for AI chips to China",
+          "Dec 8 2025 decision: H200 to approved customers, Blackwell held back (§B4, H)",
+          choices=US_REGIMES),
+    Param("export_lag_months", 18, "int", "months",
+          "with 'lagged': how old a chip must be (since release) to be exportable",
+          "~18-month US lead preserved by the H200 decision (Bloomberg/Reuters, §A2, M/L)",
+          low=0, high=60, sweep_range=(0, 36)),
+    Param("approved_customer_share", 0.6, "float", "share of developers",
+          "share of Chinese developers holding a US licence (an 'approved customer')",
+          "ASSUMPTION 0.6 (range 0.2-1.0): the decision licenses 'approved customers' with KYC "
+          "(§B4, H) and >2M H200 were ordered by the large private firms (§B5, M); no count of "
+          "licensees is published",
+          low=0.0, high=1.0, sweep_range=(0.2, 1.0)),
+    Param("us_revenue_share", 0.25, "float", "share of China revenue",
+          "the US government's cut of China sales",
+          "25% on the H200 via the Jan 14 2026 tariff proclamation (§B4, H); 15% on H20/MI308 (§B4, H)",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.5)),
+    Param("us_reversal_prob", 0.05, "float", "per quarter",
+          "chance each quarter that the US tightens the regime one level (open>lagged>h20>ban)",
+          "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
+          "(§C1, H) and loosened twice since; the upper end is that historical rate",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.35)),
+    Param("revenue_passthrough", 0.5, "float", "share",
+          "share of the US levy that the US chipmaker passes on in its China price",
+          "ASSUMPTION 0.5 (range 0-1): the H200's China price ~$27k (§A1, M) vs ~$25-30k list",
+          low=0.0, high=1.0, sweep_range=(0.0, 1.0)),
+    # --- Chinese government -------------------------------------------------------------------
+    Param("china_import_policy", "restrict", "choice", "-",
+          "Beijing's stance on buying US chips",
+          "Jan 2026: customs told the H200 is not permitted; purchases only when 'necessary' "
+          "(Reuters/Nikkei, §C2, M)",
+          choices=CHINA_STANCES),
+    Param("china_approval_share", 0.25, "float", "share of private developers",
+          "under 'restrict': share of private developers Beijing lets buy US chips",
+          "ASSUMPTION 0.25 (range 0-0.6): 'special circumstances' only, e.g. university R&D; "
+          "initial limited approvals (§C2, M)",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
+    Param("state_mandate", True, "bool", "-",
+          "state-affiliated developers may buy only domestic chips whenever Beijing's stance is not 'open'",
+          "Nov 5 2025: state-funded data centres must use only domestic AI chips (Reuters, §C2, H)"),
+    Param("domestic_subsidy", 0.15, "float", "share of cost",
+          "cost reduction for domestic chips (energy and price subsidies)",
+          "power bills cut up to 50% for DCs on domestic chips (FT Nov 2025, §C2, H) x ASSUMPTION "
+          "energy ~30% of lifetime cost -> 0.15 (range 0-0.5)",
+          low=0.0, high=0.9, sweep_range=(0.0, 0.5)),
+    Param("guidance_penalty", 1.0, "float", "utils",
+          "utility penalty on US chips under 'discourage' and 'restrict' (window guidance)",
+          "ASSUMPTION 1.0 (range 0-3): guidance against H20, justification requests (§C2, H) "
+          "exist; their weight in decisions is not measured",
+          low=0.0, high=10.0, sweep_range=(0.0, 3.0)),
+    Param("state_guidance_multiplier", 2.0, "float", "x",
+          "how much larger the guidance penalty is for state-affiliated developers",
+          "ASSUMPTION 2 (range 1-4): notices 'especially for government or national-security work' "
+          "(§C2, H)",
+          low=1.0, high=10.0, sweep_range=(1.0, 4.0)),
+    Param("china_adaptive", False, "bool", "-",
+          "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
+          "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),
+    # --- Chipmakers -----------------------------------------------------------------------------
+    Param("huawei_capacity_2026", 600_000, "float", "chips/year",
+          "Huawei's Ascend output in 2026 (scenarios 200k / 600k / 3M)",
+          "Bloomberg Sep 2025: ~600k 910C in 2026 (§B1, H as a report); 200k = US gov't 2025 "
+          "estimate (§B1, H); 3M = 'several million' (US officials, §B1, M)",
+          low=0.0, high=1e8, sweep_range=(200_000, 3_000_000)),
+    Param("cambricon_capacity_2026", 300_000, "float", "chips/year",
+          "Cambricon's output in 2026",
+          "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
+          low=0.0, high=1e8, sweep_range=(142_000, 500_000)),
+    Param("moore_threads_capacity_2026", 50_000, "float", "chips/year",
+          "Moore Threads' output in 2026",
+          "ASSUMPTION 50k (range 20k-150k): 2025 revenue ~1.5B yuan (§B2, M)",
+          low=0.0, high=1e8, sweep_range=(20_000, 150_000)),
+    Param("domestic_capacity_growth", 0.5, "float", "per year",
+          "annual growth of domestic chipmakers' capacity after 2026 (and before it, backwards)",
+          "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "
+          "decline (SemiAnalysis, §B1, M); SMIC 45k->60k->80k wpm (§B1, M)",
+          low=-0.5, high=3.0, sweep_range=(0.0, 1.0)),
+    Param("domestic_efficiency", 0.69, "float", "x",
+          "share of a domestic chip's paper performance that developers get out of it",
+          "910C measured ~0.6 of H100 on inference vs 0.87 paper (§A2, M) -> 0.69 (range 0.5-1.0)",
+          low=0.1, high=1.5, sweep_range=(0.5, 1.0)),
+    Param("ecosystem_maturity_2026", 0.4, "float", "0-1 (CUDA = 1)",
+          "domestic software-ecosystem maturity (CANN and peers) at 2026Q1",
+          "ASSUMPTION 0.4 (range 0.2-0.6): CANN 'bug-prone, poorly documented' (Epoch, §D2, M/H); "
+          "R2 training on Ascend failed in 2025 (FT, §D1, H); inference works (§D2, H)",
+          low=0.0, high=1.0, sweep_range=(0.2, 0.6)),
+    Param("ecosystem_learning", 0.3, "float", "exponent",
+          "learning exponent: maturity gap shrinks as (cumulative domestic compute)^-b",
+          "ASSUMPTION 0.3 (range 0.1-0.6), Wright's-law form; CANN 8.0 claims operator development "
+          "from ~2 person-months to ~1.5 person-weeks (§D2, M/L)",
+          low=0.0, high=2.0, sweep_range=(0.1, 0.6)),
+    Param("rocm_maturity", 0.6, "float", "0-1 (CUDA = 1)",
+          "AMD ROCm ecosystem maturity",
+          "ASSUMPTION 0.6 (range 0.4-0.8): MI300X 'software-limited' (§A2 derived ratios, M)",
+          low=0.0, high=1.0, sweep_range=(0.4, 0.8)),
+    Param("rd_share", 0.2, "float", "share of revenue",
+          "share of domestic chipmakers' revenue spent on R&D that speeds their roadmap",
+          "ASSUMPTION 0.2 (range 0.1-0.3); export controls raised targeted firms' R&D by 49% "
+          "(Liu et al. 2025, §E4, H)",
+          low=0.0, high=1.0, sweep_range=(0.1, 0.3)),
+    Param("rd_speedup_cost_usd", 1e9, "float", "USD per quarter",
+          "R&D above (below) the roadmap's planned budget that brings each future chip one quarter "
+          "earlier (later); at most 4 quarters either way",
+          "ASSUMPTION $1B (range 0.5-5B)",
+          low=1e6, high=1e12, sweep_range=(0.5e9, 5e9)),
+    # --- Developers -----------------------------------------------------------------------------
+    Param("n_developers", 1000, "int", "agents",
+          "number of AI-developer agents (aggregate demand does not depend on it)",
+          "model resolution, not a calibration target",
+          low=1, high=10_000_000),
+    Param("demand_2026_usd", 50e9, "float", "USD/year",
+          "China's AI-accelerator demand in 2026",
+          "$37B (2025) -> $69B (2027) (Bernstein Dec 2025, §E4, M); Huang '$50B' (§B3, H)",
+          low=0.0, high=1e13, sweep_range=(37e9, 69e9)),
+    Param("demand_growth", 0.37, "float", "per year",
+          "growth of demand (in compute) per year",
+          "$37B -> $69B over 2025-2027 = 37%/yr (Bernstein, §E4, M); prior 30-50% (§G)",
+          low=-0.5, high=3.0, sweep_range=(0.3, 0.5)),
+    Param("demand_shock_sd", 0.2, "float", "log-sd",
+          "quarter-to-quarter log-normal noise on each developer's demand",
+          "ASSUMPTION 0.2 (range 0-0.5): Tencent capex swung 36.6B -> 13B yuan in 3 quarters (§D1, M)",
+          low=0.0, high=2.0, sweep_range=(0.0, 0.5)),
+    Param("depreciation_years", 4.5, "float", "years",
+          "mean life of an installed chip (geometric depreciation)",
+          "ASSUMPTION 4.5 (range 4-5): 'about 4-5 year life' (DESIGN §1)",
+          low=0.25, high=20.0, sweep_range=(4.0, 5.0)),
+    Param("price_weight", 2.0, "float", "utils per log(H100e/$)",
+          "weight of log performance per dollar in the choice",
+          "ASSUMPTION 2 (range 1-4): H20 sold at a >10% discount to the 910B (§A1, M)",
+          low=0.0, high=20.0, sweep_range=(1.0, 4.0)),
+    Param("ecosystem_weight", 3.0, "float", "utils",
+          "weight of software-ecosystem maturity in the choice",
+          "ASSUMPTION 3 (range 1-5): developers 'prefer to train on Western chips when available' "
+          "(Epoch, §D2, M/H)",
+          low=0.0, high=20.0, sweep_range=(1.0, 5.0)),
+    Param("lockin_weight", 2.0, "float", "utils",
+          "weight of the developer's own installed base in an ecosystem (switching cost)",
+          "ASSUMPTION 2 (range 0-4): porting ~1-3 engineer-months per model family plus 10-40% "
+          "first-year efficiency loss (§D2, derived, no primary measurement)",
+          low=0.0, high=20.0, sweep_range=(0.0, 4.0)),
+    Param("peer_weight", 1.0, "float", "utils",
+          "weight of peers' adoption of an ecosystem (talent and software ties)",
+          "ASSUMPTION 1 (range 0-3): network externalities (Katz & Shapiro 1985, §E3, H) "
+          "of unmeasured size",
+          low=0.0, high=20.0, sweep_range=(0.0, 3.0)),
+    Param("policy_risk_weight", 3.0, "float", "utils",
+          "utility lost per unit probability that US supply is cut within the planning horizon",
+          "ASSUMPTION 3 (range 0-6): H20 ban of Apr 2025 cost buyers $2.5B of unshippable orders "
+          "(§B3, H)",
+          low=0.0, high=20.0, sweep_range=(0.0, 6.0)),
+    Param("risk_horizon_quarters", 8, "int", "quarters",
+          "planning horizon over which developers price the risk of a US reversal",
+          "ASSUMPTION 8 (range 4-16)",
+          low=1, high=40, sweep_range=(4, 16)),
+    Param("taste_sd", 0.5, "float", "utils",
+          "standard deviation of each developer's persistent taste for each ecosystem",
+          "ASSUMPTION 0.5 (range 0-1.5): Alibaba/Baidu build in-house chips, iFlytek trains on "
+          "Ascend (§D1, M)",
+          low=0.0, high=10.0, sweep_range=(0.0, 1.5)),
+    Param("peers_per_developer", 8, "int", "links",
+          "peers each developer follows on the talent/software network",
+          "ASSUMPTION 8 (range 2-20)",
+          low=0, high=200, sweep_range=(2, 20)),
+    # --- Time ----------------------------------------------------------------------------------
+    Param("start_quarter", "2026Q1", "quarter", "quarter",
+          "calendar quarter of step 0",
+          "DESIGN §1: step 0 = 2026Q1, just after the Dec 2025 decision"),
+    Param("us_policy_schedule", "", "schedule", "-",
+          "dated changes of the US export regime",
+          "CALIBRATION §C1 for history replays; what-ifs are the user's",
+          schedule_values=US_REGIMES),
+    Param("china_policy_schedule", "", "schedule", "-",
+          "dated changes of Beijing's stance",
+          "CALIBRATION §C2 for history replays; what-ifs are the user's",
+          schedule_values=CHINA_STANCES),
+    # --- Instrumentation -------------------------------------------------------------------------
+    Param("collect_developer_data", False, "bool", "-",
+          "also collect per-developer data (installed compute per stack, segment, licence) each step",
+          "instrumentation; off in sweeps to keep memory flat"),
+    Param("fail_at_step", -1, "int", "step",
+          "FOR TESTS ONLY: raise an error inside this step (-1 = never)",
+          "instrumentation for failure-isolation tests",
+          low=-1, high=10_000),
+)
+
+PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+
+
+def suggest(name: str) -> str:
+    """' (did you mean X?)' for a misspelt parameter name, or ''."""
+    close = difflib.get_close_matches(name, PARAMS_BY_NAME, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_parameter_error(name: str) -> ValueError:
+    return ValueError(f"unknown parameter {name!r}{suggest(name)}; "
+                      f"known parameters: {', '.join(sorted(PARAMS_BY_NAME))}")
+
+
+def validate_value(name: str, value: Any) -> Any:
+    """Check one parameter value; return it normalised (ints as int, floats as float).
+
+    Raises ValueError naming the parameter, the value and what is allowed.
+    """
+    if name not in PARAMS_BY_NAME:
+        raise unknown_parameter_error(name)
+    p = PARAMS_BY_NAME[name]
+
+    def bad(reason: str = "") -> ValueError:
+        extra = f" ({reason})" if reason else ""
+        return ValueError(f"parameter {name!r}: invalid value {value!r}{extra}; allowed: {p.allowed()}")
+
+    if p.kind == "bool":
+        if isinstance(value, (bool,)) or (hasattr(value, "dtype") and value.dtype == bool):
+            return bool(value)
+        raise bad()
+    if p.kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_numpy_number(value):
+            raise bad()
+        v = float(value)
+        if not math.isfinite(v):
+            raise bad("not finite")
+        if p.kind == "int":
+            if v != int(v):
+                raise bad("not an integer")
+            v = int(v)
+        if (p.low is not None and v < p.low) or (p.high is not None and v > p.high):
+            raise bad("out of range")
+        return v
+    if p.kind == "choice":
+        if not isinstance(value, str) or value not in p.choices:
+            raise bad()
+        return value
+    if p.kind == "quarter":
+        try:
+            parse_quarter(value)
+        except ValueError:
+            raise bad() from None
+        return value
+    if p.kind == "schedule":
+        if not isinstance(value, str):
+            raise bad()
+        try:
+            parse_schedule(value, p.schedule_values)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        return value
+    raise AssertionError(p.kind)  # pragma: no cover
+
+
+def _is_numpy_number(value: Any) -> bool:
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(value, (np.integer, np.floating))
+
+
+def coerce_text(name: str, text: str) -> Any:
+    """Turn a command-line string (``--set NAME=VALUE``) into a typed, validated value."""
+    if name not in PARAMS_BY_NAME:
+        raise unknown_parameter_error(name)
+    p = PARAMS_BY_NAME[name]
+    t = text.strip()
+    if p.kind == "bool":
+        low = t.lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ValueError(f"parameter {name!r}: invalid value {text!r}; allowed: {p.allowed()}")
+    if p.kind in ("int", "float"):
+        try:
+            num = float(t.replace("_", ""))
+        except ValueError:
+            raise ValueError(
+                f"parameter {name!r}: invalid value {text!r} (not a number); allowed: {p.allowed()}"
+            ) from None
+        return validate_value(name, int(num) if p.kind == "int" and num.is_integer() else num)
+    return validate_value(name, t)

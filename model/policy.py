@@ -1,0 +1,139 @@
+"""Policy rules as pure functions: which chips the US lets China buy, whom Beijing lets buy them,
+and dated policy schedules.
+
+Sources: CALIBRATION.md §C1 (US timeline, H) and §C2 (China timeline, H/M); the regimes and
+stances are those of DESIGN §1.
+
+US regimes, from strictest to loosest (``US_REGIMES`` order is used by reversals):
+
+* ``ban``    — no AI chips at all;
+* ``h20``    — only cut-down China parts that comply at the time (A800/H800 until the Oct 2023
+  rule, then H20 and MI308);
+* ``lagged`` — China parts, plus any chip released at least ``export_lag_months`` before the
+  current quarter, the latter to licensed ("approved") customers only (Dec 2025 decision, Jan 2026
+  BIS rule: case-by-case licences with customer KYC, §B4 H);
+* ``open``   — every released chip, to anyone.
+
+Chinese stances, from loosest to strictest:
+
+* ``open``       — no barrier;
+* ``discourage`` — window guidance: a utility penalty on US chips, larger for state-affiliated
+  developers (Aug 2025 notices, §C2 H);
+* ``restrict``   — only developers Beijing approves may buy US chips, never state-affiliated ones
+  (Jan 2026 H200 approvals "when necessary", §C2 M), with the guidance penalty;
+* ``ban``        — customs block on US AI chips (Oct 2025 customs crackdown, §C2 H).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .quarters import format_quarter, parse_quarter
+
+US_REGIMES = ("ban", "h20", "lagged", "open")  # strictest first
+CHINA_STANCES = ("open", "discourage", "restrict", "ban")  # loosest first
+
+
+def us_exportable(
+    regime: str,
+    quarter: int,
+    release: np.ndarray,
+    china_part: np.ndarray,
+    compliant_until: np.ndarray,
+    lag_months: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which US chips may be exported to China this quarter.
+
+    Returns two boolean arrays over the given chips: ``to_anyone`` (any Chinese buyer may receive
+    them) and ``to_licensed`` (only approved customers may). Chips not yet released are never
+    exportable. Pure function of its arguments.
+    """
+    release = np.asarray(release)
+    released = release <= quarter
+    china_ok = np.asarray(china_part) & (quarter < np.asarray(compliant_until)) & released
+    none = np.zeros(release.shape, dtype=bool)
+    if regime == "ban":
+        return none, none
+    if regime == "h20":
+        return china_ok, none
+    if regime == "lagged":
+        old_enough = released & (3 * (quarter - release) >= lag_months)
+        return china_ok, old_enough & ~china_ok
+    if regime == "open":
+        return released.copy(), none
+    raise ValueError(f"unknown export regime {regime!r}; allowed: {', '.join(US_REGIMES)}")
+
+
+def china_allows_us(
+    stance: str,
+    state_affiliated: np.ndarray,
+    china_approved: np.ndarray,
+    state_mandate: bool,
+) -> np.ndarray:
+    """Which developers Beijing lets buy US chips under ``stance`` (boolean per developer)."""
+    state = np.asarray(state_affiliated, dtype=bool)
+    if stance == "open":
+        return np.ones(state.shape, dtype=bool)
+    if stance == "discourage":
+        return ~state if state_mandate else np.ones(state.shape, dtype=bool)
+    if stance == "restrict":
+        return np.asarray(china_approved, dtype=bool) & ~state
+    if stance == "ban":
+        return np.zeros(state.shape, dtype=bool)
+    raise ValueError(f"unknown Chinese stance {stance!r}; allowed: {', '.join(CHINA_STANCES)}")
+
+
+def guidance_applies(stance: str) -> bool:
+    """Whether Beijing's window guidance (a utility penalty on US chips) is in force."""
+    return stance in ("discourage", "restrict")
+
+
+def tighten_us(regime: str) -> str:
+    """The next stricter US regime (``ban`` stays ``ban``)."""
+    i = US_REGIMES.index(regime)
+    return US_REGIMES[max(i - 1, 0)]
+
+
+def tighten_china(stance: str) -> str:
+    """The next stricter Chinese stance (``ban`` stays ``ban``)."""
+    i = CHINA_STANCES.index(stance)
+    return CHINA_STANCES[min(i + 1, len(CHINA_STANCES) - 1)]
+
+
+def parse_schedule(text: str, allowed: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Parse ``"2025Q2:h20,2027Q1:ban"`` into ``[(quarter, value), ...]`` sorted by quarter.
+
+    Raises ValueError for a malformed entry, an unknown value or a quarter given twice.
+    """
+    entries: list[tuple[int, str]] = []
+    if text is None or not text.strip():
+        return entries
+    for raw in text.split(","):
+        item = raw.strip()
+        if ":" not in item:
+            raise ValueError(f"schedule entry {item!r} is not QUARTER:VALUE")
+        q_text, value = (s.strip() for s in item.split(":", 1))
+        q = parse_quarter(q_text)
+        if value not in allowed:
+            raise ValueError(f"schedule entry {item!r}: {value!r} is not one of {', '.join(allowed)}")
+        if any(q == e[0] for e in entries):
+            raise ValueError(f"schedule gives quarter {format_quarter(q)} twice")
+        entries.append((q, value))
+    return sorted(entries)
+
+
+def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None:
+    """The value a schedule sets exactly at ``quarter`` (changes apply from that quarter on)."""
+    for q, value in schedule:
+        if q == quarter:
+            return value
+    return None
+
+
+def in_force_at(schedule: list[tuple[int, str]], quarter: int, initial: str) -> str:
+    """The value in force at ``quarter``: the latest scheduled change at or before it, else ``initial``."""
+    value = initial
+    for q, v in schedule:
+        if q <= quarter:
+            value = v
+    return value
