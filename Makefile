@@ -1,0 +1,53 @@
+# chipstack — the README's two commands:
+#   make run   set up (first time) and run the headline experiment, printing its summary table
+#   make test  set up (first time) and run the whole test suite
+# Set-up: finds a Python >= 3.12 (PATH, then pyenv's versions folder), creates .venv and installs
+# chipstack with the exact versions of requirements.lock.
+
+SHELL := /bin/bash
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# Candidates in order of preference: 3.12 (the lock file was resolved on it), then 3.13, then python3.
+find_python = for p in "$$PYTHON" python3.12 \
+	  $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.12*/bin/python3 2>/dev/null | sort -rV) \
+	  python3.13 \
+	  $$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.1[3-9]*/bin/python3 2>/dev/null | sort -rV) \
+	  python3; do \
+	  [ -n "$$p" ] || continue; \
+	  if "$$p" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+	    command -v "$$p" 2>/dev/null || echo "$$p"; exit 0; fi; \
+	done; exit 1
+
+.PHONY: run test test-fast venv clean benchmark ui
+
+$(STAMP): pyproject.toml requirements.lock
+	@py=$$($(find_python)) || { echo "chipstack: error: no Python >= 3.12 found (tried \$$PYTHON, python3.12, pyenv's versions folder, python3.13, python3). Install Python 3.12, e.g. 'pyenv install 3.12', or set PYTHON=/path/to/python3.12." >&2; exit 2; }; \
+	echo "chipstack: using $$py ($$($$py --version))"; \
+	if [ ! -x $(VPY) ] || ! $(VPY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then \
+	  rm -rf $(VENV); "$$py" -m venv $(VENV); fi
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/chipstack run
+
+test: $(STAMP)
+	$(VPY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(VPY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
+
+benchmark: $(STAMP)
+	$(VPY) -m benchmarks
+
+ui: $(STAMP)
+	$(VENV)/bin/chipstack ui
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

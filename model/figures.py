@@ -1,0 +1,65 @@
+"""Figures of a single run: the main reporters against the calendar quarter."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def quarter_axis(ax, quarters: list[str], max_labels: int = 10) -> None:
+    """Label a time axis with calendar quarters (at most ``max_labels`` ticks)."""
+    every = max(1, -(-len(quarters) // max_labels))
+    ticks = list(range(0, len(quarters), every))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([quarters[i] for i in ticks], rotation=45, ha="right")
+    ax.set_xlabel("quarter")
+
+
+def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
+    """A 2x2 figure of one run's model reporters (``df`` from ``ChipMarketModel.dataframe``)."""
+    quarters = df["quarter"].tolist()
+    x = range(len(df))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    ax = axes[0, 0]
+    ax.plot(x, df["us_stack_share"], label="installed compute", lw=2)
+    ax.plot(x, df["us_share_new"], label="new purchases", lw=1.5, ls="--")
+    ax.plot(x, df["developers_on_us_stack"], label="developers mostly on US", lw=1, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("share on the US stack (0-1)")
+    ax.set_title("US stack share")
+    ax.legend(fontsize=8)
+    quarter_axis(ax, quarters)
+
+    ax = axes[0, 1]
+    ax.plot(x, df["china_compute_h100e"] / 1e6, lw=2, label="installed")
+    ax.plot(x, df["unmet_demand_h100e"] / 1e6, lw=1.5, ls="--", label="unmet demand this quarter")
+    ax.set_ylabel("million H100-equivalents")
+    ax.set_title("China's AI compute")
+    ax.legend(fontsize=8)
+    quarter_axis(ax, quarters)
+
+    ax = axes[1, 0]
+    ax.plot(x, df["nvidia_china_revenue_usd"] / 1e9, lw=2, label="Nvidia (China)")
+    ax.plot(x, df["domestic_revenue_usd"] / 1e9, lw=2, label="domestic chipmakers")
+    ax.set_ylabel("revenue per quarter (billion USD)")
+    ax.set_title("Chip revenue in China")
+    ax.legend(fontsize=8)
+    quarter_axis(ax, quarters)
+
+    ax = axes[1, 1]
+    ax.plot(x, df["domestic_ecosystem"], lw=2, color="tab:red", label="domestic ecosystem (CUDA = 1)")
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("ecosystem maturity (0-1)")
+    ax2 = ax.twinx()
+    ax2.plot(x, df["capability_gap_months"], lw=1.5, ls="--", color="tab:gray", label="capability gap")
+    ax2.set_ylabel("capability gap (months behind US frontier)")
+    ax.set_title("Domestic ecosystem and capability gap")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
+    quarter_axis(ax, quarters)
+    fig.suptitle(title)
+    return fig
