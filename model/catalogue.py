@@ -160,7 +160,8 @@ CHIPS: tuple[Chip, ...] = (
 )
 
 #: How long a chip stays on sale after its release, in quarters (ASSUMPTION: 12, range 8-16;
-#: vendors keep a generation on sale about three years). Older chips leave the choice set.
+#: vendors keep a generation on sale about three years). Older chips leave the choice set, except
+#: a maker's newest released chip and China parts, which stay on sale while they comply.
 SALE_QUARTERS = 12
 
 #: Installed base before 2026: Nvidia's share of China's AI-chip purchases by year

@@ -39,7 +39,7 @@ from .developers import (
     quarterly_demand,
 )
 from .market import clear_market
-from .parameters import PARAMS, validate_value
+from .parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from .policy import (
     CHINA_STANCES,
     US_REGIMES,
@@ -71,6 +71,17 @@ MODEL_REPORTERS = (
 
 class ChipMarketModel(mesa.Model):
     """The AI-chip market in China, quarter by quarter. Parameters: see ``model.parameters``."""
+
+    def __new__(cls, *args, **kwargs):
+        # Python would reject an unknown keyword with a bare TypeError before __init__ runs; name
+        # the parameter and suggest the closest known one instead (a ValueError, like other bad
+        # values). The signature stays explicit keywords for SolaraViz and mesa.batch_run.
+        if args:
+            raise ValueError("ChipMarketModel takes keyword arguments only, e.g. ChipMarketModel(rng=42)")
+        for name in kwargs:
+            if name != "rng" and name not in PARAMS_BY_NAME:
+                raise unknown_parameter_error(name)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -268,8 +279,14 @@ class ChipMarketModel(mesa.Model):
         return pressure
 
     def on_sale(self) -> np.ndarray:
-        """Chips released and not yet retired (on sale for SALE_QUARTERS after release)."""
-        return self.released & (self.quarter < self.release + SALE_QUARTERS)
+        """Chips released and not retired. A chip retires SALE_QUARTERS after its release, except
+        a maker's newest released chip (always on sale) and China parts (on sale while compliant)."""
+        cat = self.catalogue
+        newest = np.full(len(cat.maker_names), np.iinfo(np.int64).min)
+        np.maximum.at(newest, cat.maker_of_chip[self.released], self.release[self.released])
+        is_newest = self.release == newest[cat.maker_of_chip]
+        young = self.quarter < self.release + SALE_QUARTERS
+        return self.released & (young | is_newest | cat.china_part)
 
     def legal_chips_by_class(self) -> np.ndarray:
         """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""

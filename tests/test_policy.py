@@ -1,0 +1,122 @@
+"""Policy rules as pure functions (model.policy) and dated schedules in the model."""
+
+import numpy as np
+import pytest
+
+from model import ChipMarketModel
+from model.catalogue import catalogue_arrays
+from model.policy import (
+    china_allows_us,
+    in_force_at,
+    parse_schedule,
+    scheduled_value,
+    tighten_us,
+    us_exportable,
+    US_REGIMES,
+)
+from model.quarters import format_quarter, months_between, parse_quarter
+
+CAT = catalogue_arrays()
+IDX = {name: k for k, name in enumerate(CAT.names)}
+
+
+def exportable(regime, quarter, lag=18):
+    anyone, licensed = us_exportable(regime, parse_quarter(quarter), CAT.release, CAT.china_part,
+                                     CAT.compliant_until, lag)
+    us = CAT.is_us
+    return ({n for n, a, u in zip(CAT.names, anyone, us) if a and u},
+            {n for n, a, u in zip(CAT.names, licensed, us) if a and u})
+
+
+def test_quarters_round_trip_and_months():
+    assert format_quarter(parse_quarter("2026Q1")) == "2026Q1"
+    assert parse_quarter("2027Q1") - parse_quarter("2026Q4") == 1
+    assert months_between(parse_quarter("2024Q2"), parse_quarter("2026Q1")) == 21
+    for bad in ["2026Q5", "2026-Q1", "26Q1", "", "2026q1x"]:
+        with pytest.raises(ValueError):
+            parse_quarter(bad)
+
+
+def test_lagged_18_months_at_2026q1_allows_h200_not_b200():
+    anyone, licensed = exportable("lagged", "2026Q1", lag=18)
+    assert "H200" in licensed and "H200" not in anyone  # approved customers only
+    assert "B200" not in licensed and "B200" not in anyone
+    assert "H20" in anyone  # China parts stay exportable to anyone
+    assert "Rubin" not in licensed | anyone
+
+
+def test_lag_threshold_is_inclusive_and_moves_with_lag():
+    # B200 released 2025Q1: 18 months old at 2026Q3, not at 2026Q2
+    assert "B200" not in exportable("lagged", "2026Q2")[1]
+    assert "B200" in exportable("lagged", "2026Q3")[1]
+    assert "B200" in exportable("lagged", "2026Q1", lag=12)[1]
+    assert "H200" not in exportable("lagged", "2026Q1", lag=24)[1]
+
+
+def test_ban_allows_nothing():
+    for q in ["2022Q4", "2024Q1", "2026Q1", "2030Q4"]:
+        anyone, licensed = exportable("ban", q)
+        assert not anyone and not licensed
+
+
+def test_h20_regime_allows_only_compliant_china_parts():
+    assert exportable("h20", "2026Q1") == ({"H20", "MI308"}, set())
+    # before the Oct 2023 rule the A800/H800 were the compliant China parts
+    assert exportable("h20", "2023Q2") == ({"A800", "H800"}, set())
+    # after it they are not; the H20 (2024Q1) is not yet released in 2023Q4
+    assert exportable("h20", "2023Q4") == (set(), set())
+
+
+def test_open_allows_every_released_chip_and_nothing_unreleased():
+    anyone, licensed = exportable("open", "2026Q1")
+    released = {n for n, r, u in zip(CAT.names, CAT.release, CAT.is_us) if u and r <= parse_quarter("2026Q1")}
+    assert anyone == released and not licensed
+    assert "Rubin" not in anyone
+
+
+def test_china_stances():
+    state = np.array([True, False, False])
+    approved = np.array([True, True, False])
+    assert china_allows_us("open", state, approved, True).tolist() == [True, True, True]
+    assert china_allows_us("discourage", state, approved, True).tolist() == [False, True, True]
+    assert china_allows_us("discourage", state, approved, False).tolist() == [True, True, True]
+    assert china_allows_us("restrict", state, approved, False).tolist() == [False, True, False]
+    assert china_allows_us("ban", state, approved, False).tolist() == [False, False, False]
+    with pytest.raises(ValueError):
+        china_allows_us("maybe", state, approved, True)
+
+
+def test_reversal_tightens_one_level():
+    assert [tighten_us(r) for r in US_REGIMES] == ["ban", "ban", "h20", "lagged"]
+
+
+def test_schedule_parsing():
+    s = parse_schedule("2027Q1:ban, 2025Q2:h20", US_REGIMES)
+    assert s == [(parse_quarter("2025Q2"), "h20"), (parse_quarter("2027Q1"), "ban")]
+    assert scheduled_value(s, parse_quarter("2027Q1")) == "ban"
+    assert scheduled_value(s, parse_quarter("2026Q1")) is None
+    assert in_force_at(s, parse_quarter("2026Q1"), "open") == "h20"
+    assert in_force_at(s, parse_quarter("2024Q1"), "open") == "open"
+    assert parse_schedule("", US_REGIMES) == []
+    for bad in ["2025Q2", "2025Q2:maybe", "2025Q9:ban", "2025Q2:ban,2025Q2:h20", "ban:2025Q2"]:
+        with pytest.raises(ValueError):
+            parse_schedule(bad, US_REGIMES)
+
+
+def test_schedules_switch_on_the_right_quarter():
+    m = ChipMarketModel(rng=1, n_developers=50, us_reversal_prob=0.0,
+                        us_policy_schedule="2026Q3:ban,2027Q2:open",
+                        china_policy_schedule="2026Q4:discourage")
+    regimes, stances = [], []
+    for _ in range(8):
+        m.step()
+        regimes.append(m.us_government.regime)
+        stances.append(m.china_government.stance)
+    assert regimes == ["lagged", "lagged", "ban", "ban", "ban", "open", "open", "open"]
+    assert stances == ["restrict"] * 3 + ["discourage"] * 5
+
+
+def test_schedule_before_start_sets_the_initial_regime():
+    m = ChipMarketModel(rng=1, n_developers=20, start_quarter="2026Q1", us_reversal_prob=0.0,
+                        export_regime="open", us_policy_schedule="2025Q2:h20")
+    assert m.us_government.regime == "h20"
