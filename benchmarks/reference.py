@@ -1,0 +1,491 @@
+"""The per-agent reference: chipstack's rules as plain Mesa agents in pure Python.
+
+This is the readable statement of what ``model.ChipMarketModel`` computes, written the way a first
+Mesa model would be: every developer is a ``mesa.Agent`` holding its own state in Python lists and
+floats, and its ``step()`` works out its own choice with the ``math`` module (utilities of the chips
+it may buy, a logit over them, its order). The market clears with loops over agents and chips;
+rationed domestic supply is re-offered round by round. No numpy inside any agent or rule: numpy is
+touched only to copy the initial state and to draw from the model's random generator.
+
+It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (DESIGN §8,
+``reference_agent_steps_per_s`` and ``speedup``), and ``tests/test_reference.py`` checks that the two
+produce the same reporters, step by step, for the same parameters and seed.
+
+Same initial state, same random numbers
+---------------------------------------
+Construction is not what is compared, so ``ReferenceModel`` builds a ``ChipMarketModel`` with the
+same parameters and seed and copies its initial state (each developer's row of the population arrays,
+its peers, the installed-base history scalars) into per-agent Python lists, then keeps drawing from
+that model's generator, which sits exactly where the fast model's does after construction. Each
+quarter the draws come in the fast model's order: the US government's reversal draw (one uniform,
+drawn every quarter), then one log-normal demand shock per developer, in developer order.
+
+The quarter (DESIGN §1, docs/ODD.md)
+------------------------------------
+1. chips whose (effective) release quarter has come are released;
+2. the US government applies its schedule, then tightens one level with probability
+   ``us_reversal_prob``; Beijing applies its schedule and, if adaptive, tightens as domestic
+   capacity covers demand;
+3. chipmakers set this quarter's capacity; domestic makers pace their roadmap by R&D funded from
+   revenue above plan;
+4. developers: each observes its own installed shares; then each computes its pull towards each
+   ecosystem (lock-in, peers, taste, government guidance), draws its demand, and orders over the
+   chips it may legally buy by a logit; the market fills orders, rationing over-subscribed makers
+   proportionally and re-offering the unmet rest over chips with supply left; each developer
+   installs what it got (after depreciation);
+5. revenue is booked, the domestic ecosystem learns, the reporters are computed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+
+from model import ChipMarketModel
+from model.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
+from model.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
+from model.developers import SEGMENTS
+from model.model import MODEL_REPORTERS, USD_PER_H100E
+from model.policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from model.quarters import parse_quarter
+
+CUDA, ROCM, DOMESTIC = range(3)
+MAX_ROUNDS = 8  # rationing rounds per quarter
+
+
+def years_since_2026(quarter: int) -> float:
+    return (quarter - parse_quarter("2026Q1")) / 4.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Chips (plain objects: the catalogue plus this quarter's state)
+class Chip:
+    def __init__(self, index, spec, maker, model):
+        self.index = index
+        self.name = spec.name
+        self.maker = maker  # Chipmaker agent
+        self.ecosystem = maker.ecosystem
+        self.is_us = maker.is_us
+        self.planned_release = parse_quarter(spec.release)
+        self.release = self.planned_release  # domestic chips move with R&D
+        self.released = False
+        self.perf = spec.perf_paper * (1.0 if self.is_us else model.domestic_efficiency)
+        self.china_part = spec.china_part
+        self.compliant_until = parse_quarter(spec.compliant_until) if spec.compliant_until else 40_000
+        levy = 1.0 + model.revenue_passthrough * model.us_revenue_share
+        self.china_price = spec.price_usd * (levy if self.is_us else 1.0)
+        self.buyer_cost = spec.price_usd * (levy if self.is_us else 1.0 - model.domestic_subsidy)
+        # set each quarter
+        self.on_sale = False
+        self.to_anyone = False  # US may export it to any Chinese buyer
+        self.to_licensed = False  # ... only to licensed (approved) buyers
+        self.utility = 0.0  # the part of a developer's utility that is the same for everyone
+        self.units_sold = 0.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Governments
+class USGovernment(mesa.Agent):
+    def __init__(self, model, regime, schedule):
+        super().__init__(model)
+        self.regime = regime
+        self.schedule = schedule
+
+    def step(self):
+        for q, value in self.schedule:
+            if q == self.model.quarter:
+                self.regime = value
+        # the draw is made every quarter, whatever the regime
+        if self.model.rng.random() < self.model.us_reversal_prob and self.regime != "ban":
+            self.regime = US_REGIMES[max(US_REGIMES.index(self.regime) - 1, 0)]
+
+    def supply_cut_risk(self):
+        if self.regime == "ban":
+            return 0.0
+        return 1.0 - (1.0 - self.model.us_reversal_prob) ** self.model.risk_horizon_quarters
+
+    def may_export(self, chip, quarter):
+        """(to anyone, to licensed buyers only) for a US chip this quarter."""
+        released = chip.planned_release <= quarter
+        china_ok = chip.china_part and quarter < chip.compliant_until and released
+        if self.regime == "ban":
+            return False, False
+        if self.regime == "h20":
+            return china_ok, False
+        if self.regime == "lagged":
+            old_enough = released and 3 * (quarter - chip.planned_release) >= self.model.export_lag_months
+            return china_ok, old_enough and not china_ok
+        return released, False  # open
+
+
+class ChinaGovernment(mesa.Agent):
+    def __init__(self, model, stance, schedule):
+        super().__init__(model)
+        self.stance = stance
+        self.schedule = schedule
+
+    def step(self):
+        for q, value in self.schedule:
+            if q == self.model.quarter:
+                self.stance = value
+        if self.model.china_adaptive:
+            coverage = self.domestic_coverage()
+            nxt = CHINA_STANCES[min(CHINA_STANCES.index(self.stance) + 1, len(CHINA_STANCES) - 1)]
+            if nxt != self.stance and coverage >= ADAPTIVE_THRESHOLDS[nxt]:
+                self.stance = nxt
+
+    def domestic_coverage(self):
+        """Share of expected demand that domestic capacity (as last set) could supply."""
+        m = self.model
+        supply = 0.0
+        for maker in m.makers:
+            if maker.is_us or not math.isfinite(maker.capacity):
+                continue
+            best = [c.perf for c in m.chips if c.maker is maker and m.is_on_sale(c)]
+            if best:
+                supply += maker.capacity * max(best)
+        expected = m.quarterly_demand_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+        return supply / expected if expected > 0 else 0.0
+
+    def allows_us(self, dev):
+        if self.stance == "open":
+            return True
+        if self.stance == "discourage":
+            return not dev.state_affiliated if self.model.state_mandate else True
+        if self.stance == "restrict":
+            return dev.china_approved and not dev.state_affiliated
+        return False  # ban
+
+    def pressure(self, dev):
+        """Utility penalty on the US ecosystems (window guidance under discourage/restrict)."""
+        if self.stance not in ("discourage", "restrict"):
+            return 0.0
+        m = self.model
+        return m.guidance_penalty * (m.state_guidance_multiplier if dev.state_affiliated else 1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Chipmakers
+class Chipmaker(mesa.Agent):
+    def __init__(self, model, index, spec, capacity_2026):
+        super().__init__(model)
+        self.index = index
+        self.name = spec.name
+        self.ecosystem = spec.ecosystem
+        self.is_us = spec.stack == "US"
+        self.capacity_2026 = capacity_2026
+        self.revenue_2026_usd = spec.revenue_2026_usd
+        self.capacity = math.inf
+        self.revenue_usd = 0.0
+        self.cumulative_revenue_usd = 0.0
+        self.cumulative_reference_usd = 0.0
+        self.chips = []
+
+    def step(self):
+        m = self.model
+        if self.capacity_2026 is None:
+            self.capacity = math.inf
+        else:
+            self.capacity = self.capacity_2026 / 4.0 * (1.0 + m.domestic_capacity_growth) ** years_since_2026(m.quarter)
+        if not self.is_us:
+            extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
+            shift = math.floor(extra * m.rd_share / m.rd_speedup_cost_usd)
+            shift = max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift))
+            for chip in self.chips:
+                if not chip.released:
+                    chip.release = chip.planned_release - shift
+                    if chip.release <= m.quarter:
+                        chip.released = True
+
+    def book_sales(self, revenue_usd):
+        m = self.model
+        self.revenue_usd = revenue_usd
+        self.cumulative_revenue_usd += revenue_usd
+        self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+
+
+# ------------------------------------------------------------------------------------------------
+# AI developers
+class AIDeveloper(mesa.Agent):
+    """One Chinese AI developer, its state in Python lists (per chipmaker / per ecosystem)."""
+
+    def __init__(self, model, index, segment, base_demand, licensed, china_approved, taste, installed):
+        super().__init__(model)
+        self.index = index
+        self.segment = segment
+        self.state_affiliated = segment == "state"
+        self.base_demand = base_demand
+        self.licensed = licensed
+        self.china_approved = china_approved
+        self.taste = taste  # [cuda, rocm, domestic]
+        self.installed = installed  # H100e per chipmaker
+        self.peers = []  # [(peer agent, weight)], weights sum to 1
+        self.own = [0.0, 0.0, 0.0]
+        self.pull = [0.0, 0.0, 0.0]
+        self.menu = []  # chips it may legally buy this quarter
+        self.demand = 0.0
+        self.remaining = 0.0
+        self.order = []  # [(chip, H100e)] this round
+        self.purchases = [0.0] * len(installed)
+        self.unmet = 0.0
+
+    def observe(self):
+        """Own installed compute per ecosystem, as shares (read by peers)."""
+        by_eco = [0.0, 0.0, 0.0]
+        for maker, amount in zip(self.model.makers, self.installed):
+            by_eco[maker.ecosystem] += amount
+        total = by_eco[0] + by_eco[1] + by_eco[2]
+        self.own = [x / total for x in by_eco] if total > 0 else [0.0, 0.0, 0.0]
+
+    def step(self):
+        """Pull towards each ecosystem, this quarter's demand, the chips it may buy, first order."""
+        m = self.model
+        peer = [0.0, 0.0, 0.0]
+        for other, weight in self.peers:
+            for e in range(3):
+                peer[e] += weight * other.own[e]
+        pressure = m.china_government.pressure(self)
+        self.pull = [
+            m.lockin_weight * self.own[e] + m.peer_weight * peer[e] + self.taste[e]
+            - (pressure if e != DOMESTIC else 0.0)
+            for e in range(3)
+        ]
+        self.demand = m.draw_demand(self.base_demand)
+        china_ok = m.china_government.allows_us(self)
+        self.menu = [
+            c for c in m.chips_on_sale
+            if not c.is_us or (china_ok and (c.to_anyone or (self.licensed and c.to_licensed)))
+        ]
+        self.remaining = self.demand
+        self.purchases = [0.0] * len(self.installed)
+        self.choose()
+
+    def choose(self):
+        """Logit over the chips on my menu whose maker still has supply: order remaining demand."""
+        offered = [c for c in self.menu if c.maker.capacity_left > 0]
+        if not offered:
+            self.order = []
+            return
+        u = [c.utility + self.pull[c.ecosystem] for c in offered]
+        top = max(u)
+        w = [math.exp(x - top) for x in u]
+        total = sum(w)
+        self.order = [(c, self.remaining * wj / total) for c, wj in zip(offered, w)]
+
+    def receive(self):
+        """Get each order filled at its maker's fill ratio; the rest is still wanted."""
+        got = 0.0
+        for chip, amount in self.order:
+            bought = amount * chip.maker.fill
+            self.purchases[chip.maker.index] += bought
+            got += bought
+        self.remaining = max(self.remaining - got, 0.0)
+
+    def install(self):
+        keep = 1.0 - self.model.depreciation
+        self.installed = [a * keep + b for a, b in zip(self.installed, self.purchases)]
+        self.unmet = self.remaining
+
+
+# ------------------------------------------------------------------------------------------------
+class ReferenceModel(mesa.Model):
+    """Same parameters and reporters as ``ChipMarketModel``; per-agent pure Python inside."""
+
+    def __init__(self, rng: int | None = None, **params):
+        fast = ChipMarketModel(rng=rng, **params)  # the same initial state (not timed, not compared)
+        super().__init__(rng=rng)
+        for name, value in fast.parameters.items():
+            setattr(self, name, value)
+        self.rng = fast.rng  # the generator, positioned where the fast model's is after construction
+        self.start = parse_quarter(self.start_quarter)
+        self.quarter = self.start
+        self.depreciation = 1.0 / (4.0 * self.depreciation_years)
+        self.quarterly_demand_2026 = self.demand_2026_usd / 4.0 / USD_PER_H100E
+        self.domestic_cumulative = fast.domestic_cumulative
+        self.domestic_cumulative_anchor = fast.domestic_cumulative_anchor
+
+        self.us_government = USGovernment(self, fast.us_government.regime,
+                                          parse_schedule(self.us_policy_schedule, US_REGIMES))
+        self.china_government = ChinaGovernment(self, fast.china_government.stance,
+                                                parse_schedule(self.china_policy_schedule, CHINA_STANCES))
+        capacities = {"Huawei": self.huawei_capacity_2026, "Cambricon": self.cambricon_capacity_2026,
+                      "MooreThreads": self.moore_threads_capacity_2026}
+        self.makers = [Chipmaker(self, k, spec, capacities.get(spec.name)) for k, spec in enumerate(MAKERS)]
+        by_name = {mk.name: mk for mk in self.makers}
+        self.chips = [Chip(j, spec, by_name[spec.maker], self) for j, spec in enumerate(CHIPS)]
+        for chip in self.chips:
+            chip.maker.chips.append(chip)
+            chip.released = chip.release <= self.start
+        self.chips_on_sale = []
+
+        dev = fast.developers
+        segment, base_demand = dev.segment.tolist(), dev.base_demand.tolist()
+        licensed, approved = dev.licensed.tolist(), dev.china_approved.tolist()
+        taste, installed = dev.taste.tolist(), dev.installed.tolist()
+        self.developers = [
+            AIDeveloper(self, i, SEGMENTS[segment[i]], base_demand[i], licensed[i], approved[i],
+                        taste[i], installed[i])
+            for i in range(len(segment))
+        ]
+        indptr, indices, data = dev.peers.indptr.tolist(), dev.peers.indices.tolist(), dev.peers.data.tolist()
+        for i, d in enumerate(self.developers):
+            d.peers = [(self.developers[indices[k]], data[k]) for k in range(indptr[i], indptr[i + 1])]
+        del fast
+
+        self.maturity = [1.0, self.rocm_maturity, self.domestic_maturity()]
+        for name in MODEL_REPORTERS:
+            setattr(self, name, 0.0)
+        self.datacollector = mesa.DataCollector(model_reporters={name: name for name in MODEL_REPORTERS})
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def draw_demand(self, base_demand):
+        growth = (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        sd = self.demand_shock_sd
+        if sd > 0:
+            return base_demand * growth * math.exp(self.rng.normal(-0.5 * sd**2, sd))
+        return base_demand * growth
+
+    def is_on_sale(self, chip):
+        """Released and not retired: a chip retires SALE_QUARTERS after release, except its
+        maker's newest released chip and China parts (whose legality the US rules decide)."""
+        if not chip.released:
+            return False
+        newest = max(c.release for c in chip.maker.chips if c.released)
+        young = self.quarter < chip.release + SALE_QUARTERS
+        return young or chip.release == newest or chip.china_part
+
+    def domestic_maturity(self):
+        if self.domestic_cumulative_anchor <= 0 or self.domestic_cumulative <= 0:
+            return float(self.ecosystem_maturity_2026)
+        ratio = self.domestic_cumulative / self.domestic_cumulative_anchor
+        gap = (1.0 - self.ecosystem_maturity_2026) * ratio ** (-self.ecosystem_learning)
+        return min(1.0, max(0.0, 1.0 - gap))
+
+    # --- the quarter -----------------------------------------------------------------------------
+    def step(self):
+        self.quarter = self.start + self.steps - 1
+        if self.steps - 1 == self.fail_at_step:
+            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
+        for chip in self.chips:
+            if chip.release <= self.quarter:
+                chip.released = True
+        self.us_government.step()
+        self.china_government.step()
+        for maker in self.makers:
+            maker.step()
+        self.post_chips()
+        for d in self.developers:
+            d.observe()
+        for d in self.developers:
+            d.step()
+        self.clear_market()
+        for d in self.developers:
+            d.install()
+        self.book_revenue()
+        self.report()
+        self.datacollector.collect(self)
+
+    def post_chips(self):
+        """What is on sale, what the US lets through, and the utility common to every buyer."""
+        risk = self.us_government.supply_cut_risk()
+        for maker in self.makers:
+            maker.capacity_left = maker.capacity  # chips it can still deliver this quarter
+        self.chips_on_sale = []
+        for chip in self.chips:
+            chip.on_sale = self.is_on_sale(chip)
+            chip.to_anyone, chip.to_licensed = (
+                self.us_government.may_export(chip, self.quarter) if chip.is_us else (False, False))
+            chip.utility = (self.price_weight * math.log(chip.perf / (chip.buyer_cost / 1000.0))
+                            + self.ecosystem_weight * self.maturity[chip.ecosystem]
+                            - self.policy_risk_weight * (risk if chip.is_us else 0.0))
+            chip.units_sold = 0.0
+            if chip.on_sale:
+                self.chips_on_sale.append(chip)
+
+    def clear_market(self):
+        """Rounds of ordering and filling; over-subscribed makers ration every buyer alike."""
+        total_demand = sum(d.demand for d in self.developers)
+        self.rationed = False  # did any maker run short this quarter (diagnostics for the tests)
+        for rnd in range(1, MAX_ROUNDS + 1):
+            if rnd > 1:
+                for d in self.developers:
+                    d.choose()
+            units = {chip: 0.0 for chip in self.chips}
+            for d in self.developers:
+                for chip, amount in d.order:
+                    units[chip] += amount / chip.perf
+            any_short = False
+            for maker in self.makers:
+                wanted = sum(units[c] for c in maker.chips)
+                maker.fill = 1.0
+                maker.short = wanted > maker.capacity_left
+                if maker.short:
+                    maker.fill = maker.capacity_left / wanted
+                    any_short = True
+                maker.units_wanted = wanted
+            for chip in self.chips:
+                chip.units_sold += units[chip] * chip.maker.fill
+            for maker in self.makers:
+                maker.capacity_left = 0.0 if maker.short else maker.capacity_left - maker.units_wanted
+            for d in self.developers:
+                d.receive()
+            self.rounds = rnd
+            self.rationed |= any_short
+            left = sum(d.remaining for d in self.developers)
+            if not any_short or left <= 1e-12 * max(total_demand, 1.0):
+                break
+
+    def book_revenue(self):
+        for maker in self.makers:
+            maker.book_sales(sum(c.units_sold * c.china_price for c in maker.chips))
+        domestic = [mk.index for mk in self.makers if not mk.is_us]
+        self.domestic_cumulative += sum(d.purchases[k] for d in self.developers for k in domestic)
+        self.maturity[DOMESTIC] = self.domestic_maturity()
+
+    def report(self):
+        us = [mk.index for mk in self.makers if mk.is_us]
+        inst_us = inst_all = new_us = new_all = unmet = 0.0
+        on_us = 0
+        for d in self.developers:
+            d_us = sum(d.installed[k] for k in us)
+            d_all = sum(d.installed)
+            inst_us += d_us
+            inst_all += d_all
+            new_us += sum(d.purchases[k] for k in us)
+            new_all += sum(d.purchases)
+            on_us += d_us > 0.5 * d_all
+            unmet += d.unmet
+        n = len(self.developers)
+        self.us_stack_share = inst_us / inst_all if inst_all > 0 else 0.0
+        self.us_share_new = new_us / new_all if new_all > 0 else 0.0
+        self.developers_on_us_stack = on_us / n if n else 0.0
+        self.china_compute_h100e = inst_all
+        self.nvidia_china_revenue_usd = sum(c.units_sold * c.china_price for c in self.chips
+                                            if c.maker.name == "Nvidia")
+        self.domestic_revenue_usd = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
+        self.domestic_ecosystem = self.maturity[DOMESTIC]
+        self.capability_gap_months = self.capability_gap()
+        self.unmet_demand_h100e = unmet
+
+    def capability_gap(self):
+        """Months since the US frontier first reached the best chip China can make or legally buy
+        (licensed buyers included; Beijing's own stance is a choice, not a capability)."""
+        usable = [c.perf for c in self.chips
+                  if (not c.is_us and c.released)
+                  or (c.on_sale and (not c.is_us or c.to_anyone or c.to_licensed))]
+        china_best = max(usable) if usable else 0.0
+        us_released = [c for c in self.chips if c.is_us and c.planned_release <= self.quarter]
+        if not us_released or china_best >= max(c.perf for c in us_released):
+            return 0.0
+        reached = [c.planned_release for c in us_released if c.perf >= china_best]
+        first = min(reached) if reached else min(c.planned_release for c in us_released)
+        return float(3 * (self.quarter - first))
+
+    def run(self, steps=20):
+        for _ in range(steps):
+            self.step()
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+
+__all__ = ["ReferenceModel", "ECOSYSTEMS"]
