@@ -53,7 +53,9 @@ def ecosystem_pull(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """V_ie = lockin_weight*own_share + peer_weight*peer_share + taste - pressure  (n x E)."""
-    out = np.multiply(own_share, lockin_weight, out=out)
+    if out is None:
+        out = np.empty(np.shape(own_share), order="F")
+    np.multiply(own_share, lockin_weight, out=out)
     out += peer_weight * peer_share
     out += taste
     out -= pressure
@@ -71,27 +73,43 @@ def logit_shares(
     ``pull`` is (n x E); ``availability`` (n x E) holds A_ce for each developer's class (0 = none
     of that ecosystem is available). With ``temperature == 0`` the result is one-hot on the best
     available ecosystem; exact ties go to the earliest entry in ``tie_order`` (default: column order).
+
+    The work is done on the transposed (E x n) views, one contiguous row per ecosystem, so the
+    reductions over the few ecosystems are element-wise operations between rows; pass
+    Fortran-ordered (n x E) arrays (as the model does) and no copy is made. The result is an
+    (n x E) Fortran-ordered array.
     """
+    zt = np.asarray(pull, dtype=float).T
+    avt = np.asarray(availability, dtype=float).T
     if temperature == 0:
-        avail = availability > 0
-        score = np.where(avail, pull, -np.inf)
-        if tie_order is not None:
-            score = score[:, tie_order]
-        best = np.argmax(score, axis=1)
-        if tie_order is not None:
-            best = np.asarray(tie_order)[best]
-        out = np.zeros_like(pull, dtype=float)
-        rows = np.flatnonzero(avail.any(axis=1))
-        out[rows, best[rows]] = 1.0
-        return out
-    z = pull / temperature if temperature != 1.0 else pull.copy()
-    z -= np.max(np.where(availability > 0, z, -np.inf), axis=1, keepdims=True, initial=-np.inf)
-    np.nan_to_num(z, copy=False, nan=0.0, neginf=0.0, posinf=0.0)
-    np.exp(z, out=z)
-    z *= availability
-    total = z.sum(axis=1, keepdims=True)
+        return _best_response(zt, avt, tie_order).T
+    z = zt / temperature if temperature != 1.0 else zt.copy()
+    ok = avt > 0
+    z[~ok] = -np.inf
+    top = z.max(axis=0)
+    top[~np.isfinite(top)] = 0.0  # rows with nothing available
+    z -= top
+    np.exp(z, out=z)  # exp(-inf) = 0 where unavailable
+    z *= avt
+    total = z.sum(axis=0)
     np.divide(z, total, out=z, where=total > 0)
-    return z
+    return z.T
+
+
+def _best_response(zt: np.ndarray, avt: np.ndarray, tie_order: np.ndarray | None) -> np.ndarray:
+    """One-hot argmax over available ecosystems (E x n), exact ties to the earliest in tie_order."""
+    n_eco, n = zt.shape
+    order = np.arange(n_eco) if tie_order is None else np.asarray(tie_order)
+    best = np.full(n, -1)
+    best_val = np.full(n, -np.inf)
+    for e in order:  # strict '>' keeps the earlier ecosystem on an exact tie
+        better = (avt[e] > 0) & ((zt[e] > best_val) | (best < 0))
+        best[better] = e
+        best_val[better] = zt[e][better]
+    out = np.zeros((n_eco, n))
+    rows = np.flatnonzero(best >= 0)
+    out[best[rows], rows] = 1.0
+    return out
 
 
 def within_ecosystem_weights(

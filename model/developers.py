@@ -120,7 +120,8 @@ def create_population(
 
     licensed = rng.random(n) < approved_customer_share
     china_approved = rng.random(n) < china_approval_share
-    taste = rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0 else np.zeros((n, len(ECOSYSTEMS)))
+    taste = np.asfortranarray(rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0
+                             else np.zeros((n, len(ECOSYSTEMS))))
 
     # initial US share per developer: segment tilt + noise, shifted so that the demand-weighted
     # aggregate equals the sourced historical share exactly (bisection on a common shift)
@@ -135,7 +136,7 @@ def create_population(
             hi = mid
     us_share = _sigmoid(_logit(target) + offset + 0.5 * (lo + hi))
     total = initial_installed * weight
-    installed = np.zeros((n, len(maker_names)))
+    installed = np.zeros((n, len(maker_names)), order="F")  # one contiguous column per maker
     for m, name in enumerate(maker_names):
         stack_share = us_share if ecosystem_of_maker[m] != ECOSYSTEMS.index("domestic") else 1.0 - us_share
         installed[:, m] = total * stack_share * HISTORICAL_SPLIT[name]
@@ -149,7 +150,7 @@ def create_population(
         taste=taste,
         installed=installed,
         peers=peers,
-        last_purchases=np.zeros_like(installed),
+        last_purchases=np.zeros_like(installed, order="F"),
         last_unmet=np.zeros(n),
         last_demand=np.zeros(n),
     )
@@ -166,17 +167,20 @@ def quarterly_demand(
 
 
 def installed_by_ecosystem(installed: np.ndarray, ecosystem_of_maker: np.ndarray) -> np.ndarray:
-    """(n x makers) -> (n x ecosystems)."""
-    out = np.zeros((installed.shape[0], len(ECOSYSTEMS)))
-    for e in range(len(ECOSYSTEMS)):
-        out[:, e] = installed[:, ecosystem_of_maker == e].sum(axis=1)
-    return out
+    """(n x makers) -> (n x ecosystems), Fortran-ordered (one contiguous column per ecosystem)."""
+    out_t = np.zeros((len(ECOSYSTEMS), installed.shape[0]))
+    for m, e in enumerate(ecosystem_of_maker):
+        out_t[e] += installed[:, m]
+    return out_t.T
 
 
 def own_shares(by_eco: np.ndarray) -> np.ndarray:
     """Each developer's share of its installed compute in each ecosystem (0 if it has none)."""
-    total = by_eco.sum(axis=1, keepdims=True)
-    return np.divide(by_eco, total, out=np.zeros_like(by_eco), where=total > 0)
+    by_eco_t = by_eco.T
+    total = by_eco_t.sum(axis=0)
+    out_t = np.zeros(by_eco_t.shape)
+    np.divide(by_eco_t, total, out=out_t, where=total > 0)
+    return out_t.T
 
 
 def access_class(china_ok: np.ndarray, licensed: np.ndarray) -> np.ndarray:

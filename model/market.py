@@ -55,49 +55,52 @@ def clear_market(
         perf: (J,) effective H100e per chip.
         capacity: (M,) chips each maker can still deliver this quarter (``inf`` = not binding).
         maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
+
+    Per-developer arrays are handled as (ecosystems x n) and (makers x n) rows internally; the
+    (n x E) and (n x M) results are their Fortran-ordered transposes.
     """
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
     n_makers = capacity.shape[0]
     remaining = demand.astype(float).copy()
     capacity = capacity.astype(float).copy()
-    purchases = np.zeros((n, n_makers))
+    bought_t = np.zeros((n_makers, n))  # makers x developers
     chips_sold = np.zeros(base.shape[0])
+    chip_is_maker = maker_of_chip[None, :] == np.arange(n_makers)[:, None]  # (M x J)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         has_supply = capacity[maker_of_chip] > 0
         allowed = allowed_by_class & has_supply[None, :]
         A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
-        shares = logit_shares(pull, A[access_class])  # (n x E)
-        wanted = shares * remaining[:, None]  # (n x E) H100e
+        shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)
+        wanted_t = shares_t * remaining  # (E x n) H100e
         # demand per class and ecosystem, then per chip (compute), then per maker (units)
-        class_eco = np.zeros((n_class, n_eco))
-        for e in range(n_eco):
-            class_eco[:, e] = np.bincount(access_class, weights=wanted[:, e], minlength=n_class)
+        class_eco = np.stack(
+            [np.bincount(access_class, weights=wanted_t[e], minlength=n_class) for e in range(n_eco)],
+            axis=1)  # (C x E)
         chip_compute = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
         chip_units = chip_compute / perf
         maker_units = np.bincount(maker_of_chip, weights=chip_units, minlength=n_makers)
         fill = np.ones(n_makers)
         short = maker_units > capacity
         fill[short] = capacity[short] / maker_units[short]
-        # class-level share of each ecosystem's demand that each maker serves
-        served_chip = within * fill[maker_of_chip][None, :]  # (C x J)
-        served_maker = np.zeros((n_class, n_makers))
+        # class-level share of each ecosystem's demand that each maker serves: (M x C)
+        served_maker = (chip_is_maker[:, None, :] * (within * fill[maker_of_chip])[None, :, :]).sum(axis=2)
+        served = np.zeros(n)
         for m in range(n_makers):
-            served_maker[:, m] = served_chip[:, maker_of_chip == m].sum(axis=1)
-        bought = wanted[:, ecosystem_of_maker] * served_maker[access_class]  # (n x M)
-        purchases += bought
+            got = wanted_t[ecosystem_of_maker[m]] * served_maker[m][access_class]
+            bought_t[m] += got
+            served += got
         chips_sold += chip_units * fill[maker_of_chip]
         capacity -= maker_units * fill
         capacity[short] = 0.0  # exhausted makers leave the next round
-        served = bought.sum(axis=1)
         remaining -= served
         np.maximum(remaining, 0.0, out=remaining)
         # stop when nothing is left to serve, or when no maker ran short this round (then the
         # unserved rest has no legal supply at all and another round would change nothing)
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
-    by_eco = np.zeros((n, n_eco))
-    for e in range(n_eco):
-        by_eco[:, e] = purchases[:, ecosystem_of_maker == e].sum(axis=1)
-    return Clearing(purchases, by_eco, chips_sold, remaining, rounds)
+    by_eco_t = np.zeros((n_eco, n))
+    for m in range(n_makers):
+        by_eco_t[ecosystem_of_maker[m]] += bought_t[m]
+    return Clearing(bought_t.T, by_eco_t.T, chips_sold, remaining, rounds)

@@ -27,8 +27,12 @@ def developers_on_us_stack(installed: np.ndarray, us_maker_mask: np.ndarray) -> 
     """Share of developers whose installed compute is mostly (> 50%) on US chips."""
     if installed.shape[0] == 0:
         return 0.0
-    us = installed[:, us_maker_mask].sum(axis=1)
-    total = installed.sum(axis=1)
+    us = np.zeros(installed.shape[0])
+    total = np.zeros(installed.shape[0])
+    for m, is_us in enumerate(us_maker_mask):  # column by column: contiguous in the model's layout
+        total += installed[:, m]
+        if is_us:
+            us += installed[:, m]
     return float(np.mean(us > 0.5 * total))
 
 

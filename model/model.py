@@ -272,7 +272,7 @@ class ChipMarketModel(mesa.Model):
     def government_pressure(self) -> np.ndarray:
         """(n x E) utility penalty from Beijing's window guidance on the US ecosystems."""
         dev = self.developers
-        pressure = np.zeros((dev.n, len(ECOSYSTEMS)))
+        pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
         if self.china_government.guidance_on:
             per_dev = self.guidance_penalty * np.where(dev.state_affiliated, self.state_guidance_multiplier, 1.0)
             pressure[:, :DOMESTIC] = per_dev[:, None]
