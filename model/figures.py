@@ -56,6 +56,7 @@ def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     ax2 = ax.twinx()
     ax2.plot(x, df["capability_gap_months"], lw=1.5, ls="--", color="tab:gray", label="capability gap")
     ax2.set_ylabel("capability gap (months behind US frontier)")
+    ax2.set_ylim(bottom=0)
     ax.set_title("Domestic ecosystem and capability gap")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
