@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import brentq
 
 from .catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
 from .network import peer_network
@@ -124,17 +125,12 @@ def create_population(
                              else np.zeros((n, len(ECOSYSTEMS))))
 
     # initial US share per developer: segment tilt + noise, shifted so that the demand-weighted
-    # aggregate equals the sourced historical share exactly (bisection on a common shift)
+    # aggregate equals the sourced historical share exactly (root of a common log-odds shift)
     offset = SEGMENT_US_TILT[segment] + rng.normal(0.0, INITIAL_SHARE_LOG_SD, n)
     target = float(np.clip(initial_us_share, 1e-6, 1 - 1e-6))
-    lo, hi = -30.0, 30.0
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if np.dot(weight, _sigmoid(_logit(target) + offset + mid)) < target:
-            lo = mid
-        else:
-            hi = mid
-    us_share = _sigmoid(_logit(target) + offset + 0.5 * (lo + hi))
+    base = _logit(target) + offset
+    shift = brentq(lambda c: np.dot(weight, _sigmoid(base + c)) - target, -40.0, 40.0, xtol=1e-12)
+    us_share = _sigmoid(base + shift)
     total = initial_installed * weight
     installed = np.zeros((n, len(maker_names)), order="F")  # one contiguous column per maker
     for m, name in enumerate(maker_names):

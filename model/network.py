@@ -31,7 +31,8 @@ def peer_network(rng: np.random.Generator, weights: np.ndarray, k: int) -> sp.cs
     keep = rows != cols
     rows, cols = rows[keep], cols[keep]
     # drop duplicate (row, col) pairs
-    key = np.unique(rows.astype(np.int64) * n + cols)
+    key = np.sort(rows.astype(np.int64) * n + cols)
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     rows, cols = np.divmod(key, n)
     deg = np.bincount(rows, minlength=n).astype(float)
     data = 1.0 / deg[rows]
