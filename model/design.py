@@ -1,0 +1,147 @@
+"""Designs: the list of runs an experiment asks for, with stable run ids and seeds.
+
+A design point is one combination of the varying parameters: a cell of the full-factorial
+``[grid]``, or a point of the ``[sample]`` (Latin hypercube, Sobol'/Saltelli or Morris, via scipy
+and SALib), or a sample point within a grid cell when both are given. Every point is run
+``replications`` times.
+
+Identity, not position: a run's ``run_id`` is the first 16 hex digits of the sha256 of the canonical
+JSON of its varying parameter values, its sample index and its replication, and its seed comes from
+``numpy.random.SeedSequence(root_seed, spawn_key=(int(run_id, 16),))``. Neither depends on the order
+of runs, the number of workers or which runs were already done, so a resumed or distributed sweep
+gives exactly the data of a serial one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .experiment import Experiment, SampleSpec
+from .parameters import PARAMS_BY_NAME
+
+RUN_ID_HEX = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One model run: a design point and a replication."""
+
+    index: int  # position in the design (grid cell, then sample point, then replication)
+    run_id: str
+    replication: int
+    seed: int
+    sample_index: int | None
+    values: dict[str, Any]  # the varying parameters (shared by the point's replications)
+
+
+@dataclass(frozen=True)
+class Design:
+    kind: str  # "grid", "sample", "grid+sample" or "replications"
+    varying: list[str]
+    n_points: int
+    runs: list[Run]
+    sample: SampleSpec | None
+    sample_points: np.ndarray | None  # (points x parameters), as run (ints rounded)
+
+    def manifest_entry(self, experiment: Experiment) -> dict:
+        """The ``design`` object of manifest.json."""
+        sample = None
+        if self.sample is not None:
+            sample = self.sample.as_dict() | {
+                "salib_problem": salib_problem(self.sample),
+                "calc_second_order": False if self.sample.method == "sobol" else None,
+                "n_points": int(len(self.sample_points)),
+            }
+        return {"kind": self.kind, "grid": experiment.grid, "sample": sample,
+                "n_points": self.n_points, "replications": experiment.replications,
+                "n_runs": len(self.runs)}
+
+
+def build_design(experiment: Experiment) -> Design:
+    """Every run of ``experiment``, in design order."""
+    points_matrix = sample_points(experiment.sample) if experiment.sample else None
+    sample_rows = _sample_rows(experiment.sample, points_matrix)
+    runs: list[Run] = []
+    n_points = 0
+    for cell in itertools.product(*experiment.grid.values()):
+        grid_values = dict(zip(experiment.grid, cell))
+        for sample_index, sampled in sample_rows:
+            values = grid_values | sampled
+            n_points += 1
+            for replication in range(experiment.replications):
+                run_id = make_run_id(values, sample_index, replication)
+                runs.append(Run(len(runs), run_id, replication, run_seed(experiment.seed, run_id),
+                                sample_index, values))
+    kind = "+".join(k for k, on in (("grid", experiment.grid), ("sample", experiment.sample)) if on)
+    return Design(kind=kind or "replications", varying=experiment.varying, n_points=n_points,
+                  runs=runs, sample=experiment.sample, sample_points=points_matrix)
+
+
+def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[tuple[int | None, dict]]:
+    if sample is None:
+        return [(None, {})]
+    names = list(sample.ranges)
+    kinds = [PARAMS_BY_NAME[name].kind for name in names]
+    return [
+        (i, {name: (int(v) if kind == "int" else float(v)) for name, kind, v in zip(names, kinds, row)})
+        for i, row in enumerate(matrix.tolist())
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity and seeds
+def canonical_json(data: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, Python's shortest round-trip float repr."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def make_run_id(values: dict[str, Any], sample_index: int | None, replication: int) -> str:
+    """Stable id of a run: hex digest of its varying values, sample index and replication."""
+    identity = {"values": values, "replication": replication}
+    if sample_index is not None:
+        identity["sample_index"] = sample_index
+    return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:RUN_ID_HEX]
+
+
+def run_seed(root_seed: int, run_id: str) -> int:
+    """The run's seed (an int below 2**63) from the root seed and the run's identity."""
+    sequence = np.random.SeedSequence(root_seed, spawn_key=(int(run_id, 16),))
+    return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling designs
+def salib_problem(sample: SampleSpec) -> dict:
+    """The SALib problem definition of a sample (names and bounds in file order)."""
+    return {"num_vars": len(sample.ranges), "names": list(sample.ranges),
+            "bounds": [[lo, hi] for lo, hi in sample.ranges.values()]}
+
+
+def sample_points(sample: SampleSpec) -> np.ndarray:
+    """(points x parameters) values; integer parameters rounded to the nearest integer."""
+    problem = salib_problem(sample)
+    if sample.method == "sobol":
+        from SALib.sample import sobol
+
+        matrix = sobol.sample(problem, sample.n, calc_second_order=False, scramble=True, seed=sample.seed)
+    elif sample.method == "morris":
+        from SALib.sample import morris
+
+        matrix = morris.sample(problem, sample.n, num_levels=sample.num_levels, seed=sample.seed)
+    else:
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=problem["num_vars"], rng=np.random.default_rng(sample.seed)).random(sample.n)
+        bounds = np.asarray(problem["bounds"], dtype=float)
+        matrix = qmc.scale(unit, bounds[:, 0], bounds[:, 1])
+    matrix = np.asarray(matrix, dtype=float)
+    is_int = np.array([PARAMS_BY_NAME[name].kind == "int" for name in problem["names"]])
+    if is_int.any():
+        matrix[:, is_int] = np.rint(matrix[:, is_int])
+    return matrix

@@ -1,0 +1,340 @@
+"""Experiment files (DESIGN §4): find, read and validate ``experiments/*.toml``.
+
+An experiment file has four sections::
+
+    [experiment]   name, description, steps, replications, seed
+    [parameters]   model parameters fixed for every run
+    [grid]         parameter = [values...]  (full factorial)
+    [sample]       method = "lhs" | "sobol" | "morris", n, seed (optional), num_levels (morris),
+                   [sample.ranges] parameter = [low, high]
+
+``load_experiment(argument)`` turns a path or a name (``experiments/<name>.toml``) into a validated
+:class:`Experiment`; every problem is a :class:`~model.errors.UsageError` whose one-line message names
+the file, the key, the value and what is allowed. The structure (sections, keys, types) is checked
+by pydantic; parameter names and values by ``model.parameters.validate_value``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+
+from .errors import UsageError
+from .parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
+
+#: Folder of the shipped experiments: ``<repository root>/experiments``.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+MAX_STEPS = 10_000
+MAX_REPLICATIONS = 100_000
+MAX_SAMPLE_N = 1_000_000
+MAX_RUNS = 5_000_000
+MAX_SEED = 2**63 - 1
+SAMPLE_METHODS = ("lhs", "sobol", "morris")
+#: Parameters an experiment may not vary or fix: the runner sets them itself.
+RESERVED = ("rng", "seed")
+
+ALLOWED: dict[tuple[str, ...], str] = {
+    ("experiment",): "a table [experiment] with keys name, description, steps, replications, seed",
+    ("experiment", "name"): "letters, digits, - and _ only (it names the output folder under outputs/)",
+    ("experiment", "description"): "a string",
+    ("experiment", "steps"): f"an integer from 1 to {MAX_STEPS}",
+    ("experiment", "replications"): f"an integer from 1 to {MAX_REPLICATIONS}",
+    ("experiment", "seed"): f"an integer from 0 to {MAX_SEED}",
+    ("parameters",): "a table of parameter = value",
+    ("grid",): "a table of parameter = [value, ...]",
+    ("sample",): "a table [sample] with keys method, n, seed, num_levels and a table [sample.ranges]",
+    ("sample", "method"): "one of " + ", ".join(SAMPLE_METHODS),
+    ("sample", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol)",
+    ("sample", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
+    ("sample", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
+    ("sample", "ranges"): "a table of parameter = [low, high]",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure, checked by pydantic
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExperimentSection(_Strict):
+    name: Annotated[StrictStr, Field(pattern=NAME_PATTERN, min_length=1, max_length=100)]
+    description: StrictStr = ""
+    steps: Annotated[StrictInt, Field(ge=1, le=MAX_STEPS)] = 20
+    replications: Annotated[StrictInt, Field(ge=1, le=MAX_REPLICATIONS)] = 1
+    seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] = 0
+
+
+class SampleSection(_Strict):
+    method: Literal["lhs", "sobol", "morris"]
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_N)]
+    seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] | None = None
+    num_levels: Annotated[StrictInt, Field(ge=2, le=100)] | None = None
+    ranges: dict[str, list[Any]]
+
+
+class ExperimentFile(_Strict):
+    experiment: ExperimentSection
+    parameters: dict[str, Any] = {}
+    grid: dict[str, list[Any]] = {}
+    sample: SampleSection | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The validated experiment
+@dataclass(frozen=True)
+class SampleSpec:
+    method: str
+    n: int
+    ranges: dict[str, tuple[float, float]]  # in file order
+    seed: int
+    num_levels: int | None = None  # morris only
+
+    def as_dict(self) -> dict:
+        out = {"method": self.method, "n": self.n,
+               "ranges": {k: [lo, hi] for k, (lo, hi) in self.ranges.items()}, "seed": self.seed}
+        if self.num_levels is not None:
+            out["num_levels"] = self.num_levels
+        return out
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    steps: int
+    replications: int
+    seed: int
+    parameters: dict[str, Any]  # fixed values given in the file, normalised
+    grid: dict[str, list[Any]]  # in file order, values normalised
+    sample: SampleSpec | None
+    source: str = "<memory>"
+    spec: dict = field(default_factory=dict, compare=False)  # the file's data, for the manifest
+
+    @property
+    def varying(self) -> list[str]:
+        """Names of the parameters that vary: grid axes, then sampled parameters."""
+        return list(self.grid) + (list(self.sample.ranges) if self.sample else [])
+
+    def fixed_parameters(self) -> dict[str, Any]:
+        """Every model parameter that does not vary, resolved (defaults plus [parameters])."""
+        varying = set(self.varying)
+        return {k: self.parameters.get(k, v) for k, v in DEFAULTS.items() if k not in varying}
+
+    def n_points(self) -> int:
+        cells = math.prod(len(v) for v in self.grid.values())
+        return cells * (sample_size(self.sample) if self.sample else 1)
+
+    def n_runs(self) -> int:
+        return self.n_points() * self.replications
+
+    def resolved(self) -> dict:
+        """Everything that determines the sweep's data, as plain JSON-able data."""
+        return {
+            "name": self.name, "steps": self.steps, "replications": self.replications, "seed": self.seed,
+            "fixed": self.fixed_parameters(), "grid": self.grid,
+            "sample": self.sample.as_dict() if self.sample else None,
+        }
+
+    def fingerprint(self) -> str:
+        """sha256 of :meth:`resolved`: two experiments with the same fingerprint give the same data."""
+        text = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sample_size(sample: SampleSpec) -> int:
+    """Number of sample points that ``method`` makes from ``n`` (SALib's conventions)."""
+    d = len(sample.ranges)
+    if sample.method == "sobol":
+        return sample.n * (d + 2)  # Saltelli/Sobol' with calc_second_order=False
+    if sample.method == "morris":
+        return sample.n * (d + 1)  # n trajectories of d+1 points
+    return sample.n
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and reading the file
+def resolve_path(argument: str) -> Path:
+    """A path to a file, or a name looked up as ``experiments/<name>.toml`` (repo root, then cwd)."""
+    given = Path(argument)
+    if given.is_file():
+        return given
+    if len(given.parts) == 1:  # a bare name: experiments/<name>.toml
+        stem = argument.removesuffix(".toml")
+        for folder in (EXPERIMENTS_DIR, Path.cwd() / "experiments"):
+            candidate = folder / f"{stem}.toml"
+            if candidate.is_file():
+                return candidate
+    if given.exists():
+        raise UsageError(f"experiment {argument!r}: not a file; allowed: a .toml file or a name in experiments/")
+    known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.toml")) if EXPERIMENTS_DIR.is_dir() else []
+    close = difflib.get_close_matches(given.stem, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise UsageError(f"experiment {argument!r}: no such file{hint}; allowed: a path to a .toml file, "
+                     f"or a name in {EXPERIMENTS_DIR}: {', '.join(known) or '(none)'}")
+
+
+def load_experiment(argument: str | Path) -> Experiment:
+    """Find, read and validate an experiment file. Raises UsageError."""
+    path = resolve_path(str(argument))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the file ({exc}); allowed: a UTF-8 TOML file") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: TOML syntax error: {exc}; allowed: TOML (https://toml.io)") from None
+    return experiment_from_dict(data, str(path))
+
+
+def experiment_from_dict(data: dict, source: str = "<memory>") -> Experiment:
+    """Validate experiment data (a parsed TOML file, or ``manifest['experiment']['spec']``)."""
+    try:
+        parsed = ExperimentFile.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"{source}: {_describe(exc.errors()[0])}") from None
+    return _check_semantics(parsed, data, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Error messages for structural problems
+def _describe(error: dict) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_key(loc)
+    if kind == "missing":
+        return f"missing {_where(loc)}; allowed: {ALLOWED.get(loc, 'required')}"
+    allowed = ALLOWED.get(loc) or ALLOWED.get(loc[:2]) or ALLOWED.get(loc[:1]) or error["msg"]
+    value = error.get("input")
+    return f"{_where(loc)} = {_show(value)}: invalid value ({error['msg'].lower()}); allowed: {allowed}"
+
+
+def _unknown_key(loc: tuple[str, ...]) -> str:
+    models = {(): ExperimentFile, ("experiment",): ExperimentSection, ("sample",): SampleSection}
+    parent, key = loc[:-1], loc[-1]
+    known = list(models[parent].model_fields) if parent in models else []
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if not parent:
+        return f"unknown section [{key}]{hint}; allowed sections: " + ", ".join(f"[{k}]" for k in known)
+    return f"unknown key {key!r} in [{'.'.join(parent)}]{hint}; allowed keys: {', '.join(known)}"
+
+
+def _where(loc: tuple[str, ...]) -> str:
+    if len(loc) == 1:
+        return f"[{loc[0]}]"
+    return f"[{loc[0]}] {'.'.join(loc[1:])}"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantic checks: parameter names and values, overlaps, sizes
+def _check_semantics(parsed: ExperimentFile, data: dict, source: str) -> Experiment:
+    def fail(message: str) -> UsageError:
+        return UsageError(f"{source}: {message}")
+
+    fixed = {name: _check_value(fail, "parameters", name, value) for name, value in parsed.parameters.items()}
+    grid = {name: _check_axis(fail, name, values) for name, values in parsed.grid.items()}
+    sample = _check_sample(fail, parsed.sample, parsed.experiment.seed) if parsed.sample else None
+    sampled = list(sample.ranges) if sample else []
+    _check_overlaps(fail, list(fixed), list(grid), sampled)
+    exp = Experiment(
+        name=parsed.experiment.name, description=parsed.experiment.description,
+        steps=parsed.experiment.steps, replications=parsed.experiment.replications,
+        seed=parsed.experiment.seed, parameters=fixed, grid=grid, sample=sample,
+        source=source, spec=data,
+    )
+    if exp.n_runs() > MAX_RUNS:
+        raise fail(f"the design has {exp.n_runs()} runs; allowed: at most {MAX_RUNS} "
+                   f"(reduce [grid], [sample] n or replications)")
+    return exp
+
+
+def _check_name(fail, section: str, name: str) -> None:
+    if name in RESERVED:
+        raise fail(f"[{section}] {name}: not a model parameter (the runner derives each run's seed "
+                   f"from [experiment] seed); allowed: a model parameter name")
+    if name not in PARAMS_BY_NAME:
+        raise fail(f"[{section}] {name}: unknown parameter{suggest(name)}; allowed: a model parameter, "
+                   f"one of {', '.join(sorted(PARAMS_BY_NAME))}")
+
+
+def _check_value(fail, section: str, name: str, value: Any) -> Any:
+    _check_name(fail, section, name)
+    try:
+        return validate_value(name, value)
+    except ValueError as exc:
+        raise fail(f"[{section}] {name} = {_show(value)}: {exc}") from None
+
+
+def _check_axis(fail, name: str, values: list) -> list:
+    _check_name(fail, "grid", name)
+    if not values:
+        raise fail(f"[grid] {name} = []: empty list; allowed: a non-empty list of values")
+    checked = [_check_value(fail, "grid", name, v) for v in values]
+    if len(set(map(repr, checked))) != len(checked):
+        raise fail(f"[grid] {name} = {_show(values)}: repeated value; allowed: distinct values")
+    return checked
+
+
+def _check_sample(fail, section: SampleSection, experiment_seed: int) -> SampleSpec:
+    if not section.ranges:
+        raise fail("[sample.ranges] is empty; allowed: at least one parameter = [low, high]")
+    ranges = {name: _check_range(fail, name, bounds) for name, bounds in section.ranges.items()}
+    if section.method == "sobol" and section.n & (section.n - 1):
+        raise fail(f"[sample] n = {section.n}: invalid value for method 'sobol'; allowed: a power of 2 "
+                   f"(e.g. {1 << max(0, section.n.bit_length() - 1)} or {1 << section.n.bit_length()})")
+    if section.method == "morris":
+        levels = 4 if section.num_levels is None else section.num_levels
+        if levels % 2:
+            raise fail(f"[sample] num_levels = {levels}: invalid value; allowed: {ALLOWED[('sample', 'num_levels')]}")
+    elif section.num_levels is not None:
+        raise fail(f"[sample] num_levels = {section.num_levels}: only for method 'morris'; "
+                   f"allowed: leave it out for method {section.method!r}")
+    return SampleSpec(method=section.method, n=section.n, ranges=ranges,
+                      seed=experiment_seed if section.seed is None else section.seed,
+                      num_levels=(section.num_levels or 4) if section.method == "morris" else None)
+
+
+def _check_range(fail, name: str, bounds: list) -> tuple[float, float]:
+    _check_name(fail, "sample.ranges", name)
+    param = PARAMS_BY_NAME[name]
+    if param.kind not in ("int", "float"):
+        raise fail(f"[sample.ranges] {name}: a {param.kind} parameter cannot be sampled; "
+                   f"allowed: a numeric parameter (put {name} in [grid] instead)")
+    numeric = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
+    if len(bounds) != 2 or not numeric:
+        raise fail(f"[sample.ranges] {name} = {_show(bounds)}: invalid value; allowed: [low, high], "
+                   f"two numbers with low < high within {param.allowed()}")
+    low, high = (_check_value(fail, "sample.ranges", name, b) for b in bounds)
+    if not low < high:
+        raise fail(f"[sample.ranges] {name} = {_show(bounds)}: low is not below high; allowed: [low, high] "
+                   f"with low < high")
+    return float(low), float(high)
+
+
+def _check_overlaps(fail, fixed: list[str], grid: list[str], sampled: list[str]) -> None:
+    places = {"[parameters]": fixed, "[grid]": grid, "[sample.ranges]": sampled}
+    seen: dict[str, str] = {}
+    for place, names in places.items():
+        for name in names:
+            if name in seen:
+                raise fail(f"{place} {name}: also in {seen[name]}; allowed: each parameter in one place "
+                           f"(fixed in [parameters], or varied in [grid] or [sample.ranges])")
+            seen[name] = place
