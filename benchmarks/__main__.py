@@ -1,0 +1,214 @@
+"""``python -m benchmarks [--quick] [--json FILE]``: the DESIGN §8 figures, measured in one run.
+
+Prints a table (figure, value, target, met) and, with ``--json``, writes the figures under the exact
+DESIGN §8 keys plus extras (log-log slope, plain numpy kernel, parallel efficiency, RSS ratio,
+workloads, machine). ``--quick`` is a smoke version (small workloads, one repetition) whose numbers
+are not the benchmark: the JSON then says ``"quick": true`` and gives the workloads actually used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from . import measure
+
+DESIGN_KEYS = (
+    "model_agent_steps_per_s",
+    "reference_agent_steps_per_s",
+    "speedup",
+    "seconds_per_step",
+    "seconds_100k_20_quarters",
+    "sweep_seconds_1_worker",
+    "sweep_seconds_2_workers",
+    "sweep_peak_rss_mb_100_runs",
+    "sweep_peak_rss_mb_10000_runs",
+)
+
+FULL = {
+    "speed": {"n": 10_000, "model_quarters": 20, "ref_quarters": 4, "reps": 3},
+    "scaling": {"sizes": [1_000, 10_000, 100_000], "quarters": 20, "reps": 3},
+    "full_run": {"n": 100_000, "quarters": 20, "reps": 3},
+    "kernel": {"n": 100_000, "reps": 5},
+    "sweep_speed": {"runs": 200, "n_developers": 300, "steps": 20, "tries": 2},
+    "sweep_memory": {"small_runs": 100, "large_runs": 10_000, "n_developers": 50, "steps": 20, "workers": 2},
+}
+QUICK = {
+    "speed": {"n": 1_000, "model_quarters": 4, "ref_quarters": 2, "reps": 1},
+    "scaling": {"sizes": [1_000, 10_000, 100_000], "quarters": 2, "reps": 1},
+    "full_run": {"n": 100_000, "quarters": 20, "reps": 1},
+    "kernel": {"n": 20_000, "reps": 2},
+    "sweep_speed": {"runs": 6, "n_developers": 50, "steps": 4, "tries": 1},
+    "sweep_memory": {"small_runs": 4, "large_runs": 40, "n_developers": 50, "steps": 4, "workers": 2},
+}
+
+TARGETS = {
+    "speedup": (">=", 100.0),
+    "loglog_slope": ("<=", 1.1),
+    "seconds_100k_20_quarters": ("<", 3.0),
+    "kernel_over_model": (">=", 1.0),
+    "parallel_efficiency_2_workers": (">=", 0.85),
+    "rss_ratio_10000_vs_100_runs": ("<=", 1.25),
+}
+
+
+def _log(msg: str) -> None:
+    print(f"[benchmarks {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def run(quick: bool) -> dict:
+    cfg = QUICK if quick else FULL
+    fig: dict = {"quick": quick, "workloads": cfg}
+    t_start = time.perf_counter()
+
+    _log(f"model vs per-agent reference at {cfg['speed']['n']} developers")
+    s = measure.model_vs_reference(**cfg["speed"])
+    fig.update({k: s[k] for k in ("model_agent_steps_per_s", "reference_agent_steps_per_s", "speedup",
+                                  "speedup_same_quarters")})
+
+    _log(f"seconds per quarter at {cfg['scaling']['sizes']}")
+    sc = measure.seconds_per_step(**cfg["scaling"])
+    fig["seconds_per_step"] = sc["seconds_per_step"]
+    fig["loglog_slope"] = sc["loglog_slope"]
+    fig["loglog_slope_pairs"] = sc["loglog_slope_pairs"]
+
+    _log(f"{cfg['full_run']['n']} developers x {cfg['full_run']['quarters']} quarters, construction included")
+    fr = measure.full_run_seconds(**cfg["full_run"])
+    fig["seconds_100k_20_quarters"] = fr["seconds"]
+    fig["seconds_100k_20_quarters_min"] = fr["seconds_min"]
+    fig["construction_seconds_100k"] = fr["construction_seconds"]
+
+    _log(f"plain numpy kernel vs model quarter at {cfg['kernel']['n']} developers")
+    kv = measure.kernel_vs_model(**cfg["kernel"])
+    fig["kernel_seconds_per_step"] = kv["kernel_seconds_per_step"]
+    fig["kernel_model_seconds_per_step"] = kv["model_seconds_per_step"]
+    fig["kernel_over_model"] = kv["kernel_over_model"]
+
+    ok, why = measure.runner_available()
+    fig["runner"] = why
+    if ok:
+        _log("sweep speed, 1 and 2 workers: {runs} runs of {n_developers} developers x {steps} quarters"
+             .format(**cfg["sweep_speed"]))
+        sw = measure.sweep_speed(**cfg["sweep_speed"])
+        fig["sweep_seconds_1_worker"] = sw["sweep_seconds_1_worker"]
+        fig["sweep_seconds_2_workers"] = sw["sweep_seconds_2_workers"]
+        fig["parallel_efficiency_2_workers"] = sw["parallel_efficiency_2_workers"]
+        fig["sweep_tries"] = {"1": sw["tries_1_worker"], "2": sw["tries_2_workers"]}
+        _log("sweep peak RSS of the main process: {small_runs} and {large_runs} runs".format(**cfg["sweep_memory"]))
+        mem = measure.sweep_memory(**cfg["sweep_memory"])
+        fig["sweep_peak_rss_mb_100_runs"] = mem["sweep_peak_rss_mb_small"]
+        fig["sweep_peak_rss_mb_10000_runs"] = mem["sweep_peak_rss_mb_large"]
+        fig["rss_ratio_10000_vs_100_runs"] = mem["rss_ratio"]
+        fig["sweep_memory_seconds"] = {"small": mem["seconds_small"], "large": mem["seconds_large"]}
+    else:
+        _log(f"sweeps skipped: {why}")
+        for k in ("sweep_seconds_1_worker", "sweep_seconds_2_workers", "sweep_peak_rss_mb_100_runs",
+                  "sweep_peak_rss_mb_10000_runs", "parallel_efficiency_2_workers", "rss_ratio_10000_vs_100_runs"):
+            fig[k] = None
+
+    fig["targets"] = {name: {"op": op, "target": t, "value": fig.get(name), "met": _met(fig.get(name), op, t)}
+                      for name, (op, t) in TARGETS.items()}
+    fig["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
+                      "cpus": os.cpu_count(), "loadavg_at_end": _loadavg()}
+    fig["date"] = _dt.datetime.now().isoformat(timespec="seconds")
+    fig["benchmark_seconds"] = time.perf_counter() - t_start
+    return fig
+
+
+def _loadavg():
+    try:
+        return list(os.getloadavg())
+    except OSError:  # pragma: no cover
+        return None
+
+
+def _met(value, op, target):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return {"<": value < target, "<=": value <= target, ">=": value >= target}[op]
+
+
+def _fmt(v, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        if abs(v) >= 1e5:
+            return f"{v:,.0f}{unit}"
+        if abs(v) >= 100:
+            return f"{v:.0f}{unit}"
+        if abs(v) >= 1:
+            return f"{v:.2f}{unit}"
+        return f"{v:.4f}{unit}"
+    return f"{v}{unit}"
+
+
+def table(fig: dict) -> str:
+    t = fig["targets"]
+    sps = fig["seconds_per_step"]
+
+    def mark(name):
+        m = t[name]["met"]
+        return "" if m is None else ("met" if m else "MISSED")
+
+    w = fig["workloads"]
+    rows = [
+        ("model_agent_steps_per_s", _fmt(fig["model_agent_steps_per_s"]), f"n={w['speed']['n']}", ""),
+        ("reference_agent_steps_per_s", _fmt(fig["reference_agent_steps_per_s"]), f"n={w['speed']['n']}", ""),
+        ("speedup", _fmt(fig["speedup"], "x"), ">= 100x", mark("speedup")),
+        ("  (same quarters as reference)", _fmt(fig["speedup_same_quarters"], "x"), "", ""),
+    ]
+    for n, v in sps.items():
+        rows.append((f"seconds_per_step[{n}]", _fmt(v, " s"), "", ""))
+    rows += [
+        ("log-log slope 1k->100k", _fmt(fig["loglog_slope"]), "<= 1.1", mark("loglog_slope")),
+        ("seconds_100k_20_quarters", _fmt(fig["seconds_100k_20_quarters"], " s"), "< 3 s",
+         mark("seconds_100k_20_quarters")),
+        ("  of which construction", _fmt(fig["construction_seconds_100k"], " s"), "", ""),
+        (f"plain numpy kernel, s/quarter [{w['kernel']['n']}]", _fmt(fig["kernel_seconds_per_step"], " s"), "", ""),
+        (f"model quarter beside it [{w['kernel']['n']}]", _fmt(fig["kernel_model_seconds_per_step"], " s"), "", ""),
+        ("kernel / model", _fmt(fig["kernel_over_model"], "x"), ">= 1x", mark("kernel_over_model")),
+        ("sweep_seconds_1_worker", _fmt(fig["sweep_seconds_1_worker"], " s"), "", ""),
+        ("sweep_seconds_2_workers", _fmt(fig["sweep_seconds_2_workers"], " s"), "", ""),
+        ("parallel efficiency, 2 workers", _fmt(fig["parallel_efficiency_2_workers"]), ">= 0.85",
+         mark("parallel_efficiency_2_workers")),
+        ("sweep_peak_rss_mb_100_runs", _fmt(fig["sweep_peak_rss_mb_100_runs"], " MB"), "", ""),
+        ("sweep_peak_rss_mb_10000_runs", _fmt(fig["sweep_peak_rss_mb_10000_runs"], " MB"), "", ""),
+        ("RSS ratio 10000 / 100 runs", _fmt(fig["rss_ratio_10000_vs_100_runs"]), "<= 1.25",
+         mark("rss_ratio_10000_vs_100_runs")),
+    ]
+    widths = [max(len(r[i]) for r in rows + [("figure", "value", "target", "")]) for i in range(4)]
+    line = lambda r: "  ".join(c.ljust(widths[i]) if i != 1 else c.rjust(widths[i]) for i, c in enumerate(r))
+    out = [line(("figure", "value", "target", "")), line(tuple("-" * w_ for w_ in widths))]
+    out += [line(r) for r in rows]
+    if fig["quick"]:
+        out.append("(--quick: smoke-test workloads, not the benchmark)")
+    if fig.get("runner", "").startswith("model.runner not") or fig.get("sweep_seconds_1_worker") is None:
+        out.append(f"sweeps: {fig.get('runner')}")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fast smoke version (small workloads, 1 repetition)")
+    p.add_argument("--json", metavar="FILE", help="write the figures (DESIGN §8 keys plus extras) to FILE")
+    args = p.parse_args(argv)
+    fig = run(args.quick)
+    print(table(fig))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(fig, indent=2, allow_nan=True) + "\n")
+        tmp.replace(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""``python -m benchmarks --quick --json FILE`` runs and writes every DESIGN §8 key; the plain numpy
+kernel's clearing is the model's clearing (so the two are timed on the same work)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+DESIGN_KEYS = (
+    "model_agent_steps_per_s",
+    "reference_agent_steps_per_s",
+    "speedup",
+    "seconds_per_step",
+    "seconds_100k_20_quarters",
+    "sweep_seconds_1_worker",
+    "sweep_seconds_2_workers",
+    "sweep_peak_rss_mb_100_runs",
+    "sweep_peak_rss_mb_10000_runs",
+)
+
+
+def test_quick_benchmark_writes_every_design_key(tmp_path):
+    out = tmp_path / "bench.json"
+    scratch = tmp_path / "scratch"  # the benchmark's temporary sweep folders go here
+    scratch.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TMPDIR=str(scratch))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "speedup" in proc.stdout and "seconds_100k_20_quarters" in proc.stdout
+    fig = json.loads(out.read_text())
+    for key in DESIGN_KEYS:
+        assert key in fig, key
+    assert fig["quick"] is True
+    assert set(fig["seconds_per_step"]) == {"1000", "10000", "100000"}
+    numbers = [fig[k] for k in DESIGN_KEYS if k != "seconds_per_step"] + list(fig["seconds_per_step"].values())
+    for value in numbers:
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, fig
+    assert math.isclose(fig["speedup"], fig["model_agent_steps_per_s"] / fig["reference_agent_steps_per_s"])
+    assert not any(scratch.iterdir()), "temporary sweep outputs were left behind"
+
+
+def test_plain_kernel_clearing_equals_the_model(monkeypatch):
+    import model.model as model_module
+    from benchmarks.kernel import plain_clearing
+    from model import ChipMarketModel
+
+    calls = []
+    original = model_module.clear_market
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append((args, result))
+        return result
+
+    monkeypatch.setattr(model_module, "clear_market", spy)
+    ChipMarketModel(rng=2, n_developers=300, export_regime="ban", huawei_capacity_2026=50_000).run(6)
+    ChipMarketModel(rng=3, n_developers=300).run(6)
+    assert any(result.rounds > 1 for _, result in calls)
+    for args, result in calls:
+        demand, pull, classes, allowed, base, perf, capacity, maker_of_chip, eco_of_chip, _ = args
+        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, perf, capacity,
+                                                 maker_of_chip, eco_of_chip, capacity.shape[0])
+        np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum())
+        np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())
