@@ -415,9 +415,9 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     panels = ordered_values(panel, df[panel]) if panel else [None]
     groups = ordered_values(group, df[group]) if group else [None]
     n = len(panels)
-    ncols = min(n, 4)
+    ncols = n if n <= 3 else (2 if n == 4 else 3)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(0.8 + 3.6 * ncols, 0.9 + 3.2 * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 + 3.9 * ncols, 1.0 + 3.1 * nrows),
                              squeeze=False, sharey=True, constrained_layout=True)
     colours = plt.get_cmap("tab10")
     pooled_everything = group is None
@@ -444,6 +444,8 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
         quarter_axis(ax, quarters, max_labels=6)
         if k % ncols == 0:
             ax.set_ylabel(reporter_label(reporter))
+        if k < n - ncols:  # shared calendar axis: label only the bottom row
+            ax.set_xlabel("")
         if panel is not None:
             ax.set_title(f"Beijing: {pv}", fontsize=10)
         ax.grid(alpha=0.3)
@@ -453,7 +455,7 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     title = param_label(group) if group else None
     fig.legend(handles, labels, title=title, loc="outside right center", fontsize=8, title_fontsize=8)
     label = REPORTER_INFO.get(reporter, (reporter,))[0]
-    fig.suptitle(f"{sweep.name}: {label} over time (shaded: 95% CI of the mean across runs"
+    fig.suptitle(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs"
                  f"{_pooled_note(pooled)})", fontsize=11)
     return fig
 
@@ -473,7 +475,7 @@ def tradeoff_figure(sweep: Sweep):
     size_p = next((p for p in (["huawei_capacity_2026"] + sweep.grid_params)
                    if p in sweep.varying and p not in (colour_p, marker_p) and s[p].nunique() <= 4), None)
     many = len(s) > MAX_ERRORBAR_POINTS
-    fig, ax = plt.subplots(figsize=(8.6, 5.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9.2, 5.8), constrained_layout=True)
     handles: list = []
     continuous = colour_p is not None and _is_numeric(s[colour_p]) and s[colour_p].nunique() > 10
     if continuous:
@@ -483,16 +485,18 @@ def tradeoff_figure(sweep: Sweep):
         cvals = ordered_values(colour_p, s[colour_p]) if colour_p else [None]
         mvals = ordered_values(marker_p, s[marker_p]) if marker_p else [None]
         svals = ordered_values(size_p, s[size_p]) if size_p else [None]
-        sizes = dict(zip(svals, np.linspace(5, 11, len(svals)))) if size_p else {None: 7}
+        sizes = dict(zip(svals, np.linspace(5, 11, len(svals)))) if size_p else {None: 4 if many else 7}
         cmap = plt.get_cmap("tab10")
-        for i in range(len(s)):
-            row = s.iloc[i]
-            ci = cvals.index(row[colour_p]) if colour_p else 0
-            mi = mvals.index(row[marker_p]) if marker_p else 0
-            ms = sizes[row[size_p]] if size_p else 7
-            ax.errorbar(x[i], y[i], xerr=None if many else xerr[:, [i]], yerr=None if many else yerr[:, [i]],
-                        fmt=_MARKERS[mi % len(_MARKERS)], color=cmap(ci % 10), ms=ms, mec="black", mew=0.5,
-                        elinewidth=0.8, capsize=2, alpha=0.9)
+        for (ci, cv), (mi, mv), sv in product(enumerate(cvals), enumerate(mvals), svals):
+            sel = np.ones(len(s), bool)
+            for p, v in ((colour_p, cv), (marker_p, mv), (size_p, sv)):
+                if p is not None:
+                    sel &= (s[p] == v).to_numpy()
+            if not sel.any():
+                continue
+            ax.errorbar(x[sel], y[sel], xerr=None if many else xerr[:, sel], yerr=None if many else yerr[:, sel],
+                        fmt=_MARKERS[mi % len(_MARKERS)], color=cmap(ci % 10), ms=sizes[sv], mec="black",
+                        mew=0.5, elinewidth=0.8, capsize=2, alpha=0.9)
         if colour_p:
             handles.append(Line2D([], [], ls="", label=f"colour: {param_label(colour_p)}"))
             handles += [Line2D([], [], ls="", marker="o", color=cmap(i % 10), label=fmt_value(v))
@@ -514,10 +518,11 @@ def tradeoff_figure(sweep: Sweep):
     ax.set_xlabel("final US stack share of China's installed AI compute (0-1)")
     ax.set_ylabel("China's installed AI compute, final quarter (million H100e)")
     ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(bottom=0)  # installed compute is never negative (wide intervals are cut at 0)
     ax.grid(alpha=0.3)
-    bars = "" if many else " Bars: 95% CI."
-    ax.set_title(f"{sweep.name}: the policy dilemma in one picture\n"
-                 f"right = more of China's compute on the US stack, up = more compute for China.{bars}",
+    bars = "" if many else "; bars: 95% CI of the mean"
+    fig.suptitle(f"{sweep.name}: the policy dilemma in one picture\n"
+                 f"right = more of China's compute on the US stack, up = more compute for China{bars}",
                  fontsize=10)
     return fig
 
@@ -567,8 +572,8 @@ def response_figure(sweep: Sweep, param: str):
         ax.set_title(REPORTER_INFO[reporter][0], fontsize=10)
     if others:
         axes[1].legend(title=", ".join(_NICE_NAMES.get(p, p) for p in others), fontsize=8, title_fontsize=8)
-    fig.suptitle(f"{sweep.name}: response to {_NICE_NAMES.get(param, param)} "
-                 f"(shaded: 95% CI of the mean{_pooled_note(pooled)})", fontsize=11)
+    fig.suptitle(f"{sweep.name}: final outcomes against {_NICE_NAMES.get(param, param.replace('_', ' '))}\n"
+                 f"(shaded: 95% CI of the mean across runs{_pooled_note(pooled)})", fontsize=11)
     return fig
 
 
@@ -777,7 +782,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
             for p in cells_keys:
                 sub = sub[sub[p] == cell[p]]
             sub = sub.set_index("parameter").reindex(names)
-            cell_label = ", ".join(fmt_value(cell[p]) for p in cells_keys)
+            cell_label = ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys)
             for bi, (col, conf, label) in enumerate(bars):
                 vals = sub[col].to_numpy(float)
                 if method == "morris" and output in REPORTER_INFO:
@@ -802,9 +807,9 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
         if method == "sobol":
             ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)")
         elif method == "morris":
-            ax.set_xlabel(f"elementary effect over the full parameter range ({olabel[2]}); bars: 95% CI")
+            ax.set_xlabel(f"elementary effect over the full parameter range\n({olabel[2]}; bars: 95% CI of mu*)")
         else:
-            ax.set_xlabel("partial rank correlation coefficient (-1..1); bars: 95% CI")
+            ax.set_xlabel("partial rank correlation coefficient (-1..1)\nbars: 95% CI (Fisher z)")
     axes[0][-1].legend(fontsize=7, loc="lower right")
     what = {"sobol": "Sobol indices (SALib, Saltelli/Jansen estimators)",
             "morris": "Morris screening (SALib)"}.get(method, "partial rank correlation coefficients (LHS)")

@@ -90,27 +90,29 @@ def synthetic_sample_sweep(out: Path, X: np.ndarray, names: list[str], bounds, m
                            replications: int = 2, noise: float = 0.0, extra: dict | None = None) -> Path:
     """A sampled sweep whose final outputs are y_fn(X) (plus noise), over 3 quarters."""
     rng = np.random.default_rng(3)
-    frames = []
-    for i, x in enumerate(X):
-        for rep in range(replications):
-            y = float(y_fn(x)) + (rng.normal(0, noise) if noise else 0.0)
-            df = pd.DataFrame({"step": [0, 1, 2], "quarter": ["2026Q1", "2026Q2", "2026Q3"]})
-            df.insert(0, "run_id", f"s{i}r{rep}")
-            df.insert(1, "replication", rep)
-            df.insert(2, "seed", 10 * i + rep)
-            for j, n in enumerate(names):
-                df.insert(3 + j, n, x[j])
-            df.insert(3 + len(names), "sample_index", i)
-            for r in MODEL_REPORTERS:
-                df[r] = 0.5
-            df["us_stack_share"] = [0.5, 0.5, y]
-            df["china_compute_h100e"] = [1e6, 1e6, 1e6 * (1 + y)]
-            frames.append(df)
+    n, steps = len(X), 3
+    idx = np.repeat(np.arange(n), replications * steps)  # sample point of each row
+    rep = np.tile(np.repeat(np.arange(replications), steps), n)
+    step = np.tile(np.arange(steps), n * replications)
+    y = np.array([float(y_fn(x)) for x in X])[idx]
+    if noise:
+        y = y + np.repeat(rng.normal(0, noise, n * replications), steps)
+    runs = pd.DataFrame({"run_id": [f"s{i}r{r}" for i, r in zip(idx, rep)], "replication": rep,
+                         "seed": 10 * idx + rep})
+    for j, name in enumerate(names):
+        runs[name] = X[idx, j]
+    runs["sample_index"] = idx
+    runs["step"] = step
+    runs["quarter"] = np.array(["2026Q1", "2026Q2", "2026Q3"])[step]
+    for r in MODEL_REPORTERS:
+        runs[r] = 0.5
+    last = step == steps - 1
+    runs["us_stack_share"] = np.where(last, y, 0.5)
+    runs["china_compute_h100e"] = np.where(last, 1e6 * (1 + y), 1e6)
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     sample = {"method": method, "n": len(X), "ranges": dict(zip(names, bounds)), "salib_problem": problem,
               "calc_second_order": False, **(extra or {})}
-    return write_sweep(out, pd.concat(frames, ignore_index=True), list(names),
-                       {"kind": "sample", "sample": sample})
+    return write_sweep(out, runs, list(names), {"kind": "sample", "sample": sample})
 
 
 def assert_png(path: Path) -> None:
@@ -369,3 +371,31 @@ def test_cli_report_error_is_one_line(tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chipstack: error:") and err.count("\n") == 1
+
+
+def test_nothing_varies_gives_time_series_only(tmp_path, capsys):
+    frames = []
+    for rep in range(3):
+        df = ChipMarketModel(rng=rep, n_developers=30).run(4)
+        df.insert(0, "run_id", f"r{rep}")
+        df.insert(1, "replication", rep)
+        df.insert(2, "seed", rep)
+        frames.append(df)
+    out = write_sweep(tmp_path / "plain", pd.concat(frames, ignore_index=True), [], {"kind": "grid", "grid": {}})
+    assert cmd_report(types.SimpleNamespace(dir=str(out))) == 0
+    assert [p.name for p in (out / "figures").iterdir()] == ["timeseries_us_stack_share.png"]
+    printed = capsys.readouterr().out
+    assert "tradeoff.png: skipped" in printed and "heatmap_us_stack_share.png: skipped" in printed
+
+
+def test_write_report_without_manifest_infers_varying(policy_sweep, tmp_path):
+    """The sweep runner may call write_report before manifest.json is final: varying is inferred."""
+    import shutil
+
+    copy = tmp_path / "nomanifest"
+    shutil.copytree(policy_sweep, copy)
+    (copy / "manifest.json").unlink()
+    names = sorted(p.name for p in write_report(copy))
+    assert "heatmap_us_stack_share.png" in names and "tradeoff.png" in names
+    with pytest.raises(UsageError, match="missing manifest.json"):
+        cmd_report(types.SimpleNamespace(dir=str(copy)))
