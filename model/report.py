@@ -116,6 +116,14 @@ class Sweep:
     def sample(self) -> dict:
         return (self.manifest.get("design") or {}).get("sample") or {}
 
+    @property
+    def last_quarter(self) -> str:
+        """Calendar quarter of the last step (e.g. '2030Q4')."""
+        if "quarter" in self.final:
+            return str(self.final["quarter"].iloc[0])
+        q = self.runs(["step", "quarter"])
+        return str(q.loc[q["step"].idxmax(), "quarter"]) if len(q) else "the last quarter"
+
     def runs(self, columns: list[str]) -> pd.DataFrame:
         """Columns of ``runs.parquet`` (read lazily: the file holds one row per run and step)."""
         try:
@@ -329,8 +337,17 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _pooled_note(pooled: list[str]) -> str:
-    return f"; pooled over {', '.join(_NICE_NAMES.get(p, p) for p in pooled)}" if pooled else ""
+def _pooled_note(pooled: list[str], sampled: list[str] = ()) -> str:
+    """'; pooled over X, Y' (runs of every value of the parameters not shown), or ''."""
+    if not pooled:
+        return ""
+    grid = [p for p in pooled if p not in sampled]
+    parts = [_NICE_NAMES.get(p, p.replace("_", " ")) for p in grid]
+    if len(parts) > 2:
+        parts = [f"{len(parts)} other grid parameters"]
+    if len(grid) < len(pooled):
+        parts.append("the sampled parameters")
+    return "; pooled over " + " and ".join(parts)
 
 
 def _discrete_panel_param(sweep: Sweep, exclude: list[str], max_values: int = 4) -> str | None:
@@ -366,7 +383,8 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     else:
         vmin, vmax = float(np.nanmin(cells["mean"])) / scale, float(np.nanmax(cells["mean"])) / scale
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(0.6 + 4.2 * n, 4.3), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, n, figsize=(max(6.4, 0.8 + 4.2 * n), 4.6), squeeze=False,
+                             constrained_layout=True)
     im = None
     for ax, pv in zip(axes[0], panels):
         sub = cells if panel is None else cells[cells[panel] == pv]
@@ -393,9 +411,8 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     cbar = fig.colorbar(im, ax=axes[0].tolist(), shrink=0.9)
     label, _, unit = REPORTER_INFO.get(reporter, (reporter, 1.0, ""))
     cbar.set_label(f"{label} ({unit})" if unit else label)
-    last = sweep.final["quarter"].iloc[0] if "quarter" in sweep.final else "the last quarter"
-    fig.suptitle(f"{sweep.name}: {label} in {last} (mean ± 95% CI half-width){_pooled_note(pooled)}",
-                 fontsize=11)
+    fig.suptitle(f"{sweep.name}: {label} in {sweep.last_quarter}\n"
+                 f"(mean ± 95% CI half-width{_pooled_note(pooled, sweep.sample_params)})", fontsize=11)
     return fig
 
 
@@ -456,7 +473,7 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     fig.legend(handles, labels, title=title, loc="outside right center", fontsize=8, title_fontsize=8)
     label = REPORTER_INFO.get(reporter, (reporter,))[0]
     fig.suptitle(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs"
-                 f"{_pooled_note(pooled)})", fontsize=11)
+                 f"{_pooled_note(pooled, sweep.sample_params)})", fontsize=11)
     return fig
 
 
@@ -573,7 +590,7 @@ def response_figure(sweep: Sweep, param: str):
     if others:
         axes[1].legend(title=", ".join(_NICE_NAMES.get(p, p) for p in others), fontsize=8, title_fontsize=8)
     fig.suptitle(f"{sweep.name}: final outcomes against {_NICE_NAMES.get(param, param.replace('_', ' '))}\n"
-                 f"(shaded: 95% CI of the mean across runs{_pooled_note(pooled)})", fontsize=11)
+                 f"(shaded: 95% CI of the mean across runs{_pooled_note(pooled, sweep.sample_params)})", fontsize=11)
     return fig
 
 
@@ -659,7 +676,10 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
         sub = sub.sort_values("sample_index")
         where = (" (" + ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys) + ")") if cells_keys else ""
         idx = sub["sample_index"].to_numpy()
-        expected = int(idx.max()) + 1 if len(idx) else 0
+        try:  # the runner records the number of sample points; else assume none is missing at the end
+            expected = int(sweep.sample["n_points"])
+        except (KeyError, TypeError, ValueError):
+            expected = int(idx.max()) + 1 if len(idx) else 0
         if len(idx) != expected or not np.array_equal(idx, np.arange(expected)):
             notes.append(f"sensitivity{where}: {expected - len(idx)} of {expected} sample points missing "
                          f"(failed runs?): skipped")
@@ -772,7 +792,15 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
                              squeeze=False, constrained_layout=True)
     nbars = len(bars) * len(cells)
     height = 0.8 / nbars
-    cmap = plt.get_cmap("tab20" if nbars > 10 else "tab10")
+    tab10, tab20 = plt.get_cmap("tab10"), plt.get_cmap("tab20")
+
+    def colour(ci: int, bi: int):
+        if len(cells) == 1:
+            return tab10(bi % 10)
+        if len(bars) == 1:
+            return tab10(ci % 10)
+        return tab20((2 * ci + (1 if bi == 0 else 0)) % 20)  # one hue per grid cell, light = first metric
+
     ypos = np.arange(len(names))
     for ax, output in zip(axes[0], outputs):
         t = table[table["output"] == output]
@@ -795,7 +823,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
                     err = None
                 off = (b - (nbars - 1) / 2) * height
                 ax.barh(ypos + off, np.nan_to_num(vals), height=height * 0.95, xerr=err, capsize=2,
-                        color=cmap(b % cmap.N), label=f"{label}" + (f" [{cell_label}]" if cell_label else ""),
+                        color=colour(ci, bi), label=f"{label}" + (f" [{cell_label}]" if cell_label else ""),
                         error_kw={"elinewidth": 0.8})
                 b += 1
         ax.set_yticks(ypos, [_NICE_NAMES.get(n, n.replace("_", " ")) for n in names], fontsize=8)
@@ -810,7 +838,9 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
             ax.set_xlabel(f"elementary effect over the full parameter range\n({olabel[2]}; bars: 95% CI of mu*)")
         else:
             ax.set_xlabel("partial rank correlation coefficient (-1..1)\nbars: 95% CI (Fisher z)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7.5, loc="outside lower center", ncol=2 if len(cells) > 1 else len(bars),
+               frameon=False)
     what = {"sobol": "Sobol indices (SALib, Saltelli/Jansen estimators)",
             "morris": "Morris screening (SALib)"}.get(method, "partial rank correlation coefficients (LHS)")
     fig.suptitle(f"{sweep.name}: sensitivity to the sampled parameters - {what}", fontsize=11)

@@ -53,7 +53,8 @@ def write_sweep(out: Path, runs: pd.DataFrame, varying: list[str], design: dict,
     last = runs["step"].max()
     final = runs[runs["step"] == last].drop(columns=["step"]).reset_index(drop=True)
     final.to_csv(out / "final.csv", index=False)
-    _summary(final, varying).to_csv(out / "summary.csv", index=False)
+    keys = (["sample_index"] if "sample_index" in final else []) + varying  # as the sweep runner writes it
+    _summary(final, keys).to_csv(out / "summary.csv", index=False)
     manifest = {
         "varying": varying,
         "experiment": {"name": name, "description": "synthetic", "steps": int(last) + 1,
@@ -111,7 +112,7 @@ def synthetic_sample_sweep(out: Path, X: np.ndarray, names: list[str], bounds, m
     runs["china_compute_h100e"] = np.where(last, 1e6 * (1 + y), 1e6)
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     sample = {"method": method, "n": len(X), "ranges": dict(zip(names, bounds)), "salib_problem": problem,
-              "calc_second_order": False, **(extra or {})}
+              "calc_second_order": False, "n_points": len(X), **(extra or {})}
     return write_sweep(out, runs, list(names), {"kind": "sample", "sample": sample})
 
 
@@ -332,7 +333,8 @@ def test_sobol_with_missing_sample_points_is_skipped_not_wrong(tmp_path, capsys)
                             calc_second_order=False, seed=1)
     out = synthetic_sample_sweep(tmp_path / "holes", X, names, bounds, "sobol", lambda x: x[0])
     final = pd.read_csv(out / "final.csv")
-    final[final.sample_index != 7].to_csv(out / "final.csv", index=False)
+    last = int(final.sample_index.max())  # a missing last point is found from the manifest's n_points
+    final[final.sample_index != last].to_csv(out / "final.csv", index=False)
     assert cmd_report(types.SimpleNamespace(dir=str(out))) == 0
     printed = capsys.readouterr().out
     assert "sample points missing" in printed
