@@ -60,8 +60,11 @@ class USGovernment(mesa.Agent):
 
     def maybe_reverse(self) -> None:
         """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
-        so the random stream does not depend on the regime)."""
-        if self.model.rng.random() < self.model.us_reversal_prob and self.regime != "ban":
+        so the random stream does not depend on the regime or on ``realize_reversals``)."""
+        draw = self.model.rng.random()
+        if not self.model.realize_reversals:
+            return
+        if draw < self.model.us_reversal_prob and self.regime != "ban":
             self.regime = tighten_us(self.regime)
             self.reversals += 1
 

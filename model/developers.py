@@ -76,7 +76,7 @@ class DeveloperArrays:
 
     segment: np.ndarray  # (n,) int index into SEGMENTS
     base_demand: np.ndarray  # (n,) H100e per quarter at 2026Q1 (before growth and shocks)
-    licensed: np.ndarray  # (n,) bool: holds a US licence (approved customer)
+    licensed: np.ndarray  # (n,) bool: holds a US licence (approved customer); see stratified_pick
     china_approved: np.ndarray  # (n,) bool: Beijing lets it buy US chips under 'restrict'
     taste: np.ndarray  # (n x E) persistent taste for each ecosystem
     installed: np.ndarray  # (n x makers) installed compute in H100e, per chipmaker
@@ -119,8 +119,8 @@ def create_population(
     weight = size * (demand_share / np.where(seg_size > 0, seg_size, 1.0))[segment]  # sums to 1
     base_demand = quarterly_demand_2026 * weight
 
-    licensed = rng.random(n) < approved_customer_share
-    china_approved = rng.random(n) < china_approval_share
+    licensed = stratified_pick(rng, segment, weight, approved_customer_share)
+    china_approved = stratified_pick(rng, segment, weight, china_approval_share)
     taste = np.asfortranarray(rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0
                              else np.zeros((n, len(ECOSYSTEMS))))
 
@@ -150,6 +150,27 @@ def create_population(
         last_unmet=np.zeros(n),
         last_demand=np.zeros(n),
     )
+
+
+def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.ndarray, share: float) -> np.ndarray:
+    """Pick developers at random so that, within each segment, the picked ones hold ``share`` of
+    the segment's demand (as closely as whole developers allow).
+
+    Developers are taken in random order; one is picked when the midpoint of its weight on the
+    running total falls below ``share`` of the segment's weight. Compared with independent coin
+    flips this removes most of the lottery over which of a few giant developers hold a licence, so
+    ``approved_customer_share`` means a share of demand, not just a share of names.
+    """
+    picked = np.zeros(segment.shape[0], dtype=bool)
+    order = rng.permutation(segment.shape[0])
+    for seg in range(len(SEGMENTS)):
+        idx = order[segment[order] == seg]
+        if idx.size == 0:
+            continue
+        w = weight[idx]
+        mid = np.cumsum(w) - 0.5 * w
+        picked[idx] = mid < share * w.sum()
+    return picked
 
 
 def quarterly_demand(

@@ -91,6 +91,7 @@ class ChipMarketModel(mesa.Model):
         approved_customer_share: float = 0.6,
         us_revenue_share: float = 0.25,
         us_reversal_prob: float = 0.05,
+        realize_reversals: bool = True,
         revenue_passthrough: float = 0.5,
         china_import_policy: str = "restrict",
         china_approval_share: float = 0.25,

@@ -73,6 +73,10 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
           "(§C1, H) and loosened twice since; the upper end is that historical rate",
           low=0.0, high=1.0, sweep_range=(0.0, 0.35)),
+    Param("realize_reversals", True, "bool", "-",
+          "whether US reversals actually happen (True) or developers only price the risk while the "
+          "regime holds (False: compares regimes as set, as in the headline experiment)",
+          "experimental design switch; the risk itself is us_reversal_prob"),
     Param("revenue_passthrough", 0.5, "float", "share",
           "share of the US levy that the US chipmaker passes on in its China price",
           "ASSUMPTION 0.5 (range 0-1): the H200's China price ~$27k (§A1, M) vs ~$25-30k list",

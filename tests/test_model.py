@@ -221,3 +221,29 @@ def test_injected_failure_raises_inside_the_step():
     m.step(); m.step()
     with pytest.raises(RuntimeError, match="fail_at_step"):
         m.step()
+
+
+def test_reversals_priced_but_not_realized_keep_the_regime():
+    m = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0, realize_reversals=False)
+    for _ in range(6):
+        m.step()
+        assert m.us_government.regime == "lagged"
+    assert m.us_government.supply_cut_risk == pytest.approx(1.0)  # ... yet developers price the risk
+    real = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0)
+    regimes = []
+    for _ in range(3):
+        real.step()
+        regimes.append(real.us_government.regime)
+    assert regimes == ["h20", "ban", "ban"]
+
+
+@pytest.mark.parametrize("share", [0.0, 0.25, 0.6, 1.0])
+def test_licences_and_approvals_hold_their_share_of_each_segments_demand(share):
+    m = ChipMarketModel(rng=8, n_developers=2000, approved_customer_share=share, china_approval_share=share)
+    dev = m.developers
+    for flags in (dev.licensed, dev.china_approved):
+        for seg in range(4):
+            rows = dev.segment == seg
+            held = dev.base_demand[rows & flags].sum() / dev.base_demand[rows].sum()
+            biggest = dev.base_demand[rows].max() / dev.base_demand[rows].sum()
+            assert abs(held - share) <= 0.5 * biggest + 1e-12
