@@ -606,12 +606,16 @@ def calibration_loss(table: pd.DataFrame) -> float:
 
 
 #: Behavioural parameters calibrated on 2022-2024, with grids inside their Param.sweep_range.
+#: demand_growth is not behavioural but sets how large the market was before 2026 (the model
+#: backcasts demand from 2026 at this rate), and with it how far the capacity-bound domestic
+#: makers can go in 2024.
 CALIBRATION_GRID = {
-    "ecosystem_weight": [1.0, 2.0, 3.0, 4.0, 5.0],
-    "lockin_weight": [0.0, 1.0, 2.0, 3.0, 4.0],
-    "price_weight": [1.0, 2.0, 3.0, 4.0],
-    "peer_weight": [0.0, 1.0, 2.0, 3.0],
-    "taste_sd": [0.0, 0.5, 1.0, 1.5],
+    "ecosystem_weight": [1.0, 2.0, 3.0, 4.0],
+    "lockin_weight": [0.0, 1.0, 2.0, 3.0],
+    "price_weight": [1.0, 2.0, 3.0],
+    "peer_weight": [0.0, 1.0],
+    "taste_sd": [0.5, 1.0, 1.5],
+    "demand_growth": [0.37, 0.5],
 }
 
 
@@ -809,6 +813,12 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def _defaults() -> dict:
+    from .parameters import DEFAULTS
+
+    return dict(DEFAULTS)
+
+
 def _write(df: pd.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     df.to_csv(tmp, index=False)
@@ -850,6 +860,18 @@ def main(argv: list[str] | None = None) -> int:
             _write(runs, out / "replay_runs.csv")
             replay_figure(table, runs, out / "validation_replay.png")
             print(table.drop(columns=["source"]).round(3).to_string(index=False))
+            # sensitivity: Beijing's 2025Q4 stance 'restrict' instead of 'ban'; and default weights
+            variants = {
+                "replay_restrict_2025Q4.csv": {**params, "china_policy_schedule":
+                                               params["china_policy_schedule"].replace("2025Q4:ban", "2025Q4:restrict")},
+                "replay_default_weights.csv": {**params, **{k: v for k, v in _defaults().items()
+                                                            if k in CALIBRATION_GRID}},
+            }
+            for fname, vp in variants.items():
+                vt = history_replay(vp, seeds, steps)
+                _write(vt, out / fname)
+                print(fname)
+                print(vt.drop(columns=["source"]).round(3).to_string(index=False))
         elif what == "claims":
             seeds = range(5) if args.quick else range(20)
             table = claims_check(seeds=seeds, n_developers=300 if args.quick else 1000)
