@@ -124,10 +124,9 @@ def within_ecosystem_weights(
     Utilities are shifted by their maximum before exponentiating; the shift cancels in every share.
     """
     shift = base.max() if base.size else 0.0
-    w = np.exp(base - shift)[None, :] * allowed_by_class
-    A = np.zeros((allowed_by_class.shape[0], n_ecosystems))
-    for e in range(n_ecosystems):
-        A[:, e] = w[:, ecosystem_of_chip == e].sum(axis=1)
+    w = np.exp(base - shift) * allowed_by_class
+    onehot = ecosystem_of_chip[:, None] == np.arange(n_ecosystems)[None, :]  # (J x E)
+    A = w @ onehot
     denom = A[:, ecosystem_of_chip]
     within = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
     return A, within

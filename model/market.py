@@ -85,7 +85,7 @@ def clear_market(
         short = maker_units > capacity
         fill[short] = capacity[short] / maker_units[short]
         # class-level share of each ecosystem's demand that each maker serves: (M x C)
-        served_maker = (chip_is_maker[:, None, :] * (within * fill[maker_of_chip])[None, :, :]).sum(axis=2)
+        served_maker = chip_is_maker @ (within * fill[maker_of_chip]).T
         served = np.zeros(n)
         for m in range(n_makers):
             got = wanted_t[ecosystem_of_maker[m]] * served_maker[m][access_class]

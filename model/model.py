@@ -346,10 +346,11 @@ class ChipMarketModel(mesa.Model):
 
     def dataframe(self) -> pd.DataFrame:
         """Model reporters, one row per step, with columns ``step`` (0, 1, ...) and ``quarter``."""
-        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-        df.insert(0, "quarter", [format_quarter(self.start + k) for k in range(len(df))])
-        df.insert(0, "step", np.arange(len(df)))
-        return df
+        values = self.datacollector.model_vars
+        rows = len(values[MODEL_REPORTERS[0]]) if values else 0
+        columns = {"step": np.arange(rows), "quarter": [format_quarter(self.start + k) for k in range(rows)]}
+        columns.update({name: np.asarray(values[name], dtype=float) for name in MODEL_REPORTERS})
+        return pd.DataFrame(columns)
 
 
 #: Parameter names in the model's signature, checked against model.parameters.PARAMS by the tests.

@@ -41,6 +41,9 @@ def months_between(earlier: int, later: int) -> int:
     return 3 * (int(later) - int(earlier))
 
 
+Q2026 = 2026 * 4  # 2026Q1
+
+
 def years_since_2026(index: int) -> float:
     """Fractional years from 2026Q1 (negative before it); used for growth paths anchored on 2026."""
-    return (int(index) - parse_quarter("2026Q1")) / 4.0
+    return (int(index) - Q2026) / 4.0
