@@ -65,7 +65,7 @@ def _log(msg: str) -> None:
 
 def run(quick: bool) -> dict:
     cfg = QUICK if quick else FULL
-    fig: dict = {"quick": quick, "workloads": cfg}
+    fig: dict = {"quick": quick, "workloads": cfg, "loadavg_at_start": _loadavg()}
     t_start = time.perf_counter()
 
     _log(f"model vs per-agent reference at {cfg['speed']['n']} developers")
@@ -96,6 +96,7 @@ def run(quick: bool) -> dict:
     if ok:
         _log("sweep speed, 1 and 2 workers: {runs} runs of {n_developers} developers x {steps} quarters"
              .format(**cfg["sweep_speed"]))
+        fig["loadavg_before_sweeps"] = _loadavg()
         sw = measure.sweep_speed(**cfg["sweep_speed"])
         fig["sweep_seconds_1_worker"] = sw["sweep_seconds_1_worker"]
         fig["sweep_seconds_2_workers"] = sw["sweep_seconds_2_workers"]
@@ -107,6 +108,7 @@ def run(quick: bool) -> dict:
         fig["sweep_peak_rss_mb_10000_runs"] = mem["sweep_peak_rss_mb_large"]
         fig["rss_ratio_10000_vs_100_runs"] = mem["rss_ratio"]
         fig["sweep_memory_seconds"] = {"small": mem["seconds_small"], "large": mem["seconds_large"]}
+        fig["sweep_ru_maxrss_mb_inherited"] = mem["ru_maxrss_mb"]
     else:
         _log(f"sweeps skipped: {why}")
         for k in ("sweep_seconds_1_worker", "sweep_seconds_2_workers", "sweep_peak_rss_mb_100_runs",
@@ -149,6 +151,10 @@ def _fmt(v, unit=""):
     return f"{v}{unit}"
 
 
+def _la(v):
+    return "n/a" if not v else f"{v[0]:.2f}"
+
+
 def table(fig: dict) -> str:
     t = fig["targets"]
     sps = fig["seconds_per_step"]
@@ -187,6 +193,9 @@ def table(fig: dict) -> str:
     line = lambda r: "  ".join(c.ljust(widths[i]) if i != 1 else c.rjust(widths[i]) for i, c in enumerate(r))
     out = [line(("figure", "value", "target", "")), line(tuple("-" * w_ for w_ in widths))]
     out += [line(r) for r in rows]
+    out.append(f"load average (1 min) at start {_la(fig.get('loadavg_at_start'))}, before sweeps "
+               f"{_la(fig.get('loadavg_before_sweeps'))}, at end {_la(fig['machine'].get('loadavg_at_end'))} "
+               f"on {fig['machine'].get('cpus')} CPUs")
     if fig["quick"]:
         out.append("(--quick: smoke-test workloads, not the benchmark)")
     if fig.get("runner", "").startswith("model.runner not") or fig.get("sweep_seconds_1_worker") is None:
