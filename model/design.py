@@ -3,7 +3,8 @@
 A design point is one combination of the varying parameters: a cell of the full-factorial
 ``[grid]``, or a point of the ``[sample]`` (Latin hypercube, Sobol'/Saltelli or Morris, via scipy
 and SALib), or a sample point within a grid cell when both are given. Every point is run
-``replications`` times.
+``replications`` times (or, with a precision target, as many times as the runner decides; see
+:meth:`Design.runs_for`).
 
 Identity, not position: a run's ``run_id`` is the first 16 hex digits of the sha256 of the canonical
 JSON of its varying parameter values, its sample index and its replication, and its seed comes from
@@ -29,10 +30,19 @@ RUN_ID_HEX = 16
 
 
 @dataclass(frozen=True, slots=True)
+class Point:
+    """One combination of the varying parameters."""
+
+    index: int  # position in the design: grid cells in file order, then sample points
+    sample_index: int | None
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """One model run: a design point and a replication."""
 
-    index: int  # position in the design (grid cell, then sample point, then replication)
+    point: int  # the Point's index; design order is (point, replication)
     run_id: str
     replication: int
     seed: int
@@ -44,10 +54,26 @@ class Run:
 class Design:
     kind: str  # "grid", "sample", "grid+sample" or "replications"
     varying: list[str]
-    n_points: int
-    runs: list[Run]
+    points: list[Point]
+    root_seed: int
+    replications: int  # per point (the minimum, with a precision target)
     sample: SampleSpec | None
     sample_points: np.ndarray | None  # (points x parameters), as run (ints rounded)
+    runs: list[Run]  # runs_for(replications)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points)
+
+    def runs_for(self, replications: int | list[int] | np.ndarray) -> list[Run]:
+        """The runs for ``replications`` per point (one number, or one per point), in design order."""
+        counts = np.broadcast_to(np.asarray(replications), (len(self.points),))
+        return [
+            Run(point.index, run_id, r, run_seed(self.root_seed, run_id), point.sample_index, point.values)
+            for point, count in zip(self.points, counts.tolist())
+            for r in range(count)
+            for run_id in (make_run_id(point.values, point.sample_index, r),)
+        ]
 
     def manifest_entry(self, experiment: Experiment) -> dict:
         """The ``design`` object of manifest.json."""
@@ -60,27 +86,24 @@ class Design:
             }
         return {"kind": self.kind, "grid": experiment.grid, "sample": sample,
                 "n_points": self.n_points, "replications": experiment.replications,
-                "n_runs": len(self.runs)}
+                "precision": experiment.precision.as_dict() if experiment.precision else None}
 
 
 def build_design(experiment: Experiment) -> Design:
-    """Every run of ``experiment``, in design order."""
+    """The design points of ``experiment`` and its runs, in design order."""
     points_matrix = sample_points(experiment.sample) if experiment.sample else None
     sample_rows = _sample_rows(experiment.sample, points_matrix)
-    runs: list[Run] = []
-    n_points = 0
-    for cell in itertools.product(*experiment.grid.values()):
-        grid_values = dict(zip(experiment.grid, cell))
-        for sample_index, sampled in sample_rows:
-            values = grid_values | sampled
-            n_points += 1
-            for replication in range(experiment.replications):
-                run_id = make_run_id(values, sample_index, replication)
-                runs.append(Run(len(runs), run_id, replication, run_seed(experiment.seed, run_id),
-                                sample_index, values))
+    points = [
+        Point(k, sample_index, dict(zip(experiment.grid, cell)) | sampled)
+        for k, (cell, (sample_index, sampled)) in enumerate(
+            itertools.product(itertools.product(*experiment.grid.values()), sample_rows))
+    ]
     kind = "+".join(k for k, on in (("grid", experiment.grid), ("sample", experiment.sample)) if on)
-    return Design(kind=kind or "replications", varying=experiment.varying, n_points=n_points,
-                  runs=runs, sample=experiment.sample, sample_points=points_matrix)
+    design = Design(kind=kind or "replications", varying=experiment.varying, points=points,
+                    root_seed=experiment.seed, replications=experiment.replications,
+                    sample=experiment.sample, sample_points=points_matrix, runs=[])
+    design.runs.extend(design.runs_for(experiment.replications))
+    return design
 
 
 def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[tuple[int | None, dict]]:

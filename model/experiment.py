@@ -2,7 +2,8 @@
 
 An experiment file has four sections::
 
-    [experiment]   name, description, steps, replications, seed
+    [experiment]   name, description, steps, replications, seed,
+                   and optionally target_half_width, target_reporter, max_replications
     [parameters]   model parameters fixed for every run
     [grid]         parameter = [values...]  (full factorial)
     [sample]       method = "lhs" | "sobol" | "morris", n, seed (optional), num_levels (morris),
@@ -10,7 +11,12 @@ An experiment file has four sections::
 
 ``load_experiment(argument)`` turns a path or a name (``experiments/<name>.toml``) into a validated
 :class:`Experiment`; every problem is a :class:`~model.errors.UsageError` whose one-line message names
-the file, the key, the value and what is allowed. The structure (sections, keys, types) is checked
+the file, the key, the value and what is allowed.
+
+Precision target (an optional extension of DESIGN §4): with ``target_half_width = h`` the runner
+adds replications to each design point, in rounds, until the 95% t-interval of the mean of
+``target_reporter`` (default ``us_stack_share``) at the last step has half-width <= h, or the point
+has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The structure (sections, keys, types) is checked
 by pydantic; parameter names and values by ``model.parameters.validate_value``.
 """
 
@@ -25,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from .errors import UsageError
+from .model import MODEL_REPORTERS
 from .parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
 
 #: Folder of the shipped experiments: ``<repository root>/experiments``.
@@ -50,6 +57,9 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("experiment", "steps"): f"an integer from 1 to {MAX_STEPS}",
     ("experiment", "replications"): f"an integer from 1 to {MAX_REPLICATIONS}",
     ("experiment", "seed"): f"an integer from 0 to {MAX_SEED}",
+    ("experiment", "target_half_width"): "a number > 0 (95% CI half-width of the mean to reach per point)",
+    ("experiment", "target_reporter"): "one of " + ", ".join(MODEL_REPORTERS),
+    ("experiment", "max_replications"): f"an integer from 1 to {MAX_REPLICATIONS}, at least replications",
     ("parameters",): "a table of parameter = value",
     ("grid",): "a table of parameter = [value, ...]",
     ("sample",): "a table [sample] with keys method, n, seed, num_levels and a table [sample.ranges]",
@@ -73,6 +83,9 @@ class ExperimentSection(_Strict):
     steps: Annotated[StrictInt, Field(ge=1, le=MAX_STEPS)] = 20
     replications: Annotated[StrictInt, Field(ge=1, le=MAX_REPLICATIONS)] = 1
     seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] = 0
+    target_half_width: Annotated[StrictFloat | StrictInt, Field(gt=0)] | None = None
+    target_reporter: Literal[MODEL_REPORTERS] = "us_stack_share"  # type: ignore[valid-type]
+    max_replications: Annotated[StrictInt, Field(ge=1, le=MAX_REPLICATIONS)] = 1000
 
 
 class SampleSection(_Strict):
@@ -109,6 +122,19 @@ class SampleSpec:
 
 
 @dataclass(frozen=True)
+class Precision:
+    """Add replications until the CI half-width of ``reporter``'s final mean is <= ``half_width``."""
+
+    half_width: float
+    reporter: str
+    max_replications: int
+
+    def as_dict(self) -> dict:
+        return {"half_width": self.half_width, "reporter": self.reporter,
+                "max_replications": self.max_replications}
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     description: str
@@ -118,6 +144,7 @@ class Experiment:
     parameters: dict[str, Any]  # fixed values given in the file, normalised
     grid: dict[str, list[Any]]  # in file order, values normalised
     sample: SampleSpec | None
+    precision: Precision | None = None
     source: str = "<memory>"
     spec: dict = field(default_factory=dict, compare=False)  # the file's data, for the manifest
 
@@ -144,6 +171,7 @@ class Experiment:
             "name": self.name, "steps": self.steps, "replications": self.replications, "seed": self.seed,
             "fixed": self.fixed_parameters(), "grid": self.grid,
             "sample": self.sample.as_dict() if self.sample else None,
+            "precision": self.precision.as_dict() if self.precision else None,
         }
 
     def fingerprint(self) -> str:
@@ -254,16 +282,25 @@ def _check_semantics(parsed: ExperimentFile, data: dict, source: str) -> Experim
     sample = _check_sample(fail, parsed.sample, parsed.experiment.seed) if parsed.sample else None
     sampled = list(sample.ranges) if sample else []
     _check_overlaps(fail, list(fixed), list(grid), sampled)
+    section = parsed.experiment
     exp = Experiment(
-        name=parsed.experiment.name, description=parsed.experiment.description,
-        steps=parsed.experiment.steps, replications=parsed.experiment.replications,
-        seed=parsed.experiment.seed, parameters=fixed, grid=grid, sample=sample,
-        source=source, spec=data,
+        name=section.name, description=section.description, steps=section.steps,
+        replications=section.replications, seed=section.seed, parameters=fixed, grid=grid,
+        sample=sample, precision=_check_precision(fail, section), source=source, spec=data,
     )
     if exp.n_runs() > MAX_RUNS:
         raise fail(f"the design has {exp.n_runs()} runs; allowed: at most {MAX_RUNS} "
                    f"(reduce [grid], [sample] n or replications)")
     return exp
+
+
+def _check_precision(fail, section: ExperimentSection) -> Precision | None:
+    if section.target_half_width is None:
+        return None
+    if section.max_replications < section.replications:
+        raise fail(f"[experiment] max_replications = {section.max_replications}: below replications = "
+                   f"{section.replications}; allowed: {ALLOWED[('experiment', 'max_replications')]}")
+    return Precision(float(section.target_half_width), section.target_reporter, section.max_replications)
 
 
 def _check_name(fail, section: str, name: str) -> None:

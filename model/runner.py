@@ -156,7 +156,7 @@ def run_sweep(
 
 
 def _already_complete(out_dir: Path, design: Design, t0: float) -> SweepResult:
-    n = len(design.runs)
+    n = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["counts"]["total"]
     return SweepResult(out_dir, total=n, done=n, failed=0, resumed=n, seconds=time.perf_counter() - t0)
 
 
@@ -343,6 +343,8 @@ class _Sweep:
         self.parts_dir = out_dir / PARTS_DIR
         self.workers, self.progress = workers, progress
         self.schema = output_schema(experiment)
+        self.runs: list[Run] = design.runs  # grows by rounds with a precision target
+        self.rounds = 0
         self.parts: dict[Path, list[str]] = {}  # part file -> its sorted run ids
         self.failures: list[dict] = []
         self.resumed = 0
@@ -357,11 +359,8 @@ class _Sweep:
         if fresh or not (self.parts_dir / SPEC_FILE).is_file():
             write_json_atomic(self.parts_dir / SPEC_FILE, {"fingerprint": self.experiment.fingerprint(),
                                                            "experiment": self.experiment.resolved()})
-        known = {run.run_id for run in self.design.runs}
         for path in sorted(self.parts_dir.glob("part-*.parquet")):
             ids = pq.read_table(path, columns=["run_id"])["run_id"].unique().to_pylist()
-            if not set(ids) <= known:  # cannot happen with a matching fingerprint
-                raise UsageError(f"--resume: {path} holds runs that are not in the experiment's design")
             self.parts[path] = sorted(ids)
         self.resumed = sum(len(ids) for ids in self.parts.values())
 
@@ -387,12 +386,23 @@ class _Sweep:
             yield Task(self.experiment.steps, fixed, chunk, self.schema)
 
     def execute(self, executor: Executor) -> None:
-        saved = self.saved_ids()
-        todo = sorted((run for run in self.design.runs if run.run_id not in saved), key=lambda r: r.run_id)
-        in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
+        """Run every unsaved run; with a precision target, add replications in rounds."""
         bar = self._progress_bar()
+        replications = np.full(self.design.n_points, self.design.replications)
         try:
-            drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar))
+            while True:
+                self.rounds += 1
+                self.runs = self.design.runs_for(replications) if self.rounds > 1 else self.design.runs
+                if bar is not None:
+                    bar.total = len(self.runs)
+                    bar.refresh()
+                self._run_missing(executor, bar)
+                if self.experiment.precision is None:
+                    break
+                more = required_replications(self.final_values(), replications, self.experiment.precision)
+                if (more <= replications).all():
+                    break
+                replications = np.maximum(replications, more)
         except KeyboardInterrupt:
             self.interrupted = True
         except BrokenProcessPool as exc:
@@ -400,6 +410,25 @@ class _Sweep:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _run_missing(self, executor: Executor, bar) -> None:
+        saved = self.saved_ids()
+        todo = sorted((run for run in self.runs if run.run_id not in saved), key=lambda r: r.run_id)
+        in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
+        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar))
+
+    def final_values(self) -> pd.DataFrame:
+        """(point, value) of the precision reporter at the last step, for the current runs."""
+        reporter = self.experiment.precision.reporter
+        point_of = {run.run_id: run.point for run in self.runs}
+        frames = []
+        for path in self.parts:
+            table = pq.read_table(path, columns=["run_id", "step", reporter],
+                                  filters=[("step", "=", self.experiment.steps - 1)])
+            frames.append(table.to_pandas())
+        data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_id", reporter])
+        data["point"] = data["run_id"].map(point_of)
+        return data.dropna(subset=["point"]).rename(columns={reporter: "value"})[["point", "value"]]
 
     def save(self, result: TaskResult, bar) -> None:
         """Write a finished task's rows as one atomic part file; note its failures."""
@@ -420,15 +449,20 @@ class _Sweep:
         from tqdm import tqdm
 
         total = len(self.design.runs)
-        print(f"chipstack: sweep {self.experiment.name}: {total} runs ({self.design.n_points} points x "
+        more = " at least" if self.experiment.precision else ""
+        print(f"chipstack: sweep {self.experiment.name}: {total} runs ({self.design.n_points} points x{more} "
               f"{self.experiment.replications} replications), {self.resumed} already saved, "
               f"{self.workers} workers -> {self.out_dir}", file=sys.stderr)
         return tqdm(total=total, initial=self.resumed, unit="run", desc=self.experiment.name,
                     file=sys.stderr, dynamic_ncols=True, postfix="failed=0")
 
+    def done_ids(self) -> set[str]:
+        """Saved runs that belong to the current run list."""
+        return self.saved_ids() & {run.run_id for run in self.runs}
+
     def result(self, seconds: float) -> SweepResult:
-        return SweepResult(self.out_dir, total=len(self.design.runs),
-                           done=sum(len(ids) for ids in self.parts.values()), failed=len(self.failures),
+        return SweepResult(self.out_dir, total=len(self.runs),
+                           done=len(self.done_ids()), failed=len(self.failures),
                            resumed=self.resumed, seconds=seconds, interrupted=self.interrupted,
                            broken=self.broken)
 
@@ -440,6 +474,22 @@ def runs_per_task(experiment: Experiment, n_todo: int, workers: int) -> int:
     by_work = WORK_PER_TASK // max(1, experiment.steps * max(developers, 100))
     by_balance = math.ceil(n_todo / (workers * TASKS_PER_WORKER))
     return max(1, min(MAX_RUNS_PER_TASK, by_work, by_balance))
+
+
+def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -> np.ndarray:
+    """Replications per point for a 95% CI half-width <= the target (growing at most 8x a round)."""
+    from scipy import stats
+
+    grouped = final.groupby("point")["value"]
+    n = grouped.count().reindex(range(len(current)), fill_value=0).to_numpy()
+    sd = grouped.std(ddof=1).reindex(range(len(current))).fillna(0.0).to_numpy()
+    need = np.maximum(n, 2)
+    for _ in range(5):  # n >= (t_{n-1} sd / h)^2, solved by fixed-point iteration
+        t = stats.t.ppf(0.975, np.maximum(need, 2) - 1)
+        need = np.maximum(n, np.ceil((t * sd / precision.half_width) ** 2)).astype(int)
+    need = np.minimum(need, np.maximum(8 * current, 2))
+    need = np.where(n < current, current, need)  # failed runs: do not chase their replacements
+    return np.minimum(need, precision.max_replications)
 
 
 def drain(executor: Executor, tasks: Iterable[Task], in_flight: int, on_result: Callable) -> None:
@@ -488,20 +538,20 @@ def _task_result(future: Future, task: Task) -> TaskResult:
 def finalize(sweep: _Sweep, started: str, report: bool, executor_name: str) -> list[Path]:
     """Merge the parts and write every output file; returns the files written."""
     out = sweep.out_dir
-    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps)
-    final = _in_design_order(final, sweep.design)
+    keep = {run.run_id for run in sweep.runs}
+    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
+    final = _in_design_order(final, sweep.runs)
     with atomic_path(out / "final.csv") as tmp:
         final.to_csv(tmp, index=False)
-    write_summary(final, sweep.design, sweep.experiment, out / "summary.csv")
+    write_summary(final, sweep.design, sweep.runs, out / "summary.csv")
     failures_path = out / "failures.csv"
     if sweep.failures:
-        write_failures(sweep.failures, sweep.design, failures_path)
+        write_failures(sweep.failures, sweep.runs, failures_path)
     else:
         failures_path.unlink(missing_ok=True)
     files = [out / "runs.parquet", out / "final.csv", out / "summary.csv"]
     files += [failures_path] if sweep.failures else []
-    counts = {"total": len(sweep.design.runs), "done": sum(len(i) for i in sweep.parts.values()),
-              "failed": len(sweep.failures)}
+    counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
     manifest = build_manifest(sweep, started, counts, executor_name)
     write_manifest(out, manifest, files, status="reporting")
     figures = _write_report(out) if report else []
@@ -513,7 +563,8 @@ def finalize(sweep: _Sweep, started: str, report: bool, executor_name: str) -> l
     return files + [out / MANIFEST]
 
 
-def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int) -> pd.DataFrame:
+def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int,
+                keep: set[str]) -> pd.DataFrame:
     """Stream the parts into ``path`` sorted by run_id then step; return the last step of each run.
 
     Parts whose run-id ranges overlap are merged together; the others one at a time, so memory
@@ -524,6 +575,8 @@ def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, ste
         buffer: list[pa.Table] = []
         for group in overlapping_groups(parts):
             table = pa.concat_tables([pq.read_table(p, schema=schema) for p in group])
+            if not all(run_id in keep for p in group for run_id in parts[p]):
+                table = table.filter(pc.is_in(table["run_id"], pa.array(sorted(keep))))
             table = table.sort_by([("run_id", "ascending"), ("step", "ascending")])
             finals.append(table.filter(pc.equal(table["step"], steps - 1)))
             buffer.append(table)
@@ -551,25 +604,29 @@ def overlapping_groups(parts: dict[Path, list[str]]) -> Iterator[list[Path]]:
         yield group
 
 
-def _in_design_order(final: pd.DataFrame, design: Design) -> pd.DataFrame:
-    position = {run.run_id: run.index for run in design.runs}
-    order = final["run_id"].map(position).to_numpy()
-    return final.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+def _design_position(runs: list[Run]) -> dict[str, tuple[int, int]]:
+    return {run.run_id: (run.point, run.replication) for run in runs}
 
 
-def write_summary(final: pd.DataFrame, design: Design, experiment: Experiment, path: Path) -> None:
+def _in_design_order(final: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """Rows sorted by design point, then replication."""
+    point = final["run_id"].map({run.run_id: run.point for run in runs}).to_numpy()
+    order = np.lexsort((final["replication"].to_numpy(), point))
+    return final.iloc[order].reset_index(drop=True)
+
+
+def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path) -> None:
     """One row per design point: n_runs and mean, sd and 95% t-interval of each reporter."""
     with atomic_path(path) as tmp:
-        summary_frame(final, design, experiment).to_csv(tmp, index=False)
+        summary_frame(final, design, runs).to_csv(tmp, index=False)
 
 
-def summary_frame(final: pd.DataFrame, design: Design, experiment: Experiment) -> pd.DataFrame:
+def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run]) -> pd.DataFrame:
     from scipy import stats
 
-    reps = experiment.replications
-    point_of = {run.run_id: run.index // reps for run in design.runs}
-    points = pd.DataFrame([{**({"sample_index": r.sample_index} if design.sample else {}), **r.values}
-                           for r in design.runs[::reps]])
+    point_of = {run.run_id: run.point for run in runs}
+    points = pd.DataFrame([{**({"sample_index": p.sample_index} if design.sample else {}), **p.values}
+                           for p in design.points])
     grouped = final.assign(_point=final["run_id"].map(point_of)).groupby("_point")
     groups = grouped[list(MODEL_REPORTERS)]
     n = grouped.size().reindex(range(len(points)), fill_value=0)
@@ -587,11 +644,11 @@ def summary_frame(final: pd.DataFrame, design: Design, experiment: Experiment) -
     return pd.concat([points, pd.DataFrame(columns)], axis=1)
 
 
-def write_failures(failures: list[dict], design: Design, path: Path) -> None:
-    position = {run.run_id: run.index for run in design.runs}
+def write_failures(failures: list[dict], runs: list[Run], path: Path) -> None:
+    position = _design_position(runs)
     rows = sorted(failures, key=lambda f: position[f["run_id"]])
     frame = pd.DataFrame(rows)
-    if design.sample is None:
+    if frame["sample_index"].isna().all():
         frame = frame.drop(columns=["sample_index"])
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
@@ -619,7 +676,8 @@ def build_manifest(sweep: _Sweep, started: str, counts: dict, executor_name: str
         "fingerprint": exp.fingerprint(),
         "reporters": list(MODEL_REPORTERS),
         "runs": [{"run_id": r.run_id, "replication": r.replication, "seed": r.seed,
-                  "sample_index": r.sample_index, "params": r.values} for r in design.runs],
+                  "sample_index": r.sample_index, "params": r.values} for r in sweep.runs],
+        "rounds": sweep.rounds,
         "failed_run_ids": [f["run_id"] for f in sweep.failures],
         "versions": package_versions(),
         "git": git_state(),
@@ -696,9 +754,14 @@ def summary_text(out_dir: Path, reporter: str = "us_stack_share") -> str:
     summary = pd.read_csv(out_dir / "summary.csv")
     exp = manifest["experiment"]
     counts = manifest["counts"]
+    low, high = summary["n_runs"].min(), summary["n_runs"].max()
+    per_point = f"{low}" if low == high else f"{low}-{high}"
+    precision = manifest["design"].get("precision")
+    target = (f" (until the 95% CI half-width of {precision['reporter']} <= {precision['half_width']:g},"
+              f" at most {precision['max_replications']})") if precision else ""
     head = (f"chipstack sweep {exp['name']}: {counts['done']} of {counts['total']} runs done, "
-            f"{counts['failed']} failed; {exp['steps']} quarters, {exp['replications']} replications "
-            f"per point, root seed {manifest['root_seed']}\n"
+            f"{counts['failed']} failed; {exp['steps']} quarters, {per_point} runs per point{target}, "
+            f"root seed {manifest['root_seed']}\n"
             f"final {reporter}: mean [95% interval] per design point; outputs in {out_dir}")
     grid = manifest["design"]["grid"]
     if manifest["design"]["sample"] is not None:
