@@ -245,8 +245,9 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     proc.wait()
     saved = len(list((out / ".parts").glob("part-*.parquet")))
     assert saved >= 2 and not (out / "manifest.json").exists()
-    resumed = subprocess.run(command + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
+    # `chipstack sweep ... --resume` without the figures (the command itself is tested elsewhere)
+    resumed = run_sweep(load_experiment(path), out, workers=2, resume=True, progress=False, report=False)
+    assert resumed.exit_code == 0 and resumed.resumed >= 2
     reference = tmp_path / "reference"
     run_sweep(experiment_from_dict(data), reference, workers=1, progress=False, report=False)
     assert_same_data(reference, out)
@@ -308,3 +309,54 @@ def test_parts_are_in_run_id_order_and_never_overlap(tmp_path):
     ids = [run.run_id for task in tasks for run in task.runs]
     assert ids == sorted(ids) and len(ids) == 30
     assert pq is not None
+
+
+# ---------------------------------------------------------------------------------------------
+# Precision target: replications added in rounds
+def precision_spec() -> dict:
+    data = spec(name="prec", replications=3, steps=12,
+                export_regime=["ban", "lagged"], china_import_policy=["open"])
+    data["experiment"] |= {"target_half_width": 0.05, "max_replications": 40}
+    return data
+
+
+@pytest.fixture(scope="module")
+def precision_reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("prec") / "out"
+    result = run_sweep(experiment_from_dict(precision_spec()), out, workers=1, progress=False, report=False)
+    assert result.exit_code == 0
+    return out
+
+
+def test_precision_target_is_reached(precision_reference):
+    summary = pd.read_csv(precision_reference / "summary.csv")
+    half = (summary["us_stack_share_ci_high"] - summary["us_stack_share_ci_low"]) / 2
+    assert ((half <= 0.05) | (summary["n_runs"] == 40)).all()
+    assert summary["n_runs"].min() >= 3 and summary["n_runs"].max() > 3  # some point needed more
+    manifest = json.loads((precision_reference / "manifest.json").read_text())
+    assert manifest["rounds"] >= 2 and manifest["counts"]["total"] == summary["n_runs"].sum()
+    runs = pd.read_parquet(precision_reference / "runs.parquet")
+    assert runs["run_id"].nunique() == summary["n_runs"].sum()
+    # the replications of each point are 0..n-1
+    reps = runs.groupby(["export_regime", "run_id"])["replication"].first().groupby(level=0)
+    assert all(sorted(g) == list(range(len(g))) for _, g in reps)
+
+
+def test_precision_target_same_data_with_2_workers_and_after_interrupt(precision_reference, tmp_path):
+    exp = experiment_from_dict(precision_spec())
+    run_sweep(exp, tmp_path / "w2", workers=2, progress=False, report=False)
+    assert_same_data(precision_reference, tmp_path / "w2")
+
+    class Interrupting(InlineExecutor):
+        calls = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            Interrupting.calls += 1
+            if Interrupting.calls == 4:  # in the second round
+                raise KeyboardInterrupt
+            return super().submit(fn, *args, **kwargs)
+
+    out = tmp_path / "int"
+    assert run_sweep(exp, out, workers=1, executor=Interrupting(), progress=False, report=False).interrupted
+    assert run_sweep(exp, out, workers=1, resume=True, progress=False, report=False).exit_code == 0
+    assert_same_data(precision_reference, out)
