@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     replicate = sub.add_parser("replicate", help="re-run a finished sweep and compare every number")
     replicate.add_argument("manifest", help="DIR/manifest.json of the sweep to replicate")
-    replicate.add_argument("--workers", type=_positive_int("--workers"), default=None)
+    replicate.add_argument("--workers", type=_positive_int("--workers"), default=None,
+                           help="worker processes (default: the number of cores)")
+    replicate.add_argument("--scheduler", default=None,
+                           help="re-run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT")
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

@@ -53,6 +53,9 @@ from .quarters import format_quarter, parse_quarter, quarter_year, years_since_2
 #: Reference cost of one H100-equivalent, to turn USD demand into compute (ASSUMPTION $25k:
 #: between the H200's ~$27k China price for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1).
 USD_PER_H100E = 25_000.0
+#: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
+#: earlier releases are history, CALIBRATION §A1).
+ROADMAP_FROM = parse_quarter("2026Q1")
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
 #: Names of the model reporters (DESIGN §2), in order.
@@ -304,9 +307,13 @@ class ChipMarketModel(mesa.Model):
         return allowed
 
     def reschedule_releases(self, maker_index: int, shift: int) -> None:
-        """Move the maker's not-yet-released chips ``shift`` quarters earlier (negative: later)."""
+        """Move the maker's not-yet-released chips ``shift`` quarters earlier (negative: later).
+
+        Only the roadmap ahead moves: chips planned before ``ROADMAP_FROM`` (2026Q1) shipped when
+        history says they did, even in a replay that starts earlier.
+        """
         cat = self.catalogue
-        mine = (cat.maker_of_chip == maker_index) & ~self.released
+        mine = (cat.maker_of_chip == maker_index) & ~self.released & (cat.release >= ROADMAP_FROM)
         self.release[mine] = cat.release[mine] - shift
         self.released |= self.release <= self.quarter
 
