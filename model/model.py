@@ -102,6 +102,7 @@ class ChipMarketModel(mesa.Model):
         domestic_subsidy: float = 0.15,
         guidance_penalty: float = 1.0,
         state_guidance_multiplier: float = 2.0,
+        state_domestic_preference: float = 2.0,
         china_adaptive: bool = False,
         huawei_capacity_2026: float = 600_000,
         cambricon_capacity_2026: float = 300_000,
@@ -274,12 +275,15 @@ class ChipMarketModel(mesa.Model):
     # ------------------------------------------------------------------------------------------
     # Rules used by the step (pure where they can be)
     def government_pressure(self) -> np.ndarray:
-        """(n x E) utility penalty from Beijing's window guidance on the US ecosystems."""
+        """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
+        preference for domestic chips, plus Beijing's window guidance when it is in force."""
         dev = self.developers
-        pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
+        per_dev = np.where(dev.state_affiliated, self.state_domestic_preference, 0.0)
         if self.china_government.guidance_on:
-            per_dev = self.guidance_penalty * np.where(dev.state_affiliated, self.state_guidance_multiplier, 1.0)
-            pressure[:, :DOMESTIC] = per_dev[:, None]
+            per_dev = per_dev + self.guidance_penalty * np.where(
+                dev.state_affiliated, self.state_guidance_multiplier, 1.0)
+        pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
+        pressure[:, :DOMESTIC] = per_dev[:, None]
         return pressure
 
     def on_sale(self) -> np.ndarray:
