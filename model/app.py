@@ -28,14 +28,19 @@ model's explicit keyword signature, so SolaraViz's Reset can rebuild it.
 
 from __future__ import annotations
 
+import io
 import itertools
 import weakref
 from typing import Any
 
 import numpy as np
+import reacton.ipywidgets as rw
 import solara
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from PIL import Image as PILImage
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
@@ -53,6 +58,8 @@ MAX_DRAWN_EDGES = 1500
 MAX_DRAWN_NODES = 2000
 #: Resolution of the figures sent to the browser (small PNGs keep a step's redraw fast).
 FIG_DPI = 80
+#: Quarters shown on the time axes (the default run is 20 quarters, 2026Q1-2030Q4).
+HORIZON_QUARTERS = 20
 
 MAKER_COLOURS = {
     "Nvidia": "#2e7d32", "AMD": "#81c784",  # US stack: greens
@@ -192,19 +199,34 @@ Moore Threads) supply chips, and Chinese AI developers choose what to buy.
 
 
 # ---------------------------------------------------------------------------------------------
-# Figures. One matplotlib Figure per (model, view), built once and updated in place each step
-# (set_data, not a rebuild): a step then costs one Agg draw per view and leaves no garbage figures
-# for the cyclic GC, which otherwise adds 0.1-0.2 s pauses. ``fig_*(model)`` return the updated
-# figure; they are plain functions of the model, testable without a browser.
+# Figures. One matplotlib figure per (model, view), built once. Its frame (axes, ticks, labels,
+# legend, title, the network's links) is drawn once into an Agg background; each step restores
+# that background and draws only the changing artists (lines, areas, nodes) on it, then encodes
+# the PNG. Text is what makes a matplotlib draw slow (~30-40 ms a figure here), so a step costs a
+# few ms per view instead. The frame is redrawn only when it changes: the time axis spans a fixed
+# horizon and data-driven y limits move in "nice" steps (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k),
+# so that is rare.
 def _series(model: ChipMarketModel, name: str) -> np.ndarray:
     return np.asarray(model.datacollector.model_vars.get(name, []), dtype=float)
 
 
-_figures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k that is >= x (x > 0); 1.0 for x <= 0."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    base = 10.0 ** np.floor(np.log10(x))
+    for m in (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0):
+        if m * base >= x * (1 - 1e-12):
+            return m * base
+    return 10.0 * base  # pragma: no cover
 
 
-def _cached_view(model: ChipMarketModel, cls):
-    views = _figures.setdefault(model, {})
+_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def view_for(model: ChipMarketModel, cls: type[_View]) -> _View:
+    """The (cached) view ``cls`` of ``model``."""
+    views = _views.setdefault(model, {})
     view = views.get(cls)
     if view is None:
         view = views[cls] = cls(model)
@@ -212,14 +234,53 @@ def _cached_view(model: ChipMarketModel, cls):
 
 
 class _View:
-    """A figure for one model, redrawn in place by ``update()``."""
+    """A figure for one model: ``update()`` sets the changing artists, ``png()`` renders it."""
 
     title = ""
 
     def __init__(self, model: ChipMarketModel):
         self.model = weakref.proxy(model)
         self.fig = Figure(figsize=(5.6, 4.0), dpi=FIG_DPI)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.dynamic: list = []  # artists drawn on top of the background every time
+        self._background = None
+        self._frame_key: Any = None
 
+    # --- to override
+    def update(self) -> Figure:
+        """Bring the artists up to date with the model; return the figure."""
+        return self.fig
+
+    def frame_key(self) -> Any:
+        """Anything that changes when the frame (background) must be redrawn."""
+        return None
+
+    # --- rendering
+    def _animate(self, *artists) -> None:
+        for a in artists:
+            a.set_animated(True)
+            self.dynamic.append(a)
+
+    def png(self) -> bytes:
+        """The updated figure as PNG bytes (frame from the cached background when unchanged)."""
+        self.update()
+        key = self.frame_key()
+        if self._background is None or key != self._frame_key:
+            self.canvas.draw()  # animated artists are left out of a full draw
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+            self._frame_key = key
+        else:
+            self.canvas.restore_region(self._background)
+        for artist in self.dynamic:
+            if artist.get_visible():
+                self.fig.draw_artist(artist)
+        w, h = self.canvas.get_width_height()
+        image = PILImage.frombuffer("RGBA", (w, h), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        out = io.BytesIO()
+        image.save(out, format="PNG", compress_level=1)
+        return out.getvalue()
+
+    # --- helpers for time axes
     def _axes(self, right: float = 0.96):
         ax = self.fig.add_subplot()
         self.fig.subplots_adjust(left=0.13, right=right, top=0.88, bottom=0.14)
@@ -227,19 +288,21 @@ class _View:
         ax.grid(alpha=0.3)
         self.placeholder = ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(self.model.start)}",
                                    ha="center", va="center", transform=ax.transAxes, color="0.4")
+        self._span = None
         return ax
 
     def _quarter_axis(self, ax, n: int) -> None:
-        """X axis in calendar quarters (at most ~6 labels)."""
+        """X axis in calendar quarters over a fixed horizon (``HORIZON_QUARTERS``, longer if the
+        run is): the ticks only change when the run outgrows it."""
         self.placeholder.set_visible(n == 0)
-        if n == 0:
-            ax.set_xticks([])
-            ax.set_xlim(0, 1)
+        span = max(HORIZON_QUARTERS, -(-n // 4) * 4)
+        if span == self._span:
             return
-        every = max(1, int(np.ceil(n / 6)))
-        ticks = np.arange(0, n, every)
+        self._span = span
+        every = 4 * max(1, span // 24)
+        ticks = np.arange(0, span, every)
         ax.set_xticks(ticks, [format_quarter(self.model.start + int(k)) for k in ticks], fontsize=8)
-        ax.set_xlim(-0.3, max(n - 1, 1) + 0.3)
+        ax.set_xlim(-0.5, span - 0.5)
 
 
 class _SeriesView(_View):
@@ -247,7 +310,7 @@ class _SeriesView(_View):
 
     LINES: tuple = ()
     YLABELS: tuple = ("", "")
-    YLIM: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = from the data
+    YLIM: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = nice ceiling of the data
     LEGEND_LOC = "best"
 
     def __init__(self, model: ChipMarketModel):
@@ -259,11 +322,14 @@ class _SeriesView(_View):
         for reporter, scale, label, style, axis in self.LINES:
             (line,) = self.axes[axis].plot([], [], label=label, **style)
             self.lines.append((line, reporter, scale, axis))
+            self._animate(line)
         for k, label in enumerate(self.YLABELS[: len(self.axes)]):
             colour = self.LINES[[a for *_, a in self.LINES].index(k)][3]["color"] if twin else "black"
             self.axes[k].set_ylabel(label, color=colour)
         handles = [line for line, *_ in self.lines]
         self.legend = ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc=self.LEGEND_LOC)
+        self._animate(self.legend)  # drawn over the lines
+        self.n = 0
 
     def update(self) -> Figure:
         model = self.model
@@ -278,11 +344,19 @@ class _SeriesView(_View):
         for k, ax in enumerate(self.axes):
             low, high = self.YLIM[k]
             if high is None:
-                high = top[k] * 1.12 if top[k] > 0 else 1.0
-            ax.set_ylim(low, high)
+                high = self.min_top(k, _nice_ceiling(top[k] * 1.08))
+            if ax.get_ylim() != (low, high):
+                ax.set_ylim(low, high)
         self.legend.set_visible(n > 0)
         self._quarter_axis(self.axes[0], n)
+        self.n = n
         return self.fig
+
+    def min_top(self, axis: int, top: float) -> float:
+        return top
+
+    def frame_key(self) -> Any:
+        return (self._span, self.n == 0, tuple(ax.get_ylim() for ax in self.axes))
 
 
 class USShareView(_SeriesView):
@@ -321,11 +395,8 @@ class EcosystemGapView(_SeriesView):
     YLIM = ((0.0, 1.02), (0.0, None))
     LEGEND_LOC = "lower left"
 
-    def update(self) -> Figure:
-        super().update()
-        low, high = self.axes[1].get_ylim()
-        self.axes[1].set_ylim(0.0, max(12.0, high))
-        return self.fig
+    def min_top(self, axis: int, top: float) -> float:
+        return max(top, 30.0) if axis == 1 else top
 
 
 class InstalledByMakerView(_View):
@@ -341,25 +412,32 @@ class InstalledByMakerView(_View):
         self.order = [k for k in range(len(names)) if model.us_maker_mask[k]] + \
                      [k for k in range(len(names)) if not model.us_maker_mask[k]]
         self.colours = [MAKER_COLOURS.get(names[k], "0.5") for k in self.order]
-        self.labels = [names[k] for k in self.order]
-        self.areas = []
-        from matplotlib.patches import Patch
-        self.legend = self.ax.legend([Patch(color=c) for c in self.colours], self.labels,
+        self.legend = self.ax.legend([Patch(color=c) for c in self.colours], [names[k] for k in self.order],
                                      fontsize=7, loc="upper left", ncols=2)
+        self.areas: list = []
+        self.n = 0
 
     def update(self) -> Figure:
         history = getattr(self.model, "installed_by_maker_history", [])
         n = len(history)
         for area in self.areas:
             area.remove()
+            self.dynamic.remove(area)
         self.areas = []
         if n:
             data = np.asarray(history, dtype=float).T[self.order] / 1e6  # makers x steps
             self.areas = self.ax.stackplot(np.arange(n), data, colors=self.colours, alpha=0.9)
-            self.ax.set_ylim(0, max(float(data.sum(axis=0).max()) * 1.3, 1e-6))
+            self._animate(*self.areas)
+            top = _nice_ceiling(float(data.sum(axis=0).max()) * 1.35)  # room for the legend
+            if self.ax.get_ylim() != (0.0, top):
+                self.ax.set_ylim(0.0, top)
         self.legend.set_visible(n > 0)
         self._quarter_axis(self.ax, n)
+        self.n = n
         return self.fig
+
+    def frame_key(self) -> Any:
+        return (self._span, self.n == 0, self.ax.get_ylim())
 
 
 def network_layout(model: ChipMarketModel) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -417,7 +495,8 @@ def developer_us_share(model: ChipMarketModel) -> np.ndarray:
 class NetworkView(_View):
     """The developers' peer network: colour = US share of a developer's compute, size = compute.
 
-    Layout, edges and the node collection are made once; a step only resets colours and sizes.
+    Layout, links, labels and colour bar are the fixed frame; a step only recolours and resizes
+    the nodes.
     """
 
     def __init__(self, model: ChipMarketModel):
@@ -432,6 +511,7 @@ class NetworkView(_View):
         self.nodes = ax.scatter(self.pos[self.drawn, 0], self.pos[self.drawn, 1], s=5.0,
                                 c=np.zeros(len(self.drawn)), cmap="RdYlGn", vmin=0.0, vmax=1.0,
                                 linewidths=0.2, edgecolors="0.3", zorder=2)
+        self._animate(self.nodes)
         for s, name in enumerate(SEGMENTS):
             angle = np.pi / 4 + 2 * np.pi * s / len(SEGMENTS)
             ax.text(np.cos(angle), np.sin(angle) + (0.72 if np.sin(angle) > 0 else -0.76), name,
@@ -456,29 +536,37 @@ class NetworkView(_View):
         return self.fig
 
 
+VIEW_CLASSES = (USShareView, InstalledByMakerView, RevenueView, EcosystemGapView, NetworkView)
+
+
 def fig_us_share(model: ChipMarketModel) -> Figure:
     """US stack share of installed compute and of new purchases, and developers mostly on it."""
-    return _cached_view(model, USShareView).update()
+    return view_for(model, USShareView).update()
 
 
 def fig_installed_by_maker(model: ChipMarketModel) -> Figure:
     """Stacked area: installed compute (M H100e) by chipmaker."""
-    return _cached_view(model, InstalledByMakerView).update()
+    return view_for(model, InstalledByMakerView).update()
 
 
 def fig_revenue(model: ChipMarketModel) -> Figure:
     """Nvidia's China data-centre revenue vs all domestic chipmakers', per quarter."""
-    return _cached_view(model, RevenueView).update()
+    return view_for(model, RevenueView).update()
 
 
 def fig_ecosystem_gap(model: ChipMarketModel) -> Figure:
     """Domestic ecosystem maturity (left axis) and the capability gap in months (right axis)."""
-    return _cached_view(model, EcosystemGapView).update()
+    return view_for(model, EcosystemGapView).update()
 
 
 def fig_network(model: ChipMarketModel) -> Figure:
     """The developer network, coloured by each developer's US share and sized by its compute."""
-    return _cached_view(model, NetworkView).update()
+    return view_for(model, NetworkView).update()
+
+
+def view_png(model: ChipMarketModel, cls: type[_View]) -> bytes:
+    """View ``cls`` of ``model`` as PNG bytes, as sent to the browser."""
+    return view_for(model, cls).png()
 
 
 VIEWS = (fig_us_share, fig_installed_by_maker, fig_revenue, fig_ecosystem_gap, fig_network)
@@ -486,19 +574,19 @@ VIEWS = (fig_us_share, fig_installed_by_maker, fig_revenue, fig_ecosystem_gap, f
 
 # ---------------------------------------------------------------------------------------------
 # Solara components
-def _view_component(make_figure):
-    """A SolaraViz view: ``make_figure(model)`` as a PNG, rebuilt only when the model steps."""
+def _view_component(cls):
+    """A SolaraViz view: ``cls``'s PNG, re-rendered only when the model has stepped."""
 
     def view(model: ChipMarketModel):
         deps = [model_token(model), model.steps]
-        fig = solara.use_memo(lambda: make_figure(model), deps)
-        return solara.FigureMatplotlib(fig, dependencies=deps, format="png")
+        png = solara.use_memo(lambda: view_png(model, cls), deps)
+        return rw.Image(value=png, format="png")
 
-    view.__name__ = view.__qualname__ = make_figure.__name__.replace("fig_", "View_")
+    view.__name__ = view.__qualname__ = "View" + cls.__name__
     return view
 
 
-VIEW_COMPONENTS = [(_view_component(f), 0) for f in VIEWS]
+VIEW_COMPONENTS = [(_view_component(cls), 0) for cls in VIEW_CLASSES]
 
 
 @solara.component
@@ -584,8 +672,9 @@ def Page():
 #: What ``solara run model/app.py`` serves.
 page = Page
 
-__all__ = ["ChipMarketModelUI", "CONTROLS", "PRESETS", "Page", "page", "preset_values", "make_model",
-           "model_params", "status_text", "VIEWS", "network_layout"]
+__all__ = ["ChipMarketModelUI", "CONTROLS", "PRESETS", "DEFAULT_PRESET", "Page", "page", "make_model",
+           "preset_values", "model_params", "status_text", "run_parameters_text", "VIEWS",
+           "VIEW_CLASSES", "view_png", "network_layout", "developer_us_share"]
 
 if not set(CONTROLS) - {"rng"} <= PARAMS_BY_NAME.keys():  # pragma: no cover - developer guard
     raise ImportError("CONTROLS names a parameter that model.parameters does not define")
