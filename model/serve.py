@@ -5,7 +5,10 @@
 Binds 127.0.0.1 unless told otherwise. Checks first that the port is free (a port in use is bad
 input: ``chipstack: error: port P on H is in use``, exit 2, nothing started), then runs
 ``python -m solara run model.app --host H --port P --production --no-open --no-check-version``
-(no call to PyPI for a newer Solara) as a child process, prints the URL and waits. Ctrl-C (or SIGTERM to this process) stops the server.
+(no call to PyPI for a newer Solara) as a child process, prints the URL and waits. Ctrl-C stops
+the server (the terminal sends SIGINT to both processes; the server gets a grace period, then
+SIGTERM, then SIGKILL); SIGTERM to ``chipstack`` alone stops it too. Exit code 0 when stopped so,
+1 if the server exits by itself with an error.
 
 Solara's telemetry is switched off in the child (``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False``):
 the UI must work with no internet, and it should not phone home anyway. Its front-end assets
@@ -78,15 +81,23 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     env = dict(os.environ)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # Solara warns on every first visit over plain http (its cookie falls back to samesite=lax,
+    # which is right for a local server): keep the terminal quiet
+    quiet = "ignore:Cookies with samesite=none require https:UserWarning"
+    env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)
     # the app imports ``model`` as a package: make the project importable from any folder
     project = str(APP_PATH.parent.parent)
     env["PYTHONPATH"] = project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
 
+    class Terminated(Exception):
+        """SIGTERM to this process (only): the server did not get it and must be stopped."""
+
     def on_sigterm(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     proc = None
+    grace = 0.0  # seconds to let the server stop on its own before we signal it
     try:
         proc = subprocess.Popen(server_command(host, port), env=env)
         print(f"chipstack ui: serving {url(host, port)} (Ctrl-C to stop)", flush=True)
@@ -96,14 +107,33 @@ def cmd_ui(args: argparse.Namespace) -> int:
             return 1
         return 0
     except KeyboardInterrupt:
+        # Ctrl-C reaches the whole foreground process group: the server is stopping already
+        grace = STOP_TIMEOUT
+        print("chipstack ui: stopping", file=sys.stderr, flush=True)
+        return 0
+    except Terminated:
         print("chipstack ui: stopping", file=sys.stderr, flush=True)
         return 0
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # no second interruption while cleaning up
+        if proc is not None:
+            _stop(proc, grace)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _stop(proc: subprocess.Popen, grace: float) -> None:
+    """Wait ``grace`` seconds for the server to exit, then SIGTERM it, then SIGKILL it."""
+    for sig in (None, signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        if sig is not None:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=grace if sig is None else STOP_TIMEOUT)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now
+            proc.kill()
+            proc.wait()
+            return
