@@ -5,7 +5,7 @@ HTTP 200, and drives the page with Playwright's Python API and ``/usr/bin/chromi
 ``playwright install``). Every request that does not go to the UI server is blocked and recorded,
 so the test also proves that the page renders completely with no internet. Checks the controls
 and views, the "No exports" and "Open market" presets through Reset and Step, that Reset returns
-to the start quarter, measures the time a step takes to redraw in the browser (printed; run with
+to the start quarter, Play and pause, measures the time a step takes to redraw in the browser (printed; run with
 ``-s`` to see it), and writes the screenshot docs/ui.png (< 300 KB). The server is stopped by
 killing its process group in the fixture's teardown.
 
@@ -245,7 +245,19 @@ def test_ui_end_to_end(browser_page):
           + ", ".join(f"{t:.2f}" for t in times))
     assert median < 1.0, f"a step takes {median:.2f} s to redraw (median of {len(times)})"
 
-    # the screenshot for the docs: "Open market" after 8 quarters
+    # Play runs quarters by itself until paused
+    page.get_by_role("button", name="▶", exact=True).click()
+    page.wait_for_function(
+        "() => /Step: (1[2-9]|[2-9][0-9])/.test(document.querySelector('.chipstack-status').innerText)",
+        timeout=60_000)
+    page.get_by_role("button", name="❚❚", exact=True).click()
+    page.get_by_role("button", name="▶", exact=True).wait_for(timeout=15_000)
+    page.wait_for_timeout(600)
+    paused = status(page)
+    page.wait_for_timeout(800)
+    assert status(page) == paused, "the model kept running after pause"
+
+    # the screenshot for the docs: "Open market" after a dozen quarters
     # the app scrolls inside a 100vh layout, so "full page" is the viewport: make it tall enough
     page.set_viewport_size({"width": 1400, "height": 1750})
     page.wait_for_timeout(800)
