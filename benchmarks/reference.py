@@ -52,6 +52,7 @@ from model.quarters import parse_quarter
 
 CUDA, ROCM, DOMESTIC = range(3)
 MAX_ROUNDS = 8  # rationing rounds per quarter
+ROADMAP_FROM = parse_quarter("2026Q1")  # R&D moves only chips planned from this quarter on
 
 
 def years_since_2026(quarter: int) -> float:
@@ -96,8 +97,12 @@ class USGovernment(mesa.Agent):
         for q, value in self.schedule:
             if q == self.model.quarter:
                 self.regime = value
-        # the draw is made every quarter, whatever the regime
-        if self.model.rng.random() < self.model.us_reversal_prob and self.regime != "ban":
+        # the draw is made every quarter, whatever the regime (and even when reversals are only
+        # priced in as risk, realize_reversals=False)
+        draw = self.model.rng.random()
+        if not self.model.realize_reversals:
+            return
+        if draw < self.model.us_reversal_prob and self.regime != "ban":
             self.regime = US_REGIMES[max(US_REGIMES.index(self.regime) - 1, 0)]
 
     def supply_cut_risk(self):
@@ -158,11 +163,13 @@ class ChinaGovernment(mesa.Agent):
         return False  # ban
 
     def pressure(self, dev):
-        """Utility penalty on the US ecosystems (window guidance under discourage/restrict)."""
-        if self.stance not in ("discourage", "restrict"):
-            return 0.0
+        """Utility penalty on the US ecosystems: a state-affiliated developer's standing preference
+        for domestic chips, plus window guidance under discourage/restrict."""
         m = self.model
-        return m.guidance_penalty * (m.state_guidance_multiplier if dev.state_affiliated else 1.0)
+        penalty = m.state_domestic_preference if dev.state_affiliated else 0.0
+        if self.stance in ("discourage", "restrict"):
+            penalty = penalty + m.guidance_penalty * (m.state_guidance_multiplier if dev.state_affiliated else 1.0)
+        return penalty
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,7 +200,8 @@ class Chipmaker(mesa.Agent):
             shift = math.floor(extra * m.rd_share / m.rd_speedup_cost_usd)
             shift = max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift))
             for chip in self.chips:
-                if not chip.released:
+                # only the roadmap ahead moves: chips planned before 2026Q1 shipped when history says
+                if not chip.released and chip.planned_release >= ROADMAP_FROM:
                     chip.release = chip.planned_release - shift
                     if chip.release <= m.quarter:
                         chip.released = True

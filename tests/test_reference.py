@@ -31,6 +31,9 @@ CASES = {
     "schedules_rnd": {"us_policy_schedule": "2027Q1:open,2028Q3:ban",
                       "china_policy_schedule": "2026Q3:discourage,2029Q1:ban",
                       "rd_speedup_cost_usd": 5e7, "state_mandate": False},
+    "replay_2023_priced_risk": {"start_quarter": "2023Q1", "realize_reversals": False,
+                                "us_reversal_prob": 0.3, "rd_speedup_cost_usd": 5e7,
+                                "state_domestic_preference": 4.0, "china_import_policy": "open"},
     "no_noise_no_domestic": {"demand_shock_sd": 0.0, "taste_sd": 0.0, "huawei_capacity_2026": 0,
                              "cambricon_capacity_2026": 0, "moore_threads_capacity_2026": 0},
 }
