@@ -34,7 +34,10 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOT = ROOT / "docs" / "ui.png"
+# The committed screenshot is refreshed only on request (CHIPSTACK_UPDATE_SCREENSHOT=1), so that
+# `make test` leaves the working tree clean; otherwise the test writes it to a temporary folder.
+SCREENSHOT = (ROOT / "docs" / "ui.png" if os.environ.get("CHIPSTACK_UPDATE_SCREENSHOT") == "1"
+              else Path(tempfile.gettempdir()) / "chipstack-ui.png")
 MAX_SCREENSHOT_BYTES = 300_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -271,7 +274,7 @@ def test_ui_end_to_end(browser_page):
     assert record["failed"] == [], f"failed to load: {record['failed']}"
     assert record["page_errors"] == [], f"JavaScript errors: {record['page_errors']}"
     print(f"browser: test body took {time.perf_counter() - t_start:.1f} s; screenshot "
-          f"{SCREENSHOT.relative_to(ROOT)} {SCREENSHOT.stat().st_size / 1000:.0f} KB")
+          f"{SCREENSHOT} {SCREENSHOT.stat().st_size / 1000:.0f} KB")
 
 
 def _small_png(png: bytes) -> bytes:
