@@ -183,3 +183,18 @@ def test_history_replay_reduced_size():
     assert set(table["role"]) == {"calibration", "out-of-sample"}
     # the policy inputs do what the timeline says: nothing from Nvidia under Beijing's 2025Q4 block
     assert table.loc[table["period"] == "2025Q4", "model_mean"].iloc[0] == 0.0
+
+
+def test_replay_us_regime_follows_the_schedule_only():
+    # the replay prices the US risk (us_reversal_prob > 0) but never realizes a reversal: the
+    # regime each quarter is the dated schedule's, so the history is the only source of US changes
+    from model.validation import replay_run
+
+    params, _, seeds = replay_spec()
+    assert params["realize_reversals"] is False and params["us_reversal_prob"] > 0
+    df = replay_run({**params, "n_developers": 60}, seeds[0], steps=14)
+    expected = {"2022Q4": "h20", "2024Q4": "h20", "2025Q1": "h20", "2025Q2": "ban", "2025Q3": "h20",
+                "2025Q4": "h20", "2026Q1": "lagged"}
+    got = dict(zip(df["quarter"], df["us_regime"], strict=True))
+    for q, regime in expected.items():
+        assert got[q] == regime, q
