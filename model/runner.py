@@ -62,7 +62,7 @@ MANIFEST_VERSION = 1
 WORK_PER_TASK = 200_000
 MAX_RUNS_PER_TASK = 64
 TASKS_PER_WORKER = 6
-ROWS_PER_ROW_GROUP = 16_384
+ROWS_PER_ROW_GROUP = 4096  # small row groups keep the writer's buffers small
 VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "pydantic",
                     "tqdm")
 
@@ -571,7 +571,8 @@ def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, ste
     holds about one task's rows, however many runs there are.
     """
     finals: list[pa.Table] = []
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+    dictionary = [f.name for f in schema if f.type == pa.string() and f.name != "run_id"]
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, use_dictionary=dictionary) as writer:
         buffer: list[pa.Table] = []
         for group in overlapping_groups(parts):
             table = pa.concat_tables([pq.read_table(p, schema=schema) for p in group])
