@@ -102,7 +102,7 @@ class ChipMarketModel(mesa.Model):
         domestic_subsidy: float = 0.15,
         guidance_penalty: float = 1.0,
         state_guidance_multiplier: float = 2.0,
-        state_domestic_preference: float = 2.0,
+        state_domestic_preference: float = 4.0,
         china_adaptive: bool = False,
         huawei_capacity_2026: float = 600_000,
         cambricon_capacity_2026: float = 300_000,

@@ -110,13 +110,14 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 2 (range 1-4): notices 'especially for government or national-security work' "
           "(§C2, H)",
           low=1.0, high=10.0, sweep_range=(1.0, 4.0)),
-    Param("state_domestic_preference", 2.0, "float", "utils",
+    Param("state_domestic_preference", 4.0, "float", "utils",
           "state-affiliated developers' preference for domestic chips whatever Beijing's stance "
           "(procurement rules for SOEs and state-funded DCs)",
-          "ASSUMPTION 2 (range 0-4): Ascend demand came mostly from SOEs and local governments "
-          "(The Information, §D2, M); China Mobile 910B/C in ~85% of new cloud build (§D1, M/L); "
-          "calibrated on the 2024 Nvidia share (docs/VALIDATION.md)",
-          low=0.0, high=20.0, sweep_range=(0.0, 4.0)),
+          "CALIBRATED 4 on Nvidia's 2024 share of China's AI-chip revenue (66%, §E4 M) in the "
+          "2022-2024 replay (docs/VALIDATION.md; range 0-6); basis: Ascend demand came mostly from "
+          "SOEs and local governments (The Information, §D2, M), China Mobile 910B/C in ~85% of new "
+          "cloud build (§D1, M/L)",
+          low=0.0, high=20.0, sweep_range=(0.0, 6.0)),
     Param("china_adaptive", False, "bool", "-",
           "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
           "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),
