@@ -233,3 +233,20 @@ def test_sample_designs(method, n, points):
     assert [r.run_id for r in again.runs] == [r.run_id for r in design.runs]
     entry = design.manifest_entry(exp)
     assert entry["sample"]["salib_problem"]["names"] == ["lockin_weight", "export_lag_months"]
+
+
+def test_sensitivity_ranges_are_the_documented_sweep_ranges():
+    from model.parameters import PARAMS_BY_NAME
+
+    exp = load_experiment("sensitivity")
+    assert exp.sample.method == "sobol" and len(exp.sample.ranges) >= 9
+    for name, bounds in exp.sample.ranges.items():
+        assert bounds == tuple(float(b) for b in PARAMS_BY_NAME[name].sweep_range), name
+
+
+def test_precision_keys_validated(tmp_path):
+    exp = load_experiment("export_regimes")
+    assert exp.precision.half_width == 0.02 and exp.precision.reporter == "us_stack_share"
+    bad = GOOD.replace("seed = 7", "seed = 7\ntarget_half_width = 0.1\nmax_replications = 1")
+    with pytest.raises(UsageError, match="max_replications = 1: below replications = 2"):
+        load_experiment(write(tmp_path, bad))
