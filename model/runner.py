@@ -220,10 +220,15 @@ class InlineExecutor(Executor):
 
 
 def make_executor(workers: int | None, scheduler: str | None = None) -> Executor:
-    """An executor for ``workers`` processes, or for a Dask scheduler (not available yet)."""
+    """An executor for ``workers`` processes, or for a Dask scheduler (``local`` or tcp://HOST:PORT,
+    through ``model.cluster``). Raises UsageError for a bad or unreachable scheduler."""
     if scheduler is not None:
-        raise UsageError(f"--scheduler {scheduler!r}: the Dask backend is not available yet; "
-                         f"allowed: leave out --scheduler and use --workers N")
+        try:
+            from .cluster import dask_executor
+        except ImportError:
+            raise UsageError(f"--scheduler {scheduler!r}: the Dask backend is not available; "
+                             f"allowed: leave out --scheduler and use --workers N") from None
+        return dask_executor(scheduler, workers)
     workers = workers or os.cpu_count() or 1
     if workers == 1:
         return InlineExecutor()
@@ -261,7 +266,7 @@ def _executor_name(executor: Executor, workers: int) -> str:
         return "inline"
     if isinstance(executor, ProcessPoolExecutor):
         return f"processes:{workers}"
-    return type(executor).__name__
+    return getattr(executor, "name", type(executor).__name__)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -181,14 +181,6 @@ def test_bad_file_subprocess_leaves_nothing(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
-def test_scheduler_not_available_is_usage_error(tmp_path, capsys):
-    path = write(tmp_path, GOOD)
-    out = tmp_path / "out"
-    assert main(["sweep", str(path), "--out", str(out), "--scheduler", "tcp://127.0.0.1:1"]) == 2
-    assert capsys.readouterr().err.startswith("chipstack: error: --scheduler")
-    assert not out.exists()
-
-
 # ---------------------------------------------------------------------------------------------
 # Designs: identity, not order
 def test_run_ids_and_seeds_do_not_depend_on_order(tmp_path):

@@ -286,11 +286,11 @@ def test_batch_run_returns_every_reporter():
         assert row["Step"] == 3
 
 
-def test_make_executor_scheduler_is_usage_error():
+def test_make_executor_bad_scheduler_is_usage_error():
     from model.errors import UsageError
 
-    with pytest.raises(UsageError, match="Dask"):
-        runner.make_executor(2, "local")
+    with pytest.raises(UsageError, match="--scheduler"):
+        runner.make_executor(2, "udp://nowhere")
 
 
 def test_load_shipped_and_partition_tasks():
