@@ -51,7 +51,8 @@ SAMPLE_METHODS = ("lhs", "sobol", "morris")
 RESERVED = ("rng", "seed")
 
 ALLOWED: dict[tuple[str, ...], str] = {
-    ("experiment",): "a table [experiment] with keys name, description, steps, replications, seed",
+    ("experiment",): "a table [experiment] with keys name, description, steps, replications, seed "
+                     "(and optionally target_half_width, target_reporter, max_replications)",
     ("experiment", "name"): "letters, digits, - and _ only (it names the output folder under outputs/)",
     ("experiment", "description"): "a string",
     ("experiment", "steps"): f"an integer from 1 to {MAX_STEPS}",
