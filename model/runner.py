@@ -12,6 +12,11 @@ At the end the parts are merged, a bounded number at a time, into ``runs.parquet
 the manifest is complete and no run failed (with failures they stay, so ``--resume`` retries only
 the failed runs).
 
+With a precision target (``target_half_width`` in ``[experiment]``) the runs go in rounds: after
+each round the points whose 95% CI half-width is still too wide get more replications (at most 8x
+a round). Each round's decision uses only the runs of the earlier rounds, so a resumed sweep replays
+the same rounds and ends with the same runs.
+
 Output folder rules: bad input is found before the folder is created. Without ``--resume`` an
 existing non-empty folder is an error (suggesting ``--resume``); nothing is ever overwritten
 silently. With ``--resume`` the folder must hold a sweep of the same experiment (same fingerprint).
