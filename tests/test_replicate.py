@@ -91,3 +91,13 @@ def test_bad_manifest_is_a_usage_error(tmp_path, content):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("chipstack: error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_the_shipped_reference_results_replicate(root):
+    """outputs/export_regimes/ is committed: a model change that alters any number must come with
+    regenerated reference results (`chipstack sweep export_regimes`)."""
+    manifest = root / "outputs" / "export_regimes" / "manifest.json"
+    r = replicate(manifest, workers=2, progress=False)
+    assert r.identical, report_text(r, manifest)
+    assert r.runs == len(pd.read_parquet(manifest.parent / "runs.parquet", columns=["run_id"])["run_id"].unique())
