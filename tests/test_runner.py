@@ -232,7 +232,8 @@ def test_quick_experiment_on_command_line(tmp_path, capsys):
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     """A real `chipstack sweep` killed with SIGKILL mid-way, then --resume: the same data."""
-    data = spec(name="kill", replications=20, steps=8)  # 120 runs
+    data = spec(name="kill", replications=60, steps=20)  # 360 runs, a few seconds: killed mid-way
+    data["parameters"]["n_developers"] = 150
     path = write_toml(tmp_path / "kill.toml", data)
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "model.cli", "sweep", str(path), "--out", str(out), "--workers", "2"]
@@ -254,7 +255,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
 
 def test_sigint_stops_cleanly(tmp_path):
-    data = spec(name="int", replications=30, steps=8)
+    data = spec(name="int", replications=300, steps=20)  # ~10 s of work: Ctrl-C lands mid-sweep
+    data["parameters"]["n_developers"] = 200
     path = write_toml(tmp_path / "int.toml", data)
     out = tmp_path / "int"
     command = [sys.executable, "-m", "model.cli", "sweep", str(path), "--out", str(out), "--workers", "2"]
