@@ -260,8 +260,11 @@ def test_sigint_stops_cleanly(tmp_path):
     path = write_toml(tmp_path / "int.toml", data)
     out = tmp_path / "int"
     command = [sys.executable, "-m", "model.cli", "sweep", str(path), "--out", str(out), "--workers", "2"]
+    # restore the default SIGINT disposition in the child: pytest-xdist workers ignore SIGINT, and an
+    # ignored signal stays ignored across exec (Python then installs no KeyboardInterrupt handler)
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((out / ".parts").glob("part-*.parquet")):
         time.sleep(0.005)
