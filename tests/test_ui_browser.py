@@ -217,6 +217,7 @@ def test_ui_end_to_end(browser_page):
     about = page.locator(".chipstack-about")
     assert "agent-based model" in about.inner_text()
     assert about.locator("a", has_text="docs/ODD.md").count() == 1
+    wait_views(page)  # the views may re-mount once after the first render on a loaded machine
     assert page.locator("img.widget-image").count() == 5
     s = status(page)
     assert "Quarter: 2026Q1" in s and "Step: 0" in s and "US regime: lagged" in s and "Beijing: restrict" in s
