@@ -115,11 +115,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {args.out!r}: exists and is not a folder")
+    t0 = time.perf_counter()
     try:
         model = ChipMarketModel(rng=args.seed, **params)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    t0 = time.perf_counter()
     df = model.run(args.steps)
     seconds = time.perf_counter() - t0
     print(summary_text(df, params, args.seed, model.n_developers, seconds))
@@ -141,7 +141,7 @@ def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float)
     first, last = df.iloc[0], df.iloc[-1]
     lines = [
         f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
-        f"{n_developers} developers, seed {seed}, {seconds:.2f} s",
+        f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
         "",
         f"{'':34s}{first['quarter']:>12s}{last['quarter']:>12s}",
