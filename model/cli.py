@@ -13,6 +13,7 @@ line on stderr starting ``chipstack: error:`` and nothing else (no traceback), a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -122,12 +123,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     df = model.run(args.steps)
     seconds = time.perf_counter() - t0
-    print(summary_text(df, params, args.seed, model.n_developers, seconds))
     csv_path, png_path = out / "timeseries.csv", out / "run.png"
     write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
     fig = run_figure(df, title=_title(params, args.seed))
     with atomic_path(png_path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+    print(summary_text(df, params, args.seed, model.n_developers, seconds))
     print(f"\nwrote {csv_path} and {png_path}")
     return 0
 
@@ -191,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chipstack: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (e.g. `chipstack run | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
