@@ -21,9 +21,10 @@ from model.policy import china_allows_us
 from model.quarters import years_since_2026
 
 
-def plain_clearing(demand, pull, classes, allowed_by_class, base, perf, capacity, maker_of_chip,
+def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, capacity, maker_of_chip,
                    ecosystem_of_chip, n_makers, max_rounds=8):
-    """Proportional rationing rounds with an (n x J) logit. Returns (purchases n x M, unmet, units)."""
+    """Proportional rationing rounds with an (n x J) logit over budgets (USD). Returns (purchases
+    n x M in H100e, unspent budget, units sold)."""
     n = demand.shape[0]
     remaining = demand.astype(float).copy()
     capacity = capacity.astype(float).copy()
@@ -41,18 +42,18 @@ def plain_clearing(demand, pull, classes, allowed_by_class, base, perf, capacity
         w = np.exp(u - top)  # 0 where not available
         total = w.sum(axis=1, keepdims=True)
         p = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
-        wanted = p * remaining[:, None]  # (n x J) H100e ordered per chip
-        units = wanted.sum(axis=0) / perf
+        wanted = p * remaining[:, None]  # (n x J) USD ordered per chip
+        units = wanted.sum(axis=0) / cost
         maker_units = np.bincount(maker_of_chip, weights=units, minlength=n_makers)
         fill = np.ones(n_makers)
         short = maker_units > capacity
         fill[short] = capacity[short] / maker_units[short]
-        bought = (wanted * fill[maker_of_chip][None, :]) @ chip_to_maker  # (n x M)
-        purchases += bought
+        paid = wanted * fill[maker_of_chip][None, :]  # (n x J) USD
+        purchases += (paid * (perf / cost)[None, :]) @ chip_to_maker  # (n x M) H100e
         units_sold += units * fill[maker_of_chip]
         capacity -= maker_units * fill
         capacity[short] = 0.0
-        remaining = np.maximum(remaining - bought.sum(axis=1), 0.0)
+        remaining = np.maximum(remaining - paid.sum(axis=1), 0.0)
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
     return purchases, remaining, units_sold
@@ -69,6 +70,7 @@ class KernelState:
     classes: np.ndarray
     allowed_by_class: np.ndarray
     base: np.ndarray
+    cost: np.ndarray
     perf: np.ndarray
     capacity: np.ndarray
     base_demand: np.ndarray
@@ -93,7 +95,7 @@ def kernel_state(m) -> KernelState:
     return KernelState(
         installed=dev.installed.copy(), peers=dev.peers, taste=dev.taste,
         pressure=m.government_pressure(), classes=access_class(china_ok, dev.licensed),
-        allowed_by_class=m.legal_chips_by_class(), base=base, perf=m.perf,
+        allowed_by_class=m.legal_chips_by_class(), base=base, cost=m.buyer_cost, perf=m.perf,
         capacity=np.array([mk.capacity for mk in m.chipmakers], dtype=float),
         base_demand=dev.base_demand, growth=(1.0 + m.demand_growth) ** years_since_2026(m.quarter),
         shock_sd=m.demand_shock_sd, depreciation=m.depreciation, lockin_weight=m.lockin_weight,
@@ -114,7 +116,7 @@ def plain_quarter(s: KernelState, rng: np.random.Generator) -> np.ndarray:
     pull = s.lockin_weight * own + s.peer_weight * peer + s.taste - s.pressure
     shock = np.exp(rng.normal(-0.5 * s.shock_sd**2, s.shock_sd, s.base_demand.shape[0]))
     demand = s.base_demand * s.growth * shock
-    purchases, _, _ = plain_clearing(demand, pull, s.classes, s.allowed_by_class, s.base, s.perf,
+    purchases, _, _ = plain_clearing(demand, pull, s.classes, s.allowed_by_class, s.base, s.cost, s.perf,
                                      s.capacity, s.maker_of_chip, s.ecosystem_of_chip,
                                      s.ecosystem_of_maker.shape[0])
     s.installed = s.installed * (1.0 - s.depreciation) + purchases

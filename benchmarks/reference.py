@@ -150,7 +150,7 @@ class ChinaGovernment(mesa.Agent):
             best = [c.perf for c in m.chips if c.maker is maker and m.is_on_sale(c)]
             if best:
                 supply += maker.capacity * max(best)
-        expected = m.quarterly_demand_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+        expected = m.quarterly_budget_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter) / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
     def allows_us(self, dev):
@@ -270,7 +270,7 @@ class AIDeveloper(mesa.Agent):
         self.choose()
 
     def choose(self):
-        """Logit over the chips on my menu whose maker still has supply: order remaining demand."""
+        """Logit over the chips on my menu whose maker still has supply: split my remaining budget."""
         offered = [c for c in self.menu if c.maker.capacity_left > 0]
         if not offered:
             self.order = []
@@ -282,13 +282,14 @@ class AIDeveloper(mesa.Agent):
         self.order = [(c, self.remaining * wj / total) for c, wj in zip(offered, w)]
 
     def receive(self):
-        """Get each order filled at its maker's fill ratio; the rest is still wanted."""
-        got = 0.0
+        """Get each order filled at its maker's fill ratio (a dollar buys perf/cost H100e); the
+        unspent rest of the budget is still to spend."""
+        spent = 0.0
         for chip, amount in self.order:
-            bought = amount * chip.maker.fill
-            self.purchases[chip.maker.index] += bought
-            got += bought
-        self.remaining = max(self.remaining - got, 0.0)
+            paid = amount * chip.maker.fill
+            self.purchases[chip.maker.index] += paid * (chip.perf / chip.buyer_cost)
+            spent += paid
+        self.remaining = max(self.remaining - spent, 0.0)
 
     def install(self):
         keep = 1.0 - self.model.depreciation
@@ -309,7 +310,7 @@ class ReferenceModel(mesa.Model):
         self.start = parse_quarter(self.start_quarter)
         self.quarter = self.start
         self.depreciation = 1.0 / (4.0 * self.depreciation_years)
-        self.quarterly_demand_2026 = self.demand_2026_usd / 4.0 / USD_PER_H100E
+        self.quarterly_budget_2026 = self.demand_2026_usd / 4.0  # USD
         self.domestic_cumulative = fast.domestic_cumulative
         self.domestic_cumulative_anchor = fast.domestic_cumulative_anchor
 
@@ -422,7 +423,7 @@ class ReferenceModel(mesa.Model):
             units = {chip: 0.0 for chip in self.chips}
             for d in self.developers:
                 for chip, amount in d.order:
-                    units[chip] += amount / chip.perf
+                    units[chip] += amount / chip.buyer_cost
             any_short = False
             for maker in self.makers:
                 wanted = sum(units[c] for c in maker.chips)
@@ -474,7 +475,7 @@ class ReferenceModel(mesa.Model):
         self.domestic_revenue_usd = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
         self.domestic_ecosystem = self.maturity[DOMESTIC]
         self.capability_gap_months = self.capability_gap()
-        self.unmet_demand_h100e = unmet
+        self.unmet_demand_h100e = unmet / USD_PER_H100E
 
     def capability_gap(self):
         """Months since the US frontier first reached the best chip China can make or legally buy

@@ -75,15 +75,16 @@ class DeveloperArrays:
     """State of the developer population, one row per developer."""
 
     segment: np.ndarray  # (n,) int index into SEGMENTS
-    base_demand: np.ndarray  # (n,) H100e per quarter at 2026Q1 (before growth and shocks)
+    base_demand: np.ndarray  # (n,) USD budget per quarter at 2026Q1 (before growth and shocks)
     licensed: np.ndarray  # (n,) bool: holds a US licence (approved customer); see stratified_pick
     china_approved: np.ndarray  # (n,) bool: Beijing lets it buy US chips under 'restrict'
     taste: np.ndarray  # (n x E) persistent taste for each ecosystem
     installed: np.ndarray  # (n x makers) installed compute in H100e, per chipmaker
     peers: sp.csr_matrix  # (n x n) row-normalised peer network
     last_purchases: np.ndarray  # (n x makers) H100e bought in the last quarter
-    last_unmet: np.ndarray  # (n,) H100e unmet in the last quarter
-    last_demand: np.ndarray  # (n,) H100e wanted in the last quarter
+    last_unmet: np.ndarray  # (n,) USD of budget unspent (no legal supply) in the last quarter
+    last_demand: np.ndarray  # (n,) USD budget in the last quarter
+    last_spent: np.ndarray  # (n,) USD spent in the last quarter
 
     @property
     def n(self) -> int:
@@ -97,7 +98,7 @@ class DeveloperArrays:
 def create_population(
     rng: np.random.Generator,
     n: int,
-    quarterly_demand_2026: float,
+    quarterly_budget_2026: float,
     initial_installed: float,
     initial_us_share: float,
     maker_names: tuple[str, ...],
@@ -117,7 +118,7 @@ def create_population(
     demand_share = SEGMENT_DEMAND_SHARE * present
     demand_share = demand_share / demand_share.sum()
     weight = size * (demand_share / np.where(seg_size > 0, seg_size, 1.0))[segment]  # sums to 1
-    base_demand = quarterly_demand_2026 * weight
+    base_demand = quarterly_budget_2026 * weight
 
     licensed = stratified_pick(rng, segment, weight, approved_customer_share)
     china_approved = stratified_pick(rng, segment, weight, china_approval_share)
@@ -149,6 +150,7 @@ def create_population(
         last_purchases=np.zeros_like(installed, order="F"),
         last_unmet=np.zeros(n),
         last_demand=np.zeros(n),
+        last_spent=np.zeros(n),
     )
 
 
@@ -176,7 +178,7 @@ def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.nd
 def quarterly_demand(
     rng: np.random.Generator, base_demand: np.ndarray, growth_factor: float, shock_sd: float
 ) -> np.ndarray:
-    """H100e each developer wants this quarter: base x growth x mean-one log-normal shock."""
+    """Each developer's budget this quarter (USD): base x growth x mean-one log-normal shock."""
     if shock_sd > 0:
         shock = np.exp(rng.normal(-0.5 * shock_sd**2, shock_sd, base_demand.shape[0]))
         return base_demand * growth_factor * shock

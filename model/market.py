@@ -1,14 +1,15 @@
 """Market clearing for the whole developer population at once (numpy).
 
-Each quarter every developer wants ``demand_i`` H100-equivalents of new compute. It splits that
-demand over the chips it may legally buy by the logit of ``model.choice``; domestic makers' supply
-is capacity-bound, so when a maker is over-subscribed every buyer gets the same fill ratio
-(proportional rationing) and the unserved part is offered again, in a further round, over the
-chips that still have supply (US chips are never capacity-bound, so unmet demand spills to allowed
-US chips where the developer may buy them, or stays unmet). Rounds stop when all demand is served
-or no supply is left for anyone who still wants some.
+Each quarter every developer has a budget (``demand_i``, USD) for new AI chips. It splits that
+budget over the chips it may legally buy by the logit of ``model.choice``; a dollar spent on chip j
+buys ``1 / cost_j`` chips and ``perf_j / cost_j`` H100-equivalents. Domestic makers' supply is
+capacity-bound, so when a maker is over-subscribed every buyer gets the same fill ratio
+(proportional rationing) and the unspent part of the budget is offered again, in a further round,
+over the chips that still have supply (US chips are never capacity-bound, so unmet demand spills to
+allowed US chips where the developer may buy them, or stays unspent). Rounds stop when all budgets
+are spent or no supply is left for anyone who still wants some.
 
-All work is on (n x ecosystems) and (n x makers) arrays plus a few (classes x chips) tables.
+All work is on (ecosystems x n) and (makers x n) rows plus a few (classes x chips) tables.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class Clearing:
     purchases: np.ndarray  # (n x makers) H100e bought by each developer from each maker
     purchases_by_ecosystem: np.ndarray  # (n x ecosystems) the same, summed per ecosystem
     chips_sold: np.ndarray  # (chips,) units of each chip sold
-    unmet: np.ndarray  # (n,) H100e of demand that found no legal supply
+    spent: np.ndarray  # (n,) USD of each developer's budget spent
+    unmet: np.ndarray  # (n,) USD of budget that found no legal supply
     rounds: int
 
 
@@ -37,6 +39,7 @@ def clear_market(
     access_class: np.ndarray,
     allowed_by_class: np.ndarray,
     base: np.ndarray,
+    cost: np.ndarray,
     perf: np.ndarray,
     capacity: np.ndarray,
     maker_of_chip: np.ndarray,
@@ -44,14 +47,15 @@ def clear_market(
     ecosystem_of_maker: np.ndarray,
     max_rounds: int = 8,
 ) -> Clearing:
-    """Allocate this quarter's demand.
+    """Allocate this quarter's budgets.
 
     Args:
-        demand: (n,) H100e each developer wants this quarter.
+        demand: (n,) USD each developer wants to spend this quarter.
         pull: (n x E) developer-specific utility of each ecosystem (see ``choice.ecosystem_pull``).
         access_class: (n,) index of each developer's access class (row of ``allowed_by_class``).
         allowed_by_class: (C x J) bool, which chips each class may buy (legal and on sale).
         base: (J,) utility common to all developers.
+        cost: (J,) USD the buyer pays per chip (after levy pass-through and subsidies).
         perf: (J,) effective H100e per chip.
         capacity: (M,) chips each maker can still deliver this quarter (``inf`` = not binding).
         maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
@@ -64,33 +68,36 @@ def clear_market(
     n_makers = capacity.shape[0]
     remaining = demand.astype(float).copy()
     capacity = capacity.astype(float).copy()
-    bought_t = np.zeros((n_makers, n))  # makers x developers
+    bought_t = np.zeros((n_makers, n))  # H100e, makers x developers
     chips_sold = np.zeros(base.shape[0])
-    chip_is_maker = maker_of_chip[None, :] == np.arange(n_makers)[:, None]  # (M x J)
+    chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
+    compute_per_usd = perf / cost
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         has_supply = capacity[maker_of_chip] > 0
         allowed = allowed_by_class & has_supply[None, :]
         A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
         shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)
-        wanted_t = shares_t * remaining  # (E x n) H100e
-        # demand per class and ecosystem, then per chip (compute), then per maker (units)
+        wanted_t = shares_t * remaining  # (E x n) USD
+        # budget per class and ecosystem, then per chip (USD), then per maker (units)
         class_eco = np.stack(
             [np.bincount(access_class, weights=wanted_t[e], minlength=n_class) for e in range(n_eco)],
             axis=1)  # (C x E)
-        chip_compute = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
-        chip_units = chip_compute / perf
+        chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
+        chip_units = chip_spend / cost
         maker_units = np.bincount(maker_of_chip, weights=chip_units, minlength=n_makers)
         fill = np.ones(n_makers)
         short = maker_units > capacity
         fill[short] = capacity[short] / maker_units[short]
-        # class-level share of each ecosystem's demand that each maker serves: (M x C)
-        served_maker = chip_is_maker @ (within * fill[maker_of_chip]).T
+        # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
+        filled = within * fill[maker_of_chip]  # (C x J)
+        spend_share = chip_is_maker @ filled.T  # (M x C)
+        compute_share = chip_is_maker @ (filled * compute_per_usd).T  # (M x C)
         served = np.zeros(n)
         for m in range(n_makers):
-            got = wanted_t[ecosystem_of_maker[m]] * served_maker[m][access_class]
-            bought_t[m] += got
-            served += got
+            wanted_m = wanted_t[ecosystem_of_maker[m]]
+            bought_t[m] += wanted_m * compute_share[m][access_class]
+            served += wanted_m * spend_share[m][access_class]
         chips_sold += chip_units * fill[maker_of_chip]
         capacity -= maker_units * fill
         capacity[short] = 0.0  # exhausted makers leave the next round
@@ -103,4 +110,4 @@ def clear_market(
     by_eco_t = np.zeros((n_eco, n))
     for m in range(n_makers):
         by_eco_t[ecosystem_of_maker[m]] += bought_t[m]
-    return Clearing(bought_t.T, by_eco_t.T, chips_sold, remaining, rounds)
+    return Clearing(bought_t.T, by_eco_t.T, chips_sold, demand - remaining, remaining, rounds)

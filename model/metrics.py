@@ -12,6 +12,12 @@ import numpy as np
 
 from .quarters import months_between
 
+#: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
+#: for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1). Used only where dollars must become
+#: compute without a chip choice: the unmet_demand_h100e reporter here, and in model.model the
+#: purchase history before the start and the adaptive rule's coverage.
+USD_PER_H100E = 25_000.0
+
 if TYPE_CHECKING:  # pragma: no cover
     from .model import ChipMarketModel
 
@@ -83,4 +89,4 @@ def update(model: "ChipMarketModel") -> None:
     model.domestic_ecosystem = float(model.maturity[2])
     model.capability_gap_months = capability_gap_months(
         model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model))
-    model.unmet_demand_h100e = float(dev.last_unmet.sum())
+    model.unmet_demand_h100e = float(dev.last_unmet.sum()) / USD_PER_H100E

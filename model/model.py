@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .metrics import USD_PER_H100E
 from .agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
 from .catalogue import (
     CHIPS,
@@ -50,9 +51,6 @@ from .policy import (
 )
 from .quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
 
-#: Reference cost of one H100-equivalent, to turn USD demand into compute (ASSUMPTION $25k:
-#: between the H200's ~$27k China price for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1).
-USD_PER_H100E = 25_000.0
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
 #: earlier releases are history, CALIBRATION §A1).
 ROADMAP_FROM = parse_quarter("2026Q1")
@@ -102,7 +100,7 @@ class ChipMarketModel(mesa.Model):
         domestic_subsidy: float = 0.15,
         guidance_penalty: float = 1.0,
         state_guidance_multiplier: float = 2.0,
-        state_domestic_preference: float = 4.0,
+        state_domestic_preference: float = 6.0,
         china_adaptive: bool = False,
         huawei_capacity_2026: float = 600_000,
         cambricon_capacity_2026: float = 300_000,
@@ -155,8 +153,8 @@ class ChipMarketModel(mesa.Model):
         self.china_schedule = parse_schedule(self.china_policy_schedule, CHINA_STANCES)
         self.depreciation = 1.0 / (4.0 * self.depreciation_years)
 
-        # --- demand and the installed base inherited from history
-        self.quarterly_demand_2026 = self.demand_2026_usd / 4.0 / USD_PER_H100E
+        # --- demand (budgets, USD) and the installed base inherited from history
+        self.quarterly_budget_2026 = self.demand_2026_usd / 4.0
         installed0, us_share0, domestic_cum0 = self.history_before(self.start)
         _, _, domestic_cum_2026 = self.history_before(parse_quarter("2026Q1"))
         self.domestic_cumulative_anchor = domestic_cum_2026
@@ -173,7 +171,7 @@ class ChipMarketModel(mesa.Model):
             Chipmaker(self, k, capacities.get(m.name), m.revenue_2026_usd) for k, m in enumerate(MAKERS)
         ]
         self.developers = create_population(
-            self.rng, self.n_developers, self.quarterly_demand_2026, installed0, us_share0,
+            self.rng, self.n_developers, self.quarterly_budget_2026, installed0, us_share0,
             cat.maker_names, cat.ecosystem_of_maker, self.approved_customer_share,
             self.china_approval_share, self.taste_sd, self.peers_per_developer,
         )
@@ -214,7 +212,8 @@ class ChipMarketModel(mesa.Model):
             q = quarter - k
             year = min(max(quarter_year(q), years[0]), years[-1])
             share = US_PURCHASE_SHARE_BY_YEAR[year]
-            bought = self.quarterly_demand_2026 * (1.0 + self.demand_growth) ** years_since_2026(q)
+            budget = self.quarterly_budget_2026 * (1.0 + self.demand_growth) ** years_since_2026(q)
+            bought = budget / USD_PER_H100E
             kept = bought * (1.0 - self.depreciation) ** (k - 1)
             installed += kept
             us += kept * share
@@ -257,12 +256,13 @@ class ChipMarketModel(mesa.Model):
                                   (1.0 + self.demand_growth) ** years_since_2026(self.quarter),
                                   self.demand_shock_sd)
         capacity = np.array([m.capacity for m in self.chipmakers], dtype=float)
-        result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.perf, capacity,
-                              cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+        result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
+                              capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
 
         install(dev.installed, result.purchases, self.depreciation)
         dev.last_purchases = result.purchases
         dev.last_unmet = result.unmet
+        dev.last_spent = result.spent
         dev.last_demand = demand
         self.access_classes = classes
         self.chips_sold = result.chips_sold
@@ -339,7 +339,8 @@ class ChipMarketModel(mesa.Model):
                 mine = sale & (cat.maker_of_chip == maker.index)
                 if mine.any():
                     supply += maker.capacity * float(self.perf[mine].max())
-        expected = self.quarterly_demand_2026 * (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        budget = self.quarterly_budget_2026 * (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        expected = budget / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
     # ------------------------------------------------------------------------------------------

@@ -67,9 +67,9 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
     ChipMarketModel(rng=3, n_developers=300).run(6)
     assert any(result.rounds > 1 for _, result in calls)
     for args, result in calls:
-        demand, pull, classes, allowed, base, perf, capacity, maker_of_chip, eco_of_chip, _ = args
-        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, perf, capacity,
+        demand, pull, classes, allowed, base, cost, perf, capacity, maker_of_chip, eco_of_chip, _ = args
+        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, capacity,
                                                  maker_of_chip, eco_of_chip, capacity.shape[0])
-        np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum())
+        np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
         np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())

@@ -29,9 +29,15 @@ def run_checked(steps=12, **params):
         np.testing.assert_allclose(dev.installed, before * (1 - m.depreciation) + dev.last_purchases,
                                    rtol=1e-12, atol=1e-9)
         assert (dev.last_purchases >= -1e-12).all() and (dev.last_unmet >= -1e-9).all()
-        # demand is either bought or unmet
-        np.testing.assert_allclose(dev.last_purchases.sum(axis=1) + dev.last_unmet, dev.last_demand,
-                                   rtol=1e-9, atol=1e-6)
+        # each budget is either spent or unmet, and what is spent buys compute at the chips' prices
+        np.testing.assert_allclose(dev.last_spent + dev.last_unmet, dev.last_demand, rtol=1e-9, atol=1e-6)
+        per_usd = m.perf / m.buyer_cost
+        bought = dev.last_purchases.sum(axis=1)
+        assert (bought <= dev.last_spent * per_usd.max() * (1 + 1e-9) + 1e-9).all()
+        assert (bought >= dev.last_spent * per_usd.min() * (1 - 1e-9) - 1e-9).all()
+        spend_by_chip = m.chips_sold * m.buyer_cost
+        assert spend_by_chip.sum() == pytest.approx(dev.last_spent.sum(), rel=1e-9, abs=1e-3)
+        assert (m.chips_sold * m.perf).sum() == pytest.approx(bought.sum(), rel=1e-9, abs=1e-6)
         for name in ("us_stack_share", "us_share_new", "developers_on_us_stack", "domestic_ecosystem"):
             assert 0.0 <= getattr(m, name) <= 1.0, name
         assert m.capability_gap_months >= 0 and m.unmet_demand_h100e >= 0

@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.reference import ReferenceModel
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.metrics import USD_PER_H100E
 
 STEPS = 20
 
@@ -60,7 +61,7 @@ def test_same_reporters_step_by_step(case, seed, n):
         # unmet demand is a difference (demand - served): where it is ~0 its round-off is relative
         # to the quarter's demand, not to itself
         scale = np.zeros(len(MODEL_REPORTERS))
-        scale[MODEL_REPORTERS.index("unmet_demand_h100e")] = float(fast.developers.last_demand.sum())
+        scale[MODEL_REPORTERS.index("unmet_demand_h100e")] = float(fast.developers.last_demand.sum()) / USD_PER_H100E
         bad = np.abs(b - a) > 1e-9 * np.maximum(np.abs(a), scale)
         assert not bad.any(), (
             f"{case} seed={seed} n={n} step={step}: "
@@ -88,7 +89,7 @@ def test_rationing_binds_in_the_rationing_cases():
     # and under a US ban with small domestic capacity, demand goes unmet
     _, ref = both(1, 100, CASES["rationing_us_ban"])
     ref.step()
-    assert ref.unmet_demand_h100e > 0.05 * sum(d.demand for d in ref.developers)
+    assert ref.unmet_demand_h100e > 0.05 * sum(d.demand for d in ref.developers) / USD_PER_H100E
 
 
 def test_same_random_stream_after_a_run():
