@@ -611,12 +611,14 @@ def calibration_loss(table: pd.DataFrame) -> float:
 #: the replay sets the perceived per-quarter risk from the record (4 US tightenings in 11 quarters
 #: 2022Q4-2025Q2, CALIBRATION §C1 H -> 0.3) with ``realize_reversals = false``.
 #: * state_domestic_preference: SOE/state-funded demand for domestic chips whatever Beijing's
-#:   stance (CALIBRATION §D2) -- the only channel for 2023-2024 domestic demand under 'open';
+#:   stance (CALIBRATION §D2) -- the only channel for 2023-2024 domestic demand under 'open'.
+#:   With budget demand it saturates near 8-10 (state developers then buy only domestic chips);
+#:   the grid spans the sweep range 0-8;
 #: * domestic_capacity_growth: before 2026 it only sets the backcast of domestic capacity
 #:   (capacity_2026 x (1+g)^(year-2026)), which binds in 2023-2025 in every run;
 #: * demand_growth: sets the backcast market size (how many H20s the domestic makers compete with).
 CALIBRATION_GRID = {
-    "state_domestic_preference": [0.0, 1.0, 2.0, 2.5, 3.0, 3.5, 4.0],
+    "state_domestic_preference": [0.0, 2.0, 4.0, 6.0, 8.0],
     "domestic_capacity_growth": [0.0, 0.125, 0.25, 0.375, 0.5, 0.75, 1.0],
     "demand_growth": [0.3, 0.37, 0.5],
 }
@@ -887,6 +889,8 @@ def main(argv: list[str] | None = None) -> int:
                 "replay_restrict_2025Q4.csv": {**params, "china_policy_schedule":
                                                params["china_policy_schedule"].replace("2025Q4:ban", "2025Q4:restrict")},
                 "replay_no_risk.csv": {**params, "us_reversal_prob": 0.0},
+                # the grid's strict optimum: state developers (almost) only domestic
+                "replay_state_preference_8.csv": {**params, "state_domestic_preference": 8.0},
                 "replay_structural_defaults.csv": {**params, **structural_defaults},
                 "replay_structural_defaults_no_risk.csv": {**params, **structural_defaults, "us_reversal_prob": 0.0},
             }
