@@ -114,8 +114,8 @@ PARAMS: tuple[Param, ...] = (
           "state-affiliated developers' preference for domestic chips whatever Beijing's stance "
           "(procurement rules for SOEs and state-funded DCs)",
           "CALIBRATED 6 on Nvidia's 2024 share of China's AI-chip revenue (66%, §E4 M) in the "
-          "2022-2024 replay (docs/VALIDATION.md; range 0-8; the fit flattens above ~6, where state "
-          "developers already buy only domestic chips); basis: Ascend demand came mostly from SOEs "
+          "2022-2024 replay (docs/VALIDATION.md; range 0-8; above ~6 state developers buy almost only "
+          "domestic chips and the fit improves only slightly); basis: Ascend demand came mostly from SOEs "
           "and local governments (The Information, §D2, M), China Mobile 910B/C in ~85% of new "
           "cloud build (§D1, M/L)",
           low=0.0, high=20.0, sweep_range=(0.0, 8.0)),
