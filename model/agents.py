@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from .catalogue import DOMESTIC, ECOSYSTEMS
+from .catalogue import CUDA, DOMESTIC, ECOSYSTEMS
 from .developers import SEGMENTS
 from .policy import (
     CHINA_STANCES,
@@ -215,7 +215,7 @@ class AIDeveloper(mesa.Agent):
         """Share of the developer's installed compute on CUDA (its switching cost's base)."""
         row = self.model.developers.installed[self.index]
         total = row.sum()
-        return float(row[self.model.catalogue.ecosystem_of_maker == 0].sum() / total) if total > 0 else 0.0
+        return float(row[self.model.catalogue.ecosystem_of_maker == CUDA].sum() / total) if total > 0 else 0.0
 
     @property
     def peers(self) -> np.ndarray:

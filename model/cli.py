@@ -37,16 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one run: prints a summary, writes a CSV time series and a PNG figure")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="set a model parameter (repeatable), e.g. --set export_regime=open")
-    run.add_argument("--steps", type=_positive_int("--steps"), default=20, help="quarters to run (default 20)")
-    run.add_argument("--seed", type=_int("--seed"), default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    run.add_argument("--steps", type=_positive_int, default=20, help="quarters to run (default 20)")
+    run.add_argument("--seed", type=_int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     run.add_argument("--out", default="outputs/run", help="output folder (default outputs/run)")
 
     sweep = sub.add_parser("sweep", help="a batch run of an experiment file")
     sweep.add_argument("experiment", help="a path to a .toml file, or the name of one in experiments/")
-    sweep.add_argument("--workers", type=_positive_int("--workers"), default=None,
-                       help="worker processes (default: the number of cores)")
-    sweep.add_argument("--scheduler", default=None,
-                       help="run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT")
+    _add_executor_options(sweep)
     sweep.add_argument("--resume", action="store_true", help="skip runs already saved in the output folder")
     sweep.add_argument("--out", default=None, help="output folder (default outputs/<experiment name>)")
 
@@ -55,10 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replicate = sub.add_parser("replicate", help="re-run a finished sweep and compare every number")
     replicate.add_argument("manifest", help="DIR/manifest.json of the sweep to replicate")
-    replicate.add_argument("--workers", type=_positive_int("--workers"), default=None,
-                           help="worker processes (default: the number of cores)")
-    replicate.add_argument("--scheduler", default=None,
-                           help="re-run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT")
+    _add_executor_options(replicate)
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -66,28 +60,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _int(flag: str):
-    def conv(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: invalid value {text!r}; allowed: an integer") from None
-    return conv
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """--workers and --scheduler, shared by the commands that run sweeps."""
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="worker processes (default: the number of cores)")
+    parser.add_argument("--scheduler", default=None,
+                        help="run on Dask: 'local' for a LocalCluster, or tcp://HOST:PORT")
 
 
-def _positive_int(flag: str):
-    def conv(text: str) -> int:
-        value = _int(flag)(text)
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag}: invalid value {text!r}; allowed: an integer >= 1")
-        return value
-    return conv
+# Type converters: argparse prefixes their messages with "argument --FLAG:".
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: an integer") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: an integer >= 1")
+    return value
 
 
 def _port(text: str) -> int:
-    value = _int("--port")(text)
+    value = _int(text)
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"--port: invalid value {text!r}; allowed: 1-65535")
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: 1-65535")
     return value
 
 

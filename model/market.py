@@ -26,7 +26,6 @@ class Clearing:
     """What one quarter's market clearing produced."""
 
     purchases: np.ndarray  # (n x makers) H100e bought by each developer from each maker
-    purchases_by_ecosystem: np.ndarray  # (n x ecosystems) the same, summed per ecosystem
     chips_sold: np.ndarray  # (chips,) units of each chip sold
     spent: np.ndarray  # (n,) USD of each developer's budget spent
     unmet: np.ndarray  # (n,) USD of budget that found no legal supply
@@ -61,7 +60,7 @@ def clear_market(
         maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
 
     Per-developer arrays are handled as (ecosystems x n) and (makers x n) rows internally; the
-    (n x E) and (n x M) results are their Fortran-ordered transposes.
+    (n x M) purchases are their Fortran-ordered transpose.
     """
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
@@ -107,7 +106,4 @@ def clear_market(
         # unserved rest has no legal supply at all and another round would change nothing)
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
-    by_eco_t = np.zeros((n_eco, n))
-    for m in range(n_makers):
-        by_eco_t[ecosystem_of_maker[m]] += bought_t[m]
-    return Clearing(bought_t.T, by_eco_t.T, chips_sold, demand - remaining, remaining, rounds)
+    return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds)
