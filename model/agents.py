@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from . import fixedmath as fm
 from .catalogue import CUDA, DOMESTIC, ECOSYSTEMS
 from .developers import SEGMENTS
 from .policy import (
@@ -74,7 +75,7 @@ class USGovernment(mesa.Agent):
         if self.regime == "ban":
             return 0.0
         p = self.model.us_reversal_prob
-        return 1.0 - (1.0 - p) ** self.model.risk_horizon_quarters
+        return 1.0 - fm.power(1.0 - p, self.model.risk_horizon_quarters)
 
     @property
     def regime_level(self) -> int:
@@ -144,7 +145,7 @@ class Chipmaker(mesa.Agent):
         if self.capacity_2026 is None:
             self.capacity = math.inf
             return
-        growth = (1.0 + self.model.domestic_capacity_growth) ** years_since_2026(self.model.quarter)
+        growth = fm.power(1.0 + self.model.domestic_capacity_growth, years_since_2026(self.model.quarter))
         self.capacity = self.capacity_2026 / 4.0 * growth
 
     def pace_roadmap(self) -> None:
@@ -158,7 +159,7 @@ class Chipmaker(mesa.Agent):
         """Record this quarter's revenue and the revenue the planned roadmap assumed."""
         self.revenue_usd = revenue_usd
         self.cumulative_revenue_usd += revenue_usd
-        growth = (1.0 + self.model.demand_growth) ** years_since_2026(self.model.quarter)
+        growth = fm.power(1.0 + self.model.demand_growth, years_since_2026(self.model.quarter))
         self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * growth
 
     @property

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import fixedmath as fm
+
 
 def chip_base_utility(
     perf: np.ndarray,
@@ -37,7 +39,7 @@ def chip_base_utility(
 ) -> np.ndarray:
     """Utility every developer gets from each chip: price_weight*log(perf/cost[$k]) + ..."""
     return (
-        price_weight * np.log(perf / (cost / 1000.0))
+        price_weight * fm.log(perf / (cost / 1000.0))
         + ecosystem_weight * maturity_of_chip
         - policy_risk_weight * risk_of_chip
     )
@@ -89,7 +91,7 @@ def logit_shares(
     top = z.max(axis=0)
     top[~np.isfinite(top)] = 0.0  # rows with nothing available
     z -= top
-    np.exp(z, out=z)  # exp(-inf) = 0 where unavailable
+    fm.exp(z, out=z)  # exp(-inf) = 0 where unavailable; fixed arithmetic, same bits on any CPU
     z *= avt
     total = z.sum(axis=0)
     np.divide(z, total, out=z, where=total > 0)
@@ -124,9 +126,10 @@ def within_ecosystem_weights(
     Utilities are shifted by their maximum before exponentiating; the shift cancels in every share.
     """
     shift = base.max() if base.size else 0.0
-    w = np.exp(base - shift) * allowed_by_class
-    onehot = ecosystem_of_chip[:, None] == np.arange(n_ecosystems)[None, :]  # (J x E)
-    A = w @ onehot
+    w = fm.exp(base - shift) * allowed_by_class
+    # A[c, e] = sum of w[c, j] over the chips j of ecosystem e: masked row sums (no BLAS product,
+    # whose kernel, and so whose rounding, depends on the CPU)
+    A = np.stack([(w * (ecosystem_of_chip == e)).sum(axis=1) for e in range(n_ecosystems)], axis=1)
     denom = A[:, ecosystem_of_chip]
     within = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
     return A, within

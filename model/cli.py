@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     replicate = sub.add_parser("replicate", help="re-run a finished sweep and compare every number")
     replicate.add_argument("manifest", help="DIR/manifest.json of the sweep to replicate")
     _add_executor_options(replicate)
+    replicate.add_argument("--rtol", type=_nonnegative_float, default=None,
+                           help="accept float values within this relative tolerance (default: bit-identical)")
+    replicate.add_argument("--atol", type=_nonnegative_float, default=None,
+                           help="accept float values within this absolute tolerance (default: bit-identical)")
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -69,6 +73,16 @@ def _add_executor_options(parser: argparse.ArgumentParser) -> None:
 
 
 # Type converters: argparse prefixes their messages with "argument --FLAG:".
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a number >= 0") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a finite number >= 0")
+    return value
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

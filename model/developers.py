@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import brentq
 
+from . import fixedmath as fm
 from .catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
 from .network import peer_network
 
@@ -63,11 +64,11 @@ def segment_counts(n: int) -> np.ndarray:
 
 
 def _logit(p):
-    return np.log(p) - np.log1p(-p)
+    return fm.logit(p)
 
 
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    return fm.sigmoid(x)
 
 
 @dataclass
@@ -111,7 +112,7 @@ def create_population(
     """Draw the initial developer population (all randomness from ``rng``)."""
     counts = segment_counts(n)
     segment = np.repeat(np.arange(len(SEGMENTS)), counts)
-    size = rng.lognormal(0.0, SIZE_LOG_SD, n)
+    size = fm.exp(rng.normal(0.0, SIZE_LOG_SD, n))  # log-normal, exp in fixed arithmetic
     # each segment's developers share that segment's demand, in proportion to their size
     seg_size = np.bincount(segment, weights=size, minlength=len(SEGMENTS))
     present = counts > 0
@@ -130,7 +131,7 @@ def create_population(
     offset = SEGMENT_US_TILT[segment] + rng.normal(0.0, INITIAL_SHARE_LOG_SD, n)
     target = float(np.clip(initial_us_share, 1e-6, 1 - 1e-6))
     base = _logit(target) + offset
-    shift = brentq(lambda c: np.dot(weight, _sigmoid(base + c)) - target, -40.0, 40.0, xtol=1e-12)
+    shift = brentq(lambda c: float((weight * _sigmoid(base + c)).sum()) - target, -40.0, 40.0, xtol=1e-12)
     us_share = _sigmoid(base + shift)
     total = initial_installed * weight
     installed = np.zeros((n, len(maker_names)), order="F")  # one contiguous column per maker
@@ -180,7 +181,7 @@ def quarterly_demand(
 ) -> np.ndarray:
     """Each developer's budget this quarter (USD): base x growth x mean-one log-normal shock."""
     if shock_sd > 0:
-        shock = np.exp(rng.normal(-0.5 * shock_sd**2, shock_sd, base_demand.shape[0]))
+        shock = fm.exp(rng.normal(-0.5 * shock_sd * shock_sd, shock_sd, base_demand.shape[0]))
         return base_demand * growth_factor * shock
     return base_demand * growth_factor
 

@@ -90,8 +90,8 @@ def clear_market(
         fill[short] = capacity[short] / maker_units[short]
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
         filled = within * fill[maker_of_chip]  # (C x J)
-        spend_share = chip_is_maker @ filled.T  # (M x C)
-        compute_share = chip_is_maker @ (filled * compute_per_usd).T  # (M x C)
+        spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
+        compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
         served = np.zeros(n)
         for m in range(n_makers):
             wanted_m = wanted_t[ecosystem_of_maker[m]]

@@ -18,6 +18,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from . import fixedmath as fm
 from . import metrics
 from .metrics import USD_PER_H100E
 from .agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
@@ -212,9 +213,9 @@ class ChipMarketModel(mesa.Model):
             q = quarter - k
             year = min(max(quarter_year(q), years[0]), years[-1])
             share = US_PURCHASE_SHARE_BY_YEAR[year]
-            budget = self.quarterly_budget_2026 * (1.0 + self.demand_growth) ** years_since_2026(q)
+            budget = self.quarterly_budget_2026 * fm.power(1.0 + self.demand_growth, years_since_2026(q))
             bought = budget / USD_PER_H100E
-            kept = bought * (1.0 - self.depreciation) ** (k - 1)
+            kept = bought * fm.power(1.0 - self.depreciation, k - 1)
             installed += kept
             us += kept * share
             domestic_cum += bought * (1.0 - share)
@@ -253,7 +254,7 @@ class ChipMarketModel(mesa.Model):
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
                                  self.price_weight, self.ecosystem_weight, self.policy_risk_weight)
         demand = quarterly_demand(self.rng, dev.base_demand,
-                                  (1.0 + self.demand_growth) ** years_since_2026(self.quarter),
+                                  fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter)),
                                   self.demand_shock_sd)
         capacity = np.array([m.capacity for m in self.chipmakers], dtype=float)
         result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
@@ -326,7 +327,7 @@ class ChipMarketModel(mesa.Model):
         if self.domestic_cumulative_anchor <= 0 or self.domestic_cumulative <= 0:
             return float(self.ecosystem_maturity_2026)
         ratio = self.domestic_cumulative / self.domestic_cumulative_anchor
-        gap = (1.0 - self.ecosystem_maturity_2026) * ratio ** (-self.ecosystem_learning)
+        gap = (1.0 - self.ecosystem_maturity_2026) * fm.power(ratio, -self.ecosystem_learning)
         return float(min(1.0, max(0.0, 1.0 - gap)))
 
     def domestic_coverage(self) -> float:
@@ -339,7 +340,7 @@ class ChipMarketModel(mesa.Model):
                 mine = sale & (cat.maker_of_chip == maker.index)
                 if mine.any():
                     supply += maker.capacity * float(self.perf[mine].max())
-        budget = self.quarterly_budget_2026 * (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        budget = self.quarterly_budget_2026 * fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter))
         expected = budget / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 

@@ -11,6 +11,13 @@ A published sweep must be re-runnable from its manifest. This module
 4. compares the replicated ``runs.parquet`` with the saved one value by value (exact equality,
    NaN equal to NaN), and prints ``replicated: N runs, all values identical`` (exit 0) or a table
    of the runs and columns that differ (exit 1).
+
+Exactness is the default and the promise on x86-64 with the pinned lock file (the simulation's
+arithmetic does not depend on the CPU or BLAS kernel: ``model.fixedmath``). For another platform
+(another OS, ARM, another numpy) ``--rtol``/``--atol`` accept float values within
+``|saved - replicated| <= atol + rtol * |saved|``; the verdict then says so
+(``replicated within rtol=...: N runs; max relative difference ...; K values not bit-identical``).
+The manifest's CPU and BLAS record (``platform``) is compared too, and each difference is a warning.
 """
 
 from __future__ import annotations
@@ -43,11 +50,19 @@ class Replication:
     differences: pd.DataFrame | None = None  # run_id, step, column, saved, replicated
     missing_runs: list[str] = field(default_factory=list)
     extra_runs: list[str] = field(default_factory=list)
+    rtol: float | None = None
+    atol: float | None = None
+    within_tolerance: int = 0  # float values not bit-identical but within rtol/atol
+    max_relative_difference: float = 0.0
 
     @property
     def identical(self) -> bool:
         return (not self.altered_files and not self.missing_runs and not self.extra_runs
                 and (self.differences is None or self.differences.empty))
+
+    @property
+    def exact(self) -> bool:
+        return self.identical and self.within_tolerance == 0
 
 
 def read_manifest(path: str | Path) -> tuple[Path, dict]:
@@ -91,7 +106,7 @@ def check_files(folder: Path, manifest: dict) -> list[tuple[str, str]]:
 def environment_warnings(manifest: dict) -> list[str]:
     """Differences between this environment and the one that made the sweep."""
     from .experiment import REPO_ROOT
-    from .runner import git_state, package_versions
+    from .provenance import git_state, model_changes_since, package_versions, platform_info
 
     notes = []
     saved, now = manifest.get("versions") or {}, package_versions()
@@ -99,8 +114,23 @@ def environment_warnings(manifest: dict) -> list[str]:
         if saved.get(name) != now.get(name):
             notes.append(f"{name} {saved.get(name)} in the manifest, {now.get(name)} here")
     saved_git, now_git = manifest.get("git") or {}, git_state() or {}
-    if saved_git.get("commit") and saved_git.get("commit") != now_git.get("commit"):
-        notes.append(f"git commit {saved_git.get('commit')} in the manifest, {now_git.get('commit')} here")
+    # the commit of the model code, not of the repository: a later commit that only adds results
+    # or documentation does not change a number (older manifests record only 'commit')
+    saved_commit = saved_git.get("model_commit") or saved_git.get("commit")
+    now_commit = now_git.get("model_commit") or now_git.get("commit")
+    if saved_commit and saved_commit != now_commit:
+        changed = model_changes_since(saved_commit)
+        notes.append(f"model code from git commit {saved_commit[:12]} in the manifest, {str(now_commit)[:12]} "
+                     f"here ({changed or 'that commit is not in this repository'})")
+    if saved_git.get("dirty"):
+        notes.append("the sweep was made with uncommitted changes to the model code")
+    elif now_git.get("dirty"):
+        notes.append("the model code here has uncommitted changes")
+    saved_platform, now_platform = manifest.get("platform") or {}, platform_info()
+    for key in ("machine", "system", "numpy_simd_dispatch", "blas", "env"):
+        if key in saved_platform and saved_platform.get(key) != now_platform.get(key):
+            notes.append(f"platform {key} {saved_platform.get(key)} in the manifest, {now_platform.get(key)} here "
+                         f"(results should not depend on it on x86-64; see README 'Replicating a result')")
     lock = REPO_ROOT / "requirements.lock"
     saved_lock = manifest.get("requirements_lock_sha256")
     if saved_lock and lock.is_file() and sha256_file(lock) != saved_lock:
@@ -108,8 +138,17 @@ def environment_warnings(manifest: dict) -> list[str]:
     return notes
 
 
-def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Cells that differ (long format), run ids only saved, run ids only replicated."""
+def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | None = None,
+                 atol: float | None = None) -> tuple[pd.DataFrame, list[str], list[str], int, float]:
+    """Cells that differ (long format), run ids only saved, run ids only replicated, the count of
+    float values that are not bit-identical but within the tolerance, and the largest relative
+    difference among float values (0 when all are identical).
+
+    Without ``rtol``/``atol`` every difference counts; with them, float values with
+    ``|saved - replicated| <= atol + rtol * |saved|`` are accepted (NaN equals NaN)."""
+    tolerant = rtol is not None or atol is not None
+    rtol_, atol_ = rtol or 0.0, atol or 0.0
+    within, max_rel = 0, 0.0
     saved_ids, new_ids = set(saved["run_id"]), set(replicated["run_id"])
     missing = sorted(saved_ids - new_ids)
     extra = sorted(new_ids - saved_ids)
@@ -130,7 +169,18 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame) -> tuple[pd.Data
             continue
         x, y = a[column].to_numpy(), b[column].to_numpy()
         if x.dtype.kind in "fc" and y.dtype.kind in "fc":
-            differ = ~((x == y) | (np.isnan(x) & np.isnan(y)))
+            same = (x == y) | (np.isnan(x) & np.isnan(y))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = np.abs(x - y)
+                rel = np.where(same, 0.0, gap / np.abs(x))
+            if (~same).any():
+                finite = rel[~same & np.isfinite(rel)]
+                max_rel = max(max_rel, float(finite.max()) if finite.size else float("inf"))
+            if tolerant:
+                close = ~same & (gap <= atol_ + rtol_ * np.abs(x))
+                within += int(close.sum())
+                same |= close
+            differ = ~same
         else:
             differ = np.asarray(pd.Series(x).astype(str) != pd.Series(y).astype(str))
         for i in np.flatnonzero(differ):
@@ -138,11 +188,11 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame) -> tuple[pd.Data
     for column in [c for c in b.columns if c not in a.columns]:
         rows.append(("*", "*", column, "absent", "present"))
     diffs = pd.DataFrame(rows, columns=["run_id", "step", "column", "saved", "replicated"])
-    return diffs, missing, extra
+    return diffs, missing, extra, within, max_rel
 
 
 def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True) -> Replication:
+              progress: bool = True, rtol: float | None = None, atol: float | None = None) -> Replication:
     """Re-run the sweep of ``manifest_path`` in a temporary folder and compare (see module doc)."""
     from .experiment import experiment_from_dict
     from .runner import run_sweep
@@ -152,7 +202,7 @@ def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: 
     altered = check_files(folder, manifest)
     experiment = experiment_from_dict(manifest["experiment"]["spec"], source=f"{path} (experiment.spec)")
     result = Replication(runs=len(manifest.get("runs", [])), rows=0, altered_files=altered,
-                         warnings=environment_warnings(manifest))
+                         warnings=environment_warnings(manifest), rtol=rtol, atol=atol)
     if any(name == "runs.parquet" and why == "missing" for name, why in altered):
         return result
     tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
@@ -164,16 +214,21 @@ def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: 
         saved = pd.read_parquet(folder / "runs.parquet")
         again = pd.read_parquet(tmp / "sweep" / "runs.parquet")
         result.rows = len(saved)
-        result.differences, result.missing_runs, result.extra_runs = compare_runs(saved, again)
+        (result.differences, result.missing_runs, result.extra_runs, result.within_tolerance,
+         result.max_relative_difference) = compare_runs(saved, again, rtol, atol)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
 def report_text(r: Replication, manifest_path: str | Path) -> str:
-    if r.identical:
+    tol = ", ".join(f"{k}={v:g}" for k, v in (("rtol", r.rtol), ("atol", r.atol)) if v is not None)
+    if r.identical and r.within_tolerance == 0:
         return f"replicated: {r.runs} runs, all values identical"
-    lines = [f"NOT replicated: {manifest_path}"]
+    if r.identical:
+        return (f"replicated within {tol}: {r.runs} runs; max relative difference "
+                f"{r.max_relative_difference:.3g}; {r.within_tolerance} values not bit-identical")
+    lines = [f"NOT replicated{' within ' + tol if tol else ''}: {manifest_path}"]
     for name, why in r.altered_files:
         lines.append(f"  file {name}: {why}")
     if r.missing_runs:
@@ -184,7 +239,8 @@ def report_text(r: Replication, manifest_path: str | Path) -> str:
     if d is not None and not d.empty:
         runs = d["run_id"].nunique()
         cols = ", ".join(sorted(d["column"].unique()))
-        lines.append(f"  {len(d)} values differ in {runs} runs; columns: {cols}")
+        lines.append(f"  {len(d)} values differ in {runs} runs; columns: {cols}; max relative difference "
+                     f"{r.max_relative_difference:.3g}")
         shown = d.head(MAX_ROWS_SHOWN).to_string(index=False, formatters={
             "saved": _exact, "replicated": _exact})
         lines += ["    " + line for line in shown.splitlines()]
@@ -201,7 +257,8 @@ def _exact(value) -> str:
 def cmd_replicate(args) -> int:
     """``chipstack replicate DIR/manifest.json [--workers N] [--scheduler ADDRESS]``."""
     r = replicate(args.manifest, workers=getattr(args, "workers", None),
-                  scheduler=getattr(args, "scheduler", None))
+                  scheduler=getattr(args, "scheduler", None), rtol=getattr(args, "rtol", None),
+                  atol=getattr(args, "atol", None))
     for note in r.warnings:
         print(f"chipstack: warning: {note}", file=sys.stderr)
     print(report_text(r, args.manifest))

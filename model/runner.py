@@ -27,15 +27,12 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
-import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -59,6 +56,7 @@ from .experiment import REPO_ROOT, Experiment, load_experiment
 from .io import atomic_path, sha256_file, write_json_atomic, write_text_atomic
 from .model import MODEL_REPORTERS, ChipMarketModel
 from .parameters import PARAMS_BY_NAME
+from .provenance import git_state, package_versions, platform_info
 
 PARTS_DIR = ".parts"
 SPEC_FILE = "experiment.json"
@@ -69,8 +67,6 @@ WORK_PER_TASK = 200_000
 MAX_RUNS_PER_TASK = 64
 TASKS_PER_WORKER = 6
 ROWS_PER_ROW_GROUP = 4096  # small row groups keep the writer's buffers small
-VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "pydantic",
-                    "tqdm")
 
 
 @dataclass
@@ -717,6 +713,7 @@ def build_manifest(sweep: _Sweep, started: str, counts: dict, executor_name: str
         "failed_run_ids": [f["run_id"] for f in sweep.failures],
         "versions": package_versions(),
         "git": git_state(),
+        "platform": platform_info(),
         "requirements_lock_sha256": _sha256_or_none(REPO_ROOT / "requirements.lock"),
         "executor": executor_name,
         "workers": sweep.workers,
@@ -731,29 +728,6 @@ def write_manifest(out: Path, manifest: dict, files: list[Path], status: str) ->
     manifest["status"] = status
     manifest["files"] = {p.relative_to(out).as_posix(): sha256_file(p) for p in files}
     write_json_atomic(out / MANIFEST, manifest)
-
-
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in VERSION_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def git_state() -> dict | None:
-    """{'commit', 'dirty'} of the repository holding the package, or None without git."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "dirty": dirty}
 
 
 def _sha256_or_none(path) -> str | None:

@@ -101,3 +101,58 @@ def test_the_shipped_reference_results_replicate(root):
     r = replicate(manifest, workers=2, progress=False)
     assert r.identical, report_text(r, manifest)
     assert r.runs == len(pd.read_parquet(manifest.parent / "runs.parquet", columns=["run_id"])["run_id"].unique())
+
+
+def _perturb_and_rehash(sweep, rel: float) -> tuple[str, int]:
+    """Change one saved value by a relative ``rel`` and record the new file hash in the manifest,
+    as if the sweep had been made on a platform whose arithmetic differs in the last bits."""
+    from model.io import sha256_file
+
+    df = pd.read_parquet(sweep / "runs.parquet")
+    row = 5
+    df.at[row, "us_stack_share"] *= 1 + rel
+    df.to_parquet(sweep / "runs.parquet", index=False)
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    manifest["files"]["runs.parquet"] = sha256_file(sweep / "runs.parquet")
+    (sweep / "manifest.json").write_text(json.dumps(manifest))
+    return df.at[row, "run_id"], int(df.at[row, "step"])
+
+
+def test_tolerance_accepts_last_bit_differences_and_says_so(sweep):
+    _perturb_and_rehash(sweep, 1e-13)
+    exact = cli("replicate", str(sweep / "manifest.json"), "--workers", "1")
+    assert exact.returncode == 1 and "NOT replicated" in exact.stdout
+    tolerant = cli("replicate", str(sweep / "manifest.json"), "--workers", "1", "--rtol", "1e-9")
+    assert tolerant.returncode == 0, tolerant.stdout + tolerant.stderr
+    last = tolerant.stdout.strip().splitlines()[-1]
+    assert last.startswith("replicated within rtol=1e-09: 4 runs; max relative difference ")
+    assert 0.5e-13 < float(last.split("max relative difference ")[1].split(";")[0]) < 2e-13
+    assert last.endswith("; 1 values not bit-identical")
+
+
+def test_tolerance_still_fails_beyond_it_with_the_table(sweep):
+    run_id, step = _perturb_and_rehash(sweep, 1e-6)
+    r = replicate(sweep / "manifest.json", workers=1, progress=False, rtol=1e-9)
+    assert not r.identical
+    assert list(r.differences[["run_id", "step", "column"]].itertuples(index=False, name=None)) == [
+        (run_id, step, "us_stack_share")]
+    text = report_text(r, sweep / "manifest.json")
+    assert text.startswith("NOT replicated within rtol=1e-09") and run_id in text
+
+
+@pytest.mark.parametrize("flag,value", [("--rtol", "-1"), ("--atol", "nan"), ("--rtol", "abc")])
+def test_bad_tolerance_is_a_usage_error(sweep, flag, value):
+    proc = cli("replicate", str(sweep / "manifest.json"), flag, value)
+    assert proc.returncode == 2 and proc.stderr.startswith("chipstack: error:") and flag in proc.stderr
+
+
+def test_manifest_records_the_platform_and_a_platform_change_is_a_warning(sweep):
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    platform = manifest["platform"]
+    assert platform["machine"] and "blas" in platform and "numpy_simd_dispatch" in platform
+    assert manifest["git"] is None or "model_commit" in manifest["git"]
+    platform["blas"] = {"internal_api": "openblas", "version": "0.0", "architecture": "Prescott"}
+    (sweep / "manifest.json").write_text(json.dumps(manifest))
+    proc = cli("replicate", str(sweep / "manifest.json"), "--workers", "1")
+    assert proc.returncode == 0
+    assert "chipstack: warning: platform blas" in proc.stderr and "Prescott" in proc.stderr

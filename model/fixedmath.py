@@ -1,0 +1,150 @@
+"""exp, log and power in a fixed order of IEEE operations: the same bits on every x86-64 CPU.
+
+Why this module exists. numpy dispatches ``np.exp`` and ``np.log`` (float64) to different kernels by
+CPU feature (an AVX-512 kernel on Skylake-X and later, the C library's scalar code elsewhere), and
+BLAS products (``@``, ``dot``) pick a kernel by CPU model at run time (OpenBLAS ``DYNAMIC_ARCH``,
+``OPENBLAS_CORETYPE``). Those kernels agree to an ulp or two but not bit for bit, and a simulation
+that feeds exponentials into a logit and then into the next quarter's state carries the difference
+into every reporter. Replication across machines (docs: README "Replicating a result") needs the
+same bits, so the simulation never calls BLAS and computes its transcendental functions here, from
+operations that IEEE 754 defines exactly and numpy computes the same way in every kernel:
+``+ - * /``, ``rint``, ``frexp``, ``ldexp``, comparisons and table look-ups (each a separate ufunc,
+so no fused multiply-add can change a rounding).
+
+Accuracy: within a few ulps of the correctly rounded result for finite arguments (tested against
+``math.exp``/``math.log`` in tests/test_fixedmath.py); ``exp`` under/overflows like ``np.exp``
+(0 below about -745, inf above about 709.78), ``log(0) = -inf``, ``log(x < 0) = nan``.
+
+Constants (ln 2 split in two, the 2^(j/32) table, the series coefficients) are computed once with
+``decimal`` at 60 digits, software arithmetic that does not depend on the platform's C library.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, localcontext
+
+import numpy as np
+
+_TABLE_BITS = 5
+_N = 1 << _TABLE_BITS  # 32 sub-intervals of each power of two
+
+
+def _constants() -> tuple[float, float, float, np.ndarray, float, float]:
+    with localcontext() as ctx:
+        ctx.prec = 60
+        ln2 = Decimal(2).ln()
+        step = ln2 / _N
+        # high part with the low 20 bits of the significand clear: k * hi is exact for |k| < 2^20
+        hi = float(step)
+        m, e = np.frexp(hi)
+        hi = float(np.ldexp(np.floor(m * 2.0**33), int(e) - 33))
+        lo = float(step - Decimal(hi))
+        table = np.array([float(Decimal(2) ** (Decimal(j) / _N)) for j in range(_N)])
+        ln2_hi = float(np.ldexp(np.floor(np.frexp(float(ln2))[0] * 2.0**33), 0 - 33))
+        ln2_lo = float(ln2 - Decimal(ln2_hi))
+        inv_step = float(_N / ln2)
+    return hi, lo, inv_step, table, ln2_hi, ln2_lo
+
+
+_STEP_HI, _STEP_LO, _INV_STEP, _TABLE, _LN2_HI, _LN2_LO = _constants()
+#: exp(x) is inf above this and 0 below _EXP_MIN (as in the C library)
+_EXP_MAX = 709.782712893384
+_EXP_MIN = -745.1332191019412
+#: Taylor coefficients 1/k! of expm1 on |r| <= ln2/64 (degree 6: truncation < 1e-17 relative)
+_EXPM1 = tuple(float(Decimal(1) / Decimal(f)) for f in (720, 120, 24, 6, 2))
+#: 2/(2k+1) for the series log(m) = 2 atanh(s), |s| <= 0.1716 (to s^21: truncation < 1e-18)
+_ATANH = tuple(2.0 / (2 * k + 1) for k in range(10, -1, -1))
+
+
+def _as_array(x) -> tuple[np.ndarray, bool]:
+    arr = np.asarray(x, dtype=float)
+    return arr, arr.ndim == 0
+
+
+def exp(x, out: np.ndarray | None = None):
+    """e**x elementwise (arrays or scalars), identical bits on every CPU. ``out`` may alias ``x``.
+
+    Range reduction x = (32 m + j) ln2/32 + r with |r| <= ln2/64, then
+    e**x = 2**m * 2**(j/32) * (1 + expm1(r)), expm1 by its Taylor polynomial.
+    """
+    arr, scalar = _as_array(x)
+    a = np.clip(np.atleast_1d(arr), _EXP_MIN - 1.0, _EXP_MAX + 1.0)  # +-inf: inf or 0 via ldexp
+    nan = np.isnan(a)
+    has_nan = bool(nan.any())
+    if has_nan:
+        a[nan] = 0.0
+    k = np.multiply(a, _INV_STEP)
+    np.rint(k, out=k)
+    r = np.multiply(k, _STEP_HI)
+    np.subtract(a, r, out=r)
+    np.multiply(k, _STEP_LO, out=a)
+    r -= a
+    n = k.astype(np.int32)  # |n| < 2^16
+    p = np.multiply(r, _EXPM1[0], out=a)
+    for c in _EXPM1[1:]:
+        p += c
+        p *= r
+    p += 1.0
+    p *= r  # expm1(r)
+    t = _TABLE.take(np.bitwise_and(n, _N - 1), out=k)
+    p *= t
+    p += t
+    np.right_shift(n, _TABLE_BITS, out=n)
+    target = out if (out is not None and not has_nan and not scalar) else p
+    with np.errstate(over="ignore", under="ignore"):
+        res = np.ldexp(p, n, out=target)
+    if has_nan:
+        res[nan] = np.nan
+        if out is not None:
+            out[...] = res
+            res = out
+    return float(res[0]) if scalar else res
+
+
+def log(x):
+    """Natural logarithm elementwise (arrays or scalars), identical bits on every CPU."""
+    arr, scalar = _as_array(x)
+    ok = np.isfinite(arr) & (arr > 0)
+    a = np.where(ok, arr, 1.0)
+    m, e = np.frexp(a)  # a = m 2^e, m in [0.5, 1)
+    small = m < 0.7071067811865476
+    m = np.where(small, m * 2.0, m)
+    e = (e - small).astype(float)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    s2 = s * s
+    poly = np.full(s.shape, _ATANH[0])
+    for c in _ATANH[1:]:
+        poly *= s2
+        poly += c
+    # log(m) = 2 atanh(s) = s*(2 + 2/3 s^2 + ...); poly ends with the constant 2
+    res = e * _LN2_HI + (e * _LN2_LO + s * poly)
+    res = np.where(arr == 0, -np.inf, res)
+    res = np.where(arr == np.inf, np.inf, res)
+    res = np.where((arr < 0) | np.isnan(arr), np.nan, res)
+    return float(res) if scalar else res
+
+
+def power(base, exponent):
+    """base**exponent for base > 0 as exp(exponent * log(base)); 0**e = 0 (e > 0), x**0 = 1."""
+    b, scalar_b = _as_array(base)
+    ex, scalar_e = _as_array(exponent)
+    res = exp(ex * log(b))
+    res = np.where(ex == 0, 1.0, res)
+    res = np.where((b == 0) & (ex > 0), 0.0, res)
+    return float(res) if (scalar_b and scalar_e) else res
+
+
+def sigmoid(x):
+    """1 / (1 + e**-x)."""
+    return 1.0 / (1.0 + exp(-np.asarray(x, dtype=float))) if np.ndim(x) else 1.0 / (1.0 + exp(-float(x)))
+
+
+def logit(p):
+    """log(p / (1 - p))."""
+    return log(p) - log(1.0 - np.asarray(p, dtype=float)) if np.ndim(p) else log(p) - log(1.0 - float(p))
+
+
+def fsum_rows(a: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 in a fixed order (numpy's pairwise sum over contiguous rows, no BLAS)."""
+    return np.ascontiguousarray(a, dtype=float).sum(axis=1)
