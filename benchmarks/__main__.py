@@ -198,7 +198,7 @@ def table(fig: dict) -> str:
                f"on {fig['machine'].get('cpus')} CPUs")
     if fig["quick"]:
         out.append("(--quick: smoke-test workloads, not the benchmark)")
-    if fig.get("runner", "").startswith("model.runner not") or fig.get("sweep_seconds_1_worker") is None:
+    if fig.get("runner", "").startswith("model.sweep.runner not") or fig.get("sweep_seconds_1_worker") is None:
         out.append(f"sweeps: {fig.get('runner')}")
     return "\n".join(out)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from model.choice import chip_base_utility
-from model.developers import access_class
-from model.policy import china_allows_us
-from model.quarters import years_since_2026
+from model.core.choice import chip_base_utility
+from model.core.population import access_class
+from model.core.policy import china_allows_us
+from model.core.quarters import years_since_2026
 
 
 def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, capacity, maker_of_chip,

@@ -135,7 +135,7 @@ SWEEP_CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 spec = json.loads(sys.argv[1])
-from model.runner import run_sweep
+from model.sweep.runner import run_sweep
 t0 = time.perf_counter()
 kwargs = dict(workers=spec["workers"])
 import inspect
@@ -154,11 +154,11 @@ print(json.dumps({"seconds": seconds, "ru_maxrss_kb": rss_kb, "vmhwm_kb": hwm}))
 
 def runner_available() -> tuple[bool, str]:
     try:
-        from model import runner  # noqa: F401
+        from model.sweep import runner  # noqa: F401
     except Exception as exc:  # noqa: BLE001 — the runner is being written by someone else
-        return False, f"model.runner not importable: {exc!r}"
+        return False, f"model.sweep.runner not importable: {exc!r}"
     if not hasattr(runner, "run_sweep"):
-        return False, "model.runner has no run_sweep"
+        return False, "model.sweep.runner has no run_sweep"
     return True, "run_sweep" + str(inspect.signature(runner.run_sweep))
 
 

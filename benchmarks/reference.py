@@ -43,12 +43,12 @@ import math
 import mesa
 
 from model import ChipMarketModel
-from model.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
-from model.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
-from model.developers import SEGMENTS
-from model.model import MODEL_REPORTERS, USD_PER_H100E
-from model.policy import CHINA_STANCES, US_REGIMES, parse_schedule
-from model.quarters import parse_quarter
+from model.core.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
+from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
+from model.core.population import SEGMENTS
+from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
+from model.core.policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from model.core.quarters import parse_quarter
 
 CUDA, ROCM, DOMESTIC = range(3)
 MAX_ROUNDS = 8  # rationing rounds per quarter

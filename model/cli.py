@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import UsageError
+from model.sweep.errors import UsageError
 
 DEFAULT_SEED = 42
 
@@ -106,7 +106,7 @@ def _port(text: str) -> int:
 
 def parse_sets(sets: list[str]) -> dict:
     """``["a=1", "b=x"]`` -> typed, validated parameters. Raises UsageError."""
-    from .parameters import coerce_text
+    from model.core.parameters import coerce_text
 
     params: dict = {}
     for item in sets:
@@ -121,9 +121,9 @@ def parse_sets(sets: list[str]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .figures import run_figure
-    from .io import atomic_path, write_atomic
-    from .model import ChipMarketModel
+    from model.analysis.figures import run_figure
+    from model.sweep.io import atomic_path, write_atomic
+    from model.core.chip_market import ChipMarketModel
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -180,16 +180,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return cmd_run(args)
     if args.command == "sweep":
-        from .runner import cmd_sweep
+        from model.sweep.runner import cmd_sweep
         return cmd_sweep(args)
     if args.command == "report":
-        from .report import cmd_report
+        from model.analysis.report import cmd_report
         return cmd_report(args)
     if args.command == "replicate":
-        from .replicate import cmd_replicate
+        from model.sweep.replicate import cmd_replicate
         return cmd_replicate(args)
     if args.command == "ui":
-        from .serve import cmd_ui
+        from model.ui.serve import cmd_ui
         return cmd_ui(args)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 

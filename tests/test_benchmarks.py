@@ -50,7 +50,7 @@ def test_quick_benchmark_writes_every_design_key(tmp_path):
 
 
 def test_plain_kernel_clearing_equals_the_model(monkeypatch):
-    import model.model as model_module
+    import model.core.chip_market as model_module
     from benchmarks.kernel import plain_clearing
     from model import ChipMarketModel
 

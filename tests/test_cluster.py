@@ -12,7 +12,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from model.runner import run_sweep  # noqa: E402
+from model.sweep.runner import run_sweep  # noqa: E402
 
 EXPERIMENT = """
 [experiment]

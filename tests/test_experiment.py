@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from model.cli import main
-from model.design import build_design, make_run_id, run_seed
-from model.errors import UsageError
-from model.experiment import EXPERIMENTS_DIR, experiment_from_dict, load_experiment
+from model.sweep.design import build_design, make_run_id, run_seed
+from model.sweep.errors import UsageError
+from model.sweep.experiment import EXPERIMENTS_DIR, experiment_from_dict, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """\
@@ -228,7 +228,7 @@ def test_sample_designs(method, n, points):
 
 
 def test_sensitivity_ranges_are_the_documented_sweep_ranges():
-    from model.parameters import PARAMS_BY_NAME
+    from model.core.parameters import PARAMS_BY_NAME
 
     exp = load_experiment("sensitivity")
     assert exp.sample.method == "sobol" and len(exp.sample.ranges) >= 9

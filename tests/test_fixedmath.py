@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from model import fixedmath as fm
+from model.core import fixedmath as fm
 
 SCRIPT = r"""
 import hashlib, json

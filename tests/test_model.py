@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.agents import AIDeveloper, Chipmaker
-from model.developers import installed_by_ecosystem
-from model.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
+from model.core.agents import AIDeveloper, Chipmaker
+from model.core.population import installed_by_ecosystem
+from model.core.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
 
 SMALL = dict(n_developers=60)
 

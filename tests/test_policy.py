@@ -1,11 +1,11 @@
-"""Policy rules as pure functions (model.policy) and dated schedules in the model."""
+"""Policy rules as pure functions (model.core.policy) and dated schedules in the model."""
 
 import numpy as np
 import pytest
 
 from model import ChipMarketModel
-from model.catalogue import catalogue_arrays
-from model.policy import (
+from model.core.catalogue import catalogue_arrays
+from model.core.policy import (
     china_allows_us,
     in_force_at,
     parse_schedule,
@@ -14,7 +14,7 @@ from model.policy import (
     us_exportable,
     US_REGIMES,
 )
-from model.quarters import format_quarter, months_between, parse_quarter
+from model.core.quarters import format_quarter, months_between, parse_quarter
 
 CAT = catalogue_arrays()
 IDX = {name: k for k, name in enumerate(CAT.names)}

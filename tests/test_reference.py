@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.reference import ReferenceModel
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.metrics import USD_PER_H100E
+from model.core.reporters import USD_PER_H100E
 
 STEPS = 20
 

@@ -7,8 +7,8 @@ import sys
 import pandas as pd
 import pytest
 
-from model.replicate import replicate, report_text
-from model.runner import run_sweep
+from model.sweep.replicate import replicate, report_text
+from model.sweep.runner import run_sweep
 
 EXPERIMENT = """
 [experiment]
@@ -106,7 +106,7 @@ def test_the_shipped_reference_results_replicate(root):
 def _perturb_and_rehash(sweep, rel: float) -> tuple[str, int]:
     """Change one saved value by a relative ``rel`` and record the new file hash in the manifest,
     as if the sweep had been made on a platform whose arithmetic differs in the last bits."""
-    from model.io import sha256_file
+    from model.sweep.io import sha256_file
 
     df = pd.read_parquet(sweep / "runs.parquet")
     row = 5

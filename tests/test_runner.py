@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from model import MODEL_REPORTERS, ChipMarketModel
-from model import runner
+from model.sweep import runner
 from model.cli import main
-from model.design import build_design
-from model.experiment import experiment_from_dict, load_experiment
-from model.io import sha256_file
-from model.runner import InlineExecutor, run_sweep
+from model.sweep.design import build_design
+from model.sweep.experiment import experiment_from_dict, load_experiment
+from model.sweep.io import sha256_file
+from model.sweep.runner import InlineExecutor, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -292,7 +292,7 @@ def test_batch_run_returns_every_reporter():
 
 
 def test_make_executor_bad_scheduler_is_usage_error():
-    from model.errors import UsageError
+    from model.sweep.errors import UsageError
 
     with pytest.raises(UsageError, match="--scheduler"):
         runner.make_executor(2, "udp://nowhere")

@@ -2,7 +2,7 @@
 
 The page is rendered in-process with ``solara.render`` (no server, no browser) to check that a
 preset followed by Reset builds the model with the preset's parameters, which depends on how
-Solara re-mounts SolaraViz's sidebar (see ``model.app.Page``). The real-browser test is
+Solara re-mounts SolaraViz's sidebar (see ``model.ui.app.Page``). The real-browser test is
 tests/test_ui_browser.py.
 """
 
@@ -20,10 +20,10 @@ import pytest
 solara = pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
 
 from model import ChipMarketModel  # noqa: E402
-from model import app  # noqa: E402
-from model.errors import UsageError  # noqa: E402
-from model.parameters import PARAMS_BY_NAME  # noqa: E402
-from model.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
+from model.ui import app  # noqa: E402
+from model.sweep.errors import UsageError  # noqa: E402
+from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
+from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -32,7 +32,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def test_page_module_imports_and_exposes_page():
     assert callable(app.page) and app.page is app.Page
     assert app.__doc__ and "SolaraViz" in app.__doc__
-    assert APP_MODULE == "model.app"
+    assert APP_MODULE == "model.ui.app"
 
 
 def test_ui_model_keeps_explicit_keyword_signature():
@@ -192,7 +192,7 @@ def test_preset_then_reset_builds_the_preset_model():
 # --- server ----------------------------------------------------------------------------------
 def test_server_command_and_url():
     cmd = server_command("127.0.0.1", 8765)
-    assert cmd[:4] == [sys.executable, "-m", "solara", "run"] and "model.app" in cmd
+    assert cmd[:4] == [sys.executable, "-m", "solara", "run"] and "model.ui.app" in cmd
     assert {"--production", "--no-open", "--host", "--port"} <= set(cmd)
     assert url("127.0.0.1", 8765) == "http://127.0.0.1:8765/"
     assert url("::1", 80) == "http://[::1]:80/"

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from model.validation import (
+from model.validation.docking import (
     arthur_barriers,
     arthur_closed_form,
     arthur_integer_payoffs,
@@ -164,7 +164,7 @@ def test_docking_files_parse():
 
 
 def test_replay_experiment_is_a_valid_parameter_set():
-    from model.parameters import validate_value
+    from model.core.parameters import validate_value
 
     params, steps, seeds = replay_spec()
     for name, value in params.items():
@@ -188,7 +188,7 @@ def test_history_replay_reduced_size():
 def test_replay_us_regime_follows_the_schedule_only():
     # the replay prices the US risk (us_reversal_prob > 0) but never realizes a reversal: the
     # regime each quarter is the dated schedule's, so the history is the only source of US changes
-    from model.validation import replay_run
+    from model.validation.docking import replay_run
 
     params, _, seeds = replay_spec()
     assert params["realize_reversals"] is False and params["us_reversal_prob"] > 0

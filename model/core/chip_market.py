@@ -18,11 +18,11 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import fixedmath as fm
-from . import metrics
-from .metrics import USD_PER_H100E
-from .agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
-from .catalogue import (
+from model.core import fixedmath as fm
+from model.core import reporters as metrics
+from model.core.reporters import USD_PER_H100E
+from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
+from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
     ECOSYSTEMS,
@@ -31,8 +31,8 @@ from .catalogue import (
     US_PURCHASE_SHARE_BY_YEAR,
     catalogue_arrays,
 )
-from .choice import chip_base_utility, ecosystem_pull
-from .developers import (
+from model.core.choice import chip_base_utility, ecosystem_pull
+from model.core.population import (
     access_class,
     create_population,
     install,
@@ -40,9 +40,9 @@ from .developers import (
     own_shares,
     quarterly_demand,
 )
-from .market import clear_market
-from .parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
-from .policy import (
+from model.core.market import clear_market
+from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
+from model.core.policy import (
     CHINA_STANCES,
     US_REGIMES,
     china_allows_us,
@@ -50,7 +50,7 @@ from .policy import (
     parse_schedule,
     us_exportable,
 )
-from .quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
+from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
 
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
 #: earlier releases are history, CALIBRATION §A1).
@@ -72,7 +72,7 @@ MODEL_REPORTERS = (
 
 
 class ChipMarketModel(mesa.Model):
-    """The AI-chip market in China, quarter by quarter. Parameters: see ``model.parameters``."""
+    """The AI-chip market in China, quarter by quarter. Parameters: see ``model.core.parameters``."""
 
     def __new__(cls, *args, **kwargs):
         # Python would reject an unknown keyword with a bare TypeError before __init__ runs; name
@@ -238,7 +238,7 @@ class ChipMarketModel(mesa.Model):
         self.datacollector.collect(self)
 
     def developers_buy(self) -> None:
-        """All developers choose and buy at once; domestic supply is rationed (see model.market)."""
+        """All developers choose and buy at once; domestic supply is rationed (see model.core.market)."""
         dev, cat = self.developers, self.catalogue
         by_eco = installed_by_ecosystem(dev.installed, cat.ecosystem_of_maker)
         own = own_shares(by_eco)
@@ -366,5 +366,5 @@ class ChipMarketModel(mesa.Model):
         return pd.DataFrame(columns)
 
 
-#: Parameter names in the model's signature, checked against model.parameters.PARAMS by the tests.
+#: Parameter names in the model's signature, checked against model.core.parameters.PARAMS by the tests.
 PARAMETER_NAMES = tuple(p.name for p in PARAMS)

@@ -1,6 +1,6 @@
 """The AI-developer population as arrays: its initial state and its quarterly rules.
 
-The arrays are the developers' state. ``AIDeveloper`` agents (``model.agents``) are views that read
+The arrays are the developers' state. ``AIDeveloper`` agents (``model.core.agents``) are views that read
 their own row, so the UI and the DataCollector see agents while the quarterly decisions of the
 whole population are numpy operations (``ecosystem_pull``, ``access_class``, ``quarterly_demand``,
 ``install``). Names follow docs/ODD.md.
@@ -32,9 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import brentq
 
-from . import fixedmath as fm
-from .catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
-from .network import peer_network
+from model.core import fixedmath as fm
+from model.core.catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
+from model.core.network import peer_network
 
 SEGMENTS = ("hyperscaler", "ai_lab", "state", "enterprise")
 HYPERSCALER, AI_LAB, STATE, ENTERPRISE = range(4)

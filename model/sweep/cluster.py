@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 
-from .errors import UsageError
+from model.sweep.errors import UsageError
 
 #: How long to wait for a remote scheduler before giving up (seconds).
 CONNECT_TIMEOUT_S = 10

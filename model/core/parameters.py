@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .policy import CHINA_STANCES, US_REGIMES, parse_schedule
-from .quarters import parse_quarter
+from model.core.policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from model.core.quarters import parse_quarter
 
 
 @dataclass(frozen=True)

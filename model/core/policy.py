@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .quarters import format_quarter, parse_quarter
+from model.core.quarters import format_quarter, parse_quarter
 
 US_REGIMES = ("ban", "h20", "lagged", "open")  # strictest first
 CHINA_STANCES = ("open", "discourage", "restrict", "ban")  # loosest first

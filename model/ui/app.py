@@ -1,6 +1,6 @@
 """The chipstack browser UI: Mesa 3.5 SolaraViz with scenario presets, offline.
 
-Start it with ``chipstack ui`` (see ``model.serve``), which runs ``solara run model/app.py``.
+Start it with ``chipstack ui`` (see ``model.ui.serve``), which runs ``solara run model/app.py``.
 Solara serves the module attribute ``page`` (the component ``Page``): a thin wrapper around
 ``mesa.visualization.SolaraViz`` that adds
 
@@ -13,7 +13,7 @@ Solara serves the module attribute ``page`` (the component ``Page``): a thin wra
   with the preset, exactly as after moving any control by hand;
 * a status line (quarter, regimes, headline numbers) and a short description above the views.
 
-``chipstack ui`` runs ``solara run model.app`` (the module, with the project folder on
+``chipstack ui`` runs ``solara run model.ui.app`` (the module, with the project folder on
 ``PYTHONPATH``): given the file path instead, Solara would put model/ first on ``sys.path``, where
 ``model`` names model/model.py rather than the package.
 
@@ -44,12 +44,12 @@ from PIL import Image as PILImage
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from model.developers import SEGMENTS
-from model.model import ChipMarketModel
-from model.network import edge_list
-from model.parameters import DEFAULTS, PARAMS_BY_NAME, validate_value
-from model.policy import CHINA_STANCES, US_REGIMES
-from model.quarters import format_quarter
+from model.core.population import SEGMENTS
+from model.core.chip_market import ChipMarketModel
+from model.core.network import edge_list
+from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, validate_value
+from model.core.policy import CHINA_STANCES, US_REGIMES
+from model.core.quarters import format_quarter
 
 APP_NAME = "chipstack: AI chips in China"
 DEFAULT_SEED = 42
@@ -130,7 +130,7 @@ DEFAULT_PRESET = "December 2025 decision"
 def preset_values(name: str) -> dict[str, Any]:
     """Every control's value under preset ``name``: the model defaults overridden by the preset.
 
-    Values are validated with the model's own rules (``model.parameters.validate_value``).
+    Values are validated with the model's own rules (``model.core.parameters.validate_value``).
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
@@ -677,4 +677,4 @@ __all__ = ["ChipMarketModelUI", "CONTROLS", "PRESETS", "DEFAULT_PRESET", "Page",
            "VIEW_CLASSES", "view_png", "network_layout", "developer_us_share"]
 
 if not set(CONTROLS) - {"rng"} <= PARAMS_BY_NAME.keys():  # pragma: no cover - developer guard
-    raise ImportError("CONTROLS names a parameter that model.parameters does not define")
+    raise ImportError("CONTROLS names a parameter that model.core.parameters does not define")

@@ -13,7 +13,7 @@ A published sweep must be re-runnable from its manifest. This module
    of the runs and columns that differ (exit 1).
 
 Exactness is the default and the promise on x86-64 with the pinned lock file (the simulation's
-arithmetic does not depend on the CPU or BLAS kernel: ``model.fixedmath``). For another platform
+arithmetic does not depend on the CPU or BLAS kernel: ``model.core.fixedmath``). For another platform
 (another OS, ARM, another numpy) ``--rtol``/``--atol`` accept float values within
 ``|saved - replicated| <= atol + rtol * |saved|``; the verdict then says so
 (``replicated within rtol=...: N runs; max relative difference ...; K values not bit-identical``).
@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import UsageError
-from .io import sha256_file
+from model.sweep.errors import UsageError
+from model.sweep.io import sha256_file
 
 KEY = ["run_id", "step"]
 MAX_ROWS_SHOWN = 20
@@ -105,8 +105,8 @@ def check_files(folder: Path, manifest: dict) -> list[tuple[str, str]]:
 
 def environment_warnings(manifest: dict) -> list[str]:
     """Differences between this environment and the one that made the sweep."""
-    from .experiment import REPO_ROOT
-    from .provenance import git_state, model_changes_since, package_versions, platform_info
+    from model.sweep.experiment import REPO_ROOT
+    from model.sweep.provenance import git_state, model_changes_since, package_versions, platform_info
 
     notes = []
     saved, now = manifest.get("versions") or {}, package_versions()
@@ -194,8 +194,8 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | No
 def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True, rtol: float | None = None, atol: float | None = None) -> Replication:
     """Re-run the sweep of ``manifest_path`` in a temporary folder and compare (see module doc)."""
-    from .experiment import experiment_from_dict
-    from .runner import run_sweep
+    from model.sweep.experiment import experiment_from_dict
+    from model.sweep.runner import run_sweep
 
     path, manifest = read_manifest(manifest_path)
     folder = path.parent

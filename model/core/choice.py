@@ -18,14 +18,14 @@ computation is therefore an (n x ecosystems) array operation, never (n x chips):
 keeps a quarter at 100,000 developers in milliseconds.
 
 With ``temperature -> 0`` the logit becomes a best response (argmax) with a deterministic
-tie-break; the Arthur (1989) docking in ``model.validation`` uses that limit of the same function.
+tie-break; the Arthur (1989) docking in ``model.validation.docking`` uses that limit of the same function.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import fixedmath as fm
+from model.core import fixedmath as fm
 
 
 def chip_base_utility(

@@ -10,14 +10,14 @@ An experiment file has four sections::
                    [sample.ranges] parameter = [low, high]
 
 ``load_experiment(argument)`` turns a path or a name (``experiments/<name>.toml``) into a validated
-:class:`Experiment`; every problem is a :class:`~model.errors.UsageError` whose one-line message names
+:class:`Experiment`; every problem is a :class:`~model.sweep.errors.UsageError` whose one-line message names
 the file, the key, the value and what is allowed.
 
 Precision target (an optional extension of DESIGN §4): with ``target_half_width = h`` the runner
 adds replications to each design point, in rounds, until the 95% t-interval of the mean of
 ``target_reporter`` (default ``us_stack_share``) at the last step has half-width <= h, or the point
 has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The structure (sections, keys, types) is checked
-by pydantic; parameter names and values by ``model.parameters.validate_value``.
+by pydantic; parameter names and values by ``model.core.parameters.validate_value``.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from .errors import UsageError
-from .model import MODEL_REPORTERS
-from .parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
+from model.sweep.errors import UsageError
+from model.core.chip_market import MODEL_REPORTERS
+from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
 
 #: Folder of the shipped experiments: ``<repository root>/experiments``.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_STEPS = 10_000

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quarters import parse_quarter
+from model.core.quarters import parse_quarter
 
 # Ecosystems (software stacks). Index order is fixed and used as array columns.
 ECOSYSTEMS = ("cuda", "rocm", "domestic")

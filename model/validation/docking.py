@@ -2,7 +2,7 @@
 
 DESIGN §7 fixes the two docking calls::
 
-    from model.validation import arthur_lockin, bass_adoption
+    from model.validation.docking import arthur_lockin, bass_adoption
     r = arthur_lockin(a_r=2, b_r=1, a_s=1, b_s=2, r=0.1, s=0.1, p_r=0.5, runs=2000, max_arrivals=5000, seed=1)
     r.share_locked_a, r.share_locked_b, r.mean_lockin_time
     f = bass_adoption(p=0.03, q=0.38, n_agents=10_000, steps=30, seed=1)  # steps+1 cumulative shares
@@ -17,7 +17,7 @@ tests the seed's qualitative claims over seeds with common random numbers.
 
 Command line (writes figures and CSV tables into ``outputs/validation/`` or ``--out``)::
 
-    python -m model.validation [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
+    python -m model.validation.docking [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
 
 The docking case files ``experiments/docking_arthur.toml`` and ``experiments/docking_bass.toml`` are
 NOT ``chipstack sweep`` experiments (they have a ``[docking]`` section and no ``[experiment]``
@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .choice import logit_shares
+from model.core.choice import logit_shares
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = ROOT / "experiments"
 DEFAULT_OUT = ROOT / "outputs" / "validation"
 #: Largest integer that float64 represents exactly together with all smaller ones (2**53).
@@ -286,7 +286,7 @@ def bass_adoption(p, q, n_agents, steps, seed) -> np.ndarray:
     share at the start of the step (homogeneous mixing).
 
     What is shared with ChipMarketModel: the adoption decision is the model's own choice function,
-    ``model.choice.logit_shares``, applied to the whole population as one array per step: a binary
+    ``model.core.choice.logit_shares``, applied to the whole population as one array per step: a binary
     choice (adopt / not yet) with equal pulls (0, 0) and availability weights (P, 1 - P), exactly
     the role the within-ecosystem availability sums A_ce play in the model, so that the logit
     returns P(adopt) = P / (P + 1 - P) = P; each agent then draws its adoption from that share.
@@ -512,7 +512,7 @@ def replay_spec(path: str | Path = EXPERIMENTS / "history_2022_2025.toml") -> tu
 
 def replay_run(params: dict, seed: int, steps: int = 13) -> pd.DataFrame:
     """One replay run: per quarter, each maker's revenue, US regime, Chinese stance, us_share_new."""
-    from .model import ChipMarketModel
+    from model.core.chip_market import ChipMarketModel
 
     m = ChipMarketModel(rng=int(seed), **params)
     rows = []
@@ -648,7 +648,7 @@ def calibrate_replay(base_params: dict | None = None, seeds=None, grid: dict | N
     Returns (chosen values, the whole grid table sorted by loss, with ``loss_at_defaults`` = the
     loss with every grid parameter at its default, if that point is on the grid).
     """
-    from .parameters import PARAMS_BY_NAME
+    from model.core.parameters import PARAMS_BY_NAME
 
     file_params, _, file_seeds = replay_spec()
     base = dict(file_params if base_params is None else base_params)
@@ -709,7 +709,7 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
     ``us_stack_share`` and ``china_compute_h100e`` at the last step (2030Q4 by default),
     ``us_share_new_mean`` = mean over steps of the US share of new purchases. All other parameters
     at their defaults (start 2026Q1)."""
-    from .model import ChipMarketModel
+    from model.core.chip_market import ChipMarketModel
 
     cache: dict[tuple, dict] = {}
 
@@ -836,7 +836,7 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
 
 
 def _defaults() -> dict:
-    from .parameters import DEFAULTS
+    from model.core.parameters import DEFAULTS
 
     return dict(DEFAULTS)
 
@@ -848,7 +848,7 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.validation",
+    ap = argparse.ArgumentParser(prog="python -m model.validation.docking",
                                  description="Docking with Arthur (1989) and Bass (1969); history replay.")
     ap.add_argument("what", nargs="?", default="all",
                     choices=["arthur", "bass", "replay", "claims", "calibrate", "all"])

@@ -44,12 +44,12 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from .errors import UsageError  # noqa: E402
-from .figures import quarter_axis  # noqa: E402
-from .io import atomic_path, sha256_file, write_atomic  # noqa: E402
-from .model import MODEL_REPORTERS  # noqa: E402
-from .parameters import PARAMS_BY_NAME  # noqa: E402
-from .policy import CHINA_STANCES, US_REGIMES  # noqa: E402
+from model.sweep.errors import UsageError  # noqa: E402
+from model.analysis.figures import quarter_axis  # noqa: E402
+from model.sweep.io import atomic_path, sha256_file, write_atomic  # noqa: E402
+from model.core.chip_market import MODEL_REPORTERS  # noqa: E402
+from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
+from model.core.policy import CHINA_STANCES, US_REGIMES  # noqa: E402
 
 #: The files a sweep folder must hold (DESIGN §5).
 SWEEP_FILES = ("runs.parquet", "final.csv", "summary.csv", "manifest.json")

@@ -3,11 +3,11 @@
 Each agent type's rules are short methods named as in docs/ODD.md §7 (submodels). Governments and
 chipmakers are few and step one by one. AI developers are many: their quarterly decisions are made
 for the whole population at once in ``ChipMarketModel.developers_buy`` (numpy over the arrays of
-``model.developers``); each ``AIDeveloper`` is a view of its own row of those arrays, so nothing is
+``model.core.population``); each ``AIDeveloper`` is a view of its own row of those arrays, so nothing is
 copied into agents each quarter and the UI and DataCollector still see agents.
 
-Sources for every rule and number: CALIBRATION.md (sections cited inline) via ``model.parameters``
-and ``model.catalogue``.
+Sources for every rule and number: CALIBRATION.md (sections cited inline) via ``model.core.parameters``
+and ``model.core.catalogue``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from . import fixedmath as fm
-from .catalogue import CUDA, DOMESTIC, ECOSYSTEMS
-from .developers import SEGMENTS
-from .policy import (
+from model.core import fixedmath as fm
+from model.core.catalogue import CUDA, DOMESTIC, ECOSYSTEMS
+from model.core.population import SEGMENTS
+from model.core.policy import (
     CHINA_STANCES,
     US_REGIMES,
     guidance_applies,
@@ -29,10 +29,10 @@ from .policy import (
     tighten_china,
     tighten_us,
 )
-from .quarters import years_since_2026
+from model.core.quarters import years_since_2026
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import ChipMarketModel
+    from model.core.chip_market import ChipMarketModel
 
 #: Domestic coverage of demand at which an adaptive Beijing tightens to discourage / restrict / ban
 #: (ASSUMPTION; reported localisation target 55% by 2027, CALIBRATION §C2, L).

@@ -4,7 +4,7 @@
 
 Binds 127.0.0.1 unless told otherwise. Checks first that the port is free (a port in use is bad
 input: ``chipstack: error: port P on H is in use``, exit 2, nothing started), then runs
-``python -m solara run model.app --host H --port P --production --no-open --no-check-version``
+``python -m solara run model.ui.app --host H --port P --production --no-open --no-check-version``
 (no call to PyPI for a newer Solara) as a child process, prints the URL and waits. Ctrl-C stops
 the server (the terminal sends SIGINT to both processes; the server gets a grace period, then
 SIGTERM, then SIGKILL); SIGTERM to ``chipstack`` alone stops it too. Exit code 0 when stopped so,
@@ -26,12 +26,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from model.sweep.errors import UsageError
 
 APP_PATH = Path(__file__).with_name("app.py")
 #: Solara is given the app as a module, not as the file: run as a file, Solara puts model/ first
 #: on sys.path, where ``model`` then names model/model.py instead of the package.
-APP_MODULE = "model.app"
+APP_MODULE = "model.ui.app"
 #: Seconds to wait for the server to stop after Ctrl-C / SIGTERM before killing it.
 STOP_TIMEOUT = 10.0
 

@@ -2,7 +2,7 @@
 
 Recorded in every sweep manifest and compared by ``chipstack replicate``, which warns about each
 difference. The simulation's arithmetic does not depend on the CPU or the BLAS kernel (see
-``model.fixedmath``), so on x86-64 with the pinned lock file a difference in ``platform`` should not
+``model.core.fixedmath``), so on x86-64 with the pinned lock file a difference in ``platform`` should not
 change a number; the record is there so that, when one does change elsewhere (another OS, ARM,
 another numpy), the reader can see why.
 """
@@ -20,7 +20,7 @@ VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", 
                     "tqdm", "threadpoolctl")
 #: Paths whose last commit is "the commit of the model code": what makes the numbers.
 MODEL_PATHS = ("model", "pyproject.toml", "requirements.lock")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def package_versions() -> dict[str, str | None]:

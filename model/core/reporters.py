@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .quarters import months_between
+from model.core.quarters import months_between
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
 #: for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1). Used only where dollars must become
-#: compute without a chip choice: the unmet_demand_h100e reporter here, and in model.model the
+#: compute without a chip choice: the unmet_demand_h100e reporter here, and in model.core.chip_market the
 #: purchase history before the start and the adaptive rule's coverage.
 USD_PER_H100E = 25_000.0
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import ChipMarketModel
+    from model.core.chip_market import ChipMarketModel
 
 
 def us_share(amounts: np.ndarray, us_maker_mask: np.ndarray) -> float:

@@ -1,7 +1,7 @@
 """Market clearing for the whole developer population at once (numpy).
 
 Each quarter every developer has a budget (``demand_i``, USD) for new AI chips. It splits that
-budget over the chips it may legally buy by the logit of ``model.choice``; a dollar spent on chip j
+budget over the chips it may legally buy by the logit of ``model.core.choice``; a dollar spent on chip j
 buys ``1 / cost_j`` chips and ``perf_j / cost_j`` H100-equivalents. Domestic makers' supply is
 capacity-bound, so when a maker is over-subscribed every buyer gets the same fill ratio
 (proportional rationing) and the unspent part of the budget is offered again, in a further round,
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .choice import logit_shares, within_ecosystem_weights
+from model.core.choice import logit_shares, within_ecosystem_weights
 
 
 @dataclass

@@ -50,13 +50,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .design import Design, Run, build_design
-from .errors import UsageError
-from .experiment import REPO_ROOT, Experiment, load_experiment
-from .io import atomic_path, sha256_file, write_json_atomic, write_text_atomic
-from .model import MODEL_REPORTERS, ChipMarketModel
-from .parameters import PARAMS_BY_NAME
-from .provenance import git_state, package_versions, platform_info
+from model.sweep.design import Design, Run, build_design
+from model.sweep.errors import UsageError
+from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
+from model.sweep.io import atomic_path, sha256_file, write_json_atomic, write_text_atomic
+from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
+from model.core.parameters import PARAMS_BY_NAME
+from model.sweep.provenance import git_state, package_versions, platform_info
 
 PARTS_DIR = ".parts"
 SPEC_FILE = "experiment.json"
@@ -223,10 +223,10 @@ class InlineExecutor(Executor):
 
 def make_executor(workers: int | None, scheduler: str | None = None) -> Executor:
     """An executor for ``workers`` processes, or for a Dask scheduler (``local`` or tcp://HOST:PORT,
-    through ``model.cluster``). Raises UsageError for a bad or unreachable scheduler."""
+    through ``model.sweep.cluster``). Raises UsageError for a bad or unreachable scheduler."""
     if scheduler is not None:
         try:
-            from .cluster import dask_executor
+            from model.sweep.cluster import dask_executor
         except ImportError:
             raise UsageError(f"--scheduler {scheduler!r}: the Dask backend is not available; "
                              f"allowed: leave out --scheduler and use --workers N") from None
@@ -742,9 +742,9 @@ def _now() -> str:
 
 
 def _write_report(out: Path) -> list[Path]:
-    """Figures and sensitivity indices from model.report; a missing or failing report only warns."""
+    """Figures and sensitivity indices from model.analysis.report; a missing or failing report only warns."""
     try:
-        from .report import write_report
+        from model.analysis.report import write_report
     except ImportError as exc:
         print(f"chipstack: warning: no figures ({exc}); the sweep's data are saved", file=sys.stderr)
         return []

@@ -1,0 +1,1 @@
+"""Reads finished sweep folders: intervals, sensitivity indices, figures, tables, ``report``."""

@@ -1,0 +1,7 @@
+"""``python -m model.validation ...`` (also ``chipstack validate ...``)."""
+
+import sys
+
+from model.validation.docking import main
+
+sys.exit(main())
