@@ -1,7 +1,7 @@
-"""``python -m benchmarks [--quick] [--json FILE]``: the DESIGN §8 figures, measured in one run.
+"""``python -m benchmarks [--quick] [--json FILE]``: the INTERFACES §8 figures, measured in one run.
 
 Prints a table (figure, value, target, met) and, with ``--json``, writes the figures under the exact
-DESIGN §8 keys plus extras (log-log slope, plain numpy kernel, parallel efficiency, RSS ratio,
+INTERFACES §8 keys plus extras (log-log slope, plain numpy kernel, parallel efficiency, RSS ratio,
 workloads, machine). ``--quick`` is a smoke version (small workloads, one repetition) whose numbers
 are not the benchmark: the JSON then says ``"quick": true`` and gives the workloads actually used.
 """
@@ -206,7 +206,7 @@ def table(fig: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fast smoke version (small workloads, 1 repetition)")
-    p.add_argument("--json", metavar="FILE", help="write the figures (DESIGN §8 keys plus extras) to FILE")
+    p.add_argument("--json", metavar="FILE", help="write the figures (INTERFACES §8 keys plus extras) to FILE")
     args = p.parse_args(argv)
     fig = run(args.quick)
     print(table(fig))

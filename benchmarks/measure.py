@@ -1,7 +1,7 @@
-"""The DESIGN §8 measurements, each a plain function returning numbers (seconds, rates, MB).
+"""The INTERFACES §8 measurements, each a plain function returning numbers (seconds, rates, MB).
 
 Timings on a shared 2-core machine are noisy: every figure is the median of repetitions (or, for the
-sweeps, the best of two tries as DESIGN §8 says), and ratios (speedup, kernel vs model) come from
+sweeps, the best of two tries as INTERFACES §8 says), and ratios (speedup, kernel vs model) come from
 measurements interleaved in the same run.
 """
 

@@ -7,7 +7,7 @@ it may buy, a logit over them, its order). The market clears with loops over age
 rationed domestic supply is re-offered round by round. No numpy inside any agent or rule: numpy is
 touched only to copy the initial state and to draw from the model's random generator.
 
-It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (DESIGN §8,
+It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (INTERFACES §8,
 ``reference_agent_steps_per_s`` and ``speedup``), and ``tests/test_reference.py`` checks that the two
 produce the same reporters, step by step, for the same parameters and seed.
 
@@ -20,7 +20,7 @@ that model's generator, which sits exactly where the fast model's does after con
 quarter the draws come in the fast model's order: the US government's reversal draw (one uniform,
 drawn every quarter), then one log-normal demand shock per developer, in developer order.
 
-The quarter (DESIGN §1, docs/ODD.md)
+The quarter (ODD, docs/ODD.md)
 ------------------------------------
 1. chips whose (effective) release quarter has come are released;
 2. the US government applies its schedule, then tightens one level with probability

@@ -1,4 +1,4 @@
-"""The ``chipstack`` command line (DESIGN §3).
+"""The ``chipstack`` command line (INTERFACES §3).
 
     chipstack run [--set NAME=VALUE ...] [--steps N] [--seed S] [--out DIR]
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]

@@ -1,4 +1,4 @@
-"""``python -m benchmarks --quick --json FILE`` runs and writes every DESIGN §8 key; the plain numpy
+"""``python -m benchmarks --quick --json FILE`` runs and writes every INTERFACES §8 key; the plain numpy
 kernel's clearing is the model's clearing (so the two are timed on the same work)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Tests of model/report.py: figures and sensitivity tables from sweep folders.
 
-The sweep folders are built here in the agreed output format (DESIGN §5): ``runs.parquet``,
+The sweep folders are built here in the agreed output format (INTERFACES §5): ``runs.parquet``,
 ``final.csv``, ``summary.csv`` and ``manifest.json``, either from short ChipMarketModel runs or from
 synthetic outputs with a known answer (for the sensitivity analyses).
 """

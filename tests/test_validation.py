@@ -1,5 +1,5 @@
 """Validation: docking with Arthur (1989) and Bass (1969) against their closed forms, and the
-history replay at reduced size (DESIGN §7, CALIBRATION §E1, §E2, §E4)."""
+history replay at reduced size (INTERFACES §7, SOURCES §E1, §E2, §E4)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_gamblers_ruin_closed_forms():
     assert gamblers_ruin(-11, 11, 0.5) == pytest.approx((0.5, 121.0))
     assert gamblers_ruin(-11, 6, 0.5) == pytest.approx((11 / 17, 66.0))
     p, _ = gamblers_ruin(-11, 11, 0.6)
-    assert p == pytest.approx(0.9886, abs=1e-4)  # CALIBRATION §E1 check value
+    assert p == pytest.approx(0.9886, abs=1e-4)  # SOURCES §E1 check value
     # the drift formula tends to the symmetric one as p -> 1/2
     assert gamblers_ruin(-7, 5, 0.5 + 1e-9)[1] == pytest.approx(35.0, rel=1e-5)
 
@@ -88,7 +88,7 @@ def test_arthur_matches_gamblers_ruin(case):
 
 def test_exact_comparison_matters():
     # with r = 0.1 exact ties occur at d = +-10; comparing payoffs in floats (0.1*n) breaks some of
-    # them and shortens lock-in (CALIBRATION §E1: E[T] ~ 116 instead of 121). Exactness is kept:
+    # them and shortens lock-in (SOURCES §E1: E[T] ~ 116 instead of 121). Exactness is kept:
     res = arthur_lockin(2, 1, 1, 2, 0.1, 0.1, 0.5, runs=4000, max_arrivals=5000, seed=11)
     assert abs(res.mean_lockin_time - 121) < 3 * res.se_mean_lockin_time
     assert res.max_abs_d.max() == 11
@@ -134,7 +134,7 @@ def test_bass_large_n_follows_recursion(p, q):
 
 
 def test_bass_mean_of_runs_rmse():
-    # CALIBRATION §E2: N = 10^4, RMSE of the cumulative share < 0.01 (here 20 seeds, mean path)
+    # SOURCES §E2: N = 10^4, RMSE of the cumulative share < 0.01 (here 20 seeds, mean path)
     rec = bass_recursion(0.03, 0.38, 30)
     sims = np.array([bass_adoption(0.03, 0.38, 10_000, 30, seed=s) for s in range(20)])
     assert np.sqrt(((sims - rec) ** 2).mean(axis=1)).mean() < 0.01

@@ -1,4 +1,4 @@
-"""Figures and sensitivity tables from a finished sweep (``chipstack report DIR``, DESIGN §3 and §5).
+"""Figures and sensitivity tables from a finished sweep (``chipstack report DIR``, INTERFACES §3 and §5).
 
 ``write_report(out_dir)`` reads a sweep folder (``runs.parquet``, ``final.csv``, ``summary.csv``,
 ``manifest.json``) and writes, each file atomically:
@@ -51,7 +51,7 @@ from model.core.chip_market import MODEL_REPORTERS  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
 from model.core.policy import CHINA_STANCES, US_REGIMES  # noqa: E402
 
-#: The files a sweep folder must hold (DESIGN §5).
+#: The files a sweep folder must hold (INTERFACES §5).
 SWEEP_FILES = ("runs.parquet", "final.csv", "summary.csv", "manifest.json")
 #: Outputs whose sensitivity to the sampled parameters is analysed.
 SENSITIVITY_OUTPUTS = ("us_stack_share", "china_compute_h100e")

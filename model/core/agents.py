@@ -6,7 +6,7 @@ for the whole population at once in ``ChipMarketModel.developers_buy`` (numpy ov
 ``model.core.population``); each ``AIDeveloper`` is a view of its own row of those arrays, so nothing is
 copied into agents each quarter and the UI and DataCollector still see agents.
 
-Sources for every rule and number: CALIBRATION.md (sections cited inline) via ``model.core.parameters``
+Sources for every rule and number: docs/SOURCES.md (sections cited inline) via ``model.core.parameters``
 and ``model.core.catalogue``.
 """
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel
 
 #: Domestic coverage of demand at which an adaptive Beijing tightens to discourage / restrict / ban
-#: (ASSUMPTION; reported localisation target 55% by 2027, CALIBRATION §C2, L).
+#: (ASSUMPTION; reported localisation target 55% by 2027, SOURCES §C2, L).
 ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
 #: Most quarters by which R&D can pull a domestic chip forward or push it back (ASSUMPTION).
 MAX_ROADMAP_SHIFT = 4

@@ -1,12 +1,12 @@
 """The chip catalogue: chipmakers, their product roadmaps, capacities and software ecosystems.
 
-Plain data, no behaviour. Every number carries its source: a section of ``CALIBRATION.md``
-(the project's sourced briefing, kept beside the repository in ``../shared/``) with its confidence
+Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md``
+(the project's sourced briefing, kept beside the repository in ````) with its confidence
 grade H/M/L, or the word ASSUMPTION with the range that the sensitivity analysis explores.
 
 Performance index (``perf_paper``, H100 = 1.0): the geometric mean of a chip's dense BF16 (FP8 for
 parts quoted only in FP8, against H100's FP8) compute ratio and its memory-bandwidth ratio to the
-H100 (989 TF, 3.35 TB/s; CALIBRATION §A1, H). This roofline-style blend weighs compute-bound
+H100 (989 TF, 3.35 TB/s; SOURCES §A1, H). This roofline-style blend weighs compute-bound
 training and memory-bound inference equally, which is why the H20 (0.15x compute but 1.19x
 bandwidth) scores 0.42 and not 0.15 — the H20 sold ~1M units in China in 2024 (§B3, M). Domestic
 parts are further scaled by the model parameter ``domestic_efficiency`` (the measured 0.6 of the
@@ -165,7 +165,7 @@ CHIPS: tuple[Chip, ...] = (
 SALE_QUARTERS = 12
 
 #: Installed base before 2026: Nvidia's share of China's AI-chip purchases by year
-#: (CALIBRATION §E4: ~95% in 2022 (Huang, H as a quote), 66% in 2024 and ~54% in 2025 (BofA /
+#: (SOURCES §E4: ~95% in 2022 (Huang, H as a quote), 66% in 2024 and ~54% in 2025 (BofA /
 #: Bernstein, M); 2023 = 1 - 19% domestic vendor share (Bernstein, M); 2021 ASSUMPTION as 2022).
 US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
 

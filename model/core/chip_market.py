@@ -3,9 +3,9 @@
 An agent-based model on Mesa 3.5. The US and Chinese governments set export and import rules,
 chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads) supply chips, and Chinese AI developers
 buy compute each quarter by a multinomial-logit choice. See docs/ODD.md for the full description
-(ODD protocol, Grimm et al. 2020) and CALIBRATION.md for the sources of every default.
+(ODD protocol, Grimm et al. 2020) and docs/SOURCES.md for the sources of every default.
 
-Step order each quarter (DESIGN §1): governments (rules) -> chipmakers (supply, roadmap,
+Step order each quarter (ODD): governments (rules) -> chipmakers (supply, roadmap,
 ecosystem) -> developers (choices and market clearing for the whole population at once) ->
 metrics and data collection.
 """
@@ -20,6 +20,7 @@ import pandas as pd
 
 from model.core import fixedmath as fm
 from model.core import reporters as metrics
+from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 from model.core.reporters import USD_PER_H100E
 from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
 from model.core.catalogue import (
@@ -53,22 +54,10 @@ from model.core.policy import (
 from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
 
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
-#: earlier releases are history, CALIBRATION §A1).
+#: earlier releases are history, SOURCES §A1).
 ROADMAP_FROM = parse_quarter("2026Q1")
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
-#: Names of the model reporters (DESIGN §2), in order.
-MODEL_REPORTERS = (
-    "us_stack_share",
-    "us_share_new",
-    "developers_on_us_stack",
-    "china_compute_h100e",
-    "nvidia_china_revenue_usd",
-    "domestic_revenue_usd",
-    "domestic_ecosystem",
-    "capability_gap_months",
-    "unmet_demand_h100e",
-)
 
 
 class ChipMarketModel(mesa.Model):
@@ -204,7 +193,7 @@ class ChipMarketModel(mesa.Model):
         """Installed base at the start of ``quarter`` from the sourced purchase history.
 
         Past demand follows this run's demand path backwards; Nvidia's share of each year's
-        purchases is CALIBRATION §E4. Returns (installed H100e, its US share, cumulative
+        purchases is SOURCES §E4. Returns (installed H100e, its US share, cumulative
         domestic purchases in H100e, undepreciated, for the ecosystem learning curve).
         """
         years = sorted(US_PURCHASE_SHARE_BY_YEAR)

@@ -2,7 +2,7 @@
 
 Each developer follows ``k`` peers drawn with probability proportional to the peers' compute
 demand: large labs are where engineers train and whose open-source stacks others reuse (the
-CUDA-vs-CANN choice of ByteDance or Alibaba is watched by everyone; CALIBRATION §D1). The draw is
+CUDA-vs-CANN choice of ByteDance or Alibaba is watched by everyone; SOURCES §D1). The draw is
 plain numpy, O(n k), and the result is a row-normalised ``scipy.sparse.csr_matrix`` so that peers'
 adoption is one sparse product per quarter. networkx generators take seconds at 10k nodes; this
 takes milliseconds at 100k.

@@ -2,7 +2,7 @@
 
 This table is the single statement of every parameter of ``ChipMarketModel``. The model's keyword
 arguments, the experiment files, ``chipstack run --set``, the SolaraViz controls and docs/ODD.md all
-use these names. Each default gives its source (a section of CALIBRATION.md with its confidence
+use these names. Each default gives its source (a section of docs/SOURCES.md with its confidence
 grade H/M/L) or says ASSUMPTION with the range that the sensitivity analysis sweeps.
 """
 
@@ -188,7 +188,7 @@ PARAMS: tuple[Param, ...] = (
           low=0.0, high=2.0, sweep_range=(0.0, 0.5)),
     Param("depreciation_years", 4.5, "float", "years",
           "mean life of an installed chip (geometric depreciation)",
-          "ASSUMPTION 4.5 (range 4-5): 'about 4-5 year life' (DESIGN §1)",
+          "ASSUMPTION 4.5 (range 4-5): 'about 4-5 year life' (ODD)",
           low=0.25, high=20.0, sweep_range=(4.0, 5.0)),
     Param("price_weight", 2.0, "float", "utils per log(H100e/$)",
           "weight of log performance per dollar in the choice",
@@ -230,14 +230,14 @@ PARAMS: tuple[Param, ...] = (
     # --- Time ----------------------------------------------------------------------------------
     Param("start_quarter", "2026Q1", "quarter", "quarter",
           "calendar quarter of step 0",
-          "DESIGN §1: step 0 = 2026Q1, just after the Dec 2025 decision"),
+          "ODD: step 0 = 2026Q1, just after the Dec 2025 decision"),
     Param("us_policy_schedule", "", "schedule", "-",
           "dated changes of the US export regime",
-          "CALIBRATION §C1 for history replays; what-ifs are the user's",
+          "SOURCES §C1 for history replays; what-ifs are the user's",
           schedule_values=US_REGIMES),
     Param("china_policy_schedule", "", "schedule", "-",
           "dated changes of Beijing's stance",
-          "CALIBRATION §C2 for history replays; what-ifs are the user's",
+          "SOURCES §C2 for history replays; what-ifs are the user's",
           schedule_values=CHINA_STANCES),
     # --- Instrumentation -------------------------------------------------------------------------
     Param("collect_developer_data", False, "bool", "-",

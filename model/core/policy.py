@@ -1,8 +1,8 @@
 """Policy rules as pure functions: which chips the US lets China buy, whom Beijing lets buy them,
 and dated policy schedules.
 
-Sources: CALIBRATION.md §C1 (US timeline, H) and §C2 (China timeline, H/M); the regimes and
-stances are those of DESIGN §1.
+Sources: SOURCES §C1 (US timeline, H) and §C2 (China timeline, H/M); the regimes and
+stances are those of ODD.
 
 US regimes, from strictest to loosest (``US_REGIMES`` order is used by reversals):
 

@@ -5,7 +5,7 @@ their own row, so the UI and the DataCollector see agents while the quarterly de
 whole population are numpy operations (``ecosystem_pull``, ``access_class``, ``quarterly_demand``,
 ``install``). Names follow docs/ODD.md.
 
-Segments and their sources (CALIBRATION §D1; shares are ASSUMPTIONS documented in ODD.md):
+Segments and their sources (SOURCES §D1; shares are ASSUMPTIONS documented in ODD.md):
 
 =============  ==========  =========  ========================  =================================
 segment        developers  demand     US-share tilt (log-odds)  basis

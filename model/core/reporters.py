@@ -1,4 +1,4 @@
-"""The model reporters of DESIGN §2, computed from the model's arrays after each quarter.
+"""The model reporters of INTERFACES §2, computed from the model's arrays after each quarter.
 
 Each is stored as a plain float attribute of the model under its reporter name, so the
 DataCollector reads attributes (its fastest path) and the UI can show the latest values.
@@ -6,6 +6,7 @@ DataCollector reads attributes (its fastest path) and the UI can show the latest
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,10 +14,51 @@ import numpy as np
 from model.core.quarters import months_between
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
-#: for 1.2 H100e and the H100's ~$25-30k, CALIBRATION §A1). Used only where dollars must become
+#: for 1.2 H100e and the H100's ~$25-30k, SOURCES §A1). Used only where dollars must become
 #: compute without a chip choice: the unmet_demand_h100e reporter here, and in model.core.chip_market the
 #: purchase history before the start and the adaptive rule's coverage.
 USD_PER_H100E = 25_000.0
+
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """A model reporter: its name (INTERFACES §2, a contract), a label for people, the unit it is shown
+    in and the divisor that takes the raw value to that unit (``shown = value / scale``).
+
+    The one owner of reporter names and labels: the model, the CLI summary, the report, the
+    figures and the UI all read this table.
+    """
+
+    name: str
+    label: str
+    unit: str
+    scale: float = 1.0
+
+    def shown(self, value: float) -> float:
+        return value / self.scale
+
+    @property
+    def axis_label(self) -> str:
+        return f"{self.label} ({self.unit})"
+
+
+#: The model reporters, in order (INTERFACES §2).
+REPORTERS: tuple[Reporter, ...] = (
+    Reporter("us_stack_share", "US stack share of installed compute", "0-1"),
+    Reporter("us_share_new", "US share of new purchases", "0-1"),
+    Reporter("developers_on_us_stack", "developers mostly on the US stack", "share, 0-1"),
+    Reporter("china_compute_h100e", "China's installed AI compute", "million H100e", 1e6),
+    Reporter("nvidia_china_revenue_usd", "Nvidia China revenue", "billion USD per quarter", 1e9),
+    Reporter("domestic_revenue_usd", "domestic chipmakers' revenue", "billion USD per quarter", 1e9),
+    Reporter("domestic_ecosystem", "domestic ecosystem maturity", "0-1, CUDA = 1"),
+    Reporter("capability_gap_months", "capability gap", "months behind US frontier"),
+    Reporter("unmet_demand_h100e", "unmet demand", "thousand H100e per quarter", 1e3),
+)
+REPORTERS_BY_NAME = {r.name: r for r in REPORTERS}
+#: Names of the model reporters (INTERFACES §2), in order.
+MODEL_REPORTERS = tuple(r.name for r in REPORTERS)
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel

@@ -1,4 +1,4 @@
-"""Experiment files (DESIGN §4): find, read and validate ``experiments/*.toml``.
+"""Experiment files (INTERFACES §4): find, read and validate ``experiments/*.toml``.
 
 An experiment file has four sections::
 
@@ -13,7 +13,7 @@ An experiment file has four sections::
 :class:`Experiment`; every problem is a :class:`~model.sweep.errors.UsageError` whose one-line message names
 the file, the key, the value and what is allowed.
 
-Precision target (an optional extension of DESIGN §4): with ``target_half_width = h`` the runner
+Precision target (an optional extension of INTERFACES §4): with ``target_half_width = h`` the runner
 adds replications to each design point, in rounds, until the 95% t-interval of the mean of
 ``target_reporter`` (default ``us_stack_share``) at the last step has half-width <= h, or the point
 has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The structure (sections, keys, types) is checked

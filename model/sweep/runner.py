@@ -1,4 +1,4 @@
-"""The sweep runner: ``chipstack sweep EXPERIMENT`` (DESIGN §3-5).
+"""The sweep runner: ``chipstack sweep EXPERIMENT`` (INTERFACES §3-5).
 
 Runs every run of an experiment's design on a ``concurrent.futures`` executor (a process pool by
 default, in-process for one worker, Dask through ``--scheduler``), several runs per task. Results
@@ -324,7 +324,7 @@ def runs_table(frames: list[pd.DataFrame], runs: list[Run], schema: pa.Schema) -
 
 
 def output_schema(experiment: Experiment) -> pa.Schema:
-    """Columns of runs.parquet (DESIGN §5)."""
+    """Columns of runs.parquet (INTERFACES §5)."""
     fields = [pa.field("run_id", pa.string()), pa.field("replication", pa.int64()),
               pa.field("seed", pa.int64())]
     if experiment.sample is not None:

@@ -1,18 +1,18 @@
 """Validation: docking with Arthur (1989) and Bass (1969), and a 2022-2025 history replay.
 
-DESIGN §7 fixes the two docking calls::
+INTERFACES §7 fixes the two docking calls::
 
     from model.validation.docking import arthur_lockin, bass_adoption
     r = arthur_lockin(a_r=2, b_r=1, a_s=1, b_s=2, r=0.1, s=0.1, p_r=0.5, runs=2000, max_arrivals=5000, seed=1)
     r.share_locked_a, r.share_locked_b, r.mean_lockin_time
     f = bass_adoption(p=0.03, q=0.38, n_agents=10_000, steps=30, seed=1)  # steps+1 cumulative shares
 
-Beside each simulation sits its closed form (CALIBRATION §E1, §E2), so that tests and
+Beside each simulation sits its closed form (SOURCES §E1, §E2), so that tests and
 ``docs/VALIDATION.md`` compare the two with sampling error.
 
 The history replay (``history_replay``) runs ``ChipMarketModel`` from 2022Q4 through the dated
-policy timeline of CALIBRATION §C (``experiments/history_2022_2025.toml``) and compares Nvidia's
-share of China's AI-chip revenue with the public trajectory of CALIBRATION §E4. ``claims_check``
+policy timeline of SOURCES §C (``experiments/history_2022_2025.toml``) and compares Nvidia's
+share of China's AI-chip revenue with the public trajectory of SOURCES §E4. ``claims_check``
 tests the seed's qualitative claims over seeds with common random numbers.
 
 Command line (writes figures and CSV tables into ``outputs/validation/`` or ``--out``)::
@@ -22,7 +22,7 @@ Command line (writes figures and CSV tables into ``outputs/validation/`` or ``--
 The docking case files ``experiments/docking_arthur.toml`` and ``experiments/docking_bass.toml`` are
 NOT ``chipstack sweep`` experiments (they have a ``[docking]`` section and no ``[experiment]``
 section, so the sweep runner rejects them as bad input instead of running ChipMarketModel); this
-module reads them. ``experiments/history_2022_2025.toml`` IS an ordinary sweep experiment (DESIGN §4)
+module reads them. ``experiments/history_2022_2025.toml`` IS an ordinary sweep experiment (INTERFACES §4)
 that this module also reads.
 """
 
@@ -90,7 +90,7 @@ def arthur_barriers(a_r, b_r, a_s, b_s, r, s) -> tuple[int, int]:
     R-agents prefer A iff a_r + r n_A >= b_r + r n_B (ties to A), i.e. d >= Delta_R = (b_r-a_r)/r;
     S-agents prefer A iff a_s + s n_A > b_s + s n_B (ties to B), i.e. d > Delta_S = (b_s-a_s)/s.
     So L = the largest integer < Delta_R (every agent picks B there) and U = the smallest integer
-    > Delta_S (every agent picks A): CALIBRATION §E1 with its tie rule. Exact (fractions).
+    > Delta_S (every agent picks A): SOURCES §E1 with its tie rule. Exact (fractions).
     Requires L < 0 < U (the walk starts between the barriers), else ValueError.
     """
     a_r, b_r, a_s, b_s, r, s = (_exact(v) for v in (a_r, b_r, a_s, b_s, r, s))
@@ -471,7 +471,7 @@ def run_bass_docking(spec: dict, quick: bool = False) -> tuple[pd.DataFrame, dic
 # History replay 2022Q4-2025Q4 and the seed's claims
 # ================================================================================================
 
-#: Public trajectory of Nvidia's share of China's AI-chip market (CALIBRATION §E4), with the role
+#: Public trajectory of Nvidia's share of China's AI-chip market (SOURCES §E4), with the role
 #: each point plays: only 2022-2024 are used for calibration, 2025 is out of sample. ``measure``:
 #: "nvidia" = Nvidia revenue / all makers' revenue; "us" = 1 - domestic makers' share (the 2023
 #: source is a domestic-vendor share).
@@ -492,7 +492,7 @@ CALIBRATION_PERIODS = ("2022", "2023", "2024")
 
 
 def load_experiment(path: str | Path) -> dict:
-    """Read an experiment file in the DESIGN §4 format ([experiment], [parameters])."""
+    """Read an experiment file in the INTERFACES §4 format ([experiment], [parameters])."""
     path = Path(path)
     if not path.exists() and not path.suffix:
         path = EXPERIMENTS / f"{path}.toml"
@@ -529,7 +529,7 @@ def replay_run(params: dict, seed: int, steps: int = 13) -> pd.DataFrame:
 def nvidia_revenue_share(df: pd.DataFrame) -> dict[str, float]:
     """Nvidia revenue / all makers' revenue, per calendar year and per quarter.
 
-    The measure: revenue-weighted (USD at the China price; CALIBRATION §E4 quotes market shares
+    The measure: revenue-weighted (USD at the China price; SOURCES §E4 quotes market shares
     by sales), summed over the quarters of the year that the run covers. Also, under keys
     ``amd_<year>`` and ``domestic_<year>``, AMD's and the domestic makers' shares of the year."""
     rev_cols = [c for c in df.columns if c.startswith("rev_")]
@@ -589,7 +589,7 @@ def history_replay(params: dict | None = None, seeds=None, steps: int | None = N
 
 
 #: AMD's largest plausible share of China's AI-chip revenue in 2024: its MI308 China business was
-#: up to ~$0.8B against Nvidia's ~$12B of H20 (CALIBRATION §B3/B4, M), i.e. ~6% of US sales.
+#: up to ~$0.8B against Nvidia's ~$12B of H20 (SOURCES §B3/B4, M), i.e. ~6% of US sales.
 AMD_SHARE_CAP_2024 = 0.10
 
 
@@ -609,9 +609,9 @@ def calibration_loss(table: pd.DataFrame) -> float:
 #: Structural levers calibrated on 2022-2024 (stage 1), with grids inside their Param.sweep_range.
 #: Behavioural weights stay at their documented defaults. ``us_reversal_prob`` is NOT in the grid:
 #: the replay sets the perceived per-quarter risk from the record (4 US tightenings in 11 quarters
-#: 2022Q4-2025Q2, CALIBRATION §C1 H -> 0.3) with ``realize_reversals = false``.
+#: 2022Q4-2025Q2, SOURCES §C1 H -> 0.3) with ``realize_reversals = false``.
 #: * state_domestic_preference: SOE/state-funded demand for domestic chips whatever Beijing's
-#:   stance (CALIBRATION §D2) -- the only channel for 2023-2024 domestic demand under 'open'.
+#:   stance (SOURCES §D2) -- the only channel for 2023-2024 domestic demand under 'open'.
 #:   With budget demand it saturates near 8-10 (state developers then buy only domestic chips);
 #:   the grid spans the sweep range 0-8;
 #: * domestic_capacity_growth: before 2026 it only sets the backcast of domestic capacity
@@ -681,7 +681,7 @@ def calibrate_replay(base_params: dict | None = None, seeds=None, grid: dict | N
     return {n: float(best[n]) for n in names}, df.sort_values("loss").reset_index(drop=True)
 
 
-#: The seed's claims (DESIGN §0), as paired comparisons under default parameters.
+#: The seed's claims (ODD), as paired comparisons under default parameters.
 CLAIMS = (
     dict(claim="Allowing H200-class exports (lagged) raises the US share over H20-only",
          base=dict(export_regime="h20"), alt=dict(export_regime="lagged"), sign=+1),
@@ -815,7 +815,7 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     ax.errorbar(x, years["model_mean"], yerr=[years["model_mean"] - years["model_lo"],
                                              years["model_hi"] - years["model_mean"]],
                 fmt="o-", capsize=4, label="model mean, 95% interval over seeds")
-    ax.plot(x, years["public"], "s", color="k", label="public (CALIBRATION §E4)")
+    ax.plot(x, years["public"], "s", color="k", label="public (SOURCES §E4)")
     ax.set_xticks(x)
     ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)], fontsize=8)
     ax.set_ylim(0, 1.05)
