@@ -40,7 +40,7 @@ def test_run_is_reproducible_from_the_command_line(tmp_path):
     (["--set", "export_regim=open"], "did you mean 'export_regime'"),
     (["--set", "n_developers=abc"], "not a number"),
     (["--set", "export_lag_months=100"], "out of range"),
-    (["--set", "export_regime=partial"], "one of ban, h20, lagged, open"),
+    (["--set", "export_regime=partial"], "one of ban, h20, threshold, lagged, open"),
     (["--set", "china_import_policy=closed"], "one of open, discourage"),
     (["--set", "us_policy_schedule=2027Q1-ban"], "QUARTER:VALUE"),
     (["--set", "state_mandate=maybe"], "true or false"),

@@ -203,7 +203,7 @@ def test_demand_is_independent_of_population_size():
     (dict(n_developers=2.5), "not an integer"),
     (dict(export_lag_months=61), "out of range"),
     (dict(approved_customer_share=-0.1), "approved_customer_share"),
-    (dict(export_regime="partial"), "one of ban, h20, lagged, open"),
+    (dict(export_regime="partial"), "one of ban, h20, threshold, lagged, open"),
     (dict(china_import_policy="closed"), "one of open, discourage, restrict, ban"),
     (dict(us_policy_schedule="2027Q1-ban"), "QUARTER:VALUE"),
     (dict(china_policy_schedule="2027Q1:lagged"), "china_policy_schedule"),
@@ -233,7 +233,7 @@ def test_reversals_priced_but_not_realized_keep_the_regime():
     m = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0, realize_reversals=False)
     for _ in range(6):
         m.step()
-        assert m.us_government.regime == "lagged"
+        assert m.us_government.regime == "threshold"
     assert m.us_government.supply_cut_risk == pytest.approx(1.0)  # ... yet developers price the risk
     real = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0)
     regimes = []

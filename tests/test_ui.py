@@ -75,9 +75,11 @@ def test_presets_map_to_valid_parameters(preset):
 
 
 def test_presets_say_what_the_brief_says():
-    assert app.preset_values("December 2025 decision")["export_regime"] == "lagged"
-    assert app.preset_values("December 2025 decision")["export_lag_months"] == 18
-    assert app.preset_values("December 2025 decision")["china_import_policy"] == "restrict"
+    assert app.preset_values("December 2025 decision (as enacted)")["export_regime"] == "threshold"
+    assert app.preset_values("December 2025 decision (as enacted)")["export_tpp_cap"] == 21_000
+    assert app.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "restrict"
+    assert app.preset_values("Rolling 18-month lag (proposal)")["export_regime"] == "lagged"
+    assert app.preset_values("Rolling 18-month lag (proposal)")["export_lag_months"] == 18
     assert app.preset_values("No exports")["export_regime"] == "ban"
     assert app.preset_values("H20 only")["export_regime"] == "h20"
     assert app.preset_values("Open market")["export_regime"] == "open"
@@ -177,7 +179,7 @@ def test_preset_then_reset_builds_the_preset_model():
 
     rc, status, click, choose = _render_page()
     for preset, regime, stance in [("No exports", "ban", "restrict"), ("Open market", "open", "open"),
-                                   ("Beijing blocks", "lagged", "ban"), ("H20 only", "h20", "restrict")]:
+                                   ("Beijing blocks", "threshold", "ban"), ("H20 only", "h20", "restrict")]:
         choose("Preset", preset)
         assert rc.find(v.Select, label="US export regime").widget.v_model == regime
         click("Reset")

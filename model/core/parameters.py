@@ -143,6 +143,17 @@ PARAMS: tuple[Param, ...] = (
           "power bills cut up to 50% for DCs on domestic chips (FT Nov 2025, §C2, H) x ASSUMPTION "
           "energy ~30% of lifetime cost -> 0.15 (range 0-0.5)",
           low=0.0, high=0.9, sweep_range=(0.0, 0.5)),
+    Param("domestic_pairing_ratio", 0.0, "float", "H100e per H100e",
+          "domestic compute a developer must buy per unit of imported US compute (Beijing's drafted "
+          "pairing quota); modelled as its cost added to each US chip's price",
+          "Jan 2026: Beijing weighs requiring domestic chips to be bought alongside imports (The "
+          "Information, §C3 M; Reuters/Nikkei, §C2 M); reported as drafted, default 0 (range 0-2)",
+          low=0.0, high=10.0, sweep_range=(0.0, 2.0)),
+    Param("china_import_cap_units", float("inf"), "float", "units per quarter",
+          "Beijing's cap on US AI-chip imports per quarter (all US chips together); inf = no cap",
+          "Jan 2026: Nikkei reports draft rules capping volumes of foreign advanced chips (§C2, M); "
+          "Jan 28 2026 first approvals > 400k H200 in total (§C3, H/M); default off",
+          low=0.0, high=1e9, allow_off=True),
     Param("guidance_penalty", 1.0, "float", "utils",
           "utility penalty on US chips under 'discourage' and 'restrict' (window guidance)",
           "ASSUMPTION 1.0 (range 0-3): guidance against H20, justification requests (§C2, H) "
@@ -162,17 +173,6 @@ PARAMS: tuple[Param, ...] = (
           "and local governments (The Information, §D2, M), China Mobile 910B/C in ~85% of new "
           "cloud build (§D1, M/L)",
           low=0.0, high=20.0, sweep_range=(0.0, 8.0)),
-    Param("domestic_pairing_ratio", 0.0, "float", "H100e per H100e",
-          "domestic compute a developer must buy per unit of imported US compute (Beijing's drafted "
-          "pairing quota); modelled as its cost added to each US chip's price",
-          "Jan 2026: Beijing weighs requiring domestic chips to be bought alongside imports (The "
-          "Information, §C3 M; Reuters/Nikkei, §C2 M); reported as drafted, default 0 (range 0-2)",
-          low=0.0, high=10.0, sweep_range=(0.0, 2.0)),
-    Param("china_import_cap_units", float("inf"), "float", "units per quarter",
-          "Beijing's cap on US AI-chip imports per quarter (all US chips together); inf = no cap",
-          "Jan 2026: Nikkei reports draft rules capping volumes of foreign advanced chips (§C2, M); "
-          "Jan 28 2026 first approvals > 400k H200 in total (§C3, H/M); default off",
-          low=0.0, high=1e9, allow_off=True),
     Param("china_adaptive", False, "bool", "-",
           "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
           "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),

@@ -95,6 +95,10 @@ def model_token(model: ChipMarketModel) -> int:
 #: The controls, in sidebar order: parameter -> SolaraViz user-input spec (without "value").
 CONTROLS: dict[str, dict[str, Any]] = {
     "export_regime": {"type": "Select", "values": list(US_REGIMES), "label": "US export regime"},
+    "export_tpp_cap": {"type": "SliderInt", "min": 5_000, "max": 60_000, "step": 1_000,
+                       "label": "TPP cap (with 'threshold'; enacted 21,000)"},
+    "us_volume_cap_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05,
+                            "label": "China units <= share of US units (with 'threshold'/'lagged')"},
     "export_lag_months": {"type": "SliderInt", "min": 0, "max": 60, "step": 3,
                           "label": "Export lag (months, with 'lagged')"},
     "approved_customer_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05,
@@ -117,14 +121,15 @@ CONTROLS: dict[str, dict[str, Any]] = {
 
 #: Presets: values that differ from the model's defaults (every other control takes its default).
 PRESETS: dict[str, dict[str, Any]] = {
-    "December 2025 decision": {"export_regime": "lagged", "export_lag_months": 18,
-                               "china_import_policy": "restrict"},
+    "December 2025 decision (as enacted)": {"export_regime": "threshold", "china_import_policy": "restrict"},
+    "Rolling 18-month lag (proposal)": {"export_regime": "lagged", "export_lag_months": 18,
+                                        "china_import_policy": "restrict"},
     "No exports": {"export_regime": "ban"},
     "H20 only": {"export_regime": "h20"},
     "Open market": {"export_regime": "open", "china_import_policy": "open"},
     "Beijing blocks": {"china_import_policy": "ban"},
 }
-DEFAULT_PRESET = "December 2025 decision"
+DEFAULT_PRESET = "December 2025 decision (as enacted)"
 
 
 def preset_values(name: str) -> dict[str, Any]:
