@@ -71,7 +71,8 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
                     china_import_cap_units=50_000).run(6)
     assert any(result.rounds > 1 for _, result in calls)
     for args, result in calls:
-        demand, pull, classes, allowed, base, cost, perf, groups, capacity, maker_of_chip, eco_of_chip, eco_of_maker = args
+        (demand, pull, classes, allowed, base, cost, perf, groups, capacity,
+         maker_of_chip, eco_of_chip, eco_of_maker) = args
         purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, groups, capacity,
                                                  maker_of_chip, eco_of_chip, eco_of_maker.shape[0])
         np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
