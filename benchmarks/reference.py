@@ -588,7 +588,8 @@ class ReferenceModel(mesa.Model):
             maker.book_sales(sum(c.units_sold * c.china_price for c in maker.chips))
         for chip in self.chips:
             if self.quarter >= chip.end_of_production:  # sold from stock
-                chip.stock_left = max(chip.stock_left - chip.units_sold, 0.0)
+                left = chip.stock_left - chip.units_sold
+                chip.stock_left = left if left >= 1e-6 else 0.0  # sold out (the model's STOCK_SOLD_OUT)
         domestic = [mk.index for mk in self.makers if not mk.is_us]
         self.domestic_cumulative += sum(d.purchases[k] for d in self.developers for k in domestic)
         self.maturity[DOMESTIC] = self.domestic_maturity()

@@ -68,20 +68,11 @@ def reporters(model) -> np.ndarray:
     return np.array([getattr(model, name) for name in MODEL_REPORTERS], dtype=float)
 
 
-#: Known model bug (model/core/chip_market.py, stock update after clearing): a stock group that the
-#: clearing exhausted can leave a round-off residue in ``stock_left`` (here 3.6e-12 H20 units after
-#: 2026Q3), which keeps the product on sale the next quarter and sends the budget ordered for it into
-#: a second rationing round. Whether the residue is 0 or a few ulps depends on the summation order, so
-#: no independent implementation can follow it. strict: remove this entry once the model is fixed.
-STOCK_RESIDUE_BUG = {("open_open", 1, 50)}
 
 
 @pytest.mark.parametrize("seed,n", [(1, 50), (7, 200)])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_same_reporters_step_by_step(case, seed, n, request):
-    if (case, seed, n) in STOCK_RESIDUE_BUG:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="model bug: stock round-off residue "
-                                              "keeps a sold-out product on sale (see STOCK_RESIDUE_BUG)"))
+def test_same_reporters_step_by_step(case, seed, n):
     fast, ref = both(seed, n, CASES[case])
     for step in range(STEPS):
         fast.step()

@@ -55,6 +55,8 @@ from model.core.quarters import format_quarter, parse_quarter, quarter_year, yea
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
 #: earlier releases are history, SOURCES §A1).
 ROADMAP_FROM = parse_quarter("2026Q1")
+#: Stock below this many units counts as sold out (the clearing's round-off, a few ulps of the stock).
+STOCK_SOLD_OUT = 1e-6
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
 
@@ -288,8 +290,9 @@ class ChipMarketModel(mesa.Model):
         self.access_classes = classes
         self.chips_sold = result.chips_sold
         out_of_production = self.quarter >= cat.end_of_production
-        self.stock_left = np.where(out_of_production, np.maximum(self.stock_left - result.chips_sold, 0.0),
-                                   self.stock_left)
+        left = self.stock_left - result.chips_sold
+        left[left < STOCK_SOLD_OUT] = 0.0  # a clearing that exhausted the stock may leave round-off
+        self.stock_left = np.where(out_of_production, left, self.stock_left)
         revenue = result.chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
