@@ -374,8 +374,6 @@ class ReferenceModel(mesa.Model):
     # --- the quarter -----------------------------------------------------------------------------
     def step(self):
         self.quarter = self.start + self.steps - 1
-        if self.steps - 1 == self.fail_at_step:
-            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
         for chip in self.chips:
             if chip.release <= self.quarter:
                 chip.released = True

@@ -4,6 +4,7 @@
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
     chipstack report DIR
     chipstack replicate DIR/manifest.json
+    chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
     chipstack ui [--host 127.0.0.1] [--port 8765]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="accept float values within this relative tolerance (default: bit-identical)")
     replicate.add_argument("--atol", type=_nonnegative_float, default=None,
                            help="accept float values within this absolute tolerance (default: bit-identical)")
+
+    validate = sub.add_parser("validate", help="docking with Arthur and Bass, history replay, claims "
+                              "(docs/VALIDATION.md)")
+    from model.validation.cli import add_arguments as add_validate_arguments
+
+    add_validate_arguments(validate)
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -176,11 +183,55 @@ def _row(label: str, a: float, b: float, fmt: str) -> str:
     return f"{label:34s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
 
 
+def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
+    """``chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]``: the
+    runner, then the report (figures) of the finished sweep, then the summary table.
+
+    ``model_cls``: the model class to run (default ``ChipMarketModel``; tests pass a failing subclass).
+    """
+    from model.sweep.experiment import load_experiment
+    from model.sweep.runner import run_sweep
+    from model.sweep.summary import summary_text
+
+    experiment = load_experiment(args.experiment)
+    out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
+    extra = {"model_cls": model_cls} if model_cls is not None else {}
+    result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
+                       scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report, **extra)
+    if result.interrupted:
+        print(f"chipstack: interrupted: {result.done} of {result.total} runs are saved in {out_dir}; "
+              f"run the same command with --resume to finish", file=sys.stderr)
+        return 130
+    if result.broken:
+        print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
+              f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
+        return 1
+    print(summary_text(out_dir))
+    if result.failed:
+        print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
+              f"(--resume retries them)", file=sys.stderr)
+    return result.exit_code
+
+
+def _sweep_report(out_dir: Path) -> list[Path]:
+    """The report of a finished sweep (figures, sensitivity.csv): the runner's ``on_finished``."""
+    try:
+        from model.analysis.report import write_report
+    except ImportError as exc:
+        print(f"chipstack: warning: no figures ({exc}); the sweep's data are saved", file=sys.stderr)
+        return []
+    return write_report(out_dir)
+
+
+def _warm_up_report() -> None:
+    """Import the report (scipy.stats, matplotlib: ~1.5 s) while the workers run."""
+    import model.analysis.report  # noqa: F401
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return cmd_run(args)
     if args.command == "sweep":
-        from model.sweep.runner import cmd_sweep
         return cmd_sweep(args)
     if args.command == "report":
         from model.analysis.report import cmd_report
@@ -188,6 +239,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "replicate":
         from model.sweep.replicate import cmd_replicate
         return cmd_replicate(args)
+    if args.command == "validate":
+        from model.validation.cli import cmd_validate
+        return cmd_validate(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
         return cmd_ui(args)

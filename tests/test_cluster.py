@@ -54,9 +54,8 @@ def local_cluster():
 @pytest.mark.slow
 def test_local_cluster_gives_the_process_pool_data(tmp_path, local_cluster):
     exp = write_experiment(tmp_path)
-    run_sweep(exp, tmp_path / "pool", workers=1, progress=False, report=False)
-    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False,
-                       report=False)
+    run_sweep(exp, tmp_path / "pool", workers=1, progress=False)
+    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False)
     assert result.exit_code == 0
     pd.testing.assert_frame_equal(runs(tmp_path / "pool"), runs(tmp_path / "dask"))
 
@@ -85,11 +84,11 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, local_
 
     killer = threading.Thread(target=kill_one_worker_when_work_is_under_way, daemon=True)
     killer.start()
-    result = run_sweep(exp, out, executor=_executor(local_cluster), progress=False, report=False)
+    result = run_sweep(exp, out, executor=_executor(local_cluster), progress=False)
     killer.join(timeout=5)
     assert killed, "the sweep finished before a worker could be killed"
     assert result.exit_code == 0 and result.failed == 0
-    run_sweep(exp, tmp_path / "pool", workers=1, progress=False, report=False)
+    run_sweep(exp, tmp_path / "pool", workers=1, progress=False)
     got, want = runs(out), runs(tmp_path / "pool")
     assert not got.duplicated(["run_id", "step"]).any()
     pd.testing.assert_frame_equal(got, want)
@@ -102,7 +101,7 @@ def test_scheduler_local_through_the_cli(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pool = tmp_path / "p"
-    run_sweep(exp, pool, workers=1, progress=False, report=False)
+    run_sweep(exp, pool, workers=1, progress=False)
     pd.testing.assert_frame_equal(runs(tmp_path / "o"), runs(pool))
 
 
