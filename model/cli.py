@@ -158,29 +158,36 @@ def _title(params: dict, seed: int) -> str:
     return f"chipstack run ({shown}; seed {seed})"
 
 
+#: Number format of each reporter in the ``run`` summary (labels, units and scales are the reporter
+#: table's, ``model.core.reporters.REPORTERS``).
+RUN_SUMMARY_FORMATS: dict[str, str] = {
+    "us_stack_share": "{:.3f}", "us_share_new": "{:.3f}", "developers_on_us_stack": "{:.3f}",
+    "china_compute_h100e": "{:.2f}", "nvidia_china_revenue_usd": "{:.2f}", "domestic_revenue_usd": "{:.2f}",
+    "domestic_ecosystem": "{:.3f}", "capability_gap_months": "{:.0f}", "unmet_demand_h100e": "{:.0f}",
+}
+
+
 def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float) -> str:
+    from model.core.reporters import REPORTERS
+
     first, last = df.iloc[0], df.iloc[-1]
+    shown = [r for r in REPORTERS if r.name in RUN_SUMMARY_FORMATS]
+    width = max(len(r.axis_label) for r in shown) + 2
     lines = [
         f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
         f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
         "",
-        f"{'':34s}{first['quarter']:>12s}{last['quarter']:>12s}",
-        _row("US stack share (installed)", first["us_stack_share"], last["us_stack_share"], "{:.3f}"),
-        _row("US share of new purchases", first["us_share_new"], last["us_share_new"], "{:.3f}"),
-        _row("developers mostly on US stack", first["developers_on_us_stack"], last["developers_on_us_stack"], "{:.3f}"),
-        _row("China compute (M H100e)", first["china_compute_h100e"] / 1e6, last["china_compute_h100e"] / 1e6, "{:.2f}"),
-        _row("Nvidia China revenue ($B/qtr)", first["nvidia_china_revenue_usd"] / 1e9, last["nvidia_china_revenue_usd"] / 1e9, "{:.2f}"),
-        _row("domestic revenue ($B/qtr)", first["domestic_revenue_usd"] / 1e9, last["domestic_revenue_usd"] / 1e9, "{:.2f}"),
-        _row("domestic ecosystem (CUDA = 1)", first["domestic_ecosystem"], last["domestic_ecosystem"], "{:.3f}"),
-        _row("capability gap (months)", first["capability_gap_months"], last["capability_gap_months"], "{:.0f}"),
-        _row("unmet demand (k H100e/qtr)", first["unmet_demand_h100e"] / 1e3, last["unmet_demand_h100e"] / 1e3, "{:.0f}"),
+        f"{'':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
     ]
+    for r in shown:
+        fmt = RUN_SUMMARY_FORMATS[r.name]
+        lines.append(_row(r.axis_label, r.shown(first[r.name]), r.shown(last[r.name]), fmt, width))
     return "\n".join(lines)
 
 
-def _row(label: str, a: float, b: float, fmt: str) -> str:
-    return f"{label:34s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
+def _row(label: str, a: float, b: float, fmt: str, width: int) -> str:
+    return f"{label:{width}s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
 
 
 def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:

@@ -117,3 +117,20 @@ def test_bad_scheduler_address_is_one_line_exit_2_in_bounded_time(tmp_path, addr
     assert len(lines) == 1 and lines[0].startswith("chipstack: error:"), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_model_class_reaches_dask_workers(tmp_path, local_cluster):
+    """The runner's model class travels with each task to Dask worker processes (spawned, so the
+    class is pickled by reference and imported there): a failing subclass fails the same runs as
+    inline, and only those."""
+    from failing_model import FAILING_REGIME, FailingModel
+
+    exp = write_experiment(tmp_path)
+    inline = run_sweep(exp, tmp_path / "inline", workers=1, progress=False, model_cls=FailingModel)
+    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False,
+                       model_cls=FailingModel)
+    assert result.failed == inline.failed > 0 and result.done == inline.done > 0
+    failures = pd.read_csv(tmp_path / "dask" / "failures.csv")
+    assert (failures["export_regime"] == FAILING_REGIME).all()
+    pd.testing.assert_frame_equal(runs(tmp_path / "inline"), runs(tmp_path / "dask"))
