@@ -45,9 +45,9 @@ import mesa
 from model import ChipMarketModel
 from model.core.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
 from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
-from model.core.population import SEGMENTS
 from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter
 
 CUDA, ROCM, DOMESTIC = range(3)

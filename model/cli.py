@@ -129,8 +129,8 @@ def parse_sets(sets: list[str]) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
-    from model.sweep.io import atomic_path, write_atomic
     from model.core.chip_market import ChipMarketModel
+    from model.sweep.io import atomic_path, write_atomic
 
     params = parse_sets(args.sets)
     out = Path(args.out)

@@ -7,12 +7,13 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.core.agents import AIDeveloper, Chipmaker
-from model.core.population import installed_by_ecosystem
 from model.core.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
+from model.core.population import installed_by_ecosystem
 
 SMALL = dict(n_developers=60)
 

@@ -16,15 +16,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from failing_model import FAILING_REGIME, MESSAGE, FailingModel
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.sweep import runner
 from model.cli import cmd_sweep, main
+from model.sweep import runner
 from model.sweep.design import build_design
 from model.sweep.experiment import experiment_from_dict, load_experiment
 from model.sweep.io import sha256_file
 from model.sweep.runner import InlineExecutor, run_sweep
-
-from failing_model import FAILING_REGIME, MESSAGE, FailingModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

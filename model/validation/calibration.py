@@ -13,7 +13,6 @@ import pandas as pd
 
 from model.validation.replay import CALIBRATION_PERIODS, history_replay, replay_spec
 
-
 #: AMD's largest plausible share of China's AI-chip revenue in 2024: its MI308 China business was
 #: up to ~$0.8B against Nvidia's ~$12B of H20 (SOURCES §B3/B4, M), i.e. ~6% of US sales.
 AMD_SHARE_CAP_2024 = 0.10

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pandas as pd
 
-
 #: The seed's claims (ODD), as paired comparisons under default parameters.
 CLAIMS = (
     dict(claim="Allowing H200-class exports (lagged) raises the US share over H20-only",
