@@ -54,9 +54,9 @@ import mesa
 from model import ChipMarketModel
 from model.core.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
 from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
-from model.core.population import SEGMENTS
 from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule, split_regime
+from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter
 
 CUDA, ROCM, DOMESTIC = range(3)
@@ -464,8 +464,6 @@ class ReferenceModel(mesa.Model):
     # --- the quarter -----------------------------------------------------------------------------
     def step(self):
         self.quarter = self.start + self.steps - 1
-        if self.steps - 1 == self.fail_at_step:
-            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
         for chip in self.chips:
             if chip.release <= self.quarter:
                 chip.released = True

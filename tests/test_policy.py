@@ -6,13 +6,13 @@ import pytest
 from model import ChipMarketModel
 from model.core.catalogue import catalogue_arrays
 from model.core.policy import (
+    US_REGIMES,
     china_allows_us,
     in_force_at,
     parse_schedule,
     scheduled_value,
     tighten_us,
     us_exportable,
-    US_REGIMES,
 )
 from model.core.quarters import format_quarter, months_between, parse_quarter
 

@@ -20,9 +20,9 @@ import pytest
 solara = pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
 
 from model import ChipMarketModel  # noqa: E402
-from model.ui import app  # noqa: E402
-from model.sweep.errors import UsageError  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
+from model.sweep.errors import UsageError  # noqa: E402
+from model.ui import app  # noqa: E402
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

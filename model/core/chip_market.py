@@ -130,7 +130,6 @@ class ChipMarketModel(mesa.Model):
         us_policy_schedule: str = "",
         china_policy_schedule: str = "",
         collect_developer_data: bool = False,
-        fail_at_step: int = -1,
         rng: int | None = None,
     ) -> None:
         params = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
@@ -246,8 +245,6 @@ class ChipMarketModel(mesa.Model):
     def step(self) -> None:
         """One quarter: governments -> chipmakers -> developers -> metrics and data collection."""
         self.quarter = self.start + self.steps - 1
-        if self.steps - 1 == self.fail_at_step:
-            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
         self.released |= self.release <= self.quarter
         self.us_government.step()
         self.china_government.step()

@@ -298,10 +298,6 @@ PARAMS: tuple[Param, ...] = (
     Param("collect_developer_data", False, "bool", "-",
           "also collect per-developer data (installed compute per stack, segment, licence) each step",
           "instrumentation; off in sweeps to keep memory flat"),
-    Param("fail_at_step", -1, "int", "step",
-          "FOR TESTS ONLY: raise an error inside this step (-1 = never)",
-          "instrumentation for failure-isolation tests",
-          low=-1, high=10_000),
 )
 
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}

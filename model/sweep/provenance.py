@@ -60,7 +60,7 @@ def model_changes_since(commit: str) -> str | None:
 
 def platform_info() -> dict:
     """CPU architecture, the SIMD features numpy uses, and the BLAS library with its core type."""
-    import numpy as np
+    import numpy  # noqa: F401  (loads the BLAS library that threadpool_info reports)
 
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
