@@ -26,7 +26,6 @@ from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernm
 from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
-    ECOSYSTEMS,
     MAKERS,
     SALE_QUARTERS,
     US_PURCHASE_SHARE_BY_YEAR,
