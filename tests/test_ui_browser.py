@@ -220,7 +220,7 @@ def test_ui_end_to_end(browser_page):
     wait_views(page)  # the views may re-mount once after the first render on a loaded machine
     assert page.locator("img.widget-image").count() == 5
     s = status(page)
-    assert "Quarter: 2026Q1" in s and "Step: 0" in s and "US regime: lagged" in s and "Beijing: restrict" in s
+    assert "Quarter: 2026Q1" in s and "Step: 0" in s and "US regime: threshold" in s and "Beijing: restrict" in s
 
     # "No exports": after Reset and a few quarters the US share of new purchases is 0
     choose(page, "Preset", "No exports")
