@@ -264,8 +264,8 @@ class ChipMarketModel(mesa.Model):
 
         self.apply_licences()
         classes = access_class(self.china_government.allows_us(), dev.licensed)
-        sale = self.on_sale()
         to_anyone, to_licensed = self.us_government.exportable()
+        sale = self.on_sale(to_licensed)
         self.allowed_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
         self.set_prices(sale)
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
@@ -326,11 +326,7 @@ class ChipMarketModel(mesa.Model):
     def licensed_customers(self) -> int:
         """Chinese customers holding a US licence now: the scheduled count, else 10 (Reuters, May
         2026: ~10 firms approved, SOURCES §C3 M/L)."""
-        count = 10
-        for q, n in self.licence_schedule:
-            if q <= self.quarter:
-                count = n
-        return count
+        return int(in_force_at(self.licence_schedule, self.quarter, 10))
 
     def set_prices(self, sale: np.ndarray) -> None:
         """China prices (what the maker books) and buyers' costs this quarter: the US levy by chip
@@ -357,12 +353,13 @@ class ChipMarketModel(mesa.Model):
                 rows.append(group[0])
                 caps.append(group[1])
         licensed_only = sale & cat.is_us & to_licensed
+        one_chip = np.eye(n_chips, dtype=bool)
         if self.us_government.volume_capped:
             for j in np.flatnonzero(licensed_only):
-                rows.append(np.arange(n_chips) == j)
+                rows.append(one_chip[j])
                 caps.append(self.us_volume_cap_share * float(cat.us_units_per_quarter[j]))
         for j in np.flatnonzero(sale & (self.quarter >= cat.end_of_production)):
-            rows.append(np.arange(n_chips) == j)
+            rows.append(one_chip[j])
             caps.append(float(self.stock_left[j]))
         if math.isfinite(self.per_customer_cap_units) and licensed_only.any():
             rows.append(licensed_only)
@@ -374,10 +371,12 @@ class ChipMarketModel(mesa.Model):
             return np.zeros((0, n_chips), dtype=bool), np.zeros(0)
         return np.array(rows, dtype=bool), np.array(caps, dtype=float)
 
-    def on_sale(self) -> np.ndarray:
-        """Chips offered in China this quarter (see ``on_sale`` below)."""
+    def on_sale(self, to_licensed: np.ndarray | None = None) -> np.ndarray:
+        """Chips offered in China this quarter (see ``on_sale`` below); ``to_licensed`` is the US
+        rule's licensable set when the caller already has it."""
         cat = self.catalogue
-        _, to_licensed = self.us_government.exportable()
+        if to_licensed is None:
+            _, to_licensed = self.us_government.exportable()
         return on_sale(self.quarter, self.released, self.release, cat.maker_of_chip, cat.is_us,
                        cat.china_part, cat.compliant_until, cat.end_of_production, self.stock_left,
                        to_licensed)

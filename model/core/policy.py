@@ -129,29 +129,39 @@ def split_regime(value: str) -> tuple[str, float | None]:
     return regime, number
 
 
+def _schedule_entries(text: str, parse_value, what: str) -> list[tuple[int, object]]:
+    """``"QUARTER:VALUE,..."`` -> sorted [(quarter, parse_value(item, value))]; a quarter given twice
+    or an entry without ':' is a ValueError (``what`` names the value in the message)."""
+    entries: list[tuple[int, object]] = []
+    if text is None or not text.strip():
+        return entries
+    for raw in text.split(","):
+        item = raw.strip()
+        if ":" not in item:
+            raise ValueError(f"schedule entry {item!r} is not QUARTER:{what}")
+        q_text, value = (s.strip() for s in item.split(":", 1))
+        q = parse_quarter(q_text)
+        parsed = parse_value(item, value)
+        if any(q == e[0] for e in entries):
+            raise ValueError(f"schedule gives quarter {format_quarter(q)} twice")
+        entries.append((q, parsed))
+    return sorted(entries)
+
+
 def parse_schedule(text: str, allowed: tuple[str, ...]) -> list[tuple[int, str]]:
     """Parse ``"2025Q2:h20,2027Q1:ban"`` into ``[(quarter, value), ...]`` sorted by quarter.
 
     US schedules also take ``threshold@CAP`` (the threshold regime with TPP cap CAP from then on).
     Raises ValueError for a malformed entry, an unknown value or a quarter given twice.
     """
-    entries: list[tuple[int, str]] = []
-    if text is None or not text.strip():
-        return entries
-    for raw in text.split(","):
-        item = raw.strip()
-        if ":" not in item:
-            raise ValueError(f"schedule entry {item!r} is not QUARTER:VALUE")
-        q_text, value = (s.strip() for s in item.split(":", 1))
-        q = parse_quarter(q_text)
+    def value_of(item: str, value: str) -> str:
         base, _ = split_regime(value) if "@" in value else (value, None)
         if base not in allowed or ("@" in value and "threshold" not in allowed):
             raise ValueError(f"schedule entry {item!r}: {value!r} is not one of {', '.join(allowed)}"
                              + (" (or threshold@CAP)" if "threshold" in allowed else ""))
-        if any(q == e[0] for e in entries):
-            raise ValueError(f"schedule gives quarter {format_quarter(q)} twice")
-        entries.append((q, value))
-    return sorted(entries)
+        return value
+
+    return _schedule_entries(text, value_of, "VALUE")
 
 
 def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None:
@@ -164,24 +174,15 @@ def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None
 
 def parse_count_schedule(text: str) -> list[tuple[int, int]]:
     """Parse ``"2026Q1:3,2026Q2:10"`` (a count from that quarter on) into sorted (quarter, count)."""
-    entries: list[tuple[int, int]] = []
-    if text is None or not text.strip():
-        return entries
-    for raw in text.split(","):
-        item = raw.strip()
-        if ":" not in item:
-            raise ValueError(f"schedule entry {item!r} is not QUARTER:COUNT")
-        q_text, value = (s.strip() for s in item.split(":", 1))
-        q = parse_quarter(q_text)
+    def count_of(item: str, value: str) -> int:
         if not value.isdigit():
             raise ValueError(f"schedule entry {item!r}: {value!r} is not a whole number >= 0")
-        if any(q == e[0] for e in entries):
-            raise ValueError(f"schedule gives quarter {format_quarter(q)} twice")
-        entries.append((q, int(value)))
-    return sorted(entries)
+        return int(value)
+
+    return _schedule_entries(text, count_of, "COUNT")
 
 
-def in_force_at(schedule: list[tuple[int, str]], quarter: int, initial: str) -> str:
+def in_force_at(schedule: list[tuple[int, object]], quarter: int, initial):
     """The value in force at ``quarter``: the latest scheduled change at or before it, else ``initial``."""
     value = initial
     for q, v in schedule:

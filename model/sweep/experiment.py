@@ -36,9 +36,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from model.core.chip_market import MODEL_REPORTERS
 from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
 from model.sweep.errors import UsageError
+from model.sweep.provenance import REPO_ROOT
 
 #: Folder of the shipped experiments: ``<repository root>/experiments``.
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_STEPS = 10_000

@@ -20,7 +20,7 @@ VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", 
                     "tqdm", "threadpoolctl")
 #: Paths whose last commit is "the commit of the model code": what makes the numbers.
 MODEL_PATHS = ("model", "pyproject.toml", "requirements.lock")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition; model.sweep.experiment imports it
 
 
 def package_versions() -> dict[str, str | None]:
