@@ -8,6 +8,11 @@ performance of the US rules, 2 x MAC-TOPS x bit length = dense TFLOPS x bit leng
 BF16 x 16 = 15,824; H20: 148 x 16 = 2,368, the figure SemiAnalysis quotes, §A1); ``mem_bw_gbs`` the
 DRAM bandwidth in GB/s. The rule licenses chips with TPP < 21,000 and bandwidth < 6,500 GB/s: the
 H200 (15,824; 4,800) and MI325X (~20,800; 6,000) are in, Blackwell (36,000; 8,000) and later out.
+Where §A1 gives dense compute and bandwidth (H100/H800, A100/A800, H20, H200, B200, MI300X, Ascend
+910B/910C/950/960, MTT S4000) TPP and bandwidth follow from them; for the MI325X they are from memory
+(L); for the MI308, RTX Pro 6000D, MI355X and later US parts, the MLU590/690, MTT S5000 and Ascend 970
+they are ASSUMPTIONS consistent with each chip's performance index (only their position relative to
+the 21,000 / 6,500 threshold matters to the rules).
 
 Supply history: a product leaves sale when its maker stops making it (``end_of_production``) and its
 remaining ``stock_units`` are sold; A800/H800 (barred Oct 2023) are never sold after 2023Q3, the H20
