@@ -57,10 +57,13 @@ def test_levy_differs_by_chip_class_and_is_zero_under_open():
     assert levy[IDX["H200"]] == 0.25 and levy[IDX["H20"]] == 0.15 and levy[IDX["MI308"]] == 0.15
     assert levy[IDX["Ascend910C"]] == 0.0
     assert not ChipMarketModel(rng=1, n_developers=20, export_regime="open").us_government.levy().any()
-    # passed on to buyers only as far as revenue_passthrough says
-    m = ChipMarketModel(rng=1, n_developers=20, revenue_passthrough=1.0)
-    assert m.buyer_cost[IDX["H200"]] == pytest.approx(CAT.price_usd[IDX["H200"]] * 1.25)
-    assert m.buyer_cost[IDX["H20"]] == pytest.approx(CAT.price_usd[IDX["H20"]] * 1.15)
+    # passed on to buyers only under scarcity, and only as far as revenue_passthrough says
+    m = ChipMarketModel(rng=1, n_developers=20, revenue_passthrough=0.8)
+    assert m.buyer_cost[IDX["H200"]] == CAT.price_usd[IDX["H200"]]  # no orders seen yet: no scarcity
+    m.scarcity[:] = 1.0
+    m.set_prices(m.on_sale())
+    assert m.buyer_cost[IDX["H200"]] == pytest.approx(CAT.price_usd[IDX["H200"]] * (1 + 0.8 * 0.25))
+    assert m.buyer_cost[IDX["H20"]] == pytest.approx(CAT.price_usd[IDX["H20"]] * (1 + 0.8 * 0.15))
 
 
 def _nvidia_units(params: dict, seed: int) -> float:

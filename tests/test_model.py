@@ -30,10 +30,17 @@ def run_checked(steps=12, **params):
         np.testing.assert_allclose(dev.installed, before * (1 - m.depreciation) + dev.last_purchases,
                                    rtol=1e-12, atol=1e-9)
         assert (dev.last_purchases >= -1e-12).all() and (dev.last_unmet >= -1e-9).all()
-        # each budget is either spent or unmet, and what is spent buys compute at the chips' prices
-        np.testing.assert_allclose(dev.last_spent + dev.last_unmet, dev.last_demand, rtol=1e-9, atol=1e-6)
+        # each budget (plus what was brought forward to stockpile) ends spent in China, abroad, on the
+        # grey market, or unspent; what is spent in China buys compute at the chips' prices
+        np.testing.assert_allclose(dev.last_spent + dev.last_offshore + dev.last_grey + dev.last_unmet,
+                                   dev.last_demand + dev.last_stockpiled, rtol=1e-9, atol=1e-6)
+        assert (dev.last_offshore >= 0).all() and (dev.last_grey >= 0).all() and (dev.last_stockpiled >= 0).all()
+        assert dev.last_grey.sum() <= m.grey_capacity_usd * (1 + 1e-12)
+        assert (dev.last_offshore[dev.state_affiliated] == 0).all() and (dev.last_grey[dev.state_affiliated] == 0).all()
+        split = m.budget_usd - m.spent_china_usd - m.spent_offshore_usd - m.spent_grey_usd - m.unspent_usd
+        assert abs(split) <= 1e-9 * max(m.budget_usd, 1.0)
         per_usd = m.perf / m.buyer_cost
-        bought = dev.last_purchases.sum(axis=1)
+        bought = dev.last_purchases.sum(axis=1) - dev.last_grey_h100e
         assert (bought <= dev.last_spent * per_usd.max() * (1 + 1e-9) + 1e-9).all()
         assert (bought >= dev.last_spent * per_usd.min() * (1 - 1e-9) - 1e-9).all()
         spend_by_chip = m.chips_sold * m.buyer_cost
@@ -44,6 +51,9 @@ def run_checked(steps=12, **params):
         assert m.capability_gap_months >= 0 and m.unmet_demand_h100e >= 0
         # no chip is sold that no buyer may legally buy, and nobody buys from a maker it may not
         classes = m.access_classes
+        legal = dev.last_purchases.copy()
+        if m.frontier_chip >= 0:
+            legal[:, cat.maker_of_chip[m.frontier_chip]] -= dev.last_grey_h100e
         allowed_any = m.allowed_by_class[np.unique(classes)].any(axis=0)
         assert (m.chips_sold[~allowed_any] == 0).all()
         for c in range(3):
@@ -51,16 +61,19 @@ def run_checked(steps=12, **params):
             if rows.any():
                 makers_ok = np.zeros(len(cat.maker_names), dtype=bool)
                 makers_ok[cat.maker_of_chip[m.allowed_by_class[c]]] = True
-                assert (dev.last_purchases[np.ix_(rows, ~makers_ok)] == 0).all()
-        # Beijing's rules and the state mandate: no US purchases by developers Beijing forbids
-        us = dev.last_purchases[:, m.us_maker_mask].sum(axis=1)
-        assert (us[classes == 0] == 0).all()
+                assert (np.abs(legal[np.ix_(rows, ~makers_ok)]) <= 1e-9 * (1 + dev.last_purchases[np.ix_(rows, ~makers_ok)])).all()
+        # Beijing's rules and the state mandate: no legal US purchases by developers Beijing forbids
+        us = dev.last_purchases[:, m.us_maker_mask].sum(axis=1) - dev.last_grey_h100e
+        assert (us[classes == 0] <= 1e-9 * (1 + dev.last_grey_h100e[classes == 0])).all()
         if m.china_government.stance != "open" and m.state_mandate:
             assert (us[dev.state_affiliated] == 0).all()
-        # domestic sales never exceed capacity
+        # domestic sales never exceed capacity (foundry and HBM); US sales never exceed the China stock
         for maker in m.chipmakers:
             sold = m.chips_sold[cat.maker_of_chip == maker.index].sum()
             assert sold <= maker.capacity * (1 + 1e-9) + 1e-6, maker.name
+            assert maker.capacity <= maker.hbm_ceiling * (1 + 1e-12), maker.name
+        assert (m.china_stock >= 0).all() and (m.china_production >= 0).all() and m.hbm_stock >= 0
+        assert (m.chips_sold[cat.is_us] <= m.last_supply[cat.is_us] * (1 + 1e-9) + 1e-6).all()
     return m
 
 
@@ -118,8 +131,10 @@ def final_mean(seeds=range(6), column="us_stack_share", steps=20, **params):
 def test_a_ban_on_either_side_means_no_new_us_purchases(params):
     for seed in range(3):
         df = ChipMarketModel(rng=seed, n_developers=80, **params).run(12)
-        assert (df["us_share_new"] == 0).all()
         assert (df["nvidia_china_revenue_usd"] == 0).all()
+        assert (df["spent_grey_usd"] > 0).all()  # the only US chips reaching China are smuggled
+        closed = ChipMarketModel(rng=seed, n_developers=80, grey_capacity_usd=0.0, **params).run(12)
+        assert (closed["us_share_new"] == 0).all() and (closed["grey_compute_h100e"] == 0).all()
 
 
 def test_us_share_ordered_by_export_regime():

@@ -19,6 +19,7 @@ import mesa
 import numpy as np
 
 from model.core import fixedmath as fm
+from model.core import supply
 from model.core.catalogue import DOMESTIC, ECOSYSTEMS
 from model.core.population import SEGMENTS
 from model.core.policy import (
@@ -173,7 +174,10 @@ class ChinaGovernment(mesa.Agent):
 
 
 class Chipmaker(mesa.Agent):
-    """A chip firm: quarterly capacity for China, revenue, and (domestic) an R&D-paced roadmap."""
+    """A chip firm. US makers decide their China supply of each product and its price (``receive_production``,
+    ``expect_orders``, ``plan_china_production``, ``price_by_scarcity``); domestic makers' output is bound by
+    foundry capacity and HBM (``set_capacity``, then the model's ``allocate_hbm``), grows with the revenue
+    they reinvest, and R&D paces their roadmap (``pace_roadmap``). Rules: ``model.core.supply``, ODD 7.5."""
 
     def __init__(self, model: ChipMarketModel, index: int, capacity_2026: float | None,
                  revenue_2026_usd: float):
@@ -182,32 +186,90 @@ class Chipmaker(mesa.Agent):
         self.name = model.catalogue.maker_names[index]
         self.ecosystem = ECOSYSTEMS[model.catalogue.ecosystem_of_maker[index]]
         self.is_domestic = model.catalogue.ecosystem_of_maker[index] == DOMESTIC
+        self.products = model.catalogue.maker_of_chip == index  # (J,) its chips
+        self.hbm_stacks_per_chip = float(model.catalogue.hbm_stacks_per_chip[index])
         self.capacity_2026 = capacity_2026
         self.revenue_2026_usd = revenue_2026_usd
-        self.capacity = math.inf  # chips this quarter
+        self.foundry_capacity = math.inf  # chips this quarter (domestic)
+        self.hbm_ceiling = math.inf  # chips this quarter that its HBM allows (domestic)
+        self.capacity = math.inf  # chips this quarter: the smaller of the two
+        self.added_capacity = 0.0  # chips per quarter bought with reinvested revenue
         self.revenue_usd = 0.0  # this quarter
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
         self.roadmap_shift = 0  # quarters the roadmap runs ahead (+) or behind (-) plan
 
     def step(self) -> None:
-        self.set_capacity()
         if self.is_domestic:
+            self.set_capacity()
             self.pace_roadmap()
+        else:
+            self.receive_production()
+            self.expect_orders()
+            self.plan_china_production()
+            self.price_by_scarcity()
 
+    # --- US makers: China supply and price -----------------------------------------------------
+    def receive_production(self) -> None:
+        """Last quarter's China production joins the China stock; a product whose production ends this
+        quarter is left with its sourced end-of-production stock (the catalogue's ``stock_units``)."""
+        m, mine, cat = self.model, self.products, self.model.catalogue
+        m.china_stock[mine] += m.china_production[mine]
+        m.china_production[mine] = 0.0
+        ending = mine & (cat.end_of_production == m.quarter)
+        m.china_stock[ending] = cat.stock_units[ending]
+
+    def expect_orders(self) -> None:
+        """Expected China orders of each product: smoothed orders seen last quarter; a product it could
+        not deliver last quarter is expected at its production limit (the maker launches it)."""
+        m, mine = self.model, self.products
+        m.expected_orders[mine] = supply.expect_orders(
+            m.expected_orders[mine], m.last_orders[mine], m.last_supply[mine] > 0,
+            m.production_limit[mine], m.maker_order_smoothing)
+
+    def plan_china_production(self) -> None:
+        """Next quarter's China production: expected orders it may ship (at most the volume cap) minus
+        the stock it will still hold, within its limit, times the chance the rule holds; nothing for
+        products it may not sell to China or will no longer make."""
+        m, mine = self.model, self.products
+        may_sell, sellable_max = m.china_sellable()
+        m.china_production[mine] = supply.plan_production(
+            m.expected_orders[mine], m.china_stock[mine], sellable_max[mine], m.production_limit[mine],
+            may_sell[mine], 1.0 - m.us_reversal_prob)
+
+    def price_by_scarcity(self) -> None:
+        """Share of the US levy passed on: ``revenue_passthrough`` x last quarter's scarcity."""
+        m, mine = self.model, self.products
+        m.scarcity[mine] = supply.scarcity(m.last_orders[mine], m.last_supply[mine])
+
+    @property
+    def china_supply_units(self) -> float:
+        """Units it can deliver to China this quarter (stock of its products on sale to China)."""
+        m = self.model
+        return float(m.china_stock[self.products & m.sellable_now].sum())
+
+    # --- domestic makers -----------------------------------------------------------------------
     def supply_group(self) -> tuple[np.ndarray, float] | None:
         """(its chips, units it can deliver this quarter), or None when its capacity does not bind."""
         if not math.isfinite(self.capacity):
             return None
-        return self.model.catalogue.maker_of_chip == self.index, self.capacity
+        return self.products, self.capacity
 
     def set_capacity(self) -> None:
-        """Domestic capacity grows from its 2026 level at ``domestic_capacity_growth`` per year."""
+        """Foundry capacity: the 2026 level growing at ``domestic_capacity_growth`` per year, plus what
+        reinvested revenue bought; ``allocate_hbm`` then bounds it by HBM."""
         if self.capacity_2026 is None:
-            self.capacity = math.inf
+            self.foundry_capacity = self.capacity = math.inf
             return
         growth = fm.power(1.0 + self.model.domestic_capacity_growth, years_since_2026(self.model.quarter))
-        self.capacity = self.capacity_2026 / 4.0 * growth
+        self.foundry_capacity = self.capacity_2026 / 4.0 * growth + self.added_capacity
+        self.hbm_ceiling = math.inf
+        self.capacity = self.foundry_capacity
+
+    def bound_by_hbm(self, ceiling: float) -> None:
+        """This quarter's output is the smaller of foundry capacity and the HBM ceiling."""
+        self.hbm_ceiling = ceiling
+        self.capacity = min(self.foundry_capacity, ceiling)
 
     def pace_roadmap(self) -> None:
         """R&D funded by revenue above (below) the roadmap's plan brings chips earlier (later)."""
@@ -217,11 +279,20 @@ class Chipmaker(mesa.Agent):
         self.model.reschedule_releases(self.index, self.roadmap_shift)
 
     def book_sales(self, revenue_usd: float) -> None:
-        """Record this quarter's revenue and the revenue the planned roadmap assumed."""
+        """Record this quarter's revenue and the revenue the planned roadmap assumed; a domestic maker
+        reinvests ``capacity_reinvest_share`` of revenue above plan in foundry capacity."""
         self.revenue_usd = revenue_usd
-        self.cumulative_revenue_usd += revenue_usd
         growth = fm.power(1.0 + self.model.demand_growth, years_since_2026(self.model.quarter))
-        self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * growth
+        reference = self.revenue_2026_usd / 4.0 * growth
+        self.cumulative_revenue_usd += revenue_usd
+        self.cumulative_reference_usd += reference
+        if self.is_domestic and revenue_usd > reference:
+            self.invest_in_capacity(revenue_usd - reference)
+
+    def invest_in_capacity(self, surplus_usd: float) -> None:
+        """Capacity bought: surplus x ``capacity_reinvest_share`` / ``capacity_cost_usd`` chips a year."""
+        m = self.model
+        self.added_capacity += surplus_usd * m.capacity_reinvest_share / m.capacity_cost_usd / 4.0
 
     @property
     def installed_h100e(self) -> float:
@@ -258,5 +329,9 @@ class AIDeveloper(mesa.Agent):
     def domestic_compute_h100e(self) -> float:
         row = self.model.developers.installed[self.index]
         return float(row[~self.model.us_maker_mask].sum())
+
+    @property
+    def offshore_compute_h100e(self) -> float:
+        return float(self.model.developers.installed_offshore[self.index].sum())
 
 

@@ -17,7 +17,10 @@ the 21,000 / 6,500 threshold matters to the rules).
 Supply history: a product leaves sale when its maker stops making it (``end_of_production``) and its
 remaining ``stock_units`` are sold; A800/H800 (barred Oct 2023) are never sold after 2023Q3, the H20
 only from its stock after Nvidia stopped making it in 2025 (§B3). ``us_units_per_quarter`` is a US
-product's shipments to US end users, the base of the rule's volume cap (China <= 50% of it).
+product's shipments to US end users, the base of the rule's volume cap (China <= 50% of it), and
+with ``us_china_production_share`` the most its maker can make for China a quarter; a China part's
+``china_units_per_quarter`` is that most directly. The H200's ``stock_units`` is the ~700k Nvidia held
+for China at the decision (§B5). Domestic makers' ``hbm_stacks_per_chip`` ties their output to HBM.
 
 Performance index (``perf_paper``, H100 = 1.0): the geometric mean of a chip's dense BF16 (FP8 for
 parts quoted only in FP8, against H100's FP8) compute ratio and its memory-bandwidth ratio to the
@@ -56,6 +59,8 @@ class Maker:
     capacity_source: str
     revenue_2026_usd: float  # reference revenue the planned roadmap assumes (R&D channel)
     revenue_source: str
+    hbm_stacks_per_chip: float = 0.0  # domestic makers: HBM stacks each chip needs (HBM-bound output)
+    hbm_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,40 +78,45 @@ class Chip:
     tpp: float = 0.0  # total processing performance (BIS definition, see module docstring)
     mem_bw_gbs: float = 0.0  # DRAM bandwidth, GB/s
     end_of_production: str | None = None  # quarter from which the maker no longer makes it
-    stock_units: float = 0.0  # units left to sell from end_of_production on
+    stock_units: float = 0.0  # US chips: units in stock for China at the start (or when production ends)
     us_units_per_quarter: float = 0.0  # US chips: shipments to US end users (volume-cap base)
+    china_units_per_quarter: float = 0.0  # China parts: most the maker can make for China per quarter
 
 
 # --- Chipmakers ------------------------------------------------------------------------------
 MAKERS: tuple[Maker, ...] = (
     Maker(
         "Nvidia", "US", CUDA, None,
-        "Not binding for China: ~700k H200 in stock plus TSMC 4N ramp from 2026Q2 against >2M "
-        "Chinese orders (§B5, M); US cap of China <= 50% of US volume (§B4, H) not reached.",
+        "China supply per product decided by the maker (model.core.supply): ~700k H200 in stock plus "
+        "TSMC 4N from 2026Q2 against >2M Chinese orders (§B5, M); China <= 50% of US volume (§B4, H).",
         0.0, "US firm: no R&D channel in the model",
     ),
     Maker(
         "AMD", "US", ROCM, None,
-        "Not binding (as Nvidia; §B4 H: MI308/MI325X eligible).",
+        "China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible).",
         0.0, "US firm: no R&D channel in the model",
     ),
     Maker(
         "Huawei", "CN", DOMESTIC, None,  # from the parameter huawei_capacity_2026
         "Parameter huawei_capacity_2026: 200k (US gov't 2025, §B1 H) / 600k (Bloomberg 2026 plan, "
-        "§B1 H as a report) / 3M ('several million', US officials, §B1 M).",
+        "§B1 H as a report) / 3M ('several million', US officials, §B1 M); the foundry side of "
+        "its output, which HBM may bind below.",
         12e9, "Huawei ~50% of China's AI-chip market in 2026, ~$12B revenue (Bernstein, §E4, M)",
+        8.0, "910C: ~13M HBM stacks ~ enough for 1.6M 910C (SemiAnalysis, §B1 M) -> 8 per chip",
     ),
     Maker(
         "Cambricon", "CN", DOMESTIC, None,  # from the parameter cambricon_capacity_2026
         "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
         "(Bloomberg, §B2, M); default 300k between them.",
         1.8e9, "2025 revenue 6.5B yuan ~ $0.9B (§B2, M/H); ASSUMPTION: doubles in 2026 (range 1-3B)",
+        4.0, "ASSUMPTION 4 (range 2-6): MLU590/690 carry HBM2e (§A1, L), stack count unpublished",
     ),
     Maker(
         "MooreThreads", "CN", DOMESTIC, None,  # from the parameter moore_threads_capacity_2026
         "Parameter moore_threads_capacity_2026: ASSUMPTION 50k (range 20k-150k); 2025 revenue "
         "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k.",
         0.4e9, "2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
+        0.0, "MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
     ),
 )
 
@@ -119,24 +129,27 @@ CHIPS: tuple[Chip, ...] = (
     Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350, us_units_per_quarter=400_000, source=(
         "reference chip (§A1, H); price ~$25-30k (§A1, L from memory)")),
     Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
-         tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
+         tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", china_units_per_quarter=150_000, source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
     Chip("H800", "Nvidia", "2023Q1", 1.00, 27_500, china_part=True, compliant_until="2023Q4",
-         tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
-    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=200_000, source=(
+         tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", china_units_per_quarter=150_000, source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
+    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=200_000, china_units_per_quarter=400_000, source=(
         "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M); "
         "production stopped after the Apr 2025 licence requirement and the $4.5B inventory charge "
         "(§B3, H); stock ASSUMPTION 200k units (range 100k-400k: the $2.5B of unshippable orders "
-        "at ~$12.5k, §B3 H)")),
+        "at ~$12.5k, §B3 H); China production ASSUMPTION <= 400k/quarter (~1M sold in 2024, §B3 M)")),
     Chip("RTXPro6000D", "Nvidia", "2025Q3", 0.30, 8_000, china_part=True, tpp=4_000, mem_bw_gbs=1_600,
-         source=("China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
+         china_units_per_quarter=100_000, source=("China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
                  "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), price ASSUMPTION "
-                 "$8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits")),
-    Chip("H200", "Nvidia", "2024Q2", 1.20, 27_000, tpp=15_824, mem_bw_gbs=4_800, us_units_per_quarter=300_000, source=(
+                 "$8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits; China "
+                 "production ASSUMPTION <= 100k/quarter (range 25-200k; 'tens of thousands' were in the "
+                 "pipeline, §C2 H)")),
+    Chip("H200", "Nvidia", "2024Q2", 1.20, 27_000, tpp=15_824, mem_bw_gbs=4_800, us_units_per_quarter=300_000,
+         stock_units=700_000, source=(
         "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China price ~$27k per chip (Reuters Dec 31 "
         "2025, §A1, M; FT: ByteDance trial at ~$20k, §A1, M); TPP 989 x 16 = 15,824 < 21,000 and "
         "4,800 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); US shipments "
         "ASSUMPTION 300k/quarter (range 100k-600k; Nvidia data-centre revenue ~$51B/quarter, §B3 H, "
-        "mostly Blackwell)")),
+        "mostly Blackwell); ~700k in stock for China incl. ~100k GH200 (Reuters Dec 31 2025, §B5 M)")),
     Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000, us_units_per_quarter=1_000_000, source=(
         "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L)")),
     Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000, us_units_per_quarter=1_500_000, source=(
@@ -152,10 +165,11 @@ CHIPS: tuple[Chip, ...] = (
     # AMD / ROCm
     Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300, us_units_per_quarter=100_000, source=(
         "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); price ASSUMPTION $10-20k")),
-    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=20_000, source=(
+    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=20_000, china_units_per_quarter=40_000, source=(
         "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k; "
         "licence requirement Apr 2025 and up to $800M of charges (§A1/§C1, H): production ended "
-        "2025Q2, stock ASSUMPTION 20k (range 0-50k)")),
+        "2025Q2, stock ASSUMPTION 20k (range 0-50k); China production ASSUMPTION <= 40k/quarter "
+        "(range 10-80k; ~$800M of MI308 expected, §B4 L, ~67k units at $12k)")),
     Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000, us_units_per_quarter=50_000, source=(
         "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
         "price ASSUMPTION")),
@@ -232,6 +246,8 @@ class CatalogueArrays:
     end_of_production: np.ndarray  # (J,) int quarter; a large number when still made
     stock_units: np.ndarray  # (J,)
     us_units_per_quarter: np.ndarray  # (J,)
+    china_units_per_quarter: np.ndarray  # (J,)
+    hbm_stacks_per_chip: np.ndarray  # (M,) per maker
 
 
 def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] = MAKERS) -> CatalogueArrays:
@@ -266,4 +282,6 @@ def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] 
         ),
         stock_units=np.array([c.stock_units for c in chips], dtype=float),
         us_units_per_quarter=np.array([c.us_units_per_quarter for c in chips], dtype=float),
+        china_units_per_quarter=np.array([c.china_units_per_quarter for c in chips], dtype=float),
+        hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in makers], dtype=float),
     )

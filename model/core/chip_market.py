@@ -18,8 +18,10 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from model.core import channels
 from model.core import fixedmath as fm
 from model.core import reporters as metrics
+from model.core import supply
 from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 from model.core.reporters import USD_PER_H100E
 from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
@@ -58,6 +60,8 @@ ROADMAP_FROM = parse_quarter("2026Q1")
 STOCK_SOLD_OUT = 1e-6
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
+#: HBM binds domestic output from this quarter on (the 2024 stockpile covered 2024-25 output, §B1 M).
+HBM_FROM = parse_quarter("2026Q1")
 
 
 class ChipMarketModel(mesa.Model):
@@ -91,7 +95,9 @@ class ChipMarketModel(mesa.Model):
         china_part_revenue_share: float = 0.15,
         us_reversal_prob: float = 0.05,
         realize_reversals: bool = True,
-        revenue_passthrough: float = 0.0,
+        revenue_passthrough: float = 0.5,
+        us_china_production_share: float = 0.5,
+        maker_order_smoothing: float = 0.5,
         china_import_policy: str = "restrict",
         china_approval_share: float = 0.25,
         state_mandate: bool = True,
@@ -106,6 +112,11 @@ class ChipMarketModel(mesa.Model):
         cambricon_capacity_2026: float = 300_000,
         moore_threads_capacity_2026: float = 25_000,
         domestic_capacity_growth: float = 0.5,
+        hbm_stockpile_2026: float = 2_400_000,
+        domestic_hbm_2026: float = 1_000_000,
+        domestic_hbm_growth: float = 1.0,
+        capacity_reinvest_share: float = 0.1,
+        capacity_cost_usd: float = 5_000.0,
         domestic_efficiency: float = 0.69,
         ecosystem_maturity_2026: float = 0.4,
         ecosystem_learning: float = 0.3,
@@ -125,6 +136,15 @@ class ChipMarketModel(mesa.Model):
         risk_horizon_quarters: int = 8,
         taste_sd: float = 0.5,
         peers_per_developer: int = 8,
+        offshore_capacity_share: float = 0.3,
+        offshore_cost_premium: float = 0.2,
+        offshore_rule_quarter: str = "2026Q3",
+        offshore_open_after_rule: float = 0.25,
+        grey_capacity_usd: float = 1e9,
+        grey_premium: float = 0.5,
+        grey_seizure_share: float = 0.1,
+        carryover_share: float = 0.5,
+        stockpile_share: float = 0.2,
         start_quarter: str = "2026Q1",
         us_policy_schedule: str = "",
         china_policy_schedule: str = "",
@@ -141,6 +161,7 @@ class ChipMarketModel(mesa.Model):
 
         # --- calendar, catalogue and policy schedules
         self.start = parse_quarter(self.start_quarter)
+        self.offshore_rule_from = parse_quarter(self.offshore_rule_quarter)
         self.quarter = self.start
         self.catalogue = catalogue_arrays(CHIPS, MAKERS)
         cat = self.catalogue
@@ -182,11 +203,27 @@ class ChipMarketModel(mesa.Model):
         self.maturity = np.array([1.0, self.rocm_maturity, self.domestic_maturity()])
         self.chips_sold = np.zeros(len(cat.names))
         self.sales_by_chip: dict[str, float] = dict.fromkeys(cat.names, 0.0)
-        self.stock_left = cat.stock_units.copy()  # units left of products no longer made
+        n_chips = len(cat.names)
+        # US makers' China supply (model.core.supply): stock, production in the pipeline, orders seen
+        self.china_stock = cat.stock_units.copy()
+        self.production_limit = supply.china_production_limit(
+            cat.is_us, cat.china_part, cat.us_units_per_quarter, cat.china_units_per_quarter,
+            self.us_china_production_share)
+        self.sellable_now = np.zeros(n_chips, dtype=bool)
+        may_sell, _ = self.china_sellable(self.start)
+        self.china_production = np.where(may_sell, self.production_limit, 0.0)  # arrives in the first quarter
+        self.expected_orders = self.china_production.copy()
+        self.last_orders = np.zeros(n_chips)
+        self.last_supply = np.zeros(n_chips)
+        self.scarcity = np.zeros(n_chips)
+        self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
         self.china_price = cat.price_usd.copy()
         self.buyer_cost = cat.price_usd.copy()
         self.set_prices(self.on_sale())
-        self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
+        self.allowed_by_class = np.zeros((3, n_chips), dtype=bool)
+        self.grey_installed = 0.0  # H100e of smuggled chips installed in China (all developers)
+        self.frontier_chip = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
+        self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
         for name in MODEL_REPORTERS:
             setattr(self, name, 0.0)
         self.datacollector = mesa.DataCollector(
@@ -249,14 +286,17 @@ class ChipMarketModel(mesa.Model):
         self.china_government.step()
         for maker in self.chipmakers:
             maker.step()
+        self.allocate_hbm()
         self.developers_buy()
         metrics.update(self)
         self.datacollector.collect(self)
 
     def developers_buy(self) -> None:
-        """All developers choose and buy at once; supply groups are rationed (see model.core.market)."""
+        """All developers choose and buy at once; supply groups are rationed (see model.core.market);
+        then what the market in China could not take goes abroad, to the grey market, or stays unspent
+        (see model.core.channels)."""
         dev, cat = self.developers, self.catalogue
-        by_eco = installed_by_ecosystem(dev.installed, cat.ecosystem_of_maker)
+        by_eco = installed_by_ecosystem(dev.installed + dev.installed_offshore, cat.ecosystem_of_maker)
         own = own_shares(by_eco)
         peer = dev.peers @ own if dev.peers.nnz else np.zeros_like(own)  # scipy.sparse: no BLAS
         pull = ecosystem_pull(own, peer, dev.taste, self.china_government.pressure(),
@@ -266,35 +306,114 @@ class ChipMarketModel(mesa.Model):
         classes = access_class(self.china_government.allows_us(), dev.licensed)
         to_anyone, to_licensed = self.us_government.exportable()
         sale = self.on_sale(to_licensed)
+        self.sellable_now = sale & cat.is_us & (to_anyone | to_licensed)
         self.allowed_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
         self.set_prices(sale)
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
                                  self.price_weight, self.ecosystem_weight, self.policy_risk_weight)
-        demand = quarterly_demand(self.rng, dev.base_demand,
-                                  fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter)),
-                                  self.demand_shock_sd)
+        demand = self.budgets(dev)
         groups, capacity = self.supply_groups(sale, to_licensed)
+        stocked = self.stocked_products(sale)
+        self.last_supply = np.where(stocked, self.china_stock, 0.0)
+        market = (pull, classes, base, self.buyer_cost, self.perf, groups)
         result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
                               groups, capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+        purchases, chips_sold = result.purchases, result.chips_sold
+        self.last_orders = result.orders
+        ahead = self.stockpile(demand, classes, result, market)
+        if ahead is not None:
+            purchases = purchases + ahead.purchases
+            chips_sold = chips_sold + ahead.chips_sold
+            self.last_orders = self.last_orders + ahead.orders
+        stockpiled = ahead.spent if ahead is not None else np.zeros(dev.n)
+        dev.advance += stockpiled
 
-        install(dev.installed, result.purchases, self.depreciation)
-        dev.last_purchases = result.purchases
-        dev.last_unmet = result.unmet
-        dev.last_spent = result.spent
+        rest = result.unmet
+        offshore_usd, grey_usd, purchases = self.spend_the_rest(rest, demand, purchases)
+        unspent = np.maximum(rest - offshore_usd - grey_usd, 0.0)
+        dev.carry = self.carryover_share * unspent
+        self.budget_split = {
+            "budget": float(demand.sum() + stockpiled.sum()),
+            "china": float(result.spent.sum() + stockpiled.sum()),
+            "offshore": float(offshore_usd.sum()), "grey": float(grey_usd.sum()),
+            "unspent": float(unspent.sum())}
+
+        install(dev.installed, purchases, self.depreciation)
+        dev.last_purchases = purchases
+        dev.last_unmet = unspent
+        dev.last_spent = result.spent + stockpiled
         dev.last_demand = demand
+        dev.last_stockpiled = stockpiled
+        dev.last_offshore = offshore_usd
+        dev.last_grey = grey_usd
         self.access_classes = classes
-        self.chips_sold = result.chips_sold
-        out_of_production = self.quarter >= cat.end_of_production
-        left = self.stock_left - result.chips_sold
+        self.chips_sold = chips_sold
+        left = self.china_stock - np.where(stocked, chips_sold, 0.0)
         left[left < STOCK_SOLD_OUT] = 0.0  # a clearing that exhausted the stock may leave round-off
-        self.stock_left = np.where(out_of_production, left, self.stock_left)
-        revenue = result.chips_sold * self.china_price
+        self.china_stock = np.where(stocked, left, self.china_stock)
+        self.use_hbm(chips_sold)
+        revenue = chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
             maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
-        self.domestic_cumulative += float(result.purchases[:, ~self.us_maker_mask].sum())
+        self.domestic_cumulative += float(purchases[:, ~self.us_maker_mask].sum())
         self.maturity[DOMESTIC] = self.domestic_maturity()
+
+    def budgets(self, dev) -> np.ndarray:
+        """This quarter's budget per developer: the demand draw, plus the carried-over unspent budget,
+        less the repayment of budget brought forward to stockpile (over ``risk_horizon_quarters``)."""
+        drawn = quarterly_demand(self.rng, dev.base_demand,
+                                 fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter)),
+                                 self.demand_shock_sd)
+        gross = drawn + dev.carry
+        repay = np.minimum(dev.advance / self.risk_horizon_quarters, gross)
+        dev.advance -= repay
+        return gross - repay
+
+    def stockpile(self, demand: np.ndarray, classes: np.ndarray, result, market):
+        """Developers who may buy US chips and expect a cut bring budget forward and buy US chips with
+        supply left (a second clearing over US chips only); None when nobody stockpiles."""
+        cat = self.catalogue
+        pull, classes, base, cost, perf, groups = market
+        us_allowed = self.allowed_by_class & cat.is_us[None, :]
+        has_supply = ~(groups & (result.capacity_left[:, None] <= 0)).any(axis=0)
+        may_buy_us = (us_allowed & has_supply[None, :]).any(axis=1)[classes]
+        extra = channels.stockpile_extra(demand, may_buy_us, self.stockpile_share, self.policy_risk_weight,
+                                         self.us_government.supply_cut_risk)
+        if not extra.any():
+            return None
+        return clear_market(extra, pull, classes, us_allowed, base, cost, perf, groups, result.capacity_left,
+                            cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+
+    def spend_the_rest(self, rest: np.ndarray, demand: np.ndarray, purchases: np.ndarray):
+        """Offshore, then grey-market spending of the budget China's market did not take. Returns
+        (offshore USD, grey USD, purchases in China incl. grey chips); offshore compute is installed
+        in ``installed_offshore``."""
+        dev, cat = self.developers, self.catalogue
+        dev.installed_offshore *= 1.0 - self.depreciation
+        self.grey_installed *= 1.0 - self.depreciation
+        zero = np.zeros(dev.n)
+        sold_anywhere = (self.released & (self.quarter < cat.end_of_production) & ~cat.china_part
+                         & (self.quarter < self.release + SALE_QUARTERS))
+        f = channels.frontier_chip(self.perf, cat.price_usd, cat.is_us, sold_anywhere)
+        self.frontier_chip = f
+        dev.last_grey_h100e = zero
+        if f < 0 or not rest.any():
+            return zero, zero, purchases
+        private = ~dev.state_affiliated
+        maker = cat.maker_of_chip[f]
+        open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
+        offshore = channels.offshore_spend(rest, demand, private, self.offshore_capacity_share, open_share)
+        dev.installed_offshore[:, maker] += offshore * (self.perf[f] / (cat.price_usd[f] * (1.0 + self.offshore_cost_premium)))
+        grey = channels.grey_spend(rest - offshore, private, self.grey_capacity_usd)
+        grey_h100e = grey * ((1.0 - self.grey_seizure_share) * self.perf[f] / (cat.price_usd[f] * (1.0 + self.grey_premium)))
+        dev.last_grey_h100e = grey_h100e
+        if grey_h100e.any():
+            purchases = purchases.copy(order="F")
+            purchases[:, maker] += grey_h100e
+            self.grey_installed += float(grey_h100e.sum())
+        return offshore, grey, purchases
 
     def record_chip_sales(self, revenue: np.ndarray) -> None:
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
@@ -330,18 +449,19 @@ class ChipMarketModel(mesa.Model):
 
     def set_prices(self, sale: np.ndarray) -> None:
         """China prices (what the maker books) and buyers' costs this quarter: the US levy by chip
-        class, the share of it passed on, Beijing's subsidy on domestic chips and the cost of the
+        class, the share of it the maker passes on (its scarcity, ``Chipmaker.price_by_scarcity``), Beijing's subsidy on domestic chips and the cost of the
         domestic compute a pairing quota requires with each US chip."""
         cat = self.catalogue
         levy = self.us_government.levy()
-        self.china_price = cat.price_usd * (1.0 + self.revenue_passthrough * levy)
+        self.china_price = cat.price_usd * (1.0 + self.revenue_passthrough * self.scarcity * levy)
         cost = np.where(cat.is_us, self.china_price, cat.price_usd * (1.0 - self.domestic_subsidy))
         self.buyer_cost = cost + self.china_government.pairing_cost(cost, self.perf, sale)
 
     def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(K x J) chips of each supply group and (K,) units each can deliver this quarter: domestic
         makers' capacity; each licensed US product's volume cap (``us_volume_cap_share`` x its US
-        units) under 'threshold' and 'lagged'; products sold from stock; the per-customer cap on all
+        units) under 'threshold' and 'lagged'; each US product's China stock (and any product sold from
+        stock after its end of production); the per-customer cap on all
         licensed products together; Beijing's import cap on all US chips."""
         cat = self.catalogue
         n_chips = len(cat.names)
@@ -358,9 +478,9 @@ class ChipMarketModel(mesa.Model):
             for j in np.flatnonzero(licensed_only):
                 rows.append(one_chip[j])
                 caps.append(self.us_volume_cap_share * float(cat.us_units_per_quarter[j]))
-        for j in np.flatnonzero(sale & (self.quarter >= cat.end_of_production)):
+        for j in np.flatnonzero(self.stocked_products(sale)):
             rows.append(one_chip[j])
-            caps.append(float(self.stock_left[j]))
+            caps.append(float(self.china_stock[j]))
         if math.isfinite(self.per_customer_cap_units) and licensed_only.any():
             rows.append(licensed_only)
             caps.append(self.per_customer_cap_units * self.licensed_customers() / 4.0)
@@ -371,6 +491,50 @@ class ChipMarketModel(mesa.Model):
             return np.zeros((0, n_chips), dtype=bool), np.zeros(0)
         return np.array(rows, dtype=bool), np.array(caps, dtype=float)
 
+    def stocked_products(self, sale: np.ndarray) -> np.ndarray:
+        """Products on sale whose supply is a stock: US products (their makers' China stock) and any
+        product no longer made."""
+        cat = self.catalogue
+        return sale & (cat.is_us | (self.quarter >= cat.end_of_production))
+
+    def china_sellable(self, quarter: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(may_sell, sellable_max) per chip for a US maker's plan for ``quarter`` (default: next
+        quarter): US products the rule in force lets it sell to some Chinese buyer and that it still
+        makes then; the most of each it may ship a quarter (the volume cap under 'threshold' and
+        'lagged', else inf)."""
+        cat = self.catalogue
+        when = self.quarter + 1 if quarter is None else quarter
+        to_anyone, to_licensed = self.us_government.exportable()
+        may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production)
+        cap = np.full(len(cat.names), np.inf)
+        if self.us_government.volume_capped:
+            lic = to_licensed & cat.is_us
+            cap[lic] = self.us_volume_cap_share * cat.us_units_per_quarter[lic]
+        return may, cap
+
+    def allocate_hbm(self) -> None:
+        """From 2026Q1: domestic HBM output joins the stock, and each domestic maker's output is bound by
+        its share of it (``supply.hbm_ceilings``)."""
+        if self.quarter < HBM_FROM:
+            return
+        self.hbm_stock += self.domestic_hbm_2026 / 4.0 * fm.power(1.0 + self.domestic_hbm_growth,
+                                                                   years_since_2026(self.quarter))
+        domestic = [mk for mk in self.chipmakers if mk.is_domestic and math.isfinite(mk.foundry_capacity)]
+        if not domestic:
+            return
+        foundry = np.array([mk.foundry_capacity for mk in domestic])
+        stacks = np.array([mk.hbm_stacks_per_chip for mk in domestic])
+        for mk, ceiling in zip(domestic, supply.hbm_ceilings(foundry, stacks, self.hbm_stock), strict=True):
+            mk.bound_by_hbm(float(ceiling))
+
+    def use_hbm(self, chips_sold: np.ndarray) -> None:
+        """Domestic chips sold this quarter used their HBM stacks (from 2026Q1)."""
+        if self.quarter < HBM_FROM:
+            return
+        cat = self.catalogue
+        stacks = cat.hbm_stacks_per_chip[cat.maker_of_chip]
+        self.hbm_stock = max(0.0, self.hbm_stock - float((chips_sold * stacks)[~cat.is_us].sum()))
+
     def on_sale(self, to_licensed: np.ndarray | None = None) -> np.ndarray:
         """Chips offered in China this quarter (see ``on_sale`` below); ``to_licensed`` is the US
         rule's licensable set when the caller already has it."""
@@ -378,7 +542,7 @@ class ChipMarketModel(mesa.Model):
         if to_licensed is None:
             _, to_licensed = self.us_government.exportable()
         return on_sale(self.quarter, self.released, self.release, cat.maker_of_chip, cat.is_us,
-                       cat.china_part, cat.compliant_until, cat.end_of_production, self.stock_left,
+                       cat.china_part, cat.compliant_until, cat.end_of_production, self.china_stock,
                        to_licensed)
 
     def reschedule_releases(self, maker_index: int, shift: int) -> None:

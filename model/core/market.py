@@ -33,6 +33,8 @@ class Clearing:
     spent: np.ndarray  # (n,) USD of each developer's budget spent
     unmet: np.ndarray  # (n,) USD of budget that found no legal supply
     rounds: int
+    orders: np.ndarray  # (chips,) units wanted in the first round, before rationing (makers' signal)
+    capacity_left: np.ndarray  # (K,) units each supply group can still deliver
 
 
 def clear_market(
@@ -77,6 +79,7 @@ def clear_market(
     chips_sold = np.zeros(base.shape[0])
     chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
     compute_per_usd = perf / cost
+    orders = np.zeros(base.shape[0])
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         has_supply = ~(groups & (capacity[:, None] <= 0)).any(axis=0)  # (J,): no exhausted group
@@ -90,6 +93,8 @@ def clear_market(
             axis=1)  # (C x E)
         chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
         chip_units = chip_spend / cost
+        if rounds == 1:
+            orders = chip_units.copy()
         group_units = (groups * chip_units).sum(axis=1)  # (K,) masked row sums, no BLAS
         group_fill = np.ones(groups.shape[0])
         short = group_units > capacity
@@ -118,4 +123,4 @@ def clear_market(
         # unserved rest has no legal supply at all and another round would change nothing)
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
-    return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds)
+    return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)

@@ -118,12 +118,29 @@ PARAMS: tuple[Param, ...] = (
           "whether US reversals actually happen (True) or developers only price the risk while the "
           "regime holds (False: compares regimes as set, as in the headline experiment)",
           "experimental design switch; the risk itself is us_reversal_prob"),
-    Param("revenue_passthrough", 0.0, "float", "share",
-          "share of the US levy that the US chipmaker adds on top of the catalogue's China price",
-          "ASSUMPTION 0 (range 0-0.5): catalogue prices are reported China prices that already "
-          "reflect the levy (H200 ~$27k, Reuters Dec 31 2025, §A1 M); FT's ~$20k ByteDance trial "
-          "price (§A1, M) is below any list price with the levy added, i.e. a pass-through <= 0",
-          low=0.0, high=1.0, sweep_range=(0.0, 0.5)),
+    Param("revenue_passthrough", 0.5, "float", "share",
+          "most of the US levy a US chipmaker passes on to Chinese buyers; the maker passes on this x "
+          "the scarcity of the product (last quarter's China orders over its China supply, minus one, "
+          "between 0 and 1): nothing while supply is ample, up to this share when orders are twice supply",
+          "ASSUMPTION 0.5 (range 0-1): catalogue prices are reported China prices that already reflect "
+          "the levy at ample supply (H200 ~$27k, Reuters Dec 31 2025, §A1 M; FT's ~$20k ByteDance trial "
+          "price, §A1 M); >2M H200 ordered against ~700k in stock (§B5, M) is the scarcity that "
+          "lets a maker pass more on",
+          low=0.0, high=1.0, sweep_range=(0.0, 1.0)),
+    # --- US chipmakers: China supply ------------------------------------------------------------
+    Param("us_china_production_share", 0.5, "float", "share of US units",
+          "most a US maker can make for China per quarter of a product that is not a China part, as a "
+          "share of its units for US end users (China parts: the catalogue's china_units_per_quarter)",
+          "ASSUMPTION 0.5 (range 0.1-1.0): Nvidia asked TSMC to add 4N output for the H200 from 2026Q2 "
+          "(§B5, M), volume unpublished; the BIS rule makes the exporter certify that China sales do not "
+          "divert foundry capacity from US customers (§B4, H)",
+          low=0.0, high=10.0, sweep_range=(0.1, 1.0)),
+    Param("maker_order_smoothing", 0.5, "float", "weight",
+          "weight of the latest quarter's China orders in a US maker's expected orders (exponential "
+          "smoothing); production for next quarter = expected orders (up to the volume cap) - stock",
+          "ASSUMPTION 0.5 (range 0.2-0.9): the H20 episode, where Nvidia stopped China production within "
+          "a quarter of the Apr 2025 licence requirement and wrote down $4.5B (§B3, H)",
+          low=0.01, high=1.0, sweep_range=(0.2, 0.9)),
     # --- Chinese government -------------------------------------------------------------------
     Param("china_import_policy", "restrict", "choice", "-",
           "Beijing's stance on buying US chips",
@@ -195,6 +212,32 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "
           "decline (SemiAnalysis, §B1, M); SMIC 45k->60k->80k wpm (§B1, M)",
           low=-0.5, high=3.0, sweep_range=(0.0, 1.0)),
+    Param("hbm_stockpile_2026", 2_400_000, "float", "HBM stacks",
+          "HBM stacks in China's stockpile for domestic AI chips at 2026Q1 (used up by output, 8 per "
+          "Ascend, 4 per Cambricon chip); before 2026 HBM does not bind (the 2024 Samsung stockpile)",
+          "SemiAnalysis Sep 2025: Ascend output ~300k in 2026 if HBM-constrained (§B1, M) x 8 stacks per "
+          "chip = 2.4M (range 1.2M-6.4M; the upper end is ~13M stacks stockpiled minus 805k 2025 Ascends "
+          "x 8, §B1 M)",
+          low=0.0, high=1e10, sweep_range=(1_200_000, 6_400_000)),
+    Param("domestic_hbm_2026", 1_000_000, "float", "HBM stacks/year",
+          "HBM stacks made in China (CXMT, Huawei's own HiBL/HiZQ) for AI chips in 2026",
+          "ASSUMPTION 1M (range 0-4M): SemiAnalysis's 300k path assumes no domestic HBM 'unless CXMT "
+          "... fills the gap' (§B1, M); Huawei announced its own HBM for the 950 series (§B1, M)",
+          low=0.0, high=1e10, sweep_range=(0.0, 4_000_000)),
+    Param("domestic_hbm_growth", 1.0, "float", "per year",
+          "annual growth of domestic HBM output after 2026",
+          "ASSUMPTION 1.0 (range 0.3-2.0): a new industry doubling from a small base",
+          low=-0.5, high=5.0, sweep_range=(0.3, 2.0)),
+    Param("capacity_reinvest_share", 0.1, "float", "share of revenue",
+          "share of a domestic maker's revenue above its planned revenue spent on extra foundry capacity",
+          "ASSUMPTION 0.1 (range 0-0.3); SMIC told to prioritise 7nm capacity for Huawei and Cambricon "
+          "(§B2, L); state chip package RMB 200-500B under consideration (§C3, M)",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
+    Param("capacity_cost_usd", 5_000.0, "float", "USD per chip/year",
+          "cost of one chip per year of extra domestic foundry capacity (revenue-funded expansion)",
+          "ASSUMPTION $5,000 (range $2,000-10,000): an advanced-node line of ~$5-10B for ~1-2M good dies a "
+          "year at ~20-30% yields (SMIC N+2 yields ~20%, §B2 M); no published figure",
+          low=1.0, high=1e7, sweep_range=(2_000, 10_000)),
     Param("domestic_efficiency", 0.69, "float", "x",
           "share of a domestic chip's paper performance that developers get out of it",
           "910C measured ~0.6 of H100 on inference vs 0.87 paper (§A2, M) -> 0.69 (range 0.5-1.0)",
@@ -282,6 +325,52 @@ PARAMS: tuple[Param, ...] = (
           "peers each developer follows on the talent/software network",
           "ASSUMPTION 8 (range 2-20)",
           low=0, high=200, sweep_range=(2, 20)),
+    # --- Where blocked demand goes ----------------------------------------------------------------
+    Param("offshore_capacity_share", 0.3, "float", "share of budget",
+          "most of a private developer's quarterly budget it can spend on US chips abroad (rented or "
+          "owned data centres outside China); state-affiliated developers cannot",
+          "ASSUMPTION 0.3 (range 0-0.6): ByteDance planned $6.8B of its $12B 2025 AI infrastructure "
+          "abroad (§D1, M) and leases overseas DCs for Nvidia; most firms have no overseas DCs",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
+    Param("offshore_cost_premium", 0.2, "float", "share of price",
+          "extra cost of compute abroad over the chip's price (leases, power, transfer)",
+          "ASSUMPTION 0.2 (range 0-0.5): power abroad ~9.1 US cents/kWh vs ~5.6 in western China "
+          "(§C2, H) and leased space",
+          low=0.0, high=5.0, sweep_range=(0.0, 0.5)),
+    Param("offshore_rule_quarter", "2026Q3", "quarter", "quarter",
+          "from this quarter the US rule covers China-headquartered firms' overseas operations",
+          "BIS guidance of May 31 2026: licence requirements apply to firms headquartered in China "
+          "wherever located (§C3, H); first full quarter after it"),
+    Param("offshore_open_after_rule", 0.25, "float", "share",
+          "share of the offshore channel still open after offshore_rule_quarter (renting from "
+          "non-Chinese clouds, which the guidance does not cover)",
+          "ASSUMPTION 0.25 (range 0-1)",
+          low=0.0, high=1.0, sweep_range=(0.0, 1.0)),
+    Param("grey_capacity_usd", 1e9, "float", "USD per quarter",
+          "most that Chinese developers can spend on smuggled US chips per quarter (all together)",
+          "FT: ~$1B of smuggled Nvidia chips sold May-Aug 2025 (§C2, H); DoJ Mar 2026: ~$510M of "
+          "B200/H200 servers diverted (§C3, H); range $0.25-3B",
+          low=0.0, high=1e12, sweep_range=(0.25e9, 3e9)),
+    Param("grey_premium", 0.5, "float", "share of price",
+          "mark-up of smuggled chips over their list price",
+          "ASSUMPTION 0.5 (range 0.2-1.0): no systematic price data",
+          low=0.0, high=10.0, sweep_range=(0.2, 1.0)),
+    Param("grey_seizure_share", 0.1, "float", "share",
+          "share of grey-market chips paid for and lost (seized or undelivered)",
+          "ASSUMPTION 0.1 (range 0-0.3): customs crackdown at major ports from Oct 2025 (§C2, H)",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
+    Param("carryover_share", 0.5, "float", "share",
+          "share of a quarter's unspent budget carried into the next quarter (the rest is cut from capex)",
+          "ASSUMPTION 0.5 (range 0-0.9): Tencent cut quarterly capex from 36.6B to 13B yuan when chips "
+          "were scarce (§D1, M) rather than holding the budget",
+          low=0.0, high=0.99, sweep_range=(0.0, 0.9)),
+    Param("stockpile_share", 0.2, "float", "share of budget",
+          "most extra budget a developer with legal access brings forward from its next "
+          "risk_horizon_quarters quarters to buy US chips ahead of an expected cut; the share used is "
+          "this x (1 - exp(-policy_risk_weight x the cut risk))",
+          "ASSUMPTION 0.2 (range 0-0.5): the 2024-25 H20 rush (~1M H20 in 2024, §B3 M) and 7M HBM "
+          "stacks bought in the month before the Dec 2024 rule took effect (§B1, M)",
+          low=0.0, high=2.0, sweep_range=(0.0, 0.5)),
     # --- Time ----------------------------------------------------------------------------------
     Param("start_quarter", "2026Q1", "quarter", "quarter",
           "calendar quarter of step 0",

@@ -83,9 +83,16 @@ class DeveloperArrays:
     installed: np.ndarray  # (n x makers) installed compute in H100e, per chipmaker
     peers: sp.csr_matrix  # (n x n) row-normalised peer network
     last_purchases: np.ndarray  # (n x makers) H100e bought in the last quarter
-    last_unmet: np.ndarray  # (n,) USD of budget unspent (no legal supply) in the last quarter
-    last_demand: np.ndarray  # (n,) USD budget in the last quarter
-    last_spent: np.ndarray  # (n,) USD spent in the last quarter
+    last_unmet: np.ndarray  # (n,) USD of budget left unspent in the last quarter (after abroad and grey)
+    last_demand: np.ndarray  # (n,) USD budget in the last quarter (before stockpiling)
+    last_spent: np.ndarray  # (n,) USD spent in China in the last quarter
+    installed_offshore: np.ndarray  # (n x makers) H100e of US chips the developer uses abroad
+    last_stockpiled: np.ndarray  # (n,) USD brought forward and spent on US chips in the last quarter
+    last_offshore: np.ndarray  # (n,) USD spent abroad in the last quarter
+    last_grey: np.ndarray  # (n,) USD spent on grey-market chips in the last quarter
+    last_grey_h100e: np.ndarray  # (n,) H100e of grey-market chips delivered (part of last_purchases)
+    carry: np.ndarray  # (n,) USD of unspent budget carried into the next quarter
+    advance: np.ndarray  # (n,) USD brought forward to stockpile, still to be repaid from later budgets
 
     @property
     def n(self) -> int:
@@ -152,6 +159,13 @@ def create_population(
         last_unmet=np.zeros(n),
         last_demand=np.zeros(n),
         last_spent=np.zeros(n),
+        installed_offshore=np.zeros_like(installed, order="F"),
+        last_stockpiled=np.zeros(n),
+        last_offshore=np.zeros(n),
+        last_grey=np.zeros(n),
+        last_grey_h100e=np.zeros(n),
+        carry=np.zeros(n),
+        advance=np.zeros(n),
     )
 
 

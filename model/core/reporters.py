@@ -54,6 +54,16 @@ REPORTERS: tuple[Reporter, ...] = (
     Reporter("domestic_ecosystem", "domestic ecosystem maturity", "0-1, CUDA = 1"),
     Reporter("capability_gap_months", "capability gap", "months behind US frontier"),
     Reporter("unmet_demand_h100e", "unmet demand", "thousand H100e per quarter", 1e3),
+    Reporter("offshore_compute_h100e", "Chinese developers' compute abroad", "million H100e", 1e6),
+    Reporter("grey_compute_h100e", "grey-market compute in China", "million H100e", 1e6),
+    Reporter("us_stack_share_incl_offshore", "US stack share incl. offshore", "0-1"),
+    Reporter("budget_usd", "developers' budget", "billion USD per quarter", 1e9),
+    Reporter("spent_china_usd", "spent in China", "billion USD per quarter", 1e9),
+    Reporter("spent_offshore_usd", "spent abroad", "billion USD per quarter", 1e9),
+    Reporter("spent_grey_usd", "spent on the grey market", "billion USD per quarter", 1e9),
+    Reporter("unspent_usd", "unspent budget", "billion USD per quarter", 1e9),
+    Reporter("nvidia_china_supply_units", "Nvidia's China supply", "thousand units per quarter", 1e3),
+    Reporter("huawei_output_cap_units", "Huawei's output ceiling", "thousand units per quarter", 1e3),
 )
 REPORTERS_BY_NAME = {r.name: r for r in REPORTERS}
 #: Names of the model reporters (INTERFACES §2), in order.
@@ -132,3 +142,20 @@ def update(model: "ChipMarketModel") -> None:
     model.capability_gap_months = capability_gap_months(
         model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model))
     model.unmet_demand_h100e = float(dev.last_unmet.sum()) / USD_PER_H100E
+    offshore = float(dev.installed_offshore.sum())
+    model.offshore_compute_h100e = offshore
+    model.grey_compute_h100e = model.grey_installed
+    in_china = model.china_compute_h100e
+    us_in_china = model.us_stack_share * in_china
+    total = in_china + offshore
+    model.us_stack_share_incl_offshore = (us_in_china + offshore) / total if total > 0 else 0.0
+    split = model.budget_split
+    model.budget_usd = split["budget"]
+    model.spent_china_usd = split["china"]
+    model.spent_offshore_usd = split["offshore"]
+    model.spent_grey_usd = split["grey"]
+    model.unspent_usd = split["unspent"]
+    makers = {m.name: m for m in model.chipmakers}
+    model.nvidia_china_supply_units = makers["Nvidia"].china_supply_units
+    huawei = makers["Huawei"].capacity
+    model.huawei_output_cap_units = huawei if np.isfinite(huawei) else 0.0
