@@ -2,10 +2,10 @@
 timeline of SOURCES §C, compared with the public trajectory of Nvidia's share of China's AI-chip
 revenue (SOURCES §E4).
 
-The replay is the ordinary sweep experiment ``experiments/history_2022_2025.toml``, read by the one
+The replay is the ordinary sweep experiment ``experiments/history_2022_2026.toml``, read by the one
 experiment loader (:func:`model.sweep.experiment.load_experiment`), and each replication's seed is the
 runner's (:func:`model.sweep.design.build_design`: derived from the root seed and the run's identity).
-So ``chipstack sweep history_2022_2025`` and ``chipstack validate replay`` run the same seeds.
+So ``chipstack sweep history_2022_2026`` and ``chipstack validate replay`` run the same seeds.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from model.sweep.design import build_design
 from model.sweep.experiment import EXPERIMENTS_DIR, load_experiment
 
-REPLAY_EXPERIMENT = EXPERIMENTS_DIR / "history_2022_2025.toml"
+REPLAY_EXPERIMENT = EXPERIMENTS_DIR / "history_2022_2026.toml"
 
 #: Public trajectory of Nvidia's share of China's AI-chip market (SOURCES §E4), with the role
 #: each point plays: only 2022-2024 are used for calibration, 2025 is out of sample. ``measure``:
@@ -93,7 +93,7 @@ def history_replay(params: dict | None = None, seeds=None, steps: int | None = N
                    return_runs: bool = False):
     """Replay 2022Q4-2025Q4 and compare Nvidia's China revenue share with the public trajectory.
 
-    ``params``: ChipMarketModel keyword arguments (default: ``experiments/history_2022_2025.toml``'s
+    ``params``: ChipMarketModel keyword arguments (default: ``experiments/history_2022_2026.toml``'s
     [parameters]); ``seeds``: list of seeds (default: the file's replications). Returns a DataFrame
     with one row per period: period, public figure, source, role (calibration / out-of-sample),
     model mean, 95% interval over seeds (2.5-97.5 percentiles), standard error of the mean, error
