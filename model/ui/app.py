@@ -835,7 +835,7 @@ def PresetPicker(preset: solara.Reactive[str], on_apply):
 
 def _lever_control(lever, value, on_value):
     """A Solara control for ``lever`` (B's editor), from the same table as SolaraViz's controls."""
-    spec, label = lever.control, lever.control_label
+    spec, label = lever.control, f"B · {lever.control_label}"
     if spec["type"] == "Select":
         solara.Select(label, values=spec["values"], value=value, on_value=on_value)
     elif spec["type"] == "SliderInt":
