@@ -21,7 +21,7 @@ find_python = for p in "$$PYTHON" python3.12 \
 	    command -v "$$p" 2>/dev/null || echo "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test test-fast venv clean benchmark ui
+.PHONY: run test test-fast lint venv clean benchmark ui
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(find_python)) || { echo "chipstack: error: no Python >= 3.12 found (tried \$$PYTHON, python3.12, pyenv's versions folder, python3.13, python3). Install Python 3.12, e.g. 'pyenv install 3.12', or set PYTHON=/path/to/python3.12." >&2; exit 2; }; \
@@ -40,7 +40,11 @@ run: $(STAMP)
 	rm -rf outputs/latest/export_regimes
 	$(VENV)/bin/chipstack sweep export_regimes --out outputs/latest/export_regimes
 
-test: $(STAMP)
+# ruff (pinned in requirements.lock; rules in pyproject.toml [tool.ruff]) over the whole tree.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check model tests benchmarks
+
+test: lint
 	$(VPY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)

@@ -2,10 +2,11 @@
 
 This is what a first vectorisation of the rules would look like: a logit over *all* chips for every
 developer (n x J arrays: utilities, availability mask, exponentials, probabilities, orders), the
-sparse peer product, proportional rationing rounds, and the installed-base update. It is timed beside
-``ChipMarketModel.step`` at 100,000 developers: the model's factorised clearing (n x ecosystems, see
-``model/choice.py``) should be no slower than this. ``tests/test_benchmarks.py`` checks that its
-clearing gives the model's purchases for the same inputs, so both time the same work.
+sparse peer product, proportional rationing rounds over supply groups, and the installed-base
+update. It is timed beside ``ChipMarketModel.step`` at 100,000 developers: the model's factorised
+clearing (n x ecosystems, see ``model/core/choice.py``) should be no slower than this.
+``tests/test_benchmarks.py`` checks that its clearing gives the model's purchases for the same
+inputs, so both time the same work.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from model.core.policy import china_allows_us
 from model.core.quarters import years_since_2026
 
 
-def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, capacity, maker_of_chip,
+def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, groups, capacity, maker_of_chip,
                    ecosystem_of_chip, n_makers, max_rounds=8):
-    """Proportional rationing rounds with an (n x J) logit over budgets (USD). Returns (purchases
-    n x M in H100e, unspent budget, units sold)."""
+    """Proportional rationing rounds with an (n x J) logit over budgets (USD). Supply is a set of
+    supply groups (``groups`` K x J bool, ``capacity`` K units, as ``model.core.market.clear_market``):
+    an over-subscribed group fills every order for its chips at the same ratio, a chip in several
+    groups at the smallest. Returns (purchases n x M in H100e, unspent budget, units sold)."""
     n = demand.shape[0]
     remaining = demand.astype(float).copy()
     capacity = capacity.astype(float).copy()
+    groups = np.asarray(groups, dtype=bool)
     purchases = np.zeros((n, n_makers))
     units_sold = np.zeros(base.shape[0])
     allowed = allowed_by_class[classes]  # (n x J)
@@ -35,7 +39,8 @@ def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, ca
     chip_to_maker = np.zeros((base.shape[0], n_makers))
     chip_to_maker[np.arange(base.shape[0]), maker_of_chip] = 1.0
     for _ in range(max_rounds):
-        ok = allowed & (capacity[maker_of_chip] > 0)[None, :]
+        has_supply = ~(groups & (capacity[:, None] <= 0)).any(axis=0)  # no exhausted group
+        ok = allowed & has_supply[None, :]
         u = np.where(ok, utility, -np.inf)
         top = u.max(axis=1, keepdims=True)
         top[~np.isfinite(top)] = 0.0
@@ -44,15 +49,20 @@ def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, ca
         p = np.divide(w, total, out=np.zeros_like(w), where=total > 0)
         wanted = p * remaining[:, None]  # (n x J) USD ordered per chip
         units = wanted.sum(axis=0) / cost
-        maker_units = np.bincount(maker_of_chip, weights=units, minlength=n_makers)
-        fill = np.ones(n_makers)
-        short = maker_units > capacity
-        fill[short] = capacity[short] / maker_units[short]
-        paid = wanted * fill[maker_of_chip][None, :]  # (n x J) USD
+        group_units = (groups * units[None, :]).sum(axis=1)
+        group_fill = np.ones(groups.shape[0])
+        short = group_units > capacity
+        group_fill[short] = capacity[short] / group_units[short]
+        fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0] else np.ones_like(cost)
+        paid = wanted * fill[None, :]  # (n x J) USD
         purchases += (paid * (perf / cost)[None, :]) @ chip_to_maker  # (n x M) H100e
-        units_sold += units * fill[maker_of_chip]
-        capacity -= maker_units * fill
-        capacity[short] = 0.0
+        sold = units * fill
+        units_sold += sold
+        capacity -= (groups * sold[None, :]).sum(axis=1)
+        # a short group whose own ratio bound all its chips is exhausted
+        held_lower = (groups & (fill[None, :] < group_fill[:, None]) & (units[None, :] > 0)).any(axis=1)
+        capacity[short & ~held_lower] = 0.0
+        np.maximum(capacity, 0.0, out=capacity)
         remaining = np.maximum(remaining - paid.sum(axis=1), 0.0)
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
@@ -72,6 +82,7 @@ class KernelState:
     base: np.ndarray
     cost: np.ndarray
     perf: np.ndarray
+    groups: np.ndarray
     capacity: np.ndarray
     base_demand: np.ndarray
     growth: float
@@ -89,14 +100,16 @@ def kernel_state(m) -> KernelState:
     dev, cat = m.developers, m.catalogue
     china_ok = china_allows_us(m.china_government.stance, dev.state_affiliated, dev.china_approved,
                                m.state_mandate)
+    _, to_licensed = m.us_government.exportable()
+    groups, capacity = m.supply_groups(m.on_sale(), to_licensed)
     risk = np.where(cat.is_us, m.us_government.supply_cut_risk, 0.0)
     base = chip_base_utility(m.perf, m.buyer_cost, m.maturity[cat.ecosystem_of_chip], risk,
                              m.price_weight, m.ecosystem_weight, m.policy_risk_weight)
     return KernelState(
         installed=dev.installed.copy(), peers=dev.peers, taste=dev.taste,
-        pressure=m.government_pressure(), classes=access_class(china_ok, dev.licensed),
-        allowed_by_class=m.legal_chips_by_class(), base=base, cost=m.buyer_cost, perf=m.perf,
-        capacity=np.array([mk.capacity for mk in m.chipmakers], dtype=float),
+        pressure=m.china_government.pressure(), classes=access_class(china_ok, dev.licensed),
+        allowed_by_class=m.allowed_by_class, base=base, cost=m.buyer_cost, perf=m.perf,
+        groups=groups, capacity=capacity,
         base_demand=dev.base_demand, growth=(1.0 + m.demand_growth) ** years_since_2026(m.quarter),
         shock_sd=m.demand_shock_sd, depreciation=m.depreciation, lockin_weight=m.lockin_weight,
         peer_weight=m.peer_weight, maker_of_chip=cat.maker_of_chip,
@@ -117,7 +130,7 @@ def plain_quarter(s: KernelState, rng: np.random.Generator) -> np.ndarray:
     shock = np.exp(rng.normal(-0.5 * s.shock_sd**2, s.shock_sd, s.base_demand.shape[0]))
     demand = s.base_demand * s.growth * shock
     purchases, _, _ = plain_clearing(demand, pull, s.classes, s.allowed_by_class, s.base, s.cost, s.perf,
-                                     s.capacity, s.maker_of_chip, s.ecosystem_of_chip,
+                                     s.groups, s.capacity, s.maker_of_chip, s.ecosystem_of_chip,
                                      s.ecosystem_of_maker.shape[0])
     s.installed = s.installed * (1.0 - s.depreciation) + purchases
     return s.installed

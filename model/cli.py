@@ -4,6 +4,7 @@
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
     chipstack report DIR
     chipstack replicate DIR/manifest.json
+    chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
     chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="accept float values within this relative tolerance (default: bit-identical)")
     replicate.add_argument("--atol", type=_nonnegative_float, default=None,
                            help="accept float values within this absolute tolerance (default: bit-identical)")
+
+    validate = sub.add_parser("validate", help="docking with Arthur and Bass, history replay, claims "
+                              "(docs/VALIDATION.md)")
+    from model.validation.cli import add_arguments as add_validate_arguments
+
+    add_validate_arguments(validate)
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -124,8 +131,8 @@ def parse_sets(sets: list[str]) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
-    from model.sweep.io import atomic_path, write_atomic
     from model.core.chip_market import ChipMarketModel
+    from model.sweep.io import atomic_path, write_atomic
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -153,36 +160,87 @@ def _title(params: dict, seed: int) -> str:
     return f"chipstack run ({shown}; seed {seed})"
 
 
+#: Number format of each reporter in the ``run`` summary (labels, units and scales are the reporter
+#: table's, ``model.core.reporters.REPORTERS``).
+RUN_SUMMARY_FORMATS: dict[str, str] = {
+    "us_stack_share": "{:.3f}", "us_share_new": "{:.3f}", "developers_on_us_stack": "{:.3f}",
+    "china_compute_h100e": "{:.2f}", "nvidia_china_revenue_usd": "{:.2f}", "domestic_revenue_usd": "{:.2f}",
+    "domestic_ecosystem": "{:.3f}", "capability_gap_months": "{:.0f}", "unmet_demand_h100e": "{:.0f}",
+}
+
+
 def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float) -> str:
+    from model.core.reporters import REPORTERS
+
     first, last = df.iloc[0], df.iloc[-1]
+    shown = [r for r in REPORTERS if r.name in RUN_SUMMARY_FORMATS]
+    width = max(len(r.axis_label) for r in shown) + 2
     lines = [
         f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
         f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
         "",
-        f"{'state at the end of':34s}{first['quarter']:>12s}{last['quarter']:>12s}",
-        _row("US stack share (installed)", first["us_stack_share"], last["us_stack_share"], "{:.3f}"),
-        _row("US share of new purchases", first["us_share_new"], last["us_share_new"], "{:.3f}"),
-        _row("developers mostly on US stack", first["developers_on_us_stack"], last["developers_on_us_stack"], "{:.3f}"),
-        _row("China compute (M H100e)", first["china_compute_h100e"] / 1e6, last["china_compute_h100e"] / 1e6, "{:.2f}"),
-        _row("Nvidia China revenue ($B/qtr)", first["nvidia_china_revenue_usd"] / 1e9, last["nvidia_china_revenue_usd"] / 1e9, "{:.2f}"),
-        _row("domestic revenue ($B/qtr)", first["domestic_revenue_usd"] / 1e9, last["domestic_revenue_usd"] / 1e9, "{:.2f}"),
-        _row("domestic ecosystem (CUDA = 1)", first["domestic_ecosystem"], last["domestic_ecosystem"], "{:.3f}"),
-        _row("capability gap (months)", first["capability_gap_months"], last["capability_gap_months"], "{:.0f}"),
-        _row("unmet demand (k H100e/qtr)", first["unmet_demand_h100e"] / 1e3, last["unmet_demand_h100e"] / 1e3, "{:.0f}"),
+        f"{'state at the end of':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
     ]
+    for r in shown:
+        fmt = RUN_SUMMARY_FORMATS[r.name]
+        lines.append(_row(r.axis_label, r.shown(first[r.name]), r.shown(last[r.name]), fmt, width))
     return "\n".join(lines)
 
 
-def _row(label: str, a: float, b: float, fmt: str) -> str:
-    return f"{label:34s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
+def _row(label: str, a: float, b: float, fmt: str, width: int) -> str:
+    return f"{label:{width}s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
+
+
+def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
+    """``chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]``: the
+    runner, then the report (figures) of the finished sweep, then the summary table.
+
+    ``model_cls``: the model class to run (default ``ChipMarketModel``; tests pass a failing subclass).
+    """
+    from model.sweep.experiment import load_experiment
+    from model.sweep.runner import run_sweep
+    from model.sweep.summary import summary_text
+
+    experiment = load_experiment(args.experiment)
+    out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
+    extra = {"model_cls": model_cls} if model_cls is not None else {}
+    result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
+                       scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report, **extra)
+    if result.interrupted:
+        print(f"chipstack: interrupted: {result.done} of {result.total} runs are saved in {out_dir}; "
+              f"run the same command with --resume to finish", file=sys.stderr)
+        return 130
+    if result.broken:
+        print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
+              f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
+        return 1
+    print(summary_text(out_dir))
+    if result.failed:
+        print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
+              f"(--resume retries them)", file=sys.stderr)
+    return result.exit_code
+
+
+def _sweep_report(out_dir: Path) -> list[Path]:
+    """The report of a finished sweep (figures, sensitivity.csv): the runner's ``on_finished``."""
+    try:
+        from model.analysis.report import write_report
+    except ImportError as exc:
+        print(f"chipstack: warning: no figures ({exc}); the sweep's data are saved", file=sys.stderr)
+        return []
+    return write_report(out_dir)
+
+
+def _warm_up_report() -> None:
+    """Import the report (scipy.stats, matplotlib: ~1.5 s) while the workers run."""
+    import model.analysis.report  # noqa: F401
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return cmd_run(args)
     if args.command == "sweep":
-        from model.sweep.runner import cmd_sweep
         return cmd_sweep(args)
     if args.command == "report":
         from model.analysis.report import cmd_report
@@ -190,6 +248,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "replicate":
         from model.sweep.replicate import cmd_replicate
         return cmd_replicate(args)
+    if args.command == "validate":
+        from model.validation.cli import cmd_validate
+        return cmd_validate(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
         return cmd_ui(args)

@@ -65,11 +65,16 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
     monkeypatch.setattr(model_module, "clear_market", spy)
     ChipMarketModel(rng=2, n_developers=300, export_regime="ban", huawei_capacity_2026=50_000).run(6)
     ChipMarketModel(rng=3, n_developers=300).run(6)
+    # several supply groups per chip: volume caps, stock, per-customer and import caps
+    ChipMarketModel(rng=4, n_developers=300, realize_reversals=False, china_import_policy="open",
+                    us_volume_cap_share=0.05, per_customer_cap_units=20_000, us_licence_schedule="2026Q1:3",
+                    china_import_cap_units=50_000).run(6)
     assert any(result.rounds > 1 for _, result in calls)
     for args, result in calls:
-        demand, pull, classes, allowed, base, cost, perf, capacity, maker_of_chip, eco_of_chip, _ = args
-        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, capacity,
-                                                 maker_of_chip, eco_of_chip, capacity.shape[0])
+        (demand, pull, classes, allowed, base, cost, perf, groups, capacity,
+         maker_of_chip, eco_of_chip, eco_of_maker) = args
+        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, groups, capacity,
+                                                 maker_of_chip, eco_of_chip, eco_of_maker.shape[0])
         np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
         np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())

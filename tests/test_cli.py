@@ -21,7 +21,7 @@ def test_run_prints_summary_and_writes_csv_and_png(tmp_path, capsys):
                  "--set", "export_regime=open", "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "US stack share (installed)" in text and "2026Q1" in text and "2027Q2" in text
+    assert "US stack share of installed compute (0-1)" in text and "2026Q1" in text and "2027Q2" in text
     df = pd.read_csv(out / "timeseries.csv")
     assert len(df) == 6 and set(MODEL_REPORTERS) <= set(df.columns)
     assert (out / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -40,7 +40,7 @@ def test_run_is_reproducible_from_the_command_line(tmp_path):
     (["--set", "export_regim=open"], "did you mean 'export_regime'"),
     (["--set", "n_developers=abc"], "not a number"),
     (["--set", "export_lag_months=100"], "out of range"),
-    (["--set", "export_regime=partial"], "one of ban, h20, lagged, open"),
+    (["--set", "export_regime=partial"], "one of ban, h20, threshold, lagged, open"),
     (["--set", "china_import_policy=closed"], "one of open, discourage"),
     (["--set", "us_policy_schedule=2027Q1-ban"], "QUARTER:VALUE"),
     (["--set", "state_mandate=maybe"], "true or false"),

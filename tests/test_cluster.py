@@ -54,9 +54,8 @@ def local_cluster():
 @pytest.mark.slow
 def test_local_cluster_gives_the_process_pool_data(tmp_path, local_cluster):
     exp = write_experiment(tmp_path)
-    run_sweep(exp, tmp_path / "pool", workers=1, progress=False, report=False)
-    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False,
-                       report=False)
+    run_sweep(exp, tmp_path / "pool", workers=1, progress=False)
+    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False)
     assert result.exit_code == 0
     pd.testing.assert_frame_equal(runs(tmp_path / "pool"), runs(tmp_path / "dask"))
 
@@ -85,11 +84,11 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, local_
 
     killer = threading.Thread(target=kill_one_worker_when_work_is_under_way, daemon=True)
     killer.start()
-    result = run_sweep(exp, out, executor=_executor(local_cluster), progress=False, report=False)
+    result = run_sweep(exp, out, executor=_executor(local_cluster), progress=False)
     killer.join(timeout=5)
     assert killed, "the sweep finished before a worker could be killed"
     assert result.exit_code == 0 and result.failed == 0
-    run_sweep(exp, tmp_path / "pool", workers=1, progress=False, report=False)
+    run_sweep(exp, tmp_path / "pool", workers=1, progress=False)
     got, want = runs(out), runs(tmp_path / "pool")
     assert not got.duplicated(["run_id", "step"]).any()
     pd.testing.assert_frame_equal(got, want)
@@ -102,7 +101,7 @@ def test_scheduler_local_through_the_cli(tmp_path):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     pool = tmp_path / "p"
-    run_sweep(exp, pool, workers=1, progress=False, report=False)
+    run_sweep(exp, pool, workers=1, progress=False)
     pd.testing.assert_frame_equal(runs(tmp_path / "o"), runs(pool))
 
 
@@ -118,3 +117,20 @@ def test_bad_scheduler_address_is_one_line_exit_2_in_bounded_time(tmp_path, addr
     assert len(lines) == 1 and lines[0].startswith("chipstack: error:"), proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_model_class_reaches_dask_workers(tmp_path, local_cluster):
+    """The runner's model class travels with each task to Dask worker processes (spawned, so the
+    class is pickled by reference and imported there): a failing subclass fails the same runs as
+    inline, and only those."""
+    from failing_model import FAILING_REGIME, FailingModel
+
+    exp = write_experiment(tmp_path)
+    inline = run_sweep(exp, tmp_path / "inline", workers=1, progress=False, model_cls=FailingModel)
+    result = run_sweep(exp, tmp_path / "dask", executor=_executor(local_cluster), progress=False,
+                       model_cls=FailingModel)
+    assert result.failed == inline.failed > 0 and result.done == inline.done > 0
+    failures = pd.read_csv(tmp_path / "dask" / "failures.csv")
+    assert (failures["export_regime"] == FAILING_REGIME).all()
+    pd.testing.assert_frame_equal(runs(tmp_path / "inline"), runs(tmp_path / "dask"))

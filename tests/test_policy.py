@@ -6,13 +6,13 @@ import pytest
 from model import ChipMarketModel
 from model.core.catalogue import catalogue_arrays
 from model.core.policy import (
+    US_REGIMES,
     china_allows_us,
     in_force_at,
     parse_schedule,
     scheduled_value,
     tighten_us,
     us_exportable,
-    US_REGIMES,
 )
 from model.core.quarters import format_quarter, months_between, parse_quarter
 
@@ -20,9 +20,9 @@ CAT = catalogue_arrays()
 IDX = {name: k for k, name in enumerate(CAT.names)}
 
 
-def exportable(regime, quarter, lag=18):
+def exportable(regime, quarter, lag=18, tpp_cap=21_000.0, bw_cap=6_500.0):
     anyone, licensed = us_exportable(regime, parse_quarter(quarter), CAT.release, CAT.china_part,
-                                     CAT.compliant_until, lag)
+                                     CAT.compliant_until, lag, CAT.tpp, CAT.mem_bw_gbs, tpp_cap, bw_cap)
     us = CAT.is_us
     return ({n for n, a, u in zip(CAT.names, anyone, us) if a and u},
             {n for n, a, u in zip(CAT.names, licensed, us) if a and u})
@@ -60,7 +60,7 @@ def test_ban_allows_nothing():
 
 
 def test_h20_regime_allows_only_compliant_china_parts():
-    assert exportable("h20", "2026Q1") == ({"H20", "MI308"}, set())
+    assert exportable("h20", "2026Q1") == ({"H20", "MI308", "RTXPro6000D"}, set())
     # before the Oct 2023 rule the A800/H800 were the compliant China parts
     assert exportable("h20", "2023Q2") == ({"A800", "H800"}, set())
     # after it they are not; the H20 (2024Q1) is not yet released in 2023Q4
@@ -87,7 +87,33 @@ def test_china_stances():
 
 
 def test_reversal_tightens_one_level():
-    assert [tighten_us(r) for r in US_REGIMES] == ["ban", "ban", "h20", "lagged"]
+    assert [tighten_us(r) for r in US_REGIMES] == ["ban", "ban", "h20", "threshold", "lagged"]
+
+
+def test_threshold_as_enacted_licenses_the_h200_class_and_never_blackwell():
+    """BIS rule of Jan 2026: TPP < 21,000 and bandwidth < 6,500 GB/s, licensed customers only."""
+    for q in ["2026Q1", "2027Q4", "2030Q4"]:
+        anyone, licensed = exportable("threshold", q)
+        assert {"H200", "MI325X"} <= licensed and not (licensed & anyone)
+        assert not licensed & {"B200", "Rubin", "RubinUltra", "Feynman", "MI355X", "MI400"}
+        assert all(CAT.tpp[IDX[n]] < 21_000 and CAT.mem_bw_gbs[IDX[n]] < 6_500 for n in licensed)
+    # the MI325X (TPP ~20,800) falls out with a lower cap; a cap above Blackwell's TPP and bandwidth lets it in
+    assert "MI325X" not in exportable("threshold", "2026Q1", tpp_cap=20_000)[1]
+    assert "B200" in exportable("threshold", "2026Q1", tpp_cap=40_000, bw_cap=9_000)[1]
+
+
+def test_threshold_cap_in_a_schedule():
+    s = parse_schedule("2026Q1:threshold,2027Q1:threshold@30000", US_REGIMES)
+    assert s[1] == (parse_quarter("2027Q1"), "threshold@30000")
+    for bad in ["2027Q1:threshold@", "2027Q1:threshold@abc", "2027Q1:h20@5000", "2027Q1:threshold@-1"]:
+        with pytest.raises(ValueError):
+            parse_schedule(bad, US_REGIMES)
+    m = ChipMarketModel(rng=1, n_developers=30, us_reversal_prob=0.0, us_policy_schedule="2026Q3:threshold@40000")
+    caps = []
+    for _ in range(4):
+        m.step()
+        caps.append(m.us_government.tpp_cap)
+    assert caps == [21_000.0, 21_000.0, 40_000.0, 40_000.0]
 
 
 def test_schedule_parsing():
@@ -112,7 +138,7 @@ def test_schedules_switch_on_the_right_quarter():
         m.step()
         regimes.append(m.us_government.regime)
         stances.append(m.china_government.stance)
-    assert regimes == ["lagged", "lagged", "ban", "ban", "ban", "open", "open", "open"]
+    assert regimes == ["threshold", "threshold", "ban", "ban", "ban", "open", "open", "open"]
     assert stances == ["restrict"] * 3 + ["discourage"] * 5
 
 

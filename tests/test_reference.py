@@ -3,7 +3,10 @@
 Same parameters, same seed, same initial state and random numbers -> the same reporters, step by
 step, to round-off (rtol 1e-9). The settings cover rationing that binds (small domestic capacity
 under a US ban), Beijing's restrict and discourage stances, lagged and open US regimes, reversals,
-dated schedules, the adaptive Chinese rule and R&D-paced domestic roadmaps.
+dated schedules, the adaptive Chinese rule and R&D-paced domestic roadmaps, and the rule as enacted
+in Jan 2026 with its instruments: the threshold regime with a dated and an adaptive TPP cap, a
+binding volume cap, a licence-count schedule with a per-customer cap, Beijing's import cap and
+pairing quota, and a replay from 2023Q1 through the H20's end of production and stock sell-down.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pytest
 
 from benchmarks.reference import ReferenceModel
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.core.quarters import parse_quarter
 from model.core.reporters import USD_PER_H100E
 
 STEPS = 20
@@ -37,6 +41,20 @@ CASES = {
                                 "state_domestic_preference": 4.0, "china_import_policy": "open"},
     "no_noise_no_domestic": {"demand_shock_sd": 0.0, "taste_sd": 0.0, "huawei_capacity_2026": 0,
                              "cambricon_capacity_2026": 0, "moore_threads_capacity_2026": 0},
+    # the rule as enacted (threshold) and its instruments
+    "threshold_dated_cap": {"realize_reversals": False, "export_tpp_cap": 16_000,
+                            "us_policy_schedule": "2027Q1:threshold@30000", "china_import_policy": "open"},
+    "threshold_adaptive": {"realize_reversals": False, "us_adaptive": True, "china_import_policy": "open",
+                           "rd_speedup_cost_usd": 5e7},
+    "volume_cap_binding": {"realize_reversals": False, "us_volume_cap_share": 0.05, "china_import_policy": "open"},
+    "licences_per_customer_cap": {"realize_reversals": False, "per_customer_cap_units": 20_000,
+                                  "us_licence_schedule": "2026Q1:3,2026Q3:10", "china_import_policy": "open"},
+    "import_cap": {"realize_reversals": False, "china_import_cap_units": 50_000, "china_import_policy": "open"},
+    "pairing_quota": {"realize_reversals": False, "domestic_pairing_ratio": 1.0, "china_import_policy": "open"},
+    "replay_2023_h20_stock": {"start_quarter": "2023Q1", "export_regime": "h20", "realize_reversals": False,
+                              "us_policy_schedule": "2025Q2:ban,2025Q3:h20,2026Q1:threshold",
+                              "china_import_policy": "open",
+                              "china_policy_schedule": "2025Q3:discourage,2026Q1:restrict"},
 }
 
 
@@ -48,6 +66,8 @@ def both(seed: int, n: int, params: dict):
 
 def reporters(model) -> np.ndarray:
     return np.array([getattr(model, name) for name in MODEL_REPORTERS], dtype=float)
+
+
 
 
 @pytest.mark.parametrize("seed,n", [(1, 50), (7, 200)])
@@ -99,3 +119,50 @@ def test_same_random_stream_after_a_run():
         fast.step()
         ref.step()
     assert fast.rng.bit_generator.state == ref.rng.bit_generator.state
+
+
+def test_the_new_instruments_bind_in_their_cases():
+    """The cases for the rule as enacted really exercise its instruments (otherwise they prove little)."""
+    expected = {
+        "volume_cap_binding": {"H200 volume cap", "MI300X volume cap", "MI325X volume cap"},
+        "licences_per_customer_cap": {"per-customer cap"},
+        "import_cap": {"import cap"},
+        "replay_2023_h20_stock": {"H20 stock"},
+    }
+    for case, groups in expected.items():
+        _, ref = both(1, 100, CASES[case])
+        short = set()
+        for _ in range(STEPS):
+            ref.step()
+            short |= ref.short_groups
+        assert groups <= short, (case, short)
+    # the H20 is sold from its stock after its end of production, until the stock is gone
+    _, ref = both(1, 100, CASES["replay_2023_h20_stock"])
+    h20 = next(c for c in ref.chips if c.name == "H20")
+    sold_from_stock = []
+    for _ in range(STEPS):
+        ref.step()
+        if ref.quarter >= h20.end_of_production:
+            sold_from_stock.append(h20.units_sold)
+    assert sum(sold_from_stock) == pytest.approx(h20_stock_units()) and h20.stock_left == 0.0
+    # a dated TPP cap and the adaptive cap change what a licensed customer may buy
+    for case, quarter, before, after in (("threshold_dated_cap", "2027Q1", False, True),
+                                         ("threshold_adaptive", "2027Q1", False, True)):
+        _, ref = both(1, 50, CASES[case])
+        allowed = {}
+        for _ in range(STEPS):
+            ref.step()
+            allowed[ref.quarter] = {c.name: c.to_licensed for c in ref.chips}
+        q = parse_quarter(quarter)
+        chip = "MI325X" if case == "threshold_dated_cap" else "H200"
+        assert allowed[q - 1][chip] is before and allowed[q][chip] is after, case
+    # the pairing quota adds the cost of domestic compute to each US chip
+    _, ref = both(1, 50, CASES["pairing_quota"])
+    ref.step()
+    h200 = next(c for c in ref.chips if c.name == "H200")
+    assert h200.buyer_cost > 1.5 * h200.china_price
+
+
+def h20_stock_units() -> float:
+    from model.core.catalogue import CHIPS
+    return next(c.stock_units for c in CHIPS if c.name == "H20")

@@ -31,7 +31,7 @@ def sweep(tmp_path):
     exp = tmp_path / "rep.toml"
     exp.write_text(EXPERIMENT)
     out = tmp_path / "out"
-    result = run_sweep(exp, out, workers=1, progress=False, report=False)
+    result = run_sweep(exp, out, workers=1, progress=False)
     assert result.exit_code == 0
     return out
 

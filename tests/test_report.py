@@ -19,8 +19,8 @@ import pytest
 from scipy import stats
 
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.sweep.errors import UsageError
 from model.analysis.report import cmd_report, heatmap_figure, load_sweep, write_report
+from model.sweep.errors import UsageError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = 6

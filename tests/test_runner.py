@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import mesa
@@ -15,9 +16,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from failing_model import FAILING_REGIME, MESSAGE, FailingModel
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.cli import cmd_sweep, main
 from model.sweep import runner
-from model.cli import main
 from model.sweep.design import build_design
 from model.sweep.experiment import experiment_from_dict, load_experiment
 from model.sweep.io import sha256_file
@@ -57,7 +59,7 @@ def assert_same_data(a: Path, b: Path) -> None:
 def reference(tmp_path_factory) -> Path:
     """An uninterrupted serial sweep of spec(), the reference the other tests compare with."""
     out = tmp_path_factory.mktemp("ref") / "out"
-    result = run_sweep(experiment_from_dict(spec()), out, workers=1, progress=False, report=False)
+    result = run_sweep(experiment_from_dict(spec()), out, workers=1, progress=False)
     assert result.exit_code == 0
     return out
 
@@ -106,7 +108,7 @@ def test_manifest(reference):
 
 
 def test_workers_1_and_2_give_identical_data(reference, tmp_path):
-    result = run_sweep(experiment_from_dict(spec()), tmp_path / "w2", workers=2, progress=False, report=False)
+    result = run_sweep(experiment_from_dict(spec()), tmp_path / "w2", workers=2, progress=False)
     assert result.exit_code == 0
     assert_same_data(reference, tmp_path / "w2")
 
@@ -125,10 +127,10 @@ def test_interrupt_then_resume_equals_uninterrupted(reference, tmp_path):
 
     out = tmp_path / "out"
     exp = experiment_from_dict(spec())
-    first = run_sweep(exp, out, workers=6, executor=Interrupting(), progress=False, report=False)
+    first = run_sweep(exp, out, workers=6, executor=Interrupting(), progress=False)
     assert first.interrupted and first.exit_code == 130
     assert 0 < first.done < 12 and not (out / "runs.parquet").exists()
-    second = run_sweep(exp, out, workers=1, resume=True, progress=False, report=False)
+    second = run_sweep(exp, out, workers=1, resume=True, progress=False)
     assert second.exit_code == 0 and second.resumed == first.done
     assert_same_data(reference, out)
 
@@ -144,9 +146,9 @@ def test_crash_during_outputs_then_resume(reference, tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(runner, "write_summary", crash)
         with pytest.raises(SystemExit):
-            run_sweep(exp, out, workers=1, progress=False, report=False)
+            run_sweep(exp, out, workers=1, progress=False)
     assert (out / "runs.parquet").exists() and not (out / "manifest.json").exists()
-    result = run_sweep(exp, out, workers=1, resume=True, progress=False, report=False)
+    result = run_sweep(exp, out, workers=1, resume=True, progress=False)
     assert result.exit_code == 0 and result.resumed == 12
     assert_same_data(reference, out)
 
@@ -157,7 +159,7 @@ def test_resume_of_complete_sweep_does_nothing(reference, tmp_path):
     out = tmp_path / "copy"
     shutil.copytree(reference, out)
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    result = run_sweep(experiment_from_dict(spec()), out, resume=True, progress=False, report=False)
+    result = run_sweep(experiment_from_dict(spec()), out, resume=True, progress=False)
     assert result.exit_code == 0 and result.done == 12
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
@@ -177,27 +179,46 @@ def test_resume_with_other_experiment_is_refused(reference, tmp_path, capsys):
     assert "different experiment" in capsys.readouterr().err
 
 
+def _sweep_args(path: Path, out: Path, workers: int | None = None, resume: bool = False):
+    return types.SimpleNamespace(experiment=str(path), out=str(out), workers=workers, scheduler=None,
+                                 resume=resume)
+
+
 def test_failing_runs_are_recorded_and_the_rest_saved(tmp_path, capsys):
-    data = spec(export_regime=["ban", "open"], fail_at_step=[-1, 2])
+    # a failing subclass passed to the runner (through the sweep command): the runs with
+    # export_regime = "open" fail inside step 2, on a process pool of 2 workers
+    data = spec(export_regime=["ban", "open"], china_import_policy=["open", "restrict"])
     path = write_toml(tmp_path / "fail.toml", data)
     out = tmp_path / "out"
-    assert main(["sweep", str(path), "--out", str(out), "--workers", "2"]) == 1
+    assert cmd_sweep(_sweep_args(path, out, workers=2), model_cls=FailingModel) == 1
     captured = capsys.readouterr()
     assert "4 of 8 runs failed" in captured.err
     failures = pd.read_csv(out / "failures.csv")
-    assert len(failures) == 4 and (failures["fail_at_step"] == 2).all()
+    assert len(failures) == 4 and (failures["export_regime"] == FAILING_REGIME).all()
     assert {"run_id", "replication", "seed", "export_regime", "error", "traceback"} <= set(failures.columns)
-    assert failures["traceback"].str.contains("failure injected for testing").all()
+    assert failures["traceback"].str.contains(MESSAGE).all()
     runs = pd.read_parquet(out / "runs.parquet")
-    assert runs["run_id"].nunique() == 4 and (runs["fail_at_step"] == -1).all()
+    assert runs["run_id"].nunique() == 4 and (runs["export_regime"] == "ban").all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"] == {"total": 8, "done": 4, "failed": 4}
     assert sorted(manifest["failed_run_ids"]) == sorted(failures["run_id"])
+    assert "fail_at_step" not in manifest["fixed"] and "fail_at_step" not in json.dumps(manifest)
     summary = pd.read_csv(out / "summary.csv")
-    assert summary.set_index("fail_at_step")["n_runs"].groupby(level=0).sum().to_dict() == {-1: 4, 2: 0}
+    assert summary.groupby("export_regime")["n_runs"].sum().to_dict() == {"ban": 4, "open": 0}
     # --resume retries only the failed runs (which fail again) and keeps the rest
-    assert main(["sweep", str(path), "--out", str(out), "--resume"]) == 1
+    assert cmd_sweep(_sweep_args(path, out, resume=True), model_cls=FailingModel) == 1
     assert pd.read_parquet(out / "runs.parquet").equals(runs)
+    # the same folder resumed with the working model class: the failed runs now succeed
+    assert cmd_sweep(_sweep_args(path, out, resume=True)) == 0
+    assert pd.read_parquet(out / "runs.parquet")["run_id"].nunique() == 8
+    assert not (out / "failures.csv").exists()
+
+
+def test_model_class_reaches_inline_and_pool_workers(tmp_path):
+    exp = experiment_from_dict(spec(export_regime=["ban", "open"], china_import_policy=["open"]))
+    for workers in (1, 2):
+        result = run_sweep(exp, tmp_path / f"w{workers}", workers=workers, progress=False, model_cls=FailingModel)
+        assert (result.done, result.failed) == (2, 2), workers
 
 
 def test_sampled_design_outputs(tmp_path):
@@ -206,7 +227,7 @@ def test_sampled_design_outputs(tmp_path):
             "sample": {"method": "sobol", "n": 2,
                        "ranges": {"lockin_weight": [0.0, 4.0], "risk_horizon_quarters": [4, 16]}}}
     out = tmp_path / "s"
-    result = run_sweep(experiment_from_dict(data), out, workers=1, progress=False, report=False)
+    result = run_sweep(experiment_from_dict(data), out, workers=1, progress=False)
     assert result.exit_code == 0 and result.total == 2 * 4 * 2
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs.columns[:6]) == ["run_id", "replication", "seed", "sample_index", "lockin_weight",
@@ -247,10 +268,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     saved = len(list((out / ".parts").glob("part-*.parquet")))
     assert saved >= 2 and not (out / "manifest.json").exists()
     # `chipstack sweep ... --resume` without the figures (the command itself is tested elsewhere)
-    resumed = run_sweep(load_experiment(path), out, workers=2, resume=True, progress=False, report=False)
+    resumed = run_sweep(load_experiment(path), out, workers=2, resume=True, progress=False)
     assert resumed.exit_code == 0 and resumed.resumed >= 2
     reference = tmp_path / "reference"
-    run_sweep(experiment_from_dict(data), reference, workers=1, progress=False, report=False)
+    run_sweep(experiment_from_dict(data), reference, workers=1, progress=False)
     assert_same_data(reference, out)
 
 
@@ -328,7 +349,7 @@ def precision_spec() -> dict:
 @pytest.fixture(scope="module")
 def precision_reference(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prec") / "out"
-    result = run_sweep(experiment_from_dict(precision_spec()), out, workers=1, progress=False, report=False)
+    result = run_sweep(experiment_from_dict(precision_spec()), out, workers=1, progress=False)
     assert result.exit_code == 0
     return out
 
@@ -349,7 +370,7 @@ def test_precision_target_is_reached(precision_reference):
 
 def test_precision_target_same_data_with_2_workers_and_after_interrupt(precision_reference, tmp_path):
     exp = experiment_from_dict(precision_spec())
-    run_sweep(exp, tmp_path / "w2", workers=2, progress=False, report=False)
+    run_sweep(exp, tmp_path / "w2", workers=2, progress=False)
     assert_same_data(precision_reference, tmp_path / "w2")
 
     class Interrupting(InlineExecutor):
@@ -362,6 +383,6 @@ def test_precision_target_same_data_with_2_workers_and_after_interrupt(precision
             return super().submit(fn, *args, **kwargs)
 
     out = tmp_path / "int"
-    assert run_sweep(exp, out, workers=1, executor=Interrupting(), progress=False, report=False).interrupted
-    assert run_sweep(exp, out, workers=1, resume=True, progress=False, report=False).exit_code == 0
+    assert run_sweep(exp, out, workers=1, executor=Interrupting(), progress=False).interrupted
+    assert run_sweep(exp, out, workers=1, resume=True, progress=False).exit_code == 0
     assert_same_data(precision_reference, out)

@@ -20,10 +20,10 @@ import pytest
 solara = pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
 
 from model import ChipMarketModel  # noqa: E402
-from model.ui import app  # noqa: E402
-from model.sweep.errors import UsageError  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
 from model.core.quarters import parse_quarter  # noqa: E402
+from model.sweep.errors import UsageError  # noqa: E402
+from model.ui import app  # noqa: E402
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,9 +76,11 @@ def test_presets_map_to_valid_parameters(preset):
 
 
 def test_presets_say_what_the_brief_says():
-    assert app.preset_values("December 2025 decision")["export_regime"] == "lagged"
-    assert app.preset_values("December 2025 decision")["export_lag_months"] == 18
-    assert app.preset_values("December 2025 decision")["china_import_policy"] == "restrict"
+    assert app.preset_values("December 2025 decision (as enacted)")["export_regime"] == "threshold"
+    assert app.preset_values("December 2025 decision (as enacted)")["export_tpp_cap"] == 21_000
+    assert app.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "restrict"
+    assert app.preset_values("Rolling 18-month lag (proposal)")["export_regime"] == "lagged"
+    assert app.preset_values("Rolling 18-month lag (proposal)")["export_lag_months"] == 18
     assert app.preset_values("No exports")["export_regime"] == "ban"
     assert app.preset_values("H20 only")["export_regime"] == "h20"
     assert app.preset_values("Open market")["export_regime"] == "open"
@@ -135,15 +137,15 @@ def test_cli_summary_says_whose_end_the_columns_are(tmp_path):
 
 
 def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
-    a = app.make_model("December 2025 decision", compare="No exports")
+    a = app.make_model("December 2025 decision (as enacted)", compare="No exports")
     assert a.twin is not None and a.twin._seed == a._seed == 42
-    assert a.twin.export_regime == "ban" and a.export_regime == "lagged"
+    assert a.twin.export_regime == "ban" and a.export_regime == "threshold"
     for _ in range(4):
         a.step()
     assert a.twin.steps == a.steps == 4
     # B is exactly the B scenario run alone on A's seed; A is exactly A run alone
     b_alone = ChipMarketModel(**app.b_kwargs(a, app.preset_values("No exports")))
-    a_alone = ChipMarketModel(**app.preset_values("December 2025 decision"))
+    a_alone = ChipMarketModel(**app.preset_values("December 2025 decision (as enacted)"))
     b_alone.run(4)
     a_alone.run(4)
     assert a.twin.dataframe().equals(b_alone.dataframe())
@@ -279,7 +281,7 @@ def test_preset_then_reset_builds_the_preset_model():
 
     rc, status, click, choose = _render_page()
     for preset, regime, stance in [("No exports", "ban", "restrict"), ("Open market", "open", "open"),
-                                   ("Beijing blocks", "lagged", "ban"), ("H20 only", "h20", "restrict")]:
+                                   ("Beijing blocks", "threshold", "ban"), ("H20 only", "h20", "restrict")]:
         choose("Preset", preset)
         assert rc.find(v.Select, label="US · export regime").widget.v_model == regime
         click("Reset")
@@ -343,7 +345,7 @@ def test_page_compare_mode_in_process():
     click("Step")
     assert "A − B" not in status()
     rc.find(v.Checkbox, label="Compare A with B").widget.v_model = True
-    assert "Step: 0" in status() and "US regime: A lagged / B ban" in status()  # restarted, B = No exports
+    assert "Step: 0" in status() and "US regime: A threshold / B ban" in status()  # restarted, B = No exports
     click("Step")
     click("Step")
     assert "Step: 2" in status() and "Quarter: end of 2026Q2" in status()

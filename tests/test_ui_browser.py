@@ -281,7 +281,7 @@ def test_ui_end_to_end(browser_page):
     assert page.locator("img.widget-image").count() == 5
     s = status(page)
     assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
-    assert "US regime: lagged" in s and "Beijing: restrict" in s
+    assert "US regime: threshold" in s and "Beijing: restrict" in s
 
     # every Step moves the quarter label by exactly one
     q0 = quarter_index(page)
@@ -338,7 +338,7 @@ def test_compare_mode(browser_page):
     wait_views(page)
     page.get_by_text("Compare A with B", exact=True).click()
     page.wait_for_function(
-        "() => document.querySelector('.chipstack-status').innerText.includes('US regime: A lagged / B ban')",
+        "() => document.querySelector('.chipstack-status').innerText.includes('US regime: A threshold / B ban')",
         timeout=30_000)
     wait_views(page)
     page.wait_for_timeout(500)  # let the restarted model's redraw land before the first Step

@@ -10,23 +10,23 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from model.validation.docking import (
+from model.validation.arthur import (
     arthur_barriers,
     arthur_closed_form,
     arthur_integer_payoffs,
     arthur_lockin,
+    gamblers_ruin,
+)
+from model.validation.bass import (
     bass_adoption,
     bass_continuous,
     bass_peak_rate,
     bass_peak_share,
     bass_peak_time,
     bass_recursion,
-    gamblers_ruin,
-    history_replay,
-    load_docking,
-    EXPERIMENTS,
-    replay_spec,
 )
+from model.validation.docking import EXPERIMENTS, load_docking
+from model.validation.replay import history_replay, replay_spec
 
 # ---------------------------------------------------------------------------------------- Arthur
 
@@ -188,7 +188,7 @@ def test_history_replay_reduced_size():
 def test_replay_us_regime_follows_the_schedule_only():
     # the replay prices the US risk (us_reversal_prob > 0) but never realizes a reversal: the
     # regime each quarter is the dated schedule's, so the history is the only source of US changes
-    from model.validation.docking import replay_run
+    from model.validation.replay import replay_run
 
     params, _, seeds = replay_spec()
     assert params["realize_reversals"] is False and params["us_reversal_prob"] > 0

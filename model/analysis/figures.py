@@ -8,6 +8,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from model.core.reporters import REPORTERS_BY_NAME as R  # noqa: E402
+
 
 def quarter_axis(ax, quarters: list[str], max_labels: int = 10) -> None:
     """Label a time axis with calendar quarters (at most ``max_labels`` ticks)."""
@@ -19,7 +21,8 @@ def quarter_axis(ax, quarters: list[str], max_labels: int = 10) -> None:
 
 
 def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
-    """A 2x2 figure of one run's model reporters (``df`` from ``ChipMarketModel.dataframe``)."""
+    """A 2x2 figure of one run's model reporters (``df`` from ``ChipMarketModel.dataframe``); units and
+    scales from the reporter table (``model.core.reporters.REPORTERS``)."""
     quarters = df["quarter"].tolist()
     x = range(len(df))
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
@@ -34,28 +37,31 @@ def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     quarter_axis(ax, quarters)
 
     ax = axes[0, 1]
-    ax.plot(x, df["china_compute_h100e"] / 1e6, lw=2, label="installed")
-    ax.plot(x, df["unmet_demand_h100e"] / 1e6, lw=1.5, ls="--", label="unmet demand this quarter")
-    ax.set_ylabel("million H100-equivalents")
+    compute = R["china_compute_h100e"]  # unmet demand on the same axis, in the same unit
+    ax.plot(x, compute.shown(df["china_compute_h100e"]), lw=2, label="installed")
+    ax.plot(x, compute.shown(df["unmet_demand_h100e"]), lw=1.5, ls="--", label="unmet demand this quarter")
+    ax.set_ylabel(compute.unit)
     ax.set_title("China's AI compute")
     ax.legend(fontsize=8)
     quarter_axis(ax, quarters)
 
     ax = axes[1, 0]
-    ax.plot(x, df["nvidia_china_revenue_usd"] / 1e9, lw=2, label="Nvidia (China)")
-    ax.plot(x, df["domestic_revenue_usd"] / 1e9, lw=2, label="domestic chipmakers")
-    ax.set_ylabel("revenue per quarter (billion USD)")
+    revenue = R["nvidia_china_revenue_usd"]  # domestic revenue in the same unit
+    ax.plot(x, revenue.shown(df["nvidia_china_revenue_usd"]), lw=2, label="Nvidia (China)")
+    ax.plot(x, revenue.shown(df["domestic_revenue_usd"]), lw=2, label="domestic chipmakers")
+    ax.set_ylabel(f"revenue ({revenue.unit})")
     ax.set_title("Chip revenue in China")
     ax.legend(fontsize=8)
     quarter_axis(ax, quarters)
 
     ax = axes[1, 1]
-    ax.plot(x, df["domestic_ecosystem"], lw=2, color="tab:red", label="domestic ecosystem (CUDA = 1)")
+    ax.plot(x, df["domestic_ecosystem"], lw=2, color="tab:red", label=R["domestic_ecosystem"].axis_label)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("ecosystem maturity (0-1)")
     ax2 = ax.twinx()
-    ax2.plot(x, df["capability_gap_months"], lw=1.5, ls="--", color="tab:gray", label="capability gap")
-    ax2.set_ylabel("capability gap (months behind US frontier)")
+    gap = R["capability_gap_months"]
+    ax2.plot(x, df["capability_gap_months"], lw=1.5, ls="--", color="tab:gray", label=gap.label)
+    ax2.set_ylabel(gap.axis_label)
     ax2.set_ylim(bottom=0)
     ax.set_title("Domestic ecosystem and capability gap")
     h1, l1 = ax.get_legend_handles_labels()

@@ -19,15 +19,16 @@ import mesa
 import numpy as np
 
 from model.core import fixedmath as fm
-from model.core.catalogue import CUDA, DOMESTIC, ECOSYSTEMS
+from model.core.catalogue import DOMESTIC, ECOSYSTEMS
 from model.core.population import SEGMENTS
 from model.core.policy import (
-    CHINA_STANCES,
-    US_REGIMES,
+    china_allows_us,
     guidance_applies,
     scheduled_value,
+    split_regime,
     tighten_china,
     tighten_us,
+    us_exportable,
 )
 from model.core.quarters import years_since_2026
 
@@ -42,22 +43,57 @@ MAX_ROADMAP_SHIFT = 4
 
 
 class USGovernment(mesa.Agent):
-    """Sets the US export regime each quarter: dated schedule first, then a chance of reversal."""
+    """Sets the US export rule each quarter: dated schedule first, then (``us_adaptive``) the TPP cap
+    that tracks the best domestic chip, then a chance of reversal. Its rules say which chips may be
+    exported to whom (``exportable``) and what the US takes of each sale (``levy``)."""
 
     def __init__(self, model: ChipMarketModel, regime: str, schedule: list[tuple[int, str]]):
         super().__init__(model)
-        self.regime = regime
+        self.regime, cap = split_regime(regime)
+        self.tpp_cap = float(model.export_tpp_cap) if cap is None else cap
         self.schedule = schedule
         self.reversals = 0
 
     def step(self) -> None:
         self.apply_schedule()
+        if self.model.us_adaptive and self.model.quarter % 4 == 0:
+            self.track_domestic_frontier()
         self.maybe_reverse()
 
     def apply_schedule(self) -> None:
         value = scheduled_value(self.schedule, self.model.quarter)
         if value is not None:
-            self.regime = value
+            self.regime, cap = split_regime(value)
+            if cap is not None:
+                self.tpp_cap = cap
+
+    def track_domestic_frontier(self) -> None:
+        """Each year's first quarter: TPP cap = margin x TPP of the best domestic chip on sale."""
+        m = self.model
+        domestic = m.on_sale() & ~m.catalogue.is_us
+        if domestic.any():
+            self.tpp_cap = m.us_adaptive_margin * float(m.catalogue.tpp[domestic].max())
+
+    def exportable(self) -> tuple[np.ndarray, np.ndarray]:
+        """(to_anyone, to_licensed) over the catalogue's chips under the rule in force."""
+        m, cat = self.model, self.model.catalogue
+        return us_exportable(self.regime, m.quarter, cat.release, cat.china_part, cat.compliant_until,
+                             m.export_lag_months, cat.tpp, cat.mem_bw_gbs, self.tpp_cap, m.export_bw_cap_gbs)
+
+    def levy(self) -> np.ndarray:
+        """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China
+        parts (15%, Aug 2025), ``us_revenue_share`` on licensed chips (25%, Jan 2026); none under
+        'open' and none on domestic chips."""
+        m, cat = self.model, self.model.catalogue
+        if self.regime == "open":
+            return np.zeros(len(cat.names))
+        rate = np.where(cat.china_part, m.china_part_revenue_share, m.us_revenue_share)
+        return np.where(cat.is_us, rate, 0.0)
+
+    @property
+    def volume_capped(self) -> bool:
+        """Whether licensed products are held to ``us_volume_cap_share`` of their US units."""
+        return self.regime in ("threshold", "lagged")
 
     def maybe_reverse(self) -> None:
         """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
@@ -77,9 +113,6 @@ class USGovernment(mesa.Agent):
         p = self.model.us_reversal_prob
         return 1.0 - fm.power(1.0 - p, self.model.risk_horizon_quarters)
 
-    @property
-    def regime_level(self) -> int:
-        return US_REGIMES.index(self.regime)
 
 
 class ChinaGovernment(mesa.Agent):
@@ -112,9 +145,31 @@ class ChinaGovernment(mesa.Agent):
     def guidance_on(self) -> bool:
         return guidance_applies(self.stance)
 
-    @property
-    def stance_level(self) -> int:
-        return CHINA_STANCES.index(self.stance)
+    def allows_us(self) -> np.ndarray:
+        """Which developers Beijing lets buy US chips (boolean per developer)."""
+        dev = self.model.developers
+        return china_allows_us(self.stance, dev.state_affiliated, dev.china_approved, self.model.state_mandate)
+
+    def pressure(self) -> np.ndarray:
+        """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
+        preference for domestic chips, plus Beijing's window guidance when it is in force."""
+        m, dev = self.model, self.model.developers
+        per_dev = np.where(dev.state_affiliated, m.state_domestic_preference, 0.0)
+        if self.guidance_on:
+            per_dev = per_dev + m.guidance_penalty * np.where(dev.state_affiliated, m.state_guidance_multiplier, 1.0)
+        pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
+        pressure[:, :DOMESTIC] = per_dev[:, None]
+        return pressure
+
+    def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
+        """Extra cost per US chip of the domestic compute a buyer must pair with it
+        (``domestic_pairing_ratio`` x its H100e x the cheapest domestic cost per H100e on sale)."""
+        m, cat = self.model, self.model.catalogue
+        domestic = on_sale & ~cat.is_us
+        if m.domestic_pairing_ratio <= 0 or not domestic.any():
+            return np.zeros(len(cat.names))
+        per_h100e = float((buyer_cost[domestic] / perf[domestic]).min())
+        return np.where(cat.is_us, m.domestic_pairing_ratio * perf * per_h100e, 0.0)
 
 
 class Chipmaker(mesa.Agent):
@@ -140,6 +195,12 @@ class Chipmaker(mesa.Agent):
         if self.is_domestic:
             self.pace_roadmap()
 
+    def supply_group(self) -> tuple[np.ndarray, float] | None:
+        """(its chips, units it can deliver this quarter), or None when its capacity does not bind."""
+        if not math.isfinite(self.capacity):
+            return None
+        return self.model.catalogue.maker_of_chip == self.index, self.capacity
+
     def set_capacity(self) -> None:
         """Domestic capacity grows from its 2026 level at ``domestic_capacity_growth`` per year."""
         if self.capacity_2026 is None:
@@ -163,11 +224,8 @@ class Chipmaker(mesa.Agent):
         self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * growth
 
     @property
-    def ecosystem_maturity(self) -> float:
-        return float(self.model.maturity[self.model.catalogue.ecosystem_of_maker[self.index]])
-
-    @property
     def installed_h100e(self) -> float:
+        """H100e of this maker's chips installed in China (for the UI)."""
         return float(self.model.developers.installed[:, self.index].sum())
 
 
@@ -192,11 +250,6 @@ class AIDeveloper(mesa.Agent):
         return bool(self.model.developers.china_approved[self.index])
 
     @property
-    def installed(self) -> dict[str, float]:
-        row = self.model.developers.installed[self.index]
-        return dict(zip(self.model.catalogue.maker_names, row.tolist(), strict=True))
-
-    @property
     def us_compute_h100e(self) -> float:
         row = self.model.developers.installed[self.index]
         return float(row[self.model.us_maker_mask].sum())
@@ -206,19 +259,4 @@ class AIDeveloper(mesa.Agent):
         row = self.model.developers.installed[self.index]
         return float(row[~self.model.us_maker_mask].sum())
 
-    @property
-    def us_share(self) -> float:
-        us, dom = self.us_compute_h100e, self.domestic_compute_h100e
-        return us / (us + dom) if us + dom > 0 else 0.0
 
-    @property
-    def cuda_lockin(self) -> float:
-        """Share of the developer's installed compute on CUDA (its switching cost's base)."""
-        row = self.model.developers.installed[self.index]
-        total = row.sum()
-        return float(row[self.model.catalogue.ecosystem_of_maker == CUDA].sum() / total) if total > 0 else 0.0
-
-    @property
-    def peers(self) -> np.ndarray:
-        p = self.model.developers.peers
-        return p.indices[p.indptr[self.index]:p.indptr[self.index + 1]]

@@ -1,8 +1,23 @@
 """The chip catalogue: chipmakers, their product roadmaps, capacities and software ecosystems.
 
-Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md``
-(the project's sourced briefing, kept beside the repository in ````) with its confidence
-grade H/M/L, or the word ASSUMPTION with the range that the sensitivity analysis explores.
+Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md`` with its
+confidence grade H/M/L, or the word ASSUMPTION with the range that the sensitivity analysis explores.
+
+Export-control metrics (the Jan 2026 BIS rule, SOURCES §B4/§C3, H): ``tpp`` is the total processing
+performance of the US rules, 2 x MAC-TOPS x bit length = dense TFLOPS x bit length (H100: 989 TF
+BF16 x 16 = 15,824; H20: 148 x 16 = 2,368, the figure SemiAnalysis quotes, §A1); ``mem_bw_gbs`` the
+DRAM bandwidth in GB/s. The rule licenses chips with TPP < 21,000 and bandwidth < 6,500 GB/s: the
+H200 (15,824; 4,800) and MI325X (~20,800; 6,000) are in, Blackwell (36,000; 8,000) and later out.
+Where §A1 gives dense compute and bandwidth (H100/H800, A100/A800, H20, H200, B200, MI300X, Ascend
+910B/910C/950/960, MTT S4000) TPP and bandwidth follow from them; for the MI325X they are from memory
+(L); for the MI308, RTX Pro 6000D, MI355X and later US parts, the MLU590/690, MTT S5000 and Ascend 970
+they are ASSUMPTIONS consistent with each chip's performance index (only their position relative to
+the 21,000 / 6,500 threshold matters to the rules).
+
+Supply history: a product leaves sale when its maker stops making it (``end_of_production``) and its
+remaining ``stock_units`` are sold; A800/H800 (barred Oct 2023) are never sold after 2023Q3, the H20
+only from its stock after Nvidia stopped making it in 2025 (§B3). ``us_units_per_quarter`` is a US
+product's shipments to US end users, the base of the rule's volume cap (China <= 50% of it).
 
 Performance index (``perf_paper``, H100 = 1.0): the geometric mean of a chip's dense BF16 (FP8 for
 parts quoted only in FP8, against H100's FP8) compute ratio and its memory-bandwidth ratio to the
@@ -55,6 +70,11 @@ class Chip:
     china_part: bool = False  # a cut-down part designed to comply with US rules for China
     compliant_until: str | None = None  # China part no longer compliant from this quarter
     source: str = ""
+    tpp: float = 0.0  # total processing performance (BIS definition, see module docstring)
+    mem_bw_gbs: float = 0.0  # DRAM bandwidth, GB/s
+    end_of_production: str | None = None  # quarter from which the maker no longer makes it
+    stock_units: float = 0.0  # units left to sell from end_of_production on
+    us_units_per_quarter: float = 0.0  # US chips: shipments to US end users (volume-cap base)
 
 
 # --- Chipmakers ------------------------------------------------------------------------------
@@ -94,74 +114,90 @@ MAKERS: tuple[Maker, ...] = (
 # Ordered by ecosystem (CUDA, ROCm, domestic), then by maker, then by release.
 CHIPS: tuple[Chip, ...] = (
     # Nvidia / CUDA
-    Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, source=(
+    Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, tpp=4_992, mem_bw_gbs=2_039, end_of_production="2024Q1", source=(
         "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k")),
-    Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, source=(
+    Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350, us_units_per_quarter=400_000, source=(
         "reference chip (§A1, H); price ~$25-30k (§A1, L from memory)")),
     Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
-         source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
+         tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
     Chip("H800", "Nvidia", "2023Q1", 1.00, 27_500, china_part=True, compliant_until="2023Q4",
-         source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
-    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, source=(
-        "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M)")),
-    Chip("H200", "Nvidia", "2024Q2", 1.20, 23_500, source=(
-        "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China ~$27k incl. levy (Reuters Dec 2025, "
-        "§A1, M) -> list $23.5k at 25% levy, 50% pass-through")),
-    Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, source=(
+         tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
+    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=200_000, source=(
+        "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M); "
+        "production stopped after the Apr 2025 licence requirement and the $4.5B inventory charge "
+        "(§B3, H); stock ASSUMPTION 200k units (range 100k-400k: the $2.5B of unshippable orders "
+        "at ~$12.5k, §B3 H)")),
+    Chip("RTXPro6000D", "Nvidia", "2025Q3", 0.30, 8_000, china_part=True, tpp=4_000, mem_bw_gbs=1_600,
+         source=("China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
+                 "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), price ASSUMPTION "
+                 "$8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits")),
+    Chip("H200", "Nvidia", "2024Q2", 1.20, 27_000, tpp=15_824, mem_bw_gbs=4_800, us_units_per_quarter=300_000, source=(
+        "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China price ~$27k per chip (Reuters Dec 31 "
+        "2025, §A1, M; FT: ByteDance trial at ~$20k, §A1, M); TPP 989 x 16 = 15,824 < 21,000 and "
+        "4,800 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); US shipments "
+        "ASSUMPTION 300k/quarter (range 100k-600k; Nvidia data-centre revenue ~$51B/quarter, §B3 H, "
+        "mostly Blackwell)")),
+    Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000, us_units_per_quarter=1_000_000, source=(
         "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L)")),
-    Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, source=(
+    Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000, us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 5 (range 3-8), anchored on the US-best/Huawei-best gap ~5x (2025) -> ~17x "
         "(2027) (CFR, §A2, M/H); release and price ASSUMPTION")),
-    Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, source=(
+    Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, tpp=160_000, mem_bw_gbs=26_000, us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION")),
-    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, source=(
+    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000, us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION")),
-    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, source=(
+    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000, us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
         "frontier keeps moving to the 2030 horizon")),
     # AMD / ROCm
-    Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, source=(
+    Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300, us_units_per_quarter=100_000, source=(
         "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); price ASSUMPTION $10-20k")),
-    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, source=(
-        "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k")),
-    Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, source=(
+    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=20_000, source=(
+        "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k; "
+        "licence requirement Apr 2025 and up to $800M of charges (§A1/§C1, H): production ended "
+        "2025Q2, stock ASSUMPTION 20k (range 0-50k)")),
+    Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000, us_units_per_quarter=50_000, source=(
         "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
         "price ASSUMPTION")),
-    Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, source="ASSUMPTION B200-class (L); price ASSUMPTION"),
-    Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, source="ASSUMPTION Rubin-class, a little behind (L)"),
-    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, source="ASSUMPTION RubinUltra-class, a little behind (L)"),
+    Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, tpp=36_800, mem_bw_gbs=8_000, us_units_per_quarter=100_000, source="ASSUMPTION B200-class (L); price ASSUMPTION"),
+    Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, tpp=72_000, mem_bw_gbs=12_000, us_units_per_quarter=150_000, source="ASSUMPTION Rubin-class, a little behind (L)"),
+    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000, source="ASSUMPTION RubinUltra-class, a little behind (L)"),
     # Huawei / CANN
-    Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, source=(
+    Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400, source=(
         "280-320 TF (0.30), 1.2-1.6 TB/s (0.42) -> 0.37 (§A1, M); Baidu paid ~$39k incl. systems "
         "(§A1, L) -> ASSUMPTION $20k per chip (range 15-39k)")),
-    Chip("Ascend910C", "Huawei", "2025Q1", 0.87, 28_000, source=(
+    Chip("Ascend910C", "Huawei", "2025Q1", 0.87, 28_000, tpp=12_480, mem_bw_gbs=3_200, source=(
         "780 TF (0.79), 3.2 TB/s (0.96) -> 0.87 (§A1, M); measured ~0.6 of H100 on inference "
         "(§A2, M); implied ~$28k (SCMP via Tom's Hardware, §A1, M)")),
-    Chip("Ascend950PR", "Huawei", "2026Q1", 0.49, 20_000, source=(
+    Chip("Ascend950PR", "Huawei", "2026Q1", 0.49, 20_000, tpp=8_000, mem_bw_gbs=1_600, source=(
         "1 PF FP8 (0.51 of H100 FP8), 1.6 TB/s (0.48) -> 0.49 (§A1, M/H roadmap); price ASSUMPTION")),
-    Chip("Ascend950DT", "Huawei", "2026Q4", 0.78, 28_000, source=(
+    Chip("Ascend950DT", "Huawei", "2026Q4", 0.78, 28_000, tpp=8_000, mem_bw_gbs=4_000, source=(
         "1 PF FP8 (0.51), 4 TB/s (1.19) -> 0.78 (§A1, M); price ASSUMPTION")),
-    Chip("Ascend960", "Huawei", "2027Q4", 1.71, 35_000, source=(
+    Chip("Ascend960", "Huawei", "2027Q4", 1.71, 35_000, tpp=16_000, mem_bw_gbs=9_600, source=(
         "2 PF FP8 (1.01), 9.6 TB/s (2.87) -> 1.71 (§A1, M roadmap); price ASSUMPTION")),
-    Chip("Ascend970", "Huawei", "2028Q4", 3.40, 40_000, source=(
+    Chip("Ascend970", "Huawei", "2028Q4", 3.40, 40_000, tpp=32_000, mem_bw_gbs=19_200, source=(
         "~2x Ascend960 compute and bandwidth (§A1, L/M: specs 'still being worked on'); price ASSUMPTION")),
     # Cambricon
-    Chip("MLU590", "Cambricon", "2023Q3", 0.40, 15_000, source=(
+    Chip("MLU590", "Cambricon", "2023Q3", 0.40, 6_000, tpp=4_200, mem_bw_gbs=2_000, source=(
         "'80-90% of A100' (§A1, L) -> 0.27 compute, bandwidth ASSUMPTION A100-class -> 0.40; "
-        "price ASSUMPTION")),
-    Chip("MLU690", "Cambricon", "2026Q1", 0.80, 25_000, source=(
+        "price ~$6k: 2025 revenue RMB 6.5B (~$0.9B) over ~142k units (§B2, M)")),
+    Chip("MLU690", "Cambricon", "2026Q1", 0.80, 10_000, tpp=12_600, mem_bw_gbs=3_200, source=(
         "'expected to rival H100' (SCMP, §A1, L) discounted -> ASSUMPTION 0.8 (range 0.5-1.0); "
-        "release and price ASSUMPTION")),
+        "release ASSUMPTION; price ASSUMPTION $10k (range 6-15k), above the ~$6k average of "
+        "2025 (§B2, M)")),
     # Moore Threads
-    Chip("MTT_S4000", "MooreThreads", "2023Q4", 0.15, 5_000, source=(
+    Chip("MTT_S4000", "MooreThreads", "2023Q4", 0.15, 5_000, tpp=1_600, mem_bw_gbs=768, source=(
         "100 TF (0.10), 768 GB/s (0.23) -> 0.15 (§A1, M); price ASSUMPTION")),
-    Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, source=(
+    Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, tpp=8_000, mem_bw_gbs=1_600, source=(
         "claims ~1 PF FP8 (0.51), 1.6 TB/s (0.48) -> 0.49 (§A1, L); price ASSUMPTION")),
 )
 
 #: How long a chip stays on sale after its release, in quarters (ASSUMPTION: 12, range 8-16;
 #: vendors keep a generation on sale about three years). Older chips leave the choice set, except
-#: a maker's newest released chip and China parts, which stay on sale while they comply.
+#: a maker's newest released chip, China parts (while they comply and are made or in stock), and a
+#: US maker's newest chip that the US rules in force let it sell to China (ASSUMPTION: the maker
+#: keeps making its best China-licensable part, as Nvidia made the A800/H800 and then the H20 for
+#: China for about two years each, §A1/§C1).
 SALE_QUARTERS = 12
 
 #: Installed base before 2026: Nvidia's share of China's AI-chip purchases by year
@@ -169,9 +205,11 @@ SALE_QUARTERS = 12
 #: Bernstein, M); 2023 = 1 - 19% domestic vendor share (Bernstein, M); 2021 ASSUMPTION as 2022).
 US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
 
-#: Split of historical purchases inside each stack (ASSUMPTION; AMD's China sales are small next to
-#: Nvidia's, §B4: up to $800M MI308 vs ~$12B H20 in 2024 (§B3, M) -> AMD ~6% of US).
-HISTORICAL_SPLIT = {"Nvidia": 0.94, "AMD": 0.06, "Huawei": 0.70, "Cambricon": 0.22, "MooreThreads": 0.08}
+#: Split of historical purchases inside each stack. US: AMD ~160k of ~2.36M US-designed cards in
+#: China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: ASSUMPTION
+#: (Huawei ~812k, Cambricon ~116k of the merchant domestic vendors in 2025, §C4 M -> Huawei 0.80,
+#: Cambricon 0.15, Moore Threads 0.05).
+HISTORICAL_SPLIT = {"Nvidia": 0.93, "AMD": 0.07, "Huawei": 0.80, "Cambricon": 0.15, "MooreThreads": 0.05}
 
 
 @dataclass(frozen=True)
@@ -189,6 +227,11 @@ class CatalogueArrays:
     price_usd: np.ndarray  # (J,)
     china_part: np.ndarray  # (J,) bool
     compliant_until: np.ndarray  # (J,) int quarter; a large number when always compliant
+    tpp: np.ndarray  # (J,)
+    mem_bw_gbs: np.ndarray  # (J,)
+    end_of_production: np.ndarray  # (J,) int quarter; a large number when still made
+    stock_units: np.ndarray  # (J,)
+    us_units_per_quarter: np.ndarray  # (J,)
 
 
 def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] = MAKERS) -> CatalogueArrays:
@@ -215,4 +258,12 @@ def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] 
             [parse_quarter(c.compliant_until) if c.compliant_until else never for c in chips],
             dtype=np.int64,
         ),
+        tpp=np.array([c.tpp for c in chips], dtype=float),
+        mem_bw_gbs=np.array([c.mem_bw_gbs for c in chips], dtype=float),
+        end_of_production=np.array(
+            [parse_quarter(c.end_of_production) if c.end_of_production else never for c in chips],
+            dtype=np.int64,
+        ),
+        stock_units=np.array([c.stock_units for c in chips], dtype=float),
+        us_units_per_quarter=np.array([c.us_units_per_quarter for c in chips], dtype=float),
     )

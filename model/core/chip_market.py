@@ -26,7 +26,6 @@ from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernm
 from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
-    ECOSYSTEMS,
     MAKERS,
     SALE_QUARTERS,
     US_PURCHASE_SHARE_BY_YEAR,
@@ -46,16 +45,17 @@ from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_erro
 from model.core.policy import (
     CHINA_STANCES,
     US_REGIMES,
-    china_allows_us,
     in_force_at,
+    parse_count_schedule,
     parse_schedule,
-    us_exportable,
 )
 from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
 
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
 #: earlier releases are history, SOURCES §A1).
 ROADMAP_FROM = parse_quarter("2026Q1")
+#: Stock below this many units counts as sold out (the clearing's round-off, a few ulps of the stock).
+STOCK_SOLD_OUT = 1e-6
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
 
@@ -77,24 +77,34 @@ class ChipMarketModel(mesa.Model):
     def __init__(
         self,
         *,
-        export_regime: str = "lagged",
+        export_regime: str = "threshold",
+        export_tpp_cap: float = 21_000.0,
+        export_bw_cap_gbs: float = 6_500.0,
         export_lag_months: int = 18,
+        us_volume_cap_share: float = 0.5,
+        per_customer_cap_units: float = math.inf,
+        us_licence_schedule: str = "",
+        us_adaptive: bool = False,
+        us_adaptive_margin: float = 1.0,
         approved_customer_share: float = 0.6,
         us_revenue_share: float = 0.25,
+        china_part_revenue_share: float = 0.15,
         us_reversal_prob: float = 0.05,
         realize_reversals: bool = True,
-        revenue_passthrough: float = 0.5,
+        revenue_passthrough: float = 0.0,
         china_import_policy: str = "restrict",
         china_approval_share: float = 0.25,
         state_mandate: bool = True,
         domestic_subsidy: float = 0.15,
+        domestic_pairing_ratio: float = 0.0,
+        china_import_cap_units: float = math.inf,
         guidance_penalty: float = 1.0,
         state_guidance_multiplier: float = 2.0,
         state_domestic_preference: float = 6.0,
         china_adaptive: bool = False,
         huawei_capacity_2026: float = 600_000,
         cambricon_capacity_2026: float = 300_000,
-        moore_threads_capacity_2026: float = 50_000,
+        moore_threads_capacity_2026: float = 25_000,
         domestic_capacity_growth: float = 0.5,
         domestic_efficiency: float = 0.69,
         ecosystem_maturity_2026: float = 0.4,
@@ -119,7 +129,6 @@ class ChipMarketModel(mesa.Model):
         us_policy_schedule: str = "",
         china_policy_schedule: str = "",
         collect_developer_data: bool = False,
-        fail_at_step: int = -1,
         rng: int | None = None,
     ) -> None:
         params = {k: v for k, v in locals().items() if k not in ("self", "rng", "__class__")}
@@ -140,6 +149,7 @@ class ChipMarketModel(mesa.Model):
         self.released = self.release <= self.start
         self.perf = cat.perf_paper * np.where(cat.is_us, 1.0, self.domestic_efficiency)
         self.us_schedule = parse_schedule(self.us_policy_schedule, US_REGIMES)
+        self.licence_schedule = parse_count_schedule(self.us_licence_schedule)
         self.china_schedule = parse_schedule(self.china_policy_schedule, CHINA_STANCES)
         self.depreciation = 1.0 / (4.0 * self.depreciation_years)
 
@@ -165,20 +175,23 @@ class ChipMarketModel(mesa.Model):
             cat.maker_names, cat.ecosystem_of_maker, self.approved_customer_share,
             self.china_approval_share, self.taste_sd, self.peers_per_developer,
         )
+        self.licensed_by_share = self.developers.licensed.copy()
         AIDeveloper.create_agents(self, self.n_developers, index=np.arange(self.n_developers))
 
         # --- state read by reporters
         self.maturity = np.array([1.0, self.rocm_maturity, self.domestic_maturity()])
         self.chips_sold = np.zeros(len(cat.names))
-        self.china_price = cat.price_usd * np.where(
-            cat.is_us, 1.0 + self.revenue_passthrough * self.us_revenue_share, 1.0)
-        self.buyer_cost = cat.price_usd * np.where(
-            cat.is_us, 1.0 + self.revenue_passthrough * self.us_revenue_share, 1.0 - self.domestic_subsidy)
+        self.sales_by_chip: dict[str, float] = dict.fromkeys(cat.names, 0.0)
+        self.stock_left = cat.stock_units.copy()  # units left of products no longer made
+        self.china_price = cat.price_usd.copy()
+        self.buyer_cost = cat.price_usd.copy()
+        self.set_prices(self.on_sale())
         self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
         for name in MODEL_REPORTERS:
             setattr(self, name, 0.0)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: name for name in MODEL_REPORTERS},
+            tables={"chip_sales": ["step", "quarter", "chip", "maker", "units", "revenue_usd"]},
             agenttype_reporters=(
                 {AIDeveloper: {"segment": "segment", "licensed": "licensed",
                                "us_compute_h100e": "us_compute_h100e",
@@ -201,7 +214,7 @@ class ChipMarketModel(mesa.Model):
         for k in range(1, HISTORY_QUARTERS + 1):
             q = quarter - k
             year = min(max(quarter_year(q), years[0]), years[-1])
-            share = US_PURCHASE_SHARE_BY_YEAR[year]
+            share = self.compute_share_of_spend(US_PURCHASE_SHARE_BY_YEAR[year], q)
             budget = self.quarterly_budget_2026 * fm.power(1.0 + self.demand_growth, years_since_2026(q))
             bought = budget / USD_PER_H100E
             kept = bought * fm.power(1.0 - self.depreciation, k - 1)
@@ -210,13 +223,27 @@ class ChipMarketModel(mesa.Model):
             domestic_cum += bought * (1.0 - share)
         return installed, (us / installed if installed > 0 else 0.0), domestic_cum
 
+    def compute_share_of_spend(self, us_spend_share: float, quarter: int) -> float:
+        """The US share of the compute bought with a US share ``us_spend_share`` of the dollars
+        (SOURCES §E4 shares are of revenue): each stack's dollars buy H100e at the mean effective
+        H100e per dollar of its chips on sale in China that quarter (catalogue prices)."""
+        cat = self.catalogue
+        sold_then = (cat.release <= quarter) & (quarter < cat.release + SALE_QUARTERS)
+        before_controls = quarter < parse_quarter("2022Q4")  # the Oct 7 2022 rule (§C1, H)
+        us_ok = sold_then & cat.is_us & np.where(cat.china_part, quarter < cat.compliant_until, before_controls)
+        dom = sold_then & ~cat.is_us
+        per_usd = self.perf / cat.price_usd
+        if not us_ok.any() or not dom.any():
+            return us_spend_share
+        us_c = us_spend_share * float(per_usd[us_ok].mean())
+        dom_c = (1.0 - us_spend_share) * float(per_usd[dom].mean())
+        return us_c / (us_c + dom_c)
+
     # ------------------------------------------------------------------------------------------
     # The quarter
     def step(self) -> None:
         """One quarter: governments -> chipmakers -> developers -> metrics and data collection."""
         self.quarter = self.start + self.steps - 1
-        if self.steps - 1 == self.fail_at_step:
-            raise RuntimeError(f"fail_at_step={self.fail_at_step}: failure injected for testing")
         self.released |= self.release <= self.quarter
         self.us_government.step()
         self.china_government.step()
@@ -227,27 +254,29 @@ class ChipMarketModel(mesa.Model):
         self.datacollector.collect(self)
 
     def developers_buy(self) -> None:
-        """All developers choose and buy at once; domestic supply is rationed (see model.core.market)."""
+        """All developers choose and buy at once; supply groups are rationed (see model.core.market)."""
         dev, cat = self.developers, self.catalogue
         by_eco = installed_by_ecosystem(dev.installed, cat.ecosystem_of_maker)
         own = own_shares(by_eco)
-        peer = dev.peers @ own if dev.peers.nnz else np.zeros_like(own)
-        pressure = self.government_pressure()
-        pull = ecosystem_pull(own, peer, dev.taste, pressure, self.lockin_weight, self.peer_weight)
+        peer = dev.peers @ own if dev.peers.nnz else np.zeros_like(own)  # scipy.sparse: no BLAS
+        pull = ecosystem_pull(own, peer, dev.taste, self.china_government.pressure(),
+                              self.lockin_weight, self.peer_weight)
 
-        china_ok = china_allows_us(self.china_government.stance, dev.state_affiliated,
-                                   dev.china_approved, self.state_mandate)
-        classes = access_class(china_ok, dev.licensed)
-        self.allowed_by_class = self.legal_chips_by_class()
+        self.apply_licences()
+        classes = access_class(self.china_government.allows_us(), dev.licensed)
+        to_anyone, to_licensed = self.us_government.exportable()
+        sale = self.on_sale(to_licensed)
+        self.allowed_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
+        self.set_prices(sale)
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
                                  self.price_weight, self.ecosystem_weight, self.policy_risk_weight)
         demand = quarterly_demand(self.rng, dev.base_demand,
                                   fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter)),
                                   self.demand_shock_sd)
-        capacity = np.array([m.capacity for m in self.chipmakers], dtype=float)
+        groups, capacity = self.supply_groups(sale, to_licensed)
         result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
-                              capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+                              groups, capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
 
         install(dev.installed, result.purchases, self.depreciation)
         dev.last_purchases = result.purchases
@@ -256,49 +285,101 @@ class ChipMarketModel(mesa.Model):
         dev.last_demand = demand
         self.access_classes = classes
         self.chips_sold = result.chips_sold
+        out_of_production = self.quarter >= cat.end_of_production
+        left = self.stock_left - result.chips_sold
+        left[left < STOCK_SOLD_OUT] = 0.0  # a clearing that exhausted the stock may leave round-off
+        self.stock_left = np.where(out_of_production, left, self.stock_left)
         revenue = result.chips_sold * self.china_price
+        self.record_chip_sales(revenue)
         for maker in self.chipmakers:
             maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
         self.domestic_cumulative += float(result.purchases[:, ~self.us_maker_mask].sum())
         self.maturity[DOMESTIC] = self.domestic_maturity()
 
+    def record_chip_sales(self, revenue: np.ndarray) -> None:
+        """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
+        cat = self.catalogue
+        self.sales_by_chip = {name: float(u) for name, u in zip(cat.names, self.chips_sold, strict=True)}
+        label = format_quarter(self.quarter)
+        for j in np.flatnonzero(self.chips_sold > 0):
+            self.datacollector.add_table_row("chip_sales", {
+                "step": self.steps - 1, "quarter": label, "chip": cat.names[j],
+                "maker": cat.maker_names[cat.maker_of_chip[j]], "units": float(self.chips_sold[j]),
+                "revenue_usd": float(revenue[j])})
+
     # ------------------------------------------------------------------------------------------
-    # Rules used by the step (pure where they can be)
-    def government_pressure(self) -> np.ndarray:
-        """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
-        preference for domestic chips, plus Beijing's window guidance when it is in force."""
+    # Rules used by the step
+    def apply_licences(self) -> None:
+        """With ``us_licence_schedule``: the N developers with the largest budgets hold a US licence
+        from each scheduled quarter (N the count in force); before its first entry, and without a
+        schedule, the licences drawn at the start (``approved_customer_share``) hold."""
         dev = self.developers
-        per_dev = np.where(dev.state_affiliated, self.state_domestic_preference, 0.0)
-        if self.china_government.guidance_on:
-            per_dev = per_dev + self.guidance_penalty * np.where(
-                dev.state_affiliated, self.state_guidance_multiplier, 1.0)
-        pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
-        pressure[:, :DOMESTIC] = per_dev[:, None]
-        return pressure
+        if not self.licence_schedule or self.quarter < self.licence_schedule[0][0]:
+            dev.licensed = self.licensed_by_share
+            return
+        count = self.licensed_customers()
+        order = np.argsort(-dev.base_demand, kind="stable")
+        licensed = np.zeros(dev.n, dtype=bool)
+        licensed[order[:count]] = True
+        dev.licensed = licensed
 
-    def on_sale(self) -> np.ndarray:
-        """Chips released and not retired. A chip retires SALE_QUARTERS after its release, except
-        a maker's newest released chip (always on sale) and China parts (on sale while compliant)."""
-        cat = self.catalogue
-        newest = np.full(len(cat.maker_names), np.iinfo(np.int64).min)
-        np.maximum.at(newest, cat.maker_of_chip[self.released], self.release[self.released])
-        is_newest = self.release == newest[cat.maker_of_chip]
-        young = self.quarter < self.release + SALE_QUARTERS
-        return self.released & (young | is_newest | cat.china_part)
+    def licensed_customers(self) -> int:
+        """Chinese customers holding a US licence now: the scheduled count, else 10 (Reuters, May
+        2026: ~10 firms approved, SOURCES §C3 M/L)."""
+        return int(in_force_at(self.licence_schedule, self.quarter, 10))
 
-    def legal_chips_by_class(self) -> np.ndarray:
-        """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+    def set_prices(self, sale: np.ndarray) -> None:
+        """China prices (what the maker books) and buyers' costs this quarter: the US levy by chip
+        class, the share of it passed on, Beijing's subsidy on domestic chips and the cost of the
+        domestic compute a pairing quota requires with each US chip."""
         cat = self.catalogue
-        to_anyone, to_licensed = us_exportable(
-            self.us_government.regime, self.quarter, cat.release, cat.china_part,
-            cat.compliant_until, self.export_lag_months)
-        sale = self.on_sale()
-        domestic = sale & ~cat.is_us
-        allowed = np.zeros((3, len(cat.names)), dtype=bool)
-        allowed[0] = domestic
-        allowed[1] = domestic | (sale & cat.is_us & to_anyone)
-        allowed[2] = allowed[1] | (sale & cat.is_us & to_licensed)
-        return allowed
+        levy = self.us_government.levy()
+        self.china_price = cat.price_usd * (1.0 + self.revenue_passthrough * levy)
+        cost = np.where(cat.is_us, self.china_price, cat.price_usd * (1.0 - self.domestic_subsidy))
+        self.buyer_cost = cost + self.china_government.pairing_cost(cost, self.perf, sale)
+
+    def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(K x J) chips of each supply group and (K,) units each can deliver this quarter: domestic
+        makers' capacity; each licensed US product's volume cap (``us_volume_cap_share`` x its US
+        units) under 'threshold' and 'lagged'; products sold from stock; the per-customer cap on all
+        licensed products together; Beijing's import cap on all US chips."""
+        cat = self.catalogue
+        n_chips = len(cat.names)
+        rows: list[np.ndarray] = []
+        caps: list[float] = []
+        for maker in self.chipmakers:
+            group = maker.supply_group()
+            if group is not None:
+                rows.append(group[0])
+                caps.append(group[1])
+        licensed_only = sale & cat.is_us & to_licensed
+        one_chip = np.eye(n_chips, dtype=bool)
+        if self.us_government.volume_capped:
+            for j in np.flatnonzero(licensed_only):
+                rows.append(one_chip[j])
+                caps.append(self.us_volume_cap_share * float(cat.us_units_per_quarter[j]))
+        for j in np.flatnonzero(sale & (self.quarter >= cat.end_of_production)):
+            rows.append(one_chip[j])
+            caps.append(float(self.stock_left[j]))
+        if math.isfinite(self.per_customer_cap_units) and licensed_only.any():
+            rows.append(licensed_only)
+            caps.append(self.per_customer_cap_units * self.licensed_customers() / 4.0)
+        if math.isfinite(self.china_import_cap_units):
+            rows.append(cat.is_us.copy())
+            caps.append(float(self.china_import_cap_units))
+        if not rows:
+            return np.zeros((0, n_chips), dtype=bool), np.zeros(0)
+        return np.array(rows, dtype=bool), np.array(caps, dtype=float)
+
+    def on_sale(self, to_licensed: np.ndarray | None = None) -> np.ndarray:
+        """Chips offered in China this quarter (see ``on_sale`` below); ``to_licensed`` is the US
+        rule's licensable set when the caller already has it."""
+        cat = self.catalogue
+        if to_licensed is None:
+            _, to_licensed = self.us_government.exportable()
+        return on_sale(self.quarter, self.released, self.release, cat.maker_of_chip, cat.is_us,
+                       cat.china_part, cat.compliant_until, cat.end_of_production, self.stock_left,
+                       to_licensed)
 
     def reschedule_releases(self, maker_index: int, shift: int) -> None:
         """Move the maker's not-yet-released chips ``shift`` quarters earlier (negative: later).
@@ -353,6 +434,38 @@ class ChipMarketModel(mesa.Model):
         columns = {"step": np.arange(rows), "quarter": [format_quarter(self.start + k) for k in range(rows)]}
         columns.update({name: np.asarray(values[name], dtype=float) for name in MODEL_REPORTERS})
         return pd.DataFrame(columns)
+
+
+def on_sale(quarter: int, released: np.ndarray, release: np.ndarray, maker_of_chip: np.ndarray,
+            is_us: np.ndarray, china_part: np.ndarray, compliant_until: np.ndarray,
+            end_of_production: np.ndarray, stock_left: np.ndarray, to_licensed: np.ndarray) -> np.ndarray:
+    """Chips released, still made (or in stock), and not retired. A chip retires SALE_QUARTERS after
+    its release, except a maker's newest released chip, a China part while it complies, and a US
+    maker's newest chip that the rules in force let it sell to licensed Chinese customers (the maker
+    keeps making its best China-licensable part: ASSUMPTION, SOURCES §A1/§C1 pattern of A800/H800/H20).
+    """
+    made = released & ((quarter < end_of_production) | (stock_left > 0))
+    newest = np.full(int(maker_of_chip.max()) + 1, np.iinfo(np.int64).min)
+    np.maximum.at(newest, maker_of_chip[made], release[made])
+    is_newest = release == newest[maker_of_chip]
+    licensable = made & is_us & to_licensed & ~china_part
+    newest_lic = np.full(newest.shape, np.iinfo(np.int64).min)
+    np.maximum.at(newest_lic, maker_of_chip[licensable], release[licensable])
+    is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
+    young = quarter < release + SALE_QUARTERS
+    complying_part = china_part & (quarter < compliant_until)
+    return made & (young | is_newest | complying_part | is_newest_lic)
+
+
+def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
+                         to_licensed: np.ndarray) -> np.ndarray:
+    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+    domestic = sale & ~is_us
+    allowed = np.zeros((3, sale.shape[0]), dtype=bool)
+    allowed[0] = domestic
+    allowed[1] = domestic | (sale & is_us & to_anyone)
+    allowed[2] = allowed[1] | (sale & is_us & to_licensed)
+    return allowed
 
 
 #: Parameter names in the model's signature, checked against model.core.parameters.PARAMS by the tests.

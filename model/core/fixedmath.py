@@ -136,15 +136,10 @@ def power(base, exponent):
 
 
 def sigmoid(x):
-    """1 / (1 + e**-x)."""
-    return 1.0 / (1.0 + exp(-np.asarray(x, dtype=float))) if np.ndim(x) else 1.0 / (1.0 + exp(-float(x)))
+    """1 / (1 + e**-x) (a float for a scalar, an array for an array)."""
+    return 1.0 / (1.0 + exp(np.negative(x, dtype=float)))
 
 
 def logit(p):
-    """log(p / (1 - p))."""
-    return log(p) - log(1.0 - np.asarray(p, dtype=float)) if np.ndim(p) else log(p) - log(1.0 - float(p))
-
-
-def fsum_rows(a: np.ndarray) -> np.ndarray:
-    """Sum over axis 1 in a fixed order (numpy's pairwise sum over contiguous rows, no BLAS)."""
-    return np.ascontiguousarray(a, dtype=float).sum(axis=1)
+    """log(p / (1 - p)) (a float for a scalar, an array for an array)."""
+    return log(p) - log(np.subtract(1.0, p, dtype=float))

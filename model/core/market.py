@@ -3,11 +3,14 @@
 Each quarter every developer has a budget (``demand_i``, USD) for new AI chips. It splits that
 budget over the chips it may legally buy by the logit of ``model.core.choice``; a dollar spent on chip j
 buys ``1 / cost_j`` chips and ``perf_j / cost_j`` H100-equivalents. Domestic makers' supply is
-capacity-bound, so when a maker is over-subscribed every buyer gets the same fill ratio
-(proportional rationing) and the unspent part of the budget is offered again, in a further round,
-over the chips that still have supply (US chips are never capacity-bound, so unmet demand spills to
-allowed US chips where the developer may buy them, or stays unspent). Rounds stop when all budgets
-are spent or no supply is left for anyone who still wants some.
+capacity-bound, and so are some US products (the volume cap of the US rule, a product sold from stock,
+Beijing's import cap): supply is a set of *supply groups*, each a set of chips with a number of units
+it can still deliver this quarter (a domestic maker's capacity; one product's volume cap or stock; all
+US chips under an import cap). When a group is over-subscribed every buyer of its chips gets the
+same fill ratio (proportional rationing; a chip in several groups gets the smallest ratio) and the
+unspent part of the budget is offered again, in a further round, over the chips that still have
+supply, or stays unspent. Rounds stop when all budgets are spent or no supply is left for anyone who
+still wants some.
 
 All work is on (ecosystems x n) and (makers x n) rows plus a few (classes x chips) tables.
 """
@@ -40,6 +43,7 @@ def clear_market(
     base: np.ndarray,
     cost: np.ndarray,
     perf: np.ndarray,
+    groups: np.ndarray,
     capacity: np.ndarray,
     maker_of_chip: np.ndarray,
     ecosystem_of_chip: np.ndarray,
@@ -56,7 +60,8 @@ def clear_market(
         base: (J,) utility common to all developers.
         cost: (J,) USD the buyer pays per chip (after levy pass-through and subsidies).
         perf: (J,) effective H100e per chip.
-        capacity: (M,) chips each maker can still deliver this quarter (``inf`` = not binding).
+        groups: (K x J) bool, the chips of each supply group.
+        capacity: (K,) units each supply group can still deliver this quarter (``inf`` = not binding).
         maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
 
     Per-developer arrays are handled as (ecosystems x n) and (makers x n) rows internally; the
@@ -64,32 +69,34 @@ def clear_market(
     """
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
-    n_makers = capacity.shape[0]
+    n_makers = ecosystem_of_maker.shape[0]
     remaining = demand.astype(float).copy()
     capacity = capacity.astype(float).copy()
+    groups = np.asarray(groups, dtype=bool)
     bought_t = np.zeros((n_makers, n))  # H100e, makers x developers
     chips_sold = np.zeros(base.shape[0])
     chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
     compute_per_usd = perf / cost
     rounds = 0
     for rounds in range(1, max_rounds + 1):
-        has_supply = capacity[maker_of_chip] > 0
+        has_supply = ~(groups & (capacity[:, None] <= 0)).any(axis=0)  # (J,): no exhausted group
         allowed = allowed_by_class & has_supply[None, :]
         A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
         shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)
         wanted_t = shares_t * remaining  # (E x n) USD
-        # budget per class and ecosystem, then per chip (USD), then per maker (units)
+        # budget per class and ecosystem, then per chip (USD), then per supply group (units)
         class_eco = np.stack(
             [np.bincount(access_class, weights=wanted_t[e], minlength=n_class) for e in range(n_eco)],
             axis=1)  # (C x E)
         chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
         chip_units = chip_spend / cost
-        maker_units = np.bincount(maker_of_chip, weights=chip_units, minlength=n_makers)
-        fill = np.ones(n_makers)
-        short = maker_units > capacity
-        fill[short] = capacity[short] / maker_units[short]
+        group_units = (groups * chip_units).sum(axis=1)  # (K,) masked row sums, no BLAS
+        group_fill = np.ones(groups.shape[0])
+        short = group_units > capacity
+        group_fill[short] = capacity[short] / group_units[short]
+        fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0] else np.ones_like(cost)
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
-        filled = within * fill[maker_of_chip]  # (C x J)
+        filled = within * fill  # (C x J)
         spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
         compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
         served = np.zeros(n)
@@ -97,9 +104,14 @@ def clear_market(
             wanted_m = wanted_t[ecosystem_of_maker[m]]
             bought_t[m] += wanted_m * compute_share[m][access_class]
             served += wanted_m * spend_share[m][access_class]
-        chips_sold += chip_units * fill[maker_of_chip]
-        capacity -= maker_units * fill
-        capacity[short] = 0.0  # exhausted makers leave the next round
+        sold = chip_units * fill
+        chips_sold += sold
+        capacity -= (groups * sold).sum(axis=1)
+        # a short group whose own ratio was the binding one for all its chips is exhausted and leaves
+        # the next round (a chip held lower by another group leaves this one some supply)
+        held_lower = (groups & (fill[None, :] < group_fill[:, None]) & (chip_units[None, :] > 0)).any(axis=1)
+        capacity[short & ~held_lower] = 0.0
+        np.maximum(capacity, 0.0, out=capacity)
         remaining -= served
         np.maximum(remaining, 0.0, out=remaining)
         # stop when nothing is left to serve, or when no maker ran short this round (then the

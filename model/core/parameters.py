@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from model.core.policy import CHINA_STANCES, US_REGIMES, parse_schedule
+from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
 from model.core.quarters import parse_quarter
 
 
@@ -30,6 +30,7 @@ class Param:
     choices: tuple[str, ...] = ()
     schedule_values: tuple[str, ...] = ()  # allowed values inside a schedule
     sweep_range: tuple[float, float] | None = None  # range explored in sensitivity analysis
+    allow_off: bool = False  # a number that may also be inf ("off": no cap)
 
     def allowed(self) -> str:
         """Human-readable statement of what is allowed."""
@@ -39,25 +40,60 @@ class Param:
             return "true or false"
         if self.kind == "quarter":
             return "a quarter like 2026Q1"
+        if self.kind == "count_schedule":
+            return "empty, or comma-separated QUARTER:COUNT entries like '2026Q1:3,2026Q2:10'"
         if self.kind == "schedule":
             return ("empty, or comma-separated QUARTER:VALUE entries like '2025Q2:h20,2027Q1:ban' "
                     "with VALUE one of " + ", ".join(self.schedule_values))
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         what = "an integer" if self.kind == "int" else "a number"
-        return f"{what} in [{lo}, {hi}]"
+        return f"{what} in [{lo}, {hi}]" + (", or inf (off)" if self.allow_off else "")
 
 
 PARAMS: tuple[Param, ...] = (
     # --- US government ------------------------------------------------------------------------
-    Param("export_regime", "lagged", "choice", "-",
-          "US export rule for AI chips to China",
-          "Dec 8 2025 decision: H200 to approved customers, Blackwell held back (§B4, H)",
+    Param("export_regime", "threshold", "choice", "-",
+          "US export rule for AI chips to China: ban, h20 (China parts only), threshold (the Jan 2026 "
+          "rule as enacted), lagged (a proposed rolling lag), open",
+          "BIS final rule of Jan 13 2026, effective Jan 15: case-by-case licences for chips below a "
+          "TPP of 21,000 and 6,500 GB/s, China volume <= 50% of US volume (§B4/§C3, H)",
           choices=US_REGIMES),
+    Param("export_tpp_cap", 21_000.0, "float", "TPP",
+          "with 'threshold': US chips with a total processing performance below this may be licensed",
+          "BIS final rule FR 2026-00789 (§C3, H)",
+          low=0.0, high=1e7, sweep_range=(10_000, 40_000)),
+    Param("export_bw_cap_gbs", 6_500.0, "float", "GB/s",
+          "with 'threshold': ... and DRAM bandwidth below this",
+          "BIS final rule FR 2026-00789 (§C3, H)",
+          low=0.0, high=1e7, sweep_range=(4_000, 10_000)),
     Param("export_lag_months", 18, "int", "months",
-          "with 'lagged': how old a chip must be (since release) to be exportable",
+          "with 'lagged' (a proposal, not the enacted rule): how old a chip must be to be exportable",
           "~18-month US lead preserved by the H200 decision (Bloomberg/Reuters, §A2, M/L)",
           low=0, high=60, sweep_range=(0, 36)),
+    Param("us_volume_cap_share", 0.5, "float", "share of US units",
+          "with 'threshold' and 'lagged': a licensed product's China units per quarter <= this share of "
+          "its units shipped to US end users",
+          "BIS final rule: China+Macau volume <= 50% of US shipments of the product (§C3, H)",
+          low=0.0, high=1.0, sweep_range=(0.1, 1.0)),
+    Param("per_customer_cap_units", float("inf"), "float", "units per customer per year",
+          "licensed (H200-class) units per Chinese customer and year; inf = no cap. Applied as an "
+          "aggregate cap of this x the licensed customers (us_licence_schedule, else 10) / 4 per quarter",
+          "Bloomberg Mar 2026: the US weighed 75,000 H200+MI325X per customer (§C3, M); Reuters May 2026: "
+          "~10 firms approved, up to 75k each (§C3, M/L); default off (a scenario lever)",
+          low=0.0, high=1e9, allow_off=True),
+    Param("us_licence_schedule", "", "count_schedule", "-",
+          "dated number of Chinese customers holding a US licence (e.g. '2026Q1:3,2026Q2:10'); the "
+          "largest developers hold them. Empty: approved_customer_share applies",
+          "Mar 2026 'only a few licences issued' (Bloomberg, §C3 M); May 2026 ~10 firms (Reuters, §C3 M/L)"),
+    Param("us_adaptive", False, "bool", "-",
+          "with 'threshold': each year's first quarter the TPP cap is set to us_adaptive_margin x the "
+          "TPP of the best domestic chip then on sale (exports track what China can make itself)",
+          "the decision's own argument: Huawei already makes comparable chips (§A2, M/L; §B4)"),
+    Param("us_adaptive_margin", 1.0, "float", "x",
+          "with us_adaptive: the TPP cap as a multiple of the best domestic chip's TPP",
+          "ASSUMPTION 1.0 (range 0.5-2.0)",
+          low=0.01, high=100.0, sweep_range=(0.5, 2.0)),
     Param("approved_customer_share", 0.6, "float", "share of developers",
           "share of Chinese developers holding a US licence (an 'approved customer')",
           "ASSUMPTION 0.6 (range 0.2-1.0): the decision licenses 'approved customers' with KYC "
@@ -65,9 +101,14 @@ PARAMS: tuple[Param, ...] = (
           "licensees is published",
           low=0.0, high=1.0, sweep_range=(0.2, 1.0)),
     Param("us_revenue_share", 0.25, "float", "share of China revenue",
-          "the US government's cut of China sales",
-          "25% on the H200 via the Jan 14 2026 tariff proclamation (§B4, H); 15% on H20/MI308 (§B4, H)",
+          "the US government's cut of China sales of licensed (H200-class and other non-China-part) "
+          "chips; no levy under 'open'",
+          "25% on the H200 via the Jan 14 2026 Section 232 tariff proclamation (§B4/§C3, H)",
           low=0.0, high=1.0, sweep_range=(0.0, 0.5)),
+    Param("china_part_revenue_share", 0.15, "float", "share of China revenue",
+          "the US government's cut of China sales of China parts (H20, MI308, RTX Pro 6000D)",
+          "15% licence condition on H20/MI308 from Aug 2025 (§B4, H)",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
     Param("us_reversal_prob", 0.05, "float", "per quarter",
           "chance each quarter that the US tightens the regime one level (open>lagged>h20>ban)",
           "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
@@ -77,10 +118,12 @@ PARAMS: tuple[Param, ...] = (
           "whether US reversals actually happen (True) or developers only price the risk while the "
           "regime holds (False: compares regimes as set, as in the headline experiment)",
           "experimental design switch; the risk itself is us_reversal_prob"),
-    Param("revenue_passthrough", 0.5, "float", "share",
-          "share of the US levy that the US chipmaker passes on in its China price",
-          "ASSUMPTION 0.5 (range 0-1): the H200's China price ~$27k (§A1, M) vs ~$25-30k list",
-          low=0.0, high=1.0, sweep_range=(0.0, 1.0)),
+    Param("revenue_passthrough", 0.0, "float", "share",
+          "share of the US levy that the US chipmaker adds on top of the catalogue's China price",
+          "ASSUMPTION 0 (range 0-0.5): catalogue prices are reported China prices that already "
+          "reflect the levy (H200 ~$27k, Reuters Dec 31 2025, §A1 M); FT's ~$20k ByteDance trial "
+          "price (§A1, M) is below any list price with the levy added, i.e. a pass-through <= 0",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.5)),
     # --- Chinese government -------------------------------------------------------------------
     Param("china_import_policy", "restrict", "choice", "-",
           "Beijing's stance on buying US chips",
@@ -100,6 +143,17 @@ PARAMS: tuple[Param, ...] = (
           "power bills cut up to 50% for DCs on domestic chips (FT Nov 2025, §C2, H) x ASSUMPTION "
           "energy ~30% of lifetime cost -> 0.15 (range 0-0.5)",
           low=0.0, high=0.9, sweep_range=(0.0, 0.5)),
+    Param("domestic_pairing_ratio", 0.0, "float", "H100e per H100e",
+          "domestic compute a developer must buy per unit of imported US compute (Beijing's drafted "
+          "pairing quota); modelled as its cost added to each US chip's price",
+          "Jan 2026: Beijing weighs requiring domestic chips to be bought alongside imports (The "
+          "Information, §C3 M; Reuters/Nikkei, §C2 M); reported as drafted, default 0 (range 0-2)",
+          low=0.0, high=10.0, sweep_range=(0.0, 2.0)),
+    Param("china_import_cap_units", float("inf"), "float", "units per quarter",
+          "Beijing's cap on US AI-chip imports per quarter (all US chips together); inf = no cap",
+          "Jan 2026: Nikkei reports draft rules capping volumes of foreign advanced chips (§C2, M); "
+          "Jan 28 2026 first approvals > 400k H200 in total (§C3, H/M); default off",
+          low=0.0, high=1e9, allow_off=True),
     Param("guidance_penalty", 1.0, "float", "utils",
           "utility penalty on US chips under 'discourage' and 'restrict' (window guidance)",
           "ASSUMPTION 1.0 (range 0-3): guidance against H20, justification requests (§C2, H) "
@@ -132,10 +186,10 @@ PARAMS: tuple[Param, ...] = (
           "Cambricon's output in 2026",
           "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
           low=0.0, high=1e8, sweep_range=(142_000, 500_000)),
-    Param("moore_threads_capacity_2026", 50_000, "float", "chips/year",
+    Param("moore_threads_capacity_2026", 25_000, "float", "chips/year",
           "Moore Threads' output in 2026",
-          "ASSUMPTION 50k (range 20k-150k): 2025 revenue ~1.5B yuan (§B2, M)",
-          low=0.0, high=1e8, sweep_range=(20_000, 150_000)),
+          "ASSUMPTION 25k (range 12k-40k): 2025 revenue ~1.5B yuan (§B2, M) at $5k-18k per unit",
+          low=0.0, high=1e8, sweep_range=(12_000, 40_000)),
     Param("domestic_capacity_growth", 0.5, "float", "per year",
           "annual growth of domestic chipmakers' capacity after 2026 (and before it, backwards)",
           "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "
@@ -211,8 +265,9 @@ PARAMS: tuple[Param, ...] = (
           low=0.0, high=20.0, sweep_range=(0.0, 3.0)),
     Param("policy_risk_weight", 3.0, "float", "utils",
           "utility lost per unit probability that US supply is cut within the planning horizon",
-          "ASSUMPTION 3 (range 0-6): H20 ban of Apr 2025 cost buyers $2.5B of unshippable orders "
-          "(§B3, H)",
+          "ASSUMPTION 3 (range 0-6): no measurement; buyers lived through four US tightenings in "
+          "11 quarters 2022Q4-2025Q2 (§C1, H) and the Apr 2025 H20 stop, which left $2.5B of H20 "
+          "that Nvidia could not ship (§B3, H)",
           low=0.0, high=20.0, sweep_range=(0.0, 6.0)),
     Param("risk_horizon_quarters", 8, "int", "quarters",
           "planning horizon over which developers price the risk of a US reversal",
@@ -232,7 +287,7 @@ PARAMS: tuple[Param, ...] = (
           "calendar quarter of step 0",
           "ODD: step 0 = 2026Q1, just after the Dec 2025 decision"),
     Param("us_policy_schedule", "", "schedule", "-",
-          "dated changes of the US export regime",
+          "dated changes of the US export regime ('threshold@30000' also sets the TPP cap)",
           "SOURCES §C1 for history replays; what-ifs are the user's",
           schedule_values=US_REGIMES),
     Param("china_policy_schedule", "", "schedule", "-",
@@ -243,10 +298,6 @@ PARAMS: tuple[Param, ...] = (
     Param("collect_developer_data", False, "bool", "-",
           "also collect per-developer data (installed compute per stack, segment, licence) each step",
           "instrumentation; off in sweeps to keep memory flat"),
-    Param("fail_at_step", -1, "int", "step",
-          "FOR TESTS ONLY: raise an error inside this step (-1 = never)",
-          "instrumentation for failure-isolation tests",
-          low=-1, high=10_000),
 )
 
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
@@ -285,6 +336,8 @@ def validate_value(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_numpy_number(value):
             raise bad()
         v = float(value)
+        if p.allow_off and v == math.inf:
+            return v
         if not math.isfinite(v):
             raise bad("not finite")
         if p.kind == "int":
@@ -309,6 +362,14 @@ def validate_value(name: str, value: Any) -> Any:
             raise bad()
         try:
             parse_schedule(value, p.schedule_values)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        return value
+    if p.kind == "count_schedule":
+        if not isinstance(value, str):
+            raise bad()
+        try:
+            parse_count_schedule(value)
         except ValueError as exc:
             raise bad(str(exc)) from None
         return value

@@ -9,9 +9,14 @@ US regimes, from strictest to loosest (``US_REGIMES`` order is used by reversals
 * ``ban``    — no AI chips at all;
 * ``h20``    — only cut-down China parts that comply at the time (A800/H800 until the Oct 2023
   rule, then H20 and MI308);
-* ``lagged`` — China parts, plus any chip released at least ``export_lag_months`` before the
-  current quarter, the latter to licensed ("approved") customers only (Dec 2025 decision, Jan 2026
-  BIS rule: case-by-case licences with customer KYC, §B4 H);
+* ``threshold`` — the rule as enacted (BIS final rule of Jan 13 2026, effective Jan 15, §B4/§C3 H):
+  China parts, plus US chips with total processing performance below ``export_tpp_cap`` (21,000)
+  and DRAM bandwidth below ``export_bw_cap_gbs`` (6,500 GB/s), the H200/MI325X class, to licensed
+  customers only, within the volume caps; the cap can change by date (``threshold@30000`` in
+  ``us_policy_schedule``) or follow the best domestic chip (``us_adaptive``);
+* ``lagged`` — a *proposed* rolling lag, not the enacted rule: China parts, plus any chip released
+  at least ``export_lag_months`` before the current quarter, to licensed customers only (the
+  "about 18 months behind" framing of the Dec 2025 decision, §A2 M/L, taken literally);
 * ``open``   — every released chip, to anyone.
 
 Chinese stances, from loosest to strictest:
@@ -30,7 +35,7 @@ import numpy as np
 
 from model.core.quarters import format_quarter, parse_quarter
 
-US_REGIMES = ("ban", "h20", "lagged", "open")  # strictest first
+US_REGIMES = ("ban", "h20", "threshold", "lagged", "open")  # strictest first
 CHINA_STANCES = ("open", "discourage", "restrict", "ban")  # loosest first
 
 
@@ -41,12 +46,17 @@ def us_exportable(
     china_part: np.ndarray,
     compliant_until: np.ndarray,
     lag_months: int,
+    tpp: np.ndarray | None = None,
+    mem_bw_gbs: np.ndarray | None = None,
+    tpp_cap: float = 21_000.0,
+    bw_cap_gbs: float = 6_500.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which US chips may be exported to China this quarter.
 
     Returns two boolean arrays over the given chips: ``to_anyone`` (any Chinese buyer may receive
     them) and ``to_licensed`` (only approved customers may). Chips not yet released are never
-    exportable. Pure function of its arguments.
+    exportable. Under ``threshold`` a chip needs ``tpp < tpp_cap`` and ``mem_bw_gbs < bw_cap_gbs``
+    (strictly below, as in the rule). Pure function of its arguments.
     """
     release = np.asarray(release)
     released = release <= quarter
@@ -56,6 +66,11 @@ def us_exportable(
         return none, none
     if regime == "h20":
         return china_ok, none
+    if regime == "threshold":
+        if tpp is None or mem_bw_gbs is None:
+            raise ValueError("the threshold regime needs each chip's tpp and mem_bw_gbs")
+        below = (np.asarray(tpp) < tpp_cap) & (np.asarray(mem_bw_gbs) < bw_cap_gbs)
+        return china_ok, released & below & ~np.asarray(china_part)
     if regime == "lagged":
         old_enough = released & (3 * (quarter - release) >= lag_months)
         return china_ok, old_enough & ~china_ok
@@ -100,26 +115,53 @@ def tighten_china(stance: str) -> str:
     return CHINA_STANCES[min(i + 1, len(CHINA_STANCES) - 1)]
 
 
-def parse_schedule(text: str, allowed: tuple[str, ...]) -> list[tuple[int, str]]:
-    """Parse ``"2025Q2:h20,2027Q1:ban"`` into ``[(quarter, value), ...]`` sorted by quarter.
+def split_regime(value: str) -> tuple[str, float | None]:
+    """``"threshold@30000"`` -> ("threshold", 30000.0); ``"h20"`` -> ("h20", None)."""
+    if "@" not in value:
+        return value, None
+    regime, cap = value.split("@", 1)
+    try:
+        number = float(cap)
+    except ValueError:
+        raise ValueError(f"{value!r}: the TPP cap after '@' must be a number") from None
+    if regime != "threshold" or not (number > 0 and number < 1e9):
+        raise ValueError(f"{value!r}: only 'threshold@CAP' with 0 < CAP < 1e9 takes a cap")
+    return regime, number
 
-    Raises ValueError for a malformed entry, an unknown value or a quarter given twice.
-    """
-    entries: list[tuple[int, str]] = []
+
+def _schedule_entries(text: str, parse_value, what: str) -> list[tuple[int, object]]:
+    """``"QUARTER:VALUE,..."`` -> sorted [(quarter, parse_value(item, value))]; a quarter given twice
+    or an entry without ':' is a ValueError (``what`` names the value in the message)."""
+    entries: list[tuple[int, object]] = []
     if text is None or not text.strip():
         return entries
     for raw in text.split(","):
         item = raw.strip()
         if ":" not in item:
-            raise ValueError(f"schedule entry {item!r} is not QUARTER:VALUE")
+            raise ValueError(f"schedule entry {item!r} is not QUARTER:{what}")
         q_text, value = (s.strip() for s in item.split(":", 1))
         q = parse_quarter(q_text)
-        if value not in allowed:
-            raise ValueError(f"schedule entry {item!r}: {value!r} is not one of {', '.join(allowed)}")
+        parsed = parse_value(item, value)
         if any(q == e[0] for e in entries):
             raise ValueError(f"schedule gives quarter {format_quarter(q)} twice")
-        entries.append((q, value))
+        entries.append((q, parsed))
     return sorted(entries)
+
+
+def parse_schedule(text: str, allowed: tuple[str, ...]) -> list[tuple[int, str]]:
+    """Parse ``"2025Q2:h20,2027Q1:ban"`` into ``[(quarter, value), ...]`` sorted by quarter.
+
+    US schedules also take ``threshold@CAP`` (the threshold regime with TPP cap CAP from then on).
+    Raises ValueError for a malformed entry, an unknown value or a quarter given twice.
+    """
+    def value_of(item: str, value: str) -> str:
+        base, _ = split_regime(value) if "@" in value else (value, None)
+        if base not in allowed or ("@" in value and "threshold" not in allowed):
+            raise ValueError(f"schedule entry {item!r}: {value!r} is not one of {', '.join(allowed)}"
+                             + (" (or threshold@CAP)" if "threshold" in allowed else ""))
+        return value
+
+    return _schedule_entries(text, value_of, "VALUE")
 
 
 def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None:
@@ -130,7 +172,17 @@ def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None
     return None
 
 
-def in_force_at(schedule: list[tuple[int, str]], quarter: int, initial: str) -> str:
+def parse_count_schedule(text: str) -> list[tuple[int, int]]:
+    """Parse ``"2026Q1:3,2026Q2:10"`` (a count from that quarter on) into sorted (quarter, count)."""
+    def count_of(item: str, value: str) -> int:
+        if not value.isdigit():
+            raise ValueError(f"schedule entry {item!r}: {value!r} is not a whole number >= 0")
+        return int(value)
+
+    return _schedule_entries(text, count_of, "COUNT")
+
+
+def in_force_at(schedule: list[tuple[int, object]], quarter: int, initial):
     """The value in force at ``quarter``: the latest scheduled change at or before it, else ``initial``."""
     value = initial
     for q, v in schedule:

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from model.sweep.experiment import Experiment, SampleSpec
 from model.core.parameters import PARAMS_BY_NAME
+from model.sweep.experiment import Experiment, SampleSpec
 
 RUN_ID_HEX = 16
 

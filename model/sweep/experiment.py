@@ -33,12 +33,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from model.sweep.errors import UsageError
 from model.core.chip_market import MODEL_REPORTERS
 from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
+from model.sweep.errors import UsageError
+from model.sweep.provenance import REPO_ROOT
 
 #: Folder of the shipped experiments: ``<repository root>/experiments``.
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_STEPS = 10_000

@@ -20,7 +20,7 @@ VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", 
                     "tqdm", "threadpoolctl")
 #: Paths whose last commit is "the commit of the model code": what makes the numbers.
 MODEL_PATHS = ("model", "pyproject.toml", "requirements.lock")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition; model.sweep.experiment imports it
 
 
 def package_versions() -> dict[str, str | None]:
@@ -60,7 +60,7 @@ def model_changes_since(commit: str) -> str | None:
 
 def platform_info() -> dict:
     """CPU architecture, the SIMD features numpy uses, and the BLAS library with its core type."""
-    import numpy as np
+    import numpy  # noqa: F401  (loads the BLAS library that threadpool_info reports)
 
     try:
         from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__

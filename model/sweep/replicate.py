@@ -22,7 +22,6 @@ The manifest's CPU and BLAS record (``platform``) is compared too, and each diff
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import tempfile
@@ -32,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.sweep.errors import UsageError
 from model.sweep.io import sha256_file
+from model.sweep.manifest import Manifest
 
 KEY = ["run_id", "step"]
 MAX_ROWS_SHOWN = 20
@@ -66,41 +65,14 @@ class Replication:
 
 
 def read_manifest(path: str | Path) -> tuple[Path, dict]:
-    """Load and sanity-check a sweep manifest. Raises UsageError."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "manifest.json"
-    if not path.is_file():
-        raise UsageError(f"{path}: no such manifest; allowed: DIR/manifest.json written by 'chipstack sweep'")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable JSON manifest ({exc}); allowed: a manifest written by "
-                         f"'chipstack sweep'") from None
-    if not isinstance(manifest, dict) or "chipstack_manifest" not in manifest:
-        raise UsageError(f"{path}: not a chipstack sweep manifest (no 'chipstack_manifest' key)")
-    spec = manifest.get("experiment", {}).get("spec")
-    if not isinstance(spec, dict):
-        raise UsageError(f"{path}: key experiment.spec is missing; allowed: a manifest written by "
-                         f"'chipstack sweep'")
-    if manifest.get("status") != "complete":
-        raise UsageError(f"{path}: status is {manifest.get('status')!r}; allowed: a finished sweep "
-                         f"(status 'complete'); finish it with 'chipstack sweep ... --resume'")
-    if "runs.parquet" not in manifest.get("files", {}):
-        raise UsageError(f"{path}: key files has no runs.parquet; allowed: a manifest of a finished sweep")
-    return path, manifest
+    """Load and sanity-check a sweep manifest (:meth:`Manifest.read`). Raises UsageError."""
+    manifest = Manifest.read(path)
+    return manifest.path, manifest.data
 
 
 def check_files(folder: Path, manifest: dict) -> list[tuple[str, str]]:
     """Saved files whose sha256 differs from the manifest's, or that are missing."""
-    altered = []
-    for name, digest in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            altered.append((name, "missing"))
-        elif sha256_file(path) != digest:
-            altered.append((name, "sha256 differs from the manifest: altered after the sweep"))
-    return altered
+    return Manifest(folder, manifest).altered_files()
 
 
 def environment_warnings(manifest: dict) -> list[str]:
@@ -208,7 +180,7 @@ def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: 
     tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
     try:
         sweep = run_sweep(experiment, tmp / "sweep", workers=workers, scheduler=scheduler,
-                          progress=progress, report=False)
+                          progress=progress)
         if sweep.interrupted:
             raise KeyboardInterrupt
         saved = pd.read_parquet(folder / "runs.parquet")

@@ -25,48 +25,48 @@ silently. With ``--resume`` the folder must hold a sweep of the same experiment 
 from __future__ import annotations
 
 import bisect
-import contextlib
 import datetime as dt
-import json
 import math
-import multiprocessing
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
-import traceback
-import warnings
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from model.sweep.design import Design, Run, build_design
-from model.sweep.errors import UsageError
-from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
-from model.sweep.io import atomic_path, sha256_file, write_json_atomic, write_text_atomic
 from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
 from model.core.parameters import PARAMS_BY_NAME
+from model.sweep.design import Design, Run, build_design
+from model.sweep.executors import InlineExecutor, executor_name, make_executor
+from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
+from model.sweep.io import atomic_path, sha256_file, write_json_atomic
+from model.sweep.manifest import MANIFEST_VERSION, Manifest
 from model.sweep.provenance import git_state, package_versions, platform_info
+from model.sweep.stats import t_quantile
+from model.sweep.store import (
+    PARTS_DIR,
+    SPEC_FILE,
+    check_output_folder,
+    in_design_order,
+    merge_parts,
+    write_failures,
+    write_summary,
+)
+from model.sweep.tasks import Task, TaskResult, drain, output_schema
 
-PARTS_DIR = ".parts"
-SPEC_FILE = "experiment.json"
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
 #: Developer-quarters per task: a task of this much work takes roughly 0.3-0.5 s.
 WORK_PER_TASK = 200_000
 MAX_RUNS_PER_TASK = 64
 TASKS_PER_WORKER = 6
-ROWS_PER_ROW_GROUP = 4096  # small row groups keep the writer's buffers small
+#: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
+OnFinished = Callable[[Path], list[Path]]
 
 
 @dataclass
@@ -89,29 +89,6 @@ class SweepResult:
 
 
 # =============================================================================================
-# Command line
-def cmd_sweep(args) -> int:
-    """``chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]``."""
-    experiment = load_experiment(args.experiment)
-    out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
-    result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
-                       scheduler=args.scheduler)
-    if result.interrupted:
-        print(f"chipstack: interrupted: {result.done} of {result.total} runs are saved in {out_dir}; "
-              f"run the same command with --resume to finish", file=sys.stderr)
-        return 130
-    if result.broken:
-        print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
-              f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
-        return 1
-    print(summary_text(out_dir))
-    if result.failed:
-        print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
-              f"(--resume retries them)", file=sys.stderr)
-    return result.exit_code
-
-
-# =============================================================================================
 # The sweep
 def run_sweep(
     experiment: Experiment | str | Path,
@@ -121,13 +98,20 @@ def run_sweep(
     executor: Executor | None = None,
     progress: bool = True,
     scheduler: str | None = None,
-    report: bool = True,
+    model_cls: type = ChipMarketModel,
+    on_finished: OnFinished | None = None,
+    warm_up: Callable[[], None] | None = None,
 ) -> SweepResult:
     """Run (or finish, with ``resume``) a sweep into ``out_dir``; see the module docstring.
 
     ``executor``: any ``concurrent.futures.Executor`` (it is not shut down here); by default one is
-    made by :func:`make_executor` from ``workers`` and ``scheduler``. Raises UsageError on bad
-    input before anything is written.
+    made by :func:`make_executor` from ``workers`` and ``scheduler``. ``model_cls``: the model class
+    each run instantiates as ``model_cls(rng=seed, **parameters)`` (pickled by reference to the
+    workers, so it must be importable there). ``on_finished(out_dir)``: called once the data files
+    are written (e.g. the report, by the ``chipstack sweep`` command); the files it returns are
+    recorded in the manifest; if it raises, the sweep only warns. ``warm_up``: called in a
+    background thread while the first tasks run (imports for ``on_finished``). Raises UsageError on
+    bad input before anything is written.
     """
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
@@ -143,201 +127,23 @@ def run_sweep(
     try:
         if state == "complete":
             return _already_complete(out_dir, design, t0)
-        sweep = _Sweep(experiment, design, out_dir, workers, progress)
+        sweep = _Sweep(experiment, design, out_dir, workers, progress, model_cls)
         sweep.prepare(fresh=state == "fresh")
-        sweep.execute(executor)
+        sweep.execute(executor, warm_up)
     finally:
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
     result = sweep.result(time.perf_counter() - t0)
     if result.interrupted or result.broken:
         return result
-    result.files = finalize(sweep, started, report=report, executor_name=_executor_name(executor, workers))
+    result.files = finalize(sweep, started, on_finished, executor_name=executor_name(executor, workers))
     result.seconds = time.perf_counter() - t0
     return result
 
 
 def _already_complete(out_dir: Path, design: Design, t0: float) -> SweepResult:
-    n = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))["counts"]["total"]
+    n = Manifest.load(out_dir).counts["total"]
     return SweepResult(out_dir, total=n, done=n, failed=0, resumed=n, seconds=time.perf_counter() - t0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Output folder checks (all before anything is created)
-def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> str:
-    """'fresh', 'partial' or 'complete'. Raises UsageError when the folder may not be used."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {str(out_dir)!r}: exists and is not a folder; allowed: a folder path")
-    if not _has_files(out_dir):
-        return "fresh"
-    if not resume:
-        raise UsageError(f"output folder {str(out_dir)!r} is not empty; allowed: --resume to finish the "
-                         f"sweep saved there, another --out folder, or delete the folder first")
-    saved = _saved_fingerprint(out_dir)
-    if saved is None:
-        raise UsageError(f"--resume: output folder {str(out_dir)!r} holds no chipstack sweep "
-                         f"(no {MANIFEST} or {PARTS_DIR}/{SPEC_FILE}); allowed: a folder written by "
-                         f"'chipstack sweep', or another --out folder")
-    if saved != experiment.fingerprint():
-        raise UsageError(f"--resume: output folder {str(out_dir)!r} holds a sweep of a different experiment "
-                         f"(its design, steps, seed or parameters differ from {experiment.source}); "
-                         f"allowed: the same experiment, or another --out folder")
-    return "complete" if _manifest_complete(out_dir) else "partial"
-
-
-def _has_files(folder: Path) -> bool:
-    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
-
-
-def _saved_fingerprint(out_dir: Path) -> str | None:
-    for path in (out_dir / PARTS_DIR / SPEC_FILE, out_dir / MANIFEST):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            return json.loads(path.read_text(encoding="utf-8"))["fingerprint"]
-    return None
-
-
-def _manifest_complete(out_dir: Path) -> bool:
-    try:
-        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    counts = manifest.get("counts", {})
-    return (manifest.get("status") == "complete" and counts.get("failed") == 0
-            and counts.get("done") == counts.get("total")
-            and all((out_dir / name).is_file() for name in manifest.get("files", {})))
-
-
-# ---------------------------------------------------------------------------------------------
-# Executors: the plug-in seam
-class InlineExecutor(Executor):
-    """Runs each task in this process when it is submitted (``--workers 1``: no process overhead)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # KeyboardInterrupt and SystemExit propagate
-            future.set_exception(exc)
-        return future
-
-
-def make_executor(workers: int | None, scheduler: str | None = None) -> Executor:
-    """An executor for ``workers`` processes, or for a Dask scheduler (``local`` or tcp://HOST:PORT,
-    through ``model.sweep.cluster``). Raises UsageError for a bad or unreachable scheduler."""
-    if scheduler is not None:
-        try:
-            from model.sweep.cluster import dask_executor
-        except ImportError:
-            raise UsageError(f"--scheduler {scheduler!r}: the Dask backend is not available; "
-                             f"allowed: leave out --scheduler and use --workers N") from None
-        return dask_executor(scheduler, workers)
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        return InlineExecutor()
-    return _ProcessPool(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
-
-
-class _ProcessPool(ProcessPoolExecutor):
-    """A process pool that forks its workers (where possible) without Python 3.12's warning.
-
-    The main process's only other threads at that moment are idle native ones (OpenBLAS, jemalloc)
-    that register fork handlers; the workers run only the model. Forking keeps start-up at a few
-    milliseconds, which matters for parallel efficiency on short sweeps.
-    """
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
-                                    category=DeprecationWarning)
-            return super().submit(fn, *args, **kwargs)
-
-
-def _mp_context():
-    """fork where available (workers start in milliseconds, modules already imported)."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
-
-
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the main process decides what to keep and stops them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _executor_name(executor: Executor, workers: int) -> str:
-    if isinstance(executor, InlineExecutor):
-        return "inline"
-    if isinstance(executor, ProcessPoolExecutor):
-        return f"processes:{workers}"
-    return getattr(executor, "name", type(executor).__name__)
-
-
-# ---------------------------------------------------------------------------------------------
-# Tasks (run in the workers)
-@dataclass(frozen=True)
-class Task:
-    steps: int
-    fixed: dict
-    runs: list[Run]
-    schema: pa.Schema
-
-
-@dataclass
-class TaskResult:
-    table: pa.Table | None  # rows of the runs that finished, sorted by run_id then step
-    done: list[str]  # their run ids
-    failures: list[dict]
-
-
-def run_task(task: Task) -> TaskResult:
-    """Run a task's runs; a run that raises is recorded, the others go on."""
-    frames, finished, failures = [], [], []
-    for run in task.runs:
-        try:
-            model = ChipMarketModel(rng=run.seed, **task.fixed, **run.values)
-            frames.append(model.run(task.steps))
-        except Exception as exc:
-            failures.append(failure_record(run, exc, traceback.format_exc()))
-            continue
-        finished.append(run)
-    table = runs_table(frames, finished, task.schema) if frames else None
-    return TaskResult(table, [run.run_id for run in finished], failures)
-
-
-def failure_record(run: Run, exc: BaseException, trace: str) -> dict:
-    return {"run_id": run.run_id, "replication": run.replication, "seed": run.seed,
-            "sample_index": run.sample_index, **run.values,
-            "error": f"{type(exc).__name__}: {exc}", "traceback": trace}
-
-
-def runs_table(frames: list[pd.DataFrame], runs: list[Run], schema: pa.Schema) -> pa.Table:
-    """The runs' model data with their identity and varying parameters, in ``schema``'s columns."""
-    data = pd.concat(frames, ignore_index=True)
-    lengths = [len(f) for f in frames]
-    identity = {"run_id": [r.run_id for r in runs], "replication": [r.replication for r in runs],
-                "seed": [r.seed for r in runs], "sample_index": [r.sample_index for r in runs]}
-    for name in schema.names:
-        if name in identity:
-            data[name] = np.repeat(np.array(identity[name], dtype=object), lengths)
-        elif name not in data:
-            data[name] = np.repeat(np.array([r.values[name] for r in runs], dtype=object), lengths)
-    return pa.Table.from_pandas(data[schema.names], schema=schema, preserve_index=False)
-
-
-def output_schema(experiment: Experiment) -> pa.Schema:
-    """Columns of runs.parquet (INTERFACES §5)."""
-    fields = [pa.field("run_id", pa.string()), pa.field("replication", pa.int64()),
-              pa.field("seed", pa.int64())]
-    if experiment.sample is not None:
-        fields.append(pa.field("sample_index", pa.int64()))
-    fields += [pa.field(name, _arrow_type(name)) for name in experiment.varying]
-    fields += [pa.field("step", pa.int64()), pa.field("quarter", pa.string())]
-    fields += [pa.field(name, pa.float64()) for name in MODEL_REPORTERS]
-    return pa.schema(fields)
-
-
-def _arrow_type(name: str) -> pa.DataType:
-    kind = PARAMS_BY_NAME[name].kind
-    return {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}.get(kind, pa.string())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,8 +151,10 @@ def _arrow_type(name: str) -> pa.DataType:
 class _Sweep:
     """State of one sweep in the main process: saved parts, failures, progress."""
 
-    def __init__(self, experiment: Experiment, design: Design, out_dir: Path, workers: int, progress: bool):
+    def __init__(self, experiment: Experiment, design: Design, out_dir: Path, workers: int, progress: bool,
+                 model_cls: type = ChipMarketModel):
         self.experiment, self.design, self.out_dir = experiment, design, out_dir
+        self.model_cls = model_cls
         self.parts_dir = out_dir / PARTS_DIR
         self.workers, self.progress = workers, progress
         self.schema = output_schema(experiment)
@@ -385,14 +193,14 @@ class _Sweep:
         for run in todo:
             seg = bisect.bisect_left(bounds, run.run_id)
             if chunk and (len(chunk) >= size or seg != segment):
-                yield Task(self.experiment.steps, fixed, chunk, self.schema)
+                yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls)
                 chunk = []
             chunk.append(run)
             segment = seg
         if chunk:
-            yield Task(self.experiment.steps, fixed, chunk, self.schema)
+            yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls)
 
-    def execute(self, executor: Executor) -> None:
+    def execute(self, executor: Executor, warm_up: Callable[[], None] | None = None) -> None:
         """Run every unsaved run; with a precision target, add replications in rounds."""
         bar = self._progress_bar()
         replications = np.full(self.design.n_points, self.design.replications)
@@ -403,7 +211,7 @@ class _Sweep:
                 if bar is not None:
                     bar.total = len(self.runs)
                     bar.refresh()
-                self._run_missing(executor, bar)
+                self._run_missing(executor, bar, warm_up)
                 if self.experiment.precision is None:
                     break
                 more = required_replications(self.final_values(), replications, self.experiment.precision)
@@ -418,11 +226,11 @@ class _Sweep:
             if bar is not None:
                 bar.close()
 
-    def _run_missing(self, executor: Executor, bar) -> None:
+    def _run_missing(self, executor: Executor, bar, warm_up: Callable[[], None] | None = None) -> None:
         saved = self.saved_ids()
         todo = sorted((run for run in self.runs if run.run_id not in saved), key=lambda r: r.run_id)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
-        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar))
+        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar), warm_up)
 
     def final_values(self) -> pd.DataFrame:
         """(point, value) of the precision reporter at the last step, for the current runs."""
@@ -485,93 +293,26 @@ def runs_per_task(experiment: Experiment, n_todo: int, workers: int) -> int:
 
 def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -> np.ndarray:
     """Replications per point for a 95% CI half-width <= the target (growing at most 8x a round)."""
-    from scipy.special import stdtrit  # the t quantile; scipy.stats costs 0.25 s to import
-
     grouped = final.groupby("point")["value"]
     n = grouped.count().reindex(range(len(current)), fill_value=0).to_numpy()
     sd = grouped.std(ddof=1).reindex(range(len(current))).fillna(0.0).to_numpy()
     need = np.maximum(n, 2)
     for _ in range(5):  # n >= (t_{n-1} sd / h)^2, solved by fixed-point iteration
-        t = stdtrit(np.maximum(need, 2) - 1, 0.975)
+        t = t_quantile(np.maximum(need, 2))
         need = np.maximum(n, np.ceil((t * sd / precision.half_width) ** 2)).astype(int)
     need = np.minimum(need, np.maximum(8 * current, 2))
     need = np.where(n < current, current, need)  # failed runs: do not chase their replacements
     return np.minimum(need, precision.max_replications)
 
 
-_WARMED = threading.Event()
-
-
-def _warm_up_outputs() -> None:
-    """Import what the output stage needs (scipy.stats, matplotlib, the report: ~1.5 s) in a
-    background thread while the workers run, instead of serially after them.
-
-    Called once the first tasks are submitted: a fork-based pool has started all its workers by
-    then, so no worker is forked while the thread holds an import lock.
-    """
-    if _WARMED.is_set():
-        return
-    _WARMED.set()
-
-    def imports() -> None:
-        with contextlib.suppress(Exception):
-            import scipy.stats  # noqa: F401
-
-            from . import report  # noqa: F401  (imports matplotlib.pyplot)
-
-    threading.Thread(target=imports, name="chipstack-warm-up", daemon=True).start()
-
-
-def drain(executor: Executor, tasks: Iterable[Task], in_flight: int, on_result: Callable) -> None:
-    """Keep ``in_flight`` tasks submitted; hand each result to ``on_result`` as it finishes.
-
-    On Ctrl-C: tasks not yet started are cancelled, running ones are finished and saved; a second
-    Ctrl-C abandons them. KeyboardInterrupt is re-raised at the end.
-    """
-    tasks = iter(tasks)
-    pending: dict[Future, Task] = {}
-
-    def fill() -> None:
-        while len(pending) < in_flight and (task := next(tasks, None)) is not None:
-            pending[executor.submit(run_task, task)] = task
-
-    try:
-        fill()
-        _warm_up_outputs()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                on_result(_task_result(future, pending.pop(future)))
-            fill()
-    except KeyboardInterrupt:
-        for future in pending:
-            future.cancel()
-        for future, task in pending.items():
-            if not future.cancelled():
-                with contextlib.suppress(Exception):
-                    on_result(_task_result(future, task))
-        raise
-
-
-def _task_result(future: Future, task: Task) -> TaskResult:
-    """The task's result; an exception outside the runs (e.g. pickling) fails the task's runs."""
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        raise
-    except Exception as exc:
-        trace = "".join(traceback.format_exception(exc))
-        return TaskResult(None, [], [failure_record(run, exc, trace) for run in task.runs])
-
-
 # =============================================================================================
 # Outputs
-def finalize(sweep: _Sweep, started: str, report: bool, executor_name: str) -> list[Path]:
+def finalize(sweep: _Sweep, started: str, on_finished: OnFinished | None, executor_name: str) -> list[Path]:
     """Merge the parts and write every output file; returns the files written."""
     out = sweep.out_dir
     keep = {run.run_id for run in sweep.runs}
     final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
-    final = _in_design_order(final, sweep.runs)
+    final = in_design_order(final, sweep.runs)
     with atomic_path(out / "final.csv") as tmp:
         final.to_csv(tmp, index=False)
     write_summary(final, sweep.design, sweep.runs, out / "summary.csv")
@@ -583,107 +324,25 @@ def finalize(sweep: _Sweep, started: str, report: bool, executor_name: str) -> l
     files = [out / "runs.parquet", out / "final.csv", out / "summary.csv"]
     files += [failures_path] if sweep.failures else []
     counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
-    manifest = build_manifest(sweep, started, counts, executor_name)
-    write_manifest(out, manifest, files, status="reporting")
-    figures = _write_report(out) if report else []
-    files += [p for p in figures if p.is_file()]
-    manifest["finished"] = _now()
-    write_manifest(out, manifest, files, status="complete")
+    manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))
+    manifest.write(files, status="reporting")
+    extra = _call_on_finished(on_finished, out) if on_finished is not None else []
+    files += [p for p in extra if p.is_file()]
+    manifest.data["finished"] = _now()
+    manifest.write(files, status="complete")
     if not sweep.failures:
         shutil.rmtree(sweep.parts_dir, ignore_errors=True)
-    return files + [out / MANIFEST]
+    return files + [manifest.path]
 
 
-def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int,
-                keep: set[str]) -> pd.DataFrame:
-    """Stream the parts into ``path`` sorted by run_id then step; return the last step of each run.
-
-    Parts whose run-id ranges overlap are merged together; the others one at a time, so memory
-    holds about one task's rows, however many runs there are.
-    """
-    finals: list[pa.Table] = []
-    dictionary = [f.name for f in schema if f.type == pa.string() and f.name != "run_id"]
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, use_dictionary=dictionary) as writer:
-        buffer: list[pa.Table] = []
-        for group in overlapping_groups(parts):
-            table = pa.concat_tables([pq.read_table(p, schema=schema) for p in group])
-            if not all(run_id in keep for p in group for run_id in parts[p]):
-                table = table.filter(pc.is_in(table["run_id"], pa.array(sorted(keep))))
-            table = table.sort_by([("run_id", "ascending"), ("step", "ascending")])
-            finals.append(table.filter(pc.equal(table["step"], steps - 1)))
-            buffer.append(table)
-            if sum(t.num_rows for t in buffer) >= ROWS_PER_ROW_GROUP:
-                writer.write_table(pa.concat_tables(buffer), row_group_size=ROWS_PER_ROW_GROUP)
-                buffer = []
-        if buffer:
-            writer.write_table(pa.concat_tables(buffer), row_group_size=ROWS_PER_ROW_GROUP)
-    final = pa.concat_tables(finals) if finals else schema.empty_table()
-    return final.drop_columns(["step", "quarter"]).to_pandas()
-
-
-def overlapping_groups(parts: dict[Path, list[str]]) -> Iterator[list[Path]]:
-    """Parts in run-id order, grouped where their [first, last] run-id ranges overlap."""
-    ordered = sorted(parts.items(), key=lambda item: (item[1][0], item[1][-1]))
-    group: list[Path] = []
-    group_end = ""
-    for path, ids in ordered:
-        if group and ids[0] > group_end:
-            yield group
-            group = []
-        group.append(path)
-        group_end = max(group_end, ids[-1]) if len(group) > 1 else ids[-1]
-    if group:
-        yield group
-
-
-def _design_position(runs: list[Run]) -> dict[str, tuple[int, int]]:
-    return {run.run_id: (run.point, run.replication) for run in runs}
-
-
-def _in_design_order(final: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
-    """Rows sorted by design point, then replication."""
-    point = final["run_id"].map({run.run_id: run.point for run in runs}).to_numpy()
-    order = np.lexsort((final["replication"].to_numpy(), point))
-    return final.iloc[order].reset_index(drop=True)
-
-
-def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path) -> None:
-    """One row per design point: n_runs and mean, sd and 95% t-interval of each reporter."""
-    with atomic_path(path) as tmp:
-        summary_frame(final, design, runs).to_csv(tmp, index=False)
-
-
-def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run]) -> pd.DataFrame:
-    from scipy.special import stdtrit  # the t quantile; scipy.stats costs 0.25 s to import
-
-    point_of = {run.run_id: run.point for run in runs}
-    points = pd.DataFrame([{**({"sample_index": p.sample_index} if design.sample else {}), **p.values}
-                           for p in design.points])
-    grouped = final.assign(_point=final["run_id"].map(point_of)).groupby("_point")
-    groups = grouped[list(MODEL_REPORTERS)]
-    n = grouped.size().reindex(range(len(points)), fill_value=0)
-    mean = groups.mean().reindex(range(len(points)))
-    sd = groups.std(ddof=1).reindex(range(len(points)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = stdtrit(n.to_numpy() - 1, 0.975)
-        half = sd.to_numpy() * (t / np.sqrt(n.to_numpy()))[:, None]
-    columns = {"n_runs": n.to_numpy()}
-    for k, name in enumerate(MODEL_REPORTERS):
-        columns[f"{name}_mean"] = mean[name].to_numpy()
-        columns[f"{name}_sd"] = sd[name].to_numpy()
-        columns[f"{name}_ci_low"] = mean[name].to_numpy() - half[:, k]
-        columns[f"{name}_ci_high"] = mean[name].to_numpy() + half[:, k]
-    return pd.concat([points, pd.DataFrame(columns)], axis=1)
-
-
-def write_failures(failures: list[dict], runs: list[Run], path: Path) -> None:
-    position = _design_position(runs)
-    rows = sorted(failures, key=lambda f: position[f["run_id"]])
-    frame = pd.DataFrame(rows)
-    if frame["sample_index"].isna().all():
-        frame = frame.drop(columns=["sample_index"])
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+def _call_on_finished(on_finished: OnFinished, out: Path) -> list[Path]:
+    """The files ``on_finished`` wrote; if it fails the data are saved anyway, with a warning."""
+    try:
+        return [Path(p) for p in on_finished(out)]
+    except Exception as exc:  # the data are saved; a broken figure must not lose them
+        print(f"chipstack: warning: the report failed ({type(exc).__name__}: {exc}); "
+              f"the sweep's data are saved; retry with 'chipstack report {out}'", file=sys.stderr)
+        return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -724,12 +383,6 @@ def build_manifest(sweep: _Sweep, started: str, counts: dict, executor_name: str
     }
 
 
-def write_manifest(out: Path, manifest: dict, files: list[Path], status: str) -> None:
-    manifest["status"] = status
-    manifest["files"] = {p.relative_to(out).as_posix(): sha256_file(p) for p in files}
-    write_json_atomic(out / MANIFEST, manifest)
-
-
 def _sha256_or_none(path) -> str | None:
     try:
         return sha256_file(path)
@@ -738,105 +391,5 @@ def _sha256_or_none(path) -> str | None:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
-
-def _write_report(out: Path) -> list[Path]:
-    """Figures and sensitivity indices from model.analysis.report; a missing or failing report only warns."""
-    try:
-        from model.analysis.report import write_report
-    except ImportError as exc:
-        print(f"chipstack: warning: no figures ({exc}); the sweep's data are saved", file=sys.stderr)
-        return []
-    try:
-        return [Path(p) for p in write_report(out)]
-    except Exception as exc:  # the data are saved; a broken figure must not lose them
-        print(f"chipstack: warning: the report failed ({type(exc).__name__}: {exc}); "
-              f"the sweep's data are saved; retry with 'chipstack report {out}'", file=sys.stderr)
-        return []
-
-
-# =============================================================================================
-# The summary table printed at the end
-def summary_text(out_dir: Path, reporter: str = "us_stack_share") -> str:
-    """Readable table of the final ``reporter`` (mean and 95% interval) per design point."""
-    manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
-    summary = pd.read_csv(out_dir / "summary.csv")
-    exp = manifest["experiment"]
-    counts = manifest["counts"]
-    low, high = summary["n_runs"].min(), summary["n_runs"].max()
-    per_point = f"{low}" if low == high else f"{low}-{high}"
-    precision = manifest["design"].get("precision")
-    target = (f" (until the 95% CI half-width of {precision['reporter']} <= {precision['half_width']:g},"
-              f" at most {precision['max_replications']})") if precision else ""
-    head = (f"chipstack sweep {exp['name']}: {counts['done']} of {counts['total']} runs done, "
-            f"{counts['failed']} failed; {exp['steps']} quarters, {per_point} runs per point{target}, "
-            f"root seed {manifest['root_seed']}\n"
-            f"final {reporter}: mean [95% interval] per design point; outputs in {out_dir}")
-    grid = manifest["design"]["grid"]
-    if manifest["design"]["sample"] is not None:
-        body = _sample_text(summary, out_dir, reporter)
-    elif grid:
-        body = _grid_text(summary, list(grid), grid, reporter)
-    else:
-        body = _cell(summary.iloc[0], reporter) if len(summary) else "(no runs)"
-    return f"{head}\n\n{body}"
-
-
-def _grid_text(summary: pd.DataFrame, axes: list[str], grid: dict, reporter: str) -> str:
-    """Rows x columns from the first two axes; one table per combination of the other axes."""
-    rows = axes[0]
-    cols = axes[1] if len(axes) > 1 else None
-    blocks = []
-    for _, block in summary.groupby(axes[2:], sort=False) if len(axes) > 2 else [((), summary)]:
-        title = ", ".join(f"{a} = {_fmt(block.iloc[0][a])}" for a in axes[2:])
-        blocks.append((title + "\n" if title else "") + _table(block, rows, cols, grid, reporter))
-    return "\n\n".join(blocks)
-
-
-def _table(block: pd.DataFrame, rows: str, cols: str | None, grid: dict, reporter: str) -> str:
-    col_values = grid[cols] if cols else [None]
-    width = 24
-    corner = f"{rows} \\ {cols}" if cols else rows
-    label_width = max(len(corner), *(len(_fmt(v)) for v in grid[rows])) + 2
-    titles = [_fmt(c) if cols else reporter for c in col_values]
-    lines = [f"{corner:<{label_width}}" + "".join(f"{t:>{width}}" for t in titles)]
-    for r in grid[rows]:
-        cells = []
-        for c in col_values:
-            match = block[_equal(block[rows], r) & (_equal(block[cols], c) if cols else True)]
-            cells.append(_cell(match.iloc[0], reporter) if len(match) else "-")
-        lines.append(f"{_fmt(r):<{label_width}}" + "".join(f"{cell:>{width}}" for cell in cells))
-    return "\n".join(lines)
-
-
-def _equal(column: pd.Series, value) -> pd.Series:
-    if isinstance(value, float) or isinstance(value, int) and not isinstance(value, bool):
-        return np.isclose(column.astype(float), float(value))
-    return column.astype(str) == str(value)
-
-
-def _sample_text(summary: pd.DataFrame, out_dir: Path, reporter: str) -> str:
-    values = summary[f"{reporter}_mean"].dropna()
-    text = (f"{len(summary)} sample points: final {reporter} across points "
-            f"mean {values.mean():.3f}, min {values.min():.3f}, max {values.max():.3f}")
-    sensitivity = out_dir / "sensitivity.csv"
-    if sensitivity.is_file():
-        table = pd.read_csv(sensitivity)
-        text += f"\n\nsensitivity indices ({sensitivity}):\n" + table.head(20).to_string(index=False)
-    return text
-
-
-def _cell(row: pd.Series, reporter: str) -> str:
-    mean, low, high = (row[f"{reporter}_{k}"] for k in ("mean", "ci_low", "ci_high"))
-    if pd.isna(mean):
-        return "n/a"
-    if pd.isna(low):
-        return f"{mean:.3f}"
-    return f"{mean:.3f} [{low:.3f}, {high:.3f}]"
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

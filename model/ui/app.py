@@ -53,7 +53,7 @@ from model.core.network import edge_list
 from model.core.quarters import format_quarter
 from model.core.reporters import REPORTERS_BY_NAME
 from model.sweep.errors import UsageError
-from model.ui.levers import (CONTROLS, DEFAULT_B_PRESET, DEFAULT_PRESET, DEFAULT_SEED, GROUPS, LEVERS,
+from model.ui.levers import (CONTROLS, DEFAULT_B_PRESET, DEFAULT_PRESET, GROUPS, LEVERS,
                              PRESETS, SHARED_WITH_B, coerce_control, preset_values)
 from model.ui.sweep_run import SweepRun, open_run, open_sweep, replay_verdict
 

@@ -54,6 +54,8 @@ class Lever:
 # One line per lever: group, parameter, label (unit), control, what it does.
 LEVERS: tuple[Lever, ...] = (
     Lever("US", "export_regime", "export regime", select(US_REGIMES), "what Nvidia and AMD may sell in China: ban; h20 = cut-down China parts only; lagged = chips at least the export lag old; open"),
+    Lever("US", "export_tpp_cap", "TPP cap (TPP, with 'threshold'; enacted 21,000)", slider_int(5_000, 60_000, 1_000), "US chips with a total processing performance below this may be licensed under 'threshold'"),
+    Lever("US", "us_volume_cap_share", "China units <= share of US units (0-1, with 'threshold'/'lagged')", slider_float(0.0, 1.0, 0.05), "a licensed product's China units per quarter are capped at this share of its US units"),
     Lever("US", "export_lag_months", "export lag (months, with 'lagged')", slider_int(0, 60, 3), "how old a US chip must be before it may be sold to China under 'lagged'"),
     Lever("US", "approved_customer_share", "approved customers (share of developers, 0-1)", slider_float(0.0, 1.0, 0.05), "share of Chinese developers holding a US licence to buy the newest allowed chips"),
     Lever("US", "us_revenue_share", "US cut of sales (share of revenue, 0-1)", slider_float(0.0, 1.0, 0.05), "share of Nvidia's and AMD's China revenue the US government takes; half is passed on in prices"),
@@ -76,13 +78,15 @@ CONTROLS: dict[str, dict[str, Any]] = {
 
 #: Presets: values that differ from the model's defaults (every other lever takes its default).
 PRESETS: dict[str, dict[str, Any]] = {
-    "December 2025 decision": {"export_regime": "lagged", "export_lag_months": 18, "china_import_policy": "restrict"},
+    "December 2025 decision (as enacted)": {"export_regime": "threshold", "china_import_policy": "restrict"},
+    "Rolling 18-month lag (proposal)": {"export_regime": "lagged", "export_lag_months": 18,
+                                        "china_import_policy": "restrict"},
     "No exports": {"export_regime": "ban"},
     "H20 only": {"export_regime": "h20"},
     "Open market": {"export_regime": "open", "china_import_policy": "open"},
     "Beijing blocks": {"china_import_policy": "ban"},
 }
-DEFAULT_PRESET = "December 2025 decision"
+DEFAULT_PRESET = "December 2025 decision (as enacted)"
 DEFAULT_B_PRESET = "No exports"
 
 

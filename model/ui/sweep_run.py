@@ -23,10 +23,11 @@ from model.sweep.errors import UsageError
 
 
 def _read_manifest(folder: Path) -> tuple[Path, dict]:
-    """The sweep's manifest (validated). The one use of the sweep package's reader: it may move."""
-    from model.sweep.replicate import read_manifest
+    """The sweep's manifest, read and checked by its owner (``model.sweep.manifest.Manifest``)."""
+    from model.sweep.manifest import Manifest
 
-    return read_manifest(folder)
+    manifest = Manifest.read(folder)
+    return manifest.path, manifest.data
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
-"""``python -m model.validation ...`` (also ``chipstack validate ...``)."""
+"""``python -m model.validation ...``: an alias of ``chipstack validate ...``."""
 
 import sys
 
-from model.validation.docking import main
+from model.validation.cli import main
 
 sys.exit(main())

@@ -1,0 +1,245 @@
+"""Sensitivity of a sweep's final outputs to its sampled parameters: Sobol S1/ST, Morris mu*/sigma
+(SALib) or partial rank correlation coefficients (PRCC, for LHS), per grid cell; the table
+(``sensitivity.csv``) and its figure (``figures/sensitivity.png``)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from model.analysis.labels import NICE_NAMES, fmt_value, reporter_scale, reporter_title, reporter_unit  # noqa: E402
+from model.analysis.sweep_data import Sweep  # noqa: E402
+from model.core.reporters import REPORTERS_BY_NAME  # noqa: E402
+from model.sweep.stats import CONF_LEVEL  # noqa: E402
+
+#: Outputs whose sensitivity to the sampled parameters is analysed.
+SENSITIVITY_OUTPUTS = ("us_stack_share", "china_compute_h100e")
+#: Resamples for the bootstrap confidence intervals of SALib's analyses.
+NUM_RESAMPLES = 500
+
+
+def _analysis_seed(sweep: Sweep) -> int:
+    seed = sweep.manifest.get("experiment", {}).get("seed")
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        seed = 1
+    return seed % (2**31 - 1) or 1  # SALib's sobol treats 0 as "no seed"
+
+
+def _problem(sweep: Sweep) -> dict:
+    sample = sweep.sample
+    prob = sample.get("salib_problem") or {}
+    names = list(sweep.sample_params)
+    if prob.get("names") and list(prob["names"]) == names and prob.get("bounds"):
+        bounds = [list(map(float, b)) for b in prob["bounds"]]
+    else:
+        ranges = sample.get("ranges") or {}
+        bounds = [list(map(float, ranges[n])) if n in ranges else
+                  [float(sweep.final[n].min()), float(sweep.final[n].max())] for n in names]
+    return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
+    """Sensitivity indices of the final outputs to the sampled parameters, and notes on what was skipped.
+
+    Y per sample point is the mean over replications of the reporter at the last step, ordered by
+    ``sample_index``; for ``grid+sample`` designs one analysis per grid cell.
+    """
+    notes: list[str] = []
+    if not sweep.sample_params:
+        return pd.DataFrame(), notes
+    if "sample_index" not in sweep.final:
+        return pd.DataFrame(), [f"{sweep.dir / 'final.csv'} has no sample_index column: sensitivity skipped"]
+    method = sweep.method
+    problem = _problem(sweep)
+    names = problem["names"]
+    cells_keys = list(sweep.grid_params)
+    per_point = (sweep.final.groupby(cells_keys + ["sample_index"], dropna=False)
+                 .agg({**{o: "mean" for o in SENSITIVITY_OUTPUTS}, **{n: "first" for n in names}})
+                 .reset_index())
+    cells = per_point[cells_keys].drop_duplicates() if cells_keys else pd.DataFrame(index=[0])
+    rows: list[dict] = []
+    for _, cell in cells.iterrows():
+        sub = per_point
+        for p in cells_keys:
+            sub = sub[sub[p] == cell[p]]
+        sub = sub.sort_values("sample_index")
+        where = (" (" + ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys) + ")") if cells_keys else ""
+        idx = sub["sample_index"].to_numpy()
+        try:  # the runner records the number of sample points; else assume none is missing at the end
+            expected = int(sweep.sample["n_points"])
+        except (KeyError, TypeError, ValueError):
+            expected = int(idx.max()) + 1 if len(idx) else 0
+        if len(idx) != expected or not np.array_equal(idx, np.arange(expected)):
+            notes.append(f"sensitivity{where}: {expected - len(idx)} of {expected} sample points missing "
+                         f"(failed runs?): skipped")
+            continue
+        X = sub[names].to_numpy(float)
+        for output in SENSITIVITY_OUTPUTS:
+            Y = sub[output].to_numpy(float)
+            base = {p: cell[p] for p in cells_keys}
+            base.update(output=output, method=method)
+            if not np.all(np.isfinite(Y)):
+                notes.append(f"sensitivity of {output}{where}: non-finite outputs: skipped")
+                continue
+            try:
+                res = _analyse(method, problem, X, Y, sweep)
+            except Exception as exc:  # noqa: BLE001 - SALib raises RuntimeError/ValueError on bad shapes
+                notes.append(f"sensitivity of {output}{where} ({method}): {exc}".replace("\n", " ").strip())
+                continue
+            if np.ptp(Y) == 0:
+                notes.append(f"sensitivity of {output}{where}: the output is constant; indices undefined")
+            for j, name in enumerate(names):
+                rows.append({**base, "parameter": name, **{k: float(v[j]) for k, v in res.items()}})
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        first = cells_keys + ["output", "parameter", "method"]
+        table = table[first + [c for c in table.columns if c not in first]]
+    return table, notes
+
+
+def _analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, sweep: Sweep) -> dict[str, np.ndarray]:
+    seed = _analysis_seed(sweep)
+    D = problem["num_vars"]
+    constant = np.ptp(Y) == 0
+    if method == "sobol":
+        from SALib.analyze import sobol
+
+        second = bool(sweep.sample.get("calc_second_order", False))
+        per = 2 * D + 2 if second else D + 2
+        if len(Y) % per:
+            raise ValueError(f"{len(Y)} sample points is not a multiple of {per} "
+                             f"(Saltelli/Sobol sample with calc_second_order={second})")
+        if constant:
+            nan = np.full(D, np.nan)
+            return {"S1": nan, "S1_conf": nan, "ST": nan, "ST_conf": nan}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            si = sobol.analyze(dict(problem), Y, calc_second_order=second, num_resamples=NUM_RESAMPLES,
+                               conf_level=CONF_LEVEL, seed=seed)
+        return {k: np.asarray(si[k], float) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+    if method == "morris":
+        from SALib.analyze import morris
+
+        if len(Y) % (D + 1):
+            raise ValueError(f"{len(Y)} sample points is not a multiple of {D + 1} (Morris trajectories)")
+        levels = int(sweep.sample.get("num_levels", 4))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            si = morris.analyze(dict(problem), X, Y, num_resamples=NUM_RESAMPLES, conf_level=CONF_LEVEL,
+                                num_levels=levels, seed=seed)
+        return {k: np.asarray(si[k], float) for k in ("mu_star", "mu_star_conf", "sigma", "mu")}
+    return prcc(X, Y)
+
+
+def prcc(X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
+    """Partial rank correlation coefficients of Y with each column of X, with 95% Fisher-z intervals.
+
+    Each column's ranks and Y's ranks are regressed on the ranks of the other columns; the PRCC is the
+    correlation of the two residuals. ``prcc_conf`` is the half-width of the interval on the z scale
+    mapped back (the interval itself is ``prcc_ci_low``..``prcc_ci_high``).
+    """
+    n, k = X.shape
+    R = np.column_stack([stats.rankdata(X[:, j]) for j in range(k)])
+    ry = stats.rankdata(Y)
+    out = {key: np.full(k, np.nan) for key in ("prcc", "prcc_ci_low", "prcc_ci_high", "p_value")}
+    dof = n - 2 - (k - 1)
+    if dof < 2 or np.ptp(Y) == 0:
+        return out
+    for j in range(k):
+        A = np.column_stack([np.ones(n), np.delete(R, j, axis=1)])
+        rx = R[:, j] - A @ np.linalg.lstsq(A, R[:, j], rcond=None)[0]
+        ey = ry - A @ np.linalg.lstsq(A, ry, rcond=None)[0]
+        den = math.sqrt(float(rx @ rx) * float(ey @ ey))
+        if den == 0:
+            continue
+        r = float(np.clip(rx @ ey / den, -1.0, 1.0))
+        z, se = math.atanh(min(max(r, -0.999999), 0.999999)), 1 / math.sqrt(max(n - 3 - (k - 1), 1))
+        zq = stats.norm.ppf(0.5 + CONF_LEVEL / 2)
+        t = r * math.sqrt(dof / max(1 - r * r, 1e-300))
+        out["prcc"][j] = r
+        out["prcc_ci_low"][j] = math.tanh(z - zq * se)
+        out["prcc_ci_high"][j] = math.tanh(z + zq * se)
+        out["p_value"][j] = float(2 * stats.t.sf(abs(t), dof))
+    return out
+
+
+def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
+    """Horizontal bars of the sensitivity indices, one panel per output."""
+    if table.empty:
+        return None
+    method = sweep.method
+    bars = {"sobol": [("S1", "S1_conf", "first order S1"), ("ST", "ST_conf", "total order ST")],
+            "morris": [("mu_star", "mu_star_conf", "mu* (mean |elementary effect|)"),
+                       ("sigma", None, "sigma (interactions / non-linearity)")]}.get(
+        method, [("prcc", None, "PRCC")])
+    cells_keys = [p for p in sweep.grid_params if p in table.columns]
+    cells = table[cells_keys].drop_duplicates() if cells_keys else pd.DataFrame(index=[0])
+    names = list(dict.fromkeys(table["parameter"]))
+    outputs = [o for o in SENSITIVITY_OUTPUTS if o in set(table["output"])]
+    fig, axes = plt.subplots(1, len(outputs), figsize=(1.5 + 4.6 * len(outputs), 1.6 + 0.42 * len(names) *
+                                                       max(1, min(len(cells), 4))),
+                             squeeze=False, constrained_layout=True)
+    nbars = len(bars) * len(cells)
+    height = 0.8 / nbars
+    tab10, tab20 = plt.get_cmap("tab10"), plt.get_cmap("tab20")
+
+    def colour(ci: int, bi: int):
+        if len(cells) == 1:
+            return tab10(bi % 10)
+        if len(bars) == 1:
+            return tab10(ci % 10)
+        return tab20((2 * ci + (1 if bi == 0 else 0)) % 20)  # one hue per grid cell, light = first metric
+
+    ypos = np.arange(len(names))
+    for ax, output in zip(axes[0], outputs):
+        t = table[table["output"] == output]
+        b = 0
+        for ci, (_, cell) in enumerate(cells.iterrows()):
+            sub = t
+            for p in cells_keys:
+                sub = sub[sub[p] == cell[p]]
+            sub = sub.set_index("parameter").reindex(names)
+            cell_label = ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys)
+            for bi, (col, conf, label) in enumerate(bars):
+                vals = sub[col].to_numpy(float)
+                if method == "morris" and output in REPORTERS_BY_NAME:
+                    vals = vals / reporter_scale(output)
+                if method == "lhs":
+                    err = np.vstack([vals - sub["prcc_ci_low"], sub["prcc_ci_high"] - vals])
+                elif conf:
+                    err = sub[conf].to_numpy(float) / (reporter_scale(output) if method == "morris" else 1.0)
+                else:
+                    err = None
+                off = (b - (nbars - 1) / 2) * height
+                ax.barh(ypos + off, np.nan_to_num(vals), height=height * 0.95, xerr=err, capsize=2,
+                        color=colour(ci, bi), label=f"{label}" + (f" [{cell_label}]" if cell_label else ""),
+                        error_kw={"elinewidth": 0.8})
+                b += 1
+        ax.set_yticks(ypos, [NICE_NAMES.get(n, n.replace("_", " ")) for n in names], fontsize=8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.6)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_title(f"final {reporter_title(output)}", fontsize=10)
+        if method == "sobol":
+            ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)")
+        elif method == "morris":
+            ax.set_xlabel(f"elementary effect over the full parameter range\n({reporter_unit(output)}; bars: 95% CI of mu*)")
+        else:
+            ax.set_xlabel("partial rank correlation coefficient (-1..1)\nbars: 95% CI (Fisher z)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7.5, loc="outside lower center", ncol=2 if len(cells) > 1 else len(bars),
+               frameon=False)
+    what = {"sobol": "Sobol indices (SALib, Saltelli/Jansen estimators)",
+            "morris": "Morris screening (SALib)"}.get(method, "partial rank correlation coefficients (LHS)")
+    fig.suptitle(f"{sweep.name}: sensitivity to the sampled parameters - {what}", fontsize=11)
+    return fig

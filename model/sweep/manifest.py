@@ -1,0 +1,121 @@
+"""The sweep folder's ``manifest.json`` (INTERFACES §5): the one owner of writing it, reading it and
+checking the output files against the sha256 it records.
+
+The runner builds the manifest's content (:func:`model.sweep.runner.build_manifest`) and writes it
+with :meth:`Manifest.write`; ``--resume`` asks :meth:`Manifest.load` whether a folder is complete;
+``replicate`` reads it with :meth:`Manifest.read` (the strict checks of a finished sweep); the report
+reads it with :meth:`Manifest.load` and checks its files with :meth:`Manifest.altered_files`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.sweep.errors import UsageError
+from model.sweep.io import sha256_file, write_json_atomic
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """A sweep folder's manifest: ``folder/manifest.json`` and its content."""
+
+    folder: Path
+    data: dict
+
+    @property
+    def path(self) -> Path:
+        return self.folder / MANIFEST
+
+    # -- writing
+    def write(self, files: list[Path], status: str) -> None:
+        """Record ``status`` and the sha256 of ``files`` (paths inside the folder), then write atomically."""
+        self.data["status"] = status
+        self.data["files"] = {p.relative_to(self.folder).as_posix(): sha256_file(p) for p in files}
+        write_json_atomic(self.path, self.data)
+
+    # -- reading
+    @classmethod
+    def load(cls, folder: str | Path) -> Manifest:
+        """Read ``folder/manifest.json`` as it is (any status). Raises UsageError when it is missing,
+        not valid JSON or not a JSON object."""
+        folder = Path(folder)
+        path = folder / MANIFEST
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file; allowed: a folder written by 'chipstack sweep'") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: expected a JSON object")
+        return cls(folder, data)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Manifest:
+        """The manifest of a finished sweep (``DIR/manifest.json`` or ``DIR``), with the checks that
+        ``replicate`` needs: a chipstack manifest, with ``experiment.spec``, status ``complete`` and
+        ``runs.parquet`` among its files. Raises UsageError naming what is wrong."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / MANIFEST
+        if not path.is_file():
+            raise UsageError(f"{path}: no such manifest; allowed: DIR/manifest.json written by 'chipstack sweep'")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{path}: not a readable JSON manifest ({exc}); allowed: a manifest written by "
+                             f"'chipstack sweep'") from None
+        if not isinstance(data, dict) or "chipstack_manifest" not in data:
+            raise UsageError(f"{path}: not a chipstack sweep manifest (no 'chipstack_manifest' key)")
+        spec = data.get("experiment", {}).get("spec")
+        if not isinstance(spec, dict):
+            raise UsageError(f"{path}: key experiment.spec is missing; allowed: a manifest written by "
+                             f"'chipstack sweep'")
+        if data.get("status") != "complete":
+            raise UsageError(f"{path}: status is {data.get('status')!r}; allowed: a finished sweep "
+                             f"(status 'complete'); finish it with 'chipstack sweep ... --resume'")
+        if "runs.parquet" not in data.get("files", {}):
+            raise UsageError(f"{path}: key files has no runs.parquet; allowed: a manifest of a finished sweep")
+        return cls(path.parent, data)
+
+    # -- what it says
+    @property
+    def files(self) -> dict[str, str]:
+        """Output file (relative path) -> sha256 (older manifests may hold {"sha256": ...} entries)."""
+        files = self.data.get("files")
+        if not isinstance(files, dict):
+            return {}
+        return {str(name): (entry.get("sha256") if isinstance(entry, dict) else entry)
+                for name, entry in files.items()}
+
+    @property
+    def counts(self) -> dict:
+        counts = self.data.get("counts")
+        return counts if isinstance(counts, dict) else {}
+
+    @property
+    def complete(self) -> bool:
+        """Status complete, no failed run, every run done and every recorded file present."""
+        counts = self.counts
+        return (self.data.get("status") == "complete" and counts.get("failed") == 0
+                and counts.get("done") == counts.get("total")
+                and all((self.folder / name).is_file() for name in self.files))
+
+    def altered_files(self, names: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+        """(file, why) for each recorded file (or each of ``names`` that is recorded) that is missing
+        or whose sha256 differs from the manifest's."""
+        altered = []
+        for name, digest in self.files.items():
+            if names is not None and name not in names:
+                continue
+            path = self.folder / name
+            if not path.is_file():
+                altered.append((name, "missing"))
+            elif sha256_file(path) != digest:
+                altered.append((name, "sha256 differs from the manifest: altered after the sweep"))
+        return altered

@@ -1,0 +1,151 @@
+"""``chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]`` (INTERFACES §3).
+
+Writes CSV tables and figures into ``outputs/validation/`` (or ``--out``), each file atomically;
+``python -m model.validation ...`` is an alias. docs/VALIDATION.md reports what these write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from model.sweep.errors import UsageError
+
+#: ``<repository root>/outputs/validation`` (this module imports nothing heavy: the CLI parser loads it).
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "outputs" / "validation"
+CHOICES = ("arthur", "bass", "replay", "claims", "calibrate", "all")
+#: What ``all`` runs (``calibrate`` is slow and separate).
+ALL = ("arthur", "bass", "replay", "claims")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The validate command's arguments (shared by ``chipstack validate`` and ``python -m model.validation``)."""
+    parser.add_argument("what", nargs="?", default="all", choices=CHOICES,
+                        help="which check to run (default all = arthur, bass, replay, claims)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default outputs/validation)")
+    parser.add_argument("--quick", action="store_true", help="fewer runs/seeds (smoke test)")
+
+
+def _write(df, path: Path) -> None:
+    """A DataFrame as CSV, atomically."""
+    from model.sweep.io import write_atomic
+
+    write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r}: exists and is not a folder; allowed: a folder path")
+    out.mkdir(parents=True, exist_ok=True)
+    import pandas as pd
+
+    todo = ALL if args.what == "all" else (args.what,)
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 30)
+    for what in todo:
+        RUNNERS[what](out, args.quick)
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+def _arthur(out: Path, quick: bool) -> None:
+    from model.validation.docking import EXPERIMENTS, load_docking, run_arthur_docking
+    from model.validation.figures import arthur_figure
+
+    table = run_arthur_docking(load_docking(EXPERIMENTS / "docking_arthur.toml", "arthur"), quick)
+    _write(table, out / "arthur_docking.csv")
+    arthur_figure(table, out / "validation_arthur.png")
+    print(table[["case", "regime", "p_r", "lower", "upper", "sim_p_lock_a", "se_p_lock_a", "cf_p_lock_a",
+                 "sim_mean_time", "se_mean_time", "cf_mean_time", "sim_final_share_a",
+                 "cf_limit_share_a"]].round(4).to_string(index=False))
+
+
+def _bass(out: Path, quick: bool) -> None:
+    from model.validation.docking import EXPERIMENTS, load_docking, run_bass_docking
+    from model.validation.figures import bass_figure
+
+    table, curves = run_bass_docking(load_docking(EXPERIMENTS / "docking_bass.toml", "bass"), quick)
+    _write(table, out / "bass_docking.csv")
+    bass_figure(curves, table, out / "validation_bass.png")
+    print(table.round(4).to_string(index=False))
+
+
+def _replay(out: Path, quick: bool) -> None:
+    from model.core.parameters import DEFAULTS
+    from model.validation.calibration import CALIBRATION_GRID
+    from model.validation.figures import replay_figure
+    from model.validation.replay import history_replay, replay_spec
+
+    params, steps, seeds = replay_spec()
+    if quick:
+        seeds, params = seeds[:4], {**params, "n_developers": 200}
+    table, runs = history_replay(params, seeds, steps, return_runs=True)
+    _write(table, out / "replay.csv")
+    _write(runs, out / "replay_runs.csv")
+    replay_figure(table, runs, out / "validation_replay.png")
+    print(table.drop(columns=["source"]).round(3).to_string(index=False))
+    # sensitivity: Beijing's 2025Q4 stance 'restrict' instead of 'ban'; no perceived US risk;
+    # the calibrated structural levers back at their defaults (with and without the risk)
+    structural_defaults = {k: v for k, v in DEFAULTS.items() if k in CALIBRATION_GRID}
+    variants = {
+        "replay_restrict_2025Q4.csv": {**params, "china_policy_schedule":
+                                       params["china_policy_schedule"].replace("2025Q4:ban", "2025Q4:restrict")},
+        "replay_no_risk.csv": {**params, "us_reversal_prob": 0.0},
+        # the grid's strict optimum: state developers (almost) only domestic
+        "replay_state_preference_8.csv": {**params, "state_domestic_preference": 8.0},
+        "replay_structural_defaults.csv": {**params, **structural_defaults},
+        "replay_structural_defaults_no_risk.csv": {**params, **structural_defaults, "us_reversal_prob": 0.0},
+    }
+    for fname, vp in variants.items():
+        vt = history_replay(vp, seeds, steps)
+        _write(vt, out / fname)
+        print(fname)
+        print(vt.drop(columns=["source"]).round(3).to_string(index=False))
+
+
+def _claims(out: Path, quick: bool) -> None:
+    from model.validation.claims import claims_check
+
+    seeds = range(5) if quick else range(20)
+    table = claims_check(seeds=seeds, n_developers=300 if quick else 1000)
+    _write(table, out / "claims.csv")
+    print(table.round(4).to_string(index=False))
+
+
+def _calibrate(out: Path, quick: bool) -> None:
+    from model.validation.calibration import BEHAVIOURAL_GRID, calibrate_replay
+    from model.validation.replay import replay_spec
+
+    cal_seeds = replay_spec()[2][:2] if quick else None
+    n_dev = 300 if quick else 1000
+    best, grid = calibrate_replay(seeds=cal_seeds, n_developers=n_dev)
+    _write(grid, out / "calibration_grid.csv")
+    print(grid.head(15).round(4).to_string(index=False))
+    print("stage 1 (structural) chosen:", best, "loss at defaults:", round(grid["loss_at_defaults"].iloc[0], 4))
+    # stage 2: do the data demand behavioural weights off their defaults at that point?
+    params, _, _ = replay_spec()
+    bgrid = BEHAVIOURAL_GRID if not quick else {k: v[:2] for k, v in BEHAVIOURAL_GRID.items()}
+    bbest, btable = calibrate_replay({**params, **best}, seeds=cal_seeds, grid=bgrid, n_developers=n_dev)
+    _write(btable, out / "calibration_behavioural.csv")
+    print(btable.head(10).round(4).to_string(index=False))
+    print("stage 2 (behavioural) best loss", round(btable["loss"].min(), 4), "vs defaults",
+          round(btable["loss_at_defaults"].iloc[0], 4), "; nearest-default near-best:", bbest)
+
+
+RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "claims": _claims, "calibrate": _calibrate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.validation ...``: the same command as ``chipstack validate ...``."""
+    parser = argparse.ArgumentParser(prog="python -m model.validation",
+                                     description="Docking with Arthur (1989) and Bass (1969); history replay "
+                                                 "(the same as 'chipstack validate').")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cmd_validate(args)
+    except UsageError as exc:
+        print(f"chipstack: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,104 @@
+"""The validation figures (``docs/figures/validation_{arthur,bass,replay}.png``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.sweep.io import atomic_path
+from model.validation.arthur import gamblers_ruin
+from model.validation.bass import bass_continuous, bass_peak_time
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def arthur_figure(table: pd.DataFrame, path: Path) -> None:
+    plt = _plt()
+    sw = table[table["group"] == "width_sweep"].copy()
+    sw["w"] = sw["upper"] - 1
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for (p_r, g), color in zip(sw.groupby("p_r"), ["tab:blue", "tab:orange", "tab:green", "tab:red"], strict=False):
+        g = g.sort_values("upper")
+        x = g["upper"].to_numpy()
+        dense = np.arange(x.min(), x.max() + 1)
+        cf = [gamblers_ruin(-u, u, p_r) for u in dense]
+        axes[0].plot(dense, [c[0] for c in cf], color=color, lw=1.2, label=f"closed form, p_r={p_r:g}")
+        axes[0].errorbar(x, g["sim_p_lock_a"], yerr=1.96 * g["se_p_lock_a"], fmt="o", color=color,
+                         ms=4, capsize=3, label=f"simulated ±1.96 se, p_r={p_r:g}")
+        axes[1].plot(dense, [c[1] for c in cf], color=color, lw=1.2)
+        axes[1].errorbar(x, g["sim_mean_time"], yerr=1.96 * g["se_mean_time"], fmt="o", color=color,
+                         ms=4, capsize=3)
+    axes[0].set_xlabel("barrier |L| = U (symmetric barriers)")
+    axes[0].set_ylabel("P(lock-in to A)")
+    axes[0].set_title("Arthur (1989): lock-in probability")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("barrier |L| = U (symmetric barriers)")
+    axes[1].set_ylabel("mean arrivals to lock-in")
+    axes[1].set_title("Arthur (1989): expected lock-in time (gambler's ruin)")
+    _save(plt, fig, path)
+
+
+def bass_figure(curves: dict, table: pd.DataFrame, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    for name, color in zip(curves, colors, strict=False):
+        mean, sd, rec, _ = curves[name]
+        row = table[table["case"] == name].iloc[0]
+        t = np.arange(len(mean))
+        tt = np.linspace(0, len(mean) - 1, 300)
+        ax.fill_between(t, mean - 1.96 * sd, mean + 1.96 * sd, color=color, alpha=0.2, lw=0)
+        ax.plot(t, mean, "o", ms=3, color=color, label=f"ABM mean (p={row.p:g}, q={row.q:g})")
+        ax.plot(t, rec, "-", lw=1.2, color=color, label="discrete recursion")
+        ax.plot(tt, bass_continuous(row.p, row.q, tt), ":", lw=1.2, color=color, label="continuous F(t)")
+        ax.axvline(bass_peak_time(row.p, row.q), color=color, lw=0.6, ls="--")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cumulative adopted share F")
+    ax.set_title("Bass (1969): ABM (band: ±1.96 sd of runs) vs closed forms; dashed: t*")
+    ax.legend(fontsize=6, ncol=2)
+    _save(plt, fig, path)
+
+
+def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
+    plt = _plt()
+    quarters = [c for c in runs.columns if "Q" in str(c)]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
+    ax = axes[0]
+    years = table[table["period"].str.len() == 4]
+    x = np.arange(len(years))
+    ax.errorbar(x, years["model_mean"], yerr=[years["model_mean"] - years["model_lo"],
+                                             years["model_hi"] - years["model_mean"]],
+                fmt="o-", capsize=4, label="model mean, 95% interval over seeds")
+    ax.plot(x, years["public"], "s", color="k", label="public (SOURCES §E4)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("Nvidia share of China AI-chip revenue")
+    ax.set_title("History replay 2022Q4-2025Q4, by year")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    q = runs[quarters].to_numpy(dtype=float)
+    xq = np.arange(len(quarters))
+    ax.fill_between(xq, np.nanpercentile(q, 2.5, axis=0), np.nanpercentile(q, 97.5, axis=0), alpha=0.3)
+    ax.plot(xq, np.nanmean(q, axis=0), "o-", ms=3)
+    ax.set_xticks(xq)
+    ax.set_xticklabels(quarters, rotation=60, fontsize=7)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_title("Nvidia revenue share by quarter (mean, 95% interval)")
+    _save(plt, fig, path)
+
+
+def _save(plt, fig, path: Path) -> None:
+    """Write ``fig`` as a PNG atomically, then close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)

@@ -1,0 +1,26 @@
+"""A model class that fails on purpose, for the failure-isolation tests of the sweep runner.
+
+The runner takes the model class as an argument (``run_sweep(..., model_cls=...)``); the tests pass
+:class:`FailingModel`, so no test hook lives in the model. Defined at module level in an importable
+module (``tests/`` is on ``sys.path`` under pytest, and worker processes inherit it), so the class
+pickles by reference to process-pool and Dask workers.
+"""
+
+from __future__ import annotations
+
+from model.core.chip_market import ChipMarketModel
+
+#: The step (0-based) inside which a run of FailingModel fails.
+FAIL_AT_STEP = 2
+#: Runs with this export regime fail; the others run normally.
+FAILING_REGIME = "open"
+MESSAGE = "failure injected for testing"
+
+
+class FailingModel(ChipMarketModel):
+    """ChipMarketModel whose runs with ``export_regime == FAILING_REGIME`` raise inside step FAIL_AT_STEP."""
+
+    def step(self) -> None:
+        if self.export_regime == FAILING_REGIME and self.steps - 1 == FAIL_AT_STEP:
+            raise RuntimeError(f"{MESSAGE} (export_regime={self.export_regime}, step {self.steps - 1})")
+        super().step()

@@ -1,0 +1,95 @@
+"""Imports flow one way (docs/ARCHITECTURE.md): core <- sweep <- analysis <- validation, ui <- cli.
+
+Every module's imports are read with ``ast`` (top-level and inside functions, absolute and relative),
+so a lazy import inside a function counts too.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "model"
+
+#: layer -> the layers it must not import
+FORBIDDEN = {
+    "core": ("sweep", "analysis", "validation", "ui", "cli"),
+    "sweep": ("analysis", "validation", "ui", "cli"),
+    "analysis": ("validation", "ui", "cli"),
+    "validation": ("ui", "cli"),
+    "ui": ("validation", "cli"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, name: str | None = None) -> set[str]:
+    """Fully qualified names of the modules ``path`` imports (relative imports resolved as if the
+    module were called ``name``, by default its name in the package)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    name = name or module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            names.add(prefix)
+            names.update(f"{prefix}.{alias.name}" for alias in node.names)  # `from model import cli`
+    return names
+
+
+def layer_of(name: str) -> str | None:
+    parts = name.split(".")
+    if parts[0] != "model" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_layer_is_a_folder_and_the_cli_sits_on_top():
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()} >= set(FORBIDDEN)
+    assert (PACKAGE / "cli.py").is_file() and not (PACKAGE / "model.py").exists()
+    assert len(MODULES) > 30
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_flow_one_way(path):
+    layer = layer_of(module_name(path))
+    forbidden = FORBIDDEN.get(layer, ())
+    bad = sorted(name for name in imported_modules(path) if layer_of(name) in forbidden)
+    assert not bad, f"{path.relative_to(ROOT)} (layer {layer}) imports {bad}; allowed: {sorted(set(FORBIDDEN) - set(forbidden) - {layer})}"
+
+
+def test_the_checker_sees_relative_and_lazy_imports(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from ..analysis import report\n    import model.ui.app\n")
+    names = imported_modules(probe, name="model.sweep.probe")
+    assert "model.analysis.report" in names and "model.ui.app" in names
+    assert {layer_of(n) for n in names} >= {"analysis", "ui"}
+
+
+def test_import_model_loads_no_plotting_ui_or_cluster_library():
+    code = ("import json, sys; import model; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert "model" in loaded
+    assert not loaded & {"matplotlib", "solara", "dask", "distributed"}, loaded & {"matplotlib", "solara", "dask"}
