@@ -23,7 +23,7 @@ from model import ChipMarketModel  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
 from model.core.quarters import parse_quarter  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
-from model.ui import app  # noqa: E402
+from model.ui import app, levers  # noqa: E402
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_presets_map_to_valid_parameters(preset):
     assert model.export_regime == values["export_regime"]
     params = app.model_params(values)
     for name, spec in params.items():
-        assert spec["value"] == values[name] or float(spec["value"]) == float(values[name])
+        assert levers.to_model(name, spec["value"]) == values[name], (preset, name)  # round trip
         if spec["type"] == "Select":
             assert spec["value"] in spec["values"]
         if spec["type"] in ("SliderInt", "SliderFloat"):
@@ -88,6 +88,85 @@ def test_presets_say_what_the_brief_says():
     assert app.preset_values("Beijing blocks")["china_import_policy"] == "ban"
     with pytest.raises(ValueError, match="unknown preset"):
         app.preset_values("Nope")
+
+
+def test_enacted_and_timeline_presets():
+    enacted = app.preset_values("December 2025 decision (as enacted)")
+    assert (enacted["export_tpp_cap"], enacted["export_bw_cap_gbs"], enacted["us_volume_cap_share"]) == (
+        21_000, 6_500, 0.5)
+    assert (enacted["us_revenue_share"], enacted["china_part_revenue_share"]) == (0.25, 0.15)
+    assert enacted["per_customer_cap_units"] == float("inf") and enacted["us_licence_schedule"] == ""
+    timeline = app.preset_values("2026 timeline as it happened")
+    assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "restrict"
+    assert timeline["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
+    assert timeline["per_customer_cap_units"] == 75_000 and timeline["realize_reversals"] is False
+    assert timeline["china_policy_schedule"] == "2026Q1:restrict"
+    m = app.make_model("2026 timeline as it happened")
+    licensed = []
+    for _ in range(3):
+        m.step()
+        licensed.append(int(m.developers.licensed.sum()))
+    assert licensed == [3, 10, 10]  # the licences issued: 3 in 2026Q1, ~10 from 2026Q2
+    assert set(levers.PRESET_NOTES) == set(app.PRESETS)
+
+
+def test_levers_take_range_unit_and_control_from_the_parameter_table():
+
+    for lever in levers.LEVERS:
+        p, spec = lever.param, app.CONTROLS[lever.name]
+        if lever.group == "run":
+            continue
+        assert not isinstance(lever.span, tuple), f"{lever.name}: range typed in the UI"
+        if p.unit not in ("-", ""):
+            assert f"({p.unit}" in spec["label"], lever.name
+        if p.kind == "choice":
+            assert spec["type"] == "Select" and spec["values"] == list(p.choices)
+        elif p.kind == "bool":
+            assert spec["type"] == "Checkbox"
+        elif p.kind in ("schedule", "count_schedule") or p.allow_off:
+            assert spec["type"] == "InputText"
+        else:
+            low, high, step = levers.slider_range(p, lever.span)
+            assert (spec["min"], spec["max"], spec["step"]) == (low, high, step), lever.name
+            source = (p.low, p.high) if lever.span == "allowed" else p.sweep_range
+            assert low <= source[0] and high >= source[1], lever.name  # the table's range is covered
+            assert p.low <= low and high <= p.high, lever.name  # never outside what the model allows
+            on_grid = (p.default - low) / step
+            assert abs(on_grid - round(on_grid)) < 1e-6, f"{lever.name}: default not on the slider's grid"
+    # the issue-12 instruments are levers, grouped
+    for name, group in [("export_tpp_cap", "US"), ("us_volume_cap_share", "US"), ("per_customer_cap_units", "US"),
+                        ("us_licence_schedule", "US"), ("china_part_revenue_share", "US"),
+                        ("china_import_cap_units", "Beijing"), ("domestic_pairing_ratio", "Beijing")]:
+        assert levers.LEVERS_BY_NAME[name].group == group
+
+
+def test_nice_step_and_slider_range():
+    from model.core.parameters import PARAMS_BY_NAME
+
+    assert [levers.nice_step(x) for x in (1.0, 0.35, 30_000, 358_000)] == [0.01, 0.005, 500, 5000]
+    assert levers.slider_range(PARAMS_BY_NAME["cambricon_capacity_2026"], "sweep") == (140_000, 500_000, 5000)
+    assert levers.slider_range(PARAMS_BY_NAME["us_volume_cap_share"], "allowed") == (0.0, 1.0, 0.01)
+    with pytest.raises(ValueError, match="no sweep_range"):
+        levers.slider_range(PARAMS_BY_NAME["per_customer_cap_units"], "sweep")
+
+
+def test_text_levers_parse_caps_and_schedules():
+
+    assert levers.coerce_control("per_customer_cap_units", float("inf")) == "off"
+    assert levers.coerce_control("per_customer_cap_units", 75_000.0) == "75000"
+    assert levers.to_model("per_customer_cap_units", "75,000") == 75_000.0
+    for off in ("off", "", "inf", " None "):
+        assert levers.to_model("china_import_cap_units", off) == float("inf")
+    assert levers.to_model("us_licence_schedule", "2026Q1:3") == "2026Q1:3"
+    m = app.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000", china_import_cap_units="off",
+                              us_licence_schedule="2026Q2:5")
+    assert m.per_customer_cap_units == 20_000 and m.china_import_cap_units == float("inf")
+    assert m.ui_problems == []
+    bad = app.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon", per_customer_cap_units="lots")
+    assert bad.us_licence_schedule == "" and bad.per_customer_cap_units == float("inf")  # defaults
+    assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
+    with pytest.raises(ValueError):  # a plain model still refuses text for a number
+        ChipMarketModel(n_developers=50, per_customer_cap_units="20000")
 
 
 def test_status_text_before_and_after_steps():
@@ -191,7 +270,6 @@ def test_compare_views_draw_a_and_b():
 
 
 def test_levers_are_one_line_each_in_groups():
-    from model.ui import levers
 
     assert [lv.name for lv in levers.LEVERS] == list(app.CONTROLS)
     assert {lv.group for lv in levers.LEVERS} <= set(levers.GROUPS)
@@ -201,6 +279,39 @@ def test_levers_are_one_line_each_in_groups():
     for group in ("US", "Beijing", "markets", "uncertainties"):
         assert any(lv.group == group for lv in levers.LEVERS), group
     assert "What each lever does" in app.about_html()
+
+
+def test_chip_sales_view_shows_sales_by_product():
+    m = app.make_model("December 2025 decision (as enacted)", compare="No exports")
+    view = app.view_for(m, app.ChipSalesView)
+    assert app.view_png(m, app.ChipSalesView).startswith(PNG_MAGIC) and view.caption() == ""
+    for _ in range(2):
+        m.step()
+    app.view_png(m, app.ChipSalesView)
+    sold = set(m.datacollector.tables["chip_sales"]["chip"]) | set(m.twin.datacollector.tables["chip_sales"]["chip"])
+    assert [m.catalogue.names[j] for j in view.rows] == [n for n in m.catalogue.names if n in sold]
+    for rect, j, scenario in view.bars:
+        model = m if scenario == "A" else m.twin
+        assert rect.get_width() == pytest.approx(model.sales_by_chip[m.catalogue.names[j]] / 1e3)
+    assert {s for _, _, s in view.bars} == {"A", "B"}
+    assert all(rect.get_width() == 0 for rect, j, s in view.bars
+               if s == "B" and m.catalogue.maker_names[m.catalogue.maker_of_chip[j]] in ("Nvidia", "AMD"))
+    caption = app.view_caption(m, app.ChipSalesView)
+    assert caption.startswith("A: ") and " | B: " in caption and "thousand units in 2026Q2" in caption
+
+
+def test_series_views_are_a_table_of_reporter_names(monkeypatch):
+    """A new time-series view is one SERIES_VIEWS line of reporter names; unknown reporters leave it out."""
+    assert {spec.cls_name for spec in app.SERIES_VIEWS} <= {cls.__name__ for cls in app.VIEW_CLASSES}
+    extra = app.SeriesSpec("BudgetProbeView", "probe", (("unmet_demand_h100e", "#000000", 0, "o"),))
+    missing = app.SeriesSpec("MissingView", "not yet", (("no_such_reporter", "#000000", 0, "o"),))
+    monkeypatch.setattr(app, "SERIES_VIEWS", app.SERIES_VIEWS + (extra, missing))
+    views = app.series_views()
+    assert "BudgetProbeView" in views and "MissingView" not in views
+    m = app.make_model()
+    m.step()
+    assert app.view_png(m, views["BudgetProbeView"]).startswith(PNG_MAGIC)
+    assert "unmet" in app.view_caption(m, views["BudgetProbeView"]).lower()
 
 
 def test_views_render_pngs_and_record_history():

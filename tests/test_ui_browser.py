@@ -9,7 +9,7 @@ the quarter label by exactly one and Reset returns to the initial state, Play an
 mode (two series, A and B, in the US-share view; A, B and A − B in the status line); a run of the
 shipped sweep outputs/export_regimes/ opened with ``chipstack ui --run`` and replayed to the tick
 "matches saved run". Measures the median time from a Step click to the new quarter label (and to
-all five views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
+all six views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
 no:xdist`` to see it) and writes the screenshots docs/ui.png and docs/ui_compare.png (< 300 KB). The server is stopped by
 killing its process group in the fixture's teardown.
 
@@ -59,9 +59,11 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python (pip install playwright)")
 
+from model.ui.app import VIEW_CLASSES  # noqa: E402
 from model.ui.levers import CONTROLS  # noqa: E402
 
 CONTROL_LABELS = [spec["label"] for spec in CONTROLS.values()]
+N_VIEWS = len(VIEW_CLASSES)
 
 
 def _free_port() -> int:
@@ -186,12 +188,12 @@ def view_sources(page) -> list[str]:
 
 
 def wait_views(page) -> None:
-    """Wait until the five views are in the page and loaded (after a preset re-mounts them)."""
+    """Wait until the views are in the page and loaded (after a preset re-mounts them)."""
     page.wait_for_function(
-        """() => {
+        """n => {
             const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-            return imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0);
-        }""", timeout=30_000)
+            return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0);
+        }""", arg=N_VIEWS, timeout=30_000)
 
 
 QUARTER = re.compile(r"Quarter: end of (\d{4})Q([1-4])")
@@ -206,7 +208,7 @@ def quarter_index(page) -> int:
 
 def step(page, expected_step: int) -> tuple[float, float]:
     """Click Step; return (seconds until the status line shows the new step, seconds until the
-    status line and all five views have been redrawn)."""
+    status line and all the views have been redrawn)."""
     before = view_sources(page)
     t0 = time.perf_counter()
     page.get_by_role("button", name="Step", exact=True).click()
@@ -232,7 +234,7 @@ def time_steps(page, first: int, n: int, mode: str) -> float:
     label = [t for t, _ in times]
     views = [t for _, t in times]
     print(f"\nbrowser, {mode} mode (1000 developers): seconds from Step to new quarter label: median "
-          f"{statistics.median(label):.3f} (min {min(label):.3f}, max {max(label):.3f}); to label and five "
+          f"{statistics.median(label):.3f} (min {min(label):.3f}, max {max(label):.3f}); to label and {N_VIEWS} "
           f"views redrawn: median {statistics.median(views):.3f}; all " + ", ".join(f"{t:.2f}" for t in label))
     return statistics.median(label)
 
@@ -278,7 +280,7 @@ def test_ui_end_to_end(browser_page):
     assert "agent-based model" in about.inner_text()
     assert about.locator("a", has_text="docs/ODD.md").count() == 1
     wait_views(page)  # the views may re-mount once after the first render on a loaded machine
-    assert page.locator("img.widget-image").count() == 5
+    assert page.locator("img.widget-image").count() == N_VIEWS
     s = status(page)
     assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
     assert "US regime: threshold" in s and "Beijing: restrict" in s
@@ -358,6 +360,40 @@ def test_compare_mode(browser_page):
     assert b_part.startswith("B: US stack share of installed compute"), caption
     assert "US share of new purchases 0 (0-1)" in b_part  # B = "No exports"
     save_screenshot(page, SCREENSHOT_COMPARE)
+    assert_offline_and_clean(record)
+
+
+def text_field(page, label: str):
+    """The input of the Vuetify text field labelled ``label``."""
+    field = page.locator(".v-text-field").filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+    return field.locator("input").first
+
+
+def test_timeline_preset_text_levers_and_chip_sales(browser_page):
+    """The "2026 timeline as it happened" preset fills the text levers (licence schedule, per-customer
+    cap); a cap typed by hand reaches the model on Reset; the chips-sold view has a caption."""
+    page, record = browser_page
+    wait_views(page)
+    licences = text_field(page, CONTROLS["us_licence_schedule"]["label"])
+    per_customer = text_field(page, CONTROLS["per_customer_cap_units"]["label"])
+    sync_api.expect(per_customer).to_have_value("off")
+    choose(page, "Preset", "2026 timeline as it happened")
+    sync_api.expect(page.locator(".chipstack-preset-note")).to_contain_text("SOURCES §C3")
+    licences = text_field(page, CONTROLS["us_licence_schedule"]["label"])
+    sync_api.expect(licences).to_have_value("2026Q1:3,2026Q2:10", timeout=15_000)
+    sync_api.expect(text_field(page, CONTROLS["per_customer_cap_units"]["label"])).to_have_value("75000")
+    import_cap = text_field(page, CONTROLS["china_import_cap_units"]["label"])
+    import_cap.fill("300,000")
+    import_cap.press("Enter")
+    reset(page, "US regime: threshold")
+    params = page.locator(".chipstack-run-parameters")
+    sync_api.expect(params).to_contain_text("us_licence_schedule=2026Q1:3,2026Q2:10", timeout=15_000)
+    sync_api.expect(params).to_contain_text("per_customer_cap_units=75,000")
+    sync_api.expect(params).to_contain_text("china_import_cap_units=300,000")
+    assert page.locator(".chipstack-problem").count() == 0
+    step(page, 1)
+    caption = page.locator(".chipstack-caption-ChipSalesView").inner_text()
+    assert caption.startswith("A: ") and "thousand units in 2026Q1" in caption, caption
     assert_offline_and_clean(record)
 
 

@@ -28,11 +28,13 @@ model's explicit keyword signature, so SolaraViz's Reset can rebuild it.
 
 from __future__ import annotations
 
+import inspect
 import io
 import itertools
 import os
 import threading
 import weakref
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -50,11 +52,12 @@ from mesa.visualization.utils import force_update, update_counter
 from model.core.population import SEGMENTS
 from model.core.chip_market import ChipMarketModel
 from model.core.network import edge_list
+from model.core.parameters import DEFAULTS, validate_value
 from model.core.quarters import format_quarter
 from model.core.reporters import REPORTERS_BY_NAME
 from model.sweep.errors import UsageError
-from model.ui.levers import (CONTROLS, DEFAULT_B_PRESET, DEFAULT_PRESET, GROUPS, LEVERS,
-                             PRESETS, SHARED_WITH_B, coerce_control, preset_values)
+from model.ui.levers import (CONTROLS, DEFAULT_B_PRESET, DEFAULT_PRESET, GROUPS, LEVERS, PRESET_NOTES,
+                             PRESETS, SHARED_WITH_B, coerce_control, preset_values, to_model)
 from model.ui.sweep_run import SweepRun, open_run, open_sweep, replay_verdict
 
 APP_NAME = "chipstack: AI chips in China"
@@ -92,6 +95,25 @@ class ChipMarketModelUI(ChipMarketModel):
     compare_values: ClassVar[tuple | None] = None
     #: The sweep run this model replays (its saved rows are checked as it steps); None = none.
     replay: ClassVar[SweepRun | None] = None
+
+    def __init__(self, **kwargs):
+        # Text fields (caps that may be off, schedules) reach the model as text: parse them here.
+        # Text a parameter does not allow is replaced by the default and reported in the page
+        # (``ui_problems``) rather than crashing SolaraViz's Reset.
+        problems = []
+        for name, value in kwargs.items():
+            if CONTROLS.get(name, {}).get("type") != "InputText":
+                continue
+            try:
+                kwargs[name] = validate_value(name, to_model(name, value))
+            except ValueError as exc:
+                problems.append(f"{exc}; the default {coerce_control(name, DEFAULTS[name])!r} is used instead")
+                kwargs[name] = DEFAULTS[name]
+        super().__init__(**kwargs)
+        self.ui_problems = problems
+
+    # SolaraViz checks the keywords of the model against this signature (explicit keywords only).
+    __init__.__signature__ = inspect.signature(ChipMarketModel.__init__)
 
     def step(self) -> None:
         super().step()
@@ -188,10 +210,11 @@ def replay_scenario(run: SweepRun) -> tuple[dict[str, Any], dict[str, Any]]:
     kwargs = run.kwargs
     values = {k: kwargs[k] for k in CONTROLS if k in kwargs}
     fixed = {k: v for k, v in kwargs.items() if k not in CONTROLS or k == "rng"}
-    for k in CONTROLS:  # a value outside its slider (e.g. the seed) is fixed rather than shown
+    for k in CONTROLS:  # a value a slider cannot show (e.g. the seed) is fixed rather than shown
         spec = CONTROLS[k]
         if k in values and spec["type"] in ("SliderInt", "SliderFloat") and not (
-                spec["min"] <= values[k] <= spec["max"]):
+                spec["min"] <= values[k] <= spec["max"]
+                and (spec["type"] == "SliderFloat" or float(values[k]).is_integer())):
             fixed[k] = values.pop(k)
     return values, fixed
 
@@ -245,9 +268,11 @@ quarter: the US and Chinese governments set the rules, chipmakers (Nvidia, AMD; 
 Moore Threads) supply chips, and Chinese AI developers choose what to buy.
 
 * **Levers** (left), grouped US / Beijing / markets / uncertainties (table below): the US *export
-  regime*, the share of developers holding a US licence, the US government's cut of sales and the
-  chance it tightens again; Beijing's *stance* and its domestic-chip subsidy; Huawei's 2026 output;
-  demand growth and domestic chip efficiency. A **preset** sets several at once. Controls take
+  regime* and, under the rule as enacted (*threshold*), its TPP and bandwidth caps, the volume cap,
+  a per-customer cap, the licences issued (dated), the levies on licensed chips and on China parts;
+  Beijing's *stance*, approvals, import cap, pairing quota and subsidy; domestic supply and demand
+  growth; domestic chip efficiency and software maturity; dated policy changes (schedules). Ranges
+  and units come from the model's parameter table. A **preset** sets several at once. Controls take
   effect on **Reset**; then **Step** or ▶ runs quarters. The clock shows the quarter the state
   belongs to: *end of 2025Q4* before the first step, *end of 2026Q1* after one.
 * **Compare** runs a scenario B (a preset, or its own levers) in lockstep with A on the same seed:
@@ -255,7 +280,8 @@ Moore Threads) supply chips, and Chinese AI developers choose what to buy.
 * **Open a sweep run** replays one run of a `chipstack sweep` folder from its manifest and checks
   its reporters against the saved rows (✓, or the first quarter that differs).
 * **Views**: the US stack's share of China's AI compute (installed, and of each quarter's
-  purchases); installed compute by chipmaker; Nvidia vs domestic revenue; domestic software-ecosystem
+  purchases); installed compute by chipmaker; chips sold by product in the latest quarter;
+  Nvidia vs domestic revenue; domestic software-ecosystem
   maturity (CUDA = 1) and the capability gap to the US frontier; the developer network (colour:
   each developer's US share, size: its compute; one cluster per segment).
 * Full description (ODD protocol, sources): [docs/ODD.md](docs/ODD.md) in the repository.
@@ -394,6 +420,7 @@ class _SeriesView(_View):
     LINES: tuple = ()
     YLABELS: tuple = ("", "")  # "" = the axis's first reporter's label and unit
     YLIM: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = nice ceiling of the data
+    MIN_TOP: tuple = (0.0, 0.0)  # the data-driven ceiling is at least this, per axis
 
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
@@ -453,7 +480,7 @@ class _SeriesView(_View):
         return self.fig
 
     def min_top(self, axis: int, top: float) -> float:
-        return top
+        return max(top, self.MIN_TOP[axis]) if axis < len(self.MIN_TOP) else top
 
     def frame_key(self) -> Any:
         return (self._span, self.n == 0, tuple(ax.get_ylim() for ax in self.axes))
@@ -473,37 +500,63 @@ class _SeriesView(_View):
         return " | ".join(out)
 
 
-class USShareView(_SeriesView):
-    title = "US stack share"
-    LINES = (
-        ("us_stack_share", {"color": "#1565c0", "marker": "o", "ms": 3}, 0),
-        ("us_share_new", {"color": "#2e7d32", "marker": "o", "ms": 3}, 0),
-        ("developers_on_us_stack", {"color": "0.45", "marker": ".", "ms": 2}, 0),
-    )
-    YLABELS = ("share on the US stack (0-1)",)
-    YLIM = ((-0.02, 1.02),)
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One time-series view: reporters (by name) against quarters, A solid and B dashed.
+
+    ``lines``: (reporter, colour, axis 0 = left or 1 = right, marker). Labels, units and scales
+    are the reporter table's (``model.core.reporters.REPORTERS``).
+    """
+
+    cls_name: str  # the view's class name (also in the caption's CSS class)
+    title: str
+    lines: tuple[tuple[str, str, int, str], ...]
+    ylabels: tuple[str, ...] = ("", "")  # "" = the axis's first reporter's label and unit
+    ylim: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = nice ceiling of the data
+    min_top: tuple = (0.0, 0.0)  # the data-driven ceiling is at least this, per axis
 
 
-class RevenueView(_SeriesView):
-    title = "Nvidia vs domestic revenue"
-    LINES = (
-        ("nvidia_china_revenue_usd", {"color": MAKER_COLOURS["Nvidia"], "marker": "o", "ms": 3}, 0),
-        ("domestic_revenue_usd", {"color": MAKER_COLOURS["Huawei"], "marker": "o", "ms": 3}, 0),
-    )
-    YLABELS = ("revenue (billion USD per quarter)",)
-    YLIM = ((0.0, None),)
+#: The time-series views, in page order. A view of reporters is one line here: a later "budget
+#: split" or "Nvidia China supply" view is its title and reporter names (the reporters must be in
+#: ``model.core.reporters.REPORTERS``, which gives labels, units and scales). Views in this table
+#: whose reporters the model does not have are left out (``series_views``).
+SERIES_VIEWS: tuple[SeriesSpec, ...] = (
+    SeriesSpec("USShareView", "US stack share", (
+        ("us_stack_share", "#1565c0", 0, "o"),
+        ("us_share_new", "#2e7d32", 0, "o"),
+        ("developers_on_us_stack", "0.45", 0, "."),
+    ), ylabels=("share on the US stack (0-1)",), ylim=((-0.02, 1.02),)),
+    SeriesSpec("RevenueView", "Nvidia vs domestic revenue", (
+        ("nvidia_china_revenue_usd", MAKER_COLOURS["Nvidia"], 0, "o"),
+        ("domestic_revenue_usd", MAKER_COLOURS["Huawei"], 0, "o"),
+    ), ylabels=("revenue (billion USD per quarter)",), ylim=((0.0, None),)),
+    SeriesSpec("EcosystemGapView", "Domestic ecosystem and capability gap", (
+        ("domestic_ecosystem", "#6a1b9a", 0, "o"),
+        ("capability_gap_months", "#ef6c00", 1, "s"),
+    ), ylim=((0.0, 1.02), (0.0, None)), min_top=(0.0, 30.0)),
+)
 
 
-class EcosystemGapView(_SeriesView):
-    title = "Domestic ecosystem and capability gap"
-    LINES = (
-        ("domestic_ecosystem", {"color": "#6a1b9a", "marker": "o", "ms": 3}, 0),
-        ("capability_gap_months", {"color": "#ef6c00", "marker": "s", "ms": 3}, 1),
-    )
-    YLIM = ((0.0, 1.02), (0.0, None))
+def series_view_class(spec: SeriesSpec) -> type[_SeriesView]:
+    """The view class of a ``SERIES_VIEWS`` line."""
+    lines = tuple((rep, {"color": colour, "marker": marker, "ms": 3 if marker != "." else 2}, axis)
+                  for rep, colour, axis, marker in spec.lines)
+    return type(spec.cls_name, (_SeriesView,), {
+        "title": spec.title, "LINES": lines, "YLABELS": spec.ylabels, "YLIM": spec.ylim,
+        "MIN_TOP": spec.min_top, "__module__": __name__,
+        "__doc__": f"{spec.title}: " + ", ".join(r for r, *_ in spec.lines) + " against quarters."})
 
-    def min_top(self, axis: int, top: float) -> float:
-        return max(top, 30.0) if axis == 1 else top
+
+def series_views() -> dict[str, type[_SeriesView]]:
+    """Class name -> view class of every ``SERIES_VIEWS`` line whose reporters all exist."""
+    return {spec.cls_name: series_view_class(spec) for spec in SERIES_VIEWS
+            if all(rep in REPORTERS_BY_NAME for rep, *_ in spec.lines)}
+
+
+SERIES_VIEW_CLASSES = series_views()
+USShareView = SERIES_VIEW_CLASSES["USShareView"]
+RevenueView = SERIES_VIEW_CLASSES["RevenueView"]
+EcosystemGapView = SERIES_VIEW_CLASSES["EcosystemGapView"]
 
 
 class InstalledByMakerView(_View):
@@ -587,6 +640,108 @@ class InstalledByMakerView(_View):
         if self.compare:
             text += f" | B: installed compute {self.totals[1]:.3g} (million H100e)"
         return text
+
+
+class ChipSalesView(_View):
+    """Chips sold by product in the latest quarter (thousand units), one bar per product sold so
+    far in the run, coloured by chipmaker, US products first. From ``model.sales_by_chip`` (this
+    quarter) and the ``chip_sales`` table (which products have sold). In compare mode B's bar is
+    drawn hatched under A's."""
+
+    title = "Chips sold by product"
+
+    def __init__(self, model: ChipMarketModel):
+        super().__init__(model)
+        cat = model.catalogue
+        self.names = cat.names
+        self.colours = [MAKER_COLOURS.get(cat.maker_names[cat.maker_of_chip[j]], "0.5") for j in range(len(cat.names))]
+        self.ax = self.fig.add_subplot()
+        self.fig.subplots_adjust(left=0.27, right=0.96, top=0.83, bottom=0.13)
+        self.fig.suptitle(self.title, fontsize=11, y=0.985)
+        self.ax.set_xlabel("units sold in the quarter (thousand)", fontsize=8, color="0.3")
+        self.ax.grid(alpha=0.3, axis="x")
+        self.ax.tick_params(labelsize=7)
+        self.placeholder = self.ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(model.start)}",
+                                        ha="center", va="center", transform=self.ax.transAxes, color="0.4")
+        makers = [m for m in MAKER_COLOURS if m in cat.maker_names]
+        handles = [Patch(color=MAKER_COLOURS[m]) for m in makers]
+        labels = list(makers)
+        if self.compare:
+            handles += [Patch(facecolor="0.4"), Patch(facecolor="white", edgecolor="0.4", hatch="////")]
+            labels += ["A", "B (hatched)"]
+        box = self.ax.get_position()
+        self.fig.legend(handles, labels, fontsize=7, ncols=4, loc="upper center", frameon=False,
+                        bbox_to_anchor=((box.x0 + box.x1) / 2, 0.945))
+        self.rows: tuple[int, ...] = ()
+        self.bars: list = []  # (rectangle, chip index, scenario)
+        self.n = 0
+        self.latest: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _ever_sold(model) -> set[str]:
+        if model is None:
+            return set()
+        return set(model.datacollector.tables["chip_sales"]["chip"])
+
+    def _sold(self, model) -> np.ndarray:
+        """Units sold by product in the model's latest quarter (zeros before the first step)."""
+        if model is None or model.steps == 0:
+            return np.zeros(len(self.names))
+        return np.array([model.sales_by_chip.get(name, 0.0) for name in self.names], dtype=float)
+
+    def _build_rows(self, rows: tuple[int, ...]) -> None:
+        for rect, _, _ in self.bars:
+            rect.remove()
+            self.dynamic.remove(rect)
+        self.bars = []
+        self.rows = rows
+        y = np.arange(len(rows))[::-1]  # first product at the top
+        height = 0.4 if self.compare else 0.75
+        for pos, j in zip(y, rows, strict=True):
+            a = self.ax.barh(pos + (height / 2 if self.compare else 0.0), 0.0, height=height,
+                             color=self.colours[j], edgecolor="none")[0]
+            self.bars.append((a, j, "A"))
+            self._animate(a)
+            if self.compare:
+                b = self.ax.barh(pos - height / 2, 0.0, height=height, facecolor="white",
+                                 edgecolor=self.colours[j], hatch="////", linewidth=0.8)[0]
+                self.bars.append((b, j, "B"))
+                self._animate(b)
+        self.ax.set_yticks(y, [self.names[j] for j in rows])
+        self.ax.set_ylim(-0.6, max(len(rows), 1) - 0.4)
+
+    def update(self) -> Figure:
+        sold = self._ever_sold(self.model) | self._ever_sold(self.twin)
+        rows = tuple(j for j, name in enumerate(self.names) if name in sold)
+        if rows != self.rows:
+            self._build_rows(rows)
+        self.latest = {"A": self._sold(self.model) / 1e3}
+        if self.compare:
+            self.latest["B"] = self._sold(self.twin) / 1e3
+        for rect, j, scenario in self.bars:
+            rect.set_width(self.latest[scenario][j])
+        top = max(float(v.max()) for v in self.latest.values())
+        high = _nice_ceiling(top * 1.05)
+        if self.ax.get_xlim() != (0.0, high):
+            self.ax.set_xlim(0.0, high)
+        self.n = self.model.steps
+        self.placeholder.set_visible(self.n == 0)
+        return self.fig
+
+    def frame_key(self) -> Any:
+        return (self.rows, self.n == 0, self.ax.get_xlim())
+
+    def caption(self) -> str:
+        """The best-selling products of the latest quarter, by scenario."""
+        if not self.n:
+            return ""
+        out = []
+        for scenario, units in self.latest.items():
+            top = [j for j in np.argsort(-units, kind="stable")[:4] if units[j] > 0]
+            shown = ", ".join(f"{self.names[j]} {units[j]:.3g}" for j in top) or "none"
+            out.append(f"{scenario}: {shown} (thousand units in {format_quarter(state_quarter(self.model))}; "
+                       f"{float(units.sum()):.3g} in all)")
+        return " | ".join(out)
 
 
 def network_layout(model: ChipMarketModel) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -686,7 +841,10 @@ class NetworkView(_View):
         return self.fig
 
 
-VIEW_CLASSES = (USShareView, InstalledByMakerView, RevenueView, EcosystemGapView, NetworkView)
+#: The views in page order: US share, installed base by maker, chips sold by product, the other
+#: time-series views of ``SERIES_VIEWS`` in table order, the developer network.
+VIEW_CLASSES = (USShareView, InstalledByMakerView, ChipSalesView,
+                *(cls for cls in SERIES_VIEW_CLASSES.values() if cls is not USShareView), NetworkView)
 
 
 def fig_us_share(model: ChipMarketModel) -> Figure:
@@ -704,6 +862,11 @@ def fig_revenue(model: ChipMarketModel) -> Figure:
     return view_for(model, RevenueView).update()
 
 
+def fig_chip_sales(model: ChipMarketModel) -> Figure:
+    """Chips sold by product in the latest quarter (A and B in compare mode)."""
+    return view_for(model, ChipSalesView).update()
+
+
 def fig_ecosystem_gap(model: ChipMarketModel) -> Figure:
     """Domestic ecosystem maturity (left axis) and the capability gap in months (right axis)."""
     return view_for(model, EcosystemGapView).update()
@@ -719,7 +882,7 @@ def view_png(model: ChipMarketModel, cls: type[_View]) -> bytes:
     return view_for(model, cls).png()
 
 
-VIEWS = (fig_us_share, fig_installed_by_maker, fig_revenue, fig_ecosystem_gap, fig_network)
+VIEWS = (fig_us_share, fig_installed_by_maker, fig_chip_sales, fig_revenue, fig_ecosystem_gap, fig_network)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -788,6 +951,11 @@ def StatusBar(model: solara.Reactive[ChipMarketModel]):
                     style={"font-size": "1.05em", "font-weight": "500"})
         solara.Text(run_parameters_text(m), classes=["chipstack-run-parameters"],
                     style={"font-size": "0.85em", "color": "#555"})
+        problems = list(getattr(m, "ui_problems", []))
+        twin = getattr(m, "twin", None)
+        problems += [f"B: {p}" for p in getattr(twin, "ui_problems", [])] if twin is not None else []
+        for problem in problems:
+            solara.Text(problem, classes=["chipstack-problem"], style={"font-size": "0.85em", "color": "#c62828"})
         if verdict:
             colour = {True: "#2e7d32", False: "#c62828", None: "#555"}[ok]
             solara.Text(verdict, classes=["chipstack-replay"],
@@ -828,9 +996,11 @@ def PresetPicker(preset: solara.Reactive[str], on_apply):
     """Select a scenario preset; it sets the controls below (press Reset to run it)."""
     with solara.Card("Scenario preset (A)"):
         solara.Select("Preset", values=list(PRESETS), value=preset.value, on_value=on_apply)
-        changed = ", ".join(f"{k}={v}" for k, v in PRESETS[preset.value].items())
+        changed = ", ".join(f"{k}={coerce_control(k, v)}" for k, v in PRESETS[preset.value].items())
         solara.Text(f"Sets {changed}; other controls to their defaults. Press Reset to run it.",
-                    style={"font-size": "0.85em", "color": "#555"})
+                    style={"display": "block", "font-size": "0.85em", "color": "#555"})
+        solara.Text(PRESET_NOTES.get(preset.value, ""), classes=["chipstack-preset-note"],
+                    style={"display": "block", "margin-top": "4px", "font-size": "0.8em", "color": "#777"})
 
 
 def _lever_control(lever, value, on_value):
@@ -844,6 +1014,9 @@ def _lever_control(lever, value, on_value):
     elif spec["type"] == "SliderFloat":
         solara.SliderFloat(label, value=float(value), min=spec["min"], max=spec["max"], step=spec["step"],
                            on_value=on_value, thumb_label="always")
+    elif spec["type"] == "InputText":
+        solara.InputText(label, value=coerce_control(lever.name, value), on_value=on_value,
+                         continuous_update=False)
     else:
         solara.Checkbox(label=label, value=bool(value), on_value=on_value)
 
