@@ -5,7 +5,7 @@
     chipstack report DIR
     chipstack replicate DIR/manifest.json
     chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
-    chipstack ui [--host 127.0.0.1] [--port 8765]
+    chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
 line on stderr starting ``chipstack: error:`` and nothing else (no traceback), and writes nothing.
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    ui.add_argument("--run", nargs=2, metavar=("SWEEP_DIR", "RUN_ID"), default=None,
+                    help="open run RUN_ID of a finished sweep (replayed from its manifest, checked against its saved rows)")
     return parser
 
 
@@ -178,7 +180,7 @@ def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float)
         f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
         "",
-        f"{'':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
+        f"{'state at the end of':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
     ]
     for r in shown:
         fmt = RUN_SUMMARY_FORMATS[r.name]

@@ -21,8 +21,9 @@ solara = pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
 
 from model import ChipMarketModel  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
+from model.core.quarters import parse_quarter  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
-from model.ui import app  # noqa: E402
+from model.ui import app, levers  # noqa: E402
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_presets_map_to_valid_parameters(preset):
     assert model.export_regime == values["export_regime"]
     params = app.model_params(values)
     for name, spec in params.items():
-        assert spec["value"] == values[name] or float(spec["value"]) == float(values[name])
+        assert levers.to_model(name, spec["value"]) == values[name], (preset, name)  # round trip
         if spec["type"] == "Select":
             assert spec["value"] in spec["values"]
         if spec["type"] in ("SliderInt", "SliderFloat"):
@@ -89,17 +90,229 @@ def test_presets_say_what_the_brief_says():
         app.preset_values("Nope")
 
 
+def test_enacted_and_timeline_presets():
+    enacted = app.preset_values("December 2025 decision (as enacted)")
+    assert (enacted["export_tpp_cap"], enacted["export_bw_cap_gbs"], enacted["us_volume_cap_share"]) == (
+        21_000, 6_500, 0.5)
+    assert (enacted["us_revenue_share"], enacted["china_part_revenue_share"]) == (0.25, 0.15)
+    assert enacted["per_customer_cap_units"] == float("inf") and enacted["us_licence_schedule"] == ""
+    timeline = app.preset_values("2026 timeline as it happened")
+    assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "restrict"
+    assert timeline["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
+    assert timeline["per_customer_cap_units"] == 75_000 and timeline["realize_reversals"] is False
+    assert timeline["china_policy_schedule"] == "2026Q1:restrict"
+    m = app.make_model("2026 timeline as it happened")
+    licensed = []
+    for _ in range(3):
+        m.step()
+        licensed.append(int(m.developers.licensed.sum()))
+    assert licensed == [3, 10, 10]  # the licences issued: 3 in 2026Q1, ~10 from 2026Q2
+    assert set(levers.PRESET_NOTES) == set(app.PRESETS)
+
+
+def test_levers_take_range_unit_and_control_from_the_parameter_table():
+
+    for lever in levers.LEVERS:
+        p, spec = lever.param, app.CONTROLS[lever.name]
+        if lever.group == "run":
+            continue
+        assert not isinstance(lever.span, tuple), f"{lever.name}: range typed in the UI"
+        if p.unit not in ("-", ""):
+            assert f"({p.unit}" in spec["label"], lever.name
+        if p.kind == "choice":
+            assert spec["type"] == "Select" and spec["values"] == list(p.choices)
+        elif p.kind == "bool":
+            assert spec["type"] == "Checkbox"
+        elif p.kind in ("schedule", "count_schedule") or p.allow_off:
+            assert spec["type"] == "InputText"
+        else:
+            low, high, step = levers.slider_range(p, lever.span)
+            assert (spec["min"], spec["max"], spec["step"]) == (low, high, step), lever.name
+            source = (p.low, p.high) if lever.span == "allowed" else p.sweep_range
+            assert low <= source[0] and high >= source[1], lever.name  # the table's range is covered
+            assert p.low <= low and high <= p.high, lever.name  # never outside what the model allows
+            on_grid = (p.default - low) / step
+            assert abs(on_grid - round(on_grid)) < 1e-6, f"{lever.name}: default not on the slider's grid"
+    # the issue-12 instruments are levers, grouped
+    for name, group in [("export_tpp_cap", "US"), ("us_volume_cap_share", "US"), ("per_customer_cap_units", "US"),
+                        ("us_licence_schedule", "US"), ("china_part_revenue_share", "US"),
+                        ("china_import_cap_units", "Beijing"), ("domestic_pairing_ratio", "Beijing")]:
+        assert levers.LEVERS_BY_NAME[name].group == group
+
+
+def test_nice_step_and_slider_range():
+    from model.core.parameters import PARAMS_BY_NAME
+
+    assert [levers.nice_step(x) for x in (1.0, 0.35, 30_000, 358_000)] == [0.01, 0.005, 500, 5000]
+    assert levers.slider_range(PARAMS_BY_NAME["cambricon_capacity_2026"], "sweep") == (140_000, 500_000, 5000)
+    assert levers.slider_range(PARAMS_BY_NAME["us_volume_cap_share"], "allowed") == (0.0, 1.0, 0.01)
+    with pytest.raises(ValueError, match="no sweep_range"):
+        levers.slider_range(PARAMS_BY_NAME["per_customer_cap_units"], "sweep")
+
+
+def test_text_levers_parse_caps_and_schedules():
+
+    assert levers.coerce_control("per_customer_cap_units", float("inf")) == "off"
+    assert levers.coerce_control("per_customer_cap_units", 75_000.0) == "75000"
+    assert levers.to_model("per_customer_cap_units", "75,000") == 75_000.0
+    for off in ("off", "", "inf", " None "):
+        assert levers.to_model("china_import_cap_units", off) == float("inf")
+    assert levers.to_model("us_licence_schedule", "2026Q1:3") == "2026Q1:3"
+    m = app.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000", china_import_cap_units="off",
+                              us_licence_schedule="2026Q2:5")
+    assert m.per_customer_cap_units == 20_000 and m.china_import_cap_units == float("inf")
+    assert m.ui_problems == []
+    bad = app.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon", per_customer_cap_units="lots")
+    assert bad.us_licence_schedule == "" and bad.per_customer_cap_units == float("inf")  # defaults
+    assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
+    with pytest.raises(ValueError):  # a plain model still refuses text for a number
+        ChipMarketModel(n_developers=50, per_customer_cap_units="20000")
+
+
 def test_status_text_before_and_after_steps():
     m = app.make_model("No exports")
     s = app.status_text(m)
-    assert "Quarter: 2026Q1 (start" in s and "Step: 0" in s and "US regime: ban" in s
+    assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0" in s and "US regime: ban" in s
     for _ in range(3):
         m.step()
     s = app.status_text(m)
-    assert "Quarter: 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
-    assert "US share of new purchases: " in s
+    assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
+    assert "US share of new purchases (0-1): " in s
     assert m.nvidia_china_revenue_usd == 0.0  # under a ban only smuggled US chips reach China
+    assert "China's installed AI compute (million H100e):" in s
     assert "seed=42" in app.run_parameters_text(m)
+
+
+def test_clock_moves_one_quarter_per_step_like_the_run_output():
+    """Row ``step`` k of a run's output is the end of quarter start + k: the label after k + 1 steps."""
+    m = app.make_model()
+    labels = [app.clock_text(m)]
+    for _ in range(6):
+        m.step()
+        labels.append(app.clock_text(m))
+    assert labels[:3] == ["end of 2025Q4", "end of 2026Q1", "end of 2026Q2"]
+    quarters = [parse_quarter(label.removeprefix("end of ")) for label in labels]
+    assert all(b - a == 1 for a, b in zip(quarters, quarters[1:]))  # every step moves it by one
+    df = m.dataframe()
+    assert [f"end of {q}" for q in df["quarter"]] == labels[1:]
+    # the x axis: point k is labelled with the row's quarter
+    view = app.view_for(m, app.USShareView)
+    view.png()
+    ticks = [t.get_text() for t in view.axes[0].get_xticklabels()]
+    assert ticks[0] == df["quarter"].iloc[0] == "2026Q1" and ticks[1] == df["quarter"].iloc[4]
+
+
+def test_cli_summary_says_whose_end_the_columns_are(tmp_path):
+    from model.cli import main
+
+    out = tmp_path / "run"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["run", "--steps", "2", "--set", "n_developers=50", "--out", str(out)]) == 0
+    header = next(line for line in buf.getvalue().splitlines() if line.startswith("state at the end of"))
+    assert header.split()[-2:] == ["2026Q1", "2026Q2"]
+
+
+def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
+    a = app.make_model("December 2025 decision (as enacted)", compare="No exports")
+    assert a.twin is not None and a.twin._seed == a._seed == 42
+    assert a.twin.export_regime == "ban" and a.export_regime == "threshold"
+    for _ in range(4):
+        a.step()
+    assert a.twin.steps == a.steps == 4
+    # B is exactly the B scenario run alone on A's seed; A is exactly A run alone
+    b_alone = ChipMarketModel(**app.b_kwargs(a, app.preset_values("No exports")))
+    a_alone = ChipMarketModel(**app.preset_values("December 2025 decision (as enacted)"))
+    b_alone.run(4)
+    a_alone.run(4)
+    assert a.twin.dataframe().equals(b_alone.dataframe())
+    assert a.dataframe().equals(a_alone.dataframe())
+    s = app.status_text(a)
+    assert f"US regime: A {a.us_government.regime} / B ban" in s  # A's regime may have reversed
+    us_a, us_b = a.us_stack_share, a.twin.us_stack_share
+    assert f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, A − B {us_a - us_b:+.3f}" in s
+    assert "China's installed AI compute (million H100e): A " in s
+    assert "B: same seed and developers, export_regime=ban" in app.run_parameters_text(a)
+    # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
+    again = type(a)(**{**app.preset_values("Open market"), "n_developers": 200, "rng": 7})
+    assert again.twin is not None and again.twin.export_regime == "ban"
+    assert again.twin.china_import_policy == "restrict"  # B's own levers, not A's
+    assert again.twin.n_developers == 200 and again.twin._seed == 7  # A's population and seed
+
+
+def test_single_mode_has_no_twin():
+    m = app.make_model()
+    assert m.twin is None and type(m) is app.ChipMarketModelUI
+    m.step()
+    assert "A − B" not in app.status_text(m)
+
+
+def test_compare_views_draw_a_and_b():
+    single, compare = app.make_model(), app.make_model(compare="No exports")
+    for m in (single, compare):
+        for _ in range(3):
+            m.step()
+        for cls in app.VIEW_CLASSES:
+            assert app.view_png(m, cls).startswith(PNG_MAGIC)
+    cap_single = app.view_caption(single, app.USShareView)
+    cap_compare = app.view_caption(compare, app.USShareView)
+    assert cap_single.startswith("A: US stack share of installed compute") and "B:" not in cap_single
+    a_part, b_part = cap_compare.split(" | ")
+    assert a_part.startswith("A: ") and b_part.startswith("B: US stack share of installed compute")
+    assert "US share of new purchases" in b_part and "US stack share incl. offshore" in b_part
+    view = app.view_for(compare, app.USShareView)
+    styles = {(s, line.get_linestyle()) for line, _, s, _ in view.lines}
+    assert styles == {("A", "-"), ("B", "--")}
+    assert [t.get_text() for t in view.legend.get_texts()][-2:] == ["A (solid)", "B (dashed)"]
+    assert "B:" in app.view_caption(compare, app.InstalledByMakerView)
+
+
+def test_levers_are_one_line_each_in_groups():
+
+    assert [lv.name for lv in levers.LEVERS] == list(app.CONTROLS)
+    assert {lv.group for lv in levers.LEVERS} <= set(levers.GROUPS)
+    for lever in levers.LEVERS:
+        assert app.CONTROLS[lever.name]["label"].startswith(f"{lever.group} · ")
+        assert lever.does
+    for group in ("US", "Beijing", "markets", "uncertainties"):
+        assert any(lv.group == group for lv in levers.LEVERS), group
+    assert "What each lever does" in app.about_html()
+
+
+def test_chip_sales_view_shows_sales_by_product():
+    m = app.make_model("December 2025 decision (as enacted)", compare="No exports")
+    view = app.view_for(m, app.ChipSalesView)
+    assert app.view_png(m, app.ChipSalesView).startswith(PNG_MAGIC) and view.caption() == ""
+    for _ in range(2):
+        m.step()
+    app.view_png(m, app.ChipSalesView)
+    sold = set(m.datacollector.tables["chip_sales"]["chip"]) | set(m.twin.datacollector.tables["chip_sales"]["chip"])
+    assert [m.catalogue.names[j] for j in view.rows] == [n for n in m.catalogue.names if n in sold]
+    for rect, j, scenario in view.bars:
+        model = m if scenario == "A" else m.twin
+        assert rect.get_width() == pytest.approx(model.sales_by_chip[m.catalogue.names[j]] / 1e3)
+    assert {s for _, _, s in view.bars} == {"A", "B"}
+    assert all(rect.get_width() == 0 for rect, j, s in view.bars
+               if s == "B" and m.catalogue.maker_names[m.catalogue.maker_of_chip[j]] in ("Nvidia", "AMD"))
+    caption = app.view_caption(m, app.ChipSalesView)
+    assert caption.startswith("A: ") and " | B: " in caption and "thousand units in 2026Q2" in caption
+
+
+def test_series_views_are_a_table_of_reporter_names(monkeypatch):
+    """A new time-series view is one SERIES_VIEWS line of reporter names; unknown reporters leave it out."""
+    assert {spec.cls_name for spec in app.SERIES_VIEWS} <= {cls.__name__ for cls in app.VIEW_CLASSES}
+    extra = app.SeriesSpec("BudgetProbeView", "probe", (("unmet_demand_h100e", "#000000", 0, "o"),))
+    missing = app.SeriesSpec("MissingView", "not yet", (("no_such_reporter", "#000000", 0, "o"),))
+    monkeypatch.setattr(app, "SERIES_VIEWS", app.SERIES_VIEWS + (extra, missing))
+    views = app.series_views()
+    assert "BudgetProbeView" in views and "MissingView" not in views
+    m = app.make_model()
+    m.step()
+    assert app.view_png(m, views["BudgetProbeView"]).startswith(PNG_MAGIC)
+    assert "unmet" in app.view_caption(m, views["BudgetProbeView"]).lower()
 
 
 def test_views_render_pngs_and_record_history():
@@ -165,13 +378,13 @@ def test_page_renders_steps_and_resets_in_process():
     rc, status, click, choose = _render_page()
     assert "Step: 0" in status()
     assert len(rc.find(v.Btn, children=["Reset"]).widgets) == 1
-    for label in ("Preset", "US export regime", "Beijing's stance (china_import_policy)"):
+    for label in ("Preset", "US · export regime", "Beijing · stance on US chips"):
         rc.find(v.Select, label=label).assert_single()
     click("Step")
     click("Step")
-    assert "Step: 2" in status() and "Quarter: 2026Q2" in status()
+    assert "Step: 2" in status() and "Quarter: end of 2026Q2" in status()
     click("Reset")
-    assert "Step: 0" in status() and "Quarter: 2026Q1" in status()
+    assert "Step: 0" in status() and "Quarter: end of 2025Q4" in status()
 
 
 def test_preset_then_reset_builds_the_preset_model():
@@ -182,11 +395,11 @@ def test_preset_then_reset_builds_the_preset_model():
     for preset, regime, stance in [("No exports", "ban", "restrict"), ("Open market", "open", "open"),
                                    ("Beijing blocks", "threshold", "ban"), ("H20 only", "h20", "restrict")]:
         choose("Preset", preset)
-        assert rc.find(v.Select, label="US export regime").widget.v_model == regime
+        assert rc.find(v.Select, label="US · export regime").widget.v_model == regime
         click("Reset")
         assert f"US regime: {regime}" in status() and f"Beijing: {stance}" in status(), preset
     # a control changed by hand after a preset is used too
-    choose("US export regime", "ban")
+    choose("US · export regime", "ban")
     click("Reset")
     click("Step")
     assert "US regime: ban" in status() and "Step: 1" in status()
@@ -234,3 +447,133 @@ def test_free_port_passes_the_check():
 def test_bad_host_is_a_usage_error():
     with pytest.raises(UsageError, match="--host"):
         check_port_free("no-such-host.invalid", 8765)
+
+
+# --- compare mode and sweep runs in the page (in-process) --------------------------------------
+def test_page_compare_mode_in_process():
+    import ipyvuetify as v
+
+    rc, status, click, choose = _render_page()
+    click("Step")
+    assert "A − B" not in status()
+    rc.find(v.Checkbox, label="Compare A with B").widget.v_model = True
+    assert "Step: 0" in status() and "US regime: A threshold / B ban" in status()  # restarted, B = No exports
+    click("Step")
+    click("Step")
+    assert "Step: 2" in status() and "Quarter: end of 2026Q2" in status()
+    assert "A − B" in status() and "China's installed AI compute (million H100e): A " in status()
+    choose("B preset", "Open market")
+    assert "Step: 0" in status() and "/ B open" in status() and "Beijing: A restrict / B open" in status()
+    click("Reset")  # Reset keeps compare mode
+    click("Step")
+    assert "A − B" in status() and "/ B open" in status()
+    rc.find(v.Checkbox, label="Compare A with B").widget.v_model = False
+    click("Step")
+    assert "A − B" not in status()
+
+
+REFERENCE = ROOT / "outputs" / "export_regimes"
+RUN_ID = "00035e941dd7efa1"
+
+
+def test_replayed_sweep_run_matches_its_saved_rows():
+    from model.ui.sweep_run import open_run, replay_verdict
+
+    run = open_run(REFERENCE, RUN_ID)
+    m = app.replay_model(run)
+    assert m.n_developers == 300 and m._seed == run.entry.seed and m.export_regime == "h20"
+    ok, text = replay_verdict(m, run)
+    assert ok is None and "press Step" in text
+    m.step()
+    assert replay_verdict(m, run) == (True, "✓ matches saved run, 1 quarter (to end of 2026Q1; 9 reporters bit for bit)")
+    while m.steps < run.steps:
+        m.step()
+    ok, text = replay_verdict(m, run)
+    assert ok is True and text.startswith("✓ matches saved run, 20 quarters (to end of 2030Q4")
+    # SolaraViz's Reset with the replay's controls and fixed values rebuilds the same run
+    values, fixed = app.replay_scenario(run)
+    params = app.model_params(values, fixed)
+    assert params["rng"] == run.entry.seed and params["n_developers"]["value"] == 300  # seed: fixed
+    kwargs = {k: (p["value"] if isinstance(p, dict) else p) for k, p in params.items()}
+    again = type(m)(**kwargs)
+    again.step()
+    assert replay_verdict(again, run)[0] is True
+    # another seed is not the saved run
+    other = type(m)(**{**kwargs, "rng": 1})
+    other.step()
+    assert replay_verdict(other, run)[0] is False
+
+
+def test_replay_reports_the_first_differing_quarter(tmp_path):
+    """A saved row altered at step 3 is reported as the end of 2026Q4."""
+    import shutil
+
+    import pandas as pd
+
+    from model.ui.sweep_run import open_run, replay_verdict
+
+    shutil.copy(REFERENCE / "manifest.json", tmp_path / "manifest.json")
+    df = pd.read_parquet(REFERENCE / "runs.parquet")
+    row = (df["run_id"] == RUN_ID) & (df["step"] == 3)
+    assert row.sum() == 1
+    df.loc[row, "china_compute_h100e"] = df.loc[row, "china_compute_h100e"] * (1 + 1e-15) + 1e-9
+    df.to_parquet(tmp_path / "runs.parquet")
+    run = open_run(tmp_path, RUN_ID)
+    m = app.replay_model(run)
+    for _ in range(3):
+        m.step()
+    assert replay_verdict(m, run)[0] is True
+    m.step()
+    ok, text = replay_verdict(m, run)
+    assert ok is False and "end of 2026Q4 (step 3)" in text and "China's installed AI compute" in text
+
+
+def test_page_opens_a_sweep_run_with_the_picker_in_process():
+    import ipyvuetify as v
+
+    rc, status, click, choose = _render_page()
+    folder = rc.find(v.TextField, label="Sweep folder").widget
+    assert folder.v_model == str(REFERENCE)
+    choose("Design point", "export_regime=h20 · china_import_policy=open · huawei_capacity_2026=3000000")
+    choose("Replication · run_id", f"1 · {RUN_ID}")
+    click("Open run")
+    replay = lambda: rc.find(v.Html, class_="chipstack-replay").widget.children[0]  # noqa: E731
+    assert "Step: 0" in status() and "US regime: h20" in status()
+    click("Step")
+    assert replay().startswith("✓ matches saved run, 1 quarter")
+    click("Replay all 20 quarters")
+    assert "Step: 20" in status() and replay().startswith("✓ matches saved run, 20 quarters")
+    click("Reset")  # the controls hold the run's values: Reset replays it again
+    click("Step")
+    assert replay().startswith("✓ matches saved run, 1 quarter")
+    click("Close run")
+    assert not rc.find(v.Html, class_="chipstack-replay").widgets
+
+
+def test_page_opens_the_run_given_on_the_command_line(monkeypatch):
+    import ipyvuetify as v
+
+    monkeypatch.setenv(app.RUN_ENV, f"{REFERENCE}\n{RUN_ID}")
+    rc, status, click, choose = _render_page()
+    assert "US regime: h20" in status() and "seed=2167478274798226360" in rc.find(
+        v.Html, class_="chipstack-run-parameters").widget.children[0]
+    click("Step")
+    assert rc.find(v.Html, class_="chipstack-replay").widget.children[0].startswith("✓ matches saved run, 1 quarter")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["outputs/no_such_sweep", RUN_ID], "chipstack: error: --run outputs/no_such_sweep: no such folder"),
+    (["outputs/export_regimes", "nope"], "chipstack: error: --run: no run 'nope' in outputs/export_regimes/manifest.json"),
+    (["tests", "x"], "chipstack: error: tests/manifest.json: no such manifest"),
+])
+def test_bad_run_is_one_error_line_and_exit_2(args, message):
+    r = subprocess.run([sys.executable, "-m", "model.cli", "ui", "--port", "1", "--run", *args], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(message), r.stderr
+
+
+def test_run_env_names_agree():
+    from model.ui import serve
+
+    assert serve.RUN_ENV == app.RUN_ENV

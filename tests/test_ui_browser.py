@@ -4,9 +4,13 @@ Starts ``chipstack ui --port <free port>`` as a subprocess in its own process gr
 HTTP 200, and drives the page with Playwright's Python API and ``/usr/bin/chromium`` (never
 ``playwright install``). Every request that does not go to the UI server is blocked and recorded,
 so the test also proves that the page renders completely with no internet. Checks the controls
-and views, the "No exports" and "Open market" presets through Reset and Step, that Reset returns
-to the start quarter, Play and pause, measures the time a step takes to redraw in the browser (printed; run with
-``-s`` to see it), and writes the screenshot docs/ui.png (< 300 KB). The server is stopped by
+and views, the "No exports" and "Open market" presets through Reset and Step, that every Step moves
+the quarter label by exactly one and Reset returns to the initial state, Play and pause; compare
+mode (two series, A and B, in the US-share view; A, B and A − B in the status line); a run of the
+shipped sweep outputs/export_regimes/ opened with ``chipstack ui --run`` and replayed to the tick
+"matches saved run". Measures the median time from a Step click to the new quarter label (and to
+all six views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
+no:xdist`` to see it) and writes the screenshots docs/ui.png and docs/ui_compare.png (< 300 KB). The server is stopped by
 killing its process group in the fixture's teardown.
 
 Skipped, with the reason, when /usr/bin/chromium or Playwright is missing
@@ -36,8 +40,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]
 # The committed screenshot is refreshed only on request (CHIPSTACK_UPDATE_SCREENSHOT=1), so that
 # `make test` leaves the working tree clean; otherwise the test writes it to a temporary folder.
-SCREENSHOT = (ROOT / "docs" / "ui.png" if os.environ.get("CHIPSTACK_UPDATE_SCREENSHOT") == "1"
-              else Path(tempfile.gettempdir()) / "chipstack-ui.png")
+_UPDATE = os.environ.get("CHIPSTACK_UPDATE_SCREENSHOT") == "1"
+SCREENSHOT = ROOT / "docs" / "ui.png" if _UPDATE else Path(tempfile.gettempdir()) / "chipstack-ui.png"
+SCREENSHOT_COMPARE = (ROOT / "docs" / "ui_compare.png" if _UPDATE
+                      else Path(tempfile.gettempdir()) / "chipstack-ui-compare.png")
+#: A run of the shipped reference sweep (export_regime=h20, china_import_policy=open, Huawei 3M).
+SWEEP = ROOT / "outputs" / "export_regimes"
+RUN_ID = "00035e941dd7efa1"
 MAX_SCREENSHOT_BYTES = 300_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -50,12 +59,11 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python (pip install playwright)")
 
-CONTROL_LABELS = [
-    "US export regime", "Export lag (months, with 'lagged')", "Approved-customer share (US licence)",
-    "US government revenue share", "US reversal chance per quarter", "Beijing's stance (china_import_policy)",
-    "Domestic-chip subsidy (share of cost)", "Huawei Ascend output 2026 (chips/year)",
-    "AI developers (agents)", "Random seed",
-]
+from model.ui.app import VIEW_CLASSES  # noqa: E402
+from model.ui.levers import CONTROLS  # noqa: E402
+
+CONTROL_LABELS = [spec["label"] for spec in CONTROLS.values()]
+N_VIEWS = len(VIEW_CLASSES)
 
 
 def _free_port() -> int:
@@ -72,12 +80,11 @@ def _chipstack() -> list[str]:
     return [found] if found else [sys.executable, "-m", "model.cli"]
 
 
-@pytest.fixture(scope="module")
-def ui_url():
-    """``chipstack ui`` on a free port, in its own process group; killed (the group) at teardown."""
+def _serve(*extra: str):
+    """``chipstack ui --port P *extra`` in its own process group: yields the URL; kills the group."""
     port = _free_port()
     log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(_chipstack() + ["ui", "--port", str(port)], cwd=ROOT, stdout=log,
+    proc = subprocess.Popen(_chipstack() + ["ui", "--port", str(port), *extra], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -108,9 +115,20 @@ def ui_url():
         log.close()
 
 
-@pytest.fixture()
-def browser_page(ui_url):
-    """A Chromium page on the UI with every non-local request blocked and recorded."""
+@pytest.fixture(scope="module")
+def ui_url():
+    """``chipstack ui`` on a free port."""
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def run_url():
+    """``chipstack ui --run outputs/export_regimes RUN_ID`` on a free port."""
+    yield from _serve("--run", str(SWEEP.relative_to(ROOT)), RUN_ID)
+
+
+def _open_page(url: str):
+    """A Chromium page on ``url`` with every non-local request blocked and recorded."""
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -118,23 +136,40 @@ def browser_page(ui_url):
             record = {"external": [], "failed": [], "page_errors": []}
 
             def route(r):
-                url = r.request.url
-                if url.startswith(ui_url) or url.startswith(("data:", "blob:")):
+                target = r.request.url
+                if target.startswith(url) or target.startswith(("data:", "blob:")):
                     r.continue_()
                 else:
-                    record["external"].append(url)
+                    record["external"].append(target)
                     r.abort()
 
             page.route("**/*", route)
             page.on("response", lambda r: record["failed"].append((r.url, r.status)) if r.status >= 400 else None)
             page.on("requestfailed", lambda r: record["failed"].append((r.url, r.failure)))
             page.on("pageerror", lambda e: record["page_errors"].append(str(e)))
-            page.goto(ui_url)
+            page.goto(url)
             page.get_by_role("button", name="Step", exact=True).wait_for(timeout=60_000)
             page.locator("img.widget-image").nth(4).wait_for(timeout=30_000)
             yield page, record
         finally:
             browser.close()
+
+
+@pytest.fixture()
+def browser_page(ui_url):
+    yield from _open_page(ui_url)
+
+
+@pytest.fixture()
+def run_page(run_url):
+    yield from _open_page(run_url)
+
+
+def assert_offline_and_clean(record) -> None:
+    """Nothing outside the UI server was requested, nothing failed to load, no JavaScript error."""
+    assert record["external"] == [], f"requests to the internet: {record['external']}"
+    assert record["failed"] == [], f"failed to load: {record['failed']}"
+    assert record["page_errors"] == [], f"JavaScript errors: {record['page_errors']}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +178,7 @@ def status(page) -> str:
 
 
 def us_share_new(page) -> float:
-    m = re.search(r"US share of new purchases: ([0-9.]+)", status(page))
+    m = re.search(r"US share of new purchases \(0-1\): ([0-9.]+)", status(page))
     assert m, f"no US share of new purchases in the status line: {status(page)!r}"
     return float(m.group(1))
 
@@ -153,28 +188,55 @@ def view_sources(page) -> list[str]:
 
 
 def wait_views(page) -> None:
-    """Wait until the five views are in the page and loaded (after a preset re-mounts them)."""
+    """Wait until the views are in the page and loaded (after a preset re-mounts them)."""
     page.wait_for_function(
-        """() => {
+        """n => {
             const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-            return imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0);
-        }""", timeout=30_000)
+            return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0);
+        }""", arg=N_VIEWS, timeout=30_000)
 
 
-def step(page, expected_step: int) -> float:
-    """Click Step; return seconds until the status line and all five views have been redrawn."""
+QUARTER = re.compile(r"Quarter: end of (\d{4})Q([1-4])")
+
+
+def quarter_index(page) -> int:
+    """The status line's quarter ("end of 2026Q1") as year * 4 + q - 1."""
+    m = QUARTER.search(status(page))
+    assert m, f"no 'Quarter: end of YYYYQn' in the status line: {status(page)!r}"
+    return int(m.group(1)) * 4 + int(m.group(2)) - 1
+
+
+def step(page, expected_step: int) -> tuple[float, float]:
+    """Click Step; return (seconds until the status line shows the new step, seconds until the
+    status line and all the views have been redrawn)."""
     before = view_sources(page)
     t0 = time.perf_counter()
     page.get_by_role("button", name="Step", exact=True).click()
     page.wait_for_function(
+        """n => { const s = document.querySelector('.chipstack-status');
+                  return s && s.innerText.includes('Step: ' + n + ' '); }""",
+        arg=expected_step, timeout=30_000, polling=5)
+    t_label = time.perf_counter() - t0
+    page.wait_for_function(
         """([n, before]) => {
             const s = document.querySelector('.chipstack-status');
             const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-            return s && s.innerText.includes('Step: ' + n) && imgs.length === before.length
+            return s && s.innerText.includes('Step: ' + n + ' ') && imgs.length === before.length
                 && imgs.every((img, k) => img.src !== before[k] && img.complete && img.naturalWidth > 0);
         }""",
-        arg=[expected_step, before], timeout=30_000)
-    return time.perf_counter() - t0
+        arg=[expected_step, before], timeout=30_000, polling=5)
+    return t_label, time.perf_counter() - t0
+
+
+def time_steps(page, first: int, n: int, mode: str) -> float:
+    """Click Step ``n`` times from step ``first - 1``; print and return the median seconds to the label."""
+    times = [step(page, k) for k in range(first, first + n)]
+    label = [t for t, _ in times]
+    views = [t for _, t in times]
+    print(f"\nbrowser, {mode} mode (1000 developers): seconds from Step to new quarter label: median "
+          f"{statistics.median(label):.3f} (min {min(label):.3f}, max {max(label):.3f}); to label and {N_VIEWS} "
+          f"views redrawn: median {statistics.median(views):.3f}; all " + ", ".join(f"{t:.2f}" for t in label))
+    return statistics.median(label)
 
 
 def reset(page, *expect: str) -> None:
@@ -184,7 +246,7 @@ def reset(page, *expect: str) -> None:
         """parts => {
             const s = document.querySelector('.chipstack-status');
             return s && parts.every(p => s.innerText.includes(p));
-        }""", arg=["Step: 0", *expect], timeout=30_000)
+        }""", arg=["Step: 0 ", *expect], timeout=30_000)
     wait_views(page)
     page.wait_for_timeout(200)  # let the views' post-Reset redraw land before the next snapshot
 
@@ -218,41 +280,45 @@ def test_ui_end_to_end(browser_page):
     assert "agent-based model" in about.inner_text()
     assert about.locator("a", has_text="docs/ODD.md").count() == 1
     wait_views(page)  # the views may re-mount once after the first render on a loaded machine
-    assert page.locator("img.widget-image").count() == 5
+    assert page.locator("img.widget-image").count() == N_VIEWS
     s = status(page)
-    assert "Quarter: 2026Q1" in s and "Step: 0" in s and "US regime: threshold" in s and "Beijing: restrict" in s
+    assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
+    assert "US regime: threshold" in s and "Beijing: restrict" in s
+
+    # every Step moves the quarter label by exactly one
+    q0 = quarter_index(page)
+    for k in range(1, 4):
+        step(page, k)
+        assert quarter_index(page) == q0 + k, status(page)
+    assert "Quarter: end of 2026Q3" in status(page)
 
     # "No exports": after Reset and a few quarters the US share of new purchases is 0
     choose(page, "Preset", "No exports")
-    expect_select(page, "US export regime", "ban")  # the preset has set Mesa's control
+    expect_select(page, "US · export regime", "ban")  # the preset has set Mesa's control
     reset(page, "US regime: ban")
     for k in range(1, 4):
         step(page, k)
-    assert "Quarter: 2026Q3" in status(page)
+    assert "Quarter: end of 2026Q3" in status(page)
     assert us_share_new(page) == 0.0
 
-    # Reset returns to the start quarter
+    # Reset returns to the initial state
     reset(page)
     s = status(page)
-    assert "Quarter: 2026Q1 (start" in s and "Step: 0" in s
+    assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
 
-    # "Open market": US share of new purchases > 0; time the redraw of each step
+    # "Open market": US share of new purchases > 0; time the redraw of each step (single mode)
     choose(page, "Preset", "Open market")
-    expect_select(page, "US export regime", "open")
-    expect_select(page, "Beijing's stance (china_import_policy)", "open")
+    expect_select(page, "US · export regime", "open")
+    expect_select(page, "Beijing · stance on US chips", "open")
     reset(page, "US regime: open", "Beijing: open")
-    times = [step(page, k) for k in range(1, 9)]
+    time_steps(page, 1, 10, "single")
     assert us_share_new(page) > 0.0
-    median = statistics.median(times)
-    print(f"\nbrowser: seconds per step (1000 developers, click -> status and 5 views redrawn): "
-          f"median {median:.3f}, min {min(times):.3f}, max {max(times):.3f}, all "
-          + ", ".join(f"{t:.2f}" for t in times))
-    assert median < 1.0, f"a step takes {median:.2f} s to redraw (median of {len(times)})"
+    assert "B:" not in page.locator(".chipstack-caption-USShareView").inner_text()
 
     # Play runs quarters by itself until paused
     page.get_by_role("button", name="▶", exact=True).click()
     page.wait_for_function(
-        "() => /Step: (1[2-9]|[2-9][0-9])/.test(document.querySelector('.chipstack-status').innerText)",
+        "() => /Step: (1[2-9]|[2-9][0-9]) /.test(document.querySelector('.chipstack-status').innerText)",
         timeout=60_000)
     page.get_by_role("button", name="❚❚", exact=True).click()
     page.get_by_role("button", name="▶", exact=True).wait_for(timeout=15_000)
@@ -262,20 +328,101 @@ def test_ui_end_to_end(browser_page):
     assert status(page) == paused, "the model kept running after pause"
 
     # the screenshot for the docs: "Open market" after a dozen quarters
-    # the app scrolls inside a 100vh layout, so "full page" is the viewport: make it tall enough
-    page.set_viewport_size({"width": 1400, "height": 1750})
-    page.wait_for_timeout(800)
-    png = page.screenshot()
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    SCREENSHOT.write_bytes(_small_png(png))
-    assert SCREENSHOT.stat().st_size < MAX_SCREENSHOT_BYTES
-
-    # offline: nothing outside the UI server was requested, nothing failed to load
-    assert record["external"] == [], f"requests to the internet: {record['external']}"
-    assert record["failed"] == [], f"failed to load: {record['failed']}"
-    assert record["page_errors"] == [], f"JavaScript errors: {record['page_errors']}"
+    save_screenshot(page, SCREENSHOT)
+    assert_offline_and_clean(record)
     print(f"browser: test body took {time.perf_counter() - t_start:.1f} s; screenshot "
           f"{SCREENSHOT} {SCREENSHOT.stat().st_size / 1000:.0f} KB")
+
+
+def test_compare_mode(browser_page):
+    """Compare mode: B stepped with A; two series (A and B) in the US-share view; A − B shown."""
+    page, record = browser_page
+    wait_views(page)
+    page.get_by_text("Compare A with B", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('.chipstack-status').innerText.includes('US regime: A threshold / B ban')",
+        timeout=30_000)
+    wait_views(page)
+    page.wait_for_timeout(500)  # let the restarted model's redraw land before the first Step
+    assert "Step: 0 " in status(page) and "Quarter: end of 2025Q4" in status(page)
+    q0 = quarter_index(page)
+    time_steps(page, 1, 10, "compare")
+    assert quarter_index(page) == q0 + 10
+    s = status(page)
+    share = re.search(r"US stack share of installed compute \(0-1\): A ([0-9.]+), B ([0-9.]+), A − B ([-+][0-9.]+)", s)
+    assert share, s
+    a, b, diff = (float(x) for x in share.groups())
+    assert abs((a - b) - diff) <= 0.0015 and a != b
+    assert re.search(r"China's installed AI compute \(million H100e\): A [0-9.]+, B [0-9.]+, A − B [-+][0-9.]+", s), s
+    caption = page.locator(".chipstack-caption-USShareView").inner_text()
+    a_part, b_part = caption.split(" | ")
+    assert a_part.startswith("A: US stack share of installed compute"), caption
+    assert b_part.startswith("B: US stack share of installed compute"), caption
+    assert "US share of new purchases 0 (0-1)" in b_part  # B = "No exports"
+    save_screenshot(page, SCREENSHOT_COMPARE)
+    assert_offline_and_clean(record)
+
+
+def text_field(page, label: str):
+    """The input of the Vuetify text field labelled ``label``."""
+    field = page.locator(".v-text-field").filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+    return field.locator("input").first
+
+
+def test_timeline_preset_text_levers_and_chip_sales(browser_page):
+    """The "2026 timeline as it happened" preset fills the text levers (licence schedule, per-customer
+    cap); a cap typed by hand reaches the model on Reset; the chips-sold view has a caption."""
+    page, record = browser_page
+    wait_views(page)
+    licences = text_field(page, CONTROLS["us_licence_schedule"]["label"])
+    per_customer = text_field(page, CONTROLS["per_customer_cap_units"]["label"])
+    sync_api.expect(per_customer).to_have_value("off")
+    choose(page, "Preset", "2026 timeline as it happened")
+    sync_api.expect(page.locator(".chipstack-preset-note")).to_contain_text("SOURCES §C3")
+    licences = text_field(page, CONTROLS["us_licence_schedule"]["label"])
+    sync_api.expect(licences).to_have_value("2026Q1:3,2026Q2:10", timeout=15_000)
+    sync_api.expect(text_field(page, CONTROLS["per_customer_cap_units"]["label"])).to_have_value("75000")
+    import_cap = text_field(page, CONTROLS["china_import_cap_units"]["label"])
+    import_cap.fill("300,000")
+    import_cap.press("Enter")
+    reset(page, "US regime: threshold")
+    params = page.locator(".chipstack-run-parameters")
+    sync_api.expect(params).to_contain_text("us_licence_schedule=2026Q1:3,2026Q2:10", timeout=15_000)
+    sync_api.expect(params).to_contain_text("per_customer_cap_units=75,000")
+    sync_api.expect(params).to_contain_text("china_import_cap_units=300,000")
+    assert page.locator(".chipstack-problem").count() == 0
+    step(page, 1)
+    caption = page.locator(".chipstack-caption-ChipSalesView").inner_text()
+    assert caption.startswith("A: ") and "thousand units in 2026Q1" in caption, caption
+    assert_offline_and_clean(record)
+
+
+def test_open_sweep_run_from_the_command_line(run_page):
+    """``chipstack ui --run outputs/export_regimes RUN_ID`` replays the run to the saved rows' tick."""
+    page, record = run_page
+    wait_views(page)
+    s = status(page)
+    assert "Step: 0 " in s and "US regime: h20" in s and "Beijing: open" in s
+    assert "n_developers=300" in page.locator(".chipstack-run-parameters").inner_text()
+    step(page, 1)
+    sync_api.expect(page.locator(".chipstack-replay")).to_have_text(
+        re.compile(r"^✓ matches saved run, 1 quarter "), timeout=15_000)
+    page.get_by_role("button", name="Replay all 20 quarters", exact=True).click()
+    sync_api.expect(page.locator(".chipstack-replay")).to_have_text(
+        re.compile(r"^✓ matches saved run, 20 quarters \(to end of 2030Q4"), timeout=60_000)
+    assert "Step: 20 " in status(page) and "Quarter: end of 2030Q4" in status(page)
+    assert_offline_and_clean(record)
+
+
+def save_screenshot(page, path: Path) -> None:
+    # the app scrolls inside a 100vh layout, so "full page" is the viewport: make it tall enough
+    page.set_viewport_size({"width": 1400, "height": 1750})
+    page.evaluate("() => document.querySelectorAll('.v-navigation-drawer__content').forEach(e => e.scrollTop = 0)")
+    page.wait_for_timeout(800)
+    png = page.screenshot()
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(_small_png(png))
+    assert path.stat().st_size < MAX_SCREENSHOT_BYTES
 
 
 def _small_png(png: bytes) -> bytes:

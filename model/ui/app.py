@@ -28,10 +28,14 @@ model's explicit keyword signature, so SolaraViz's Reset can rebuild it.
 
 from __future__ import annotations
 
+import inspect
 import io
 import itertools
+import os
+import threading
 import weakref
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import reacton.ipywidgets as rw
@@ -39,20 +43,26 @@ import solara
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from PIL import Image as PILImage
 from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
 from model.core.population import SEGMENTS
 from model.core.chip_market import ChipMarketModel
 from model.core.network import edge_list
-from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, validate_value
-from model.core.policy import CHINA_STANCES, US_REGIMES
+from model.core.parameters import DEFAULTS, validate_value
 from model.core.quarters import format_quarter
+from model.core.reporters import REPORTERS_BY_NAME
+from model.sweep.errors import UsageError
+from model.ui.levers import (CONTROLS, DEFAULT_B_PRESET, DEFAULT_PRESET, GROUPS, LEVERS, PRESET_NOTES,
+                             PRESETS, SHARED_WITH_B, coerce_control, preset_values, to_model)
+from model.ui.sweep_run import SweepRun, open_run, open_sweep, replay_verdict
 
 APP_NAME = "chipstack: AI chips in China"
-DEFAULT_SEED = 42
+#: ``chipstack ui --run DIR RUN_ID`` passes the run to open to the server in this variable ("DIR\nRUN_ID").
+RUN_ENV = "CHIPSTACK_UI_RUN"
 #: Most peer links drawn in the network view, and most developers (the largest) drawn as nodes.
 MAX_DRAWN_EDGES = 1500
 MAX_DRAWN_NODES = 2000
@@ -69,13 +79,91 @@ MAKER_COLOURS = {
 
 # ---------------------------------------------------------------------------------------------
 # The model as seen by the UI
+_twin_lock = threading.Lock()
+
+
 class ChipMarketModelUI(ChipMarketModel):
-    """``ChipMarketModel`` that also keeps the installed base per chipmaker after each step."""
+    """``ChipMarketModel`` that also keeps the installed base per chipmaker after each step and,
+    in compare mode, steps scenario B (``twin``) in lockstep with itself.
+
+    Compare mode and a replayed sweep run are properties of the *class* (see ``ui_model_class``):
+    SolaraViz's Reset rebuilds the model as ``type(model)(**controls)``, so a Reset keeps B and
+    the replay check while the model keeps the plain explicit keyword signature.
+    """
+
+    #: Scenario B's lever values, as sorted (name, value) pairs; None = single mode.
+    compare_values: ClassVar[tuple | None] = None
+    #: The sweep run this model replays (its saved rows are checked as it steps); None = none.
+    replay: ClassVar[SweepRun | None] = None
+
+    def __init__(self, **kwargs):
+        # Text fields (caps that may be off, schedules) reach the model as text: parse them here.
+        # Text a parameter does not allow is replaced by the default and reported in the page
+        # (``ui_problems``) rather than crashing SolaraViz's Reset.
+        problems = []
+        for name, value in kwargs.items():
+            if CONTROLS.get(name, {}).get("type") != "InputText":
+                continue
+            try:
+                kwargs[name] = validate_value(name, to_model(name, value))
+            except ValueError as exc:
+                problems.append(f"{exc}; the default {coerce_control(name, DEFAULTS[name])!r} is used instead")
+                kwargs[name] = DEFAULTS[name]
+        super().__init__(**kwargs)
+        self.ui_problems = problems
+
+    # SolaraViz checks the keywords of the model against this signature (explicit keywords only).
+    __init__.__signature__ = inspect.signature(ChipMarketModel.__init__)
 
     def step(self) -> None:
         super().step()
         history = self.__dict__.setdefault("installed_by_maker_history", [])
         history.append(self.developers.installed.sum(axis=0))
+        if self.compare_values is not None:
+            self.twin  # noqa: B018 - steps B up to A's step (built on first use)
+
+    @property
+    def twin(self) -> ChipMarketModelUI | None:
+        """Scenario B on A's seed and population, at A's step; None in single mode."""
+        if self.compare_values is None:
+            return None
+        with _twin_lock:
+            twin = self.__dict__.get("_twin")
+            if twin is None:
+                twin = self.__dict__["_twin"] = ChipMarketModelUI(**b_kwargs(self, dict(self.compare_values)))
+            while twin.steps < self.steps:
+                twin.step()
+        return twin
+
+
+def b_kwargs(a: ChipMarketModel, b_values: dict[str, Any]) -> dict[str, Any]:
+    """Scenario B's model keywords: A's parameters, B's levers, A's seed and population size."""
+    kwargs = {**a.parameters, **{k: v for k, v in b_values.items() if k not in SHARED_WITH_B}}
+    kwargs["rng"] = getattr(a, "_seed", None)
+    return kwargs
+
+
+def model_kwargs(model: ChipMarketModel) -> dict[str, Any]:
+    """Keywords that rebuild ``model`` from scratch (every parameter and the seed)."""
+    return {**model.parameters, "rng": getattr(model, "_seed", None)}
+
+
+_classes: dict[tuple, type] = {}
+
+
+def ui_model_class(compare: dict[str, Any] | None = None, replay: SweepRun | None = None) -> type:
+    """The UI model class for a mode: single (``ChipMarketModelUI``), compare with B = ``compare``
+    (lever values), and/or replaying the sweep run ``replay``. Cached: one class per mode."""
+    if compare is None and replay is None:
+        return ChipMarketModelUI
+    pairs = None if compare is None else tuple(sorted(compare.items()))
+    key = (pairs, None if replay is None else (str(replay.sweep.folder), replay.run_id))
+    cls = _classes.get(key)
+    if cls is None:
+        cls = _classes[key] = type("ChipMarketModelUI", (ChipMarketModelUI,),
+                                   {"compare_values": pairs, "replay": replay,
+                                    "__module__": __name__, "__doc__": ChipMarketModelUI.__doc__})
+    return cls
 
 
 _tokens = itertools.count(1)
@@ -91,97 +179,87 @@ def model_token(model: ChipMarketModel) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Controls and presets
-#: The controls, in sidebar order: parameter -> SolaraViz user-input spec (without "value").
-CONTROLS: dict[str, dict[str, Any]] = {
-    "export_regime": {"type": "Select", "values": list(US_REGIMES), "label": "US export regime"},
-    "export_tpp_cap": {"type": "SliderInt", "min": 5_000, "max": 60_000, "step": 1_000,
-                       "label": "TPP cap (with 'threshold'; enacted 21,000)"},
-    "us_volume_cap_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05,
-                            "label": "China units <= share of US units (with 'threshold'/'lagged')"},
-    "export_lag_months": {"type": "SliderInt", "min": 0, "max": 60, "step": 3,
-                          "label": "Export lag (months, with 'lagged')"},
-    "approved_customer_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05,
-                                "label": "Approved-customer share (US licence)"},
-    "us_revenue_share": {"type": "SliderFloat", "min": 0.0, "max": 1.0, "step": 0.05,
-                         "label": "US government revenue share"},
-    "us_reversal_prob": {"type": "SliderFloat", "min": 0.0, "max": 0.5, "step": 0.01,
-                         "label": "US reversal chance per quarter"},
-    "china_import_policy": {"type": "Select", "values": list(CHINA_STANCES),
-                            "label": "Beijing's stance (china_import_policy)"},
-    "domestic_subsidy": {"type": "SliderFloat", "min": 0.0, "max": 0.9, "step": 0.05,
-                         "label": "Domestic-chip subsidy (share of cost)"},
-    "china_adaptive": {"type": "Checkbox", "label": "Beijing tightens as domestic supply grows"},
-    "huawei_capacity_2026": {"type": "SliderInt", "min": 0, "max": 5_000_000, "step": 100_000,
-                             "label": "Huawei Ascend output 2026 (chips/year)"},
-    "n_developers": {"type": "SliderInt", "min": 50, "max": 10_000, "step": 50,
-                     "label": "AI developers (agents)"},
-    "rng": {"type": "SliderInt", "min": 0, "max": 999, "step": 1, "label": "Random seed"},
-}
-
-#: Presets: values that differ from the model's defaults (every other control takes its default).
-PRESETS: dict[str, dict[str, Any]] = {
-    "December 2025 decision (as enacted)": {"export_regime": "threshold", "china_import_policy": "restrict"},
-    "Rolling 18-month lag (proposal)": {"export_regime": "lagged", "export_lag_months": 18,
-                                        "china_import_policy": "restrict"},
-    "No exports": {"export_regime": "ban"},
-    "H20 only": {"export_regime": "h20"},
-    "Open market": {"export_regime": "open", "china_import_policy": "open"},
-    "Beijing blocks": {"china_import_policy": "ban"},
-}
-DEFAULT_PRESET = "December 2025 decision (as enacted)"
-
-
-def preset_values(name: str) -> dict[str, Any]:
-    """Every control's value under preset ``name``: the model defaults overridden by the preset.
-
-    Values are validated with the model's own rules (``model.core.parameters.validate_value``).
-    """
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
-    values: dict[str, Any] = {}
-    for param in CONTROLS:
-        if param == "rng":
-            values[param] = DEFAULT_SEED
-        else:
-            values[param] = DEFAULTS[param]
-    values.update(PRESETS[name])
-    return {k: (v if k == "rng" else validate_value(k, v)) for k, v in values.items()}
-
-
-def model_params(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """SolaraViz ``model_params`` showing ``values`` in the controls."""
-    out = {}
+# Controls and presets: the table of levers and the presets are data, in model.ui.levers
+def model_params(values: dict[str, Any], fixed: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """SolaraViz ``model_params`` showing ``values`` in the controls; ``fixed`` parameters (not a
+    control, or the seed of a replayed run) are passed to the model as they are on Reset."""
+    fixed = fixed or {}
+    out: dict[str, Any] = {}
     for param, spec in CONTROLS.items():
-        value = values[param]
-        if spec["type"] == "SliderInt":
-            value = int(value)
-        elif spec["type"] == "SliderFloat":
-            value = float(value)
-        out[param] = {**spec, "value": value}
+        if param not in fixed:
+            out[param] = {**spec, "value": coerce_control(param, values[param])}
+    out.update(fixed)
     return out
 
 
-def make_model(preset: str = DEFAULT_PRESET) -> ChipMarketModelUI:
-    """A fresh model with a preset's values (what the page starts with)."""
-    return ChipMarketModelUI(**preset_values(preset))
+def make_model(preset: str = DEFAULT_PRESET, compare: str | dict | None = None) -> ChipMarketModelUI:
+    """A fresh model with a preset's values (what the page starts with); ``compare``: B's preset
+    name or lever values for compare mode."""
+    if isinstance(compare, str):
+        compare = preset_values(compare)
+    return ui_model_class(compare)(**preset_values(preset))
+
+
+def replay_model(run: SweepRun, compare: dict | None = None) -> ChipMarketModelUI:
+    """A fresh model of the sweep run ``run`` (its manifest's parameters and seed)."""
+    return ui_model_class(compare, run)(**run.kwargs)
+
+
+def replay_scenario(run: SweepRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(control values, fixed parameters) that make SolaraViz's Reset rebuild ``run``."""
+    kwargs = run.kwargs
+    values = {k: kwargs[k] for k in CONTROLS if k in kwargs}
+    fixed = {k: v for k, v in kwargs.items() if k not in CONTROLS or k == "rng"}
+    for k in CONTROLS:  # a value a slider cannot show (e.g. the seed) is fixed rather than shown
+        spec = CONTROLS[k]
+        if k in values and spec["type"] in ("SliderInt", "SliderFloat") and not (
+                spec["min"] <= values[k] <= spec["max"]
+                and (spec["type"] == "SliderFloat" or float(values[k]).is_integer())):
+            fixed[k] = values.pop(k)
+    return values, fixed
 
 
 # ---------------------------------------------------------------------------------------------
 # Text
-def status_text(model: ChipMarketModel) -> str:
-    """One line: the quarter just simulated, regime and stance in force, headline numbers."""
-    regime = model.us_government.regime
-    stance = model.china_government.stance
-    if model.steps == 0:
-        return (f"Quarter: {model.quarter_label} (start, not yet simulated) · Step: 0 · "
-                f"US regime: {regime} · Beijing: {stance} · US share of new purchases: – · "
-                f"press Step to simulate a quarter")
-    return (f"Quarter: {model.quarter_label} · Step: {model.steps} · US regime: {regime} · "
-            f"Beijing: {stance} · US share of new purchases: {model.us_share_new:.2f} · "
-            f"US share of installed compute: {model.us_stack_share:.2f} · "
-            f"China compute: {model.china_compute_h100e / 1e6:.2f} M H100e")
+def state_quarter(model: ChipMarketModel) -> int:
+    """The quarter whose end the model's state belongs to: the quarter before the start at step 0,
+    the start quarter after one step (row ``step`` k of a run's output is the end of start + k)."""
+    return model.start + model.steps - 1
 
+
+def clock_text(model: ChipMarketModel) -> str:
+    return f"end of {format_quarter(state_quarter(model))}"
+
+
+def _rep(name: str, value: float, fmt: str = "{:.2f}") -> str:
+    rep = REPORTERS_BY_NAME[name]
+    return f"{rep.label} ({rep.unit}): {fmt.format(rep.shown(value))}"
+
+
+def status_text(model: ChipMarketModel) -> str:
+    """One line: the quarter the state belongs to, regimes in force, headline numbers (A, B and
+    A − B in compare mode)."""
+    twin = getattr(model, "twin", None)
+    regime, stance = model.us_government.regime, model.china_government.stance
+    if twin is not None:
+        regime = f"A {regime} / B {twin.us_government.regime}"
+        stance = f"A {stance} / B {twin.china_government.stance}"
+    head = f"Quarter: {clock_text(model)}"
+    if model.steps == 0:
+        return (f"{head} (initial state) · Step: 0 · US regime: {regime} · Beijing: {stance} · "
+                f"press Step to simulate {format_quarter(model.start)}")
+    head += f" · Step: {model.steps} · US regime: {regime} · Beijing: {stance}"
+    if twin is None:
+        return (f"{head} · {_rep('us_share_new', model.us_share_new)} · "
+                f"{_rep('us_stack_share', model.us_stack_share)} · "
+                f"{_rep('china_compute_h100e', model.china_compute_h100e)}")
+    parts = [head]
+    for name, fmt in (("us_stack_share", "{:.3f}"), ("china_compute_h100e", "{:.2f}")):
+        rep = REPORTERS_BY_NAME[name]
+        a, b = rep.shown(getattr(model, name)), rep.shown(getattr(twin, name))
+        diff = fmt.replace(":", ":+").format(a - b)
+        parts.append(f"{rep.label} ({rep.unit}): A {fmt.format(a)}, B {fmt.format(b)}, A − B {diff}")
+    return " · ".join(parts)
 
 ABOUT = """\
 **chipstack** is an agent-based model (Mesa) of the market for AI chips in China after the US
@@ -189,14 +267,21 @@ decision of December 2025 to let Nvidia sell H200s to approved Chinese customers
 quarter: the US and Chinese governments set the rules, chipmakers (Nvidia, AMD; Huawei, Cambricon,
 Moore Threads) supply chips, and Chinese AI developers choose what to buy.
 
-* **Levers** (left): the US *export regime* (`ban`; `h20` = cut-down China parts only; `lagged` =
-  chips at least *export lag* months old; `open`), the share of developers holding a US licence,
-  the US government's cut of sales and the chance it tightens again; Beijing's *stance* (`open`,
-  `discourage`, `restrict`, `ban`) and its domestic-chip subsidy; Huawei's 2026 output. A
-  **preset** sets several at once. Controls take effect on **Reset**; then **Step** or ▶ runs
-  quarters.
+* **Levers** (left), grouped US / Beijing / markets / uncertainties (table below): the US *export
+  regime* and, under the rule as enacted (*threshold*), its TPP and bandwidth caps, the volume cap,
+  a per-customer cap, the licences issued (dated), the levies on licensed chips and on China parts;
+  Beijing's *stance*, approvals, import cap, pairing quota and subsidy; domestic supply and demand
+  growth; domestic chip efficiency and software maturity; dated policy changes (schedules). Ranges
+  and units come from the model's parameter table. A **preset** sets several at once. Controls take
+  effect on **Reset**; then **Step** or ▶ runs quarters. The clock shows the quarter the state
+  belongs to: *end of 2025Q4* before the first step, *end of 2026Q1* after one.
+* **Compare** runs a scenario B (a preset, or its own levers) in lockstep with A on the same seed:
+  the views show A solid and B dashed, the status line A, B and A − B.
+* **Open a sweep run** replays one run of a `chipstack sweep` folder from its manifest and checks
+  its reporters against the saved rows (✓, or the first quarter that differs).
 * **Views**: the US stack's share of China's AI compute (installed, and of each quarter's
-  purchases); installed compute by chipmaker; Nvidia vs domestic revenue; domestic software-ecosystem
+  purchases); installed compute by chipmaker; chips sold by product in the latest quarter;
+  Nvidia vs domestic revenue; domestic software-ecosystem
   maturity (CUDA = 1) and the capability gap to the US frontier; the developer network (colour:
   each developer's US share, size: its compute; one cluster per segment).
 * Full description (ODD protocol, sources): [docs/ODD.md](docs/ODD.md) in the repository.
@@ -245,11 +330,16 @@ class _View:
 
     def __init__(self, model: ChipMarketModel):
         self.model = weakref.proxy(model)
+        self.compare = getattr(model, "twin", None) is not None
         self.fig = Figure(figsize=(5.6, 4.0), dpi=FIG_DPI)
         self.canvas = FigureCanvasAgg(self.fig)
         self.dynamic: list = []  # artists drawn on top of the background every time
         self._background = None
         self._frame_key: Any = None
+
+    @property
+    def twin(self):
+        return self.model.twin if self.compare else None
 
     # --- to override
     def update(self) -> Figure:
@@ -259,6 +349,10 @@ class _View:
     def frame_key(self) -> Any:
         """Anything that changes when the frame (background) must be redrawn."""
         return None
+
+    def caption(self) -> str:
+        """What the figure shows now, as text (under the view, and for tests); '' for none."""
+        return ""
 
     # --- rendering
     def _animate(self, *artists) -> None:
@@ -288,8 +382,9 @@ class _View:
     # --- helpers for time axes
     def _axes(self, right: float = 0.96):
         ax = self.fig.add_subplot()
-        self.fig.subplots_adjust(left=0.13, right=right, top=0.88, bottom=0.14)
+        self.fig.subplots_adjust(left=0.13, right=right, top=0.88, bottom=0.17)
         ax.set_title(self.title, fontsize=11)
+        ax.set_xlabel("state at the end of quarter", fontsize=8, color="0.3")
         ax.grid(alpha=0.3)
         self.placeholder = ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(self.model.start)}",
                                    ha="center", va="center", transform=ax.transAxes, color="0.4")
@@ -298,7 +393,8 @@ class _View:
 
     def _quarter_axis(self, ax, n: int) -> None:
         """X axis in calendar quarters over a fixed horizon (``HORIZON_QUARTERS``, longer if the
-        run is): the ticks only change when the run outgrows it."""
+        run is): point k is the state at the end of quarter start + k, as row ``step`` k of a run's
+        output. The ticks only change when the run outgrows the horizon."""
         self.placeholder.set_visible(n == 0)
         span = max(HORIZON_QUARTERS, -(-n // 4) * 4)
         if span == self._span:
@@ -309,42 +405,69 @@ class _View:
         ax.set_xticks(ticks, [format_quarter(self.model.start + int(k)) for k in ticks], fontsize=8)
         ax.set_xlim(-0.5, span - 0.5)
 
+    def _ab_handles(self) -> tuple[list, list]:
+        """Legend entries that say which line style is which scenario (compare mode)."""
+        if not self.compare:
+            return [], []
+        return ([Line2D([], [], color="0.2", lw=1.5), Line2D([], [], color="0.2", lw=1.5, ls="--")],
+                ["A (solid)", "B (dashed)"])
+
 
 class _SeriesView(_View):
-    """Reporters against quarters: LINES = (reporter, scale, label, style, axis 0 or 1)."""
+    """Reporters against quarters: LINES = (reporter, style, axis 0 or 1). Labels, units and scales
+    come from ``model.core.reporters.REPORTERS``. In compare mode each line has a dashed B twin."""
 
     LINES: tuple = ()
-    YLABELS: tuple = ("", "")
+    YLABELS: tuple = ("", "")  # "" = the axis's first reporter's label and unit
     YLIM: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = nice ceiling of the data
-    LEGEND_LOC = "best"
+    MIN_TOP: tuple = (0.0, 0.0)  # the data-driven ceiling is at least this, per axis
 
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         twin = any(axis == 1 for *_, axis in self.LINES)
         ax = self._axes(right=0.86 if twin else 0.96)
         self.axes = [ax, ax.twinx()] if twin else [ax]
-        self.lines = []
-        for reporter, scale, label, style, axis in self.LINES:
-            (line,) = self.axes[axis].plot([], [], label=label, **style)
-            self.lines.append((line, reporter, scale, axis))
+        self.lines = []  # (line, reporter, scenario "A" or "B", axis)
+        for reporter, style, axis in self.LINES:
+            rep = REPORTERS_BY_NAME[reporter]
+            (line,) = self.axes[axis].plot([], [], label=rep.label, **style)
+            self.lines.append((line, reporter, "A", axis))
             self._animate(line)
-        for k, label in enumerate(self.YLABELS[: len(self.axes)]):
-            colour = self.LINES[[a for *_, a in self.LINES].index(k)][3]["color"] if twin else "black"
-            self.axes[k].set_ylabel(label, color=colour)
-        handles = [line for line, *_ in self.lines]
-        self.legend = ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc=self.LEGEND_LOC)
-        self._animate(self.legend)  # drawn over the lines
+            if self.compare:
+                b_style = {**style, "ls": "--", "marker": None, "lw": 1.5}
+                (b_line,) = self.axes[axis].plot([], [], label=f"B: {rep.label}", **b_style)
+                self.lines.append((b_line, reporter, "B", axis))
+                self._animate(b_line)
+        for k in range(len(self.axes)):
+            first = next(r for r, _, a in self.LINES if a == k)
+            label = self.YLABELS[k] or REPORTERS_BY_NAME[first].axis_label
+            colour = next(st["color"] for _, st, a in self.LINES if a == k) if twin else "black"
+            self.axes[k].set_ylabel(label, color=colour, fontsize=9)
+        # The legend sits above the axes, in the static frame: it never overlaps a line, so it is
+        # drawn once (text is the slow part of a matplotlib draw), not on every step.
+        handles = [line for line, _, s, _ in self.lines if s == "A"]
+        labels = [h.get_label() for h in handles]
+        extra, extra_labels = self._ab_handles()
+        rows = -(-(len(handles) + len(extra)) // 2)
+        self.fig.subplots_adjust(top=0.905 - 0.052 * rows)
+        ax.set_title("")
+        self.fig.suptitle(self.title, fontsize=11, y=0.985)
+        box = ax.get_position()
+        self.legend = self.fig.legend(handles + extra, labels + extra_labels, fontsize=7, ncols=2,
+                                      loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0.93),
+                                      frameon=False, handlelength=2.5, columnspacing=1.2)
         self.n = 0
 
     def update(self) -> Figure:
-        model = self.model
+        models = {"A": self.model, "B": self.twin}
         n = 0
         top = [0.0] * len(self.axes)
-        for line, reporter, scale, axis in self.lines:
-            y = _series(model, reporter) * scale
-            n = len(y)
-            line.set_data(np.arange(n), y)
-            if n:
+        for line, reporter, scenario, axis in self.lines:
+            y = _series(models[scenario], reporter) / REPORTERS_BY_NAME[reporter].scale
+            if scenario == "A":
+                n = len(y)
+            line.set_data(np.arange(len(y)), y)
+            if len(y):
                 top[axis] = max(top[axis], float(np.nanmax(y)))
         for k, ax in enumerate(self.axes):
             low, high = self.YLIM[k]
@@ -352,97 +475,285 @@ class _SeriesView(_View):
                 high = self.min_top(k, _nice_ceiling(top[k] * 1.08))
             if ax.get_ylim() != (low, high):
                 ax.set_ylim(low, high)
-        self.legend.set_visible(n > 0)
         self._quarter_axis(self.axes[0], n)
         self.n = n
         return self.fig
 
     def min_top(self, axis: int, top: float) -> float:
-        return top
+        return max(top, self.MIN_TOP[axis]) if axis < len(self.MIN_TOP) else top
 
     def frame_key(self) -> Any:
         return (self._span, self.n == 0, tuple(ax.get_ylim() for ax in self.axes))
 
-
-class USShareView(_SeriesView):
-    title = "US stack share"
-    LINES = (
-        ("us_stack_share", 1.0, "installed compute", {"color": "#1565c0", "marker": "o", "ms": 3}, 0),
-        ("us_share_new", 1.0, "new purchases", {"color": "#2e7d32", "marker": "o", "ms": 3}, 0),
-        ("developers_on_us_stack", 1.0, "developers mostly on US stack", {"color": "0.45", "ls": "--"}, 0),
-    )
-    YLABELS = ("share on the US stack",)
-    YLIM = ((-0.02, 1.02),)
-
-
-class RevenueView(_SeriesView):
-    title = "Nvidia vs domestic revenue"
-    LINES = (
-        ("nvidia_china_revenue_usd", 1e-9, "Nvidia (China)",
-         {"color": MAKER_COLOURS["Nvidia"], "marker": "o", "ms": 3}, 0),
-        ("domestic_revenue_usd", 1e-9, "domestic chipmakers",
-         {"color": MAKER_COLOURS["Huawei"], "marker": "o", "ms": 3}, 0),
-    )
-    YLABELS = ("revenue ($B per quarter)",)
-    YLIM = ((0.0, None),)
-    LEGEND_LOC = "upper left"
+    def caption(self) -> str:
+        """The series drawn, by scenario, with their latest values and units."""
+        out = []
+        for scenario in ("A", "B"):
+            shown = []
+            for line, reporter, s, _ in self.lines:
+                y = line.get_ydata()
+                if s == scenario and len(y):
+                    rep = REPORTERS_BY_NAME[reporter]
+                    shown.append(f"{rep.label} {float(y[-1]):.3g} ({rep.unit})")
+            if shown:
+                out.append(f"{scenario}: " + "; ".join(shown))
+        return " | ".join(out)
 
 
-class EcosystemGapView(_SeriesView):
-    title = "Domestic ecosystem and capability gap"
-    LINES = (
-        ("domestic_ecosystem", 1.0, "domestic ecosystem (CUDA = 1)",
-         {"color": "#6a1b9a", "marker": "o", "ms": 3}, 0),
-        ("capability_gap_months", 1.0, "capability gap (months)",
-         {"color": "#ef6c00", "marker": "s", "ms": 3}, 1),
-    )
-    YLABELS = ("ecosystem maturity (CUDA = 1)", "capability gap (months)")
-    YLIM = ((0.0, 1.02), (0.0, None))
-    LEGEND_LOC = "lower left"
+@dataclass(frozen=True)
+class SeriesSpec:
+    """One time-series view: reporters (by name) against quarters, A solid and B dashed.
 
-    def min_top(self, axis: int, top: float) -> float:
-        return max(top, 30.0) if axis == 1 else top
+    ``lines``: (reporter, colour, axis 0 = left or 1 = right, marker). Labels, units and scales
+    are the reporter table's (``model.core.reporters.REPORTERS``).
+    """
+
+    cls_name: str  # the view's class name (also in the caption's CSS class)
+    title: str
+    lines: tuple[tuple[str, str, int, str], ...]
+    ylabels: tuple[str, ...] = ("", "")  # "" = the axis's first reporter's label and unit
+    ylim: tuple = ((0.0, None), (0.0, None))  # fixed (low, high) per axis; None = nice ceiling of the data
+    min_top: tuple = (0.0, 0.0)  # the data-driven ceiling is at least this, per axis
+
+
+#: The time-series views, in page order. A view of reporters is one line here: a later "budget
+#: split" or "Nvidia China supply" view is its title and reporter names (the reporters must be in
+#: ``model.core.reporters.REPORTERS``, which gives labels, units and scales). Views in this table
+#: whose reporters the model does not have are left out (``series_views``).
+SERIES_VIEWS: tuple[SeriesSpec, ...] = (
+    SeriesSpec("USShareView", "US stack share", (
+        ("us_stack_share", "#1565c0", 0, "o"),
+        ("us_share_new", "#2e7d32", 0, "o"),
+        ("developers_on_us_stack", "0.45", 0, "."),
+        ("us_stack_share_incl_offshore", "#64b5f6", 0, "^"),
+    ), ylabels=("share on the US stack (0-1)",), ylim=((-0.02, 1.02),)),
+    SeriesSpec("RevenueView", "Nvidia vs domestic revenue", (
+        ("nvidia_china_revenue_usd", MAKER_COLOURS["Nvidia"], 0, "o"),
+        ("domestic_revenue_usd", MAKER_COLOURS["Huawei"], 0, "o"),
+    ), ylabels=("revenue (billion USD per quarter)",), ylim=((0.0, None),)),
+    SeriesSpec("EcosystemGapView", "Domestic ecosystem and capability gap", (
+        ("domestic_ecosystem", "#6a1b9a", 0, "o"),
+        ("capability_gap_months", "#ef6c00", 1, "s"),
+    ), ylim=((0.0, 1.02), (0.0, None)), min_top=(0.0, 30.0)),
+    SeriesSpec("BudgetSplitView", "Where the budget went", (
+        ("budget_usd", "0.3", 0, "."),
+        ("spent_china_usd", "#1565c0", 0, "o"),
+        ("spent_offshore_usd", "#00838f", 0, "o"),
+        ("spent_grey_usd", "#6d4c41", 0, "o"),
+        ("unspent_usd", "#c62828", 0, "o"),
+    ), ylabels=("billion USD per quarter",), ylim=((0.0, None),)),
+    SeriesSpec("SupplyView", "Nvidia's China supply and Huawei's output ceiling", (
+        ("nvidia_china_supply_units", MAKER_COLOURS["Nvidia"], 0, "o"),
+        ("huawei_output_cap_units", MAKER_COLOURS["Huawei"], 0, "s"),
+    ), ylabels=("thousand units per quarter",), ylim=((0.0, None),)),
+)
+
+
+def series_view_class(spec: SeriesSpec) -> type[_SeriesView]:
+    """The view class of a ``SERIES_VIEWS`` line."""
+    lines = tuple((rep, {"color": colour, "marker": marker, "ms": 3 if marker != "." else 2}, axis)
+                  for rep, colour, axis, marker in spec.lines)
+    return type(spec.cls_name, (_SeriesView,), {
+        "title": spec.title, "LINES": lines, "YLABELS": spec.ylabels, "YLIM": spec.ylim,
+        "MIN_TOP": spec.min_top, "__module__": __name__,
+        "__doc__": f"{spec.title}: " + ", ".join(r for r, *_ in spec.lines) + " against quarters."})
+
+
+def series_views() -> dict[str, type[_SeriesView]]:
+    """Class name -> view class of every ``SERIES_VIEWS`` line whose reporters all exist."""
+    return {spec.cls_name: series_view_class(spec) for spec in SERIES_VIEWS
+            if all(rep in REPORTERS_BY_NAME for rep, *_ in spec.lines)}
+
+
+SERIES_VIEW_CLASSES = series_views()
+USShareView = SERIES_VIEW_CLASSES["USShareView"]
+RevenueView = SERIES_VIEW_CLASSES["RevenueView"]
+EcosystemGapView = SERIES_VIEW_CLASSES["EcosystemGapView"]
 
 
 class InstalledByMakerView(_View):
-    """Stacked area: installed compute (M H100e) by chipmaker, US makers at the bottom."""
+    """Stacked area: installed compute (M H100e) by chipmaker, US makers at the bottom. In compare
+    mode B's stack is drawn over it as dashed boundaries in the same colours."""
 
     title = "Installed compute by chipmaker"
 
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         self.ax = self._axes()
-        self.ax.set_ylabel("installed compute (M H100e)")
+        self.ax.set_ylabel("installed compute (million H100e)", fontsize=9)
         names = model.catalogue.maker_names
         self.order = [k for k in range(len(names)) if model.us_maker_mask[k]] + \
                      [k for k in range(len(names)) if not model.us_maker_mask[k]]
         self.colours = [MAKER_COLOURS.get(names[k], "0.5") for k in self.order]
-        self.legend = self.ax.legend([Patch(color=c) for c in self.colours], [names[k] for k in self.order],
+        extra, extra_labels = self._ab_handles()
+        if extra:
+            extra_labels = ["A (areas)", "B (dashed: top of each maker)"]
+        self.legend = self.ax.legend([Patch(color=c) for c in self.colours] + extra,
+                                     [names[k] for k in self.order] + extra_labels,
                                      fontsize=7, loc="upper left", ncols=2)
         self.areas: list = []
+        self.b_lines = []
+        if self.compare:
+            for c in self.colours:
+                (line,) = self.ax.plot([], [], color=c, ls="--", lw=1.5)
+                line.set_path_effects([])
+                self.b_lines.append(line)
+                self._animate(line)
         self.n = 0
+        self.totals = (0.0, 0.0)
+
+    @staticmethod
+    def _stack(model, order) -> np.ndarray:
+        history = getattr(model, "installed_by_maker_history", [])
+        if not history:
+            return np.zeros((len(order), 0))
+        return np.asarray(history, dtype=float).T[order] / 1e6  # makers x steps
 
     def update(self) -> Figure:
-        history = getattr(self.model, "installed_by_maker_history", [])
-        n = len(history)
+        data = self._stack(self.model, self.order)
+        n = data.shape[1]
         for area in self.areas:
             area.remove()
             self.dynamic.remove(area)
         self.areas = []
+        top = 0.0
+        total_b = 0.0
         if n:
-            data = np.asarray(history, dtype=float).T[self.order] / 1e6  # makers x steps
             self.areas = self.ax.stackplot(np.arange(n), data, colors=self.colours, alpha=0.9)
-            self._animate(*self.areas)
-            top = _nice_ceiling(float(data.sum(axis=0).max()) * 1.35)  # room for the legend
+            for area in self.areas:  # under B's lines
+                area.set_animated(True)
+                self.dynamic.insert(0, area)
+            top = float(data.sum(axis=0).max())
+        if self.compare:
+            b = self._stack(self.twin, self.order)
+            cum = np.cumsum(b, axis=0)
+            for k, line in enumerate(self.b_lines):
+                line.set_data(np.arange(b.shape[1]), cum[k])
+            if b.shape[1]:
+                total_b = float(cum[-1, -1])
+                top = max(top, float(cum[-1].max()))
+        if n:
+            top = _nice_ceiling(top * 1.35)  # room for the legend
             if self.ax.get_ylim() != (0.0, top):
                 self.ax.set_ylim(0.0, top)
         self.legend.set_visible(n > 0)
         self._quarter_axis(self.ax, n)
         self.n = n
+        self.totals = (float(data[:, -1].sum()) if n else 0.0, total_b)
         return self.fig
 
     def frame_key(self) -> Any:
         return (self._span, self.n == 0, self.ax.get_ylim())
+
+    def caption(self) -> str:
+        if not self.n:
+            return ""
+        text = f"A: installed compute {self.totals[0]:.3g} (million H100e)"
+        if self.compare:
+            text += f" | B: installed compute {self.totals[1]:.3g} (million H100e)"
+        return text
+
+
+class ChipSalesView(_View):
+    """Chips sold by product in the latest quarter (thousand units), one bar per product sold so
+    far in the run, coloured by chipmaker, US products first. From ``model.sales_by_chip`` (this
+    quarter) and the ``chip_sales`` table (which products have sold). In compare mode B's bar is
+    drawn hatched under A's."""
+
+    title = "Chips sold by product"
+
+    def __init__(self, model: ChipMarketModel):
+        super().__init__(model)
+        cat = model.catalogue
+        self.names = cat.names
+        self.colours = [MAKER_COLOURS.get(cat.maker_names[cat.maker_of_chip[j]], "0.5") for j in range(len(cat.names))]
+        self.ax = self.fig.add_subplot()
+        self.fig.subplots_adjust(left=0.27, right=0.96, top=0.83, bottom=0.13)
+        self.fig.suptitle(self.title, fontsize=11, y=0.985)
+        self.ax.set_xlabel("units sold in the quarter (thousand)", fontsize=8, color="0.3")
+        self.ax.grid(alpha=0.3, axis="x")
+        self.ax.tick_params(labelsize=7)
+        self.placeholder = self.ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(model.start)}",
+                                        ha="center", va="center", transform=self.ax.transAxes, color="0.4")
+        makers = [m for m in MAKER_COLOURS if m in cat.maker_names]
+        handles = [Patch(color=MAKER_COLOURS[m]) for m in makers]
+        labels = list(makers)
+        if self.compare:
+            handles += [Patch(facecolor="0.4"), Patch(facecolor="white", edgecolor="0.4", hatch="////")]
+            labels += ["A", "B (hatched)"]
+        box = self.ax.get_position()
+        self.fig.legend(handles, labels, fontsize=7, ncols=4, loc="upper center", frameon=False,
+                        bbox_to_anchor=((box.x0 + box.x1) / 2, 0.945))
+        self.rows: tuple[int, ...] = ()
+        self.bars: list = []  # (rectangle, chip index, scenario)
+        self.n = 0
+        self.latest: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _ever_sold(model) -> set[str]:
+        if model is None:
+            return set()
+        return set(model.datacollector.tables["chip_sales"]["chip"])
+
+    def _sold(self, model) -> np.ndarray:
+        """Units sold by product in the model's latest quarter (zeros before the first step)."""
+        if model is None or model.steps == 0:
+            return np.zeros(len(self.names))
+        return np.array([model.sales_by_chip.get(name, 0.0) for name in self.names], dtype=float)
+
+    def _build_rows(self, rows: tuple[int, ...]) -> None:
+        for rect, _, _ in self.bars:
+            rect.remove()
+            self.dynamic.remove(rect)
+        self.bars = []
+        self.rows = rows
+        y = np.arange(len(rows))[::-1]  # first product at the top
+        height = 0.4 if self.compare else 0.75
+        for pos, j in zip(y, rows, strict=True):
+            a = self.ax.barh(pos + (height / 2 if self.compare else 0.0), 0.0, height=height,
+                             color=self.colours[j], edgecolor="none")[0]
+            self.bars.append((a, j, "A"))
+            self._animate(a)
+            if self.compare:
+                b = self.ax.barh(pos - height / 2, 0.0, height=height, facecolor="white",
+                                 edgecolor=self.colours[j], hatch="////", linewidth=0.8)[0]
+                self.bars.append((b, j, "B"))
+                self._animate(b)
+        self.ax.set_yticks(y, [self.names[j] for j in rows])
+        self.ax.set_ylim(-0.6, max(len(rows), 1) - 0.4)
+
+    def update(self) -> Figure:
+        sold = self._ever_sold(self.model) | self._ever_sold(self.twin)
+        rows = tuple(j for j, name in enumerate(self.names) if name in sold)
+        if rows != self.rows:
+            self._build_rows(rows)
+        self.latest = {"A": self._sold(self.model) / 1e3}
+        if self.compare:
+            self.latest["B"] = self._sold(self.twin) / 1e3
+        for rect, j, scenario in self.bars:
+            rect.set_width(self.latest[scenario][j])
+        top = max(float(v.max()) for v in self.latest.values())
+        high = _nice_ceiling(top * 1.05)
+        if self.ax.get_xlim() != (0.0, high):
+            self.ax.set_xlim(0.0, high)
+        self.n = self.model.steps
+        self.placeholder.set_visible(self.n == 0)
+        return self.fig
+
+    def frame_key(self) -> Any:
+        return (self.rows, self.n == 0, self.ax.get_xlim())
+
+    def caption(self) -> str:
+        """The best-selling products of the latest quarter, by scenario."""
+        if not self.n:
+            return ""
+        out = []
+        for scenario, units in self.latest.items():
+            top = [j for j in np.argsort(-units, kind="stable")[:4] if units[j] > 0]
+            shown = ", ".join(f"{self.names[j]} {units[j]:.3g}" for j in top) or "none"
+            out.append(f"{scenario}: {shown} (thousand units in {format_quarter(state_quarter(self.model))}; "
+                       f"{float(units.sum()):.3g} in all)")
+        return " | ".join(out)
 
 
 def network_layout(model: ChipMarketModel) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
@@ -530,7 +841,8 @@ class NetworkView(_View):
         cb.ax.tick_params(labelsize=7)
         n = len(model.developers.segment)
         shown = f"{len(self.drawn)} largest of {n}" if len(self.drawn) < n else f"{n}"
-        fig.suptitle(f"Developer network ({shown} developers, {len(rows)} links drawn)",
+        which = "scenario A: " if self.compare else ""
+        fig.suptitle(f"Developer network ({which}{shown} developers, {len(rows)} links drawn)",
                      fontsize=10, x=0.45, y=0.97)
 
     def update(self) -> Figure:
@@ -541,7 +853,10 @@ class NetworkView(_View):
         return self.fig
 
 
-VIEW_CLASSES = (USShareView, InstalledByMakerView, RevenueView, EcosystemGapView, NetworkView)
+#: The views in page order: US share, installed base by maker, chips sold by product, the other
+#: time-series views of ``SERIES_VIEWS`` in table order, the developer network.
+VIEW_CLASSES = (USShareView, InstalledByMakerView, ChipSalesView,
+                *(cls for cls in SERIES_VIEW_CLASSES.values() if cls is not USShareView), NetworkView)
 
 
 def fig_us_share(model: ChipMarketModel) -> Figure:
@@ -559,6 +874,11 @@ def fig_revenue(model: ChipMarketModel) -> Figure:
     return view_for(model, RevenueView).update()
 
 
+def fig_chip_sales(model: ChipMarketModel) -> Figure:
+    """Chips sold by product in the latest quarter (A and B in compare mode)."""
+    return view_for(model, ChipSalesView).update()
+
+
 def fig_ecosystem_gap(model: ChipMarketModel) -> Figure:
     """Domestic ecosystem maturity (left axis) and the capability gap in months (right axis)."""
     return view_for(model, EcosystemGapView).update()
@@ -574,18 +894,29 @@ def view_png(model: ChipMarketModel, cls: type[_View]) -> bytes:
     return view_for(model, cls).png()
 
 
-VIEWS = (fig_us_share, fig_installed_by_maker, fig_revenue, fig_ecosystem_gap, fig_network)
+VIEWS = (fig_us_share, fig_installed_by_maker, fig_chip_sales, fig_revenue, fig_ecosystem_gap, fig_network)
 
 
 # ---------------------------------------------------------------------------------------------
 # Solara components
+def view_caption(model: ChipMarketModel, cls: type[_View]) -> str:
+    """What view ``cls`` of ``model`` shows now, as text (after ``view_png``)."""
+    return view_for(model, cls).caption()
+
+
 def _view_component(cls):
-    """A SolaraViz view: ``cls``'s PNG, re-rendered only when the model has stepped."""
+    """A SolaraViz view: ``cls``'s PNG and a caption, re-rendered only when the model has stepped."""
+    with_caption = cls is not NetworkView
 
     def view(model: ChipMarketModel):
         deps = [model_token(model), model.steps]
-        png = solara.use_memo(lambda: view_png(model, cls), deps)
-        return rw.Image(value=png, format="png")
+        png, caption = solara.use_memo(lambda: (view_png(model, cls), view_caption(model, cls)), deps)
+        with solara.Column(gap="0px") as column:
+            rw.Image(value=png, format="png")
+            if with_caption:
+                solara.Text(caption or "–", classes=["chipstack-caption", f"chipstack-caption-{cls.__name__}"],
+                            style={"font-size": "0.75em", "color": "#555", "line-height": "1.2"})
+        return column
 
     view.__name__ = view.__qualname__ = "View" + cls.__name__
     return view
@@ -594,35 +925,75 @@ def _view_component(cls):
 VIEW_COMPONENTS = [(_view_component(cls), 0) for cls in VIEW_CLASSES]
 
 
-@solara.component
-def StatusBar(model: solara.Reactive[ChipMarketModel]):
-    """The status line; re-rendered on every step (Mesa's update counter) and on Reset."""
-    update_counter.get()
-    with solara.Column(gap="2px"):
-        solara.Text(status_text(model.value), classes=["chipstack-status"],
-                    style={"font-size": "1.05em", "font-weight": "500"})
-        solara.Text(run_parameters_text(model.value), classes=["chipstack-run-parameters"],
-                    style={"font-size": "0.85em", "color": "#555"})
-
-
-def about_html() -> str:
-    """ABOUT as HTML, converted here: ``solara.Markdown`` would fetch KaTeX from a CDN (404 offline)."""
-    import markdown
-
-    return markdown.markdown(ABOUT)
-
-
 def run_parameters_text(model: ChipMarketModel) -> str:
-    """The running model's values of the UI's controls (sliders do not print their values)."""
+    """The running model's values of the UI's controls (sliders do not print their values); in
+    compare mode also what B changes."""
     shown = [f"{name}={_fmt(model.parameters[name])}" for name in CONTROLS if name in model.parameters]
     seed = getattr(model, "_seed", None)
-    return "This run: " + " · ".join(shown + ([f"seed={seed}"] if seed is not None else []))
+    text = "This run (A): " + " · ".join(shown + ([f"seed={seed}"] if seed is not None else []))
+    twin = getattr(model, "twin", None)
+    if twin is not None:
+        changed = [f"{k}={_fmt(v)}" for k, v in twin.parameters.items() if model.parameters.get(k) != v]
+        text += " | B: same seed and developers, " + (", ".join(changed) if changed else "same levers as A")
+    return text
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
     return str(value)
+
+
+def replay_text(model: ChipMarketModel) -> tuple[bool | None, str]:
+    """The replay check of a model opened from a sweep run; (None, '') for other models."""
+    run = getattr(model, "replay", None)
+    if run is None:
+        return None, ""
+    return replay_verdict(model, run)
+
+
+@solara.component
+def StatusBar(model: solara.Reactive[ChipMarketModel]):
+    """The status line; re-rendered on every step (Mesa's update counter) and on Reset."""
+    update_counter.get()
+    m = model.value
+    ok, verdict = solara.use_memo(lambda: replay_text(m), [model_token(m), m.steps])
+    with solara.Column(gap="2px"):
+        solara.Text(status_text(m), classes=["chipstack-status"],
+                    style={"font-size": "1.05em", "font-weight": "500"})
+        solara.Text(run_parameters_text(m), classes=["chipstack-run-parameters"],
+                    style={"font-size": "0.85em", "color": "#555"})
+        problems = list(getattr(m, "ui_problems", []))
+        twin = getattr(m, "twin", None)
+        problems += [f"B: {p}" for p in getattr(twin, "ui_problems", [])] if twin is not None else []
+        for problem in problems:
+            solara.Text(problem, classes=["chipstack-problem"], style={"font-size": "0.85em", "color": "#c62828"})
+        if verdict:
+            colour = {True: "#2e7d32", False: "#c62828", None: "#555"}[ok]
+            solara.Text(verdict, classes=["chipstack-replay"],
+                        style={"font-size": "0.95em", "font-weight": "500", "color": colour})
+
+
+def about_html() -> str:
+    """ABOUT and the table of levers as HTML, converted here: ``solara.Markdown`` would fetch
+    KaTeX from a CDN (404 offline)."""
+    import markdown
+
+    return markdown.markdown(ABOUT) + levers_html()
+
+
+def levers_html() -> str:
+    """The levers by group: label (unit) and what each does."""
+    from html import escape
+
+    rows = []
+    for group in GROUPS:
+        for lever in (lv for lv in LEVERS if lv.group == group):
+            rows.append(f"<tr><td>{escape(group)}</td><td>{escape(lever.label)}</td>"
+                        f"<td>{escape(lever.does)}</td></tr>")
+    return ("<details class='chipstack-levers'><summary>What each lever does</summary>"
+            "<table><tr><th>group</th><th>lever (unit)</th><th>what it does</th></tr>"
+            + "".join(rows) + "</table></details>")
 
 
 @solara.component
@@ -635,51 +1006,205 @@ def About():
 @solara.component
 def PresetPicker(preset: solara.Reactive[str], on_apply):
     """Select a scenario preset; it sets the controls below (press Reset to run it)."""
-    with solara.Card("Scenario preset"):
+    with solara.Card("Scenario preset (A)"):
         solara.Select("Preset", values=list(PRESETS), value=preset.value, on_value=on_apply)
-        changed = ", ".join(f"{k}={v}" for k, v in PRESETS[preset.value].items())
+        changed = ", ".join(f"{k}={coerce_control(k, v)}" for k, v in PRESETS[preset.value].items())
         solara.Text(f"Sets {changed}; other controls to their defaults. Press Reset to run it.",
+                    style={"display": "block", "font-size": "0.85em", "color": "#555"})
+        solara.Text(PRESET_NOTES.get(preset.value, ""), classes=["chipstack-preset-note"],
+                    style={"display": "block", "margin-top": "4px", "font-size": "0.8em", "color": "#777"})
+
+
+def _lever_control(lever, value, on_value):
+    """A Solara control for ``lever`` (B's editor), from the same table as SolaraViz's controls."""
+    spec, label = lever.control, f"B · {lever.control_label}"
+    if spec["type"] == "Select":
+        solara.Select(label, values=spec["values"], value=value, on_value=on_value)
+    elif spec["type"] == "SliderInt":
+        solara.SliderInt(label, value=int(value), min=spec["min"], max=spec["max"], step=spec["step"],
+                         on_value=on_value, thumb_label="always")
+    elif spec["type"] == "SliderFloat":
+        solara.SliderFloat(label, value=float(value), min=spec["min"], max=spec["max"], step=spec["step"],
+                           on_value=on_value, thumb_label="always")
+    elif spec["type"] == "InputText":
+        solara.InputText(label, value=coerce_control(lever.name, value), on_value=on_value,
+                         continuous_update=False)
+    else:
+        solara.Checkbox(label=label, value=bool(value), on_value=on_value)
+
+
+@solara.component
+def CompareCard(on: solara.Reactive[bool], b_preset: solara.Reactive[str],
+                b_values: solara.Reactive[dict], on_change):
+    """Compare mode: scenario B (a preset, then any of its levers) stepped with A on A's seed."""
+    with solara.Card("Compare with scenario B"):
+        solara.Checkbox(label="Compare A with B", value=on.value, on_value=lambda v: on_change(on=v))
+        solara.Select("B preset", values=list(PRESETS), value=b_preset.value,
+                      on_value=lambda name: on_change(preset=name))
+        with solara.Details("B's levers"):
+            for group in GROUPS:
+                levers = [lv for lv in LEVERS if lv.group == group and lv.name not in SHARED_WITH_B]
+                if not levers:
+                    continue
+                solara.Text(group, style={"font-weight": "500", "font-size": "0.85em"})
+                for lever in levers:
+                    _lever_control(lever, b_values.value[lever.name],
+                                   lambda v, name=lever.name: on_change(lever=(name, v)))
+        solara.Text("B runs on A's seed and number of developers. Turning compare on or changing B "
+                    "restarts A (its running parameters) and B from the start.",
                     style={"font-size": "0.85em", "color": "#555"})
+
+
+def default_sweep_folder() -> str:
+    """The folder the run picker starts with: the shipped reference sweep, if present."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "outputs" / "export_regimes"
+    return str(folder) if (folder / "manifest.json").is_file() else ""
+
+
+def _try_open_sweep(folder: str):
+    if not folder.strip():
+        return None, "type the path of a sweep output folder (with manifest.json)"
+    try:
+        return open_sweep(folder.strip()), ""
+    except UsageError as exc:
+        return None, str(exc)
+
+
+@solara.component
+def RunCard(replay: solara.Reactive[SweepRun | None], model: solara.Reactive[ChipMarketModel],
+            on_open, on_close):
+    """Open a run of a sweep folder by design point and replication; replay it and check it."""
+    initial = str(replay.value.sweep.folder) if replay.value is not None else default_sweep_folder()
+    folder = solara.use_reactive(initial)
+    point = solara.use_reactive("")
+    replication = solara.use_reactive("")
+    sweep, error = solara.use_memo(lambda: _try_open_sweep(folder.value), [folder.value])
+    with solara.Card("Open a sweep run"):
+        run = replay.value
+        if run is not None:
+            update_counter.get()
+            solara.Text(f"Replaying {run.title}", classes=["chipstack-replay-title"],
+                        style={"font-size": "0.85em"})
+
+            def replay_all():
+                m = model.value
+                while m.steps < run.steps:
+                    m.step()
+                force_update()
+
+            with solara.Row():
+                solara.Button(f"Replay all {run.steps} quarters", on_click=replay_all, color="primary",
+                              disabled=model.value.steps >= run.steps)
+                solara.Button("Close run", on_click=on_close)
+        solara.InputText("Sweep folder", value=folder, continuous_update=False)
+        if sweep is None:
+            solara.Text(error, style={"font-size": "0.85em", "color": "#c62828"})
+            return
+        points = sweep.points()
+        names = list(points)
+        p = point.value if point.value in points else names[0]
+        solara.Select("Design point", values=names, value=p, on_value=point.set)
+        labels = [f"{r.replication} · {r.run_id}" for r in points[p]]
+        r = replication.value if replication.value in labels else labels[0]
+        solara.Select("Replication · run_id", values=labels, value=r, on_value=replication.set)
+        chosen = points[p][labels.index(r)]
+        solara.Button("Open run", on_click=lambda: on_open(SweepRun(sweep, chosen)))
+        solara.Text(f"{len(sweep.runs)} runs, {len(points)} design points, {sweep.steps} quarters each",
+                    style={"font-size": "0.85em", "color": "#555"})
+
+
+def initial_run() -> tuple[SweepRun | None, str]:
+    """The run named by ``chipstack ui --run DIR RUN_ID`` (``RUN_ENV``), or (None, error)."""
+    spec = os.environ.get(RUN_ENV, "")
+    if not spec:
+        return None, ""
+    folder, _, run_id = spec.partition("\n")
+    try:
+        return open_run(folder, run_id), ""
+    except UsageError as exc:
+        return None, str(exc)
 
 
 @solara.component
 def Page():
-    """The chipstack UI: preset picker + Mesa SolaraViz (controls, Step/Reset, views)."""
-    initial = solara.use_memo(lambda: make_model(DEFAULT_PRESET), [])
+    """The chipstack UI: preset picker, compare mode, run picker + Mesa SolaraViz (controls,
+    Step/Reset, views)."""
+    run0, run_error = solara.use_memo(initial_run, [])
+    initial = solara.use_memo(lambda: replay_model(run0) if run0 else make_model(DEFAULT_PRESET), [])
     model = solara.use_reactive(initial)
     preset = solara.use_reactive(DEFAULT_PRESET)
+    scenario = solara.use_reactive(replay_scenario(run0) if run0 else (preset_values(DEFAULT_PRESET), {}))
     generation = solara.use_reactive(0)
+    compare = solara.use_reactive(False)
+    b_preset = solara.use_reactive(DEFAULT_B_PRESET)
+    b_values = solara.use_reactive(preset_values(DEFAULT_B_PRESET))
+    replay = solara.use_reactive(run0)
+
+    def remount() -> None:
+        generation.set(generation.value + 1)  # remount SolaraViz: its controls take the scenario
 
     def apply(name: str) -> None:
         preset.set(name)
-        generation.set(generation.value + 1)  # remount SolaraViz: its controls take the preset
+        scenario.set((preset_values(name), {}))
+        remount()
+
+    def change_b(on: bool | None = None, preset: str | None = None, lever: tuple | None = None) -> None:
+        if on is not None:
+            compare.set(on)
+        if preset is not None:
+            b_preset.set(preset)
+            b_values.set(preset_values(preset))
+        if lever is not None:
+            b_values.set({**b_values.value, lever[0]: lever[1]})
+        if on is not None or compare.value:
+            cls = ui_model_class(b_values.value if compare.value else None, replay.value)
+            model.set(cls(**model_kwargs(model.value)))
+
+    def open_replay(run: SweepRun) -> None:
+        replay.set(run)
+        scenario.set(replay_scenario(run))
+        model.set(replay_model(run, b_values.value if compare.value else None))
+        remount()
+
+    def close_replay() -> None:
+        replay.set(None)
+        values = preset_values(preset.value)
+        scenario.set((values, {}))
+        model.set(ui_model_class(b_values.value if compare.value else None)(**values))
+        remount()
 
     with solara.Sidebar():
         PresetPicker(preset, apply)
+        CompareCard(compare, b_preset, b_values, change_b)
+        RunCard(replay, model, open_replay, close_replay)
         if generation.value % 2:
             # Solara's sidebar is a portal whose entries are matched by position, not by the
             # key of their owner: without this shift, SolaraViz's sidebar (its parameter store
             # and controls) would be re-used rather than re-mounted under the new key, and Reset
             # would see an empty parameter set. Alternating one hidden element moves SolaraViz's
-            # sidebar to a new position each time a preset is applied, so it mounts afresh.
+            # sidebar to a new position each time a preset is applied, so it mounts afresh. The
+            # cards above are one entry each whatever they show, so this is the only shift.
             solara.Div(style={"display": "none"})
     with solara.Column(style={"padding": "0 12px"}):
         About()
+        if run_error:
+            solara.Error(f"chipstack: error: {run_error}")
         StatusBar(model)
+    values, fixed = scenario.value
     SolaraViz(
         model,
         components=VIEW_COMPONENTS,
-        model_params=model_params(preset_values(preset.value)),
+        model_params=model_params(values, fixed),
         name=APP_NAME,
     ).key(f"solaraviz-{generation.value}")
 
 
-#: What ``solara run model/app.py`` serves.
+#: What ``solara run model.ui.app`` serves.
 page = Page
 
-__all__ = ["ChipMarketModelUI", "CONTROLS", "PRESETS", "DEFAULT_PRESET", "Page", "page", "make_model",
-           "preset_values", "model_params", "status_text", "run_parameters_text", "VIEWS",
-           "VIEW_CLASSES", "view_png", "network_layout", "developer_us_share"]
-
-if not set(CONTROLS) - {"rng"} <= PARAMS_BY_NAME.keys():  # pragma: no cover - developer guard
-    raise ImportError("CONTROLS names a parameter that model.core.parameters does not define")
+__all__ = ["ChipMarketModelUI", "CONTROLS", "PRESETS", "DEFAULT_PRESET", "LEVERS", "Page", "page",
+           "make_model", "replay_model", "ui_model_class", "preset_values", "model_params", "status_text",
+           "clock_text", "state_quarter", "run_parameters_text", "VIEWS", "VIEW_CLASSES", "view_png",
+           "view_caption", "network_layout", "developer_us_share"]

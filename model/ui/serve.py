@@ -1,6 +1,11 @@
 """``chipstack ui``: serve the SolaraViz app (``model/app.py``) in a child ``solara run`` process.
 
-    chipstack ui [--host 127.0.0.1] [--port 8765]
+    chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
+
+``--run SWEEP_DIR RUN_ID`` opens the page on run RUN_ID of a finished sweep (rebuilt from the
+sweep's manifest.json: same parameters, same seed) and checks its reporters against the saved
+runs.parquet rows as it steps. The folder and run id are checked before the server starts (bad
+input: one ``chipstack: error:`` line, exit 2) and passed to the app in ``CHIPSTACK_UI_RUN``.
 
 Binds 127.0.0.1 unless told otherwise. Checks first that the port is free (a port in use is bad
 input: ``chipstack: error: port P on H is in use``, exit 2, nothing started), then runs
@@ -32,6 +37,8 @@ APP_PATH = Path(__file__).with_name("app.py")
 #: Solara is given the app as a module, not as the file: run as a file, Solara puts model/ first
 #: on sys.path, where ``model`` then names model/model.py instead of the package.
 APP_MODULE = "model.ui.app"
+#: The run to open (``--run``), passed to the app as "SWEEP_DIR\nRUN_ID" (``model.ui.app.RUN_ENV``).
+RUN_ENV = "CHIPSTACK_UI_RUN"
 #: Seconds to wait for the server to stop after Ctrl-C / SIGTERM before killing it.
 STOP_TIMEOUT = 10.0
 
@@ -72,6 +79,11 @@ def url(host: str, port: int) -> str:
 def cmd_ui(args: argparse.Namespace) -> int:
     """Start the UI server and wait until it exits or the user stops it."""
     host, port = args.host, args.port
+    run = getattr(args, "run", None)
+    if run is not None:
+        from model.ui.sweep_run import open_run
+
+        open_run(run[0], run[1])  # raises UsageError on a bad folder or run id
     check_port_free(host, port)
     try:
         import mesa.visualization  # noqa: F401  (fail here, with a clear message, not in the child)
@@ -88,6 +100,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # the app imports ``model`` as a package: make the project importable from any folder
     project = str(APP_PATH.parent.parent)
     env["PYTHONPATH"] = project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop(RUN_ENV, None)
+    if run is not None:
+        env[RUN_ENV] = f"{Path(run[0]).resolve()}\n{run[1]}"
 
     class Terminated(Exception):
         """SIGTERM to this process (only): the server did not get it and must be stopped."""
