@@ -192,9 +192,9 @@ def test_replay_us_regime_follows_the_schedule_only():
 
     params, _, seeds = replay_spec()
     assert params["realize_reversals"] is False and params["us_reversal_prob"] > 0
-    df = replay_run({**params, "n_developers": 60}, seeds[0], steps=14)
+    df = replay_run({**params, "n_developers": 60}, seeds[0], steps=15)
     expected = {"2022Q4": "h20", "2024Q4": "h20", "2025Q1": "h20", "2025Q2": "ban", "2025Q3": "h20",
-                "2025Q4": "h20", "2026Q1": "lagged"}
+                "2025Q4": "h20", "2026Q1": "threshold", "2026Q2": "threshold"}
     got = dict(zip(df["quarter"], df["us_regime"], strict=True))
     for q, regime in expected.items():
         assert got[q] == regime, q
