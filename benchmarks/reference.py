@@ -386,7 +386,8 @@ class ReferenceModel(mesa.Model):
         self.china_government = ChinaGovernment(self, fast.china_government.stance,
                                                 parse_schedule(self.china_policy_schedule, CHINA_STANCES))
         capacities = {"Huawei": self.huawei_capacity_2026, "Cambricon": self.cambricon_capacity_2026,
-                      "MooreThreads": self.moore_threads_capacity_2026}
+                      "MooreThreads": self.moore_threads_capacity_2026, "THead": self.thead_capacity_2026,
+                      "Kunlunxin": self.kunlunxin_capacity_2026}
         self.makers = [Chipmaker(self, k, spec, capacities.get(spec.name)) for k, spec in enumerate(MAKERS)]
         by_name = {mk.name: mk for mk in self.makers}
         self.chips = [Chip(j, spec, by_name[spec.maker], self) for j, spec in enumerate(CHIPS)]

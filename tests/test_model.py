@@ -189,7 +189,7 @@ def test_agents_are_mesa_agents_and_read_the_arrays():
     d = devs.to_list()[7]
     assert d.us_compute_h100e == pytest.approx(m.developers.installed[7, m.us_maker_mask].sum())
     assert d.segment in ("hyperscaler", "ai_lab", "state", "enterprise")
-    assert len(m.agents_by_type[Chipmaker]) == 5
+    assert len(m.agents_by_type[Chipmaker]) == 7
     total = sum(devs.get("us_compute_h100e")) + sum(devs.get("domestic_compute_h100e"))
     assert total == pytest.approx(m.china_compute_h100e)
     agent_df = m.datacollector.get_agenttype_vars_dataframe(AIDeveloper)

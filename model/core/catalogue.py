@@ -32,7 +32,8 @@ parts are further scaled by the model parameter ``domestic_efficiency`` (the mea
 offers and the model's effective performance is what Chinese developers got out of it.
 
 Chips of one software ecosystem sit in contiguous columns: Nvidia (CUDA), AMD (ROCm), then the
-domestic stack (Huawei CANN, Cambricon, Moore Threads), so that the model can work per ecosystem.
+domestic stack (Huawei CANN, Cambricon, Moore Threads, and the in-house chips that IDC counts: Alibaba
+T-Head's PPU and Baidu's Kunlun), so that the model can work per ecosystem.
 """
 
 from __future__ import annotations
@@ -117,6 +118,20 @@ MAKERS: tuple[Maker, ...] = (
         "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k.",
         0.4e9, "2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
         0.0, "MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
+    ),
+    Maker(
+        "THead", "CN", DOMESTIC, None,  # from the parameter thead_capacity_2026
+        "Parameter thead_capacity_2026: Alibaba's in-house PPU; ~265k shipped in 2025 (IDC, §C4 M); "
+        "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, §A1 M)",
+        4e9, "in-house: ASSUMPTION notional revenue = 400k chips x $10k",
+        4.0, "PPU: 96 GB HBM2e (§A1, M) at 24 GB a stack -> 4",
+    ),
+    Maker(
+        "Kunlunxin", "CN", DOMESTIC, None,  # from the parameter kunlunxin_capacity_2026
+        "Parameter kunlunxin_capacity_2026: Baidu's in-house Kunlun chips; ~116k shipped in 2025 (IDC, "
+        "§C4 M); in the model it sells to any developer (in reality mostly Baidu, §D1 M)",
+        1.6e9, "in-house: ASSUMPTION notional revenue = 200k chips x $8k",
+        4.0, "ASSUMPTION 4 (range 2-6): P800 memory unpublished",
     ),
 )
 
@@ -204,6 +219,18 @@ CHIPS: tuple[Chip, ...] = (
         "100 TF (0.10), 768 GB/s (0.23) -> 0.15 (§A1, M); price ASSUMPTION")),
     Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, tpp=8_000, mem_bw_gbs=1_600, source=(
         "claims ~1 PF FP8 (0.51), 1.6 TB/s (0.48) -> 0.49 (§A1, L); price ASSUMPTION")),
+    # Alibaba T-Head (in-house)
+    Chip("PPU", "THead", "2025Q1", 0.42, 10_000, tpp=2_400, mem_bw_gbs=4_000, source=(
+        "claimed ~H20 (CCTV Sep 2025, §A1 M) -> the H20's 0.42 (ASSUMPTION, range 0.25-0.5); 96 GB HBM2e; "
+        "release ASSUMPTION 2025Q1 (IDC counts ~265k shipped in 2025, §C4 M); price ASSUMPTION $10k (6-15k)")),
+    # Baidu Kunlunxin (in-house)
+    Chip("P800", "Kunlunxin", "2025Q1", 0.35, 8_000, tpp=2_000, mem_bw_gbs=2_000, source=(
+        "30,000-chip cluster online Apr 2025 (Reuters, §A1 M); specs unpublished: perf ASSUMPTION 0.35 "
+        "(range 0.25-0.5), price ASSUMPTION $8k")),
+    Chip("M100", "Kunlunxin", "2026Q1", 0.60, 12_000, tpp=6_000, mem_bw_gbs=3_000, source=(
+        "roadmap: M100 early 2026 (§A1 M); perf ASSUMPTION 0.6 (range 0.4-0.9), price ASSUMPTION")),
+    Chip("M300", "Kunlunxin", "2027Q1", 1.20, 18_000, tpp=12_000, mem_bw_gbs=6_000, source=(
+        "roadmap: M300 early 2027 (§A1 M); perf ASSUMPTION 1.2 (range 0.8-1.8), price ASSUMPTION")),
 )
 
 #: How long a chip stays on sale after its release, in quarters (ASSUMPTION: 12, range 8-16;
@@ -220,10 +247,12 @@ SALE_QUARTERS = 12
 US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
 
 #: Split of historical purchases inside each stack. US: AMD ~160k of ~2.36M US-designed cards in
-#: China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: ASSUMPTION
-#: (Huawei ~812k, Cambricon ~116k of the merchant domestic vendors in 2025, §C4 M -> Huawei 0.80,
-#: Cambricon 0.15, Moore Threads 0.05).
-HISTORICAL_SPLIT = {"Nvidia": 0.93, "AMD": 0.07, "Huawei": 0.80, "Cambricon": 0.15, "MooreThreads": 0.05}
+#: China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: 2025 units (IDC, §C4 M:
+#: Huawei ~812k, T-Head ~265k, Kunlunxin ~116k, Cambricon ~116k; Moore Threads ~25k from its revenue,
+#: §B2 M) -> Huawei 0.61, T-Head 0.20, Kunlunxin 0.08, Cambricon 0.09, Moore Threads 0.02 (units, not
+#: compute: an ASSUMPTION that their chips are of similar performance).
+HISTORICAL_SPLIT = {"Nvidia": 0.93, "AMD": 0.07, "Huawei": 0.61, "Cambricon": 0.09, "MooreThreads": 0.02,
+                    "THead": 0.20, "Kunlunxin": 0.08}
 
 
 @dataclass(frozen=True)

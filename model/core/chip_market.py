@@ -1,7 +1,7 @@
 """ChipMarketModel: the market for AI chips in China after the December 2025 H200 decision.
 
 An agent-based model on Mesa 3.5. The US and Chinese governments set export and import rules,
-chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads) supply chips, and Chinese AI developers
+chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads, and the in-house T-Head and Kunlunxin) supply chips, and Chinese AI developers
 buy compute each quarter by a multinomial-logit choice. See docs/ODD.md for the full description
 (ODD protocol, Grimm et al. 2020) and docs/SOURCES.md for the sources of every default.
 
@@ -111,6 +111,8 @@ class ChipMarketModel(mesa.Model):
         huawei_capacity_2026: float = 600_000,
         cambricon_capacity_2026: float = 300_000,
         moore_threads_capacity_2026: float = 25_000,
+        thead_capacity_2026: float = 400_000,
+        kunlunxin_capacity_2026: float = 200_000,
         domestic_capacity_growth: float = 0.5,
         hbm_stockpile_2026: float = 2_400_000,
         domestic_hbm_2026: float = 1_000_000,
@@ -187,7 +189,8 @@ class ChipMarketModel(mesa.Model):
         self.china_government = ChinaGovernment(
             self, in_force_at(self.china_schedule, self.start, self.china_import_policy), self.china_schedule)
         capacities = {"Huawei": self.huawei_capacity_2026, "Cambricon": self.cambricon_capacity_2026,
-                      "MooreThreads": self.moore_threads_capacity_2026}
+                      "MooreThreads": self.moore_threads_capacity_2026, "THead": self.thead_capacity_2026,
+                      "Kunlunxin": self.kunlunxin_capacity_2026}
         self.chipmakers = [
             Chipmaker(self, k, capacities.get(m.name), m.revenue_2026_usd) for k, m in enumerate(MAKERS)
         ]

@@ -207,6 +207,15 @@ PARAMS: tuple[Param, ...] = (
           "Moore Threads' output in 2026",
           "ASSUMPTION 25k (range 12k-40k): 2025 revenue ~1.5B yuan (§B2, M) at $5k-18k per unit",
           low=0.0, high=1e8, sweep_range=(12_000, 40_000)),
+    Param("thead_capacity_2026", 400_000, "float", "chips/year",
+          "Alibaba T-Head's in-house AI-chip (PPU) output in 2026",
+          "ASSUMPTION 400k (range 265k-800k): ~265k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M) "
+          "growing about as domestic capacity does",
+          low=0.0, high=1e8, sweep_range=(265_000, 800_000)),
+    Param("kunlunxin_capacity_2026", 200_000, "float", "chips/year",
+          "Baidu Kunlunxin's in-house AI-chip output in 2026",
+          "ASSUMPTION 200k (range 116k-400k): ~116k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M)",
+          low=0.0, high=1e8, sweep_range=(116_000, 400_000)),
     Param("domestic_capacity_growth", 0.5, "float", "per year",
           "annual growth of domestic chipmakers' capacity after 2026 (and before it, backwards)",
           "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "

@@ -74,6 +74,7 @@ HORIZON_QUARTERS = 20
 MAKER_COLOURS = {
     "Nvidia": "#2e7d32", "AMD": "#81c784",  # US stack: greens
     "Huawei": "#c62828", "Cambricon": "#ef6c00", "MooreThreads": "#ad1457",  # domestic: reds
+    "THead": "#8d6e63", "Kunlunxin": "#f9a825",
 }
 
 

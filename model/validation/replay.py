@@ -72,7 +72,8 @@ def nvidia_revenue_share(df: pd.DataFrame) -> dict[str, float]:
     by sales), summed over the quarters of the year that the run covers. Also, under keys
     ``amd_<year>`` and ``domestic_<year>``, AMD's and the domestic makers' shares of the year."""
     rev_cols = [c for c in df.columns if c.startswith("rev_")]
-    domestic_cols = [f"rev_{m}" for m in ("Huawei", "Cambricon", "MooreThreads") if f"rev_{m}" in df]
+    domestic_cols = [f"rev_{m}" for m in ("Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin")
+                     if f"rev_{m}" in df]
     total = df[rev_cols].sum(axis=1)
     year = df["quarter"].str[:4]
     out = {}
