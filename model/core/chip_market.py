@@ -114,7 +114,8 @@ class ChipMarketModel(mesa.Model):
         thead_capacity_2026: float = 400_000,
         kunlunxin_capacity_2026: float = 200_000,
         domestic_capacity_growth: float = 0.5,
-        hbm_stockpile_2026: float = 2_400_000,
+        hbm_stockpile_2026: float = 3_200_000,
+        hbm_drawdown_quarters: int = 4,
         domestic_hbm_2026: float = 1_000_000,
         domestic_hbm_growth: float = 1.0,
         capacity_reinvest_share: float = 0.1,
@@ -220,6 +221,7 @@ class ChipMarketModel(mesa.Model):
         self.last_supply = np.zeros(n_chips)
         self.scarcity = np.zeros(n_chips)
         self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
+        self.hbm_usable = math.inf  # stacks usable this quarter (allocate_hbm)
         self.china_price = cat.price_usd.copy()
         self.buyer_cost = cat.price_usd.copy()
         self.set_prices(self.on_sale())
@@ -516,18 +518,20 @@ class ChipMarketModel(mesa.Model):
         return may, cap
 
     def allocate_hbm(self) -> None:
-        """From 2026Q1: domestic HBM output joins the stock, and each domestic maker's output is bound by
-        its share of it (``supply.hbm_ceilings``)."""
+        """From 2026Q1: each domestic maker's output is bound by its share of the HBM usable this
+        quarter, the stock / ``hbm_drawdown_quarters`` plus this quarter's domestic HBM output
+        (``supply.hbm_ceilings``); what is not used stays in the stock."""
         if self.quarter < HBM_FROM:
             return
-        self.hbm_stock += self.domestic_hbm_2026 / 4.0 * fm.power(1.0 + self.domestic_hbm_growth,
-                                                                   years_since_2026(self.quarter))
+        flow = self.domestic_hbm_2026 / 4.0 * fm.power(1.0 + self.domestic_hbm_growth, years_since_2026(self.quarter))
+        self.hbm_usable = self.hbm_stock / self.hbm_drawdown_quarters + flow
+        self.hbm_stock += flow
         domestic = [mk for mk in self.chipmakers if mk.is_domestic and math.isfinite(mk.foundry_capacity)]
         if not domestic:
             return
         foundry = np.array([mk.foundry_capacity for mk in domestic])
         stacks = np.array([mk.hbm_stacks_per_chip for mk in domestic])
-        for mk, ceiling in zip(domestic, supply.hbm_ceilings(foundry, stacks, self.hbm_stock), strict=True):
+        for mk, ceiling in zip(domestic, supply.hbm_ceilings(foundry, stacks, self.hbm_usable), strict=True):
             mk.bound_by_hbm(float(ceiling))
 
     def use_hbm(self, chips_sold: np.ndarray) -> None:

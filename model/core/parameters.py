@@ -221,13 +221,18 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "
           "decline (SemiAnalysis, §B1, M); SMIC 45k->60k->80k wpm (§B1, M)",
           low=-0.5, high=3.0, sweep_range=(0.0, 1.0)),
-    Param("hbm_stockpile_2026", 2_400_000, "float", "HBM stacks",
-          "HBM stacks in China's stockpile for domestic AI chips at 2026Q1 (used up by output, 8 per "
-          "Ascend, 4 per Cambricon chip); before 2026 HBM does not bind (the 2024 Samsung stockpile)",
-          "SemiAnalysis Sep 2025: Ascend output ~300k in 2026 if HBM-constrained (§B1, M) x 8 stacks per "
-          "chip = 2.4M (range 1.2M-6.4M; the upper end is ~13M stacks stockpiled minus 805k 2025 Ascends "
-          "x 8, §B1 M)",
-          low=0.0, high=1e10, sweep_range=(1_200_000, 6_400_000)),
+    Param("hbm_stockpile_2026", 3_200_000, "float", "HBM stacks",
+          "HBM stacks in China's stockpile for domestic AI chips at 2026Q1, shared by the domestic makers "
+          "(8 per Ascend, 4 per Cambricon, T-Head or Kunlunxin chip); before 2026 HBM does not bind",
+          "SemiAnalysis Sep 2025: Ascend output ~300k in 2026 if HBM-constrained (§B1, M) x 8 stacks = 2.4M "
+          "for Huawei, x 1.31 for the other makers' 2025 share of HBM use (~500k chips x 4 stacks vs 805k "
+          "Ascends x 8, §B1/§C4 M) = 3.2M (ASSUMPTION, range 1.6M-6.4M)",
+          low=0.0, high=1e10, sweep_range=(1_600_000, 6_400_000)),
+    Param("hbm_drawdown_quarters", 4, "int", "quarters",
+          "domestic makers spread the HBM stockpile over this many quarters: each quarter at most the "
+          "stock / this, plus the quarter's domestic HBM output, can be used",
+          "ASSUMPTION 4 (range 1-8): makers that know the stockpile is finite ration it over a year",
+          low=1, high=40, sweep_range=(1, 8)),
     Param("domestic_hbm_2026", 1_000_000, "float", "HBM stacks/year",
           "HBM stacks made in China (CXMT, Huawei's own HiBL/HiZQ) for AI chips in 2026",
           "ASSUMPTION 1M (range 0-4M): SemiAnalysis's 300k path assumes no domestic HBM 'unless CXMT "
