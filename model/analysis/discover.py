@@ -9,7 +9,7 @@ Workbench's (``ema_workbench.analysis.prim``, the optional extra ``chipstack[exp
 defaults (lenient objective, peel and paste alpha 0.05, minimum mass 0.05).
 
 The box reported is the one on the peeling trajectory with the highest coverage among those whose
-density is at least ``--min-density`` (default 0.8), or the densest one when none is; ``--box I``
+density is at least ``--min-density`` (default 0.8) (the densest of those with equal coverage), or the densest one when none is; ``--box I``
 picks trajectory entry I instead. Each restricted dimension comes with its quasi-p-value (a one-sided
 binomial test of whether the restriction adds density, Bryant and Lempert 2010; EMA Workbench's).
 
@@ -201,8 +201,8 @@ def _choose(traj: pd.DataFrame, min_density: float, box_index: int | None) -> in
             raise UsageError(f"--box {box_index}: not on the peeling trajectory; allowed: 0 to {len(traj) - 1}")
         return int(box_index)
     dense = traj[traj["density"] >= min_density]
-    if len(dense):
-        return int(dense["coverage"].idxmax())
+    if len(dense):  # the highest coverage; among equal coverage, the densest
+        return int(dense.sort_values(["coverage", "density"], ascending=False, kind="stable").index[0])
     return int(traj["density"].idxmax())
 
 

@@ -14,6 +14,10 @@ quarter. For each policy, across the futures:
   ``max_regret`` (the policy's worst regret across futures: minimax regret, Savage 1951, as used in
   robust decision making, Lempert et al. 2006) and ``mean_regret``.
 
+Lever combinations whose outcomes are identical in every future (a lever that does not act under
+a regime, e.g. the TPP cap under 'h20': with common random numbers their runs are the same) are one
+policy, labelled by the lever values they share.
+
 Policies are ranked by max regret (smaller first), then satisficing share and mean (larger first).
 The trade-off frontier: each policy's median R against its median C (10th-90th percentile bars),
 the policies that no other beats on both medians (Pareto non-dominated) marked and labelled.
@@ -155,6 +159,11 @@ def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "chin
         outcomes, costs = outcomes.loc[:, complete], costs.loc[:, complete]
     if outcomes.shape[1] == 0:
         raise UsageError(f"{sweep.dir}: no future in which every policy has a finished run")
+    policies, outcomes, costs, merged = _merge_identical(policies, labels, outcomes, costs, levers)
+    labels = outcomes.index.tolist()
+    if merged:
+        notes.append(f"{merged} lever combination(s) merged into others with identical outcomes in every "
+                     f"future (a lever that does not act under that regime)")
     reg = regret_table(outcomes)
     y, c = outcomes.to_numpy(float), costs.to_numpy(float)
     ok = y >= target
@@ -171,12 +180,36 @@ def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "chin
         "cost_p50": np.median(c, axis=1), "cost_p90": np.percentile(c, 90, axis=1),
         "n_futures": outcomes.shape[1],
     })
-    ranked = table.sort_values(["max_regret", "satisficing", "mean"], ascending=[True, False, False],
-                               kind="stable").reset_index(drop=True)
+    # ties within rounding (e.g. 0.6 - 0.4 vs 0.5 - 0.3) are ties: rank on 12 decimals
+    key = table.assign(_max=table["max_regret"].round(12), _sat=table["satisficing"].round(12),
+                       _mean=table["mean"].round(12))
+    ranked = table.loc[key.sort_values(["_max", "_sat", "_mean"], ascending=[True, False, False],
+                                       kind="stable").index].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     frontier = table[["policy", *levers, "p10", "p50", "p90", "cost_p10", "cost_p50", "cost_p90"]].copy()
     frontier["pareto"] = pareto_mask(frontier["p50"].to_numpy(), frontier["cost_p50"].to_numpy())
     return Robustness(reporter, cost, float(target), cap, levers, outcomes, costs, ranked, frontier, notes)
+
+
+def _merge_identical(policies: pd.DataFrame, labels: list[str], outcomes: pd.DataFrame, costs: pd.DataFrame,
+                     levers: list[str]):
+    """Group lever combinations whose outcome and cost are identical in every future; label each
+    group by the lever values its members share ('any' levers left out)."""
+    keys = [tuple(o) + tuple(c) for o, c in zip(outcomes.to_numpy().tolist(), costs.to_numpy().tolist())]
+    groups: dict[tuple, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    rows, new_labels, firsts = [], [], []
+    for members in groups.values():
+        sub = policies.iloc[members]
+        shared = {lv: sub[lv].iloc[0] for lv in levers if sub[lv].nunique() == 1}
+        row = {lv: (sub[lv].iloc[0] if lv in shared else "any") for lv in levers}
+        rows.append(row)
+        new_labels.append((policy_label(shared) or "every policy") if len(members) > 1 else labels[members[0]])
+        firsts.append(members[0])
+    out = outcomes.iloc[firsts].set_axis(new_labels)
+    cst = costs.iloc[firsts].set_axis(new_labels)
+    return pd.DataFrame(rows, columns=levers), out, cst, len(labels) - len(firsts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,7 +222,7 @@ def robust_figure(r: Robustness, name: str = ""):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, height), sharey=True, constrained_layout=True,
                                    gridspec_kw={"width_ratios": [1.6, 1]})
     pos = np.arange(len(order))[::-1]
-    ax1.boxplot(data, positions=pos, vert=False, widths=0.6, whis=(10, 90), showfliers=True,
+    ax1.boxplot(data, positions=pos, orientation="horizontal", widths=0.6, whis=(10, 90), showfliers=True,
                 flierprops={"markersize": 2.5}, medianprops={"color": "black"})
     ax1.axvline(r.target, color="tab:red", ls="--", lw=0.9)
     ax1.text(r.target, pos.max() + 0.6, f" target {r.target:g}", color="tab:red", fontsize=7.5, va="bottom")
