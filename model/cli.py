@@ -7,7 +7,7 @@
     chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
     chipstack ui [--host 127.0.0.1] [--port 8765]
     chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
-    chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y]
+    chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
 line on stderr starting ``chipstack: error:`` and nothing else (no traceback), and writes nothing.
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="satisficing: the reporter at least this (default 0.5)")
     robust.add_argument("--cap", type=_float, default=None,
                         help="satisficing: the cost at most this, in its raw unit (default: no cap)")
+    robust.add_argument("--rank-by", default="max_regret", choices=["max_regret", "satisficing", "mean", "p10"],
+                        help="ranking key (default max_regret: minimax regret); ties broken by the others")
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

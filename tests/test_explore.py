@@ -266,7 +266,7 @@ def test_robust_and_discover_commands_write_their_folders(tiny_sweep, capsys):
     assert (final.groupby("sample_index")["seed"].nunique() == 1).all()
     assert main(["robust", str(tiny_sweep)]) == 0
     out = capsys.readouterr().out
-    assert "minimax regret" in out and "Most robust" in out
+    assert "minimax regret" in out and "Ranked first" in out
     for name in ("ranking.md", "ranking.csv", "regret.csv", "frontier.csv", "robust.png", "frontier.png"):
         assert (tiny_sweep / "robust" / name).stat().st_size > 0
     assert len(pd.read_csv(tiny_sweep / "robust" / "ranking.csv")) == 2

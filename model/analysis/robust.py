@@ -18,7 +18,8 @@ Lever combinations whose outcomes are identical in every future (a lever that do
 a regime, e.g. the TPP cap under 'h20': with common random numbers their runs are the same) are one
 policy, labelled by the lever values they share.
 
-Policies are ranked by max regret (smaller first), then satisficing share and mean (larger first).
+Policies are ranked by max regret (smaller first), then satisficing share and mean (larger first);
+``--rank-by satisficing`` (or ``mean``, ``p10``) puts that key first.
 The trade-off frontier: each policy's median R against its median C (10th-90th percentile bars),
 the policies that no other beats on both medians (Pareto non-dominated) marked and labelled.
 
@@ -55,6 +56,11 @@ from model.sweep.errors import UsageError  # noqa: E402
 
 DPI = 110
 DEFAULT_TARGET = 0.5
+#: --rank-by: the sort key (column, ascending) before the tie-breaks.
+RANKINGS = {"max_regret": ("max_regret", True), "satisficing": ("satisficing", False), "mean": ("mean", False),
+            "p10": ("p10", False)}
+RANK_TEXT = {"max_regret": "maximum regret (minimax regret)", "satisficing": "satisficing share",
+             "mean": "mean", "p10": "10th percentile"}
 
 
 @dataclass
@@ -69,6 +75,7 @@ class Robustness:
     ranking: pd.DataFrame  # one row per policy, ranked
     frontier: pd.DataFrame  # one row per policy: medians, intervals, pareto
     notes: list[str] = field(default_factory=list)
+    rank_by: str = "max_regret"
 
     @property
     def regret(self) -> pd.DataFrame:
@@ -90,9 +97,10 @@ class Robustness:
         n_f = self.outcomes.shape[1]
         best = self.ranking.iloc[0]
         pareto = self.frontier[self.frontier["pareto"]]["policy"].tolist()
-        return (f"**Robustness across {n_f} futures** (minimax regret on {self.reporter}; satisficing: {cond}; "
+        return (f"**Robustness across {n_f} futures** (ranked by {RANK_TEXT[self.rank_by]}; regret in "
+                f"{self.reporter}; satisficing: {cond}; "
                 f"{self.cost} in {_unit(self.cost)}).\n\n{markdown_table(shown)}\n\n"
-                f"Most robust (smallest maximum regret): **{best['policy']}** (max regret {best['max_regret']:.3f}, "
+                f"Ranked first: **{best['policy']}** (max regret {best['max_regret']:.3f}, "
                 f"satisficing in {best['satisficing']:.0%} of futures). Non-dominated on the medians of "
                 f"{self.reporter} (higher) and {self.cost} (lower): {'; '.join(pareto)}.\n")
 
@@ -125,13 +133,16 @@ def pareto_mask(benefit: np.ndarray, cost: np.ndarray) -> np.ndarray:
 
 
 def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "china_compute_h100e",
-               target: float = DEFAULT_TARGET, cap: float | None = None) -> Robustness:
+               target: float = DEFAULT_TARGET, cap: float | None = None,
+               rank_by: str = "max_regret") -> Robustness:
     """Per-policy robustness statistics of a levers+uncertainties sweep. Raises UsageError."""
     reporter = check_reporter(sweep, reporter)
     cost = check_reporter(sweep, cost, "--cost")
     for name, value in (("--target", target), ("--cap", cap)):
         if value is not None and not math.isfinite(value):
             raise UsageError(f"{name} {value}: allowed: a finite number")
+    if rank_by not in RANKINGS:
+        raise UsageError(f"--rank-by {rank_by!r}; allowed: one of {', '.join(RANKINGS)}")
     levers = levers_of(sweep)
     if not levers:
         raise UsageError(f"{sweep.dir}: a sweep without levers (its experiment has no [levers] section); "
@@ -181,14 +192,17 @@ def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "chin
         "n_futures": outcomes.shape[1],
     })
     # ties within rounding (e.g. 0.6 - 0.4 vs 0.5 - 0.3) are ties: rank on 12 decimals
-    key = table.assign(_max=table["max_regret"].round(12), _sat=table["satisficing"].round(12),
-                       _mean=table["mean"].round(12))
-    ranked = table.loc[key.sort_values(["_max", "_sat", "_mean"], ascending=[True, False, False],
+    column, ascending = RANKINGS[rank_by]
+    order = [(column, ascending)] + [c for c in (("max_regret", True), ("satisficing", False), ("mean", False))
+                                     if c[0] != column]
+    key = table.assign(**{f"_{c}": table[c].round(12) for c, _ in order})
+    ranked = table.loc[key.sort_values([f"_{c}" for c, _ in order], ascending=[a for _, a in order],
                                        kind="stable").index].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     frontier = table[["policy", *levers, "p10", "p50", "p90", "cost_p10", "cost_p50", "cost_p90"]].copy()
     frontier["pareto"] = pareto_mask(frontier["p50"].to_numpy(), frontier["cost_p50"].to_numpy())
-    return Robustness(reporter, cost, float(target), cap, levers, outcomes, costs, ranked, frontier, notes)
+    return Robustness(reporter, cost, float(target), cap, levers, outcomes, costs, ranked, frontier, notes,
+                      rank_by)
 
 
 def _merge_identical(policies: pd.DataFrame, labels: list[str], outcomes: pd.DataFrame, costs: pd.DataFrame,
@@ -203,13 +217,23 @@ def _merge_identical(policies: pd.DataFrame, labels: list[str], outcomes: pd.Dat
     for members in groups.values():
         sub = policies.iloc[members]
         shared = {lv: sub[lv].iloc[0] for lv in levers if sub[lv].nunique() == 1}
-        row = {lv: (sub[lv].iloc[0] if lv in shared else "any") for lv in levers}
-        rows.append(row)
-        new_labels.append((policy_label(shared) or "every policy") if len(members) > 1 else labels[members[0]])
+        rows.append({lv: (sub[lv].iloc[0] if lv in shared else "any") for lv in levers})
+        new_labels.append(_group_label(sub, levers) if len(members) > 1 else labels[members[0]])
         firsts.append(members[0])
     out = outcomes.iloc[firsts].set_axis(new_labels)
     cst = costs.iloc[firsts].set_axis(new_labels)
     return pd.DataFrame(rows, columns=levers), out, cst, len(labels) - len(firsts)
+
+
+def _group_label(sub: pd.DataFrame, levers: list[str]) -> str:
+    """Label of equivalent lever combinations: per value of the first lever, the levers that stay
+    fixed within it; e.g. 'export_regime=h20 or export_regime=threshold, export_tpp_cap=10000'."""
+    first = levers[0]
+    parts = []
+    for _value, part in sub.groupby(first, sort=False):
+        shared = {lv: part[lv].iloc[0] for lv in levers if part[lv].nunique() == 1}
+        parts.append(policy_label(shared))
+    return " or ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,26 +242,26 @@ def robust_figure(r: Robustness, name: str = ""):
     """Left: the reporter across futures per policy (box plots, ranked); right: max and mean regret."""
     order = r.ranking["policy"].tolist()
     data = [r.outcomes.loc[p].to_numpy(float) for p in order]
-    height = max(3.2, 0.42 * len(order) + 1.4)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, height), sharey=True, constrained_layout=True,
-                                   gridspec_kw={"width_ratios": [1.6, 1]})
+    height = max(3.2, 0.42 * len(order) + 1.6)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, height), sharey=True, constrained_layout=True,
+                                   gridspec_kw={"width_ratios": [1.7, 1]})
     pos = np.arange(len(order))[::-1]
     ax1.boxplot(data, positions=pos, orientation="horizontal", widths=0.6, whis=(10, 90), showfliers=True,
                 flierprops={"markersize": 2.5}, medianprops={"color": "black"})
     ax1.axvline(r.target, color="tab:red", ls="--", lw=0.9)
     ax1.text(r.target, pos.max() + 0.6, f" target {r.target:g}", color="tab:red", fontsize=7.5, va="bottom")
-    ax1.set_yticks(pos, [f"{i + 1}. {p}" for i, p in enumerate(order)], fontsize=8)
-    ax1.set_xlabel(f"{reporter_label(r.reporter)}, final quarter, across futures")
+    ticks = [f"{i + 1}. {p}\n(satisficing in {share:.0%} of futures)"
+             for i, (p, share) in enumerate(zip(order, r.ranking["satisficing"]))]
+    ax1.set_yticks(pos, ticks, fontsize=7.5)
+    ax1.set_xlabel(f"{reporter_label(r.reporter)}, final quarter")
     ax1.grid(axis="x", alpha=0.3)
     ax2.barh(pos + 0.18, r.ranking["max_regret"], height=0.36, color="tab:red", label="maximum regret")
     ax2.barh(pos - 0.18, r.ranking["mean_regret"], height=0.36, color="tab:orange", label="mean regret")
-    for y0, share in zip(pos, r.ranking["satisficing"]):
-        ax2.text(0, y0, f" {share:.0%} ", fontsize=7, va="center", ha="right", color="tab:green")
-    ax2.set_xlabel(f"regret in {r.reporter} (best policy in the future minus this one)")
-    ax2.legend(fontsize=7.5, loc="lower right")
+    ax2.set_xlabel(f"regret in {r.reporter}")
+    ax2.legend(fontsize=7.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax2.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"{name}: policies ranked by maximum regret across {r.outcomes.shape[1]} futures "
-                 f"(boxes: quartiles, whiskers 10th-90th percentile; green: satisficing share)", fontsize=9.5)
+    fig.suptitle(f"{name}: policies ranked by {RANK_TEXT[r.rank_by]} across {r.outcomes.shape[1]} futures "
+                 f"(boxes: quartiles, whiskers: 10th-90th percentile)", fontsize=9.5)
     return fig
 
 
@@ -259,9 +283,17 @@ def frontier_figure(r: Robustness, name: str = ""):
                label="non-dominated (Pareto) policy")
     order = np.argsort(x[pareto])
     ax.plot(x[pareto][order], y[pareto][order], color="tab:red", lw=1, zorder=2)
-    for xi, yi, lab, is_p in zip(x, y, f["policy"], pareto):
-        ax.annotate(lab, (xi, yi), xytext=(5, 4), textcoords="offset points",
-                    fontsize=7.5 if is_p else 6.5, color="black" if is_p else "0.45")
+    rank = dict(zip(r.ranking["policy"], r.ranking["rank"]))
+    spots: dict[tuple, list[int]] = {}
+    for xi, yi, lab in zip(x, y, f["policy"]):
+        spots.setdefault((round(xi, 3), round(yi, 1)), []).append(rank[lab])
+    for (xi, yi), ranks in spots.items():
+        is_p = any(pareto[f["policy"].map(rank).to_numpy() == k].any() for k in ranks)
+        ax.annotate(", ".join(f"#{k}" for k in sorted(ranks)), (xi, yi), xytext=(5, 4), textcoords="offset points",
+                    fontsize=8 if is_p else 7, color="black" if is_p else "0.45")
+    key = "\n".join(f"#{k} {lab}{'  (Pareto)' if p else ''}"
+                    for lab, k, p in sorted(zip(f["policy"], f["policy"].map(rank), pareto), key=lambda t: t[1]))
+    fig.text(0.01, -0.01, key, fontsize=7.5, va="top", ha="left", family="monospace")
     ax.set_xlabel(f"median {reporter_label(r.reporter)} across futures, final quarter")
     ax.set_ylabel(f"median {reporter_label(r.cost)} across futures, final quarter")
     ax.set_ylim(bottom=0)
@@ -284,19 +316,20 @@ def write_robustness(sweep: Sweep, r: Robustness) -> Path:
         r.frontier.to_csv(tmp / "frontier.csv", index=False)
         meta = {"reporter": r.reporter, "cost": r.cost, "target": r.target, "cap": r.cap, "levers": r.levers,
                 "uncertainties": uncertainties_of(sweep), "n_futures": int(r.outcomes.shape[1]),
-                "n_policies": int(r.outcomes.shape[0]), "most_robust": r.ranking.iloc[0]["policy"],
+                "n_policies": int(r.outcomes.shape[0]), "rank_by": r.rank_by,
+                "ranked_first": r.ranking.iloc[0]["policy"],
                 "pareto": r.frontier[r.frontier["pareto"]]["policy"].tolist(), "notes": r.notes}
         (tmp / "robust.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         for fname, make in (("robust.png", robust_figure), ("frontier.png", frontier_figure)):
             fig = make(r, sweep.name)
-            fig.savefig(tmp / fname, dpi=DPI, format="png")
+            fig.savefig(tmp / fname, dpi=DPI, format="png", bbox_inches="tight")
             plt.close(fig)
     return target
 
 
 def cmd_robust(args) -> int:
     sweep = load_sweep(args.dir)
-    r = robustness(sweep, args.reporter, args.cost, args.target, args.cap)
+    r = robustness(sweep, args.reporter, args.cost, args.target, args.cap, args.rank_by)
     out = write_robustness(sweep, r)
     print(r.markdown())
     for note in r.notes:
