@@ -302,6 +302,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_sweep, args, fragm
 
 # ---------------------------------------------------------------------------------------------
 # EMA Workbench adapter
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_ema_adapter_runs_experiments_through_the_workbench():
     from ema_workbench import SequentialEvaluator, perform_experiments
 
@@ -340,3 +341,27 @@ def test_ema_adapter_bad_declarations(kwargs, fragment):
 
     with pytest.raises(UsageError, match=fragment):
         ema_model(**kwargs)
+
+
+def test_import_model_does_not_load_ema_workbench():
+    code = ("import sys, model, model.cli, model.sweep.experiment, model.sweep.design; "
+            "bad = [m for m in ('ema_workbench', 'seaborn', 'sklearn') if m in sys.modules]; "
+            "sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0
+
+
+def test_atomic_folder_keeps_the_old_results_when_writing_fails(tmp_path):
+    from model.analysis.futures import atomic_folder
+
+    target = tmp_path / "robust"
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_folder(target) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("figure failed")
+    assert (target / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["robust"]  # no temporary folder left
+    with atomic_folder(target) as tmp:
+        (tmp / "b.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
