@@ -6,6 +6,8 @@
     chipstack replicate DIR/manifest.json
     chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
     chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
+    chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
+    chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
 line on stderr starting ``chipstack: error:`` and nothing else (no traceback), and writes nothing.
@@ -65,6 +67,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_arguments(validate)
 
+    discover = sub.add_parser("discover", help="scenario discovery (PRIM): which futures make a reporter "
+                              "cross a threshold (docs/EXPLORING.md)")
+    discover.add_argument("dir", help="the sweep's output folder")
+    discover.add_argument("--reporter", default="us_stack_share", help="reporter at the last quarter "
+                          "(default us_stack_share)")
+    discover.add_argument("--below", type=_float, default=None, help="a run fails when the reporter is below X")
+    discover.add_argument("--above", type=_float, default=None, help="a run fails when the reporter is above X")
+    discover.add_argument("--policy", action="append", default=[], metavar="NAME=VALUE",
+                          help="only the runs of this lever value (repeatable), e.g. --policy export_regime=lagged")
+    discover.add_argument("--min-density", type=_float, default=0.8,
+                          help="choose the box of highest coverage with at least this density (default 0.8)")
+    discover.add_argument("--box", type=_int, default=None, help="choose this entry of the peeling trajectory")
+
+    robust = sub.add_parser("robust", help="robustness of each policy (lever combination) across the "
+                            "sweep's futures: regret, satisficing, trade-off frontier (docs/EXPLORING.md)")
+    robust.add_argument("dir", help="the sweep's output folder (an experiment with [levers] and [uncertainties])")
+    robust.add_argument("--reporter", default="us_stack_share",
+                        help="the outcome to keep high (default us_stack_share)")
+    robust.add_argument("--cost", default="china_compute_h100e",
+                        help="the outcome to keep low (default china_compute_h100e)")
+    robust.add_argument("--target", type=_float, default=0.5,
+                        help="satisficing: the reporter at least this (default 0.5)")
+    robust.add_argument("--cap", type=_float, default=None,
+                        help="satisficing: the cost at most this, in its raw unit (default: no cap)")
+    robust.add_argument("--rank-by", default="max_regret", choices=["max_regret", "satisficing", "mean", "p10"],
+                        help="ranking key (default max_regret: minimax regret); ties broken by the others")
+
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
@@ -89,6 +118,16 @@ def _nonnegative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a number >= 0") from None
     if not (value >= 0 and value != float("inf")):
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a finite number >= 0")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: a finite number")
     return value
 
 
@@ -251,6 +290,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from model.validation.cli import cmd_validate
         return cmd_validate(args)
+    if args.command == "discover":
+        from model.analysis.discover import cmd_discover
+        return cmd_discover(args)
+    if args.command == "robust":
+        from model.analysis.robust import cmd_robust
+        return cmd_robust(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
         return cmd_ui(args)

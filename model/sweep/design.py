@@ -11,6 +11,14 @@ JSON of its varying parameter values, its sample index and its replication, and 
 ``numpy.random.SeedSequence(root_seed, spawn_key=(int(run_id, 16),))``. Neither depends on the order
 of runs, the number of workers or which runs were already done, so a resumed or distributed sweep
 gives exactly the data of a serial one.
+
+Common random numbers (experiments with [levers] and [uncertainties]): the design crosses every lever
+combination with the one sample of futures, and a run's seed comes from its *future* only, the
+identity of its uncertainty values, sample index and replication (:func:`future_id`), so every
+policy runs on the same futures with the same random draws. Run ids still include the levers.
+Categorical uncertainties ([uncertainties.choices]) take one more column of the Latin hypercube each:
+value ``k`` of ``m`` where the column's unit draw is in ``[k/m, (k+1)/m)``, so with ``n`` a multiple
+of ``m`` each value is drawn exactly ``n/m`` times.
 """
 
 from __future__ import annotations
@@ -60,6 +68,7 @@ class Design:
     sample: SampleSpec | None
     sample_points: np.ndarray | None  # (points x parameters), as run (ints rounded)
     runs: list[Run]  # runs_for(replications)
+    levers: tuple[str, ...] = ()  # with [levers]: seeds by common random numbers
 
     @property
     def n_points(self) -> int:
@@ -69,10 +78,11 @@ class Design:
         """The runs for ``replications`` per point (one number, or one per point), in design order."""
         counts = np.broadcast_to(np.asarray(replications), (len(self.points),))
         return [
-            Run(point.index, run_id, r, run_seed(self.root_seed, run_id), point.sample_index, point.values)
+            Run(point.index, run_id, r, run_seed(self.root_seed, seed_id), point.sample_index, point.values)
             for point, count in zip(self.points, counts.tolist())
             for r in range(count)
             for run_id in (make_run_id(point.values, point.sample_index, r),)
+            for seed_id in ((future_id(point, self.levers, r) if self.levers else run_id),)
         ]
 
     def manifest_entry(self, experiment: Experiment) -> dict:
@@ -84,9 +94,13 @@ class Design:
                 "calc_second_order": False if self.sample.method == "sobol" else None,
                 "n_points": int(len(self.sample_points)),
             }
-        return {"kind": self.kind, "grid": experiment.grid, "sample": sample,
-                "n_points": self.n_points, "replications": experiment.replications,
-                "precision": experiment.precision.as_dict() if experiment.precision else None}
+        entry = {"kind": self.kind, "grid": experiment.grid, "sample": sample,
+                 "n_points": self.n_points, "replications": experiment.replications,
+                 "precision": experiment.precision.as_dict() if experiment.precision else None}
+        if self.levers:
+            entry |= {"levers": list(self.levers), "uncertainties": experiment.uncertainties,
+                      "seeding": "crn", "n_policies": self.n_points // max(1, len(self.sample_points))}
+        return entry
 
 
 def build_design(experiment: Experiment) -> Design:
@@ -99,9 +113,12 @@ def build_design(experiment: Experiment) -> Design:
             itertools.product(itertools.product(*experiment.grid.values()), sample_rows))
     ]
     kind = "+".join(k for k, on in (("grid", experiment.grid), ("sample", experiment.sample)) if on)
+    if experiment.levers:
+        kind = "levers+uncertainties"
     design = Design(kind=kind or "replications", varying=experiment.varying, points=points,
                     root_seed=experiment.seed, replications=experiment.replications,
-                    sample=experiment.sample, sample_points=points_matrix, runs=[])
+                    sample=experiment.sample, sample_points=points_matrix, runs=[],
+                    levers=tuple(experiment.levers))
     design.runs.extend(design.runs_for(experiment.replications))
     return design
 
@@ -111,8 +128,10 @@ def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[t
         return [(None, {})]
     names = list(sample.ranges)
     kinds = [PARAMS_BY_NAME[name].kind for name in names]
+    picks = choice_indices(sample) if sample.choices else [()] * len(matrix)
     return [
-        (i, {name: (int(v) if kind == "int" else float(v)) for name, kind, v in zip(names, kinds, row)})
+        (i, {name: (int(v) if kind == "int" else float(v)) for name, kind, v in zip(names, kinds, row)}
+         | {name: values[int(k)] for (name, values), k in zip(sample.choices.items(), picks[i])})
         for i, row in enumerate(matrix.tolist())
     ]
 
@@ -130,6 +149,13 @@ def make_run_id(values: dict[str, Any], sample_index: int | None, replication: i
     if sample_index is not None:
         identity["sample_index"] = sample_index
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:RUN_ID_HEX]
+
+
+def future_id(point: Point, levers: tuple[str, ...] | list[str], replication: int) -> str:
+    """Identity of a run's future (its values other than the levers, sample index and replication):
+    the seed key under common random numbers, the same for every lever combination."""
+    future = {k: v for k, v in point.values.items() if k not in levers}
+    return make_run_id(future, point.sample_index, replication)
 
 
 def run_seed(root_seed: int, run_id: str) -> int:
@@ -160,11 +186,26 @@ def sample_points(sample: SampleSpec) -> np.ndarray:
     else:
         from scipy.stats import qmc
 
-        unit = qmc.LatinHypercube(d=problem["num_vars"], rng=np.random.default_rng(sample.seed)).random(sample.n)
+        unit = _lhs_unit(sample)[:, : problem["num_vars"]]
         bounds = np.asarray(problem["bounds"], dtype=float)
-        matrix = qmc.scale(unit, bounds[:, 0], bounds[:, 1])
+        matrix = qmc.scale(unit, bounds[:, 0], bounds[:, 1]) if len(bounds) else unit
     matrix = np.asarray(matrix, dtype=float)
     is_int = np.array([PARAMS_BY_NAME[name].kind == "int" for name in problem["names"]])
     if is_int.any():
         matrix[:, is_int] = np.rint(matrix[:, is_int])
     return matrix
+
+
+def _lhs_unit(sample: SampleSpec) -> np.ndarray:
+    """The unit Latin hypercube of an lhs sample: one column per range, then one per choice."""
+    from scipy.stats import qmc
+
+    d = len(sample.ranges) + len(sample.choices)
+    return qmc.LatinHypercube(d=d, rng=np.random.default_rng(sample.seed)).random(sample.n)
+
+
+def choice_indices(sample: SampleSpec) -> np.ndarray:
+    """(points x choices) indices into each categorical uncertainty's values (lhs only)."""
+    unit = _lhs_unit(sample)[:, len(sample.ranges):]
+    sizes = np.array([len(v) for v in sample.choices.values()])
+    return np.minimum(np.floor(unit * sizes).astype(int), sizes - 1)

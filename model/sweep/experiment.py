@@ -9,6 +9,20 @@ An experiment file has four sections::
     [sample]       method = "lhs" | "sobol" | "morris", n, seed (optional), num_levels (morris),
                    [sample.ranges] parameter = [low, high]
 
+or, for exploratory modelling (policies compared on identical futures)::
+
+    [levers]        parameter = [values...]  (policies, crossed in full, like [grid])
+    [uncertainties] method, n, seed (optional), num_levels (morris),
+                    [uncertainties.ranges] parameter = [low, high]
+                    [uncertainties.choices] parameter = [value, ...]   (lhs only: a categorical
+                    uncertainty, its values drawn in equal shares by the Latin hypercube)
+
+Every lever combination runs on the same sample of futures, and a run's seed depends on its future
+(sample point and replication) only, not on its levers: common random numbers, so two policies that
+differ in one future differ because of the policy, not the noise (``model.sweep.design``). [levers]
+and [uncertainties] come together and replace [grid] and [sample] (they are stored as the grid and the
+sample, with :attr:`Experiment.levers` naming the lever axes).
+
 ``load_experiment(argument)`` turns a path or a name (``experiments/<name>.toml``) into a validated
 :class:`Experiment`; every problem is a :class:`~model.sweep.errors.UsageError` whose one-line message names
 the file, the key, the value and what is allowed.
@@ -69,6 +83,15 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("sample", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("sample", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("sample", "ranges"): "a table of parameter = [low, high]",
+    ("levers",): "a table of parameter = [value, ...] (policies, crossed in full)",
+    ("uncertainties",): "a table [uncertainties] with keys method, n, seed, num_levels and tables "
+                        "[uncertainties.ranges] and [uncertainties.choices]",
+    ("uncertainties", "method"): "one of " + ", ".join(SAMPLE_METHODS),
+    ("uncertainties", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol)",
+    ("uncertainties", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
+    ("uncertainties", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
+    ("uncertainties", "ranges"): "a table of parameter = [low, high]",
+    ("uncertainties", "choices"): "a table of parameter = [value, ...] (method lhs only)",
 }
 
 
@@ -97,11 +120,22 @@ class SampleSection(_Strict):
     ranges: dict[str, list[Any]]
 
 
+class UncertaintiesSection(_Strict):
+    method: Literal["lhs", "sobol", "morris"]
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_N)]
+    seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] | None = None
+    num_levels: Annotated[StrictInt, Field(ge=2, le=100)] | None = None
+    ranges: dict[str, list[Any]] = {}
+    choices: dict[str, list[Any]] = {}
+
+
 class ExperimentFile(_Strict):
     experiment: ExperimentSection
     parameters: dict[str, Any] = {}
     grid: dict[str, list[Any]] = {}
     sample: SampleSection | None = None
+    levers: dict[str, list[Any]] = {}
+    uncertainties: UncertaintiesSection | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,12 +147,20 @@ class SampleSpec:
     ranges: dict[str, tuple[float, float]]  # in file order
     seed: int
     num_levels: int | None = None  # morris only
+    choices: dict[str, tuple] = field(default_factory=dict)  # categorical uncertainties (lhs only)
+
+    @property
+    def names(self) -> list[str]:
+        """The sampled parameters: numeric ranges, then categorical choices."""
+        return list(self.ranges) + list(self.choices)
 
     def as_dict(self) -> dict:
         out = {"method": self.method, "n": self.n,
                "ranges": {k: [lo, hi] for k, (lo, hi) in self.ranges.items()}, "seed": self.seed}
         if self.num_levels is not None:
             out["num_levels"] = self.num_levels
+        if self.choices:
+            out["choices"] = {k: list(v) for k, v in self.choices.items()}
         return out
 
 
@@ -148,11 +190,19 @@ class Experiment:
     precision: Precision | None = None
     source: str = "<memory>"
     spec: dict = field(default_factory=dict, compare=False)  # the file's data, for the manifest
+    #: With [levers]/[uncertainties]: the lever names (the grid's axes); the sample is the
+    #: uncertainties, and run seeds follow common random numbers. Empty for [grid]/[sample] files.
+    levers: tuple[str, ...] = ()
 
     @property
     def varying(self) -> list[str]:
         """Names of the parameters that vary: grid axes, then sampled parameters."""
-        return list(self.grid) + (list(self.sample.ranges) if self.sample else [])
+        return list(self.grid) + (self.sample.names if self.sample else [])
+
+    @property
+    def uncertainties(self) -> list[str]:
+        """The uncertain parameters of a [levers]/[uncertainties] experiment (else empty)."""
+        return self.sample.names if (self.levers and self.sample) else []
 
     def fixed_parameters(self) -> dict[str, Any]:
         """Every model parameter that does not vary, resolved (defaults plus [parameters])."""
@@ -168,12 +218,16 @@ class Experiment:
 
     def resolved(self) -> dict:
         """Everything that determines the sweep's data, as plain JSON-able data."""
-        return {
+        out = {
             "name": self.name, "steps": self.steps, "replications": self.replications, "seed": self.seed,
             "fixed": self.fixed_parameters(), "grid": self.grid,
             "sample": self.sample.as_dict() if self.sample else None,
             "precision": self.precision.as_dict() if self.precision else None,
         }
+        if self.levers:  # common random numbers change the seeds: part of the identity
+            out["levers"] = list(self.levers)
+            out["seeding"] = "crn"
+        return out
 
     def fingerprint(self) -> str:
         """sha256 of :meth:`resolved`: two experiments with the same fingerprint give the same data."""
@@ -251,7 +305,8 @@ def _describe(error: dict) -> str:
 
 
 def _unknown_key(loc: tuple[str, ...]) -> str:
-    models = {(): ExperimentFile, ("experiment",): ExperimentSection, ("sample",): SampleSection}
+    models = {(): ExperimentFile, ("experiment",): ExperimentSection, ("sample",): SampleSection,
+              ("uncertainties",): UncertaintiesSection}
     parent, key = loc[:-1], loc[-1]
     known = list(models[parent].model_fields) if parent in models else []
     close = difflib.get_close_matches(key, known, n=1)
@@ -279,15 +334,26 @@ def _check_semantics(parsed: ExperimentFile, data: dict, source: str) -> Experim
         return UsageError(f"{source}: {message}")
 
     fixed = {name: _check_value(fail, "parameters", name, value) for name, value in parsed.parameters.items()}
-    grid = {name: _check_axis(fail, name, values) for name, values in parsed.grid.items()}
-    sample = _check_sample(fail, parsed.sample, parsed.experiment.seed) if parsed.sample else None
-    sampled = list(sample.ranges) if sample else []
-    _check_overlaps(fail, list(fixed), list(grid), sampled)
+    exploratory = bool(parsed.levers) or parsed.uncertainties is not None
+    if exploratory:
+        _check_exploratory_sections(fail, parsed)
+        grid = {name: _check_axis(fail, name, values, "levers") for name, values in parsed.levers.items()}
+        sample = _check_sample(fail, parsed.uncertainties, parsed.experiment.seed, "uncertainties")
+        places = {"[parameters]": list(fixed), "[levers]": list(grid),
+                  "[uncertainties.ranges]": list(sample.ranges),
+                  "[uncertainties.choices]": list(sample.choices)}
+    else:
+        grid = {name: _check_axis(fail, name, values) for name, values in parsed.grid.items()}
+        sample = _check_sample(fail, parsed.sample, parsed.experiment.seed) if parsed.sample else None
+        places = {"[parameters]": list(fixed), "[grid]": list(grid),
+                  "[sample.ranges]": list(sample.ranges) if sample else []}
+    _check_overlaps(fail, places)
     section = parsed.experiment
     exp = Experiment(
         name=section.name, description=section.description, steps=section.steps,
         replications=section.replications, seed=section.seed, parameters=fixed, grid=grid,
         sample=sample, precision=_check_precision(fail, section), source=source, spec=data,
+        levers=tuple(grid) if exploratory else (),
     )
     if exp.n_runs() > MAX_RUNS:
         raise fail(f"the design has {exp.n_runs()} runs; allowed: at most {MAX_RUNS} "
@@ -321,58 +387,80 @@ def _check_value(fail, section: str, name: str, value: Any) -> Any:
         raise fail(f"[{section}] {name} = {_show(value)}: {exc}") from None
 
 
-def _check_axis(fail, name: str, values: list) -> list:
-    _check_name(fail, "grid", name)
+def _check_axis(fail, name: str, values: list, section: str = "grid") -> list:
+    _check_name(fail, section, name)
     if not values:
-        raise fail(f"[grid] {name} = []: empty list; allowed: a non-empty list of values")
-    checked = [_check_value(fail, "grid", name, v) for v in values]
+        raise fail(f"[{section}] {name} = []: empty list; allowed: a non-empty list of values")
+    checked = [_check_value(fail, section, name, v) for v in values]
     if len(set(map(repr, checked))) != len(checked):
-        raise fail(f"[grid] {name} = {_show(values)}: repeated value; allowed: distinct values")
+        raise fail(f"[{section}] {name} = {_show(values)}: repeated value; allowed: distinct values")
     return checked
 
 
-def _check_sample(fail, section: SampleSection, experiment_seed: int) -> SampleSpec:
-    if not section.ranges:
-        raise fail("[sample.ranges] is empty; allowed: at least one parameter = [low, high]")
-    ranges = {name: _check_range(fail, name, bounds) for name, bounds in section.ranges.items()}
+def _check_exploratory_sections(fail, parsed: ExperimentFile) -> None:
+    """[levers] and [uncertainties] come together, and without [grid] and [sample]."""
+    for other in ("grid", "sample"):
+        if getattr(parsed, other):
+            raise fail(f"[{other}] given with [levers]/[uncertainties]; allowed: either [grid]/[sample], "
+                       f"or [levers] (policies) with [uncertainties] (futures), not both")
+    if not parsed.levers:
+        raise fail("[levers] is missing or empty; allowed: with [uncertainties], a table [levers] of "
+                   "parameter = [value, ...] (the policies to compare)")
+    if parsed.uncertainties is None:
+        raise fail("[uncertainties] is missing; allowed: with [levers], a table [uncertainties] with "
+                   "method, n and [uncertainties.ranges] (the futures every policy runs on)")
+
+
+def _check_sample(fail, section: SampleSection | UncertaintiesSection, experiment_seed: int,
+                  where: str = "sample") -> SampleSpec:
+    choices_given = getattr(section, "choices", {})
+    if not section.ranges and not choices_given:
+        raise fail(f"[{where}.ranges] is empty; allowed: at least one parameter = [low, high]")
+    ranges = {name: _check_range(fail, name, bounds, f"{where}.ranges") for name, bounds in section.ranges.items()}
+    choices = {name: tuple(_check_axis(fail, name, values, f"{where}.choices"))
+               for name, values in choices_given.items()}
+    if choices and section.method != "lhs":
+        raise fail(f"[{where}.choices] with method {section.method!r}; allowed: categorical uncertainties "
+                   f"with method 'lhs' only (or move {', '.join(choices)} to [levers])")
     if section.method == "sobol" and section.n & (section.n - 1):
-        raise fail(f"[sample] n = {section.n}: invalid value for method 'sobol'; allowed: a power of 2 "
+        raise fail(f"[{where}] n = {section.n}: invalid value for method 'sobol'; allowed: a power of 2 "
                    f"(e.g. {1 << max(0, section.n.bit_length() - 1)} or {1 << section.n.bit_length()})")
     if section.method == "morris":
         levels = 4 if section.num_levels is None else section.num_levels
         if levels % 2:
-            raise fail(f"[sample] num_levels = {levels}: invalid value; allowed: {ALLOWED[('sample', 'num_levels')]}")
+            raise fail(f"[{where}] num_levels = {levels}: invalid value; allowed: {ALLOWED[('sample', 'num_levels')]}")
     elif section.num_levels is not None:
-        raise fail(f"[sample] num_levels = {section.num_levels}: only for method 'morris'; "
+        raise fail(f"[{where}] num_levels = {section.num_levels}: only for method 'morris'; "
                    f"allowed: leave it out for method {section.method!r}")
     return SampleSpec(method=section.method, n=section.n, ranges=ranges,
                       seed=experiment_seed if section.seed is None else section.seed,
-                      num_levels=(section.num_levels or 4) if section.method == "morris" else None)
+                      num_levels=(section.num_levels or 4) if section.method == "morris" else None,
+                      choices=choices)
 
 
-def _check_range(fail, name: str, bounds: list) -> tuple[float, float]:
-    _check_name(fail, "sample.ranges", name)
+def _check_range(fail, name: str, bounds: list, where: str = "sample.ranges") -> tuple[float, float]:
+    _check_name(fail, where, name)
     param = PARAMS_BY_NAME[name]
     if param.kind not in ("int", "float"):
-        raise fail(f"[sample.ranges] {name}: a {param.kind} parameter cannot be sampled; "
-                   f"allowed: a numeric parameter (put {name} in [grid] instead)")
+        other = "[uncertainties.choices]" if where.startswith("uncertainties") else "[grid]"
+        raise fail(f"[{where}] {name}: a {param.kind} parameter cannot be sampled; "
+                   f"allowed: a numeric parameter (put {name} in {other} instead)")
     numeric = all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)
     if len(bounds) != 2 or not numeric:
-        raise fail(f"[sample.ranges] {name} = {_show(bounds)}: invalid value; allowed: [low, high], "
+        raise fail(f"[{where}] {name} = {_show(bounds)}: invalid value; allowed: [low, high], "
                    f"two numbers with low < high within {param.allowed()}")
-    low, high = (_check_value(fail, "sample.ranges", name, b) for b in bounds)
+    low, high = (_check_value(fail, where, name, b) for b in bounds)
     if not low < high:
-        raise fail(f"[sample.ranges] {name} = {_show(bounds)}: low is not below high; allowed: [low, high] "
+        raise fail(f"[{where}] {name} = {_show(bounds)}: low is not below high; allowed: [low, high] "
                    f"with low < high")
     return float(low), float(high)
 
 
-def _check_overlaps(fail, fixed: list[str], grid: list[str], sampled: list[str]) -> None:
-    places = {"[parameters]": fixed, "[grid]": grid, "[sample.ranges]": sampled}
+def _check_overlaps(fail, places: dict[str, list[str]]) -> None:
     seen: dict[str, str] = {}
     for place, names in places.items():
         for name in names:
             if name in seen:
                 raise fail(f"{place} {name}: also in {seen[name]}; allowed: each parameter in one place "
-                           f"(fixed in [parameters], or varied in [grid] or [sample.ranges])")
+                           f"(fixed in [parameters], or varied in {' or '.join(p for p in places if p != '[parameters]')})")
             seen[name] = place
