@@ -1,4 +1,5 @@
-"""``chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]`` (INTERFACES §3).
+"""``chipstack validate [arthur|bass|replay|quarterly|forecast|claims|calibrate|all] [--out DIR] [--quick]``
+(INTERFACES §3).
 
 Writes CSV tables and figures into ``outputs/validation/`` (or ``--out``), each file atomically;
 ``python -m model.validation ...`` is an alias. docs/VALIDATION.md reports what these write.
@@ -14,9 +15,9 @@ from model.sweep.errors import UsageError
 
 #: ``<repository root>/outputs/validation`` (this module imports nothing heavy: the CLI parser loads it).
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "outputs" / "validation"
-CHOICES = ("arthur", "bass", "replay", "claims", "calibrate", "all")
-#: What ``all`` runs (``calibrate`` is slow and separate).
-ALL = ("arthur", "bass", "replay", "claims")
+CHOICES = ("arthur", "bass", "replay", "quarterly", "forecast", "claims", "calibrate", "all")
+#: What ``all`` runs (``calibrate`` is slow and separate; ``forecast`` writes frozen files once).
+ALL = ("arthur", "bass", "replay", "quarterly", "claims")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +106,53 @@ def _replay(out: Path, quick: bool) -> None:
         print(vt.drop(columns=["source"]).round(3).to_string(index=False))
 
 
+def _quarterly(out: Path, quick: bool) -> None:
+    from model.validation.figures import quarterly_figure
+    from model.validation.quarterly import by_maker, run_replay, scored_table
+    from model.validation.replay import replay_spec
+
+    params, steps, seeds = replay_spec()
+    if quick:
+        seeds, params = seeds[:4], {**params, "n_developers": 200}
+    runs = run_replay(params, seeds, steps)
+    scored = scored_table(runs)
+    _write(by_maker(runs), out / "by_maker.csv")
+    _write(scored, out / "quarterly.csv")
+    quarterly_figure(runs, scored, out / "validation_quarterly.png")
+    print(scored.drop(columns=["source", "comparison", "reason"]).round(3).to_string(index=False))
+
+
+#: The frozen forecasts (docs/forecasts/): file name -> (last quarter of the replay, quarters forecast).
+FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
+             "2026Q3-2027Q4.csv": ("2027Q4", ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"])}
+
+
+def _forecast(out: Path, quick: bool) -> None:
+    """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see quarterly.py)."""
+    from model.core.quarters import parse_quarter
+    from model.sweep.provenance import git_info
+    from model.validation.quarterly import FORECASTS_DIR, forecast_table, freeze_forecast, run_replay
+    from model.validation.replay import replay_spec
+
+    params, _, seeds = replay_spec()
+    start = parse_quarter(params["start_quarter"])
+    commit = git_info().get("commit", "unknown")
+    for name, (last, quarters) in FORECASTS.items():
+        path = FORECASTS_DIR / name
+        if path.exists():
+            print(f"{path}: frozen, not overwritten", file=sys.stderr)
+            continue
+        steps = parse_quarter(last) - start + 1
+        table = forecast_table(run_replay(params, seeds, steps), quarters)
+        header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml run to {last} "
+                  f"({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
+                  "Policies after 2026Q2: those in force at the end of the replay's timeline. mean and 95% interval "
+                  "(lo, hi) over seeds. Never edited after it was written; scored in docs/VALIDATION.md.")
+        freeze_forecast(table, path, header)
+        print(f"{path}: written", file=sys.stderr)
+        print(table.to_string(index=False))
+
+
 def _claims(out: Path, quick: bool) -> None:
     from model.validation.claims import claims_check
 
@@ -134,7 +182,8 @@ def _calibrate(out: Path, quick: bool) -> None:
           round(btable["loss_at_defaults"].iloc[0], 4), "; nearest-default near-best:", bbest)
 
 
-RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "claims": _claims, "calibrate": _calibrate}
+RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "quarterly": _quarterly, "forecast": _forecast,
+           "claims": _claims, "calibrate": _calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,6 +97,52 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     _save(plt, fig, path)
 
 
+def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> None:
+    """The quarterly replay: model bands (95% over seeds) with the observed points (marker by grade),
+    the calibration window, out-of-sample year and forecast quarters shaded."""
+    plt = _plt()
+    quarters = sorted(runs["quarter"].unique())
+    x = np.arange(len(quarters))
+    pos = {q: k for k, q in enumerate(quarters)}
+    revenue_cols = [c for c in runs.columns if c.startswith("revenue_")]
+    runs = runs.assign(
+        nvidia_bn=runs["revenue_Nvidia"] / 1e9,
+        nvidia_share=runs["revenue_Nvidia"] / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
+        huawei_k=runs["units_Huawei"] / 1e3,
+        cambricon_cny_bn=runs["revenue_Cambricon"] * 7.2 / 1e9)
+    panels = [("nvidia_bn", "Nvidia China revenue (bn USD)", ("nvidia_china_revenue", "nvidia_h20_revenue_china"), 1e9),
+              ("nvidia_share", "Nvidia share of AI-chip revenue", ("nvidia_share_china_ai_chip_market",
+                                                                   "nvidia_share_china_advanced_ai_chips"), 1.0),
+              ("huawei_k", "Huawei Ascend units (thousand)", (), 1e3),
+              ("cambricon_cny_bn", "Cambricon revenue (bn CNY)", ("cambricon_revenue",), 1e9)]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True, sharex=True)
+    markers = {"H": "o", "M/H": "o", "M": "s", "L": "^", "L/M": "^"}
+    for ax, (col, title, quantities, scale) in zip(axes.flat, panels, strict=True):
+        g = runs.groupby("quarter")[col]
+        mean, lo, hi = g.mean(), g.quantile(0.025), g.quantile(0.975)
+        ax.fill_between(x, lo.reindex(quarters), hi.reindex(quarters), color="tab:blue", alpha=0.25, lw=0,
+                        label="model, 95% over seeds")
+        ax.plot(x, mean.reindex(quarters), color="tab:blue", lw=1.5)
+        for q in quantities:
+            obs = scored[(scored["quantity"] == q) & scored["period"].str.contains("Q")]
+            for r in obs.itertuples():
+                if r.period in pos:
+                    ax.plot(pos[r.period], r.observed / scale, markers.get(r.grade, "o"), color="black",
+                            mfc="white" if q.endswith("h20_revenue_china") else "black", ms=6)
+        ax.axvspan(-0.5, pos.get("2024Q4", -0.5) + 0.5, color="0.92", zorder=0)
+        if "2026Q1" in pos:
+            ax.axvspan(pos["2026Q1"] - 0.5, len(quarters) - 0.5, color="#fff3e0", zorder=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+    for ax in axes[1]:
+        ax.set_xticks(x[::2], [quarters[k] for k in range(0, len(quarters), 2)], rotation=45, fontsize=8)
+    axes[0, 0].plot([], [], "o", color="black", label="observed (filled: all products; open: H20)")
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Quarterly replay 2022Q4-2026Q2: grey = calibration window (to 2024Q4), white = 2025 out of "
+                 "sample, orange = 2026 forecast; circles H, squares M", fontsize=9)
+    _save(plt, fig, path)
+
+
 def _save(plt, fig, path: Path) -> None:
     """Write ``fig`` as a PNG atomically, then close it."""
     with atomic_path(path) as tmp:

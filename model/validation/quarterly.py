@@ -1,0 +1,220 @@
+"""The quarterly replay 2022Q4-2026Q2 scored against what happened (docs/VALIDATION.md §3).
+
+``experiments/history_2022_2026.toml`` replays the dated policy timeline as it was announced; this
+module runs its replications (the sweep's seeds), tabulates each maker's units and revenue per
+quarter (``by_maker``), and scores the model against the observed series of
+``experiments/data/observed.csv`` with the forecaster's roles:
+
+* **calibration** — quarters up to 2024Q4 (the only ones the calibration may use);
+* **out of sample** — 2025Q1-2025Q4 (scored, never fitted);
+* **forecast** — 2026Q1 onward: frozen in ``docs/forecasts/`` before any outcome was looked up
+  (``freeze_forecast`` refuses to overwrite a frozen file).
+
+Every observed quantity is matched to a model quantity by ``MODEL_QUANTITY``; where the two measure
+different things (Nvidia's reported China revenue includes gaming and other products; the model's is
+AI accelerators only) the table says so in its ``comparison`` column.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.core.quarters import parse_quarter
+from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
+
+OBSERVED_CSV = Path(__file__).resolve().parents[2] / "experiments" / "data" / "observed.csv"
+FORECASTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "forecasts"
+#: Last quarter of the calibration window; 2025 is out of sample; 2026 on is forecast.
+CALIBRATION_END = parse_quarter("2024Q4")
+OUT_OF_SAMPLE_END = parse_quarter("2025Q4")
+#: CNY per USD for yuan-denominated observations (ASSUMPTION 7.2, the approximate 2024-25 average;
+#: range 7.0-7.3).
+CNY_PER_USD = 7.2
+DOMESTIC_MAKERS = ("Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin")
+
+
+def run_replay(params: dict | None = None, seeds=None, steps: int | None = None) -> pd.DataFrame:
+    """One row per (seed, quarter): each maker's units and revenue, H20 units and revenue, and the
+    spending abroad and on the grey market, from the replay file's parameters and seeds."""
+    from model.core.chip_market import ChipMarketModel
+
+    file_params, file_steps, file_seeds = replay_spec(REPLAY_EXPERIMENT)
+    params = file_params if params is None else dict(params)
+    seeds = file_seeds if seeds is None else list(seeds)
+    steps = file_steps if steps is None else int(steps)
+    rows = []
+    for seed in seeds:
+        m = ChipMarketModel(rng=int(seed), **params)
+        cat = m.catalogue
+        h20 = cat.names.index("H20")
+        for _ in range(steps):
+            m.step()
+            row = {"seed": int(seed), "quarter": m.quarter_label, "us_regime": m.us_government.regime,
+                   "china_stance": m.china_government.stance,
+                   "h20_units": float(m.chips_sold[h20]), "h20_revenue_usd": float(m.chips_sold[h20] * m.china_price[h20]),
+                   "spent_offshore_usd": m.spent_offshore_usd, "spent_grey_usd": m.spent_grey_usd,
+                   "unspent_usd": m.unspent_usd}
+            for maker in m.chipmakers:
+                row[f"units_{maker.name}"] = float(m.chips_sold[cat.maker_of_chip == maker.index].sum())
+                row[f"revenue_{maker.name}"] = maker.revenue_usd
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _interval(values: np.ndarray) -> tuple[float, float, float]:
+    return float(np.mean(values)), float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def by_maker(runs: pd.DataFrame) -> pd.DataFrame:
+    """quarter, maker, units and revenue_usd: mean and 95% interval (2.5-97.5 percentiles) over seeds."""
+    makers = [c[len("units_"):] for c in runs.columns if c.startswith("units_")]
+    rows = []
+    for quarter, g in runs.groupby("quarter", sort=True):
+        for maker in makers:
+            u, ulo, uhi = _interval(g[f"units_{maker}"].to_numpy())
+            r, rlo, rhi = _interval(g[f"revenue_{maker}"].to_numpy())
+            rows.append({"quarter": quarter, "maker": maker, "units": u, "units_lo": ulo, "units_hi": uhi,
+                         "revenue_usd": r, "revenue_usd_lo": rlo, "revenue_usd_hi": rhi, "seeds": len(g)})
+    return pd.DataFrame(rows)
+
+
+def _period_values(runs: pd.DataFrame, period: str, column_fn) -> np.ndarray | None:
+    """Per-seed values of ``column_fn(frame)`` summed over the quarters of ``period`` (a quarter or a
+    year); None when the replay does not cover the whole period."""
+    quarters = [period] if "Q" in period else [f"{period}Q{k}" for k in range(1, 5)]
+    sel = runs[runs["quarter"].isin(quarters)]
+    if sel["quarter"].nunique() != len(quarters):
+        return None
+    return sel.groupby("seed").apply(column_fn, include_groups=False).to_numpy(dtype=float)
+
+
+def _revenue(g: pd.DataFrame, makers) -> float:
+    return float(sum(g[f"revenue_{m}"].sum() for m in makers))
+
+
+def _all_makers(g: pd.DataFrame):
+    return [c[len("revenue_"):] for c in g.columns if c.startswith("revenue_")]
+
+
+#: observed quantity -> (model quantity per seed over a period, what is compared)
+MODEL_QUANTITY = {
+    "nvidia_china_revenue": (lambda g: _revenue(g, ["Nvidia"]),
+                             "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue billed to China "
+                             "incl. Hong Kong (also gaming and other products: an upper bound)"),
+    "nvidia_h20_revenue_china": (lambda g: float(g["h20_revenue_usd"].sum()), "H20 revenue in China"),
+    "nvidia_h20_units_china": (lambda g: float(g["h20_units"].sum()), "H20 units sold in China"),
+    "nvidia_share_china_ai_chip_market": (
+        lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        "Nvidia's share of AI-chip revenue in China (legal sales)"),
+    "nvidia_share_china_advanced_ai_chips": (
+        lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        "Nvidia's share of AI-chip revenue in China (legal sales)"),
+    "domestic_vendor_share_china_ai_chip_sales": (
+        lambda g: _revenue(g, [m for m in DOMESTIC_MAKERS if f"revenue_{m}" in g]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        "domestic makers' share of AI-chip revenue in China"),
+    "china_ai_chip_market": (lambda g: _revenue(g, _all_makers(g)), "all makers' AI-chip revenue in China (legal sales)"),
+    "cambricon_revenue": (lambda g: _revenue(g, ["Cambricon"]) * CNY_PER_USD,
+                          f"Cambricon revenue, model USD x {CNY_PER_USD} CNY/USD (ASSUMPTION)"),
+    "ai_accelerator_shipments_china_all": (lambda g: float(sum(g[c].sum() for c in g.columns if c.startswith("units_"))),
+                                           "all accelerator units sold in China (legal sales)"),
+    "ai_accelerator_shipments_china_nvidia": (lambda g: float(g["units_Nvidia"].sum()), "Nvidia units"),
+    "ai_accelerator_shipments_china_amd": (lambda g: float(g["units_AMD"].sum()), "AMD units"),
+    "ai_accelerator_shipments_china_domestic": (
+        lambda g: float(sum(g[f"units_{m}"].sum() for m in DOMESTIC_MAKERS if f"units_{m}" in g)), "domestic units"),
+    "ai_accelerator_shipments_china_huawei": (lambda g: float(g["units_Huawei"].sum()), "Huawei units"),
+    "ai_accelerator_shipments_china_thead": (lambda g: float(g["units_THead"].sum()), "T-Head units"),
+    "ai_accelerator_shipments_china_kunlunxin": (lambda g: float(g["units_Kunlunxin"].sum()), "Kunlunxin units"),
+    "ai_accelerator_shipments_china_cambricon": (lambda g: float(g["units_Cambricon"].sum()), "Cambricon units"),
+}
+SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_advanced_ai_chips",
+                    "domestic_vendor_share_china_ai_chip_sales"}
+
+#: One line per miss larger than 10 points of share (or a factor of two in a level), written after
+#: looking at the table: the mechanism the model lacks, or the mismatch of measures.
+REASONS: dict[tuple[str, str], str] = {}
+
+
+def role_of(period: str) -> str:
+    q = parse_quarter(period if "Q" in period else f"{period}Q4")
+    if q <= CALIBRATION_END:
+        return "calibration"
+    if q <= OUT_OF_SAMPLE_END:
+        return "out of sample"
+    return "forecast"
+
+
+def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every observation the replay covers: observed vs model mean and 95% interval over seeds, the
+    error (share points for shares, model/observed ratio for levels), the role and a reason for big misses."""
+    obs = pd.read_csv(OBSERVED_CSV) if observed is None else observed
+    rows = []
+    for o in obs.itertuples():
+        if o.quantity not in MODEL_QUANTITY:
+            continue
+        fn, what = MODEL_QUANTITY[o.quantity]
+        vals = _period_values(runs, str(o.quarter), fn)
+        if vals is None:
+            continue
+        mean, lo, hi = _interval(vals)
+        observed_value = float(o.value)
+        share = o.quantity in SHARE_QUANTITIES
+        error = mean - observed_value if share else (mean / observed_value if observed_value else math.nan)
+        big = abs(error) > 0.10 if share else (observed_value > 0 and not (0.5 <= error <= 2.0))
+        rows.append({"period": str(o.quarter), "quantity": o.quantity, "observed": observed_value, "unit": o.unit,
+                     "grade": o.grade, "model_mean": mean, "model_lo": lo, "model_hi": hi,
+                     "error": error, "error_kind": "share points" if share else "model / observed",
+                     "in_interval": bool(lo <= observed_value <= hi), "big_miss": bool(big),
+                     "role": role_of(str(o.quarter)), "comparison": what,
+                     "reason": REASONS.get((str(o.quarter), o.quantity), ""), "source": o.source})
+    table = pd.DataFrame(rows)
+    order = {"calibration": 0, "out of sample": 1, "forecast": 2}
+    return table.sort_values(by=["role", "period", "quantity"], key=lambda s: s.map(order) if s.name == "role" else s,
+                             kind="stable").reset_index(drop=True)
+
+
+#: The quantities of a frozen forecast, per quarter: (column, function of one seed's quarter rows).
+FORECAST_QUANTITIES = {
+    "nvidia_china_revenue_usd": lambda g: _revenue(g, ["Nvidia"]),
+    "nvidia_share_of_spending": lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
+    "huawei_units": lambda g: float(g["units_Huawei"].sum()),
+    "huawei_revenue_usd": lambda g: _revenue(g, ["Huawei"]),
+    "all_makers_revenue_usd": lambda g: _revenue(g, _all_makers(g)),
+    "spent_grey_usd": lambda g: float(g["spent_grey_usd"].sum()),
+    "spent_offshore_usd": lambda g: float(g["spent_offshore_usd"].sum()),
+}
+
+
+def forecast_table(runs: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
+    """quarter, quantity, mean, lo, hi (95% over seeds) for the quarters given."""
+    rows = []
+    for q in quarters:
+        for name, fn in FORECAST_QUANTITIES.items():
+            vals = _period_values(runs, q, fn)
+            if vals is None:
+                raise ValueError(f"the replay does not reach {q}")
+            mean, lo, hi = _interval(vals)
+            rows.append({"quarter": q, "quantity": name, "mean": mean, "lo": lo, "hi": hi, "seeds": len(vals)})
+    return pd.DataFrame(rows)
+
+
+def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
+    """Write a forecast once: refuses to overwrite (a frozen forecast is never edited)."""
+    from model.sweep.errors import UsageError
+    from model.sweep.io import write_atomic
+
+    if path.exists():
+        raise UsageError(f"{path}: a frozen forecast exists and is never overwritten; allowed: a new file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in header.strip().splitlines():
+                fh.write(f"# {line}\n")
+            table.to_csv(fh, index=False)
+
+    write_atomic(path, write)
+    return path
