@@ -4,10 +4,12 @@ This is the readable statement of what ``model.ChipMarketModel`` computes, writt
 Mesa model would be: every developer is a ``mesa.Agent`` holding its own state in Python lists and
 floats, and its ``step()`` works out its own choice with the ``math`` module (utilities of the chips
 it may buy, a logit over them, its order). The market clears with loops over agents and chips;
-supply that runs short (a domestic maker's capacity, a US product's volume cap or stock, the
+supply that runs short (a domestic maker's output, a US product's volume cap or China stock, the
 per-customer cap, Beijing's import cap: *supply groups*) is rationed and the unmet rest re-offered
-round by round. No numpy inside any agent or rule: numpy is touched only to copy the initial state
-and to draw from the model's random generator.
+round by round; chipmakers decide their supply per product, and what China's market cannot take is
+stockpiled ahead, spent abroad or on the grey market, or carried over. No numpy inside any agent
+or rule: numpy is touched only to copy the initial state and to draw from the model's random
+generator.
 
 It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (INTERFACES §8,
 ``reference_agent_steps_per_s`` and ``speedup``), and ``tests/test_reference.py`` checks that the two
@@ -28,21 +30,43 @@ The quarter (ODD, docs/ODD.md)
 2. the US government applies its schedule (a regime, and with ``threshold@CAP`` a TPP cap), then,
    if adaptive, sets each year's first quarter the TPP cap to a margin over the best domestic chip
    on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
-   schedule and, if adaptive, tightens as domestic capacity covers demand;
-3. chipmakers set this quarter's capacity; domestic makers pace their roadmap by R&D funded from
-   revenue above plan;
-4. the US licences in force are handed out (``us_licence_schedule``: the largest developers); the
-   chips on sale, what the US lets through and to whom, this quarter's prices (the US levy by chip
-   class, Beijing's subsidy, the cost of the domestic compute a pairing quota adds to a US chip)
-   and the supply groups are posted;
-5. developers: each observes its own installed shares; then each computes its pull towards each
-   ecosystem (lock-in, peers, taste, government guidance), draws its demand, and orders over the
-   chips it may legally buy by a logit; the market fills orders, rationing over-subscribed supply
-   groups proportionally (a chip in several groups gets the smallest fill ratio) and re-offering
-   the unmet rest over chips with supply left; each developer installs what it got (after
-   depreciation);
-6. revenue is booked, stock of products no longer made is drawn down, the domestic ecosystem
-   learns, the reporters are computed.
+   schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand;
+3. chipmakers decide their supply. A domestic maker sets its foundry capacity (the 2026 level grown
+   at ``domestic_capacity_growth``, plus what reinvested revenue bought) and paces its roadmap by R&D
+   funded from revenue above plan. A US maker, for each of its products: last quarter's China
+   production joins the China stock (a product whose production ends now is left with its catalogue
+   ``stock_units``); it expects orders by smoothing the orders it saw (at its production limit when
+   it had nothing to deliver: it launches the product); it plans next quarter's production (the
+   expected sales it may ship, at most the volume cap, less the stock it will still hold, times the
+   chance the rule holds, within [0, limit]; nothing for a product it may not sell to China or will
+   no longer make); and it sets the product's scarcity (orders / supply - 1, within [0, 1]);
+4. from 2026Q1, domestic HBM output joins the HBM stock; when the makers' need at full foundry output
+   exceeds it, each HBM-using maker gets its share of the stock in proportion to its need, and its
+   output this quarter is the smaller of foundry capacity and what its HBM allows;
+5. the US licences in force are handed out (``us_licence_schedule``: the largest developers); the
+   chips on sale, what the US lets through and to whom, this quarter's prices (the share
+   ``revenue_passthrough`` x scarcity of the US levy, Beijing's subsidy, the cost of the domestic
+   compute a pairing quota adds to a US chip) and the supply groups (domestic makers' output, volume
+   caps, each US product's China stock and any product sold from stock, the per-customer and import
+   caps) are posted;
+6. developers: each observes its own installed shares (in China and abroad); then each computes its
+   pull towards each ecosystem (lock-in, peers, taste, government guidance), its budget (a demand
+   draw, plus the carried-over unspent budget, less the repayment of budget brought forward to
+   stockpile), and orders over the chips it may legally buy by a logit; the market fills orders,
+   rationing over-subscribed supply groups proportionally (a chip in several groups gets the
+   smallest fill ratio) and re-offering the unmet rest over chips with supply left; the first
+   round's units per chip are the orders makers see;
+7. stockpiling: a developer who may buy a US chip with supply left and expects a US supply cut
+   brings budget forward and buys US chips with the supply left (a second clearing over US chips
+   only), to repay from later budgets;
+8. the rest of each budget goes abroad (a private developer's share of its budget, less after the US
+   offshore rule), then to the grey market (private developers, all together up to
+   ``grey_capacity_usd``), both buying the frontier US chip (most H100e per dollar among those sold
+   anywhere) at a premium, grey chips less those seized; what is left is unspent and
+   ``carryover_share`` of it carries into next quarter; each developer installs what it got in China
+   (grey chips included) and abroad (after depreciation);
+9. China stocks and HBM are drawn down, revenue is booked (domestic makers reinvest part of revenue
+   above plan in foundry capacity), the domestic ecosystem learns, the reporters are computed.
 """
 
 from __future__ import annotations
@@ -64,6 +88,8 @@ MAX_ROUNDS = 8  # rationing rounds per quarter
 ROADMAP_FROM = parse_quarter("2026Q1")  # R&D moves only chips planned from this quarter on
 NEVER = 40_000  # a quarter that never comes (no end of compliance, no end of production)
 DEFAULT_LICENSED_CUSTOMERS = 10  # licences in force before a scheduled count says otherwise
+HBM_FROM = parse_quarter("2026Q1")  # HBM binds domestic output from this quarter on
+STOCK_SOLD_OUT = 1e-6  # stock below this many units counts as sold out (the clearing's round-off)
 
 
 def years_since_2026(quarter: int) -> float:
@@ -89,8 +115,23 @@ class Chip:
         self.tpp = spec.tpp
         self.mem_bw_gbs = spec.mem_bw_gbs
         self.end_of_production = parse_quarter(spec.end_of_production) if spec.end_of_production else NEVER
-        self.stock_left = float(spec.stock_units)  # units left to sell once no longer made
+        self.stock_units = float(spec.stock_units)  # catalogue stock (at the start, and at end of production)
         self.us_units_per_quarter = spec.us_units_per_quarter
+        # US products: the most its maker can make for China a quarter (a China part's own limit, else
+        # us_china_production_share of its US units); none for domestic chips
+        if not self.is_us:
+            self.production_limit = 0.0
+        elif self.china_part:
+            self.production_limit = float(spec.china_units_per_quarter)
+        else:
+            self.production_limit = model.us_china_production_share * spec.us_units_per_quarter
+        # supply state (US products; a domestic product no longer made is also sold from its stock)
+        self.china_stock = self.stock_units  # units its maker can deliver to China
+        self.china_production = 0.0  # made for China this quarter, joins the stock next quarter
+        self.expected_orders = 0.0
+        self.last_orders = 0.0  # units wanted in the first round of last quarter's clearings
+        self.last_supply = 0.0  # the stock it offered last quarter (0 when not sold from stock)
+        self.scarcity = 0.0
         # set each quarter
         self.china_price = self.price_usd  # what its maker books per unit sold in China
         self.buyer_cost = self.price_usd  # what a Chinese buyer pays per unit, all in
@@ -101,6 +142,12 @@ class Chip:
         self.fill = 1.0  # share of this round's orders filled
         self.utility = 0.0  # the part of a developer's utility that is the same for everyone
         self.units_sold = 0.0
+        self.stocked = False  # its supply this quarter is its stock
+
+    def sold_anywhere(self, quarter):
+        """Released, still made and not retired: what a buyer abroad could get (China parts aside)."""
+        return (self.released and quarter < self.end_of_production and not self.china_part
+                and quarter < self.release + SALE_QUARTERS)
 
     def has_supply(self):
         """No supply group of this chip is exhausted."""
@@ -248,34 +295,86 @@ class Chipmaker(mesa.Agent):
         self.is_us = spec.stack == "US"
         self.capacity_2026 = capacity_2026
         self.revenue_2026_usd = spec.revenue_2026_usd
-        self.capacity = math.inf
+        self.hbm_stacks_per_chip = spec.hbm_stacks_per_chip
+        self.foundry_capacity = math.inf  # chips this quarter (domestic)
+        self.hbm_ceiling = math.inf  # chips this quarter its HBM allows (domestic)
+        self.capacity = math.inf  # the smaller of the two
+        self.added_capacity = 0.0  # chips per quarter bought with reinvested revenue
         self.revenue_usd = 0.0
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
         self.chips = []
 
     def step(self):
+        if self.is_us:
+            for chip in self.chips:
+                self.receive_production(chip)
+            offered = self.model.chips_on_sale_now(self.model.quarter + 1)  # next quarter, as things stand
+            for chip in self.chips:
+                self.supply_china(chip, offered)
+            return
         m = self.model
         if self.capacity_2026 is None:
-            self.capacity = math.inf
+            self.foundry_capacity = self.capacity = math.inf
         else:
-            self.capacity = self.capacity_2026 / 4.0 * (1.0 + m.domestic_capacity_growth) ** years_since_2026(m.quarter)
-        if not self.is_us:
-            extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
-            shift = math.floor(extra * m.rd_share / m.rd_speedup_cost_usd)
-            shift = max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift))
-            for chip in self.chips:
-                # only the roadmap ahead moves: chips planned before 2026Q1 shipped when history says
-                if not chip.released and chip.planned_release >= ROADMAP_FROM:
-                    chip.release = chip.planned_release - shift
-                    if chip.release <= m.quarter:
-                        chip.released = True
+            growth = (1.0 + m.domestic_capacity_growth) ** years_since_2026(m.quarter)
+            self.foundry_capacity = self.capacity_2026 / 4.0 * growth + self.added_capacity
+            self.hbm_ceiling = math.inf
+            self.capacity = self.foundry_capacity
+        extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
+        shift = math.floor(extra * m.rd_share / m.rd_speedup_cost_usd)
+        shift = max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift))
+        for chip in self.chips:
+            # only the roadmap ahead moves: chips planned before 2026Q1 shipped when history says
+            if not chip.released and chip.planned_release >= ROADMAP_FROM:
+                chip.release = chip.planned_release - shift
+                if chip.release <= m.quarter:
+                    chip.released = True
+
+    def receive_production(self, chip):
+        """Last quarter's China production joins the stock; a product whose production ends now is
+        left with its sourced end-of-production stock."""
+        chip.china_stock += chip.china_production
+        chip.china_production = 0.0
+        if chip.end_of_production == self.model.quarter:
+            chip.china_stock = chip.stock_units
+
+    def supply_china(self, chip, offered):
+        """A US product's China supply: expect orders, plan next quarter's production, and set its
+        scarcity (the share of the levy passed on follows it)."""
+        m = self.model
+        if chip.last_supply > 0:
+            s = m.maker_order_smoothing
+            chip.expected_orders = s * chip.last_orders + (1.0 - s) * chip.expected_orders
+        else:  # it had nothing to deliver: it launches the product at its production limit
+            chip.expected_orders = chip.production_limit
+        may_sell, sellable_max = m.china_sellable(chip, m.quarter + 1, offered)
+        if may_sell:
+            sales = min(chip.expected_orders, sellable_max)
+            want = (sales - max(chip.china_stock - sales, 0.0)) * (1.0 - m.us_reversal_prob)
+            chip.china_production = min(max(want, 0.0), chip.production_limit)
+        else:
+            chip.china_production = 0.0
+        if chip.last_supply > 0:
+            ratio = chip.last_orders / chip.last_supply
+        else:
+            ratio = 2.0 if chip.last_orders > 0 else 0.0
+        chip.scarcity = min(max(ratio - 1.0, 0.0), 1.0)
+
+    def bound_by_hbm(self, ceiling):
+        self.hbm_ceiling = ceiling
+        self.capacity = min(self.foundry_capacity, ceiling)
 
     def book_sales(self, revenue_usd):
+        """Record revenue; a domestic maker reinvests part of its revenue above plan in capacity."""
         m = self.model
+        reference = self.revenue_2026_usd / 4.0 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
         self.revenue_usd = revenue_usd
         self.cumulative_revenue_usd += revenue_usd
-        self.cumulative_reference_usd += self.revenue_2026_usd / 4.0 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+        self.cumulative_reference_usd += reference
+        if not self.is_us and revenue_usd > reference:
+            surplus = revenue_usd - reference
+            self.added_capacity += surplus * m.capacity_reinvest_share / m.capacity_cost_usd / 4.0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -293,7 +392,8 @@ class AIDeveloper(mesa.Agent):
         self.licensed = licensed  # holds a US licence this quarter
         self.china_approved = china_approved
         self.taste = taste  # [cuda, rocm, domestic]
-        self.installed = installed  # H100e per chipmaker
+        self.installed = installed  # H100e per chipmaker, in China
+        self.installed_offshore = [0.0] * len(installed)  # H100e per chipmaker, abroad
         self.peers = []  # [(peer agent, weight)], weights sum to 1
         self.own = [0.0, 0.0, 0.0]
         self.pull = [0.0, 0.0, 0.0]
@@ -301,14 +401,21 @@ class AIDeveloper(mesa.Agent):
         self.demand = 0.0
         self.remaining = 0.0
         self.order = []  # [(chip, USD)] this round
-        self.purchases = [0.0] * len(installed)
-        self.unmet = 0.0
+        self.purchases = [0.0] * len(installed)  # H100e this quarter, in China (grey chips included)
+        self.carry = 0.0  # unspent budget carried into next quarter
+        self.advance = 0.0  # budget brought forward to stockpile, still to repay
+        self.rest = 0.0  # budget China's market did not take this quarter
+        self.spent = 0.0  # ... and what it did take (before stockpiling)
+        self.stockpiled = 0.0  # budget brought forward and spent on US chips this quarter
+        self.offshore = 0.0  # spent abroad this quarter
+        self.grey = 0.0  # spent on the grey market this quarter
+        self.unmet = 0.0  # left unspent this quarter
 
     def observe(self):
-        """Own installed compute per ecosystem, as shares (read by peers)."""
+        """Own installed compute per ecosystem, in China and abroad, as shares (read by peers)."""
         by_eco = [0.0, 0.0, 0.0]
-        for maker, amount in zip(self.model.makers, self.installed):
-            by_eco[maker.ecosystem] += amount
+        for maker, here, abroad in zip(self.model.makers, self.installed, self.installed_offshore):
+            by_eco[maker.ecosystem] += here + abroad
         total = by_eco[0] + by_eco[1] + by_eco[2]
         self.own = [x / total for x in by_eco] if total > 0 else [0.0, 0.0, 0.0]
 
@@ -325,7 +432,7 @@ class AIDeveloper(mesa.Agent):
             - (pressure if e != DOMESTIC else 0.0)
             for e in range(3)
         ]
-        self.demand = m.draw_demand(self.base_demand)
+        self.demand = self.budget()
         china_ok = m.china_government.allows_us(self)
         self.menu = [
             c for c in m.chips_on_sale
@@ -334,6 +441,27 @@ class AIDeveloper(mesa.Agent):
         self.remaining = self.demand
         self.purchases = [0.0] * len(self.installed)
         self.choose()
+
+    def budget(self):
+        """This quarter's budget: the demand draw, plus the carried-over unspent budget, less the
+        repayment of budget brought forward to stockpile (over risk_horizon_quarters)."""
+        m = self.model
+        gross = m.draw_demand(self.base_demand) + self.carry
+        repay = min(self.advance / m.risk_horizon_quarters, gross)
+        self.advance -= repay
+        return gross - repay
+
+    def may_stockpile(self):
+        """It may legally buy a US chip that still has supply."""
+        return any(c.is_us and c.has_supply() for c in self.menu)
+
+    def spend_abroad(self, chip, open_share):
+        """A private developer spends its rest abroad, up to its offshore capacity, on ``chip``."""
+        m = self.model
+        cap = 0.0 if self.state_affiliated else m.offshore_capacity_share * open_share * self.demand
+        self.offshore = min(self.rest, cap)
+        per_usd = chip.perf / (chip.price_usd * (1.0 + m.offshore_cost_premium))
+        self.installed_offshore[chip.maker.index] += self.offshore * per_usd
 
     def choose(self):
         """Logit over the chips on my menu that still have supply: split my remaining budget."""
@@ -360,7 +488,6 @@ class AIDeveloper(mesa.Agent):
     def install(self):
         keep = 1.0 - self.model.depreciation
         self.installed = [a * keep + b for a, b in zip(self.installed, self.purchases)]
-        self.unmet = self.remaining
 
 
 # ------------------------------------------------------------------------------------------------
@@ -375,6 +502,7 @@ class ReferenceModel(mesa.Model):
         self.rng = fast.rng  # the generator, positioned where the fast model's is after construction
         self.start = parse_quarter(self.start_quarter)
         self.quarter = self.start
+        self.offshore_rule_from = parse_quarter(self.offshore_rule_quarter)
         self.depreciation = 1.0 / (4.0 * self.depreciation_years)
         self.quarterly_budget_2026 = self.demand_2026_usd / 4.0  # USD
         self.domestic_cumulative = fast.domestic_cumulative
@@ -394,9 +522,19 @@ class ReferenceModel(mesa.Model):
         for chip in self.chips:
             chip.maker.chips.append(chip)
             chip.released = chip.release <= self.start
+        offered = self.chips_on_sale_now()
+        for chip in self.chips:
+            # US makers make for China, for the first quarter, the most of each product they may sell
+            may_sell, _ = self.china_sellable(chip, self.start, offered)
+            chip.china_production = chip.production_limit if may_sell else 0.0
+            chip.expected_orders = chip.china_production
         self.chips_on_sale = []
         self.groups = []
         self.short_groups = set()
+        self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
+        self.grey_installed = 0.0  # H100e of smuggled chips installed in China
+        self.frontier = None  # the US chip bought abroad and smuggled this quarter
+        self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
 
         dev = fast.developers
         segment, base_demand = dev.segment.tolist(), dev.base_demand.tolist()
@@ -427,15 +565,17 @@ class ReferenceModel(mesa.Model):
             return base_demand * growth * math.exp(self.rng.normal(-0.5 * sd**2, sd))
         return base_demand * growth
 
-    def chips_on_sale_now(self):
-        """Chips offered in China now. A chip is on sale when it is released and still made (or in
-        stock), and is not retired: a chip retires SALE_QUARTERS after its release, except its
-        maker's newest such chip, a China part while it complies, and a US maker's newest chip that
-        the US rule in force lets it sell to licensed Chinese customers."""
-        q = self.quarter
-        made = [c for c in self.chips if c.released and (q < c.end_of_production or c.stock_left > 0)]
+    def chips_on_sale_now(self, q=None):
+        """Chips offered in China now (or in quarter ``q``, as things stand now). A chip is on sale
+        when it is released and still made (or in stock), and is not retired: a chip retires
+        SALE_QUARTERS after its release, except its maker's newest such chip, a China part while it
+        complies, and a US maker's newest chip that the US rule in force lets it sell to licensed
+        Chinese customers."""
+        q = self.quarter if q is None else q
+        made = [c for c in self.chips
+                if (c.released or c.release <= q) and (q < c.end_of_production or c.china_stock > 0)]
         licensable = [c for c in made if c.is_us and not c.china_part
-                      and self.us_government.may_export(c, q)[1]]
+                      and self.us_government.may_export(c, self.quarter)[1]]
         on_sale = []
         for chip in made:
             newest = chip.release == max(c.release for c in made if c.maker is chip.maker)
@@ -446,6 +586,20 @@ class ReferenceModel(mesa.Model):
             if young or newest or complying_part or newest_licensable:
                 on_sale.append(chip)
         return on_sale
+
+    def china_sellable(self, chip, when, offered):
+        """(may sell, most it may ship a quarter) for a US maker's plan for quarter ``when``: the rule
+        in force now lets it sell the product to some Chinese buyer, it is on sale in China then
+        (among ``offered``, not retired) and it still makes it then; a licensed product is held to
+        its volume cap under 'threshold' and 'lagged'."""
+        if not chip.is_us:
+            return False, math.inf
+        to_anyone, to_licensed = self.us_government.may_export(chip, self.quarter)
+        may = (to_anyone or to_licensed) and when < chip.end_of_production and chip in offered
+        cap = math.inf
+        if to_licensed and self.us_government.volume_capped():
+            cap = self.us_volume_cap_share * chip.us_units_per_quarter
+        return may, cap
 
     def domestic_maturity(self):
         if self.domestic_cumulative_anchor <= 0 or self.domestic_cumulative <= 0:
@@ -472,18 +626,43 @@ class ReferenceModel(mesa.Model):
         self.china_government.step()
         for maker in self.makers:
             maker.step()
+        self.allocate_hbm()
         self.apply_licences()
         self.post_chips()
         for d in self.developers:
             d.observe()
         for d in self.developers:
             d.step()
-        self.clear_market()
+        self.short_groups = set()  # which supply groups ran short this quarter (diagnostics for the tests)
+        self.rationed, self.rounds = self.clear_market()
+        for d in self.developers:
+            d.rest = d.remaining
+            d.spent = d.demand - d.rest
+        self.stockpile()
+        self.spend_the_rest()
         for d in self.developers:
             d.install()
         self.book_revenue()
         self.report()
         self.datacollector.collect(self)
+
+    def allocate_hbm(self):
+        """From 2026Q1 domestic HBM output joins the stock; when domestic makers need more HBM at full
+        foundry output than the stock holds, each HBM-using maker gets a share of the stock in
+        proportion to its need, and that bounds its output."""
+        if self.quarter < HBM_FROM:
+            return
+        self.hbm_stock += self.domestic_hbm_2026 / 4.0 * (1.0 + self.domestic_hbm_growth) ** years_since_2026(self.quarter)
+        domestic = [mk for mk in self.makers if not mk.is_us and math.isfinite(mk.foundry_capacity)]
+        total = 0.0
+        for mk in domestic:
+            total += mk.foundry_capacity * mk.hbm_stacks_per_chip
+        for mk in domestic:
+            if total <= self.hbm_stock or mk.hbm_stacks_per_chip <= 0:
+                mk.bound_by_hbm(math.inf)
+            else:
+                share = mk.foundry_capacity * mk.hbm_stacks_per_chip / total
+                mk.bound_by_hbm(share * self.hbm_stock / mk.hbm_stacks_per_chip)
 
     def apply_licences(self):
         """From the licence schedule's first quarter the N largest developers hold a licence (N the
@@ -505,10 +684,16 @@ class ReferenceModel(mesa.Model):
             chip.on_sale = chip in self.chips_on_sale
             chip.to_anyone, chip.to_licensed = (
                 self.us_government.may_export(chip, self.quarter) if chip.is_us else (False, False))
-            chip.china_price = chip.price_usd * (1.0 + self.revenue_passthrough * self.us_government.levy(chip))
+            # the maker passes on the share revenue_passthrough x scarcity of the US levy
+            chip.china_price = chip.price_usd * (
+                1.0 + self.revenue_passthrough * chip.scarcity * self.us_government.levy(chip))
             chip.buyer_cost = chip.china_price if chip.is_us else chip.price_usd * (1.0 - self.domestic_subsidy)
             chip.units_sold = 0.0
+            chip.last_orders = 0.0
             chip.groups = []
+            # sold from stock: a US product (its China stock), or any product no longer made
+            chip.stocked = chip.on_sale and (chip.is_us or self.quarter >= chip.end_of_production)
+            chip.last_supply = chip.china_stock if chip.stocked else 0.0
         # a pairing quota adds to each US chip the cost of its H100e at the cheapest domestic chip on sale
         domestic = [c.buyer_cost / c.perf for c in self.chips_on_sale if not c.is_us]
         cheapest = min(domestic) if domestic else None
@@ -531,8 +716,8 @@ class ReferenceModel(mesa.Model):
                 groups.append(SupplyGroup(f"{chip.name} volume cap", [chip],
                                           self.us_volume_cap_share * chip.us_units_per_quarter))
         for chip in self.chips_on_sale:
-            if self.quarter >= chip.end_of_production:
-                groups.append(SupplyGroup(f"{chip.name} stock", [chip], chip.stock_left))
+            if chip.stocked:
+                groups.append(SupplyGroup(f"{chip.name} stock", [chip], chip.china_stock))
         if math.isfinite(self.per_customer_cap_units) and licensed_only:
             groups.append(SupplyGroup("per-customer cap", licensed_only,
                                       self.per_customer_cap_units * self.licensed_customers() / 4.0))
@@ -542,11 +727,13 @@ class ReferenceModel(mesa.Model):
         return groups
 
     def clear_market(self):
-        """Rounds of ordering and filling; an over-subscribed supply group rations every buyer of
-        its chips alike, and a chip in several groups gets the smallest fill ratio."""
-        total_demand = sum(d.demand for d in self.developers)
-        self.rationed = False  # did any group run short this quarter (diagnostics for the tests)
-        self.short_groups = set()  # ... and which
+        """Rounds of ordering and filling of every developer's ``remaining`` budget over its menu (the
+        first order is placed); an over-subscribed supply group rations every buyer of its chips
+        alike, and a chip in several groups gets the smallest fill ratio. The first round's units per
+        chip are added to the orders makers see. Returns (did a group run short, rounds)."""
+        total_demand = sum(d.remaining for d in self.developers)
+        rationed = False
+        rounds = 0
         for rnd in range(1, MAX_ROUNDS + 1):
             if rnd > 1:
                 for d in self.developers:
@@ -555,6 +742,9 @@ class ReferenceModel(mesa.Model):
             for d in self.developers:
                 for chip, amount in d.order:
                     units[chip] += amount / chip.buyer_cost
+            if rnd == 1:
+                for chip in self.chips:
+                    chip.last_orders += units[chip]
             any_short = False
             for g in self.groups:
                 wanted = sum(units[c] for c in g.chips)
@@ -576,26 +766,92 @@ class ReferenceModel(mesa.Model):
                 g.left = max(g.left, 0.0)
             for d in self.developers:
                 d.receive()
-            self.rounds = rnd
-            self.rationed |= any_short
+            rounds = rnd
+            rationed |= any_short
             left = sum(d.remaining for d in self.developers)
             if not any_short or left <= 1e-12 * max(total_demand, 1.0):
                 break
+        return rationed, rounds
+
+    def stockpile(self):
+        """Developers who may buy a US chip with supply left and expect a US supply cut bring forward
+        stockpile_share x (1 - exp(-policy_risk_weight x risk)) of their budget and spend it on US chips
+        with the supply left (a second clearing over US chips only)."""
+        for d in self.developers:
+            d.stockpiled = 0.0
+        risk = self.us_government.supply_cut_risk()
+        if self.stockpile_share <= 0 or risk <= 0 or self.policy_risk_weight <= 0:
+            return
+        share = self.stockpile_share * (1.0 - math.exp(-self.policy_risk_weight * risk))
+        extra = [share * d.demand if d.may_stockpile() else 0.0 for d in self.developers]
+        if not any(x != 0.0 for x in extra):
+            return
+        for d, x in zip(self.developers, extra):
+            d.menu = [c for c in d.menu if c.is_us]
+            d.remaining = x
+            d.choose()
+        self.clear_market()
+        for d, x in zip(self.developers, extra):
+            d.stockpiled = x - d.remaining
+            d.advance += d.stockpiled
+
+    def spend_the_rest(self):
+        """The rest of each budget goes abroad, then to the grey market (both buy the frontier US chip),
+        and what is left is unspent (carryover_share of it carries into next quarter)."""
+        keep = 1.0 - self.depreciation
+        for d in self.developers:
+            d.installed_offshore = [a * keep for a in d.installed_offshore]
+            d.offshore = d.grey = 0.0
+        self.grey_installed *= keep
+        frontier = None
+        for chip in self.chips:  # the most H100e per dollar; ties: the first in the catalogue
+            if chip.is_us and chip.sold_anywhere(self.quarter) and (
+                    frontier is None or chip.perf / chip.price_usd > frontier.perf / frontier.price_usd):
+                frontier = chip
+        self.frontier = frontier
+        if frontier is not None and any(d.rest > 0 for d in self.developers):
+            open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
+            for d in self.developers:
+                d.spend_abroad(frontier, open_share)
+            # private developers' rest, all together up to grey_capacity_usd, shared pro rata
+            want = [0.0 if d.state_affiliated else d.rest - d.offshore for d in self.developers]
+            total = sum(want)
+            if total > 0 and self.grey_capacity_usd > 0:
+                scale = min(1.0, self.grey_capacity_usd / total)
+                per_usd = (1.0 - self.grey_seizure_share) * frontier.perf / (
+                    frontier.price_usd * (1.0 + self.grey_premium))
+                for d, w in zip(self.developers, want):
+                    d.grey = w * scale
+                    h100e = d.grey * per_usd
+                    d.purchases[frontier.maker.index] += h100e
+                    self.grey_installed += h100e
+        for d in self.developers:
+            d.unmet = max(d.rest - d.offshore - d.grey, 0.0)
+            d.carry = self.carryover_share * d.unmet
+        devs = self.developers
+        self.budget_split = {
+            "budget": sum(d.demand for d in devs) + sum(d.stockpiled for d in devs),
+            "china": sum(d.spent for d in devs) + sum(d.stockpiled for d in devs),
+            "offshore": sum(d.offshore for d in devs), "grey": sum(d.grey for d in devs),
+            "unspent": sum(d.unmet for d in devs)}
 
     def book_revenue(self):
+        for chip in self.chips:
+            if chip.stocked:  # its stock is drawn down
+                left = chip.china_stock - chip.units_sold
+                chip.china_stock = left if left >= STOCK_SOLD_OUT else 0.0
+        if self.quarter >= HBM_FROM:  # domestic chips sold used their HBM stacks
+            used = sum(c.units_sold * c.maker.hbm_stacks_per_chip for c in self.chips if not c.is_us)
+            self.hbm_stock = max(0.0, self.hbm_stock - used)
         for maker in self.makers:
             maker.book_sales(sum(c.units_sold * c.china_price for c in maker.chips))
-        for chip in self.chips:
-            if self.quarter >= chip.end_of_production:  # sold from stock
-                left = chip.stock_left - chip.units_sold
-                chip.stock_left = left if left >= 1e-6 else 0.0  # sold out (the model's STOCK_SOLD_OUT)
         domestic = [mk.index for mk in self.makers if not mk.is_us]
         self.domestic_cumulative += sum(d.purchases[k] for d in self.developers for k in domestic)
         self.maturity[DOMESTIC] = self.domestic_maturity()
 
     def report(self):
         us = [mk.index for mk in self.makers if mk.is_us]
-        inst_us = inst_all = new_us = new_all = unmet = 0.0
+        inst_us = inst_all = new_us = new_all = unmet = offshore = 0.0
         on_us = 0
         for d in self.developers:
             d_us = sum(d.installed[k] for k in us)
@@ -606,6 +862,7 @@ class ReferenceModel(mesa.Model):
             new_all += sum(d.purchases)
             on_us += d_us > 0.5 * d_all
             unmet += d.unmet
+            offshore += sum(d.installed_offshore)
         n = len(self.developers)
         self.us_stack_share = inst_us / inst_all if inst_all > 0 else 0.0
         self.us_share_new = new_us / new_all if new_all > 0 else 0.0
@@ -617,6 +874,21 @@ class ReferenceModel(mesa.Model):
         self.domestic_ecosystem = self.maturity[DOMESTIC]
         self.capability_gap_months = self.capability_gap()
         self.unmet_demand_h100e = unmet / USD_PER_H100E
+        self.offshore_compute_h100e = offshore
+        self.grey_compute_h100e = self.grey_installed
+        total = inst_all + offshore
+        self.us_stack_share_incl_offshore = (self.us_stack_share * inst_all + offshore) / total if total > 0 else 0.0
+        self.budget_usd = self.budget_split["budget"]
+        self.spent_china_usd = self.budget_split["china"]
+        self.spent_offshore_usd = self.budget_split["offshore"]
+        self.spent_grey_usd = self.budget_split["grey"]
+        self.unspent_usd = self.budget_split["unspent"]
+        # Nvidia's China supply this quarter: the stock it offered of its products on sale to China
+        self.nvidia_china_supply_units = sum(
+            c.last_supply for c in self.chips
+            if c.maker.name == "Nvidia" and c.on_sale and (c.to_anyone or c.to_licensed))
+        huawei = next(mk for mk in self.makers if mk.name == "Huawei")
+        self.huawei_output_cap_units = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
 
     def capability_gap(self):
         """Months since the US frontier first reached the best chip China can make or legally buy

@@ -6,7 +6,10 @@ under a US ban), Beijing's restrict and discourage stances, lagged and open US r
 dated schedules, the adaptive Chinese rule and R&D-paced domestic roadmaps, and the rule as enacted
 in Jan 2026 with its instruments: the threshold regime with a dated and an adaptive TPP cap, a
 binding volume cap, a licence-count schedule with a per-customer cap, Beijing's import cap and
-pairing quota, and a replay from 2023Q1 through the H20's end of production and stock sell-down.
+pairing quota, and a replay from 2023Q1 through the H20's end of production and stock sell-down;
+and the market side: an HBM-bound Huawei, Nvidia stopping China production when orders stall, the US
+offshore rule closing the channel abroad, a binding grey market, stockpiling ahead of a priced cut,
+the levy passed on by scarcity, and carry-over of unspent budget under a ban.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ CASES = {
     # the rule as enacted (threshold) and its instruments
     "threshold_dated_cap": {"realize_reversals": False, "export_tpp_cap": 16_000,
                             "us_policy_schedule": "2027Q1:threshold@30000", "china_import_policy": "open"},
+    # ample HBM: Huawei earns above plan, R&D brings the Ascend960 forward and the adaptive cap follows it
     "threshold_adaptive": {"realize_reversals": False, "us_adaptive": True, "china_import_policy": "open",
-                           "rd_speedup_cost_usd": 5e7},
+                           "rd_speedup_cost_usd": 5e7, "hbm_stockpile_2026": 1e9},
     "volume_cap_binding": {"realize_reversals": False, "us_volume_cap_share": 0.05, "china_import_policy": "open"},
     "licences_per_customer_cap": {"realize_reversals": False, "per_customer_cap_units": 20_000,
                                   "us_licence_schedule": "2026Q1:3,2026Q3:10", "china_import_policy": "open"},
@@ -55,6 +59,17 @@ CASES = {
                               "us_policy_schedule": "2025Q2:ban,2025Q3:h20,2026Q1:threshold",
                               "china_import_policy": "open",
                               "china_policy_schedule": "2025Q3:discourage,2026Q1:restrict"},
+    # the market side (issue 13): makers' China supply, HBM-bound domestic output, where blocked budgets go
+    "hbm_binding": {"hbm_stockpile_2026": 200_000, "domestic_hbm_2026": 400_000},
+    "stalled_orders_beijing_ban": {"realize_reversals": False, "china_import_policy": "open",
+                                   "china_policy_schedule": "2026Q3:ban"},
+    "offshore_rule_closes": {"export_regime": "ban", "offshore_open_after_rule": 0.0},
+    "grey_binding": {"export_regime": "ban", "offshore_capacity_share": 0.05, "grey_capacity_usd": 3e8},
+    "stockpiling_priced_risk": {"us_reversal_prob": 0.3, "realize_reversals": False, "stockpile_share": 0.5,
+                                "china_import_policy": "open"},
+    "scarcity_passthrough": {"revenue_passthrough": 1.0, "realize_reversals": False, "china_import_policy": "open"},
+    "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_capacity_usd": 0.0,
+                      "offshore_capacity_share": 0.0},
 }
 
 
@@ -70,6 +85,24 @@ def reporters(model) -> np.ndarray:
 
 
 
+def round_off_scale(fast) -> np.ndarray:
+    """Per reporter, the size its round-off is relative to when that is not the reporter itself.
+
+    The budget China's market did not take is a difference (budget - served): where it is ~0 it is a
+    few ulps of the quarter's budget, and that residue flows on, abroad, to the grey market or unspent.
+    So the unmet and unspent budget and the spending abroad and on the grey market are compared
+    relative to the quarter's budget, and the compute bought abroad or smuggled (which accumulates
+    that residue) relative to the compute installed."""
+    scale = np.zeros(len(MODEL_REPORTERS))
+    budget = float(fast.budget_usd)
+    compute = float(fast.china_compute_h100e + fast.offshore_compute_h100e)
+    for name, size in (("unmet_demand_h100e", budget / USD_PER_H100E), ("unspent_usd", budget),
+                       ("spent_offshore_usd", budget), ("spent_grey_usd", budget),
+                       ("offshore_compute_h100e", compute), ("grey_compute_h100e", compute)):
+        scale[MODEL_REPORTERS.index(name)] = size
+    return scale
+
+
 @pytest.mark.parametrize("seed,n", [(1, 50), (7, 200)])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_same_reporters_step_by_step(case, seed, n):
@@ -78,11 +111,7 @@ def test_same_reporters_step_by_step(case, seed, n):
         fast.step()
         ref.step()
         a, b = reporters(fast), reporters(ref)
-        # unmet demand is a difference (demand - served): where it is ~0 its round-off is relative
-        # to the quarter's demand, not to itself
-        scale = np.zeros(len(MODEL_REPORTERS))
-        scale[MODEL_REPORTERS.index("unmet_demand_h100e")] = float(fast.developers.last_demand.sum()) / USD_PER_H100E
-        bad = np.abs(b - a) > 1e-9 * np.maximum(np.abs(a), scale)
+        bad = np.abs(b - a) > 1e-9 * np.maximum(np.abs(a), round_off_scale(fast))
         assert not bad.any(), (
             f"{case} seed={seed} n={n} step={step}: "
             + "; ".join(f"{MODEL_REPORTERS[k]} model={a[k]!r} reference={b[k]!r}" for k in np.flatnonzero(bad)))
@@ -144,7 +173,7 @@ def test_the_new_instruments_bind_in_their_cases():
         ref.step()
         if ref.quarter >= h20.end_of_production:
             sold_from_stock.append(h20.units_sold)
-    assert sum(sold_from_stock) == pytest.approx(h20_stock_units()) and h20.stock_left == 0.0
+    assert sum(sold_from_stock) == pytest.approx(h20_stock_units()) and h20.china_stock == 0.0
     # a dated TPP cap and the adaptive cap change what a licensed customer may buy
     for case, quarter, before, after in (("threshold_dated_cap", "2027Q1", False, True),
                                          ("threshold_adaptive", "2027Q1", False, True)):
@@ -166,3 +195,80 @@ def test_the_new_instruments_bind_in_their_cases():
 def h20_stock_units() -> float:
     from model.core.catalogue import CHIPS
     return next(c.stock_units for c in CHIPS if c.name == "H20")
+
+
+def run_reference(case: str, record, steps: int = STEPS, n: int = 100, seed: int = 1, **overrides) -> list:
+    """Run the reference for ``case`` and return ``record(ref)`` after each quarter."""
+    _, ref = both(seed, n, {**CASES[case], **overrides})
+    rows = []
+    for _ in range(steps):
+        ref.step()
+        rows.append(record(ref))
+    return rows
+
+
+def maker(ref, name: str):
+    return next(mk for mk in ref.makers if mk.name == name)
+
+
+def test_the_market_side_instruments_bind_in_their_cases():
+    """The cases for issue 13's market side really exercise their instruments (otherwise they prove little)."""
+    # HBM binds: Huawei's output ceiling is its HBM share, below its foundry capacity, and its sales keep to it
+    rows = run_reference("hbm_binding", lambda r: (
+        maker(r, "Huawei").foundry_capacity, maker(r, "Huawei").hbm_ceiling, r.huawei_output_cap_units,
+        sum(c.units_sold for c in maker(r, "Huawei").chips), "Huawei" in r.short_groups))
+    for foundry, ceiling, cap, sold, short in rows:
+        assert ceiling < 0.5 * foundry and cap == ceiling and sold <= ceiling * (1 + 1e-9) and short
+
+    # orders stall (Beijing bans US chips from 2026Q3): Nvidia's planned China production falls to 0
+    ban = parse_quarter("2026Q3")
+    rows = run_reference("stalled_orders_beijing_ban", lambda r: (
+        r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips), r.nvidia_china_revenue_usd))
+    assert all(made > 0 and revenue > 0 for q, made, revenue in rows if q < ban)
+    assert all(revenue == 0 for q, _, revenue in rows if q >= ban)
+    stopped = [q for q, made, _ in rows if q >= ban and made == 0]
+    assert stopped and stopped[0] <= ban + 4, stopped
+    assert all(made == 0 for q, made, _ in rows if q >= stopped[0])
+
+    # the US offshore rule closes the channel abroad (offshore_open_after_rule = 0): spending abroad stops
+    # and the compute abroad depreciates; domestic makers, selling above plan, buy capacity
+    rule = parse_quarter(CASES["offshore_rule_closes"].get("offshore_rule_quarter", "2026Q3"))
+    rows = run_reference("offshore_rule_closes", lambda r: (
+        r.quarter, r.spent_offshore_usd, r.offshore_compute_h100e, r.depreciation, maker(r, "Huawei").added_capacity))
+    assert all(spent > 0 for q, spent, *_ in rows if q < rule)
+    assert all(spent == 0 for q, spent, *_ in rows if q >= rule)
+    for (_, _, before, *_), (q, _, after, dep, _) in zip(rows, rows[1:]):
+        if q >= rule:
+            assert after == pytest.approx(before * (1 - dep), rel=1e-12)
+    assert rows[-1][-1] > 0
+
+    # the grey market binds: all private developers together spend exactly its capacity, every quarter
+    cap = CASES["grey_binding"]["grey_capacity_usd"]
+    rows = run_reference("grey_binding", lambda r: (r.spent_grey_usd, r.grey_compute_h100e, r.unspent_usd))
+    assert all(grey == pytest.approx(cap, rel=1e-12) and compute > 0 and unspent > cap for grey, compute, unspent in rows)
+
+    # stockpiling: developers with legal access bring budget forward and spend it on US chips, then repay it
+    rows = run_reference("stockpiling_priced_risk", lambda r: (
+        sum(d.stockpiled for d in r.developers), sum(d.advance for d in r.developers),
+        r.budget_usd - sum(d.demand for d in r.developers)))
+    assert rows[0][0] > 1e8
+    for stockpiled, _, extra in rows:
+        assert extra == pytest.approx(stockpiled, rel=1e-9, abs=1e-3)
+    advances = [advance for _, advance, _ in rows]
+    assert advances[0] > 0 and all(b < a for a, b in zip(advances, advances[1:]) if a > 0)
+
+    # scarcity: orders above supply let the maker pass on the whole levy (revenue_passthrough = 1)
+    rows = run_reference("scarcity_passthrough", lambda r: [
+        (c.scarcity, c.china_price / c.price_usd - 1.0, r.us_government.levy(c)) for c in r.chips if c.is_us])
+    passed_on = [(s, markup, levy) for row in rows for s, markup, levy in row if s > 0]
+    assert passed_on and any(s == 1.0 and levy > 0 for s, _, levy in passed_on)
+    for s, markup, levy in passed_on:
+        assert markup == pytest.approx(s * levy, rel=1e-12)
+
+    # carry-over: under a ban carryover_share of the unspent budget is next quarter's extra budget
+    # (the same demand draws without carry-over: the budgets differ by exactly the carry)
+    carried = run_reference("carryover_ban", lambda r: (r.budget_usd, sum(d.carry for d in r.developers)))
+    plain = run_reference("carryover_ban", lambda r: r.budget_usd, carryover_share=0.0)
+    for (budget, _), (_, carry), budget0 in zip(carried[1:], carried, plain[1:]):
+        assert carry > 0.2 * budget0 and budget - budget0 == pytest.approx(carry, rel=1e-9)
+

@@ -244,9 +244,10 @@ class Chipmaker(mesa.Agent):
 
     @property
     def china_supply_units(self) -> float:
-        """Units it can deliver to China this quarter (stock of its products on sale to China)."""
+        """Units it can deliver to China this quarter (stock of its products on sale to China, as offered
+        to this quarter's clearing: ``last_supply``, not the stock left after the quarter's sales)."""
         m = self.model
-        return float(m.china_stock[self.products & m.sellable_now].sum())
+        return float(m.last_supply[self.products & m.sellable_now].sum())
 
     # --- domestic makers -----------------------------------------------------------------------
     def supply_group(self) -> tuple[np.ndarray, float] | None:

@@ -504,13 +504,15 @@ class ChipMarketModel(mesa.Model):
 
     def china_sellable(self, quarter: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(may_sell, sellable_max) per chip for a US maker's plan for ``quarter`` (default: next
-        quarter): US products the rule in force lets it sell to some Chinese buyer and that it still
-        makes then; the most of each it may ship a quarter (the volume cap under 'threshold' and
-        'lagged', else inf)."""
+        quarter): US products the rule in force lets it sell to some Chinese buyer, that are on sale in
+        China then (not retired, see ``on_sale``) and that it still makes then; the most of each it may
+        ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
         to_anyone, to_licensed = self.us_government.exportable()
-        may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production)
+        offered = on_sale(when, self.release <= when, self.release, cat.maker_of_chip, cat.is_us, cat.china_part,
+                          cat.compliant_until, cat.end_of_production, self.china_stock, to_licensed)
+        may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production) & offered
         cap = np.full(len(cat.names), np.inf)
         if self.us_government.volume_capped:
             lic = to_licensed & cat.is_us
