@@ -647,22 +647,25 @@ class ReferenceModel(mesa.Model):
         self.datacollector.collect(self)
 
     def allocate_hbm(self):
-        """From 2026Q1 domestic HBM output joins the stock; when domestic makers need more HBM at full
-        foundry output than the stock holds, each HBM-using maker gets a share of the stock in
-        proportion to its need, and that bounds its output."""
+        """From 2026Q1 the HBM usable this quarter is the stock / hbm_drawdown_quarters plus this
+        quarter's domestic HBM output (which then joins the stock); when domestic makers need more
+        at full foundry output than is usable, each HBM-using maker gets a share of it in proportion
+        to its need, and that bounds its output."""
         if self.quarter < HBM_FROM:
             return
-        self.hbm_stock += self.domestic_hbm_2026 / 4.0 * (1.0 + self.domestic_hbm_growth) ** years_since_2026(self.quarter)
+        flow = self.domestic_hbm_2026 / 4.0 * (1.0 + self.domestic_hbm_growth) ** years_since_2026(self.quarter)
+        usable = self.hbm_stock / self.hbm_drawdown_quarters + flow
+        self.hbm_stock += flow
         domestic = [mk for mk in self.makers if not mk.is_us and math.isfinite(mk.foundry_capacity)]
         total = 0.0
         for mk in domestic:
             total += mk.foundry_capacity * mk.hbm_stacks_per_chip
         for mk in domestic:
-            if total <= self.hbm_stock or mk.hbm_stacks_per_chip <= 0:
+            if total <= usable or mk.hbm_stacks_per_chip <= 0:
                 mk.bound_by_hbm(math.inf)
             else:
                 share = mk.foundry_capacity * mk.hbm_stacks_per_chip / total
-                mk.bound_by_hbm(share * self.hbm_stock / mk.hbm_stacks_per_chip)
+                mk.bound_by_hbm(share * usable / mk.hbm_stacks_per_chip)
 
     def apply_licences(self):
         """From the licence schedule's first quarter the N largest developers hold a licence (N the

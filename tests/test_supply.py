@@ -147,7 +147,7 @@ def test_stalled_orders_make_nvidia_cut_china_production_within_a_few_quarters()
         after = {r["quarter"] - ban_from: r["production"][NVIDIA].sum() for r in rows if r["quarter"] >= ban_from}
         # orders stall at once; smoothed expectations take production below 1% within two quarters
         assert all(v < 0.01 * max(before) for k, v in after.items() if k >= 2), after
-        assert after[max(after)] < after[2]
+        assert after[max(after)] <= after[2]
 
 
 def test_stockpiling_happens_with_a_risk_weight_and_is_off_without_it():
