@@ -130,13 +130,17 @@ FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
 def _forecast(out: Path, quick: bool) -> None:
     """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see quarterly.py)."""
     from model.core.quarters import parse_quarter
-    from model.sweep.provenance import git_info
+    from model.sweep.provenance import git_state
     from model.validation.quarterly import FORECASTS_DIR, forecast_table, freeze_forecast, run_replay
     from model.validation.replay import replay_spec
 
     params, _, seeds = replay_spec()
     start = parse_quarter(params["start_quarter"])
-    commit = git_info().get("commit", "unknown")
+    state = git_state() or {}
+    if state.get("dirty"):
+        raise UsageError("the model code has uncommitted changes; commit them first: a frozen forecast names "
+                         "the commit that made it")
+    commit = state.get("commit", "unknown")
     for name, (last, quarters) in FORECASTS.items():
         path = FORECASTS_DIR / name
         if path.exists():
