@@ -1,0 +1,77 @@
+"""The quarterly replay and its scoring (model.validation.quarterly): roles by window, the matching of
+observed to model quantities, by-maker intervals, and frozen forecasts that are never overwritten."""
+
+import pandas as pd
+import pytest
+
+from model.sweep.errors import UsageError
+from model.validation import quarterly as qv
+from model.validation.replay import replay_spec
+
+
+@pytest.fixture(scope="module")
+def runs():
+    params, steps, seeds = replay_spec()
+    return qv.run_replay({**params, "n_developers": 120}, seeds[:3], steps)
+
+
+def test_roles_follow_the_calibration_window():
+    assert qv.role_of("2024Q4") == "calibration" and qv.role_of("2024") == "calibration"
+    assert qv.role_of("2025Q1") == "out of sample" and qv.role_of("2025") == "out of sample"
+    assert qv.role_of("2026Q1") == "forecast"
+
+
+def test_replay_covers_2022q4_to_2026q2_with_every_maker(runs):
+    quarters = sorted(runs["quarter"].unique())
+    assert quarters[0] == "2022Q4" and quarters[-1] == "2026Q2" and len(quarters) == 15
+    table = qv.by_maker(runs)
+    assert set(table["maker"]) == {"Nvidia", "AMD", "Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin"}
+    assert (table["units_lo"] <= table["units"] + 1e-9).all() and (table["units"] <= table["units_hi"] + 1e-9).all()
+    # Nvidia sells nothing while the US bans the H20 (2025Q2) and Beijing blocks imports (2025Q4)
+    nv = table[table["maker"] == "Nvidia"].set_index("quarter")
+    assert nv.loc["2025Q2", "units"] == 0 and nv.loc["2025Q4", "units"] == 0
+    assert nv.loc["2024Q2", "units"] > 0
+
+
+def test_scored_table_matches_observations_to_model_quantities(runs):
+    observed = pd.DataFrame([
+        {"quarter": "2024", "quantity": "nvidia_share_china_ai_chip_market", "value": 0.66, "unit": "share",
+         "source": "s", "grade": "M", "note": ""},
+        {"quarter": "2025Q1", "quantity": "nvidia_h20_revenue_china", "value": 4.6e9, "unit": "USD",
+         "source": "s", "grade": "H", "note": ""},
+        {"quarter": "2030Q1", "quantity": "nvidia_china_revenue", "value": 1.0, "unit": "USD",  # not covered
+         "source": "s", "grade": "H", "note": ""},
+        {"quarter": "2025", "quantity": "not_modelled", "value": 1.0, "unit": "x", "source": "s", "grade": "H",
+         "note": ""},
+    ])
+    table = qv.scored_table(runs, observed)
+    assert list(table["period"]) == ["2024", "2025Q1"]
+    share, h20 = table.iloc[0], table.iloc[1]
+    assert share["role"] == "calibration" and share["error_kind"] == "share points"
+    assert share["error"] == pytest.approx(share["model_mean"] - 0.66)
+    # the model's H20 revenue in 2025Q1 is the H20's units x China price, summed per seed
+    per_seed = runs[runs["quarter"] == "2025Q1"]["h20_revenue_usd"]
+    assert h20["model_mean"] == pytest.approx(per_seed.mean()) and h20["error"] == pytest.approx(per_seed.mean() / 4.6e9)
+    assert h20["role"] == "out of sample"
+
+
+def test_a_frozen_forecast_is_never_overwritten(tmp_path, runs):
+    table = qv.forecast_table(runs, ["2026Q1", "2026Q2"])
+    assert set(table["quantity"]) == set(qv.FORECAST_QUANTITIES) and (table["lo"] <= table["hi"]).all()
+    path = qv.freeze_forecast(table, tmp_path / "f.csv", "line one\nline two")
+    text = path.read_text()
+    assert text.startswith("# line one\n# line two\nquarter,quantity,mean,lo,hi,seeds\n")
+    with pytest.raises(UsageError, match="never overwritten"):
+        qv.freeze_forecast(table, path, "again")
+    assert path.read_text() == text
+    with pytest.raises(ValueError, match="does not reach 2027Q1"):
+        qv.forecast_table(runs, ["2027Q1"])
+
+
+def test_the_committed_forecasts_are_frozen_files():
+    for name in ("2026H1.csv", "2026Q3-2027Q4.csv"):
+        path = qv.FORECASTS_DIR / name
+        lines = path.read_text().splitlines()
+        assert lines[0].startswith("# chipstack frozen forecast") and "git commit" in lines[0]
+        table = pd.read_csv(path, comment="#")
+        assert {"quarter", "quantity", "mean", "lo", "hi"} <= set(table.columns)
