@@ -198,3 +198,16 @@ def test_replay_us_regime_follows_the_schedule_only():
     got = dict(zip(df["quarter"], df["us_regime"], strict=True))
     for q, regime in expected.items():
         assert got[q] == regime, q
+
+
+def test_claims_are_paired_over_seeds_and_the_strong_ones_hold():
+    from model.validation.claims import CLAIMS, claims_check
+
+    table = claims_check(seeds=range(3), steps=8, n_developers=150)
+    assert len(table) == 4 * len(CLAIMS)
+    row = table[(table["claim"] == "Beijing's customs ban vs open (US threshold)") & (table["metric"] == "us_share_new_mean")]
+    # a Beijing ban leaves only smuggled US chips: the US share of new purchases falls in every seed
+    assert row["holds"].iloc[0] == 1 and row["share_of_seeds_with_claimed_sign"].iloc[0] == 1.0
+    d = table["diff"]
+    assert ((table["ci_lo"] <= d + 1e-12) & (d <= table["ci_hi"] + 1e-12)).all()
+    assert table.loc[table["metric"] == "china_compute_h100e", "holds"].isna().all()

@@ -10,26 +10,32 @@ import pandas as pd
 
 #: The seed's claims (ODD), as paired comparisons under default parameters.
 CLAIMS = (
-    dict(claim="Allowing H200-class exports (lagged) raises the US share over H20-only",
-         base=dict(export_regime="h20"), alt=dict(export_regime="lagged"), sign=+1),
+    dict(claim="Licensing H200-class chips (threshold, as enacted) raises the US share over H20-only",
+         base=dict(export_regime="h20"), alt=dict(export_regime="threshold"), sign=+1),
     dict(claim="... also when Beijing is open",
          base=dict(export_regime="h20", china_import_policy="open"),
-         alt=dict(export_regime="lagged", china_import_policy="open"), sign=+1),
-    dict(claim="Beijing's restrictions cap it: restrict vs open (US lagged)",
+         alt=dict(export_regime="threshold", china_import_policy="open"), sign=+1),
+    dict(claim="The rolling 18-month lag (a proposal) raises it further over the threshold rule",
+         base=dict(export_regime="threshold"), alt=dict(export_regime="lagged"), sign=+1),
+    dict(claim="Beijing's restrictions cap it: restrict vs open (US threshold)",
          base=dict(china_import_policy="open"), alt=dict(china_import_policy="restrict"), sign=-1),
-    dict(claim="Beijing's guidance: discourage vs open (US lagged)",
+    dict(claim="Beijing's guidance: discourage vs open (US threshold)",
          base=dict(china_import_policy="open"), alt=dict(china_import_policy="discourage"), sign=-1),
-    dict(claim="Beijing's customs ban vs open (US lagged)",
+    dict(claim="Beijing's customs ban vs open (US threshold)",
          base=dict(china_import_policy="open"), alt=dict(china_import_policy="ban"), sign=-1),
     dict(claim="A faster Huawei ramp lowers it: 3M vs 600k Ascend in 2026",
          base=dict(huawei_capacity_2026=600_000), alt=dict(huawei_capacity_2026=3_000_000), sign=-1),
     dict(claim="A slower Huawei ramp: 200k vs 600k Ascend in 2026",
          base=dict(huawei_capacity_2026=600_000), alt=dict(huawei_capacity_2026=200_000), sign=+1),
+    dict(claim="Closing the offshore channel lowers the US share incl. offshore (US ban)",
+         base=dict(export_regime="ban", offshore_open_after_rule=1.0),
+         alt=dict(export_regime="ban", offshore_open_after_rule=0.0), sign=-1),
 )
 
 
 def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
-                 metrics: tuple[str, ...] = ("us_stack_share", "us_share_new_mean", "china_compute_h100e")
+                 metrics: tuple[str, ...] = ("us_stack_share", "us_stack_share_incl_offshore", "us_share_new_mean",
+                                             "china_compute_h100e")
                  ) -> pd.DataFrame:
     """Each claim as a paired difference (alt - base) over seeds, same seed = same random numbers.
 
@@ -46,6 +52,7 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
             m = ChipMarketModel(rng=int(seed), n_developers=n_developers, **kw)
             df = m.run(steps)
             cache[key] = dict(us_stack_share=float(df["us_stack_share"].iloc[-1]),
+                              us_stack_share_incl_offshore=float(df["us_stack_share_incl_offshore"].iloc[-1]),
                               us_share_new_mean=float(df["us_share_new"].mean()),
                               china_compute_h100e=float(df["china_compute_h100e"].iloc[-1]))
         return cache[key]
