@@ -19,7 +19,7 @@ from model.sweep.io import sha256_file, write_json_atomic
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 #: The JSON type of each key that readers use (a manifest edited to hold another type is refused).
-SHAPES: dict[str, type] = {"experiment": dict, "design": dict, "files": dict, "counts": dict, "runs": list,
+SHAPES: dict[str, type] = {"experiment": dict, "design": dict, "files": dict, "counts": dict,
                            "varying": list, "fixed": dict}
 
 

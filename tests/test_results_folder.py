@@ -1,0 +1,261 @@
+"""A results folder you can trust (issue 15; README "What chipstack guarantees about a results folder"):
+verified resume, the folder lock, nothing written outside the folder, no hangs, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from model.sweep.errors import UsageError, one_line
+from model.sweep.executors import InlineExecutor
+from model.sweep.experiment import experiment_from_dict
+from model.sweep.io import sha256_file
+from model.sweep.runner import run_sweep
+from model.sweep.store import PARTS_DIR, folder_lock, part_record
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 4
+
+
+def spec(name: str = "trust") -> dict:
+    return {"experiment": {"name": name, "description": "test", "steps": STEPS, "replications": 2, "seed": 11},
+            "parameters": {"n_developers": 20},
+            "grid": {"export_regime": ["ban", "lagged", "open"], "china_import_policy": ["open", "restrict"]}}
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    lines = []
+    for section, table in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def read_all(out: Path) -> dict[str, pd.DataFrame]:
+    return {"runs": pd.read_parquet(out / "runs.parquet"), "final": pd.read_csv(out / "final.csv"),
+            "summary": pd.read_csv(out / "summary.csv")}
+
+
+def assert_same_data(a: Path, b: Path) -> None:
+    left, right = read_all(a), read_all(b)
+    for key in left:
+        pd.testing.assert_frame_equal(left[key], right[key], check_exact=True, obj=key)
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("chipstack: error:") and "Traceback" not in stderr
+    return lines[0]
+
+
+def cli(*args, cwd=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "model.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+class StopAfter(InlineExecutor):
+    """Runs ``n`` tasks, then acts as if Ctrl-C was pressed: the sweep keeps what is saved."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.n == 0:
+            raise KeyboardInterrupt
+        self.n -= 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "out"
+    assert run_sweep(experiment_from_dict(spec()), out, workers=1, progress=False).exit_code == 0
+    return out
+
+
+@pytest.fixture
+def partial(tmp_path) -> Path:
+    """A sweep interrupted after three of its six tasks: three part files saved."""
+    out = tmp_path / "out"
+    result = run_sweep(experiment_from_dict(spec()), out, workers=1, progress=False, executor=StopAfter(3))
+    assert result.interrupted and 0 < result.done < result.total
+    return out
+
+
+@pytest.fixture
+def complete(tmp_path, reference) -> Path:
+    out = tmp_path / "done"
+    shutil.copytree(reference, out)
+    return out
+
+
+def parts(out: Path) -> list[Path]:
+    return sorted((out / PARTS_DIR).glob("part-*.parquet"))
+
+
+def resume(out: Path):
+    return run_sweep(experiment_from_dict(spec()), out, workers=1, resume=True, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Verified resume: each corruption of a saved run is found and the run is run again
+def _keep_first_half_of_steps(path: Path) -> None:
+    table = pq.read_table(path)
+    pq.write_table(table.filter(pq.read_table(path, columns=["step"])["step"].to_numpy() < STEPS // 2), path)
+
+
+def _duplicate_rows(path: Path) -> None:
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), path)
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _rewrite_and_rehash(path: Path) -> None:
+    """Lost rows, and the part's record edited to match: the row count check still finds it."""
+    _keep_first_half_of_steps(path)
+    record = json.loads(part_record(path).read_text())
+    record["sha256"] = sha256_file(path)
+    record["rows"] = pq.read_metadata(path).num_rows
+    part_record(path).write_text(json.dumps(record))
+
+
+def _drop_record(path: Path) -> None:
+    part_record(path).unlink()
+
+
+@pytest.mark.parametrize("damage", [_keep_first_half_of_steps, _duplicate_rows, _truncate, _rewrite_and_rehash,
+                                    _drop_record])
+def test_resume_reruns_a_damaged_part_and_ends_with_identical_data(partial, reference, damage, capsys):
+    victim = parts(partial)[0]
+    damage(victim)
+    result = resume(partial)
+    assert result.exit_code == 0
+    assert result.resumed < 12 and result.done == 12
+    assert_same_data(partial, reference)
+    err = capsys.readouterr().err
+    assert f"chipstack: warning: {str(victim)!r}: " in err and "its runs are run again" in err
+    assert not (partial / PARTS_DIR).exists()
+
+
+def test_resume_of_a_truncated_part_through_the_command_line(partial, reference, tmp_path):
+    _truncate(parts(partial)[0])
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    proc = cli("sweep", str(exp), "--out", str(partial), "--resume", "--workers", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "ArrowInvalid" not in proc.stderr
+    assert_same_data(partial, reference)
+
+
+def test_resume_of_a_complete_folder_with_a_truncated_runs_parquet_is_refused(complete, tmp_path):
+    _truncate(complete / "runs.parquet")
+    with pytest.raises(UsageError, match=r"runs.parquet: sha256 differs from the manifest"):
+        resume(complete)
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    proc = cli("sweep", str(exp), "--out", str(complete), "--resume", "--workers", "1")
+    assert proc.returncode == 2
+    line = one_error_line(proc.stderr)
+    assert "delete" in line and "runs.parquet" in line and "--resume" in line
+
+
+def test_following_the_advice_reruns_the_sweep(complete, reference):
+    _truncate(complete / "runs.parquet")
+    with pytest.raises(UsageError):
+        resume(complete)
+    (complete / "runs.parquet").unlink()
+    assert resume(complete).exit_code == 0
+    assert_same_data(complete, reference)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.update(root_seed=m["root_seed"] + 1),
+    lambda m: m["runs"][3].update(seed=m["runs"][3]["seed"] + 1),
+    lambda m: m["counts"].update(total=m["counts"]["total"] + 1, done=m["counts"]["done"] + 1),
+    lambda m: m["files"].update({"summary.csv": "0" * 64}),
+    lambda m: m["files"].pop("final.csv"),
+], ids=["root_seed", "run_seed", "counts", "file_hash", "file_dropped"])
+def test_resume_of_a_complete_folder_with_a_hand_edited_manifest_is_refused(complete, edit):
+    manifest = json.loads((complete / "manifest.json").read_text())
+    edit(manifest)
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match="does not match its manifest.json"):
+        resume(complete)
+
+
+def test_resume_of_an_intact_complete_folder_still_says_done(complete):
+    result = resume(complete)
+    assert (result.exit_code, result.done, result.total) == (0, 12, 12)
+
+
+def test_resume_removes_leftover_temporary_files(complete, capsys):
+    leftovers = [complete / ".runs.parquet.k2j3h4g5.tmp", complete / ".final.csv.abcdefgh.tmp",
+                 complete / "figures" / ".tradeoff.png.x1y2z3w4.tmp"]
+    (complete / "figures").mkdir(exist_ok=True)
+    for path in leftovers:
+        path.write_bytes(b"half-written")
+    (complete / PARTS_DIR).mkdir()
+    (complete / PARTS_DIR / "part-0-1.parquet").write_bytes(b"stale part")  # killed after the manifest
+    assert resume(complete).exit_code == 0
+    assert not any(p.exists() for p in leftovers)
+    assert not (complete / PARTS_DIR).exists()
+    assert "left by an interrupted write" in capsys.readouterr().err
+
+
+def test_resume_of_a_partial_folder_removes_leftover_temporary_files(partial, reference):
+    stale = [partial / ".runs.parquet.k2j3h4g5.tmp", partial / PARTS_DIR / ".part-a-b.parquet.q1w2e3r4.tmp"]
+    for path in stale:
+        path.write_bytes(b"half-written")
+    assert resume(partial).exit_code == 0
+    assert not any(p.exists() for p in stale)
+    assert_same_data(partial, reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The lock
+def test_a_second_process_on_a_locked_folder_fails_at_once(partial, tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    before = sorted(p.name for p in (partial / PARTS_DIR).iterdir())
+    with folder_lock(partial):
+        proc = cli("sweep", str(exp), "--out", str(partial), "--resume", "--workers", "1", timeout=60)
+    assert proc.returncode == 2
+    assert "in use by another chipstack process" in one_error_line(proc.stderr)
+    assert sorted(p.name for p in (partial / PARTS_DIR).iterdir()) == before
+
+
+def test_replicate_and_report_wait_for_no_one_but_fail_on_a_locked_folder(complete):
+    with folder_lock(complete):
+        for args in (("replicate", str(complete / "manifest.json"), "--workers", "1"), ("report", str(complete))):
+            proc = cli(*args, timeout=60)
+            assert proc.returncode == 2, proc.stderr
+            assert "in use by another chipstack process" in one_error_line(proc.stderr)
+
+
+def test_the_lock_leaves_no_file_and_is_released(complete):
+    before = sorted(p.name for p in complete.iterdir())
+    with folder_lock(complete):
+        with pytest.raises(UsageError, match="in use"):
+            with folder_lock(complete, shared=True):
+                pass
+    with folder_lock(complete, shared=True), folder_lock(complete, shared=True):
+        pass  # readers share
+    assert sorted(p.name for p in complete.iterdir()) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Safe messages
+def test_one_line_escapes_control_characters():
+    assert one_line("a\nchipstack: error: forged\x1b[31m\u202e") == "a\\nchipstack: error: forged\\x1b[31m\\u202e"
