@@ -259,3 +259,109 @@ def test_the_lock_leaves_no_file_and_is_released(complete):
 # 4. Safe messages
 def test_one_line_escapes_control_characters():
     assert one_line("a\nchipstack: error: forged\x1b[31m\u202e") == "a\\nchipstack: error: forged\\x1b[31m\\u202e"
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Nothing outside the folder
+def _files_outside(top: Path, folder: Path) -> set[Path]:
+    return {p for p in top.rglob("*") if p.is_file() and folder not in p.parents}
+
+
+def _craft(folder: Path, name: str) -> None:
+    """A parameter column ``name`` in final.csv, summary.csv and the manifest, the manifest's hashes
+    updated to match (as anyone sharing the folder could)."""
+    final = pd.read_csv(folder / "final.csv")
+    final[name] = final["replication"].astype(float)
+    final.to_csv(folder / "final.csv", index=False)
+    summary = pd.read_csv(folder / "summary.csv")
+    summary[name] = [float(i % 2) for i in range(len(summary))]
+    summary.to_csv(folder / "summary.csv", index=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["varying"].append(name)
+    manifest["design"]["grid"][name] = [0.0, 1.0]
+    for file in ("final.csv", "summary.csv"):
+        manifest["files"][file] = sha256_file(folder / file)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_report_of_a_crafted_folder_writes_nothing_outside_it(complete, tmp_path):
+    name = "x/../../../ESCAPED"  # figures/response_x/../../../ESCAPED.png is tmp_path/ESCAPED.png
+    _craft(complete, name)
+    before = _files_outside(tmp_path, complete)
+    proc = cli("report", str(complete))
+    assert proc.returncode == 0, proc.stderr
+    assert _files_outside(tmp_path, complete) == before
+    assert not list(tmp_path.rglob("*ESCAPED*"))
+    assert "skipped (not a parameter name that can name a file)" in proc.stdout
+
+
+def test_replicate_refuses_manifest_file_names_outside_the_folder(complete, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not the sweep's")
+    for name in (str(secret), "../secret.txt"):
+        manifest = json.loads((complete / "manifest.json").read_text())
+        manifest["files"][name] = sha256_file(secret)
+        (complete / "manifest.json").write_text(json.dumps(manifest))
+        proc = cli("replicate", str(complete / "manifest.json"), "--workers", "1")
+        assert proc.returncode == 2
+        assert "key files names" in one_error_line(proc.stderr)
+        manifest["files"].pop(name)
+        (complete / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_replicate_refuses_files_that_are_not_a_table(complete):
+    manifest = json.loads((complete / "manifest.json").read_text())
+    manifest["files"] = list(manifest["files"])
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    proc = cli("replicate", str(complete / "manifest.json"), "--workers", "1")
+    assert proc.returncode == 2
+    assert "key files is list" in one_error_line(proc.stderr)
+
+
+def test_a_symlinked_output_folder_is_not_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "outputs" / "trust"
+    link.parent.mkdir()
+    link.symlink_to(elsewhere)
+    dangling = tmp_path / "outputs" / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    for out in (link, dangling):
+        proc = cli("sweep", str(exp), "--out", str(out), "--workers", "1")
+        assert proc.returncode == 2
+        assert "is a symbolic link" in one_error_line(proc.stderr)
+    assert list(elsewhere.iterdir()) == [] and not (tmp_path / "nowhere").exists()
+
+
+def test_symlinks_inside_a_sweep_folder_are_not_followed(complete, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.rmtree(complete / "figures", ignore_errors=True)
+    (complete / "figures").symlink_to(elsewhere)
+    proc = cli("report", str(complete))
+    assert proc.returncode == 2
+    assert "is a symbolic link" in one_error_line(proc.stderr)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_report_refuses_a_tampered_summary(complete):
+    summary = pd.read_csv(complete / "summary.csv")
+    summary["us_stack_share_mean"] = 0.99
+    summary.to_csv(complete / "summary.csv", index=False)
+    proc = cli("report", str(complete))
+    assert proc.returncode == 2
+    assert "summary.csv" in one_error_line(proc.stderr) and "sha256 differs" in proc.stderr
+    assert not (complete / "figures").exists()  # no figure redrawn from it
+
+
+def test_report_of_figures_being_a_file_or_a_string_design_is_one_line(complete):
+    (complete / "figures").write_text("a file")
+    proc = cli("report", str(complete))
+    assert proc.returncode == 2 and "not a folder" in one_error_line(proc.stderr)
+    (complete / "figures").unlink()
+    manifest = json.loads((complete / "manifest.json").read_text())
+    manifest["design"] = "grid"
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    proc = cli("report", str(complete))
+    assert proc.returncode == 2 and "key design is str" in one_error_line(proc.stderr)
