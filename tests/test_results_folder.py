@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from model.cli import main
 from model.sweep.errors import UsageError, one_line
 from model.sweep.executors import InlineExecutor
 from model.sweep.experiment import experiment_from_dict
@@ -365,3 +366,280 @@ def test_report_of_figures_being_a_file_or_a_string_design_is_one_line(complete)
     (complete / "manifest.json").write_text(json.dumps(manifest))
     proc = cli("report", str(complete))
     assert proc.returncode == 2 and "key design is str" in one_error_line(proc.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Replicate checks the seeds; a damaged runs.parquet is reported, not a traceback
+@pytest.mark.parametrize("edit", [lambda m: m.update(root_seed=m["root_seed"] + 1),
+                                  lambda m: m["runs"][0].update(seed=m["runs"][0]["seed"] + 1)],
+                         ids=["root_seed", "run_seed"])
+def test_replicate_finds_edited_seeds(complete, edit):
+    from model.sweep.replicate import replicate, report_text
+
+    manifest = json.loads((complete / "manifest.json").read_text())
+    edit(manifest)
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    r = replicate(complete / "manifest.json", workers=1, progress=False)
+    assert not r.identical and r.seed_differences
+    assert "all values identical" not in report_text(r, complete / "manifest.json")
+    assert r.differences.empty  # the data themselves replicate: only the manifest lies
+
+
+def test_replicate_of_a_truncated_runs_parquet_is_not_a_traceback(complete):
+    _truncate(complete / "runs.parquet")
+    proc = cli("replicate", str(complete / "manifest.json"), "--workers", "1")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "NOT replicated" in proc.stdout and "runs.parquet" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# A precision target too tight to reach
+def test_a_tiny_precision_target_goes_to_max_replications_and_says_it_missed(tmp_path):
+    from model.sweep.summary import summary_text
+
+    data = spec()
+    data["grid"] = {"export_regime": ["lagged", "open"]}
+    data["experiment"] |= {"target_half_width": 1e-12, "max_replications": 6}
+    out = tmp_path / "tight"
+    result = run_sweep(experiment_from_dict(data), out, workers=1, progress=False)
+    assert result.exit_code == 0
+    assert pd.read_csv(out / "summary.csv")["n_runs"].tolist() == [6, 6]
+    assert "target not reached at 2 of 2 points" in summary_text(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4./6. One line, exit 2, for every bad input; names escaped
+def _toml(tmp_path, body: str) -> Path:
+    path = tmp_path / "bad.toml"
+    path.write_text('[experiment]\nname = "bad"\nsteps = 2\n' + body, encoding="utf-8")
+    return path
+
+
+BAD_TOML = {
+    "int_5000_digits": "replications = " + "9" * 5000 + "\n",
+    "parameters_400_digits": "[parameters]\nhuawei_capacity_2026 = " + "9" * 400 + "\n",
+    "grid_400_digits": "[grid]\nhuawei_capacity_2026 = [1, " + "9" * 400 + "]\n",
+    "ranges_400_digits": "[sample]\nmethod = \"lhs\"\nn = 2\n[sample.ranges]\nhuawei_capacity_2026 = [1, "
+                         + "9" * 400 + "]\n",
+    "nested_100000": "[grid]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n",
+    "key_with_newline": '[parameters]\n"a\\nchipstack: error: forged\\u001b[31m" = 1\n',
+    "negative_zero": "[grid]\ndomestic_subsidy = [0.0, -0.0]\n",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOML))
+def test_bad_experiment_files_give_one_escaped_line(tmp_path, case, capsys):
+    path = _toml(tmp_path, BAD_TOML[case])
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    line = one_error_line(err)
+    assert "\x1b" not in err
+    assert not (tmp_path / "out").exists()
+    if case == "key_with_newline":
+        assert "\\n" in line and "\\x1b" in line
+
+
+def test_a_grid_of_zero_and_negative_zero_is_a_repeated_value(capsys):
+    data = spec()
+    data["grid"] = {"domestic_subsidy": [0.0, -0.0]}
+    with pytest.raises(UsageError, match="repeated value"):
+        experiment_from_dict(data)
+
+
+def test_400_digit_values_through_the_api_are_usage_errors():
+    data = spec()
+    data["parameters"] = {"huawei_capacity_2026": 10**400}
+    with pytest.raises(UsageError, match="too large"):
+        experiment_from_dict(data)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--seed", "-1"], "argument --seed: invalid value '-1'"),
+    (["run", "--set", "n_developers=1\nx"], "--set 'n_developers=1\\nx'"),
+    (["run", "--steps", "20000"], "argument --steps: invalid value '20000'"),
+    (["sweep", "quick", "--scheduler", "tcp://127.0.0.1:abc"], "not a scheduler address"),
+    (["sweep", "quick", "--out", "/proc/chipstack-x"], "cannot create the folder"),
+])
+def test_command_line_errors_are_one_line(args, expected, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert expected in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_failing_run_is_one_line_pointing_to_debug(tmp_path, monkeypatch, capsys):
+    from model.core.chip_market import ChipMarketModel
+
+    def boom(self, steps):
+        raise OverflowError("math range error")
+
+    monkeypatch.setattr(ChipMarketModel, "run", boom)
+    assert main(["run", "--out", str(tmp_path / "r"), "--set", "n_developers=10"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "OverflowError: math range error" in line and "--debug" in line
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(OverflowError):
+        main(["run", "--out", str(tmp_path / "r"), "--set", "n_developers=10", "--debug"])
+
+
+def test_a_full_disk_is_one_line_and_resume_finishes(tmp_path, reference, monkeypatch, capsys):
+    import errno
+
+    from model.sweep import runner
+
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    out = tmp_path / "out"
+    real = runner.write_part
+    calls = {"n": 0}
+
+    def full(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(out / PARTS_DIR / "part-x.parquet"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "write_part", full)
+    assert main(["sweep", str(exp), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err  # the progress bar, then the error
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("chipstack: error:") and err.count("chipstack: error:") == 1 and "Traceback" not in err
+    assert "No space left on device" in line and "--resume" in line
+    monkeypatch.setattr(runner, "write_part", real)
+    assert main(["sweep", str(exp), "--out", str(out), "--workers", "1", "--resume"]) == 0
+    assert_same_data(out, reference)
+
+
+def test_ui_on_every_interface_warns(capsys):
+    from model.cli import _warn_if_not_loopback
+
+    _warn_if_not_loopback("127.0.0.1", 8765)
+    _warn_if_not_loopback("localhost", 8765)
+    _warn_if_not_loopback("::1", 8765)
+    assert capsys.readouterr().err == ""
+    _warn_if_not_loopback("0.0.0.0", 8765)
+    err = capsys.readouterr().err
+    assert err.startswith("chipstack: warning: --host '0.0.0.0'") and "without a password" in err
+
+
+def test_a_closed_stderr_does_not_crash_the_progress_bar(tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    proc = subprocess.run(f"{sys.executable} -m model.cli sweep {exp} --out {tmp_path / 'out'} --workers 1 2>&-",
+                          shell=True, capture_output=False, stdout=subprocess.PIPE, text=True, timeout=120,
+                          cwd=ROOT)
+    assert proc.returncode == 0
+    assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Clean exits: SIGTERM, a killed main process, --workers, the scheduler handshake
+def _start_long_sweep(tmp_path, name: str) -> tuple[subprocess.Popen, Path, list[int]]:
+    """A real `chipstack sweep --workers 2` of a few seconds, once its first part is saved, and its workers."""
+    import psutil
+
+    data = spec(name)
+    data["experiment"] |= {"replications": 100, "steps": 20}
+    data["parameters"]["n_developers"] = 150
+    path = write_toml(tmp_path / f"{name}.toml", data)
+    out = tmp_path / name
+    proc = subprocess.Popen([sys.executable, "-m", "model.cli", "sweep", str(path), "--out", str(out),
+                             "--workers", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = __import__("time").monotonic() + 60
+    while __import__("time").monotonic() < deadline and not list((out / PARTS_DIR).glob("part-*.parquet")):
+        __import__("time").sleep(0.01)
+    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    assert children, "the sweep runs in worker processes"
+    return proc, out, children
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    import psutil
+
+    _, alive = psutil.wait_procs([p for p in map(_process, pids) if p is not None], timeout=seconds)
+    return not alive
+
+
+def _process(pid: int):
+    import psutil
+
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path):
+    import signal
+
+    proc, out, workers = _start_long_sweep(tmp_path, "term")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "chipstack: terminated:" in err and "--resume" in err and "Traceback" not in err
+    assert _gone_within(workers, 10)
+    assert list((out / PARTS_DIR).glob("part-*.parquet")) and not list(out.rglob(".*.tmp"))
+
+
+def test_workers_die_with_a_killed_main_process(tmp_path):
+    import signal
+
+    proc, out, workers = _start_long_sweep(tmp_path, "orphans")
+    proc.send_signal(signal.SIGKILL)  # the main process only, as the OOM killer would
+    proc.communicate(timeout=30)
+    try:
+        assert _gone_within(workers, 10), "worker processes outlived the main process"
+    finally:
+        for pid in workers:
+            with __import__("contextlib").suppress(ProcessLookupError):
+                __import__("os").kill(pid, signal.SIGKILL)
+
+
+def test_workers_are_capped(monkeypatch, capsys):
+    from model.sweep.runner import MAX_WORKERS_PER_CPU, capped_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert capped_workers(1000, 10_000) == 2 * MAX_WORKERS_PER_CPU
+    assert "--workers 1000: more than 4 x the 2 cores" in capsys.readouterr().err
+    assert capped_workers(1000, 8) == 8  # never more workers than runs
+    assert capped_workers(None, 100) == 2
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("mode", ["silent", "garbage"])
+def test_a_scheduler_that_never_answers_or_answers_garbage_fails_within_the_timeout(tmp_path, mode):
+    import socket
+    import threading
+    import time
+
+    pytest.importorskip("distributed")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if mode == "garbage":
+                with __import__("contextlib").suppress(OSError):
+                    conn.sendall(b"\xff" * 64)
+
+    threading.Thread(target=serve, daemon=True).start()
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    t0 = time.monotonic()
+    try:
+        proc = cli("sweep", str(exp), "--out", str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}",
+                   timeout=60)
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert proc.returncode == 2
+    assert "no Dask scheduler answered within 10 s" in one_error_line(proc.stderr)
+    assert time.monotonic() - t0 < 30  # 10 s for the handshake, the rest Python and Dask start-up
+    assert not (tmp_path / "out").exists()

@@ -72,6 +72,9 @@ from model.sweep.tasks import Task, TaskResult, drain, output_schema
 WORK_PER_TASK = 200_000
 MAX_RUNS_PER_TASK = 64
 TASKS_PER_WORKER = 6
+#: Replications a precision target may ask for before ``max_replications`` caps them (keeps the
+#: arithmetic in int64 when the target is tiny, e.g. 1e-12).
+MAX_NEED = 2**52
 #: ``--workers`` above this many per core is capped, with a warning.
 MAX_WORKERS_PER_CPU = 4
 #: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
@@ -163,13 +166,14 @@ def capped_workers(workers: int | None, n_runs: int) -> int:
     """``workers`` (default: the number of cores), at most :data:`MAX_WORKERS_PER_CPU` x the cores
     (with a warning) and at most one per run."""
     cpus = os.cpu_count() or 1
-    workers = workers or cpus
+    asked = workers or cpus
+    workers = max(1, min(asked, n_runs))
     cap = MAX_WORKERS_PER_CPU * cpus
     if workers > cap:
-        warn(f"--workers {workers}: more than {MAX_WORKERS_PER_CPU} x the {cpus} cores of this machine; "
+        warn(f"--workers {asked}: more than {MAX_WORKERS_PER_CPU} x the {cpus} cores of this machine; "
              f"using {cap} (each worker holds a model in memory)")
         workers = cap
-    return max(1, min(workers, n_runs))
+    return workers
 
 
 def warn(message: str) -> None:
@@ -339,7 +343,8 @@ def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -
     need = np.maximum(n, 2)
     for _ in range(5):  # n >= (t_{n-1} sd / h)^2, solved by fixed-point iteration
         t = t_quantile(np.maximum(need, 2))
-        need = np.maximum(n, np.ceil((t * sd / precision.half_width) ** 2)).astype(int)
+        wanted = np.minimum(np.ceil((t * sd / precision.half_width) ** 2), float(MAX_NEED))  # no int overflow
+        need = np.maximum(n, wanted).astype(np.int64)
     need = np.minimum(need, np.maximum(8 * current, 2))
     need = np.where(n < current, current, need)  # failed runs: do not chase their replacements
     return np.minimum(need, precision.max_replications)
