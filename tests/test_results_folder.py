@@ -643,3 +643,20 @@ def test_a_scheduler_that_never_answers_or_answers_garbage_fails_within_the_time
     assert "no Dask scheduler answered within 10 s" in one_error_line(proc.stderr)
     assert time.monotonic() - t0 < 30  # 10 s for the handshake, the rest Python and Dask start-up
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. The README's table names a test for every row, and each exists
+def test_every_guarantee_in_the_readme_names_existing_tests():
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## What chipstack guarantees about a results folder", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| **")]
+    assert len(rows) >= 10
+    here = (Path(__file__)).read_text(encoding="utf-8")
+    for row in rows:
+        names = re.findall(r"`(test_\w+)`", row)
+        assert names, row
+        for name in names:
+            assert f"def {name}(" in here, name
