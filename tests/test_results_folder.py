@@ -63,6 +63,26 @@ def cli(*args, cwd=None, timeout=120):
                           timeout=timeout, cwd=cwd)
 
 
+class Proc:
+    """What ``main`` returned and printed, shaped like a finished subprocess."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def chipstack(capsys):
+    """``chipstack ARGS`` in this process (no interpreter start-up): returns a :class:`Proc`."""
+
+    def run(*args) -> Proc:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Proc(code, out, err)
+
+    return run
+
+
 class StopAfter(InlineExecutor):
     """Runs ``n`` tasks, then acts as if Ctrl-C was pressed: the sweep keeps what is saved."""
 
@@ -237,10 +257,10 @@ def test_a_second_process_on_a_locked_folder_fails_at_once(partial, tmp_path):
     assert sorted(p.name for p in (partial / PARTS_DIR).iterdir()) == before
 
 
-def test_replicate_and_report_wait_for_no_one_but_fail_on_a_locked_folder(complete):
+def test_replicate_and_report_wait_for_no_one_but_fail_on_a_locked_folder(complete, chipstack):
     with folder_lock(complete):
         for args in (("replicate", str(complete / "manifest.json"), "--workers", "1"), ("report", str(complete))):
-            proc = cli(*args, timeout=60)
+            proc = chipstack(*args)
             assert proc.returncode == 2, proc.stderr
             assert "in use by another chipstack process" in one_error_line(proc.stderr)
 
@@ -285,36 +305,36 @@ def _craft(folder: Path, name: str) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_report_of_a_crafted_folder_writes_nothing_outside_it(complete, tmp_path):
+def test_report_of_a_crafted_folder_writes_nothing_outside_it(complete, tmp_path, chipstack):
     name = "x/../../../ESCAPED"  # figures/response_x/../../../ESCAPED.png is tmp_path/ESCAPED.png
     _craft(complete, name)
     before = _files_outside(tmp_path, complete)
-    proc = cli("report", str(complete))
+    proc = chipstack("report", str(complete))
     assert proc.returncode == 0, proc.stderr
     assert _files_outside(tmp_path, complete) == before
     assert not list(tmp_path.rglob("*ESCAPED*"))
     assert "skipped (not a parameter name that can name a file)" in proc.stdout
 
 
-def test_replicate_refuses_manifest_file_names_outside_the_folder(complete, tmp_path):
+def test_replicate_refuses_manifest_file_names_outside_the_folder(complete, tmp_path, chipstack):
     secret = tmp_path / "secret.txt"
     secret.write_text("not the sweep's")
     for name in (str(secret), "../secret.txt"):
         manifest = json.loads((complete / "manifest.json").read_text())
         manifest["files"][name] = sha256_file(secret)
         (complete / "manifest.json").write_text(json.dumps(manifest))
-        proc = cli("replicate", str(complete / "manifest.json"), "--workers", "1")
+        proc = chipstack("replicate", str(complete / "manifest.json"), "--workers", "1")
         assert proc.returncode == 2
         assert "key files names" in one_error_line(proc.stderr)
         manifest["files"].pop(name)
         (complete / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_replicate_refuses_files_that_are_not_a_table(complete):
+def test_replicate_refuses_files_that_are_not_a_table(complete, chipstack):
     manifest = json.loads((complete / "manifest.json").read_text())
     manifest["files"] = list(manifest["files"])
     (complete / "manifest.json").write_text(json.dumps(manifest))
-    proc = cli("replicate", str(complete / "manifest.json"), "--workers", "1")
+    proc = chipstack("replicate", str(complete / "manifest.json"), "--workers", "1")
     assert proc.returncode == 2
     assert "key files is list" in one_error_line(proc.stderr)
 
@@ -335,36 +355,50 @@ def test_a_symlinked_output_folder_is_not_followed(tmp_path):
     assert list(elsewhere.iterdir()) == [] and not (tmp_path / "nowhere").exists()
 
 
-def test_symlinks_inside_a_sweep_folder_are_not_followed(complete, tmp_path):
+def test_symlinks_inside_a_sweep_folder_are_not_followed(complete, tmp_path, chipstack):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.rmtree(complete / "figures", ignore_errors=True)
     (complete / "figures").symlink_to(elsewhere)
-    proc = cli("report", str(complete))
+    proc = chipstack("report", str(complete))
     assert proc.returncode == 2
     assert "is a symbolic link" in one_error_line(proc.stderr)
     assert list(elsewhere.iterdir()) == []
 
 
-def test_report_refuses_a_tampered_summary(complete):
+def test_report_of_a_nan_category_is_one_line(complete, chipstack):
+    for file in ("final.csv", "summary.csv"):
+        frame = pd.read_csv(complete / file)
+        frame.loc[0, "export_regime"] = float("nan")
+        frame.to_csv(complete / file, index=False)
+    manifest = json.loads((complete / "manifest.json").read_text())
+    for file in ("final.csv", "summary.csv"):
+        manifest["files"][file] = sha256_file(complete / file)
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    proc = chipstack("report", str(complete))
+    assert proc.returncode == 2
+    assert "cannot draw the report from this folder" in one_error_line(proc.stderr)
+
+
+def test_report_refuses_a_tampered_summary(complete, chipstack):
     summary = pd.read_csv(complete / "summary.csv")
     summary["us_stack_share_mean"] = 0.99
     summary.to_csv(complete / "summary.csv", index=False)
-    proc = cli("report", str(complete))
+    proc = chipstack("report", str(complete))
     assert proc.returncode == 2
     assert "summary.csv" in one_error_line(proc.stderr) and "sha256 differs" in proc.stderr
     assert not (complete / "figures").exists()  # no figure redrawn from it
 
 
-def test_report_of_figures_being_a_file_or_a_string_design_is_one_line(complete):
+def test_report_of_figures_being_a_file_or_a_string_design_is_one_line(complete, chipstack):
     (complete / "figures").write_text("a file")
-    proc = cli("report", str(complete))
+    proc = chipstack("report", str(complete))
     assert proc.returncode == 2 and "not a folder" in one_error_line(proc.stderr)
     (complete / "figures").unlink()
     manifest = json.loads((complete / "manifest.json").read_text())
     manifest["design"] = "grid"
     (complete / "manifest.json").write_text(json.dumps(manifest))
-    proc = cli("report", str(complete))
+    proc = chipstack("report", str(complete))
     assert proc.returncode == 2 and "key design is str" in one_error_line(proc.stderr)
 
 
@@ -568,6 +602,7 @@ def _process(pid: int):
         return None
 
 
+@pytest.mark.slow  # over 10 s: a real sweep, or the 10 s handshake timeout
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     import signal
 
@@ -580,6 +615,7 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path):
     assert list((out / PARTS_DIR).glob("part-*.parquet")) and not list(out.rglob(".*.tmp"))
 
 
+@pytest.mark.slow  # over 10 s: a real sweep, or the 10 s handshake timeout
 def test_workers_die_with_a_killed_main_process(tmp_path):
     import signal
 
@@ -605,6 +641,7 @@ def test_workers_are_capped(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow  # over 10 s: a real sweep, or the 10 s handshake timeout
 @pytest.mark.parametrize("mode", ["silent", "garbage"])
 def test_a_scheduler_that_never_answers_or_answers_garbage_fails_within_the_timeout(tmp_path, mode):
     import socket

@@ -124,7 +124,7 @@ def cmd_report(args) -> int:
             raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
                              f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None
     for p in report.paths:
-        print(f"wrote {p}")
+        print(one_line(f"wrote {p}"))
     for note in report.notes:
-        print(f"note: {note}")
+        print(one_line(f"note: {note}"))  # notes may quote names from the folder's files
     return 0
