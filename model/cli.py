@@ -9,21 +9,32 @@
     chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
     chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]
 
-Exit codes: 0 success; 1 some runs failed (the rest are saved); 2 bad input. Bad input prints one
-line on stderr starting ``chipstack: error:`` and nothing else (no traceback), and writes nothing.
+Exit codes: 0 success; 1 some runs failed (the rest are saved), or ``chipstack run``'s model raised;
+2 bad input (or a file that cannot be written); 130 after Ctrl-C, 143 after SIGTERM (what is done is
+kept: ``--resume`` finishes a sweep). Bad input prints one line on stderr starting ``chipstack: error:``
+and nothing else (no traceback; every name or value in it escaped), and writes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
-from model.sweep.errors import UsageError
+from model.sweep.errors import UsageError, one_line, shown
 
 DEFAULT_SEED = 42
+#: ``--seed`` and ``--steps`` of ``chipstack run`` within the limits of an experiment file.
+MAX_SEED = 2**63 - 1
+MAX_STEPS = 10_000
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (what is done is kept), with exit code 143."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one run: prints a summary, writes a CSV time series and a PNG figure")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="set a model parameter (repeatable), e.g. --set export_regime=open")
-    run.add_argument("--steps", type=_positive_int, default=20, help="quarters to run (default 20)")
-    run.add_argument("--seed", type=_int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    run.add_argument("--steps", type=_steps, default=20, help=f"quarters to run (default 20, at most {MAX_STEPS})")
+    run.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     run.add_argument("--out", default="outputs/run", help="output folder (default outputs/run)")
+    run.add_argument("--debug", action="store_true", help="when the model fails, print its traceback")
 
     sweep = sub.add_parser("sweep", help="a batch run of an experiment file")
     sweep.add_argument("experiment", help="a path to a .toml file, or the name of one in experiments/")
@@ -138,6 +150,20 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: an integer") from None
 
 
+def _seed(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: an integer from 0 to {MAX_SEED}")
+    return value
+
+
+def _steps(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; allowed: an integer from 1 to {MAX_STEPS}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _int(text)
     if value < 1:
@@ -159,12 +185,12 @@ def parse_sets(sets: list[str]) -> dict:
     params: dict = {}
     for item in sets:
         if "=" not in item:
-            raise UsageError(f"--set {item!r}: expected NAME=VALUE")
+            raise UsageError(f"--set {shown(item)}: expected NAME=VALUE")
         name, value = (s.strip() for s in item.split("=", 1))
         try:
             params[name] = coerce_text(name, value)
-        except ValueError as exc:
-            raise UsageError(f"--set {item}: {exc}") from None
+        except (ValueError, OverflowError) as exc:
+            raise UsageError(f"--set {shown(item)}: {exc}") from None
     return params
 
 
@@ -176,13 +202,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     params = parse_sets(args.sets)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out!r}: exists and is not a folder")
+        raise UsageError(f"--out {shown(args.out)}: exists and is not a folder")
     t0 = time.perf_counter()
     try:
         model = ChipMarketModel(rng=args.seed, **params)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    df = model.run(args.steps)
+    try:
+        df = model.run(args.steps)
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"chipstack: error: the run failed: {one_line(f'{type(exc).__name__}: {exc}')}; nothing was "
+              f"written; run the same command with --debug for the traceback", file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - t0
     csv_path, png_path = out / "timeseries.csv", out / "run.png"
     write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
@@ -244,12 +277,19 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
     experiment = load_experiment(args.experiment)
     out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
     extra = {"model_cls": model_cls} if model_cls is not None else {}
-    result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
-                       scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report, **extra)
+    try:
+        result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
+                           scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report,
+                           progress=sys.stderr is not None and not sys.stderr.closed, **extra)
+    except OSError as exc:  # disk full, a folder that became read-only ...
+        raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
+                         f"{exc.strerror or exc}); the runs saved so far are kept: fix the cause (e.g. free "
+                         f"disk space) and run the same command with --resume") from None
     if result.interrupted:
-        print(f"chipstack: interrupted: {result.done} of {result.total} runs are saved in {out_dir}; "
-              f"run the same command with --resume to finish", file=sys.stderr)
-        return 130
+        code = 143 if _TERMINATED else 130
+        print(f"chipstack: {'terminated' if code == 143 else 'interrupted'}: {result.done} of {result.total} "
+              f"runs are saved in {out_dir}; run the same command with --resume to finish", file=sys.stderr)
+        return code
     if result.broken:
         print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
               f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
@@ -298,26 +338,56 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_robust(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
+        _warn_if_not_loopback(args.host, args.port)
         return cmd_ui(args)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
 
+def _warn_if_not_loopback(host: str, port: int) -> None:
+    """A UI bound beyond this machine has no authentication: say so."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        print(f"chipstack: warning: --host {one_line(shown(host))} makes the UI reachable from other machines "
+              f"on your networks, without a password: anyone who can reach port {port} can use it and run "
+              f"the model on this machine; use --host 127.0.0.1 (the default) unless you mean that",
+              file=sys.stderr)
+
+
+_TERMINATED = False
+
+
+def _on_sigterm(signum, frame) -> None:
+    """SIGTERM: as Ctrl-C (the sweep keeps what is done), then exit 143."""
+    global _TERMINATED
+    _TERMINATED = True
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, nothing crashes
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         return _dispatch(args)
     except UsageError as exc:
-        print(f"chipstack: error: {exc}", file=sys.stderr)
+        print(f"chipstack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("chipstack: interrupted", file=sys.stderr)
-        return 130
+        terminated = _TERMINATED or isinstance(sys.exc_info()[1], Terminated)
+        print(f"chipstack: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         # the reader of our output went away (e.g. `chipstack run | head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,12 +26,13 @@ Figures that do not apply (their axes do not vary) are skipped, with a note sayi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from model.analysis.labels import is_numeric
 from model.analysis.sensitivity import sensitivity_figure, sensitivity_table
-from model.analysis.sweep_data import Sweep, check_sweep_dir, load_sweep
+from model.analysis.sweep_data import SWEEP_FILES, Sweep, check_sweep_dir, load_sweep
 from model.analysis.sweep_figures import (
     heatmap_figure,
     response_figure,
@@ -40,7 +41,10 @@ from model.analysis.sweep_figures import (
     timeseries_figure,
     tradeoff_figure,
 )
+from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.io import write_atomic
+from model.sweep.manifest import MANIFEST, Manifest
+from model.sweep.store import check_no_symlinks, folder_lock
 
 __all__ = ["Report", "Sweep", "build_report", "check_sweep_dir", "cmd_report", "heatmap_figure", "load_sweep",
            "write_report"]
@@ -52,10 +56,21 @@ class Report:
     notes: list[str]
 
 
+#: Parameter names that may name a figure file (``response_<parameter>.png``); others are skipped.
+SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+
+
 def build_report(out_dir: str | Path) -> Report:
-    """Write the report of a sweep folder; return the written paths and notes on what was skipped."""
+    """Write the report of a sweep folder; return the written paths and notes on what was skipped.
+
+    Every file goes inside the folder: ``figures`` must be a real folder there (not a link, not a file),
+    and a figure named after a parameter is skipped when the name is not letters, digits and ``_``."""
     sweep = load_sweep(out_dir)
     figdir = sweep.dir / "figures"
+    check_no_symlinks(sweep.dir, "report")
+    if figdir.exists() and not figdir.is_dir():
+        raise UsageError(f"{shown(figdir)}: not a folder; allowed: a sweep folder whose 'figures' is a folder "
+                         f"(move the file away)")
     paths: list[Path] = []
     notes = list(sweep.notes)
 
@@ -70,7 +85,10 @@ def build_report(out_dir: str | Path) -> Report:
     emit(timeseries_figure(sweep), "timeseries_us_stack_share.png", "no data")
     emit(tradeoff_figure(sweep), "tradeoff.png", "only one design point")
     for p in sweep.grid_params:
-        if is_numeric(sweep.final[p]) and sweep.final[p].nunique() >= 2:
+        if not SAFE_NAME.fullmatch(p):
+            notes.append(f"response figure of parameter {one_line(shown(p))}: skipped (not a parameter name "
+                         f"that can name a file)")
+        elif is_numeric(sweep.final[p]) and sweep.final[p].nunique() >= 2:
             emit(response_figure(sweep, p), f"response_{p}.png", "not a numeric grid parameter")
     if sweep.sample_params:
         table, snotes = sensitivity_table(sweep)
@@ -90,11 +108,23 @@ def write_report(out_dir: Path) -> list[Path]:
 
 
 def cmd_report(args) -> int:
-    """``chipstack report DIR``: check DIR is a finished sweep folder, write its report, list the files."""
+    """``chipstack report DIR``: check DIR is a finished sweep folder whose data files match the sha256
+    its manifest recorded, write its report, list the files."""
     path = check_sweep_dir(args.dir)
-    report = build_report(path)
+    check_no_symlinks(path, "report")
+    with folder_lock(path):  # no sweep writes there meanwhile
+        altered = Manifest.load(path).altered_files(tuple(f for f in SWEEP_FILES if f != MANIFEST))
+        if altered:
+            name, why = altered[0]
+            raise UsageError(f"{shown(path / name)}: {why}; allowed: a sweep folder as 'chipstack sweep' wrote "
+                             f"it (check it with 'chipstack replicate', or run the sweep again)")
+        try:
+            report = build_report(path)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
+                             f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None
     for p in report.paths:
-        print(f"wrote {p}")
+        print(one_line(f"wrote {p}"))
     for note in report.notes:
-        print(f"note: {note}")
+        print(one_line(f"note: {note}"))  # notes may quote names from the folder's files
     return 0

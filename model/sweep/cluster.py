@@ -13,9 +13,10 @@ lost and none is written twice.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Executor
 
-from model.sweep.errors import UsageError
+from model.sweep.errors import UsageError, shown
 
 #: How long to wait for a remote scheduler before giving up (seconds).
 CONNECT_TIMEOUT_S = 10
@@ -69,14 +70,40 @@ def dask_executor(scheduler: str, workers: int | None) -> DaskExecutor:
                                            host="127.0.0.1", dashboard_address=None,
                                            silence_logs=logging.ERROR)
         return DaskExecutor(distributed.Client(cluster), cluster)
-    if not scheduler.startswith("tcp://") or ":" not in scheduler[len("tcp://"):]:
-        raise UsageError(f"--scheduler {scheduler!r}: not a scheduler address; allowed: 'local' or "
-                         f"tcp://HOST:PORT (the address 'dask scheduler' prints)")
+    check_address(scheduler)
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
-    try:
-        client = distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
-    except (OSError, TimeoutError) as exc:
-        raise UsageError(f"--scheduler {scheduler!r}: no Dask scheduler answered within "
-                         f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}); allowed: the address of a "
-                         f"running 'dask scheduler', or 'local'") from None
-    return DaskExecutor(client)
+    return DaskExecutor(_connect(distributed, scheduler))
+
+
+def check_address(scheduler: str) -> tuple[str, int]:
+    """(host, port) of ``tcp://HOST:PORT``; UsageError for anything else."""
+    rest = scheduler[len("tcp://"):] if scheduler.startswith("tcp://") else ""
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(c in host for c in "/@ "):
+        raise UsageError(f"--scheduler {shown(scheduler)}: not a scheduler address; allowed: 'local' or "
+                         f"tcp://HOST:PORT with PORT from 1 to 65535 (the address 'dask scheduler' prints)")
+    return host, int(port)
+
+
+def _connect(distributed, scheduler: str):
+    """A Client of ``scheduler``, or UsageError within about CONNECT_TIMEOUT_S: the handshake runs in a
+    daemon thread, so a peer that accepts the connection but never answers (or answers garbage)
+    cannot hang or crash the sweep."""
+    outcome: dict = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = distributed.Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except BaseException as exc:  # noqa: BLE001 - reported below, whatever the peer sent
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=connect, name="chipstack-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT_S)
+    if "client" in outcome:
+        return outcome["client"]
+    why = (f"the peer did not answer as a Dask scheduler: {type(outcome['error']).__name__}"
+           if "error" in outcome else "no answer")
+    raise UsageError(f"--scheduler {shown(scheduler)}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
+                     f"({why}); allowed: the address of a running 'dask scheduler', or 'local'")

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import warnings
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from model.sweep.errors import UsageError
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class InlineExecutor(Executor):
@@ -37,7 +41,8 @@ def make_executor(workers: int | None, scheduler: str | None = None) -> Executor
     workers = workers or os.cpu_count() or 1
     if workers == 1:
         return InlineExecutor()
-    return _ProcessPool(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init)
+    return _ProcessPool(max_workers=workers, mp_context=_mp_context(), initializer=_worker_init,
+                        initargs=(os.getpid(),))
 
 
 class _ProcessPool(ProcessPoolExecutor):
@@ -61,9 +66,26 @@ def _mp_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _worker_init() -> None:
-    """Workers ignore Ctrl-C: the main process decides what to keep and stops them."""
+def _worker_init(parent: int | None = None) -> None:
+    """Workers ignore Ctrl-C and take SIGTERM's default (the main process decides what to keep and
+    stops them), and die with the main process: on Linux the kernel sends them SIGKILL when it dies
+    (``PR_SET_PDEATHSIG``), however it dies (SIGKILL included)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return
+    if parent is not None and os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def executor_name(executor: Executor, workers: int) -> str:

@@ -278,6 +278,11 @@ def load_experiment(argument: str | Path) -> Experiment:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: TOML syntax error: {exc}; allowed: TOML (https://toml.io)") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise UsageError(f"{path}: a value cannot be read ({exc}); allowed: numbers of ordinary size") from None
+    except RecursionError:
+        raise UsageError(f"{path}: arrays or tables nested too deeply; allowed: the sections of "
+                         f"docs/INTERFACES.md §4, with flat lists of values") from None
     return experiment_from_dict(data, str(path))
 
 
@@ -287,6 +292,9 @@ def experiment_from_dict(data: dict, source: str = "<memory>") -> Experiment:
         parsed = ExperimentFile.model_validate(data)
     except ValidationError as exc:
         raise UsageError(f"{source}: {_describe(exc.errors()[0])}") from None
+    except RecursionError:
+        raise UsageError(f"{source}: values nested too deeply; allowed: the sections of docs/INTERFACES.md "
+                         f"§4, with flat lists of values") from None
     return _check_semantics(parsed, data, source)
 
 
@@ -385,6 +393,9 @@ def _check_value(fail, section: str, name: str, value: Any) -> Any:
         return validate_value(name, value)
     except ValueError as exc:
         raise fail(f"[{section}] {name} = {_show(value)}: {exc}") from None
+    except OverflowError:
+        raise fail(f"[{section}] {name} = {_show(value)}: too large to be a number; allowed: "
+                   f"{PARAMS_BY_NAME[name].allowed()}") from None
 
 
 def _check_axis(fail, name: str, values: list, section: str = "grid") -> list:
@@ -392,9 +403,14 @@ def _check_axis(fail, name: str, values: list, section: str = "grid") -> list:
     if not values:
         raise fail(f"[{section}] {name} = []: empty list; allowed: a non-empty list of values")
     checked = [_check_value(fail, section, name, v) for v in values]
-    if len(set(map(repr, checked))) != len(checked):
+    if len(set(map(_identity, checked))) != len(checked):
         raise fail(f"[{section}] {name} = {_show(values)}: repeated value; allowed: distinct values")
     return checked
+
+
+def _identity(value: Any) -> str:
+    """What makes two grid values the same point: -0.0 is 0.0 (the model cannot tell them apart)."""
+    return repr(value + 0.0 if isinstance(value, float) else value)
 
 
 def _check_exploratory_sections(fail, parsed: ExperimentFile) -> None:

@@ -61,3 +61,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def is_stale_temporary(path: Path) -> bool:
+    """A temporary file of :func:`atomic_path` (``.NAME.XXXXXXXX.tmp``)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp") and path.name.count(".") >= 3
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`atomic_path` left in ``folder`` (not in its
+    subfolders); return them. Only safe while no other process writes there (the sweep's lock)."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    removed = []
+    for path in folder.glob(".*.tmp"):
+        if is_stale_temporary(path) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -11,13 +11,40 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from model.sweep.errors import UsageError
+from model.sweep.errors import UsageError, shown
 from model.sweep.io import sha256_file, write_json_atomic
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
+#: The JSON type of each key that readers use (a manifest edited to hold another type is refused).
+SHAPES: dict[str, type] = {"experiment": dict, "design": dict, "files": dict, "counts": dict,
+                           "varying": list, "fixed": dict}
+
+
+def is_inside_name(name: str) -> bool:
+    """A relative path of a file inside the folder: no absolute path, no ``..``, no backslash."""
+    path = PurePosixPath(name)
+    return (bool(name) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
+            and "\x00" not in name)
+
+
+def check_shape(path: Path, data: object) -> dict:
+    """``data`` if it is a JSON object whose known keys have their types (:data:`SHAPES`) and whose
+    ``files`` are names inside the folder; else UsageError naming the key."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{shown(path)}: expected a JSON object; allowed: a manifest written by 'chipstack sweep'")
+    for key, kind in SHAPES.items():
+        if key in data and data[key] is not None and not isinstance(data[key], kind):
+            name = "a JSON object" if kind is dict else "a JSON list"
+            raise UsageError(f"{shown(path)}: key {key} is {type(data[key]).__name__} {shown(data[key])[:60]}; "
+                             f"allowed: {name}, as 'chipstack sweep' writes it")
+    for name in data.get("files") or {}:
+        if not is_inside_name(name):
+            raise UsageError(f"{shown(path)}: key files names {shown(name)}; allowed: names of files inside "
+                             f"the sweep folder (no absolute path, no '..')")
+    return data
 
 
 @dataclass
@@ -49,11 +76,9 @@ class Manifest:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(f"{path}: no such file; allowed: a folder written by 'chipstack sweep'") from None
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise UsageError(f"{path}: expected a JSON object")
-        return cls(folder, data)
+        except (OSError, ValueError, RecursionError) as exc:
+            raise UsageError(f"{shown(path)}: not valid JSON ({type(exc).__name__}: {exc})") from None
+        return cls(folder, check_shape(path, data))
 
     @classmethod
     def read(cls, path: str | Path) -> Manifest:
@@ -67,10 +92,11 @@ class Manifest:
             raise UsageError(f"{path}: no such manifest; allowed: DIR/manifest.json written by 'chipstack sweep'")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{path}: not a readable JSON manifest ({exc}); allowed: a manifest written by "
-                             f"'chipstack sweep'") from None
-        if not isinstance(data, dict) or "chipstack_manifest" not in data:
+        except (OSError, ValueError, RecursionError) as exc:
+            raise UsageError(f"{shown(path)}: not a readable JSON manifest ({type(exc).__name__}: {exc}); allowed: "
+                             f"a manifest written by 'chipstack sweep'") from None
+        check_shape(path, data)
+        if "chipstack_manifest" not in data:
             raise UsageError(f"{path}: not a chipstack sweep manifest (no 'chipstack_manifest' key)")
         spec = data.get("experiment", {}).get("spec")
         if not isinstance(spec, dict):
@@ -79,7 +105,7 @@ class Manifest:
         if data.get("status") != "complete":
             raise UsageError(f"{path}: status is {data.get('status')!r}; allowed: a finished sweep "
                              f"(status 'complete'); finish it with 'chipstack sweep ... --resume'")
-        if "runs.parquet" not in data.get("files", {}):
+        if "runs.parquet" not in (data.get("files") or {}):
             raise UsageError(f"{path}: key files has no runs.parquet; allowed: a manifest of a finished sweep")
         return cls(path.parent, data)
 
@@ -104,7 +130,7 @@ class Manifest:
         counts = self.counts
         return (self.data.get("status") == "complete" and counts.get("failed") == 0
                 and counts.get("done") == counts.get("total")
-                and all((self.folder / name).is_file() for name in self.files))
+                and all(is_inside_name(name) and (self.folder / name).is_file() for name in self.files))
 
     def altered_files(self, names: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
         """(file, why) for each recorded file (or each of ``names`` that is recorded) that is missing
@@ -114,7 +140,11 @@ class Manifest:
             if names is not None and name not in names:
                 continue
             path = self.folder / name
-            if not path.is_file():
+            if not is_inside_name(name):
+                altered.append((name, "not a file inside the sweep folder"))
+            elif path.is_symlink():
+                altered.append((name, "a symbolic link, not the sweep's own file"))
+            elif not path.is_file():
                 altered.append((name, "missing"))
             elif sha256_file(path) != digest:
                 altered.append((name, "sha256 differs from the manifest: altered after the sweep"))

@@ -31,8 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.sweep.errors import one_line, shown
 from model.sweep.io import sha256_file
 from model.sweep.manifest import Manifest
+from model.sweep.store import folder_lock
 
 KEY = ["run_id", "step"]
 MAX_ROWS_SHOWN = 20
@@ -53,10 +55,12 @@ class Replication:
     atol: float | None = None
     within_tolerance: int = 0  # float values not bit-identical but within rtol/atol
     max_relative_difference: float = 0.0
+    seed_differences: list[str] = field(default_factory=list)  # manifest seeds vs the experiment's
 
     @property
     def identical(self) -> bool:
         return (not self.altered_files and not self.missing_runs and not self.extra_runs
+                and not self.seed_differences
                 and (self.differences is None or self.differences.empty))
 
     @property
@@ -166,16 +170,28 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | No
 def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: str | None = None,
               progress: bool = True, rtol: float | None = None, atol: float | None = None) -> Replication:
     """Re-run the sweep of ``manifest_path`` in a temporary folder and compare (see module doc)."""
+    path, manifest = read_manifest(manifest_path)
+    folder = path.parent
+    with folder_lock(folder, shared=True):  # no sweep may write there while it is compared
+        return _replicate(path, manifest, workers, scheduler, progress, rtol, atol)
+
+
+def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str | None, progress: bool,
+               rtol: float | None, atol: float | None) -> Replication:
     from model.sweep.experiment import experiment_from_dict
     from model.sweep.runner import run_sweep
 
-    path, manifest = read_manifest(manifest_path)
     folder = path.parent
     altered = check_files(folder, manifest)
     experiment = experiment_from_dict(manifest["experiment"]["spec"], source=f"{path} (experiment.spec)")
-    result = Replication(runs=len(manifest.get("runs", [])), rows=0, altered_files=altered,
+    result = Replication(runs=len(manifest.get("runs") or []), rows=0, altered_files=altered,
                          warnings=environment_warnings(manifest), rtol=rtol, atol=atol)
     if any(name == "runs.parquet" and why == "missing" for name, why in altered):
+        return result
+    try:
+        saved = pd.read_parquet(folder / "runs.parquet")
+    except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
+        result.altered_files.append(("runs.parquet", f"cannot be read ({type(exc).__name__}); nothing to compare"))
         return result
     tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
     try:
@@ -183,14 +199,30 @@ def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: 
                           progress=progress)
         if sweep.interrupted:
             raise KeyboardInterrupt
-        saved = pd.read_parquet(folder / "runs.parquet")
         again = pd.read_parquet(tmp / "sweep" / "runs.parquet")
+        result.seed_differences = seed_differences(manifest, Manifest.load(tmp / "sweep").data)
         result.rows = len(saved)
         (result.differences, result.missing_runs, result.extra_runs, result.within_tolerance,
          result.max_relative_difference) = compare_runs(saved, again, rtol, atol)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def seed_differences(saved: dict, replicated: dict) -> list[str]:
+    """The manifest's root seed and per-run seeds against those of the replication."""
+    notes = []
+    if saved.get("root_seed") != replicated.get("root_seed"):
+        notes.append(f"root_seed {shown(saved.get('root_seed'))} in the manifest, "
+                     f"{replicated.get('root_seed')} in the experiment it records")
+    again = {r["run_id"]: r["seed"] for r in replicated.get("runs") or []}
+    runs = [r for r in saved.get("runs") or [] if isinstance(r, dict)]
+    wrong = [r.get("run_id") for r in runs if again.get(r.get("run_id")) != r.get("seed")]
+    if wrong or len(runs) != len(again):
+        notes.append(f"the seeds of {len(wrong)} runs in the manifest are not the ones the experiment derives"
+                     + (f" (first: run {shown(wrong[0])})" if wrong else "")
+                     + ("" if len(runs) == len(again) else f"; it lists {len(runs)} runs, the replication {len(again)}"))
+    return notes
 
 
 def report_text(r: Replication, manifest_path: str | Path) -> str:
@@ -202,7 +234,9 @@ def report_text(r: Replication, manifest_path: str | Path) -> str:
                 f"{r.max_relative_difference:.3g}; {r.within_tolerance} values not bit-identical")
     lines = [f"NOT replicated{' within ' + tol if tol else ''}: {manifest_path}"]
     for name, why in r.altered_files:
-        lines.append(f"  file {name}: {why}")
+        lines.append(f"  file {one_line(name)}: {why}")
+    for note in r.seed_differences:
+        lines.append(f"  manifest: {one_line(note)}")
     if r.missing_runs:
         lines.append(f"  {len(r.missing_runs)} saved runs were not reproduced: {', '.join(r.missing_runs[:10])}")
     if r.extra_runs:
@@ -232,6 +266,6 @@ def cmd_replicate(args) -> int:
                   scheduler=getattr(args, "scheduler", None), rtol=getattr(args, "rtol", None),
                   atol=getattr(args, "atol", None))
     for note in r.warnings:
-        print(f"chipstack: warning: {note}", file=sys.stderr)
+        print(f"chipstack: warning: {one_line(note)}", file=sys.stderr)
     print(report_text(r, args.manifest))
     return 0 if r.identical else 1

@@ -44,19 +44,26 @@ import pyarrow.parquet as pq
 from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
 from model.core.parameters import PARAMS_BY_NAME
 from model.sweep.design import Design, Run, build_design
+from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
 from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
 from model.sweep.io import atomic_path, sha256_file, write_json_atomic
-from model.sweep.manifest import MANIFEST_VERSION, Manifest
+from model.sweep.manifest import MANIFEST, MANIFEST_VERSION, Manifest
 from model.sweep.provenance import git_state, package_versions, platform_info
 from model.sweep.stats import t_quantile
 from model.sweep.store import (
     PARTS_DIR,
     SPEC_FILE,
     check_output_folder,
+    discard_parts,
+    folder_lock,
     in_design_order,
+    load_parts,
     merge_parts,
+    remove_leftovers,
+    verify_complete,
     write_failures,
+    write_part,
     write_summary,
 )
 from model.sweep.tasks import Task, TaskResult, drain, output_schema
@@ -65,6 +72,11 @@ from model.sweep.tasks import Task, TaskResult, drain, output_schema
 WORK_PER_TASK = 200_000
 MAX_RUNS_PER_TASK = 64
 TASKS_PER_WORKER = 6
+#: Replications a precision target may ask for before ``max_replications`` caps them (keeps the
+#: arithmetic in int64 when the target is tiny, e.g. 1e-12).
+MAX_NEED = 2**52
+#: ``--workers`` above this many per core is capped, with a warning.
+MAX_WORKERS_PER_CPU = 4
 #: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
 OnFinished = Callable[[Path], list[Path]]
 
@@ -117,31 +129,67 @@ def run_sweep(
         experiment = load_experiment(experiment)
     out_dir = Path(out_dir)
     design = build_design(experiment)
-    state = check_output_folder(out_dir, experiment, resume)
-    workers = workers or os.cpu_count() or 1
+    check_output_folder(out_dir, experiment, resume)  # bad input is found before anything is created
+    workers = capped_workers(workers, len(design.runs))
     own_executor = executor is None
     if own_executor:
         executor = make_executor(workers, scheduler)
     started = _now()
     t0 = time.perf_counter()
     try:
-        if state == "complete":
-            return _already_complete(out_dir, design, t0)
-        sweep = _Sweep(experiment, design, out_dir, workers, progress, model_cls)
-        sweep.prepare(fresh=state == "fresh")
-        sweep.execute(executor, warm_up)
+        with folder_lock(out_dir, create=True):
+            state = check_output_folder(out_dir, experiment, resume)  # again, now that no one else can write
+            for path in remove_leftovers(out_dir):
+                warn(f"removed {shown(path)}, left by an interrupted write")
+            if state == "complete":
+                return _already_complete(out_dir, experiment, t0)
+            sweep = _Sweep(experiment, design, out_dir, workers, progress, model_cls)
+            try:
+                sweep.prepare(fresh=state == "fresh")
+                sweep.execute(executor, warm_up)
+            finally:
+                if own_executor:
+                    executor.shutdown(wait=True, cancel_futures=True)
+                    own_executor = False
+            result = sweep.result(time.perf_counter() - t0)
+            if result.interrupted or result.broken:
+                return result
+            result.files = finalize(sweep, started, on_finished, executor_name=executor_name(executor, workers))
     finally:
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
-    result = sweep.result(time.perf_counter() - t0)
-    if result.interrupted or result.broken:
-        return result
-    result.files = finalize(sweep, started, on_finished, executor_name=executor_name(executor, workers))
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _already_complete(out_dir: Path, design: Design, t0: float) -> SweepResult:
+def capped_workers(workers: int | None, n_runs: int) -> int:
+    """``workers`` (default: the number of cores), at most :data:`MAX_WORKERS_PER_CPU` x the cores
+    (with a warning) and at most one per run."""
+    cpus = os.cpu_count() or 1
+    asked = workers or cpus
+    workers = max(1, min(asked, n_runs))
+    cap = MAX_WORKERS_PER_CPU * cpus
+    if workers > cap:
+        warn(f"--workers {asked}: more than {MAX_WORKERS_PER_CPU} x the {cpus} cores of this machine; "
+             f"using {cap} (each worker holds a model in memory)")
+        workers = cap
+    return workers
+
+
+def warn(message: str) -> None:
+    print(f"chipstack: warning: {one_line(message)}", file=sys.stderr)
+
+
+def _already_complete(out_dir: Path, experiment: Experiment, t0: float) -> SweepResult:
+    """A folder whose manifest says complete: verified again (file hashes, seeds), then reported as done."""
+    problems = verify_complete(out_dir, experiment)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UsageError(f"--resume: {shown(out_dir)} holds a finished sweep that does not match its "
+                         f"{MANIFEST}: {problems[0]}{more}; allowed: delete {shown(out_dir / 'runs.parquet')} "
+                         f"and run the same command with --resume to run the sweep again (same numbers), "
+                         f"or another --out folder")
+    shutil.rmtree(out_dir / PARTS_DIR, ignore_errors=True)  # left if the sweep was killed just after its manifest
     n = Manifest.load(out_dir).counts["total"]
     return SweepResult(out_dir, total=n, done=n, failed=0, resumed=n, seconds=time.perf_counter() - t0)
 
@@ -169,14 +217,13 @@ class _Sweep:
     # -- setup
     def prepare(self, fresh: bool) -> None:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.parts_dir.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
         if fresh or not (self.parts_dir / SPEC_FILE).is_file():
             write_json_atomic(self.parts_dir / SPEC_FILE, {"fingerprint": self.experiment.fingerprint(),
                                                            "experiment": self.experiment.resolved()})
-        for path in sorted(self.parts_dir.glob("part-*.parquet")):
-            ids = pq.read_table(path, columns=["run_id"])["run_id"].unique().to_pylist()
-            self.parts[path] = sorted(ids)
+        self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps)
+        for path, why in damaged:
+            warn(f"{shown(path)}: {why}; its runs are run again")
+        discard_parts(damaged)
         self.resumed = sum(len(ids) for ids in self.parts.values())
 
     def saved_ids(self) -> set[str]:
@@ -249,10 +296,7 @@ class _Sweep:
         """Write a finished task's rows as one atomic part file; note its failures."""
         if result.table is not None and result.table.num_rows:
             ids = sorted(result.done)
-            path = self.parts_dir / f"part-{ids[0]}-{ids[-1]}.parquet"
-            with atomic_path(path) as tmp:
-                pq.write_table(result.table, tmp)
-            self.parts[path] = ids
+            self.parts[write_part(self.parts_dir, result.table, ids)] = ids
         self.failures.extend(result.failures)
         if bar is not None:
             bar.update(len(result.done) + len(result.failures))
@@ -299,7 +343,8 @@ def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -
     need = np.maximum(n, 2)
     for _ in range(5):  # n >= (t_{n-1} sd / h)^2, solved by fixed-point iteration
         t = t_quantile(np.maximum(need, 2))
-        need = np.maximum(n, np.ceil((t * sd / precision.half_width) ** 2)).astype(int)
+        wanted = np.minimum(np.ceil((t * sd / precision.half_width) ** 2), float(MAX_NEED))  # no int overflow
+        need = np.maximum(n, wanted).astype(np.int64)
     need = np.minimum(need, np.maximum(8 * current, 2))
     need = np.where(n < current, current, need)  # failed runs: do not chase their replacements
     return np.minimum(need, precision.max_replications)

@@ -1,11 +1,15 @@
-"""The sweep folder on disk (INTERFACES §5): the checks before a sweep may use a folder, the merge of
-the saved part files into ``runs.parquet``, and ``final.csv``, ``summary.csv`` and ``failures.csv``.
-The manifest is :mod:`model.sweep.manifest`'s."""
+"""The sweep folder on disk (INTERFACES §5): the checks before a sweep may use a folder, the lock held
+while a process uses it, the part files (each written with a record of its sha256, and verified
+before ``--resume`` trusts it), the merge of the parts into ``runs.parquet``, and ``final.csv``,
+``summary.csv`` and ``failures.csv``. The manifest is :mod:`model.sweep.manifest`'s."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,24 +20,30 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from model.core.chip_market import MODEL_REPORTERS
-from model.sweep.design import Design, Run
-from model.sweep.errors import UsageError
+from model.sweep.design import Design, Run, run_seed
+from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
-from model.sweep.io import atomic_path
+from model.sweep.io import atomic_path, remove_stale_temporaries, sha256_file, write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.stats import half_width
 
 PARTS_DIR = ".parts"
 SPEC_FILE = "experiment.json"
 ROWS_PER_ROW_GROUP = 4096  # small row groups keep the writer's buffers small
+#: Entries of a sweep folder that chipstack writes into (never followed when they are symlinks).
+WRITTEN_ENTRIES = (PARTS_DIR, "figures", "runs.parquet", "final.csv", "summary.csv", "failures.csv",
+                   MANIFEST, "sensitivity.csv")
+#: The files a finished sweep's manifest must record.
+DATA_FILES = ("runs.parquet", "final.csv", "summary.csv")
 
 
 # ---------------------------------------------------------------------------------------------
 # Output folder checks (all before anything is created)
 def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> str:
     """'fresh', 'partial' or 'complete'. Raises UsageError when the folder may not be used."""
+    check_no_symlinks(out_dir, "--out")
     if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {str(out_dir)!r}: exists and is not a folder; allowed: a folder path")
+        raise UsageError(f"--out {shown(out_dir)}: exists and is not a folder; allowed: a folder path")
     if not _has_files(out_dir):
         return "fresh"
     if not resume:
@@ -51,8 +61,175 @@ def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> 
     return "complete" if _manifest_complete(out_dir) else "partial"
 
 
+def check_no_symlinks(folder: Path, what: str) -> None:
+    """Refuse a folder that is a symlink (or holds one where chipstack writes): sweep folders are
+    shared, and writing into or through one must never write elsewhere."""
+    if folder.is_symlink():
+        raise UsageError(f"{what} {shown(folder)}: is a symbolic link; allowed: a real folder (chipstack "
+                         f"does not follow links out of a sweep folder)")
+    for name in WRITTEN_ENTRIES:
+        if (folder / name).is_symlink():
+            raise UsageError(f"{shown(folder / name)}: is a symbolic link; allowed: a sweep folder whose "
+                             f"files and folders are its own (chipstack does not follow links out of it)")
+
+
 def _has_files(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The lock: one process at a time uses a sweep folder
+@contextlib.contextmanager
+def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Iterator[None]:
+    """Hold an OS lock (``flock``) on ``folder`` itself while the block runs: exclusive for a sweep or
+    report that writes there, shared for a reader (``replicate``). The lock goes with the process
+    (a crash or SIGKILL releases it) and leaves no file behind. ``create``: make the folder first.
+    Raises UsageError at once when another chipstack process holds a conflicting lock."""
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
+                             f"allowed: a folder path you can write to") from None
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise UsageError(f"{shown(folder)}: cannot open the folder ({os_reason(exc)})") from None
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise UsageError(f"{shown(folder)}: cannot lock the folder ({os_reason(exc)})") from None
+            raise UsageError(f"{shown(folder)}: in use by another chipstack process (a sweep, --resume, "
+                             f"replicate or report holds its lock); allowed: wait until it ends, or "
+                             f"another folder") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def os_reason(exc: OSError) -> str:
+    """'PermissionError: Permission denied' - an OSError in one line, without its file name."""
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Part files: written with a record of their sha256, verified before --resume trusts them
+def part_record(path: Path) -> Path:
+    """``part-A-B.parquet`` -> ``part-A-B.json``: the part's sha256, run ids and rows, written after it."""
+    return path.with_suffix(".json")
+
+
+def write_part(parts_dir: Path, table: pa.Table, ids: list[str]) -> Path:
+    """Write a finished task's rows as one atomic part file, then its record."""
+    path = parts_dir / f"part-{ids[0]}-{ids[-1]}.parquet"
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    write_json_atomic(part_record(path), {"sha256": sha256_file(path), "run_ids": ids, "rows": table.num_rows})
+    return path
+
+
+def load_parts(parts_dir: Path, steps: int) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
+    """The saved parts that pass every check (part file -> its sorted run ids), and the others
+    with why. A part is trusted only when its record exists, its sha256 matches the record, it reads
+    as Parquet, it holds the recorded runs and each run has exactly ``steps`` rows, steps 0 to
+    ``steps - 1``."""
+    trusted: dict[Path, list[str]] = {}
+    damaged: list[tuple[Path, str]] = []
+    for path in sorted(parts_dir.glob("part-*.parquet")):
+        ids, why = verify_part(path, steps)
+        if ids is None:
+            damaged.append((path, why))
+        else:
+            trusted[path] = ids
+    return trusted, damaged
+
+
+def verify_part(path: Path, steps: int) -> tuple[list[str] | None, str]:
+    """(its sorted run ids, "") for a part that passes the checks of :func:`load_parts`, else (None, why)."""
+    try:
+        record = json.loads(part_record(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, "no record of its sha256 (the sweep stopped while writing it, or it is older)"
+    except (OSError, ValueError) as exc:
+        return None, f"its record {part_record(path).name} is unreadable ({type(exc).__name__})"
+    if not isinstance(record, dict) or not isinstance(record.get("run_ids"), list):
+        return None, f"its record {part_record(path).name} is not a part record"
+    try:
+        digest = sha256_file(path)
+    except OSError as exc:
+        return None, f"cannot be read ({os_reason(exc)})"
+    if digest != record.get("sha256"):
+        return None, "its sha256 differs from the one recorded when it was written (altered or damaged)"
+    try:
+        frame = pq.read_table(path, columns=["run_id", "step"]).to_pandas()
+    except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
+        return None, f"not a valid Parquet part ({type(exc).__name__})"
+    steps_of = frame.groupby("run_id")["step"]
+    ids = sorted(steps_of.groups)
+    if ids != sorted(record["run_ids"]) or len(frame) != record.get("rows"):
+        return None, "its runs or rows differ from its record"
+    whole = ((steps_of.size() == steps) & (steps_of.nunique() == steps)
+             & (steps_of.min() == 0) & (steps_of.max() == steps - 1))
+    if not ids or not whole.all():
+        return None, f"a run in it does not have exactly {steps} rows (steps 0 to {steps - 1})"
+    return ids, ""
+
+
+def discard_parts(damaged: list[tuple[Path, str]]) -> None:
+    """Delete damaged parts and their records (their runs are run again), and records without a part."""
+    for path, _ in damaged:
+        path.unlink(missing_ok=True)
+        part_record(path).unlink(missing_ok=True)
+
+
+def remove_leftovers(out_dir: Path) -> list[Path]:
+    """Remove the temporary files an interrupted write left in the sweep folder (its ``.parts`` and
+    ``figures`` too) and part records without a part; return what was removed. Call with the lock held."""
+    removed = []
+    for folder in (out_dir, out_dir / PARTS_DIR, out_dir / "figures"):
+        removed += remove_stale_temporaries(folder)
+    parts_dir = out_dir / PARTS_DIR
+    if parts_dir.is_dir():
+        for record in parts_dir.glob("part-*.json"):
+            if not record.with_suffix(".parquet").exists():
+                record.unlink(missing_ok=True)
+                removed.append(record)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# A finished folder, checked again before --resume calls it complete
+def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
+    """What is wrong with a folder whose manifest says 'complete' (empty when nothing is): every
+    recorded file against its sha256, the data files recorded at all, and the manifest's root seed,
+    run ids and seeds against the experiment's."""
+    manifest = Manifest.load(out_dir)
+    problems = [f"{name}: {why}" for name, why in manifest.altered_files()]
+    problems += [f"{name}: not recorded in {MANIFEST}" for name in DATA_FILES if name not in manifest.files]
+    if manifest.data.get("root_seed") != experiment.seed:
+        problems.append(f"{MANIFEST}: root_seed {shown(manifest.data.get('root_seed'))} is not the "
+                        f"experiment's seed {experiment.seed}")
+    runs = manifest.data.get("runs")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        problems.append(f"{MANIFEST}: key runs is not a list of runs")
+    else:
+        if len(runs) != manifest.counts.get("total"):
+            problems.append(f"{MANIFEST}: counts.total differs from the number of runs listed")
+        bad = [r.get("run_id") for r in runs if not _seed_matches(experiment.seed, r)]
+        if bad:
+            problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment derives "
+                            f"(first: run {shown(bad[0])})")
+    return problems
+
+
+def _seed_matches(root: int, run: dict) -> bool:
+    run_id, seed = run.get("run_id"), run.get("seed")
+    try:
+        return isinstance(seed, int) and run_seed(root, run_id) == seed
+    except (TypeError, ValueError):
+        return False
 
 
 def _saved_fingerprint(out_dir: Path) -> str | None:

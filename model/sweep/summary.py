@@ -22,7 +22,7 @@ def summary_text(out_dir: Path, reporter: str = "us_stack_share") -> str:
     per_point = f"{low}" if low == high else f"{low}-{high}"
     precision = manifest["design"].get("precision")
     target = (f" (until the 95% CI half-width of {precision['reporter']} <= {precision['half_width']:g},"
-              f" at most {precision['max_replications']})") if precision else ""
+              f" at most {precision['max_replications']}{_missed(summary, precision)})") if precision else ""
     head = (f"chipstack sweep {exp['name']}: {counts['done']} of {counts['total']} runs done, "
             f"{counts['failed']} failed; {exp['steps']} quarters, {per_point} runs per point{target}, "
             f"root seed {manifest['root_seed']}\n"
@@ -35,6 +35,16 @@ def summary_text(out_dir: Path, reporter: str = "us_stack_share") -> str:
     else:
         body = _cell(summary.iloc[0], reporter) if len(summary) else "(no runs)"
     return f"{head}\n\n{body}"
+
+
+def _missed(summary: pd.DataFrame, precision: dict) -> str:
+    """'; target not reached at K of N points' when the half-width is still wider somewhere."""
+    reporter = precision["reporter"]
+    if f"{reporter}_ci_high" not in summary:
+        return ""
+    half = (summary[f"{reporter}_ci_high"] - summary[f"{reporter}_ci_low"]) / 2
+    missed = int((~(half <= precision["half_width"])).sum())
+    return f"; target not reached at {missed} of {len(summary)} points" if missed else ""
 
 
 def _grid_text(summary: pd.DataFrame, axes: list[str], grid: dict, reporter: str) -> str:
