@@ -137,7 +137,7 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
     for ax in axes[1]:
         ax.set_xticks(x[::2], [quarters[k] for k in range(0, len(quarters), 2)], rotation=45, fontsize=8)
     axes[0, 0].plot([], [], "o", color="black", label="observed (filled: all products; open: H20)")
-    axes[0, 0].legend(fontsize=7, loc="upper right")
+    axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Quarterly replay 2022Q4-2026Q2: grey = calibration window (to 2024Q4), white = 2025 out of "
                  "sample, orange = 2026 forecast; circles H, squares M", fontsize=9)
     _save(plt, fig, path)

@@ -135,7 +135,29 @@ SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_adv
 
 #: One line per miss larger than 10 points of share (or a factor of two in a level), written after
 #: looking at the table: the mechanism the model lacks, or the mismatch of measures.
-REASONS: dict[tuple[str, str], str] = {}
+_CAMBRICON_BACKCAST = ("capacity backcast: one growth rate for all domestic makers puts Cambricon's pre-2026 "
+                       "output at its 2026 assumption (300k) discounted at 50% a year; its revenue rose 4.5x in "
+                       "2025 (§B2), so its 2024 output was far smaller")
+_IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, RTX-class) "
+              "and probably grey imports; the catalogue has only data-centre parts (Nvidia's booked China revenue, "
+              "$5.5B in Feb-Apr and $2.8B in Aug-Oct 2025, cannot pay for 2.2M data-centre chips)")
+REASONS: dict[tuple[str, str], str] = {
+    ("2024Q1", "cambricon_revenue"): _CAMBRICON_BACKCAST,
+    ("2024Q2", "cambricon_revenue"): _CAMBRICON_BACKCAST,
+    ("2024Q3", "cambricon_revenue"): _CAMBRICON_BACKCAST,
+    ("2025", "ai_accelerator_shipments_china_cambricon"): _CAMBRICON_BACKCAST,
+    ("2025", "ai_accelerator_shipments_china_all"): _IDC_UNITS,
+    ("2025", "ai_accelerator_shipments_china_nvidia"): _IDC_UNITS,
+    ("2025", "ai_accelerator_shipments_china_amd"): _IDC_UNITS + "; AMD's China parts other than the MI308 are missing",
+    ("2025", "nvidia_share_china_ai_chip_market"): (
+        "measures differ: the analysts' ~54% counts Nvidia's Q1 H20 shipments, the non-H20 products behind its "
+        "$2.8B of Aug-Oct China revenue and probably grey sales; the model's is Nvidia's share of legal "
+        "data-centre-chip spending, 0 in the two blocked quarters and low in 2025Q3 (see next row)"),
+    ("2025Q3", "nvidia_h20_revenue_china"): (
+        "Beijing's Aug 2025 guidance (MIIT justification requests, CAC summons) stopped H20 buying almost "
+        "entirely; in the model 'discourage' is a 1-util penalty, which cannot be calibrated on 2022-2024 "
+        "(Beijing was 'open' throughout), so the H20's 200k stock sells"),
+}
 
 
 def role_of(period: str) -> str:
