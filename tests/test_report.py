@@ -228,7 +228,7 @@ def test_sobol_known_answer(tmp_path):
     assert_png(out / "figures" / "sensitivity.png")
     table = pd.read_csv(out / "sensitivity.csv")
     assert {"output", "parameter", "S1", "S1_conf", "ST", "ST_conf"} <= set(table.columns)
-    assert set(table["output"]) == {"us_stack_share", "china_compute_h100e"}
+    assert set(table["output"]) == {"us_stack_share", "us_stack_share_incl_offshore", "china_compute_h100e"}
     for output in ("us_stack_share", "china_compute_h100e"):
         t = table[table.output == output].set_index("parameter")
         assert t.loc["x3", "ST"] < 0.05

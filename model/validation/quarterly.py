@@ -17,7 +17,6 @@ AI accelerators only) the table says so in its ``comparison`` column.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +49,16 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
     for seed in seeds:
         m = ChipMarketModel(rng=int(seed), **params)
         cat = m.catalogue
-        h20 = cat.names.index("H20")
+        h20, h200 = cat.names.index("H20"), cat.names.index("H200")
+        hopper = [cat.names.index(c) for c in ("H100", "H800", "H20", "H200")]
         for _ in range(steps):
             m.step()
             row = {"seed": int(seed), "quarter": m.quarter_label, "us_regime": m.us_government.regime,
                    "china_stance": m.china_government.stance,
                    "h20_units": float(m.chips_sold[h20]), "h20_revenue_usd": float(m.chips_sold[h20] * m.china_price[h20]),
+                   "h200_units": float(m.chips_sold[h200]),
+                   "h200_revenue_usd": float(m.chips_sold[h200] * m.china_price[h200]),
+                   "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
                    "spent_offshore_usd": m.spent_offshore_usd, "spent_grey_usd": m.spent_grey_usd,
                    "unspent_usd": m.unspent_usd}
             for maker in m.chipmakers:
@@ -103,8 +106,20 @@ def _all_makers(g: pd.DataFrame):
 #: observed quantity -> (model quantity per seed over a period, what is compared)
 MODEL_QUANTITY = {
     "nvidia_china_revenue": (lambda g: _revenue(g, ["Nvidia"]),
-                             "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue billed to China "
-                             "incl. Hong Kong (also gaming and other products: an upper bound)"),
+                             "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue attributed to China "
+                             "incl. Hong Kong, by billing location to FY2026 Q3 and by customer headquarters from "
+                             "the FY2026 10-K on (also gaming and other products, and China-headquartered customers "
+                             "abroad: not the same measure)"),
+    "nvidia_h200_revenue_china": (lambda g: float(g["h200_revenue_usd"].sum()), "H200 revenue in China"),
+    "nvidia_h200_units_china": (lambda g: float(g["h200_units"].sum()), "H200 units sold in China"),
+    "nvidia_datacenter_hopper_revenue_china": (lambda g: float(g["hopper_revenue_usd"].sum()),
+                                               "Hopper (H100/H800/H20/H200) revenue in China"),
+    "nvidia_datacenter_hopper_revenue_china_upper_bound": (
+        lambda g: float(g["hopper_revenue_usd"].sum()),
+        "Hopper revenue in China; observed is an UPPER BOUND (< 1% of data-centre revenue)"),
+    "chinese_offshore_compute_value": (lambda g: float(g["spent_offshore_usd"].sum()),
+                                       "model: all Chinese developers' spending abroad; observed: one firm's "
+                                       "(ByteDance) reported build-out"),
     "nvidia_h20_revenue_china": (lambda g: float(g["h20_revenue_usd"].sum()), "H20 revenue in China"),
     "nvidia_h20_units_china": (lambda g: float(g["h20_units"].sum()), "H20 units sold in China"),
     "nvidia_share_china_ai_chip_market": (
@@ -141,6 +156,15 @@ _CAMBRICON_BACKCAST = ("capacity backcast: one growth rate for all domestic make
 _IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, RTX-class) "
               "and probably grey imports; the catalogue has only data-centre parts (Nvidia's booked China revenue, "
               "$5.5B in Feb-Apr and $2.8B in Aug-Oct 2025, cannot pay for 2.2M data-centre chips)")
+_NO_H200 = ("no H200 reached China in 2026Q1 (Commerce, Feb 24 2026: 'none so far'; 10-Q: no Hopper data-centre "
+            "shipments): licences, US third-party testing and Beijing's approvals took more than a quarter, while the "
+            "model delivers to licensed and approved buyers in the quarter the rule takes effect")
+_HBM_CAMBRICON = ("the model's HBM pool (3.2M stacks shared by need, drawn over 4 quarters) cuts Cambricon's output by "
+                  "~45% from 2025Q4; Cambricon's revenue grew instead: HBM bound Cambricon less than assumed (fewer "
+                  "stacks per chip, priority, or more HBM)")
+_HQ_BASIS = ("not the same measure: from the FY2026 10-K Nvidia counts customers headquartered in China wherever they "
+             "are (e.g. data centres abroad) and all products; no Hopper data-centre chips were shipped to China in "
+             "2026Q1 and under 1% of data-centre revenue in 2026Q2")
 REASONS: dict[tuple[str, str], str] = {
     ("2024Q1", "cambricon_revenue"): _CAMBRICON_BACKCAST,
     ("2024Q2", "cambricon_revenue"): _CAMBRICON_BACKCAST,
@@ -153,6 +177,13 @@ REASONS: dict[tuple[str, str], str] = {
         "measures differ: the analysts' ~54% counts Nvidia's Q1 H20 shipments, the non-H20 products behind its "
         "$2.8B of Aug-Oct China revenue and probably grey sales; the model's is Nvidia's share of legal "
         "data-centre-chip spending, 0 in the two blocked quarters and low in 2025Q3 (see next row)"),
+    ("2026Q1", "nvidia_h200_revenue_china"): _NO_H200,
+    ("2026Q1", "nvidia_h200_units_china"): _NO_H200,
+    ("2026Q1", "nvidia_datacenter_hopper_revenue_china"): _NO_H200,
+    ("2026Q1", "cambricon_revenue"): _HBM_CAMBRICON,
+    ("2026Q2", "cambricon_revenue"): _HBM_CAMBRICON,
+    ("2026Q1", "nvidia_china_revenue"): _HQ_BASIS,
+    ("2026Q2", "nvidia_china_revenue"): _HQ_BASIS,
     ("2025Q3", "nvidia_h20_revenue_china"): (
         "Beijing's Aug 2025 guidance (MIIT justification requests, CAC summons) stopped H20 buying almost "
         "entirely; in the model 'discourage' is a 1-util penalty, which cannot be calibrated on 2022-2024 "
@@ -184,11 +215,16 @@ def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd
         mean, lo, hi = _interval(vals)
         observed_value = float(o.value)
         share = o.quantity in SHARE_QUANTITIES
-        error = mean - observed_value if share else (mean / observed_value if observed_value else math.nan)
-        big = abs(error) > 0.10 if share else (observed_value > 0 and not (0.5 <= error <= 2.0))
+        if share:
+            error, kind, big = mean - observed_value, "share points", abs(mean - observed_value) > 0.10
+        elif observed_value:
+            error, kind = mean / observed_value, "model / observed"
+            big = not (0.5 <= error <= 2.0)
+        else:  # an observed zero: the model's level itself, a miss when its interval excludes zero
+            error, kind, big = mean, "model - observed (observed 0)", lo > 0
         rows.append({"period": str(o.quarter), "quantity": o.quantity, "observed": observed_value, "unit": o.unit,
                      "grade": o.grade, "model_mean": mean, "model_lo": lo, "model_hi": hi,
-                     "error": error, "error_kind": "share points" if share else "model / observed",
+                     "error": error, "error_kind": kind,
                      "in_interval": bool(lo <= observed_value <= hi), "big_miss": bool(big),
                      "role": role_of(str(o.quarter)), "comparison": what,
                      "reason": REASONS.get((str(o.quarter), o.quantity), ""), "source": o.source})
