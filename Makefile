@@ -1,6 +1,7 @@
 # chipstack — the README's two commands:
 #   make run   set up (first time) and run the headline experiment, printing its summary table
 #   make test  set up (first time) and run the whole test suite
+# Also: make reproduce (every published result, regenerated and compared), make dist (sdist + wheel)
 # Set-up: finds a Python >= 3.12 (PATH, then pyenv's versions folder), creates .venv and installs
 # chipstack with the exact versions of requirements.lock.
 
@@ -21,7 +22,7 @@ find_python = for p in "$$PYTHON" python3.12 \
 	    command -v "$$p" 2>/dev/null || echo "$$p"; exit 0; fi; \
 	done; exit 1
 
-.PHONY: run test test-fast lint venv clean benchmark ui
+.PHONY: run test test-fast lint venv clean benchmark ui reproduce dist
 
 $(STAMP): pyproject.toml requirements.lock
 	@py=$$($(find_python)) || { echo "chipstack: error: no Python >= 3.12 found (tried \$$PYTHON, python3.12, pyenv's versions folder, python3.13, python3). Install Python 3.12, e.g. 'pyenv install 3.12', or set PYTHON=/path/to/python3.12." >&2; exit 2; }; \
@@ -55,6 +56,23 @@ benchmark: $(STAMP)
 
 ui: $(STAMP)
 	$(VENV)/bin/chipstack ui
+
+# Regenerate every published table, figure and quoted number into a scratch folder and compare them
+# with the committed ones (docs/REPRODUCING.md); RTOL=1e-9 off x86-64 or with another lock file.
+RTOL ?= 0
+reproduce: $(STAMP)
+	$(VPY) -m model.reproduce --rtol $(RTOL)
+
+# sdist and wheel in dist/, then a clean virtual environment installs the wheel (pinned versions) and
+# runs the quick experiment from the installed package's own experiment files.
+dist: $(STAMP)
+	rm -rf dist build
+	$(VPY) -m build --outdir dist .
+	rm -rf build/dist-check && $(VPY) -m venv build/dist-check
+	build/dist-check/bin/pip install --quiet -c requirements.lock dist/chipstack-*.whl
+	cd build && dist-check/bin/chipstack sweep quick --out dist-check/quick --workers 1
+	cd build && dist-check/bin/chipstack run --steps 4 --set n_developers=50 >/dev/null
+	@echo "dist: $$(ls dist) built; the installed wheel ran the quick experiment"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

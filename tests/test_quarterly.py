@@ -75,3 +75,13 @@ def test_the_committed_forecasts_are_frozen_files():
         assert lines[0].startswith("# chipstack frozen forecast") and "git commit" in lines[0]
         table = pd.read_csv(path, comment="#")
         assert {"quarter", "quantity", "mean", "lo", "hi"} <= set(table.columns)
+
+
+def test_validation_md_quotes_the_committed_quarterly_table():
+    text = qv.VALIDATION_MD.read_text(encoding="utf-8")
+    scored = pd.read_csv(qv.DOCS_VALIDATION / "quarterly.csv")
+    claims = pd.read_csv(qv.DOCS_VALIDATION / "claims.csv")
+    assert text == qv.render_validation_md(text, scored, claims), "run `python -m model.validation.quarterly`"
+    changed = scored.copy()
+    changed.loc[0, "model_mean"] *= 1.5
+    assert qv.render_validation_md(text, changed, claims) != text

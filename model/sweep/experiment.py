@@ -40,6 +40,7 @@ import difflib
 import hashlib
 import json
 import math
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,16 @@ from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_va
 from model.sweep.errors import UsageError
 from model.sweep.provenance import REPO_ROOT
 
-#: Folder of the shipped experiments: ``<repository root>/experiments``.
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+def _experiments_dir() -> Path:
+    """``experiments/`` of the clone, else the copy an installed wheel ships (``<prefix>/share/chipstack``)."""
+    clone = REPO_ROOT / "experiments"
+    installed = Path(sys.prefix) / "share" / "chipstack" / "experiments"
+    return clone if clone.is_dir() or not installed.is_dir() else installed
+
+
+#: Folder of the shipped experiments: ``<repository root>/experiments`` (or an installed wheel's copy).
+EXPERIMENTS_DIR = _experiments_dir()
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 MAX_STEPS = 10_000
 MAX_REPLICATIONS = 100_000

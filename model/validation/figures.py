@@ -1,4 +1,4 @@
-"""The validation figures (``docs/figures/validation_{arthur,bass,replay}.png``)."""
+"""The validation figures (``docs/validation/validation_{arthur,bass,replay,quarterly}.png``)."""
 
 from __future__ import annotations
 

@@ -23,10 +23,14 @@ import numpy as np
 import pandas as pd
 
 from model.core.quarters import parse_quarter
+from model.sweep.experiment import EXPERIMENTS_DIR
 from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
-OBSERVED_CSV = Path(__file__).resolve().parents[2] / "experiments" / "data" / "observed.csv"
+OBSERVED_CSV = EXPERIMENTS_DIR / "data" / "observed.csv"
 FORECASTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "forecasts"
+#: The committed validation results (``chipstack validate all --out docs/validation``).
+DOCS_VALIDATION = Path(__file__).resolve().parents[2] / "docs" / "validation"
+VALIDATION_MD = Path(__file__).resolve().parents[2] / "docs" / "VALIDATION.md"
 #: Last quarter of the calibration window; 2025 is out of sample; 2026 on is forecast.
 CALIBRATION_END = parse_quarter("2024Q4")
 OUT_OF_SAMPLE_END = parse_quarter("2025Q4")
@@ -276,3 +280,70 @@ def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
 
     write_atomic(path, write)
     return path
+
+
+#: Markers of the generated table in docs/VALIDATION.md §3.3.
+TABLE_BEGIN = "<!-- quarterly:table begin -->"
+TABLE_END = "<!-- quarterly:table end -->"
+
+
+def _fmt(value: float, quantity: str) -> str:
+    if "share" in quantity and "shipments" not in quantity:
+        return f"{value:.2f}"
+    if abs(value) >= 1e9:
+        return f"{value / 1e9:.2f}B"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:.3g}"
+
+
+def markdown_table(scored: pd.DataFrame) -> str:
+    """The scored table as Markdown (docs/VALIDATION.md §3.3, between TABLE_BEGIN and TABLE_END)."""
+    lines = ["| period | quantity | observed (grade) | model mean [95% over seeds] | error | role | reason for a big miss |",
+             "|---|---|---|---|---|---|---|"]
+    for r in scored.itertuples():
+        q = r.quantity
+        if r.error_kind == "share points":
+            error = f"{r.error:+.2f} pts"
+        elif r.error_kind == "model / observed":
+            error = f"×{r.error:.2f}"
+        else:
+            error = f"{_fmt(r.error, q)} (obs. 0)"
+        reason = r.reason if isinstance(r.reason, str) else ""
+        lines.append(f"| {r.period} | `{q}` | {_fmt(r.observed, q)} ({r.grade}) | {_fmt(r.model_mean, q)} "
+                     f"[{_fmt(r.model_lo, q)}, {_fmt(r.model_hi, q)}] | {error}{' **miss**' if r.big_miss else ''} "
+                     f"| {r.role} | {reason} |")
+    return "\n".join(lines)
+
+
+def _replace_block(text: str, begin: str, end: str, body: str) -> str:
+    i, j = text.find(begin), text.find(end)
+    if not 0 <= i < j:
+        raise ValueError(f"{VALIDATION_MD} has no {begin} ... {end} block")
+    return text[: i + len(begin)] + "\n" + body + "\n" + text[j:]
+
+
+def render_validation_md(text: str, scored: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
+    """VALIDATION.md with its generated blocks (the quarterly table; the claims table) re-rendered."""
+    from model.validation import claims as claims_module
+
+    text = _replace_block(text, TABLE_BEGIN, TABLE_END, markdown_table(scored))
+    if claims is not None:
+        text = _replace_block(text, claims_module.TABLE_BEGIN, claims_module.TABLE_END,
+                              claims_module.markdown_table(claims))
+    return text
+
+
+def main() -> int:
+    """``python -m model.validation.quarterly``: re-render VALIDATION.md's generated tables from the CSVs in
+    docs/validation/ (written by ``chipstack validate all --out docs/validation``)."""
+    text = VALIDATION_MD.read_text(encoding="utf-8")
+    new = render_validation_md(text, pd.read_csv(DOCS_VALIDATION / "quarterly.csv"),
+                               pd.read_csv(DOCS_VALIDATION / "claims.csv"))
+    if new != text:
+        VALIDATION_MD.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""``make reproduce`` / ``python -m model.reproduce``: regenerate every published result into a scratch folder
+and compare it with the committed one (docs/REPRODUCING.md).
+
+Published results, and what each is compared by:
+
+* the sweeps the README and docs cite (``export_regimes``, ``policy_robustness`` with its robustness
+  ranking and PRIM boxes, ``sensitivity``): their data tables, value by value;
+* validation (``chipstack validate all``: docking, replay, quarterly scoring, claims) against the CSVs
+  committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the same replay
+  re-run at this commit;
+* figures by the numbers behind them (a figure matches when the table it is drawn from matches);
+* quoted numbers: the generated blocks of README.md (headline tables), docs/VALIDATION.md (the quarterly
+  table) and docs/SOURCES.md (the defaults tables), re-rendered from the regenerated results.
+
+Numbers must be identical on x86-64 with the pinned lock file (``--rtol 0``, the default); elsewhere pass
+the documented tolerance (``--rtol 1e-9``, docs/REPRODUCING.md). The last line is
+``reproduced: N tables, M figures, K quoted numbers; all match`` (exit 0) or the list of what differs (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CHIPSTACK = [sys.executable, "-m", "model.cli"]
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
+
+#: The PRIM boxes the docs quote (README, docs/EXPLORING.md): (reporter, condition, policy pins).
+DISCOVER = (
+    ("us_stack_share", ("--below", "0.3"), ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
+    ("us_stack_share", ("--below", "0.3"), ("export_regime=lagged", "us_volume_cap_share=0.5", "export_tpp_cap=21000")),
+    ("us_stack_share_incl_offshore", ("--below", "0.6"),
+     ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
+)
+VALIDATION_TABLES = ("arthur_docking.csv", "bass_docking.csv", "replay.csv", "quarterly.csv", "by_maker.csv",
+                     "claims.csv")
+#: Figure (committed path) -> the tables it is drawn from (names of checks).
+FIGURES = {
+    "outputs/export_regimes/figures/heatmap_us_stack_share.png": ["export_regimes/summary.csv"],
+    "outputs/export_regimes/figures/timeseries_us_stack_share.png": ["export_regimes/runs.parquet"],
+    "outputs/export_regimes/figures/tradeoff.png": ["export_regimes/summary.csv"],
+    "outputs/export_regimes/figures/response_huawei_capacity_2026.png": ["export_regimes/summary.csv"],
+    "outputs/policy_robustness/robust/robust.png": ["policy_robustness/robust/ranking.csv",
+                                                    "policy_robustness/robust/regret.csv"],
+    "outputs/policy_robustness/robust/frontier.png": ["policy_robustness/robust/frontier.csv"],
+    "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
+    "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
+    "docs/validation/validation_bass.png": ["docs/validation/bass_docking.csv"],
+    "docs/validation/validation_replay.png": ["docs/validation/replay.csv"],
+    "docs/validation/validation_quarterly.png": ["docs/validation/quarterly.csv", "docs/validation/by_maker.csv"],
+}
+
+
+@dataclass
+class Outcome:
+    tables: dict[str, list[str]] = field(default_factory=dict)  # name -> differences (empty = match)
+    figures: dict[str, list[str]] = field(default_factory=dict)
+    quoted: dict[str, tuple[int, list[str]]] = field(default_factory=dict)  # block -> (numbers, differences)
+
+    def summary(self) -> str:
+        bad = [f"table {k}: {'; '.join(v[:3])}" for k, v in self.tables.items() if v]
+        bad += [f"figure {k}: {'; '.join(v)}" for k, v in self.figures.items() if v]
+        bad += [f"quoted {k}: {'; '.join(v[1][:3])}" for k, v in self.quoted.items() if v[1]]
+        numbers = sum(n for n, _ in self.quoted.values())
+        head = f"reproduced: {len(self.tables)} tables, {len(self.figures)} figures, {numbers} quoted numbers; "
+        return head + ("all match" if not bad else f"{len(bad)} differ:\n  " + "\n  ".join(bad))
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.tables.values()) and not any(self.figures.values()) and \
+            not any(d for _, d in self.quoted.values())
+
+
+def log(message: str) -> None:
+    print(f"[reproduce {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def chipstack(*args: str) -> None:
+    """Run a ``chipstack`` command (as a user would); a failure stops the reproduction."""
+    log("chipstack " + " ".join(args))
+    subprocess.run([*CHIPSTACK, *args], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, comment="#" if "forecasts" in path.parts else None)
+
+
+def compare_tables(committed: Path, fresh: Path, rtol: float) -> list[str]:
+    """Differences between two tables (same columns, rows and values; floats within ``rtol``)."""
+    if not committed.exists():
+        return [f"{committed.relative_to(ROOT)} is not committed"]
+    if not fresh.exists():
+        return [f"{fresh.name} was not regenerated"]
+    a, b = _read(committed), _read(fresh)
+    if list(a.columns) != list(b.columns):
+        return [f"columns differ: {sorted(set(a.columns) ^ set(b.columns))}"]
+    if len(a) != len(b):
+        return [f"{len(a)} rows committed, {len(b)} regenerated"]
+    out = []
+    for column in a.columns:
+        x, y = a[column].to_numpy(), b[column].to_numpy()
+        if x.dtype.kind in "fi" and y.dtype.kind in "fi":
+            x, y = x.astype(float), y.astype(float)
+            same = (x == y) | (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= rtol * np.abs(x))
+        else:
+            same = pd.Series(x).astype(str).to_numpy() == pd.Series(y).astype(str).to_numpy()
+        if not same.all():
+            k = int(np.flatnonzero(~same)[0])
+            out.append(f"{column}: {int((~same).sum())} values differ (row {k}: {x[k]!r} -> {y[k]!r})")
+    return out
+
+
+def quoted_numbers(committed_text: str, regenerated_text: str) -> tuple[int, list[str]]:
+    """(numbers in the committed block, differences with the regenerated block)."""
+    a, b = NUMBER.findall(committed_text), NUMBER.findall(regenerated_text)
+    if a == b:
+        return len(a), []
+    diffs = [f"{x} -> {y}" for x, y in zip(a, b, strict=False) if x != y]
+    if len(a) != len(b):
+        diffs.append(f"{len(a)} numbers committed, {len(b)} regenerated")
+    return len(a), diffs
+
+
+def _block(text: str, begin: str, end: str) -> str:
+    i, j = text.find(begin), text.find(end)
+    return text[i + len(begin):j] if 0 <= i < j else ""
+
+
+def run(scratch: Path, rtol: float) -> Outcome:
+    from model.analysis import headline
+    from model.core import defaults_doc
+    from model.validation import quarterly
+
+    outcome = Outcome()
+    t0 = time.time()
+    # --- sweeps
+    for name in ("export_regimes", "policy_robustness", "sensitivity"):
+        chipstack("sweep", name, "--out", str(scratch / name), "--workers", "2")
+    chipstack("robust", str(scratch / "policy_robustness"))
+    for reporter, condition, pins in DISCOVER:
+        chipstack("discover", str(scratch / "policy_robustness"), "--reporter", reporter, *condition,
+                  *[a for pin in pins for a in ("--policy", pin)])
+    for name in ("export_regimes", "policy_robustness"):
+        for table in ("runs.parquet", "final.csv", "summary.csv"):
+            outcome.tables[f"{name}/{table}"] = compare_tables(ROOT / "outputs" / name / table, scratch / name / table, rtol)
+    for table in ("ranking.csv", "regret.csv", "frontier.csv"):
+        outcome.tables[f"policy_robustness/robust/{table}"] = compare_tables(
+            ROOT / "outputs/policy_robustness/robust" / table, scratch / "policy_robustness/robust" / table, rtol)
+    for committed in sorted((ROOT / "outputs/policy_robustness/discover").glob("*/box.csv")):
+        rel = committed.relative_to(ROOT / "outputs")
+        outcome.tables[str(rel)] = compare_tables(committed, scratch / rel, rtol)
+    outcome.tables["docs/figures/sensitivity.csv"] = compare_tables(
+        ROOT / "docs/figures/sensitivity.csv", scratch / "sensitivity/sensitivity.csv", rtol)
+    # --- validation and the frozen forecasts
+    chipstack("validate", "all", "--out", str(scratch / "validation"))
+    for table in VALIDATION_TABLES:
+        outcome.tables[f"docs/validation/{table}"] = compare_tables(
+            ROOT / "docs/validation" / table, scratch / "validation" / table, rtol)
+    log("frozen forecasts: the replay re-run at this commit")
+    from model.validation.cli import FORECASTS
+    from model.validation.replay import replay_spec
+
+    params, _, seeds = replay_spec()
+    from model.core.quarters import parse_quarter
+
+    for name, (last, quarters) in FORECASTS.items():
+        steps = parse_quarter(last) - parse_quarter(params["start_quarter"]) + 1
+        fresh = quarterly.forecast_table(quarterly.run_replay(params, seeds, steps), quarters)
+        (scratch / "forecasts").mkdir(exist_ok=True)
+        fresh.to_csv(scratch / "forecasts" / name, index=False)
+        outcome.tables[f"docs/forecasts/{name}"] = compare_tables(
+            ROOT / "docs/forecasts" / name, scratch / "forecasts" / name, rtol)
+    # --- figures, by the tables behind them
+    for figure, sources in FIGURES.items():
+        problems = [] if (ROOT / figure).exists() else ["not committed"]
+        for source in sources:
+            key = source if source in outcome.tables else source.replace("outputs/", "")
+            if outcome.tables.get(key):
+                problems.append(f"its table {source} differs")
+        outcome.figures[figure] = problems
+    # --- quoted numbers
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    regenerated = headline.render(readme, headline.blocks(pd.read_csv(scratch / "export_regimes/summary.csv")))
+    for name in headline.blocks(pd.read_csv(ROOT / "outputs/export_regimes/summary.csv")):
+        begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
+        outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end), _block(regenerated, begin, end))
+    from model.validation import claims
+
+    validation = (ROOT / "docs/VALIDATION.md").read_text(encoding="utf-8")
+    fresh_md = quarterly.render_validation_md(validation, pd.read_csv(scratch / "validation/quarterly.csv"),
+                                              pd.read_csv(scratch / "validation/claims.csv"))
+    for label, (begin, end) in {"quarterly": (quarterly.TABLE_BEGIN, quarterly.TABLE_END),
+                                "claims": (claims.TABLE_BEGIN, claims.TABLE_END)}.items():
+        outcome.quoted[f"VALIDATION {label} table"] = quoted_numbers(_block(validation, begin, end),
+                                                                     _block(fresh_md, begin, end))
+    sources_md = (ROOT / "docs/SOURCES.md").read_text(encoding="utf-8")
+    outcome.quoted["SOURCES defaults"] = quoted_numbers(
+        _block(sources_md, defaults_doc.BEGIN, defaults_doc.END), "\n" + defaults_doc.tables() + "\n")
+    log(f"done in {time.time() - t0:.0f} s")
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.reproduce", description=__doc__.splitlines()[0])
+    parser.add_argument("--scratch", help="folder for the regenerated results (default: a new temporary folder)")
+    parser.add_argument("--rtol", type=float, default=0.0,
+                        help="relative tolerance for numbers (default 0: identical; 1e-9 off x86-64 or another lock)")
+    args = parser.parse_args(argv)
+    scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="chipstack-reproduce-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    if any(scratch.iterdir()):
+        print(f"chipstack: error: --scratch {str(scratch)!r}: not empty; allowed: a new or empty folder", file=sys.stderr)
+        return 2
+    log(f"regenerating into {scratch}")
+    try:
+        outcome = run(scratch, args.rtol)
+    except subprocess.CalledProcessError as exc:
+        print(f"chipstack: error: {' '.join(exc.cmd[2:])} failed (exit {exc.returncode})", file=sys.stderr)
+        return 1
+    print(outcome.summary())
+    return 0 if outcome.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
