@@ -892,6 +892,10 @@ class ReferenceModel(mesa.Model):
             if c.maker.name == "Nvidia" and c.on_sale and (c.to_anyone or c.to_licensed))
         huawei = next(mk for mk in self.makers if mk.name == "Huawei")
         self.huawei_output_cap_units = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
+        for mk in self.makers:
+            setattr(self, f"units_{mk.name.lower()}", sum(c.units_sold for c in self.chips if c.maker is mk))
+            setattr(self, f"revenue_{mk.name.lower()}",
+                    sum(c.units_sold * c.china_price for c in self.chips if c.maker is mk))
 
     def capability_gap(self):
         """Months since the US frontier first reached the best chip China can make or legally buy

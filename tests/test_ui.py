@@ -485,7 +485,10 @@ def test_replayed_sweep_run_matches_its_saved_rows():
     ok, text = replay_verdict(m, run)
     assert ok is None and "press Step" in text
     m.step()
-    assert replay_verdict(m, run) == (True, "✓ matches saved run, 1 quarter (to end of 2026Q1; 19 reporters bit for bit)")
+    from model import MODEL_REPORTERS
+
+    assert replay_verdict(m, run) == (
+        True, f"✓ matches saved run, 1 quarter (to end of 2026Q1; {len(MODEL_REPORTERS)} reporters bit for bit)")
     while m.steps < run.steps:
         m.step()
     ok, text = replay_verdict(m, run)

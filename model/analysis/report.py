@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.analysis.by_maker import by_maker_table
 from model.analysis.labels import is_numeric
 from model.analysis.sensitivity import sensitivity_figure, sensitivity_table
 from model.analysis.sweep_data import SWEEP_FILES, Sweep, check_sweep_dir, load_sweep
@@ -80,6 +81,11 @@ def build_report(out_dir: str | Path) -> Report:
         else:
             paths.append(save_figure(fig, figdir / name))
 
+    table = by_maker_table(sweep)
+    if not table.empty:
+        path = sweep.dir / "by_maker.csv"
+        write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
+        paths.append(path)
     emit(heatmap_figure(sweep), "heatmap_us_stack_share.png",
          "export_regime and china_import_policy do not both vary in the grid")
     emit(timeseries_figure(sweep), "timeseries_us_stack_share.png", "no data")
@@ -103,7 +109,8 @@ def build_report(out_dir: str | Path) -> Report:
 
 
 def write_report(out_dir: Path) -> list[Path]:
-    """Write ``figures/*.png`` (and ``sensitivity.csv`` for sampled designs); return the written paths."""
+    """Write ``by_maker.csv``, ``figures/*.png`` (and ``sensitivity.csv`` for sampled designs); return the
+    written paths."""
     return build_report(out_dir).paths
 
 

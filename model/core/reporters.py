@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model.core.catalogue import MAKERS
 from model.core.quarters import months_between
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
@@ -64,6 +65,11 @@ REPORTERS: tuple[Reporter, ...] = (
     Reporter("unspent_usd", "unspent budget", "billion USD per quarter", 1e9),
     Reporter("nvidia_china_supply_units", "Nvidia's China supply", "thousand units per quarter", 1e3),
     Reporter("huawei_output_cap_units", "Huawei's output ceiling", "thousand units per quarter", 1e3),
+) + tuple(
+    # per chipmaker, in catalogue order: units sold in China and China revenue this quarter (by_maker.csv)
+    r for m in MAKERS for r in (
+        Reporter(f"units_{m.name.lower()}", f"{m.name} chips sold in China", "thousand units per quarter", 1e3),
+        Reporter(f"revenue_{m.name.lower()}", f"{m.name} China revenue", "billion USD per quarter", 1e9))
 )
 REPORTERS_BY_NAME = {r.name: r for r in REPORTERS}
 #: Names of the model reporters (INTERFACES §2), in order.
@@ -159,3 +165,7 @@ def update(model: "ChipMarketModel") -> None:
     model.nvidia_china_supply_units = makers["Nvidia"].china_supply_units
     huawei = makers["Huawei"].capacity
     model.huawei_output_cap_units = huawei if np.isfinite(huawei) else 0.0
+    for maker in model.chipmakers:
+        mine = cat.maker_of_chip == maker.index
+        setattr(model, f"units_{maker.name.lower()}", float(model.chips_sold[mine].sum()))
+        setattr(model, f"revenue_{maker.name.lower()}", float(revenue[mine].sum()))
