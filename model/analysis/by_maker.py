@@ -7,18 +7,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from model.analysis.sweep_data import Sweep
 from model.core.catalogue import MAKERS
 
 
 def by_maker_table(sweep: Sweep) -> pd.DataFrame:
-    """quarter (and the varying parameters), maker, units, units_lo, units_hi, revenue_usd (+ lo, hi), runs."""
+    """quarter (and the varying parameters), maker, units, units_lo, units_hi, revenue_usd (+ lo, hi), runs.
+
+    Empty when ``runs.parquet`` lacks the per-maker reporters (a sweep from before they existed) or a
+    design column the manifest names (the report notes nothing is written then)."""
     makers = [m.name for m in MAKERS]
     columns = [f"{kind}_{m.lower()}" for m in makers for kind in ("units", "revenue")]
     keys = list(sweep.grid_params) + list(sweep.sample_params)
     if sweep.sample_params:  # sampled designs: one point per sample index
         keys = ["sample_index"]
+    available = set(pq.read_schema(sweep.runs_path).names)
+    if not set([*keys, "step", "quarter", *columns]) <= available:
+        return pd.DataFrame()
     runs = sweep.runs([*keys, "step", "quarter", *columns])
     rows = []
     for key, g in runs.groupby([*keys, "step", "quarter"], sort=True):

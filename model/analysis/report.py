@@ -82,7 +82,9 @@ def build_report(out_dir: str | Path) -> Report:
             paths.append(save_figure(fig, figdir / name))
 
     table = by_maker_table(sweep)
-    if not table.empty:
+    if table.empty:
+        notes.append("by_maker.csv: skipped (runs.parquet has no per-maker reporters or lacks a design column)")
+    else:
         path = sweep.dir / "by_maker.csv"
         write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
         paths.append(path)
