@@ -46,10 +46,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks
 
 test: lint
-	$(VPY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(VPY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
+	$(VPY) -m pytest -n 2 --dist loadgroup -m "not slow and not browser" $(PYTEST_ARGS)
 
 benchmark: $(STAMP)
 	$(VPY) -m benchmarks

@@ -94,6 +94,7 @@ def test_bad_manifest_is_a_usage_error(tmp_path, content):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("machine")  # uses both cores: not beside the browser tests (make test: --dist loadgroup)
 def test_the_shipped_reference_results_replicate(root):
     """outputs/export_regimes/ is committed: a model change that alters any number must come with
     regenerated reference results (`chipstack sweep export_regimes`)."""

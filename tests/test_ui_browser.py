@@ -54,6 +54,9 @@ START_TIMEOUT_S = 120.0
 
 pytestmark = [
     pytest.mark.browser,
+    # one xdist worker runs the browser tests and the other whole-machine tests one after another
+    # (`make test` uses --dist loadgroup), so a page is never stepped while a 2-worker sweep runs beside it
+    pytest.mark.xdist_group("machine"),
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)"),
 ]
