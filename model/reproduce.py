@@ -100,7 +100,7 @@ def _read(path: Path) -> pd.DataFrame:
 def compare_tables(committed: Path, fresh: Path, rtol: float) -> list[str]:
     """Differences between two tables (same columns, rows and values; floats within ``rtol``)."""
     if not committed.exists():
-        return [f"{committed.relative_to(ROOT)} is not committed"]
+        return [f"{committed} is not committed"]
     if not fresh.exists():
         return [f"{fresh.name} was not regenerated"]
     a, b = _read(committed), _read(fresh)
