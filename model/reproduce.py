@@ -114,8 +114,9 @@ def compare_tables(committed: Path, fresh: Path, rtol: float) -> list[str]:
         if x.dtype.kind in "fi" and y.dtype.kind in "fi":
             x, y = x.astype(float), y.astype(float)
             same = (x == y) | (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= rtol * np.abs(x))
-        else:
-            same = pd.Series(x).astype(str).to_numpy() == pd.Series(y).astype(str).to_numpy()
+        else:  # text: equal, or missing on both sides (pandas 3's str dtype keeps NaN, and NaN != NaN)
+            missing = pd.isna(pd.Series(x)).to_numpy() & pd.isna(pd.Series(y)).to_numpy()
+            same = missing | (pd.Series(x).astype(str).to_numpy() == pd.Series(y).astype(str).to_numpy())
         if not same.all():
             k = int(np.flatnonzero(~same)[0])
             out.append(f"{column}: {int((~same).sum())} values differ (row {k}: {x[k]!r} -> {y[k]!r})")

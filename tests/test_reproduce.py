@@ -47,3 +47,12 @@ def test_every_published_figure_is_mapped_to_a_committed_table():
         for source in sources:
             path = reproduce.ROOT / (source if source.startswith("docs/") else f"outputs/{source}")
             assert path.exists(), (figure, source)
+
+
+def test_missing_text_on_both_sides_matches(tmp_path):
+    a = pd.DataFrame({"reason": ["", "a miss", ""], "v": [1.0, 2.0, 3.0]})
+    a.to_csv(tmp_path / "a.csv", index=False)
+    a.to_csv(tmp_path / "b.csv", index=False)
+    assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "b.csv", 0.0) == []
+    a.assign(reason=["", "another", ""]).to_csv(tmp_path / "c.csv", index=False)
+    assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "c.csv", 0.0)[0].startswith("reason: 1 values")
