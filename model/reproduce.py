@@ -50,9 +50,8 @@ FIGURES = {
     "outputs/export_regimes/figures/timeseries_us_stack_share.png": ["export_regimes/runs.parquet"],
     "outputs/export_regimes/figures/tradeoff.png": ["export_regimes/summary.csv"],
     "outputs/export_regimes/figures/response_huawei_capacity_2026.png": ["export_regimes/summary.csv"],
-    "outputs/policy_robustness/robust/robust.png": ["policy_robustness/robust/ranking.csv",
-                                                    "policy_robustness/robust/regret.csv"],
-    "outputs/policy_robustness/robust/frontier.png": ["policy_robustness/robust/frontier.csv"],
+    "docs/exploring/robust/robust.png": ["docs/exploring/robust/ranking.csv", "docs/exploring/robust/regret.csv"],
+    "docs/exploring/robust/frontier.png": ["docs/exploring/robust/frontier.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
     "docs/validation/validation_bass.png": ["docs/validation/bass_docking.csv"],
@@ -153,15 +152,16 @@ def run(scratch: Path, rtol: float) -> Outcome:
     for reporter, condition, pins in DISCOVER:
         chipstack("discover", str(scratch / "policy_robustness"), "--reporter", reporter, *condition,
                   *[a for pin in pins for a in ("--policy", pin)])
-    for name in ("export_regimes", "policy_robustness"):
-        for table in ("runs.parquet", "final.csv", "summary.csv"):
-            outcome.tables[f"{name}/{table}"] = compare_tables(ROOT / "outputs" / name / table, scratch / name / table, rtol)
+    for table in ("runs.parquet", "final.csv", "summary.csv"):
+        outcome.tables[f"export_regimes/{table}"] = compare_tables(
+            ROOT / "outputs/export_regimes" / table, scratch / "export_regimes" / table, rtol)
+    # policy_robustness is published by its derived tables (docs/exploring/), not its 2,048 runs
     for table in ("ranking.csv", "regret.csv", "frontier.csv"):
-        outcome.tables[f"policy_robustness/robust/{table}"] = compare_tables(
-            ROOT / "outputs/policy_robustness/robust" / table, scratch / "policy_robustness/robust" / table, rtol)
-    for committed in sorted((ROOT / "outputs/policy_robustness/discover").glob("*/box.csv")):
-        rel = committed.relative_to(ROOT / "outputs")
-        outcome.tables[str(rel)] = compare_tables(committed, scratch / rel, rtol)
+        outcome.tables[f"docs/exploring/robust/{table}"] = compare_tables(
+            ROOT / "docs/exploring/robust" / table, scratch / "policy_robustness/robust" / table, rtol)
+    for committed in sorted((ROOT / "docs/exploring/discover").glob("*/box.csv")):
+        rel = committed.relative_to(ROOT / "docs/exploring")
+        outcome.tables[f"docs/exploring/{rel}"] = compare_tables(committed, scratch / "policy_robustness" / rel, rtol)
     outcome.tables["docs/figures/sensitivity.csv"] = compare_tables(
         ROOT / "docs/figures/sensitivity.csv", scratch / "sensitivity/sensitivity.csv", rtol)
     # --- validation and the frozen forecasts
@@ -187,8 +187,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     for figure, sources in FIGURES.items():
         problems = [] if (ROOT / figure).exists() else ["not committed"]
         for source in sources:
-            key = source if source in outcome.tables else source.replace("outputs/", "")
-            if outcome.tables.get(key):
+            if outcome.tables.get(source):
                 problems.append(f"its table {source} differs")
         outcome.figures[figure] = problems
     # --- quoted numbers
