@@ -170,17 +170,9 @@ def run(scratch: Path, rtol: float) -> Outcome:
         outcome.tables[f"docs/validation/{table}"] = compare_tables(
             ROOT / "docs/validation" / table, scratch / "validation" / table, rtol)
     log("frozen forecasts: the replay re-run at this commit")
-    from model.validation.cli import FORECASTS
-    from model.validation.replay import replay_spec
-
-    params, _, seeds = replay_spec()
-    from model.core.quarters import parse_quarter
-
-    for name, (last, quarters) in FORECASTS.items():
-        steps = parse_quarter(last) - parse_quarter(params["start_quarter"]) + 1
-        fresh = quarterly.forecast_table(quarterly.run_replay(params, seeds, steps), quarters)
-        (scratch / "forecasts").mkdir(exist_ok=True)
-        fresh.to_csv(scratch / "forecasts" / name, index=False)
+    (scratch / "forecasts").mkdir(exist_ok=True)
+    for name in quarterly.FORECASTS:
+        quarterly.make_forecast(name).to_csv(scratch / "forecasts" / name, index=False)
         outcome.tables[f"docs/forecasts/{name}"] = compare_tables(
             ROOT / "docs/forecasts" / name, scratch / "forecasts" / name, rtol)
     # --- figures, by the tables behind them

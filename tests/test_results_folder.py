@@ -20,6 +20,7 @@ from model.sweep.experiment import experiment_from_dict
 from model.sweep.io import sha256_file
 from model.sweep.runner import run_sweep
 from model.sweep.store import PARTS_DIR, folder_lock, part_record
+from sweep_files import assert_same_data, write_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 4
@@ -29,26 +30,6 @@ def spec(name: str = "trust") -> dict:
     return {"experiment": {"name": name, "description": "test", "steps": STEPS, "replications": 2, "seed": 11},
             "parameters": {"n_developers": 20},
             "grid": {"export_regime": ["ban", "lagged", "open"], "china_import_policy": ["open", "restrict"]}}
-
-
-def write_toml(path: Path, data: dict) -> Path:
-    lines = []
-    for section, table in data.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def read_all(out: Path) -> dict[str, pd.DataFrame]:
-    return {"runs": pd.read_parquet(out / "runs.parquet"), "final": pd.read_csv(out / "final.csv"),
-            "summary": pd.read_csv(out / "summary.csv")}
-
-
-def assert_same_data(a: Path, b: Path) -> None:
-    left, right = read_all(a), read_all(b)
-    for key in left:
-        pd.testing.assert_frame_equal(left[key], right[key], check_exact=True, obj=key)
 
 
 def one_error_line(stderr: str) -> str:

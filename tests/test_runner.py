@@ -24,6 +24,7 @@ from model.sweep.design import build_design
 from model.sweep.experiment import experiment_from_dict, load_experiment
 from model.sweep.io import sha256_file
 from model.sweep.runner import InlineExecutor, run_sweep
+from sweep_files import assert_same_data, read_all, write_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,26 +34,6 @@ def spec(name: str = "t", replications: int = 2, steps: int = 4, **grid) -> dict
     return {"experiment": {"name": name, "description": "test", "steps": steps,
                            "replications": replications, "seed": 11},
             "parameters": {"n_developers": 20}, "grid": grid}
-
-
-def write_toml(path: Path, data: dict) -> Path:
-    lines = []
-    for section, table in data.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def read_all(out: Path) -> dict[str, pd.DataFrame]:
-    return {"runs": pd.read_parquet(out / "runs.parquet"), "final": pd.read_csv(out / "final.csv"),
-            "summary": pd.read_csv(out / "summary.csv")}
-
-
-def assert_same_data(a: Path, b: Path) -> None:
-    left, right = read_all(a), read_all(b)
-    for key in left:
-        pd.testing.assert_frame_equal(left[key], right[key], check_exact=True, obj=key)
 
 
 @pytest.fixture(scope="module")

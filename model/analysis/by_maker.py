@@ -10,7 +10,24 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from model.analysis.sweep_data import Sweep
-from model.core.catalogue import MAKERS
+from model.core.reporters import MAKER_COLUMNS
+
+
+def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group of ``keys`` (e.g. design point, step, quarter) and chipmaker: units and revenue, mean and
+    2.5-97.5 percentiles over the group's runs. ``runs`` holds the per-maker reporters."""
+    rows = []
+    for key, g in runs.groupby(keys, sort=True):
+        point = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        for maker, (units_col, revenue_col) in MAKER_COLUMNS.items():
+            u = g[units_col].to_numpy(dtype=float)
+            r = g[revenue_col].to_numpy(dtype=float)
+            rows.append({**point, "maker": maker,
+                         "units": float(u.mean()), "units_lo": float(np.percentile(u, 2.5)),
+                         "units_hi": float(np.percentile(u, 97.5)),
+                         "revenue_usd": float(r.mean()), "revenue_usd_lo": float(np.percentile(r, 2.5)),
+                         "revenue_usd_hi": float(np.percentile(r, 97.5)), "runs": len(g)})
+    return pd.DataFrame(rows)
 
 
 def by_maker_table(sweep: Sweep) -> pd.DataFrame:
@@ -18,24 +35,11 @@ def by_maker_table(sweep: Sweep) -> pd.DataFrame:
 
     Empty when ``runs.parquet`` lacks the per-maker reporters (a sweep from before they existed) or a
     design column the manifest names (the report notes nothing is written then)."""
-    makers = [m.name for m in MAKERS]
-    columns = [f"{kind}_{m.lower()}" for m in makers for kind in ("units", "revenue")]
+    columns = [c for pair in MAKER_COLUMNS.values() for c in pair]
     keys = list(sweep.grid_params) + list(sweep.sample_params)
     if sweep.sample_params:  # sampled designs: one point per sample index
         keys = ["sample_index"]
     available = set(pq.read_schema(sweep.runs_path).names)
     if not set([*keys, "step", "quarter", *columns]) <= available:
         return pd.DataFrame()
-    runs = sweep.runs([*keys, "step", "quarter", *columns])
-    rows = []
-    for key, g in runs.groupby([*keys, "step", "quarter"], sort=True):
-        point = dict(zip([*keys, "step", "quarter"], key if isinstance(key, tuple) else (key,), strict=True))
-        for maker in makers:
-            u = g[f"units_{maker.lower()}"].to_numpy(dtype=float)
-            r = g[f"revenue_{maker.lower()}"].to_numpy(dtype=float)
-            rows.append({**point, "maker": maker,
-                         "units": float(u.mean()), "units_lo": float(np.percentile(u, 2.5)),
-                         "units_hi": float(np.percentile(u, 97.5)),
-                         "revenue_usd": float(r.mean()), "revenue_usd_lo": float(np.percentile(r, 2.5)),
-                         "revenue_usd_hi": float(np.percentile(r, 97.5)), "runs": len(g)})
-    return pd.DataFrame(rows)
+    return summarise(sweep.runs([*keys, "step", "quarter", *columns]), [*keys, "step", "quarter"])

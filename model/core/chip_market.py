@@ -42,7 +42,7 @@ from model.core.population import (
     own_shares,
     quarterly_demand,
 )
-from model.core.market import clear_market
+from model.core.market import chips_with_supply, clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from model.core.policy import (
     CHINA_STANCES,
@@ -321,12 +321,12 @@ class ChipMarketModel(mesa.Model):
         groups, capacity = self.supply_groups(sale, to_licensed)
         stocked = self.stocked_products(sale)
         self.last_supply = np.where(stocked, self.china_stock, 0.0)
-        market = (pull, classes, base, self.buyer_cost, self.perf, groups)
+        market = (pull, classes, base, self.buyer_cost, self.perf, groups)  # this quarter's market, for stockpiling
         result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
                               groups, capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
         purchases, chips_sold = result.purchases, result.chips_sold
         self.last_orders = result.orders
-        ahead = self.stockpile(demand, classes, result, market)
+        ahead = self.stockpile(demand, result, market)
         if ahead is not None:
             purchases = purchases + ahead.purchases
             chips_sold = chips_sold + ahead.chips_sold
@@ -376,13 +376,13 @@ class ChipMarketModel(mesa.Model):
         dev.advance -= repay
         return gross - repay
 
-    def stockpile(self, demand: np.ndarray, classes: np.ndarray, result, market):
+    def stockpile(self, demand: np.ndarray, result, market):
         """Developers who may buy US chips and expect a cut bring budget forward and buy US chips with
         supply left (a second clearing over US chips only); None when nobody stockpiles."""
         cat = self.catalogue
         pull, classes, base, cost, perf, groups = market
         us_allowed = self.allowed_by_class & cat.is_us[None, :]
-        has_supply = ~(groups & (result.capacity_left[:, None] <= 0)).any(axis=0)
+        has_supply = chips_with_supply(groups, result.capacity_left)
         may_buy_us = (us_allowed & has_supply[None, :]).any(axis=1)[classes]
         extra = channels.stockpile_extra(demand, may_buy_us, self.stockpile_share, self.policy_risk_weight,
                                          self.us_government.supply_cut_risk)

@@ -37,6 +37,11 @@ class Clearing:
     capacity_left: np.ndarray  # (K,) units each supply group can still deliver
 
 
+def chips_with_supply(groups: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """(J,) chips none of whose supply groups is exhausted."""
+    return ~(groups & (capacity[:, None] <= 0)).any(axis=0)
+
+
 def clear_market(
     demand: np.ndarray,
     pull: np.ndarray,
@@ -82,7 +87,7 @@ def clear_market(
     orders = np.zeros(base.shape[0])
     rounds = 0
     for rounds in range(1, max_rounds + 1):
-        has_supply = ~(groups & (capacity[:, None] <= 0)).any(axis=0)  # (J,): no exhausted group
+        has_supply = chips_with_supply(groups, capacity)
         allowed = allowed_by_class & has_supply[None, :]
         A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
         shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)

@@ -71,6 +71,8 @@ REPORTERS: tuple[Reporter, ...] = (
         Reporter(f"units_{m.name.lower()}", f"{m.name} chips sold in China", "thousand units per quarter", 1e3),
         Reporter(f"revenue_{m.name.lower()}", f"{m.name} China revenue", "billion USD per quarter", 1e9))
 )
+#: chipmaker name -> (its units reporter, its revenue reporter)
+MAKER_COLUMNS = {m.name: (f"units_{m.name.lower()}", f"revenue_{m.name.lower()}") for m in MAKERS}
 REPORTERS_BY_NAME = {r.name: r for r in REPORTERS}
 #: Names of the model reporters (INTERFACES §2), in order.
 MODEL_REPORTERS = tuple(r.name for r in REPORTERS)
@@ -167,5 +169,6 @@ def update(model: "ChipMarketModel") -> None:
     model.huawei_output_cap_units = huawei if np.isfinite(huawei) else 0.0
     for maker in model.chipmakers:
         mine = cat.maker_of_chip == maker.index
-        setattr(model, f"units_{maker.name.lower()}", float(model.chips_sold[mine].sum()))
-        setattr(model, f"revenue_{maker.name.lower()}", float(revenue[mine].sum()))
+        units, rev = MAKER_COLUMNS[maker.name]
+        setattr(model, units, float(model.chips_sold[mine].sum()))
+        setattr(model, rev, float(revenue[mine].sum()))

@@ -122,32 +122,24 @@ def _quarterly(out: Path, quick: bool) -> None:
     print(scored.drop(columns=["source", "comparison", "reason"]).round(3).to_string(index=False))
 
 
-#: The frozen forecasts (docs/forecasts/): file name -> (last quarter of the replay, quarters forecast).
-FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
-             "2026Q3-2027Q4.csv": ("2027Q4", ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"])}
-
-
 def _forecast(out: Path, quick: bool) -> None:
     """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see quarterly.py)."""
-    from model.core.quarters import parse_quarter
     from model.sweep.provenance import git_state
-    from model.validation.quarterly import FORECASTS_DIR, forecast_table, freeze_forecast, run_replay
+    from model.validation.quarterly import FORECASTS, FORECASTS_DIR, freeze_forecast, make_forecast
     from model.validation.replay import replay_spec
 
-    params, _, seeds = replay_spec()
-    start = parse_quarter(params["start_quarter"])
+    seeds = replay_spec()[2]
     state = git_state() or {}
     if state.get("dirty"):
         raise UsageError("the model code has uncommitted changes; commit them first: a frozen forecast names "
                          "the commit that made it")
     commit = state.get("commit", "unknown")
-    for name, (last, quarters) in FORECASTS.items():
+    for name, (last, _) in FORECASTS.items():
         path = FORECASTS_DIR / name
         if path.exists():
             print(f"{path}: frozen, not overwritten", file=sys.stderr)
             continue
-        steps = parse_quarter(last) - start + 1
-        table = forecast_table(run_replay(params, seeds, steps), quarters)
+        table = make_forecast(name)
         header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml run to {last} "
                   f"({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
                   "Policies after 2026Q2: those in force at the end of the replay's timeline. mean and 95% interval "

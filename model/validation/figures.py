@@ -104,12 +104,16 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
     quarters = sorted(runs["quarter"].unique())
     x = np.arange(len(quarters))
     pos = {q: k for k, q in enumerate(quarters)}
-    revenue_cols = [c for c in runs.columns if c.startswith("revenue_")]
+    from model.core.reporters import MAKER_COLUMNS
+    from model.validation.quarterly import CNY_PER_USD
+
+    revenue_cols = [revenue for _, revenue in MAKER_COLUMNS.values()]
+    nvidia = runs[MAKER_COLUMNS["Nvidia"][1]]
     runs = runs.assign(
-        nvidia_bn=runs["revenue_Nvidia"] / 1e9,
-        nvidia_share=runs["revenue_Nvidia"] / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
-        huawei_k=runs["units_Huawei"] / 1e3,
-        cambricon_cny_bn=runs["revenue_Cambricon"] * 7.2 / 1e9)
+        nvidia_bn=nvidia / 1e9,
+        nvidia_share=nvidia / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
+        huawei_k=runs[MAKER_COLUMNS["Huawei"][0]] / 1e3,
+        cambricon_cny_bn=runs[MAKER_COLUMNS["Cambricon"][1]] * CNY_PER_USD / 1e9)
     panels = [("nvidia_bn", "Nvidia China revenue (bn USD)", ("nvidia_china_revenue", "nvidia_h20_revenue_china"), 1e9),
               ("nvidia_share", "Nvidia share of AI-chip revenue", ("nvidia_share_china_ai_chip_market",
                                                                    "nvidia_share_china_advanced_ai_chips"), 1.0),

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.analysis.by_maker import summarise
 from model.core.quarters import parse_quarter
+from model.core.reporters import MAKER_COLUMNS
 from model.sweep.experiment import EXPERIMENTS_DIR
 from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
@@ -65,9 +67,7 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
                    "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
                    "spent_offshore_usd": m.spent_offshore_usd, "spent_grey_usd": m.spent_grey_usd,
                    "unspent_usd": m.unspent_usd}
-            for maker in m.chipmakers:
-                row[f"units_{maker.name}"] = float(m.chips_sold[cat.maker_of_chip == maker.index].sum())
-                row[f"revenue_{maker.name}"] = maker.revenue_usd
+            row.update({c: getattr(m, c) for pair in MAKER_COLUMNS.values() for c in pair})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,15 +78,7 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
 
 def by_maker(runs: pd.DataFrame) -> pd.DataFrame:
     """quarter, maker, units and revenue_usd: mean and 95% interval (2.5-97.5 percentiles) over seeds."""
-    makers = [c[len("units_"):] for c in runs.columns if c.startswith("units_")]
-    rows = []
-    for quarter, g in runs.groupby("quarter", sort=True):
-        for maker in makers:
-            u, ulo, uhi = _interval(g[f"units_{maker}"].to_numpy())
-            r, rlo, rhi = _interval(g[f"revenue_{maker}"].to_numpy())
-            rows.append({"quarter": quarter, "maker": maker, "units": u, "units_lo": ulo, "units_hi": uhi,
-                         "revenue_usd": r, "revenue_usd_lo": rlo, "revenue_usd_hi": rhi, "seeds": len(g)})
-    return pd.DataFrame(rows)
+    return summarise(runs, ["quarter"])
 
 
 def _period_values(runs: pd.DataFrame, period: str, column_fn) -> np.ndarray | None:
@@ -100,11 +92,15 @@ def _period_values(runs: pd.DataFrame, period: str, column_fn) -> np.ndarray | N
 
 
 def _revenue(g: pd.DataFrame, makers) -> float:
-    return float(sum(g[f"revenue_{m}"].sum() for m in makers))
+    return float(sum(g[MAKER_COLUMNS[m][1]].sum() for m in makers))
+
+
+def _units(g: pd.DataFrame, makers) -> float:
+    return float(sum(g[MAKER_COLUMNS[m][0]].sum() for m in makers))
 
 
 def _all_makers(g: pd.DataFrame):
-    return [c[len("revenue_"):] for c in g.columns if c.startswith("revenue_")]
+    return list(MAKER_COLUMNS)
 
 
 #: observed quantity -> (model quantity per seed over a period, what is compared)
@@ -133,21 +129,21 @@ MODEL_QUANTITY = {
         lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
         "Nvidia's share of AI-chip revenue in China (legal sales)"),
     "domestic_vendor_share_china_ai_chip_sales": (
-        lambda g: _revenue(g, [m for m in DOMESTIC_MAKERS if f"revenue_{m}" in g]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        lambda g: _revenue(g, DOMESTIC_MAKERS) / max(_revenue(g, _all_makers(g)), 1e-9),
         "domestic makers' share of AI-chip revenue in China"),
     "china_ai_chip_market": (lambda g: _revenue(g, _all_makers(g)), "all makers' AI-chip revenue in China (legal sales)"),
     "cambricon_revenue": (lambda g: _revenue(g, ["Cambricon"]) * CNY_PER_USD,
                           f"Cambricon revenue, model USD x {CNY_PER_USD} CNY/USD (ASSUMPTION)"),
-    "ai_accelerator_shipments_china_all": (lambda g: float(sum(g[c].sum() for c in g.columns if c.startswith("units_"))),
+    "ai_accelerator_shipments_china_all": (lambda g: _units(g, _all_makers(g)),
                                            "all accelerator units sold in China (legal sales)"),
-    "ai_accelerator_shipments_china_nvidia": (lambda g: float(g["units_Nvidia"].sum()), "Nvidia units"),
-    "ai_accelerator_shipments_china_amd": (lambda g: float(g["units_AMD"].sum()), "AMD units"),
+    "ai_accelerator_shipments_china_nvidia": (lambda g: _units(g, ["Nvidia"]), "Nvidia units"),
+    "ai_accelerator_shipments_china_amd": (lambda g: _units(g, ["AMD"]), "AMD units"),
     "ai_accelerator_shipments_china_domestic": (
-        lambda g: float(sum(g[f"units_{m}"].sum() for m in DOMESTIC_MAKERS if f"units_{m}" in g)), "domestic units"),
-    "ai_accelerator_shipments_china_huawei": (lambda g: float(g["units_Huawei"].sum()), "Huawei units"),
-    "ai_accelerator_shipments_china_thead": (lambda g: float(g["units_THead"].sum()), "T-Head units"),
-    "ai_accelerator_shipments_china_kunlunxin": (lambda g: float(g["units_Kunlunxin"].sum()), "Kunlunxin units"),
-    "ai_accelerator_shipments_china_cambricon": (lambda g: float(g["units_Cambricon"].sum()), "Cambricon units"),
+        lambda g: _units(g, DOMESTIC_MAKERS), "domestic units"),
+    "ai_accelerator_shipments_china_huawei": (lambda g: _units(g, ["Huawei"]), "Huawei units"),
+    "ai_accelerator_shipments_china_thead": (lambda g: _units(g, ["THead"]), "T-Head units"),
+    "ai_accelerator_shipments_china_kunlunxin": (lambda g: _units(g, ["Kunlunxin"]), "Kunlunxin units"),
+    "ai_accelerator_shipments_china_cambricon": (lambda g: _units(g, ["Cambricon"]), "Cambricon units"),
 }
 SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_advanced_ai_chips",
                     "domestic_vendor_share_china_ai_chip_sales"}
@@ -242,7 +238,7 @@ def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd
 FORECAST_QUANTITIES = {
     "nvidia_china_revenue_usd": lambda g: _revenue(g, ["Nvidia"]),
     "nvidia_share_of_spending": lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
-    "huawei_units": lambda g: float(g["units_Huawei"].sum()),
+    "huawei_units": lambda g: _units(g, ["Huawei"]),
     "huawei_revenue_usd": lambda g: _revenue(g, ["Huawei"]),
     "all_makers_revenue_usd": lambda g: _revenue(g, _all_makers(g)),
     "spent_grey_usd": lambda g: float(g["spent_grey_usd"].sum()),
@@ -261,6 +257,20 @@ def forecast_table(runs: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
             mean, lo, hi = _interval(vals)
             rows.append({"quarter": q, "quantity": name, "mean": mean, "lo": lo, "hi": hi, "seeds": len(vals)})
     return pd.DataFrame(rows)
+
+
+#: The frozen forecasts (docs/forecasts/): file name -> (last quarter of the replay, quarters forecast).
+FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
+             "2026Q3-2027Q4.csv": ("2027Q4", ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"])}
+
+
+def make_forecast(name: str) -> pd.DataFrame:
+    """The forecast ``name`` of ``FORECASTS`` from the replay file at this commit (its seeds, run to its
+    last quarter)."""
+    last, quarters = FORECASTS[name]
+    params, _, seeds = replay_spec(REPLAY_EXPERIMENT)
+    steps = parse_quarter(last) - parse_quarter(params["start_quarter"]) + 1
+    return forecast_table(run_replay(params, seeds, steps), quarters)
 
 
 def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
