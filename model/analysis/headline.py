@@ -8,11 +8,12 @@ change that moves a number either regenerates the table or fails ``make test``.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import pandas as pd
+
+from model.core.docblocks import replace_block
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -55,10 +56,11 @@ def blocks(summary: pd.DataFrame) -> dict[str, str]:
 
 def render(text: str, generated: dict[str, str]) -> str:
     for name, body in generated.items():
-        pattern = re.compile(rf"(<!-- headline:{name} begin -->\n)(?:.*?\n)?(<!-- headline:{name} end -->)", re.S)
-        if not pattern.search(text):
-            raise ValueError(f"README.md has no block '{name}' (<!-- headline:{name} begin/end -->)")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+        begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
+        try:
+            text = replace_block(text, begin, end, body)
+        except ValueError:
+            raise ValueError(f"README.md has no block '{name}' ({begin} ... {end})") from None
     return text
 
 

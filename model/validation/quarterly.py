@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from model.analysis.by_maker import summarise
+from model.core.docblocks import replace_block
 from model.core.quarters import parse_quarter
 from model.core.reporters import MAKER_COLUMNS
 from model.sweep.experiment import EXPERIMENTS_DIR
@@ -326,20 +327,13 @@ def markdown_table(scored: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _replace_block(text: str, begin: str, end: str, body: str) -> str:
-    i, j = text.find(begin), text.find(end)
-    if not 0 <= i < j:
-        raise ValueError(f"{VALIDATION_MD} has no {begin} ... {end} block")
-    return text[: i + len(begin)] + "\n" + body + "\n" + text[j:]
-
-
 def render_validation_md(text: str, scored: pd.DataFrame, claims: pd.DataFrame | None = None) -> str:
     """VALIDATION.md with its generated blocks (the quarterly table; the claims table) re-rendered."""
     from model.validation import claims as claims_module
 
-    text = _replace_block(text, TABLE_BEGIN, TABLE_END, markdown_table(scored))
+    text = replace_block(text, TABLE_BEGIN, TABLE_END, markdown_table(scored))
     if claims is not None:
-        text = _replace_block(text, claims_module.TABLE_BEGIN, claims_module.TABLE_END,
+        text = replace_block(text, claims_module.TABLE_BEGIN, claims_module.TABLE_END,
                               claims_module.markdown_table(claims))
     return text
 
