@@ -19,7 +19,6 @@ the documented tolerance (``--rtol 1e-9``, docs/REPRODUCING.md). The last line i
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import sys
@@ -205,16 +204,24 @@ def run(scratch: Path, rtol: float) -> Outcome:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m model.reproduce", description=__doc__.splitlines()[0])
+    from model.cli import _Parser
+    from model.sweep.errors import UsageError, one_line
+
+    parser = _Parser(prog="python -m model.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("--scratch", help="folder for the regenerated results (default: a new temporary folder)")
     parser.add_argument("--rtol", type=float, default=0.0,
                         help="relative tolerance for numbers (default 0: identical; 1e-9 off x86-64 or another lock)")
-    args = parser.parse_args(argv)
-    scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="chipstack-reproduce-"))
-    scratch.mkdir(parents=True, exist_ok=True)
-    if any(scratch.iterdir()):
-        print(f"chipstack: error: --scratch {str(scratch)!r}: not empty; allowed: a new or empty folder", file=sys.stderr)
+    try:
+        args = parser.parse_args(argv)
+        if not args.rtol >= 0:
+            raise UsageError(f"--rtol {args.rtol}: allowed: a number >= 0 (0 = identical)")
+        scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="chipstack-reproduce-"))
+        if scratch.exists() and (not scratch.is_dir() or any(scratch.iterdir())):
+            raise UsageError(f"--scratch {str(scratch)!r}: not an empty folder; allowed: a new or empty folder")
+    except UsageError as exc:
+        print(f"chipstack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    scratch.mkdir(parents=True, exist_ok=True)
     log(f"regenerating into {scratch}")
     try:
         outcome = run(scratch, args.rtol)

@@ -56,3 +56,12 @@ def test_missing_text_on_both_sides_matches(tmp_path):
     assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "b.csv", 0.0) == []
     a.assign(reason=["", "another", ""]).to_csv(tmp_path / "c.csv", index=False)
     assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "c.csv", 0.0)[0].startswith("reason: 1 values")
+
+
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    for argv in (["--rtol", "abc"], ["--rtol", "-1"], ["--scratch", str(tmp_path / "full")], ["--bogus"]):
+        assert reproduce.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("chipstack: error:"), (argv, err)
