@@ -238,7 +238,7 @@ def test_sensitivity_ranges_are_the_documented_sweep_ranges():
 
 def test_precision_keys_validated(tmp_path):
     exp = load_experiment("export_regimes")
-    assert exp.precision.half_width == 0.02 and exp.precision.reporter == "us_stack_share"
+    assert exp.precision.half_width == 0.025 and exp.precision.reporter == "us_stack_share"
     bad = GOOD.replace("seed = 7", "seed = 7\ntarget_half_width = 0.1\nmax_replications = 1")
     with pytest.raises(UsageError, match="max_replications = 1: below replications = 2"):
         load_experiment(write(tmp_path, bad))

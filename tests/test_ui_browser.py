@@ -220,17 +220,21 @@ def step(page, expected_step: int) -> tuple[float, float]:
                   return s && s.innerText.includes('Step: ' + n + ' '); }""",
         arg=expected_step, timeout=30_000, polling=5)
     t_label = time.perf_counter() - t0
-    page.wait_for_function(
-        """([n, before]) => {
-            const s = document.querySelector('.chipstack-status');
-            const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-            return s && s.innerText.includes('Step: ' + n + ' ') && imgs.length === before.length
-                && imgs.every((img, k) => img.src !== before[k] && img.complete && img.naturalWidth > 0);
-        }""",
-        # eight views are redrawn server-side; under `make test` the other xdist worker may hold both
-        # cores, so allow well over the ~0.2 s a step takes on a quiet machine (times are printed, not asserted)
-        arg=[expected_step, before], timeout=120_000, polling=5)
-    return t_label, time.perf_counter() - t0
+    # then the views: every image loaded, the set of images changed since the click, and no image
+    # changing any more for half a second (a view whose pixels happen not to change is not waited for;
+    # eight views are redrawn server-side, so allow for a loaded machine: times are printed, not asserted)
+    deadline, last, stable_since = t0 + 120.0, None, None
+    while True:
+        now = time.perf_counter()
+        srcs = view_sources(page)
+        loaded = page.locator("img.widget-image").evaluate_all(
+            "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
+        if srcs != last:
+            last, stable_since = srcs, now
+        elif loaded and srcs != before and len(srcs) == len(before) and now - stable_since >= 0.5:
+            return t_label, stable_since - t0
+        assert now < deadline, f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}"
+        page.wait_for_timeout(50)
 
 
 def time_steps(page, first: int, n: int, mode: str) -> float:

@@ -12,6 +12,7 @@ import warnings
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 from model.sweep.errors import UsageError
+from model.sweep.store import close_inherited_locks
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -72,6 +73,7 @@ def _worker_init(parent: int | None = None) -> None:
     (``PR_SET_PDEATHSIG``), however it dies (SIGKILL included)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    close_inherited_locks()  # the sweep folder's lock belongs to the main process alone
     die_with_parent(parent)
 
 

@@ -82,6 +82,20 @@ def _has_files(folder: Path) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # The lock: one process at a time uses a sweep folder
+#: File descriptors of the folder locks this process holds: forked workers close their copies at start
+#: (``executors._worker_init``), so that the lock dies with the main process even while its workers
+#: are still being killed.
+HELD_LOCK_FDS: set[int] = set()
+
+
+def close_inherited_locks() -> None:
+    """In a forked worker: drop the copies of the parent's lock descriptors (the parent keeps the lock)."""
+    for fd in list(HELD_LOCK_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    HELD_LOCK_FDS.clear()
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Iterator[None]:
     """Hold an OS lock (``flock``) on ``folder`` itself while the block runs: exclusive for a sweep or
@@ -107,8 +121,10 @@ def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Ite
             raise UsageError(f"{shown(folder)}: in use by another chipstack process (a sweep, --resume, "
                              f"replicate or report holds its lock); allowed: wait until it ends, or "
                              f"another folder") from None
+        HELD_LOCK_FDS.add(fd)
         yield
     finally:
+        HELD_LOCK_FDS.discard(fd)
         os.close(fd)  # releases the lock
 
 
