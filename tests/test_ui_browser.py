@@ -191,12 +191,23 @@ def view_sources(page) -> list[str]:
 
 
 def wait_views(page) -> None:
-    """Wait until the views are in the page and loaded (after a preset re-mounts them)."""
-    page.wait_for_function(
-        """n => {
-            const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-            return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0);
-        }""", arg=N_VIEWS, timeout=30_000)
+    """Wait until all the views are in the page, loaded, and unchanged for half a second (after the
+    page opens or a preset re-mounts them, a view can be re-mounted once more while the page settles)."""
+    deadline, last, stable_since = time.perf_counter() + 60.0, None, None
+    while True:
+        now = time.perf_counter()
+        page.wait_for_function(
+            """n => {
+                const imgs = Array.from(document.querySelectorAll('img.widget-image'));
+                return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0);
+            }""", arg=N_VIEWS, timeout=30_000)
+        srcs = view_sources(page)
+        if srcs != last:
+            last, stable_since = srcs, now
+        elif now - stable_since >= 0.5:
+            return
+        assert now < deadline, f"views still changing 60 s after the page opened: {status(page)!r}"
+        page.wait_for_timeout(50)
 
 
 QUARTER = re.compile(r"Quarter: end of (\d{4})Q([1-4])")
@@ -231,9 +242,12 @@ def step(page, expected_step: int) -> tuple[float, float]:
             "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
         if srcs != last:
             last, stable_since = srcs, now
-        elif loaded and srcs != before and len(srcs) == len(before) and now - stable_since >= 0.5:
+        elif loaded and srcs != before and len(srcs) == N_VIEWS and now - stable_since >= 0.5:
             return t_label, stable_since - t0
-        assert now < deadline, f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}"
+        assert now < deadline, (
+            f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}; all loaded: {loaded}; "
+            f"changed since the click: {[a != b for a, b in zip(srcs, before)]}; views {len(srcs)} (before "
+            f"{len(before)}); last change {now - stable_since:.1f} s ago")
         page.wait_for_timeout(50)
 
 
