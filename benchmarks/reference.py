@@ -76,6 +76,7 @@ import math
 import mesa
 
 from model import ChipMarketModel
+from model.core import reporters
 from model.core.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
 from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
 from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
@@ -553,9 +554,9 @@ class ReferenceModel(mesa.Model):
         del fast
 
         self.maturity = [1.0, self.rocm_maturity, self.domestic_maturity()]
-        for name in MODEL_REPORTERS:
-            setattr(self, name, 0.0)
-        self.datacollector = mesa.DataCollector(model_reporters={name: name for name in MODEL_REPORTERS})
+        self.reported = reporters.zeros()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: reporters.reading(name) for name in MODEL_REPORTERS})
 
     # --- helpers ---------------------------------------------------------------------------------
     def draw_demand(self, base_demand):
@@ -867,35 +868,36 @@ class ReferenceModel(mesa.Model):
             unmet += d.unmet
             offshore += sum(d.installed_offshore)
         n = len(self.developers)
-        self.us_stack_share = inst_us / inst_all if inst_all > 0 else 0.0
-        self.us_share_new = new_us / new_all if new_all > 0 else 0.0
-        self.developers_on_us_stack = on_us / n if n else 0.0
-        self.china_compute_h100e = inst_all
-        self.nvidia_china_revenue_usd = sum(c.units_sold * c.china_price for c in self.chips
+        r = {}
+        r["us_stack_share"] = inst_us / inst_all if inst_all > 0 else 0.0
+        r["us_share_new"] = new_us / new_all if new_all > 0 else 0.0
+        r["developers_on_us_stack"] = on_us / n if n else 0.0
+        r["china_compute_h100e"] = inst_all
+        r["nvidia_china_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips
                                             if c.maker.name == "Nvidia")
-        self.domestic_revenue_usd = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
-        self.domestic_ecosystem = self.maturity[DOMESTIC]
-        self.capability_gap_months = self.capability_gap()
-        self.unmet_demand_h100e = unmet / USD_PER_H100E
-        self.offshore_compute_h100e = offshore
-        self.grey_compute_h100e = self.grey_installed
+        r["domestic_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
+        r["domestic_ecosystem"] = self.maturity[DOMESTIC]
+        r["capability_gap_months"] = self.capability_gap()
+        r["unmet_demand_h100e"] = unmet / USD_PER_H100E
+        r["offshore_compute_h100e"] = offshore
+        r["grey_compute_h100e"] = self.grey_installed
         total = inst_all + offshore
-        self.us_stack_share_incl_offshore = (self.us_stack_share * inst_all + offshore) / total if total > 0 else 0.0
-        self.budget_usd = self.budget_split["budget"]
-        self.spent_china_usd = self.budget_split["china"]
-        self.spent_offshore_usd = self.budget_split["offshore"]
-        self.spent_grey_usd = self.budget_split["grey"]
-        self.unspent_usd = self.budget_split["unspent"]
+        r["us_stack_share_incl_offshore"] = (r["us_stack_share"] * inst_all + offshore) / total if total > 0 else 0.0
+        r["budget_usd"] = self.budget_split["budget"]
+        r["spent_china_usd"] = self.budget_split["china"]
+        r["spent_offshore_usd"] = self.budget_split["offshore"]
+        r["spent_grey_usd"] = self.budget_split["grey"]
+        r["unspent_usd"] = self.budget_split["unspent"]
         # Nvidia's China supply this quarter: the stock it offered of its products on sale to China
-        self.nvidia_china_supply_units = sum(
+        r["nvidia_china_supply_units"] = sum(
             c.last_supply for c in self.chips
             if c.maker.name == "Nvidia" and c.on_sale and (c.to_anyone or c.to_licensed))
         huawei = next(mk for mk in self.makers if mk.name == "Huawei")
-        self.huawei_output_cap_units = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
+        r["huawei_output_cap_units"] = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
         for mk in self.makers:
-            setattr(self, f"units_{mk.name.lower()}", sum(c.units_sold for c in self.chips if c.maker is mk))
-            setattr(self, f"revenue_{mk.name.lower()}",
-                    sum(c.units_sold * c.china_price for c in self.chips if c.maker is mk))
+            r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)
+            r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips if c.maker is mk)
+        self.reported = {name: r[name] for name in MODEL_REPORTERS}
 
     def capability_gap(self):
         """Months since the US frontier first reached the best chip China can make or legally buy

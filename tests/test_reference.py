@@ -80,7 +80,7 @@ def both(seed: int, n: int, params: dict):
 
 
 def reporters(model) -> np.ndarray:
-    return np.array([getattr(model, name) for name in MODEL_REPORTERS], dtype=float)
+    return np.array([model.reported[name] for name in MODEL_REPORTERS], dtype=float)
 
 
 
@@ -94,8 +94,8 @@ def round_off_scale(fast) -> np.ndarray:
     relative to the quarter's budget, and the compute bought abroad or smuggled (which accumulates
     that residue) relative to the compute installed."""
     scale = np.zeros(len(MODEL_REPORTERS))
-    budget = float(fast.budget_usd)
-    compute = float(fast.china_compute_h100e + fast.offshore_compute_h100e)
+    budget = float(fast.reported["budget_usd"])
+    compute = float(fast.reported["china_compute_h100e"] + fast.reported["offshore_compute_h100e"])
     for name, size in (("unmet_demand_h100e", budget / USD_PER_H100E), ("unspent_usd", budget),
                        ("spent_offshore_usd", budget), ("spent_grey_usd", budget),
                        ("offshore_compute_h100e", compute), ("grey_compute_h100e", compute)):
@@ -138,7 +138,7 @@ def test_rationing_binds_in_the_rationing_cases():
     # and under a US ban with small domestic capacity, demand goes unmet
     _, ref = both(1, 100, CASES["rationing_us_ban"])
     ref.step()
-    assert ref.unmet_demand_h100e > 0.05 * sum(d.demand for d in ref.developers) / USD_PER_H100E
+    assert ref.reported["unmet_demand_h100e"] > 0.05 * sum(d.demand for d in ref.developers) / USD_PER_H100E
 
 
 def test_same_random_stream_after_a_run():
@@ -215,7 +215,7 @@ def test_the_market_side_instruments_bind_in_their_cases():
     """The cases for issue 13's market side really exercise their instruments (otherwise they prove little)."""
     # HBM binds: Huawei's output ceiling is its HBM share, below its foundry capacity, and its sales keep to it
     rows = run_reference("hbm_binding", lambda r: (
-        maker(r, "Huawei").foundry_capacity, maker(r, "Huawei").hbm_ceiling, r.huawei_output_cap_units,
+        maker(r, "Huawei").foundry_capacity, maker(r, "Huawei").hbm_ceiling, r.reported["huawei_output_cap_units"],
         sum(c.units_sold for c in maker(r, "Huawei").chips), "Huawei" in r.short_groups))
     for foundry, ceiling, cap, sold, short in rows:
         assert ceiling < 0.5 * foundry and cap == ceiling and sold <= ceiling * (1 + 1e-9) and short
@@ -223,7 +223,7 @@ def test_the_market_side_instruments_bind_in_their_cases():
     # orders stall (Beijing bans US chips from 2026Q3): Nvidia's planned China production falls to 0
     ban = parse_quarter("2026Q3")
     rows = run_reference("stalled_orders_beijing_ban", lambda r: (
-        r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips), r.nvidia_china_revenue_usd))
+        r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips), r.reported["nvidia_china_revenue_usd"]))
     assert all(made > 0 and revenue > 0 for q, made, revenue in rows if q < ban)
     assert all(revenue == 0 for q, _, revenue in rows if q >= ban)
     stopped = [q for q, made, _ in rows if q >= ban and made == 0]
@@ -234,7 +234,7 @@ def test_the_market_side_instruments_bind_in_their_cases():
     # and the compute abroad depreciates; domestic makers, selling above plan, buy capacity
     rule = parse_quarter(CASES["offshore_rule_closes"].get("offshore_rule_quarter", "2026Q3"))
     rows = run_reference("offshore_rule_closes", lambda r: (
-        r.quarter, r.spent_offshore_usd, r.offshore_compute_h100e, r.depreciation, maker(r, "Huawei").added_capacity))
+        r.quarter, r.reported["spent_offshore_usd"], r.reported["offshore_compute_h100e"], r.depreciation, maker(r, "Huawei").added_capacity))
     assert all(spent > 0 for q, spent, *_ in rows if q < rule)
     assert all(spent == 0 for q, spent, *_ in rows if q >= rule)
     for (_, _, before, *_), (q, _, after, dep, _) in zip(rows, rows[1:]):
@@ -244,13 +244,13 @@ def test_the_market_side_instruments_bind_in_their_cases():
 
     # the grey market binds: all private developers together spend exactly its capacity, every quarter
     cap = CASES["grey_binding"]["grey_capacity_usd"]
-    rows = run_reference("grey_binding", lambda r: (r.spent_grey_usd, r.grey_compute_h100e, r.unspent_usd))
+    rows = run_reference("grey_binding", lambda r: (r.reported["spent_grey_usd"], r.reported["grey_compute_h100e"], r.reported["unspent_usd"]))
     assert all(grey == pytest.approx(cap, rel=1e-12) and compute > 0 and unspent > cap for grey, compute, unspent in rows)
 
     # stockpiling: developers with legal access bring budget forward and spend it on US chips, then repay it
     rows = run_reference("stockpiling_priced_risk", lambda r: (
         sum(d.stockpiled for d in r.developers), sum(d.advance for d in r.developers),
-        r.budget_usd - sum(d.demand for d in r.developers)))
+        r.reported["budget_usd"] - sum(d.demand for d in r.developers)))
     assert rows[0][0] > 1e8
     for stockpiled, _, extra in rows:
         assert extra == pytest.approx(stockpiled, rel=1e-9, abs=1e-3)
@@ -267,8 +267,8 @@ def test_the_market_side_instruments_bind_in_their_cases():
 
     # carry-over: under a ban carryover_share of the unspent budget is next quarter's extra budget
     # (the same demand draws without carry-over: the budgets differ by exactly the carry)
-    carried = run_reference("carryover_ban", lambda r: (r.budget_usd, sum(d.carry for d in r.developers)))
-    plain = run_reference("carryover_ban", lambda r: r.budget_usd, carryover_share=0.0)
+    carried = run_reference("carryover_ban", lambda r: (r.reported["budget_usd"], sum(d.carry for d in r.developers)))
+    plain = run_reference("carryover_ban", lambda r: r.reported["budget_usd"], carryover_share=0.0)
     for (budget, _), (_, carry), budget0 in zip(carried[1:], carried, plain[1:]):
         assert carry > 0.2 * budget0 and budget - budget0 == pytest.approx(carry, rel=1e-9)
 

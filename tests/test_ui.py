@@ -178,7 +178,7 @@ def test_status_text_before_and_after_steps():
     s = app.status_text(m)
     assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
     assert "US share of new purchases (0-1): " in s
-    assert m.nvidia_china_revenue_usd == 0.0  # under a ban only smuggled US chips reach China
+    assert m.reported["nvidia_china_revenue_usd"] == 0.0  # under a ban only smuggled US chips reach China
     assert "China's installed AI compute (million H100e):" in s
     assert "seed=42" in app.run_parameters_text(m)
 
@@ -232,7 +232,7 @@ def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     assert a.dataframe().equals(a_alone.dataframe())
     s = app.status_text(a)
     assert f"US regime: A {a.us_government.regime} / B ban" in s  # A's regime may have reversed
-    us_a, us_b = a.us_stack_share, a.twin.us_stack_share
+    us_a, us_b = a.reported["us_stack_share"], a.twin.reported["us_stack_share"]
     assert f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, A − B {us_a - us_b:+.3f}" in s
     assert "China's installed AI compute (million H100e): A " in s
     assert "B: same seed and developers, export_regime=ban" in app.run_parameters_text(a)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from model.core import channels
 from model.core import fixedmath as fm
-from model.core import reporters as metrics
+from model.core import reporters
 from model.core import supply
 from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 from model.core.reporters import USD_PER_H100E
@@ -229,10 +229,9 @@ class ChipMarketModel(mesa.Model):
         self.grey_installed = 0.0  # H100e of smuggled chips installed in China (all developers)
         self.frontier_chip = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
         self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
-        for name in MODEL_REPORTERS:
-            setattr(self, name, 0.0)
+        self.reported = reporters.zeros()  # the model reporters of the last quarter cleared, by name
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: name for name in MODEL_REPORTERS},
+            model_reporters={name: reporters.reading(name) for name in MODEL_REPORTERS},
             tables={"chip_sales": ["step", "quarter", "chip", "maker", "units", "revenue_usd"]},
             agenttype_reporters=(
                 {AIDeveloper: {"segment": "segment", "licensed": "licensed",
@@ -293,7 +292,7 @@ class ChipMarketModel(mesa.Model):
             maker.step()
         self.allocate_hbm()
         self.developers_buy()
-        metrics.update(self)
+        self.reported = reporters.compute(self)
         self.datacollector.collect(self)
 
     def developers_buy(self) -> None:

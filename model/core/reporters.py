@@ -1,12 +1,13 @@
 """The model reporters of INTERFACES §2, computed from the model's arrays after each quarter.
 
-Each is stored as a plain float attribute of the model under its reporter name, so the
-DataCollector reads attributes (its fastest path) and the UI can show the latest values.
+``compute`` returns them as a dict that the model keeps as ``model.reported`` after each quarter;
+the DataCollector, the UI and the validation read that dict (the rules never read reporters).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -134,41 +135,62 @@ def china_best_chip(model: "ChipMarketModel") -> float:
     return float(model.perf[usable].max()) if usable.any() else 0.0
 
 
-def update(model: "ChipMarketModel") -> None:
-    """Compute every reporter for the quarter just cleared and store it on the model."""
+def compute(model: "ChipMarketModel") -> dict[str, float]:
+    """Every model reporter for the quarter just cleared, by name, in ``MODEL_REPORTERS`` order.
+
+    Reads the model's arrays and agents and writes nothing: the model keeps the result as
+    ``model.reported`` (which the DataCollector and the UI read)."""
     dev, cat = model.developers, model.catalogue
     us_mask = model.us_maker_mask
-    model.us_stack_share = us_share(dev.installed, us_mask)
-    model.us_share_new = us_share(dev.last_purchases, us_mask)
-    model.developers_on_us_stack = developers_on_us_stack(dev.installed, us_mask)
-    model.china_compute_h100e = float(dev.installed.sum())
     revenue = model.chips_sold * model.china_price
     nvidia = cat.maker_names.index("Nvidia")
-    model.nvidia_china_revenue_usd = float(revenue[cat.maker_of_chip == nvidia].sum())
-    model.domestic_revenue_usd = float(revenue[~cat.is_us].sum())
-    model.domestic_ecosystem = float(model.maturity[2])
-    model.capability_gap_months = capability_gap_months(
-        model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model))
-    model.unmet_demand_h100e = float(dev.last_unmet.sum()) / USD_PER_H100E
+    us_stack = us_share(dev.installed, us_mask)
+    in_china = float(dev.installed.sum())
     offshore = float(dev.installed_offshore.sum())
-    model.offshore_compute_h100e = offshore
-    model.grey_compute_h100e = model.grey_installed
-    in_china = model.china_compute_h100e
-    us_in_china = model.us_stack_share * in_china
     total = in_china + offshore
-    model.us_stack_share_incl_offshore = (us_in_china + offshore) / total if total > 0 else 0.0
     split = model.budget_split
-    model.budget_usd = split["budget"]
-    model.spent_china_usd = split["china"]
-    model.spent_offshore_usd = split["offshore"]
-    model.spent_grey_usd = split["grey"]
-    model.unspent_usd = split["unspent"]
     makers = {m.name: m for m in model.chipmakers}
-    model.nvidia_china_supply_units = makers["Nvidia"].china_supply_units
     huawei = makers["Huawei"].capacity
-    model.huawei_output_cap_units = huawei if np.isfinite(huawei) else 0.0
+    values = {
+        "us_stack_share": us_stack,
+        "us_share_new": us_share(dev.last_purchases, us_mask),
+        "developers_on_us_stack": developers_on_us_stack(dev.installed, us_mask),
+        "china_compute_h100e": in_china,
+        "nvidia_china_revenue_usd": float(revenue[cat.maker_of_chip == nvidia].sum()),
+        "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
+        "domestic_ecosystem": float(model.maturity[2]),
+        "capability_gap_months": capability_gap_months(
+            model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model)),
+        "unmet_demand_h100e": float(dev.last_unmet.sum()) / USD_PER_H100E,
+        "offshore_compute_h100e": offshore,
+        "grey_compute_h100e": model.grey_installed,
+        "us_stack_share_incl_offshore": (us_stack * in_china + offshore) / total if total > 0 else 0.0,
+        "budget_usd": split["budget"],
+        "spent_china_usd": split["china"],
+        "spent_offshore_usd": split["offshore"],
+        "spent_grey_usd": split["grey"],
+        "unspent_usd": split["unspent"],
+        "nvidia_china_supply_units": makers["Nvidia"].china_supply_units,
+        "huawei_output_cap_units": huawei if np.isfinite(huawei) else 0.0,
+    }
     for maker in model.chipmakers:
         mine = cat.maker_of_chip == maker.index
         units, rev = MAKER_COLUMNS[maker.name]
-        setattr(model, units, float(model.chips_sold[mine].sum()))
-        setattr(model, rev, float(revenue[mine].sum()))
+        values[units] = float(model.chips_sold[mine].sum())
+        values[rev] = float(revenue[mine].sum())
+    return {name: values[name] for name in MODEL_REPORTERS}
+
+
+def zeros() -> dict[str, float]:
+    """Every model reporter at 0.0: ``model.reported`` before the first quarter is cleared."""
+    return dict.fromkeys(MODEL_REPORTERS, 0.0)
+
+
+def reading(name: str) -> partial:
+    """A DataCollector model reporter that reads ``model.reported[name]`` (a ``functools.partial``:
+    Mesa calls a partial with the model, and unlike a lambda it pickles)."""
+    return partial(_read, name)
+
+
+def _read(name: str, model: "ChipMarketModel") -> float:
+    return model.reported[name]

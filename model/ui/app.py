@@ -251,13 +251,12 @@ def status_text(model: ChipMarketModel) -> str:
                 f"press Step to simulate {format_quarter(model.start)}")
     head += f" · Step: {model.steps} · US regime: {regime} · Beijing: {stance}"
     if twin is None:
-        return (f"{head} · {_rep('us_share_new', model.us_share_new)} · "
-                f"{_rep('us_stack_share', model.us_stack_share)} · "
-                f"{_rep('china_compute_h100e', model.china_compute_h100e)}")
+        return f"{head} · " + " · ".join(
+            _rep(name, model.reported[name]) for name in ("us_share_new", "us_stack_share", "china_compute_h100e"))
     parts = [head]
     for name, fmt in (("us_stack_share", "{:.3f}"), ("china_compute_h100e", "{:.2f}")):
         rep = REPORTERS_BY_NAME[name]
-        a, b = rep.shown(getattr(model, name)), rep.shown(getattr(twin, name))
+        a, b = rep.shown(model.reported[name]), rep.shown(twin.reported[name])
         diff = fmt.replace(":", ":+").format(a - b)
         parts.append(f"{rep.label} ({rep.unit}): A {fmt.format(a)}, B {fmt.format(b)}, A − B {diff}")
     return " · ".join(parts)

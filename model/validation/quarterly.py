@@ -66,9 +66,8 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
                    "h200_units": float(m.chips_sold[h200]),
                    "h200_revenue_usd": float(m.chips_sold[h200] * m.china_price[h200]),
                    "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
-                   "spent_offshore_usd": m.spent_offshore_usd, "spent_grey_usd": m.spent_grey_usd,
-                   "unspent_usd": m.unspent_usd}
-            row.update({c: getattr(m, c) for pair in MAKER_COLUMNS.values() for c in pair})
+                   **{c: m.reported[c] for c in ("spent_offshore_usd", "spent_grey_usd", "unspent_usd")}}
+            row.update({c: m.reported[c] for pair in MAKER_COLUMNS.values() for c in pair})
             rows.append(row)
     return pd.DataFrame(rows)
 

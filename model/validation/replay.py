@@ -58,7 +58,7 @@ def replay_run(params: dict, seed: int, steps: int = 13) -> pd.DataFrame:
     for _ in range(steps):
         m.step()
         row = dict(quarter=m.quarter_label, us_regime=m.us_government.regime,
-                   china_stance=m.china_government.stance, us_share_new=m.us_share_new)
+                   china_stance=m.china_government.stance, us_share_new=m.reported["us_share_new"])
         for maker in m.chipmakers:
             row[f"rev_{maker.name}"] = maker.revenue_usd
         rows.append(row)
