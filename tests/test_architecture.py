@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,28 @@ def test_import_model_loads_no_plotting_ui_or_cluster_library():
     loaded = set(json.loads(out.stdout))
     assert "model" in loaded
     assert not loaded & {"matplotlib", "solara", "dask", "distributed"}, loaded & {"matplotlib", "solara", "dask"}
+
+
+DOC_PATH = re.compile(r"`((?:model|tests|benchmarks|experiments|docs)/[^`\s]*)`")
+
+
+def _expand(path: str) -> list[str]:
+    """``docs/figures/x.{png,csv}`` -> both paths; ``tests/mod.Name`` (a class in a module) -> the module."""
+    m = re.search(r"\{([^}]*)\}", path)
+    if m:
+        return [p for alt in m.group(1).split(",") for p in _expand(path[:m.start()] + alt + path[m.end():])]
+    path = re.sub(r"[.:,;]$", "", path.split("::")[0])
+    if not (ROOT / path).exists() and re.search(r"\.[A-Z]\w*$", path):
+        path = path.rsplit(".", 1)[0].replace(".", "/") + ".py"
+    return [path]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "CHANGELOG.md", *sorted(p.relative_to(ROOT).as_posix()
+                                                                  for p in (ROOT / "docs").glob("*.md"))])
+def test_paths_the_docs_name_exist(doc):
+    """Every repository path a document names in backticks (`model/core/market.py`, `experiments/x.toml`)
+    exists: a file moved by a refactoring must take its mentions with it."""
+    named = {p for m in DOC_PATH.finditer((ROOT / doc).read_text(encoding="utf-8")) for p in _expand(m.group(1))}
+    missing = sorted(p for p in named if "<" not in p  # `experiments/<name>.toml` is a pattern to fill in
+                     and not ((ROOT / p).exists() or ("*" in p and any(ROOT.glob(p)))))
+    assert not missing, f"{doc} names paths that do not exist: {missing}"
