@@ -1,4 +1,4 @@
-"""Tests of model/report.py: figures and sensitivity tables from sweep folders.
+"""Tests of model/analysis/report.py: figures and sensitivity tables from sweep folders.
 
 The sweep folders are built here in the agreed output format (INTERFACES §5): ``runs.parquet``,
 ``final.csv``, ``summary.csv`` and ``manifest.json``, either from short ChipMarketModel runs or from
