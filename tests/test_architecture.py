@@ -110,8 +110,11 @@ def _expand(path: str) -> list[str]:
     return [path]
 
 
-@pytest.mark.parametrize("doc", ["README.md", "CHANGELOG.md", *sorted(p.relative_to(ROOT).as_posix()
-                                                                  for p in (ROOT / "docs").glob("*.md"))])
+DOCS = ["README.md", "CHANGELOG.md", "benchmarks/README.md",
+        *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("doc", DOCS)
 def test_paths_the_docs_name_exist(doc):
     """Every repository path a document names in backticks (`model/core/market.py`, `experiments/x.toml`)
     exists: a file moved by a refactoring must take its mentions with it."""
