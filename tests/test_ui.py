@@ -23,7 +23,9 @@ from model import ChipMarketModel  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
 from model.core.quarters import parse_quarter  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
-from model.ui import app, levers  # noqa: E402
+from model.ui import app, levers, series, ui_model, view_base  # noqa: E402
+from model.ui import text as ui_text  # noqa: E402  (tests name local strings 'text')
+from model.ui import views as ui_views  # noqa: E402  (and local dicts 'views')
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,20 +40,20 @@ def test_page_module_imports_and_exposes_page():
 
 def test_ui_model_keeps_explicit_keyword_signature():
     """SolaraViz's Reset rebuilds the model from keywords: no **kwargs, no scenario."""
-    params = inspect.signature(app.ChipMarketModelUI.__init__).parameters
+    params = inspect.signature(ui_model.ChipMarketModelUI.__init__).parameters
     assert not any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params.values())
     assert "scenario" not in params
-    for name in app.CONTROLS:
+    for name in levers.CONTROLS:
         assert name in params, name
 
 
 def test_controls_cover_every_lever_and_key_parameter():
     for name in ("export_regime", "export_lag_months", "approved_customer_share", "us_revenue_share",
                  "china_import_policy", "domestic_subsidy", "huawei_capacity_2026", "n_developers", "rng"):
-        assert name in app.CONTROLS, name
-    assert app.CONTROLS["export_regime"]["type"] == "Select"
-    assert app.CONTROLS["china_import_policy"]["type"] == "Select"
-    for name, spec in app.CONTROLS.items():
+        assert name in levers.CONTROLS, name
+    assert levers.CONTROLS["export_regime"]["type"] == "Select"
+    assert levers.CONTROLS["china_import_policy"]["type"] == "Select"
+    for name, spec in levers.CONTROLS.items():
         if name == "rng" or spec["type"] not in ("SliderInt", "SliderFloat"):
             continue
         p = PARAMS_BY_NAME[name]
@@ -60,13 +62,13 @@ def test_controls_cover_every_lever_and_key_parameter():
         assert spec["min"] <= p.default <= spec["max"], f"{name}: default outside the slider"
 
 
-@pytest.mark.parametrize("preset", list(app.PRESETS))
+@pytest.mark.parametrize("preset", list(levers.PRESETS))
 def test_presets_map_to_valid_parameters(preset):
-    values = app.preset_values(preset)
-    assert set(values) == set(app.CONTROLS)
+    values = levers.preset_values(preset)
+    assert set(values) == set(levers.CONTROLS)
     model = ChipMarketModel(**values)  # valid for the model itself
     assert model.export_regime == values["export_regime"]
-    params = app.model_params(values)
+    params = ui_model.model_params(values)
     for name, spec in params.items():
         assert levers.to_model(name, spec["value"]) == values[name], (preset, name)  # round trip
         if spec["type"] == "Select":
@@ -76,44 +78,44 @@ def test_presets_map_to_valid_parameters(preset):
 
 
 def test_presets_say_what_the_brief_says():
-    assert app.preset_values("December 2025 decision (as enacted)")["export_regime"] == "threshold"
-    assert app.preset_values("December 2025 decision (as enacted)")["export_tpp_cap"] == 21_000
-    assert app.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "restrict"
-    assert app.preset_values("Rolling 18-month lag (proposal)")["export_regime"] == "lagged"
-    assert app.preset_values("Rolling 18-month lag (proposal)")["export_lag_months"] == 18
-    assert app.preset_values("No exports")["export_regime"] == "ban"
-    assert app.preset_values("H20 only")["export_regime"] == "h20"
-    assert app.preset_values("Open market")["export_regime"] == "open"
-    assert app.preset_values("Open market")["china_import_policy"] == "open"
-    assert app.preset_values("Beijing blocks")["china_import_policy"] == "ban"
+    assert levers.preset_values("December 2025 decision (as enacted)")["export_regime"] == "threshold"
+    assert levers.preset_values("December 2025 decision (as enacted)")["export_tpp_cap"] == 21_000
+    assert levers.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "restrict"
+    assert levers.preset_values("Rolling 18-month lag (proposal)")["export_regime"] == "lagged"
+    assert levers.preset_values("Rolling 18-month lag (proposal)")["export_lag_months"] == 18
+    assert levers.preset_values("No exports")["export_regime"] == "ban"
+    assert levers.preset_values("H20 only")["export_regime"] == "h20"
+    assert levers.preset_values("Open market")["export_regime"] == "open"
+    assert levers.preset_values("Open market")["china_import_policy"] == "open"
+    assert levers.preset_values("Beijing blocks")["china_import_policy"] == "ban"
     with pytest.raises(ValueError, match="unknown preset"):
-        app.preset_values("Nope")
+        levers.preset_values("Nope")
 
 
 def test_enacted_and_timeline_presets():
-    enacted = app.preset_values("December 2025 decision (as enacted)")
+    enacted = levers.preset_values("December 2025 decision (as enacted)")
     assert (enacted["export_tpp_cap"], enacted["export_bw_cap_gbs"], enacted["us_volume_cap_share"]) == (
         21_000, 6_500, 0.5)
     assert (enacted["us_revenue_share"], enacted["china_part_revenue_share"]) == (0.25, 0.15)
     assert enacted["per_customer_cap_units"] == float("inf") and enacted["us_licence_schedule"] == ""
-    timeline = app.preset_values("2026 timeline as it happened")
+    timeline = levers.preset_values("2026 timeline as it happened")
     assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "restrict"
     assert timeline["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
     assert timeline["per_customer_cap_units"] == 75_000 and timeline["realize_reversals"] is False
     assert timeline["china_policy_schedule"] == "2026Q1:restrict"
-    m = app.make_model("2026 timeline as it happened")
+    m = ui_model.make_model("2026 timeline as it happened")
     licensed = []
     for _ in range(3):
         m.step()
         licensed.append(int(m.developers.licensed.sum()))
     assert licensed == [3, 10, 10]  # the licences issued: 3 in 2026Q1, ~10 from 2026Q2
-    assert set(levers.PRESET_NOTES) == set(app.PRESETS)
+    assert set(levers.PRESET_NOTES) == set(levers.PRESETS)
 
 
 def test_levers_take_range_unit_and_control_from_the_parameter_table():
 
     for lever in levers.LEVERS:
-        p, spec = lever.param, app.CONTROLS[lever.name]
+        p, spec = lever.param, levers.CONTROLS[lever.name]
         if lever.group == "run":
             continue
         assert not isinstance(lever.span, tuple), f"{lever.name}: range typed in the UI"
@@ -158,11 +160,11 @@ def test_text_levers_parse_caps_and_schedules():
     for off in ("off", "", "inf", " None "):
         assert levers.to_model("china_import_cap_units", off) == float("inf")
     assert levers.to_model("us_licence_schedule", "2026Q1:3") == "2026Q1:3"
-    m = app.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000", china_import_cap_units="off",
+    m = ui_model.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000", china_import_cap_units="off",
                               us_licence_schedule="2026Q2:5")
     assert m.per_customer_cap_units == 20_000 and m.china_import_cap_units == float("inf")
     assert m.ui_problems == []
-    bad = app.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon", per_customer_cap_units="lots")
+    bad = ui_model.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon", per_customer_cap_units="lots")
     assert bad.us_licence_schedule == "" and bad.per_customer_cap_units == float("inf")  # defaults
     assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
     with pytest.raises(ValueError):  # a plain model still refuses text for a number
@@ -170,33 +172,33 @@ def test_text_levers_parse_caps_and_schedules():
 
 
 def test_status_text_before_and_after_steps():
-    m = app.make_model("No exports")
-    s = app.status_text(m)
+    m = ui_model.make_model("No exports")
+    s = ui_text.status_text(m)
     assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0" in s and "US regime: ban" in s
     for _ in range(3):
         m.step()
-    s = app.status_text(m)
+    s = ui_text.status_text(m)
     assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
     assert "US share of new purchases (0-1): " in s
     assert m.reported["nvidia_china_revenue_usd"] == 0.0  # under a ban only smuggled US chips reach China
     assert "China's installed AI compute (million H100e):" in s
-    assert "seed=42" in app.run_parameters_text(m)
+    assert "seed=42" in ui_text.run_parameters_text(m)
 
 
 def test_clock_moves_one_quarter_per_step_like_the_run_output():
     """Row ``step`` k of a run's output is the end of quarter start + k: the label after k + 1 steps."""
-    m = app.make_model()
-    labels = [app.clock_text(m)]
+    m = ui_model.make_model()
+    labels = [ui_text.clock_text(m)]
     for _ in range(6):
         m.step()
-        labels.append(app.clock_text(m))
+        labels.append(ui_text.clock_text(m))
     assert labels[:3] == ["end of 2025Q4", "end of 2026Q1", "end of 2026Q2"]
     quarters = [parse_quarter(label.removeprefix("end of ")) for label in labels]
     assert all(b - a == 1 for a, b in zip(quarters, quarters[1:]))  # every step moves it by one
     df = m.dataframe()
     assert [f"end of {q}" for q in df["quarter"]] == labels[1:]
     # the x axis: point k is labelled with the row's quarter
-    view = app.view_for(m, app.USShareView)
+    view = view_base.view_for(m, series.USShareView)
     view.png()
     ticks = [t.get_text() for t in view.axes[0].get_xticklabels()]
     assert ticks[0] == df["quarter"].iloc[0] == "2026Q1" and ticks[1] == df["quarter"].iloc[4]
@@ -217,78 +219,78 @@ def test_cli_summary_says_whose_end_the_columns_are(tmp_path):
 
 
 def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
-    a = app.make_model("December 2025 decision (as enacted)", compare="No exports")
+    a = ui_model.make_model("December 2025 decision (as enacted)", compare="No exports")
     assert a.twin is not None and a.twin._seed == a._seed == 42
     assert a.twin.export_regime == "ban" and a.export_regime == "threshold"
     for _ in range(4):
         a.step()
     assert a.twin.steps == a.steps == 4
     # B is exactly the B scenario run alone on A's seed; A is exactly A run alone
-    b_alone = ChipMarketModel(**app.b_kwargs(a, app.preset_values("No exports")))
-    a_alone = ChipMarketModel(**app.preset_values("December 2025 decision (as enacted)"))
+    b_alone = ChipMarketModel(**ui_model.b_kwargs(a, levers.preset_values("No exports")))
+    a_alone = ChipMarketModel(**levers.preset_values("December 2025 decision (as enacted)"))
     b_alone.run(4)
     a_alone.run(4)
     assert a.twin.dataframe().equals(b_alone.dataframe())
     assert a.dataframe().equals(a_alone.dataframe())
-    s = app.status_text(a)
+    s = ui_text.status_text(a)
     assert f"US regime: A {a.us_government.regime} / B ban" in s  # A's regime may have reversed
     us_a, us_b = a.reported["us_stack_share"], a.twin.reported["us_stack_share"]
     assert f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, A − B {us_a - us_b:+.3f}" in s
     assert "China's installed AI compute (million H100e): A " in s
-    assert "B: same seed and developers, export_regime=ban" in app.run_parameters_text(a)
+    assert "B: same seed and developers, export_regime=ban" in ui_text.run_parameters_text(a)
     # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
-    again = type(a)(**{**app.preset_values("Open market"), "n_developers": 200, "rng": 7})
+    again = type(a)(**{**levers.preset_values("Open market"), "n_developers": 200, "rng": 7})
     assert again.twin is not None and again.twin.export_regime == "ban"
     assert again.twin.china_import_policy == "restrict"  # B's own levers, not A's
     assert again.twin.n_developers == 200 and again.twin._seed == 7  # A's population and seed
 
 
 def test_single_mode_has_no_twin():
-    m = app.make_model()
-    assert m.twin is None and type(m) is app.ChipMarketModelUI
+    m = ui_model.make_model()
+    assert m.twin is None and type(m) is ui_model.ChipMarketModelUI
     m.step()
-    assert "A − B" not in app.status_text(m)
+    assert "A − B" not in ui_text.status_text(m)
 
 
 def test_compare_views_draw_a_and_b():
-    single, compare = app.make_model(), app.make_model(compare="No exports")
+    single, compare = ui_model.make_model(), ui_model.make_model(compare="No exports")
     for m in (single, compare):
         for _ in range(3):
             m.step()
-        for cls in app.VIEW_CLASSES:
-            assert app.view_png(m, cls).startswith(PNG_MAGIC)
-    cap_single = app.view_caption(single, app.USShareView)
-    cap_compare = app.view_caption(compare, app.USShareView)
+        for cls in ui_views.VIEW_CLASSES:
+            assert view_base.view_png(m, cls).startswith(PNG_MAGIC)
+    cap_single = view_base.view_caption(single, series.USShareView)
+    cap_compare = view_base.view_caption(compare, series.USShareView)
     assert cap_single.startswith("A: US stack share of installed compute") and "B:" not in cap_single
     a_part, b_part = cap_compare.split(" | ")
     assert a_part.startswith("A: ") and b_part.startswith("B: US stack share of installed compute")
     assert "US share of new purchases" in b_part and "US stack share incl. offshore" in b_part
-    view = app.view_for(compare, app.USShareView)
+    view = view_base.view_for(compare, series.USShareView)
     styles = {(s, line.get_linestyle()) for line, _, s, _ in view.lines}
     assert styles == {("A", "-"), ("B", "--")}
     assert [t.get_text() for t in view.legend.get_texts()][-2:] == ["A (solid)", "B (dashed)"]
-    assert "B:" in app.view_caption(compare, app.InstalledByMakerView)
+    assert "B:" in view_base.view_caption(compare, ui_views.InstalledByMakerView)
 
 
 def test_levers_are_one_line_each_in_groups():
 
-    assert [lv.name for lv in levers.LEVERS] == list(app.CONTROLS)
+    assert [lv.name for lv in levers.LEVERS] == list(levers.CONTROLS)
     assert {lv.group for lv in levers.LEVERS} <= set(levers.GROUPS)
     for lever in levers.LEVERS:
-        assert app.CONTROLS[lever.name]["label"].startswith(f"{lever.group} · ")
+        assert levers.CONTROLS[lever.name]["label"].startswith(f"{lever.group} · ")
         assert lever.does
     for group in ("US", "Beijing", "markets", "uncertainties"):
         assert any(lv.group == group for lv in levers.LEVERS), group
-    assert "What each lever does" in app.about_html()
+    assert "What each lever does" in ui_text.about_html()
 
 
 def test_chip_sales_view_shows_sales_by_product():
-    m = app.make_model("December 2025 decision (as enacted)", compare="No exports")
-    view = app.view_for(m, app.ChipSalesView)
-    assert app.view_png(m, app.ChipSalesView).startswith(PNG_MAGIC) and view.caption() == ""
+    m = ui_model.make_model("December 2025 decision (as enacted)", compare="No exports")
+    view = view_base.view_for(m, ui_views.ChipSalesView)
+    assert view_base.view_png(m, ui_views.ChipSalesView).startswith(PNG_MAGIC) and view.caption() == ""
     for _ in range(2):
         m.step()
-    app.view_png(m, app.ChipSalesView)
+    view_base.view_png(m, ui_views.ChipSalesView)
     sold = set(m.datacollector.tables["chip_sales"]["chip"]) | set(m.twin.datacollector.tables["chip_sales"]["chip"])
     assert [m.catalogue.names[j] for j in view.rows] == [n for n in m.catalogue.names if n in sold]
     for rect, j, scenario in view.bars:
@@ -297,49 +299,49 @@ def test_chip_sales_view_shows_sales_by_product():
     assert {s for _, _, s in view.bars} == {"A", "B"}
     assert all(rect.get_width() == 0 for rect, j, s in view.bars
                if s == "B" and m.catalogue.maker_names[m.catalogue.maker_of_chip[j]] in ("Nvidia", "AMD"))
-    caption = app.view_caption(m, app.ChipSalesView)
+    caption = view_base.view_caption(m, ui_views.ChipSalesView)
     assert caption.startswith("A: ") and " | B: " in caption and "thousand units in 2026Q2" in caption
 
 
 def test_series_views_are_a_table_of_reporter_names(monkeypatch):
     """A new time-series view is one SERIES_VIEWS line of reporter names; unknown reporters leave it out."""
-    assert {spec.cls_name for spec in app.SERIES_VIEWS} <= {cls.__name__ for cls in app.VIEW_CLASSES}
-    extra = app.SeriesSpec("BudgetProbeView", "probe", (("unmet_demand_h100e", "#000000", 0, "o"),))
-    missing = app.SeriesSpec("MissingView", "not yet", (("no_such_reporter", "#000000", 0, "o"),))
-    monkeypatch.setattr(app, "SERIES_VIEWS", app.SERIES_VIEWS + (extra, missing))
-    views = app.series_views()
+    assert {spec.cls_name for spec in series.SERIES_VIEWS} <= {cls.__name__ for cls in ui_views.VIEW_CLASSES}
+    extra = series.SeriesSpec("BudgetProbeView", "probe", (("unmet_demand_h100e", "#000000", 0, "o"),))
+    missing = series.SeriesSpec("MissingView", "not yet", (("no_such_reporter", "#000000", 0, "o"),))
+    monkeypatch.setattr(series, "SERIES_VIEWS", series.SERIES_VIEWS + (extra, missing))
+    views = series.series_views()
     assert "BudgetProbeView" in views and "MissingView" not in views
-    m = app.make_model()
+    m = ui_model.make_model()
     m.step()
-    assert app.view_png(m, views["BudgetProbeView"]).startswith(PNG_MAGIC)
-    assert "unmet" in app.view_caption(m, views["BudgetProbeView"]).lower()
+    assert view_base.view_png(m, views["BudgetProbeView"]).startswith(PNG_MAGIC)
+    assert "unmet" in view_base.view_caption(m, views["BudgetProbeView"]).lower()
 
 
 def test_views_render_pngs_and_record_history():
-    m = app.make_model("Open market")
-    for cls in app.VIEW_CLASSES:  # before any step: placeholders
-        assert app.view_png(m, cls).startswith(PNG_MAGIC)
+    m = ui_model.make_model("Open market")
+    for cls in ui_views.VIEW_CLASSES:  # before any step: placeholders
+        assert view_base.view_png(m, cls).startswith(PNG_MAGIC)
     for _ in range(5):
         m.step()
     assert len(m.installed_by_maker_history) == 5
-    for cls in app.VIEW_CLASSES:
-        png = app.view_png(m, cls)
+    for cls in ui_views.VIEW_CLASSES:
+        png = view_base.view_png(m, cls)
         assert png.startswith(PNG_MAGIC) and 2_000 < len(png) < 400_000
-        assert app.view_png(m, cls) == png  # same state, same pixels (background cache is exact)
-    for fig_fn in app.VIEWS:
+        assert view_base.view_png(m, cls) == png  # same state, same pixels (background cache is exact)
+    for fig_fn in ui_views.VIEWS:
         assert fig_fn(m).axes
 
 
 def test_network_layout_is_fixed_cached_and_capped():
-    m = app.make_model()
-    pos, drawn, (rows, cols) = app.network_layout(m)
+    m = ui_model.make_model()
+    pos, drawn, (rows, cols) = ui_views.network_layout(m)
     assert pos.shape == (m.n_developers, 2) and np_isfinite(pos)
-    assert len(rows) <= app.MAX_DRAWN_EDGES and len(drawn) <= app.MAX_DRAWN_NODES
-    pos2, _, (rows2, _) = app.network_layout(m)
+    assert len(rows) <= ui_views.MAX_DRAWN_EDGES and len(drawn) <= ui_views.MAX_DRAWN_NODES
+    pos2, _, (rows2, _) = ui_views.network_layout(m)
     assert (pos == pos2).all() and (rows == rows2).all()  # deterministic
-    view = app.view_for(m, app.NetworkView)
-    assert app.view_for(m, app.NetworkView) is view  # cached per model
-    share = app.developer_us_share(m)
+    view = view_base.view_for(m, ui_views.NetworkView)
+    assert view_base.view_for(m, ui_views.NetworkView) is view  # cached per model
+    share = ui_views.developer_us_share(m)
     assert ((share >= 0) & (share <= 1)).all()
 
 
@@ -350,7 +352,7 @@ def np_isfinite(a) -> bool:
 
 
 def test_about_text_links_odd_and_has_no_cdn_markdown():
-    html = app.about_html()
+    html = ui_text.about_html()
     assert 'href="docs/ODD.md"' in html
     assert "Levers" in html and "Views" in html and "Reset" in html
 
@@ -480,7 +482,7 @@ def test_replayed_sweep_run_matches_its_saved_rows():
     from model.ui.sweep_run import open_run, replay_verdict
 
     run = open_run(REFERENCE, RUN_ID)
-    m = app.replay_model(run)
+    m = ui_model.replay_model(run)
     assert m.n_developers == 300 and m._seed == run.entry.seed and m.export_regime == "h20"
     ok, text = replay_verdict(m, run)
     assert ok is None and "press Step" in text
@@ -494,8 +496,8 @@ def test_replayed_sweep_run_matches_its_saved_rows():
     ok, text = replay_verdict(m, run)
     assert ok is True and text.startswith("✓ matches saved run, 20 quarters (to end of 2030Q4")
     # SolaraViz's Reset with the replay's controls and fixed values rebuilds the same run
-    values, fixed = app.replay_scenario(run)
-    params = app.model_params(values, fixed)
+    values, fixed = ui_model.replay_scenario(run)
+    params = ui_model.model_params(values, fixed)
     assert params["rng"] == run.entry.seed and params["n_developers"]["value"] == 300  # seed: fixed
     kwargs = {k: (p["value"] if isinstance(p, dict) else p) for k, p in params.items()}
     again = type(m)(**kwargs)
@@ -522,7 +524,7 @@ def test_replay_reports_the_first_differing_quarter(tmp_path):
     df.loc[row, "china_compute_h100e"] = df.loc[row, "china_compute_h100e"] * (1 + 1e-15) + 1e-9
     df.to_parquet(tmp_path / "runs.parquet")
     run = open_run(tmp_path, RUN_ID)
-    m = app.replay_model(run)
+    m = ui_model.replay_model(run)
     for _ in range(3):
         m.step()
     assert replay_verdict(m, run)[0] is True

@@ -62,8 +62,8 @@ pytestmark = [
 ]
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python (pip install playwright)")
 
-from model.ui.app import VIEW_CLASSES  # noqa: E402
 from model.ui.levers import CONTROLS  # noqa: E402
+from model.ui.views import VIEW_CLASSES  # noqa: E402
 
 CONTROL_LABELS = [spec["label"] for spec in CONTROLS.values()]
 N_VIEWS = len(VIEW_CLASSES)

@@ -120,7 +120,8 @@ def slider_range(p: Param, span: str) -> tuple[float, float, float]:
         low, high = p.low, p.high
     elif span == "sweep":
         if p.sweep_range is None:
-            raise ValueError(f"lever {p.name!r}: the parameter table gives no sweep_range; use span='allowed'")
+            raise ValueError(f"lever {p.name!r}: the parameter table gives no sweep_range; "
+                             "use span='allowed'")
         low, high = min(p.sweep_range[0], p.default), max(p.sweep_range[1], p.default)
     else:
         raise ValueError(f"lever {p.name!r}: span {span!r} is not 'sweep' or 'allowed'")
@@ -179,7 +180,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "hbm_stockpile_2026", "HBM stacks stockpiled at 2026Q1"),
     Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026 (stacks/year)"),
     Lever("markets", "offshore_capacity_share", "budget private firms can spend abroad"),
-    Lever("markets", "offshore_open_after_rule", "offshore channel left after the May 2026 guidance", "allowed"),
+    Lever("markets", "offshore_open_after_rule", "offshore channel left after the May 2026 guidance",
+          "allowed"),
     Lever("markets", "grey_capacity_usd", "grey-market capacity (USD per quarter)"),
     Lever("markets", "carryover_share", "unspent budget carried over"),
     Lever("markets", "stockpile_share", "budget brought forward to stockpile"),

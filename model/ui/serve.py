@@ -1,4 +1,4 @@
-"""``chipstack ui``: serve the SolaraViz app (``model/app.py``) in a child ``solara run`` process.
+"""``chipstack ui``: serve the SolaraViz app (``model.ui.app``) in a child ``solara run`` process.
 
     chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
 

@@ -153,7 +153,8 @@ def replay_verdict(model, run: SweepRun) -> tuple[bool | None, str]:
     values = model.datacollector.model_vars
     n = len(values.get(MODEL_REPORTERS[0], []))
     if n == 0:
-        return None, f"replaying run {run.run_id}: press Step (or 'Replay all') to compare with the saved rows"
+        return None, (f"replaying run {run.run_id}: press Step (or 'Replay all') to compare with the "
+                      "saved rows")
     saved = run.saved_rows()
     for k in range(n):
         if k >= len(saved):
@@ -164,7 +165,8 @@ def replay_verdict(model, run: SweepRun) -> tuple[bool | None, str]:
             if not (here == there or (math.isnan(here) and math.isnan(there))):
                 rep = REPORTERS_BY_NAME[name]
                 return False, (f"✗ differs from saved run from end of {row['quarter']} (step {k}) on: "
-                               f"{rep.label} {rep.shown(here):.6g} here, {rep.shown(there):.6g} saved ({rep.unit})")
+                               f"{rep.label} {rep.shown(here):.6g} here, {rep.shown(there):.6g} saved "
+                               f"({rep.unit})")
     last = saved.iloc[n - 1]["quarter"]
     return True, (f"✓ matches saved run, {n} quarter{'s' if n != 1 else ''} (to end of {last}; "
                   f"{len(MODEL_REPORTERS)} reporters bit for bit)")
