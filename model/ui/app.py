@@ -14,8 +14,8 @@ Solara serves the module attribute ``page`` (the component ``Page``): a thin wra
 * a status line (quarter, regimes, headline numbers) and a short description above the views.
 
 ``chipstack ui`` runs ``solara run model.ui.app`` (the module, with the project folder on
-``PYTHONPATH``): given the file path instead, Solara would put model/ first on ``sys.path``, where
-``model`` names model/model.py rather than the package.
+``PYTHONPATH``): given the file path instead, Solara would import app.py as a top-level module with
+model/ui/ first on ``sys.path``, a second copy of the page beside the package's ``model.ui.app``.
 
 This module builds the page and is what Solara serves; the parts live beside it, imports
 flowing one way (each module imports only those above it):

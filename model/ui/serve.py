@@ -34,8 +34,8 @@ from pathlib import Path
 from model.sweep.errors import UsageError
 
 APP_PATH = Path(__file__).with_name("app.py")
-#: Solara is given the app as a module, not as the file: run as a file, Solara puts model/ first
-#: on sys.path, where ``model`` then names model/model.py instead of the package.
+#: Solara is given the app as a module, not as the file: run as a file, Solara imports app.py as a
+#: top-level module with model/ui/ first on sys.path, a second copy beside the package's model.ui.app.
 APP_MODULE = "model.ui.app"
 #: The run to open (``--run``), passed to the app as "SWEEP_DIR\nRUN_ID" (``model.ui.app.RUN_ENV``).
 RUN_ENV = "CHIPSTACK_UI_RUN"
