@@ -17,8 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.core.choice import chip_base_utility
-from model.core.population import access_class
 from model.core.policy import china_allows_us
+from model.core.population import access_class
 from model.core.quarters import years_since_2026
 
 
@@ -53,7 +53,8 @@ def plain_clearing(demand, pull, classes, allowed_by_class, base, cost, perf, gr
         group_fill = np.ones(groups.shape[0])
         short = group_units > capacity
         group_fill[short] = capacity[short] / group_units[short]
-        fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0] else np.ones_like(cost)
+        fill = (np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0]
+                else np.ones_like(cost))
         paid = wanted * fill[None, :]  # (n x J) USD
         purchases += (paid * (perf / cost)[None, :]) @ chip_to_maker  # (n x M) H100e
         sold = units * fill

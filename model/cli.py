@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="one run: prints a summary, writes a CSV time series and a PNG figure")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                      help="set a model parameter (repeatable), e.g. --set export_regime=open")
-    run.add_argument("--steps", type=_steps, default=20, help=f"quarters to run (default 20, at most {MAX_STEPS})")
+    run.add_argument("--steps", type=_steps, default=20,
+                     help=f"quarters to run (default 20, at most {MAX_STEPS})")
     run.add_argument("--seed", type=_seed, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     run.add_argument("--out", default="outputs/run", help="output folder (default outputs/run)")
     run.add_argument("--debug", action="store_true", help="when the model fails, print its traceback")
@@ -84,17 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
     discover.add_argument("dir", help="the sweep's output folder")
     discover.add_argument("--reporter", default="us_stack_share", help="reporter at the last quarter "
                           "(default us_stack_share)")
-    discover.add_argument("--below", type=_float, default=None, help="a run fails when the reporter is below X")
-    discover.add_argument("--above", type=_float, default=None, help="a run fails when the reporter is above X")
+    discover.add_argument("--below", type=_float, default=None,
+                          help="a run fails when the reporter is below X")
+    discover.add_argument("--above", type=_float, default=None,
+                          help="a run fails when the reporter is above X")
     discover.add_argument("--policy", action="append", default=[], metavar="NAME=VALUE",
-                          help="only the runs of this lever value (repeatable), e.g. --policy export_regime=lagged")
+                          help="only the runs of this lever value (repeatable), "
+                          "e.g. --policy export_regime=lagged")
     discover.add_argument("--min-density", type=_float, default=0.8,
                           help="choose the box of highest coverage with at least this density (default 0.8)")
-    discover.add_argument("--box", type=_int, default=None, help="choose this entry of the peeling trajectory")
+    discover.add_argument("--box", type=_int, default=None,
+                          help="choose this entry of the peeling trajectory")
 
     robust = sub.add_parser("robust", help="robustness of each policy (lever combination) across the "
                             "sweep's futures: regret, satisficing, trade-off frontier (docs/EXPLORING.md)")
-    robust.add_argument("dir", help="the sweep's output folder (an experiment with [levers] and [uncertainties])")
+    robust.add_argument("dir",
+                        help="the sweep's output folder (an experiment with [levers] and [uncertainties])")
     robust.add_argument("--reporter", default="us_stack_share",
                         help="the outcome to keep high (default us_stack_share)")
     robust.add_argument("--cost", default="china_compute_h100e",
@@ -103,14 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="satisficing: the reporter at least this (default 0.5)")
     robust.add_argument("--cap", type=_float, default=None,
                         help="satisficing: the cost at most this, in its raw unit (default: no cap)")
-    robust.add_argument("--rank-by", default="max_regret", choices=["max_regret", "satisficing", "mean", "p10"],
+    robust.add_argument("--rank-by", default="max_regret",
+                        choices=["max_regret", "satisficing", "mean", "p10"],
                         help="ranking key (default max_regret: minimax regret); ties broken by the others")
 
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     ui.add_argument("--run", nargs=2, metavar=("SWEEP_DIR", "RUN_ID"), default=None,
-                    help="open run RUN_ID of a finished sweep (replayed from its manifest, checked against its saved rows)")
+                    help="open run RUN_ID of a finished sweep (replayed from its manifest, "
+                    "checked against its saved rows)")
     return parser
 
 
@@ -350,9 +358,9 @@ def _warn_if_not_loopback(host: str, port: int) -> None:
     except ValueError:
         loopback = False
     if not loopback:
-        print(f"chipstack: warning: --host {one_line(shown(host))} makes the UI reachable from other machines "
-              f"on your networks, without a password: anyone who can reach port {port} can use it and run "
-              f"the model on this machine; use --host 127.0.0.1 (the default) unless you mean that",
+        print(f"chipstack: warning: --host {one_line(shown(host))} makes the UI reachable from other "
+              f"machines on your networks, without a password: anyone who can reach port {port} can use it "
+              f"and run the model on this machine; use --host 127.0.0.1 (the default) unless you mean that",
               file=sys.stderr)
 
 

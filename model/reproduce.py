@@ -14,7 +14,8 @@ Published results, and what each is compared by:
 
 Numbers must be identical on x86-64 with the pinned lock file (``--rtol 0``, the default); elsewhere pass
 the documented tolerance (``--rtol 1e-9``, docs/REPRODUCING.md). The last line is
-``reproduced: N tables, M figures, K quoted numbers; all match`` (exit 0) or the list of what differs (exit 1).
+``reproduced: N tables, M figures, K quoted numbers; all match`` (exit 0) or the list of what differs
+(exit 1).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 #: The PRIM boxes the docs quote (README, docs/EXPLORING.md): (reporter, condition, policy pins).
 DISCOVER = (
-    ("us_stack_share", ("--below", "0.3"), ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
-    ("us_stack_share", ("--below", "0.3"), ("export_regime=lagged", "us_volume_cap_share=0.5", "export_tpp_cap=21000")),
+    ("us_stack_share", ("--below", "0.3"),
+     ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
+    ("us_stack_share", ("--below", "0.3"),
+     ("export_regime=lagged", "us_volume_cap_share=0.5", "export_tpp_cap=21000")),
     ("us_stack_share_incl_offshore", ("--below", "0.6"),
      ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
 )
@@ -49,13 +52,15 @@ FIGURES = {
     "outputs/export_regimes/figures/timeseries_us_stack_share.png": ["export_regimes/runs.parquet"],
     "outputs/export_regimes/figures/tradeoff.png": ["export_regimes/summary.csv"],
     "outputs/export_regimes/figures/response_huawei_capacity_2026.png": ["export_regimes/summary.csv"],
-    "docs/exploring/robust/robust.png": ["docs/exploring/robust/ranking.csv", "docs/exploring/robust/regret.csv"],
+    "docs/exploring/robust/robust.png": ["docs/exploring/robust/ranking.csv",
+                                         "docs/exploring/robust/regret.csv"],
     "docs/exploring/robust/frontier.png": ["docs/exploring/robust/frontier.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
     "docs/validation/validation_bass.png": ["docs/validation/bass_docking.csv"],
     "docs/validation/validation_replay.png": ["docs/validation/replay.csv"],
-    "docs/validation/validation_quarterly.png": ["docs/validation/quarterly.csv", "docs/validation/by_maker.csv"],
+    "docs/validation/validation_quarterly.png": ["docs/validation/quarterly.csv",
+                                                 "docs/validation/by_maker.csv"],
 }
 
 
@@ -70,7 +75,8 @@ class Outcome:
         bad += [f"figure {k}: {'; '.join(v)}" for k, v in self.figures.items() if v]
         bad += [f"quoted {k}: {'; '.join(v[1][:3])}" for k, v in self.quoted.items() if v[1]]
         numbers = sum(n for n, _ in self.quoted.values())
-        head = f"reproduced: {len(self.tables)} tables, {len(self.figures)} figures, {numbers} quoted numbers; "
+        head = (f"reproduced: {len(self.tables)} tables, {len(self.figures)} figures, "
+                f"{numbers} quoted numbers; ")
         return head + ("all match" if not bad else f"{len(bad)} differ:\n  " + "\n  ".join(bad))
 
     @property
@@ -160,7 +166,8 @@ def run(scratch: Path, rtol: float) -> Outcome:
             ROOT / "docs/exploring/robust" / table, scratch / "policy_robustness/robust" / table, rtol)
     for committed in sorted((ROOT / "docs/exploring/discover").glob("*/box.csv")):
         rel = committed.relative_to(ROOT / "docs/exploring")
-        outcome.tables[f"docs/exploring/{rel}"] = compare_tables(committed, scratch / "policy_robustness" / rel, rtol)
+        outcome.tables[f"docs/exploring/{rel}"] = compare_tables(
+            committed, scratch / "policy_robustness" / rel, rtol)
     outcome.tables["docs/figures/sensitivity.csv"] = compare_tables(
         ROOT / "docs/figures/sensitivity.csv", scratch / "sensitivity/sensitivity.csv", rtol)
     # --- validation and the frozen forecasts
@@ -183,10 +190,12 @@ def run(scratch: Path, rtol: float) -> Outcome:
         outcome.figures[figure] = problems
     # --- quoted numbers
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    regenerated = headline.render(readme, headline.blocks(pd.read_csv(scratch / "export_regimes/summary.csv")))
+    regenerated = headline.render(readme,
+                                  headline.blocks(pd.read_csv(scratch / "export_regimes/summary.csv")))
     for name in headline.blocks(pd.read_csv(ROOT / "outputs/export_regimes/summary.csv")):
         begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
-        outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end), _block(regenerated, begin, end))
+        outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end),
+                                                          _block(regenerated, begin, end))
     from model.validation import claims
 
     validation = (ROOT / "docs/VALIDATION.md").read_text(encoding="utf-8")
@@ -208,16 +217,20 @@ def main(argv: list[str] | None = None) -> int:
     from model.sweep.errors import UsageError, one_line
 
     parser = _Parser(prog="python -m model.reproduce", description=__doc__.splitlines()[0])
-    parser.add_argument("--scratch", help="folder for the regenerated results (default: a new temporary folder)")
+    parser.add_argument("--scratch",
+                        help="folder for the regenerated results (default: a new temporary folder)")
     parser.add_argument("--rtol", type=float, default=0.0,
-                        help="relative tolerance for numbers (default 0: identical; 1e-9 off x86-64 or another lock)")
+                        help="relative tolerance for numbers "
+                        "(default 0: identical; 1e-9 off x86-64 or another lock)")
     try:
         args = parser.parse_args(argv)
         if not args.rtol >= 0:
             raise UsageError(f"--rtol {args.rtol}: allowed: a number >= 0 (0 = identical)")
-        scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="chipstack-reproduce-"))
+        scratch = (Path(args.scratch) if args.scratch
+                   else Path(tempfile.mkdtemp(prefix="chipstack-reproduce-")))
         if scratch.exists() and (not scratch.is_dir() or any(scratch.iterdir())):
-            raise UsageError(f"--scratch {str(scratch)!r}: not an empty folder; allowed: a new or empty folder")
+            raise UsageError(f"--scratch {str(scratch)!r}: not an empty folder; "
+                             "allowed: a new or empty folder")
     except UsageError as exc:
         print(f"chipstack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2

@@ -66,7 +66,8 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 
 def test_every_layer_is_a_folder_and_the_cli_sits_on_top():
-    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()} >= set(FORBIDDEN)
+    assert ({p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+            >= set(FORBIDDEN))
     assert (PACKAGE / "cli.py").is_file() and not (PACKAGE / "model.py").exists()
     assert len(MODULES) > 30
 
@@ -76,7 +77,8 @@ def test_imports_flow_one_way(path):
     layer = layer_of(module_name(path))
     forbidden = FORBIDDEN.get(layer, ())
     bad = sorted(name for name in imported_modules(path) if layer_of(name) in forbidden)
-    assert not bad, f"{path.relative_to(ROOT)} (layer {layer}) imports {bad}; allowed: {sorted(set(FORBIDDEN) - set(forbidden) - {layer})}"
+    assert not bad, (f"{path.relative_to(ROOT)} (layer {layer}) imports {bad}; "
+                     f"allowed: {sorted(set(FORBIDDEN) - set(forbidden) - {layer})}")
 
 
 def test_the_checker_sees_relative_and_lazy_imports(tmp_path):
@@ -93,7 +95,8 @@ def test_import_model_loads_no_plotting_ui_or_cluster_library():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout))
     assert "model" in loaded
-    assert not loaded & {"matplotlib", "solara", "dask", "distributed"}, loaded & {"matplotlib", "solara", "dask"}
+    assert not loaded & {"matplotlib", "solara", "dask", "distributed"}, (
+        loaded & {"matplotlib", "solara", "dask"})
 
 
 DOC_PATH = re.compile(r"`((?:model|tests|benchmarks|experiments|docs)/[^`\s]*)`")
@@ -118,7 +121,8 @@ DOCS = ["README.md", "CHANGELOG.md", "benchmarks/README.md",
 def test_paths_the_docs_name_exist(doc):
     """Every repository path a document names in backticks (`model/core/market.py`, `experiments/x.toml`)
     exists: a file moved by a refactoring must take its mentions with it."""
-    named = {p for m in DOC_PATH.finditer((ROOT / doc).read_text(encoding="utf-8")) for p in _expand(m.group(1))}
+    named = {p for m in DOC_PATH.finditer((ROOT / doc).read_text(encoding="utf-8"))
+             for p in _expand(m.group(1))}
     missing = sorted(p for p in named if "<" not in p  # `experiments/<name>.toml` is a pattern to fill in
                      and not ((ROOT / p).exists() or ("*" in p and any(ROOT.glob(p)))))
     assert not missing, f"{doc} names paths that do not exist: {missing}"

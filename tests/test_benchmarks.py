@@ -42,7 +42,8 @@ def test_quick_benchmark_writes_every_design_key(tmp_path):
         assert key in fig, key
     assert fig["quick"] is True
     assert set(fig["seconds_per_step"]) == {"1000", "10000", "100000"}
-    numbers = [fig[k] for k in DESIGN_KEYS if k != "seconds_per_step"] + list(fig["seconds_per_step"].values())
+    numbers = ([fig[k] for k in DESIGN_KEYS if k != "seconds_per_step"]
+               + list(fig["seconds_per_step"].values()))
     for value in numbers:
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, fig
     assert math.isclose(fig["speedup"], fig["model_agent_steps_per_s"] / fig["reference_agent_steps_per_s"])
@@ -73,8 +74,8 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
     for args, result in calls:
         (demand, pull, classes, allowed, base, cost, perf, groups, capacity,
          maker_of_chip, eco_of_chip, eco_of_maker) = args
-        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, groups, capacity,
-                                                 maker_of_chip, eco_of_chip, eco_of_maker.shape[0])
+        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, groups,
+                                                 capacity, maker_of_chip, eco_of_chip, eco_of_maker.shape[0])
         np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
         np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())

@@ -31,7 +31,8 @@ def sales(params: dict, seed: int, steps: int = 20, n: int = 150) -> tuple[ChipM
 @pytest.mark.parametrize("seed", SEEDS)
 def test_default_run_sells_no_us_chip_at_or_above_the_tpp_cap(seed):
     m, units = sales({"china_import_policy": "open", "realize_reversals": False}, seed)
-    over = {n for n, k in IDX.items() if CAT.is_us[k] and (CAT.tpp[k] >= 21_000 or CAT.mem_bw_gbs[k] >= 6_500)}
+    over = {n for n, k in IDX.items()
+            if CAT.is_us[k] and (CAT.tpp[k] >= 21_000 or CAT.mem_bw_gbs[k] >= 6_500)}
     assert over >= {"B200", "Rubin", "MI355X"}
     for q in units:
         assert all(q[name] == 0 for name in over), {name: q[name] for name in over if q[name]}
@@ -90,20 +91,23 @@ def test_lowering_the_volume_cap_never_raises_nvidia_units(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lowering_the_per_customer_cap_never_raises_nvidia_units(seed):
     base = {"china_import_policy": "open", "realize_reversals": False, "us_licence_schedule": "2026Q1:10"}
-    series = [_nvidia_units({**base, "per_customer_cap_units": c}, seed) for c in (float("inf"), 75_000, 20_000, 1_000)]
+    series = [_nvidia_units({**base, "per_customer_cap_units": c}, seed)
+              for c in (float("inf"), 75_000, 20_000, 1_000)]
     assert all(a >= b - 1e-6 for a, b in zip(series, series[1:])), series
     assert series[0] > series[-1]
 
 
 def test_volume_cap_holds_every_quarter():
-    m, units = sales({"china_import_policy": "open", "realize_reversals": False, "us_volume_cap_share": 0.05}, 4)
+    m, units = sales({"china_import_policy": "open", "realize_reversals": False,
+                      "us_volume_cap_share": 0.05}, 4)
     for q in units:
         assert q["H200"] <= 0.05 * CAT.us_units_per_quarter[IDX["H200"]] * (1 + 1e-9)
         assert q["MI325X"] <= 0.05 * CAT.us_units_per_quarter[IDX["MI325X"]] * (1 + 1e-9)
 
 
 def test_china_import_cap_bounds_all_us_units():
-    m, units = sales({"china_import_policy": "open", "realize_reversals": False, "china_import_cap_units": 30_000}, 5)
+    m, units = sales({"china_import_policy": "open", "realize_reversals": False,
+                      "china_import_cap_units": 30_000}, 5)
     for q in units:
         assert sum(q[n] for n, k in IDX.items() if CAT.is_us[k]) <= 30_000 * (1 + 1e-9)
 
@@ -132,7 +136,8 @@ def test_pairing_quota_makes_us_chips_dearer_and_lowers_the_us_share():
 
 
 def test_adaptive_cap_tracks_the_best_domestic_chip():
-    m = ChipMarketModel(rng=1, n_developers=30, us_adaptive=True, us_adaptive_margin=1.5, us_reversal_prob=0.0)
+    m = ChipMarketModel(rng=1, n_developers=30, us_adaptive=True, us_adaptive_margin=1.5,
+                        us_reversal_prob=0.0)
     m.step()  # 2026Q1: the first quarter of a year
     sale = m.on_sale() & ~CAT.is_us
     assert m.us_government.tpp_cap == pytest.approx(1.5 * CAT.tpp[sale].max())

@@ -74,7 +74,8 @@ def test_good_file_resolved(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Bad files: (replacement of GOOD's text, words the message must contain)
 BAD_CASES = {
-    "unknown_key": (("seed = 7", "seed = 7\nsteeps = 4"), ["'steeps'", "[experiment]", "did you mean 'steps'"]),
+    "unknown_key": (("seed = 7", "seed = 7\nsteeps = 4"),
+                    ["'steeps'", "[experiment]", "did you mean 'steps'"]),
     "unknown_section": (("[grid]", "[grids]"), ["[grids]", "allowed sections"]),
     "unknown_parameter": (("n_developers = 20", "n_developer = 20"),
                           ["[parameters] n_developer", "did you mean 'n_developers'"]),
@@ -185,9 +186,12 @@ def test_bad_file_subprocess_leaves_nothing(tmp_path):
 # Designs: identity, not order
 def test_run_ids_and_seeds_do_not_depend_on_order(tmp_path):
     forward = load_experiment(write(tmp_path, GOOD.replace('["ban", "open"]', '["ban", "h20", "open"]')))
-    backward = load_experiment(write(tmp_path, GOOD.replace('["ban", "open"]', '["open", "h20", "ban"]'), "b.toml"))
-    runs_f = {r.run_id: (r.seed, r.values["export_regime"], r.replication) for r in build_design(forward).runs}
-    runs_b = {r.run_id: (r.seed, r.values["export_regime"], r.replication) for r in build_design(backward).runs}
+    backward = load_experiment(write(tmp_path, GOOD.replace('["ban", "open"]', '["open", "h20", "ban"]'),
+                                     "b.toml"))
+    runs_f = {r.run_id: (r.seed, r.values["export_regime"], r.replication)
+              for r in build_design(forward).runs}
+    runs_b = {r.run_id: (r.seed, r.values["export_regime"], r.replication)
+              for r in build_design(backward).runs}
     assert runs_f == runs_b and len(runs_f) == 6
     assert len({seed for seed, _, _ in runs_f.values()}) == 6
 

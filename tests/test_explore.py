@@ -25,7 +25,8 @@ BASE = {"experiment": {"name": "t", "steps": 3, "replications": 2, "seed": 11},
 EXPLORE = BASE | {
     "levers": {"export_regime": ["h20", "threshold", "lagged"]},
     "uncertainties": {"method": "lhs", "n": 8,
-                      "ranges": {"huawei_capacity_2026": [200000, 3000000], "domestic_efficiency": [0.5, 1.0]},
+                      "ranges": {"huawei_capacity_2026": [200000, 3000000],
+                                 "domestic_efficiency": [0.5, 1.0]},
                       "choices": {"china_import_policy": ["open", "discourage", "restrict", "ban"]}},
 }
 
@@ -47,7 +48,8 @@ def test_common_random_numbers_same_future_same_seed_across_policies():
     by_future: dict = {}
     for run in design.runs:
         future = {k: v for k, v in run.values.items() if k != "export_regime"}
-        by_future.setdefault((run.sample_index, run.replication), []).append((run.seed, future, run.values["export_regime"]))
+        by_future.setdefault((run.sample_index, run.replication), []).append(
+            (run.seed, future, run.values["export_regime"]))
     assert len(by_future) == 16
     for entries in by_future.values():
         seeds, futures, regimes = zip(*entries)
@@ -60,7 +62,8 @@ def test_common_random_numbers_same_future_same_seed_across_policies():
 
 def test_grid_and_sample_experiments_keep_their_seeds():
     exp = experiment_from_dict(BASE | {"grid": {"export_regime": ["h20", "open"]},
-                                       "sample": {"method": "lhs", "n": 3, "ranges": {"domestic_efficiency": [0.5, 1.0]}}})
+                                       "sample": {"method": "lhs", "n": 3,
+                                                  "ranges": {"domestic_efficiency": [0.5, 1.0]}}})
     design = build_design(exp)
     assert all(r.seed == run_seed(exp.seed, r.run_id) for r in design.runs)
     assert all(r.run_id == make_run_id(r.values, r.sample_index, r.replication) for r in design.runs)
@@ -144,8 +147,8 @@ def test_prim_with_policy_uses_that_policy_runs_only(tmp_path):
     a["export_regime"], b["export_regime"] = "lagged", "open"
     b["us_stack_share"] = 0.6 + 0 * b["us_stack_share"]  # 'open' never fails
     final = pd.concat([a, b], ignore_index=True)
-    sweep = fake_sweep(final, ["export_regime"], ["huawei_capacity_2026", "domestic_efficiency", "demand_growth"],
-                       tmp_path)
+    sweep = fake_sweep(final, ["export_regime"],
+                       ["huawei_capacity_2026", "domestic_efficiency", "demand_growth"], tmp_path)
     d = discover(sweep, "us_stack_share", 0.3, "below", ["export_regime=lagged"])
     assert d.n_runs == len(a) and set(d.box["dimension"]) == {"huawei_capacity_2026", "domestic_efficiency"}
     # without --policy the lever is a (categorical) dimension too, and the box keeps 'lagged'
@@ -182,7 +185,8 @@ def test_regret_and_ranking_on_a_hand_computed_table(tmp_path):
     assert r.ranking["policy"].tolist() == [labels["P3"], labels["P2"], labels["P1"]]
     assert ranking.loc[labels["P1"], "mean"] == pytest.approx(1.3 / 3)
     # with a cap on compute of 15: P3 (cost 20) never satisfices
-    assert robustness(sweep, target=0.45, cap=15).ranking.set_index("policy").loc[labels["P3"], "satisficing"] == 0
+    assert (robustness(sweep, target=0.45, cap=15).ranking.set_index("policy")
+            .loc[labels["P3"], "satisficing"] == 0)
     # frontier on medians (share up, compute down): P1 (0.5, 10) dominates P3 (0.5, 20); P2 (0.4, 5) stays
     pareto = r.frontier.set_index("policy")["pareto"]
     assert pareto[labels["P1"]] and pareto[labels["P2"]] and not pareto[labels["P3"]]
@@ -196,9 +200,11 @@ def test_lever_combinations_with_identical_outcomes_are_one_policy(tmp_path):
             rows.append({"export_regime": regime, "us_volume_cap_share": cap, "sample_index": future,
                          "replication": 0, "domestic_efficiency": 0.5 + future / 10,
                          "us_stack_share": share, "china_compute_h100e": 1.0})
-    sweep = fake_sweep(pd.DataFrame(rows), ["export_regime", "us_volume_cap_share"], ["domestic_efficiency"], tmp_path)
+    sweep = fake_sweep(pd.DataFrame(rows), ["export_regime", "us_volume_cap_share"], ["domestic_efficiency"],
+                       tmp_path)
     r = robustness(sweep)
-    assert sorted(r.ranking["policy"]) == ["export_regime=h20", "export_regime=lagged, us_volume_cap_share=0.5",
+    assert sorted(r.ranking["policy"]) == ["export_regime=h20",
+                                           "export_regime=lagged, us_volume_cap_share=0.5",
                                            "export_regime=lagged, us_volume_cap_share=1"]
     assert any("merged" in note for note in r.notes)
 
@@ -257,7 +263,8 @@ def tiny_sweep(tmp_path_factory) -> Path:
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "model.cli", *args], capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "model.cli", *args], capture_output=True, text=True,
+                          timeout=180)
 
 
 def test_robust_and_discover_commands_write_their_folders(tiny_sweep, capsys):

@@ -29,7 +29,8 @@ out = {}
 for k, params in enumerate(cases):
     m = ChipMarketModel(rng=11 + k, n_developers=300, **params)
     df = m.run(12)
-    out[k] = hashlib.sha256(np.ascontiguousarray(df.drop(columns=["quarter"]).to_numpy()).tobytes()).hexdigest()
+    table = np.ascontiguousarray(df.drop(columns=["quarter"]).to_numpy())
+    out[k] = hashlib.sha256(table.tobytes()).hexdigest()
 print(json.dumps(out))
 """
 
@@ -48,7 +49,8 @@ ENVIRONMENTS = {
 def _run_under(env_extra: dict) -> str:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")}
     env.update(env_extra)
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
 
@@ -63,7 +65,8 @@ def test_runs_are_bit_identical_whatever_blas_kernel_or_simd_features():
 
 def test_exp_is_within_one_ulp_of_the_c_library():
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.uniform(-740, 709, 20_000), rng.uniform(-3, 3, 20_000), rng.uniform(-1e-6, 1e-6, 100)])
+    x = np.concatenate([rng.uniform(-740, 709, 20_000), rng.uniform(-3, 3, 20_000),
+                        rng.uniform(-1e-6, 1e-6, 100)])
     got = fm.exp(x)
     want = np.array([math.exp(v) for v in x])
     ulps = np.abs(got - want) / np.spacing(want)
@@ -84,7 +87,8 @@ def test_log_and_power_are_within_a_few_ulps():
 
 def test_special_values_behave_like_the_c_library():
     got = fm.exp(np.array([-np.inf, np.inf, np.nan, 0.0, -800.0, 800.0]))
-    assert got[0] == 0 and got[1] == np.inf and np.isnan(got[2]) and got[3] == 1 and got[4] == 0 and got[5] == np.inf
+    assert (got[0] == 0 and got[1] == np.inf and np.isnan(got[2]) and got[3] == 1 and got[4] == 0
+            and got[5] == np.inf)
     got = fm.log(np.array([0.0, -1.0, np.inf, np.nan, 1.0]))
     assert got[0] == -np.inf and np.isnan(got[1]) and got[2] == np.inf and np.isnan(got[3]) and got[4] == 0
     assert fm.power(0.0, 2.0) == 0.0 and fm.power(5.0, 0) == 1.0
@@ -104,13 +108,14 @@ def test_the_simulation_calls_no_blas_product():
 
     core = Path(fm.__file__).parent
     offenders = []
-    for name in ("choice.py", "market.py", "developers.py", "model.py", "agents.py", "metrics.py", "policy.py"):
+    for name in ("choice.py", "market.py", "developers.py", "model.py", "agents.py", "metrics.py",
+                 "policy.py"):
         path = core / name
         if not path.exists():
             continue
         for lineno, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("#", 1)[0]
-            if re.search(r"np\.(dot|matmul|einsum|inner|linalg)|\bnp\.(exp|log|log1p|power|expm1)\(", code) or \
-               re.search(r"[\w\])] @ [\w(]", code) and "peers @" not in code:
+            if (re.search(r"np\.(dot|matmul|einsum|inner|linalg)|\bnp\.(exp|log|log1p|power|expm1)\(", code)
+                    or re.search(r"[\w\])] @ [\w(]", code) and "peers @" not in code):
                 offenders.append(f"{name}:{lineno}: {line.strip()}")
     assert not offenders, offenders

@@ -1,4 +1,5 @@
-"""The README's headline tables are generated from the committed reference results (model.analysis.headline)."""
+"""The README's headline tables are generated from the committed reference results
+(model.analysis.headline)."""
 
 import pandas as pd
 import pytest
@@ -32,7 +33,8 @@ def test_numbers_quoted_in_the_headline_text_match_the_reference_results():
 
     text = " ".join(headline.README.read_text(encoding="utf-8").split())
     quoted = [
-        f"the threshold rule keeps {v('threshold', 'restrict', 'us_stack_share'):.2f} of China's installed compute",
+        f"the threshold rule keeps {v('threshold', 'restrict', 'us_stack_share'):.2f} "
+        "of China's installed compute",
         f"against {v('h20', 'restrict', 'us_stack_share'):.2f} under H20-only and "
         f"{v('ban', 'restrict', 'us_stack_share'):.2f} under a full US ban",
         f"({v('threshold', 'restrict', 'china_compute_h100e', 1e6):.1f}M vs "
@@ -42,7 +44,8 @@ def test_numbers_quoted_in_the_headline_text_match_the_reference_results():
     ]
     for phrase in quoted:
         assert phrase in text, phrase
-    gain = v('threshold', 'restrict', 'china_compute_h100e', 1e6) - v('ban', 'restrict', 'china_compute_h100e', 1e6)
+    gain = (v('threshold', 'restrict', 'china_compute_h100e', 1e6)
+            - v('ban', 'restrict', 'china_compute_h100e', 1e6))
     assert f"it adds {gain:.1f}M H100e" in text
     incl = [v(r, st, "us_stack_share_incl_offshore") for r in ("ban", "h20", "threshold")
             for st in ("discourage", "restrict", "ban")]

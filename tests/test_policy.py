@@ -97,7 +97,8 @@ def test_threshold_as_enacted_licenses_the_h200_class_and_never_blackwell():
         assert {"H200", "MI325X"} <= licensed and not (licensed & anyone)
         assert not licensed & {"B200", "Rubin", "RubinUltra", "Feynman", "MI355X", "MI400"}
         assert all(CAT.tpp[IDX[n]] < 21_000 and CAT.mem_bw_gbs[IDX[n]] < 6_500 for n in licensed)
-    # the MI325X (TPP ~20,800) falls out with a lower cap; a cap above Blackwell's TPP and bandwidth lets it in
+    # the MI325X (TPP ~20,800) falls out with a lower cap; a cap above Blackwell's TPP and bandwidth
+    # lets it in
     assert "MI325X" not in exportable("threshold", "2026Q1", tpp_cap=20_000)[1]
     assert "B200" in exportable("threshold", "2026Q1", tpp_cap=40_000, bw_cap=9_000)[1]
 
@@ -108,7 +109,8 @@ def test_threshold_cap_in_a_schedule():
     for bad in ["2027Q1:threshold@", "2027Q1:threshold@abc", "2027Q1:h20@5000", "2027Q1:threshold@-1"]:
         with pytest.raises(ValueError):
             parse_schedule(bad, US_REGIMES)
-    m = ChipMarketModel(rng=1, n_developers=30, us_reversal_prob=0.0, us_policy_schedule="2026Q3:threshold@40000")
+    m = ChipMarketModel(rng=1, n_developers=30, us_reversal_prob=0.0,
+                        us_policy_schedule="2026Q3:threshold@40000")
     caps = []
     for _ in range(4):
         m.step()

@@ -25,8 +25,10 @@ def test_replay_covers_2022q4_to_2026q2_with_every_maker(runs):
     quarters = sorted(runs["quarter"].unique())
     assert quarters[0] == "2022Q4" and quarters[-1] == "2026Q2" and len(quarters) == 15
     table = qv.by_maker(runs)
-    assert set(table["maker"]) == {"Nvidia", "AMD", "Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin"}
-    assert (table["units_lo"] <= table["units"] + 1e-9).all() and (table["units"] <= table["units_hi"] + 1e-9).all()
+    assert set(table["maker"]) == {"Nvidia", "AMD", "Huawei", "Cambricon", "MooreThreads", "THead",
+                                   "Kunlunxin"}
+    assert ((table["units_lo"] <= table["units"] + 1e-9).all()
+            and (table["units"] <= table["units_hi"] + 1e-9).all())
     # Nvidia sells nothing while the US bans the H20 (2025Q2) and Beijing blocks imports (2025Q4)
     nv = table[table["maker"] == "Nvidia"].set_index("quarter")
     assert nv.loc["2025Q2", "units"] == 0 and nv.loc["2025Q4", "units"] == 0
@@ -41,8 +43,8 @@ def test_scored_table_matches_observations_to_model_quantities(runs):
          "source": "s", "grade": "H", "note": ""},
         {"quarter": "2030Q1", "quantity": "nvidia_china_revenue", "value": 1.0, "unit": "USD",  # not covered
          "source": "s", "grade": "H", "note": ""},
-        {"quarter": "2025", "quantity": "not_modelled", "value": 1.0, "unit": "x", "source": "s", "grade": "H",
-         "note": ""},
+        {"quarter": "2025", "quantity": "not_modelled", "value": 1.0, "unit": "x",
+         "source": "s", "grade": "H", "note": ""},
     ])
     table = qv.scored_table(runs, observed)
     assert list(table["period"]) == ["2024", "2025Q1"]
@@ -51,7 +53,8 @@ def test_scored_table_matches_observations_to_model_quantities(runs):
     assert share["error"] == pytest.approx(share["model_mean"] - 0.66)
     # the model's H20 revenue in 2025Q1 is the H20's units x China price, summed per seed
     per_seed = runs[runs["quarter"] == "2025Q1"]["h20_revenue_usd"]
-    assert h20["model_mean"] == pytest.approx(per_seed.mean()) and h20["error"] == pytest.approx(per_seed.mean() / 4.6e9)
+    assert (h20["model_mean"] == pytest.approx(per_seed.mean())
+            and h20["error"] == pytest.approx(per_seed.mean() / 4.6e9))
     assert h20["role"] == "out of sample"
 
 

@@ -37,7 +37,8 @@ def sweep(tmp_path):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "model.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "model.cli", *args], capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_untouched_sweep_replicates_exactly(sweep):
@@ -94,14 +95,16 @@ def test_bad_manifest_is_a_usage_error(tmp_path, content):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("machine")  # uses both cores: not beside the browser tests (make test: --dist loadgroup)
+# uses both cores: not beside the browser tests (make test: --dist loadgroup)
+@pytest.mark.xdist_group("machine")
 def test_the_shipped_reference_results_replicate(root):
     """outputs/export_regimes/ is committed: a model change that alters any number must come with
     regenerated reference results (`chipstack sweep export_regimes`)."""
     manifest = root / "outputs" / "export_regimes" / "manifest.json"
     r = replicate(manifest, workers=2, progress=False)
     assert r.identical, report_text(r, manifest)
-    assert r.runs == len(pd.read_parquet(manifest.parent / "runs.parquet", columns=["run_id"])["run_id"].unique())
+    assert r.runs == len(pd.read_parquet(manifest.parent / "runs.parquet",
+                                         columns=["run_id"])["run_id"].unique())
 
 
 def _perturb_and_rehash(sweep, rel: float) -> tuple[str, int]:

@@ -151,7 +151,8 @@ def huawei_sweep(tmp_path_factory) -> Path:
 def test_policy_grid_writes_expected_figures(policy_sweep):
     paths = write_report(policy_sweep)
     names = sorted(p.name for p in paths)
-    assert names == ["by_maker.csv", "heatmap_us_stack_share.png", "timeseries_us_stack_share.png", "tradeoff.png"]
+    assert names == ["by_maker.csv", "heatmap_us_stack_share.png", "timeseries_us_stack_share.png",
+                     "tradeoff.png"]
     for p in paths:
         if p.suffix == ".png":
             assert p.parent == policy_sweep / "figures"
@@ -161,7 +162,8 @@ def test_policy_grid_writes_expected_figures(policy_sweep):
     # one row per design point, quarter and maker; the mean is the mean over the point's runs
     assert len(by_maker) == runs.groupby(["export_regime", "china_import_policy", "step"]).ngroups * 7
     row = by_maker[(by_maker.maker == "Nvidia") & (by_maker.step == by_maker.step.max())].iloc[0]
-    sel = runs[(runs.export_regime == row.export_regime) & (runs.china_import_policy == row.china_import_policy)
+    sel = runs[(runs.export_regime == row.export_regime)
+               & (runs.china_import_policy == row.china_import_policy)
                & (runs.step == row.step)]
     assert row.units == pytest.approx(sel["units_nvidia"].mean()) and row.runs == len(sel)
     assert row.units_lo <= row.units <= row.units_hi
@@ -207,7 +209,8 @@ def test_single_numeric_parameter(tmp_path):
     out = model_sweep(tmp_path / "lag", {"export_lag_months": [0, 18, 36]}, replications=2)
     paths = write_report(out)
     names = sorted(p.name for p in paths)
-    assert names == ["by_maker.csv", "response_export_lag_months.png", "timeseries_us_stack_share.png", "tradeoff.png"]
+    assert names == ["by_maker.csv", "response_export_lag_months.png", "timeseries_us_stack_share.png",
+                     "tradeoff.png"]
     for p in paths:
         if p.suffix == ".png":
             assert_png(p)
@@ -395,7 +398,8 @@ def test_nothing_varies_gives_time_series_only(tmp_path, capsys):
         df.insert(1, "replication", rep)
         df.insert(2, "seed", rep)
         frames.append(df)
-    out = write_sweep(tmp_path / "plain", pd.concat(frames, ignore_index=True), [], {"kind": "grid", "grid": {}})
+    out = write_sweep(tmp_path / "plain", pd.concat(frames, ignore_index=True), [],
+                      {"kind": "grid", "grid": {}})
     assert cmd_report(types.SimpleNamespace(dir=str(out))) == 0
     assert [p.name for p in (out / "figures").iterdir()] == ["timeseries_us_stack_share.png"]
     printed = capsys.readouterr().out

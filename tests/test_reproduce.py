@@ -24,7 +24,8 @@ def test_tables_match_only_when_every_value_does(tmp_path):
 
 
 def test_quoted_numbers_are_counted_and_compared():
-    n, diffs = reproduce.quoted_numbers("| a | 0.43 [0.42, 0.44] | 10.5 |", "| a | 0.43 [0.42, 0.44] | 10.5 |")
+    n, diffs = reproduce.quoted_numbers("| a | 0.43 [0.42, 0.44] | 10.5 |",
+                                        "| a | 0.43 [0.42, 0.44] | 10.5 |")
     assert n == 4 and diffs == []
     n, diffs = reproduce.quoted_numbers("| 0.43 | 10.5 |", "| 0.44 | 10.5 |")
     assert n == 2 and diffs == ["0.43 -> 0.44"]
@@ -55,7 +56,8 @@ def test_missing_text_on_both_sides_matches(tmp_path):
     a.to_csv(tmp_path / "b.csv", index=False)
     assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "b.csv", 0.0) == []
     a.assign(reason=["", "another", ""]).to_csv(tmp_path / "c.csv", index=False)
-    assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "c.csv", 0.0)[0].startswith("reason: 1 values")
+    assert reproduce.compare_tables(tmp_path / "a.csv", tmp_path / "c.csv", 0.0)[0].startswith(
+        "reason: 1 values")
 
 
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys):

@@ -35,7 +35,8 @@ def test_production_plan_tops_up_to_expected_sales_within_limits():
 def test_expected_orders_smooth_and_launch():
     e = supply.expect_orders(np.array([100.0, 100.0]), np.array([0.0, 300.0]), np.array([True, False]),
                              np.array([50.0, 50.0]), 0.5)
-    assert e.tolist() == [50.0, 50.0]  # stalled orders halve the expectation; an undeliverable product launches
+    # stalled orders halve the expectation; an undeliverable product launches
+    assert e.tolist() == [50.0, 50.0]
 
 
 def test_scarcity_is_zero_when_supply_covers_orders_and_one_at_twice():
@@ -76,7 +77,8 @@ def run(params: dict, seed: int, steps: int = 12) -> tuple[ChipMarketModel, list
         m.step()
         rows.append({
             "quarter": m.quarter, "sold": m.chips_sold.copy(), "supply": m.last_supply.copy(),
-            "production": m.china_production.copy(), "huawei": next(x for x in m.chipmakers if x.name == "Huawei"),
+            "production": m.china_production.copy(),
+            "huawei": next(x for x in m.chipmakers if x.name == "Huawei"),
             "huawei_cap": next(x for x in m.chipmakers if x.name == "Huawei").capacity,
             "huawei_hbm": next(x for x in m.chipmakers if x.name == "Huawei").hbm_ceiling,
             "huawei_foundry": next(x for x in m.chipmakers if x.name == "Huawei").foundry_capacity,
@@ -97,7 +99,8 @@ def test_default_run_huawei_never_exceeds_its_hbm_ceiling_and_hbm_binds():
 
 def test_us_units_never_exceed_the_china_supply():
     for seed in SEEDS:
-        for params in ({}, {"china_import_policy": "open"}, {"export_regime": "open", "china_import_policy": "open"}):
+        for params in ({}, {"china_import_policy": "open"},
+                       {"export_regime": "open", "china_import_policy": "open"}):
             _, rows = run(params, seed)
             for r in rows:
                 us = CAT.is_us
@@ -123,13 +126,15 @@ def test_closing_the_offshore_channel_lowers_the_us_share_incl_offshore_under_a_
     for seed in SEEDS:
         m_open, _ = run({**ban, "offshore_open_after_rule": 1.0}, seed)
         m_shut, _ = run({**ban, "offshore_open_after_rule": 0.0}, seed)
-        assert m_shut.reported["us_stack_share_incl_offshore"] < m_open.reported["us_stack_share_incl_offshore"] - 0.01, seed
+        assert (m_shut.reported["us_stack_share_incl_offshore"]
+                < m_open.reported["us_stack_share_incl_offshore"] - 0.01), seed
         assert m_shut.reported["offshore_compute_h100e"] < m_open.reported["offshore_compute_h100e"]
 
 
 def test_under_a_us_ban_blocked_money_goes_abroad_and_to_the_grey_market():
     for seed in SEEDS:
-        _, rows = run({"export_regime": "ban", "realize_reversals": False, "huawei_capacity_2026": 200_000}, seed)
+        _, rows = run({"export_regime": "ban", "realize_reversals": False, "huawei_capacity_2026": 200_000},
+                      seed)
         first = rows[0]["split"]  # 2026Q1, before the offshore rule
         assert first["offshore"] > 0.1 * first["budget"] and first["grey"] > 0
         total = first["china"] + first["offshore"] + first["grey"] + first["unspent"]
@@ -144,7 +149,8 @@ def test_stalled_orders_make_nvidia_cut_china_production_within_a_few_quarters()
                        "realize_reversals": False}, seed)
         before = [r["production"][NVIDIA].sum() for r in rows if r["quarter"] < ban_from]
         assert max(before) > 10_000  # Nvidia was making for China
-        after = {r["quarter"] - ban_from: r["production"][NVIDIA].sum() for r in rows if r["quarter"] >= ban_from}
+        after = {r["quarter"] - ban_from: r["production"][NVIDIA].sum()
+                 for r in rows if r["quarter"] >= ban_from}
         # orders stall at once; smoothed expectations take production below 1% within two quarters
         assert all(v < 0.01 * max(before) for k, v in after.items() if k >= 2), after
         assert after[max(after)] <= after[2]
@@ -170,7 +176,8 @@ def test_stockpiling_happens_with_a_risk_weight_and_is_off_without_it():
 def test_carried_over_budget_returns_next_quarter():
     m = ChipMarketModel(rng=3, n_developers=80, export_regime="ban", realize_reversals=False,
                         huawei_capacity_2026=0, cambricon_capacity_2026=0, moore_threads_capacity_2026=0,
-                        grey_capacity_usd=0.0, offshore_capacity_share=0.0, carryover_share=0.5, demand_shock_sd=0.0)
+                        grey_capacity_usd=0.0, offshore_capacity_share=0.0, carryover_share=0.5,
+                        demand_shock_sd=0.0)
     m.step()
     unspent = m.developers.last_unmet.copy()
     assert unspent.sum() > 0

@@ -205,7 +205,8 @@ def test_claims_are_paired_over_seeds_and_the_strong_ones_hold():
 
     table = claims_check(seeds=range(3), steps=8, n_developers=150)
     assert len(table) == 4 * len(CLAIMS)
-    row = table[(table["claim"] == "Beijing's customs ban vs open (US threshold)") & (table["metric"] == "us_share_new_mean")]
+    row = table[(table["claim"] == "Beijing's customs ban vs open (US threshold)")
+                & (table["metric"] == "us_share_new_mean")]
     # a Beijing ban leaves only smuggled US chips: the US share of new purchases falls in every seed
     assert row["holds"].iloc[0] == 1 and row["share_of_seeds_with_claimed_sign"].iloc[0] == 1.0
     d = table["diff"]

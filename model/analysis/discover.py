@@ -1,4 +1,5 @@
-"""Scenario discovery: ``chipstack discover SWEEP_DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]``.
+"""Scenario discovery: ``chipstack discover SWEEP_DIR --reporter R (--below X | --above X)
+[--policy NAME=VALUE ...]``.
 
 Which combinations of the uncertainties make a policy fail? A run is a *case of interest* when its
 reporter at the last quarter is below (or above) the threshold; PRIM (the Patient Rule Induction
@@ -9,9 +10,10 @@ Workbench's (``ema_workbench.analysis.prim``, the optional extra ``chipstack[exp
 defaults (lenient objective, peel and paste alpha 0.05, minimum mass 0.05).
 
 The box reported is the one on the peeling trajectory with the highest coverage among those whose
-density is at least ``--min-density`` (default 0.8) (the densest of those with equal coverage), or the densest one when none is; ``--box I``
-picks trajectory entry I instead. Each restricted dimension comes with its quasi-p-value (a one-sided
-binomial test of whether the restriction adds density, Bryant and Lempert 2010; EMA Workbench's).
+density is at least ``--min-density`` (default 0.8) (the densest of those with equal coverage), or the
+densest one when none is; ``--box I`` picks trajectory entry I instead. Each restricted dimension comes
+with its quasi-p-value (a one-sided binomial test of whether the restriction adds density, Bryant and
+Lempert 2010; EMA Workbench's).
 
 With ``--policy NAME=VALUE`` (repeatable) only the runs of that lever combination are used and the
 box is over the uncertainties; without it, levers that vary are dimensions too. Writes into
@@ -148,14 +150,17 @@ def discover(sweep: Sweep, reporter: str, threshold: float, direction: str = "be
     candidates = uncertainties_of(sweep) + [lv for lv in levers if lv not in policy]
     dims = [d for d in candidates if d in final.columns and final[d].nunique(dropna=True) > 1]
     if not dims:
-        raise UsageError(f"{sweep.dir}: no parameter varies across the runs{' of ' + policy_label(policy) if policy else ''}; "
-                         f"allowed: a sweep with [uncertainties] or [sample] (or [grid]) to discover boxes in")
+        raise UsageError(f"{sweep.dir}: no parameter varies across the runs"
+                         f"{' of ' + policy_label(policy) if policy else ''}; "
+                         "allowed: a sweep with [uncertainties] or [sample] (or [grid]) "
+                         "to discover boxes in")
     values = final[reporter].to_numpy(float)
     ok = np.isfinite(values)
     final, values = final[ok].reset_index(drop=True), values[ok]
     y = values < threshold if direction == "below" else values > threshold
     op = "<" if direction == "below" else ">"
-    span = f"the final values run from {fmt_value(values.min())} to {fmt_value(values.max())}" if len(values) else "no runs"
+    span = (f"the final values run from {fmt_value(values.min())} to {fmt_value(values.max())}"
+            if len(values) else "no runs")
     if not y.any() or y.all():
         which = "no run" if not y.any() else "every run"
         raise UsageError(f"--{direction} {fmt_value(threshold)}: {which} has {reporter} {op} "
@@ -174,7 +179,8 @@ def discover(sweep: Sweep, reporter: str, threshold: float, direction: str = "be
     chosen = _choose(traj, min_density, box_index)
     notes = []
     if box_index is None and traj["density"].max() < min_density:
-        notes.append(f"no box reaches density {min_density}; the densest ({traj['density'].max():.2f}) is shown")
+        notes.append(f"no box reaches density {min_density}; "
+                     f"the densest ({traj['density'].max():.2f}) is shown")
     table = _box_table(box, p, chosen, x)
     return Discovery(reporter, direction, float(threshold), policy, dims, len(y), int(y.sum()), traj,
                      chosen, table, notes, box)
@@ -198,7 +204,8 @@ def _prim_inputs(frame: pd.DataFrame) -> pd.DataFrame:
 def _choose(traj: pd.DataFrame, min_density: float, box_index: int | None) -> int:
     if box_index is not None:
         if not 0 <= box_index < len(traj):
-            raise UsageError(f"--box {box_index}: not on the peeling trajectory; allowed: 0 to {len(traj) - 1}")
+            raise UsageError(f"--box {box_index}: not on the peeling trajectory; "
+                             f"allowed: 0 to {len(traj) - 1}")
         return int(box_index)
     dense = traj[traj["density"] >= min_density]
     if len(dense):  # the highest coverage; among equal coverage, the densest
@@ -255,7 +262,8 @@ def tradeoff_figure(d: Discovery):
     ax.plot(t["coverage"], t["density"], color="gray", lw=0.6, zorder=2)
     fig.colorbar(sc, ax=ax, ticks=range(res.max() + 1)).set_label("restricted dimensions")
     row = t.loc[d.chosen]
-    ax.scatter([row["coverage"]], [row["density"]], s=160, facecolor="none", edgecolor="red", lw=1.6, zorder=4)
+    ax.scatter([row["coverage"]], [row["density"]], s=160, facecolor="none", edgecolor="red", lw=1.6,
+               zorder=4)
     ax.annotate(f"box {d.chosen}: coverage {row['coverage']:.2f}, density {row['density']:.2f}",
                 (row["coverage"], row["density"]), xytext=(-10, 12), textcoords="offset points", ha="right",
                 fontsize=8.5, color="red")
@@ -341,7 +349,8 @@ def write_discovery(sweep: Sweep, d: Discovery) -> Path:
                 "method": "ema_workbench.analysis.prim.Prim (lenient1, peel/paste alpha 0.05, mass_min 0.05)",
                 "ema_workbench": _ema_version()}
         (tmp / "discover.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-        for name, make in (("tradeoff.png", tradeoff_figure), ("box.png", box_figure), ("pairs.png", pairs_figure)):
+        for name, make in (("tradeoff.png", tradeoff_figure), ("box.png", box_figure),
+                           ("pairs.png", pairs_figure)):
             fig = make(d)
             if fig is not None:
                 fig.savefig(tmp / name, dpi=DPI, format="png", bbox_inches="tight")

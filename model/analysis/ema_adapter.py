@@ -64,11 +64,13 @@ def _parameter(name: str, spec: Any, where: str):
     try:
         if isinstance(spec, tuple):
             if kind not in ("int", "float") or len(spec) != 2:
-                raise ValueError(f"(low, high) is for a numeric parameter; {name} is a {kind}: give a list of values")
+                raise ValueError(f"(low, high) is for a numeric parameter; {name} is a {kind}: "
+                                 "give a list of values")
             low, high = (validate_value(name, v) for v in spec)
             if not low < high:
                 raise ValueError(f"low {low} is not below high {high}")
-            return IntegerParameter(name, int(low), int(high)) if kind == "int" else RealParameter(name, float(low), float(high))
+            return (IntegerParameter(name, int(low), int(high)) if kind == "int"
+                    else RealParameter(name, float(low), float(high)))
         values = [validate_value(name, v) for v in spec]
     except ValueError as exc:
         raise UsageError(f"{where} {name} = {spec!r}: {exc}") from None
@@ -104,7 +106,8 @@ def ema_model(uncertainties: Mapping[str, Any], levers: Mapping[str, Any] | None
     names = list(uncertainties) + list(levers or {}) + list(constants)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise UsageError(f"{repeated}: in more than one of uncertainties, levers, constants; allowed: each once")
+        raise UsageError(f"{repeated}: in more than one of uncertainties, levers, constants; "
+                         "allowed: each once")
     model = Model(name, function=ChipstackFunction(steps, seed, list(uncertainties), outcomes))
     model.uncertainties = [_parameter(k, v, "uncertainties") for k, v in uncertainties.items()]
     model.levers = [_parameter(k, v, "levers") for k, v in (levers or {}).items()]

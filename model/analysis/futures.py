@@ -59,7 +59,8 @@ def parse_policy(sweep: Sweep, items: list[str]) -> dict[str, object]:
     policy: dict[str, object] = {}
     for item in items:
         if "=" not in item:
-            raise UsageError(f"--policy {item!r}: expected NAME=VALUE; allowed: NAME one of {', '.join(levers)}")
+            raise UsageError(f"--policy {item!r}: expected NAME=VALUE; "
+                             f"allowed: NAME one of {', '.join(levers)}")
         name, text = (s.strip() for s in item.split("=", 1))
         if name not in levers:
             raise UsageError(f"--policy {item}: {name!r} is not a lever of {sweep.dir}; allowed: one of "

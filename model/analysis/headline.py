@@ -35,7 +35,8 @@ def _cell(row: pd.Series, reporter: str, scale: float, digits: int, interval: bo
 def table(summary: pd.DataFrame, reporter: str, scale: float = 1.0, digits: int = 2, interval: bool = True,
           huawei: float = HUAWEI) -> str:
     """Markdown table: US regime (rows) x Beijing's stance (columns) at one Huawei scenario."""
-    cells = summary[summary["huawei_capacity_2026"] == huawei].set_index(["export_regime", "china_import_policy"])
+    cells = summary[summary["huawei_capacity_2026"] == huawei].set_index(["export_regime",
+                                                                        "china_import_policy"])
     lines = ["| US regime \\ Beijing | " + " | ".join(STANCES) + " |", "|---" * (len(STANCES) + 1) + "|"]
     for regime, label in REGIMES:
         row = [_cell(cells.loc[(regime, stance)], reporter, scale, digits, interval) for stance in STANCES]

@@ -70,8 +70,8 @@ def build_report(out_dir: str | Path) -> Report:
     figdir = sweep.dir / "figures"
     check_no_symlinks(sweep.dir, "report")
     if figdir.exists() and not figdir.is_dir():
-        raise UsageError(f"{shown(figdir)}: not a folder; allowed: a sweep folder whose 'figures' is a folder "
-                         f"(move the file away)")
+        raise UsageError(f"{shown(figdir)}: not a folder; "
+                         f"allowed: a sweep folder whose 'figures' is a folder (move the file away)")
     paths: list[Path] = []
     notes = list(sweep.notes)
 
@@ -83,7 +83,8 @@ def build_report(out_dir: str | Path) -> Report:
 
     table = by_maker_table(sweep)
     if table.empty:
-        notes.append("by_maker.csv: skipped (runs.parquet has no per-maker reporters or lacks a design column)")
+        notes.append("by_maker.csv: skipped (runs.parquet has no per-maker reporters "
+                     "or lacks a design column)")
     else:
         path = sweep.dir / "by_maker.csv"
         write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
@@ -125,7 +126,8 @@ def cmd_report(args) -> int:
         altered = Manifest.load(path).altered_files(tuple(f for f in SWEEP_FILES if f != MANIFEST))
         if altered:
             name, why = altered[0]
-            raise UsageError(f"{shown(path / name)}: {why}; allowed: a sweep folder as 'chipstack sweep' wrote "
+            raise UsageError(f"{shown(path / name)}: {why}; "
+                             f"allowed: a sweep folder as 'chipstack sweep' wrote "
                              f"it (check it with 'chipstack replicate', or run the sweep again)")
         try:
             report = build_report(path)

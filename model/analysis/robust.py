@@ -57,8 +57,8 @@ from model.sweep.errors import UsageError  # noqa: E402
 DPI = 110
 DEFAULT_TARGET = 0.5
 #: --rank-by: the sort key (column, ascending) before the tie-breaks.
-RANKINGS = {"max_regret": ("max_regret", True), "satisficing": ("satisficing", False), "mean": ("mean", False),
-            "p10": ("p10", False)}
+RANKINGS = {"max_regret": ("max_regret", True), "satisficing": ("satisficing", False),
+            "mean": ("mean", False), "p10": ("p10", False)}
 RANK_TEXT = {"max_regret": "maximum regret (minimax regret)", "satisficing": "satisficing share",
              "mean": "mean", "p10": "10th percentile"}
 
@@ -93,7 +93,8 @@ class Robustness:
                 shown[c] = [f"{v / scale:.3g}" for v in shown[c]]
             elif c not in ("rank", "policy"):
                 shown[c] = [f"{v:.3f}" for v in shown[c]]
-        cond = f"{self.reporter} >= {self.target:g}" + (f" and {self.cost} <= {self.cap:g}" if self.cap is not None else "")
+        cond = f"{self.reporter} >= {self.target:g}" + (f" and {self.cost} <= {self.cap:g}"
+                                                        if self.cap is not None else "")
         n_f = self.outcomes.shape[1]
         best = self.ranking.iloc[0]
         pareto = self.frontier[self.frontier["pareto"]]["policy"].tolist()
@@ -166,7 +167,8 @@ def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "chin
     costs = means[cost].unstack(future_key).reindex(labels)
     complete = outcomes.notna().all(axis=0) & costs.notna().all(axis=0)
     if not complete.all():
-        notes.append(f"{int((~complete).sum())} future(s) left out: not every policy has a finished run there")
+        notes.append(f"{int((~complete).sum())} future(s) left out: "
+                     "not every policy has a finished run there")
         outcomes, costs = outcomes.loc[:, complete], costs.loc[:, complete]
     if outcomes.shape[1] == 0:
         raise UsageError(f"{sweep.dir}: no future in which every policy has a finished run")
@@ -193,8 +195,8 @@ def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "chin
     })
     # ties within rounding (e.g. 0.6 - 0.4 vs 0.5 - 0.3) are ties: rank on 12 decimals
     column, ascending = RANKINGS[rank_by]
-    order = [(column, ascending)] + [c for c in (("max_regret", True), ("satisficing", False), ("mean", False))
-                                     if c[0] != column]
+    order = [(column, ascending)] + [
+        c for c in (("max_regret", True), ("satisficing", False), ("mean", False)) if c[0] != column]
     key = table.assign(**{f"_{c}": table[c].round(12) for c, _ in order})
     ranked = table.loc[key.sort_values([f"_{c}" for c, _ in order], ascending=[a for _, a in order],
                                        kind="stable").index].reset_index(drop=True)
@@ -289,10 +291,12 @@ def frontier_figure(r: Robustness, name: str = ""):
         spots.setdefault((round(xi, 3), round(yi, 1)), []).append(rank[lab])
     for (xi, yi), ranks in spots.items():
         is_p = any(pareto[f["policy"].map(rank).to_numpy() == k].any() for k in ranks)
-        ax.annotate(", ".join(f"#{k}" for k in sorted(ranks)), (xi, yi), xytext=(5, 4), textcoords="offset points",
-                    fontsize=8 if is_p else 7, color="black" if is_p else "0.45")
+        ax.annotate(", ".join(f"#{k}" for k in sorted(ranks)), (xi, yi), xytext=(5, 4),
+                    textcoords="offset points", fontsize=8 if is_p else 7,
+                    color="black" if is_p else "0.45")
     key = "\n".join(f"#{k} {lab}{'  (Pareto)' if p else ''}"
-                    for lab, k, p in sorted(zip(f["policy"], f["policy"].map(rank), pareto), key=lambda t: t[1]))
+                    for lab, k, p in sorted(zip(f["policy"], f["policy"].map(rank), pareto),
+                                            key=lambda t: t[1]))
     fig.text(0.01, -0.01, key, fontsize=7.5, va="top", ha="left", family="monospace")
     ax.set_xlabel(f"median {reporter_label(r.reporter)} across futures, final quarter")
     ax.set_ylabel(f"median {reporter_label(r.cost)} across futures, final quarter")

@@ -73,7 +73,8 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
         for p in cells_keys:
             sub = sub[sub[p] == cell[p]]
         sub = sub.sort_values("sample_index")
-        where = (" (" + ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys) + ")") if cells_keys else ""
+        where = ((" (" + ", ".join(f"{p}={fmt_value(cell[p])}" for p in cells_keys) + ")")
+                 if cells_keys else "")
         idx = sub["sample_index"].to_numpy()
         try:  # the runner records the number of sample points; else assume none is missing at the end
             expected = int(sweep.sample["n_points"])
@@ -233,12 +234,13 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
         if method == "sobol":
             ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)")
         elif method == "morris":
-            ax.set_xlabel(f"elementary effect over the full parameter range\n({reporter_unit(output)}; bars: 95% CI of mu*)")
+            ax.set_xlabel(f"elementary effect over the full parameter range\n"
+                          f"({reporter_unit(output)}; bars: 95% CI of mu*)")
         else:
             ax.set_xlabel("partial rank correlation coefficient (-1..1)\nbars: 95% CI (Fisher z)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7.5, loc="outside lower center", ncol=2 if len(cells) > 1 else len(bars),
-               frameon=False)
+    fig.legend(handles, labels, fontsize=7.5, loc="outside lower center",
+               ncol=2 if len(cells) > 1 else len(bars), frameon=False)
     what = {"sobol": "Sobol indices (SALib, Saltelli/Jansen estimators)",
             "morris": "Morris screening (SALib)"}.get(method, "partial rank correlation coefficients (LHS)")
     fig.suptitle(f"{sweep.name}: sensitivity to the sampled parameters - {what}", fontsize=11)

@@ -134,6 +134,7 @@ def _check_hashes(out_dir: Path, manifest: dict) -> list[str]:
     """Notes for data files whose sha256 differs from the manifest's (files the manifest records
     without a sha256, or that are missing, are not checked here)."""
     recorded = Manifest(out_dir, manifest)
-    names = tuple(name for name, digest in recorded.files.items() if name in SWEEP_FILES and isinstance(digest, str))
+    names = tuple(name for name, digest in recorded.files.items()
+                  if name in SWEEP_FILES and isinstance(digest, str))
     return [f"warning: {out_dir / name} differs from the sha256 recorded in manifest.json"
             for name, why in recorded.altered_files(names) if why != "missing"]

@@ -124,11 +124,14 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
 
 def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     """``reporter`` per quarter with 95% bands of the mean across runs."""
-    group = "export_regime" if "export_regime" in sweep.varying else (sweep.varying[0] if sweep.varying else None)
+    group = ("export_regime" if "export_regime" in sweep.varying
+             else (sweep.varying[0] if sweep.varying else None))
     if group is not None and sweep.final[group].nunique() > MAX_LINES:
         group = None  # too many values (e.g. a sampled parameter): one pooled line
-    panel = "china_import_policy" if ("china_import_policy" in sweep.varying and group != "china_import_policy"
-                                       and sweep.final["china_import_policy"].nunique() <= MAX_LINES) else None
+    panel = ("china_import_policy"
+             if ("china_import_policy" in sweep.varying and group != "china_import_policy"
+                 and sweep.final["china_import_policy"].nunique() <= MAX_LINES)
+             else None)
     keys = [k for k in (panel, group) if k]
     pooled = [p for p in sweep.varying if p not in keys]
     df = sweep.runs(keys + ["step", "quarter", reporter])
@@ -192,7 +195,8 @@ def tradeoff_figure(sweep: Sweep):
     y = s["china_compute_h100e_mean"].to_numpy(float) / 1e6
     xerr = _errs(s, "us_stack_share", 1.0)
     yerr = _errs(s, "china_compute_h100e", 1e6)
-    colour_p = "export_regime" if "export_regime" in sweep.varying else (sweep.varying[0] if sweep.varying else None)
+    colour_p = ("export_regime" if "export_regime" in sweep.varying
+                else (sweep.varying[0] if sweep.varying else None))
     marker_p = next((p for p in (["china_import_policy"] + sweep.grid_params)
                      if p in sweep.varying and p != colour_p and s[p].nunique() <= len(_MARKERS)), None)
     size_p = next((p for p in (["huawei_capacity_2026"] + sweep.grid_params)
@@ -217,7 +221,8 @@ def tradeoff_figure(sweep: Sweep):
                     sel &= (s[p] == v).to_numpy()
             if not sel.any():
                 continue
-            ax.errorbar(x[sel], y[sel], xerr=None if many else xerr[:, sel], yerr=None if many else yerr[:, sel],
+            ax.errorbar(x[sel], y[sel], xerr=None if many else xerr[:, sel],
+                        yerr=None if many else yerr[:, sel],
                         fmt=_MARKERS[mi % len(_MARKERS)], color=cmap(ci % 10), ms=sizes[sv], mec="black",
                         mew=0.5, elinewidth=0.8, capsize=2, alpha=0.9)
         if colour_p:
@@ -226,7 +231,8 @@ def tradeoff_figure(sweep: Sweep):
                         for i, v in enumerate(cvals)]
         if marker_p:
             handles.append(Line2D([], [], ls="", label=f"marker: {param_label(marker_p)}"))
-            handles += [Line2D([], [], ls="", marker=_MARKERS[i % len(_MARKERS)], color="gray", label=fmt_value(v))
+            handles += [Line2D([], [], ls="", marker=_MARKERS[i % len(_MARKERS)], color="gray",
+                               label=fmt_value(v))
                         for i, v in enumerate(mvals)]
         if size_p:
             handles.append(Line2D([], [], ls="", label=f"size: {param_label(size_p)}"))
@@ -260,7 +266,8 @@ def _errs(s: pd.DataFrame, reporter: str, scale: float) -> np.ndarray:
 
 def response_figure(sweep: Sweep, param: str):
     """Final US stack share and China's compute against one numeric grid parameter, with 95% bands."""
-    if param not in sweep.grid_params or not is_numeric(sweep.final[param]) or sweep.final[param].nunique() < 2:
+    if (param not in sweep.grid_params or not is_numeric(sweep.final[param])
+            or sweep.final[param].nunique() < 2):
         return None
     others = [p for p in sweep.grid_params if p != param]
     combos = sweep.final[others].drop_duplicates() if others else pd.DataFrame(index=[0])
@@ -296,7 +303,8 @@ def response_figure(sweep: Sweep, param: str):
     if others:
         axes[1].legend(title=", ".join(NICE_NAMES.get(p, p) for p in others), fontsize=8, title_fontsize=8)
     fig.suptitle(f"{sweep.name}: final outcomes against {NICE_NAMES.get(param, param.replace('_', ' '))}\n"
-                 f"(shaded: 95% CI of the mean across runs{pooled_note(pooled, sweep.sample_params)})", fontsize=11)
+                 f"(shaded: 95% CI of the mean across runs{pooled_note(pooled, sweep.sample_params)})",
+                 fontsize=11)
     return fig
 
 

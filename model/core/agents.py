@@ -21,7 +21,6 @@ import numpy as np
 from model.core import fixedmath as fm
 from model.core import supply
 from model.core.catalogue import DOMESTIC, ECOSYSTEMS
-from model.core.population import SEGMENTS
 from model.core.policy import (
     china_allows_us,
     guidance_applies,
@@ -31,6 +30,7 @@ from model.core.policy import (
     tighten_us,
     us_exportable,
 )
+from model.core.population import SEGMENTS
 from model.core.quarters import years_since_2026
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -149,7 +149,8 @@ class ChinaGovernment(mesa.Agent):
     def allows_us(self) -> np.ndarray:
         """Which developers Beijing lets buy US chips (boolean per developer)."""
         dev = self.model.developers
-        return china_allows_us(self.stance, dev.state_affiliated, dev.china_approved, self.model.state_mandate)
+        return china_allows_us(self.stance, dev.state_affiliated, dev.china_approved,
+                               self.model.state_mandate)
 
     def pressure(self) -> np.ndarray:
         """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
@@ -157,7 +158,8 @@ class ChinaGovernment(mesa.Agent):
         m, dev = self.model, self.model.developers
         per_dev = np.where(dev.state_affiliated, m.state_domestic_preference, 0.0)
         if self.guidance_on:
-            per_dev = per_dev + m.guidance_penalty * np.where(dev.state_affiliated, m.state_guidance_multiplier, 1.0)
+            per_dev = per_dev + m.guidance_penalty * np.where(dev.state_affiliated,
+                                                              m.state_guidance_multiplier, 1.0)
         pressure = np.zeros((dev.n, len(ECOSYSTEMS)), order="F")
         pressure[:, :DOMESTIC] = per_dev[:, None]
         return pressure

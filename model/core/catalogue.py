@@ -139,25 +139,31 @@ MAKERS: tuple[Maker, ...] = (
 # Ordered by ecosystem (CUDA, ROCm, domestic), then by maker, then by release.
 CHIPS: tuple[Chip, ...] = (
     # Nvidia / CUDA
-    Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, tpp=4_992, mem_bw_gbs=2_039, end_of_production="2024Q1", source=(
+    Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, tpp=4_992, mem_bw_gbs=2_039,
+         end_of_production="2024Q1", source=(
         "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k")),
-    Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350, us_units_per_quarter=400_000, source=(
+    Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350,
+         us_units_per_quarter=400_000, source=(
         "reference chip (§A1, H); price ~$25-30k (§A1, L from memory)")),
     Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
-         tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", china_units_per_quarter=150_000, source="= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"),
+         tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", china_units_per_quarter=150_000, source=(
+        "= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)")),
     Chip("H800", "Nvidia", "2023Q1", 1.00, 27_500, china_part=True, compliant_until="2023Q4",
-         tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", china_units_per_quarter=150_000, source="same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"),
-    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=200_000, china_units_per_quarter=400_000, source=(
+         tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", china_units_per_quarter=150_000, source=(
+        "same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)")),
+    Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000,
+         end_of_production="2025Q2", stock_units=200_000, china_units_per_quarter=400_000, source=(
         "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M); "
         "production stopped after the Apr 2025 licence requirement and the $4.5B inventory charge "
         "(§B3, H); stock ASSUMPTION 200k units (range 100k-400k: the $2.5B of unshippable orders "
         "at ~$12.5k, §B3 H); China production ASSUMPTION <= 400k/quarter (~1M sold in 2024, §B3 M)")),
     Chip("RTXPro6000D", "Nvidia", "2025Q3", 0.30, 8_000, china_part=True, tpp=4_000, mem_bw_gbs=1_600,
-         china_units_per_quarter=100_000, source=("China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
-                 "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), price ASSUMPTION "
-                 "$8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits; China "
-                 "production ASSUMPTION <= 100k/quarter (range 25-200k; 'tens of thousands' were in the "
-                 "pipeline, §C2 H)")),
+         china_units_per_quarter=100_000, source=(
+        "China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
+        "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), "
+        "price ASSUMPTION $8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits; China "
+        "production ASSUMPTION <= 100k/quarter (range 25-200k; 'tens of thousands' were in the "
+        "pipeline, §C2 H)")),
     Chip("H200", "Nvidia", "2024Q2", 1.20, 27_000, tpp=15_824, mem_bw_gbs=4_800, us_units_per_quarter=300_000,
          stock_units=700_000, source=(
         "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China price ~$27k per chip (Reuters Dec 31 "
@@ -165,32 +171,43 @@ CHIPS: tuple[Chip, ...] = (
         "4,800 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); US shipments "
         "ASSUMPTION 300k/quarter (range 100k-600k; Nvidia data-centre revenue ~$51B/quarter, §B3 H, "
         "mostly Blackwell); ~700k in stock for China incl. ~100k GH200 (Reuters Dec 31 2025, §B5 M)")),
-    Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000, us_units_per_quarter=1_000_000, source=(
+    Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000,
+         us_units_per_quarter=1_000_000, source=(
         "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L)")),
-    Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000, us_units_per_quarter=1_500_000, source=(
+    Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000,
+         us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 5 (range 3-8), anchored on the US-best/Huawei-best gap ~5x (2025) -> ~17x "
         "(2027) (CFR, §A2, M/H); release and price ASSUMPTION")),
-    Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, tpp=160_000, mem_bw_gbs=26_000, us_units_per_quarter=1_500_000, source=(
+    Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, tpp=160_000, mem_bw_gbs=26_000,
+         us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION")),
-    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000, us_units_per_quarter=1_500_000, source=(
+    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000,
+         us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION")),
-    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000, us_units_per_quarter=1_500_000, source=(
+    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000,
+         us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
         "frontier keeps moving to the 2030 horizon")),
     # AMD / ROCm
-    Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300, us_units_per_quarter=100_000, source=(
+    Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300,
+         us_units_per_quarter=100_000, source=(
         "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); price ASSUMPTION $10-20k")),
-    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000, end_of_production="2025Q2", stock_units=20_000, china_units_per_quarter=40_000, source=(
+    Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000,
+         end_of_production="2025Q2", stock_units=20_000, china_units_per_quarter=40_000, source=(
         "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k; "
         "licence requirement Apr 2025 and up to $800M of charges (§A1/§C1, H): production ended "
         "2025Q2, stock ASSUMPTION 20k (range 0-50k); China production ASSUMPTION <= 40k/quarter "
         "(range 10-80k; ~$800M of MI308 expected, §B4 L, ~67k units at $12k)")),
-    Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000, us_units_per_quarter=50_000, source=(
+    Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000,
+         us_units_per_quarter=50_000, source=(
         "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
         "price ASSUMPTION")),
-    Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, tpp=36_800, mem_bw_gbs=8_000, us_units_per_quarter=100_000, source="ASSUMPTION B200-class (L); price ASSUMPTION"),
-    Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, tpp=72_000, mem_bw_gbs=12_000, us_units_per_quarter=150_000, source="ASSUMPTION Rubin-class, a little behind (L)"),
-    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000, source="ASSUMPTION RubinUltra-class, a little behind (L)"),
+    Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, tpp=36_800, mem_bw_gbs=8_000, us_units_per_quarter=100_000,
+         source="ASSUMPTION B200-class (L); price ASSUMPTION"),
+    Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, tpp=72_000, mem_bw_gbs=12_000, us_units_per_quarter=150_000,
+         source="ASSUMPTION Rubin-class, a little behind (L)"),
+    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000,
+         source="ASSUMPTION RubinUltra-class, a little behind (L)"),
     # Huawei / CANN
     Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400, source=(
         "280-320 TF (0.30), 1.2-1.6 TB/s (0.42) -> 0.37 (§A1, M); Baidu paid ~$39k incl. systems "
@@ -222,7 +239,8 @@ CHIPS: tuple[Chip, ...] = (
     # Alibaba T-Head (in-house)
     Chip("PPU", "THead", "2025Q1", 0.42, 10_000, tpp=2_400, mem_bw_gbs=4_000, source=(
         "claimed ~H20 (CCTV Sep 2025, §A1 M) -> the H20's 0.42 (ASSUMPTION, range 0.25-0.5); 96 GB HBM2e; "
-        "release ASSUMPTION 2025Q1 (IDC counts ~265k shipped in 2025, §C4 M); price ASSUMPTION $10k (6-15k)")),
+        "release ASSUMPTION 2025Q1 (IDC counts ~265k shipped in 2025, §C4 M); "
+        "price ASSUMPTION $10k (6-15k)")),
     # Baidu Kunlunxin (in-house)
     Chip("P800", "Kunlunxin", "2025Q1", 0.35, 8_000, tpp=2_000, mem_bw_gbs=2_000, source=(
         "30,000-chip cluster online Apr 2025 (Reuters, §A1 M); specs unpublished: perf ASSUMPTION 0.35 "

@@ -86,8 +86,9 @@ def tables() -> str:
         for text in items:
             counts.setdefault(kind, {}).setdefault(status(text), 0)
             counts[kind][status(text)] += 1
-    lines += ["", "Tally (by the statement's own word: ASSUMPTION, CALIBRATED, a cited section, or none): " + "; ".join(
-        f"{kind}: " + ", ".join(f"{n} {k}" for k, n in sorted(c.items())) for kind, c in counts.items()) + "."]
+    lines += ["", "Tally (by the statement's own word: ASSUMPTION, CALIBRATED, a cited section, or none): "
+              + "; ".join(f"{kind}: " + ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
+                          for kind, c in counts.items()) + "."]
     return "\n".join(lines) + "\n"
 
 

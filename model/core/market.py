@@ -104,7 +104,8 @@ def clear_market(
         group_fill = np.ones(groups.shape[0])
         short = group_units > capacity
         group_fill[short] = capacity[short] / group_units[short]
-        fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0] else np.ones_like(cost)
+        fill = (np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0]
+                else np.ones_like(cost))
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
         filled = within * fill  # (C x J)
         spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS

@@ -169,7 +169,8 @@ def create_population(
     )
 
 
-def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.ndarray, share: float) -> np.ndarray:
+def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.ndarray,
+                    share: float) -> np.ndarray:
     """Pick developers at random so that, within each segment, the picked ones hold ``share`` of
     the segment's demand (as closely as whole developers allow).
 

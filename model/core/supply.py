@@ -29,7 +29,8 @@ import numpy as np
 
 
 def china_production_limit(is_us: np.ndarray, china_part: np.ndarray, us_units_per_quarter: np.ndarray,
-                           china_units_per_quarter: np.ndarray, us_china_production_share: float) -> np.ndarray:
+                           china_units_per_quarter: np.ndarray,
+                           us_china_production_share: float) -> np.ndarray:
     """(J,) most units a US maker can make for China per quarter: a China part's own limit, else
     ``us_china_production_share`` x the product's units for US end users; 0 for domestic chips."""
     limit = np.where(china_part, china_units_per_quarter, us_china_production_share * us_units_per_quarter)

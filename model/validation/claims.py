@@ -34,8 +34,8 @@ CLAIMS = (
 
 
 def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
-                 metrics: tuple[str, ...] = ("us_stack_share", "us_stack_share_incl_offshore", "us_share_new_mean",
-                                             "china_compute_h100e")
+                 metrics: tuple[str, ...] = ("us_stack_share", "us_stack_share_incl_offshore",
+                                             "us_share_new_mean", "china_compute_h100e")
                  ) -> pd.DataFrame:
     """Each claim as a paired difference (alt - base) over seeds, same seed = same random numbers.
 
@@ -79,13 +79,16 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
 #: Markers of the generated table in docs/VALIDATION.md §6.
 TABLE_BEGIN = "<!-- claims:table begin -->"
 TABLE_END = "<!-- claims:table end -->"
-_METRIC_LABEL = {"us_stack_share": "US share 2030Q4", "us_stack_share_incl_offshore": "US share incl. offshore 2030Q4",
-                 "us_share_new_mean": "US share of purchases (mean)", "china_compute_h100e": "China compute 2030Q4 (M H100e)"}
+_METRIC_LABEL = {"us_stack_share": "US share 2030Q4",
+                 "us_stack_share_incl_offshore": "US share incl. offshore 2030Q4",
+                 "us_share_new_mean": "US share of purchases (mean)",
+                 "china_compute_h100e": "China compute 2030Q4 (M H100e)"}
 
 
 def markdown_table(table: pd.DataFrame) -> str:
     """The claims as Markdown (docs/VALIDATION.md §6)."""
-    lines = ["| claim | metric | base | alternative | difference [95% CI] | seeds with the claimed sign | holds |",
+    lines = ["| claim | metric | base | alternative | difference [95% CI] "
+             "| seeds with the claimed sign | holds |",
              "|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         scale = 1e6 if r.metric == "china_compute_h100e" else 1.0
@@ -93,6 +96,7 @@ def markdown_table(table: pd.DataFrame) -> str:
         holds = "—" if pd.isna(r.holds) else ("yes" if r.holds else "**no**")
         share = "—" if pd.isna(r.holds) else f"{r.share_of_seeds_with_claimed_sign:.0%}"
         lines.append(f"| {r.claim} | {_METRIC_LABEL.get(r.metric, r.metric)} | {r.base / scale:.{d}f} | "
-                     f"{r.alt / scale:.{d}f} | {r.diff / scale:+.{d}f} [{r.ci_lo / scale:+.{d}f}, {r.ci_hi / scale:+.{d}f}] | "
+                     f"{r.alt / scale:.{d}f} | {r.diff / scale:+.{d}f} "
+                     f"[{r.ci_lo / scale:+.{d}f}, {r.ci_hi / scale:+.{d}f}] | "
                      f"{share} | {holds} |")
     return "\n".join(lines)

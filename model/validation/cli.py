@@ -21,7 +21,8 @@ ALL = ("arthur", "bass", "replay", "quarterly", "claims")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The validate command's arguments (shared by ``chipstack validate`` and ``python -m model.validation``)."""
+    """The validate command's arguments (shared by ``chipstack validate`` and
+    ``python -m model.validation``)."""
     parser.add_argument("what", nargs="?", default="all", choices=CHOICES,
                         help="which check to run (default all = arthur, bass, replay, claims)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default outputs/validation)")
@@ -92,7 +93,8 @@ def _replay(out: Path, quick: bool) -> None:
     structural_defaults = {k: v for k, v in DEFAULTS.items() if k in CALIBRATION_GRID}
     variants = {
         "replay_restrict_2025Q4.csv": {**params, "china_policy_schedule":
-                                       params["china_policy_schedule"].replace("2025Q4:ban", "2025Q4:restrict")},
+                                       params["china_policy_schedule"].replace("2025Q4:ban",
+                                                                               "2025Q4:restrict")},
         "replay_no_risk.csv": {**params, "us_reversal_prob": 0.0},
         # the grid's strict optimum: state developers (almost) only domestic
         "replay_state_preference_8.csv": {**params, "state_domestic_preference": 8.0},
@@ -140,10 +142,11 @@ def _forecast(out: Path, quick: bool) -> None:
             print(f"{path}: frozen, not overwritten", file=sys.stderr)
             continue
         table = make_forecast(name)
-        header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml run to {last} "
-                  f"({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
-                  "Policies after 2026Q2: those in force at the end of the replay's timeline. mean and 95% interval "
-                  "(lo, hi) over seeds. Never edited after it was written; scored in docs/VALIDATION.md.")
+        header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml run to "
+                  f"{last} ({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
+                  "Policies after 2026Q2: those in force at the end of the replay's timeline. "
+                  "mean and 95% interval (lo, hi) over seeds. "
+                  "Never edited after it was written; scored in docs/VALIDATION.md.")
         freeze_forecast(table, path, header)
         print(f"{path}: written", file=sys.stderr)
         print(table.to_string(index=False))
@@ -167,7 +170,8 @@ def _calibrate(out: Path, quick: bool) -> None:
     best, grid = calibrate_replay(seeds=cal_seeds, n_developers=n_dev)
     _write(grid, out / "calibration_grid.csv")
     print(grid.head(15).round(4).to_string(index=False))
-    print("stage 1 (structural) chosen:", best, "loss at defaults:", round(grid["loss_at_defaults"].iloc[0], 4))
+    print("stage 1 (structural) chosen:", best, "loss at defaults:",
+          round(grid["loss_at_defaults"].iloc[0], 4))
     # stage 2: do the data demand behavioural weights off their defaults at that point?
     params, _, _ = replay_spec()
     bgrid = BEHAVIOURAL_GRID if not quick else {k: v[:2] for k, v in BEHAVIOURAL_GRID.items()}
@@ -178,8 +182,8 @@ def _calibrate(out: Path, quick: bool) -> None:
           round(btable["loss_at_defaults"].iloc[0], 4), "; nearest-default near-best:", bbest)
 
 
-RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "quarterly": _quarterly, "forecast": _forecast,
-           "claims": _claims, "calibrate": _calibrate}
+RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "quarterly": _quarterly,
+           "forecast": _forecast, "claims": _claims, "calibrate": _calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

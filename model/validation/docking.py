@@ -92,7 +92,8 @@ def run_arthur_docking(spec: dict, quick: bool = False) -> pd.DataFrame:
                    max_abs_d=int(res.max_abs_d.max()))
         # binomial standard error at the closed-form probability when the sample one is 0
         se_p = max(row["se_p_lock_a"], math.sqrt(cf["p_lock_a"] * (1 - cf["p_lock_a"]) / runs), 1e-12)
-        row["z_p_lock_a"] = (row["sim_p_lock_a"] - row["cf_p_lock_a"]) / se_p if cf["regime"] == "increasing" else float("nan")
+        row["z_p_lock_a"] = ((row["sim_p_lock_a"] - row["cf_p_lock_a"]) / se_p
+                             if cf["regime"] == "increasing" else float("nan"))
         row["z_mean_time"] = ((row["sim_mean_time"] - row["cf_mean_time"]) / row["se_mean_time"]
                               if cf["regime"] == "increasing" and row["se_mean_time"] > 0 else float("nan"))
         rows.append(row)

@@ -26,7 +26,8 @@ def arthur_figure(table: pd.DataFrame, path: Path) -> None:
     sw = table[table["group"] == "width_sweep"].copy()
     sw["w"] = sw["upper"] - 1
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-    for (p_r, g), color in zip(sw.groupby("p_r"), ["tab:blue", "tab:orange", "tab:green", "tab:red"], strict=False):
+    for (p_r, g), color in zip(sw.groupby("p_r"), ["tab:blue", "tab:orange", "tab:green", "tab:red"],
+                               strict=False):
         g = g.sort_values("upper")
         x = g["upper"].to_numpy()
         dense = np.arange(x.min(), x.max() + 1)
@@ -80,7 +81,8 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
                 fmt="o-", capsize=4, label="model mean, 95% interval over seeds")
     ax.plot(x, years["public"], "s", color="k", label="public (SOURCES §E4)")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)], fontsize=8)
+    ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)],
+                       fontsize=8)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("Nvidia share of China AI-chip revenue")
     ax.set_title("History replay 2022Q4-2025Q4, by year")
@@ -114,9 +116,10 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
         nvidia_share=nvidia / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
         huawei_k=runs[MAKER_COLUMNS["Huawei"][0]] / 1e3,
         cambricon_cny_bn=runs[MAKER_COLUMNS["Cambricon"][1]] * CNY_PER_USD / 1e9)
-    panels = [("nvidia_bn", "Nvidia China revenue (bn USD)", ("nvidia_china_revenue", "nvidia_h20_revenue_china"), 1e9),
-              ("nvidia_share", "Nvidia share of AI-chip revenue", ("nvidia_share_china_ai_chip_market",
-                                                                   "nvidia_share_china_advanced_ai_chips"), 1.0),
+    panels = [("nvidia_bn", "Nvidia China revenue (bn USD)",
+               ("nvidia_china_revenue", "nvidia_h20_revenue_china"), 1e9),
+              ("nvidia_share", "Nvidia share of AI-chip revenue",
+               ("nvidia_share_china_ai_chip_market", "nvidia_share_china_advanced_ai_chips"), 1.0),
               ("huawei_k", "Huawei Ascend units (thousand)", (), 1e3),
               ("cambricon_cny_bn", "Cambricon revenue (bn CNY)", ("cambricon_revenue",), 1e9)]
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True, sharex=True)

@@ -30,13 +30,15 @@ REPLAY_TARGETS = (
          source="Huang: ~95% of China's advanced AI chips (Citadel Securities, Oct 6 2025; ibtimes.co.uk) "
                 "[H as a quote]; model year = 2022Q4 only"),
     dict(period="2023", public=0.81, role="calibration", measure="us",
-         source="1 - domestic vendor share 19% (Bernstein Dec 2025, aigazine.com) [M]; a US (Nvidia+AMD) share"),
+         source="1 - domestic vendor share 19% (Bernstein Dec 2025, aigazine.com) [M]; "
+                "a US (Nvidia+AMD) share"),
     dict(period="2024", public=0.66, role="calibration", measure="nvidia",
          source="BofA/Bernstein: Nvidia 66% of China's AI-chip market (ainvest.com) [M]"),
     dict(period="2025", public=0.54, role="out-of-sample", measure="nvidia",
          source="BofA/Bernstein: ~54% (ainvest.com; Tom's Hardware via gokawiil.com) [M]"),
     dict(period="2025Q4", public=0.0, role="out-of-sample", measure="nvidia",
-         source="Huang: '100% out of China', share ~0 (Oct 6 2025) [H as a quote]; Q3 FY26 H20 revenue ~$50M"),
+         source="Huang: '100% out of China', share ~0 (Oct 6 2025) [H as a quote]; "
+                "Q3 FY26 H20 revenue ~$50M"),
 )
 CALIBRATION_PERIODS = ("2022", "2023", "2024")
 
@@ -119,7 +121,8 @@ def history_replay(params: dict | None = None, seeds=None, steps: int | None = N
                          role=t["role"],
                          model_mean=mean, model_lo=float(np.percentile(vals, 2.5)),
                          model_hi=float(np.percentile(vals, 97.5)),
-                         model_se=float(np.std(vals, ddof=1) / math.sqrt(len(vals))) if len(vals) > 1 else float("nan"),
+                         model_se=(float(np.std(vals, ddof=1) / math.sqrt(len(vals))) if len(vals) > 1
+                                   else float("nan")),
                          error=mean - t["public"], seeds=len(vals)))
         if len(t["period"]) == 4:
             rows[-1]["model_amd"] = float(runs[f"amd_{t['period']}"].mean())
