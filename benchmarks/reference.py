@@ -257,7 +257,8 @@ class ChinaGovernment(mesa.Agent):
             best = [c.perf for c in on_sale if c.maker is maker]
             if best:
                 supply += maker.capacity * max(best)
-        expected = m.quarterly_budget_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter) / USD_PER_H100E
+        expected = (m.quarterly_budget_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+                    / USD_PER_H100E)
         return supply / expected if expected > 0 else 0.0
 
     def allows_us(self, dev):
@@ -275,7 +276,8 @@ class ChinaGovernment(mesa.Agent):
         m = self.model
         penalty = m.state_domestic_preference if dev.state_affiliated else 0.0
         if self.stance in ("discourage", "restrict"):
-            penalty = penalty + m.guidance_penalty * (m.state_guidance_multiplier if dev.state_affiliated else 1.0)
+            penalty = penalty + m.guidance_penalty * (
+                m.state_guidance_multiplier if dev.state_affiliated else 1.0)
         return penalty
 
     def pairing_cost(self, chip, cheapest_domestic_per_h100e):
@@ -654,7 +656,8 @@ class ReferenceModel(mesa.Model):
         to its need, and that bounds its output."""
         if self.quarter < HBM_FROM:
             return
-        flow = self.domestic_hbm_2026 / 4.0 * (1.0 + self.domestic_hbm_growth) ** years_since_2026(self.quarter)
+        flow = (self.domestic_hbm_2026 / 4.0
+                * (1.0 + self.domestic_hbm_growth) ** years_since_2026(self.quarter))
         usable = self.hbm_stock / self.hbm_drawdown_quarters + flow
         self.hbm_stock += flow
         domestic = [mk for mk in self.makers if not mk.is_us and math.isfinite(mk.foundry_capacity)]
@@ -691,7 +694,8 @@ class ReferenceModel(mesa.Model):
             # the maker passes on the share revenue_passthrough x scarcity of the US levy
             chip.china_price = chip.price_usd * (
                 1.0 + self.revenue_passthrough * chip.scarcity * self.us_government.levy(chip))
-            chip.buyer_cost = chip.china_price if chip.is_us else chip.price_usd * (1.0 - self.domestic_subsidy)
+            chip.buyer_cost = (chip.china_price if chip.is_us
+                               else chip.price_usd * (1.0 - self.domestic_subsidy))
             chip.units_sold = 0.0
             chip.last_orders = 0.0
             chip.groups = []
@@ -882,7 +886,8 @@ class ReferenceModel(mesa.Model):
         r["offshore_compute_h100e"] = offshore
         r["grey_compute_h100e"] = self.grey_installed
         total = inst_all + offshore
-        r["us_stack_share_incl_offshore"] = (r["us_stack_share"] * inst_all + offshore) / total if total > 0 else 0.0
+        r["us_stack_share_incl_offshore"] = ((r["us_stack_share"] * inst_all + offshore) / total
+                                             if total > 0 else 0.0)
         r["budget_usd"] = self.budget_split["budget"]
         r["spent_china_usd"] = self.budget_split["china"]
         r["spent_offshore_usd"] = self.budget_split["offshore"]
@@ -896,7 +901,8 @@ class ReferenceModel(mesa.Model):
         r["huawei_output_cap_units"] = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
         for mk in self.makers:
             r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)
-            r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips if c.maker is mk)
+            r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips
+                                                  if c.maker is mk)
         self.reported = {name: r[name] for name in MODEL_REPORTERS}
 
     def capability_gap(self):

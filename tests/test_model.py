@@ -34,11 +34,14 @@ def run_checked(steps=12, **params):
         # grey market, or unspent; what is spent in China buys compute at the chips' prices
         np.testing.assert_allclose(dev.last_spent + dev.last_offshore + dev.last_grey + dev.last_unmet,
                                    dev.last_demand + dev.last_stockpiled, rtol=1e-9, atol=1e-6)
-        assert (dev.last_offshore >= 0).all() and (dev.last_grey >= 0).all() and (dev.last_stockpiled >= 0).all()
+        assert ((dev.last_offshore >= 0).all() and (dev.last_grey >= 0).all()
+                and (dev.last_stockpiled >= 0).all())
         assert dev.last_grey.sum() <= m.grey_capacity_usd * (1 + 1e-12)
-        assert (dev.last_offshore[dev.state_affiliated] == 0).all() and (dev.last_grey[dev.state_affiliated] == 0).all()
+        assert ((dev.last_offshore[dev.state_affiliated] == 0).all()
+                and (dev.last_grey[dev.state_affiliated] == 0).all())
         r = m.reported
-        split = r["budget_usd"] - r["spent_china_usd"] - r["spent_offshore_usd"] - r["spent_grey_usd"] - r["unspent_usd"]
+        split = (r["budget_usd"] - r["spent_china_usd"] - r["spent_offshore_usd"] - r["spent_grey_usd"]
+                 - r["unspent_usd"])
         assert abs(split) <= 1e-9 * max(r["budget_usd"], 1.0)
         per_usd = m.perf / m.buyer_cost
         bought = dev.last_purchases.sum(axis=1) - dev.last_grey_h100e
@@ -62,7 +65,8 @@ def run_checked(steps=12, **params):
             if rows.any():
                 makers_ok = np.zeros(len(cat.maker_names), dtype=bool)
                 makers_ok[cat.maker_of_chip[m.allowed_by_class[c]]] = True
-                assert (np.abs(legal[np.ix_(rows, ~makers_ok)]) <= 1e-9 * (1 + dev.last_purchases[np.ix_(rows, ~makers_ok)])).all()
+                assert (np.abs(legal[np.ix_(rows, ~makers_ok)])
+                        <= 1e-9 * (1 + dev.last_purchases[np.ix_(rows, ~makers_ok)])).all()
         # Beijing's rules and the state mandate: no legal US purchases by developers Beijing forbids
         us = dev.last_purchases[:, m.us_maker_mask].sum(axis=1) - dev.last_grey_h100e
         assert (us[classes == 0] <= 1e-9 * (1 + dev.last_grey_h100e[classes == 0])).all()
@@ -139,7 +143,8 @@ def test_a_ban_on_either_side_means_no_new_us_purchases(params):
 
 
 def test_us_share_ordered_by_export_regime():
-    shares = {r: final_mean(export_regime=r, china_import_policy="open") for r in ["ban", "h20", "lagged", "open"]}
+    shares = {r: final_mean(export_regime=r, china_import_policy="open")
+              for r in ["ban", "h20", "lagged", "open"]}
     assert shares["open"] >= shares["lagged"] >= shares["h20"] >= shares["ban"], shares
     assert shares["open"] > shares["ban"] + 0.2, shares  # the lever matters, not just ties
 
@@ -150,12 +155,14 @@ def test_more_huawei_capacity_does_not_raise_us_share():
 
 
 def test_beijing_stance_caps_the_us_share():
-    shares = [final_mean(export_regime="open", china_import_policy=s) for s in ["open", "discourage", "restrict", "ban"]]
+    shares = [final_mean(export_regime="open", china_import_policy=s)
+              for s in ["open", "discourage", "restrict", "ban"]]
     assert shares == sorted(shares, reverse=True), shares
 
 
 def test_batch_run_returns_every_reporter_for_every_run():
-    results = mesa.batch_run(ChipMarketModel, parameters={"export_regime": ["ban", "open"], "n_developers": 30},
+    results = mesa.batch_run(ChipMarketModel,
+                             parameters={"export_regime": ["ban", "open"], "n_developers": 30},
                              rng=[1, 2], max_steps=4, number_processes=1, display_progress=False)
     df = pd.DataFrame(results)
     assert len(df) == 4

@@ -50,11 +50,14 @@ CASES = {
     # ample HBM: Huawei earns above plan, R&D brings the Ascend960 forward and the adaptive cap follows it
     "threshold_adaptive": {"realize_reversals": False, "us_adaptive": True, "china_import_policy": "open",
                            "rd_speedup_cost_usd": 5e7, "hbm_stockpile_2026": 1e9},
-    "volume_cap_binding": {"realize_reversals": False, "us_volume_cap_share": 0.05, "china_import_policy": "open"},
+    "volume_cap_binding": {"realize_reversals": False, "us_volume_cap_share": 0.05,
+                           "china_import_policy": "open"},
     "licences_per_customer_cap": {"realize_reversals": False, "per_customer_cap_units": 20_000,
                                   "us_licence_schedule": "2026Q1:3,2026Q3:10", "china_import_policy": "open"},
-    "import_cap": {"realize_reversals": False, "china_import_cap_units": 50_000, "china_import_policy": "open"},
-    "pairing_quota": {"realize_reversals": False, "domestic_pairing_ratio": 1.0, "china_import_policy": "open"},
+    "import_cap": {"realize_reversals": False, "china_import_cap_units": 50_000,
+                   "china_import_policy": "open"},
+    "pairing_quota": {"realize_reversals": False, "domestic_pairing_ratio": 1.0,
+                      "china_import_policy": "open"},
     "replay_2023_h20_stock": {"start_quarter": "2023Q1", "export_regime": "h20", "realize_reversals": False,
                               "us_policy_schedule": "2025Q2:ban,2025Q3:h20,2026Q1:threshold",
                               "china_import_policy": "open",
@@ -67,7 +70,8 @@ CASES = {
     "grey_binding": {"export_regime": "ban", "offshore_capacity_share": 0.05, "grey_capacity_usd": 3e8},
     "stockpiling_priced_risk": {"us_reversal_prob": 0.3, "realize_reversals": False, "stockpile_share": 0.5,
                                 "china_import_policy": "open"},
-    "scarcity_passthrough": {"revenue_passthrough": 1.0, "realize_reversals": False, "china_import_policy": "open"},
+    "scarcity_passthrough": {"revenue_passthrough": 1.0, "realize_reversals": False,
+                             "china_import_policy": "open"},
     "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_capacity_usd": 0.0,
                       "offshore_capacity_share": 0.0},
 }
@@ -114,7 +118,8 @@ def test_same_reporters_step_by_step(case, seed, n):
         bad = np.abs(b - a) > 1e-9 * np.maximum(np.abs(a), round_off_scale(fast))
         assert not bad.any(), (
             f"{case} seed={seed} n={n} step={step}: "
-            + "; ".join(f"{MODEL_REPORTERS[k]} model={a[k]!r} reference={b[k]!r}" for k in np.flatnonzero(bad)))
+            + "; ".join(f"{MODEL_REPORTERS[k]} model={a[k]!r} reference={b[k]!r}"
+                        for k in np.flatnonzero(bad)))
     # the per-developer state agrees too
     np.testing.assert_allclose([d.installed for d in ref.developers], fast.developers.installed,
                                rtol=1e-9, atol=1e-12 * fast.developers.installed.sum())
@@ -212,10 +217,13 @@ def maker(ref, name: str):
 
 
 def test_the_market_side_instruments_bind_in_their_cases():
-    """The cases for issue 13's market side really exercise their instruments (otherwise they prove little)."""
-    # HBM binds: Huawei's output ceiling is its HBM share, below its foundry capacity, and its sales keep to it
+    """The cases for issue 13's market side really exercise their instruments (otherwise they prove
+    little)."""
+    # HBM binds: Huawei's output ceiling is its HBM share, below its foundry capacity, and its sales keep
+    # to it
     rows = run_reference("hbm_binding", lambda r: (
-        maker(r, "Huawei").foundry_capacity, maker(r, "Huawei").hbm_ceiling, r.reported["huawei_output_cap_units"],
+        maker(r, "Huawei").foundry_capacity, maker(r, "Huawei").hbm_ceiling,
+        r.reported["huawei_output_cap_units"],
         sum(c.units_sold for c in maker(r, "Huawei").chips), "Huawei" in r.short_groups))
     for foundry, ceiling, cap, sold, short in rows:
         assert ceiling < 0.5 * foundry and cap == ceiling and sold <= ceiling * (1 + 1e-9) and short
@@ -223,7 +231,8 @@ def test_the_market_side_instruments_bind_in_their_cases():
     # orders stall (Beijing bans US chips from 2026Q3): Nvidia's planned China production falls to 0
     ban = parse_quarter("2026Q3")
     rows = run_reference("stalled_orders_beijing_ban", lambda r: (
-        r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips), r.reported["nvidia_china_revenue_usd"]))
+        r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips),
+        r.reported["nvidia_china_revenue_usd"]))
     assert all(made > 0 and revenue > 0 for q, made, revenue in rows if q < ban)
     assert all(revenue == 0 for q, _, revenue in rows if q >= ban)
     stopped = [q for q, made, _ in rows if q >= ban and made == 0]
@@ -234,7 +243,8 @@ def test_the_market_side_instruments_bind_in_their_cases():
     # and the compute abroad depreciates; domestic makers, selling above plan, buy capacity
     rule = parse_quarter(CASES["offshore_rule_closes"].get("offshore_rule_quarter", "2026Q3"))
     rows = run_reference("offshore_rule_closes", lambda r: (
-        r.quarter, r.reported["spent_offshore_usd"], r.reported["offshore_compute_h100e"], r.depreciation, maker(r, "Huawei").added_capacity))
+        r.quarter, r.reported["spent_offshore_usd"], r.reported["offshore_compute_h100e"], r.depreciation,
+        maker(r, "Huawei").added_capacity))
     assert all(spent > 0 for q, spent, *_ in rows if q < rule)
     assert all(spent == 0 for q, spent, *_ in rows if q >= rule)
     for (_, _, before, *_), (q, _, after, dep, _) in zip(rows, rows[1:]):
@@ -244,8 +254,11 @@ def test_the_market_side_instruments_bind_in_their_cases():
 
     # the grey market binds: all private developers together spend exactly its capacity, every quarter
     cap = CASES["grey_binding"]["grey_capacity_usd"]
-    rows = run_reference("grey_binding", lambda r: (r.reported["spent_grey_usd"], r.reported["grey_compute_h100e"], r.reported["unspent_usd"]))
-    assert all(grey == pytest.approx(cap, rel=1e-12) and compute > 0 and unspent > cap for grey, compute, unspent in rows)
+    rows = run_reference("grey_binding", lambda r: (r.reported["spent_grey_usd"],
+                                                    r.reported["grey_compute_h100e"],
+                                                    r.reported["unspent_usd"]))
+    assert all(grey == pytest.approx(cap, rel=1e-12) and compute > 0 and unspent > cap
+               for grey, compute, unspent in rows)
 
     # stockpiling: developers with legal access bring budget forward and spend it on US chips, then repay it
     rows = run_reference("stockpiling_priced_risk", lambda r: (
@@ -267,7 +280,8 @@ def test_the_market_side_instruments_bind_in_their_cases():
 
     # carry-over: under a ban carryover_share of the unspent budget is next quarter's extra budget
     # (the same demand draws without carry-over: the budgets differ by exactly the carry)
-    carried = run_reference("carryover_ban", lambda r: (r.reported["budget_usd"], sum(d.carry for d in r.developers)))
+    carried = run_reference("carryover_ban", lambda r: (r.reported["budget_usd"],
+                                                        sum(d.carry for d in r.developers)))
     plain = run_reference("carryover_ban", lambda r: r.reported["budget_usd"], carryover_share=0.0)
     for (budget, _), (_, carry), budget0 in zip(carried[1:], carried, plain[1:]):
         assert carry > 0.2 * budget0 and budget - budget0 == pytest.approx(carry, rel=1e-9)

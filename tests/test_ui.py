@@ -136,8 +136,9 @@ def test_levers_take_range_unit_and_control_from_the_parameter_table():
             on_grid = (p.default - low) / step
             assert abs(on_grid - round(on_grid)) < 1e-6, f"{lever.name}: default not on the slider's grid"
     # the issue-12 instruments are levers, grouped
-    for name, group in [("export_tpp_cap", "US"), ("us_volume_cap_share", "US"), ("per_customer_cap_units", "US"),
-                        ("us_licence_schedule", "US"), ("china_part_revenue_share", "US"),
+    for name, group in [("export_tpp_cap", "US"), ("us_volume_cap_share", "US"),
+                        ("per_customer_cap_units", "US"), ("us_licence_schedule", "US"),
+                        ("china_part_revenue_share", "US"),
                         ("china_import_cap_units", "Beijing"), ("domestic_pairing_ratio", "Beijing")]:
         assert levers.LEVERS_BY_NAME[name].group == group
 
@@ -160,11 +161,12 @@ def test_text_levers_parse_caps_and_schedules():
     for off in ("off", "", "inf", " None "):
         assert levers.to_model("china_import_cap_units", off) == float("inf")
     assert levers.to_model("us_licence_schedule", "2026Q1:3") == "2026Q1:3"
-    m = ui_model.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000", china_import_cap_units="off",
-                              us_licence_schedule="2026Q2:5")
+    m = ui_model.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000",
+                                   china_import_cap_units="off", us_licence_schedule="2026Q2:5")
     assert m.per_customer_cap_units == 20_000 and m.china_import_cap_units == float("inf")
     assert m.ui_problems == []
-    bad = ui_model.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon", per_customer_cap_units="lots")
+    bad = ui_model.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon",
+                                     per_customer_cap_units="lots")
     assert bad.us_licence_schedule == "" and bad.per_customer_cap_units == float("inf")  # defaults
     assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
     with pytest.raises(ValueError):  # a plain model still refuses text for a number
@@ -235,7 +237,8 @@ def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     s = ui_text.status_text(a)
     assert f"US regime: A {a.us_government.regime} / B ban" in s  # A's regime may have reversed
     us_a, us_b = a.reported["us_stack_share"], a.twin.reported["us_stack_share"]
-    assert f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, A − B {us_a - us_b:+.3f}" in s
+    assert (f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, "
+            f"A − B {us_a - us_b:+.3f}") in s
     assert "China's installed AI compute (million H100e): A " in s
     assert "B: same seed and developers, export_regime=ban" in ui_text.run_parameters_text(a)
     # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
@@ -291,7 +294,8 @@ def test_chip_sales_view_shows_sales_by_product():
     for _ in range(2):
         m.step()
     view_base.view_png(m, ui_views.ChipSalesView)
-    sold = set(m.datacollector.tables["chip_sales"]["chip"]) | set(m.twin.datacollector.tables["chip_sales"]["chip"])
+    sold = (set(m.datacollector.tables["chip_sales"]["chip"])
+            | set(m.twin.datacollector.tables["chip_sales"]["chip"]))
     assert [m.catalogue.names[j] for j in view.rows] == [n for n in m.catalogue.names if n in sold]
     for rect, j, scenario in view.bars:
         model = m if scenario == "A" else m.twin
@@ -490,7 +494,8 @@ def test_replayed_sweep_run_matches_its_saved_rows():
     from model import MODEL_REPORTERS
 
     assert replay_verdict(m, run) == (
-        True, f"✓ matches saved run, 1 quarter (to end of 2026Q1; {len(MODEL_REPORTERS)} reporters bit for bit)")
+        True, f"✓ matches saved run, 1 quarter (to end of 2026Q1; {len(MODEL_REPORTERS)} reporters "
+              "bit for bit)")
     while m.steps < run.steps:
         m.step()
     ok, text = replay_verdict(m, run)
@@ -563,12 +568,14 @@ def test_page_opens_the_run_given_on_the_command_line(monkeypatch):
     assert "US regime: h20" in status() and "seed=2167478274798226360" in rc.find(
         v.Html, class_="chipstack-run-parameters").widget.children[0]
     click("Step")
-    assert rc.find(v.Html, class_="chipstack-replay").widget.children[0].startswith("✓ matches saved run, 1 quarter")
+    assert rc.find(v.Html, class_="chipstack-replay").widget.children[0].startswith(
+        "✓ matches saved run, 1 quarter")
 
 
 @pytest.mark.parametrize("args, message", [
     (["outputs/no_such_sweep", RUN_ID], "chipstack: error: --run outputs/no_such_sweep: no such folder"),
-    (["outputs/export_regimes", "nope"], "chipstack: error: --run: no run 'nope' in outputs/export_regimes/manifest.json"),
+    (["outputs/export_regimes", "nope"],
+     "chipstack: error: --run: no run 'nope' in outputs/export_regimes/manifest.json"),
     (["tests", "x"], "chipstack: error: tests/manifest.json: no such manifest"),
 ])
 def test_bad_run_is_one_error_line_and_exit_2(args, message):

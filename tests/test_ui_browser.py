@@ -10,8 +10,8 @@ mode (two series, A and B, in the US-share view; A, B and A − B in the status 
 shipped sweep outputs/export_regimes/ opened with ``chipstack ui --run`` and replayed to the tick
 "matches saved run". Measures the median time from a Step click to the new quarter label (and to
 all six views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
-no:xdist`` to see it) and writes the screenshots docs/ui.png and docs/ui_compare.png (< 300 KB). The server is stopped by
-killing its process group in the fixture's teardown.
+no:xdist`` to see it) and writes the screenshots docs/ui.png and docs/ui_compare.png (< 300 KB).
+The server is stopped by killing its process group in the fixture's teardown.
 
 Skipped, with the reason, when /usr/bin/chromium or Playwright is missing
 (``apt-get install -y chromium``).
@@ -60,7 +60,8 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(),
                        reason="needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)"),
 ]
-sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python (pip install playwright)")
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="needs Playwright for Python (pip install playwright)")
 
 from model.ui.levers import CONTROLS  # noqa: E402
 from model.ui.views import VIEW_CLASSES  # noqa: E402
@@ -147,7 +148,8 @@ def _open_page(url: str):
                     r.abort()
 
             page.route("**/*", route)
-            page.on("response", lambda r: record["failed"].append((r.url, r.status)) if r.status >= 400 else None)
+            page.on("response",
+                    lambda r: record["failed"].append((r.url, r.status)) if r.status >= 400 else None)
             page.on("requestfailed", lambda r: record["failed"].append((r.url, r.failure)))
             page.on("pageerror", lambda e: record["page_errors"].append(str(e)))
             page.goto(url)
@@ -245,9 +247,9 @@ def step(page, expected_step: int) -> tuple[float, float]:
         elif loaded and srcs != before and len(srcs) == N_VIEWS and now - stable_since >= 0.5:
             return t_label, stable_since - t0
         assert now < deadline, (
-            f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}; all loaded: {loaded}; "
-            f"changed since the click: {[a != b for a, b in zip(srcs, before)]}; views {len(srcs)} (before "
-            f"{len(before)}); last change {now - stable_since:.1f} s ago")
+            f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}; "
+            f"all loaded: {loaded}; changed since the click: {[a != b for a, b in zip(srcs, before)]}; "
+            f"views {len(srcs)} (before {len(before)}); last change {now - stable_since:.1f} s ago")
         page.wait_for_timeout(50)
 
 
@@ -257,8 +259,9 @@ def time_steps(page, first: int, n: int, mode: str) -> float:
     label = [t for t, _ in times]
     views = [t for _, t in times]
     print(f"\nbrowser, {mode} mode (1000 developers): seconds from Step to new quarter label: median "
-          f"{statistics.median(label):.3f} (min {min(label):.3f}, max {max(label):.3f}); to label and {N_VIEWS} "
-          f"views redrawn: median {statistics.median(views):.3f}; all " + ", ".join(f"{t:.2f}" for t in label))
+          f"{statistics.median(label):.3f} (min {min(label):.3f}, max {max(label):.3f}); "
+          f"to label and {N_VIEWS} views redrawn: median {statistics.median(views):.3f}; all "
+          + ", ".join(f"{t:.2f}" for t in label))
     return statistics.median(label)
 
 
@@ -276,7 +279,8 @@ def reset(page, *expect: str) -> None:
 
 def choose(page, label: str, option: str) -> None:
     """Pick ``option`` in the Vuetify select labelled ``label``."""
-    select = page.locator(".v-select").filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+    select = page.locator(".v-select").filter(
+        has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
     select.locator(".v-input__slot").click()
     page.locator(".menuable__content__active").get_by_role("option", name=option, exact=True).click()
     expect_select(page, label, option)
@@ -285,7 +289,8 @@ def choose(page, label: str, option: str) -> None:
 
 def expect_select(page, label: str, value: str) -> None:
     """Wait (up to 15 s) until the select labelled ``label`` shows ``value``."""
-    select = page.locator(".v-select").filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+    select = page.locator(".v-select").filter(
+        has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
     sync_api.expect(select.locator(".v-select__selection").first).to_have_text(value, timeout=15_000)
 
 
@@ -364,7 +369,8 @@ def test_compare_mode(browser_page):
     wait_views(page)
     page.get_by_text("Compare A with B", exact=True).click()
     page.wait_for_function(
-        "() => document.querySelector('.chipstack-status').innerText.includes('US regime: A threshold / B ban')",
+        "() => document.querySelector('.chipstack-status').innerText"
+        ".includes('US regime: A threshold / B ban')",
         timeout=30_000)
     wait_views(page)
     page.wait_for_timeout(500)  # let the restarted model's redraw land before the first Step
@@ -373,11 +379,13 @@ def test_compare_mode(browser_page):
     time_steps(page, 1, 10, "compare")
     assert quarter_index(page) == q0 + 10
     s = status(page)
-    share = re.search(r"US stack share of installed compute \(0-1\): A ([0-9.]+), B ([0-9.]+), A − B ([-+][0-9.]+)", s)
+    share = re.search(r"US stack share of installed compute \(0-1\): A ([0-9.]+), B ([0-9.]+), "
+                      r"A − B ([-+][0-9.]+)", s)
     assert share, s
     a, b, diff = (float(x) for x in share.groups())
     assert abs((a - b) - diff) <= 0.0015 and a != b
-    assert re.search(r"China's installed AI compute \(million H100e\): A [0-9.]+, B [0-9.]+, A − B [-+][0-9.]+", s), s
+    assert re.search(r"China's installed AI compute \(million H100e\): A [0-9.]+, B [0-9.]+, "
+                     r"A − B [-+][0-9.]+", s), s
     caption = page.locator(".chipstack-caption-USShareView").inner_text()
     a_part, b_part = caption.split(" | ")
     assert a_part.startswith("A: US stack share of installed compute"), caption
@@ -390,7 +398,8 @@ def test_compare_mode(browser_page):
 
 def text_field(page, label: str):
     """The input of the Vuetify text field labelled ``label``."""
-    field = page.locator(".v-text-field").filter(has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
+    field = page.locator(".v-text-field").filter(
+        has=page.locator("label", has_text=re.compile(f"^{re.escape(label)}$")))
     return field.locator("input").first
 
 
@@ -442,7 +451,8 @@ def test_open_sweep_run_from_the_command_line(run_page):
 def save_screenshot(page, path: Path) -> None:
     # the app scrolls inside a 100vh layout, so "full page" is the viewport: make it tall enough
     page.set_viewport_size({"width": 1400, "height": 1750})
-    page.evaluate("() => document.querySelectorAll('.v-navigation-drawer__content').forEach(e => e.scrollTop = 0)")
+    page.evaluate("() => document.querySelectorAll('.v-navigation-drawer__content')"
+                  ".forEach(e => e.scrollTop = 0)")
     page.wait_for_timeout(800)
     png = page.screenshot()
     path.parent.mkdir(exist_ok=True)

@@ -1,9 +1,10 @@
 """ChipMarketModel: the market for AI chips in China after the December 2025 H200 decision.
 
 An agent-based model on Mesa 3.5. The US and Chinese governments set export and import rules,
-chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads, and the in-house T-Head and Kunlunxin) supply chips, and Chinese AI developers
-buy compute each quarter by a multinomial-logit choice. See docs/ODD.md for the full description
-(ODD protocol, Grimm et al. 2020) and docs/SOURCES.md for the sources of every default.
+chipmakers (Nvidia, AMD; Huawei, Cambricon, Moore Threads, and the in-house T-Head and Kunlunxin)
+supply chips, and Chinese AI developers buy compute each quarter by a multinomial-logit choice. See
+docs/ODD.md for the full description (ODD protocol, Grimm et al. 2020) and docs/SOURCES.md for the
+sources of every default.
 
 Step order each quarter (ODD): governments (rules) -> chipmakers (supply, roadmap,
 ecosystem) -> developers (choices and market clearing for the whole population at once) ->
@@ -18,12 +19,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from model.core import channels
+from model.core import channels, reporters, supply
 from model.core import fixedmath as fm
-from model.core import reporters
-from model.core import supply
-from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
-from model.core.reporters import USD_PER_H100E
 from model.core.agents import AIDeveloper, ChinaGovernment, Chipmaker, USGovernment
 from model.core.catalogue import (
     CHIPS,
@@ -34,14 +31,6 @@ from model.core.catalogue import (
     catalogue_arrays,
 )
 from model.core.choice import chip_base_utility, ecosystem_pull
-from model.core.population import (
-    access_class,
-    create_population,
-    install,
-    installed_by_ecosystem,
-    own_shares,
-    quarterly_demand,
-)
 from model.core.market import chips_with_supply, clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from model.core.policy import (
@@ -51,7 +40,21 @@ from model.core.policy import (
     parse_count_schedule,
     parse_schedule,
 )
+from model.core.population import (
+    access_class,
+    create_population,
+    install,
+    installed_by_ecosystem,
+    own_shares,
+    quarterly_demand,
+)
 from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
+from model.core.reporters import (
+    MODEL_REPORTERS,
+    REPORTERS,  # noqa: F401 (re-exported)
+    REPORTERS_BY_NAME,  # noqa: F401 (re-exported)
+    USD_PER_H100E,
+)
 
 #: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
 #: earlier releases are history, SOURCES §A1).
@@ -227,7 +230,8 @@ class ChipMarketModel(mesa.Model):
         self.set_prices(self.on_sale())
         self.allowed_by_class = np.zeros((3, n_chips), dtype=bool)
         self.grey_installed = 0.0  # H100e of smuggled chips installed in China (all developers)
-        self.frontier_chip = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
+        # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
+        self.frontier_chip = -1
         self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
         self.reported = reporters.zeros()  # the model reporters of the last quarter cleared, by name
         self.datacollector = mesa.DataCollector(
@@ -271,7 +275,8 @@ class ChipMarketModel(mesa.Model):
         cat = self.catalogue
         sold_then = (cat.release <= quarter) & (quarter < cat.release + SALE_QUARTERS)
         before_controls = quarter < parse_quarter("2022Q4")  # the Oct 7 2022 rule (§C1, H)
-        us_ok = sold_then & cat.is_us & np.where(cat.china_part, quarter < cat.compliant_until, before_controls)
+        us_ok = sold_then & cat.is_us & np.where(cat.china_part, quarter < cat.compliant_until,
+                                                 before_controls)
         dom = sold_then & ~cat.is_us
         per_usd = self.perf / cat.price_usd
         if not us_ok.any() or not dom.any():
@@ -320,9 +325,11 @@ class ChipMarketModel(mesa.Model):
         groups, capacity = self.supply_groups(sale, to_licensed)
         stocked = self.stocked_products(sale)
         self.last_supply = np.where(stocked, self.china_stock, 0.0)
-        market = (pull, classes, base, self.buyer_cost, self.perf, groups)  # this quarter's market, for stockpiling
+        # this quarter's market, for stockpiling
+        market = (pull, classes, base, self.buyer_cost, self.perf, groups)
         result = clear_market(demand, pull, classes, self.allowed_by_class, base, self.buyer_cost, self.perf,
-                              groups, capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
+                              groups, capacity, cat.maker_of_chip, cat.ecosystem_of_chip,
+                              cat.ecosystem_of_maker)
         purchases, chips_sold = result.purchases, result.chips_sold
         self.last_orders = result.orders
         ahead = self.stockpile(demand, result, market)
@@ -409,9 +416,11 @@ class ChipMarketModel(mesa.Model):
         maker = cat.maker_of_chip[f]
         open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
         offshore = channels.offshore_spend(rest, demand, private, self.offshore_capacity_share, open_share)
-        dev.installed_offshore[:, maker] += offshore * (self.perf[f] / (cat.price_usd[f] * (1.0 + self.offshore_cost_premium)))
+        dev.installed_offshore[:, maker] += offshore * (
+            self.perf[f] / (cat.price_usd[f] * (1.0 + self.offshore_cost_premium)))
         grey = channels.grey_spend(rest - offshore, private, self.grey_capacity_usd)
-        grey_h100e = grey * ((1.0 - self.grey_seizure_share) * self.perf[f] / (cat.price_usd[f] * (1.0 + self.grey_premium)))
+        grey_h100e = grey * ((1.0 - self.grey_seizure_share) * self.perf[f]
+                             / (cat.price_usd[f] * (1.0 + self.grey_premium)))
         dev.last_grey_h100e = grey_h100e
         if grey_h100e.any():
             purchases = purchases.copy(order="F")
@@ -453,8 +462,9 @@ class ChipMarketModel(mesa.Model):
 
     def set_prices(self, sale: np.ndarray) -> None:
         """China prices (what the maker books) and buyers' costs this quarter: the US levy by chip
-        class, the share of it the maker passes on (its scarcity, ``Chipmaker.price_by_scarcity``), Beijing's subsidy on domestic chips and the cost of the
-        domestic compute a pairing quota requires with each US chip."""
+        class, the share of it the maker passes on (its scarcity, ``Chipmaker.price_by_scarcity``),
+        Beijing's subsidy on domestic chips and the cost of the domestic compute a pairing quota
+        requires with each US chip."""
         cat = self.catalogue
         levy = self.us_government.levy()
         self.china_price = cat.price_usd * (1.0 + self.revenue_passthrough * self.scarcity * levy)
@@ -509,8 +519,9 @@ class ChipMarketModel(mesa.Model):
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
         to_anyone, to_licensed = self.us_government.exportable()
-        offered = on_sale(when, self.release <= when, self.release, cat.maker_of_chip, cat.is_us, cat.china_part,
-                          cat.compliant_until, cat.end_of_production, self.china_stock, to_licensed)
+        offered = on_sale(when, self.release <= when, self.release, cat.maker_of_chip, cat.is_us,
+                          cat.china_part, cat.compliant_until, cat.end_of_production, self.china_stock,
+                          to_licensed)
         may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production) & offered
         cap = np.full(len(cat.names), np.inf)
         if self.us_government.volume_capped:
@@ -524,7 +535,8 @@ class ChipMarketModel(mesa.Model):
         (``supply.hbm_ceilings``); what is not used stays in the stock."""
         if self.quarter < HBM_FROM:
             return
-        flow = self.domestic_hbm_2026 / 4.0 * fm.power(1.0 + self.domestic_hbm_growth, years_since_2026(self.quarter))
+        flow = self.domestic_hbm_2026 / 4.0 * fm.power(1.0 + self.domestic_hbm_growth,
+                                                       years_since_2026(self.quarter))
         self.hbm_usable = self.hbm_stock / self.hbm_drawdown_quarters + flow
         self.hbm_stock += flow
         domestic = [mk for mk in self.chipmakers if mk.is_domestic and math.isfinite(mk.foundry_capacity)]
@@ -582,7 +594,8 @@ class ChipMarketModel(mesa.Model):
                 mine = sale & (cat.maker_of_chip == maker.index)
                 if mine.any():
                     supply += maker.capacity * float(self.perf[mine].max())
-        budget = self.quarterly_budget_2026 * fm.power(1.0 + self.demand_growth, years_since_2026(self.quarter))
+        budget = self.quarterly_budget_2026 * fm.power(1.0 + self.demand_growth,
+                                                       years_since_2026(self.quarter))
         expected = budget / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 

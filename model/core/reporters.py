@@ -69,7 +69,8 @@ REPORTERS: tuple[Reporter, ...] = (
 ) + tuple(
     # per chipmaker, in catalogue order: units sold in China and China revenue this quarter (by_maker.csv)
     r for m in MAKERS for r in (
-        Reporter(f"units_{m.name.lower()}", f"{m.name} chips sold in China", "thousand units per quarter", 1e3),
+        Reporter(f"units_{m.name.lower()}", f"{m.name} chips sold in China", "thousand units per quarter",
+                 1e3),
         Reporter(f"revenue_{m.name.lower()}", f"{m.name} China revenue", "billion USD per quarter", 1e9))
 )
 #: chipmaker name -> (its units reporter, its revenue reporter)

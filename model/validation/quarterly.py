@@ -62,7 +62,8 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
             m.step()
             row = {"seed": int(seed), "quarter": m.quarter_label, "us_regime": m.us_government.regime,
                    "china_stance": m.china_government.stance,
-                   "h20_units": float(m.chips_sold[h20]), "h20_revenue_usd": float(m.chips_sold[h20] * m.china_price[h20]),
+                   "h20_units": float(m.chips_sold[h20]),
+                   "h20_revenue_usd": float(m.chips_sold[h20] * m.china_price[h20]),
                    "h200_units": float(m.chips_sold[h200]),
                    "h200_revenue_usd": float(m.chips_sold[h200] * m.china_price[h200]),
                    "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
@@ -106,10 +107,10 @@ def _all_makers(g: pd.DataFrame):
 #: observed quantity -> (model quantity per seed over a period, what is compared)
 MODEL_QUANTITY = {
     "nvidia_china_revenue": (lambda g: _revenue(g, ["Nvidia"]),
-                             "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue attributed to China "
-                             "incl. Hong Kong, by billing location to FY2026 Q3 and by customer headquarters from "
-                             "the FY2026 10-K on (also gaming and other products, and China-headquartered customers "
-                             "abroad: not the same measure)"),
+                             "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue "
+                             "attributed to China incl. Hong Kong, by billing location to FY2026 Q3 and by "
+                             "customer headquarters from the FY2026 10-K on (also gaming and other products, "
+                             "and China-headquartered customers abroad: not the same measure)"),
     "nvidia_h200_revenue_china": (lambda g: float(g["h200_revenue_usd"].sum()), "H200 revenue in China"),
     "nvidia_h200_units_china": (lambda g: float(g["h200_units"].sum()), "H200 units sold in China"),
     "nvidia_datacenter_hopper_revenue_china": (lambda g: float(g["hopper_revenue_usd"].sum()),
@@ -131,7 +132,8 @@ MODEL_QUANTITY = {
     "domestic_vendor_share_china_ai_chip_sales": (
         lambda g: _revenue(g, DOMESTIC_MAKERS) / max(_revenue(g, _all_makers(g)), 1e-9),
         "domestic makers' share of AI-chip revenue in China"),
-    "china_ai_chip_market": (lambda g: _revenue(g, _all_makers(g)), "all makers' AI-chip revenue in China (legal sales)"),
+    "china_ai_chip_market": (lambda g: _revenue(g, _all_makers(g)),
+                             "all makers' AI-chip revenue in China (legal sales)"),
     "cambricon_revenue": (lambda g: _revenue(g, ["Cambricon"]) * CNY_PER_USD,
                           f"Cambricon revenue, model USD x {CNY_PER_USD} CNY/USD (ASSUMPTION)"),
     "ai_accelerator_shipments_china_all": (lambda g: _units(g, _all_makers(g)),
@@ -150,21 +152,23 @@ SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_adv
 
 #: One line per miss larger than 10 points of share (or a factor of two in a level), written after
 #: looking at the table: the mechanism the model lacks, or the mismatch of measures.
-_CAMBRICON_BACKCAST = ("capacity backcast: one growth rate for all domestic makers puts Cambricon's pre-2026 "
-                       "output at its 2026 assumption (300k) discounted at 50% a year; its revenue rose 4.5x in "
-                       "2025 (§B2), so its 2024 output was far smaller")
-_IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, RTX-class) "
-              "and probably grey imports; the catalogue has only data-centre parts (Nvidia's booked China revenue, "
-              "$5.5B in Feb-Apr and $2.8B in Aug-Oct 2025, cannot pay for 2.2M data-centre chips)")
-_NO_H200 = ("no H200 reached China in 2026Q1 (Commerce, Feb 24 2026: 'none so far'; 10-Q: no Hopper data-centre "
-            "shipments): licences, US third-party testing and Beijing's approvals took more than a quarter, while the "
-            "model delivers to licensed and approved buyers in the quarter the rule takes effect")
-_HBM_CAMBRICON = ("the model's HBM pool (3.2M stacks shared by need, drawn over 4 quarters) cuts Cambricon's output by "
-                  "~45% from 2025Q4; Cambricon's revenue grew instead: HBM bound Cambricon less than assumed (fewer "
-                  "stacks per chip, priority, or more HBM)")
-_HQ_BASIS = ("not the same measure: from the FY2026 10-K Nvidia counts customers headquartered in China wherever they "
-             "are (e.g. data centres abroad) and all products; no Hopper data-centre chips were shipped to China in "
-             "2026Q1 and under 1% of data-centre revenue in 2026Q2")
+_CAMBRICON_BACKCAST = ("capacity backcast: one growth rate for all domestic makers puts Cambricon's "
+                       "pre-2026 output at its 2026 assumption (300k) discounted at 50% a year; its revenue "
+                       "rose 4.5x in 2025 (§B2), so its 2024 output was far smaller")
+_IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, "
+              "RTX-class) and probably grey imports; the catalogue has only data-centre parts (Nvidia's "
+              "booked China revenue, $5.5B in Feb-Apr and $2.8B in Aug-Oct 2025, cannot pay for 2.2M "
+              "data-centre chips)")
+_NO_H200 = ("no H200 reached China in 2026Q1 (Commerce, Feb 24 2026: 'none so far'; 10-Q: no Hopper "
+            "data-centre shipments): licences, US third-party testing and Beijing's approvals took more "
+            "than a quarter, while the model delivers to licensed and approved buyers in the quarter the "
+            "rule takes effect")
+_HBM_CAMBRICON = ("the model's HBM pool (3.2M stacks shared by need, drawn over 4 quarters) cuts "
+                  "Cambricon's output by ~45% from 2025Q4; Cambricon's revenue grew instead: HBM bound "
+                  "Cambricon less than assumed (fewer stacks per chip, priority, or more HBM)")
+_HQ_BASIS = ("not the same measure: from the FY2026 10-K Nvidia counts customers headquartered in China "
+             "wherever they are (e.g. data centres abroad) and all products; no Hopper data-centre chips "
+             "were shipped to China in 2026Q1 and under 1% of data-centre revenue in 2026Q2")
 REASONS: dict[tuple[str, str], str] = {
     ("2024Q1", "cambricon_revenue"): _CAMBRICON_BACKCAST,
     ("2024Q2", "cambricon_revenue"): _CAMBRICON_BACKCAST,
@@ -172,11 +176,13 @@ REASONS: dict[tuple[str, str], str] = {
     ("2025", "ai_accelerator_shipments_china_cambricon"): _CAMBRICON_BACKCAST,
     ("2025", "ai_accelerator_shipments_china_all"): _IDC_UNITS,
     ("2025", "ai_accelerator_shipments_china_nvidia"): _IDC_UNITS,
-    ("2025", "ai_accelerator_shipments_china_amd"): _IDC_UNITS + "; AMD's China parts other than the MI308 are missing",
+    ("2025", "ai_accelerator_shipments_china_amd"): (
+        _IDC_UNITS + "; AMD's China parts other than the MI308 are missing"),
     ("2025", "nvidia_share_china_ai_chip_market"): (
-        "measures differ: the analysts' ~54% counts Nvidia's Q1 H20 shipments, the non-H20 products behind its "
-        "$2.8B of Aug-Oct China revenue and probably grey sales; the model's is Nvidia's share of legal "
-        "data-centre-chip spending, 0 in the two blocked quarters and low in 2025Q3 (see next row)"),
+        "measures differ: the analysts' ~54% counts Nvidia's Q1 H20 shipments, the non-H20 products "
+        "behind its $2.8B of Aug-Oct China revenue and probably grey sales; the model's is Nvidia's "
+        "share of legal data-centre-chip spending, 0 in the two blocked quarters and low in 2025Q3 "
+        "(see next row)"),
     ("2026Q1", "nvidia_h200_revenue_china"): _NO_H200,
     ("2026Q1", "nvidia_h200_units_china"): _NO_H200,
     ("2026Q1", "nvidia_datacenter_hopper_revenue_china"): _NO_H200,
@@ -222,15 +228,16 @@ def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd
             big = not (0.5 <= error <= 2.0)
         else:  # an observed zero: the model's level itself, a miss when its interval excludes zero
             error, kind, big = mean, "model - observed (observed 0)", lo > 0
-        rows.append({"period": str(o.quarter), "quantity": o.quantity, "observed": observed_value, "unit": o.unit,
-                     "grade": o.grade, "model_mean": mean, "model_lo": lo, "model_hi": hi,
+        rows.append({"period": str(o.quarter), "quantity": o.quantity, "observed": observed_value,
+                     "unit": o.unit, "grade": o.grade, "model_mean": mean, "model_lo": lo, "model_hi": hi,
                      "error": error, "error_kind": kind,
                      "in_interval": bool(lo <= observed_value <= hi), "big_miss": bool(big),
                      "role": role_of(str(o.quarter)), "comparison": what,
                      "reason": REASONS.get((str(o.quarter), o.quantity), ""), "source": o.source})
     table = pd.DataFrame(rows)
     order = {"calibration": 0, "out of sample": 1, "forecast": 2}
-    return table.sort_values(by=["role", "period", "quantity"], key=lambda s: s.map(order) if s.name == "role" else s,
+    return table.sort_values(by=["role", "period", "quantity"],
+                             key=lambda s: s.map(order) if s.name == "role" else s,
                              kind="stable").reset_index(drop=True)
 
 
@@ -255,7 +262,8 @@ def forecast_table(runs: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
             if vals is None:
                 raise ValueError(f"the replay does not reach {q}")
             mean, lo, hi = _interval(vals)
-            rows.append({"quarter": q, "quantity": name, "mean": mean, "lo": lo, "hi": hi, "seeds": len(vals)})
+            rows.append({"quarter": q, "quantity": name, "mean": mean, "lo": lo, "hi": hi,
+                         "seeds": len(vals)})
     return pd.DataFrame(rows)
 
 
@@ -279,7 +287,8 @@ def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
     from model.sweep.io import write_atomic
 
     if path.exists():
-        raise UsageError(f"{path}: a frozen forecast exists and is never overwritten; allowed: a new file name")
+        raise UsageError(f"{path}: a frozen forecast exists and is never overwritten; "
+                         "allowed: a new file name")
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(tmp: Path) -> None:
@@ -309,7 +318,8 @@ def _fmt(value: float, quantity: str) -> str:
 
 def markdown_table(scored: pd.DataFrame) -> str:
     """The scored table as Markdown (docs/VALIDATION.md §3.3, between TABLE_BEGIN and TABLE_END)."""
-    lines = ["| period | quantity | observed (grade) | model mean [95% over seeds] | error | role | reason for a big miss |",
+    lines = ["| period | quantity | observed (grade) | model mean [95% over seeds] | error | role "
+             "| reason for a big miss |",
              "|---|---|---|---|---|---|---|"]
     for r in scored.itertuples():
         q = r.quantity
@@ -321,7 +331,8 @@ def markdown_table(scored: pd.DataFrame) -> str:
             error = f"{_fmt(r.error, q)} (obs. 0)"
         reason = r.reason if isinstance(r.reason, str) else ""
         lines.append(f"| {r.period} | `{q}` | {_fmt(r.observed, q)} ({r.grade}) | {_fmt(r.model_mean, q)} "
-                     f"[{_fmt(r.model_lo, q)}, {_fmt(r.model_hi, q)}] | {error}{' **miss**' if r.big_miss else ''} "
+                     f"[{_fmt(r.model_lo, q)}, {_fmt(r.model_hi, q)}] | "
+                     f"{error}{' **miss**' if r.big_miss else ''} "
                      f"| {r.role} | {reason} |")
     return "\n".join(lines)
 
