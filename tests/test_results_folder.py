@@ -27,7 +27,8 @@ STEPS = 4
 
 
 def spec(name: str = "trust") -> dict:
-    return {"experiment": {"name": name, "description": "test", "steps": STEPS, "replications": 2, "seed": 11},
+    return {"experiment": {"name": name, "description": "test", "steps": STEPS, "replications": 2,
+                           "seed": 11},
             "parameters": {"n_developers": 20},
             "grid": {"export_regime": ["ban", "lagged", "open"], "china_import_policy": ["open", "restrict"]}}
 
@@ -140,8 +141,8 @@ def _drop_record(path: Path) -> None:
     part_record(path).unlink()
 
 
-@pytest.mark.parametrize("damage", [_keep_first_half_of_steps, _duplicate_rows, _truncate, _rewrite_and_rehash,
-                                    _drop_record])
+@pytest.mark.parametrize("damage", [_keep_first_half_of_steps, _duplicate_rows, _truncate,
+                                    _rewrite_and_rehash, _drop_record])
 def test_resume_reruns_a_damaged_part_and_ends_with_identical_data(partial, reference, damage, capsys):
     victim = parts(partial)[0]
     damage(victim)
@@ -240,7 +241,8 @@ def test_a_second_process_on_a_locked_folder_fails_at_once(partial, tmp_path):
 
 def test_replicate_and_report_wait_for_no_one_but_fail_on_a_locked_folder(complete, chipstack):
     with folder_lock(complete):
-        for args in (("replicate", str(complete / "manifest.json"), "--workers", "1"), ("report", str(complete))):
+        for args in (("replicate", str(complete / "manifest.json"), "--workers", "1"),
+                     ("report", str(complete))):
             proc = chipstack(*args)
             assert proc.returncode == 2, proc.stderr
             assert "in use by another chipstack process" in one_error_line(proc.stderr)
@@ -260,7 +262,8 @@ def test_the_lock_leaves_no_file_and_is_released(complete):
 # ---------------------------------------------------------------------------------------------
 # 4. Safe messages
 def test_one_line_escapes_control_characters():
-    assert one_line("a\nchipstack: error: forged\x1b[31m\u202e") == "a\\nchipstack: error: forged\\x1b[31m\\u202e"
+    assert (one_line("a\nchipstack: error: forged\x1b[31m\u202e")
+            == "a\\nchipstack: error: forged\\x1b[31m\\u202e")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +520,8 @@ def test_a_full_disk_is_one_line_and_resume_finishes(tmp_path, reference, monkey
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "1"]) == 2
     err = capsys.readouterr().err  # the progress bar, then the error
     line = err.strip().splitlines()[-1]
-    assert line.startswith("chipstack: error:") and err.count("chipstack: error:") == 1 and "Traceback" not in err
+    assert line.startswith("chipstack: error:") and err.count("chipstack: error:") == 1
+    assert "Traceback" not in err
     assert "No space left on device" in line and "--resume" in line
     monkeypatch.setattr(runner, "write_part", real)
     assert main(["sweep", str(exp), "--out", str(out), "--workers", "1", "--resume"]) == 0
@@ -538,7 +542,8 @@ def test_ui_on_every_interface_warns(capsys):
 
 def test_a_closed_stderr_does_not_crash_the_progress_bar(tmp_path):
     exp = write_toml(tmp_path / "trust.toml", spec())
-    proc = subprocess.run(f"{sys.executable} -m model.cli sweep {exp} --out {tmp_path / 'out'} --workers 1 2>&-",
+    proc = subprocess.run(f"{sys.executable} -m model.cli sweep {exp} --out {tmp_path / 'out'} "
+                          "--workers 1 2>&-",
                           shell=True, capture_output=False, stdout=subprocess.PIPE, text=True, timeout=120,
                           cwd=ROOT)
     assert proc.returncode == 0
@@ -548,7 +553,8 @@ def test_a_closed_stderr_does_not_crash_the_progress_bar(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 5. Clean exits: SIGTERM, a killed main process, --workers, the scheduler handshake
 def _start_long_sweep(tmp_path, name: str) -> tuple[subprocess.Popen, Path, list[int]]:
-    """A real `chipstack sweep --workers 2` of a few seconds, once its first part is saved, and its workers."""
+    """A real `chipstack sweep --workers 2` of a few seconds, once its first part is saved, and its
+    workers."""
     import psutil
 
     data = spec(name)

@@ -50,7 +50,8 @@ def test_outputs_have_design_columns(reference):
     data = read_all(reference)
     runs, final, summary = data["runs"], data["final"], data["summary"]
     varying = ["export_regime", "china_import_policy"]
-    assert list(runs.columns) == ["run_id", "replication", "seed", *varying, "step", "quarter", *MODEL_REPORTERS]
+    assert list(runs.columns) == ["run_id", "replication", "seed", *varying, "step", "quarter",
+                                  *MODEL_REPORTERS]
     assert len(runs) == 12 * 4 and runs["run_id"].nunique() == 12
     assert runs.equals(runs.sort_values(["run_id", "step"]).reset_index(drop=True))
     assert runs["quarter"].iloc[:4].tolist() == ["2026Q1", "2026Q2", "2026Q3", "2026Q4"]
@@ -198,7 +199,8 @@ def test_failing_runs_are_recorded_and_the_rest_saved(tmp_path, capsys):
 def test_model_class_reaches_inline_and_pool_workers(tmp_path):
     exp = experiment_from_dict(spec(export_regime=["ban", "open"], china_import_policy=["open"]))
     for workers in (1, 2):
-        result = run_sweep(exp, tmp_path / f"w{workers}", workers=workers, progress=False, model_cls=FailingModel)
+        result = run_sweep(exp, tmp_path / f"w{workers}", workers=workers, progress=False,
+                           model_cls=FailingModel)
         assert (result.done, result.failed) == (2, 2), workers
 
 
@@ -285,7 +287,8 @@ def test_order_independent_run_ids(tmp_path):
 
 
 def test_batch_run_returns_every_reporter():
-    results = mesa.batch_run(ChipMarketModel, parameters={"n_developers": 20, "export_regime": ["ban", "open"]},
+    results = mesa.batch_run(ChipMarketModel,
+                             parameters={"n_developers": 20, "export_regime": ["ban", "open"]},
                              rng=[1, 2], max_steps=3, number_processes=1, display_progress=False)
     assert len(results) == 4
     for row in results:

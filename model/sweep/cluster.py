@@ -105,5 +105,6 @@ def _connect(distributed, scheduler: str):
         return outcome["client"]
     why = (f"the peer did not answer as a Dask scheduler: {type(outcome['error']).__name__}"
            if "error" in outcome else "no answer")
-    raise UsageError(f"--scheduler {shown(scheduler)}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
+    raise UsageError(f"--scheduler {shown(scheduler)}: no Dask scheduler answered within "
+                     f"{CONNECT_TIMEOUT_S} s "
                      f"({why}); allowed: the address of a running 'dask scheduler', or 'local'")

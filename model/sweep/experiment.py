@@ -30,8 +30,9 @@ the file, the key, the value and what is allowed.
 Precision target (an optional extension of INTERFACES §4): with ``target_half_width = h`` the runner
 adds replications to each design point, in rounds, until the 95% t-interval of the mean of
 ``target_reporter`` (default ``us_stack_share``) at the last step has half-width <= h, or the point
-has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The structure (sections, keys, types) is checked
-by pydantic; parameter names and values by ``model.core.parameters.validate_value``.
+has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The
+structure (sections, keys, types) is checked by pydantic; parameter names and values by
+``model.core.parameters.validate_value``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ from model.sweep.provenance import REPO_ROOT
 
 
 def _experiments_dir() -> Path:
-    """``experiments/`` of the clone, else the copy an installed wheel ships (``<prefix>/share/chipstack``)."""
+    """``experiments/`` of the clone, else the copy an installed wheel ships
+    (``<prefix>/share/chipstack``)."""
     clone = REPO_ROOT / "experiments"
     installed = Path(sys.prefix) / "share" / "chipstack" / "experiments"
     return clone if clone.is_dir() or not installed.is_dir() else installed
@@ -268,7 +270,8 @@ def resolve_path(argument: str) -> Path:
             if candidate.is_file():
                 return candidate
     if given.exists():
-        raise UsageError(f"experiment {argument!r}: not a file; allowed: a .toml file or a name in experiments/")
+        raise UsageError(f"experiment {argument!r}: not a file; "
+                         "allowed: a .toml file or a name in experiments/")
     known = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.toml")) if EXPERIMENTS_DIR.is_dir() else []
     close = difflib.get_close_matches(given.stem, known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -288,7 +291,8 @@ def load_experiment(argument: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: TOML syntax error: {exc}; allowed: TOML (https://toml.io)") from None
     except ValueError as exc:  # an integer of more than 4,300 digits
-        raise UsageError(f"{path}: a value cannot be read ({exc}); allowed: numbers of ordinary size") from None
+        raise UsageError(f"{path}: a value cannot be read ({exc}); "
+                         "allowed: numbers of ordinary size") from None
     except RecursionError:
         raise UsageError(f"{path}: arrays or tables nested too deeply; allowed: the sections of "
                          f"docs/INTERFACES.md §4, with flat lists of values") from None
@@ -441,7 +445,8 @@ def _check_sample(fail, section: SampleSection | UncertaintiesSection, experimen
     choices_given = getattr(section, "choices", {})
     if not section.ranges and not choices_given:
         raise fail(f"[{where}.ranges] is empty; allowed: at least one parameter = [low, high]")
-    ranges = {name: _check_range(fail, name, bounds, f"{where}.ranges") for name, bounds in section.ranges.items()}
+    ranges = {name: _check_range(fail, name, bounds, f"{where}.ranges")
+              for name, bounds in section.ranges.items()}
     choices = {name: tuple(_check_axis(fail, name, values, f"{where}.choices"))
                for name, values in choices_given.items()}
     if choices and section.method != "lhs":
@@ -453,7 +458,8 @@ def _check_sample(fail, section: SampleSection | UncertaintiesSection, experimen
     if section.method == "morris":
         levels = 4 if section.num_levels is None else section.num_levels
         if levels % 2:
-            raise fail(f"[{where}] num_levels = {levels}: invalid value; allowed: {ALLOWED[('sample', 'num_levels')]}")
+            raise fail(f"[{where}] num_levels = {levels}: invalid value; "
+                       f"allowed: {ALLOWED[('sample', 'num_levels')]}")
     elif section.num_levels is not None:
         raise fail(f"[{where}] num_levels = {section.num_levels}: only for method 'morris'; "
                    f"allowed: leave it out for method {section.method!r}")
@@ -487,5 +493,6 @@ def _check_overlaps(fail, places: dict[str, list[str]]) -> None:
         for name in names:
             if name in seen:
                 raise fail(f"{place} {name}: also in {seen[name]}; allowed: each parameter in one place "
-                           f"(fixed in [parameters], or varied in {' or '.join(p for p in places if p != '[parameters]')})")
+                           "(fixed in [parameters], or varied in "
+                           f"{' or '.join(p for p in places if p != '[parameters]')})")
             seen[name] = place

@@ -34,11 +34,13 @@ def check_shape(path: Path, data: object) -> dict:
     """``data`` if it is a JSON object whose known keys have their types (:data:`SHAPES`) and whose
     ``files`` are names inside the folder; else UsageError naming the key."""
     if not isinstance(data, dict):
-        raise UsageError(f"{shown(path)}: expected a JSON object; allowed: a manifest written by 'chipstack sweep'")
+        raise UsageError(f"{shown(path)}: expected a JSON object; "
+                         "allowed: a manifest written by 'chipstack sweep'")
     for key, kind in SHAPES.items():
         if key in data and data[key] is not None and not isinstance(data[key], kind):
             name = "a JSON object" if kind is dict else "a JSON list"
-            raise UsageError(f"{shown(path)}: key {key} is {type(data[key]).__name__} {shown(data[key])[:60]}; "
+            raise UsageError(f"{shown(path)}: key {key} is {type(data[key]).__name__} "
+                             f"{shown(data[key])[:60]}; "
                              f"allowed: {name}, as 'chipstack sweep' writes it")
     for name in data.get("files") or {}:
         if not is_inside_name(name):
@@ -75,7 +77,8 @@ class Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise UsageError(f"{path}: no such file; allowed: a folder written by 'chipstack sweep'") from None
+            raise UsageError(f"{path}: no such file; "
+                             "allowed: a folder written by 'chipstack sweep'") from None
         except (OSError, ValueError, RecursionError) as exc:
             raise UsageError(f"{shown(path)}: not valid JSON ({type(exc).__name__}: {exc})") from None
         return cls(folder, check_shape(path, data))
@@ -89,11 +92,13 @@ class Manifest:
         if path.is_dir():
             path = path / MANIFEST
         if not path.is_file():
-            raise UsageError(f"{path}: no such manifest; allowed: DIR/manifest.json written by 'chipstack sweep'")
+            raise UsageError(f"{path}: no such manifest; "
+                             "allowed: DIR/manifest.json written by 'chipstack sweep'")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:
-            raise UsageError(f"{shown(path)}: not a readable JSON manifest ({type(exc).__name__}: {exc}); allowed: "
+            raise UsageError(f"{shown(path)}: not a readable JSON manifest "
+                             f"({type(exc).__name__}: {exc}); allowed: "
                              f"a manifest written by 'chipstack sweep'") from None
         check_shape(path, data)
         if "chipstack_manifest" not in data:
@@ -106,7 +111,8 @@ class Manifest:
             raise UsageError(f"{path}: status is {data.get('status')!r}; allowed: a finished sweep "
                              f"(status 'complete'); finish it with 'chipstack sweep ... --resume'")
         if "runs.parquet" not in (data.get("files") or {}):
-            raise UsageError(f"{path}: key files has no runs.parquet; allowed: a manifest of a finished sweep")
+            raise UsageError(f"{path}: key files has no runs.parquet; "
+                             "allowed: a manifest of a finished sweep")
         return cls(path.parent, data)
 
     # -- what it says

@@ -96,7 +96,8 @@ def environment_warnings(manifest: dict) -> list[str]:
     now_commit = now_git.get("model_commit") or now_git.get("commit")
     if saved_commit and saved_commit != now_commit:
         changed = model_changes_since(saved_commit)
-        notes.append(f"model code from git commit {saved_commit[:12]} in the manifest, {str(now_commit)[:12]} "
+        notes.append(f"model code from git commit {saved_commit[:12]} in the manifest, "
+                     f"{str(now_commit)[:12]} "
                      f"here ({changed or 'that commit is not in this repository'})")
     if saved_git.get("dirty"):
         notes.append("the sweep was made with uncommitted changes to the model code")
@@ -105,7 +106,8 @@ def environment_warnings(manifest: dict) -> list[str]:
     saved_platform, now_platform = manifest.get("platform") or {}, platform_info()
     for key in ("machine", "system", "numpy_simd_dispatch", "blas", "env"):
         if key in saved_platform and saved_platform.get(key) != now_platform.get(key):
-            notes.append(f"platform {key} {saved_platform.get(key)} in the manifest, {now_platform.get(key)} here "
+            notes.append(f"platform {key} {saved_platform.get(key)} in the manifest, "
+                         f"{now_platform.get(key)} here "
                          f"(results should not depend on it on x86-64; see README 'Replicating a result')")
     lock = REPO_ROOT / "requirements.lock"
     saved_lock = manifest.get("requirements_lock_sha256")
@@ -135,7 +137,8 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | No
     if len(a) != len(b) or not (a[KEY].to_numpy() == b[KEY].to_numpy()).all():
         merged = a[KEY].merge(b[KEY], how="outer", indicator=True)
         for _, r in merged[merged["_merge"] != "both"].iterrows():
-            rows.append((r["run_id"], r["step"], "(row)", "present" if r["_merge"] == "left_only" else "absent",
+            rows.append((r["run_id"], r["step"], "(row)",
+                         "present" if r["_merge"] == "left_only" else "absent",
                          "present" if r["_merge"] == "right_only" else "absent"))
         a = a.merge(b[KEY], on=KEY)
         b = b.merge(a[KEY], on=KEY)
@@ -191,7 +194,8 @@ def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str |
     try:
         saved = pd.read_parquet(folder / "runs.parquet")
     except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
-        result.altered_files.append(("runs.parquet", f"cannot be read ({type(exc).__name__}); nothing to compare"))
+        result.altered_files.append(
+            ("runs.parquet", f"cannot be read ({type(exc).__name__}); nothing to compare"))
         return result
     tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
     try:
@@ -221,7 +225,8 @@ def seed_differences(saved: dict, replicated: dict) -> list[str]:
     if wrong or len(runs) != len(again):
         notes.append(f"the seeds of {len(wrong)} runs in the manifest are not the ones the experiment derives"
                      + (f" (first: run {shown(wrong[0])})" if wrong else "")
-                     + ("" if len(runs) == len(again) else f"; it lists {len(runs)} runs, the replication {len(again)}"))
+                     + ("" if len(runs) == len(again)
+                        else f"; it lists {len(runs)} runs, the replication {len(again)}"))
     return notes
 
 
@@ -238,9 +243,11 @@ def report_text(r: Replication, manifest_path: str | Path) -> str:
     for note in r.seed_differences:
         lines.append(f"  manifest: {one_line(note)}")
     if r.missing_runs:
-        lines.append(f"  {len(r.missing_runs)} saved runs were not reproduced: {', '.join(r.missing_runs[:10])}")
+        lines.append(f"  {len(r.missing_runs)} saved runs were not reproduced: "
+                     f"{', '.join(r.missing_runs[:10])}")
     if r.extra_runs:
-        lines.append(f"  {len(r.extra_runs)} replicated runs are not in the saved data: {', '.join(r.extra_runs[:10])}")
+        lines.append(f"  {len(r.extra_runs)} replicated runs are not in the saved data: "
+                     f"{', '.join(r.extra_runs[:10])}")
     d = r.differences
     if d is not None and not d.empty:
         runs = d["run_id"].nunique()
