@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -160,3 +161,19 @@ def test_manifest_records_the_platform_and_a_platform_change_is_a_warning(sweep)
     proc = cli("replicate", str(sweep / "manifest.json"), "--workers", "1")
     assert proc.returncode == 0
     assert "chipstack: warning: platform blas" in proc.stderr and "Prescott" in proc.stderr
+
+
+def test_the_manifest_records_numpys_blas_whichever_library_loaded_first():
+    """scipy ships its own OpenBLAS; the manifest names numpy's, also when scipy's was loaded first
+    (else two processes of one install record different BLAS versions and replicate warns)."""
+    code = ("import json, scipy.linalg, numpy; from threadpoolctl import threadpool_info; "
+            "from model.sweep.provenance import platform_info; "
+            "mine = [i for i in threadpool_info() if '/numpy.libs/' in (i.get('filepath') or '')]; "
+            "print(json.dumps([platform_info()['blas'], "
+            "{k: mine[0].get(k) for k in ('internal_api', 'version', 'architecture')} if mine else None]))")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    recorded, numpys = json.loads(out.stdout)
+    if numpys is None:
+        pytest.skip("numpy here has no bundled BLAS in numpy.libs/")
+    assert recorded == numpys

@@ -59,7 +59,7 @@ def model_changes_since(commit: str) -> str | None:
 
 
 def platform_info() -> dict:
-    """CPU architecture, the SIMD features numpy uses, and the BLAS library with its core type."""
+    """CPU architecture, the SIMD features numpy uses, and numpy's BLAS library with its core type."""
     import numpy  # noqa: F401  (loads the BLAS library that threadpool_info reports)
 
     try:
@@ -72,6 +72,9 @@ def platform_info() -> dict:
         from threadpoolctl import threadpool_info
 
         libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        # numpy's own BLAS (numpy.libs/), not scipy's copy: which of the two threadpoolctl lists
+        # first depends on which was loaded first, and that differs between processes
+        libs.sort(key=lambda i: "numpy" not in Path(i.get("filepath") or "").parent.name)
         if libs:
             blas = {k: libs[0].get(k) for k in ("internal_api", "version", "architecture")}
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
