@@ -164,9 +164,11 @@ def test_manifest_records_the_platform_and_a_platform_change_is_a_warning(sweep)
 
 
 def test_the_manifest_records_numpys_blas_whichever_library_loaded_first():
-    """scipy ships its own OpenBLAS; the manifest names numpy's, also when scipy's was loaded first
-    (else two processes of one install record different BLAS versions and replicate warns)."""
-    code = ("import json, scipy.linalg, numpy; from threadpoolctl import threadpool_info; "
+    """scipy ships its own OpenBLAS; the manifest names numpy's, also when threadpoolctl lists scipy's
+    first, as it does in the `chipstack` process (else the manifest names scipy's and replicate, in
+    another process of the same install, warns about a BLAS change)."""
+    code = ("import json, model.cli, model.sweep.runner, model.analysis.report; "  # as in `chipstack sweep`
+            "from threadpoolctl import threadpool_info; "
             "from model.sweep.provenance import platform_info; "
             "mine = [i for i in threadpool_info() if '/numpy.libs/' in (i.get('filepath') or '')]; "
             "print(json.dumps([platform_info()['blas'], "
