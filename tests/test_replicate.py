@@ -1,6 +1,7 @@
 """`chipstack replicate`: re-running a sweep from its manifest, number for number."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,19 +164,21 @@ def test_manifest_records_the_platform_and_a_platform_change_is_a_warning(sweep)
     assert "chipstack: warning: platform blas" in proc.stderr and "Prescott" in proc.stderr
 
 
-def test_the_manifest_records_numpys_blas_whichever_library_loaded_first():
-    """scipy ships its own OpenBLAS; the manifest names numpy's, also when threadpoolctl lists scipy's
-    first, as it does in the `chipstack` process (else the manifest names scipy's and replicate, in
-    another process of the same install, warns about a BLAS change)."""
-    code = ("import json, model.cli, model.sweep.runner, model.analysis.report; "  # as in `chipstack sweep`
-            "from threadpoolctl import threadpool_info; "
+def test_the_manifest_records_numpys_blas_whichever_library_is_listed_first():
+    """scipy ships its own OpenBLAS; the manifest names numpy's. threadpoolctl lists the two in an
+    order that follows Python's string hashing, so it changes from process to process: without a
+    fixed choice, the manifest names either and replicate, in another process of the same install,
+    warns about a BLAS change. Run under several hash seeds: the record is always numpy's."""
+    code = ("import json, model.cli; from threadpoolctl import threadpool_info; "
             "from model.sweep.provenance import platform_info; "
             "mine = [i for i in threadpool_info() if '/numpy.libs/' in (i.get('filepath') or '')]; "
             "print(json.dumps([platform_info()['blas'], "
             "{k: mine[0].get(k) for k in ('internal_api', 'version', 'architecture')} if mine else None]))")
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
-    recorded, numpys = json.loads(out.stdout)
-    if numpys is None:
-        pytest.skip("numpy here has no bundled BLAS in numpy.libs/")
-    assert recorded == numpys
+    for hash_seed in range(6):
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": str(hash_seed)})
+        recorded, numpys = json.loads(out.stdout)
+        if numpys is None:
+            pytest.skip("numpy here has no bundled BLAS in numpy.libs/")
+        assert recorded == numpys, f"PYTHONHASHSEED={hash_seed}"

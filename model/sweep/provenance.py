@@ -72,8 +72,8 @@ def platform_info() -> dict:
         from threadpoolctl import threadpool_info
 
         libs = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        # numpy's own BLAS (numpy.libs/), not scipy's copy: which of the two threadpoolctl lists
-        # first depends on which was loaded first, and that differs between processes
+        # numpy's own BLAS (numpy.libs/), not scipy's copy: threadpoolctl lists the two in an order
+        # that follows Python's string hashing, which differs between processes
         libs.sort(key=lambda i: "numpy" not in Path(i.get("filepath") or "").parent.name)
         if libs:
             blas = {k: libs[0].get(k) for k in ("internal_api", "version", "architecture")}
