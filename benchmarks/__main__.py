@@ -63,57 +63,79 @@ def _log(msg: str) -> None:
     print(f"[benchmarks {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run(quick: bool) -> dict:
+#: The figures measured by each workload (``--only`` names workloads; the others are left as None).
+FIGURES = {
+    "speed": ("model_agent_steps_per_s", "reference_agent_steps_per_s", "speedup", "speedup_same_quarters"),
+    "scaling": ("seconds_per_step", "loglog_slope", "loglog_slope_pairs"),
+    "full_run": ("seconds_100k_20_quarters", "seconds_100k_20_quarters_min", "construction_seconds_100k"),
+    "kernel": ("kernel_seconds_per_step", "kernel_model_seconds_per_step", "kernel_over_model"),
+    "sweep_speed": ("sweep_seconds_1_worker", "sweep_seconds_2_workers", "parallel_efficiency_2_workers",
+                    "sweep_tries"),
+    "sweep_memory": ("sweep_peak_rss_mb_100_runs", "sweep_peak_rss_mb_10000_runs",
+                     "rss_ratio_10000_vs_100_runs", "sweep_memory_seconds", "sweep_ru_maxrss_mb_inherited"),
+}
+
+
+def run(quick: bool, only: tuple[str, ...] = tuple(FULL)) -> dict:
     cfg = QUICK if quick else FULL
     fig: dict = {"quick": quick, "workloads": cfg, "loadavg_at_start": _loadavg()}
+    if set(only) != set(FULL):
+        fig["only"] = list(only)
+    fig.update({key: None for name in FULL if name not in only for key in FIGURES[name]})
     t_start = time.perf_counter()
 
-    _log(f"model vs per-agent reference at {cfg['speed']['n']} developers")
-    s = measure.model_vs_reference(**cfg["speed"])
-    fig.update({k: s[k] for k in ("model_agent_steps_per_s", "reference_agent_steps_per_s", "speedup",
-                                  "speedup_same_quarters")})
+    if "speed" in only:
+        _log(f"model vs per-agent reference at {cfg['speed']['n']} developers")
+        s = measure.model_vs_reference(**cfg["speed"])
+        fig.update({k: s[k] for k in FIGURES["speed"]})
 
-    _log(f"seconds per quarter at {cfg['scaling']['sizes']}")
-    sc = measure.seconds_per_step(**cfg["scaling"])
-    fig["seconds_per_step"] = sc["seconds_per_step"]
-    fig["loglog_slope"] = sc["loglog_slope"]
-    fig["loglog_slope_pairs"] = sc["loglog_slope_pairs"]
+    if "scaling" in only:
+        _log(f"seconds per quarter at {cfg['scaling']['sizes']}")
+        sc = measure.seconds_per_step(**cfg["scaling"])
+        fig["seconds_per_step"] = sc["seconds_per_step"]
+        fig["loglog_slope"] = sc["loglog_slope"]
+        fig["loglog_slope_pairs"] = sc["loglog_slope_pairs"]
 
-    _log(f"{cfg['full_run']['n']} developers x {cfg['full_run']['quarters']} quarters, construction included")
-    fr = measure.full_run_seconds(**cfg["full_run"])
-    fig["seconds_100k_20_quarters"] = fr["seconds"]
-    fig["seconds_100k_20_quarters_min"] = fr["seconds_min"]
-    fig["construction_seconds_100k"] = fr["construction_seconds"]
+    if "full_run" in only:
+        _log(f"{cfg['full_run']['n']} developers x {cfg['full_run']['quarters']} quarters, "
+             f"construction included")
+        fr = measure.full_run_seconds(**cfg["full_run"])
+        fig["seconds_100k_20_quarters"] = fr["seconds"]
+        fig["seconds_100k_20_quarters_min"] = fr["seconds_min"]
+        fig["construction_seconds_100k"] = fr["construction_seconds"]
 
-    _log(f"plain numpy kernel vs model quarter at {cfg['kernel']['n']} developers")
-    kv = measure.kernel_vs_model(**cfg["kernel"])
-    fig["kernel_seconds_per_step"] = kv["kernel_seconds_per_step"]
-    fig["kernel_model_seconds_per_step"] = kv["model_seconds_per_step"]
-    fig["kernel_over_model"] = kv["kernel_over_model"]
+    if "kernel" in only:
+        _log(f"plain numpy kernel vs model quarter at {cfg['kernel']['n']} developers")
+        kv = measure.kernel_vs_model(**cfg["kernel"])
+        fig["kernel_seconds_per_step"] = kv["kernel_seconds_per_step"]
+        fig["kernel_model_seconds_per_step"] = kv["model_seconds_per_step"]
+        fig["kernel_over_model"] = kv["kernel_over_model"]
 
     ok, why = measure.runner_available()
     fig["runner"] = why
+    sweeps = [name for name in ("sweep_speed", "sweep_memory") if name in only]
     if ok:
+        fig["loadavg_before_sweeps"] = _loadavg()
+    if ok and "sweep_speed" in only:
         _log("sweep speed, 1 and 2 workers: {runs} runs of {n_developers} developers x {steps} quarters"
              .format(**cfg["sweep_speed"]))
-        fig["loadavg_before_sweeps"] = _loadavg()
         sw = measure.sweep_speed(**cfg["sweep_speed"])
         fig["sweep_seconds_1_worker"] = sw["sweep_seconds_1_worker"]
         fig["sweep_seconds_2_workers"] = sw["sweep_seconds_2_workers"]
         fig["parallel_efficiency_2_workers"] = sw["parallel_efficiency_2_workers"]
         fig["sweep_tries"] = {"1": sw["tries_1_worker"], "2": sw["tries_2_workers"]}
-        _log("sweep peak RSS of the main process: {small_runs} and {large_runs} runs".format(**cfg["sweep_memory"]))
+    if ok and "sweep_memory" in only:
+        _log("sweep peak RSS of the main process: {small_runs} and {large_runs} runs"
+             .format(**cfg["sweep_memory"]))
         mem = measure.sweep_memory(**cfg["sweep_memory"])
         fig["sweep_peak_rss_mb_100_runs"] = mem["sweep_peak_rss_mb_small"]
         fig["sweep_peak_rss_mb_10000_runs"] = mem["sweep_peak_rss_mb_large"]
         fig["rss_ratio_10000_vs_100_runs"] = mem["rss_ratio"]
         fig["sweep_memory_seconds"] = {"small": mem["seconds_small"], "large": mem["seconds_large"]}
         fig["sweep_ru_maxrss_mb_inherited"] = mem["ru_maxrss_mb"]
-    else:
+    if not ok and sweeps:
         _log(f"sweeps skipped: {why}")
-        for k in ("sweep_seconds_1_worker", "sweep_seconds_2_workers", "sweep_peak_rss_mb_100_runs",
-                  "sweep_peak_rss_mb_10000_runs", "parallel_efficiency_2_workers", "rss_ratio_10000_vs_100_runs"):
-            fig[k] = None
+        fig.update({key: None for name in sweeps for key in FIGURES[name]})
 
     fig["targets"] = {name: {"op": op, "target": t, "value": fig.get(name), "met": _met(fig.get(name), op, t)}
                       for name, (op, t) in TARGETS.items()}
@@ -157,13 +179,14 @@ def _la(v):
 
 def table(fig: dict) -> str:
     t = fig["targets"]
-    sps = fig["seconds_per_step"]
+    sps = fig["seconds_per_step"] or {}
 
     def mark(name):
         m = t[name]["met"]
         return "" if m is None else ("met" if m else "MISSED")
 
     w = fig["workloads"]
+    kernel_n = w["kernel"]["n"]
     rows = [
         ("model_agent_steps_per_s", _fmt(fig["model_agent_steps_per_s"]), f"n={w['speed']['n']}", ""),
         ("reference_agent_steps_per_s", _fmt(fig["reference_agent_steps_per_s"]), f"n={w['speed']['n']}", ""),
@@ -177,8 +200,8 @@ def table(fig: dict) -> str:
         ("seconds_100k_20_quarters", _fmt(fig["seconds_100k_20_quarters"], " s"), "< 3 s",
          mark("seconds_100k_20_quarters")),
         ("  of which construction", _fmt(fig["construction_seconds_100k"], " s"), "", ""),
-        (f"plain numpy kernel, s/quarter [{w['kernel']['n']}]", _fmt(fig["kernel_seconds_per_step"], " s"), "", ""),
-        (f"model quarter beside it [{w['kernel']['n']}]", _fmt(fig["kernel_model_seconds_per_step"], " s"), "", ""),
+        (f"plain numpy kernel, s/quarter [{kernel_n}]", _fmt(fig["kernel_seconds_per_step"], " s"), "", ""),
+        (f"model quarter beside it [{kernel_n}]", _fmt(fig["kernel_model_seconds_per_step"], " s"), "", ""),
         ("kernel / model", _fmt(fig["kernel_over_model"], "x"), ">= 1x", mark("kernel_over_model")),
         ("sweep_seconds_1_worker", _fmt(fig["sweep_seconds_1_worker"], " s"), "", ""),
         ("sweep_seconds_2_workers", _fmt(fig["sweep_seconds_2_workers"], " s"), "", ""),
@@ -189,6 +212,8 @@ def table(fig: dict) -> str:
         ("RSS ratio 10000 / 100 runs", _fmt(fig["rss_ratio_10000_vs_100_runs"]), "<= 1.25",
          mark("rss_ratio_10000_vs_100_runs")),
     ]
+    if fig.get("only"):
+        rows = [r for r in rows if r[1] != "n/a"]
     widths = [max(len(r[i]) for r in rows + [("figure", "value", "target", "")]) for i in range(4)]
     line = lambda r: "  ".join(c.ljust(widths[i]) if i != 1 else c.rjust(widths[i]) for i, c in enumerate(r))
     out = [line(("figure", "value", "target", "")), line(tuple("-" * w_ for w_ in widths))]
@@ -198,17 +223,32 @@ def table(fig: dict) -> str:
                f"on {fig['machine'].get('cpus')} CPUs")
     if fig["quick"]:
         out.append("(--quick: smoke-test workloads, not the benchmark)")
-    if fig.get("runner", "").startswith("model.sweep.runner not") or fig.get("sweep_seconds_1_worker") is None:
+    if fig.get("only"):
+        out.append(f"(--only {','.join(fig['only'])}: the other figures were not measured)")
+    skipped = fig.get("runner", "").startswith("model.sweep.runner not")
+    if skipped or "sweep_speed" in fig.get("only", FULL) and fig.get("sweep_seconds_1_worker") is None:
         out.append(f"sweeps: {fig.get('runner')}")
     return "\n".join(out)
+
+
+def _workloads(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in FULL]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: comma-separated names from {', '.join(FULL)}")
+    return names
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fast smoke version (small workloads, 1 repetition)")
-    p.add_argument("--json", metavar="FILE", help="write the figures (INTERFACES §8 keys plus extras) to FILE")
+    p.add_argument("--json", metavar="FILE",
+                   help="write the figures (INTERFACES §8 keys plus extras) to FILE")
+    p.add_argument("--only", metavar="NAMES", type=_workloads, default=tuple(FULL),
+                   help=f"measure only these workloads, comma-separated ({', '.join(FULL)}); "
+                        f"e.g. --only sweep_memory for the RSS rows")
     args = p.parse_args(argv)
-    fig = run(args.quick)
+    fig = run(args.quick, args.only)
     print(table(fig))
     if args.json:
         path = Path(args.json)

@@ -162,7 +162,8 @@ def runner_available() -> tuple[bool, str]:
     return True, "run_sweep" + str(inspect.signature(runner.run_sweep))
 
 
-def write_experiment(folder: Path, name: str, runs: int, n_developers: int, steps: int, seed: int = 8) -> Path:
+def write_experiment(folder: Path, name: str, runs: int, n_developers: int, steps: int,
+                     seed: int = 8) -> Path:
     path = folder / f"{name}.toml"
     path.write_text(
         "[experiment]\n"

@@ -79,3 +79,26 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
         np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
         np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())
+
+
+def test_only_sweep_memory_measures_just_the_rss_rows(tmp_path):
+    """``--only sweep_memory``: the two RSS figures and their ratio, nothing else measured."""
+    out = tmp_path / "bench.json"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TMPDIR=str(scratch))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "sweep_memory",
+                           "--json", str(out)], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fig = json.loads(out.read_text())
+    assert fig["only"] == ["sweep_memory"]
+    for key in ("sweep_peak_rss_mb_100_runs", "sweep_peak_rss_mb_10000_runs", "rss_ratio_10000_vs_100_runs"):
+        assert isinstance(fig[key], float) and fig[key] > 0, key
+    assert fig["speedup"] is None and fig["sweep_seconds_1_worker"] is None
+    assert fig["targets"]["rss_ratio_10000_vs_100_runs"]["met"] in (True, False)
+    assert "RSS ratio 10000 / 100 runs" in proc.stdout and "speedup" not in proc.stdout
+    assert not any(scratch.iterdir())
+    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "speed,nope"], cwd=REPO,
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "'speed,nope': allowed:" in bad.stderr

@@ -47,7 +47,7 @@ from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
 from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
-from model.sweep.io import atomic_path, sha256_file, write_json_atomic
+from model.sweep.io import sha256_file, write_json_atomic
 from model.sweep.manifest import MANIFEST, MANIFEST_VERSION, Manifest
 from model.sweep.provenance import git_state, package_versions, platform_info
 from model.sweep.stats import t_quantile
@@ -63,6 +63,7 @@ from model.sweep.store import (
     remove_leftovers,
     verify_complete,
     write_failures,
+    write_final,
     write_part,
     write_summary,
 )
@@ -154,7 +155,8 @@ def run_sweep(
             result = sweep.result(time.perf_counter() - t0)
             if result.interrupted or result.broken:
                 return result
-            result.files = finalize(sweep, started, on_finished, executor_name=executor_name(executor, workers))
+            result.files = finalize(sweep, started, on_finished,
+                                    executor_name=executor_name(executor, workers))
     finally:
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -186,10 +188,12 @@ def _already_complete(out_dir: Path, experiment: Experiment, t0: float) -> Sweep
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise UsageError(f"--resume: {shown(out_dir)} holds a finished sweep that does not match its "
-                         f"{MANIFEST}: {problems[0]}{more}; allowed: delete {shown(out_dir / 'runs.parquet')} "
+                         f"{MANIFEST}: {problems[0]}{more}; allowed: delete "
+                         f"{shown(out_dir / 'runs.parquet')} "
                          f"and run the same command with --resume to run the sweep again (same numbers), "
                          f"or another --out folder")
-    shutil.rmtree(out_dir / PARTS_DIR, ignore_errors=True)  # left if the sweep was killed just after its manifest
+    # left if the sweep was killed just after its manifest
+    shutil.rmtree(out_dir / PARTS_DIR, ignore_errors=True)
     n = Manifest.load(out_dir).counts["total"]
     return SweepResult(out_dir, total=n, done=n, failed=0, resumed=n, seconds=time.perf_counter() - t0)
 
@@ -358,8 +362,7 @@ def finalize(sweep: _Sweep, started: str, on_finished: OnFinished | None, execut
     keep = {run.run_id for run in sweep.runs}
     final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
     final = in_design_order(final, sweep.runs)
-    with atomic_path(out / "final.csv") as tmp:
-        final.to_csv(tmp, index=False)
+    write_final(final, out / "final.csv")
     write_summary(final, sweep.design, sweep.runs, out / "summary.csv")
     failures_path = out / "failures.csv"
     if sweep.failures:

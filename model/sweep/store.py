@@ -30,6 +30,10 @@ from model.sweep.stats import half_width
 PARTS_DIR = ".parts"
 SPEC_FILE = "experiment.json"
 ROWS_PER_ROW_GROUP = 4096  # small row groups keep the writer's buffers small
+#: Rows of final.csv that pandas formats at once: it makes a Python string of every cell of a chunk,
+#: and its default chunk (100,000 cells, ~1,700 rows of ~60 columns) grows the process by ~15 MB;
+#: the text written does not depend on the chunk size
+CSV_ROWS_PER_CHUNK = 256
 #: runs.parquet's codec: zstd makes a sweep's data about 10% smaller than Arrow's default (snappy), which
 #: keeps the committed reference results small; any Parquet reader reads it
 COMPRESSION = "zstd"
@@ -145,7 +149,8 @@ def write_part(parts_dir: Path, table: pa.Table, ids: list[str]) -> Path:
     path = parts_dir / f"part-{ids[0]}-{ids[-1]}.parquet"
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-    write_json_atomic(part_record(path), {"sha256": sha256_file(path), "run_ids": ids, "rows": table.num_rows})
+    write_json_atomic(part_record(path),
+                      {"sha256": sha256_file(path), "run_ids": ids, "rows": table.num_rows})
     return path
 
 
@@ -238,8 +243,8 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
             problems.append(f"{MANIFEST}: counts.total differs from the number of runs listed")
         bad = [r.get("run_id") for r in runs if not _seed_matches(experiment.seed, r)]
         if bad:
-            problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment derives "
-                            f"(first: run {shown(bad[0])})")
+            problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment "
+                            f"derives (first: run {shown(bad[0])})")
     return problems
 
 
@@ -267,31 +272,44 @@ def _manifest_complete(out_dir: Path) -> bool:
 
 
 def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int,
-                keep: set[str]) -> pd.DataFrame:
-    """Stream the parts into ``path`` sorted by run_id then step; return the last step of each run.
+                keep: set[str]) -> pa.Table:
+    """Stream the parts into ``path`` sorted by run_id then step; return the last step of each run
+    (without its ``step`` and ``quarter``), in run_id order.
 
     Parts whose run-id ranges overlap are merged together; the others one at a time, so memory
-    holds about one task's rows, however many runs there are.
+    holds about one task's rows, however many runs there are. After each write the Arrow memory
+    pool hands its freed pages back to the system: its allocator (mimalloc) otherwise keeps them
+    for a while, and the many tables read and freed here would grow the process by ~20 MB at
+    10,000 runs.
     """
     finals: list[pa.Table] = []
     dictionary = [f.name for f in schema if f.type == pa.string() and f.name != "run_id"]
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, use_dictionary=dictionary,
-                                                                   compression=COMPRESSION) as writer:
+                                                    compression=COMPRESSION) as writer:
         buffer: list[pa.Table] = []
         for group in overlapping_groups(parts):
             table = pa.concat_tables([pq.read_table(p, schema=schema) for p in group])
             if not all(run_id in keep for p in group for run_id in parts[p]):
                 table = table.filter(pc.is_in(table["run_id"], pa.array(sorted(keep))))
             table = table.sort_by([("run_id", "ascending"), ("step", "ascending")])
-            finals.append(table.filter(pc.equal(table["step"], steps - 1)))
+            finals.append(table.filter(pc.equal(table["step"], steps - 1)).drop_columns(["step", "quarter"]))
             buffer.append(table)
+            del table
             if sum(t.num_rows for t in buffer) >= ROWS_PER_ROW_GROUP:
                 writer.write_table(pa.concat_tables(buffer), row_group_size=ROWS_PER_ROW_GROUP)
                 buffer = []
+                release_arrow_memory()
         if buffer:
             writer.write_table(pa.concat_tables(buffer), row_group_size=ROWS_PER_ROW_GROUP)
-    final = pa.concat_tables(finals) if finals else schema.empty_table()
-    return final.drop_columns(["step", "quarter"]).to_pandas()
+        del buffer
+    final = pa.concat_tables(finals) if finals else schema.empty_table().drop_columns(["step", "quarter"])
+    release_arrow_memory()
+    return final
+
+
+def release_arrow_memory() -> None:
+    """Return the memory Arrow's pool has freed to the system now, not after its allocator's delay."""
+    pa.default_memory_pool().release_unused()
 
 
 def overlapping_groups(parts: dict[Path, list[str]]) -> Iterator[list[Path]]:
@@ -313,11 +331,25 @@ def _design_position(runs: list[Run]) -> dict[str, tuple[int, int]]:
     return {run.run_id: (run.point, run.replication) for run in runs}
 
 
-def in_design_order(final: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
-    """Rows sorted by design point, then replication."""
-    point = final["run_id"].map({run.run_id: run.point for run in runs}).to_numpy()
-    order = np.lexsort((final["replication"].to_numpy(), point))
-    return final.iloc[order].reset_index(drop=True)
+def in_design_order(final: pa.Table, runs: list[Run]) -> pd.DataFrame:
+    """The final rows as a DataFrame sorted by design point, then replication. Reordered in Arrow and
+    converted column by column, freeing each Arrow column once converted, so that the rows are held
+    about twice at most (not four times: Arrow's, the reordered copy, pandas' and its reordered copy).
+    Numeric columns may share Arrow's memory and be read-only: copy the frame before changing it."""
+    point_of = {run.run_id: run.point for run in runs}
+    point = np.array([point_of.get(run_id, np.nan) for run_id in final["run_id"].to_pylist()], dtype=float)
+    ordered = final.take(np.lexsort((final["replication"].to_numpy(), point)))
+    release_arrow_memory()
+    frame = ordered.to_pandas(split_blocks=True, self_destruct=True)
+    del ordered
+    release_arrow_memory()
+    return frame
+
+
+def write_final(final: pd.DataFrame, path: Path) -> None:
+    """``final.csv``, written :data:`CSV_ROWS_PER_CHUNK` rows at a time."""
+    with atomic_path(path) as tmp:
+        final.to_csv(tmp, index=False, chunksize=CSV_ROWS_PER_CHUNK)
 
 
 def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path) -> None:
