@@ -89,7 +89,8 @@ def test_only_sweep_memory_measures_just_the_rss_rows(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                TMPDIR=str(scratch))
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "sweep_memory",
-                           "--json", str(out)], cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+                           "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     fig = json.loads(out.read_text())
     assert fig["only"] == ["sweep_memory"]

@@ -176,8 +176,8 @@ def test_the_manifest_records_numpys_blas_whichever_library_is_listed_first():
             "{k: mine[0].get(k) for k in ('internal_api', 'version', 'architecture')} if mine else None]))")
     root = Path(__file__).resolve().parents[1]
     for hash_seed in range(6):
-        out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONHASHSEED": str(hash_seed)})
+        out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                             check=True, env={**os.environ, "PYTHONHASHSEED": str(hash_seed)})
         recorded, numpys = json.loads(out.stdout)
         if numpys is None:
             pytest.skip("numpy here has no bundled BLAS in numpy.libs/")
