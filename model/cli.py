@@ -13,6 +13,9 @@ Exit codes: 0 success; 1 some runs failed (the rest are saved), or ``chipstack r
 2 bad input (or a file that cannot be written); 130 after Ctrl-C, 143 after SIGTERM (what is done is
 kept: ``--resume`` finishes a sweep). Bad input prints one line on stderr starting ``chipstack: error:``
 and nothing else (no traceback; every name or value in it escaped), and writes nothing.
+
+Over 400 lines as one job, the command line: the parser, its argument checks and one short
+function per command, each calling the layer that does the work.
 """
 
 from __future__ import annotations

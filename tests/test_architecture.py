@@ -126,3 +126,21 @@ def test_paths_the_docs_name_exist(doc):
     missing = sorted(p for p in named if "<" not in p  # `experiments/<name>.toml` is a pattern to fill in
                      and not ((ROOT / p).exists() or ("*" in p and any(ROOT.glob(p)))))
     assert not missing, f"{doc} names paths that do not exist: {missing}"
+
+
+MAX_LINES = 400
+
+
+MODULES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "model").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES)
+def test_a_long_module_says_it_is_one_job(path):
+    """House rule: no module in model/ over ~400 lines unless it is one cohesive job, said in its
+    docstring ("Over 400 lines as one job, ...")."""
+    source = (ROOT / path).read_text(encoding="utf-8")
+    if source.count("\n") <= MAX_LINES:
+        return
+    doc = ast.get_docstring(ast.parse(source)) or ""
+    lines = source.count("\n")
+    assert "Over 400 lines as one job" in doc, f"{path}: {lines} lines; split it, or say its one job"

@@ -9,6 +9,9 @@ sources of every default.
 Step order each quarter (ODD): governments (rules) -> chipmakers (supply, roadmap,
 ecosystem) -> developers (choices and market clearing for the whole population at once) ->
 metrics and data collection.
+
+Over 400 lines as one job, the model that wires the agents and the quarter's steps; the rules it
+calls are pure functions in the modules beside it (policy, supply, channels, choice, market).
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ This table is the single statement of every parameter of ``ChipMarketModel``. Th
 arguments, the experiment files, ``chipstack run --set``, the SolaraViz controls and docs/ODD.md all
 use these names. Each default gives its source (a section of docs/SOURCES.md with its confidence
 grade H/M/L) or says ASSUMPTION with the range that the sensitivity analysis sweeps.
+
+Over 400 lines as one job, the table: one entry per parameter, each with its unit, range and source.
 """
 
 from __future__ import annotations

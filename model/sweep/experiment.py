@@ -33,6 +33,9 @@ adds replications to each design point, in rounds, until the 95% t-interval of t
 has ``max_replications`` runs (default 1000). ``replications`` is then the minimum per point. The
 structure (sections, keys, types) is checked by pydantic; parameter names and values by
 ``model.core.parameters.validate_value``.
+
+Over 400 lines as one job, the schema and its validation: most of the length is the one-line error
+message for each way a file can be wrong.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ the same rounds and ends with the same runs.
 Output folder rules: bad input is found before the folder is created. Without ``--resume`` an
 existing non-empty folder is an error (suggesting ``--resume``); nothing is ever overwritten
 silently. With ``--resume`` the folder must hold a sweep of the same experiment (same fingerprint).
+
+Over 400 lines as one job, the task loop and its rounds; the folder store, the manifest, the
+executors and the statistics live in their own modules beside it.
 """
 
 from __future__ import annotations
