@@ -192,24 +192,33 @@ def view_sources(page) -> list[str]:
     return page.locator("img.widget-image").evaluate_all("imgs => imgs.map(i => i.src)")
 
 
-def wait_views(page) -> None:
-    """Wait until all the views are in the page, loaded, and unchanged for half a second (after the
-    page opens or a preset re-mounts them, a view can be re-mounted once more while the page settles)."""
-    deadline, last, stable_since = time.perf_counter() + 60.0, None, None
+def settled_views(page, t0: float, timeout: float, what: str, changed_from: list[str] | None = None) -> float:
+    """Wait until all N_VIEWS views are in the page and loaded, differ from ``changed_from`` (if given),
+    and have not changed for half a second; return when they last changed (``time.perf_counter()``).
+    A view whose pixels happen not to change is not waited for; a view re-mounted while the page
+    settles (after it opens or a preset re-mounts the views) is."""
+    last, stable_since = None, None
     while True:
         now = time.perf_counter()
-        page.wait_for_function(
-            """n => {
-                const imgs = Array.from(document.querySelectorAll('img.widget-image'));
-                return imgs.length === n && imgs.every(i => i.complete && i.naturalWidth > 0);
-            }""", arg=N_VIEWS, timeout=30_000)
         srcs = view_sources(page)
+        loaded = page.locator("img.widget-image").evaluate_all(
+            "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
         if srcs != last:
             last, stable_since = srcs, now
-        elif now - stable_since >= 0.5:
-            return
-        assert now < deadline, f"views still changing 60 s after the page opened: {status(page)!r}"
+        elif (loaded and len(srcs) == N_VIEWS and now - stable_since >= 0.5
+              and (changed_from is None or srcs != changed_from)):
+            return stable_since
+        assert now < t0 + timeout, (
+            f"views not settled within {timeout:.0f} s {what}: {status(page)!r}; all loaded: {loaded}; "
+            f"views {len(srcs)} of {N_VIEWS}; last change {now - stable_since:.1f} s ago"
+            + ("" if changed_from is None else
+               f"; changed: {[a != b for a, b in zip(srcs, changed_from)]} (before: {len(changed_from)})"))
         page.wait_for_timeout(50)
+
+
+def wait_views(page) -> None:
+    """Wait until the views are in the page, loaded and settled (after the page opens or a preset)."""
+    settled_views(page, time.perf_counter(), 60.0, "after the page opened")
 
 
 QUARTER = re.compile(r"Quarter: end of (\d{4})Q([1-4])")
@@ -233,24 +242,10 @@ def step(page, expected_step: int) -> tuple[float, float]:
                   return s && s.innerText.includes('Step: ' + n + ' '); }""",
         arg=expected_step, timeout=30_000, polling=5)
     t_label = time.perf_counter() - t0
-    # then the views: every image loaded, the set of images changed since the click, and no image
-    # changing any more for half a second (a view whose pixels happen not to change is not waited for;
-    # eight views are redrawn server-side, so allow for a loaded machine: times are printed, not asserted)
-    deadline, last, stable_since = t0 + 120.0, None, None
-    while True:
-        now = time.perf_counter()
-        srcs = view_sources(page)
-        loaded = page.locator("img.widget-image").evaluate_all(
-            "imgs => imgs.every(i => i.complete && i.naturalWidth > 0)")
-        if srcs != last:
-            last, stable_since = srcs, now
-        elif loaded and srcs != before and len(srcs) == N_VIEWS and now - stable_since >= 0.5:
-            return t_label, stable_since - t0
-        assert now < deadline, (
-            f"views not redrawn within 120 s after Step {expected_step}: {status(page)!r}; "
-            f"all loaded: {loaded}; changed since the click: {[a != b for a, b in zip(srcs, before)]}; "
-            f"views {len(srcs)} (before {len(before)}); last change {now - stable_since:.1f} s ago")
-        page.wait_for_timeout(50)
+    # then the views: redrawn since the click and settled (eight views are redrawn server-side, so
+    # allow for a loaded machine: times are printed, not asserted)
+    settled = settled_views(page, t0, 120.0, f"after Step {expected_step}", changed_from=before)
+    return t_label, settled - t0
 
 
 def time_steps(page, first: int, n: int, mode: str) -> float:
