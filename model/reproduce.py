@@ -4,7 +4,7 @@ and compare it with the committed one (docs/REPRODUCING.md).
 Published results, and what each is compared by:
 
 * the sweeps the README and docs cite (``export_regimes``, ``policy_robustness`` with its robustness
-  ranking and PRIM boxes, ``sensitivity``): their data tables, value by value;
+  ranking and PRIM boxes, ``sensitivity``, ``screening``): their data tables, value by value;
 * validation (``chipstack validate all``: docking, replay, quarterly scoring, claims) against the CSVs
   committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the same replay
   re-run at this commit;
@@ -56,6 +56,7 @@ FIGURES = {
                                          "docs/exploring/robust/regret.csv"],
     "docs/exploring/robust/frontier.png": ["docs/exploring/robust/frontier.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
+    "docs/figures/screening.png": ["docs/figures/screening.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
     "docs/validation/validation_bass.png": ["docs/validation/bass_docking.csv"],
     "docs/validation/validation_replay.png": ["docs/validation/replay.csv"],
@@ -151,7 +152,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     outcome = Outcome()
     t0 = time.time()
     # --- sweeps
-    for name in ("export_regimes", "policy_robustness", "sensitivity"):
+    for name in ("export_regimes", "policy_robustness", "sensitivity", "screening"):
         chipstack("sweep", name, "--out", str(scratch / name), "--workers", "2")
     chipstack("robust", str(scratch / "policy_robustness"))
     for reporter, condition, pins in DISCOVER:
@@ -168,8 +169,9 @@ def run(scratch: Path, rtol: float) -> Outcome:
         rel = committed.relative_to(ROOT / "docs/exploring")
         outcome.tables[f"docs/exploring/{rel}"] = compare_tables(
             committed, scratch / "policy_robustness" / rel, rtol)
-    outcome.tables["docs/figures/sensitivity.csv"] = compare_tables(
-        ROOT / "docs/figures/sensitivity.csv", scratch / "sensitivity/sensitivity.csv", rtol)
+    for name in ("sensitivity", "screening"):
+        outcome.tables[f"docs/figures/{name}.csv"] = compare_tables(
+            ROOT / f"docs/figures/{name}.csv", scratch / name / "sensitivity.csv", rtol)
     # --- validation and the frozen forecasts
     chipstack("validate", "all", "--out", str(scratch / "validation"))
     for table in VALIDATION_TABLES:

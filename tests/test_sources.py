@@ -19,3 +19,26 @@ def test_every_parameter_and_chip_appears_with_its_default():
         assert f"| `{p.name}` |" in table
     for c in CHIPS:
         assert f"| {c.name} | {c.maker} | {c.release} |" in table
+
+
+def test_every_ranged_parameter_is_screened_over_its_documented_range():
+    """An assumption with a range must be in the sensitivity analysis: experiments/screening.toml (Morris)
+    varies every parameter with a sweep range, over that range or the one sensitivity.toml uses, and the
+    Sobol' analysis varies a subset of them over the same ranges."""
+    import tomllib
+
+    from model.core.parameters import PARAMS, PARAMS_BY_NAME
+    from model.sweep.experiment import EXPERIMENTS_DIR
+
+    def ranges(name):
+        with open(EXPERIMENTS_DIR / f"{name}.toml", "rb") as f:
+            return tomllib.load(f)["sample"]["ranges"]
+
+    screened, sobol = ranges("screening"), ranges("sensitivity")
+    ranged = {p.name for p in PARAMS if p.sweep_range is not None and p.kind in ("float", "int")}
+    missing = ranged - {"n_developers"} - set(screened)
+    assert not missing, f"ranged parameters not screened in experiments/screening.toml: {sorted(missing)}"
+    assert set(sobol) <= set(screened)
+    for name, (lo, hi) in screened.items():
+        expected = sobol.get(name, PARAMS_BY_NAME[name].sweep_range)
+        assert (lo, hi) == tuple(expected), f"{name}: screened over {lo}..{hi}, documented {expected}"
