@@ -186,9 +186,9 @@ PARAMS: tuple[Param, ...] = (
     Param("state_domestic_preference", 6.0, "float", "utils",
           "state-affiliated developers' preference for domestic chips whatever Beijing's stance "
           "(procurement rules for SOEs and state-funded DCs)",
-          "CALIBRATED 6 on Nvidia's 2024 share of China's AI-chip revenue (66%, §E4 M) in the "
-          "2022-2024 replay (docs/VALIDATION.md; range 0-8; above ~6 state developers buy almost only "
-          "domestic chips and the fit improves only slightly); basis: Ascend demand came mostly from SOEs "
+          "ASSUMPTION 6 (range 0-8), kept from the 0.1 calibration on Nvidia's 2024 share of China's "
+          "AI-chip revenue (66%, §E4 M); the 0.2.0 calibration prefers 0 on a flat surface and leaves "
+          "the default unchanged (docs/VALIDATION.md §3.2); basis: Ascend demand came mostly from SOEs "
           "and local governments (The Information, §D2, M), China Mobile 910B/C in ~85% of new "
           "cloud build (§D1, M/L)",
           low=0.0, high=20.0, sweep_range=(0.0, 8.0)),
