@@ -1,26 +1,29 @@
 """The chip catalogue: chipmakers, their product roadmaps, capacities and software ecosystems.
 
 Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md`` with its
-confidence grade H/M/L, or the word ASSUMPTION with the range that the sensitivity analysis explores.
+confidence grade H/M/L, or the word ASSUMPTION with a range. These are catalogue entries, not
+parameters: the sensitivity analysis does not vary them (it varies the parameters' ranges).
 
 Export-control metrics (the Jan 2026 BIS rule, SOURCES §B4/§C3, H): ``tpp`` is the total processing
 performance of the US rules, 2 x MAC-TOPS x bit length = dense TFLOPS x bit length (H100: 989 TF
 BF16 x 16 = 15,824; H20: 148 x 16 = 2,368, the figure SemiAnalysis quotes, §A1); ``mem_bw_gbs`` the
 DRAM bandwidth in GB/s. The rule licenses chips with TPP < 21,000 and bandwidth < 6,500 GB/s: the
-H200 (15,824; 4,800) and MI325X (~20,800; 6,000) are in, Blackwell (36,000; 8,000) and later out.
-Where §A1 gives dense compute and bandwidth (H100/H800, A100/A800, H20, H200, B200, MI300X, Ascend
-910B/910C/950/960, MTT S4000) TPP and bandwidth follow from them; for the MI325X they are from memory
-(L); for the MI308, RTX Pro 6000D, MI355X and later US parts, the MLU590/690, MTT S5000 and Ascend 970
-they are ASSUMPTIONS consistent with each chip's performance index (only their position relative to
-the 21,000 / 6,500 threshold matters to the rules).
+H200 (15,824; 4,800), MI300X (20,912; 5,300) and MI325X (~20,800; 6,000) are in, Blackwell (36,000;
+8,000) and later out. Where §A1 gives dense compute and bandwidth (H100/H800, A100/A800, H20, H200,
+B200, MI300X, Ascend 910B/910C/950/960, MTT S4000) TPP and bandwidth follow from them; for the MI325X
+they are from memory (L); for the MI308, RTX Pro 6000D, MI355X and later US parts, the MLU590/690, MTT
+S5000 and Ascend 970 they are ASSUMPTIONS consistent with each chip's performance index (only their
+position relative to the 21,000 / 6,500 threshold matters to the rules).
 
 Supply history: a product leaves sale when its maker stops making it (``end_of_production``) and its
 remaining ``stock_units`` are sold; A800/H800 (barred Oct 2023) are never sold after 2023Q3, the H20
 only from its stock after Nvidia stopped making it in 2025 (§B3). ``us_units_per_quarter`` is a US
 product's shipments to US end users, the base of the rule's volume cap (China <= 50% of it), and
-with ``us_china_production_share`` the most its maker can make for China a quarter; a China part's
-``china_units_per_quarter`` is that most directly. The H200's ``stock_units`` is the ~700k Nvidia held
-for China at the decision (§B5). Domestic makers' ``hbm_stacks_per_chip`` ties their output to HBM.
+with ``us_china_production_share`` the most its maker can make for China a quarter: no source gives
+them, so each is an ASSUMPTION with a range in the chip's source (not varied by the sensitivity
+analysis); a China part's ``china_units_per_quarter`` is that most directly. The H200's ``stock_units``
+is the ~700k Nvidia held for China at the decision (§B5). Domestic makers' ``hbm_stacks_per_chip`` ties
+their output to HBM.
 
 Performance index (``perf_paper``, H100 = 1.0): the geometric mean of a chip's dense BF16 (FP8 for
 parts quoted only in FP8, against H100's FP8) compute ratio and its memory-bandwidth ratio to the
@@ -114,7 +117,7 @@ MAKERS: tuple[Maker, ...] = (
     ),
     Maker(
         "MooreThreads", "CN", DOMESTIC, None,  # from the parameter moore_threads_capacity_2026
-        "Parameter moore_threads_capacity_2026: ASSUMPTION 50k (range 20k-150k); 2025 revenue "
+        "Parameter moore_threads_capacity_2026: ASSUMPTION 25k (range 12k-40k); 2025 revenue "
         "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k.",
         0.4e9, "2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
         0.0, "MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
@@ -144,7 +147,8 @@ CHIPS: tuple[Chip, ...] = (
         "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k")),
     Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350,
          us_units_per_quarter=400_000, source=(
-        "reference chip (§A1, H); price ~$25-30k (§A1, L from memory)")),
+        "reference chip (§A1, H); price ~$25-30k (§A1, L from memory); US shipments ASSUMPTION "
+        "400k/quarter (range 200k-800k)")),
     Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
          tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", china_units_per_quarter=150_000, source=(
         "= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)")),
@@ -173,25 +177,32 @@ CHIPS: tuple[Chip, ...] = (
         "mostly Blackwell); ~700k in stock for China incl. ~100k GH200 (Reuters Dec 31 2025, §B5 M)")),
     Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000,
          us_units_per_quarter=1_000_000, source=(
-        "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L)")),
+        "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L); US shipments ASSUMPTION "
+        "1M/quarter (range 500k-2M)")),
     Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 5 (range 3-8), anchored on the US-best/Huawei-best gap ~5x (2025) -> ~17x "
-        "(2027) (CFR, §A2, M/H); release and price ASSUMPTION")),
+        "(2027) (CFR, §A2, M/H); release and price ASSUMPTION; US shipments ASSUMPTION 1.5M/quarter "
+        "(range 750k-3M)")),
     Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, tpp=160_000, mem_bw_gbs=26_000,
          us_units_per_quarter=1_500_000, source=(
-        "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION")),
+        "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION; "
+        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)")),
     Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000,
          us_units_per_quarter=1_500_000, source=(
-        "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION")),
+        "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION; "
+        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)")),
     Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
-        "frontier keeps moving to the 2030 horizon")),
+        "frontier keeps moving to the 2030 horizon; US shipments ASSUMPTION 1.5M/quarter (range "
+        "750k-3M)")),
     # AMD / ROCm
     Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300,
          us_units_per_quarter=100_000, source=(
-        "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); price ASSUMPTION $10-20k")),
+        "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); TPP 1,307 x 16 = 20,912 < 21,000 and "
+        "5,300 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); price ASSUMPTION $10-20k; "
+        "US shipments ASSUMPTION 100k/quarter (range 50k-200k)")),
     Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000,
          end_of_production="2025Q2", stock_units=20_000, china_units_per_quarter=40_000, source=(
         "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k; "
@@ -201,13 +212,16 @@ CHIPS: tuple[Chip, ...] = (
     Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000,
          us_units_per_quarter=50_000, source=(
         "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
-        "price ASSUMPTION")),
+        "price ASSUMPTION; US shipments ASSUMPTION 50k/quarter (range 25k-100k)")),
     Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, tpp=36_800, mem_bw_gbs=8_000, us_units_per_quarter=100_000,
-         source="ASSUMPTION B200-class (L); price ASSUMPTION"),
+         source="ASSUMPTION B200-class (L); price ASSUMPTION; US shipments ASSUMPTION 100k/quarter "
+         "(range 50k-200k)"),
     Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, tpp=72_000, mem_bw_gbs=12_000, us_units_per_quarter=150_000,
-         source="ASSUMPTION Rubin-class, a little behind (L)"),
+         source="ASSUMPTION Rubin-class, a little behind (L); US shipments ASSUMPTION 150k/quarter "
+         "(range 75k-300k)"),
     Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000,
-         source="ASSUMPTION RubinUltra-class, a little behind (L)"),
+         source="ASSUMPTION RubinUltra-class, a little behind (L); US shipments ASSUMPTION "
+         "150k/quarter (range 75k-300k)"),
     # Huawei / CANN
     Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400, source=(
         "280-320 TF (0.30), 1.2-1.6 TB/s (0.42) -> 0.37 (§A1, M); Baidu paid ~$39k incl. systems "

@@ -81,8 +81,10 @@ PARAMS: tuple[Param, ...] = (
     Param("per_customer_cap_units", float("inf"), "float", "units per customer per year",
           "licensed (H200-class) units per Chinese customer and year; inf = no cap. Applied as an "
           "aggregate cap of this x the licensed customers (us_licence_schedule, else 10) / 4 per quarter",
-          "Bloomberg Mar 2026: the US weighed 75,000 H200+MI325X per customer (§C3, M); Reuters May 2026: "
-          "~10 firms approved, up to 75k each (§C3, M/L); default off (a scenario lever)",
+          "Bloomberg Mar 2026: the US weighed 75,000 H200+MI325X per customer and at most 1M in total "
+          "(§C3, M); Reuters May 2026: ~10 firms approved, up to 75k each (§C3, M/L). Neither gives a "
+          "period: reading the cap as per year is an ASSUMPTION (per quarter would be 4x looser); the 1M "
+          "total is not modelled. Default off (a scenario lever)",
           low=0.0, high=1e9, allow_off=True),
     Param("us_licence_schedule", "", "count_schedule", "-",
           "dated number of Chinese customers holding a US licence (e.g. '2026Q1:3,2026Q2:10'); the "
@@ -96,8 +98,9 @@ PARAMS: tuple[Param, ...] = (
           "with us_adaptive: the TPP cap as a multiple of the best domestic chip's TPP",
           "ASSUMPTION 1.0 (range 0.5-2.0)",
           low=0.01, high=100.0, sweep_range=(0.5, 2.0)),
-    Param("approved_customer_share", 0.6, "float", "share of developers",
-          "share of Chinese developers holding a US licence (an 'approved customer')",
+    Param("approved_customer_share", 0.6, "float", "share of demand per segment",
+          "share of each segment's demand held by Chinese developers with a US licence (an 'approved "
+          "customer'); developers are picked at random within each segment until they hold this share",
           "ASSUMPTION 0.6 (range 0.2-1.0): the decision licenses 'approved customers' with KYC "
           "(§B4, H) and >2M H200 were ordered by the large private firms (§B5, M); no count of "
           "licensees is published",
@@ -112,7 +115,8 @@ PARAMS: tuple[Param, ...] = (
           "15% licence condition on H20/MI308 from Aug 2025 (§B4, H)",
           low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
     Param("us_reversal_prob", 0.05, "float", "per quarter",
-          "chance each quarter that the US tightens the regime one level (open>lagged>h20>ban)",
+          "chance each quarter that the US tightens the regime one level "
+          "(open > lagged > threshold > h20 > ban)",
           "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
           "(§C1, H) and loosened twice since; the upper end is that historical rate",
           low=0.0, high=1.0, sweep_range=(0.0, 0.35)),
@@ -149,8 +153,10 @@ PARAMS: tuple[Param, ...] = (
           "Jan 2026: customs told the H200 is not permitted; purchases only when 'necessary' "
           "(Reuters/Nikkei, §C2, M)",
           choices=CHINA_STANCES),
-    Param("china_approval_share", 0.25, "float", "share of private developers",
-          "under 'restrict': share of private developers Beijing lets buy US chips",
+    Param("china_approval_share", 0.25, "float", "share of demand per segment",
+          "under 'restrict': share of each segment's demand held by developers Beijing lets buy US chips "
+          "(picked at random within each segment; state-affiliated developers may not buy them whatever "
+          "their approval, so it acts on private developers)",
           "ASSUMPTION 0.25 (range 0-0.6): 'special circumstances' only, e.g. university R&D; "
           "initial limited approvals (§C2, M)",
           low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
@@ -186,9 +192,9 @@ PARAMS: tuple[Param, ...] = (
     Param("state_domestic_preference", 6.0, "float", "utils",
           "state-affiliated developers' preference for domestic chips whatever Beijing's stance "
           "(procurement rules for SOEs and state-funded DCs)",
-          "CALIBRATED 6 on Nvidia's 2024 share of China's AI-chip revenue (66%, §E4 M) in the "
-          "2022-2024 replay (docs/VALIDATION.md; range 0-8; above ~6 state developers buy almost only "
-          "domestic chips and the fit improves only slightly); basis: Ascend demand came mostly from SOEs "
+          "ASSUMPTION 6 (range 0-8), kept from the 0.1 calibration on Nvidia's 2024 share of China's "
+          "AI-chip revenue (66%, §E4 M); the 0.2.0 calibration prefers 0 on a flat surface and leaves "
+          "the default unchanged (docs/VALIDATION.md §3.2); basis: Ascend demand came mostly from SOEs "
           "and local governments (The Information, §D2, M), China Mobile 910B/C in ~85% of new "
           "cloud build (§D1, M/L)",
           low=0.0, high=20.0, sweep_range=(0.0, 8.0)),
@@ -350,8 +356,9 @@ PARAMS: tuple[Param, ...] = (
           low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
     Param("offshore_cost_premium", 0.2, "float", "share of price",
           "extra cost of compute abroad over the chip's price (leases, power, transfer)",
-          "ASSUMPTION 0.2 (range 0-0.5): power abroad ~9.1 US cents/kWh vs ~5.6 in western China "
-          "(§C2, H) and leased space",
+          "ASSUMPTION 0.2 (range 0-0.5): leased space and transfer, and power dearer than western "
+          "China's ~5.6 US cents/kWh (§C2, H, which gives 9.1 cents as the US average; power prices in "
+          "the countries where Chinese firms rent abroad are not sourced)",
           low=0.0, high=5.0, sweep_range=(0.0, 0.5)),
     Param("offshore_rule_quarter", "2026Q3", "quarter", "quarter",
           "from this quarter the US rule covers China-headquartered firms' overseas operations",
@@ -381,9 +388,10 @@ PARAMS: tuple[Param, ...] = (
           "were scarce (§D1, M) rather than holding the budget",
           low=0.0, high=0.99, sweep_range=(0.0, 0.9)),
     Param("stockpile_share", 0.2, "float", "share of budget",
-          "most extra budget a developer with legal access brings forward from its next "
-          "risk_horizon_quarters quarters to buy US chips ahead of an expected cut; the share used is "
-          "this x (1 - exp(-policy_risk_weight x the cut risk))",
+          "most extra budget, as a share of its quarter's budget, that a developer with legal access "
+          "brings forward to buy US chips ahead of an expected cut; the share used is this x "
+          "(1 - exp(-policy_risk_weight x the cut risk)). It repays the advance from later budgets, each "
+          "quarter 1/risk_horizon_quarters of what it still owes (a geometric decay)",
           "ASSUMPTION 0.2 (range 0-0.5): the 2024-25 H20 rush (~1M H20 in 2024, §B3 M) and 7M HBM "
           "stacks bought in the month before the Dec 2024 rule took effect (§B1, M)",
           low=0.0, high=2.0, sweep_range=(0.0, 0.5)),

@@ -11,9 +11,9 @@ US regimes, from strictest to loosest (``US_REGIMES`` order is used by reversals
   rule, then H20 and MI308);
 * ``threshold`` — the rule as enacted (BIS final rule of Jan 13 2026, effective Jan 15, §B4/§C3 H):
   China parts, plus US chips with total processing performance below ``export_tpp_cap`` (21,000)
-  and DRAM bandwidth below ``export_bw_cap_gbs`` (6,500 GB/s), the H200/MI325X class, to licensed
-  customers only, within the volume caps; the cap can change by date (``threshold@30000`` in
-  ``us_policy_schedule``) or follow the best domestic chip (``us_adaptive``);
+  and DRAM bandwidth below ``export_bw_cap_gbs`` (6,500 GB/s) (on sale in 2026: the H200, MI300X and
+  MI325X), to licensed customers only, within the volume caps; the cap can change by date
+  (``threshold@30000`` in ``us_policy_schedule``) or follow the best domestic chip (``us_adaptive``);
 * ``lagged`` — a *proposed* rolling lag, not the enacted rule: China parts, plus any chip released
   at least ``export_lag_months`` before the current quarter, to licensed customers only (the
   "about 18 months behind" framing of the Dec 2025 decision, §A2 M/L, taken literally);

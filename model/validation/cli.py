@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The validate command's arguments (shared by ``chipstack validate`` and
     ``python -m model.validation``)."""
     parser.add_argument("what", nargs="?", default="all", choices=CHOICES,
-                        help="which check to run (default all = arthur, bass, replay, claims)")
+                        help=f"which check to run (default all = {', '.join(ALL)})")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default outputs/validation)")
     parser.add_argument("--quick", action="store_true", help="fewer runs/seeds (smoke test)")
 
