@@ -3,7 +3,8 @@
 This table is the single statement of every parameter of ``ChipMarketModel``. The model's keyword
 arguments, the experiment files, ``chipstack run --set``, the SolaraViz controls and docs/ODD.md all
 use these names. Each default gives its source (a section of docs/SOURCES.md with its confidence
-grade H/M/L) or says ASSUMPTION with the range that the sensitivity analysis sweeps.
+grade H/M/L) or says ASSUMPTION with its range; every ``sweep_range`` is screened in
+experiments/screening.toml (Morris) and the parameters that stand out are in experiments/sensitivity.toml.
 
 Over 400 lines as one job, the table: one entry per parameter, each with its unit, range and source.
 """
