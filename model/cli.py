@@ -209,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
     from model.sweep.io import atomic_path, write_atomic
+    from model.sweep.store import create_folder, os_reason
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -229,10 +230,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     seconds = time.perf_counter() - t0
     csv_path, png_path = out / "timeseries.csv", out / "run.png"
-    write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
+    create_folder(out)
     fig = run_figure(df, title=_title(params, args.seed))
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    try:
+        write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    except OSError as exc:  # a read-only folder, a full disk ...
+        raise UsageError(f"{shown(exc.filename or out)}: cannot write ({os_reason(exc)}); allowed: --out "
+                         f"a folder you can write to") from None
     print(summary_text(df, params, args.seed, model.n_developers, seconds))
     print(f"\nwrote {csv_path} and {png_path}")
     return 0

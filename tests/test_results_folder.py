@@ -684,3 +684,19 @@ def test_every_guarantee_in_the_readme_names_existing_tests():
         assert names, row
         for name in names:
             assert f"def {name}(" in here, name
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Audit 2: uncreatable run folders, numpy warnings, manifest entries, UI SIGTERM, stdout/stderr errors
+@pytest.mark.parametrize("case", ["proc", "sys", "under_a_file", "dangling_symlink"])
+def test_run_into_a_folder_it_cannot_create_is_one_line(case, tmp_path, chipstack):
+    (tmp_path / "afile").write_text("a file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    out = {"proc": "/proc/chipstack-x", "sys": "/sys/kernel/chipstack-x",
+           "under_a_file": str(tmp_path / "afile" / "sub"),
+           "dangling_symlink": str(tmp_path / "dangling")}[case]
+    proc = chipstack("run", "--out", out, "--steps", "2", "--set", "n_developers=5")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "--out" in line and "cannot create the folder" in line and "allowed:" in line
+    assert not (tmp_path / "nowhere").exists()
