@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from model.sweep.errors import UsageError, one_line, shown
+from model.sweep.errors import UsageError, one_line, quiet_floating_point, shown
 
 DEFAULT_SEED = 42
 #: ``--seed`` and ``--steps`` of ``chipstack run`` within the limits of an experiment file.
@@ -221,7 +221,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        df = model.run(args.steps)
+        with quiet_floating_point(getattr(args, "debug", False)):
+            df = model.run(args.steps)
     except Exception as exc:
         if getattr(args, "debug", False):
             raise

@@ -700,3 +700,28 @@ def test_run_into_a_folder_it_cannot_create_is_one_line(case, tmp_path, chipstac
     line = one_error_line(proc.stderr)
     assert "--out" in line and "cannot create the folder" in line and "allowed:" in line
     assert not (tmp_path / "nowhere").exists()
+
+
+#: A real overflow: demand growing 300% a year for 500 years overflows float64 (numpy warns, then the
+#: model raises converting inf/NaN to an integer).
+OVERFLOW = ["--steps", "2000", "--set", "n_developers=5", "--set", "demand_growth=3"]
+
+
+def test_a_run_that_overflows_is_one_line_without_numpy_warnings(tmp_path):
+    proc = cli("run", "--out", str(tmp_path / "r"), *OVERFLOW)
+    assert proc.returncode == 1
+    line = one_error_line(proc.stderr)
+    assert "the run failed" in line and "--debug" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_sweep_whose_runs_overflow_shows_no_numpy_warnings_from_its_workers(tmp_path):
+    data = spec("overflow")
+    data["experiment"] |= {"steps": 2000, "replications": 1}
+    data["parameters"] = {"n_developers": 5, "demand_growth": 3.0}
+    data["grid"] = {"export_regime": ["ban", "open"]}
+    exp = write_toml(tmp_path / "overflow.toml", data)
+    proc = cli("sweep", str(exp), "--out", str(tmp_path / "out"), "--workers", "2")
+    assert proc.returncode == 1
+    assert "RuntimeWarning" not in proc.stderr and "encountered" not in proc.stderr, proc.stderr
+    assert "2 of 2 runs failed" in proc.stderr
