@@ -725,3 +725,17 @@ def test_a_sweep_whose_runs_overflow_shows_no_numpy_warnings_from_its_workers(tm
     assert proc.returncode == 1
     assert "RuntimeWarning" not in proc.stderr and "encountered" not in proc.stderr, proc.stderr
     assert "2 of 2 runs failed" in proc.stderr
+
+
+def test_a_precision_target_near_zero_warns_of_no_overflow(tmp_path):
+    import warnings
+
+    data = spec()
+    data["grid"] = {"export_regime": ["lagged", "open"]}
+    data["experiment"] |= {"target_half_width": 1e-300, "max_replications": 3}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_sweep(experiment_from_dict(data), tmp_path / "tiny", workers=1, progress=False)
+    assert result.exit_code == 0
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    assert pd.read_csv(tmp_path / "tiny" / "summary.csv")["n_runs"].tolist() == [3, 3]
