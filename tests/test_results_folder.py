@@ -739,3 +739,33 @@ def test_a_precision_target_near_zero_warns_of_no_overflow(tmp_path):
     assert result.exit_code == 0
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
     assert pd.read_csv(tmp_path / "tiny" / "summary.csv")["n_runs"].tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("files", ["entry_dropped", "null", "empty"])
+def test_report_requires_the_manifest_entries_of_the_tables_it_reads(complete, chipstack, files):
+    summary = pd.read_csv(complete / "summary.csv")
+    summary["us_stack_share_mean"] = 0.99
+    summary.to_csv(complete / "summary.csv", index=False)
+    manifest = json.loads((complete / "manifest.json").read_text())
+    if files == "entry_dropped":
+        del manifest["files"]["summary.csv"]
+    else:
+        manifest["files"] = None if files == "null" else {}
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    proc = chipstack("report", str(complete))
+    assert proc.returncode == 2
+    line = one_error_line(proc.stderr)
+    assert "files" in line and ("summary.csv" if files == "entry_dropped" else "runs.parquet") in line
+    assert not (complete / "figures").exists()
+
+
+def test_resume_of_a_complete_folder_with_rows_lost_and_rehashed_is_refused(complete):
+    path = complete / "runs.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows // 2), path)
+    manifest = json.loads((complete / "manifest.json").read_text())
+    manifest["files"]["runs.parquet"] = sha256_file(path)
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match=r"runs.parquet: holds 24 rows; the manifest's 12 runs x 4 steps "
+                                         r"are 48"):
+        resume(complete)

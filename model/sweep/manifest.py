@@ -138,6 +138,11 @@ class Manifest:
                 and counts.get("done") == counts.get("total")
                 and all(is_inside_name(name) and (self.folder / name).is_file() for name in self.files))
 
+    def unrecorded(self, names: tuple[str, ...]) -> list[str]:
+        """Those of ``names`` that the manifest's ``files`` does not record (all of them when ``files``
+        is missing, null or empty): a file without its sha256 cannot be checked, so it is not trusted."""
+        return [name for name in names if name not in self.files]
+
     def altered_files(self, names: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
         """(file, why) for each recorded file (or each of ``names`` that is recorded) that is missing
         or whose sha256 differs from the manifest's."""
