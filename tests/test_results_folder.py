@@ -769,3 +769,30 @@ def test_resume_of_a_complete_folder_with_rows_lost_and_rehashed_is_refused(comp
     with pytest.raises(UsageError, match=r"runs.parquet: holds 24 rows; the manifest's 12 runs x 4 steps "
                                          r"are 48"):
         resume(complete)
+
+
+def test_sigterm_twice_stops_the_ui_with_143_and_no_traceback():
+    """As ``timeout`` does: SIGTERM to chipstack, then to its whole process group (the server too)."""
+    import os
+    import signal
+    import socket
+    import time
+
+    pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "model.cli", "ui", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert "serving" in proc.stdout.readline()
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "chipstack ui: stopping" in err, err
