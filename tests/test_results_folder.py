@@ -796,3 +796,28 @@ def test_sigterm_twice_stops_the_ui_with_143_and_no_traceback():
             proc.wait()
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "chipstack ui: stopping" in err, err
+
+
+def test_a_full_stderr_does_not_stop_the_sweep(tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "model.cli", "sweep", str(exp), "--out",
+                               str(tmp_path / "out"), "--workers", "1"], stdout=subprocess.PIPE, stderr=full,
+                              text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "complete"
+    assert proc.stdout.strip()  # the summary table
+
+
+def test_a_full_stdout_is_one_line_and_the_folder_complete(tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "model.cli", "sweep", str(exp), "--out",
+                               str(tmp_path / "out"), "--workers", "1"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("chipstack: error:") and "Traceback" not in proc.stderr
+    assert proc.stderr.count("chipstack: error:") == 1
+    assert "standard output" in line and "No space left on device" in line
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "complete"
