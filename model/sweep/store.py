@@ -251,26 +251,9 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
         if bad:
             problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment "
                             f"derives (first: run {shown(bad[0])})")
-        problems += _row_count_problems(out_dir, len(runs), manifest.data.get("experiment", {}).get("steps"))
+        problems += manifest.row_count_problems(len(runs))
     return problems
 
-
-def _row_count_problems(out_dir: Path, n_runs: int, steps: object) -> list[str]:
-    """runs.parquet must hold one row per run and step of the manifest's own run list (its Parquet
-    metadata only is read): rows lost or added, even with the manifest's sha256 updated, are found."""
-    path = out_dir / "runs.parquet"
-    if not isinstance(steps, int) or isinstance(steps, bool):
-        return [f"{MANIFEST}: key experiment.steps is {shown(steps)}; allowed: an integer"]
-    if not path.is_file() or path.is_symlink():
-        return []  # reported as missing by the sha256 check
-    try:
-        rows = pq.read_metadata(path).num_rows
-    except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
-        return [f"runs.parquet: not readable as Parquet ({type(exc).__name__})"]
-    if rows != n_runs * steps:
-        return [f"runs.parquet: holds {rows} rows; the manifest's {n_runs} runs x {steps} steps are "
-                f"{n_runs * steps}"]
-    return []
 
 
 def _seed_matches(root: int, run: dict) -> bool:
