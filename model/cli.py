@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from model.sweep.errors import UsageError, one_line, shown
+from model.sweep.errors import UsageError, one_line, quiet_floating_point, shown
 
 DEFAULT_SEED = 42
 #: ``--seed`` and ``--steps`` of ``chipstack run`` within the limits of an experiment file.
@@ -209,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
     from model.sweep.io import atomic_path, write_atomic
+    from model.sweep.store import create_folder, os_reason
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -220,7 +221,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     try:
-        df = model.run(args.steps)
+        with quiet_floating_point(getattr(args, "debug", False)):
+            df = model.run(args.steps)
     except Exception as exc:
         if getattr(args, "debug", False):
             raise
@@ -229,13 +231,63 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     seconds = time.perf_counter() - t0
     csv_path, png_path = out / "timeseries.csv", out / "run.png"
-    write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
+    create_folder(out)
     fig = run_figure(df, title=_title(params, args.seed))
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    print(summary_text(df, params, args.seed, model.n_developers, seconds))
-    print(f"\nwrote {csv_path} and {png_path}")
+    try:
+        write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    except OSError as exc:  # a read-only folder, a full disk ...
+        raise UsageError(f"{shown(exc.filename or out)}: cannot write ({os_reason(exc)}); allowed: --out "
+                         f"a folder you can write to") from None
+    print_out(f"{summary_text(df, params, args.seed, model.n_developers, seconds)}\n\n"
+              f"wrote {csv_path} and {png_path}", "the summary", f"the run is saved in {out}")
     return 0
+
+
+def print_out(text: str, what: str, done: str) -> None:
+    """Print ``text`` on stdout. A stdout that cannot be written (``>/dev/full``, a full disk) is one
+    error line on stderr, exit 2, saying ``what`` was not shown and what is ``done``; a reader that went
+    away is main's BrokenPipeError (exit 141)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _stdout_to_devnull()  # what is still buffered must not fail again at exit
+        raise UsageError(f"cannot write {what} to standard output ({type(exc).__name__}: "
+                         f"{exc.strerror or exc}); {done}; allowed: a standard output that can be "
+                         f"written") from None
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _StderrThatNeverFails:
+    """``sys.stderr`` for the life of a command: a message that cannot be written (``2>/dev/full``, a
+    full disk) is dropped, as with a closed stderr; it must not stop a sweep or be taken for an
+    unwritable output folder."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def _title(params: dict, seed: int) -> str:
@@ -305,7 +357,7 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
         print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
               f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
         return 1
-    print(summary_text(out_dir))
+    print_out(summary_text(out_dir), "the summary", f"the sweep is complete in {out_dir}")
     if result.failed:
         print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
               f"(--resume retries them)", file=sys.stderr)
@@ -380,6 +432,8 @@ def _on_sigterm(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, nothing crashes
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    stderr = sys.stderr
+    sys.stderr = _StderrThatNeverFails(stderr)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     try:
@@ -394,11 +448,11 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if terminated else 130
     except BrokenPipeError:
         # the reader of our output went away (e.g. `chipstack run | head`): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         return 141
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.stderr = stderr
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from scipy import stats
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.analysis.report import cmd_report, heatmap_figure, load_sweep, write_report
 from model.sweep.errors import UsageError
+from model.sweep.io import sha256_file
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS = 6
@@ -61,7 +62,7 @@ def write_sweep(out: Path, runs: pd.DataFrame, varying: list[str], design: dict,
                        "replications": int(runs["replication"].max()) + 1, "seed": 7, "parameters": {}},
         "design": design,
         "runs": {"done": int(runs["run_id"].nunique()), "failed": 0},
-        "files": {},
+        "files": {f: sha256_file(out / f) for f in ("runs.parquet", "final.csv", "summary.csv")},
     }
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out
@@ -350,6 +351,9 @@ def test_sobol_with_missing_sample_points_is_skipped_not_wrong(tmp_path, capsys)
     final = pd.read_csv(out / "final.csv")
     last = int(final.sample_index.max())  # a missing last point is found from the manifest's n_points
     final[final.sample_index != last].to_csv(out / "final.csv", index=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["final.csv"] = sha256_file(out / "final.csv")  # the report checks the hashes
+    (out / "manifest.json").write_text(json.dumps(manifest))
     assert cmd_report(types.SimpleNamespace(dir=str(out))) == 0
     printed = capsys.readouterr().out
     assert "sample points missing" in printed

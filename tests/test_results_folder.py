@@ -684,3 +684,140 @@ def test_every_guarantee_in_the_readme_names_existing_tests():
         assert names, row
         for name in names:
             assert f"def {name}(" in here, name
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Audit 2: uncreatable run folders, numpy warnings, manifest entries, UI SIGTERM, stdout/stderr errors
+@pytest.mark.parametrize("case", ["proc", "sys", "under_a_file", "dangling_symlink"])
+def test_run_into_a_folder_it_cannot_create_is_one_line(case, tmp_path, chipstack):
+    (tmp_path / "afile").write_text("a file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    out = {"proc": "/proc/chipstack-x", "sys": "/sys/kernel/chipstack-x",
+           "under_a_file": str(tmp_path / "afile" / "sub"),
+           "dangling_symlink": str(tmp_path / "dangling")}[case]
+    proc = chipstack("run", "--out", out, "--steps", "2", "--set", "n_developers=5")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "--out" in line and "cannot create the folder" in line and "allowed:" in line
+    assert not (tmp_path / "nowhere").exists()
+
+
+#: A real overflow: demand growing 300% a year for 500 years overflows float64 (numpy warns, then the
+#: model raises converting inf/NaN to an integer).
+OVERFLOW = ["--steps", "2000", "--set", "n_developers=5", "--set", "demand_growth=3"]
+
+
+def test_a_run_that_overflows_is_one_line_without_numpy_warnings(tmp_path):
+    proc = cli("run", "--out", str(tmp_path / "r"), *OVERFLOW)
+    assert proc.returncode == 1
+    line = one_error_line(proc.stderr)
+    assert "the run failed" in line and "--debug" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_sweep_whose_runs_overflow_shows_no_numpy_warnings_from_its_workers(tmp_path):
+    data = spec("overflow")
+    data["experiment"] |= {"steps": 2000, "replications": 1}
+    data["parameters"] = {"n_developers": 5, "demand_growth": 3.0}
+    data["grid"] = {"export_regime": ["ban", "open"]}
+    exp = write_toml(tmp_path / "overflow.toml", data)
+    proc = cli("sweep", str(exp), "--out", str(tmp_path / "out"), "--workers", "2")
+    assert proc.returncode == 1
+    assert "RuntimeWarning" not in proc.stderr and "encountered" not in proc.stderr, proc.stderr
+    assert "2 of 2 runs failed" in proc.stderr
+
+
+def test_a_precision_target_near_zero_warns_of_no_overflow(tmp_path):
+    import warnings
+
+    data = spec()
+    data["grid"] = {"export_regime": ["lagged", "open"]}
+    data["experiment"] |= {"target_half_width": 1e-300, "max_replications": 3}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_sweep(experiment_from_dict(data), tmp_path / "tiny", workers=1, progress=False)
+    assert result.exit_code == 0
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+    assert pd.read_csv(tmp_path / "tiny" / "summary.csv")["n_runs"].tolist() == [3, 3]
+
+
+@pytest.mark.parametrize("files", ["entry_dropped", "null", "empty"])
+def test_report_requires_the_manifest_entries_of_the_tables_it_reads(complete, chipstack, files):
+    summary = pd.read_csv(complete / "summary.csv")
+    summary["us_stack_share_mean"] = 0.99
+    summary.to_csv(complete / "summary.csv", index=False)
+    manifest = json.loads((complete / "manifest.json").read_text())
+    if files == "entry_dropped":
+        del manifest["files"]["summary.csv"]
+    else:
+        manifest["files"] = None if files == "null" else {}
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    proc = chipstack("report", str(complete))
+    assert proc.returncode == 2
+    line = one_error_line(proc.stderr)
+    assert "files" in line and ("summary.csv" if files == "entry_dropped" else "runs.parquet") in line
+    assert not (complete / "figures").exists()
+
+
+def test_resume_of_a_complete_folder_with_rows_lost_and_rehashed_is_refused(complete):
+    path = complete / "runs.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows // 2), path)
+    manifest = json.loads((complete / "manifest.json").read_text())
+    manifest["files"]["runs.parquet"] = sha256_file(path)
+    (complete / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match=r"runs.parquet: holds 24 rows; the manifest's 12 runs x 4 steps "
+                                         r"are 48"):
+        resume(complete)
+
+
+def test_sigterm_twice_stops_the_ui_with_143_and_no_traceback():
+    """As ``timeout`` does: SIGTERM to chipstack, then to its whole process group (the server too)."""
+    import os
+    import signal
+    import socket
+    import time
+
+    pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "model.cli", "ui", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert "serving" in proc.stdout.readline()
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "chipstack ui: stopping" in err, err
+
+
+def test_a_full_stderr_does_not_stop_the_sweep(tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "model.cli", "sweep", str(exp), "--out",
+                               str(tmp_path / "out"), "--workers", "1"], stdout=subprocess.PIPE, stderr=full,
+                              text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "complete"
+    assert proc.stdout.strip()  # the summary table
+
+
+def test_a_full_stdout_is_one_line_and_the_folder_complete(tmp_path):
+    exp = write_toml(tmp_path / "trust.toml", spec())
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "model.cli", "sweep", str(exp), "--out",
+                               str(tmp_path / "out"), "--workers", "1"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("chipstack: error:") and "Traceback" not in proc.stderr
+    assert proc.stderr.count("chipstack: error:") == 1
+    assert "standard output" in line and "No space left on device" in line
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "complete"

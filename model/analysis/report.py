@@ -123,7 +123,14 @@ def cmd_report(args) -> int:
     path = check_sweep_dir(args.dir)
     check_no_symlinks(path, "report")
     with folder_lock(path):  # no sweep writes there meanwhile
-        altered = Manifest.load(path).altered_files(tuple(f for f in SWEEP_FILES if f != MANIFEST))
+        manifest = Manifest.load(path)
+        tables = tuple(f for f in SWEEP_FILES if f != MANIFEST)
+        unrecorded = manifest.unrecorded(tables)
+        if unrecorded:
+            raise UsageError(f"{shown(manifest.path)}: key files has no sha256 of {unrecorded[0]}, so it "
+                             f"cannot be checked; allowed: a manifest recording {', '.join(tables)}, as "
+                             f"'chipstack sweep' writes it (run the sweep again)")
+        altered = manifest.altered_files(tables)
         if altered:
             name, why = altered[0]
             raise UsageError(f"{shown(path / name)}: {why}; "

@@ -3,7 +3,10 @@ and the escaping of every name or value such a line echoes (:func:`shown`, :func
 
 from __future__ import annotations
 
+import contextlib
 import os
+
+import numpy as np
 
 
 class UsageError(Exception):
@@ -21,3 +24,11 @@ def one_line(text: str) -> str:
     """``text`` with every non-printable character (newline, ANSI escape, bidi override ...) escaped,
     so a message is one line and cannot drive the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def quiet_floating_point(debug: bool = False) -> contextlib.AbstractContextManager:
+    """A block in which numpy's floating-point warnings (``RuntimeWarning: overflow encountered in ...``)
+    are not printed, unless ``debug``: a run that overflows fails with one line, not with warnings
+    before it. Only the warnings change (``np.errstate``, numpy's default "warn" -> "ignore"): every
+    value computed is the same."""
+    return contextlib.nullcontext() if debug else np.errstate(all="ignore")

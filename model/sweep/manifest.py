@@ -138,6 +138,31 @@ class Manifest:
                 and counts.get("done") == counts.get("total")
                 and all(is_inside_name(name) and (self.folder / name).is_file() for name in self.files))
 
+    def unrecorded(self, names: tuple[str, ...]) -> list[str]:
+        """Those of ``names`` that the manifest's ``files`` does not record (all of them when ``files``
+        is missing, null or empty): a file without its sha256 cannot be checked, so it is not trusted."""
+        return [name for name in names if name not in self.files]
+
+    def row_count_problems(self, n_runs: int) -> list[str]:
+        """runs.parquet must hold one row per run (``n_runs``, the manifest's run list) and step of
+        ``experiment.steps``; only its Parquet metadata is read. Rows lost or added are found even when
+        the manifest's sha256 was updated to match."""
+        import pyarrow.parquet as pq
+
+        path, steps = self.folder / "runs.parquet", (self.data.get("experiment") or {}).get("steps")
+        if not isinstance(steps, int) or isinstance(steps, bool):
+            return [f"{MANIFEST}: key experiment.steps is {shown(steps)}; allowed: an integer"]
+        if not path.is_file() or path.is_symlink():
+            return []  # reported as missing by the sha256 check
+        try:
+            rows = pq.read_metadata(path).num_rows
+        except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
+            return [f"runs.parquet: not readable as Parquet ({type(exc).__name__})"]
+        if rows != n_runs * steps:
+            return [f"runs.parquet: holds {rows} rows; the manifest's {n_runs} runs x {steps} steps are "
+                    f"{n_runs * steps}"]
+        return []
+
     def altered_files(self, names: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
         """(file, why) for each recorded file (or each of ``names`` that is recorded) that is missing
         or whose sha256 differs from the manifest's."""

@@ -350,7 +350,8 @@ def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -
     need = np.maximum(n, 2)
     for _ in range(5):  # n >= (t_{n-1} sd / h)^2, solved by fixed-point iteration
         t = t_quantile(np.maximum(need, 2))
-        wanted = np.minimum(np.ceil((t * sd / precision.half_width) ** 2), float(MAX_NEED))  # no int overflow
+        with np.errstate(over="ignore"):  # a target near 0 (1e-300) squares to inf: capped just below
+            wanted = np.minimum(np.ceil((t * sd / precision.half_width) ** 2), float(MAX_NEED))  # int64-safe
         need = np.maximum(n, wanted).astype(np.int64)
     need = np.minimum(need, np.maximum(8 * current, 2))
     need = np.where(n < current, current, need)  # failed runs: do not chase their replacements

@@ -107,11 +107,7 @@ def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Ite
     (a crash or SIGKILL releases it) and leaves no file behind. ``create``: make the folder first.
     Raises UsageError at once when another chipstack process holds a conflicting lock."""
     if create:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
-                             f"allowed: a folder path you can write to") from None
+        create_folder(folder)
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
@@ -130,6 +126,16 @@ def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Ite
     finally:
         HELD_LOCK_FDS.discard(fd)
         os.close(fd)  # releases the lock
+
+
+def create_folder(folder: Path) -> None:
+    """Make the output folder ``--out`` (and its parents) unless it exists; UsageError when it cannot be
+    made (a path under /proc or under a file, no permission, a dangling symbolic link ...)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
+                         f"allowed: a folder path you can write to") from None
 
 
 def os_reason(exc: OSError) -> str:
@@ -231,7 +237,7 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     run ids and seeds against the experiment's."""
     manifest = Manifest.load(out_dir)
     problems = [f"{name}: {why}" for name, why in manifest.altered_files()]
-    problems += [f"{name}: not recorded in {MANIFEST}" for name in DATA_FILES if name not in manifest.files]
+    problems += [f"{name}: not recorded in {MANIFEST}" for name in manifest.unrecorded(DATA_FILES)]
     if manifest.data.get("root_seed") != experiment.seed:
         problems.append(f"{MANIFEST}: root_seed {shown(manifest.data.get('root_seed'))} is not the "
                         f"experiment's seed {experiment.seed}")
@@ -245,7 +251,9 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
         if bad:
             problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment "
                             f"derives (first: run {shown(bad[0])})")
+        problems += manifest.row_count_problems(len(runs))
     return problems
+
 
 
 def _seed_matches(root: int, run: dict) -> bool:

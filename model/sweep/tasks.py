@@ -23,6 +23,7 @@ import pyarrow as pa
 from model.core.chip_market import MODEL_REPORTERS
 from model.core.parameters import PARAMS_BY_NAME
 from model.sweep.design import Run
+from model.sweep.errors import quiet_floating_point
 from model.sweep.experiment import Experiment
 
 
@@ -49,8 +50,9 @@ def run_task(task: Task) -> TaskResult:
     frames, finished, failures = [], [], []
     for run in task.runs:
         try:
-            model = task.model_cls(rng=run.seed, **task.fixed, **run.values)
-            frames.append(model.run(task.steps))
+            with quiet_floating_point():  # a run that overflows is a failure in failures.csv, not warnings
+                model = task.model_cls(rng=run.seed, **task.fixed, **run.values)
+                frames.append(model.run(task.steps))
         except Exception as exc:
             failures.append(failure_record(run, exc, traceback.format_exc()))
             continue

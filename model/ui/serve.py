@@ -12,7 +12,8 @@ input: ``chipstack: error: port P on H is in use``, exit 2, nothing started), th
 ``python -m solara run model.ui.app --host H --port P --production --no-open --no-check-version``
 (no call to PyPI for a newer Solara) as a child process, prints the URL and waits. Ctrl-C stops
 the server (the terminal sends SIGINT to both processes; the server gets a grace period, then
-SIGTERM, then SIGKILL); SIGTERM to ``chipstack`` alone stops it too. Exit code 0 when stopped so,
+SIGTERM, then SIGKILL); SIGTERM to ``chipstack`` stops it too (further SIGTERMs are ignored while it
+stops: ``timeout`` sends two). Exit code 0 after Ctrl-C, 143 after SIGTERM (as ``chipstack sweep``),
 1 if the server exits by itself with an error.
 
 Solara's telemetry is switched off in the child (``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False``):
@@ -108,10 +109,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
         """SIGTERM to this process (only): the server did not get it and must be stopped."""
 
     def on_sigterm(signum, frame):
+        # idempotent: `timeout` sends SIGTERM twice (to chipstack, then to its process group), and a
+        # second Terminated raised while the first is handled would be a traceback
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     proc = None
+    terminated = False
     grace = 0.0  # seconds to let the server stop on its own before we signal it
     try:
         proc = subprocess.Popen(server_command(host, port), env=env)
@@ -127,13 +132,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
         print("chipstack ui: stopping", file=sys.stderr, flush=True)
         return 0
     except Terminated:
+        terminated = True
         print("chipstack ui: stopping", file=sys.stderr, flush=True)
-        return 0
+        return 143  # as the sweep after SIGTERM
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # no second interruption while cleaning up
         if proc is not None:
             _stop(proc, grace)
-        signal.signal(signal.SIGTERM, previous)
+        if not terminated:  # after SIGTERM, further ones are ignored until the process exits
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _stop(proc: subprocess.Popen, grace: float) -> None:
