@@ -255,7 +255,6 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     return problems
 
 
-
 def _seed_matches(root: int, run: dict) -> bool:
     run_id, seed = run.get("run_id"), run.get("seed")
     try:
