@@ -107,13 +107,18 @@ class Chip:
         self.ecosystem = maker.ecosystem
         self.is_us = maker.is_us
         self.planned_release = parse_quarter(spec.release)
+        # the US roadmap after Blackwell as a scenario: later (earlier) and scaled in performance and TPP
+        us_ahead = self.is_us and self.planned_release >= ROADMAP_FROM
+        scale = model.us_roadmap_perf_scale if us_ahead else 1.0
+        if us_ahead:
+            self.planned_release += model.us_roadmap_delay_quarters
         self.release = self.planned_release  # domestic chips move with R&D
         self.released = False
-        self.perf = spec.perf_paper * (1.0 if self.is_us else model.domestic_efficiency)
+        self.perf = spec.perf_paper * scale * (1.0 if self.is_us else model.domestic_efficiency)
         self.price_usd = spec.price_usd
         self.china_part = spec.china_part
         self.compliant_until = parse_quarter(spec.compliant_until) if spec.compliant_until else NEVER
-        self.tpp = spec.tpp
+        self.tpp = spec.tpp * scale
         self.mem_bw_gbs = spec.mem_bw_gbs
         self.end_of_production = parse_quarter(spec.end_of_production) if spec.end_of_production else NEVER
         self.stock_units = float(spec.stock_units)  # catalogue stock (at the start, and at end of production)

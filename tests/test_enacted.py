@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from model import ChipMarketModel
-from model.core.catalogue import catalogue_arrays
+from model.core.catalogue import catalogue_arrays, with_us_roadmap
 from model.core.quarters import parse_quarter
 
 CAT = catalogue_arrays()
@@ -150,3 +150,41 @@ def test_chip_sales_table_matches_sales_by_chip():
     last = table[table["step"] == 3].set_index("chip")["units"]
     assert {k: v for k, v in m.sales_by_chip.items() if v > 0} == pytest.approx(last.to_dict())
     assert set(table["quarter"]) == {"2026Q1", "2026Q2", "2026Q3", "2026Q4"}
+
+
+# --- the US roadmap after Blackwell as a scenario (us_roadmap_delay_quarters, us_roadmap_perf_scale) -----
+def test_the_default_roadmap_is_the_catalogue_bit_for_bit_and_only_us_chips_after_blackwell_move():
+    same = with_us_roadmap(CAT, 0, 1.0)
+    for field in ("release", "perf_paper", "tpp"):
+        assert np.array_equal(getattr(same, field), getattr(CAT, field))
+        assert getattr(same, field).dtype == getattr(CAT, field).dtype
+    moved = with_us_roadmap(CAT, 3, 0.7)
+    changed = {n for n, k in IDX.items() if moved.release[k] != CAT.release[k]}
+    assert changed == {"Rubin", "RubinUltra", "Feynman", "NvidiaNext", "MI400", "MI500"}
+    for name in changed:
+        k = IDX[name]
+        assert moved.release[k] == CAT.release[k] + 3
+        assert moved.perf_paper[k] == pytest.approx(0.7 * CAT.perf_paper[k])
+        assert moved.tpp[k] == pytest.approx(0.7 * CAT.tpp[k])
+        assert moved.price_usd[k] == CAT.price_usd[k] and moved.mem_bw_gbs[k] == CAT.mem_bw_gbs[k]
+    m = ChipMarketModel(rng=1, n_developers=20, us_roadmap_delay_quarters=3, us_roadmap_perf_scale=0.7)
+    assert m.catalogue.release[IDX["Rubin"]] == parse_quarter("2027Q2")
+    assert m.perf[IDX["B200"]] == CAT.perf_paper[IDX["B200"]]  # Blackwell is history, it does not move
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_later_weaker_us_roadmap_lowers_chinese_compute_on_the_us_stack(seed):
+    """Under the rolling lag China buys the roadmap (18 months old): a year's delay, or 0.6 of the
+    performance, lowers its compute; under a ban the offshore and grey chip is the roadmap's best per
+    dollar, so a weaker roadmap lowers offshore compute and the US share including offshore."""
+    def final(params):
+        m, _ = sales({"realize_reversals": False, **params}, seed)
+        return m.reported
+    lag = {"export_regime": "lagged", "china_import_policy": "open"}
+    base = final(lag)["china_compute_h100e"]
+    assert final({**lag, "us_roadmap_delay_quarters": 4})["china_compute_h100e"] < 0.9 * base
+    assert final({**lag, "us_roadmap_perf_scale": 0.6})["china_compute_h100e"] < 0.9 * base
+    ban = final({"export_regime": "ban"})
+    weak = final({"export_regime": "ban", "us_roadmap_perf_scale": 0.6})
+    assert weak["offshore_compute_h100e"] < 0.9 * ban["offshore_compute_h100e"]
+    assert weak["us_stack_share_incl_offshore"] < ban["us_stack_share_incl_offshore"] - 0.02

@@ -9,7 +9,8 @@ binding volume cap, a licence-count schedule with a per-customer cap, Beijing's 
 pairing quota, and a replay from 2023Q1 through the H20's end of production and stock sell-down;
 and the market side: an HBM-bound Huawei, Nvidia stopping China production when orders stall, the US
 offshore rule closing the channel abroad, a binding grey market, stockpiling ahead of a priced cut,
-the levy passed on by scarcity, and carry-over of unspent budget under a ban.
+the levy passed on by scarcity, and carry-over of unspent budget under a ban; and the US roadmap after
+Blackwell moved later and weaker, or earlier and stronger.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ CASES = {
                              "china_import_policy": "open"},
     "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_capacity_usd": 0.0,
                       "offshore_capacity_share": 0.0},
+    # the US roadmap after Blackwell as a scenario: late and weaker under the rolling lag, early and
+    # stronger abroad and on the grey market under a ban
+    "us_roadmap_late_weak_lagged": {"export_regime": "lagged", "china_import_policy": "open",
+                                    "us_roadmap_delay_quarters": 3, "us_roadmap_perf_scale": 0.7},
+    "us_roadmap_early_strong_ban": {"export_regime": "ban", "us_roadmap_delay_quarters": -2,
+                                    "us_roadmap_perf_scale": 1.4},
 }
 
 

@@ -2,7 +2,11 @@
 
 Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md`` with its
 confidence grade H/M/L, or the word ASSUMPTION with a range. These are catalogue entries, not
-parameters: the sensitivity analysis does not vary them (it varies the parameters' ranges).
+parameters: the sensitivity analysis does not vary them one by one (it varies the parameters' ranges).
+The exception is the US roadmap after Blackwell (chips planned from ``ROADMAP_FROM`` on: Rubin,
+Rubin Ultra, Feynman, the 2029 placeholder, MI400, MI500), whose dates and performance no source
+fixes: two parameters move it as a whole (``with_us_roadmap``: ``us_roadmap_delay_quarters``,
+``us_roadmap_perf_scale``), and the sweeps vary them.
 
 Export-control metrics (the Jan 2026 BIS rule, SOURCES §B4/§C3, H): ``tpp`` is the total processing
 performance of the US rules, 2 x MAC-TOPS x bit length = dense TFLOPS x bit length (H100: 989 TF
@@ -41,7 +45,7 @@ T-Head's PPU and Baidu's Kunlun), so that the model can work per ecosystem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -287,6 +291,12 @@ HISTORICAL_SPLIT = {"Nvidia": 0.93, "AMD": 0.07, "Huawei": 0.61, "Cambricon": 0.
                     "THead": 0.20, "Kunlunxin": 0.08}
 
 
+#: Chips planned from this quarter on form the roadmap ahead: domestic makers' R&D can move theirs
+#: (ChipMarketModel.reschedule_releases) and the US roadmap after Blackwell is a scenario
+#: (``with_us_roadmap``); earlier releases are history (SOURCES §A1).
+ROADMAP_FROM = parse_quarter("2026Q1")
+
+
 @dataclass(frozen=True)
 class CatalogueArrays:
     """The catalogue as arrays, chips as columns (contiguous per ecosystem)."""
@@ -346,3 +356,15 @@ def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] 
         china_units_per_quarter=np.array([c.china_units_per_quarter for c in chips], dtype=float),
         hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in makers], dtype=float),
     )
+
+
+def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float) -> CatalogueArrays:
+    """The catalogue with the US roadmap after Blackwell moved as a whole (parameters
+    ``us_roadmap_delay_quarters`` and ``us_roadmap_perf_scale``, ODD 7.1): every US chip planned from
+    ``ROADMAP_FROM`` on is released ``delay_quarters`` later (negative: earlier) and has its performance
+    index and TPP scaled by ``perf_scale`` (its price and memory bandwidth stay). With 0 and 1.0 the
+    arrays are the catalogue's own, bit for bit."""
+    ahead = cat.is_us & (cat.release >= ROADMAP_FROM)
+    scale = np.where(ahead, perf_scale, 1.0)
+    return replace(cat, release=cat.release + np.where(ahead, int(delay_quarters), 0),
+                   perf_paper=cat.perf_paper * scale, tpp=cat.tpp * scale)

@@ -29,9 +29,11 @@ from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
     MAKERS,
+    ROADMAP_FROM,
     SALE_QUARTERS,
     US_PURCHASE_SHARE_BY_YEAR,
     catalogue_arrays,
+    with_us_roadmap,
 )
 from model.core.choice import chip_base_utility, ecosystem_pull
 from model.core.market import chips_with_supply, clear_market
@@ -59,9 +61,6 @@ from model.core.reporters import (
     USD_PER_H100E,
 )
 
-#: Domestic chips planned from this quarter on form the roadmap that R&D can move (2026Q1:
-#: earlier releases are history, SOURCES §A1).
-ROADMAP_FROM = parse_quarter("2026Q1")
 #: Stock below this many units counts as sold out (the clearing's round-off, a few ulps of the stock).
 STOCK_SOLD_OUT = 1e-6
 #: Quarters of purchase history used to build the installed base at the start (6 years).
@@ -104,6 +103,8 @@ class ChipMarketModel(mesa.Model):
         revenue_passthrough: float = 0.5,
         us_china_production_share: float = 0.5,
         maker_order_smoothing: float = 0.5,
+        us_roadmap_delay_quarters: int = 0,
+        us_roadmap_perf_scale: float = 1.0,
         china_import_policy: str = "restrict",
         china_approval_share: float = 0.25,
         state_mandate: bool = True,
@@ -172,7 +173,8 @@ class ChipMarketModel(mesa.Model):
         self.start = parse_quarter(self.start_quarter)
         self.offshore_rule_from = parse_quarter(self.offshore_rule_quarter)
         self.quarter = self.start
-        self.catalogue = catalogue_arrays(CHIPS, MAKERS)
+        self.catalogue = with_us_roadmap(catalogue_arrays(CHIPS, MAKERS), self.us_roadmap_delay_quarters,
+                                         self.us_roadmap_perf_scale)
         cat = self.catalogue
         self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC
         self.release = cat.release.copy()  # effective release (domestic chips move with R&D)

@@ -148,6 +148,20 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0.2-0.9): the H20 episode, where Nvidia stopped China production within "
           "a quarter of the Apr 2025 licence requirement and wrote down $4.5B (§B3, H)",
           low=0.01, high=1.0, sweep_range=(0.2, 0.9)),
+    Param("us_roadmap_delay_quarters", 0, "int", "quarters",
+          "the US roadmap after Blackwell (Rubin, Rubin Ultra, Feynman, the 2029 generation, MI400, MI500) "
+          "arrives this many quarters later than the catalogue's dates (negative: earlier)",
+          "ASSUMPTION 0 (range -2 to +4): the catalogue's release dates after Blackwell are themselves "
+          "ASSUMPTIONS on the makers' yearly cadence (catalogue, SOURCES §A1/§A2); the range allows half a "
+          "year early to a year late",
+          low=-8, high=20, sweep_range=(-2, 4)),
+    Param("us_roadmap_perf_scale", 1.0, "float", "x",
+          "performance (and TPP) of the US roadmap after Blackwell relative to the catalogue's "
+          "performance indices; prices stay",
+          "ASSUMPTION 1.0 (range 0.6-1.5): the catalogue's ranges for Rubin (3-8 around 5), Rubin Ultra "
+          "(6-15 around 10) and Feynman (12-30 around 20), anchored on the US-best/Huawei-best gap (CFR, "
+          "§A2, M/H)",
+          low=0.1, high=5.0, sweep_range=(0.6, 1.5)),
     # --- Chinese government -------------------------------------------------------------------
     Param("china_import_policy", "restrict", "choice", "-",
           "Beijing's stance on buying US chips",

@@ -188,6 +188,8 @@ LEVERS: tuple[Lever, ...] = (
     # --- What nobody knows well
     Lever("uncertainties", "domestic_efficiency", "domestic chip efficiency, of paper spec"),
     Lever("uncertainties", "ecosystem_maturity_2026", "domestic software ecosystem in 2026Q1"),
+    Lever("uncertainties", "us_roadmap_delay_quarters", "US roadmap after Blackwell: delay"),
+    Lever("uncertainties", "us_roadmap_perf_scale", "US roadmap after Blackwell: performance"),
     Lever("uncertainties", "realize_reversals", "US reversals happen (off: only priced in)"),
     # --- The run
     Lever("run", "n_developers", "AI developers", (50, MAX_UI_DEVELOPERS, 50),
