@@ -209,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
     from model.sweep.io import atomic_path, write_atomic
-    from model.sweep.store import create_folder, os_reason
+    from model.sweep.store import create_folder, os_reason, remove_created
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -220,18 +220,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = ChipMarketModel(rng=args.seed, **params)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    created = create_folder(out)  # before the run: a folder that cannot be made fails at once
     try:
         with quiet_floating_point(getattr(args, "debug", False)):
             df = model.run(args.steps)
-    except Exception as exc:
-        if getattr(args, "debug", False):
+    except BaseException as exc:
+        remove_created(created)  # nothing written: not even the folder
+        if getattr(args, "debug", False) or not isinstance(exc, Exception):
             raise
         print(f"chipstack: error: the run failed: {one_line(f'{type(exc).__name__}: {exc}')}; nothing was "
               f"written; run the same command with --debug for the traceback", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - t0
     csv_path, png_path = out / "timeseries.csv", out / "run.png"
-    create_folder(out)
     fig = run_figure(df, title=_title(params, args.seed))
     try:
         write_atomic(csv_path, lambda p: df.to_csv(p, index=False))

@@ -702,6 +702,27 @@ def test_run_into_a_folder_it_cannot_create_is_one_line(case, tmp_path, chipstac
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_run_checks_its_folder_before_the_model_runs(tmp_path, monkeypatch, capsys):
+    """A folder that cannot be made fails before the quarters are simulated, not after them; and a run
+    interrupted by Ctrl-C leaves no folder behind."""
+    from model.core.chip_market import ChipMarketModel
+
+    ran = []
+    monkeypatch.setattr(ChipMarketModel, "run", lambda self, steps: ran.append(steps))
+    (tmp_path / "afile").write_text("a file")
+    assert main(["run", "--out", str(tmp_path / "afile" / "sub"), "--set", "n_developers=5"]) == 2
+    assert "cannot create the folder" in one_error_line(capsys.readouterr().err)
+    assert ran == []
+
+    def interrupted(self, steps):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChipMarketModel, "run", interrupted)
+    assert main(["run", "--out", str(tmp_path / "new" / "deeper"), "--set", "n_developers=5"]) == 130
+    assert capsys.readouterr().err.strip() == "chipstack: interrupted"
+    assert not (tmp_path / "new").exists()
+
+
 #: A real overflow: demand growing 300% a year for 500 years overflows float64 (numpy warns, then the
 #: model raises converting inf/NaN to an integer).
 OVERFLOW = ["--steps", "2000", "--set", "n_developers=5", "--set", "demand_growth=3"]

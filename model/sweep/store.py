@@ -128,14 +128,26 @@ def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Ite
         os.close(fd)  # releases the lock
 
 
-def create_folder(folder: Path) -> None:
+def create_folder(folder: Path) -> list[Path]:
     """Make the output folder ``--out`` (and its parents) unless it exists; UsageError when it cannot be
-    made (a path under /proc or under a file, no permission, a dangling symbolic link ...)."""
+    made (a path under /proc or under a file, no permission, a dangling symbolic link ...). Returns the
+    folders it made, outermost first (``remove_created`` takes them away again)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
                          f"allowed: a folder path you can write to") from None
+    return missing
+
+
+def remove_created(folders: list[Path]) -> None:
+    """Remove the folders ``create_folder`` made, innermost first, where they are still empty."""
+    for path in reversed(folders):
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def os_reason(exc: OSError) -> str:
