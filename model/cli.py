@@ -208,8 +208,7 @@ def parse_sets(sets: list[str]) -> dict:
 def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
-    from model.sweep.io import atomic_path, write_atomic
-    from model.sweep.store import create_folder, os_reason, remove_created
+    from model.sweep.io import atomic_path, create_folder, os_reason, remove_created, write_atomic
 
     params = parse_sets(args.sets)
     out = Path(args.out)

@@ -1,6 +1,8 @@
 """Atomic file output: write to a temporary file in the same folder, then rename.
 
-A reader never sees a half-written file, and a crash leaves either the old file or the new one.
+A reader never sees a half-written file, and a crash leaves either the old file or the new one. Also
+the output folder itself: made (or refused in one line) before anything is written into it, and taken
+away again when nothing was (``create_folder``, ``remove_created``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from model.sweep.errors import UsageError, shown
 
 
 @contextlib.contextmanager
@@ -85,3 +89,30 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def create_folder(folder: Path) -> list[Path]:
+    """Make the output folder ``--out`` (and its parents) unless it exists; UsageError when it cannot be
+    made (a path under /proc or under a file, no permission, a dangling symbolic link ...). Returns the
+    folders it made, outermost first (``remove_created`` takes them away again)."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
+                         f"allowed: a folder path you can write to") from None
+    return missing
+
+
+def remove_created(folders: list[Path]) -> None:
+    """Remove the folders ``create_folder`` made, innermost first, where they are still empty."""
+    for path in reversed(folders):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
+def os_reason(exc: OSError) -> str:
+    """'PermissionError: Permission denied' - an OSError in one line, without its file name."""
+    return f"{type(exc).__name__}: {exc.strerror or exc}"

@@ -23,7 +23,14 @@ from model.core.chip_market import MODEL_REPORTERS
 from model.sweep.design import Design, Run, run_seed
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
-from model.sweep.io import atomic_path, remove_stale_temporaries, sha256_file, write_json_atomic
+from model.sweep.io import (
+    atomic_path,
+    create_folder,
+    os_reason,
+    remove_stale_temporaries,
+    sha256_file,
+    write_json_atomic,
+)
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.stats import half_width
 
@@ -126,33 +133,6 @@ def folder_lock(folder: Path, shared: bool = False, create: bool = False) -> Ite
     finally:
         HELD_LOCK_FDS.discard(fd)
         os.close(fd)  # releases the lock
-
-
-def create_folder(folder: Path) -> list[Path]:
-    """Make the output folder ``--out`` (and its parents) unless it exists; UsageError when it cannot be
-    made (a path under /proc or under a file, no permission, a dangling symbolic link ...). Returns the
-    folders it made, outermost first (``remove_created`` takes them away again)."""
-    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out {shown(folder)}: cannot create the folder ({os_reason(exc)}); "
-                         f"allowed: a folder path you can write to") from None
-    return missing
-
-
-def remove_created(folders: list[Path]) -> None:
-    """Remove the folders ``create_folder`` made, innermost first, where they are still empty."""
-    for path in reversed(folders):
-        try:
-            path.rmdir()
-        except OSError:
-            return
-
-
-def os_reason(exc: OSError) -> str:
-    """'PermissionError: Permission denied' - an OSError in one line, without its file name."""
-    return f"{type(exc).__name__}: {exc.strerror or exc}"
 
 
 # ---------------------------------------------------------------------------------------------
