@@ -78,7 +78,7 @@ import mesa
 from model import ChipMarketModel
 from model.core import reporters
 from model.core.agents import ADAPTIVE_THRESHOLDS, MAX_ROADMAP_SHIFT
-from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, SALE_QUARTERS
+from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, ROADMAP_FROM, SALE_QUARTERS
 from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule, split_regime
 from model.core.population import SEGMENTS
@@ -86,7 +86,6 @@ from model.core.quarters import parse_quarter
 
 CUDA, ROCM, DOMESTIC = range(3)
 MAX_ROUNDS = 8  # rationing rounds per quarter
-ROADMAP_FROM = parse_quarter("2026Q1")  # R&D moves only chips planned from this quarter on
 NEVER = 40_000  # a quarter that never comes (no end of compliance, no end of production)
 DEFAULT_LICENSED_CUSTOMERS = 10  # licences in force before a scheduled count says otherwise
 HBM_FROM = parse_quarter("2026Q1")  # HBM binds domestic output from this quarter on

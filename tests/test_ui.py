@@ -589,3 +589,26 @@ def test_run_env_names_agree():
     from model.ui import serve
 
     assert serve.RUN_ENV == app.RUN_ENV
+
+
+def test_a_run_saved_before_a_parameter_existed_replays_with_its_default(tmp_path):
+    """A manifest that does not name a parameter (made before it was added) is the model with that
+    parameter at its default: the run opens, shows it in the controls, and replays its saved rows."""
+    import json
+    import shutil
+
+    from model.core.parameters import DEFAULTS
+    from model.ui.sweep_run import open_run, replay_verdict
+
+    manifest = json.loads((REFERENCE / "manifest.json").read_text())
+    del manifest["fixed"]["us_roadmap_perf_scale"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copy(REFERENCE / "runs.parquet", tmp_path / "runs.parquet")
+    run = open_run(tmp_path, RUN_ID)
+    assert run.kwargs["us_roadmap_perf_scale"] == DEFAULTS["us_roadmap_perf_scale"]
+    values, fixed = ui_model.replay_scenario(run)
+    assert ui_model.model_params(values, fixed)["us_roadmap_perf_scale"]["value"] == 1.0
+    m = ui_model.replay_model(run)
+    for _ in range(2):
+        m.step()
+    assert replay_verdict(m, run)[0] is True

@@ -360,7 +360,7 @@ def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] 
 
 def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float) -> CatalogueArrays:
     """The catalogue with the US roadmap after Blackwell moved as a whole (parameters
-    ``us_roadmap_delay_quarters`` and ``us_roadmap_perf_scale``, ODD 7.1): every US chip planned from
+    ``us_roadmap_delay_quarters`` and ``us_roadmap_perf_scale``, ODD section 2): every US chip planned from
     ``ROADMAP_FROM`` on is released ``delay_quarters`` later (negative: earlier) and has its performance
     index and TPP scaled by ``perf_scale`` (its price and memory bandwidth stay). With 0 and 1.0 the
     arrays are the catalogue's own, bit for bit."""

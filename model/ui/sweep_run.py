@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from model.core.parameters import DEFAULTS
 from model.core.reporters import MODEL_REPORTERS, REPORTERS_BY_NAME
 from model.sweep.errors import UsageError
 
@@ -78,8 +79,10 @@ class SweepRun:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the model (the seed as ``rng``)."""
-        return {**self.sweep.fixed, **self.entry.params, "rng": int(self.entry.seed)}
+        """Keyword arguments of the model (the seed as ``rng``): every parameter, those the manifest does
+        not name (a sweep saved before the parameter existed) at their defaults, which is the model
+        that sweep ran."""
+        return {**DEFAULTS, **self.sweep.fixed, **self.entry.params, "rng": int(self.entry.seed)}
 
     @property
     def title(self) -> str:

@@ -122,15 +122,12 @@ def model_token(model: ChipMarketModel) -> int:
 
 def model_params(values: dict[str, Any], fixed: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """SolaraViz ``model_params`` showing ``values`` in the controls; ``fixed`` parameters (not a
-    control, or the seed of a replayed run) are passed to the model as they are on Reset. A parameter
-    that ``values`` does not name (a sweep run saved before the parameter existed) shows its default,
-    which is the model that sweep ran."""
+    control, or the seed of a replayed run) are passed to the model as they are on Reset."""
     fixed = fixed or {}
     out: dict[str, Any] = {}
     for param, spec in CONTROLS.items():
         if param not in fixed:
-            value = values[param] if param in values or param not in DEFAULTS else DEFAULTS[param]
-            out[param] = {**spec, "value": coerce_control(param, value)}
+            out[param] = {**spec, "value": coerce_control(param, values[param])}
     out.update(fixed)
     return out
 
