@@ -279,7 +279,7 @@ def _craft(folder: Path, name: str) -> None:
     final[name] = final["replication"].astype(float)
     final.to_csv(folder / "final.csv", index=False)
     summary = pd.read_csv(folder / "summary.csv")
-    summary[name] = [float(i % 2) for i in range(len(summary))]
+    summary = pd.concat([summary, pd.Series([float(i % 2) for i in range(len(summary))], name=name)], axis=1)
     summary.to_csv(folder / "summary.csv", index=False)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["varying"].append(name)
