@@ -100,20 +100,20 @@ def kernel_state(m) -> KernelState:
     """Snapshot of a model (after at least one step) as the kernel's inputs."""
     dev, cat = m.developers, m.catalogue
     china_ok = china_allows_us(m.china_government.stance, dev.state_affiliated, dev.china_approved,
-                               m.state_mandate)
+                               m.p.state_mandate)
     _, to_licensed = m.us_government.exportable()
     groups, capacity = m.supply_groups(m.on_sale(), to_licensed)
     risk = np.where(cat.is_us, m.us_government.supply_cut_risk, 0.0)
     base = chip_base_utility(m.perf, m.buyer_cost, m.maturity[cat.ecosystem_of_chip], risk,
-                             m.price_weight, m.ecosystem_weight, m.policy_risk_weight)
+                             m.p.price_weight, m.p.ecosystem_weight, m.p.policy_risk_weight)
     return KernelState(
         installed=dev.installed.copy(), peers=dev.peers, taste=dev.taste,
         pressure=m.china_government.pressure(), classes=access_class(china_ok, dev.licensed),
         allowed_by_class=m.allowed_by_class, base=base, cost=m.buyer_cost, perf=m.perf,
         groups=groups, capacity=capacity,
-        base_demand=dev.base_demand, growth=(1.0 + m.demand_growth) ** years_since_2026(m.quarter),
-        shock_sd=m.demand_shock_sd, depreciation=m.depreciation, lockin_weight=m.lockin_weight,
-        peer_weight=m.peer_weight, maker_of_chip=cat.maker_of_chip,
+        base_demand=dev.base_demand, growth=(1.0 + m.p.demand_growth) ** years_since_2026(m.quarter),
+        shock_sd=m.p.demand_shock_sd, depreciation=m.depreciation, lockin_weight=m.p.lockin_weight,
+        peer_weight=m.p.peer_weight, maker_of_chip=cat.maker_of_chip,
         ecosystem_of_chip=cat.ecosystem_of_chip, ecosystem_of_maker=cat.ecosystem_of_maker,
     )
 

@@ -240,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:  # a read-only folder, a full disk ...
         raise UsageError(f"{shown(exc.filename or out)}: cannot write ({os_reason(exc)}); allowed: --out "
                          f"a folder you can write to") from None
-    print_out(f"{summary_text(df, params, args.seed, model.n_developers, seconds)}\n\n"
+    print_out(f"{summary_text(df, params, args.seed, model.p.n_developers, seconds)}\n\n"
               f"wrote {csv_path} and {png_path}", "the summary", f"the run is saved in {out}")
     return 0
 

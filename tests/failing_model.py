@@ -21,6 +21,6 @@ class FailingModel(ChipMarketModel):
     """ChipMarketModel whose runs with ``export_regime == FAILING_REGIME`` raise inside step FAIL_AT_STEP."""
 
     def step(self) -> None:
-        if self.export_regime == FAILING_REGIME and self.steps - 1 == FAIL_AT_STEP:
-            raise RuntimeError(f"{MESSAGE} (export_regime={self.export_regime}, step {self.steps - 1})")
+        if self.p.export_regime == FAILING_REGIME and self.steps - 1 == FAIL_AT_STEP:
+            raise RuntimeError(f"{MESSAGE} (export_regime={self.p.export_regime}, step {self.steps - 1})")
         super().step()

@@ -61,7 +61,7 @@ def test_levy_differs_by_chip_class_and_is_zero_under_open():
     # passed on to buyers only under scarcity, and only as far as revenue_passthrough says
     m = ChipMarketModel(rng=1, n_developers=20, revenue_passthrough=0.8)
     assert m.buyer_cost[IDX["H200"]] == CAT.price_usd[IDX["H200"]]  # no orders seen yet: no scarcity
-    m.scarcity[:] = 1.0
+    m.supply.scarcity[:] = 1.0
     m.set_prices(m.on_sale())
     assert m.buyer_cost[IDX["H200"]] == pytest.approx(CAT.price_usd[IDX["H200"]] * (1 + 0.8 * 0.25))
     assert m.buyer_cost[IDX["H20"]] == pytest.approx(CAT.price_usd[IDX["H20"]] * (1 + 0.8 * 0.15))

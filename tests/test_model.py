@@ -11,7 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.core.agents import AIDeveloper, Chipmaker
+from model.core.catalogue import MAKERS
+from model.core.developers import AIDeveloper
+from model.core.governments import ChinaGovernment, USGovernment
+from model.core.makers import DomesticChipmaker, USChipmaker
 from model.core.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
 from model.core.population import installed_by_ecosystem
 
@@ -36,7 +39,7 @@ def run_checked(steps=12, **params):
                                    dev.last_demand + dev.last_stockpiled, rtol=1e-9, atol=1e-6)
         assert ((dev.last_offshore >= 0).all() and (dev.last_grey >= 0).all()
                 and (dev.last_stockpiled >= 0).all())
-        assert dev.last_grey.sum() <= m.grey_capacity_usd * (1 + 1e-12)
+        assert dev.last_grey.sum() <= m.p.grey_capacity_usd * (1 + 1e-12)
         assert ((dev.last_offshore[dev.state_affiliated] == 0).all()
                 and (dev.last_grey[dev.state_affiliated] == 0).all())
         r = m.reported
@@ -54,10 +57,10 @@ def run_checked(steps=12, **params):
             assert 0.0 <= r[name] <= 1.0, name
         assert r["capability_gap_months"] >= 0 and r["unmet_demand_h100e"] >= 0
         # no chip is sold that no buyer may legally buy, and nobody buys from a maker it may not
-        classes = m.access_classes
+        classes = m.developers.access_classes
         legal = dev.last_purchases.copy()
-        if m.frontier_chip >= 0:
-            legal[:, cat.maker_of_chip[m.frontier_chip]] -= dev.last_grey_h100e
+        if m.developers.frontier_chip >= 0:
+            legal[:, cat.maker_of_chip[m.developers.frontier_chip]] -= dev.last_grey_h100e
         allowed_any = m.allowed_by_class[np.unique(classes)].any(axis=0)
         assert (m.chips_sold[~allowed_any] == 0).all()
         for c in range(3):
@@ -70,15 +73,15 @@ def run_checked(steps=12, **params):
         # Beijing's rules and the state mandate: no legal US purchases by developers Beijing forbids
         us = dev.last_purchases[:, m.us_maker_mask].sum(axis=1) - dev.last_grey_h100e
         assert (us[classes == 0] <= 1e-9 * (1 + dev.last_grey_h100e[classes == 0])).all()
-        if m.china_government.stance != "open" and m.state_mandate:
+        if m.china_government.stance != "open" and m.p.state_mandate:
             assert (us[dev.state_affiliated] == 0).all()
         # domestic sales never exceed capacity (foundry and HBM); US sales never exceed the China stock
-        for maker in m.chipmakers:
+        for maker in (mk for mk in m.chipmakers if mk.is_domestic):
             sold = m.chips_sold[cat.maker_of_chip == maker.index].sum()
             assert sold <= maker.capacity * (1 + 1e-9) + 1e-6, maker.name
             assert maker.capacity <= maker.hbm_ceiling * (1 + 1e-12), maker.name
-        assert (m.china_stock >= 0).all() and (m.china_production >= 0).all() and m.hbm_stock >= 0
-        assert (m.chips_sold[cat.is_us] <= m.last_supply[cat.is_us] * (1 + 1e-9) + 1e-6).all()
+        assert (m.supply.stock >= 0).all() and (m.supply.production >= 0).all() and m.hbm.stock >= 0
+        assert (m.chips_sold[cat.is_us] <= m.supply.last_supply[cat.is_us] * (1 + 1e-9) + 1e-6).all()
     return m
 
 
@@ -197,7 +200,11 @@ def test_agents_are_mesa_agents_and_read_the_arrays():
     d = devs.to_list()[7]
     assert d.us_compute_h100e == pytest.approx(m.developers.installed[7, m.us_maker_mask].sum())
     assert d.segment in ("hyperscaler", "ai_lab", "state", "enterprise")
-    assert len(m.agents_by_type[Chipmaker]) == 7
+    # one agent per catalogue maker, of its own type; one agent per government
+    assert len(m.agents_by_type[USChipmaker]) == sum(not mk.is_domestic for mk in MAKERS)
+    assert len(m.agents_by_type[DomesticChipmaker]) == sum(mk.is_domestic for mk in MAKERS)
+    assert {a.name for a in m.agents_by_type[DomesticChipmaker]} == {mk.name for mk in MAKERS if mk.is_domestic}
+    assert len(m.agents_by_type[USGovernment]) == len(m.agents_by_type[ChinaGovernment]) == 1
     total = sum(devs.get("us_compute_h100e")) + sum(devs.get("domestic_compute_h100e"))
     assert total == pytest.approx(m.reported["china_compute_h100e"])
     agent_df = m.datacollector.get_agenttype_vars_dataframe(AIDeveloper)

@@ -12,6 +12,7 @@ from model.core.policy import (
     parse_schedule,
     scheduled_value,
     tighten_us,
+    ExportRule,
     us_exportable,
 )
 from model.core.quarters import format_quarter, months_between, parse_quarter
@@ -21,8 +22,7 @@ IDX = {name: k for k, name in enumerate(CAT.names)}
 
 
 def exportable(regime, quarter, lag=18, tpp_cap=21_000.0, bw_cap=6_500.0):
-    anyone, licensed = us_exportable(regime, parse_quarter(quarter), CAT.release, CAT.china_part,
-                                     CAT.compliant_until, lag, CAT.tpp, CAT.mem_bw_gbs, tpp_cap, bw_cap)
+    anyone, licensed = us_exportable(ExportRule(regime, lag, tpp_cap, bw_cap), parse_quarter(quarter), CAT)
     us = CAT.is_us
     return ({n for n, a, u in zip(CAT.names, anyone, us) if a and u},
             {n for n, a, u in zip(CAT.names, licensed, us) if a and u})

@@ -76,14 +76,14 @@ def run(params: dict, seed: int, steps: int = 12) -> tuple[ChipMarketModel, list
     for _ in range(steps):
         m.step()
         rows.append({
-            "quarter": m.quarter, "sold": m.chips_sold.copy(), "supply": m.last_supply.copy(),
-            "production": m.china_production.copy(),
+            "quarter": m.quarter, "sold": m.chips_sold.copy(), "supply": m.supply.last_supply.copy(),
+            "production": m.supply.production.copy(),
             "huawei": next(x for x in m.chipmakers if x.name == "Huawei"),
             "huawei_cap": next(x for x in m.chipmakers if x.name == "Huawei").capacity,
             "huawei_hbm": next(x for x in m.chipmakers if x.name == "Huawei").hbm_ceiling,
             "huawei_foundry": next(x for x in m.chipmakers if x.name == "Huawei").foundry_capacity,
             "us_share": m.reported["us_stack_share"], "incl": m.reported["us_stack_share_incl_offshore"],
-            "split": dict(m.budget_split)})
+            "split": dict(m.developers.budget_split)})
     return m, rows
 
 
@@ -183,6 +183,6 @@ def test_carried_over_budget_returns_next_quarter():
     assert unspent.sum() > 0
     np.testing.assert_allclose(m.developers.carry, 0.5 * unspent)
     m.step()
-    growth = (1 + m.demand_growth) ** 0.25
+    growth = (1 + m.p.demand_growth) ** 0.25
     assert m.developers.last_demand.sum() == pytest.approx(m.developers.base_demand.sum() * growth
                                                            + 0.5 * unspent.sum(), rel=1e-6)

@@ -67,7 +67,7 @@ def test_presets_map_to_valid_parameters(preset):
     values = levers.preset_values(preset)
     assert set(values) == set(levers.CONTROLS)
     model = ChipMarketModel(**values)  # valid for the model itself
-    assert model.export_regime == values["export_regime"]
+    assert model.p.export_regime == values["export_regime"]
     params = ui_model.model_params(values)
     for name, spec in params.items():
         assert levers.to_model(name, spec["value"]) == values[name], (preset, name)  # round trip
@@ -163,11 +163,11 @@ def test_text_levers_parse_caps_and_schedules():
     assert levers.to_model("us_licence_schedule", "2026Q1:3") == "2026Q1:3"
     m = ui_model.ChipMarketModelUI(n_developers=50, per_customer_cap_units="20000",
                                    china_import_cap_units="off", us_licence_schedule="2026Q2:5")
-    assert m.per_customer_cap_units == 20_000 and m.china_import_cap_units == float("inf")
+    assert m.p.per_customer_cap_units == 20_000 and m.p.china_import_cap_units == float("inf")
     assert m.ui_problems == []
     bad = ui_model.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon",
                                      per_customer_cap_units="lots")
-    assert bad.us_licence_schedule == "" and bad.per_customer_cap_units == float("inf")  # defaults
+    assert bad.p.us_licence_schedule == "" and bad.p.per_customer_cap_units == float("inf")  # defaults
     assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
     with pytest.raises(ValueError):  # a plain model still refuses text for a number
         ChipMarketModel(n_developers=50, per_customer_cap_units="20000")
@@ -223,7 +223,7 @@ def test_cli_summary_says_whose_end_the_columns_are(tmp_path):
 def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     a = ui_model.make_model("December 2025 decision (as enacted)", compare="No exports")
     assert a.twin is not None and a.twin._seed == a._seed == 42
-    assert a.twin.export_regime == "ban" and a.export_regime == "threshold"
+    assert a.twin.p.export_regime == "ban" and a.p.export_regime == "threshold"
     for _ in range(4):
         a.step()
     assert a.twin.steps == a.steps == 4
@@ -243,9 +243,9 @@ def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     assert "B: same seed and developers, export_regime=ban" in ui_text.run_parameters_text(a)
     # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
     again = type(a)(**{**levers.preset_values("Open market"), "n_developers": 200, "rng": 7})
-    assert again.twin is not None and again.twin.export_regime == "ban"
-    assert again.twin.china_import_policy == "restrict"  # B's own levers, not A's
-    assert again.twin.n_developers == 200 and again.twin._seed == 7  # A's population and seed
+    assert again.twin is not None and again.twin.p.export_regime == "ban"
+    assert again.twin.p.china_import_policy == "restrict"  # B's own levers, not A's
+    assert again.twin.p.n_developers == 200 and again.twin._seed == 7  # A's population and seed
 
 
 def test_single_mode_has_no_twin():
@@ -339,7 +339,7 @@ def test_views_render_pngs_and_record_history():
 def test_network_layout_is_fixed_cached_and_capped():
     m = ui_model.make_model()
     pos, drawn, (rows, cols) = ui_views.network_layout(m)
-    assert pos.shape == (m.n_developers, 2) and np_isfinite(pos)
+    assert pos.shape == (m.p.n_developers, 2) and np_isfinite(pos)
     assert len(rows) <= ui_views.MAX_DRAWN_EDGES and len(drawn) <= ui_views.MAX_DRAWN_NODES
     pos2, _, (rows2, _) = ui_views.network_layout(m)
     assert (pos == pos2).all() and (rows == rows2).all()  # deterministic
@@ -487,7 +487,7 @@ def test_replayed_sweep_run_matches_its_saved_rows():
 
     run = open_run(REFERENCE, RUN_ID)
     m = ui_model.replay_model(run)
-    assert m.n_developers == 300 and m._seed == run.entry.seed and m.export_regime == "h20"
+    assert m.p.n_developers == 300 and m._seed == run.entry.seed and m.p.export_regime == "h20"
     ok, text = replay_verdict(m, run)
     assert ok is None and "press Step" in text
     m.step()

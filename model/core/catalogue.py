@@ -1,5 +1,7 @@
 """The chip catalogue: chipmakers, their product roadmaps, capacities and software ecosystems.
 
+Over 400 lines as one job, the data table: each maker and chip with its numbers and their sources.
+
 Plain data, no behaviour. Every number carries its source: a section of ``docs/SOURCES.md`` with its
 confidence grade H/M/L, or the word ASSUMPTION with a range. These are catalogue entries, not
 parameters: the sensitivity analysis does not vary them one by one (it varies the parameters' ranges).
@@ -45,6 +47,7 @@ T-Head's PPU and Baidu's Kunlun), so that the model can work per ecosystem.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -57,18 +60,45 @@ CUDA, ROCM, DOMESTIC = 0, 1, 2
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """A domestic maker's 2026 output for China, set by a model parameter of its own: the parameter's
+    name, default, range explored by the sensitivity analysis and source. The parameter table
+    (``model.core.parameters.PARAMS``) generates the parameter from this entry."""
+
+    param: str  # the parameter's name, e.g. huawei_capacity_2026
+    default: float  # chips per year
+    doc: str
+    source: str
+    sweep_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class Maker:
-    """A chipmaker: its stack (US or CN), software ecosystem and China capacity."""
+    """A chipmaker, described once: its stack (US or CN), software ecosystem, the colour it is drawn in,
+    its China capacity (domestic makers), the reference revenue of its R&D channel, its HBM needs and its
+    share of its stack's purchases before 2026. Everything else about a maker (reporters, parameters, the
+    UI, the validation's lists, the docs tables) derives from these entries."""
 
     name: str
     stack: str  # "US" or "CN"
     ecosystem: int  # index into ECOSYSTEMS
-    capacity_2026: float | None  # chips/year for China; None = not binding (US firms)
+    colour: str  # drawn in this colour in every figure and the UI
+    capacity: Capacity | None  # None: not binding (a US maker decides its China supply per product)
     capacity_source: str
     revenue_2026_usd: float  # reference revenue the planned roadmap assumes (R&D channel)
     revenue_source: str
+    history_share: float  # share of its stack's purchases in China before 2026 (installed base)
     hbm_stacks_per_chip: float = 0.0  # domestic makers: HBM stacks each chip needs (HBM-bound output)
     hbm_source: str = ""
+
+    @property
+    def is_domestic(self) -> bool:
+        return self.ecosystem == DOMESTIC
+
+    @property
+    def reporter_key(self) -> str:
+        """The maker's part of its reporters' names (``units_<key>``, ``revenue_<key>``)."""
+        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -94,53 +124,99 @@ class Chip:
 # --- Chipmakers ------------------------------------------------------------------------------
 MAKERS: tuple[Maker, ...] = (
     Maker(
-        "Nvidia", "US", CUDA, None,
-        "China supply per product decided by the maker (model.core.supply): ~700k H200 in stock plus "
-        "TSMC 4N from 2026Q2 against >2M Chinese orders (§B5, M); China <= 50% of US volume (§B4, H).",
-        0.0, "US firm: no R&D channel in the model",
+        "Nvidia", "US", CUDA, colour="#2e7d32", capacity=None,
+        capacity_source=(
+            "China supply per product decided by the maker (model.core.supply): ~700k H200 in stock plus "
+            "TSMC 4N from 2026Q2 against >2M Chinese orders (§B5, M); China <= 50% of US volume (§B4, H)."),
+        revenue_2026_usd=0.0, revenue_source="US firm: no R&D channel in the model",
+        history_share=0.93,
     ),
     Maker(
-        "AMD", "US", ROCM, None,
-        "China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible).",
-        0.0, "US firm: no R&D channel in the model",
+        "AMD", "US", ROCM, colour="#81c784", capacity=None,
+        capacity_source="China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible).",
+        revenue_2026_usd=0.0, revenue_source="US firm: no R&D channel in the model",
+        history_share=0.07,
     ),
     Maker(
-        "Huawei", "CN", DOMESTIC, None,  # from the parameter huawei_capacity_2026
-        "Parameter huawei_capacity_2026: 200k (US gov't 2025, §B1 H) / 600k (Bloomberg 2026 plan, "
-        "§B1 H as a report) / 3M ('several million', US officials, §B1 M); the foundry side of "
-        "its output, which HBM may bind below.",
-        12e9, "Huawei ~50% of China's AI-chip market in 2026, ~$12B revenue (Bernstein, §E4, M)",
-        8.0, "910C: ~13M HBM stacks ~ enough for 1.6M 910C (SemiAnalysis, §B1 M) -> 8 per chip",
+        "Huawei", "CN", DOMESTIC, colour="#c62828",
+        capacity=Capacity(
+            "huawei_capacity_2026", 600_000, "Huawei's Ascend output in 2026 (scenarios 200k / 600k / 3M)",
+            "Bloomberg Sep 2025: ~600k 910C in 2026 (§B1, H as a report); 200k = US gov't 2025 "
+            "estimate (§B1, H); 3M = 'several million' (US officials, §B1, M)",
+            (200_000, 3_000_000)),
+        capacity_source=(
+            "Parameter huawei_capacity_2026: 200k (US gov't 2025, §B1 H) / 600k (Bloomberg 2026 plan, "
+            "§B1 H as a report) / 3M ('several million', US officials, §B1 M); the foundry side of "
+            "its output, which HBM may bind below."),
+        revenue_2026_usd=12e9,
+        revenue_source="Huawei ~50% of China's AI-chip market in 2026, ~$12B revenue (Bernstein, §E4, M)",
+        history_share=0.61,
+        hbm_stacks_per_chip=8.0,
+        hbm_source="910C: ~13M HBM stacks ~ enough for 1.6M 910C (SemiAnalysis, §B1 M) -> 8 per chip",
     ),
     Maker(
-        "Cambricon", "CN", DOMESTIC, None,  # from the parameter cambricon_capacity_2026
-        "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
-        "(Bloomberg, §B2, M); default 300k between them.",
-        1.8e9, "2025 revenue 6.5B yuan ~ $0.9B (§B2, M/H); ASSUMPTION: doubles in 2026 (range 1-3B)",
-        4.0, "ASSUMPTION 4 (range 2-6): MLU590/690 carry HBM2e (§A1, L), stack count unpublished",
+        "Cambricon", "CN", DOMESTIC, colour="#ef6c00",
+        capacity=Capacity(
+            "cambricon_capacity_2026", 300_000, "Cambricon's output in 2026",
+            "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
+            (142_000, 500_000)),
+        capacity_source=(
+            "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
+            "(Bloomberg, §B2, M); default 300k between them."),
+        revenue_2026_usd=1.8e9,
+        revenue_source="2025 revenue 6.5B yuan ~ $0.9B (§B2, M/H); ASSUMPTION: doubles in 2026 (range 1-3B)",
+        history_share=0.09,
+        hbm_stacks_per_chip=4.0,
+        hbm_source="ASSUMPTION 4 (range 2-6): MLU590/690 carry HBM2e (§A1, L), stack count unpublished",
     ),
     Maker(
-        "MooreThreads", "CN", DOMESTIC, None,  # from the parameter moore_threads_capacity_2026
-        "Parameter moore_threads_capacity_2026: ASSUMPTION 25k (range 12k-40k); 2025 revenue "
-        "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k.",
-        0.4e9, "2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
-        0.0, "MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
+        "MooreThreads", "CN", DOMESTIC, colour="#ad1457",
+        capacity=Capacity(
+            "moore_threads_capacity_2026", 25_000, "Moore Threads' output in 2026",
+            "ASSUMPTION 25k (range 12k-40k): 2025 revenue ~1.5B yuan (§B2, M) at $5k-18k per unit",
+            (12_000, 40_000)),
+        capacity_source=(
+            "Parameter moore_threads_capacity_2026: ASSUMPTION 25k (range 12k-40k); 2025 revenue "
+            "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k."),
+        revenue_2026_usd=0.4e9,
+        revenue_source="2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
+        history_share=0.02,
+        hbm_stacks_per_chip=0.0,
+        hbm_source="MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
     ),
     Maker(
-        "THead", "CN", DOMESTIC, None,  # from the parameter thead_capacity_2026
-        "Parameter thead_capacity_2026: Alibaba's in-house PPU; ~265k shipped in 2025 (IDC, §C4 M); "
-        "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, §A1 M)",
-        4e9, "in-house: ASSUMPTION notional revenue = 400k chips x $10k",
-        4.0, "PPU: 96 GB HBM2e (§A1, M) at 24 GB a stack -> 4",
+        "THead", "CN", DOMESTIC, colour="#8d6e63",
+        capacity=Capacity(
+            "thead_capacity_2026", 400_000, "Alibaba T-Head's in-house AI-chip (PPU) output in 2026",
+            "ASSUMPTION 400k (range 265k-800k): ~265k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M) "
+            "growing about as domestic capacity does",
+            (265_000, 800_000)),
+        capacity_source=(
+            "Parameter thead_capacity_2026: Alibaba's in-house PPU; ~265k shipped in 2025 (IDC, §C4 M); "
+            "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, §A1 M)"),
+        revenue_2026_usd=4e9, revenue_source="in-house: ASSUMPTION notional revenue = 400k chips x $10k",
+        history_share=0.20,
+        hbm_stacks_per_chip=4.0, hbm_source="PPU: 96 GB HBM2e (§A1, M) at 24 GB a stack -> 4",
     ),
     Maker(
-        "Kunlunxin", "CN", DOMESTIC, None,  # from the parameter kunlunxin_capacity_2026
-        "Parameter kunlunxin_capacity_2026: Baidu's in-house Kunlun chips; ~116k shipped in 2025 (IDC, "
-        "§C4 M); in the model it sells to any developer (in reality mostly Baidu, §D1 M)",
-        1.6e9, "in-house: ASSUMPTION notional revenue = 200k chips x $8k",
-        4.0, "ASSUMPTION 4 (range 2-6): P800 memory unpublished",
+        "Kunlunxin", "CN", DOMESTIC, colour="#f9a825",
+        capacity=Capacity(
+            "kunlunxin_capacity_2026", 200_000, "Baidu Kunlunxin's in-house AI-chip output in 2026",
+            "ASSUMPTION 200k (range 116k-400k): ~116k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M)",
+            (116_000, 400_000)),
+        capacity_source=(
+            "Parameter kunlunxin_capacity_2026: Baidu's in-house Kunlun chips; ~116k shipped in 2025 (IDC, "
+            "§C4 M); in the model it sells to any developer (in reality mostly Baidu, §D1 M)"),
+        revenue_2026_usd=1.6e9, revenue_source="in-house: ASSUMPTION notional revenue = 200k chips x $8k",
+        history_share=0.08,
+        hbm_stacks_per_chip=4.0, hbm_source="ASSUMPTION 4 (range 2-6): P800 memory unpublished",
     ),
 )
+
+#: The makers that contract reporters name (INTERFACES §2: ``nvidia_china_revenue_usd``,
+#: ``nvidia_china_supply_units``, ``huawei_output_cap_units``): the US and the domestic market leader.
+US_LEADER = "Nvidia"
+DOMESTIC_LEADER = "Huawei"
 
 # --- Product roadmaps ------------------------------------------------------------------------
 # Ordered by ecosystem (CUDA, ROCm, domestic), then by maker, then by release.
@@ -282,13 +358,11 @@ SALE_QUARTERS = 12
 #: Bernstein, M); 2023 = 1 - 19% domestic vendor share (Bernstein, M); 2021 ASSUMPTION as 2022).
 US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
 
-#: Split of historical purchases inside each stack. US: AMD ~160k of ~2.36M US-designed cards in
-#: China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: 2025 units (IDC, §C4 M:
-#: Huawei ~812k, T-Head ~265k, Kunlunxin ~116k, Cambricon ~116k; Moore Threads ~25k from its revenue,
-#: §B2 M) -> Huawei 0.61, T-Head 0.20, Kunlunxin 0.08, Cambricon 0.09, Moore Threads 0.02 (units, not
-#: compute: an ASSUMPTION that their chips are of similar performance).
-HISTORICAL_SPLIT = {"Nvidia": 0.93, "AMD": 0.07, "Huawei": 0.61, "Cambricon": 0.09, "MooreThreads": 0.02,
-                    "THead": 0.20, "Kunlunxin": 0.08}
+#: Split of historical purchases inside each stack (``Maker.history_share``). US: AMD ~160k of ~2.36M
+#: US-designed cards in China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: 2025
+#: units (IDC, §C4 M: Huawei ~812k, T-Head ~265k, Kunlunxin ~116k, Cambricon ~116k; Moore Threads ~25k
+#: from its revenue, §B2 M) -> Huawei 0.61, T-Head 0.20, Kunlunxin 0.08, Cambricon 0.09, Moore Threads
+#: 0.02 (units, not compute: an ASSUMPTION that their chips are of similar performance).
 
 
 #: Chips planned from this quarter on form the roadmap ahead: domestic makers' R&D can move theirs
@@ -319,42 +393,93 @@ class CatalogueArrays:
     us_units_per_quarter: np.ndarray  # (J,)
     china_units_per_quarter: np.ndarray  # (J,)
     hbm_stacks_per_chip: np.ndarray  # (M,) per maker
+    history_share: np.ndarray  # (M,) per maker: its share of its stack's purchases before 2026
+    makers: tuple[Maker, ...] = ()  # the entries themselves (name, colour, capacity, ...)
+
+    def maker_index(self, name: str) -> int:
+        return self.maker_names.index(name)
 
 
-def catalogue_arrays(chips: tuple[Chip, ...] = CHIPS, makers: tuple[Maker, ...] = MAKERS) -> CatalogueArrays:
-    """Turn the data tables into arrays, checking the contiguity the model relies on."""
-    maker_index = {m.name: k for k, m in enumerate(makers)}
-    maker_of_chip = np.array([maker_index[c.maker] for c in chips], dtype=np.int64)
-    eco_of_maker = np.array([m.ecosystem for m in makers], dtype=np.int64)
+# --- The catalogue in force -----------------------------------------------------------------------
+# The sourced tables above, plus any makers and chips a user adds for a what-if (``extended``). Code that
+# needs the catalogue asks ``makers()`` / ``chips()`` / ``catalogue_arrays()`` when it runs, so an added
+# maker reaches the model, its reporters, the sweep's outputs and the UI without touching anything else.
+_IN_FORCE: list[tuple[tuple[Maker, ...], tuple[Chip, ...]]] = [(MAKERS, CHIPS)]
+
+
+def makers() -> tuple[Maker, ...]:
+    """The chipmakers in force: ``MAKERS`` plus any added with ``extended``, ordered by ecosystem."""
+    return _IN_FORCE[-1][0]
+
+
+def chips() -> tuple[Chip, ...]:
+    """The chips in force: ``CHIPS`` plus any added with ``extended``, ordered by ecosystem."""
+    return _IN_FORCE[-1][1]
+
+
+@contextmanager
+def extended(new_makers: tuple[Maker, ...] = (), new_chips: tuple[Chip, ...] = ()):
+    """Within the ``with`` block the catalogue holds these makers and chips as well (a what-if maker, a
+    rumoured part). Entries keep the catalogue's order by ecosystem (a new domestic maker goes after the
+    others); the process's runs see it (an inline sweep does, a pool of worker processes does not)."""
+    old_makers, old_chips = _IN_FORCE[-1]
+    all_makers = old_makers + tuple(new_makers)
+    names = [m.name for m in all_makers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"catalogue: a maker is named twice in {names}")
+    eco = {m.name: m.ecosystem for m in all_makers}
+    unknown = [c.maker for c in new_chips if c.maker not in eco]
+    if unknown:
+        raise ValueError(f"catalogue: chips of unknown makers {unknown}; add the maker too")
+    ordered_makers = tuple(sorted(all_makers, key=lambda m: m.ecosystem))  # stable: old order kept
+    ordered_chips = tuple(sorted(old_chips + tuple(new_chips), key=lambda c: eco[c.maker]))
+    _IN_FORCE.append((ordered_makers, ordered_chips))
+    try:
+        yield
+    finally:
+        _IN_FORCE.pop()
+
+
+def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
+                     maker_table: tuple[Maker, ...] | None = None) -> CatalogueArrays:
+    """Turn the data tables (default: the catalogue in force) into arrays, checking the contiguity the
+    model relies on."""
+    chip_list = chips() if chip_table is None else chip_table
+    maker_list = makers() if maker_table is None else maker_table
+    maker_index = {m.name: k for k, m in enumerate(maker_list)}
+    maker_of_chip = np.array([maker_index[c.maker] for c in chip_list], dtype=np.int64)
+    eco_of_maker = np.array([m.ecosystem for m in maker_list], dtype=np.int64)
     eco_of_chip = eco_of_maker[maker_of_chip]
     if np.any(np.diff(eco_of_chip) < 0):
         raise ValueError("catalogue chips must be ordered by ecosystem (contiguous columns)")
     never = 10_000 * 4
     return CatalogueArrays(
-        names=tuple(c.name for c in chips),
-        maker_names=tuple(m.name for m in makers),
+        names=tuple(c.name for c in chip_list),
+        maker_names=tuple(m.name for m in maker_list),
         maker_of_chip=maker_of_chip,
         ecosystem_of_chip=eco_of_chip,
         ecosystem_of_maker=eco_of_maker,
-        is_us=np.array([makers[maker_index[c.maker]].stack == "US" for c in chips]),
-        release=np.array([parse_quarter(c.release) for c in chips], dtype=np.int64),
-        perf_paper=np.array([c.perf_paper for c in chips], dtype=float),
-        price_usd=np.array([c.price_usd for c in chips], dtype=float),
-        china_part=np.array([c.china_part for c in chips]),
+        is_us=np.array([maker_list[maker_index[c.maker]].stack == "US" for c in chip_list]),
+        release=np.array([parse_quarter(c.release) for c in chip_list], dtype=np.int64),
+        perf_paper=np.array([c.perf_paper for c in chip_list], dtype=float),
+        price_usd=np.array([c.price_usd for c in chip_list], dtype=float),
+        china_part=np.array([c.china_part for c in chip_list]),
         compliant_until=np.array(
-            [parse_quarter(c.compliant_until) if c.compliant_until else never for c in chips],
+            [parse_quarter(c.compliant_until) if c.compliant_until else never for c in chip_list],
             dtype=np.int64,
         ),
-        tpp=np.array([c.tpp for c in chips], dtype=float),
-        mem_bw_gbs=np.array([c.mem_bw_gbs for c in chips], dtype=float),
+        tpp=np.array([c.tpp for c in chip_list], dtype=float),
+        mem_bw_gbs=np.array([c.mem_bw_gbs for c in chip_list], dtype=float),
         end_of_production=np.array(
-            [parse_quarter(c.end_of_production) if c.end_of_production else never for c in chips],
+            [parse_quarter(c.end_of_production) if c.end_of_production else never for c in chip_list],
             dtype=np.int64,
         ),
-        stock_units=np.array([c.stock_units for c in chips], dtype=float),
-        us_units_per_quarter=np.array([c.us_units_per_quarter for c in chips], dtype=float),
-        china_units_per_quarter=np.array([c.china_units_per_quarter for c in chips], dtype=float),
-        hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in makers], dtype=float),
+        stock_units=np.array([c.stock_units for c in chip_list], dtype=float),
+        us_units_per_quarter=np.array([c.us_units_per_quarter for c in chip_list], dtype=float),
+        china_units_per_quarter=np.array([c.china_units_per_quarter for c in chip_list], dtype=float),
+        hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in maker_list], dtype=float),
+        history_share=np.array([m.history_share for m in maker_list], dtype=float),
+        makers=tuple(maker_list),
     )
 
 

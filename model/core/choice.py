@@ -23,42 +23,48 @@ tie-break; the Arthur (1989) docking in ``model.validation.docking`` uses that l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from model.core import fixedmath as fm
 
 
-def chip_base_utility(
-    perf: np.ndarray,
-    cost: np.ndarray,
-    maturity_of_chip: np.ndarray,
-    risk_of_chip: np.ndarray,
-    price_weight: float,
-    ecosystem_weight: float,
-    policy_risk_weight: float,
-) -> np.ndarray:
-    """Utility every developer gets from each chip: price_weight*log(perf/cost[$k]) + ..."""
+@dataclass(frozen=True)
+class ChoiceWeights:
+    """The weights of the developers' utility (ODD §7.3): price-performance, ecosystem maturity, policy
+    risk (common to all developers), own lock-in and peers (per developer)."""
+
+    price: float
+    ecosystem: float
+    policy_risk: float
+    lockin: float
+    peer: float
+
+    @classmethod
+    def of(cls, p) -> ChoiceWeights:
+        """The weights among a model's parameters ``p``."""
+        return cls(p.price_weight, p.ecosystem_weight, p.policy_risk_weight, p.lockin_weight, p.peer_weight)
+
+
+def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.ndarray,
+                      risk_of_chip: np.ndarray, w: ChoiceWeights) -> np.ndarray:
+    """Utility every developer gets from each chip: price*log(perf/cost[$k]) + ecosystem*maturity
+    - policy_risk*risk."""
     return (
-        price_weight * fm.log(perf / (cost / 1000.0))
-        + ecosystem_weight * maturity_of_chip
-        - policy_risk_weight * risk_of_chip
+        w.price * fm.log(perf / (cost / 1000.0))
+        + w.ecosystem * maturity_of_chip
+        - w.policy_risk * risk_of_chip
     )
 
 
-def ecosystem_pull(
-    own_share: np.ndarray,
-    peer_share: np.ndarray,
-    taste: np.ndarray,
-    pressure: np.ndarray,
-    lockin_weight: float,
-    peer_weight: float,
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """V_ie = lockin_weight*own_share + peer_weight*peer_share + taste - pressure  (n x E)."""
+def ecosystem_pull(own_share: np.ndarray, peer_share: np.ndarray, taste: np.ndarray, pressure: np.ndarray,
+                   w: ChoiceWeights, out: np.ndarray | None = None) -> np.ndarray:
+    """V_ie = lockin*own_share + peer*peer_share + taste - pressure  (n x E)."""
     if out is None:
         out = np.empty(np.shape(own_share), order="F")
-    np.multiply(own_share, lockin_weight, out=out)
-    out += peer_weight * peer_share
+    np.multiply(own_share, w.lockin, out=out)
+    out += w.peer * peer_share
     out += taste
     out -= pressure
     return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.core.catalogue import SALE_QUARTERS, CatalogueArrays
 from model.core.choice import logit_shares, within_ecosystem_weights
 
 
@@ -42,38 +43,40 @@ def chips_with_supply(groups: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return ~(groups & (capacity[:, None] <= 0)).any(axis=0)
 
 
-def clear_market(
-    demand: np.ndarray,
-    pull: np.ndarray,
-    access_class: np.ndarray,
-    allowed_by_class: np.ndarray,
-    base: np.ndarray,
-    cost: np.ndarray,
-    perf: np.ndarray,
-    groups: np.ndarray,
-    capacity: np.ndarray,
-    maker_of_chip: np.ndarray,
-    ecosystem_of_chip: np.ndarray,
-    ecosystem_of_maker: np.ndarray,
-    max_rounds: int = 8,
-) -> Clearing:
+@dataclass(frozen=True)
+class MarketOffer:
+    """The market in China this quarter, as every developer faces it: which chips each access class may
+    buy (legal and on sale), their common utility, what a buyer pays, their effective H100e, and the
+    supply groups with the units each can still deliver (``inf`` = not binding)."""
+
+    catalogue: CatalogueArrays  # chip and maker indices (maker_of_chip, ecosystem_of_chip, ...)
+    sale: np.ndarray  # (J,) bool: offered in China this quarter
+    allowed_by_class: np.ndarray  # (C x J) bool: which chips each access class may buy
+    base: np.ndarray  # (J,) utility common to all developers (choice.chip_base_utility)
+    cost: np.ndarray  # (J,) USD the buyer pays per chip (after levy pass-through and subsidies)
+    perf: np.ndarray  # (J,) effective H100e per chip
+    groups: np.ndarray  # (K x J) bool: the chips of each supply group
+    capacity: np.ndarray  # (K,) units each supply group can deliver this quarter
+    stocked: np.ndarray  # (J,) bool: products sold from a stock (their supply is the stock)
+
+
+def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray, offer: MarketOffer,
+                 max_rounds: int = 8) -> Clearing:
     """Allocate this quarter's budgets.
 
     Args:
         demand: (n,) USD each developer wants to spend this quarter.
         pull: (n x E) developer-specific utility of each ecosystem (see ``choice.ecosystem_pull``).
-        access_class: (n,) index of each developer's access class (row of ``allowed_by_class``).
-        allowed_by_class: (C x J) bool, which chips each class may buy (legal and on sale).
-        base: (J,) utility common to all developers.
-        cost: (J,) USD the buyer pays per chip (after levy pass-through and subsidies).
-        perf: (J,) effective H100e per chip.
-        groups: (K x J) bool, the chips of each supply group.
-        capacity: (K,) units each supply group can still deliver this quarter (``inf`` = not binding).
-        maker_of_chip, ecosystem_of_chip, ecosystem_of_maker: catalogue indices.
+        access_class: (n,) index of each developer's access class (row of ``offer.allowed_by_class``).
+        offer: the chips, their utility, cost, performance and supply groups (``MarketOffer``).
 
     Per-developer arrays are handled as (ecosystems x n) and (makers x n) rows internally; the
     (n x M) purchases are their Fortran-ordered transpose.
     """
+    cat = offer.catalogue
+    allowed_by_class, base, cost, perf = offer.allowed_by_class, offer.base, offer.cost, offer.perf
+    groups, capacity = offer.groups, offer.capacity
+    maker_of_chip, ecosystem_of_chip, ecosystem_of_maker = cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
     n_makers = ecosystem_of_maker.shape[0]
@@ -130,3 +133,36 @@ def clear_market(
         if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
             break
     return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)
+
+
+def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: np.ndarray,
+            stock_left: np.ndarray, to_licensed: np.ndarray) -> np.ndarray:
+    """Chips offered in China at ``quarter``: released (``released``; ``release`` is each chip's
+    effective release quarter), still made (or in stock), and not retired. A chip retires SALE_QUARTERS
+    after its release, except a maker's newest released chip, a China part while it complies, and a US
+    maker's newest chip that the rules in force let it sell to licensed Chinese customers (the maker
+    keeps making its best China-licensable part: ASSUMPTION, SOURCES §A1/§C1 pattern of A800/H800/H20).
+    """
+    maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
+    made = released & ((quarter < cat.end_of_production) | (stock_left > 0))
+    newest = np.full(int(maker_of_chip.max()) + 1, np.iinfo(np.int64).min)
+    np.maximum.at(newest, maker_of_chip[made], release[made])
+    is_newest = release == newest[maker_of_chip]
+    licensable = made & is_us & to_licensed & ~china_part
+    newest_lic = np.full(newest.shape, np.iinfo(np.int64).min)
+    np.maximum.at(newest_lic, maker_of_chip[licensable], release[licensable])
+    is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
+    young = quarter < release + SALE_QUARTERS
+    complying_part = china_part & (quarter < cat.compliant_until)
+    return made & (young | is_newest | complying_part | is_newest_lic)
+
+
+def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
+                         to_licensed: np.ndarray) -> np.ndarray:
+    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+    domestic = sale & ~is_us
+    allowed = np.zeros((3, sale.shape[0]), dtype=bool)
+    allowed[0] = domestic
+    allowed[1] = domestic | (sale & is_us & to_anyone)
+    allowed[2] = allowed[1] | (sale & is_us & to_licensed)
+    return allowed

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
 
+from model.core.catalogue import MAKERS, Maker
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
 from model.core.quarters import parse_quarter
 
@@ -52,6 +53,13 @@ class Param:
         hi = "inf" if self.high is None else f"{self.high:g}"
         what = "an integer" if self.kind == "int" else "a number"
         return f"{what} in [{lo}, {hi}]" + (", or inf (off)" if self.allow_off else "")
+
+
+def capacity_param(maker: Maker) -> Param:
+    """The parameter that sets a domestic maker's 2026 capacity, from its catalogue entry."""
+    c = maker.capacity
+    return Param(c.param, c.default, "float", "chips/year", c.doc, c.source, low=0.0, high=1e8,
+                 sweep_range=c.sweep_range)
 
 
 PARAMS: tuple[Param, ...] = (
@@ -217,28 +225,7 @@ PARAMS: tuple[Param, ...] = (
           "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
           "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),
     # --- Chipmakers -----------------------------------------------------------------------------
-    Param("huawei_capacity_2026", 600_000, "float", "chips/year",
-          "Huawei's Ascend output in 2026 (scenarios 200k / 600k / 3M)",
-          "Bloomberg Sep 2025: ~600k 910C in 2026 (§B1, H as a report); 200k = US gov't 2025 "
-          "estimate (§B1, H); 3M = 'several million' (US officials, §B1, M)",
-          low=0.0, high=1e8, sweep_range=(200_000, 3_000_000)),
-    Param("cambricon_capacity_2026", 300_000, "float", "chips/year",
-          "Cambricon's output in 2026",
-          "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
-          low=0.0, high=1e8, sweep_range=(142_000, 500_000)),
-    Param("moore_threads_capacity_2026", 25_000, "float", "chips/year",
-          "Moore Threads' output in 2026",
-          "ASSUMPTION 25k (range 12k-40k): 2025 revenue ~1.5B yuan (§B2, M) at $5k-18k per unit",
-          low=0.0, high=1e8, sweep_range=(12_000, 40_000)),
-    Param("thead_capacity_2026", 400_000, "float", "chips/year",
-          "Alibaba T-Head's in-house AI-chip (PPU) output in 2026",
-          "ASSUMPTION 400k (range 265k-800k): ~265k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M) "
-          "growing about as domestic capacity does",
-          low=0.0, high=1e8, sweep_range=(265_000, 800_000)),
-    Param("kunlunxin_capacity_2026", 200_000, "float", "chips/year",
-          "Baidu Kunlunxin's in-house AI-chip output in 2026",
-          "ASSUMPTION 200k (range 116k-400k): ~116k shipped in 2025 (IDC via Reuters, Apr 2026, §C4 M)",
-          low=0.0, high=1e8, sweep_range=(116_000, 400_000)),
+    *(capacity_param(m) for m in MAKERS if m.capacity is not None),  # from the catalogue
     Param("domestic_capacity_growth", 0.5, "float", "per year",
           "annual growth of domestic chipmakers' capacity after 2026 (and before it, backwards)",
           "ASSUMPTION 0.5 (range 0-1): Huawei ~2x 2025->2026 (Bloomberg, §B1, H) vs HBM-bound "
@@ -430,6 +417,40 @@ PARAMS: tuple[Param, ...] = (
 
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
+
+#: The values a model was built with, one attribute per parameter (frozen: what was set never mixes with
+#: what happened, which the model's agents and arrays hold). ``ChipMarketModel.p`` is one.
+Parameters = make_dataclass("Parameters", [(p.name, Any) for p in PARAMS], frozen=True, slots=True)
+Parameters.__doc__ = "The parameter values of one model (see ``PARAMS``): read-only."
+
+
+def as_dict(values) -> dict[str, Any]:
+    """A ``Parameters`` as {name: value}, in the table's order."""
+    return {f.name: getattr(values, f.name) for f in fields(values)}
+
+
+def keyword_init(table: tuple[Param, ...]):
+    """Decorator for a model's ``__init__(self, rng, values)``: the decorated method takes one explicit
+    keyword argument per parameter of ``table``, with the table's default, plus ``rng`` (what Mesa's
+    SolaraViz and ``mesa.batch_run`` inspect and pass), and hands the values on as a dict. The
+    signature is generated (as ``dataclasses`` does) so that the table states each default once."""
+    def decorate(init):
+        names = [p.name for p in table]
+        for name in names:
+            if not name.isidentifier():  # pragma: no cover (the table's names are identifiers)
+                raise ValueError(f"parameter name {name!r} is not an identifier")
+        keywords = ", ".join(f"{n}=_defaults[{n!r}]" for n in names)
+        values = ", ".join(f"{n!r}: {n}" for n in names)
+        source = (f"def __init__(self, *, {keywords}, rng=None):\n"
+                  f"    _init(self, rng, {{{values}}})\n")
+        namespace = {"_defaults": {p.name: p.default for p in table}, "_init": init}
+        exec(source, namespace)  # noqa: S102 (generated from the parameter table's names only)
+        generated = namespace["__init__"]
+        generated.__doc__ = init.__doc__
+        generated.__qualname__ = init.__qualname__
+        generated.__module__ = init.__module__
+        return generated
+    return decorate
 
 
 def suggest(name: str) -> str:

@@ -31,6 +31,8 @@ Chinese stances, from loosest to strictest:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from model.core.quarters import format_quarter, parse_quarter
@@ -39,40 +41,41 @@ US_REGIMES = ("ban", "h20", "threshold", "lagged", "open")  # strictest first
 CHINA_STANCES = ("open", "discourage", "restrict", "ban")  # loosest first
 
 
-def us_exportable(
-    regime: str,
-    quarter: int,
-    release: np.ndarray,
-    china_part: np.ndarray,
-    compliant_until: np.ndarray,
-    lag_months: int,
-    tpp: np.ndarray | None = None,
-    mem_bw_gbs: np.ndarray | None = None,
-    tpp_cap: float = 21_000.0,
-    bw_cap_gbs: float = 6_500.0,
-) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ExportRule:
+    """The US export rule in force: the regime and the numbers it reads (``export_lag_months`` under
+    'lagged'; the TPP and bandwidth caps under 'threshold')."""
+
+    regime: str
+    lag_months: int = 18
+    tpp_cap: float = 21_000.0
+    bw_cap_gbs: float = 6_500.0
+
+
+def us_exportable(rule: ExportRule, quarter: int, chips) -> tuple[np.ndarray, np.ndarray]:
     """Which US chips may be exported to China this quarter.
 
-    Returns two boolean arrays over the given chips: ``to_anyone`` (any Chinese buyer may receive
-    them) and ``to_licensed`` (only approved customers may). Chips not yet released are never
-    exportable. Under ``threshold`` a chip needs ``tpp < tpp_cap`` and ``mem_bw_gbs < bw_cap_gbs``
-    (strictly below, as in the rule). Pure function of its arguments.
+    ``chips`` has the catalogue's arrays ``release``, ``china_part``, ``compliant_until``, ``tpp`` and
+    ``mem_bw_gbs`` (a ``CatalogueArrays``). Returns two boolean arrays over the chips: ``to_anyone``
+    (any Chinese buyer may receive them) and ``to_licensed`` (only approved customers may). Chips not
+    yet released are never exportable. Under ``threshold`` a chip needs ``tpp < tpp_cap`` and
+    ``mem_bw_gbs < bw_cap_gbs`` (strictly below, as in the rule). Pure function of its arguments.
     """
-    release = np.asarray(release)
+    release = np.asarray(chips.release)
+    china_part = np.asarray(chips.china_part)
     released = release <= quarter
-    china_ok = np.asarray(china_part) & (quarter < np.asarray(compliant_until)) & released
+    china_ok = china_part & (quarter < np.asarray(chips.compliant_until)) & released
     none = np.zeros(release.shape, dtype=bool)
+    regime = rule.regime
     if regime == "ban":
         return none, none
     if regime == "h20":
         return china_ok, none
     if regime == "threshold":
-        if tpp is None or mem_bw_gbs is None:
-            raise ValueError("the threshold regime needs each chip's tpp and mem_bw_gbs")
-        below = (np.asarray(tpp) < tpp_cap) & (np.asarray(mem_bw_gbs) < bw_cap_gbs)
-        return china_ok, released & below & ~np.asarray(china_part)
+        below = (np.asarray(chips.tpp) < rule.tpp_cap) & (np.asarray(chips.mem_bw_gbs) < rule.bw_cap_gbs)
+        return china_ok, released & below & ~china_part
     if regime == "lagged":
-        old_enough = released & (3 * (quarter - release) >= lag_months)
+        old_enough = released & (3 * (quarter - release) >= rule.lag_months)
         return china_ok, old_enough & ~china_ok
     if regime == "open":
         return released.copy(), none

@@ -1,6 +1,6 @@
 """The AI-developer population as arrays: its initial state and its quarterly rules.
 
-The arrays are the developers' state. ``AIDeveloper`` agents (``model.core.agents``) are views that read
+The arrays are the developers' state. ``AIDeveloper`` agents (``model.core.developers``) are views that read
 their own row, so the UI and the DataCollector see agents while the quarterly decisions of the
 whole population are numpy operations (``ecosystem_pull``, ``access_class``, ``quarterly_demand``,
 ``install``). Names follow docs/ODD.md.
@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.optimize import brentq
 
 from model.core import fixedmath as fm
-from model.core.catalogue import ECOSYSTEMS, HISTORICAL_SPLIT
+from model.core.catalogue import DOMESTIC, ECOSYSTEMS, CatalogueArrays
 from model.core.network import peer_network
 
 SEGMENTS = ("hyperscaler", "ai_lab", "state", "enterprise")
@@ -103,20 +103,21 @@ class DeveloperArrays:
         return self.segment == STATE
 
 
-def create_population(
-    rng: np.random.Generator,
-    n: int,
-    quarterly_budget_2026: float,
-    initial_installed: float,
-    initial_us_share: float,
-    maker_names: tuple[str, ...],
-    ecosystem_of_maker: np.ndarray,
-    approved_customer_share: float,
-    china_approval_share: float,
-    taste_sd: float,
-    peers_per_developer: int,
-) -> DeveloperArrays:
-    """Draw the initial developer population (all randomness from ``rng``)."""
+@dataclass(frozen=True)
+class InstalledBase:
+    """China's installed AI compute at the start (H100e) and its US share (``ChipMarketModel.history_before``)."""
+
+    h100e: float
+    us_share: float
+
+
+def create_population(rng: np.random.Generator, p, initial: InstalledBase, cat: CatalogueArrays) -> DeveloperArrays:
+    """Draw the initial developer population (all randomness from ``rng``) from the model's parameters
+    ``p`` (n_developers, demand_2026_usd, approved_customer_share, china_approval_share, taste_sd,
+    peers_per_developer), the installed base at the start and the catalogue (each maker's share of its
+    stack's history)."""
+    n, taste_sd = p.n_developers, p.taste_sd
+    quarterly_budget_2026 = p.demand_2026_usd / 4.0
     counts = segment_counts(n)
     segment = np.repeat(np.arange(len(SEGMENTS)), counts)
     size = fm.exp(rng.normal(0.0, SIZE_LOG_SD, n))  # log-normal, exp in fixed arithmetic
@@ -128,25 +129,25 @@ def create_population(
     weight = size * (demand_share / np.where(seg_size > 0, seg_size, 1.0))[segment]  # sums to 1
     base_demand = quarterly_budget_2026 * weight
 
-    licensed = stratified_pick(rng, segment, weight, approved_customer_share)
-    china_approved = stratified_pick(rng, segment, weight, china_approval_share)
+    licensed = stratified_pick(rng, segment, weight, p.approved_customer_share)
+    china_approved = stratified_pick(rng, segment, weight, p.china_approval_share)
     taste = np.asfortranarray(rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0
                              else np.zeros((n, len(ECOSYSTEMS))))
 
     # initial US share per developer: segment tilt + noise, shifted so that the demand-weighted
     # aggregate equals the sourced historical share exactly (root of a common log-odds shift)
     offset = SEGMENT_US_TILT[segment] + rng.normal(0.0, INITIAL_SHARE_LOG_SD, n)
-    target = float(np.clip(initial_us_share, 1e-6, 1 - 1e-6))
+    target = float(np.clip(initial.us_share, 1e-6, 1 - 1e-6))
     base = _logit(target) + offset
     shift = brentq(lambda c: float((weight * _sigmoid(base + c)).sum()) - target, -40.0, 40.0, xtol=1e-12)
     us_share = _sigmoid(base + shift)
-    total = initial_installed * weight
-    installed = np.zeros((n, len(maker_names)), order="F")  # one contiguous column per maker
-    for m, name in enumerate(maker_names):
-        stack_share = us_share if ecosystem_of_maker[m] != ECOSYSTEMS.index("domestic") else 1.0 - us_share
-        installed[:, m] = total * stack_share * HISTORICAL_SPLIT[name]
+    total = initial.h100e * weight
+    installed = np.zeros((n, len(cat.maker_names)), order="F")  # one contiguous column per maker
+    for m in range(len(cat.maker_names)):
+        stack_share = us_share if cat.ecosystem_of_maker[m] != DOMESTIC else 1.0 - us_share
+        installed[:, m] = total * stack_share * float(cat.history_share[m])
 
-    peers = peer_network(rng, weight, peers_per_developer)
+    peers = peer_network(rng, weight, p.peers_per_developer)
     return DeveloperArrays(
         segment=segment,
         base_demand=base_demand,

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.core.catalogue import MAKERS
+from model.core import catalogue
+from model.core.catalogue import DOMESTIC, DOMESTIC_LEADER, US_LEADER, Maker
 from model.core.quarters import months_between
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
@@ -45,8 +46,8 @@ class Reporter:
         return f"{self.label} ({self.unit})"
 
 
-#: The model reporters, in order (INTERFACES §2).
-REPORTERS: tuple[Reporter, ...] = (
+#: The model reporters that do not depend on the catalogue, in order (INTERFACES §2).
+FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("us_stack_share", "US stack share of installed compute", "0-1"),
     Reporter("us_share_new", "US share of new purchases", "0-1"),
     Reporter("developers_on_us_stack", "developers mostly on the US stack", "share, 0-1"),
@@ -66,15 +67,36 @@ REPORTERS: tuple[Reporter, ...] = (
     Reporter("unspent_usd", "unspent budget", "billion USD per quarter", 1e9),
     Reporter("nvidia_china_supply_units", "Nvidia's China supply", "thousand units per quarter", 1e3),
     Reporter("huawei_output_cap_units", "Huawei's output ceiling", "thousand units per quarter", 1e3),
-) + tuple(
-    # per chipmaker, in catalogue order: units sold in China and China revenue this quarter (by_maker.csv)
-    r for m in MAKERS for r in (
-        Reporter(f"units_{m.name.lower()}", f"{m.name} chips sold in China", "thousand units per quarter",
-                 1e3),
-        Reporter(f"revenue_{m.name.lower()}", f"{m.name} China revenue", "billion USD per quarter", 1e9))
 )
-#: chipmaker name -> (its units reporter, its revenue reporter)
-MAKER_COLUMNS = {m.name: (f"units_{m.name.lower()}", f"revenue_{m.name.lower()}") for m in MAKERS}
+
+
+def maker_columns(makers: tuple[Maker, ...] | None = None) -> dict[str, tuple[str, str]]:
+    """chipmaker name -> (its units reporter, its revenue reporter), in catalogue order (default: the
+    catalogue in force)."""
+    return {m.name: (f"units_{m.reporter_key}", f"revenue_{m.reporter_key}")
+            for m in (catalogue.makers() if makers is None else makers)}
+
+
+def table(makers: tuple[Maker, ...] | None = None) -> tuple[Reporter, ...]:
+    """The model reporters, in order: the fixed ones, then per chipmaker in catalogue order its units
+    sold in China and its China revenue this quarter (by_maker.csv). Default: the catalogue in force."""
+    makers = catalogue.makers() if makers is None else makers
+    return FIXED_REPORTERS + tuple(
+        r for m in makers for r in (
+            Reporter(f"units_{m.reporter_key}", f"{m.name} chips sold in China", "thousand units per quarter",
+                     1e3),
+            Reporter(f"revenue_{m.reporter_key}", f"{m.name} China revenue", "billion USD per quarter", 1e9)))
+
+
+def label_of(name: str) -> Reporter | None:
+    """The reporter called ``name`` in the catalogue in force (None if there is none)."""
+    return next((r for r in table() if r.name == name), None)
+
+
+#: The model reporters of the sourced catalogue (``table()`` when no maker was added).
+REPORTERS: tuple[Reporter, ...] = table(catalogue.MAKERS)
+#: chipmaker name -> (its units reporter, its revenue reporter), sourced catalogue.
+MAKER_COLUMNS = maker_columns(catalogue.MAKERS)
 REPORTERS_BY_NAME = {r.name: r for r in REPORTERS}
 #: Names of the model reporters (INTERFACES §2), in order.
 MODEL_REPORTERS = tuple(r.name for r in REPORTERS)
@@ -137,54 +159,55 @@ def china_best_chip(model: "ChipMarketModel") -> float:
 
 
 def compute(model: "ChipMarketModel") -> dict[str, float]:
-    """Every model reporter for the quarter just cleared, by name, in ``MODEL_REPORTERS`` order.
+    """Every model reporter for the quarter just cleared, by name, in ``model.reporter_names`` order.
 
     Reads the model's arrays and agents and writes nothing: the model keeps the result as
     ``model.reported`` (which the DataCollector and the UI read)."""
     dev, cat = model.developers, model.catalogue
     us_mask = model.us_maker_mask
     revenue = model.chips_sold * model.china_price
-    nvidia = cat.maker_names.index("Nvidia")
     us_stack = us_share(dev.installed, us_mask)
     in_china = float(dev.installed.sum())
     offshore = float(dev.installed_offshore.sum())
     total = in_china + offshore
-    split = model.budget_split
+    split = dev.budget_split
     makers = {m.name: m for m in model.chipmakers}
-    huawei = makers["Huawei"].capacity
+    leader = makers.get(DOMESTIC_LEADER)
+    leader_cap = leader.capacity if leader is not None else 0.0
     values = {
         "us_stack_share": us_stack,
         "us_share_new": us_share(dev.last_purchases, us_mask),
         "developers_on_us_stack": developers_on_us_stack(dev.installed, us_mask),
         "china_compute_h100e": in_china,
-        "nvidia_china_revenue_usd": float(revenue[cat.maker_of_chip == nvidia].sum()),
+        "nvidia_china_revenue_usd": float(revenue[cat.maker_of_chip == cat.maker_index(US_LEADER)].sum()),
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
-        "domestic_ecosystem": float(model.maturity[2]),
+        "domestic_ecosystem": float(model.maturity[DOMESTIC]),
         "capability_gap_months": capability_gap_months(
             model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model)),
         "unmet_demand_h100e": float(dev.last_unmet.sum()) / USD_PER_H100E,
         "offshore_compute_h100e": offshore,
-        "grey_compute_h100e": model.grey_installed,
+        "grey_compute_h100e": dev.grey_installed,
         "us_stack_share_incl_offshore": (us_stack * in_china + offshore) / total if total > 0 else 0.0,
         "budget_usd": split["budget"],
         "spent_china_usd": split["china"],
         "spent_offshore_usd": split["offshore"],
         "spent_grey_usd": split["grey"],
         "unspent_usd": split["unspent"],
-        "nvidia_china_supply_units": makers["Nvidia"].china_supply_units,
-        "huawei_output_cap_units": huawei if np.isfinite(huawei) else 0.0,
+        "nvidia_china_supply_units": makers[US_LEADER].china_supply_units,
+        "huawei_output_cap_units": leader_cap if np.isfinite(leader_cap) else 0.0,
     }
+    columns = maker_columns(cat.makers)
     for maker in model.chipmakers:
         mine = cat.maker_of_chip == maker.index
-        units, rev = MAKER_COLUMNS[maker.name]
+        units, rev = columns[maker.name]
         values[units] = float(model.chips_sold[mine].sum())
         values[rev] = float(revenue[mine].sum())
-    return {name: values[name] for name in MODEL_REPORTERS}
+    return {name: values[name] for name in model.reporter_names}
 
 
-def zeros() -> dict[str, float]:
+def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
     """Every model reporter at 0.0: ``model.reported`` before the first quarter is cleared."""
-    return dict.fromkeys(MODEL_REPORTERS, 0.0)
+    return dict.fromkeys(names, 0.0)
 
 
 def reading(name: str) -> partial:

@@ -1,0 +1,197 @@
+"""The AI developers: a population that updates itself as a table, and a Mesa agent per row.
+
+``Developers`` is the whole population as arrays (``model.core.population.DeveloperArrays``) with its
+own quarterly step (``buy``, ODD §7.3-7.4, as mesa-frames does): every developer's ecosystem pull, access,
+budget and choice are numpy operations over the population, the market in China is cleared for all at
+once (``model.core.market``), and what it could not take goes to stockpiling, abroad, the grey market or
+stays unspent (``model.core.channels``). ``AIDeveloper`` agents are views of one row each, so the UI and
+the DataCollector still see agents and nothing is copied into them each quarter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from model.core import channels
+from model.core import fixedmath as fm
+from model.core.catalogue import SALE_QUARTERS
+from model.core.choice import ChoiceWeights, ecosystem_pull
+from model.core.market import Clearing, MarketOffer, chips_with_supply, clear_market
+from model.core.population import (
+    SEGMENTS,
+    DeveloperArrays,
+    access_class,
+    install,
+    installed_by_ecosystem,
+    own_shares,
+    quarterly_demand,
+)
+from model.core.quarters import parse_quarter, years_since_2026
+
+if TYPE_CHECKING:  # pragma: no cover
+    from model.core.chip_market import ChipMarketModel
+
+#: Where a quarter's budget went (USD, all developers): the keys of ``Developers.budget_split``.
+BUDGET_USES = ("budget", "china", "offshore", "grey", "unspent")
+
+
+@dataclass
+class Developers(DeveloperArrays):
+    """The developer population with its quarterly rules (state: ``DeveloperArrays``; plus the licences
+    drawn at the start, the smuggled compute installed in China, and the last quarter's outcome)."""
+
+    licensed_by_share: np.ndarray = None  # (n,) licences drawn at the start (approved_customer_share)
+    grey_installed: float = 0.0  # H100e of smuggled chips installed in China (all developers)
+    frontier_chip: int = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
+    access_classes: np.ndarray = None  # (n,) this quarter's access class (population.access_class)
+    budget_split: dict = field(default_factory=lambda: dict.fromkeys(BUDGET_USES, 0.0))
+
+    @classmethod
+    def from_arrays(cls, arrays: DeveloperArrays) -> Developers:
+        dev = cls(**{f.name: getattr(arrays, f.name) for f in fields(DeveloperArrays)})
+        dev.licensed_by_share = dev.licensed.copy()
+        dev.access_classes = np.zeros(dev.n, dtype=np.intp)
+        return dev
+
+    # --- the quarter ---------------------------------------------------------------------------
+    def buy(self, model: ChipMarketModel, offer: MarketOffer) -> Clearing:
+        """All developers choose and buy at once from ``offer``; supply groups are rationed; then what
+        the market in China could not take goes abroad, to the grey market, or stays unspent. Returns
+        the clearing with this quarter's purchases (incl. stockpiling and grey chips) and units sold."""
+        p, us, china = model.p, model.us_government, model.china_government
+        by_eco = installed_by_ecosystem(self.installed + self.installed_offshore, offer.catalogue.ecosystem_of_maker)
+        own = own_shares(by_eco)
+        peer = self.peers @ own if self.peers.nnz else np.zeros_like(own)  # scipy.sparse: no BLAS
+        pull = ecosystem_pull(own, peer, self.taste, china.pressure(self.state_affiliated),
+                              ChoiceWeights.of(p))
+        self.licensed = us.apply_licences(self.licensed_by_share, self.base_demand)
+        classes = access_class(china.allows_us(self.state_affiliated, self.china_approved), self.licensed)
+        demand = self.budgets(model)
+        result = clear_market(demand, pull, classes, offer)
+        orders = result.orders
+        ahead = self.stockpile(model, demand, result, (pull, classes, offer))
+        purchases, chips_sold = result.purchases, result.chips_sold
+        if ahead is not None:
+            purchases = purchases + ahead.purchases
+            chips_sold = chips_sold + ahead.chips_sold
+            orders = orders + ahead.orders
+        stockpiled = ahead.spent if ahead is not None else np.zeros(self.n)
+        self.advance += stockpiled
+
+        rest = result.unmet
+        offshore_usd, grey_usd, purchases = self.spend_the_rest(model, rest, demand, purchases)
+        unspent = np.maximum(rest - offshore_usd - grey_usd, 0.0)
+        self.carry = p.carryover_share * unspent
+        self.budget_split = {
+            "budget": float(demand.sum() + stockpiled.sum()),
+            "china": float(result.spent.sum() + stockpiled.sum()),
+            "offshore": float(offshore_usd.sum()), "grey": float(grey_usd.sum()),
+            "unspent": float(unspent.sum())}
+        install(self.installed, purchases, model.depreciation)
+        self.last_purchases = purchases
+        self.last_unmet = unspent
+        self.last_spent = result.spent + stockpiled
+        self.last_demand = demand
+        self.last_stockpiled = stockpiled
+        self.last_offshore = offshore_usd
+        self.last_grey = grey_usd
+        self.access_classes = classes
+        return replace(result, purchases=purchases, chips_sold=chips_sold, orders=orders)
+
+    def budgets(self, model: ChipMarketModel) -> np.ndarray:
+        """This quarter's budget per developer: the demand draw, plus the carried-over unspent budget,
+        less the repayment of budget brought forward to stockpile (over ``risk_horizon_quarters``)."""
+        p = model.p
+        drawn = quarterly_demand(model.rng, self.base_demand,
+                                 fm.power(1.0 + p.demand_growth, years_since_2026(model.quarter)),
+                                 p.demand_shock_sd)
+        gross = drawn + self.carry
+        repay = np.minimum(self.advance / p.risk_horizon_quarters, gross)
+        self.advance -= repay
+        return gross - repay
+
+    def stockpile(self, model: ChipMarketModel, demand: np.ndarray, result: Clearing, market) -> Clearing | None:
+        """Developers who may buy US chips and expect a cut bring budget forward and buy US chips with
+        supply left (a second clearing over US chips only); None when nobody stockpiles."""
+        pull, classes, offer = market
+        p, cat = model.p, offer.catalogue
+        us_allowed = offer.allowed_by_class & cat.is_us[None, :]
+        has_supply = chips_with_supply(offer.groups, result.capacity_left)
+        may_buy_us = (us_allowed & has_supply[None, :]).any(axis=1)[classes]
+        extra = channels.stockpile_extra(demand, may_buy_us, p.stockpile_share, p.policy_risk_weight,
+                                         model.us_government.supply_cut_risk)
+        if not extra.any():
+            return None
+        return clear_market(extra, pull, classes,
+                            replace(offer, allowed_by_class=us_allowed, capacity=result.capacity_left))
+
+    def spend_the_rest(self, model: ChipMarketModel, rest: np.ndarray, demand: np.ndarray,
+                       purchases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Offshore, then grey-market spending of the budget China's market did not take. Returns
+        (offshore USD, grey USD, purchases in China incl. grey chips); offshore compute is installed
+        in ``installed_offshore``."""
+        p, cat, q = model.p, model.catalogue, model.quarter
+        self.installed_offshore *= 1.0 - model.depreciation
+        self.grey_installed *= 1.0 - model.depreciation
+        zero = np.zeros(self.n)
+        sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part
+                         & (q < model.release + SALE_QUARTERS))
+        f = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us, sold_anywhere)
+        self.frontier_chip = f
+        self.last_grey_h100e = zero
+        if f < 0 or not rest.any():
+            return zero, zero, purchases
+        private = ~self.state_affiliated
+        maker = cat.maker_of_chip[f]
+        open_share = p.offshore_open_after_rule if q >= parse_quarter(p.offshore_rule_quarter) else 1.0
+        offshore = channels.offshore_spend(rest, demand, private, p.offshore_capacity_share, open_share)
+        self.installed_offshore[:, maker] += offshore * (
+            model.perf[f] / (cat.price_usd[f] * (1.0 + p.offshore_cost_premium)))
+        grey = channels.grey_spend(rest - offshore, private, p.grey_capacity_usd)
+        grey_h100e = grey * ((1.0 - p.grey_seizure_share) * model.perf[f]
+                             / (cat.price_usd[f] * (1.0 + p.grey_premium)))
+        self.last_grey_h100e = grey_h100e
+        if grey_h100e.any():
+            purchases = purchases.copy(order="F")
+            purchases[:, maker] += grey_h100e
+            self.grey_installed += float(grey_h100e.sum())
+        return offshore, grey, purchases
+
+
+class AIDeveloper(mesa.Agent):
+    """A Chinese AI developer. Its state is row ``index`` of ``model.developers``; its purchases
+    are decided for the whole population at once by ``Developers.buy``."""
+
+    def __init__(self, model: ChipMarketModel, index: int):
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def segment(self) -> str:
+        return SEGMENTS[self.model.developers.segment[self.index]]
+
+    @property
+    def licensed(self) -> bool:
+        return bool(self.model.developers.licensed[self.index])
+
+    @property
+    def china_approved(self) -> bool:
+        return bool(self.model.developers.china_approved[self.index])
+
+    @property
+    def us_compute_h100e(self) -> float:
+        row = self.model.developers.installed[self.index]
+        return float(row[self.model.us_maker_mask].sum())
+
+    @property
+    def domestic_compute_h100e(self) -> float:
+        row = self.model.developers.installed[self.index]
+        return float(row[~self.model.us_maker_mask].sum())
+
+    @property
+    def offshore_compute_h100e(self) -> float:
+        return float(self.model.developers.installed_offshore[self.index].sum())

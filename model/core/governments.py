@@ -1,0 +1,218 @@
+"""The two governments as Mesa agents: Washington's export rule and Beijing's import stance.
+
+Each holds its instruments and applies them (ODD §7.1-7.2): the US government its regime, TPP cap,
+licences, levies and the chance of a reversal; Beijing its stance, approvals, guidance, the mandate on
+state-affiliated developers, the domestic subsidy, the pairing quota and the import cap. The rules are
+pure functions in ``model.core.policy``; the agents keep the state and say which rule is in force.
+Sources: docs/SOURCES.md §B4, §C1-§C3 via ``model.core.parameters``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from model.core import fixedmath as fm
+from model.core.catalogue import DOMESTIC, ECOSYSTEMS
+from model.core.policy import (
+    CHINA_STANCES,
+    US_REGIMES,
+    ExportRule,
+    china_allows_us,
+    guidance_applies,
+    in_force_at,
+    parse_count_schedule,
+    parse_schedule,
+    scheduled_value,
+    split_regime,
+    tighten_china,
+    tighten_us,
+    us_exportable,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from model.core.chip_market import ChipMarketModel
+
+#: Domestic coverage of demand at which an adaptive Beijing tightens to discourage / restrict / ban
+#: (ASSUMPTION; reported localisation target 55% by 2027, SOURCES §C2, L).
+ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
+#: Chinese customers holding a US licence when a licence schedule is in force but gives no count yet
+#: (Reuters, May 2026: ~10 firms approved, SOURCES §C3 M/L).
+DEFAULT_LICENSED_CUSTOMERS = 10
+
+
+class USGovernment(mesa.Agent):
+    """Sets the US export rule each quarter: dated schedule first, then (``us_adaptive``) the TPP cap
+    that tracks the best domestic chip, then a chance of reversal. Its rules say which chips may be
+    exported to whom (``exportable``), who holds a licence (``apply_licences``) and what the US takes
+    of each sale (``levy``)."""
+
+    def __init__(self, model: ChipMarketModel):
+        super().__init__(model)
+        p = model.p
+        self.schedule = parse_schedule(p.us_policy_schedule, US_REGIMES)
+        self.licence_schedule = parse_count_schedule(p.us_licence_schedule)
+        self.regime, cap = split_regime(in_force_at(self.schedule, model.start, p.export_regime))
+        self.tpp_cap = float(p.export_tpp_cap) if cap is None else cap
+        self.reversals = 0
+
+    def step(self) -> None:
+        self.apply_schedule()
+        if self.model.p.us_adaptive and self.model.quarter % 4 == 0:
+            self.track_domestic_frontier()
+        self.maybe_reverse()
+
+    def apply_schedule(self) -> None:
+        value = scheduled_value(self.schedule, self.model.quarter)
+        if value is not None:
+            self.regime, cap = split_regime(value)
+            if cap is not None:
+                self.tpp_cap = cap
+
+    def track_domestic_frontier(self) -> None:
+        """Each year's first quarter: TPP cap = margin x TPP of the best domestic chip on sale."""
+        m = self.model
+        domestic = m.on_sale() & ~m.catalogue.is_us
+        if domestic.any():
+            self.tpp_cap = m.p.us_adaptive_margin * float(m.catalogue.tpp[domestic].max())
+
+    @property
+    def rule(self) -> ExportRule:
+        p = self.model.p
+        return ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
+
+    def exportable(self) -> tuple[np.ndarray, np.ndarray]:
+        """(to_anyone, to_licensed) over the catalogue's chips under the rule in force."""
+        return us_exportable(self.rule, self.model.quarter, self.model.catalogue)
+
+    def levy(self) -> np.ndarray:
+        """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China
+        parts (15%, Aug 2025), ``us_revenue_share`` on licensed chips (25%, Jan 2026); none under
+        'open' and none on domestic chips."""
+        p, cat = self.model.p, self.model.catalogue
+        if self.regime == "open":
+            return np.zeros(len(cat.names))
+        rate = np.where(cat.china_part, p.china_part_revenue_share, p.us_revenue_share)
+        return np.where(cat.is_us, rate, 0.0)
+
+    @property
+    def volume_capped(self) -> bool:
+        """Whether licensed products are held to ``us_volume_cap_share`` of their US units."""
+        return self.regime in ("threshold", "lagged")
+
+    def maybe_reverse(self) -> None:
+        """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
+        so the random stream does not depend on the regime or on ``realize_reversals``)."""
+        draw = self.model.rng.random()
+        p = self.model.p
+        if not p.realize_reversals:
+            return
+        if draw < p.us_reversal_prob and self.regime != "ban":
+            self.regime = tighten_us(self.regime)
+            self.reversals += 1
+
+    @property
+    def supply_cut_risk(self) -> float:
+        """Probability developers assign to losing US supply within their planning horizon."""
+        if self.regime == "ban":
+            return 0.0
+        p = self.model.p
+        return 1.0 - fm.power(1.0 - p.us_reversal_prob, p.risk_horizon_quarters)
+
+    # --- licences ------------------------------------------------------------------------------
+    def licensed_customers(self) -> int:
+        """Chinese customers holding a US licence now: the scheduled count, else 10."""
+        return int(in_force_at(self.licence_schedule, self.model.quarter, DEFAULT_LICENSED_CUSTOMERS))
+
+    def apply_licences(self, licensed_by_share: np.ndarray, base_demand: np.ndarray) -> np.ndarray:
+        """Which developers hold a US licence this quarter. With ``us_licence_schedule``: the N
+        developers with the largest budgets from each scheduled quarter (N the count in force); before
+        its first entry, and without a schedule, the licences drawn at the start
+        (``approved_customer_share``)."""
+        if not self.licence_schedule or self.model.quarter < self.licence_schedule[0][0]:
+            return licensed_by_share
+        order = np.argsort(-base_demand, kind="stable")
+        licensed = np.zeros(base_demand.shape[0], dtype=bool)
+        licensed[order[:self.licensed_customers()]] = True
+        return licensed
+
+    def per_customer_cap(self) -> float:
+        """Units of licensed chips all licensed customers together may take this quarter
+        (``per_customer_cap_units`` x licensed customers / 4); inf when the cap is off."""
+        cap = self.model.p.per_customer_cap_units
+        return cap * self.licensed_customers() / 4.0 if math.isfinite(cap) else math.inf
+
+
+class ChinaGovernment(mesa.Agent):
+    """Sets Beijing's import stance: dated schedule, then (optionally) the adaptive rule. Its
+    instruments: whom it lets buy US chips (``allows_us``), guidance and the state mandate
+    (``pressure``), the domestic subsidy and pairing quota (``buyer_cost``) and the import cap."""
+
+    def __init__(self, model: ChipMarketModel):
+        super().__init__(model)
+        p = model.p
+        self.schedule = parse_schedule(p.china_policy_schedule, CHINA_STANCES)
+        self.stance = in_force_at(self.schedule, model.start, p.china_import_policy)
+        self.domestic_coverage = 0.0
+
+    def step(self) -> None:
+        self.apply_schedule()
+        if self.model.p.china_adaptive:
+            self.tighten_as_supply_grows()
+
+    def apply_schedule(self) -> None:
+        value = scheduled_value(self.schedule, self.model.quarter)
+        if value is not None:
+            self.stance = value
+
+    def tighten_as_supply_grows(self) -> None:
+        """Tighten one level when domestic capacity covers the next threshold share of demand."""
+        self.domestic_coverage = self.model.domestic_coverage()
+        nxt = tighten_china(self.stance)
+        if nxt != self.stance and self.domestic_coverage >= ADAPTIVE_THRESHOLDS[nxt]:
+            self.stance = nxt
+
+    @property
+    def guidance_on(self) -> bool:
+        return guidance_applies(self.stance)
+
+    def allows_us(self, state_affiliated: np.ndarray, china_approved: np.ndarray) -> np.ndarray:
+        """Which developers Beijing lets buy US chips (boolean per developer)."""
+        return china_allows_us(self.stance, state_affiliated, china_approved, self.model.p.state_mandate)
+
+    def pressure(self, state_affiliated: np.ndarray) -> np.ndarray:
+        """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
+        preference for domestic chips, plus Beijing's window guidance when it is in force."""
+        p = self.model.p
+        per_dev = np.where(state_affiliated, p.state_domestic_preference, 0.0)
+        if self.guidance_on:
+            per_dev = per_dev + p.guidance_penalty * np.where(state_affiliated,
+                                                              p.state_guidance_multiplier, 1.0)
+        pressure = np.zeros((state_affiliated.shape[0], len(ECOSYSTEMS)), order="F")
+        pressure[:, :DOMESTIC] = per_dev[:, None]
+        return pressure
+
+    def buyer_cost(self, china_price: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
+        """What buyers pay per chip: the China price of US chips, the subsidised list price of domestic
+        ones, plus the cost of the domestic compute a pairing quota requires with each US chip."""
+        cat = self.model.catalogue
+        cost = np.where(cat.is_us, china_price, cat.price_usd * (1.0 - self.model.p.domestic_subsidy))
+        return cost + self.pairing_cost(cost, perf, on_sale)
+
+    def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
+        """Extra cost per US chip of the domestic compute a buyer must pair with it
+        (``domestic_pairing_ratio`` x its H100e x the cheapest domestic cost per H100e on sale)."""
+        ratio, cat = self.model.p.domestic_pairing_ratio, self.model.catalogue
+        domestic = on_sale & ~cat.is_us
+        if ratio <= 0 or not domestic.any():
+            return np.zeros(len(cat.names))
+        per_h100e = float((buyer_cost[domestic] / perf[domestic]).min())
+        return np.where(cat.is_us, ratio * perf * per_h100e, 0.0)
+
+    @property
+    def import_cap(self) -> float:
+        """Most US chips Beijing lets in this quarter (inf: no cap)."""
+        return self.model.p.china_import_cap_units

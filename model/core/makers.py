@@ -1,0 +1,257 @@
+"""Chipmakers as Mesa agents: US makers and domestic makers, two agent types with their own rules.
+
+A **US maker** (Nvidia, AMD) decides its China supply of each product and its price (ODD §7.5:
+``receive_production``, ``expect_orders``, ``plan_china_production``, ``price_by_scarcity``). Its state
+is its rows of the ``ChinaSupply`` table (one row per chip; each maker's chips are contiguous, so a
+maker's rows are views it alone writes, as in mesa-frames). A **domestic maker** (Huawei, Cambricon,
+...) has output bound by foundry capacity and its share of China's HBM (``set_capacity``, then
+``HBMPool.allocate``), grows capacity with the revenue it reinvests and paces its roadmap with R&D
+(``pace_roadmap``). The rules are pure functions in ``model.core.supply``; sources in docs/SOURCES.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from model.core import fixedmath as fm
+from model.core import supply
+from model.core.catalogue import ECOSYSTEMS, CatalogueArrays
+from model.core.quarters import parse_quarter, years_since_2026
+
+if TYPE_CHECKING:  # pragma: no cover
+    from model.core.chip_market import ChipMarketModel
+
+#: Most quarters by which R&D can pull a domestic chip forward or push it back (ASSUMPTION).
+MAX_ROADMAP_SHIFT = 4
+#: HBM binds domestic output from this quarter on (the 2024 stockpile covered 2024-25 output, §B1 M).
+HBM_FROM = parse_quarter("2026Q1")
+#: Stock below this many units counts as sold out (the clearing's round-off, a few ulps of the stock).
+STOCK_SOLD_OUT = 1e-6
+
+
+@dataclass
+class ChinaSupply:
+    """The US makers' China supply, one row per chip: units in stock for China, units in production for
+    next quarter, expected and last orders, the supply offered to the last clearing, scarcity and the
+    most a maker can make for China a quarter. Each US maker writes its own rows."""
+
+    stock: np.ndarray
+    production: np.ndarray
+    expected_orders: np.ndarray
+    last_orders: np.ndarray
+    last_supply: np.ndarray
+    scarcity: np.ndarray
+    limit: np.ndarray
+
+    @classmethod
+    def start(cls, cat: CatalogueArrays, us_china_production_share: float) -> ChinaSupply:
+        n = len(cat.names)
+        limit = supply.china_production_limit(cat.is_us, cat.china_part, cat.us_units_per_quarter,
+                                              cat.china_units_per_quarter, us_china_production_share)
+        return cls(cat.stock_units.copy(), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
+                   limit)
+
+    def first_production(self, may_sell: np.ndarray) -> None:
+        """What makers may sell in the first quarter arrives in it, and is what they expect to sell."""
+        self.production = np.where(may_sell, self.limit, 0.0)
+        self.expected_orders = self.production.copy()
+
+    def sell(self, stocked: np.ndarray, chips_sold: np.ndarray) -> None:
+        """Stocked products lose the units sold (round-off below ``STOCK_SOLD_OUT`` is sold out)."""
+        left = self.stock - np.where(stocked, chips_sold, 0.0)
+        left[left < STOCK_SOLD_OUT] = 0.0  # a clearing that exhausted the stock may leave round-off
+        self.stock[:] = np.where(stocked, left, self.stock)
+
+
+class Chipmaker(mesa.Agent):
+    """A chip firm: its products, and the revenue it books each quarter against the revenue its
+    planned roadmap assumed. ``USChipmaker`` and ``DomesticChipmaker`` add their own rules."""
+
+    def __init__(self, model: ChipMarketModel, index: int):
+        super().__init__(model)
+        cat = model.catalogue
+        self.index = index
+        self.spec = cat.makers[index]
+        self.name = self.spec.name
+        self.ecosystem = ECOSYSTEMS[cat.ecosystem_of_maker[index]]
+        self.products = cat.maker_of_chip == index  # (J,) its chips
+        self.revenue_usd = 0.0  # this quarter
+        self.cumulative_revenue_usd = 0.0
+        self.cumulative_reference_usd = 0.0
+
+    is_domestic = False
+
+    def book_sales(self, revenue_usd: float) -> float:
+        """Record this quarter's revenue and the revenue the planned roadmap assumed; returns the
+        revenue above plan (negative: below)."""
+        self.revenue_usd = revenue_usd
+        growth = fm.power(1.0 + self.model.p.demand_growth, years_since_2026(self.model.quarter))
+        reference = self.spec.revenue_2026_usd / 4.0 * growth
+        self.cumulative_revenue_usd += revenue_usd
+        self.cumulative_reference_usd += reference
+        return revenue_usd - reference
+
+    def supply_group(self) -> tuple[np.ndarray, float] | None:
+        """(its chips, units it can deliver this quarter) when one limit binds all of them, else None."""
+        return None
+
+
+class USChipmaker(Chipmaker):
+    """A US maker: decides each product's China supply and its price (ODD §7.5)."""
+
+    def __init__(self, model: ChipMarketModel, index: int, table: ChinaSupply):
+        super().__init__(model, index)
+        rows = np.flatnonzero(self.products)
+        if rows.size and rows[-1] - rows[0] + 1 != rows.size:
+            raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
+        self.rows = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
+        self.table = table
+
+    def step(self) -> None:
+        self.receive_production()
+        self.expect_orders()
+        self.plan_china_production()
+        self.price_by_scarcity()
+
+    def receive_production(self) -> None:
+        """Last quarter's China production joins the China stock; a product whose production ends this
+        quarter is left with its sourced end-of-production stock (the catalogue's ``stock_units``)."""
+        t, r, cat = self.table, self.rows, self.model.catalogue
+        t.stock[r] += t.production[r]
+        t.production[r] = 0.0
+        ending = cat.end_of_production[r] == self.model.quarter
+        t.stock[r][ending] = cat.stock_units[r][ending]
+
+    def expect_orders(self) -> None:
+        """Expected China orders of each product: smoothed orders seen last quarter; a product it could
+        not deliver last quarter is expected at its production limit (the maker launches it)."""
+        t, r = self.table, self.rows
+        t.expected_orders[r] = supply.expect_orders(t.expected_orders[r], t.last_orders[r],
+                                                    t.last_supply[r] > 0, t.limit[r],
+                                                    self.model.p.maker_order_smoothing)
+
+    def plan_china_production(self) -> None:
+        """Next quarter's China production: expected orders it may ship (at most the volume cap) minus
+        the stock it will still hold, within its limit, times the chance the rule holds; nothing for
+        products it may not sell to China or will no longer make."""
+        t, r, m = self.table, self.rows, self.model
+        may_sell, sellable_max = m.china_sellable()
+        t.production[r] = supply.plan_production(t.expected_orders[r], t.stock[r], sellable_max[r], t.limit[r],
+                                                 may_sell[r], 1.0 - m.p.us_reversal_prob)
+
+    def price_by_scarcity(self) -> None:
+        """Share of the US levy passed on: ``revenue_passthrough`` x last quarter's scarcity."""
+        t, r = self.table, self.rows
+        t.scarcity[r] = supply.scarcity(t.last_orders[r], t.last_supply[r])
+
+    @property
+    def china_supply_units(self) -> float:
+        """Units it can deliver to China this quarter (stock of its products on sale to China, as offered
+        to this quarter's clearing: ``last_supply``, not the stock left after the quarter's sales)."""
+        return float(self.table.last_supply[self.products & self.model.sellable_now].sum())
+
+
+class DomesticChipmaker(Chipmaker):
+    """A domestic maker: output bound by foundry capacity and HBM, capacity grown from reinvested
+    revenue, and a roadmap paced by R&D (ODD §7.5)."""
+
+    is_domestic = True
+
+    def __init__(self, model: ChipMarketModel, index: int):
+        super().__init__(model, index)
+        c = self.spec.capacity  # its 2026 capacity, set by its own parameter (None: not binding)
+        self.capacity_2026 = None if c is None else getattr(model.p, c.param, c.default)
+        self.hbm_stacks_per_chip = float(self.spec.hbm_stacks_per_chip)
+        self.foundry_capacity = math.inf  # chips this quarter
+        self.hbm_ceiling = math.inf  # chips this quarter that its HBM allows
+        self.capacity = math.inf  # chips this quarter: the smaller of the two
+        self.added_capacity = 0.0  # chips per quarter bought with reinvested revenue
+        self.roadmap_shift = 0  # quarters the roadmap runs ahead (+) or behind (-) plan
+
+    def step(self) -> None:
+        self.set_capacity()
+        self.pace_roadmap()
+
+    def set_capacity(self) -> None:
+        """Foundry capacity: the 2026 level growing at ``domestic_capacity_growth`` per year, plus what
+        reinvested revenue bought; ``HBMPool.allocate`` then bounds it by HBM."""
+        if self.capacity_2026 is None:
+            self.foundry_capacity = self.capacity = math.inf
+            return
+        growth = fm.power(1.0 + self.model.p.domestic_capacity_growth, years_since_2026(self.model.quarter))
+        self.foundry_capacity = self.capacity_2026 / 4.0 * growth + self.added_capacity
+        self.hbm_ceiling = math.inf
+        self.capacity = self.foundry_capacity
+
+    def bound_by_hbm(self, ceiling: float) -> None:
+        """This quarter's output is the smaller of foundry capacity and the HBM ceiling."""
+        self.hbm_ceiling = ceiling
+        self.capacity = min(self.foundry_capacity, ceiling)
+
+    def supply_group(self) -> tuple[np.ndarray, float] | None:
+        """(its chips, units it can deliver this quarter), or None when its capacity does not bind."""
+        if not math.isfinite(self.capacity):
+            return None
+        return self.products, self.capacity
+
+    def pace_roadmap(self) -> None:
+        """R&D funded by revenue above (below) the roadmap's plan brings chips earlier (later)."""
+        p = self.model.p
+        extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
+        shift = math.floor(extra * p.rd_share / p.rd_speedup_cost_usd)
+        self.roadmap_shift = int(max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift)))
+        self.model.reschedule_releases(self.index, self.roadmap_shift)
+
+    def book_sales(self, revenue_usd: float) -> float:
+        """As every maker; it also reinvests ``capacity_reinvest_share`` of revenue above plan."""
+        surplus = super().book_sales(revenue_usd)
+        if surplus > 0:
+            self.invest_in_capacity(surplus)
+        return surplus
+
+    def invest_in_capacity(self, surplus_usd: float) -> None:
+        """Capacity bought: surplus x ``capacity_reinvest_share`` / ``capacity_cost_usd`` chips a year."""
+        p = self.model.p
+        self.added_capacity += surplus_usd * p.capacity_reinvest_share / p.capacity_cost_usd / 4.0
+
+
+class HBMPool:
+    """China's HBM for domestic AI chips (stacks): the 2026Q1 stockpile plus domestic output, drawn over
+    ``hbm_drawdown_quarters``; from ``HBM_FROM`` each domestic maker's output is bound by its share of
+    the HBM usable in the quarter, and the chips sold use their stacks (ODD §7.5, §B1)."""
+
+    def __init__(self, model: ChipMarketModel):
+        self.model = model
+        self.stock = float(model.p.hbm_stockpile_2026)  # stacks
+        self.usable = math.inf  # stacks usable this quarter
+
+    def allocate(self, makers: list[DomesticChipmaker]) -> None:
+        """The stock / ``hbm_drawdown_quarters`` plus this quarter's domestic HBM output is usable; each
+        domestic maker's output is bound by its share (``supply.hbm_ceilings``); the rest stays."""
+        m, p = self.model, self.model.p
+        if m.quarter < HBM_FROM:
+            return
+        flow = p.domestic_hbm_2026 / 4.0 * fm.power(1.0 + p.domestic_hbm_growth, years_since_2026(m.quarter))
+        self.usable = self.stock / p.hbm_drawdown_quarters + flow
+        self.stock += flow
+        bound = [mk for mk in makers if math.isfinite(mk.foundry_capacity)]
+        if not bound:
+            return
+        foundry = np.array([mk.foundry_capacity for mk in bound])
+        stacks = np.array([mk.hbm_stacks_per_chip for mk in bound])
+        for mk, ceiling in zip(bound, supply.hbm_ceilings(foundry, stacks, self.usable), strict=True):
+            mk.bound_by_hbm(float(ceiling))
+
+    def use(self, chips_sold: np.ndarray) -> None:
+        """Domestic chips sold this quarter used their HBM stacks (from ``HBM_FROM``)."""
+        m = self.model
+        if m.quarter < HBM_FROM:
+            return
+        cat = m.catalogue
+        stacks = cat.hbm_stacks_per_chip[cat.maker_of_chip]
+        self.stock = max(0.0, self.stock - float((chips_sold * stacks)[~cat.is_us].sum()))
