@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
 from model.core.chip_market import ChipMarketModel
 from model.core.reporters import REPORTERS_BY_NAME
-from model.ui.view_base import MAKER_COLOURS, View, nice_ceiling
+from model.ui.view_base import View, maker_colour, nice_ceiling
 
 
 def _series(model: ChipMarketModel, name: str) -> np.ndarray:
@@ -134,8 +135,8 @@ SERIES_VIEWS: tuple[SeriesSpec, ...] = (
         ("us_stack_share_incl_offshore", "#64b5f6", 0, "^"),
     ), ylabels=("share on the US stack (0-1)",), ylim=((-0.02, 1.02),)),
     SeriesSpec("RevenueView", "Nvidia vs domestic revenue", (
-        ("nvidia_china_revenue_usd", MAKER_COLOURS["Nvidia"], 0, "o"),
-        ("domestic_revenue_usd", MAKER_COLOURS["Huawei"], 0, "o"),
+        ("nvidia_china_revenue_usd", maker_colour(US_LEADER), 0, "o"),
+        ("domestic_revenue_usd", maker_colour(DOMESTIC_LEADER), 0, "o"),
     ), ylabels=("revenue (billion USD per quarter)",), ylim=((0.0, None),)),
     SeriesSpec("EcosystemGapView", "Domestic ecosystem and capability gap", (
         ("domestic_ecosystem", "#6a1b9a", 0, "o"),
@@ -149,8 +150,8 @@ SERIES_VIEWS: tuple[SeriesSpec, ...] = (
         ("unspent_usd", "#c62828", 0, "o"),
     ), ylabels=("billion USD per quarter",), ylim=((0.0, None),)),
     SeriesSpec("SupplyView", "Nvidia's China supply and Huawei's output ceiling", (
-        ("nvidia_china_supply_units", MAKER_COLOURS["Nvidia"], 0, "o"),
-        ("huawei_output_cap_units", MAKER_COLOURS["Huawei"], 0, "s"),
+        ("nvidia_china_supply_units", maker_colour(US_LEADER), 0, "o"),
+        ("huawei_output_cap_units", maker_colour(DOMESTIC_LEADER), 0, "s"),
     ), ylabels=("thousand units per quarter",), ylim=((0.0, None),)),
 )
 

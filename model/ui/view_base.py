@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image as PILImage
 
+from model.core import catalogue
 from model.core.chip_market import ChipMarketModel
 from model.core.quarters import format_quarter
 
@@ -31,11 +32,19 @@ FIG_DPI = 80
 #: Quarters shown on the time axes (the default run is 20 quarters, 2026Q1-2030Q4).
 HORIZON_QUARTERS = 20
 
-MAKER_COLOURS = {
-    "Nvidia": "#2e7d32", "AMD": "#81c784",  # US stack: greens
-    "Huawei": "#c62828", "Cambricon": "#ef6c00", "MooreThreads": "#ad1457",  # domestic: reds
-    "THead": "#8d6e63", "Kunlunxin": "#f9a825",
-}
+#: Colour of a chipmaker the catalogue does not know (never drawn for the catalogue's own makers).
+UNKNOWN_MAKER_COLOUR = "0.5"
+
+
+def maker_colour(name: str) -> str:
+    """The colour chipmaker ``name`` is drawn in: its catalogue entry's (``Maker.colour``), read from the
+    catalogue in force, so that a maker added with ``catalogue.extended`` has its own."""
+    return next((m.colour for m in catalogue.makers() if m.name == name), UNKNOWN_MAKER_COLOUR)
+
+
+#: chipmaker name -> colour, for the sourced catalogue (``Maker.colour``; views of a model read the
+#: model's own makers, ``model.catalogue.makers``, which include any added at run time).
+MAKER_COLOURS = {m.name: m.colour for m in catalogue.MAKERS}
 
 
 def nice_ceiling(x: float) -> float:

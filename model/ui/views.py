@@ -17,7 +17,7 @@ from model.core.population import SEGMENTS
 from model.core.quarters import format_quarter
 from model.ui.series import SERIES_VIEW_CLASSES, EcosystemGapView, RevenueView, USShareView
 from model.ui.text import state_quarter
-from model.ui.view_base import MAKER_COLOURS, View, nice_ceiling, view_for
+from model.ui.view_base import View, nice_ceiling, view_for
 
 #: Most peer links drawn in the network view, and most developers (the largest) drawn as nodes.
 MAX_DRAWN_EDGES = 1500
@@ -35,9 +35,10 @@ class InstalledByMakerView(View):
         self.ax = self._axes()
         self.ax.set_ylabel("installed compute (million H100e)", fontsize=9)
         names = model.catalogue.maker_names
+        makers = model.catalogue.makers  # the model's own: any maker added at run time included
         self.order = [k for k in range(len(names)) if model.us_maker_mask[k]] + \
                      [k for k in range(len(names)) if not model.us_maker_mask[k]]
-        self.colours = [MAKER_COLOURS.get(names[k], "0.5") for k in self.order]
+        self.colours = [makers[k].colour for k in self.order]
         extra, extra_labels = self._ab_handles()
         if extra:
             extra_labels = ["A (areas)", "B (dashed: top of each maker)"]
@@ -119,8 +120,7 @@ class ChipSalesView(View):
         super().__init__(model)
         cat = model.catalogue
         self.names = cat.names
-        self.colours = [MAKER_COLOURS.get(cat.maker_names[cat.maker_of_chip[j]], "0.5")
-                        for j in range(len(cat.names))]
+        self.colours = [cat.makers[cat.maker_of_chip[j]].colour for j in range(len(cat.names))]
         self.ax = self.fig.add_subplot()
         self.fig.subplots_adjust(left=0.27, right=0.96, top=0.83, bottom=0.13)
         self.fig.suptitle(self.title, fontsize=11, y=0.985)
@@ -129,9 +129,8 @@ class ChipSalesView(View):
         self.ax.tick_params(labelsize=7)
         self.placeholder = self.ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(model.start)}",
                                         ha="center", va="center", transform=self.ax.transAxes, color="0.4")
-        makers = [m for m in MAKER_COLOURS if m in cat.maker_names]
-        handles = [Patch(color=MAKER_COLOURS[m]) for m in makers]
-        labels = list(makers)
+        handles = [Patch(color=m.colour) for m in cat.makers]  # the model's makers, in catalogue order
+        labels = [m.name for m in cat.makers]
         if self.compare:
             handles += [Patch(facecolor="0.4"), Patch(facecolor="white", edgecolor="0.4", hatch="////")]
             labels += ["A", "B (hatched)"]

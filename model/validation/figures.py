@@ -106,22 +106,31 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
     quarters = sorted(runs["quarter"].unique())
     x = np.arange(len(quarters))
     pos = {q: k for k, q in enumerate(quarters)}
-    from model.core.reporters import MAKER_COLUMNS
+    from model.core import catalogue
+    from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
+    from model.core.reporters import maker_columns
     from model.validation.quarterly import CNY_PER_USD
 
-    revenue_cols = [revenue for _, revenue in MAKER_COLUMNS.values()]
-    nvidia = runs[MAKER_COLUMNS["Nvidia"][1]]
+    columns = {name: pair for name, pair in maker_columns().items() if pair[1] in runs.columns}
+    revenue_cols = [revenue for _, revenue in columns.values()]
+    # The domestic maker whose revenue (in CNY) is observed: the first whose ``<key>_revenue`` is scored.
+    domestic = [m for m in catalogue.makers() if m.is_domestic and m.name in columns]
+    observed = set(scored["quantity"]) if "quantity" in scored else set()
+    reported = next((m for m in domestic if f"{m.reporter_key}_revenue" in observed),
+                    next(m for m in domestic if m.name == DOMESTIC_LEADER))
+    leader = runs[columns[US_LEADER][1]]
     runs = runs.assign(
-        nvidia_bn=nvidia / 1e9,
-        nvidia_share=nvidia / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
-        huawei_k=runs[MAKER_COLUMNS["Huawei"][0]] / 1e3,
-        cambricon_cny_bn=runs[MAKER_COLUMNS["Cambricon"][1]] * CNY_PER_USD / 1e9)
-    panels = [("nvidia_bn", "Nvidia China revenue (bn USD)",
+        leader_bn=leader / 1e9,
+        leader_share=leader / runs[revenue_cols].sum(axis=1).where(lambda v: v > 0),
+        domestic_leader_k=runs[columns[DOMESTIC_LEADER][0]] / 1e3,
+        reported_cny_bn=runs[columns[reported.name][1]] * CNY_PER_USD / 1e9)
+    panels = [("leader_bn", f"{US_LEADER} China revenue (bn USD)",
                ("nvidia_china_revenue", "nvidia_h20_revenue_china"), 1e9),
-              ("nvidia_share", "Nvidia share of AI-chip revenue",
+              ("leader_share", f"{US_LEADER} share of AI-chip revenue",
                ("nvidia_share_china_ai_chip_market", "nvidia_share_china_advanced_ai_chips"), 1.0),
-              ("huawei_k", "Huawei Ascend units (thousand)", (), 1e3),
-              ("cambricon_cny_bn", "Cambricon revenue (bn CNY)", ("cambricon_revenue",), 1e9)]
+              ("domestic_leader_k", f"{DOMESTIC_LEADER} units (thousand)", (), 1e3),
+              ("reported_cny_bn", f"{reported.name} revenue (bn CNY)", (f"{reported.reporter_key}_revenue",),
+               1e9)]
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True, sharex=True)
     markers = {"H": "o", "M/H": "o", "M": "s", "L": "^", "L/M": "^"}
     for ax, (col, title, quantities, scale) in zip(axes.flat, panels, strict=True):

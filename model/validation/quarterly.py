@@ -23,9 +23,11 @@ import numpy as np
 import pandas as pd
 
 from model.analysis.by_maker import summarise
+from model.core import catalogue
+from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
 from model.core.docblocks import replace_block
 from model.core.quarters import parse_quarter
-from model.core.reporters import MAKER_COLUMNS
+from model.core.reporters import maker_columns
 from model.sweep.experiment import EXPERIMENTS_DIR
 from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
@@ -40,7 +42,11 @@ OUT_OF_SAMPLE_END = parse_quarter("2025Q4")
 #: CNY per USD for yuan-denominated observations (ASSUMPTION 7.2, the approximate 2024-25 average;
 #: range 7.0-7.3).
 CNY_PER_USD = 7.2
-DOMESTIC_MAKERS = ("Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin")
+
+
+def domestic_makers() -> list[str]:
+    """Names of the domestic chipmakers of the catalogue in force (``Maker.is_domestic``), in its order."""
+    return [m.name for m in catalogue.makers() if m.is_domestic]
 
 
 def run_replay(params: dict | None = None, seeds=None, steps: int | None = None) -> pd.DataFrame:
@@ -68,7 +74,7 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
                    "h200_revenue_usd": float(m.chips_sold[h200] * m.china_price[h200]),
                    "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
                    **{c: m.reported[c] for c in ("spent_offshore_usd", "spent_grey_usd", "unspent_usd")}}
-            row.update({c: m.reported[c] for pair in MAKER_COLUMNS.values() for c in pair})
+            row.update({c: m.reported[c] for pair in maker_columns(cat.makers).values() for c in pair})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -93,20 +99,39 @@ def _period_values(runs: pd.DataFrame, period: str, column_fn) -> np.ndarray | N
 
 
 def _revenue(g: pd.DataFrame, makers) -> float:
-    return float(sum(g[MAKER_COLUMNS[m][1]].sum() for m in makers))
+    columns = maker_columns()
+    return float(sum(g[columns[m][1]].sum() for m in makers))
 
 
 def _units(g: pd.DataFrame, makers) -> float:
-    return float(sum(g[MAKER_COLUMNS[m][0]].sum() for m in makers))
+    columns = maker_columns()
+    return float(sum(g[columns[m][0]].sum() for m in makers))
 
 
 def _all_makers(g: pd.DataFrame):
-    return list(MAKER_COLUMNS)
+    """The makers of the catalogue in force whose reporters ``g`` holds."""
+    return [name for name, (_, revenue) in maker_columns().items() if revenue in g.columns]
+
+
+def _per_maker_quantities() -> dict:
+    """The observed quantities that name one chipmaker, mapped through the catalogue by its reporter key:
+    ``ai_accelerator_shipments_china_<key>`` (its units) for every maker, ``<key>_revenue`` (its revenue in
+    CNY, as Chinese listed makers report it) for every domestic maker. Only those observed.csv holds are
+    scored."""
+    out = {}
+    for m in catalogue.makers():
+        out[f"ai_accelerator_shipments_china_{m.reporter_key}"] = (
+            lambda g, name=m.name: _units(g, [name]), f"{m.name} units")
+        if m.is_domestic:
+            out[f"{m.reporter_key}_revenue"] = (
+                lambda g, name=m.name: _revenue(g, [name]) * CNY_PER_USD,
+                f"{m.name} revenue, model USD x {CNY_PER_USD} CNY/USD (ASSUMPTION)")
+    return out
 
 
 #: observed quantity -> (model quantity per seed over a period, what is compared)
 MODEL_QUANTITY = {
-    "nvidia_china_revenue": (lambda g: _revenue(g, ["Nvidia"]),
+    "nvidia_china_revenue": (lambda g: _revenue(g, [US_LEADER]),
                              "model: Nvidia AI-chip revenue in China; observed: all Nvidia revenue "
                              "attributed to China incl. Hong Kong, by billing location to FY2026 Q3 and by "
                              "customer headquarters from the FY2026 10-K on (also gaming and other products, "
@@ -124,28 +149,21 @@ MODEL_QUANTITY = {
     "nvidia_h20_revenue_china": (lambda g: float(g["h20_revenue_usd"].sum()), "H20 revenue in China"),
     "nvidia_h20_units_china": (lambda g: float(g["h20_units"].sum()), "H20 units sold in China"),
     "nvidia_share_china_ai_chip_market": (
-        lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
         "Nvidia's share of AI-chip revenue in China (legal sales)"),
     "nvidia_share_china_advanced_ai_chips": (
-        lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
+        lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
         "Nvidia's share of AI-chip revenue in China (legal sales)"),
     "domestic_vendor_share_china_ai_chip_sales": (
-        lambda g: _revenue(g, DOMESTIC_MAKERS) / max(_revenue(g, _all_makers(g)), 1e-9),
+        lambda g: _revenue(g, domestic_makers()) / max(_revenue(g, _all_makers(g)), 1e-9),
         "domestic makers' share of AI-chip revenue in China"),
     "china_ai_chip_market": (lambda g: _revenue(g, _all_makers(g)),
                              "all makers' AI-chip revenue in China (legal sales)"),
-    "cambricon_revenue": (lambda g: _revenue(g, ["Cambricon"]) * CNY_PER_USD,
-                          f"Cambricon revenue, model USD x {CNY_PER_USD} CNY/USD (ASSUMPTION)"),
     "ai_accelerator_shipments_china_all": (lambda g: _units(g, _all_makers(g)),
                                            "all accelerator units sold in China (legal sales)"),
-    "ai_accelerator_shipments_china_nvidia": (lambda g: _units(g, ["Nvidia"]), "Nvidia units"),
-    "ai_accelerator_shipments_china_amd": (lambda g: _units(g, ["AMD"]), "AMD units"),
     "ai_accelerator_shipments_china_domestic": (
-        lambda g: _units(g, DOMESTIC_MAKERS), "domestic units"),
-    "ai_accelerator_shipments_china_huawei": (lambda g: _units(g, ["Huawei"]), "Huawei units"),
-    "ai_accelerator_shipments_china_thead": (lambda g: _units(g, ["THead"]), "T-Head units"),
-    "ai_accelerator_shipments_china_kunlunxin": (lambda g: _units(g, ["Kunlunxin"]), "Kunlunxin units"),
-    "ai_accelerator_shipments_china_cambricon": (lambda g: _units(g, ["Cambricon"]), "Cambricon units"),
+        lambda g: _units(g, domestic_makers()), "domestic units"),
+    **_per_maker_quantities(),
 }
 SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_advanced_ai_chips",
                     "domestic_vendor_share_china_ai_chip_sales"}
@@ -243,10 +261,10 @@ def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd
 
 #: The quantities of a frozen forecast, per quarter: (column, function of one seed's quarter rows).
 FORECAST_QUANTITIES = {
-    "nvidia_china_revenue_usd": lambda g: _revenue(g, ["Nvidia"]),
-    "nvidia_share_of_spending": lambda g: _revenue(g, ["Nvidia"]) / max(_revenue(g, _all_makers(g)), 1e-9),
-    "huawei_units": lambda g: _units(g, ["Huawei"]),
-    "huawei_revenue_usd": lambda g: _revenue(g, ["Huawei"]),
+    "nvidia_china_revenue_usd": lambda g: _revenue(g, [US_LEADER]),
+    "nvidia_share_of_spending": lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
+    "huawei_units": lambda g: _units(g, [DOMESTIC_LEADER]),
+    "huawei_revenue_usd": lambda g: _revenue(g, [DOMESTIC_LEADER]),
     "all_makers_revenue_usd": lambda g: _revenue(g, _all_makers(g)),
     "spent_grey_usd": lambda g: float(g["spent_grey_usd"].sum()),
     "spent_offshore_usd": lambda g: float(g["spent_offshore_usd"].sum()),

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.core import catalogue
+from model.core.catalogue import ROCM, US_LEADER
 from model.sweep.design import build_design
 from model.sweep.experiment import EXPERIMENTS_DIR, load_experiment
 
@@ -72,23 +74,26 @@ def nvidia_revenue_share(df: pd.DataFrame) -> dict[str, float]:
 
     The measure: revenue-weighted (USD at the China price; SOURCES §E4 quotes market shares
     by sales), summed over the quarters of the year that the run covers. Also, under keys
-    ``amd_<year>`` and ``domestic_<year>``, AMD's and the domestic makers' shares of the year."""
+    ``amd_<year>`` and ``domestic_<year>``, the ROCm makers' (AMD's) and the domestic makers' shares of
+    the year. Makers are the catalogue's (``Maker.ecosystem``, ``Maker.is_domestic``, ``US_LEADER``)."""
     rev_cols = [c for c in df.columns if c.startswith("rev_")]
-    domestic_cols = [f"rev_{m}" for m in ("Huawei", "Cambricon", "MooreThreads", "THead", "Kunlunxin")
-                     if f"rev_{m}" in df]
+    makers = catalogue.makers()
+    domestic_cols = [f"rev_{m.name}" for m in makers if m.is_domestic and f"rev_{m.name}" in df]
+    rocm_cols = [f"rev_{m.name}" for m in makers if m.ecosystem == ROCM and f"rev_{m.name}" in df]
+    leader = f"rev_{US_LEADER}"
     total = df[rev_cols].sum(axis=1)
     year = df["quarter"].str[:4]
     out = {}
     for y, idx in df.groupby(year).groups.items():
         t = total.loc[idx].sum()
         ok = t > 0
-        out[str(y)] = float(df.loc[idx, "rev_Nvidia"].sum() / t) if ok else float("nan")
-        out[f"amd_{y}"] = float(df.loc[idx, "rev_AMD"].sum() / t) if ok else float("nan")
+        out[str(y)] = float(df.loc[idx, leader].sum() / t) if ok else float("nan")
+        out[f"amd_{y}"] = float(sum(df.loc[idx, c].sum() for c in rocm_cols) / t) if ok else float("nan")
         out[f"domestic_{y}"] = float(df.loc[idx, domestic_cols].to_numpy().sum() / t) if ok else float("nan")
         out[f"us_{y}"] = 1.0 - out[f"domestic_{y}"]
     for i, qlabel in enumerate(df["quarter"]):
         t = total.iloc[i]
-        out[qlabel] = float(df["rev_Nvidia"].iloc[i] / t) if t > 0 else float("nan")
+        out[qlabel] = float(df[leader].iloc[i] / t) if t > 0 else float("nan")
     return out
 
 
