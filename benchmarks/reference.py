@@ -77,10 +77,10 @@ import mesa
 
 from model import ChipMarketModel
 from model.core import reporters
-from model.core.governments import ADAPTIVE_THRESHOLDS
-from model.core.makers import MAX_ROADMAP_SHIFT
 from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, ROADMAP_FROM, SALE_QUARTERS
 from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
+from model.core.governments import ADAPTIVE_THRESHOLDS
+from model.core.makers import MAX_ROADMAP_SHIFT
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule, split_regime
 from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter

@@ -203,7 +203,8 @@ def test_agents_are_mesa_agents_and_read_the_arrays():
     # one agent per catalogue maker, of its own type; one agent per government
     assert len(m.agents_by_type[USChipmaker]) == sum(not mk.is_domestic for mk in MAKERS)
     assert len(m.agents_by_type[DomesticChipmaker]) == sum(mk.is_domestic for mk in MAKERS)
-    assert {a.name for a in m.agents_by_type[DomesticChipmaker]} == {mk.name for mk in MAKERS if mk.is_domestic}
+    domestic = {mk.name for mk in MAKERS if mk.is_domestic}
+    assert {a.name for a in m.agents_by_type[DomesticChipmaker]} == domestic
     assert len(m.agents_by_type[USGovernment]) == len(m.agents_by_type[ChinaGovernment]) == 1
     total = sum(devs.get("us_compute_h100e")) + sum(devs.get("domestic_compute_h100e"))
     assert total == pytest.approx(m.reported["china_compute_h100e"])

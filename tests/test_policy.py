@@ -7,12 +7,12 @@ from model import ChipMarketModel
 from model.core.catalogue import catalogue_arrays
 from model.core.policy import (
     US_REGIMES,
+    ExportRule,
     china_allows_us,
     in_force_at,
     parse_schedule,
     scheduled_value,
     tighten_us,
-    ExportRule,
     us_exportable,
 )
 from model.core.quarters import format_quarter, months_between, parse_quarter

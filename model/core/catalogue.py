@@ -133,7 +133,8 @@ MAKERS: tuple[Maker, ...] = (
     ),
     Maker(
         "AMD", "US", ROCM, colour="#81c784", capacity=None,
-        capacity_source="China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible).",
+        capacity_source=(
+            "China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible)."),
         revenue_2026_usd=0.0, revenue_source="US firm: no R&D channel in the model",
         history_share=0.07,
     ),
@@ -193,7 +194,8 @@ MAKERS: tuple[Maker, ...] = (
             (265_000, 800_000)),
         capacity_source=(
             "Parameter thead_capacity_2026: Alibaba's in-house PPU; ~265k shipped in 2025 (IDC, §C4 M); "
-            "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, §A1 M)"),
+            "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, "
+            "§A1 M)"),
         revenue_2026_usd=4e9, revenue_source="in-house: ASSUMPTION notional revenue = 400k chips x $10k",
         history_share=0.20,
         hbm_stacks_per_chip=4.0, hbm_source="PPU: 96 GB HBM2e (§A1, M) at 24 GB a stack -> 4",

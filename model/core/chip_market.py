@@ -88,7 +88,8 @@ class ChipMarketModel(mesa.Model):
         # --- calendar and catalogue
         self.start = parse_quarter(p.start_quarter)
         self.quarter = self.start
-        self.catalogue = with_us_roadmap(catalogue_arrays(), p.us_roadmap_delay_quarters, p.us_roadmap_perf_scale)
+        self.catalogue = with_us_roadmap(catalogue_arrays(), p.us_roadmap_delay_quarters,
+                                         p.us_roadmap_perf_scale)
         cat = self.catalogue
         self.reporter_names = tuple(r.name for r in reporters.table(cat.makers))
         self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC
@@ -264,7 +265,8 @@ class ChipMarketModel(mesa.Model):
         passes on, ``revenue_passthrough`` x its scarcity) and buyers' costs (Beijing's instruments,
         ``ChinaGovernment.buyer_cost``) this quarter."""
         levy = self.us_government.levy()
-        self.china_price = self.catalogue.price_usd * (1.0 + self.p.revenue_passthrough * self.supply.scarcity * levy)
+        passed_on = self.p.revenue_passthrough * self.supply.scarcity * levy
+        self.china_price = self.catalogue.price_usd * (1.0 + passed_on)
         self.buyer_cost = self.china_government.buyer_cost(self.china_price, self.perf, sale)
 
     def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +330,8 @@ class ChipMarketModel(mesa.Model):
         rule's licensable set when the caller already has it."""
         if to_licensed is None:
             _, to_licensed = self.us_government.exportable()
-        return on_sale(self.quarter, self.catalogue, self.release, self.released, self.supply.stock, to_licensed)
+        return on_sale(self.quarter, self.catalogue, self.release, self.released, self.supply.stock,
+                       to_licensed)
 
     # ------------------------------------------------------------------------------------------
     # Chips' calendar and the domestic ecosystem

@@ -63,7 +63,8 @@ class Developers(DeveloperArrays):
         the market in China could not take goes abroad, to the grey market, or stays unspent. Returns
         the clearing with this quarter's purchases (incl. stockpiling and grey chips) and units sold."""
         p, us, china = model.p, model.us_government, model.china_government
-        by_eco = installed_by_ecosystem(self.installed + self.installed_offshore, offer.catalogue.ecosystem_of_maker)
+        by_eco = installed_by_ecosystem(self.installed + self.installed_offshore,
+                                        offer.catalogue.ecosystem_of_maker)
         own = own_shares(by_eco)
         peer = self.peers @ own if self.peers.nnz else np.zeros_like(own)  # scipy.sparse: no BLAS
         pull = ecosystem_pull(own, peer, self.taste, china.pressure(self.state_affiliated),
@@ -114,7 +115,8 @@ class Developers(DeveloperArrays):
         self.advance -= repay
         return gross - repay
 
-    def stockpile(self, model: ChipMarketModel, demand: np.ndarray, result: Clearing, market) -> Clearing | None:
+    def stockpile(self, model: ChipMarketModel, demand: np.ndarray, result: Clearing,
+                  market) -> Clearing | None:
         """Developers who may buy US chips and expect a cut bring budget forward and buy US chips with
         supply left (a second clearing over US chips only); None when nobody stockpiles."""
         pull, classes, offer = market

@@ -141,7 +141,8 @@ class USChipmaker(Chipmaker):
         products it may not sell to China or will no longer make."""
         t, r, m = self.table, self.rows, self.model
         may_sell, sellable_max = m.china_sellable()
-        t.production[r] = supply.plan_production(t.expected_orders[r], t.stock[r], sellable_max[r], t.limit[r],
+        t.production[r] = supply.plan_production(t.expected_orders[r], t.stock[r], sellable_max[r],
+                                                 t.limit[r],
                                                  may_sell[r], 1.0 - m.p.us_reversal_prob)
 
     def price_by_scarcity(self) -> None:

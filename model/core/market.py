@@ -76,7 +76,8 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     cat = offer.catalogue
     allowed_by_class, base, cost, perf = offer.allowed_by_class, offer.base, offer.cost, offer.perf
     groups, capacity = offer.groups, offer.capacity
-    maker_of_chip, ecosystem_of_chip, ecosystem_of_maker = cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker
+    maker_of_chip, ecosystem_of_chip = cat.maker_of_chip, cat.ecosystem_of_chip
+    ecosystem_of_maker = cat.ecosystem_of_maker
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
     n_makers = ecosystem_of_maker.shape[0]

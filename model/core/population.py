@@ -105,13 +105,15 @@ class DeveloperArrays:
 
 @dataclass(frozen=True)
 class InstalledBase:
-    """China's installed AI compute at the start (H100e) and its US share (``ChipMarketModel.history_before``)."""
+    """China's installed AI compute at the start (H100e) and its US share
+    (``ChipMarketModel.history_before``)."""
 
     h100e: float
     us_share: float
 
 
-def create_population(rng: np.random.Generator, p, initial: InstalledBase, cat: CatalogueArrays) -> DeveloperArrays:
+def create_population(rng: np.random.Generator, p, initial: InstalledBase,
+                      cat: CatalogueArrays) -> DeveloperArrays:
     """Draw the initial developer population (all randomness from ``rng``) from the model's parameters
     ``p`` (n_developers, demand_2026_usd, approved_customer_share, china_approval_share, taste_sd,
     peers_per_developer), the installed base at the start and the catalogue (each maker's share of its
