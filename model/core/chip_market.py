@@ -605,6 +605,22 @@ class ChipMarketModel(mesa.Model):
         return supply / expected if expected > 0 else 0.0
 
     # ------------------------------------------------------------------------------------------
+    # What the sweep needs of a model class (model.sweep.protocol)
+    @classmethod
+    def parameter_table(cls) -> tuple:
+        """The parameters an experiment may set: ``model.core.parameters.PARAMS``."""
+        return PARAMS
+
+    @classmethod
+    def reporter_table(cls) -> tuple:
+        """The model reporters, in order (the sweep's output columns): ``model.core.reporters.REPORTERS``."""
+        return REPORTERS
+
+    def time_label(self, step: int) -> str:
+        """The calendar quarter of ``step`` (0-based), e.g. '2026Q1': the sweep's ``quarter`` column."""
+        return format_quarter(self.start + step)
+
+    # ------------------------------------------------------------------------------------------
     # Convenience for users
     @property
     def quarter_label(self) -> str:
