@@ -343,7 +343,7 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
     try:
         result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
                            scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report,
-                           progress=sys.stderr is not None and not sys.stderr.closed, **extra)
+                           progress=_progress_bar(), on_warning=warn, **extra)
     except OSError as exc:  # disk full, a folder that became read-only ...
         raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
                          f"{exc.strerror or exc}); the runs saved so far are kept: fix the cause (e.g. free "
@@ -362,6 +362,50 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
         print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
               f"(--resume retries them)", file=sys.stderr)
     return result.exit_code
+
+
+def warn(message: str) -> None:
+    """A library's warning, on stderr in one line."""
+    print(f"chipstack: warning: {one_line(message)}", file=sys.stderr)
+
+
+class ProgressBar:
+    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr."""
+
+    def start(self, header: str, name: str, total: int, saved: int) -> None:
+        from tqdm import tqdm
+
+        print(header, file=sys.stderr)
+        self.bar = tqdm(total=total, initial=saved, unit="run", desc=name, file=sys.stderr,
+                        dynamic_ncols=True, postfix="failed=0")
+
+    def set_total(self, total: int) -> None:
+        self.bar.total = total
+        self.bar.refresh()
+
+    def advance(self, runs: int, failed: int) -> None:
+        self.bar.update(runs)
+        self.bar.set_postfix_str(f"failed={failed}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar() -> ProgressBar | None:
+    return ProgressBar() if sys.stderr is not None and not sys.stderr.closed else None
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    """``chipstack replicate DIR/manifest.json [--workers N] [--scheduler ADDRESS] [--rtol/--atol]``."""
+    from model.sweep.replicate import replicate, report_text
+
+    r = replicate(args.manifest, workers=getattr(args, "workers", None),
+                  scheduler=getattr(args, "scheduler", None), rtol=getattr(args, "rtol", None),
+                  atol=getattr(args, "atol", None), progress=_progress_bar(), on_warning=warn)
+    for note in r.warnings:
+        warn(note)
+    print(report_text(r, args.manifest))
+    return 0 if r.identical else 1
 
 
 def _sweep_report(out_dir: Path) -> list[Path]:
@@ -388,7 +432,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         from model.analysis.report import cmd_report
         return cmd_report(args)
     if args.command == "replicate":
-        from model.sweep.replicate import cmd_replicate
         return cmd_replicate(args)
     if args.command == "validate":
         from model.validation.cli import cmd_validate

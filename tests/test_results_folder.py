@@ -143,15 +143,15 @@ def _drop_record(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_keep_first_half_of_steps, _duplicate_rows, _truncate,
                                     _rewrite_and_rehash, _drop_record])
-def test_resume_reruns_a_damaged_part_and_ends_with_identical_data(partial, reference, damage, capsys):
+def test_resume_reruns_a_damaged_part_and_ends_with_identical_data(partial, reference, damage):
     victim = parts(partial)[0]
     damage(victim)
     result = resume(partial)
     assert result.exit_code == 0
     assert result.resumed < 12 and result.done == 12
     assert_same_data(partial, reference)
-    err = capsys.readouterr().err
-    assert f"chipstack: warning: {str(victim)!r}: " in err and "its runs are run again" in err
+    assert any(note.startswith(f"{str(victim)!r}: ") and "its runs are run again" in note
+               for note in result.warnings)  # the command line prints them as "chipstack: warning: ..."
     assert not (partial / PARTS_DIR).exists()
 
 
@@ -204,7 +204,7 @@ def test_resume_of_an_intact_complete_folder_still_says_done(complete):
     assert (result.exit_code, result.done, result.total) == (0, 12, 12)
 
 
-def test_resume_removes_leftover_temporary_files(complete, capsys):
+def test_resume_removes_leftover_temporary_files(complete):
     leftovers = [complete / ".runs.parquet.k2j3h4g5.tmp", complete / ".final.csv.abcdefgh.tmp",
                  complete / "figures" / ".tradeoff.png.x1y2z3w4.tmp"]
     (complete / "figures").mkdir(exist_ok=True)
@@ -212,10 +212,11 @@ def test_resume_removes_leftover_temporary_files(complete, capsys):
         path.write_bytes(b"half-written")
     (complete / PARTS_DIR).mkdir()
     (complete / PARTS_DIR / "part-0-1.parquet").write_bytes(b"stale part")  # killed after the manifest
-    assert resume(complete).exit_code == 0
+    result = resume(complete)
+    assert result.exit_code == 0
     assert not any(p.exists() for p in leftovers)
     assert not (complete / PARTS_DIR).exists()
-    assert "left by an interrupted write" in capsys.readouterr().err
+    assert any("left by an interrupted write" in note for note in result.warnings)
 
 
 def test_resume_of_a_partial_folder_removes_leftover_temporary_files(partial, reference):
@@ -621,11 +622,12 @@ def test_workers_are_capped(monkeypatch, capsys):
     from model.sweep.runner import MAX_WORKERS_PER_CPU, capped_workers
 
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    assert capped_workers(1000, 10_000) == 2 * MAX_WORKERS_PER_CPU
-    assert "--workers 1000: more than 4 x the 2 cores" in capsys.readouterr().err
-    assert capped_workers(1000, 8) == 8  # never more workers than runs
-    assert capped_workers(None, 100) == 2
-    assert capsys.readouterr().err == ""
+    notes: list[str] = []
+    assert capped_workers(1000, 10_000, notes.append) == 2 * MAX_WORKERS_PER_CPU
+    assert len(notes) == 1 and "--workers 1000: more than 4 x the 2 cores" in notes[0]
+    assert capped_workers(1000, 8, notes.append) == 8  # never more workers than runs
+    assert capped_workers(None, 100, notes.append) == 2
+    assert len(notes) == 1 and capsys.readouterr().err == ""  # the runner does not print
 
 
 @pytest.mark.slow  # over 10 s: a real sweep, or the 10 s handshake timeout

@@ -19,7 +19,7 @@ import pytest
 from failing_model import FAILING_REGIME, MESSAGE, FailingModel
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.cli import cmd_sweep, main
-from model.sweep import runner
+from model.sweep import finalize, runner
 from model.sweep.design import build_design
 from model.sweep.experiment import experiment_from_dict, load_experiment
 from model.sweep.io import sha256_file
@@ -126,7 +126,7 @@ def test_crash_during_outputs_then_resume(reference, tmp_path, monkeypatch):
         raise SystemExit("killed")
 
     with monkeypatch.context() as patch:
-        patch.setattr(runner, "write_summary", crash)
+        patch.setattr(finalize, "write_summary", crash)
         with pytest.raises(SystemExit):
             run_sweep(exp, out, workers=1, progress=False)
     assert (out / "runs.parquet").exists() and not (out / "manifest.json").exists()

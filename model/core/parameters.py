@@ -453,25 +453,32 @@ def keyword_init(table: tuple[Param, ...]):
     return decorate
 
 
-def suggest(name: str) -> str:
-    """' (did you mean X?)' for a misspelt parameter name, or ''."""
-    close = difflib.get_close_matches(name, PARAMS_BY_NAME, n=1, cutoff=0.6)
+def _by_name(table: tuple[Param, ...] | None = None) -> dict[str, Param]:
+    """``table`` (another model class's parameter table) by name; :data:`PARAMS_BY_NAME` when None."""
+    return PARAMS_BY_NAME if table is None or table is PARAMS else {p.name: p for p in table}
+
+
+def suggest(name: str, table: tuple[Param, ...] | None = None) -> str:
+    """' (did you mean X?)' for a misspelt parameter name (of ``table``, default :data:`PARAMS`), or ''."""
+    close = difflib.get_close_matches(name, _by_name(table), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def unknown_parameter_error(name: str) -> ValueError:
-    return ValueError(f"unknown parameter {name!r}{suggest(name)}; "
-                      f"known parameters: {', '.join(sorted(PARAMS_BY_NAME))}")
+def unknown_parameter_error(name: str, table: tuple[Param, ...] | None = None) -> ValueError:
+    return ValueError(f"unknown parameter {name!r}{suggest(name, table)}; "
+                      f"known parameters: {', '.join(sorted(_by_name(table)))}")
 
 
-def validate_value(name: str, value: Any) -> Any:
-    """Check one parameter value; return it normalised (ints as int, floats as float).
+def validate_value(name: str, value: Any, table: tuple[Param, ...] | None = None) -> Any:
+    """Check one parameter value (of ``table``, default :data:`PARAMS`); return it normalised (ints
+    as int, floats as float).
 
     Raises ValueError naming the parameter, the value and what is allowed.
     """
-    if name not in PARAMS_BY_NAME:
-        raise unknown_parameter_error(name)
-    p = PARAMS_BY_NAME[name]
+    params = _by_name(table)
+    if name not in params:
+        raise unknown_parameter_error(name, table)
+    p = params[name]
 
     def bad(reason: str = "") -> ValueError:
         extra = f" ({reason})" if reason else ""
@@ -533,11 +540,12 @@ def _is_numpy_number(value: Any) -> bool:
     return isinstance(value, (np.integer, np.floating))
 
 
-def coerce_text(name: str, text: str) -> Any:
+def coerce_text(name: str, text: str, table: tuple[Param, ...] | None = None) -> Any:
     """Turn a command-line string (``--set NAME=VALUE``) into a typed, validated value."""
-    if name not in PARAMS_BY_NAME:
-        raise unknown_parameter_error(name)
-    p = PARAMS_BY_NAME[name]
+    params = _by_name(table)
+    if name not in params:
+        raise unknown_parameter_error(name, table)
+    p = params[name]
     t = text.strip()
     if p.kind == "bool":
         low = t.lower()
@@ -553,5 +561,5 @@ def coerce_text(name: str, text: str) -> Any:
             raise ValueError(
                 f"parameter {name!r}: invalid value {text!r} (not a number); allowed: {p.allowed()}"
             ) from None
-        return validate_value(name, int(num) if p.kind == "int" and num.is_integer() else num)
-    return validate_value(name, t)
+        return validate_value(name, int(num) if p.kind == "int" and num.is_integer() else num, table)
+    return validate_value(name, t, table)

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from model.core.parameters import PARAMS_BY_NAME
 from model.sweep.experiment import Experiment, SampleSpec
 
 RUN_ID_HEX = 16
@@ -127,7 +126,7 @@ def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[t
     if sample is None:
         return [(None, {})]
     names = list(sample.ranges)
-    kinds = [PARAMS_BY_NAME[name].kind for name in names]
+    kinds = ["int" if name in sample.integers else "float" for name in names]
     picks = choice_indices(sample) if sample.choices else [()] * len(matrix)
     return [
         (i, {name: (int(v) if kind == "int" else float(v)) for name, kind, v in zip(names, kinds, row)}
@@ -173,7 +172,8 @@ def salib_problem(sample: SampleSpec) -> dict:
 
 
 def sample_points(sample: SampleSpec) -> np.ndarray:
-    """(points x parameters) values; integer parameters rounded to the nearest integer."""
+    """(points x parameters) values; integer parameters (``sample.integers``) rounded to the nearest
+    integer."""
     problem = salib_problem(sample)
     if sample.method == "sobol":
         from SALib.sample import sobol
@@ -190,7 +190,7 @@ def sample_points(sample: SampleSpec) -> np.ndarray:
         bounds = np.asarray(problem["bounds"], dtype=float)
         matrix = qmc.scale(unit, bounds[:, 0], bounds[:, 1]) if len(bounds) else unit
     matrix = np.asarray(matrix, dtype=float)
-    is_int = np.array([PARAMS_BY_NAME[name].kind == "int" for name in problem["names"]])
+    is_int = np.array([name in sample.integers for name in problem["names"]], dtype=bool)
     if is_int.any():
         matrix[:, is_int] = np.rint(matrix[:, is_int])
     return matrix

@@ -44,11 +44,6 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], Any]) -> None
         writer(tmp)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
     """``data`` as indented JSON and a newline. Streamed to the file: with ``indent`` the json module
     encodes in Python, and ``json.dumps`` would first hold a list of every piece of the text (a

@@ -1,7 +1,7 @@
 """The sweep folder's ``manifest.json`` (INTERFACES §5): the one owner of writing it, reading it and
 checking the output files against the sha256 it records.
 
-The runner builds the manifest's content (:func:`model.sweep.runner.build_manifest`) and writes it
+The runner builds the manifest's content (:func:`model.sweep.finalize.build_manifest`) and writes it
 with :meth:`Manifest.write`; ``--resume`` asks :meth:`Manifest.load` whether a folder is complete;
 ``replicate`` reads it with :meth:`Manifest.read` (the strict checks of a finished sweep); the report
 reads it with :meth:`Manifest.load` and checks its files with :meth:`Manifest.altered_files`.

@@ -7,10 +7,13 @@ A published sweep must be re-runnable from its manifest. This module
 2. warns when the package versions, the git commit or the lock file differ from the manifest's
    (the numbers may still agree, but the user should know);
 3. re-runs the experiment the manifest describes (``manifest["experiment"]["spec"]``, the same
-   design, seeds and parameters) into a temporary folder, on the process pool or Dask;
+   design, seeds and parameters) into a temporary folder, on the process pool or Dask, with the
+   model class the manifest names (``model``, ``module:qualname``; ``ChipMarketModel`` for older
+   manifests without it), or the class given to :func:`replicate`;
 4. compares the replicated ``runs.parquet`` with the saved one value by value (exact equality,
-   NaN equal to NaN), and prints ``replicated: N runs, all values identical`` (exit 0) or a table
-   of the runs and columns that differ (exit 1).
+   NaN equal to NaN); :func:`report_text` says ``replicated: N runs, all values identical`` or
+   gives a table of the runs and columns that differ (the ``chipstack replicate`` command prints it,
+   exit 0 or 1).
 
 Exactness is the default and the promise on x86-64 with the pinned lock file (the simulation's
 arithmetic does not depend on the CPU or BLAS kernel: ``model.core.fixedmath``). For another platform
@@ -23,8 +26,8 @@ The manifest's CPU and BLAS record (``platform``) is compared too, and each diff
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +37,7 @@ import pandas as pd
 from model.sweep.errors import one_line, shown
 from model.sweep.io import sha256_file
 from model.sweep.manifest import Manifest
+from model.sweep.protocol import DEFAULT_MODEL, import_model
 from model.sweep.store import folder_lock
 
 KEY = ["run_id", "step"]
@@ -171,22 +175,33 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | No
 
 
 def replicate(manifest_path: str | Path, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True, rtol: float | None = None, atol: float | None = None) -> Replication:
-    """Re-run the sweep of ``manifest_path`` in a temporary folder and compare (see module doc)."""
+              progress=None, rtol: float | None = None, atol: float | None = None,
+              model_cls: type | None = None, on_warning: Callable[[str], None] | None = None) -> Replication:
+    """Re-run the sweep of ``manifest_path`` in a temporary folder and compare (see module doc).
+
+    ``model_cls``: the model class to run (default: the one the manifest names); ``progress`` and
+    ``on_warning``: as for :func:`model.sweep.runner.run_sweep`."""
     path, manifest = read_manifest(manifest_path)
     folder = path.parent
     with folder_lock(folder, shared=True):  # no sweep may write there while it is compared
-        return _replicate(path, manifest, workers, scheduler, progress, rtol, atol)
+        return _replicate(path, manifest, workers, scheduler, progress, rtol, atol, model_cls, on_warning)
 
 
-def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str | None, progress: bool,
-               rtol: float | None, atol: float | None) -> Replication:
+def manifest_model(manifest: dict) -> type:
+    """The model class a manifest names (``ChipMarketModel`` when it names none). Raises UsageError."""
+    return import_model(manifest.get("model") or DEFAULT_MODEL)
+
+
+def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str | None, progress,
+               rtol: float | None, atol: float | None, model_cls: type | None,
+               on_warning: Callable[[str], None] | None) -> Replication:
     from model.sweep.experiment import experiment_from_dict
     from model.sweep.runner import run_sweep
 
     folder = path.parent
     altered = check_files(folder, manifest)
-    experiment = experiment_from_dict(manifest["experiment"]["spec"], source=f"{path} (experiment.spec)")
+    experiment = experiment_from_dict(manifest["experiment"]["spec"], source=f"{path} (experiment.spec)",
+                                      model_cls=model_cls or manifest_model(manifest))
     result = Replication(runs=len(manifest.get("runs") or []), rows=0, altered_files=altered,
                          warnings=environment_warnings(manifest), rtol=rtol, atol=atol)
     if any(name == "runs.parquet" and why == "missing" for name, why in altered):
@@ -200,7 +215,7 @@ def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str |
     tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
     try:
         sweep = run_sweep(experiment, tmp / "sweep", workers=workers, scheduler=scheduler,
-                          progress=progress)
+                          progress=progress, on_warning=on_warning)
         if sweep.interrupted:
             raise KeyboardInterrupt
         again = pd.read_parquet(tmp / "sweep" / "runs.parquet")
@@ -265,14 +280,3 @@ def report_text(r: Replication, manifest_path: str | Path) -> str:
 def _exact(value) -> str:
     """Full precision for floats, so a difference in the 17th digit is visible."""
     return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-
-
-def cmd_replicate(args) -> int:
-    """``chipstack replicate DIR/manifest.json [--workers N] [--scheduler ADDRESS]``."""
-    r = replicate(args.manifest, workers=getattr(args, "workers", None),
-                  scheduler=getattr(args, "scheduler", None), rtol=getattr(args, "rtol", None),
-                  atol=getattr(args, "atol", None))
-    for note in r.warnings:
-        print(f"chipstack: warning: {one_line(note)}", file=sys.stderr)
-    print(report_text(r, args.manifest))
-    return 0 if r.identical else 1

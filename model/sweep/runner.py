@@ -21,38 +21,40 @@ Output folder rules: bad input is found before the folder is created. Without ``
 existing non-empty folder is an error (suggesting ``--resume``); nothing is ever overwritten
 silently. With ``--resume`` the folder must hold a sweep of the same experiment (same fingerprint).
 
-Over 400 lines as one job, the task loop and its rounds; the folder store, the manifest, the
-executors and the statistics live in their own modules beside it.
+Any model class of :mod:`model.sweep.protocol` can be swept (``model_cls``; the experiment's class by
+default, ``ChipMarketModel`` for experiment files). The runner does not print: warnings go to
+``on_warning`` (and :attr:`SweepResult.warnings`), progress to a :class:`Progress` the caller gives
+(the ``chipstack`` command draws a bar on stderr). The output stage (merging the parts, the data files,
+the manifest) is :mod:`model.sweep.finalize`'s; the folder store, the executors and the statistics
+live in their own modules beside it.
 """
 
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import math
 import os
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
-from model.core.parameters import PARAMS_BY_NAME
 from model.sweep.design import Design, Run, build_design
-from model.sweep.errors import UsageError, one_line, shown
+from model.sweep.errors import UsageError, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
-from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
-from model.sweep.io import sha256_file, write_json_atomic
-from model.sweep.manifest import MANIFEST, MANIFEST_VERSION, Manifest
-from model.sweep.provenance import git_state, package_versions, platform_info
+from model.sweep.experiment import Experiment, experiment_from_dict, load_experiment
+from model.sweep.finalize import OnFinished, finalize, now
+from model.sweep.io import write_json_atomic
+from model.sweep.manifest import MANIFEST, Manifest
+from model.sweep.protocol import parameters_by_name
 from model.sweep.stats import t_quantile
 from model.sweep.store import (
     PARTS_DIR,
@@ -60,15 +62,10 @@ from model.sweep.store import (
     check_output_folder,
     discard_parts,
     folder_lock,
-    in_design_order,
     load_parts,
-    merge_parts,
     remove_leftovers,
     verify_complete,
-    write_failures,
-    write_final,
     write_part,
-    write_summary,
 )
 from model.sweep.tasks import Task, TaskResult, drain, output_schema
 
@@ -81,8 +78,23 @@ TASKS_PER_WORKER = 6
 MAX_NEED = 2**52
 #: ``--workers`` above this many per core is capped, with a warning.
 MAX_WORKERS_PER_CPU = 4
-#: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
-OnFinished = Callable[[Path], list[Path]]
+#: Where the runner's warnings go (one line of text each, without a "chipstack: warning:" prefix).
+Warn = Callable[[str], None]
+
+
+class Progress(Protocol):
+    """A progress display the caller gives ``run_sweep`` (e.g. the command line's bar on stderr)."""
+
+    def start(self, header: str, name: str, total: int, saved: int) -> None:
+        """The sweep begins: a one-line ``header``, ``total`` runs of which ``saved`` are already done."""
+
+    def set_total(self, total: int) -> None:
+        """More runs were added (a precision target's round)."""
+
+    def advance(self, runs: int, failed: int) -> None:
+        """``runs`` more runs ended; ``failed`` runs have failed so far."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -96,6 +108,7 @@ class SweepResult:
     interrupted: bool = False
     broken: str = ""  # why the executor stopped early, if it did
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # as given to on_warning
 
     @property
     def exit_code(self) -> int:
@@ -112,33 +125,48 @@ def run_sweep(
     workers: int | None = None,
     resume: bool = False,
     executor: Executor | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     scheduler: str | None = None,
-    model_cls: type = ChipMarketModel,
+    model_cls: type | None = None,
     on_finished: OnFinished | None = None,
     warm_up: Callable[[], None] | None = None,
+    on_warning: Warn | None = None,
 ) -> SweepResult:
     """Run (or finish, with ``resume``) a sweep into ``out_dir``; see the module docstring.
 
     ``executor``: any ``concurrent.futures.Executor`` (it is not shut down here); by default one is
     made by :func:`make_executor` from ``workers`` and ``scheduler``. ``model_cls``: the model class
-    each run instantiates as ``model_cls(rng=seed, **parameters)`` (pickled by reference to the
-    workers, so it must be importable there). ``on_finished(out_dir)``: called once the data files
-    are written (e.g. the report, by the ``chipstack sweep`` command); the files it returns are
-    recorded in the manifest; if it raises, the sweep only warns. ``warm_up``: called in a
-    background thread while the first tasks run (imports for ``on_finished``). Raises UsageError on
-    bad input before anything is written.
+    to run, any class of :mod:`model.sweep.protocol` (pickled by reference to the workers, so it must
+    be importable there); by default the experiment's (``ChipMarketModel`` for a file); an
+    experiment of another class is validated again for this one. ``progress``: a :class:`Progress`,
+    or None/False for none. ``on_finished(out_dir)``: called once the data files are written (e.g. the
+    report, by the ``chipstack sweep`` command); the files it returns are recorded in the manifest;
+    if it raises, the sweep only warns. ``warm_up``: called in a background thread while the first
+    tasks run (imports for ``on_finished``). ``on_warning(text)``: each warning, as it happens (they
+    are also in :attr:`SweepResult.warnings`). Raises UsageError on bad input before anything is
+    written.
     """
     if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
+        experiment = load_experiment(experiment, model_cls)
+    elif model_cls is not None and model_cls is not experiment.model_cls:
+        experiment = experiment_from_dict(experiment.spec, experiment.source, model_cls)
+    if progress is True:
+        raise TypeError("progress: a model.sweep.runner.Progress (the runner does not print), or None")
+    notes: list[str] = []
+
+    def warn(message: str) -> None:
+        notes.append(message)
+        if on_warning is not None:
+            on_warning(message)
+
     out_dir = Path(out_dir)
     design = build_design(experiment)
     check_output_folder(out_dir, experiment, resume)  # bad input is found before anything is created
-    workers = capped_workers(workers, len(design.runs))
+    workers = capped_workers(workers, len(design.runs), warn)
     own_executor = executor is None
     if own_executor:
         executor = make_executor(workers, scheduler)
-    started = _now()
+    started = now()
     t0 = time.perf_counter()
     try:
         with folder_lock(out_dir, create=True):
@@ -146,8 +174,10 @@ def run_sweep(
             for path in remove_leftovers(out_dir):
                 warn(f"removed {shown(path)}, left by an interrupted write")
             if state == "complete":
-                return _already_complete(out_dir, experiment, t0)
-            sweep = _Sweep(experiment, design, out_dir, workers, progress, model_cls)
+                result = _already_complete(out_dir, experiment, t0)
+                result.warnings = notes
+                return result
+            sweep = _Sweep(experiment, design, out_dir, workers, progress or None, warn)
             try:
                 sweep.prepare(fresh=state == "fresh")
                 sweep.execute(executor, warm_up)
@@ -156,10 +186,11 @@ def run_sweep(
                     executor.shutdown(wait=True, cancel_futures=True)
                     own_executor = False
             result = sweep.result(time.perf_counter() - t0)
+            result.warnings = notes
             if result.interrupted or result.broken:
                 return result
             result.files = finalize(sweep, started, on_finished,
-                                    executor_name=executor_name(executor, workers))
+                                    executor_name=executor_name(executor, workers), warn=warn)
     finally:
         if own_executor:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -167,22 +198,17 @@ def run_sweep(
     return result
 
 
-def capped_workers(workers: int | None, n_runs: int) -> int:
+def capped_workers(workers: int | None, n_runs: int, warn: Warn | None = None) -> int:
     """``workers`` (default: the number of cores), at most :data:`MAX_WORKERS_PER_CPU` x the cores
-    (with a warning) and at most one per run."""
+    (with a warning to ``warn``) and at most one per run."""
     cpus = os.cpu_count() or 1
     asked = workers or cpus
     workers = max(1, min(asked, n_runs))
     cap = MAX_WORKERS_PER_CPU * cpus
-    if workers > cap:
+    if workers > cap and warn is not None:
         warn(f"--workers {asked}: more than {MAX_WORKERS_PER_CPU} x the {cpus} cores of this machine; "
              f"using {cap} (each worker holds a model in memory)")
-        workers = cap
-    return workers
-
-
-def warn(message: str) -> None:
-    print(f"chipstack: warning: {one_line(message)}", file=sys.stderr)
+    return min(workers, cap)
 
 
 def _already_complete(out_dir: Path, experiment: Experiment, t0: float) -> SweepResult:
@@ -206,12 +232,13 @@ def _already_complete(out_dir: Path, experiment: Experiment, t0: float) -> Sweep
 class _Sweep:
     """State of one sweep in the main process: saved parts, failures, progress."""
 
-    def __init__(self, experiment: Experiment, design: Design, out_dir: Path, workers: int, progress: bool,
-                 model_cls: type = ChipMarketModel):
+    def __init__(self, experiment: Experiment, design: Design, out_dir: Path, workers: int,
+                 progress: Progress | None = None, warn: Warn | None = None):
         self.experiment, self.design, self.out_dir = experiment, design, out_dir
-        self.model_cls = model_cls
+        self.model_cls = experiment.model_cls
         self.parts_dir = out_dir / PARTS_DIR
-        self.workers, self.progress = workers, progress
+        self.workers, self.progress = workers, progress or None
+        self.warn: Warn = warn or (lambda message: None)
         self.schema = output_schema(experiment)
         self.runs: list[Run] = design.runs  # grows by rounds with a precision target
         self.rounds = 0
@@ -229,7 +256,7 @@ class _Sweep:
                                                            "experiment": self.experiment.resolved()})
         self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps)
         for path, why in damaged:
-            warn(f"{shown(path)}: {why}; its runs are run again")
+            self.warn(f"{shown(path)}: {why}; its runs are run again")
         discard_parts(damaged)
         self.resumed = sum(len(ids) for ids in self.parts.values())
 
@@ -256,15 +283,14 @@ class _Sweep:
 
     def execute(self, executor: Executor, warm_up: Callable[[], None] | None = None) -> None:
         """Run every unsaved run; with a precision target, add replications in rounds."""
-        bar = self._progress_bar()
+        bar = self._start_progress()
         replications = np.full(self.design.n_points, self.design.replications)
         try:
             while True:
                 self.rounds += 1
                 self.runs = self.design.runs_for(replications) if self.rounds > 1 else self.design.runs
                 if bar is not None:
-                    bar.total = len(self.runs)
-                    bar.refresh()
+                    bar.set_total(len(self.runs))
                 self._run_missing(executor, bar, warm_up)
                 if self.experiment.precision is None:
                     break
@@ -280,7 +306,8 @@ class _Sweep:
             if bar is not None:
                 bar.close()
 
-    def _run_missing(self, executor: Executor, bar, warm_up: Callable[[], None] | None = None) -> None:
+    def _run_missing(self, executor: Executor, bar: Progress | None,
+                     warm_up: Callable[[], None] | None = None) -> None:
         saved = self.saved_ids()
         todo = sorted((run for run in self.runs if run.run_id not in saved), key=lambda r: r.run_id)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
@@ -299,28 +326,25 @@ class _Sweep:
         data["point"] = data["run_id"].map(point_of)
         return data.dropna(subset=["point"]).rename(columns={reporter: "value"})[["point", "value"]]
 
-    def save(self, result: TaskResult, bar) -> None:
+    def save(self, result: TaskResult, bar: Progress | None) -> None:
         """Write a finished task's rows as one atomic part file; note its failures."""
         if result.table is not None and result.table.num_rows:
             ids = sorted(result.done)
             self.parts[write_part(self.parts_dir, result.table, ids)] = ids
         self.failures.extend(result.failures)
         if bar is not None:
-            bar.update(len(result.done) + len(result.failures))
-            bar.set_postfix_str(f"failed={len(self.failures)}", refresh=False)
+            bar.advance(len(result.done) + len(result.failures), len(self.failures))
 
-    def _progress_bar(self):
-        if not self.progress:
+    def _start_progress(self) -> Progress | None:
+        if self.progress is None:
             return None
-        from tqdm import tqdm
-
         total = len(self.design.runs)
         more = " at least" if self.experiment.precision else ""
-        print(f"chipstack: sweep {self.experiment.name}: {total} runs ({self.design.n_points} points x{more} "
-              f"{self.experiment.replications} replications), {self.resumed} already saved, "
-              f"{self.workers} workers -> {self.out_dir}", file=sys.stderr)
-        return tqdm(total=total, initial=self.resumed, unit="run", desc=self.experiment.name,
-                    file=sys.stderr, dynamic_ncols=True, postfix="failed=0")
+        self.progress.start(f"chipstack: sweep {self.experiment.name}: {total} runs ({self.design.n_points} "
+                            f"points x{more} {self.experiment.replications} replications), {self.resumed} "
+                            f"already saved, {self.workers} workers -> {self.out_dir}",
+                            self.experiment.name, total, self.resumed)
+        return self.progress
 
     def done_ids(self) -> set[str]:
         """Saved runs that belong to the current run list."""
@@ -335,7 +359,8 @@ class _Sweep:
 
 def runs_per_task(experiment: Experiment, n_todo: int, workers: int) -> int:
     """Enough runs per task to hide process overhead, few enough to balance the workers."""
-    developers = experiment.parameters.get("n_developers", PARAMS_BY_NAME["n_developers"].default)
+    default = getattr(parameters_by_name(experiment.model_cls).get("n_developers"), "default", 0)
+    developers = experiment.parameters.get("n_developers", default)  # agents, for ChipMarketModel
     developers = max([developers] + [v for v in experiment.grid.get("n_developers", [])])
     by_work = WORK_PER_TASK // max(1, experiment.steps * max(developers, 100))
     by_balance = math.ceil(n_todo / (workers * TASKS_PER_WORKER))
@@ -356,92 +381,3 @@ def required_replications(final: pd.DataFrame, current: np.ndarray, precision) -
     need = np.minimum(need, np.maximum(8 * current, 2))
     need = np.where(n < current, current, need)  # failed runs: do not chase their replacements
     return np.minimum(need, precision.max_replications)
-
-
-# =============================================================================================
-# Outputs
-def finalize(sweep: _Sweep, started: str, on_finished: OnFinished | None, executor_name: str) -> list[Path]:
-    """Merge the parts and write every output file; returns the files written."""
-    out = sweep.out_dir
-    keep = {run.run_id for run in sweep.runs}
-    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
-    final = in_design_order(final, sweep.runs)
-    write_final(final, out / "final.csv")
-    write_summary(final, sweep.design, sweep.runs, out / "summary.csv")
-    failures_path = out / "failures.csv"
-    if sweep.failures:
-        write_failures(sweep.failures, sweep.runs, failures_path)
-    else:
-        failures_path.unlink(missing_ok=True)
-    files = [out / "runs.parquet", out / "final.csv", out / "summary.csv"]
-    files += [failures_path] if sweep.failures else []
-    counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
-    manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))
-    manifest.write(files, status="reporting")
-    extra = _call_on_finished(on_finished, out) if on_finished is not None else []
-    files += [p for p in extra if p.is_file()]
-    manifest.data["finished"] = _now()
-    manifest.write(files, status="complete")
-    if not sweep.failures:
-        shutil.rmtree(sweep.parts_dir, ignore_errors=True)
-    return files + [manifest.path]
-
-
-def _call_on_finished(on_finished: OnFinished, out: Path) -> list[Path]:
-    """The files ``on_finished`` wrote; if it fails the data are saved anyway, with a warning."""
-    try:
-        return [Path(p) for p in on_finished(out)]
-    except Exception as exc:  # the data are saved; a broken figure must not lose them
-        print(f"chipstack: warning: the report failed ({type(exc).__name__}: {exc}); "
-              f"the sweep's data are saved; retry with 'chipstack report {out}'", file=sys.stderr)
-        return []
-
-
-# ---------------------------------------------------------------------------------------------
-# Manifest
-def build_manifest(sweep: _Sweep, started: str, counts: dict, executor_name: str) -> dict:
-    exp, design = sweep.experiment, sweep.design
-    return {
-        "chipstack_manifest": MANIFEST_VERSION,
-        "status": "running",
-        "experiment": {
-            "name": exp.name, "description": exp.description, "steps": exp.steps,
-            "replications": exp.replications, "seed": exp.seed,
-            "source": exp.source, "source_sha256": _sha256_or_none(exp.source),
-            "parameters": exp.parameters, "grid": exp.grid,
-            "sample": exp.sample.as_dict() if exp.sample else None,
-            "spec": exp.spec,
-        },
-        "fixed": exp.fixed_parameters(),
-        "root_seed": exp.seed,
-        "varying": exp.varying,
-        "design": design.manifest_entry(exp),
-        "fingerprint": exp.fingerprint(),
-        "reporters": list(MODEL_REPORTERS),
-        "runs": [{"run_id": r.run_id, "replication": r.replication, "seed": r.seed,
-                  "sample_index": r.sample_index, "params": r.values} for r in sweep.runs],
-        "rounds": sweep.rounds,
-        "failed_run_ids": [f["run_id"] for f in sweep.failures],
-        "versions": package_versions(),
-        "git": git_state(),
-        "platform": platform_info(),
-        "requirements_lock_sha256": _sha256_or_none(REPO_ROOT / "requirements.lock"),
-        "executor": executor_name,
-        "workers": sweep.workers,
-        "started": started,
-        "finished": _now(),
-        "counts": counts,
-        "files": {},
-    }
-
-
-def _sha256_or_none(path) -> str | None:
-    try:
-        return sha256_file(path)
-    except (OSError, TypeError):
-        return None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-

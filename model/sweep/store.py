@@ -10,7 +10,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from model.core.chip_market import MODEL_REPORTERS
 from model.sweep.design import Design, Run, run_seed
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
@@ -351,24 +350,27 @@ def write_final(final: pd.DataFrame, path: Path) -> None:
         final.to_csv(tmp, index=False, chunksize=CSV_ROWS_PER_CHUNK)
 
 
-def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path) -> None:
-    """One row per design point: n_runs and mean, sd and 95% t-interval of each reporter."""
+def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path,
+                  reporters: Sequence[str]) -> None:
+    """One row per design point: n_runs and mean, sd and 95% t-interval of each of ``reporters``
+    (the model class's reporter names, in order)."""
     with atomic_path(path) as tmp:
-        summary_frame(final, design, runs).to_csv(tmp, index=False)
+        summary_frame(final, design, runs, reporters).to_csv(tmp, index=False)
 
 
-def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run]) -> pd.DataFrame:
+def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run],
+                  reporters: Sequence[str]) -> pd.DataFrame:
     point_of = {run.run_id: run.point for run in runs}
     points = pd.DataFrame([{**({"sample_index": p.sample_index} if design.sample else {}), **p.values}
                            for p in design.points])
     grouped = final.assign(_point=final["run_id"].map(point_of)).groupby("_point")
-    groups = grouped[list(MODEL_REPORTERS)]
+    groups = grouped[list(reporters)]
     n = grouped.size().reindex(range(len(points)), fill_value=0)
     mean = groups.mean().reindex(range(len(points)))
     sd = groups.std(ddof=1).reindex(range(len(points)))
     half = half_width(sd.to_numpy(), n.to_numpy()[:, None])
     columns = {"n_runs": n.to_numpy()}
-    for k, name in enumerate(MODEL_REPORTERS):
+    for k, name in enumerate(reporters):
         columns[f"{name}_mean"] = mean[name].to_numpy()
         columns[f"{name}_sd"] = sd[name].to_numpy()
         columns[f"{name}_ci_low"] = mean[name].to_numpy() - half[:, k]

@@ -1,5 +1,6 @@
-"""The summary table that ``chipstack sweep`` prints at the end: the final value of a reporter (mean
-and 95% interval) per design point, read from the sweep folder's ``summary.csv`` and manifest."""
+"""The summary table that ``chipstack sweep`` prints at the end (returned as text): the final value of
+a reporter (mean and 95% interval) per design point, read from the sweep folder's ``summary.csv`` and
+manifest."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pandas as pd
 from model.sweep.manifest import MANIFEST
 
 
-def summary_text(out_dir: Path, reporter: str = "us_stack_share") -> str:
-    """Readable table of the final ``reporter`` (mean and 95% interval) per design point."""
+def summary_text(out_dir: Path, reporter: str | None = None) -> str:
+    """Readable table of the final ``reporter`` (mean and 95% interval) per design point; by default
+    the model's first reporter (the manifest's ``reporters``; ``us_stack_share`` for ChipMarketModel)."""
     manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    reporter = reporter or (manifest.get("reporters") or ["us_stack_share"])[0]
     summary = pd.read_csv(out_dir / "summary.csv")
     exp = manifest["experiment"]
     counts = manifest["counts"]

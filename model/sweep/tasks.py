@@ -1,9 +1,9 @@
 """Tasks, the unit of work sent to the workers: several runs of one model class, their rows as one
 Arrow table, and the loop (:func:`drain`) that keeps the executor busy and hands each result back.
 
-A task carries its model class (``Task.model_cls``, any class called as ``model_cls(rng=seed, **params)``
-with a ``run(steps)`` method returning one row per step), so a worker process needs only to be able to
-import that class (pickled by reference).
+A task carries its model class (``Task.model_cls``, any class of :mod:`model.sweep.protocol`: built as
+``model_cls(rng=seed, **params)``, stepped, its rows read from its data collector), so a worker process
+needs only to be able to import that class (pickled by reference).
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from model.core.chip_market import MODEL_REPORTERS
-from model.core.parameters import PARAMS_BY_NAME
 from model.sweep.design import Run
 from model.sweep.errors import quiet_floating_point
 from model.sweep.experiment import Experiment
+from model.sweep.protocol import parameters_by_name, reporter_names, run_model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -35,7 +34,7 @@ class Task:
     fixed: dict
     runs: list[Run]
     schema: pa.Schema
-    model_cls: type  # called as model_cls(rng=seed, **fixed, **run.values); must be importable by workers
+    model_cls: type  # run as model_cls(rng=seed, **fixed, **run.values); must be importable by workers
 
 
 @dataclass
@@ -51,8 +50,7 @@ def run_task(task: Task) -> TaskResult:
     for run in task.runs:
         try:
             with quiet_floating_point():  # a run that overflows is a failure in failures.csv, not warnings
-                model = task.model_cls(rng=run.seed, **task.fixed, **run.values)
-                frames.append(model.run(task.steps))
+                frames.append(run_model(task.model_cls, run.seed, {**task.fixed, **run.values}, task.steps))
         except Exception as exc:
             failures.append(failure_record(run, exc, traceback.format_exc()))
             continue
@@ -87,14 +85,14 @@ def output_schema(experiment: Experiment) -> pa.Schema:
               pa.field("seed", pa.int64())]
     if experiment.sample is not None:
         fields.append(pa.field("sample_index", pa.int64()))
-    fields += [pa.field(name, _arrow_type(name)) for name in experiment.varying]
+    params = parameters_by_name(experiment.model_cls)
+    fields += [pa.field(name, _arrow_type(params[name].kind)) for name in experiment.varying]
     fields += [pa.field("step", pa.int64()), pa.field("quarter", pa.string())]
-    fields += [pa.field(name, pa.float64()) for name in MODEL_REPORTERS]
+    fields += [pa.field(name, pa.float64()) for name in reporter_names(experiment.model_cls)]
     return pa.schema(fields)
 
 
-def _arrow_type(name: str) -> pa.DataType:
-    kind = PARAMS_BY_NAME[name].kind
+def _arrow_type(kind: str) -> pa.DataType:
     return {"float": pa.float64(), "int": pa.int64(), "bool": pa.bool_()}.get(kind, pa.string())
 
 

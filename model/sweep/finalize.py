@@ -1,0 +1,115 @@
+"""The end of a sweep (INTERFACES §5): the saved parts merged into ``runs.parquet``, then
+``final.csv``, ``summary.csv``, ``failures.csv`` (when runs failed), the ``on_finished`` hook (the
+report) and ``manifest.json``, whose content is built here (:func:`build_manifest`).
+
+Called by :func:`model.sweep.runner.run_sweep` with the sweep's main-process state (the runner's
+``_Sweep``: experiment, design, runs, parts, failures); the folder's files are written by
+:mod:`model.sweep.store` and the manifest by :class:`model.sweep.manifest.Manifest`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from model.sweep.io import sha256_file
+from model.sweep.manifest import MANIFEST_VERSION, Manifest
+from model.sweep.protocol import reporter_names
+from model.sweep.provenance import REPO_ROOT, git_state, package_versions, platform_info
+from model.sweep.store import in_design_order, merge_parts, write_failures, write_final, write_summary
+
+#: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
+OnFinished = Callable[[Path], list[Path]]
+
+
+def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_name: str,
+             warn: Callable[[str], None]) -> list[Path]:
+    """Merge the parts and write every output file; returns the files written. ``sweep``: the
+    runner's ``_Sweep``; ``warn``: where a failed ``on_finished`` is reported."""
+    out = sweep.out_dir
+    keep = {run.run_id for run in sweep.runs}
+    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
+    final = in_design_order(final, sweep.runs)
+    write_final(final, out / "final.csv")
+    write_summary(final, sweep.design, sweep.runs, out / "summary.csv",
+                  reporter_names(sweep.experiment.model_cls))
+    failures_path = out / "failures.csv"
+    if sweep.failures:
+        write_failures(sweep.failures, sweep.runs, failures_path)
+    else:
+        failures_path.unlink(missing_ok=True)
+    files = [out / "runs.parquet", out / "final.csv", out / "summary.csv"]
+    files += [failures_path] if sweep.failures else []
+    counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
+    manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))
+    manifest.write(files, status="reporting")
+    extra = _call_on_finished(on_finished, out, warn) if on_finished is not None else []
+    files += [p for p in extra if p.is_file()]
+    manifest.data["finished"] = now()
+    manifest.write(files, status="complete")
+    if not sweep.failures:
+        shutil.rmtree(sweep.parts_dir, ignore_errors=True)
+    return files + [manifest.path]
+
+
+def _call_on_finished(on_finished: OnFinished, out: Path, warn: Callable[[str], None]) -> list[Path]:
+    """The files ``on_finished`` wrote; if it fails the data are saved anyway, with a warning."""
+    try:
+        return [Path(p) for p in on_finished(out)]
+    except Exception as exc:  # the data are saved; a broken figure must not lose them
+        warn(f"the report failed ({type(exc).__name__}: {exc}); "
+             f"the sweep's data are saved; retry with 'chipstack report {out}'")
+        return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest
+def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -> dict:
+    exp, design = sweep.experiment, sweep.design
+    return {
+        "chipstack_manifest": MANIFEST_VERSION,
+        "status": "running",
+        "experiment": {
+            "name": exp.name, "description": exp.description, "steps": exp.steps,
+            "replications": exp.replications, "seed": exp.seed,
+            "source": exp.source, "source_sha256": _sha256_or_none(exp.source),
+            "parameters": exp.parameters, "grid": exp.grid,
+            "sample": exp.sample.as_dict() if exp.sample else None,
+            "spec": exp.spec,
+        },
+        "fixed": exp.fixed_parameters(),
+        "root_seed": exp.seed,
+        "varying": exp.varying,
+        "design": design.manifest_entry(exp),
+        "fingerprint": exp.fingerprint(),
+        "model": exp.model,
+        "reporters": list(reporter_names(exp.model_cls)),
+        "runs": [{"run_id": r.run_id, "replication": r.replication, "seed": r.seed,
+                  "sample_index": r.sample_index, "params": r.values} for r in sweep.runs],
+        "rounds": sweep.rounds,
+        "failed_run_ids": [f["run_id"] for f in sweep.failures],
+        "versions": package_versions(),
+        "git": git_state(),
+        "platform": platform_info(),
+        "requirements_lock_sha256": _sha256_or_none(REPO_ROOT / "requirements.lock"),
+        "executor": executor_name,
+        "workers": sweep.workers,
+        "started": started,
+        "finished": now(),
+        "counts": counts,
+        "files": {},
+    }
+
+
+def _sha256_or_none(path) -> str | None:
+    try:
+        return sha256_file(path)
+    except (OSError, TypeError):
+        return None
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
