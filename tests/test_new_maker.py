@@ -75,8 +75,6 @@ def test_by_maker_table_finds_makers_from_columns(with_biren):
     assert table.set_index("maker").loc["Biren", "units"] == 2.0
 
 
-@pytest.mark.xfail(reason="needs the sweep protocol branch (columns from model_cls.reporter_table() at run "
-                          "time); the sweep writes only the import-time reporters here", strict=True)
 def test_new_maker_in_by_maker_csv(with_biren, tmp_path):
     spec = {"experiment": {"name": "biren", "description": "test", "steps": 4, "replications": 2, "seed": 5},
             "parameters": {"n_developers": 20}, "grid": {"export_regime": ["ban", "open"]}}
