@@ -205,3 +205,22 @@ def test_a_sampled_integer_parameter_of_the_toy_is_rounded(tmp_path):
     assert run_sweep(experiment_from_dict(data, model_cls=BoltzmannWealth), out, workers=1).exit_code == 0
     runs = pd.read_parquet(out / "runs.parquet")
     assert str(runs["n_agents"].dtype) == "int64" and runs["n_agents"].between(5, 50).all()
+
+
+def test_report_draws_the_toy_models_reporters(reference, tmp_path):
+    """``chipstack report`` reads the reporters from the manifest: the toy's figures show its first
+    reporter, and no ChipMarketModel figure or table is drawn for it."""
+    import shutil
+
+    from model.analysis.report import build_report
+    from model.analysis.sweep_data import load_sweep
+
+    out = tmp_path / "ref"
+    shutil.copytree(reference, out)
+    sweep = load_sweep(out)
+    assert sweep.reporters == ["gini", "richest"] and sweep.outcome == "gini"
+    report = build_report(out)
+    names = {p.name for p in report.paths}
+    assert names == {"timeseries_gini.png", "response_n_agents.png"}
+    assert not any("us_stack_share" in n or n == "tradeoff.png" for n in names)
+    assert any(n.startswith("by_maker.csv: skipped") for n in report.notes)

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from model.analysis.sweep_data import Sweep
-from model.core.chip_market import MODEL_REPORTERS
 from model.sweep.errors import UsageError
 
 
@@ -40,8 +39,8 @@ def uncertainties_of(sweep: Sweep) -> list[str]:
 
 
 def check_reporter(sweep: Sweep, reporter: str, option: str = "--reporter") -> str:
-    if reporter not in MODEL_REPORTERS or reporter not in sweep.final.columns:
-        known = [r for r in MODEL_REPORTERS if r in sweep.final.columns]
+    if reporter not in sweep.reporters or reporter not in sweep.final.columns:
+        known = [r for r in sweep.reporters if r in sweep.final.columns]
         raise UsageError(f"{option} {reporter!r}: unknown reporter in {sweep.dir / 'final.csv'}; "
                          f"allowed: one of {', '.join(known)}")
     return reporter

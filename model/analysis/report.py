@@ -89,10 +89,12 @@ def build_report(out_dir: str | Path) -> Report:
         path = sweep.dir / "by_maker.csv"
         write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
         paths.append(path)
-    emit(heatmap_figure(sweep), "heatmap_us_stack_share.png",
+    outcome = sweep.outcome
+    emit(heatmap_figure(sweep, outcome), f"heatmap_{outcome}.png",
          "export_regime and china_import_policy do not both vary in the grid")
-    emit(timeseries_figure(sweep), "timeseries_us_stack_share.png", "no data")
-    emit(tradeoff_figure(sweep), "tradeoff.png", "only one design point")
+    emit(timeseries_figure(sweep, outcome), f"timeseries_{outcome}.png", "no data")
+    if sweep.has("us_stack_share", "china_compute_h100e"):
+        emit(tradeoff_figure(sweep), "tradeoff.png", "only one design point")
     for p in sweep.grid_params:
         if not SAFE_NAME.fullmatch(p):
             notes.append(f"response figure of parameter {one_line(shown(p))}: skipped (not a parameter name "
@@ -107,7 +109,7 @@ def build_report(out_dir: str | Path) -> Report:
             write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
             paths.append(path)
         emit(sensitivity_figure(sweep, table), "sensitivity.png", "no sensitivity indices computed")
-        emit(sample_scatter_figure(sweep), "sample_scatter.png", "no numeric sampled parameter")
+        emit(sample_scatter_figure(sweep, outcome), "sample_scatter.png", "no numeric sampled parameter")
     return Report(paths, notes)
 
 

@@ -48,6 +48,12 @@ def _problem(sweep: Sweep) -> dict:
     return {"num_vars": len(names), "names": names, "bounds": bounds}
 
 
+def outputs_of(sweep: Sweep) -> list[str]:
+    """The final outputs whose sensitivity is computed: ``SENSITIVITY_OUTPUTS`` that the sweep's model
+    reports, else its first reporter (another model class)."""
+    return [o for o in SENSITIVITY_OUTPUTS if sweep.has(o)] or sweep.reporters[:1]
+
+
 def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
     """Sensitivity indices of the final outputs to the sampled parameters, and notes on what was skipped.
 
@@ -64,7 +70,7 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
     names = problem["names"]
     cells_keys = list(sweep.grid_params)
     per_point = (sweep.final.groupby(cells_keys + ["sample_index"], dropna=False)
-                 .agg({**{o: "mean" for o in SENSITIVITY_OUTPUTS}, **{n: "first" for n in names}})
+                 .agg({**{o: "mean" for o in outputs_of(sweep)}, **{n: "first" for n in names}})
                  .reset_index())
     cells = per_point[cells_keys].drop_duplicates() if cells_keys else pd.DataFrame(index=[0])
     rows: list[dict] = []
@@ -85,7 +91,7 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
                          f"(failed runs?): skipped")
             continue
         X = sub[names].to_numpy(float)
-        for output in SENSITIVITY_OUTPUTS:
+        for output in outputs_of(sweep):
             Y = sub[output].to_numpy(float)
             base = {p: cell[p] for p in cells_keys}
             base.update(output=output, method=method)
@@ -186,7 +192,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
     cells_keys = [p for p in sweep.grid_params if p in table.columns]
     cells = table[cells_keys].drop_duplicates() if cells_keys else pd.DataFrame(index=[0])
     names = list(dict.fromkeys(table["parameter"]))
-    outputs = [o for o in SENSITIVITY_OUTPUTS if o in set(table["output"])]
+    outputs = [o for o in outputs_of(sweep) if o in set(table["output"])]
     fig, axes = plt.subplots(1, len(outputs), figsize=(1.5 + 4.6 * len(outputs), 1.6 + 0.42 * len(names) *
                                                        max(1, min(len(cells), 4))),
                              squeeze=False, constrained_layout=True)

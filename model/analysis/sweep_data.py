@@ -15,6 +15,8 @@ from model.sweep.manifest import MANIFEST, Manifest
 
 #: The files a sweep folder must hold (INTERFACES §5).
 SWEEP_FILES = ("runs.parquet", "final.csv", "summary.csv", "manifest.json")
+#: ChipMarketModel's headline reporter (figures show the first reporter of other models).
+HEADLINE = "us_stack_share"
 ID_COLUMNS = ("run_id", "replication", "seed", "sample_index", "step", "quarter", "n_runs")
 
 
@@ -31,6 +33,18 @@ class Sweep:
     sample_params: list[str]
     method: str | None  # "sobol" | "morris" | "lhs" | None
     notes: list[str] = field(default_factory=list)
+    #: The model's reporters (the manifest's ``reporters``; ChipMarketModel's for older manifests).
+    reporters: list[str] = field(default_factory=lambda: list(MODEL_REPORTERS))
+
+    @property
+    def outcome(self) -> str:
+        """The reporter figures show by default: ChipMarketModel's headline ``us_stack_share`` when the
+        model has it, else the model's first reporter."""
+        return HEADLINE if HEADLINE in self.reporters else self.reporters[0]
+
+    def has(self, *reporters: str) -> bool:
+        """Whether the sweep's model reports all of ``reporters``."""
+        return all(r in self.reporters for r in reporters)
 
     @property
     def runs_path(self) -> Path:
@@ -98,7 +112,10 @@ def load_sweep(out_dir: str | Path) -> Sweep:
         raise UsageError(f"{out_dir}: final.csv or summary.csv holds no rows; "
                          "expected at least one finished run")
 
-    reporter_cols = {f"{r}{s}" for r in MODEL_REPORTERS for s in ("", "_mean", "_sd", "_ci_low", "_ci_high")}
+    reporters = manifest.get("reporters")
+    if not (isinstance(reporters, list) and reporters and all(isinstance(r, str) for r in reporters)):
+        reporters = list(MODEL_REPORTERS)  # a manifest older than the field: ChipMarketModel's
+    reporter_cols = {f"{r}{s}" for r in reporters for s in ("", "_mean", "_sd", "_ci_low", "_ci_high")}
     varying = manifest.get("varying")
     if not isinstance(varying, list):
         varying = [c for c in summary.columns if c not in reporter_cols and c not in ID_COLUMNS]
@@ -107,7 +124,7 @@ def load_sweep(out_dir: str | Path) -> Sweep:
     if missing:
         raise UsageError(f"{out_dir}: varying parameter(s) {missing} listed in manifest.json "
                          "are not columns of final.csv and summary.csv")
-    for r in ("us_stack_share", "china_compute_h100e"):
+    for r in [r for r in (HEADLINE, "china_compute_h100e") if r in reporters] or reporters[:1]:
         if r not in final.columns or f"{r}_mean" not in summary.columns:
             raise UsageError(f"{out_dir}: final.csv / summary.csv lack the reporter {r!r} "
                              f"(expected columns {r} and {r}_mean, {r}_ci_low, {r}_ci_high)")
@@ -127,7 +144,8 @@ def load_sweep(out_dir: str | Path) -> Sweep:
         notes.append("sampled parameters found but the sampling method is unknown: "
                      "sensitivity analysis uses partial rank correlations")
         method = "lhs"
-    return Sweep(out_dir, manifest, final, summary, varying, grid_params, sample_params, method, notes)
+    return Sweep(out_dir, manifest, final, summary, varying, grid_params, sample_params, method, notes,
+                 [str(r) for r in reporters])
 
 
 def _check_hashes(out_dir: Path, manifest: dict) -> list[str]:

@@ -277,9 +277,13 @@ def response_figure(sweep: Sweep, param: str):
                       if p in others and sweep.final[p].nunique() <= 6), None)
         others = [split] if split else []
     pooled = [p for p in sweep.varying if p not in others + [param]]
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), constrained_layout=True)
+    shown_reporters = ([r for r in ("us_stack_share", "china_compute_h100e") if sweep.has(r)]
+                       or sweep.reporters[:2])
+    fig, axes = plt.subplots(1, len(shown_reporters), figsize=(1.0 + 4.75 * len(shown_reporters), 4.2),
+                             constrained_layout=True, squeeze=False)
+    axes = axes[0]
     cmap = plt.get_cmap("tab10")
-    for ax, reporter in zip(axes, ("us_stack_share", "china_compute_h100e")):
+    for ax, reporter in zip(axes, shown_reporters):
         cells = cell_stats(sweep, [param] + others, reporter)
         scale = reporter_scale(reporter)
         groups = cells[others].drop_duplicates() if others else pd.DataFrame(index=[0])
