@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.core.agents import AIDeveloper, Chipmaker
+from model.core.catalogue import MAKERS
 from model.core.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
 from model.core.population import installed_by_ecosystem
 
@@ -197,7 +198,7 @@ def test_agents_are_mesa_agents_and_read_the_arrays():
     d = devs.to_list()[7]
     assert d.us_compute_h100e == pytest.approx(m.developers.installed[7, m.us_maker_mask].sum())
     assert d.segment in ("hyperscaler", "ai_lab", "state", "enterprise")
-    assert len(m.agents_by_type[Chipmaker]) == 7
+    assert len(m.agents_by_type[Chipmaker]) == len(MAKERS)
     total = sum(devs.get("us_compute_h100e")) + sum(devs.get("domestic_compute_h100e"))
     assert total == pytest.approx(m.reported["china_compute_h100e"])
     agent_df = m.datacollector.get_agenttype_vars_dataframe(AIDeveloper)
