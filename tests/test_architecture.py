@@ -149,3 +149,39 @@ def test_no_module_is_over_400_lines(path):
     the data tables named in DATA_TABLES."""
     lines = (ROOT / path).read_text(encoding="utf-8").count("\n")
     assert path in DATA_TABLES or lines <= MAX_LINES, f"{path}: {lines} lines; split it by job"
+
+
+LIBRARY_MODULES = sorted(p.relative_to(ROOT).as_posix() for layer in ("analysis", "validation")
+                         for p in (PACKAGE / layer).rglob("*.py") if p.name != "__main__.py")
+
+
+def stdout_prints(source: str) -> list[int]:
+    """Lines of ``print(...)`` calls that write to standard output (no ``file=``, or ``file=sys.stdout``),
+    outside an ``if __name__ == "__main__":`` block."""
+    tree = ast.parse(source)
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+            skip.update(id(n) for n in ast.walk(node))
+    lines = []
+    for node in ast.walk(tree):
+        if (id(node) not in skip and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "print"):
+            target = next((k.value for k in node.keywords if k.arg == "file"), None)
+            if target is None or ast.unparse(target) == "sys.stdout":
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize("path", LIBRARY_MODULES)
+def test_library_modules_return_text_and_the_cli_prints_it(path):
+    """analysis/ and validation/ return text and data; only the command line (model/cli*.py, the
+    ``__main__`` scripts) prints on standard output. Messages on stderr are fine."""
+    lines = stdout_prints((ROOT / path).read_text(encoding="utf-8"))
+    assert not lines, f"{path} prints on standard output at lines {lines}; return the text instead"
+
+
+def test_the_print_guard_sees_a_print(tmp_path):
+    assert stdout_prints("import sys\nprint('x')\nprint('y', file=sys.stderr)\nprint('z', file=sys.stdout)\n"
+                         "if __name__ == '__main__':\n    print('ok')\n") == [2, 4]
