@@ -212,3 +212,37 @@ def test_claims_are_paired_over_seeds_and_the_strong_ones_hold():
     d = table["diff"]
     assert ((table["ci_lo"] <= d + 1e-12) & (d <= table["ci_hi"] + 1e-12)).all()
     assert table.loc[table["metric"] == "china_compute_h100e", "holds"].isna().all()
+
+
+def test_validate_prints_each_table_as_its_check_yields_it(tmp_path, monkeypatch, capsys):
+    """The checks return text (model.validation.cli.run_checks); the command line prints it, in order,
+    and says on stderr where the files are."""
+    from model.cli import main
+    from model.validation import cli as validation_cli
+
+    def fake_check(out, quick):
+        assert out == tmp_path / "v" and out.is_dir() and quick
+        yield "table one"
+        yield "table two"
+
+    monkeypatch.setitem(validation_cli.RUNNERS, "bass", fake_check)
+    assert main(["validate", "bass", "--quick", "--out", str(tmp_path / "v")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == "table one\ntable two\n" and printed.err == f"written to {tmp_path / 'v'}\n"
+    from model.validation.__main__ import main as alias_main  # python -m model.validation: the same
+
+    assert alias_main(["bass", "--quick", "--out", str(tmp_path / "v")]) == 0
+    assert capsys.readouterr() == printed
+
+
+def test_validate_out_must_be_a_folder(tmp_path, capsys):
+    from model.cli import main
+    from model.validation.__main__ import main as alias_main
+
+    (tmp_path / "file").write_text("x")
+    for run in (lambda: main(["validate", "bass", "--out", str(tmp_path / "file")]),
+                lambda: alias_main(["bass", "--out", str(tmp_path / "file")])):
+        assert run() == 2
+        printed = capsys.readouterr()
+        assert printed.out == "" and printed.err.startswith("chipstack: error: --out ")
+        assert "not a folder" in printed.err

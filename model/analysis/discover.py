@@ -368,21 +368,19 @@ def _ema_version() -> str | None:
         return None
 
 
-def cmd_discover(args) -> int:
-    if (args.below is None) == (args.above is None):
+def discover_folder(folder: str, reporter: str, below: float | None, above: float | None,
+                    policy: list[str], min_density: float, box: int | None) -> tuple[Discovery, Path]:
+    """``chipstack discover DIR ...``: check the arguments, run PRIM on the sweep in ``folder``, write
+    its files; return the discovery and the folder written (the CLI prints them)."""
+    if (below is None) == (above is None):
         raise UsageError("discover: give exactly one of --below X or --above X (the failure condition)")
-    if not 0 < args.min_density <= 1:
-        raise UsageError(f"--min-density {args.min_density}: allowed: a number in (0, 1]")
-    sweep = load_sweep(args.dir)
-    direction, threshold = ("below", args.below) if args.below is not None else ("above", args.above)
-    d = discover(sweep, args.reporter, threshold, direction, args.policy, args.min_density, args.box)
-    out = write_discovery(sweep, d)
-    print(d.markdown())
-    for note in d.notes:
-        print(f"note: {note}")
-    print(f"wrote {out}/ (box.md, box.csv, trajectory.csv, tradeoff.png, box.png, pairs.png)")
-    return 0
+    if not 0 < min_density <= 1:
+        raise UsageError(f"--min-density {min_density}: allowed: a number in (0, 1]")
+    sweep = load_sweep(folder)
+    direction, threshold = ("below", below) if below is not None else ("above", above)
+    d = discover(sweep, reporter, threshold, direction, policy, min_density, box)
+    return d, write_discovery(sweep, d)
 
 
 
-__all__ = ["Discovery", "discover", "write_discovery", "cmd_discover"]
+__all__ = ["Discovery", "discover", "write_discovery", "discover_folder"]

@@ -20,8 +20,8 @@
   ``figures/sample_scatter.png`` - the final US stack share against each sampled parameter.
 
 Figures that do not apply (their axes do not vary) are skipped, with a note saying why.
-``cmd_report(args)`` is the command-line entry: it checks that ``args.dir`` is a sweep folder
-(``UsageError`` otherwise), writes the report and prints what it wrote.
+``checked_report(folder)`` is what ``chipstack report DIR`` runs: it checks that ``folder`` is a sweep
+folder (``UsageError`` otherwise), writes the report and returns it (the CLI prints what it wrote).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from model.sweep.io import write_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.store import check_no_symlinks, folder_lock
 
-__all__ = ["Report", "Sweep", "build_report", "check_sweep_dir", "cmd_report", "heatmap_figure", "load_sweep",
-           "write_report"]
+__all__ = ["Report", "Sweep", "build_report", "check_sweep_dir", "checked_report", "heatmap_figure",
+           "load_sweep", "write_report"]
 
 
 @dataclass
@@ -119,10 +119,10 @@ def write_report(out_dir: Path) -> list[Path]:
     return build_report(out_dir).paths
 
 
-def cmd_report(args) -> int:
+def checked_report(folder: str) -> Report:
     """``chipstack report DIR``: check DIR is a finished sweep folder whose data files match the sha256
-    its manifest recorded, write its report, list the files."""
-    path = check_sweep_dir(args.dir)
+    its manifest recorded, write its report and return it (its paths and notes)."""
+    path = check_sweep_dir(folder)
     check_no_symlinks(path, "report")
     with folder_lock(path):  # no sweep writes there meanwhile
         manifest = Manifest.load(path)
@@ -143,8 +143,4 @@ def cmd_report(args) -> int:
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
                              f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None
-    for p in report.paths:
-        print(one_line(f"wrote {p}"))
-    for note in report.notes:
-        print(one_line(f"note: {note}"))  # notes may quote names from the folder's files
-    return 0
+    return report

@@ -331,12 +331,10 @@ def write_robustness(sweep: Sweep, r: Robustness) -> Path:
     return target
 
 
-def cmd_robust(args) -> int:
-    sweep = load_sweep(args.dir)
-    r = robustness(sweep, args.reporter, args.cost, args.target, args.cap, args.rank_by)
-    out = write_robustness(sweep, r)
-    print(r.markdown())
-    for note in r.notes:
-        print(f"note: {note}")
-    print(f"wrote {out}/ (ranking.md, ranking.csv, regret.csv, frontier.csv, robust.png, frontier.png)")
-    return 0
+def robust_folder(folder: str, reporter: str, cost: str, target: float, cap: float | None,
+                  rank_by: str) -> tuple[Robustness, Path]:
+    """``chipstack robust DIR ...``: the robustness of each policy in the sweep in ``folder``, its files
+    written; return it and the folder written (the CLI prints them)."""
+    sweep = load_sweep(folder)
+    r = robustness(sweep, reporter, cost, target, cap, rank_by)
+    return r, write_robustness(sweep, r)

@@ -15,12 +15,20 @@ Accuracy: within a few ulps of the correctly rounded result for finite arguments
 ``math.exp``/``math.log`` in tests/test_fixedmath.py); ``exp`` under/overflows like ``np.exp``
 (0 below about -745, inf above about 709.78), ``log(0) = -inf``, ``log(x < 0) = nan``.
 
+Scalars (Python or numpy floats and ints) take a path of plain Python float arithmetic that performs
+the same IEEE operations in the same order as the array path (CPython's float ``+ - * /`` are single
+IEEE double operations, never contracted into a fused multiply-add; ``round`` is round-half-even like
+``rint``; ``math.frexp``/``math.ldexp`` are exact like numpy's), so a scalar gets the same bits as the
+same number in an array, about 20 times faster than through 0-d arrays (tests/test_fixedmath.py
+compares the two paths bit for bit).
+
 Constants (ln 2 split in two, the 2^(j/32) table, the series coefficients) are computed once with
 ``decimal`` at 60 digits, software arithmetic that does not depend on the platform's C library.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -56,9 +64,56 @@ _EXPM1 = tuple(float(Decimal(1) / Decimal(f)) for f in (720, 120, 24, 6, 2))
 _ATANH = tuple(2.0 / (2 * k + 1) for k in range(10, -1, -1))
 
 
+_TABLE_LIST = tuple(float(v) for v in _TABLE)
+#: the types that take the scalar path (bool is an int)
+_SCALARS = (float, int, np.floating, np.integer)
+_INF = float("inf")
+
+
 def _as_array(x) -> tuple[np.ndarray, bool]:
     arr = np.asarray(x, dtype=float)
     return arr, arr.ndim == 0
+
+
+def _exp_scalar(x: float) -> float:
+    """``exp`` of one float: the array path's operations, in its order, on Python floats."""
+    if x != x:
+        return math.nan  # the array path's nan (np.nan), whatever the input's payload
+    a = _EXP_MIN - 1.0 if x < _EXP_MIN - 1.0 else (_EXP_MAX + 1.0 if x > _EXP_MAX + 1.0 else x)
+    k = a * _INV_STEP
+    k = math.copysign(float(round(k)), k)  # rint: half to even, keeps the sign of zero
+    r = a - k * _STEP_HI
+    r -= k * _STEP_LO
+    n = int(k)
+    c0, c1, c2, c3, c4 = _EXPM1
+    p = ((((r * c0 + c1) * r + c2) * r + c3) * r + c4) * r
+    p = (p + 1.0) * r  # expm1(r)
+    t = _TABLE_LIST[n & (_N - 1)]
+    p = p * t + t
+    try:
+        return math.ldexp(p, n >> _TABLE_BITS)
+    except OverflowError:  # np.ldexp gives inf (p > 0)
+        return _INF
+
+
+def _log_scalar(x: float) -> float:
+    """``log`` of one float: the array path's operations, in its order, on Python floats."""
+    if not x > 0.0:
+        return -_INF if x == 0.0 else math.nan  # nan, negatives (and -inf) -> nan
+    if x == _INF:
+        return _INF
+    m, e = math.frexp(x)  # x = m 2^e, m in [0.5, 1)
+    if m < 0.7071067811865476:
+        m *= 2.0
+        e -= 1
+    ef = float(e)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    s2 = s * s
+    poly = _ATANH[0]
+    for c in _ATANH[1:]:
+        poly = poly * s2 + c
+    return ef * _LN2_HI + (ef * _LN2_LO + s * poly)
 
 
 def exp(x, out: np.ndarray | None = None):
@@ -66,7 +121,10 @@ def exp(x, out: np.ndarray | None = None):
 
     Range reduction x = (32 m + j) ln2/32 + r with |r| <= ln2/64, then
     e**x = 2**m * 2**(j/32) * (1 + expm1(r)), expm1 by its Taylor polynomial.
+    A scalar returns a float (``out`` is not used).
     """
+    if isinstance(x, _SCALARS):
+        return _exp_scalar(float(x))
     arr, scalar = _as_array(x)
     a = np.clip(np.atleast_1d(arr), _EXP_MIN - 1.0, _EXP_MAX + 1.0)  # +-inf: inf or 0 via ldexp
     nan = np.isnan(a)
@@ -103,6 +161,8 @@ def exp(x, out: np.ndarray | None = None):
 
 def log(x):
     """Natural logarithm elementwise (arrays or scalars), identical bits on every CPU."""
+    if isinstance(x, _SCALARS):
+        return _log_scalar(float(x))
     arr, scalar = _as_array(x)
     ok = np.isfinite(arr) & (arr > 0)
     a = np.where(ok, arr, 1.0)
@@ -127,6 +187,13 @@ def log(x):
 
 def power(base, exponent):
     """base**exponent for base > 0 as exp(exponent * log(base)); 0**e = 0 (e > 0), x**0 = 1."""
+    if isinstance(base, _SCALARS) and isinstance(exponent, _SCALARS):
+        b, ex = float(base), float(exponent)
+        if ex == 0.0:
+            return 1.0
+        if b == 0.0 and ex > 0.0:
+            return 0.0
+        return _exp_scalar(ex * _log_scalar(b))
     b, scalar_b = _as_array(base)
     ex, scalar_e = _as_array(exponent)
     res = exp(ex * log(b))
@@ -137,9 +204,14 @@ def power(base, exponent):
 
 def sigmoid(x):
     """1 / (1 + e**-x) (a float for a scalar, an array for an array)."""
+    if isinstance(x, _SCALARS):
+        return 1.0 / (1.0 + _exp_scalar(-float(x)))
     return 1.0 / (1.0 + exp(np.negative(x, dtype=float)))
 
 
 def logit(p):
     """log(p / (1 - p)) (a float for a scalar, an array for an array)."""
+    if isinstance(p, _SCALARS):
+        q = float(p)
+        return _log_scalar(q) - _log_scalar(1.0 - q)
     return log(p) - log(np.subtract(1.0, p, dtype=float))

@@ -196,7 +196,6 @@ LEVERS: tuple[Lever, ...] = (
           "number of developer agents (more: smoother, slower; aggregate demand does not depend on it)"),
     Lever("run", "rng", "random seed", (0, 999, 1), "seed of the run; compare mode runs B on the same seed"),
 )
-LEVERS_BY_NAME = {lever.name: lever for lever in LEVERS}
 
 #: The controls, in sidebar order: parameter -> SolaraViz user-input spec (without "value").
 CONTROLS: dict[str, dict[str, Any]] = {

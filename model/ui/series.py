@@ -174,5 +174,3 @@ def series_views() -> dict[str, type[_SeriesView]]:
 
 SERIES_VIEW_CLASSES = series_views()
 USShareView = SERIES_VIEW_CLASSES["USShareView"]
-RevenueView = SERIES_VIEW_CLASSES["RevenueView"]
-EcosystemGapView = SERIES_VIEW_CLASSES["EcosystemGapView"]

@@ -15,9 +15,9 @@ from model.core.chip_market import ChipMarketModel
 from model.core.network import edge_list
 from model.core.population import SEGMENTS
 from model.core.quarters import format_quarter
-from model.ui.series import SERIES_VIEW_CLASSES, EcosystemGapView, RevenueView, USShareView
+from model.ui.series import SERIES_VIEW_CLASSES, USShareView
 from model.ui.text import state_quarter
-from model.ui.view_base import View, nice_ceiling, view_for
+from model.ui.view_base import View, nice_ceiling
 
 #: Most peer links drawn in the network view, and most developers (the largest) drawn as nodes.
 MAX_DRAWN_EDGES = 1500
@@ -311,35 +311,3 @@ class NetworkView(View):
 VIEW_CLASSES = (USShareView, InstalledByMakerView, ChipSalesView,
                 *(cls for cls in SERIES_VIEW_CLASSES.values() if cls is not USShareView), NetworkView)
 
-
-def fig_us_share(model: ChipMarketModel) -> Figure:
-    """US stack share of installed compute and of new purchases, and developers mostly on it."""
-    return view_for(model, USShareView).update()
-
-
-def fig_installed_by_maker(model: ChipMarketModel) -> Figure:
-    """Stacked area: installed compute (M H100e) by chipmaker."""
-    return view_for(model, InstalledByMakerView).update()
-
-
-def fig_revenue(model: ChipMarketModel) -> Figure:
-    """Nvidia's China data-centre revenue vs all domestic chipmakers', per quarter."""
-    return view_for(model, RevenueView).update()
-
-
-def fig_chip_sales(model: ChipMarketModel) -> Figure:
-    """Chips sold by product in the latest quarter (A and B in compare mode)."""
-    return view_for(model, ChipSalesView).update()
-
-
-def fig_ecosystem_gap(model: ChipMarketModel) -> Figure:
-    """Domestic ecosystem maturity (left axis) and the capability gap in months (right axis)."""
-    return view_for(model, EcosystemGapView).update()
-
-
-def fig_network(model: ChipMarketModel) -> Figure:
-    """The developer network, coloured by each developer's US share and sized by its compute."""
-    return view_for(model, NetworkView).update()
-
-
-VIEWS = (fig_us_share, fig_installed_by_maker, fig_chip_sales, fig_revenue, fig_ecosystem_gap, fig_network)

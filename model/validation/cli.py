@@ -3,12 +3,15 @@
 
 Writes CSV tables and figures into ``outputs/validation/`` (or ``--out``), each file atomically;
 ``python -m model.validation ...`` is an alias. docs/VALIDATION.md reports what these write.
+``run_checks`` yields the text of each table as it is computed; the commands (``model.cli_commands``,
+``model/validation/__main__.py``) print it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from model.sweep.errors import UsageError
@@ -36,45 +39,50 @@ def _write(df, path: Path) -> None:
     write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+def output_folder(out_arg: str) -> Path:
+    """``--out``: the folder, created if needed (``UsageError`` when it is a file)."""
+    out = Path(out_arg)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out!r}: exists and is not a folder; allowed: a folder path")
+        raise UsageError(f"--out {out_arg!r}: exists and is not a folder; allowed: a folder path")
     out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_checks(what: str, out: Path, quick: bool) -> Iterator[str]:
+    """Run check ``what`` (or ``all``) writing into ``out``; yield the text of each table for standard
+    output, one chunk per table, as it is computed."""
     import pandas as pd
 
-    todo = ALL if args.what == "all" else (args.what,)
+    todo = ALL if what == "all" else (what,)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 30)
-    for what in todo:
-        RUNNERS[what](out, args.quick)
-    print(f"written to {out}", file=sys.stderr)
-    return 0
+    for name in todo:
+        yield from RUNNERS[name](out, quick)
 
 
-def _arthur(out: Path, quick: bool) -> None:
+def _arthur(out: Path, quick: bool) -> Iterator[str]:
     from model.validation.docking import EXPERIMENTS, load_docking, run_arthur_docking
     from model.validation.figures import arthur_figure
 
     table = run_arthur_docking(load_docking(EXPERIMENTS / "docking_arthur.toml", "arthur"), quick)
     _write(table, out / "arthur_docking.csv")
     arthur_figure(table, out / "validation_arthur.png")
-    print(table[["case", "regime", "p_r", "lower", "upper", "sim_p_lock_a", "se_p_lock_a", "cf_p_lock_a",
+    yield table[["case", "regime", "p_r", "lower", "upper", "sim_p_lock_a", "se_p_lock_a", "cf_p_lock_a",
                  "sim_mean_time", "se_mean_time", "cf_mean_time", "sim_final_share_a",
-                 "cf_limit_share_a"]].round(4).to_string(index=False))
+                 "cf_limit_share_a"]].round(4).to_string(index=False)
 
 
-def _bass(out: Path, quick: bool) -> None:
+def _bass(out: Path, quick: bool) -> Iterator[str]:
     from model.validation.docking import EXPERIMENTS, load_docking, run_bass_docking
     from model.validation.figures import bass_figure
 
     table, curves = run_bass_docking(load_docking(EXPERIMENTS / "docking_bass.toml", "bass"), quick)
     _write(table, out / "bass_docking.csv")
     bass_figure(curves, table, out / "validation_bass.png")
-    print(table.round(4).to_string(index=False))
+    yield table.round(4).to_string(index=False)
 
 
-def _replay(out: Path, quick: bool) -> None:
+def _replay(out: Path, quick: bool) -> Iterator[str]:
     from model.core.parameters import DEFAULTS
     from model.validation.calibration import CALIBRATION_GRID
     from model.validation.figures import replay_figure
@@ -87,7 +95,7 @@ def _replay(out: Path, quick: bool) -> None:
     _write(table, out / "replay.csv")
     _write(runs, out / "replay_runs.csv")
     replay_figure(table, runs, out / "validation_replay.png")
-    print(table.drop(columns=["source"]).round(3).to_string(index=False))
+    yield table.drop(columns=["source"]).round(3).to_string(index=False)
     # sensitivity: Beijing's 2025Q4 stance 'restrict' instead of 'ban'; no perceived US risk;
     # the calibrated structural levers back at their defaults (with and without the risk)
     structural_defaults = {k: v for k, v in DEFAULTS.items() if k in CALIBRATION_GRID}
@@ -104,11 +112,11 @@ def _replay(out: Path, quick: bool) -> None:
     for fname, vp in variants.items():
         vt = history_replay(vp, seeds, steps)
         _write(vt, out / fname)
-        print(fname)
-        print(vt.drop(columns=["source"]).round(3).to_string(index=False))
+        yield fname
+        yield vt.drop(columns=["source"]).round(3).to_string(index=False)
 
 
-def _quarterly(out: Path, quick: bool) -> None:
+def _quarterly(out: Path, quick: bool) -> Iterator[str]:
     from model.validation.figures import quarterly_figure
     from model.validation.quarterly import by_maker, run_replay, scored_table
     from model.validation.replay import replay_spec
@@ -121,10 +129,10 @@ def _quarterly(out: Path, quick: bool) -> None:
     _write(by_maker(runs), out / "by_maker.csv")
     _write(scored, out / "quarterly.csv")
     quarterly_figure(runs, scored, out / "validation_quarterly.png")
-    print(scored.drop(columns=["source", "comparison", "reason"]).round(3).to_string(index=False))
+    yield scored.drop(columns=["source", "comparison", "reason"]).round(3).to_string(index=False)
 
 
-def _forecast(out: Path, quick: bool) -> None:
+def _forecast(out: Path, quick: bool) -> Iterator[str]:
     """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see quarterly.py)."""
     from model.sweep.provenance import git_state
     from model.validation.quarterly import FORECASTS, FORECASTS_DIR, freeze_forecast, make_forecast
@@ -149,19 +157,19 @@ def _forecast(out: Path, quick: bool) -> None:
                   "Never edited after it was written; scored in docs/VALIDATION.md.")
         freeze_forecast(table, path, header)
         print(f"{path}: written", file=sys.stderr)
-        print(table.to_string(index=False))
+        yield table.to_string(index=False)
 
 
-def _claims(out: Path, quick: bool) -> None:
+def _claims(out: Path, quick: bool) -> Iterator[str]:
     from model.validation.claims import claims_check
 
     seeds = range(5) if quick else range(20)
     table = claims_check(seeds=seeds, n_developers=300 if quick else 1000)
     _write(table, out / "claims.csv")
-    print(table.round(4).to_string(index=False))
+    yield table.round(4).to_string(index=False)
 
 
-def _calibrate(out: Path, quick: bool) -> None:
+def _calibrate(out: Path, quick: bool) -> Iterator[str]:
     from model.validation.calibration import BEHAVIOURAL_GRID, calibrate_replay
     from model.validation.replay import replay_spec
 
@@ -169,32 +177,19 @@ def _calibrate(out: Path, quick: bool) -> None:
     n_dev = 300 if quick else 1000
     best, grid = calibrate_replay(seeds=cal_seeds, n_developers=n_dev)
     _write(grid, out / "calibration_grid.csv")
-    print(grid.head(15).round(4).to_string(index=False))
-    print("stage 1 (structural) chosen:", best, "loss at defaults:",
-          round(grid["loss_at_defaults"].iloc[0], 4))
+    yield grid.head(15).round(4).to_string(index=False)
+    at_defaults = round(grid["loss_at_defaults"].iloc[0], 4)
+    yield f"stage 1 (structural) chosen: {best} loss at defaults: {at_defaults}"
     # stage 2: do the data demand behavioural weights off their defaults at that point?
     params, _, _ = replay_spec()
     bgrid = BEHAVIOURAL_GRID if not quick else {k: v[:2] for k, v in BEHAVIOURAL_GRID.items()}
     bbest, btable = calibrate_replay({**params, **best}, seeds=cal_seeds, grid=bgrid, n_developers=n_dev)
     _write(btable, out / "calibration_behavioural.csv")
-    print(btable.head(10).round(4).to_string(index=False))
-    print("stage 2 (behavioural) best loss", round(btable["loss"].min(), 4), "vs defaults",
-          round(btable["loss_at_defaults"].iloc[0], 4), "; nearest-default near-best:", bbest)
+    yield btable.head(10).round(4).to_string(index=False)
+    yield (f"stage 2 (behavioural) best loss {round(btable['loss'].min(), 4)} vs defaults "
+           f"{round(btable['loss_at_defaults'].iloc[0], 4)} ; nearest-default near-best: {bbest}")
 
 
 RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "quarterly": _quarterly,
            "forecast": _forecast, "claims": _claims, "calibrate": _calibrate}
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m model.validation ...``: the same command as ``chipstack validate ...``."""
-    parser = argparse.ArgumentParser(prog="python -m model.validation",
-                                     description="Docking with Arthur (1989) and Bass (1969); history replay "
-                                                 "(the same as 'chipstack validate').")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_validate(args)
-    except UsageError as exc:
-        print(f"chipstack: error: {exc}", file=sys.stderr)
-        return 2

@@ -1,0 +1,291 @@
+"""The ``chipstack`` commands: one short function per command, each calling the layer that does the
+work and printing what it returns (library modules return text and data; only the command line prints).
+``model.cli`` parses the arguments and calls these."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from model.sweep.errors import UsageError, one_line, quiet_floating_point, shown
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (what is done is kept), with exit code 143."""
+
+
+#: set by SIGTERM (``on_sigterm``): an interrupted sweep exits 143, not 130
+_TERMINATED = False
+
+
+def on_sigterm(signum, frame) -> None:
+    """SIGTERM: as Ctrl-C (the sweep keeps what is done), then exit 143."""
+    global _TERMINATED
+    _TERMINATED = True
+    raise Terminated
+
+
+def terminated() -> bool:
+    """Whether SIGTERM arrived (``on_sigterm``)."""
+    return _TERMINATED
+
+
+def parse_sets(sets: list[str]) -> dict:
+    """``["a=1", "b=x"]`` -> typed, validated parameters. Raises UsageError."""
+    from model.core.parameters import coerce_text
+
+    params: dict = {}
+    for item in sets:
+        if "=" not in item:
+            raise UsageError(f"--set {shown(item)}: expected NAME=VALUE")
+        name, value = (s.strip() for s in item.split("=", 1))
+        try:
+            params[name] = coerce_text(name, value)
+        except (ValueError, OverflowError) as exc:
+            raise UsageError(f"--set {shown(item)}: {exc}") from None
+    return params
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from model.analysis.figures import run_figure
+    from model.core.chip_market import ChipMarketModel
+    from model.sweep.io import atomic_path, create_folder, os_reason, remove_created, write_atomic
+
+    params = parse_sets(args.sets)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {shown(args.out)}: exists and is not a folder")
+    t0 = time.perf_counter()
+    try:
+        model = ChipMarketModel(rng=args.seed, **params)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    created = create_folder(out)  # before the run: a folder that cannot be made fails at once
+    try:
+        with quiet_floating_point(getattr(args, "debug", False)):
+            df = model.run(args.steps)
+    except BaseException as exc:
+        remove_created(created)  # nothing written: not even the folder
+        if getattr(args, "debug", False) or not isinstance(exc, Exception):
+            raise
+        print(f"chipstack: error: the run failed: {one_line(f'{type(exc).__name__}: {exc}')}; nothing was "
+              f"written; run the same command with --debug for the traceback", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - t0
+    csv_path, png_path = out / "timeseries.csv", out / "run.png"
+    fig = run_figure(df, title=_title(params, args.seed))
+    try:
+        write_atomic(csv_path, lambda p: df.to_csv(p, index=False))
+        with atomic_path(png_path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    except OSError as exc:  # a read-only folder, a full disk ...
+        raise UsageError(f"{shown(exc.filename or out)}: cannot write ({os_reason(exc)}); allowed: --out "
+                         f"a folder you can write to") from None
+    print_out(f"{summary_text(df, params, args.seed, model.p.n_developers, seconds)}\n\n"
+              f"wrote {csv_path} and {png_path}", "the summary", f"the run is saved in {out}")
+    return 0
+
+
+def print_out(text: str, what: str, done: str) -> None:
+    """Print ``text`` on stdout. A stdout that cannot be written (``>/dev/full``, a full disk) is one
+    error line on stderr, exit 2, saying ``what`` was not shown and what is ``done``; a reader that went
+    away is main's BrokenPipeError (exit 141)."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _stdout_to_devnull()  # what is still buffered must not fail again at exit
+        raise UsageError(f"cannot write {what} to standard output ({type(exc).__name__}: "
+                         f"{exc.strerror or exc}); {done}; allowed: a standard output that can be "
+                         f"written") from None
+
+
+def _stdout_to_devnull() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _title(params: dict, seed: int) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in params.items()) or "default parameters"
+    return f"chipstack run ({shown}; seed {seed})"
+
+
+#: Number format of each reporter in the ``run`` summary (labels, units and scales are the reporter
+#: table's, ``model.core.reporters.REPORTERS``).
+RUN_SUMMARY_FORMATS: dict[str, str] = {
+    "us_stack_share": "{:.3f}", "us_share_new": "{:.3f}", "developers_on_us_stack": "{:.3f}",
+    "china_compute_h100e": "{:.2f}", "nvidia_china_revenue_usd": "{:.2f}", "domestic_revenue_usd": "{:.2f}",
+    "domestic_ecosystem": "{:.3f}", "capability_gap_months": "{:.0f}", "unmet_demand_h100e": "{:.0f}",
+}
+
+
+def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float) -> str:
+    from model.core.reporters import REPORTERS
+
+    first, last = df.iloc[0], df.iloc[-1]
+    shown = [r for r in REPORTERS if r.name in RUN_SUMMARY_FORMATS]
+    width = max(len(r.axis_label) for r in shown) + 2
+    lines = [
+        f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
+        f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
+        f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
+        "",
+        f"{'state at the end of':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
+    ]
+    for r in shown:
+        fmt = RUN_SUMMARY_FORMATS[r.name]
+        lines.append(_row(r.axis_label, r.shown(first[r.name]), r.shown(last[r.name]), fmt, width))
+    return "\n".join(lines)
+
+
+def _row(label: str, a: float, b: float, fmt: str, width: int) -> str:
+    return f"{label:{width}s}{fmt.format(a):>12s}{fmt.format(b):>12s}"
+
+
+def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
+    """``chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]``: the
+    runner, then the report (figures) of the finished sweep, then the summary table.
+
+    ``model_cls``: the model class to run (default ``ChipMarketModel``; tests pass a failing subclass).
+    """
+    from model.sweep.experiment import load_experiment
+    from model.sweep.runner import run_sweep
+    from model.sweep.summary import summary_text
+
+    experiment = load_experiment(args.experiment)
+    out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
+    extra = {"model_cls": model_cls} if model_cls is not None else {}
+    try:
+        result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
+                           scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report,
+                           progress=_progress_bar(), on_warning=warn, **extra)
+    except OSError as exc:  # disk full, a folder that became read-only ...
+        raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
+                         f"{exc.strerror or exc}); the runs saved so far are kept: fix the cause (e.g. free "
+                         f"disk space) and run the same command with --resume") from None
+    if result.interrupted:
+        code = 143 if _TERMINATED else 130
+        print(f"chipstack: {'terminated' if code == 143 else 'interrupted'}: {result.done} of {result.total} "
+              f"runs are saved in {out_dir}; run the same command with --resume to finish", file=sys.stderr)
+        return code
+    if result.broken:
+        print(f"chipstack: error: {result.broken}; {result.done} of {result.total} runs are saved in "
+              f"{out_dir}; run the same command with --resume to finish", file=sys.stderr)
+        return 1
+    print_out(summary_text(out_dir), "the summary", f"the sweep is complete in {out_dir}")
+    if result.failed:
+        print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
+              f"(--resume retries them)", file=sys.stderr)
+    return result.exit_code
+
+
+def _sweep_report(out_dir: Path) -> list[Path]:
+    """The report of a finished sweep (figures, sensitivity.csv): the runner's ``on_finished``."""
+    try:
+        from model.analysis.report import write_report
+    except ImportError as exc:
+        print(f"chipstack: warning: no figures ({exc}); the sweep's data are saved", file=sys.stderr)
+        return []
+    return write_report(out_dir)
+
+
+def _warm_up_report() -> None:
+    """Import the report (scipy.stats, matplotlib: ~1.5 s) while the workers run."""
+    import model.analysis.report  # noqa: F401
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``chipstack report DIR``: the checked report of a finished sweep; list the files written."""
+    from model.analysis.report import checked_report
+
+    report = checked_report(args.dir)
+    for p in report.paths:
+        print(one_line(f"wrote {p}"))
+    for note in report.notes:
+        print(one_line(f"note: {note}"))  # notes may quote names from the folder's files
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    """``chipstack discover DIR ...``: scenario discovery (PRIM); print the box and where it is written."""
+    from model.analysis.discover import discover_folder
+
+    d, out = discover_folder(args.dir, args.reporter, args.below, args.above, args.policy, args.min_density,
+                             args.box)
+    print(d.markdown())
+    for note in d.notes:
+        print(f"note: {note}")
+    print(f"wrote {out}/ (box.md, box.csv, trajectory.csv, tradeoff.png, box.png, pairs.png)")
+    return 0
+
+
+def cmd_robust(args: argparse.Namespace) -> int:
+    """``chipstack robust DIR ...``: robustness of each policy; print the ranking and where it is written."""
+    from model.analysis.robust import robust_folder
+
+    r, out = robust_folder(args.dir, args.reporter, args.cost, args.target, args.cap, args.rank_by)
+    print(r.markdown())
+    for note in r.notes:
+        print(f"note: {note}")
+    print(f"wrote {out}/ (ranking.md, ranking.csv, regret.csv, frontier.csv, robust.png, frontier.png)")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``chipstack validate [WHAT] [--out DIR] [--quick]``: print each table as its check finishes."""
+    from model.validation.cli import output_folder, run_checks
+
+    out = output_folder(args.out)
+    for text in run_checks(args.what, out, args.quick):
+        print(text)
+    print(f"written to {out}", file=sys.stderr)
+    return 0
+
+
+def warn(message: str) -> None:
+    """A library's warning, on stderr in one line."""
+    print(f"chipstack: warning: {one_line(message)}", file=sys.stderr)
+
+
+class ProgressBar:
+    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr."""
+
+    def start(self, header: str, name: str, total: int, saved: int) -> None:
+        from tqdm import tqdm
+
+        print(header, file=sys.stderr)
+        self.bar = tqdm(total=total, initial=saved, unit="run", desc=name, file=sys.stderr,
+                        dynamic_ncols=True, postfix="failed=0")
+
+    def set_total(self, total: int) -> None:
+        self.bar.total = total
+        self.bar.refresh()
+
+    def advance(self, runs: int, failed: int) -> None:
+        self.bar.update(runs)
+        self.bar.set_postfix_str(f"failed={failed}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar() -> ProgressBar | None:
+    return ProgressBar() if sys.stderr is not None and not sys.stderr.closed else None
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    """``chipstack replicate DIR/manifest.json [--workers N] [--scheduler ADDRESS] [--rtol/--atol]``."""
+    from model.sweep.replicate import replicate, report_text
+
+    r = replicate(args.manifest, workers=getattr(args, "workers", None),
+                  scheduler=getattr(args, "scheduler", None), rtol=getattr(args, "rtol", None),
+                  atol=getattr(args, "atol", None), progress=_progress_bar(), on_warning=warn)
+    for note in r.warnings:
+        warn(note)
+    print(report_text(r, args.manifest))
+    return 0 if r.identical else 1
