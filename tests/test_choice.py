@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from model.core.choice import chip_base_utility, logit_shares, within_ecosystem_weights
+from model.core.choice import ChoiceWeights, chip_base_utility, logit_shares, within_ecosystem_weights
 
 
 def shares(pull, availability, temperature=1.0, tie_order=None) -> np.ndarray:
@@ -89,6 +89,7 @@ def test_the_factorisation_by_ecosystem_equals_a_flat_logit_over_the_chips():
 
 def test_chip_base_utility_is_the_documented_sum():
     perf, cost = np.array([1.0, 2.0]), np.array([25_000.0, 10_000.0])
-    got = chip_base_utility(perf, cost, np.array([1.0, 0.5]), np.array([0.0, 0.2]), 1.5, 3.0, 2.0)
+    got = chip_base_utility(perf, cost, np.array([1.0, 0.5]), np.array([0.0, 0.2]),
+                            ChoiceWeights(price=1.5, ecosystem=3.0, policy_risk=2.0, lockin=0.0, peer=0.0))
     want = [1.5 * math.log(1 / 25) + 3.0, 1.5 * math.log(2 / 10) + 1.5 - 0.4]
     assert got == pytest.approx(want, rel=1e-14)

@@ -3,21 +3,28 @@ identities on random ones: supply and budgets are never exceeded, unmet = demand
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from model.core.market import clear_market
+from model.core.market import MarketOffer, clear_market
 
 
 def clear(market: dict, **extra):
     """The one call of ``clear_market`` in this module; ``market`` names its arguments."""
-    return clear_market(
-        np.asarray(market["demand"], dtype=float), np.asfortranarray(market["pull"], dtype=float),
-        np.asarray(market["access_class"], dtype=np.intp), np.asarray(market["allowed_by_class"], dtype=bool),
-        np.asarray(market["base"], dtype=float), np.asarray(market["cost"], dtype=float),
-        np.asarray(market["perf"], dtype=float), np.asarray(market["groups"], dtype=bool),
-        np.asarray(market["capacity"], dtype=float), np.asarray(market["maker_of_chip"]),
-        np.asarray(market["ecosystem_of_chip"]), np.asarray(market["ecosystem_of_maker"]), **extra)
+    indices = SimpleNamespace(maker_of_chip=np.asarray(market["maker_of_chip"]),
+                              ecosystem_of_chip=np.asarray(market["ecosystem_of_chip"]),
+                              ecosystem_of_maker=np.asarray(market["ecosystem_of_maker"]))
+    cost = np.asarray(market["cost"], dtype=float)
+    offer = MarketOffer(
+        catalogue=indices, sale=np.ones(cost.shape[0], dtype=bool),
+        allowed_by_class=np.asarray(market["allowed_by_class"], dtype=bool),
+        base=np.asarray(market["base"], dtype=float), cost=cost, perf=np.asarray(market["perf"], dtype=float),
+        groups=np.asarray(market["groups"], dtype=bool), capacity=np.asarray(market["capacity"], dtype=float),
+        stocked=np.zeros(cost.shape[0], dtype=bool))
+    demand, pull = np.asarray(market["demand"], dtype=float), np.asfortranarray(market["pull"], dtype=float)
+    return clear_market(demand, pull, np.asarray(market["access_class"], dtype=np.intp), offer, **extra)
 
 
 def hand_market() -> dict:

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from model.core.catalogue import ECOSYSTEMS, HISTORICAL_SPLIT, MAKERS
+from model.core.catalogue import ECOSYSTEMS, MAKERS, catalogue_arrays
 from model.core.network import edge_list, peer_network
 from model.core.population import (
     SEGMENT_DEMAND_SHARE,
     SEGMENT_DEVELOPER_SHARE,
     SEGMENTS,
+    InstalledBase,
     access_class,
     create_population,
     install,
@@ -25,15 +28,16 @@ BUDGET, INSTALLED, US_SHARE, LICENSED, APPROVED = 10e9, 2e6, 0.6, 0.4, 0.7
 
 
 def population(seed: int = 3, n: int = 2000, **kw):
-    """The one call of ``create_population`` in this module."""
-    args = dict(quarterly_budget_2026=BUDGET, initial_installed=INSTALLED, initial_us_share=US_SHARE,
-                approved_customer_share=LICENSED, china_approval_share=APPROVED, taste_sd=0.5,
-                peers_per_developer=8) | kw
-    return create_population(np.random.default_rng(seed), n, args["quarterly_budget_2026"],
-                             args["initial_installed"], args["initial_us_share"],
-                             tuple(m.name for m in MAKERS), np.array([m.ecosystem for m in MAKERS]),
-                             args["approved_customer_share"], args["china_approval_share"], args["taste_sd"],
-                             args["peers_per_developer"])
+    """The one call of ``create_population`` in this module (the parameters it reads, by name)."""
+    args = dict(demand_2026_usd=4 * BUDGET, n_developers=n, approved_customer_share=LICENSED,
+                china_approval_share=APPROVED, taste_sd=0.5, peers_per_developer=8) | kw
+    initial = InstalledBase(kw.pop("initial_installed", INSTALLED), kw.pop("initial_us_share", US_SHARE))
+    args.pop("initial_installed", None)
+    args.pop("initial_us_share", None)
+    if "quarterly_budget_2026" in args:
+        args["demand_2026_usd"] = 4 * args.pop("quarterly_budget_2026")
+    rng = np.random.default_rng(seed)
+    return create_population(rng, SimpleNamespace(**args), initial, catalogue_arrays())
 
 
 # --- the peer network
@@ -131,7 +135,7 @@ def test_the_initial_us_share_of_installed_compute_is_the_parameter():
     # within a stack, makers split installed compute by the historical split
     for m, maker in enumerate(MAKERS):
         assert d.installed[:, m].sum() / INSTALLED == pytest.approx(
-            HISTORICAL_SPLIT[maker.name] * (US_SHARE if us[m] else 1 - US_SHARE), rel=1e-9)
+            maker.history_share * (US_SHARE if us[m] else 1 - US_SHARE), rel=1e-9)
     assert d.installed.flags.f_contiguous and d.taste.shape == (2000, len(ECOSYSTEMS))
 
 

@@ -43,7 +43,7 @@ def stockpile_extra(demand: np.ndarray, may_buy_us: np.ndarray, stockpile_share:
     """(n,) budget brought forward to buy US chips ahead of an expected cut (0 where not allowed)."""
     if stockpile_share <= 0 or risk <= 0 or policy_risk_weight <= 0:
         return np.zeros_like(demand)
-    share = stockpile_share * (1.0 - float(fm.exp(np.array([-policy_risk_weight * risk]))[0]))
+    share = stockpile_share * (1.0 - fm.exp(-policy_risk_weight * risk))  # scalar path: same bits
     return np.where(may_buy_us, share * demand, 0.0)
 
 
