@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from model import ChipMarketModel
+from model.core.paths import REPO_ROOT as REPO
 
 from .kernel import kernel_state, plain_quarter
 from .reference import ReferenceModel
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _timed(fn) -> float:

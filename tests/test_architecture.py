@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from model.core.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 PACKAGE = ROOT / "model"
 
 #: layer -> the layers it must not import

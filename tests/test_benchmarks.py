@@ -8,11 +8,10 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from model.core.paths import REPO_ROOT as REPO
 
 DESIGN_KEYS = (
     "model_agent_steps_per_s",

@@ -54,14 +54,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from model.core.chip_market import MODEL_REPORTERS
 from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, suggest, validate_value
+from model.core.paths import EXPERIMENTS, REPO_ROOT  # noqa: F401 (REPO_ROOT re-exported)
 from model.sweep.errors import UsageError
-from model.sweep.provenance import REPO_ROOT
 
 
 def _experiments_dir() -> Path:
     """``experiments/`` of the clone, else the copy an installed wheel ships
     (``<prefix>/share/chipstack``)."""
-    clone = REPO_ROOT / "experiments"
+    clone = EXPERIMENTS
     installed = Path(sys.prefix) / "share" / "chipstack" / "experiments"
     return clone if clone.is_dir() or not installed.is_dir() else installed
 

@@ -46,10 +46,11 @@ import pyarrow.parquet as pq
 
 from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
 from model.core.parameters import PARAMS_BY_NAME
+from model.core.paths import REQUIREMENTS_LOCK
 from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
-from model.sweep.experiment import REPO_ROOT, Experiment, load_experiment
+from model.sweep.experiment import Experiment, load_experiment
 from model.sweep.io import sha256_file, write_json_atomic
 from model.sweep.manifest import MANIFEST, MANIFEST_VERSION, Manifest
 from model.sweep.provenance import git_state, package_versions, platform_info
@@ -425,7 +426,7 @@ def build_manifest(sweep: _Sweep, started: str, counts: dict, executor_name: str
         "versions": package_versions(),
         "git": git_state(),
         "platform": platform_info(),
-        "requirements_lock_sha256": _sha256_or_none(REPO_ROOT / "requirements.lock"),
+        "requirements_lock_sha256": _sha256_or_none(REQUIREMENTS_LOCK),
         "executor": executor_name,
         "workers": sweep.workers,
         "started": started,
