@@ -51,6 +51,8 @@ from model.core.choice import chip_base_utility
 from model.core.population import access_class, installed_by_ecosystem
 from model.core.quarters import years_since_2026
 
+from .reference import MAX_ROUNDS  # the model's rounds per clearing, read once there
+
 
 def _eco_starts(ecosystem_of: np.ndarray, n_eco: int) -> np.ndarray:
     """First index of each ecosystem's contiguous block (chips and makers are ordered by ecosystem)."""
@@ -60,7 +62,7 @@ def _eco_starts(ecosystem_of: np.ndarray, n_eco: int) -> np.ndarray:
 
 
 def sorted_clearing(demand, w, bounds, allowed_by_class, base, cost, perf, groups, capacity, maker_of_chip,
-                    ecosystem_of_chip, ecosystem_of_maker, purchases, max_rounds=8):
+                    ecosystem_of_chip, ecosystem_of_maker, purchases, max_rounds=MAX_ROUNDS):
     """Market clearing over developers sorted by access class.
 
     ``demand`` (n,) USD; ``w`` (E x n) exp(pull - its per-developer max); ``bounds`` (C+1,) the class
