@@ -8,8 +8,15 @@ supply that runs short (a domestic maker's output, a US product's volume cap or 
 per-customer cap, Beijing's import cap: *supply groups*) is rationed and the unmet rest re-offered
 round by round; chipmakers decide their supply per product, and what China's market cannot take is
 stockpiled ahead, spent abroad or on the grey market, or carried over. No numpy inside any agent
-or rule: numpy is touched only to copy the initial state and to draw from the model's random
-generator.
+or rule: numpy is touched only to copy the initial state, to read the catalogue's parsed quarters
+and to draw from the model's random generator.
+
+What is shared and what is not: the reference states the *rules* again, independently; the *data*
+it takes from the model's single owners: the catalogue (``MAKERS``, ``CHIPS``, ``catalogue_arrays``,
+``SALE_QUARTERS``, ``ROADMAP_FROM``, which makers are domestic), the parameter table (``PARAMS``: names,
+defaults and validation; a domestic maker's capacity parameter is its catalogue entry's ``capacity.param``),
+the calendar (``model.core.quarters``) and the model's named constants (``HBM_FROM``, ``STOCK_SOLD_OUT``,
+``USD_PER_H100E``, ``ADAPTIVE_THRESHOLDS``, ``MAX_ROADMAP_SHIFT``, the rounds of ``clear_market``).
 
 It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (INTERFACES §8,
 ``reference_agent_steps_per_s`` and ``speedup``), and ``tests/test_reference.py`` checks that the two
@@ -71,42 +78,68 @@ The quarter (ODD, docs/ODD.md)
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import mesa
 
 from model import ChipMarketModel
 from model.core import reporters
-from model.core.catalogue import CHIPS, ECOSYSTEMS, MAKERS, ROADMAP_FROM, SALE_QUARTERS
-from model.core.chip_market import MODEL_REPORTERS, USD_PER_H100E
-from model.core.governments import ADAPTIVE_THRESHOLDS
-from model.core.makers import MAX_ROADMAP_SHIFT
+from model.core.catalogue import (
+    CHIPS,
+    DOMESTIC,
+    ECOSYSTEMS,
+    MAKERS,
+    ROADMAP_FROM,
+    SALE_QUARTERS,
+    catalogue_arrays,
+)
+from model.core.governments import ADAPTIVE_THRESHOLDS, DEFAULT_LICENSED_CUSTOMERS
+from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, STOCK_SOLD_OUT
+from model.core.market import clear_market
+from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule, split_regime
 from model.core.population import SEGMENTS
-from model.core.quarters import parse_quarter
+from model.core.quarters import parse_quarter, years_since_2026
+from model.core.reporters import MODEL_REPORTERS, USD_PER_H100E
 
-CUDA, ROCM, DOMESTIC = range(3)
-MAX_ROUNDS = 8  # rationing rounds per quarter
-NEVER = 40_000  # a quarter that never comes (no end of compliance, no end of production)
-DEFAULT_LICENSED_CUSTOMERS = 10  # licences in force before a scheduled count says otherwise
-HBM_FROM = parse_quarter("2026Q1")  # HBM binds domestic output from this quarter on
-STOCK_SOLD_OUT = 1e-6  # stock below this many units counts as sold out (the clearing's round-off)
+#: Rationing rounds per quarter: the model's (``clear_market``'s ``max_rounds``, which has no name yet).
+MAX_ROUNDS = inspect.signature(clear_market).parameters["max_rounds"].default
 
 
-def years_since_2026(quarter: int) -> float:
-    return (quarter - parse_quarter("2026Q1")) / 4.0
+# ------------------------------------------------------------------------------------------------
+# What the reference takes from the catalogue and the parameter table (never typed twice)
+#: The domestic makers (ecosystem DOMESTIC in the catalogue), whose output is capacity-bound.
+DOMESTIC_MAKERS = tuple(m.name for m in MAKERS if m.ecosystem == DOMESTIC)
+#: Each domestic maker's capacity parameter, as its catalogue entry names it (``Maker.capacity.param``).
+CAPACITY_PARAMETERS = {m.name: m.capacity.param for m in MAKERS if m.ecosystem == DOMESTIC and m.capacity}
+
+
+def reported_maker(reporter: str) -> str:
+    """The catalogue maker a per-maker headline reporter is about, read off the reporter's name
+    (``nvidia_china_revenue_usd`` -> "Nvidia", ``huawei_output_cap_units`` -> "Huawei")."""
+    return next(m.name for m in MAKERS if reporter.startswith(m.name.lower() + "_"))
+
+
+def parameter_values(params: dict) -> dict:
+    """Every parameter of ``PARAMS``: the value given (validated as the model validates it), else its
+    default."""
+    for name in params:
+        if name not in PARAMS_BY_NAME:
+            raise unknown_parameter_error(name)
+    return {p.name: validate_value(p.name, params.get(p.name, p.default)) for p in PARAMS}
 
 
 # ------------------------------------------------------------------------------------------------
 # Chips (plain objects: the catalogue plus this quarter's state)
 class Chip:
-    def __init__(self, index, spec, maker, model):
+    def __init__(self, index, spec, maker, model, cat):
         self.index = index
         self.name = spec.name
         self.maker = maker  # Chipmaker agent
         self.ecosystem = maker.ecosystem
         self.is_us = maker.is_us
-        self.planned_release = parse_quarter(spec.release)
+        self.planned_release = int(cat.release[index])  # the catalogue's quarters, parsed once
         # the US roadmap after Blackwell as a scenario: later (earlier) and scaled in performance and TPP
         us_ahead = self.is_us and self.planned_release >= ROADMAP_FROM
         scale = model.us_roadmap_perf_scale if us_ahead else 1.0
@@ -117,10 +150,10 @@ class Chip:
         self.perf = spec.perf_paper * scale * (1.0 if self.is_us else model.domestic_efficiency)
         self.price_usd = spec.price_usd
         self.china_part = spec.china_part
-        self.compliant_until = parse_quarter(spec.compliant_until) if spec.compliant_until else NEVER
+        self.compliant_until = int(cat.compliant_until[index])  # a quarter that never comes if none
         self.tpp = spec.tpp * scale
         self.mem_bw_gbs = spec.mem_bw_gbs
-        self.end_of_production = parse_quarter(spec.end_of_production) if spec.end_of_production else NEVER
+        self.end_of_production = int(cat.end_of_production[index])
         self.stock_units = float(spec.stock_units)  # catalogue stock (at the start, and at end of production)
         self.us_units_per_quarter = spec.us_units_per_quarter
         # US products: the most its maker can make for China a quarter (a China part's own limit, else
@@ -503,9 +536,10 @@ class ReferenceModel(mesa.Model):
     """Same parameters and reporters as ``ChipMarketModel``; per-agent pure Python inside."""
 
     def __init__(self, rng: int | None = None, **params):
+        values = parameter_values(params)
         fast = ChipMarketModel(rng=rng, **params)  # the same initial state (not timed, not compared)
         super().__init__(rng=rng)
-        for name, value in fast.parameters.items():
+        for name, value in values.items():
             setattr(self, name, value)
         self.rng = fast.rng  # the generator, positioned where the fast model's is after construction
         self.start = parse_quarter(self.start_quarter)
@@ -521,12 +555,11 @@ class ReferenceModel(mesa.Model):
                                           parse_schedule(self.us_policy_schedule, US_REGIMES))
         self.china_government = ChinaGovernment(self, fast.china_government.stance,
                                                 parse_schedule(self.china_policy_schedule, CHINA_STANCES))
-        capacities = {"Huawei": self.huawei_capacity_2026, "Cambricon": self.cambricon_capacity_2026,
-                      "MooreThreads": self.moore_threads_capacity_2026, "THead": self.thead_capacity_2026,
-                      "Kunlunxin": self.kunlunxin_capacity_2026}
+        capacities = {name: getattr(self, param) for name, param in CAPACITY_PARAMETERS.items()}
         self.makers = [Chipmaker(self, k, spec, capacities.get(spec.name)) for k, spec in enumerate(MAKERS)]
         by_name = {mk.name: mk for mk in self.makers}
-        self.chips = [Chip(j, spec, by_name[spec.maker], self) for j, spec in enumerate(CHIPS)]
+        cat = catalogue_arrays(CHIPS, MAKERS)
+        self.chips = [Chip(j, spec, by_name[spec.maker], self, cat) for j, spec in enumerate(CHIPS)]
         for chip in self.chips:
             chip.maker.chips.append(chip)
             chip.released = chip.release <= self.start
@@ -883,7 +916,7 @@ class ReferenceModel(mesa.Model):
         r["developers_on_us_stack"] = on_us / n if n else 0.0
         r["china_compute_h100e"] = inst_all
         r["nvidia_china_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips
-                                            if c.maker.name == "Nvidia")
+                                            if c.maker.name == reported_maker("nvidia_china_revenue_usd"))
         r["domestic_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
         r["domestic_ecosystem"] = self.maturity[DOMESTIC]
         r["capability_gap_months"] = self.capability_gap()
@@ -901,8 +934,9 @@ class ReferenceModel(mesa.Model):
         # Nvidia's China supply this quarter: the stock it offered of its products on sale to China
         r["nvidia_china_supply_units"] = sum(
             c.last_supply for c in self.chips
-            if c.maker.name == "Nvidia" and c.on_sale and (c.to_anyone or c.to_licensed))
-        huawei = next(mk for mk in self.makers if mk.name == "Huawei")
+            if c.maker.name == reported_maker("nvidia_china_supply_units") and c.on_sale
+            and (c.to_anyone or c.to_licensed))
+        huawei = next(mk for mk in self.makers if mk.name == reported_maker("huawei_output_cap_units"))
         r["huawei_output_cap_units"] = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
         for mk in self.makers:
             r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)

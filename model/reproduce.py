@@ -31,7 +31,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
+from model.core.paths import (
+    DOCS_VALIDATION,
+    FORECASTS_DIR,
+    README_MD,
+    REFERENCE_SWEEP,
+    SOURCES_MD,
+    VALIDATION_MD,
+)
+from model.core.paths import REPO_ROOT as ROOT
+
 CHIPSTACK = [sys.executable, "-m", "model.cli"]
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
@@ -160,7 +169,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
                   *[a for pin in pins for a in ("--policy", pin)])
     for table in ("runs.parquet", "final.csv", "summary.csv"):
         outcome.tables[f"export_regimes/{table}"] = compare_tables(
-            ROOT / "outputs/export_regimes" / table, scratch / "export_regimes" / table, rtol)
+            REFERENCE_SWEEP / table, scratch / "export_regimes" / table, rtol)
     # policy_robustness is published by its derived tables (docs/exploring/), not its 2,048 runs
     for table in ("ranking.csv", "regret.csv", "frontier.csv"):
         outcome.tables[f"docs/exploring/robust/{table}"] = compare_tables(
@@ -176,13 +185,13 @@ def run(scratch: Path, rtol: float) -> Outcome:
     chipstack("validate", "all", "--out", str(scratch / "validation"))
     for table in VALIDATION_TABLES:
         outcome.tables[f"docs/validation/{table}"] = compare_tables(
-            ROOT / "docs/validation" / table, scratch / "validation" / table, rtol)
+            DOCS_VALIDATION / table, scratch / "validation" / table, rtol)
     log("frozen forecasts: the replay re-run at this commit")
     (scratch / "forecasts").mkdir(exist_ok=True)
     for name in quarterly.FORECASTS:
         quarterly.make_forecast(name).to_csv(scratch / "forecasts" / name, index=False)
         outcome.tables[f"docs/forecasts/{name}"] = compare_tables(
-            ROOT / "docs/forecasts" / name, scratch / "forecasts" / name, rtol)
+            FORECASTS_DIR / name, scratch / "forecasts" / name, rtol)
     # --- figures, by the tables behind them
     for figure, sources in FIGURES.items():
         problems = [] if (ROOT / figure).exists() else ["not committed"]
@@ -191,23 +200,23 @@ def run(scratch: Path, rtol: float) -> Outcome:
                 problems.append(f"its table {source} differs")
         outcome.figures[figure] = problems
     # --- quoted numbers
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = README_MD.read_text(encoding="utf-8")
     regenerated = headline.render(readme,
                                   headline.blocks(pd.read_csv(scratch / "export_regimes/summary.csv")))
-    for name in headline.blocks(pd.read_csv(ROOT / "outputs/export_regimes/summary.csv")):
+    for name in headline.blocks(pd.read_csv(REFERENCE_SWEEP / "summary.csv")):
         begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
         outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end),
                                                           _block(regenerated, begin, end))
     from model.validation import claims
 
-    validation = (ROOT / "docs/VALIDATION.md").read_text(encoding="utf-8")
+    validation = VALIDATION_MD.read_text(encoding="utf-8")
     fresh_md = quarterly.render_validation_md(validation, pd.read_csv(scratch / "validation/quarterly.csv"),
                                               pd.read_csv(scratch / "validation/claims.csv"))
     for label, (begin, end) in {"quarterly": (quarterly.TABLE_BEGIN, quarterly.TABLE_END),
                                 "claims": (claims.TABLE_BEGIN, claims.TABLE_END)}.items():
         outcome.quoted[f"VALIDATION {label} table"] = quoted_numbers(_block(validation, begin, end),
                                                                      _block(fresh_md, begin, end))
-    sources_md = (ROOT / "docs/SOURCES.md").read_text(encoding="utf-8")
+    sources_md = SOURCES_MD.read_text(encoding="utf-8")
     outcome.quoted["SOURCES defaults"] = quoted_numbers(
         _block(sources_md, defaults_doc.BEGIN, defaults_doc.END), "\n" + defaults_doc.tables() + "\n")
     log(f"done in {time.time() - t0:.0f} s")

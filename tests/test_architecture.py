@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from model.core.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 PACKAGE = ROOT / "model"
 
 #: the command line: ``model.cli`` and its sibling modules, on top of every layer

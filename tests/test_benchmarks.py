@@ -1,5 +1,6 @@
-"""``python -m benchmarks --quick --json FILE`` runs and writes every INTERFACES §8 key; the plain numpy
-kernel's clearing is the model's clearing (so the two are timed on the same work)."""
+"""``python -m benchmarks --quick --json FILE`` runs and writes every INTERFACES §8 key and the extra
+lines (the small run, the model over its bare-numpy bound, each with its target); the bound's clearing
+is the model's clearing (so the two are timed on the same work)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
+import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from model.core.paths import REPO_ROOT as REPO
 
 DESIGN_KEYS = (
     "model_agent_steps_per_s",
@@ -47,12 +48,20 @@ def test_quick_benchmark_writes_every_design_key(tmp_path):
     for value in numbers:
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, fig
     assert math.isclose(fig["speedup"], fig["model_agent_steps_per_s"] / fig["reference_agent_steps_per_s"])
+    # the extra lines with a target: the small run and the model over its bare-numpy bound
+    for key, op, target in (("seconds_300_20_quarters", "<=", 0.025), ("model_over_kernel", "<=", 1.2)):
+        assert isinstance(fig[key], float) and fig[key] > 0, key
+        assert fig["targets"][key] == {"op": op, "target": target, "value": fig[key],
+                                       "met": fig[key] <= target}
+    assert math.isclose(fig["model_over_kernel"],
+                        fig["kernel_model_seconds_per_step"] / fig["kernel_seconds_per_step"])
+    assert "seconds_300_20_quarters" in proc.stdout and "model / bare-numpy bound" in proc.stdout
     assert not any(scratch.iterdir()), "temporary sweep outputs were left behind"
 
 
-def test_plain_kernel_clearing_equals_the_model(monkeypatch):
-    import model.core.chip_market as model_module
-    from benchmarks.kernel import plain_clearing
+def test_bare_numpy_clearing_equals_the_model(monkeypatch):
+    import model.core.developers as model_module
+    from benchmarks.kernel import clearing_in_model_order
     from model import ChipMarketModel
 
     calls = []
@@ -72,13 +81,35 @@ def test_plain_kernel_clearing_equals_the_model(monkeypatch):
                     china_import_cap_units=50_000).run(6)
     assert any(result.rounds > 1 for _, result in calls)
     for args, result in calls:
-        (demand, pull, classes, allowed, base, cost, perf, groups, capacity,
-         maker_of_chip, eco_of_chip, eco_of_maker) = args
-        purchases, unmet, units = plain_clearing(demand, pull, classes, allowed, base, cost, perf, groups,
-                                                 capacity, maker_of_chip, eco_of_chip, eco_of_maker.shape[0])
+        demand, pull, classes, offer = args
+        cat = offer.catalogue
+        purchases, unmet, units = clearing_in_model_order(
+            demand, pull, classes, offer.allowed_by_class, offer.base, offer.cost, offer.perf, offer.groups,
+            offer.capacity, cat.maker_of_chip, cat.ecosystem_of_chip, cat.ecosystem_of_maker)
         np.testing.assert_allclose(purchases, result.purchases, rtol=1e-9, atol=1e-12 * demand.sum() / 25_000)
         np.testing.assert_allclose(units, result.chips_sold, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(unmet, result.unmet, rtol=1e-9, atol=1e-9 * demand.sum())
+
+
+def test_bare_numpy_quarter_runs_on_a_model_state():
+    """The bound's quarter runs on a model's state (ban, restrict with every class present, stockpiling)
+    and gives sane totals: installed compute = the depreciated base + purchases, shares in [0, 1]."""
+    from benchmarks.kernel import kernel_quarter, kernel_state
+    from model import ChipMarketModel
+
+    for params in ({}, {"export_regime": "ban"}, {"china_import_policy": "open", "us_reversal_prob": 0.3}):
+        m = ChipMarketModel(rng=5, n_developers=2_000, **params)
+        m.step()
+        s = kernel_state(m)
+        rng = np.random.default_rng(5)
+        for _ in range(3):
+            before = float(s.installed.sum())
+            out = kernel_quarter(s, rng)
+            assert out["budget_usd"] > 0 and out["bought_h100e"] > 0
+            assert out["installed_h100e"] == pytest.approx(before * s.keep + out["bought_h100e"], rel=1e-9)
+            assert 0.0 <= out["developers_on_us_stack"] <= 1.0
+            assert 0.0 <= out["unspent_usd"] <= out["budget_usd"]
+            assert np.all(np.diff(s.bounds) >= 0) and s.bounds[-1] == 2_000
 
 
 def test_only_sweep_memory_measures_just_the_rss_rows(tmp_path):

@@ -15,7 +15,6 @@ from model.sweep.design import build_design, make_run_id, run_seed
 from model.sweep.errors import UsageError
 from model.sweep.experiment import EXPERIMENTS_DIR, experiment_from_dict, load_experiment
 
-ROOT = Path(__file__).resolve().parents[1]
 GOOD = """\
 [experiment]
 name = "tiny"

@@ -18,17 +18,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.reference import ReferenceModel
+from benchmarks.reference import CAPACITY_PARAMETERS, DOMESTIC_MAKERS, ReferenceModel
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.core.parameters import PARAMS_BY_NAME
 from model.core.quarters import parse_quarter
-from model.core.reporters import USD_PER_H100E
+from model.core.reporters import MAKER_COLUMNS, USD_PER_H100E
 
 STEPS = 20
 
+
+def domestic_capacities(value_of) -> dict:
+    """Every domestic maker's capacity parameter (the catalogue's domestic makers, so a maker added
+    later is included) set to ``value_of(its default)``."""
+    return {param: value_of(PARAMS_BY_NAME[param].default) for param in CAPACITY_PARAMETERS.values()}
+
+
+#: No domestic supply at all: every domestic maker's capacity is 0.
+NO_DOMESTIC_SUPPLY = domestic_capacities(lambda default: 0)
+#: Small domestic supply: every domestic maker at 1/15 of its default capacity (Huawei 40k, Cambricon 20k).
+SMALL_DOMESTIC_SUPPLY = domestic_capacities(lambda default: default / 15)
+
 CASES = {
     "default_lagged_restrict": {},
-    "rationing_us_ban": {"export_regime": "ban", "huawei_capacity_2026": 40_000,
-                         "cambricon_capacity_2026": 20_000, "moore_threads_capacity_2026": 5_000},
+    "rationing_us_ban": {"export_regime": "ban", **SMALL_DOMESTIC_SUPPLY},
     "rationing_h20_discourage": {"export_regime": "h20", "china_import_policy": "discourage",
                                  "huawei_capacity_2026": 100_000, "domestic_capacity_growth": 0.2},
     "china_restrict_lagged": {"export_regime": "lagged", "china_import_policy": "restrict",
@@ -43,8 +55,7 @@ CASES = {
     "replay_2023_priced_risk": {"start_quarter": "2023Q1", "realize_reversals": False,
                                 "us_reversal_prob": 0.3, "rd_speedup_cost_usd": 5e7,
                                 "state_domestic_preference": 4.0, "china_import_policy": "open"},
-    "no_noise_no_domestic": {"demand_shock_sd": 0.0, "taste_sd": 0.0, "huawei_capacity_2026": 0,
-                             "cambricon_capacity_2026": 0, "moore_threads_capacity_2026": 0},
+    "no_noise_no_domestic": {"demand_shock_sd": 0.0, "taste_sd": 0.0, **NO_DOMESTIC_SUPPLY},
     # the rule as enacted (threshold) and its instruments
     "threshold_dated_cap": {"realize_reversals": False, "export_tpp_cap": 16_000,
                             "us_policy_schedule": "2027Q1:threshold@30000", "china_import_policy": "open"},
@@ -147,10 +158,23 @@ def test_rationing_binds_in_the_rationing_cases():
             rounds.append((ref.rationed, ref.rounds))
         assert any(r for r, _ in rounds), case
         assert max(k for _, k in rounds) >= 2, case
-    # and under a US ban with small domestic capacity, demand goes unmet
+    # and under a US ban with small domestic capacity, every domestic maker runs short and demand goes unmet
     _, ref = both(1, 100, CASES["rationing_us_ban"])
     ref.step()
+    assert set(DOMESTIC_MAKERS) <= ref.short_groups, ref.short_groups
     assert ref.reported["unmet_demand_h100e"] > 0.05 * sum(d.demand for d in ref.developers) / USD_PER_H100E
+
+
+def test_no_domestic_case_sells_no_domestic_chip():
+    """``no_noise_no_domestic`` removes every domestic maker's supply (derived from the catalogue, so a
+    maker added later cannot silently sell in it): the model sells no domestic chip in any quarter."""
+    assert {CASES["no_noise_no_domestic"][p] for p in CAPACITY_PARAMETERS.values()} == {0}
+    fast = ChipMarketModel(rng=1, n_developers=200, **CASES["no_noise_no_domestic"])
+    for _ in range(STEPS):
+        fast.step()
+        sold = {name: fast.reported[MAKER_COLUMNS[name][0]] for name in DOMESTIC_MAKERS}
+        assert not any(sold.values()), (fast.quarter_label, sold)
+        assert fast.reported["domestic_revenue_usd"] == 0.0
 
 
 def test_same_random_stream_after_a_run():

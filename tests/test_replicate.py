@@ -4,11 +4,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from model.core.paths import REFERENCE_SWEEP, REPO_ROOT
 from model.sweep.replicate import replicate, report_text
 from model.sweep.runner import run_sweep
 
@@ -102,7 +102,7 @@ def test_bad_manifest_is_a_usage_error(tmp_path, content):
 def test_the_shipped_reference_results_replicate(root):
     """outputs/export_regimes/ is committed: a model change that alters any number must come with
     regenerated reference results (`chipstack sweep export_regimes`)."""
-    manifest = root / "outputs" / "export_regimes" / "manifest.json"
+    manifest = REFERENCE_SWEEP / "manifest.json"
     r = replicate(manifest, workers=2, progress=False)
     assert r.identical, report_text(r, manifest)
     assert r.runs == len(pd.read_parquet(manifest.parent / "runs.parquet",
@@ -174,7 +174,7 @@ def test_the_manifest_records_numpys_blas_whichever_library_is_listed_first():
             "mine = [i for i in threadpool_info() if '/numpy.libs/' in (i.get('filepath') or '')]; "
             "print(json.dumps([platform_info()['blas'], "
             "{k: mine[0].get(k) for k in ('internal_api', 'version', 'architecture')} if mine else None]))")
-    root = Path(__file__).resolve().parents[1]
+    root = REPO_ROOT
     for hash_seed in range(6):
         out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                              check=True, env={**os.environ, "PYTHONHASHSEED": str(hash_seed)})

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from model.cli import main
+from model.core.paths import REPO_ROOT as ROOT
 from model.sweep.errors import UsageError, one_line
 from model.sweep.executors import InlineExecutor
 from model.sweep.experiment import experiment_from_dict
@@ -22,7 +23,6 @@ from model.sweep.runner import run_sweep
 from model.sweep.store import PARTS_DIR, folder_lock, part_record
 from sweep_files import assert_same_data, write_toml
 
-ROOT = Path(__file__).resolve().parents[1]
 STEPS = 4
 
 

@@ -19,14 +19,13 @@ import pytest
 from failing_model import FAILING_REGIME, MESSAGE, FailingModel
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.cli import cmd_sweep, main
+from model.core.paths import REPO_ROOT as ROOT
 from model.sweep import finalize, runner
 from model.sweep.design import build_design
 from model.sweep.experiment import experiment_from_dict, load_experiment
 from model.sweep.io import sha256_file
 from model.sweep.runner import InlineExecutor, run_sweep
 from sweep_files import assert_same_data, read_all, write_toml
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def spec(name: str = "t", replications: int = 2, steps: int = 4, **grid) -> dict:

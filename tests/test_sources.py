@@ -10,6 +10,29 @@ def test_generated_defaults_tables_in_sources_md_are_current():
         "docs/SOURCES.md is stale: run `python -m model.core.defaults_doc` and commit it")
 
 
+def test_generated_constants_table_in_sources_md_is_current():
+    """The model constants' table is generated from the constants themselves (value imported, statement
+    read from the code's comment): changing a constant's value or comment makes SOURCES.md stale."""
+    text = defaults_doc.SOURCES_MD.read_text(encoding="utf-8")
+    generated = text.split(defaults_doc.CONSTANTS_BEGIN, 1)[1].split(defaults_doc.CONSTANTS_END, 1)[0]
+    assert generated == "\n" + defaults_doc.constants_table(), (
+        "docs/SOURCES.md is stale: run `python -m model.core.defaults_doc` and commit it")
+
+
+def test_every_constant_is_importable_and_states_its_source(monkeypatch):
+    import importlib
+
+    table = defaults_doc.constants_table()
+    for c in defaults_doc.CONSTANTS:
+        assert hasattr(importlib.import_module(c.module), c.name), (c.module, c.name)
+        assert len(c.statement) > 10, c.name
+        assert f"| `{c.name}` (`{c.module.replace('.', '/')}.py`) |" in table
+    # the value is read from the module, never typed twice: a changed value changes the table
+    monkeypatch.setattr("model.core.catalogue.SALE_QUARTERS", 13)
+    changed = defaults_doc.constants_table()
+    assert changed != table and "| 13 | quarters on sale" in changed
+
+
 def test_every_parameter_and_chip_appears_with_its_default():
     table = defaults_doc.tables()
     from model.core.catalogue import CHIPS

@@ -13,7 +13,6 @@ import inspect
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,8 @@ solara = pytest.importorskip("solara", reason="the UI needs the 'ui' extra")
 
 from model import ChipMarketModel  # noqa: E402
 from model.core.parameters import PARAMS_BY_NAME  # noqa: E402
+from model.core.paths import REFERENCE_SWEEP  # noqa: E402
+from model.core.paths import REPO_ROOT as ROOT  # noqa: E402
 from model.core.quarters import parse_quarter  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 from model.ui import app, levers, series, ui_model, view_base  # noqa: E402
@@ -28,7 +29,6 @@ from model.ui import text as ui_text  # noqa: E402  (tests name local strings 't
 from model.ui import views as ui_views  # noqa: E402  (and local dicts 'views')
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -477,7 +477,7 @@ def test_page_compare_mode_in_process():
     assert "A − B" not in status()
 
 
-REFERENCE = ROOT / "outputs" / "export_regimes"
+REFERENCE = REFERENCE_SWEEP
 RUN_ID = "00035e941dd7efa1"
 
 

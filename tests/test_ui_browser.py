@@ -36,8 +36,10 @@ from pathlib import Path
 
 import pytest
 
+from model.core.paths import REFERENCE_SWEEP
+from model.core.paths import REPO_ROOT as ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[1]
 # The committed screenshot is refreshed only on request (CHIPSTACK_UPDATE_SCREENSHOT=1), so that
 # `make test` leaves the working tree clean; otherwise the test writes it to a temporary folder.
 _UPDATE = os.environ.get("CHIPSTACK_UPDATE_SCREENSHOT") == "1"
@@ -45,7 +47,7 @@ SCREENSHOT = ROOT / "docs" / "ui.png" if _UPDATE else Path(tempfile.gettempdir()
 SCREENSHOT_COMPARE = (ROOT / "docs" / "ui_compare.png" if _UPDATE
                       else Path(tempfile.gettempdir()) / "chipstack-ui-compare.png")
 #: A run of the shipped reference sweep (export_regime=h20, china_import_policy=open, Huawei 3M).
-SWEEP = ROOT / "outputs" / "export_regimes"
+SWEEP = REFERENCE_SWEEP
 RUN_ID = "00035e941dd7efa1"
 MAX_SCREENSHOT_BYTES = 300_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",

@@ -9,15 +9,14 @@ change that moves a number either regenerates the table or fails ``make test``.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pandas as pd
 
 from model.core.docblocks import replace_block
+from model.core.paths import README_MD, REFERENCE_SWEEP
 
-ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
-SUMMARY = ROOT / "outputs" / "export_regimes" / "summary.csv"
+README = README_MD
+SUMMARY = REFERENCE_SWEEP / "summary.csv"
 REGIMES = (("ban", "ban"), ("h20", "h20"), ("threshold", "**threshold (as enacted)**"),
            ("lagged", "lagged (18 months, proposal)"), ("open", "open"))
 STANCES = ("open", "discourage", "restrict", "ban")

@@ -50,15 +50,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.core.paths import EXPERIMENTS, REPO_ROOT  # noqa: F401 (REPO_ROOT re-exported)
 from model.sweep.errors import UsageError
 from model.sweep.protocol import default_model, model_path, parameters_of
-from model.sweep.provenance import REPO_ROOT
 
 
 def _experiments_dir() -> Path:
     """``experiments/`` of the clone, else the copy an installed wheel ships
     (``<prefix>/share/chipstack``)."""
-    clone = REPO_ROOT / "experiments"
+    clone = EXPERIMENTS
     installed = Path(sys.prefix) / "share" / "chipstack" / "experiments"
     return clone if clone.is_dir() or not installed.is_dir() else installed
 

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from model.core.paths import REQUIREMENTS_LOCK
 from model.sweep.io import sha256_file
 from model.sweep.manifest import MANIFEST_VERSION, Manifest
 from model.sweep.protocol import reporter_names
-from model.sweep.provenance import REPO_ROOT, git_state, package_versions, platform_info
+from model.sweep.provenance import git_state, package_versions, platform_info
 from model.sweep.store import in_design_order, merge_parts, write_failures, write_final, write_summary
 
 #: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
@@ -94,7 +95,7 @@ def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -
         "versions": package_versions(),
         "git": git_state(),
         "platform": platform_info(),
-        "requirements_lock_sha256": _sha256_or_none(REPO_ROOT / "requirements.lock"),
+        "requirements_lock_sha256": _sha256_or_none(REQUIREMENTS_LOCK),
         "executor": executor_name,
         "workers": sweep.workers,
         "started": started,

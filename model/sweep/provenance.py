@@ -15,12 +15,13 @@ import platform
 import subprocess
 from pathlib import Path
 
+from model.core.paths import REPO_ROOT, REQUIREMENTS_LOCK  # the one definition (model.core.paths)
+
 #: Packages whose versions are recorded (the resolved versions of the lock file).
 VERSION_PACKAGES = ("chipstack", "mesa", "numpy", "pandas", "pyarrow", "scipy", "SALib", "pydantic",
                     "tqdm", "threadpoolctl")
 #: Paths whose last commit is "the commit of the model code": what makes the numbers.
-MODEL_PATHS = ("model", "pyproject.toml", "requirements.lock")
-REPO_ROOT = Path(__file__).resolve().parents[2]  # the one definition; model.sweep.experiment imports it
+MODEL_PATHS = ("model", "pyproject.toml", REQUIREMENTS_LOCK.name)
 
 
 def package_versions() -> dict[str, str | None]:

@@ -85,7 +85,7 @@ def check_files(folder: Path, manifest: dict) -> list[tuple[str, str]]:
 
 def environment_warnings(manifest: dict) -> list[str]:
     """Differences between this environment and the one that made the sweep."""
-    from model.sweep.experiment import REPO_ROOT
+    from model.core.paths import REQUIREMENTS_LOCK
     from model.sweep.provenance import git_state, model_changes_since, package_versions, platform_info
 
     notes = []
@@ -113,7 +113,7 @@ def environment_warnings(manifest: dict) -> list[str]:
             notes.append(f"platform {key} {saved_platform.get(key)} in the manifest, "
                          f"{now_platform.get(key)} here "
                          f"(results should not depend on it on x86-64; see README 'Replicating a result')")
-    lock = REPO_ROOT / "requirements.lock"
+    lock = REQUIREMENTS_LOCK
     saved_lock = manifest.get("requirements_lock_sha256")
     if saved_lock and lock.is_file() and sha256_file(lock) != saved_lock:
         notes.append("requirements.lock differs from the one recorded in the manifest")

@@ -124,9 +124,7 @@ def CompareCard(on: solara.Reactive[bool], b_preset: solara.Reactive[str],
 
 def default_sweep_folder() -> str:
     """The folder the run picker starts with: the shipped reference sweep, if present."""
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[2] / "outputs" / "export_regimes"
+    from model.core.paths import REFERENCE_SWEEP as folder
     return str(folder) if (folder / "manifest.json").is_file() else ""
 
 

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from model.core.paths import REPO_ROOT
 from model.sweep.errors import UsageError
 
 APP_PATH = Path(__file__).with_name("app.py")
@@ -99,7 +100,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     quiet = "ignore:Cookies with samesite=none require https:UserWarning"
     env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS"), quiet) if w)
     # the app imports ``model`` as a package: make the project importable from any folder
-    project = str(APP_PATH.parent.parent)
+    project = str(REPO_ROOT)
     env["PYTHONPATH"] = project + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop(RUN_ENV, None)
     if run is not None:

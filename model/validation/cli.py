@@ -14,10 +14,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from model.core.paths import OUTPUTS
 from model.sweep.errors import UsageError
 
 #: ``<repository root>/outputs/validation`` (this module imports nothing heavy: the CLI parser loads it).
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "outputs" / "validation"
+DEFAULT_OUT = OUTPUTS / "validation"
 CHOICES = ("arthur", "bass", "replay", "quarterly", "forecast", "claims", "calibrate", "all")
 #: What ``all`` runs (``calibrate`` is slow and separate; ``forecast`` writes frozen files once).
 ALL = ("arthur", "bass", "replay", "quarterly", "claims")

@@ -26,16 +26,15 @@ from model.analysis.by_maker import summarise
 from model.core import catalogue
 from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
 from model.core.docblocks import replace_block
+from model.core.paths import DOCS_VALIDATION, FORECASTS_DIR, VALIDATION_MD  # noqa: F401 (re-exported)
 from model.core.quarters import parse_quarter
 from model.core.reporters import maker_columns
 from model.sweep.experiment import EXPERIMENTS_DIR
 from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
 OBSERVED_CSV = EXPERIMENTS_DIR / "data" / "observed.csv"
-FORECASTS_DIR = Path(__file__).resolve().parents[2] / "docs" / "forecasts"
-#: The committed validation results (``chipstack validate all --out docs/validation``).
-DOCS_VALIDATION = Path(__file__).resolve().parents[2] / "docs" / "validation"
-VALIDATION_MD = Path(__file__).resolve().parents[2] / "docs" / "VALIDATION.md"
+# FORECASTS_DIR; DOCS_VALIDATION: the committed validation results (``chipstack validate all --out
+# docs/validation``); VALIDATION_MD: all three from model.core.paths
 #: Last quarter of the calibration window; 2025 is out of sample; 2026 on is forecast.
 CALIBRATION_END = parse_quarter("2024Q4")
 OUT_OF_SAMPLE_END = parse_quarter("2025Q4")
