@@ -135,8 +135,8 @@ def tables() -> str:
         "",
         "### Chipmakers (`MAKERS` in `model/core/catalogue.py`)",
         "",
-        "| maker | stack | reference revenue 2026 (USD) | capacity (source) | revenue (source) | share of its "
-        "stack's purchases before 2026 | HBM stacks per chip (source) |",
+        "| maker | stack | reference revenue 2026 (USD) | capacity (source) | revenue (source) "
+        "| share of its stack's purchases before 2026 | HBM stacks per chip (source) |",
         "|---|---|---|---|---|---|---|",
         *(f"| {m.name} | {m.stack} | {_number(m.revenue_2026_usd)} | {_cell(m.capacity_source)} | "
           f"{_cell(m.revenue_source)} | {_number(m.history_share)} | "
