@@ -57,6 +57,8 @@ from model.core.reporters import (
 
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
+#: The domestic ecosystem's learning curve is anchored on cumulative domestic purchases before this quarter.
+LEARNING_ANCHOR = parse_quarter("2026Q1")
 #: The Oct 7 2022 rule: before it, US chips of every kind were sold in China (§C1, H).
 CONTROLS_FROM = parse_quarter("2022Q4")
 
@@ -100,7 +102,8 @@ class ChipMarketModel(mesa.Model):
 
         # --- the installed base inherited from history (demand follows this run's path backwards)
         installed0, us_share0, domestic_cum0 = self.history_before(self.start)
-        self.domestic_cumulative_anchor = self.history_before(parse_quarter("2026Q1"))[2]
+        self.domestic_cumulative_anchor = (domestic_cum0 if self.start == LEARNING_ANCHOR  # the same history
+                                           else self.history_before(LEARNING_ANCHOR)[2])
         self.domestic_cumulative = domestic_cum0
 
         # --- agents: governments, chipmakers (one agent type each for US and domestic), developers

@@ -120,19 +120,27 @@ def _best_response(zt: np.ndarray, avt: np.ndarray, tie_order: np.ndarray | None
     return out
 
 
+def chip_weights(base: np.ndarray) -> np.ndarray:
+    """exp(base_j - max base): each chip's logit weight, shifted by the maximum (the shift cancels in
+    every share). Computed once per clearing; ``within_ecosystem_weights`` masks it by access."""
+    shift = base.max() if base.size else 0.0
+    return fm.exp(base - shift)
+
+
 def within_ecosystem_weights(
     base: np.ndarray,
     allowed_by_class: np.ndarray,
     ecosystem_of_chip: np.ndarray,
     n_ecosystems: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each access class c: A_ce = sum_{j in e, allowed} exp(base_j), and P(j | c, e).
 
     ``allowed_by_class`` is (classes x chips) boolean. Returns (A: classes x E, within: classes x J).
-    Utilities are shifted by their maximum before exponentiating; the shift cancels in every share.
+    Utilities are shifted by their maximum before exponentiating (``chip_weights``; pass its result as
+    ``weights`` to reuse it); the shift cancels in every share.
     """
-    shift = base.max() if base.size else 0.0
-    w = fm.exp(base - shift) * allowed_by_class
+    w = (chip_weights(base) if weights is None else weights) * allowed_by_class
     # A[c, e] = sum of w[c, j] over the chips j of ecosystem e: masked row sums (no BLAS product,
     # whose kernel, and so whose rounding, depends on the CPU)
     A = np.stack([(w * (ecosystem_of_chip == e)).sum(axis=1) for e in range(n_ecosystems)], axis=1)

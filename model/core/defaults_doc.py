@@ -70,6 +70,7 @@ CONSTANTS = (
     Constant("MAX_ROADMAP_SHIFT", "model.core.makers", "quarters"),
     Constant("HISTORY_QUARTERS", "model.core.chip_market", "quarters of purchase history before the start"),
     Constant("CONTROLS_FROM", "model.core.chip_market", "quarter", "quarter"),
+    Constant("LEARNING_ANCHOR", "model.core.chip_market", "quarter", "quarter"),
     Constant("STOCK_SOLD_OUT", "model.core.makers", "units"),
     Constant("HBM_FROM", "model.core.makers", "quarter", "quarter"),
 )

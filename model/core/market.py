@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.core.catalogue import SALE_QUARTERS, CatalogueArrays
-from model.core.choice import logit_shares, within_ecosystem_weights
+from model.core.choice import chip_weights, logit_shares, within_ecosystem_weights
 
 
 @dataclass
@@ -89,11 +89,12 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
     compute_per_usd = perf / cost
     orders = np.zeros(base.shape[0])
+    weights = chip_weights(base)  # the same every round
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         has_supply = chips_with_supply(groups, capacity)
         allowed = allowed_by_class & has_supply[None, :]
-        A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco)
+        A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco, weights)
         shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)
         wanted_t = shares_t * remaining  # (E x n) USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
@@ -114,11 +115,12 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         filled = within * fill  # (C x J)
         spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
         compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
+        wanted_by_maker = wanted_t[ecosystem_of_maker]  # (M x n)
+        bought_t += wanted_by_maker * compute_share[:, access_class]
+        spent_by_maker = wanted_by_maker * spend_share[:, access_class]
         served = np.zeros(n)
-        for m in range(n_makers):
-            wanted_m = wanted_t[ecosystem_of_maker[m]]
-            bought_t[m] += wanted_m * compute_share[m][access_class]
-            served += wanted_m * spend_share[m][access_class]
+        for m in range(n_makers):  # maker by maker, in catalogue order (a fixed order of additions)
+            served += spent_by_maker[m]
         sold = chip_units * fill
         chips_sold += sold
         capacity -= (groups * sold).sum(axis=1)
