@@ -40,6 +40,21 @@ parts are further scaled by the model parameter ``domestic_efficiency`` (the mea
 910C on DeepSeek inference vs its 0.87 paper blend, §A2, M), so ``perf_paper`` is what the silicon
 offers and the model's effective performance is what Chinese developers got out of it.
 
+FLOP-based performance (``dense_tflops``, ``flop_bits``, ``dense_tflops_fp8``; the arrays'
+``flop_h100e``): what the silicon computes, the unit in which Epoch AI, CNAS, IFP and SemiAnalysis count
+H100-equivalents (SOURCES §H). ``dense_tflops`` is the datasheet's dense (no sparsity) tensor throughput
+at ``flop_bits``: 16 = BF16/FP16 for every chip quoted in it, 8 = FP8 for the parts quoted only in FP8
+(Ascend 950PR/950DT/960/970, MTT S5000); ``dense_tflops_fp8`` is the dense FP8 figure where one is
+published (0: no FP8, or none published). ``flop_h100e`` = ``dense_tflops`` / the H100 SXM's at the same
+precision (``H100_DENSE_TFLOPS``: 989 TF BF16, 1,979 TF FP8), so the FP8-only parts are compared with
+the H100's FP8. So ``tpp`` = ``dense_tflops`` x ``flop_bits`` for every chip whose TPP follows from
+dense compute (the list above: H100/H800, A100/A800, H20, H200, B200, MI300X, Ascend 910B/910C/950PR/
+950DT/960, MTT S4000) and for those whose TPP is an ASSUMPTION (their ``dense_tflops`` is the same
+ASSUMPTION, with a range). Two chips differ, the datasheet having been found after their TPP was set:
+the MI325X (1,307.4 TF, TPP kept at 20,800 for 1.3 PF; 1,307.4 x 16 = 20,918) and the MI355X (~2,517 TF
+BF16, TPP kept at 36,800 = 2,300 x 16, the MI350X's rate); each is on the same side of the rule's 21,000
+either way. No rule or reporter uses these fields yet: ``perf_paper`` remains what drives choice.
+
 Chips of one software ecosystem sit in contiguous columns: Nvidia (CUDA), AMD (ROCm), then the
 domestic stack (Huawei CANN, Cambricon, Moore Threads, and the in-house chips that IDC counts: Alibaba
 T-Head's PPU and Baidu's Kunlun), so that the model can work per ecosystem.
@@ -119,6 +134,14 @@ class Chip:
     stock_units: float = 0.0  # US chips: units in stock for China at the start (or when production ends)
     us_units_per_quarter: float = 0.0  # US chips: shipments to US end users (volume-cap base)
     china_units_per_quarter: float = 0.0  # China parts: most the maker can make for China per quarter
+    dense_tflops: float = 0.0  # dense tensor TFLOPS at flop_bits (datasheet; see module docstring)
+    flop_bits: int = 16  # 16: dense_tflops is BF16/FP16; 8: FP8, for parts quoted only in FP8
+    dense_tflops_fp8: float = 0.0  # dense FP8 TFLOPS where published (0: no FP8 or none published)
+
+
+#: The H100 SXM's dense tensor TFLOPS by bit length (16: BF16/FP16, 8: FP8; SOURCES §A1, H): the divisor
+#: of the FLOP-based H100-equivalent ``flop_h100e`` (a chip quoted only in FP8 against the H100's FP8).
+H100_DENSE_TFLOPS = {16: 989.0, 8: 1979.0}
 
 
 # --- Chipmakers ------------------------------------------------------------------------------
@@ -225,126 +248,193 @@ DOMESTIC_LEADER = "Huawei"
 CHIPS: tuple[Chip, ...] = (
     # Nvidia / CUDA
     Chip("A100", "Nvidia", "2020Q3", 0.44, 13_000, tpp=4_992, mem_bw_gbs=2_039,
+         dense_tflops=312,
          end_of_production="2024Q1", source=(
-        "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k")),
+        "312 TF, 2.0 TB/s (§A1 via A800 row, H) -> sqrt(0.32*0.60); price ASSUMPTION $10-15k"
+        "; dense 312 TF BF16, no FP8 (§A1 A800 row, M)")),
     Chip("H100", "Nvidia", "2022Q3", 1.00, 27_500, tpp=15_824, mem_bw_gbs=3_350,
+         dense_tflops=989, dense_tflops_fp8=1_979,
          us_units_per_quarter=400_000, source=(
         "reference chip (§A1, H); price ~$25-30k (§A1, L from memory); US shipments ASSUMPTION "
-        "400k/quarter (range 200k-800k)")),
+        "400k/quarter (range 200k-800k)"
+        "; dense 989 TF BF16, 1,979 TF FP8 (§A1, H)")),
     Chip("A800", "Nvidia", "2022Q4", 0.44, 13_000, china_part=True, compliant_until="2023Q4",
+         dense_tflops=312,
          tpp=4_992, mem_bw_gbs=2_039, end_of_production="2023Q4", china_units_per_quarter=150_000, source=(
-        "= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)")),
+        "= A100 compute, NVLink cut (§A1, M); caught by the Oct 17 2023 rule (§C1, H)"
+        "; dense 312 TF BF16 = A100 (§A1, M)")),
     Chip("H800", "Nvidia", "2023Q1", 1.00, 27_500, china_part=True, compliant_until="2023Q4",
+         dense_tflops=989, dense_tflops_fp8=1_979,
          tpp=15_824, mem_bw_gbs=3_350, end_of_production="2023Q4", china_units_per_quarter=150_000, source=(
-        "same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)")),
+        "same GH100 die as H100, interconnect cut (§A1, M); barred Oct 17 2023 (§C1, H)"
+        "; dense 989 TF BF16, 1,979 TF FP8 = H100 (§A1, M)")),
     Chip("H20", "Nvidia", "2024Q1", 0.42, 12_500, china_part=True, tpp=2_368, mem_bw_gbs=4_000,
+         dense_tflops=148, dense_tflops_fp8=296,
          end_of_production="2025Q2", stock_units=200_000, china_units_per_quarter=400_000, source=(
         "148 TF (0.15), 4.0 TB/s (1.19) -> 0.42 (§A1, H); ~$12-13k (SemiAnalysis via FT, §A1, M); "
         "production stopped after the Apr 2025 licence requirement and the $4.5B inventory charge "
         "(§B3, H); stock ASSUMPTION 200k units (range 100k-400k: the $2.5B of unshippable orders "
-        "at ~$12.5k, §B3 H); China production ASSUMPTION <= 400k/quarter (~1M sold in 2024, §B3 M)")),
+        "at ~$12.5k, §B3 H); China production ASSUMPTION <= 400k/quarter (~1M sold in 2024, §B3 M)"
+        "; dense 148 TF BF16, 296 TF FP8 (§A1, H)")),
     Chip("RTXPro6000D", "Nvidia", "2025Q3", 0.30, 8_000, china_part=True, tpp=4_000, mem_bw_gbs=1_600,
+         dense_tflops=250,
          china_units_per_quarter=100_000, source=(
         "China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
         "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), "
         "price ASSUMPTION $8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits; China "
         "production ASSUMPTION <= 100k/quarter (range 25-200k; 'tens of thousands' were in the "
-        "pipeline, §C2 H)")),
+        "pipeline, §C2 H)"
+        "; dense BF16 ASSUMPTION 250 TF (range 150-300, the top at TPP 4,800) = TPP / 16, no datasheet "
+        "found")),
     Chip("H200", "Nvidia", "2024Q2", 1.20, 27_000, tpp=15_824, mem_bw_gbs=4_800, us_units_per_quarter=300_000,
+         dense_tflops=989, dense_tflops_fp8=1_979,
          stock_units=700_000, source=(
         "989 TF (1.0), 4.8 TB/s (1.43) -> 1.20 (§A1, H); China price ~$27k per chip (Reuters Dec 31 "
         "2025, §A1, M; FT: ByteDance trial at ~$20k, §A1, M); TPP 989 x 16 = 15,824 < 21,000 and "
         "4,800 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); US shipments "
         "ASSUMPTION 300k/quarter (range 100k-600k; Nvidia data-centre revenue ~$51B/quarter, §B3 H, "
-        "mostly Blackwell); ~700k in stock for China incl. ~100k GH200 (Reuters Dec 31 2025, §B5 M)")),
+        "mostly Blackwell); ~700k in stock for China incl. ~100k GH200 (Reuters Dec 31 2025, §B5 M)"
+        "; dense 989 TF BF16, 1,979 TF FP8 (§A1, H)")),
     Chip("B200", "Nvidia", "2025Q1", 2.33, 35_000, tpp=36_000, mem_bw_gbs=8_000,
+         dense_tflops=2_250, dense_tflops_fp8=4_500,
          us_units_per_quarter=1_000_000, source=(
         "2,250 TF (2.28), 8 TB/s (2.39) -> 2.33 (§A1, H); ~$30-40k (§A1, L); US shipments ASSUMPTION "
-        "1M/quarter (range 500k-2M)")),
+        "1M/quarter (range 500k-2M)"
+        "; dense 2,250 TF BF16, 4,500 TF FP8 (HGX; §A1, H)")),
     Chip("Rubin", "Nvidia", "2026Q3", 5.00, 45_000, tpp=80_000, mem_bw_gbs=13_000,
+         dense_tflops=5_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 5 (range 3-8), anchored on the US-best/Huawei-best gap ~5x (2025) -> ~17x "
         "(2027) (CFR, §A2, M/H); release and price ASSUMPTION; US shipments ASSUMPTION 1.5M/quarter "
-        "(range 750k-3M)")),
+        "(range 750k-3M)"
+        "; dense BF16 ASSUMPTION 5,000 TF (range 3,000-8,000) = TPP / 16")),
     Chip("RubinUltra", "Nvidia", "2027Q3", 10.0, 60_000, tpp=160_000, mem_bw_gbs=26_000,
+         dense_tflops=10_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION; "
-        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)")),
+        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)"
+        "; dense BF16 ASSUMPTION 10,000 TF (range 6,000-15,000) = TPP / 16")),
     Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000,
+         dense_tflops=20_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION; "
-        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)")),
+        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)"
+        "; dense BF16 ASSUMPTION 20,000 TF (range 12,000-30,000) = TPP / 16")),
     Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000,
+         dense_tflops=40_000,
          us_units_per_quarter=1_500_000, source=(
         "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
         "frontier keeps moving to the 2030 horizon; US shipments ASSUMPTION 1.5M/quarter (range "
-        "750k-3M)")),
+        "750k-3M)"
+        "; dense BF16 ASSUMPTION 40,000 TF (range 20,000-60,000) = TPP / 16")),
     # AMD / ROCm
     Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300,
+         dense_tflops=1_307, dense_tflops_fp8=2_615,
          us_units_per_quarter=100_000, source=(
         "1,307 TF (1.32), 5.3 TB/s (1.58) -> 1.44 (§A1, H); TPP 1,307 x 16 = 20,912 < 21,000 and "
         "5,300 GB/s < 6,500: licensable under the Jan 2026 rule (§B4, H); price ASSUMPTION $10-20k; "
-        "US shipments ASSUMPTION 100k/quarter (range 50k-200k)")),
+        "US shipments ASSUMPTION 100k/quarter (range 50k-200k)"
+        "; dense 1,307 TF BF16, 2,615 TF FP8 (§A1, H)")),
     Chip("MI308", "AMD", "2024Q3", 0.40, 12_000, china_part=True, tpp=2_400, mem_bw_gbs=4_000,
+         dense_tflops=150,
          end_of_production="2025Q2", stock_units=20_000, china_units_per_quarter=40_000, source=(
         "China SKU, specs unpublished (§A1); ASSUMPTION H20-class 0.40 (range 0.3-0.5), $12k; "
         "licence requirement Apr 2025 and up to $800M of charges (§A1/§C1, H): production ended "
         "2025Q2, stock ASSUMPTION 20k (range 0-50k); China production ASSUMPTION <= 40k/quarter "
-        "(range 10-80k; ~$800M of MI308 expected, §B4 L, ~67k units at $12k)")),
+        "(range 10-80k; ~$800M of MI308 expected, §B4 L, ~67k units at $12k)"
+        "; dense BF16 ASSUMPTION 150 TF (range 110-190, H20-class) = TPP / 16")),
     Chip("MI325X", "AMD", "2024Q4", 1.54, 20_000, tpp=20_800, mem_bw_gbs=6_000,
+         dense_tflops=1_307.4, dense_tflops_fp8=2_614.9,
          us_units_per_quarter=50_000, source=(
         "H200-class per the Jan 2026 BIS rule (§B4, H); 1.3 PF, 6 TB/s from memory (L) -> 1.54; "
-        "price ASSUMPTION; US shipments ASSUMPTION 50k/quarter (range 25k-100k)")),
+        "price ASSUMPTION; US shipments ASSUMPTION 50k/quarter (range 25k-100k)"
+        "; dense 1,307.4 TF BF16, 2,614.9 TF FP8, the MI300X's compute (§A1, M); TPP kept at 20,800 "
+        "(1,307.4 x 16 = 20,918, also < 21,000)")),
     Chip("MI355X", "AMD", "2025Q3", 2.30, 25_000, tpp=36_800, mem_bw_gbs=8_000, us_units_per_quarter=100_000,
+         dense_tflops=2_516.6, dense_tflops_fp8=5_033.2,
          source="ASSUMPTION B200-class (L); price ASSUMPTION; US shipments ASSUMPTION 100k/quarter "
-         "(range 50k-200k)"),
+         "(range 50k-200k)"
+         "; dense ~5,033 TF FP8 (8,192 FLOP per clock per CU x 256 CUs x 2.4 GHz, AMD at ISSCC 2026), BF16 "
+         "at half that, 2,516.6 TF (§A1, M); TPP kept at 36,800 (2,516.6 x 16 = 40,266, also > 21,000)"),
     Chip("MI400", "AMD", "2026Q3", 4.50, 35_000, tpp=72_000, mem_bw_gbs=12_000, us_units_per_quarter=150_000,
+         dense_tflops=4_500,
          source="ASSUMPTION Rubin-class, a little behind (L); US shipments ASSUMPTION 150k/quarter "
-         "(range 75k-300k)"),
+         "(range 75k-300k)"
+         "; dense BF16 ASSUMPTION 4,500 TF (range 3,000-8,000) = TPP / 16"),
     Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000,
+         dense_tflops=9_000,
          source="ASSUMPTION RubinUltra-class, a little behind (L); US shipments ASSUMPTION "
-         "150k/quarter (range 75k-300k)"),
+         "150k/quarter (range 75k-300k)"
+         "; dense BF16 ASSUMPTION 9,000 TF (range 6,000-15,000) = TPP / 16"),
     # Huawei / CANN
-    Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400, source=(
+    Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400,
+         dense_tflops=300, source=(
         "280-320 TF (0.30), 1.2-1.6 TB/s (0.42) -> 0.37 (§A1, M); Baidu paid ~$39k incl. systems "
-        "(§A1, L) -> ASSUMPTION $20k per chip (range 15-39k)")),
-    Chip("Ascend910C", "Huawei", "2025Q1", 0.87, 28_000, tpp=12_480, mem_bw_gbs=3_200, source=(
+        "(§A1, L) -> ASSUMPTION $20k per chip (range 15-39k)"
+        "; dense 300 TF FP16 (280-320), no FP8 (§A1, M)")),
+    Chip("Ascend910C", "Huawei", "2025Q1", 0.87, 28_000, tpp=12_480, mem_bw_gbs=3_200,
+         dense_tflops=780, source=(
         "780 TF (0.79), 3.2 TB/s (0.96) -> 0.87 (§A1, M); measured ~0.6 of H100 on inference "
-        "(§A2, M); implied ~$28k (SCMP via Tom's Hardware, §A1, M)")),
-    Chip("Ascend950PR", "Huawei", "2026Q1", 0.49, 20_000, tpp=8_000, mem_bw_gbs=1_600, source=(
-        "1 PF FP8 (0.51 of H100 FP8), 1.6 TB/s (0.48) -> 0.49 (§A1, M/H roadmap); price ASSUMPTION")),
-    Chip("Ascend950DT", "Huawei", "2026Q4", 0.78, 28_000, tpp=8_000, mem_bw_gbs=4_000, source=(
-        "1 PF FP8 (0.51), 4 TB/s (1.19) -> 0.78 (§A1, M); price ASSUMPTION")),
-    Chip("Ascend960", "Huawei", "2027Q4", 1.71, 35_000, tpp=16_000, mem_bw_gbs=9_600, source=(
-        "2 PF FP8 (1.01), 9.6 TB/s (2.87) -> 1.71 (§A1, M roadmap); price ASSUMPTION")),
-    Chip("Ascend970", "Huawei", "2028Q4", 3.40, 40_000, tpp=32_000, mem_bw_gbs=19_200, source=(
-        "~2x Ascend960 compute and bandwidth (§A1, L/M: specs 'still being worked on'); price ASSUMPTION")),
+        "(§A2, M); implied ~$28k (SCMP via Tom's Hardware, §A1, M)"
+        "; dense 780 TF FP16 (752-800), no FP8 (§A1, M)")),
+    Chip("Ascend950PR", "Huawei", "2026Q1", 0.49, 20_000, tpp=8_000, mem_bw_gbs=1_600,
+         dense_tflops=1_000, flop_bits=8, dense_tflops_fp8=1_000, source=(
+        "1 PF FP8 (0.51 of H100 FP8), 1.6 TB/s (0.48) -> 0.49 (§A1, M/H roadmap); price ASSUMPTION"
+        "; dense 1,000 TF FP8, quoted only in FP8 (§A1, M/H)")),
+    Chip("Ascend950DT", "Huawei", "2026Q4", 0.78, 28_000, tpp=8_000, mem_bw_gbs=4_000,
+         dense_tflops=1_000, flop_bits=8, dense_tflops_fp8=1_000, source=(
+        "1 PF FP8 (0.51), 4 TB/s (1.19) -> 0.78 (§A1, M); price ASSUMPTION"
+        "; dense 1,000 TF FP8, quoted only in FP8 (§A1, M)")),
+    Chip("Ascend960", "Huawei", "2027Q4", 1.71, 35_000, tpp=16_000, mem_bw_gbs=9_600,
+         dense_tflops=2_000, flop_bits=8, dense_tflops_fp8=2_000, source=(
+        "2 PF FP8 (1.01), 9.6 TB/s (2.87) -> 1.71 (§A1, M roadmap); price ASSUMPTION"
+        "; dense 2,000 TF FP8, quoted only in FP8 (§A1, M roadmap)")),
+    Chip("Ascend970", "Huawei", "2028Q4", 3.40, 40_000, tpp=32_000, mem_bw_gbs=19_200,
+         dense_tflops=4_000, flop_bits=8, dense_tflops_fp8=4_000, source=(
+        "~2x Ascend960 compute and bandwidth (§A1, L/M: specs 'still being worked on'); price ASSUMPTION"
+        "; dense FP8 ASSUMPTION 4,000 TF (range 3,000-5,000): ~8 PF FP4 (§A1, L/M) at half rate = TPP / 8")),
     # Cambricon
-    Chip("MLU590", "Cambricon", "2023Q3", 0.40, 6_000, tpp=4_200, mem_bw_gbs=2_000, source=(
+    Chip("MLU590", "Cambricon", "2023Q3", 0.40, 6_000, tpp=4_200, mem_bw_gbs=2_000,
+         dense_tflops=262.5, source=(
         "'80-90% of A100' (§A1, L) -> 0.27 compute, bandwidth ASSUMPTION A100-class -> 0.40; "
-        "price ~$6k: 2025 revenue RMB 6.5B (~$0.9B) over ~142k units (§B2, M)")),
-    Chip("MLU690", "Cambricon", "2026Q1", 0.80, 10_000, tpp=12_600, mem_bw_gbs=3_200, source=(
+        "price ~$6k: 2025 revenue RMB 6.5B (~$0.9B) over ~142k units (§B2, M)"
+        "; dense BF16 262.5 TF within '80-90% of A100' = 250-281 TF (§A1, L) = TPP / 16")),
+    Chip("MLU690", "Cambricon", "2026Q1", 0.80, 10_000, tpp=12_600, mem_bw_gbs=3_200,
+         dense_tflops=787.5, source=(
         "'expected to rival H100' (SCMP, §A1, L) discounted -> ASSUMPTION 0.8 (range 0.5-1.0); "
         "release ASSUMPTION; price ASSUMPTION $10k (range 6-15k), above the ~$6k average of "
-        "2025 (§B2, M)")),
+        "2025 (§B2, M)"
+        "; dense BF16 ASSUMPTION 787.5 TF (range 490-980) = TPP / 16, no datasheet found")),
     # Moore Threads
-    Chip("MTT_S4000", "MooreThreads", "2023Q4", 0.15, 5_000, tpp=1_600, mem_bw_gbs=768, source=(
-        "100 TF (0.10), 768 GB/s (0.23) -> 0.15 (§A1, M); price ASSUMPTION")),
-    Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, tpp=8_000, mem_bw_gbs=1_600, source=(
-        "claims ~1 PF FP8 (0.51), 1.6 TB/s (0.48) -> 0.49 (§A1, L); price ASSUMPTION")),
+    Chip("MTT_S4000", "MooreThreads", "2023Q4", 0.15, 5_000, tpp=1_600, mem_bw_gbs=768,
+         dense_tflops=100, source=(
+        "100 TF (0.10), 768 GB/s (0.23) -> 0.15 (§A1, M); price ASSUMPTION"
+        "; dense 100 TF FP16/BF16, no FP8 (§A1, M)")),
+    Chip("MTT_S5000", "MooreThreads", "2026Q1", 0.49, 18_000, tpp=8_000, mem_bw_gbs=1_600,
+         dense_tflops=1_000, flop_bits=8, dense_tflops_fp8=1_000, source=(
+        "claims ~1 PF FP8 (0.51), 1.6 TB/s (0.48) -> 0.49 (§A1, L); price ASSUMPTION"
+        "; dense ~1,000 TF FP8, quoted only in FP8 (§A1, L)")),
     # Alibaba T-Head (in-house)
-    Chip("PPU", "THead", "2025Q1", 0.42, 10_000, tpp=2_400, mem_bw_gbs=4_000, source=(
+    Chip("PPU", "THead", "2025Q1", 0.42, 10_000, tpp=2_400, mem_bw_gbs=4_000,
+         dense_tflops=150, source=(
         "claimed ~H20 (CCTV Sep 2025, §A1 M) -> the H20's 0.42 (ASSUMPTION, range 0.25-0.5); 96 GB HBM2e; "
         "release ASSUMPTION 2025Q1 (IDC counts ~265k shipped in 2025, §C4 M); "
-        "price ASSUMPTION $10k (6-15k)")),
+        "price ASSUMPTION $10k (6-15k)"
+        "; dense BF16 ASSUMPTION 150 TF (range 90-180, ~the H20's 148) = TPP / 16")),
     # Baidu Kunlunxin (in-house)
-    Chip("P800", "Kunlunxin", "2025Q1", 0.35, 8_000, tpp=2_000, mem_bw_gbs=2_000, source=(
+    Chip("P800", "Kunlunxin", "2025Q1", 0.35, 8_000, tpp=2_000, mem_bw_gbs=2_000,
+         dense_tflops=125, source=(
         "30,000-chip cluster online Apr 2025 (Reuters, §A1 M); specs unpublished: perf ASSUMPTION 0.35 "
-        "(range 0.25-0.5), price ASSUMPTION $8k")),
-    Chip("M100", "Kunlunxin", "2026Q1", 0.60, 12_000, tpp=6_000, mem_bw_gbs=3_000, source=(
-        "roadmap: M100 early 2026 (§A1 M); perf ASSUMPTION 0.6 (range 0.4-0.9), price ASSUMPTION")),
-    Chip("M300", "Kunlunxin", "2027Q1", 1.20, 18_000, tpp=12_000, mem_bw_gbs=6_000, source=(
-        "roadmap: M300 early 2027 (§A1 M); perf ASSUMPTION 1.2 (range 0.8-1.8), price ASSUMPTION")),
+        "(range 0.25-0.5), price ASSUMPTION $8k"
+        "; dense BF16 ASSUMPTION 125 TF (range 90-180) = TPP / 16, no datasheet found")),
+    Chip("M100", "Kunlunxin", "2026Q1", 0.60, 12_000, tpp=6_000, mem_bw_gbs=3_000,
+         dense_tflops=375, source=(
+        "roadmap: M100 early 2026 (§A1 M); perf ASSUMPTION 0.6 (range 0.4-0.9), price ASSUMPTION"
+        "; dense BF16 ASSUMPTION 375 TF (range 250-560) = TPP / 16")),
+    Chip("M300", "Kunlunxin", "2027Q1", 1.20, 18_000, tpp=12_000, mem_bw_gbs=6_000,
+         dense_tflops=750, source=(
+        "roadmap: M300 early 2027 (§A1 M); perf ASSUMPTION 1.2 (range 0.8-1.8), price ASSUMPTION"
+        "; dense BF16 ASSUMPTION 750 TF (range 500-1,100) = TPP / 16")),
 )
 
 #: How long a chip stays on sale after its release, in quarters (ASSUMPTION: 12, range 8-16;
@@ -394,6 +484,7 @@ class CatalogueArrays:
     stock_units: np.ndarray  # (J,)
     us_units_per_quarter: np.ndarray  # (J,)
     china_units_per_quarter: np.ndarray  # (J,)
+    flop_h100e: np.ndarray  # (J,) FLOP-based H100-equivalents: dense TFLOPS / the H100's (module docstring)
     hbm_stacks_per_chip: np.ndarray  # (M,) per maker
     history_share: np.ndarray  # (M,) per maker: its share of its stack's purchases before 2026
     makers: tuple[Maker, ...] = ()  # the entries themselves (name, colour, capacity, ...)
@@ -479,6 +570,8 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
         stock_units=np.array([c.stock_units for c in chip_list], dtype=float),
         us_units_per_quarter=np.array([c.us_units_per_quarter for c in chip_list], dtype=float),
         china_units_per_quarter=np.array([c.china_units_per_quarter for c in chip_list], dtype=float),
+        flop_h100e=np.array([c.dense_tflops / H100_DENSE_TFLOPS[c.flop_bits] for c in chip_list],
+                            dtype=float),
         hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in maker_list], dtype=float),
         history_share=np.array([m.history_share for m in maker_list], dtype=float),
         makers=tuple(maker_list),
@@ -489,9 +582,10 @@ def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float
     """The catalogue with the US roadmap after Blackwell moved as a whole (parameters
     ``us_roadmap_delay_quarters`` and ``us_roadmap_perf_scale``, ODD section 2): every US chip planned from
     ``ROADMAP_FROM`` on is released ``delay_quarters`` later (negative: earlier) and has its performance
-    index and TPP scaled by ``perf_scale`` (its price and memory bandwidth stay). With 0 and 1.0 the
-    arrays are the catalogue's own, bit for bit."""
+    index, TPP and FLOP-based ``flop_h100e`` scaled by ``perf_scale`` (its price and memory bandwidth
+    stay). With 0 and 1.0 the arrays are the catalogue's own, bit for bit."""
     ahead = cat.is_us & (cat.release >= ROADMAP_FROM)
     scale = np.where(ahead, perf_scale, 1.0)
     return replace(cat, release=cat.release + np.where(ahead, int(delay_quarters), 0),
-                   perf_paper=cat.perf_paper * scale, tpp=cat.tpp * scale)
+                   perf_paper=cat.perf_paper * scale, tpp=cat.tpp * scale,
+                   flop_h100e=cat.flop_h100e * scale)

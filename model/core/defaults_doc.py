@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.core.catalogue import CHIPS, MAKERS
+from model.core.catalogue import CHIPS, H100_DENSE_TFLOPS, MAKERS
 from model.core.docblocks import replace_block
 from model.core.parameters import PARAMS, Param
 from model.core.paths import SOURCES_MD
@@ -57,6 +57,7 @@ class Constant:
 CONSTANTS = (
     Constant("SALE_QUARTERS", "model.core.catalogue", "quarters on sale after release"),
     Constant("ROADMAP_FROM", "model.core.catalogue", "quarter", "quarter"),
+    Constant("H100_DENSE_TFLOPS", "model.core.catalogue", "dense TFLOPS by bit length (the H100e divisor)"),
     Constant("US_PURCHASE_SHARE_BY_YEAR", "model.core.catalogue",
              "Nvidia's share of China's AI-chip purchases (USD), by year"),
     Constant("SEGMENT_DEVELOPER_SHARE", "model.core.population", "share of developers", "segments"),
@@ -125,6 +126,13 @@ def _param_row(p: Param) -> str:
             f"{status(p.source)} | {_cell(p.source)} |")
 
 
+def _flops(c) -> str:
+    """A chip's dense TFLOPS, its precision and its FLOP-based H100-equivalent (catalogue docstring)."""
+    precision = "BF16" if c.flop_bits == 16 else f"FP{c.flop_bits}"
+    h100e = c.dense_tflops / H100_DENSE_TFLOPS[c.flop_bits]
+    return f"{c.dense_tflops:,g} {precision} ({h100e:.2f})"
+
+
 def tables() -> str:
     """The generated Markdown (parameters, chipmakers, chips)."""
     lines = [
@@ -146,16 +154,18 @@ def tables() -> str:
         "",
         f"### Chips (`CHIPS` in `model/core/catalogue.py`, {len(CHIPS)} products)",
         "",
-        "| chip | maker | release | perf_paper | China price (USD) | China part (compliant until) | TPP | "
-        "DRAM GB/s | end of production (stock) | US units / quarter | status | the code's source statement |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| chip | maker | release | perf_paper | dense TFLOPS (FLOP-based H100e) | China price (USD) | "
+        "China part (compliant until) | TPP | DRAM GB/s | end of production (stock) | US units / quarter | "
+        "status | the code's source statement |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in CHIPS:
         part = f"yes ({c.compliant_until})" if c.china_part and c.compliant_until else (
             "yes" if c.china_part else "no")
         end = f"{c.end_of_production} ({_number(c.stock_units)})" if c.end_of_production else "–"
         lines.append(
-            f"| {c.name} | {c.maker} | {c.release} | {c.perf_paper:.2f} | {_number(c.price_usd)} | {part} | "
+            f"| {c.name} | {c.maker} | {c.release} | {c.perf_paper:.2f} | {_flops(c)} | "
+            f"{_number(c.price_usd)} | {part} | "
             f"{_number(c.tpp)} | {_number(c.mem_bw_gbs)} | {end} | "
             f"{_number(c.us_units_per_quarter) if c.us_units_per_quarter else '–'} | {status(c.source)} | "
             f"{_cell(c.source)} |")
