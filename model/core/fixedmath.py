@@ -37,7 +37,7 @@ _TABLE_BITS = 5
 _N = 1 << _TABLE_BITS  # 32 sub-intervals of each power of two
 
 
-def _constants() -> tuple[float, float, float, np.ndarray, float, float]:
+def _constants() -> dict:
     with localcontext() as ctx:
         ctx.prec = 60
         ln2 = Decimal(2).ln()
@@ -51,10 +51,13 @@ def _constants() -> tuple[float, float, float, np.ndarray, float, float]:
         ln2_hi = float(np.ldexp(np.floor(np.frexp(float(ln2))[0] * 2.0**33), 0 - 33))
         ln2_lo = float(ln2 - Decimal(ln2_hi))
         inv_step = float(_N / ln2)
-    return hi, lo, inv_step, table, ln2_hi, ln2_lo
+    return {"step_hi": hi, "step_lo": lo, "inv_step": inv_step, "table": table, "ln2_hi": ln2_hi,
+            "ln2_lo": ln2_lo}
 
 
-_STEP_HI, _STEP_LO, _INV_STEP, _TABLE, _LN2_HI, _LN2_LO = _constants()
+_C = _constants()
+_STEP_HI, _STEP_LO, _INV_STEP, _TABLE = _C["step_hi"], _C["step_lo"], _C["inv_step"], _C["table"]
+_LN2_HI, _LN2_LO = _C["ln2_hi"], _C["ln2_lo"]
 #: exp(x) is inf above this and 0 below _EXP_MIN (as in the C library)
 _EXP_MAX = 709.782712893384
 _EXP_MIN = -745.1332191019412
