@@ -1,0 +1,109 @@
+"""chipstack next to published estimates (docs/VALIDATION.md §7, model/validation/published.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.core.catalogue import catalogue_arrays
+from model.core.paths import VALIDATION_MD
+from model.validation import published as P
+from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
+
+
+@pytest.fixture(scope="module")
+def full_runs():
+    """The runs of the committed table (replay file's 20 seeds, forward seeds 1-5; about 2 s)."""
+    return P.collect()
+
+
+@pytest.fixture(scope="module")
+def small_runs():
+    """One replay seed and one forward seed."""
+    seed = replay_spec(REPLAY_EXPERIMENT)[2][0]
+    return P.collect(replay_seeds=[seed], forward_seeds=[1])
+
+
+def test_committed_block_is_fresh(full_runs):
+    text = VALIDATION_MD.read_text(encoding="utf-8")
+    assert P.render_validation_md(text, P.side_by_side(full_runs)) == text, (
+        "docs/VALIDATION.md §7 is stale: run python -m model.validation.published")
+
+
+def test_published_values_come_from_the_csv(small_runs):
+    csv = P.published_table()
+    table = P.side_by_side(small_runs)
+    keyed = table[table["key"] != ""]
+    assert len(keyed) == len(table)  # every row names its CSV key
+    for r in keyed.itertuples():
+        if r.key == "china_ai_compute_2030_zflops":
+            continue  # converted, checked below
+        assert r.published == pytest.approx(float(csv.loc[r.key, "value"]))
+        assert r.source.startswith(str(csv.loc[r.key, "source"]))
+        assert r.source.endswith(f"({csv.loc[r.key, 'grade']})")
+    # a changed CSV value changes the table (every published number is read, none typed)
+    changed = csv.reset_index(drop=True).copy()
+    changed["value"] = changed["value"] * 2.0
+    doubled = P.side_by_side(small_runs, changed)
+    # (2030: 2 x 19 ZFLOP/s at (2 x H100e) / (2 x ZFLOP/s) of 2025 is also doubled)
+    for (_, a), (_, b) in zip(table.iterrows(), doubled.iterrows(), strict=True):
+        assert b["published"] == pytest.approx(2.0 * a["published"])
+        assert b["chipstack"] == a["chipstack"] or (math.isnan(a["chipstack"]) and math.isnan(b["chipstack"]))
+
+
+def test_2030_is_converted_at_the_csvs_own_rate(small_runs):
+    csv = P.published_table()
+    row = P.side_by_side(small_runs).set_index("key").loc["china_ai_compute_2030_zflops"]
+    rate = (float(csv.loc["china_compute_added_2025_h100e", "value"])
+            / float(csv.loc["china_compute_added_2025_zflops", "value"]))
+    assert row["published"] == pytest.approx(float(csv.loc["china_ai_compute_2030_zflops", "value"]) * rate)
+
+
+def test_ratios_are_chipstack_over_published(small_runs):
+    table = P.side_by_side(small_runs)
+    modelled = table[~table["chipstack_unit"].str.startswith("not modelled")]
+    assert np.allclose(modelled["ratio"], modelled["chipstack"] / modelled["published"])
+    assert table.loc[table["chipstack_unit"].str.startswith("not modelled"), "ratio"].isna().all()
+    assert table["why"].str.len().gt(0).all()
+
+
+def test_flop_based_2025_additions_equal_units_times_flop(small_runs):
+    """Σ over 2025 of units sold per chip x flop_h100e, computed here from one replay run."""
+    from model.core.chip_market import ChipMarketModel
+
+    params, _, seeds = replay_spec(REPLAY_EXPERIMENT)
+    m = ChipMarketModel(rng=int(seeds[0]), **params)
+    m.run(13)  # 2022Q4 ... 2025Q4
+    sales = m.datacollector.get_table_dataframe("chip_sales")
+    cat = catalogue_arrays()
+    in_2025 = sales[sales["quarter"].str.startswith("2025")]
+    expected = sum(float(u) * float(cat.flop_h100e[cat.names.index(c)])
+                   for c, u in zip(in_2025["chip"], in_2025["units"], strict=True))
+    table = P.side_by_side(small_runs).set_index("quantity")
+    row = table.loc["China's AI compute added in 2025, legal sales"]
+    assert row["chipstack"] == pytest.approx(expected, rel=1e-12)
+    assert expected > 0
+
+
+def test_grey_units_are_grey_h100e_over_the_frontier_chips_perf(small_runs):
+    g = small_runs.grey
+    assert (g["units"] >= 0).all()
+    # FLOP-based H100e of the smuggled chips = units x the frontier chip's flop_h100e
+    cat = catalogue_arrays()
+    with_chip = g[g["chip"] != ""]
+    flop = with_chip["chip"].map(dict(zip(cat.names, cat.flop_h100e, strict=True)))
+    assert np.allclose(with_chip["flop_h100e"], with_chip["units"] * flop)
+
+
+def test_makers_come_from_the_catalogue(small_runs):
+    from model.core import catalogue
+
+    table = P.side_by_side(small_runs)
+    csv = P.published_table()
+    expected = {f"units_2025_{m.reporter_key}" for m in catalogue.makers()} & set(csv.index)
+    assert expected <= set(table["key"])
+    assert isinstance(P.markdown_table(table), str)
+    assert pd.notna(table["chipstack"]).sum() == len(table) - 1  # all but the US lead
