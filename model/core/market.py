@@ -115,12 +115,11 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         filled = within * fill  # (C x J)
         spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
         compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
-        wanted_by_maker = wanted_t[ecosystem_of_maker]  # (M x n)
-        bought_t += wanted_by_maker * compute_share[:, access_class]
-        spent_by_maker = wanted_by_maker * spend_share[:, access_class]
         served = np.zeros(n)
-        for m in range(n_makers):  # maker by maker, in catalogue order (a fixed order of additions)
-            served += spent_by_maker[m]
+        for m in range(n_makers):
+            wanted_m = wanted_t[ecosystem_of_maker[m]]
+            bought_t[m] += wanted_m * compute_share[m][access_class]
+            served += wanted_m * spend_share[m][access_class]
         sold = chip_units * fill
         chips_sold += sold
         capacity -= (groups * sold).sum(axis=1)
