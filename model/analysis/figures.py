@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from model.core.catalogue import US_LEADER  # noqa: E402
 from model.core.reporters import REPORTERS_BY_NAME as R  # noqa: E402
 
 
@@ -47,7 +48,7 @@ def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
 
     ax = axes[1, 0]
     revenue = R["nvidia_china_revenue_usd"]  # domestic revenue in the same unit
-    ax.plot(x, revenue.shown(df["nvidia_china_revenue_usd"]), lw=2, label="Nvidia (China)")
+    ax.plot(x, revenue.shown(df["nvidia_china_revenue_usd"]), lw=2, label=f"{US_LEADER} (China)")
     ax.plot(x, revenue.shown(df["domestic_revenue_usd"]), lw=2, label="domestic chipmakers")
     ax.set_ylabel(f"revenue ({revenue.unit})")
     ax.set_title("Chip revenue in China")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model.core.catalogue import DOMESTIC_LEADER
 from model.core.parameters import PARAMS_BY_NAME
 from model.core.policy import CHINA_STANCES, US_REGIMES
 from model.core.reporters import REPORTERS_BY_NAME
@@ -17,7 +18,7 @@ ORDERS = {"export_regime": tuple(US_REGIMES), "china_import_policy": tuple(CHINA
 NICE_NAMES = {
     "export_regime": "US export regime",
     "china_import_policy": "Beijing's stance on US chips",
-    "huawei_capacity_2026": "Huawei 2026 capacity",
+    "huawei_capacity_2026": f"{DOMESTIC_LEADER} 2026 capacity",
 }
 
 

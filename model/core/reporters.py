@@ -52,7 +52,7 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("us_share_new", "US share of new purchases", "0-1"),
     Reporter("developers_on_us_stack", "developers mostly on the US stack", "share, 0-1"),
     Reporter("china_compute_h100e", "China's installed AI compute", "million H100e", 1e6),
-    Reporter("nvidia_china_revenue_usd", "Nvidia China revenue", "billion USD per quarter", 1e9),
+    Reporter("nvidia_china_revenue_usd", f"{US_LEADER} China revenue", "billion USD per quarter", 1e9),
     Reporter("domestic_revenue_usd", "domestic chipmakers' revenue", "billion USD per quarter", 1e9),
     Reporter("domestic_ecosystem", "domestic ecosystem maturity", "0-1, CUDA = 1"),
     Reporter("capability_gap_months", "capability gap", "months behind US frontier"),
@@ -65,8 +65,9 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("spent_offshore_usd", "spent abroad", "billion USD per quarter", 1e9),
     Reporter("spent_grey_usd", "spent on the grey market", "billion USD per quarter", 1e9),
     Reporter("unspent_usd", "unspent budget", "billion USD per quarter", 1e9),
-    Reporter("nvidia_china_supply_units", "Nvidia's China supply", "thousand units per quarter", 1e3),
-    Reporter("huawei_output_cap_units", "Huawei's output ceiling", "thousand units per quarter", 1e3),
+    Reporter("nvidia_china_supply_units", f"{US_LEADER}'s China supply", "thousand units per quarter", 1e3),
+    Reporter("huawei_output_cap_units", f"{DOMESTIC_LEADER}'s output ceiling", "thousand units per quarter",
+             1e3),
 )
 
 

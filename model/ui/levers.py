@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from model.core.catalogue import DOMESTIC_LEADER, MAKERS
 from model.core.parameters import DEFAULTS, PARAMS_BY_NAME, Param, coerce_text, validate_value
 
 GROUPS = ("US", "Beijing", "markets", "uncertainties", "run")
@@ -140,6 +141,11 @@ def slider_range(p: Param, span: str) -> tuple[float, float, float]:
 
 
 # One line per lever: group, parameter, short label, slider range, what it does (default: the doc).
+def _maker_of(param: str) -> str:
+    """The catalogue maker whose capacity the parameter ``param`` sets."""
+    return next(m.name for m in MAKERS if m.capacity is not None and m.capacity.param == param)
+
+
 LEVERS: tuple[Lever, ...] = (
     # --- Washington
     Lever("US", "export_regime", "export regime", does_text=(
@@ -171,8 +177,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("Beijing", "china_adaptive", "tightens as domestic supply grows"),
     Lever("Beijing", "china_policy_schedule", "dated changes of Beijing's stance"),
     # --- Supply and demand
-    Lever("markets", "huawei_capacity_2026", "Huawei Ascend output 2026"),
-    Lever("markets", "cambricon_capacity_2026", "Cambricon output 2026"),
+    Lever("markets", "huawei_capacity_2026", f"{DOMESTIC_LEADER} Ascend output 2026"),
+    Lever("markets", "cambricon_capacity_2026", f"{_maker_of('cambricon_capacity_2026')} output 2026"),
     Lever("markets", "domestic_capacity_growth", "domestic capacity growth after 2026"),
     Lever("markets", "demand_growth", "growth of AI-chip spending"),
     Lever("markets", "us_china_production_share", "US makers' China production, of US units"),

@@ -134,7 +134,7 @@ SERIES_VIEWS: tuple[SeriesSpec, ...] = (
         ("developers_on_us_stack", "0.45", 0, "."),
         ("us_stack_share_incl_offshore", "#64b5f6", 0, "^"),
     ), ylabels=("share on the US stack (0-1)",), ylim=((-0.02, 1.02),)),
-    SeriesSpec("RevenueView", "Nvidia vs domestic revenue", (
+    SeriesSpec("RevenueView", f"{US_LEADER} vs domestic revenue", (
         ("nvidia_china_revenue_usd", maker_colour(US_LEADER), 0, "o"),
         ("domestic_revenue_usd", maker_colour(DOMESTIC_LEADER), 0, "o"),
     ), ylabels=("revenue (billion USD per quarter)",), ylim=((0.0, None),)),
@@ -149,7 +149,7 @@ SERIES_VIEWS: tuple[SeriesSpec, ...] = (
         ("spent_grey_usd", "#6d4c41", 0, "o"),
         ("unspent_usd", "#c62828", 0, "o"),
     ), ylabels=("billion USD per quarter",), ylim=((0.0, None),)),
-    SeriesSpec("SupplyView", "Nvidia's China supply and Huawei's output ceiling", (
+    SeriesSpec("SupplyView", f"{US_LEADER}'s China supply and {DOMESTIC_LEADER}'s output ceiling", (
         ("nvidia_china_supply_units", maker_colour(US_LEADER), 0, "o"),
         ("huawei_output_cap_units", maker_colour(DOMESTIC_LEADER), 0, "s"),
     ), ylabels=("thousand units per quarter",), ylim=((0.0, None),)),

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.core.catalogue import US_LEADER
 from model.sweep.io import atomic_path
 from model.validation.arthur import gamblers_ruin
 from model.validation.bass import bass_continuous, bass_peak_time
@@ -84,7 +85,7 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)],
                        fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("Nvidia share of China AI-chip revenue")
+    ax.set_ylabel(f"{US_LEADER} share of China AI-chip revenue")
     ax.set_title("History replay 2022Q4-2025Q4, by year")
     ax.legend(fontsize=8)
     ax = axes[1]
@@ -95,7 +96,7 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(xq)
     ax.set_xticklabels(quarters, rotation=60, fontsize=7)
     ax.set_ylim(-0.02, 1.05)
-    ax.set_title("Nvidia revenue share by quarter (mean, 95% interval)")
+    ax.set_title(f"{US_LEADER} revenue share by quarter (mean, 95% interval)")
     _save(plt, fig, path)
 
 
@@ -107,7 +108,7 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
     x = np.arange(len(quarters))
     pos = {q: k for k, q in enumerate(quarters)}
     from model.core import catalogue
-    from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
+    from model.core.catalogue import DOMESTIC_LEADER
     from model.core.reporters import maker_columns
     from model.validation.quarterly import CNY_PER_USD
 

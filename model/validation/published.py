@@ -251,14 +251,14 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
     huawei25 = units_of(runs, 2025, [DOMESTIC_LEADER])
     for key, reason in (("huawei_ascend_output_2025", "huawei_2025"),
                         ("huawei_ascend_output_2025_us_gov", "huawei_2025_us_gov")):
-        rows.append(_row("Huawei Ascend output 2025", huawei25,
-                         f"Huawei units sold in China in 2025, quarterly replay ({nr} seeds)",
+        rows.append(_row(f"{DOMESTIC_LEADER} Ascend output 2025", huawei25,
+                         f"{DOMESTIC_LEADER} units sold in China in 2025, quarterly replay ({nr} seeds)",
                          _pub(pub, key), why(reason)))
     huawei26 = forward_year(runs, 2026, "huawei_units")
     for key, reason in (("huawei_ascend_output_2026_hbm_bound", "huawei_2026_hbm"),
                         ("huawei_910c_plan_2026", "huawei_2026_plan")):
-        rows.append(_row("Huawei Ascend output 2026", huawei26,
-                         f"Huawei units sold in China in 2026, forward default run ({nf} seeds)",
+        rows.append(_row(f"{DOMESTIC_LEADER} Ascend output 2026", huawei26,
+                         f"{DOMESTIC_LEADER} units sold in China in 2026, forward default run ({nf} seeds)",
                          _pub(pub, key), why(reason)))
 
     # Smuggled chips, 2024

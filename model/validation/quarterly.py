@@ -149,10 +149,10 @@ MODEL_QUANTITY = {
     "nvidia_h20_units_china": (lambda g: float(g["h20_units"].sum()), "H20 units sold in China"),
     "nvidia_share_china_ai_chip_market": (
         lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
-        "Nvidia's share of AI-chip revenue in China (legal sales)"),
+        f"{US_LEADER}'s share of AI-chip revenue in China (legal sales)"),
     "nvidia_share_china_advanced_ai_chips": (
         lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
-        "Nvidia's share of AI-chip revenue in China (legal sales)"),
+        f"{US_LEADER}'s share of AI-chip revenue in China (legal sales)"),
     "domestic_vendor_share_china_ai_chip_sales": (
         lambda g: _revenue(g, domestic_makers()) / max(_revenue(g, _all_makers(g)), 1e-9),
         "domestic makers' share of AI-chip revenue in China"),
