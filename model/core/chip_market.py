@@ -35,6 +35,7 @@ from model.core.catalogue import (
 from model.core.choice import ChoiceWeights, chip_base_utility
 from model.core.developers import AIDeveloper, Developers
 from model.core.governments import ChinaGovernment, USGovernment
+from model.core.ledger import ComputeLedger
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
 from model.core.market import MarketOffer, legal_chips_by_class, on_sale
 from model.core.parameters import (
@@ -46,8 +47,8 @@ from model.core.parameters import (
     unknown_parameter_error,
     validate_value,
 )
-from model.core.population import InstalledBase, create_population
-from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
+from model.core.population import History, InstalledBase, create_population, demand_factor, history_units
+from model.core.quarters import format_quarter, parse_quarter, quarter_year
 from model.core.reporters import (
     MODEL_REPORTERS,  # noqa: F401 (re-exported)
     REPORTERS,  # noqa: F401 (re-exported)
@@ -101,10 +102,11 @@ class ChipMarketModel(mesa.Model):
         self.depreciation = 1.0 / (4.0 * p.depreciation_years)
 
         # --- the installed base inherited from history (demand follows this run's path backwards)
-        installed0, us_share0, domestic_cum0 = self.history_before(self.start)
-        self.domestic_cumulative_anchor = (domestic_cum0 if self.start == LEARNING_ANCHOR  # the same history
-                                           else self.history_before(LEARNING_ANCHOR)[2])
-        self.domestic_cumulative = domestic_cum0
+        history = self.history_before(self.start)
+        anchor = history if self.start == LEARNING_ANCHOR else self.history_before(LEARNING_ANCHOR)
+        self.domestic_cumulative_anchor = anchor.domestic_h100e
+        self.domestic_cumulative = history.domestic_h100e
+        self.ledger = ComputeLedger.start(history.units)
 
         # --- agents: governments, chipmakers (one agent type each for US and domestic), developers
         self.us_government = USGovernment(self)
@@ -113,7 +115,7 @@ class ChipMarketModel(mesa.Model):
         self.chipmakers = [DomesticChipmaker(self, k) if m.is_domestic else USChipmaker(self, k, self.supply)
                            for k, m in enumerate(cat.makers)]
         self.developers = Developers.from_arrays(
-            create_population(self.rng, p, InstalledBase(installed0, us_share0), cat))
+            create_population(self.rng, p, InstalledBase.of(history.units * self.perf, cat), cat))
         AIDeveloper.create_agents(self, p.n_developers, index=np.arange(p.n_developers))
         self.hbm = HBMPool(self)
 
@@ -162,43 +164,31 @@ class ChipMarketModel(mesa.Model):
 
     # ------------------------------------------------------------------------------------------
     # Initialisation helpers
-    def history_before(self, quarter: int) -> tuple[float, float, float]:
-        """Installed base at the start of ``quarter`` from the sourced purchase history.
+    def history_before(self, quarter: int) -> History:
+        """The chips bought in China in the ``HISTORY_QUARTERS`` before ``quarter``, chip by chip.
 
-        Past demand follows this run's demand path backwards; Nvidia's share of each year's
-        purchases is SOURCES §E4. Returns (installed H100e, its US share, cumulative
-        domestic purchases in H100e, undepreciated, for the ecosystem learning curve).
+        Each past quarter's spending follows ``demand_factor`` (this run's path backwards); the US stack
+        gets ``US_PURCHASE_SHARE_BY_YEAR`` of it (SOURCES §E4); inside a stack each maker gets its
+        ``history_share`` (renormalised over the makers with a chip on sale then) and spends it evenly on
+        its chips on sale in China then (released less than ``SALE_QUARTERS`` before; a US chip before
+        the Oct 2022 rule, or a China part while it complied), at catalogue prices. A stack with no chip
+        on sale (before the catalogue's first) buys its first chips. Units still in service at
+        ``quarter`` are depreciated as the model depreciates them.
         """
-        years = sorted(US_PURCHASE_SHARE_BY_YEAR)
-        quarterly_budget_2026 = self.p.demand_2026_usd / 4.0
-        installed = us = domestic_cum = 0.0
+        cat, years = self.catalogue, sorted(US_PURCHASE_SHARE_BY_YEAR)
+        kept = np.zeros(len(cat.names))
+        domestic_cum = 0.0
         for k in range(1, HISTORY_QUARTERS + 1):
             q = quarter - k
-            year = min(max(quarter_year(q), years[0]), years[-1])
-            share = self.compute_share_of_spend(US_PURCHASE_SHARE_BY_YEAR[year], q)
-            budget = quarterly_budget_2026 * fm.power(1.0 + self.p.demand_growth, years_since_2026(q))
-            bought = budget / USD_PER_H100E
-            kept = bought * fm.power(1.0 - self.depreciation, k - 1)
-            installed += kept
-            us += kept * share
-            domestic_cum += bought * (1.0 - share)
-        return installed, (us / installed if installed > 0 else 0.0), domestic_cum
-
-    def compute_share_of_spend(self, us_spend_share: float, quarter: int) -> float:
-        """The US share of the compute bought with a US share ``us_spend_share`` of the dollars
-        (SOURCES §E4 shares are of revenue): each stack's dollars buy H100e at the mean effective
-        H100e per dollar of its chips on sale in China that quarter (catalogue prices)."""
-        cat = self.catalogue
-        sold_then = (cat.release <= quarter) & (quarter < cat.release + SALE_QUARTERS)
-        us_ok = sold_then & cat.is_us & np.where(cat.china_part, quarter < cat.compliant_until,
-                                                 quarter < CONTROLS_FROM)
-        dom = sold_then & ~cat.is_us
-        per_usd = self.perf / cat.price_usd
-        if not us_ok.any() or not dom.any():
-            return us_spend_share
-        us_c = us_spend_share * float(per_usd[us_ok].mean())
-        dom_c = (1.0 - us_spend_share) * float(per_usd[dom].mean())
-        return us_c / (us_c + dom_c)
+            us_share = US_PURCHASE_SHARE_BY_YEAR[min(max(quarter_year(q), years[0]), years[-1])]
+            budget = self.p.demand_2026_usd / 4.0 * demand_factor(self.p, q)
+            sold_then = (cat.release <= q) & (q < cat.release + SALE_QUARTERS)
+            legal_then = np.where(cat.china_part, q < cat.compliant_until, q < CONTROLS_FROM)
+            bought = (history_units(cat, sold_then & cat.is_us & legal_then, cat.is_us, budget * us_share)
+                      + history_units(cat, sold_then & ~cat.is_us, ~cat.is_us, budget * (1.0 - us_share)))
+            kept += bought * fm.power(1.0 - self.depreciation, k - 1)
+            domestic_cum += float((bought * self.perf)[~cat.is_us].sum())
+        return History(kept, domestic_cum)
 
     # ------------------------------------------------------------------------------------------
     # The quarter
@@ -248,6 +238,8 @@ class ChipMarketModel(mesa.Model):
         for maker in self.chipmakers:
             maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
+        self.ledger.step(self.depreciation, self.developers.new_units(self.developers.frontier_chip,
+                                                                       sales.chips_sold))
         self.maturity[DOMESTIC] = self.domestic_maturity()
 
     def record_chip_sales(self, revenue: np.ndarray) -> None:
@@ -368,8 +360,7 @@ class ChipMarketModel(mesa.Model):
                 mine = sale & (cat.maker_of_chip == maker.index)
                 if mine.any():
                     supply += maker.capacity * float(self.perf[mine].max())
-        budget = self.p.demand_2026_usd / 4.0 * fm.power(1.0 + self.p.demand_growth,
-                                                         years_since_2026(self.quarter))
+        budget = self.p.demand_2026_usd / 4.0 * demand_factor(self.p, self.quarter)
         expected = budget / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 

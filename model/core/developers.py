@@ -17,7 +17,6 @@ import mesa
 import numpy as np
 
 from model.core import channels
-from model.core import fixedmath as fm
 from model.core.catalogue import SALE_QUARTERS
 from model.core.choice import ChoiceWeights, ecosystem_pull
 from model.core.market import Clearing, MarketOffer, chips_with_supply, clear_market
@@ -25,12 +24,13 @@ from model.core.population import (
     SEGMENTS,
     DeveloperArrays,
     access_class,
+    demand_factor,
     install,
     installed_by_ecosystem,
     own_shares,
     quarterly_demand,
 )
-from model.core.quarters import parse_quarter, years_since_2026
+from model.core.quarters import parse_quarter
 
 if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel
@@ -46,6 +46,8 @@ class Developers(DeveloperArrays):
 
     licensed_by_share: np.ndarray = None  # (n,) licences drawn at the start (approved_customer_share)
     grey_installed: float = 0.0  # H100e of smuggled chips installed in China (all developers)
+    last_grey_units: float = 0.0  # smuggled chips (of ``frontier_chip``) that arrived this quarter
+    last_offshore_units: float = 0.0  # chips (of ``frontier_chip``) bought for use abroad this quarter
     frontier_chip: int = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
     access_classes: np.ndarray = None  # (n,) this quarter's access class (population.access_class)
     budget_split: dict = field(default_factory=lambda: dict.fromkeys(BUDGET_USES, 0.0))
@@ -103,12 +105,20 @@ class Developers(DeveloperArrays):
         self.access_classes = classes
         return replace(result, purchases=purchases, chips_sold=chips_sold, orders=orders)
 
+    def new_units(self, frontier_chip: int, chips_sold: np.ndarray) -> dict[str, np.ndarray]:
+        """This quarter's chips by channel (``model.core.ledger``): bought in China's market, smuggled
+        and bought for use abroad (the last two are of ``frontier_chip``)."""
+        grey, offshore = np.zeros_like(chips_sold), np.zeros_like(chips_sold)
+        if frontier_chip >= 0:
+            grey[frontier_chip] = self.last_grey_units
+            offshore[frontier_chip] = self.last_offshore_units
+        return {"legal": chips_sold, "grey": grey, "offshore": offshore}
+
     def budgets(self, model: ChipMarketModel) -> np.ndarray:
         """This quarter's budget per developer: the demand draw, plus the carried-over unspent budget,
         less the repayment of budget brought forward to stockpile (over ``risk_horizon_quarters``)."""
         p = model.p
-        drawn = quarterly_demand(model.rng, self.base_demand,
-                                 fm.power(1.0 + p.demand_growth, years_since_2026(model.quarter)),
+        drawn = quarterly_demand(model.rng, self.base_demand, demand_factor(p, model.quarter),
                                  p.demand_shock_sd)
         gross = drawn + self.carry
         repay = np.minimum(self.advance / p.risk_horizon_quarters, gross)
@@ -145,6 +155,7 @@ class Developers(DeveloperArrays):
         f = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us, sold_anywhere)
         self.frontier_chip = f
         self.last_grey_h100e = zero
+        self.last_grey_units = self.last_offshore_units = 0.0
         if f < 0 or not rest.any():
             return zero, zero, purchases
         private = ~self.state_affiliated
@@ -153,10 +164,14 @@ class Developers(DeveloperArrays):
         offshore = channels.offshore_spend(rest, demand, private, p.offshore_capacity_share, open_share)
         self.installed_offshore[:, maker] += offshore * (
             model.perf[f] / (cat.price_usd[f] * (1.0 + p.offshore_cost_premium)))
+        self.last_offshore_units = float(offshore.sum()) / (
+            cat.price_usd[f] * (1.0 + p.offshore_cost_premium))
         grey = channels.grey_spend(rest - offshore, private, p.grey_capacity_usd)
         grey_h100e = grey * ((1.0 - p.grey_seizure_share) * model.perf[f]
                              / (cat.price_usd[f] * (1.0 + p.grey_premium)))
         self.last_grey_h100e = grey_h100e
+        self.last_grey_units = float(grey.sum()) * (1.0 - p.grey_seizure_share) / (
+            cat.price_usd[f] * (1.0 + p.grey_premium))
         if grey_h100e.any():
             purchases = purchases.copy(order="F")
             purchases[:, maker] += grey_h100e

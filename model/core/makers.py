@@ -21,6 +21,7 @@ import numpy as np
 from model.core import fixedmath as fm
 from model.core import supply
 from model.core.catalogue import ECOSYSTEMS, CatalogueArrays
+from model.core.population import demand_factor
 from model.core.quarters import parse_quarter, years_since_2026
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,8 +91,7 @@ class Chipmaker(mesa.Agent):
         """Record this quarter's revenue and the revenue the planned roadmap assumed; returns the
         revenue above plan (negative: below)."""
         self.revenue_usd = revenue_usd
-        growth = fm.power(1.0 + self.model.p.demand_growth, years_since_2026(self.model.quarter))
-        reference = self.spec.revenue_2026_usd / 4.0 * growth
+        reference = self.spec.revenue_2026_usd / 4.0 * demand_factor(self.model.p, self.model.quarter)
         self.cumulative_revenue_usd += revenue_usd
         self.cumulative_reference_usd += reference
         return revenue_usd - reference

@@ -303,6 +303,13 @@ PARAMS: tuple[Param, ...] = (
           "growth of AI-chip spending per year",
           "$37B -> $69B over 2025-2027 = 37%/yr (Bernstein, §E4, M); prior 30-50% (§G)",
           low=-0.5, high=3.0, sweep_range=(0.3, 0.5)),
+    Param("history_growth", 0.71, "float", "per year",
+          "growth of China's AI-chip spending per year before 2025 (the backcast of the installed base "
+          "and a replay's budgets)",
+          "ASSUMPTION 0.71 (range 0.37-1.0): Nvidia's China revenue $5.8B (FY2023) -> $17B (FY2025) = 71%/yr "
+          "(§B3, H/L); 0.37 = the forward growth; puts China's FLOP-based stock at 2026Q1 inside Epoch AI's "
+          "~1M H100e (0.75-1.2M, §H, L)",
+          low=-0.5, high=3.0, sweep_range=(0.37, 1.0)),
     Param("demand_shock_sd", 0.2, "float", "log-sd",
           "quarter-to-quarter log-normal noise on each developer's demand",
           "ASSUMPTION 0.2 (range 0-0.5): Tencent capex swung 36.6B -> 13B yuan in 3 quarters (§D1, M)",
@@ -397,6 +404,18 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.2 (range 0-0.5): the 2024-25 H20 rush (~1M H20 in 2024, §B3 M) and 7M HBM "
           "stacks bought in the month before the Dec 2024 rule took effect (§B1, M)",
           low=0.0, high=2.0, sweep_range=(0.0, 0.5)),
+    # --- The US side (reporters only) -----------------------------------------------------------
+    Param("us_compute_2026_h100e", 11e6, "float", "H100e",
+          "the US's installed AI compute at 2026Q1 (FLOP-based H100e); only the compute-ratio reporters "
+          "read it",
+          "ASSUMPTION 11M (range 9-15M), derived from Epoch AI's ~15M H100e world stock (Jan 2026) and "
+          "Pilz et al.'s ~75% US share of the world's GPU cluster performance (§H, L)",
+          low=0.0, high=1e12, sweep_range=(9e6, 15e6)),
+    Param("us_compute_growth", 3.3, "float", "x per year",
+          "growth factor of the US's installed AI compute per year (FLOP-based)",
+          "ASSUMPTION 3.3x (range 2.3-4.1x): Epoch AI's world trend since 2022 (3.3x, 90% CI 2.7-4.1x) "
+          "taken as the US's; low end the growth of Nvidia's installed stock since 2019 (2.3x, §H, L)",
+          low=0.1, high=100.0, sweep_range=(2.3, 4.1)),
     # --- Time ----------------------------------------------------------------------------------
     Param("start_quarter", "2026Q1", "quarter", "quarter",
           "calendar quarter of step 0",

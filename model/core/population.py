@@ -35,6 +35,7 @@ from scipy.optimize import brentq
 from model.core import fixedmath as fm
 from model.core.catalogue import DOMESTIC, ECOSYSTEMS, CatalogueArrays
 from model.core.network import peer_network
+from model.core.quarters import years_since_2026
 
 SEGMENTS = ("hyperscaler", "ai_lab", "state", "enterprise")
 HYPERSCALER, AI_LAB, STATE, ENTERPRISE = range(4)
@@ -105,11 +106,46 @@ class DeveloperArrays:
 
 @dataclass(frozen=True)
 class InstalledBase:
-    """China's installed AI compute at the start (H100e) and its US share
-    (``ChipMarketModel.history_before``)."""
+    """China's installed AI compute at the start (effective H100e), its US share and each maker's
+    share of its stack's compute (``InstalledBase.of`` the backcast, ``ChipMarketModel.history_before``)."""
 
     h100e: float
     us_share: float
+    maker_share: np.ndarray  # (makers,) each maker's share of its own stack's installed compute
+
+    @classmethod
+    def of(cls, h100e_by_chip: np.ndarray, cat: CatalogueArrays) -> InstalledBase:
+        """The installed base whose compute per chip is ``h100e_by_chip``."""
+        by_maker = np.bincount(cat.maker_of_chip, weights=h100e_by_chip, minlength=len(cat.maker_names))
+        is_us = cat.ecosystem_of_maker != DOMESTIC
+        total, us = float(by_maker.sum()), float(by_maker[is_us].sum())
+        stack = np.where(is_us, us, total - us)
+        return cls(total, us / total if total > 0 else 0.0, by_maker / np.where(stack > 0, stack, 1.0))
+
+
+@dataclass(frozen=True)
+class History:
+    """The backcast before a quarter: units of each chip bought in China and still in service, and the
+    cumulative domestic purchases (effective H100e, undepreciated: the ecosystem's learning curve)."""
+
+    units: np.ndarray  # (chips,)
+    domestic_h100e: float
+
+
+def history_units(cat: CatalogueArrays, on_sale: np.ndarray, stack: np.ndarray, dollars: float) -> np.ndarray:
+    """(chips,) units one stack's ``dollars`` bought in a past quarter: each maker with a chip in
+    ``on_sale`` gets its ``history_share`` of the dollars (renormalised; evenly if all are 0) and spends
+    it evenly on those chips at catalogue prices. With nothing on sale the stack's first chips (the
+    earliest release in ``stack``) are bought."""
+    chips = on_sale if on_sale.any() else stack & (cat.release == cat.release[stack].min())
+    units = np.zeros(len(cat.names))
+    makers = np.unique(cat.maker_of_chip[chips])
+    weight = cat.history_share[makers]
+    weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(makers), 1.0 / len(makers))
+    for m, w in zip(makers, weight, strict=True):
+        mine = chips & (cat.maker_of_chip == m)
+        units[mine] = dollars * w / float(mine.sum()) / cat.price_usd[mine]
+    return units
 
 
 def create_population(rng: np.random.Generator, p, initial: InstalledBase,
@@ -147,7 +183,7 @@ def create_population(rng: np.random.Generator, p, initial: InstalledBase,
     installed = np.zeros((n, len(cat.maker_names)), order="F")  # one contiguous column per maker
     for m in range(len(cat.maker_names)):
         stack_share = us_share if cat.ecosystem_of_maker[m] != DOMESTIC else 1.0 - us_share
-        installed[:, m] = total * stack_share * float(cat.history_share[m])
+        installed[:, m] = total * stack_share * float(initial.maker_share[m])
 
     peers = peer_network(rng, weight, p.peers_per_developer)
     return DeveloperArrays(
@@ -192,6 +228,16 @@ def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.nd
         mid = np.cumsum(w) - 0.5 * w
         picked[idx] = mid < share * w.sum()
     return picked
+
+
+def demand_factor(p, quarter: int) -> float:
+    """China's AI-chip spending in ``quarter`` relative to 2026's (``demand_2026_usd``): it grows at
+    ``demand_growth`` a year from 2025 on, and before 2025 it falls back at ``history_growth`` a year (the
+    path the backcast of the installed base, a replay's budgets and the makers' plans all follow)."""
+    years = years_since_2026(quarter)
+    if years >= -1.0:
+        return fm.power(1.0 + p.demand_growth, years)
+    return fm.power(1.0 + p.demand_growth, -1.0) * fm.power(1.0 + p.history_growth, years + 1.0)
 
 
 def quarterly_demand(

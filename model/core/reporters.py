@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model.core import catalogue
+from model.core import fixedmath as fm
 from model.core.catalogue import DOMESTIC, DOMESTIC_LEADER, US_LEADER, Maker
-from model.core.quarters import months_between
+from model.core.ledger import CHINA_CHANNELS, ComputeLedger
+from model.core.quarters import months_between, years_since_2026
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
 #: for 1.2 H100e and the H100's ~$25-30k, SOURCES §A1). Used only where dollars must become
@@ -48,18 +50,30 @@ class Reporter:
 
 #: The model reporters that do not depend on the catalogue, in order (INTERFACES §2).
 FIXED_REPORTERS: tuple[Reporter, ...] = (
-    Reporter("us_stack_share", "US stack share of installed compute", "0-1"),
-    Reporter("us_share_new", "US share of new purchases", "0-1"),
+    Reporter("us_stack_share", "US stack share of installed compute, all channels", "0-1, FLOP-based"),
+    Reporter("us_share_new", "US share of new purchases, all channels", "0-1, FLOP-based"),
     Reporter("developers_on_us_stack", "developers mostly on the US stack", "share, 0-1"),
-    Reporter("china_compute_h100e", "China's installed AI compute", "million H100e", 1e6),
+    Reporter("us_share_legal", "US share via legal sales since the start", "0-1, FLOP-based"),
+    Reporter("us_share_legacy", "US share bought before the start", "0-1, FLOP-based"),
+    Reporter("us_share_grey", "US share smuggled", "0-1, FLOP-based"),
+    Reporter("china_to_us_compute_ratio", "China's compute / the US's", "ratio, FLOP-based"),
+    Reporter("us_share_new_legal", "US share of new purchases via legal sales", "0-1, FLOP-based"),
+    Reporter("us_share_new_grey", "US share of new purchases smuggled", "0-1, FLOP-based"),
+    Reporter("china_compute_h100e", "China's installed AI compute", "million H100e, FLOP-based", 1e6),
+    Reporter("china_effective_compute_h100e", "China's installed effective compute",
+             "million effective H100e", 1e6),
+    Reporter("us_compute_h100e", "the US's installed AI compute", "million H100e, FLOP-based", 1e6),
+    Reporter("frontier_gap", "best chip China can buy legally / best US chip", "ratio, FLOP-based"),
     Reporter("nvidia_china_revenue_usd", f"{US_LEADER} China revenue", "billion USD per quarter", 1e9),
     Reporter("domestic_revenue_usd", "domestic chipmakers' revenue", "billion USD per quarter", 1e9),
     Reporter("domestic_ecosystem", "domestic ecosystem maturity", "0-1, CUDA = 1"),
     Reporter("capability_gap_months", "capability gap", "months behind US frontier"),
     Reporter("unmet_demand_h100e", "unmet demand", "thousand H100e per quarter", 1e3),
-    Reporter("offshore_compute_h100e", "Chinese developers' compute abroad", "million H100e", 1e6),
-    Reporter("grey_compute_h100e", "grey-market compute in China", "million H100e", 1e6),
-    Reporter("us_stack_share_incl_offshore", "US stack share incl. offshore", "0-1"),
+    Reporter("offshore_compute_h100e", "Chinese developers' compute abroad", "million H100e, FLOP-based",
+             1e6),
+    Reporter("grey_compute_h100e", "smuggled compute in China", "million H100e, FLOP-based", 1e6),
+    Reporter("grey_units", "smuggled chips arriving", "thousand units per quarter", 1e3),
+    Reporter("us_stack_share_incl_offshore", "US stack share incl. offshore", "0-1, FLOP-based"),
     Reporter("budget_usd", "developers' budget", "billion USD per quarter", 1e9),
     Reporter("spent_china_usd", "spent in China", "billion USD per quarter", 1e9),
     Reporter("spent_offshore_usd", "spent abroad", "billion USD per quarter", 1e9),
@@ -159,27 +173,68 @@ def china_best_chip(model: "ChipMarketModel") -> float:
     return float(model.perf[usable].max()) if usable.any() else 0.0
 
 
+def us_compute_h100e(p, quarter: int) -> float:
+    """The US's installed AI compute (FLOP-based H100e) in ``quarter``: an exogenous path
+    (``us_compute_2026_h100e`` growing ``us_compute_growth``-fold a year; no US buyers are modelled)."""
+    return p.us_compute_2026_h100e * fm.power(p.us_compute_growth, years_since_2026(quarter))
+
+
+def frontier_gap(model: "ChipMarketModel") -> float:
+    """FLOP-based H100e of the best chip China can buy legally (a licensed buyer under the US rule in
+    force, or any released domestic chip) over the best released US chip's."""
+    cat = model.catalogue
+    us_released = model.released & cat.is_us
+    usable = model.allowed_by_class[2] | (model.released & ~cat.is_us)
+    if not us_released.any() or not usable.any():
+        return 0.0
+    return float(cat.flop_h100e[usable].max() / cat.flop_h100e[us_released].max())
+
+
+def channel_shares(ledger: ComputeLedger, flop: np.ndarray, is_us: np.ndarray, new: bool = False
+                   ) -> dict[str, float]:
+    """The US share of China's installed compute (of this quarter's purchases with ``new``), FLOP-based,
+    by channel, and the total over China's channels (0 where there is no compute)."""
+    parts = {c: ledger.compute(c, flop, is_us, new) for c in CHINA_CHANNELS}
+    total = sum(ledger.compute(c, flop, None, new) for c in CHINA_CHANNELS)
+    shares = {c: (v / total if total > 0 else 0.0) for c, v in parts.items()}
+    shares["total"] = total
+    return shares
+
+
 def compute(model: "ChipMarketModel") -> dict[str, float]:
     """Every model reporter for the quarter just cleared, by name, in ``model.reporter_names`` order.
 
     Reads the model's arrays and agents and writes nothing: the model keeps the result as
-    ``model.reported`` (which the DataCollector and the UI read)."""
-    dev, cat = model.developers, model.catalogue
+    ``model.reported`` (which the DataCollector and the UI read). Compute is FLOP-based H100e from the
+    ledger of installed chips (``model.core.ledger``) unless a reporter says effective."""
+    dev, cat, ledger = model.developers, model.catalogue, model.ledger
     us_mask = model.us_maker_mask
     revenue = model.chips_sold * model.china_price
-    us_stack = us_share(dev.installed, us_mask)
-    in_china = float(dev.installed.sum())
-    offshore = float(dev.installed_offshore.sum())
-    total = in_china + offshore
+    stock = channel_shares(ledger, cat.flop_h100e, cat.is_us)
+    new = channel_shares(ledger, cat.flop_h100e, cat.is_us, new=True)
+    in_china = stock["total"]
+    offshore = ledger.compute("offshore", cat.flop_h100e)
+    us_stack = stock["legal"] + stock["legacy"] + stock["grey"]
+    with_offshore = in_china + offshore
+    us_compute = us_compute_h100e(model.p, model.quarter)
     split = dev.budget_split
     makers = {m.name: m for m in model.chipmakers}
     leader = makers.get(DOMESTIC_LEADER)
     leader_cap = leader.capacity if leader is not None else 0.0
     values = {
         "us_stack_share": us_stack,
-        "us_share_new": us_share(dev.last_purchases, us_mask),
+        "us_share_new": new["legal"] + new["grey"],
         "developers_on_us_stack": developers_on_us_stack(dev.installed, us_mask),
+        "us_share_legal": stock["legal"],
+        "us_share_legacy": stock["legacy"],
+        "us_share_grey": stock["grey"],
+        "china_to_us_compute_ratio": in_china / us_compute if us_compute > 0 else 0.0,
+        "us_share_new_legal": new["legal"],
+        "us_share_new_grey": new["grey"],
         "china_compute_h100e": in_china,
+        "china_effective_compute_h100e": sum(ledger.compute(c, model.perf) for c in CHINA_CHANNELS),
+        "us_compute_h100e": us_compute,
+        "frontier_gap": frontier_gap(model),
         "nvidia_china_revenue_usd": float(revenue[cat.maker_of_chip == cat.maker_index(US_LEADER)].sum()),
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
         "domestic_ecosystem": float(model.maturity[DOMESTIC]),
@@ -187,8 +242,10 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
             model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model)),
         "unmet_demand_h100e": float(dev.last_unmet.sum()) / USD_PER_H100E,
         "offshore_compute_h100e": offshore,
-        "grey_compute_h100e": dev.grey_installed,
-        "us_stack_share_incl_offshore": (us_stack * in_china + offshore) / total if total > 0 else 0.0,
+        "grey_compute_h100e": ledger.compute("grey", cat.flop_h100e),
+        "grey_units": float(ledger.new["grey"].sum()),
+        "us_stack_share_incl_offshore": ((us_stack * in_china + offshore) / with_offshore
+                                         if with_offshore > 0 else 0.0),
         "budget_usd": split["budget"],
         "spent_china_usd": split["china"],
         "spent_offshore_usd": split["offshore"],

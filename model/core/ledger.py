@@ -1,0 +1,62 @@
+"""China's installed AI chips by channel, chip by chip: what the headline shares are computed from.
+
+The developers' arrays hold each developer's installed compute per chipmaker in *effective* H100e
+(what a developer gets out of its chips: the catalogue's blend of throughput, memory bandwidth and
+ecosystem efficiency; it drives choice). The policy debate and the literature (Epoch AI, CNAS, IFP,
+SemiAnalysis, Bernstein) count compute in *FLOP-based* H100e: a chip's dense 16-bit throughput over the
+H100 SXM's (``CatalogueArrays.flop_h100e``). To report both, and to say through which channel each
+US chip came, the model keeps this ledger of installed *units* per chip and channel (ODD §7.6):
+
+* ``legacy``: chips bought before the run's start, from the backcast of purchases
+  (``ChipMarketModel.history_before``), still in service;
+* ``legal``: chips bought in China since the start through the market (licensed or unrestricted US
+  sales, and every domestic chip);
+* ``grey``: smuggled US chips that arrived (``Developers.spend_the_rest``);
+* ``offshore``: US chips Chinese developers use in data centres abroad (not in China).
+
+Each quarter every stock loses ``depreciation`` of its units (as the developers' arrays do) and this
+quarter's units are added. Compute in either unit is units x the chip's H100e per unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: The channels of chips installed in China, in the order the headline decomposes the US share.
+CHINA_CHANNELS = ("legal", "legacy", "grey")
+#: Every channel the ledger keeps (offshore chips are abroad, not in China).
+CHANNELS = (*CHINA_CHANNELS, "offshore")
+
+
+@dataclass
+class ComputeLedger:
+    """Installed units per channel, each a (chips,) array; ``new`` holds this quarter's additions."""
+
+    stock: dict[str, np.ndarray]
+    new: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, legacy_units: np.ndarray) -> ComputeLedger:
+        """The ledger at the start: the backcast's surviving units, nothing else installed yet."""
+        zero = np.zeros_like(legacy_units, dtype=float)
+        stock = {c: zero.copy() for c in CHANNELS}
+        stock["legacy"] = np.asarray(legacy_units, dtype=float).copy()
+        return cls(stock, {c: zero.copy() for c in CHANNELS})
+
+    def step(self, depreciation: float, new: dict[str, np.ndarray]) -> None:
+        """One quarter: every stock depreciates, then ``new`` units (per channel; missing = none) join."""
+        keep = 1.0 - depreciation
+        for c in CHANNELS:
+            added = new.get(c)
+            self.new[c] = np.zeros_like(self.stock[c]) if added is None else np.asarray(added, dtype=float)
+            self.stock[c] = self.stock[c] * keep + self.new[c]
+
+    def compute(self, channel: str, per_unit: np.ndarray, mask: np.ndarray | None = None,
+                new: bool = False) -> float:
+        """H100e (``per_unit``: FLOP-based or effective H100e per unit of each chip) installed in
+        ``channel`` (this quarter's additions with ``new``), over the chips in ``mask`` (default all)."""
+        units = (self.new if new else self.stock)[channel]
+        h100e = units * per_unit
+        return float(h100e[mask].sum() if mask is not None else h100e.sum())
