@@ -21,7 +21,8 @@ def test_run_prints_summary_and_writes_csv_and_png(tmp_path, capsys):
                  "--set", "export_regime=open", "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "US stack share of installed compute (0-1)" in text and "2026Q1" in text and "2027Q2" in text
+    assert "US stack share of installed compute, all channels (0-1, FLOP-based)" in text
+    assert "2026Q1" in text and "2027Q2" in text
     df = pd.read_csv(out / "timeseries.csv")
     assert len(df) == 6 and set(MODEL_REPORTERS) <= set(df.columns)
     assert (out / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,8 +16,25 @@ def fresh():
 
 def test_channels_add_up_to_the_us_stack_share_in_every_regime(fresh):
     total = fresh["legal"] + fresh["legacy"] + fresh["grey"]
-    assert (total - fresh["us_stack_share"]).abs().max() < 1e-12
+    assert (total - fresh["us_stack_share"]).abs().max() < 1e-12  # means of exact sums, to rounding
     assert (fresh[["legacy", "grey"]] >= 0).all().all()
+
+
+@pytest.mark.parametrize("regime", ["ban", "h20", "threshold", "lagged", "open"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_channel_reporters_sum_exactly_every_quarter(regime, seed):
+    """The three channel shares sum to us_stack_share exactly (the same floats, in order), and the
+    new-purchase shares to us_share_new, in every quarter, seed and regime."""
+    from model import ChipMarketModel
+
+    df = ChipMarketModel(rng=seed, n_developers=60, export_regime=regime,
+                         china_import_policy="open").run(12)
+    assert ((df.us_share_legal + df.us_share_legacy + df.us_share_grey) == df.us_stack_share).all()
+    assert ((df.us_share_new_legal + df.us_share_new_grey) == df.us_share_new).all()
+    assert (df.us_stack_share > 0).all() and (df.us_stack_share <= 1).all()
+    # the legacy base only depreciates: its compute falls by the depreciation rate each quarter
+    legacy = df.us_share_legacy * df.china_compute_h100e
+    assert (legacy.diff().dropna() < 0).all()
 
 
 def test_a_us_ban_leaves_no_legal_channel_and_opening_up_grows_it(fresh):
@@ -31,9 +48,14 @@ def test_a_us_ban_leaves_no_legal_channel_and_opening_up_grows_it(fresh):
 
 
 def test_a_grey_channel_closed_under_a_ban_leaves_only_the_legacy_base():
-    row = dc.decompose({**dc.SETTINGS, "export_regime": "ban", "grey_capacity_usd": 0.0}, seed=3, steps=8)
-    assert row["grey"] == 0.0 and abs(row["legal"]) < 1e-9
-    assert row["us_stack_share"] == pytest.approx(row["legacy"], rel=1e-12)
+    from model import ChipMarketModel
+
+    for seed in (3, 4):
+        df = ChipMarketModel(rng=seed, **{**dc.SETTINGS, "n_developers": 80, "export_regime": "ban",
+                                          "grey_capacity_usd": 0.0}).run(12)
+        assert (df.us_share_legal == 0.0).all() and (df.us_share_grey == 0.0).all()
+        assert (df.us_share_new == 0.0).all() and (df.grey_units == 0.0).all()
+        assert (df.us_stack_share == df.us_share_legacy).all() and (df.us_share_legacy > 0).all()
 
 
 def test_readme_table_is_generated_from_a_fresh_decomposition(fresh):

@@ -25,13 +25,16 @@ from model.core.population import (
 )
 
 BUDGET, INSTALLED, US_SHARE, LICENSED, APPROVED = 10e9, 2e6, 0.6, 0.4, 0.7
+#: Each maker's share of its stack's installed base (the catalogue's historical split, for the tests).
+MAKER_SHARE = np.array([m.history_share for m in MAKERS])
 
 
 def population(seed: int = 3, n: int = 2000, **kw):
     """The one call of ``create_population`` in this module (the parameters it reads, by name)."""
     args = dict(demand_2026_usd=4 * BUDGET, n_developers=n, approved_customer_share=LICENSED,
                 china_approval_share=APPROVED, taste_sd=0.5, peers_per_developer=8) | kw
-    initial = InstalledBase(kw.pop("initial_installed", INSTALLED), kw.pop("initial_us_share", US_SHARE))
+    initial = InstalledBase(kw.pop("initial_installed", INSTALLED), kw.pop("initial_us_share", US_SHARE),
+                            MAKER_SHARE)
     args.pop("initial_installed", None)
     args.pop("initial_us_share", None)
     if "quarterly_budget_2026" in args:
@@ -132,10 +135,10 @@ def test_the_initial_us_share_of_installed_compute_is_the_parameter():
     us = np.array([MAKERS[m].ecosystem != ECOSYSTEMS.index("domestic") for m in range(len(MAKERS))])
     assert d.installed.sum() == pytest.approx(INSTALLED, rel=1e-9)
     assert d.installed[:, us].sum() / d.installed.sum() == pytest.approx(US_SHARE, rel=1e-9)
-    # within a stack, makers split installed compute by the historical split
-    for m, maker in enumerate(MAKERS):
+    # within a stack, makers split installed compute by the installed base's maker shares
+    for m in range(len(MAKERS)):
         assert d.installed[:, m].sum() / INSTALLED == pytest.approx(
-            maker.history_share * (US_SHARE if us[m] else 1 - US_SHARE), rel=1e-9)
+            MAKER_SHARE[m] * (US_SHARE if us[m] else 1 - US_SHARE), rel=1e-9)
     assert d.installed.flags.f_contiguous and d.taste.shape == (2000, len(ECOSYSTEMS))
 
 

@@ -181,9 +181,11 @@ def test_status_text_before_and_after_steps():
         m.step()
     s = ui_text.status_text(m)
     assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
-    assert "US share of new purchases (0-1): " in s
+    assert "US share via legal sales since the start (0-1, FLOP-based): 0.000" in s  # a ban: none legal
     assert m.reported["nvidia_china_revenue_usd"] == 0.0  # under a ban only smuggled US chips reach China
-    assert "China's installed AI compute (million H100e):" in s
+    assert "China's installed AI compute (million H100e, FLOP-based):" in s
+    ratio = m.reported["china_to_us_compute_ratio"]
+    assert f"China's compute / the US's (ratio, FLOP-based): {ratio:.4f}" in s
     assert "seed=42" in ui_text.run_parameters_text(m)
 
 
@@ -237,9 +239,10 @@ def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     s = ui_text.status_text(a)
     assert f"US regime: A {a.us_government.regime} / B ban" in s  # A's regime may have reversed
     us_a, us_b = a.reported["us_stack_share"], a.twin.reported["us_stack_share"]
-    assert (f"US stack share of installed compute (0-1): A {us_a:.3f}, B {us_b:.3f}, "
+    assert (f"US stack share of installed compute, all channels (0-1, FLOP-based): "
+            f"A {us_a:.3f}, B {us_b:.3f}, "
             f"A − B {us_a - us_b:+.3f}") in s
-    assert "China's installed AI compute (million H100e): A " in s
+    assert "China's installed AI compute (million H100e, FLOP-based): A " in s
     assert "B: same seed and developers, export_regime=ban" in ui_text.run_parameters_text(a)
     # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
     again = type(a)(**{**levers.preset_values("Open market"), "n_developers": 200, "rng": 7})
@@ -466,7 +469,7 @@ def test_page_compare_mode_in_process():
     click("Step")
     click("Step")
     assert "Step: 2" in status() and "Quarter: end of 2026Q2" in status()
-    assert "A − B" in status() and "China's installed AI compute (million H100e): A " in status()
+    assert "A − B" in status() and "China's installed AI compute (million H100e, FLOP-based): A " in status()
     choose("B preset", "Open market")
     assert "Step: 0" in status() and "/ B open" in status() and "Beijing: A restrict / B open" in status()
     click("Reset")  # Reset keeps compare mode

@@ -376,12 +376,13 @@ def test_compare_mode(browser_page):
     time_steps(page, 1, 10, "compare")
     assert quarter_index(page) == q0 + 10
     s = status(page)
-    share = re.search(r"US stack share of installed compute \(0-1\): A ([0-9.]+), B ([0-9.]+), "
+    share = re.search(r"US stack share of installed compute, all channels \(0-1, FLOP-based\): "
+                      r"A ([0-9.]+), B ([0-9.]+), "
                       r"A − B ([-+][0-9.]+)", s)
     assert share, s
     a, b, diff = (float(x) for x in share.groups())
     assert abs((a - b) - diff) <= 0.0015 and a != b
-    assert re.search(r"China's installed AI compute \(million H100e\): A [0-9.]+, B [0-9.]+, "
+    assert re.search(r"China's installed AI compute \(million H100e, FLOP-based\): A [0-9.]+, B [0-9.]+, "
                      r"A − B [-+][0-9.]+", s), s
     caption = page.locator(".chipstack-caption-USShareView").inner_text()
     a_part, b_part = caption.split(" | ")

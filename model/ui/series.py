@@ -134,6 +134,15 @@ SERIES_VIEWS: tuple[SeriesSpec, ...] = (
         ("developers_on_us_stack", "0.45", 0, "."),
         ("us_stack_share_incl_offshore", "#64b5f6", 0, "^"),
     ), ylabels=("share on the US stack (0-1)",), ylim=((-0.02, 1.02),)),
+    SeriesSpec("ChannelView", "US share by channel", (
+        ("us_share_legal", "#1565c0", 0, "o"),
+        ("us_share_legacy", "0.45", 0, "."),
+        ("us_share_grey", "#6d4c41", 0, "s"),
+    ), ylabels=("US share of China's compute (0-1, FLOP-based)",), ylim=((-0.02, 1.02),)),
+    SeriesSpec("ComputeGapView", "China's compute against the US's", (
+        ("china_to_us_compute_ratio", "#c62828", 0, "o"),
+        ("frontier_gap", "#ef6c00", 0, "s"),
+    ), ylabels=("ratio, FLOP-based",), ylim=((0.0, None),)),
     SeriesSpec("RevenueView", f"{US_LEADER} vs domestic revenue", (
         ("nvidia_china_revenue_usd", maker_colour(US_LEADER), 0, "o"),
         ("domestic_revenue_usd", maker_colour(DOMESTIC_LEADER), 0, "o"),

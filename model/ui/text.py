@@ -42,10 +42,12 @@ def status_text(model: ChipMarketModel) -> str:
     head += f" · Step: {model.steps} · US regime: {regime} · Beijing: {stance}"
     if twin is None:
         return f"{head} · " + " · ".join(
-            _rep(name, model.reported[name])
-            for name in ("us_share_new", "us_stack_share", "china_compute_h100e"))
+            _rep(name, model.reported[name], fmt)
+            for name, fmt in (("us_share_legal", "{:.3f}"), ("us_stack_share", "{:.3f}"),
+                              ("china_compute_h100e", "{:.2f}"), ("china_to_us_compute_ratio", "{:.4f}")))
     parts = [head]
-    for name, fmt in (("us_stack_share", "{:.3f}"), ("china_compute_h100e", "{:.2f}")):
+    for name, fmt in (("us_share_legal", "{:.3f}"), ("us_stack_share", "{:.3f}"),
+                      ("china_compute_h100e", "{:.2f}")):
         rep = REPORTERS_BY_NAME[name]
         a, b = rep.shown(model.reported[name]), rep.shown(twin.reported[name])
         diff = fmt.replace(":", ":+").format(a - b)

@@ -1,20 +1,14 @@
 """What produces the headline: the US share of China's installed compute split by the channel the US
-chips came through (issue 26, item 2, as a generated table until the model reports it by channel).
+chips came through, with the US-China compute ratio (issue 26, items 2-3), as a generated README table.
 
 For the headline's settings (``experiments/export_regimes.toml``: 300 developers, rules as set, Huawei's
 central scenario) and Beijing's stance as enacted (``restrict``), each US export rule is run over a few
-seeds and China's installed compute at 2030Q4 is split into
-
-* **legacy**: US chips bought before the run's start (2026Q1) and still in service: the backcast
-  installed base at the start, depreciated as the model depreciates it;
-* **grey**: smuggled US chips still in service (the model's ``Developers.grey_installed``);
-* **legal**: every other US chip in China, i.e. bought through licensed or unrestricted sales since the
-  rule took effect (the US stack's compute minus the two above).
-
-The three shares sum to ``us_stack_share`` (to rounding: each is its part over the same total). The unit
-is the model's effective H100e (``china_compute_h100e`` as the headline reports it). Nothing here changes
-the model: it reads the state after each quarter. ``python -m model.validation.decomposition`` rewrites
-the table in README.md (checked by ``tests/test_decomposition.py``).
+seeds and the model's reporters at 2030Q4 are averaged: ``us_share_legal`` (US chips bought through
+licensed or unrestricted sales since 2026), ``us_share_legacy`` (bought before 2026, still in service),
+``us_share_grey`` (smuggled), which sum to ``us_stack_share`` exactly; ``developers_on_us_stack``; and
+``china_to_us_compute_ratio``. Shares and compute are FLOP-based H100e (the model's ledger of installed
+chips, ``model.core.ledger``). ``python -m model.validation.decomposition`` rewrites the table in
+README.md (checked by ``tests/test_decomposition.py``).
 """
 
 from __future__ import annotations
@@ -39,24 +33,15 @@ CHANNELS = ("legal", "legacy", "grey")
 
 
 def decompose(params: dict, seed: int, steps: int = STEPS) -> dict[str, float]:
-    """One run's US share of China's installed compute at its last quarter, by channel."""
+    """One run's US share of China's installed compute at its last quarter, by channel, and the other
+    columns of the table (the model's reporters)."""
     from model.core.chip_market import ChipMarketModel
 
-    m = ChipMarketModel(rng=seed, **params)
-    us = m.us_maker_mask
-    legacy = float(m.developers.installed[:, us].sum())  # the backcast base: every US chip bought before
-    for _ in range(steps):
-        m.step()
-        legacy *= 1.0 - m.depreciation  # depreciated as ``population.install`` depreciates the base
-    dev = m.developers
-    total = float(dev.installed.sum())
-    us_total = float(dev.installed[:, us].sum())
-    grey = float(dev.grey_installed)
-    legal = us_total - legacy - grey
-    return {"us_stack_share": m.reported["us_stack_share"], "legal": legal / total,
-            "legacy": legacy / total, "grey": grey / total,
-            "developers_on_us_stack": m.reported["developers_on_us_stack"],
-            "china_compute_h100e": total}
+    last = ChipMarketModel(rng=seed, **params).run(steps).iloc[-1]
+    return {"us_stack_share": last["us_stack_share"],
+            **{c: last[f"us_share_{c}"] for c in CHANNELS},
+            **{k: last[k] for k in ("developers_on_us_stack", "china_to_us_compute_ratio",
+                                    "china_compute_h100e")}}
 
 
 def table(regimes=REGIMES, seeds=SEEDS, settings: dict | None = None) -> pd.DataFrame:
@@ -80,18 +65,22 @@ def _largest(row: pd.Series) -> str:
 
 def markdown(t: pd.DataFrame) -> str:
     """The README table and the sentence that says which channel produces most of the US share."""
-    lines = ["| US regime (Beijing `restrict`) | US stack share, all channels | bought legally since 2026 "
-             "| bought before 2026, still in service | smuggled | developers mostly on US chips |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| US rule (Beijing `restrict`) | US share bought legally since 2026 | developers mostly on US "
+             "chips | China's compute / the US's | China's compute (M H100e) | US share bought before 2026 "
+             "| US share smuggled | US share, all channels |",
+             "|---|---|---|---|---|---|---|---|"]
     for _, r in t.iterrows():
         name = "**threshold (as enacted)**" if r.export_regime == "threshold" else r.export_regime
-        cells = [_share(r[c]) for c in ("us_stack_share", *CHANNELS, "developers_on_us_stack")]
+        cells = ([_share(r[c]) for c in ("legal", "developers_on_us_stack")]
+                 + [f"{r.china_to_us_compute_ratio:.4f}", f"{r.china_compute_h100e / 1e6:.1f}"]
+                 + [_share(r[c]) for c in ("legacy", "grey", "us_stack_share")])
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     not_legal = t[[_largest(r) != "legal" for _, r in t.iterrows()]]
     enacted = t.set_index("export_regime").loc["threshold"]
     other = enacted.legacy + enacted.grey
     grey_budget = DEFAULTS["grey_capacity_usd"] / 1e9
     of_it = other / enacted.us_stack_share
+    by = t.set_index("export_regime")
     sentence = (f"Under the rule as enacted, {_share(enacted.legal)} of the "
                 f"{_share(enacted.us_stack_share)} is bought legally since 2026 and {_share(other)} "
                 f"({of_it:.0%} of it) "
@@ -100,7 +89,13 @@ def markdown(t: pd.DataFrame) -> str:
                 "`grey_capacity_usd`); "
                 + (f"under {', '.join(f'`{x}`' for x in not_legal.export_regime)} the largest term is not "
                    "the legal channel." if len(not_legal) else "under every rule the legal channel is the "
-                   "largest term."))
+                   "largest term.")
+                + f" China's compute in 2030 is {by.china_compute_h100e.min() / 1e6:.1f}M-"
+                f"{by.china_compute_h100e.max() / 1e6:.1f}M H100e across the rules, "
+                f"{by.china_to_us_compute_ratio.min():.4f}-{by.china_to_us_compute_ratio.max():.4f} "
+                "of the US's; "
+                "the level of that ratio is set by the assumed US path (`us_compute_2026_h100e` growing "
+                "`us_compute_growth`-fold a year), the differences between rules by the model.")
     return "\n".join(lines) + "\n\n" + sentence
 
 

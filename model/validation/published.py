@@ -44,11 +44,13 @@ TABLE_END = "<!-- published:table end -->"
 #: ``{capacity}`` a domestic maker's (``Maker.capacity``).
 WHY: dict[str, str] = {
     "installed_2026": (
-        "The installed base is a backcast of spending, not of chips: demand_2026_usd ({demand_2026}) "
-        "discounted at demand_growth ({demand_growth}) a year over the {history_quarters} quarters before "
-        "2026, every dollar buying an effective H100e at USD_PER_H100E ({usd_per_h100e}) and depreciated "
-        "over depreciation_years ({depreciation_years}), in the effective blend in which an H20 counts "
-        "{h20_perf} of an H100 rather than its {h20_flop} in FLOP."),
+        "The installed base is a backcast chip by chip: spending in the {history_quarters} quarters before "
+        "2026 (demand_2026_usd {demand_2026} / (1 + demand_growth) in 2025, falling history_growth "
+        "({history_growth}) a year before it), split by each year's US share of purchases "
+        "(§E4: 54% in 2025) and each maker's historical share, spent evenly on the chips each maker sold in China then at "
+        "catalogue prices and depreciated over depreciation_years ({depreciation_years}); it spends 2025's US "
+        "share on H20s and RTX Pro 6000Ds, where Nvidia's reported China revenue after 2025Q1 was near zero, "
+        "and it adds 2026Q1's purchases and smuggled chips, which Epoch's figure excludes."),
     "installed_2026_flop": (
         "The replay's legal sales since 2022Q4 alone exceed Epoch's figure before anything bought earlier "
         "is added, because the replay sells Nvidia's China parts in calibrated volumes (A800, H800, then "
@@ -116,11 +118,14 @@ WHY: dict[str, str] = {
         "The effective ratio blends compute with memory bandwidth (the roofline perf_paper) and discounts "
         "domestic chips by domestic_efficiency ({domestic_efficiency}), which is not CFR's measure."),
     "compute_2030": (
-        "The model's 2030 stock is in the effective blend, grown from the backcast 2026 base by "
-        "demand_2026_usd rising at demand_growth ({demand_growth}) a year at the roadmap's effective H100e "
-        "per dollar, where Bernstein's is FP16-sparse FLOP (converted here at the CSV's own rate) and its "
-        "copies do not say whether it is a stock or cumulative additions."),
-    "us_lead": "The model has no US side (issue 26 item 3), so there is no chipstack value.",
+        "The model's 2030 stock is FLOP-based, grown from the backcast base by budgets rising at "
+        "demand_growth ({demand_growth}) a year and spent on the catalogue's chips, smuggled US chips at the "
+        "assumed post-Blackwell roadmap included; Bernstein's is FP16-sparse FLOP (converted here at the "
+        "CSV's own rate) and its copies do not say whether it is a stock or cumulative additions."),
+    "us_lead": (
+        "The US side is an assumed path (us_compute_2026_h100e {us_compute_2026} growing "
+        "us_compute_growth {us_compute_growth}x a year, §H L), not IFP's projection of both sides, and "
+        "China's side starts from the backcast above."),
 }
 
 
@@ -152,6 +157,9 @@ def _why_values() -> dict[str, str]:
         "domestic_hbm": _num(float(d["domestic_hbm_2026"])),
         "hbm_huawei": f"{leader.hbm_stacks_per_chip:g}",
         "domestic_efficiency": f"{d['domestic_efficiency']:g}",
+        "history_growth": f"{d['history_growth']:.0%}",
+        "us_compute_2026": _num(float(d["us_compute_2026_h100e"])),
+        "us_compute_growth": f"{d['us_compute_growth']:g}",
     }
 
 
@@ -208,8 +216,8 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
     grey_stock = forward_at(runs, "2026Q1", "grey_compute_h100e")
     rows.append(_row(
         "China's installed AI compute, early 2026", installed,
-        f"effective H100e (the catalogue's roofline blend, domestic chips x domestic_efficiency; not "
-        f"FLOP-based) installed in China after 2026Q1's purchases, forward default run ({nf} seeds), incl. "
+        f"FLOP-based H100e installed in China after 2026Q1's purchases (the model's ledger of chips: the "
+        f"backcast by chip, then sales), forward default run ({nf} seeds), incl. "
         f"{_num(float(grey_stock.mean()))} smuggled (Epoch excludes them)",
         _pub(pub, "china_ai_compute_h100e"), why("installed_2026")))
     cumulative = sum(flop_added(runs, y) for y in (2022, 2023, 2024, 2025)) + quarter_flop(runs, "2026Q1")
@@ -287,17 +295,18 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
     per_zflop = float(h25["value"]) / float(z25["value"]) if z25 and h25 else math.nan
     rows.append(_row(
         "China's AI compute 2030", forward_at(runs, "2030Q4", "china_compute_h100e"),
-        f"effective H100e (not FLOP-based) installed in China at 2030Q4, forward default run ({nf} seeds)",
+        f"FLOP-based H100e installed in China at 2030Q4, forward default run ({nf} seeds)",
         z30, why("compute_2030"), scale=per_zflop,
         published_unit=(f"H100e ({z30['unit']} x {_num(per_zflop)} H100e per ZFLOP/s, the CSV's conversion "
                         f"of Bernstein's 2025 figure)" if z30 else None)))
 
-    # The US lead: not modelled
-    rows.append(_row("US lead in AI compute (US / China), 2026", [], "not modelled (issue 26 item 3)",
+    # The US lead (the model's assumed US path over China's compute)
+    lead = 1.0 / forward_at(runs, "2026Q4", "china_to_us_compute_ratio")
+    rows.append(_row("US lead in AI compute (US / China), 2026", lead,
+                     f"us_compute_h100e / china_compute_h100e at 2026Q4 under the rule as enacted (H200s "
+                     f"licensed), forward default run ({nf} seeds)",
                      _pub(pub, "us_to_china_compute_ratio_2026_no_exports"), why("us_lead")))
-    table = pd.DataFrame(rows)
-    table.loc[table["chipstack_unit"].str.startswith("not modelled"), "ratio"] = math.nan
-    return table
+    return pd.DataFrame(rows)
 
 
 def _units_why(maker: catalogue.Maker) -> str:

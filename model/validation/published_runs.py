@@ -6,7 +6,7 @@ published.py), and the per-seed quantities it takes from them.
   quarter (the grey channel's effective H100e, ``Developers.last_grey_h100e``, divided by the effective
   performance ``model.perf`` of that quarter's ``Developers.frontier_chip``);
 * the forward default run (``FORWARD_PARAMS``, ``FORWARD_SEEDS``, 2026Q1-2030Q4): China's installed
-  compute (and its grey part) and Huawei's units.
+  compute (FLOP-based, and its grey part), its ratio to the US's and Huawei's units.
 
 Reads the model's state; changes nothing in it.
 """
@@ -35,7 +35,8 @@ class Runs:
 
     sales: pd.DataFrame  # replay: seed, quarter, chip, maker, units, flop_h100e (per unit)
     grey: pd.DataFrame  # replay: seed, quarter, chip (frontier), units, flop_h100e (total)
-    forward: pd.DataFrame  # forward: seed, quarter, china_compute_h100e, grey_compute_h100e, huawei_units
+    forward: pd.DataFrame  # forward: seed, quarter, china_compute_h100e, grey_compute_h100e,
+    #                        china_to_us_compute_ratio, huawei_units
     seeds: tuple[int, ...]  # replay seeds
     forward_seeds: tuple[int, ...]
 
@@ -86,6 +87,7 @@ def forward_runs(params: dict | None = None, seeds=FORWARD_SEEDS, steps: int = F
         frames.append(pd.DataFrame({"seed": int(seed), "quarter": [m.time_label(k) for k in range(len(df))],
                                     "china_compute_h100e": df["china_compute_h100e"].to_numpy(),
                                     "grey_compute_h100e": df["grey_compute_h100e"].to_numpy(),
+                                    "china_to_us_compute_ratio": df["china_to_us_compute_ratio"].to_numpy(),
                                     "huawei_units": df[huawei_units].to_numpy()}))
     return pd.concat(frames, ignore_index=True)
 
