@@ -48,8 +48,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.core.choice import ChoiceWeights, chip_base_utility
-from model.core.population import access_class, installed_by_ecosystem
-from model.core.quarters import parse_quarter, years_since_2026
+from model.core.population import access_class, demand_factor, installed_by_ecosystem
+from model.core.quarters import parse_quarter
 
 from .reference import MAX_ROUNDS  # the model's rounds per clearing, read once there
 
@@ -243,7 +243,7 @@ def kernel_state(m) -> KernelState:
         ecosystem_of_maker=cat.ecosystem_of_maker,
         maker_starts=_eco_starts(cat.ecosystem_of_maker, dev.taste.shape[1]),
         us_makers=m.us_maker_mask.copy(),
-        growth=(1.0 + p.demand_growth) ** years_since_2026(m.quarter),
+        growth=demand_factor(p, m.quarter),
         shock_sd=p.demand_shock_sd, keep=1.0 - m.depreciation,
         lockin_weight=p.lockin_weight, peer_weight=p.peer_weight,
         n_us_eco=n_us_eco,

@@ -26,7 +26,8 @@ Same initial state, same random numbers
 ---------------------------------------
 Construction is not what is compared, so ``ReferenceModel`` builds a ``ChipMarketModel`` with the
 same parameters and seed and copies its initial state (each developer's row of the population arrays,
-its peers, the installed-base history scalars) into per-agent Python lists, then keeps drawing from
+its peers, the installed-base history scalars, and each chip's units bought before the start and still
+in service: the backcast's legacy channel) into per-agent Python lists, then keeps drawing from
 that model's generator, which sits exactly where the fast model's does after construction. Each
 quarter the draws come in the fast model's order: the US government's reversal draw (one uniform,
 drawn every quarter), then one log-normal demand shock per developer, in developer order.
@@ -58,11 +59,12 @@ The quarter (ODD, docs/ODD.md)
    caps) are posted;
 6. developers: each observes its own installed shares (in China and abroad); then each computes its
    pull towards each ecosystem (lock-in, peers, taste, government guidance), its budget (a demand
-   draw, plus the carried-over unspent budget, less the repayment of budget brought forward to
-   stockpile), and orders over the chips it may legally buy by a logit; the market fills orders,
-   rationing over-subscribed supply groups proportionally (a chip in several groups gets the
-   smallest fill ratio) and re-offering the unmet rest over chips with supply left; the first
-   round's units per chip are the orders makers see;
+   draw on its base demand grown at ``demand_growth`` a year from 2025 on and, in a replay, fallen
+   back at ``history_growth`` a year before 2025, plus the carried-over unspent budget, less the
+   repayment of budget brought forward to stockpile), and orders over the chips it may legally buy
+   by a logit; the market fills orders, rationing over-subscribed supply groups proportionally (a
+   chip in several groups gets the smallest fill ratio) and re-offering the unmet rest over chips
+   with supply left; the first round's units per chip are the orders makers see;
 7. stockpiling: a developer who may buy a US chip with supply left and expects a US supply cut
    brings budget forward and buys US chips with the supply left (a second clearing over US chips
    only), to repay from later budgets;
@@ -72,8 +74,22 @@ The quarter (ODD, docs/ODD.md)
    anywhere) at a premium, grey chips less those seized; what is left is unspent and
    ``carryover_share`` of it carries into next quarter; each developer installs what it got in China
    (grey chips included) and abroad (after depreciation);
-9. China stocks and HBM are drawn down, revenue is booked (domestic makers reinvest part of revenue
-   above plan in foundry capacity), the domestic ecosystem learns, the reporters are computed.
+9. China stocks and HBM are drawn down, revenue is booked against the makers' plans (which follow the
+   same demand path; domestic makers reinvest part of revenue above plan in foundry capacity); each
+   chip's installed units, kept by channel (legacy: bought before the start; legal: sold in China's
+   market, stockpiling included; grey: smuggled units of the frontier chip that arrived; offshore:
+   units of the frontier chip bought abroad), lose ``depreciation`` and this quarter's units join;
+   the domestic ecosystem learns;
+10. the reporters are computed. Compute is FLOP-based H100e (units x the chip's dense TFLOPS over the
+    H100's) summed over the chips: the US share of China's installed compute in total and per channel
+    in China (legal, legacy, grey) and of this quarter's additions (legal, grey), China's compute in
+    FLOP-based and in effective H100e (units x the chip's performance index), smuggled and offshore
+    compute, the smuggled units arriving, the US share including compute abroad; the US's own compute
+    is an exogenous path (``us_compute_2026_h100e`` growing ``us_compute_growth``-fold a year), and
+    China's over it is their ratio; ``frontier_gap`` is the best chip China may legally buy (licensed
+    buyers included, or any released domestic chip) over the best released US chip, FLOP-based. The
+    per-developer reporters (developers mostly on the US stack) and the revenue, spending and supply
+    reporters read the agents as before.
 """
 
 from __future__ import annotations
@@ -89,6 +105,7 @@ from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
     ECOSYSTEMS,
+    H100_DENSE_TFLOPS,
     MAKERS,
     ROADMAP_FROM,
     SALE_QUARTERS,
@@ -102,6 +119,11 @@ from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, p
 from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter, years_since_2026
 from model.core.reporters import MODEL_REPORTERS, USD_PER_H100E
+
+#: The channels of chips installed in China (the US share is split over them), and every channel kept
+#: (offshore chips are abroad, not in China), as in ``model.core.ledger``.
+CHINA_CHANNELS = ("legal", "legacy", "grey")
+CHANNELS = (*CHINA_CHANNELS, "offshore")
 
 #: Rationing rounds per quarter: the model's (``clear_market``'s ``max_rounds``, which has no name yet).
 MAX_ROUNDS = inspect.signature(clear_market).parameters["max_rounds"].default
@@ -152,6 +174,8 @@ class Chip:
         self.china_part = spec.china_part
         self.compliant_until = int(cat.compliant_until[index])  # a quarter that never comes if none
         self.tpp = spec.tpp * scale
+        # FLOP-based H100e per unit: dense tensor TFLOPS over the H100 SXM's at the same bit length
+        self.flop_h100e = spec.dense_tflops / H100_DENSE_TFLOPS[spec.flop_bits] * scale
         self.mem_bw_gbs = spec.mem_bw_gbs
         self.end_of_production = int(cat.end_of_production[index])
         self.stock_units = float(spec.stock_units)  # catalogue stock (at the start, and at end of production)
@@ -182,6 +206,9 @@ class Chip:
         self.utility = 0.0  # the part of a developer's utility that is the same for everyone
         self.units_sold = 0.0
         self.stocked = False  # its supply this quarter is its stock
+        # installed units of this chip in China (and abroad) by channel, and this quarter's additions
+        self.units = dict.fromkeys(CHANNELS, 0.0)
+        self.new_units = dict.fromkeys(CHANNELS, 0.0)
 
     def sold_anywhere(self, quarter):
         """Released, still made and not retired: what a buyer abroad could get (China parts aside)."""
@@ -295,8 +322,7 @@ class ChinaGovernment(mesa.Agent):
             best = [c.perf for c in on_sale if c.maker is maker]
             if best:
                 supply += maker.capacity * max(best)
-        expected = (m.quarterly_budget_2026 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
-                    / USD_PER_H100E)
+        expected = m.quarterly_budget_2026 * m.demand_factor(m.quarter) / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
     def allows_us(self, dev):
@@ -409,7 +435,7 @@ class Chipmaker(mesa.Agent):
     def book_sales(self, revenue_usd):
         """Record revenue; a domestic maker reinvests part of its revenue above plan in capacity."""
         m = self.model
-        reference = self.revenue_2026_usd / 4.0 * (1.0 + m.demand_growth) ** years_since_2026(m.quarter)
+        reference = self.revenue_2026_usd / 4.0 * m.demand_factor(m.quarter)
         self.revenue_usd = revenue_usd
         self.cumulative_revenue_usd += revenue_usd
         self.cumulative_reference_usd += reference
@@ -450,6 +476,8 @@ class AIDeveloper(mesa.Agent):
         self.stockpiled = 0.0  # budget brought forward and spent on US chips this quarter
         self.offshore = 0.0  # spent abroad this quarter
         self.grey = 0.0  # spent on the grey market this quarter
+        self.offshore_units = 0.0  # units of the frontier chip bought abroad this quarter
+        self.grey_units = 0.0  # units of the frontier chip smuggled in that arrived this quarter
         self.unmet = 0.0  # left unspent this quarter
 
     def observe(self):
@@ -501,8 +529,9 @@ class AIDeveloper(mesa.Agent):
         m = self.model
         cap = 0.0 if self.state_affiliated else m.offshore_capacity_share * open_share * self.demand
         self.offshore = min(self.rest, cap)
-        per_usd = chip.perf / (chip.price_usd * (1.0 + m.offshore_cost_premium))
-        self.installed_offshore[chip.maker.index] += self.offshore * per_usd
+        unit_cost = chip.price_usd * (1.0 + m.offshore_cost_premium)
+        self.installed_offshore[chip.maker.index] += self.offshore * (chip.perf / unit_cost)
+        self.offshore_units = self.offshore / unit_cost
 
     def choose(self):
         """Logit over the chips on my menu that still have supply: split my remaining budget."""
@@ -560,9 +589,11 @@ class ReferenceModel(mesa.Model):
         by_name = {mk.name: mk for mk in self.makers}
         cat = catalogue_arrays(CHIPS, MAKERS)
         self.chips = [Chip(j, spec, by_name[spec.maker], self, cat) for j, spec in enumerate(CHIPS)]
+        legacy = fast.ledger.stock["legacy"].tolist()  # the backcast's units still in service, per chip
         for chip in self.chips:
             chip.maker.chips.append(chip)
             chip.released = chip.release <= self.start
+            chip.units["legacy"] = legacy[chip.index]
         offered = self.chips_on_sale_now()
         for chip in self.chips:
             # US makers make for China, for the first quarter, the most of each product they may sell
@@ -573,7 +604,6 @@ class ReferenceModel(mesa.Model):
         self.groups = []
         self.short_groups = set()
         self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
-        self.grey_installed = 0.0  # H100e of smuggled chips installed in China
         self.frontier = None  # the US chip bought abroad and smuggled this quarter
         self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
 
@@ -599,8 +629,16 @@ class ReferenceModel(mesa.Model):
             model_reporters={name: reporters.reading(name) for name in MODEL_REPORTERS})
 
     # --- helpers ---------------------------------------------------------------------------------
+    def demand_factor(self, quarter):
+        """Spending in ``quarter`` relative to 2026's: growing at demand_growth a year from 2025 on,
+        and before 2025 falling back at history_growth a year from its 2025 level."""
+        years = years_since_2026(quarter)
+        if years >= -1.0:
+            return (1.0 + self.demand_growth) ** years
+        return (1.0 + self.demand_growth) ** -1.0 * (1.0 + self.history_growth) ** (years + 1.0)
+
     def draw_demand(self, base_demand):
-        growth = (1.0 + self.demand_growth) ** years_since_2026(self.quarter)
+        growth = self.demand_factor(self.quarter)
         sd = self.demand_shock_sd
         if sd > 0:
             return base_demand * growth * math.exp(self.rng.normal(-0.5 * sd**2, sd))
@@ -847,8 +885,7 @@ class ReferenceModel(mesa.Model):
         keep = 1.0 - self.depreciation
         for d in self.developers:
             d.installed_offshore = [a * keep for a in d.installed_offshore]
-            d.offshore = d.grey = 0.0
-        self.grey_installed *= keep
+            d.offshore = d.grey = d.offshore_units = d.grey_units = 0.0
         frontier = None
         for chip in self.chips:  # the most H100e per dollar; ties: the first in the catalogue
             if chip.is_us and chip.sold_anywhere(self.quarter) and (
@@ -864,13 +901,12 @@ class ReferenceModel(mesa.Model):
             total = sum(want)
             if total > 0 and self.grey_capacity_usd > 0:
                 scale = min(1.0, self.grey_capacity_usd / total)
-                per_usd = (1.0 - self.grey_seizure_share) * frontier.perf / (
-                    frontier.price_usd * (1.0 + self.grey_premium))
+                arriving = 1.0 - self.grey_seizure_share
+                unit_cost = frontier.price_usd * (1.0 + self.grey_premium)
                 for d, w in zip(self.developers, want):
                     d.grey = w * scale
-                    h100e = d.grey * per_usd
-                    d.purchases[frontier.maker.index] += h100e
-                    self.grey_installed += h100e
+                    d.grey_units = d.grey * arriving / unit_cost
+                    d.purchases[frontier.maker.index] += d.grey * (arriving * frontier.perf / unit_cost)
         for d in self.developers:
             d.unmet = max(d.rest - d.offshore - d.grey, 0.0)
             d.carry = self.carryover_share * d.unmet
@@ -893,28 +929,63 @@ class ReferenceModel(mesa.Model):
             maker.book_sales(sum(c.units_sold * c.china_price for c in maker.chips))
         domestic = [mk.index for mk in self.makers if not mk.is_us]
         self.domestic_cumulative += sum(d.purchases[k] for d in self.developers for k in domestic)
+        self.install_units()
         self.maturity[DOMESTIC] = self.domestic_maturity()
+
+    def install_units(self):
+        """Each chip's installed units, channel by channel, lose ``depreciation``, then this quarter's
+        join: the units sold in China's market (stockpiling included) as legal, and of the frontier US
+        chip the smuggled units that arrived as grey and the units bought abroad as offshore."""
+        keep = 1.0 - self.depreciation
+        grey = sum(d.grey_units for d in self.developers)
+        offshore = sum(d.offshore_units for d in self.developers)
+        for chip in self.chips:
+            frontier = chip is self.frontier
+            chip.new_units = {"legal": chip.units_sold, "legacy": 0.0,
+                              "grey": grey if frontier else 0.0, "offshore": offshore if frontier else 0.0}
+            for c in CHANNELS:
+                chip.units[c] = chip.units[c] * keep + chip.new_units[c]
 
     def report(self):
         us = [mk.index for mk in self.makers if mk.is_us]
-        inst_us = inst_all = new_us = new_all = unmet = offshore = 0.0
+        unmet = 0.0
         on_us = 0
         for d in self.developers:
-            d_us = sum(d.installed[k] for k in us)
-            d_all = sum(d.installed)
-            inst_us += d_us
-            inst_all += d_all
-            new_us += sum(d.purchases[k] for k in us)
-            new_all += sum(d.purchases)
-            on_us += d_us > 0.5 * d_all
+            on_us += sum(d.installed[k] for k in us) > 0.5 * sum(d.installed)
             unmet += d.unmet
-            offshore += sum(d.installed_offshore)
         n = len(self.developers)
+        # FLOP-based H100e installed, from each chip's units by channel: US chips and all chips,
+        # in stock and added this quarter
+        stock_us, stock_all, new_us, new_all = ({c: 0.0 for c in CHANNELS} for _ in range(4))
+        effective = 0.0  # effective H100e installed in China
+        for chip in self.chips:
+            for c in CHANNELS:
+                stock_all[c] += chip.units[c] * chip.flop_h100e
+                new_all[c] += chip.new_units[c] * chip.flop_h100e
+                if chip.is_us:
+                    stock_us[c] += chip.units[c] * chip.flop_h100e
+                    new_us[c] += chip.new_units[c] * chip.flop_h100e
+            effective += sum(chip.units[c] * chip.perf for c in CHINA_CHANNELS)
+        in_china = sum(stock_all[c] for c in CHINA_CHANNELS)
+        bought = sum(new_all[c] for c in CHINA_CHANNELS)
+        share = {c: stock_us[c] / in_china if in_china > 0 else 0.0 for c in CHINA_CHANNELS}
+        share_new = {c: new_us[c] / bought if bought > 0 else 0.0 for c in CHINA_CHANNELS}
+        offshore = stock_all["offshore"]
+        us_compute = self.us_compute_2026_h100e * self.us_compute_growth ** years_since_2026(self.quarter)
         r = {}
-        r["us_stack_share"] = inst_us / inst_all if inst_all > 0 else 0.0
-        r["us_share_new"] = new_us / new_all if new_all > 0 else 0.0
+        r["us_stack_share"] = share["legal"] + share["legacy"] + share["grey"]
+        r["us_share_new"] = share_new["legal"] + share_new["grey"]
         r["developers_on_us_stack"] = on_us / n if n else 0.0
-        r["china_compute_h100e"] = inst_all
+        r["us_share_legal"] = share["legal"]
+        r["us_share_legacy"] = share["legacy"]
+        r["us_share_grey"] = share["grey"]
+        r["china_to_us_compute_ratio"] = in_china / us_compute if us_compute > 0 else 0.0
+        r["us_share_new_legal"] = share_new["legal"]
+        r["us_share_new_grey"] = share_new["grey"]
+        r["china_compute_h100e"] = in_china
+        r["china_effective_compute_h100e"] = effective
+        r["us_compute_h100e"] = us_compute
+        r["frontier_gap"] = self.frontier_gap()
         r["nvidia_china_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips
                                             if c.maker.name == reported_maker("nvidia_china_revenue_usd"))
         r["domestic_revenue_usd"] = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
@@ -922,9 +993,10 @@ class ReferenceModel(mesa.Model):
         r["capability_gap_months"] = self.capability_gap()
         r["unmet_demand_h100e"] = unmet / USD_PER_H100E
         r["offshore_compute_h100e"] = offshore
-        r["grey_compute_h100e"] = self.grey_installed
-        total = inst_all + offshore
-        r["us_stack_share_incl_offshore"] = ((r["us_stack_share"] * inst_all + offshore) / total
+        r["grey_compute_h100e"] = stock_all["grey"]
+        r["grey_units"] = sum(chip.new_units["grey"] for chip in self.chips)
+        total = in_china + offshore
+        r["us_stack_share_incl_offshore"] = ((r["us_stack_share"] * in_china + offshore) / total
                                              if total > 0 else 0.0)
         r["budget_usd"] = self.budget_split["budget"]
         r["spent_china_usd"] = self.budget_split["china"]
@@ -943,6 +1015,17 @@ class ReferenceModel(mesa.Model):
             r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips
                                                   if c.maker is mk)
         self.reported = {name: r[name] for name in MODEL_REPORTERS}
+
+    def frontier_gap(self):
+        """FLOP-based H100e of the best chip China can legally buy (a licensed buyer under the US rule in
+        force, or any released domestic chip) over the best released US chip's."""
+        usable = [c.flop_h100e for c in self.chips
+                  if (not c.is_us and c.released)
+                  or (c.on_sale and (not c.is_us or c.to_anyone or c.to_licensed))]
+        us_released = [c.flop_h100e for c in self.chips if c.is_us and c.released]
+        if not usable or not us_released:
+            return 0.0
+        return max(usable) / max(us_released)
 
     def capability_gap(self):
         """Months since the US frontier first reached the best chip China can make or legally buy

@@ -10,7 +10,9 @@ pairing quota, and a replay from 2023Q1 through the H20's end of production and 
 and the market side: an HBM-bound Huawei, Nvidia stopping China production when orders stall, the US
 offshore rule closing the channel abroad, a binding grey market, stockpiling ahead of a priced cut,
 the levy passed on by scarcity, and carry-over of unspent budget under a ban; and the US roadmap after
-Blackwell moved later and weaker, or earlier and stronger.
+Blackwell moved later and weaker, or earlier and stronger. The reporters include the ledger of installed
+chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the reference keeps per chip,
+and the replays from 2023Q1 draw budgets on the pre-2025 demand path (``history_growth``).
 """
 
 from __future__ import annotations
@@ -317,3 +319,16 @@ def test_the_market_side_instruments_bind_in_their_cases():
     for (budget, _), (_, carry), budget0 in zip(carried[1:], carried, plain[1:]):
         assert carry > 0.2 * budget0 and budget - budget0 == pytest.approx(carry, rel=1e-9)
 
+
+def test_every_ledger_channel_is_exercised():
+    """The ledger's channels carry compute in the cases (otherwise the comparison of its reporters is
+    0 = 0): bought before the start, sold legally, smuggled and bought abroad; and a replay from 2023Q1
+    draws its first budgets on the pre-2025 path (history_growth), not the forward one."""
+    rows = run_reference("default_lagged_restrict", lambda r: dict(r.reported), steps=4)
+    for name in ("us_share_legal", "us_share_legacy", "us_share_grey", "us_share_new_grey", "grey_units",
+                 "offshore_compute_h100e", "china_to_us_compute_ratio", "frontier_gap"):
+        assert rows[0][name] > 0, name
+    first = run_reference("replay_2023_h20_stock", lambda r: r.reported["budget_usd"], steps=1)[0]
+    same_growth = run_reference("replay_2023_h20_stock", lambda r: r.reported["budget_usd"], steps=1,
+                                history_growth=PARAMS_BY_NAME["demand_growth"].default)[0]
+    assert first != pytest.approx(same_growth, rel=1e-3)
