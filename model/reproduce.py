@@ -58,6 +58,7 @@ VALIDATION_TABLES = ("arthur_docking.csv", "bass_docking.csv", "replay.csv", "qu
 #: Figure (committed path) -> the tables it is drawn from (names of checks).
 FIGURES = {
     "outputs/export_regimes/figures/heatmap_us_stack_share.png": ["export_regimes/summary.csv"],
+    "outputs/export_regimes/figures/heatmap_us_share_legal.png": ["export_regimes/summary.csv"],
     "outputs/export_regimes/figures/timeseries_us_stack_share.png": ["export_regimes/runs.parquet"],
     "outputs/export_regimes/figures/tradeoff.png": ["export_regimes/summary.csv"],
     "outputs/export_regimes/figures/response_huawei_capacity_2026.png": ["export_regimes/summary.csv"],

@@ -47,11 +47,43 @@ def table(summary: pd.DataFrame, reporter: str, scale: float = 1.0, digits: int 
 
 def blocks(summary: pd.DataFrame) -> dict[str, str]:
     return {
+        "us_share_legal": table(summary, "us_share_legal"),
+        "developers_on_us_stack": table(summary, "developers_on_us_stack"),
+        "compute_ratio": table(summary, "china_to_us_compute_ratio", digits=4, interval=False),
         "us_stack_share": table(summary, "us_stack_share"),
         "us_stack_share_incl_offshore": table(summary, "us_stack_share_incl_offshore"),
         "china_compute": table(summary, "china_compute_h100e", scale=1e6, digits=1, interval=False),
         "offshore_compute": table(summary, "offshore_compute_h100e", scale=1e6, digits=1, interval=False),
+        "reading": reading(summary),
     }
+
+
+def reading(summary: pd.DataFrame, huawei: float = HUAWEI, stance: str = "restrict") -> str:
+    """What the tables say about the December 2025 decision, in sentences built from the same cells."""
+    cells = summary[summary["huawei_capacity_2026"] == huawei].set_index(["export_regime",
+                                                                        "china_import_policy"])
+
+    def v(regime: str, reporter: str) -> float:
+        return float(cells.loc[(regime, stance), f"{reporter}_mean"])
+
+    def m(regime: str) -> str:
+        return f"{v(regime, 'china_compute_h100e') / 1e6:.1f}M"
+
+    gain = (v("threshold", "china_compute_h100e") - v("ban", "china_compute_h100e")) / 1e6
+    return (
+        f"With Beijing at `{stance}` (its position since January 2026), the rule as enacted keeps "
+        f"**{v('threshold', 'us_share_legal'):.2f}** of China's installed AI compute (FLOP-based) on US "
+        f"chips bought legally since 2026 by 2030, against {v('h20', 'us_share_legal'):.2f} under H20-only and "
+        f"{v('ban', 'us_share_legal'):.2f} under a ban; {v('threshold', 'developers_on_us_stack'):.2f} of "
+        f"developers then have most of their compute on US chips ({v('ban', 'developers_on_us_stack'):.2f} "
+        f"under a ban). Counting every channel, including chips bought before 2026 and smuggled chips, which "
+        f"the rule does not decide, the US share is {v('threshold', 'us_stack_share'):.2f} "
+        f"({v('ban', 'us_stack_share'):.2f} under a ban). The rule adds {gain:.1f}M H100e to China's compute "
+        f"over a ban ({m('threshold')} vs {m('ban')}), and China's compute is "
+        f"{v('threshold', 'china_to_us_compute_ratio'):.4f} of the US's in 2030 "
+        f"({v('ban', 'china_to_us_compute_ratio'):.4f} under a ban; the US path is an assumption, "
+        f"`us_compute_2026_h100e` and `us_compute_growth`). The rolling lag would keep "
+        f"{v('lagged', 'us_share_legal'):.2f} legally and take China's compute to {m('lagged')}.")
 
 
 def render(text: str, generated: dict[str, str]) -> str:

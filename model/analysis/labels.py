@@ -43,6 +43,11 @@ def reporter_unit(reporter: str) -> str:
     return r.unit if r else ""
 
 
+def is_share(reporter: str) -> bool:
+    """Whether a reporter is a share between 0 and 1 (its unit says so), drawn on a fixed 0-1 scale."""
+    return reporter_unit(reporter).startswith(("0-1", "share, 0-1"))
+
+
 def reporter_label(reporter: str) -> str:
     """Axis label for a reporter: 'label (unit)'."""
     r = REPORTERS_BY_NAME.get(reporter)

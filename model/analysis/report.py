@@ -6,6 +6,8 @@
 * ``figures/heatmap_us_stack_share.png`` - final US stack share (mean ± 95% CI half-width) by US export
   regime × Beijing's stance, one panel per Huawei 2026 capacity scenario when that varies (grid
   experiments where both ``export_regime`` and ``china_import_policy`` vary);
+* ``figures/heatmap_us_share_legal.png`` - the same for the US share bought through legal sales since the
+  start (issue 26: what the policy debate means by the US stack), when the model reports it;
 * ``figures/timeseries_us_stack_share.png`` - the US stack share per quarter with 95% bands of the mean
   across runs, one line per export regime (or per value of the first varying parameter), one panel per
   Chinese stance when it varies;
@@ -59,6 +61,9 @@ class Report:
 
 #: Parameter names that may name a figure file (``response_<parameter>.png``); others are skipped.
 SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
+#: Reporters drawn as a heatmap beside the sweep's outcome when the model reports them: the US share
+#: bought through legal sales since the start (what the policy debate means by the US stack).
+CHANNEL_HEATMAPS = ("us_share_legal",)
 
 
 def build_report(out_dir: str | Path) -> Report:
@@ -90,8 +95,9 @@ def build_report(out_dir: str | Path) -> Report:
         write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
         paths.append(path)
     outcome = sweep.outcome
-    emit(heatmap_figure(sweep, outcome), f"heatmap_{outcome}.png",
-         "export_regime and china_import_policy do not both vary in the grid")
+    for reporter in dict.fromkeys((outcome, *(r for r in CHANNEL_HEATMAPS if sweep.has(r)))):
+        emit(heatmap_figure(sweep, reporter), f"heatmap_{reporter}.png",
+             "export_regime and china_import_policy do not both vary in the grid")
     emit(timeseries_figure(sweep, outcome), f"timeseries_{outcome}.png", "no data")
     if sweep.has("us_stack_share", "china_compute_h100e"):
         emit(tradeoff_figure(sweep), "tradeoff.png", "only one design point")

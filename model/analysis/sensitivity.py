@@ -21,8 +21,8 @@ from model.core.reporters import REPORTERS_BY_NAME  # noqa: E402
 from model.sweep.stats import CONF_LEVEL  # noqa: E402
 
 #: Outputs whose sensitivity to the sampled parameters is analysed.
-SENSITIVITY_OUTPUTS = ("us_stack_share", "us_share_legal", "us_stack_share_incl_offshore", "china_compute_h100e",
-                       "china_to_us_compute_ratio")
+SENSITIVITY_OUTPUTS = ("us_stack_share", "us_share_legal", "us_stack_share_incl_offshore",
+                       "china_compute_h100e", "china_to_us_compute_ratio")
 #: Resamples for the bootstrap confidence intervals of SALib's analyses.
 NUM_RESAMPLES = 500
 

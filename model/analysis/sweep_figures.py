@@ -21,6 +21,7 @@ from model.analysis.labels import (  # noqa: E402
     NICE_NAMES,
     fmt_value,
     is_numeric,
+    is_share,
     ordered_values,
     param_label,
     reporter_label,
@@ -83,8 +84,7 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     stances = ordered_values("china_import_policy", cells["china_import_policy"])
     panels = ordered_values(panel, cells[panel]) if panel else [None]
     scale = reporter_scale(reporter)
-    share = reporter in ("us_stack_share", "us_share_new", "developers_on_us_stack")
-    if share:
+    if is_share(reporter):
         vmin, vmax = 0.0, 1.0
     else:
         vmin, vmax = float(np.nanmin(cells["mean"])) / scale, float(np.nanmax(cells["mean"])) / scale
@@ -165,7 +165,7 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
             q = sel.groupby("step")[reporter].quantile([0.05, 0.95]).unstack()
             ax.fill_between(q.index, q[0.05] / scale, q[0.95] / scale, color="gray", alpha=0.15, lw=0,
                             label="5-95% of runs")
-        if reporter in ("us_stack_share", "us_share_new", "developers_on_us_stack"):
+        if is_share(reporter):
             ax.set_ylim(0, 1)
         quarter_axis(ax, quarters, max_labels=6)
         if k % ncols == 0:

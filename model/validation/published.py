@@ -47,10 +47,11 @@ WHY: dict[str, str] = {
         "The installed base is a backcast chip by chip: spending in the {history_quarters} quarters before "
         "2026 (demand_2026_usd {demand_2026} / (1 + demand_growth) in 2025, falling history_growth "
         "({history_growth}) a year before it), split by each year's US share of purchases "
-        "(§E4: 54% in 2025) and each maker's historical share, spent evenly on the chips each maker sold in China then at "
-        "catalogue prices and depreciated over depreciation_years ({depreciation_years}); it spends 2025's US "
-        "share on H20s and RTX Pro 6000Ds, where Nvidia's reported China revenue after 2025Q1 was near zero, "
-        "and it adds 2026Q1's purchases and smuggled chips, which Epoch's figure excludes."),
+        "(§E4: 54% in 2025) and each maker's historical share, spent evenly on the chips each maker sold "
+        "in China then at catalogue prices and depreciated over depreciation_years ({depreciation_years}); "
+        "it spends 2025's US share on H20s and RTX Pro 6000Ds, where Nvidia's reported China revenue "
+        "after 2025Q1 was near zero, and it adds 2026Q1's purchases and smuggled chips, which Epoch's "
+        "figure excludes."),
     "installed_2026_flop": (
         "The replay's legal sales since 2022Q4 alone exceed Epoch's figure before anything bought earlier "
         "is added, because the replay sells Nvidia's China parts in calibrated volumes (A800, H800, then "
