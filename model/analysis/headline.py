@@ -73,8 +73,8 @@ def reading(summary: pd.DataFrame, huawei: float = HUAWEI, stance: str = "restri
     return (
         f"With Beijing at `{stance}` (its position since January 2026), the rule as enacted keeps "
         f"**{v('threshold', 'us_share_legal'):.2f}** of China's installed AI compute (FLOP-based) on US "
-        f"chips bought legally since 2026 by 2030, against {v('h20', 'us_share_legal'):.2f} under H20-only and "
-        f"{v('ban', 'us_share_legal'):.2f} under a ban; {v('threshold', 'developers_on_us_stack'):.2f} of "
+        f"chips bought legally since 2026 by 2030, against {v('h20', 'us_share_legal'):.2f} under H20-only "
+        f"and {v('ban', 'us_share_legal'):.2f} under a ban; {v('threshold', 'developers_on_us_stack'):.2f} of "
         f"developers then have most of their compute on US chips ({v('ban', 'developers_on_us_stack'):.2f} "
         f"under a ban). Counting every channel, including chips bought before 2026 and smuggled chips, which "
         f"the rule does not decide, the US share is {v('threshold', 'us_stack_share'):.2f} "
