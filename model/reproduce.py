@@ -154,6 +154,35 @@ def _block(text: str, begin: str, end: str) -> str:
     return text[i + len(begin):j] if 0 <= i < j else ""
 
 
+def frozen_forecast_check(name: str, sums: dict[str, str], scratch: Path, rtol: float) -> list[str]:
+    """A frozen forecast is never edited, and the model may change after it was frozen: the committed file
+    must match the checksum recorded when it was frozen (``docs/forecasts/SHA256SUMS``). The replay is
+    re-run at this commit into the scratch folder; when this commit's model is the one the forecast was
+    frozen with, the two must also agree value by value, otherwise the difference is logged, not failed
+    (the forecast is scored as frozen, docs/VALIDATION.md §3.4)."""
+    from model.sweep.provenance import model_changes_since
+    from model.validation import quarterly
+
+    committed = FORECASTS_DIR / name
+    if not committed.exists():
+        return [f"{committed} is not committed"]
+    if name not in sums:
+        return [f"no checksum recorded for {name} in {FORECASTS_DIR / quarterly.FROZEN_SUMS}"]
+    if quarterly.sha256_of(committed) != sums[name]:
+        return [f"{name} was edited after it was frozen (sha256 differs from {quarterly.FROZEN_SUMS})"]
+    fresh = scratch / "forecasts" / name
+    quarterly.make_forecast(name).to_csv(fresh, index=False)
+    differences = compare_tables(committed, fresh, rtol)
+    frozen_at = quarterly.frozen_commit(committed)
+    changes = model_changes_since(frozen_at) if frozen_at else None
+    if changes == "no change":
+        return differences  # the model it was frozen with: the replay must give the same numbers
+    if differences:
+        log(f"{name}: the model changed since it was frozen at {frozen_at[:7]} ({changes}); this commit's "
+            f"replay differs ({differences[0]}); the frozen file is unchanged")
+    return []
+
+
 def run(scratch: Path, rtol: float) -> Outcome:
     from model.analysis import headline
     from model.core import defaults_doc
@@ -187,12 +216,11 @@ def run(scratch: Path, rtol: float) -> Outcome:
     for table in VALIDATION_TABLES:
         outcome.tables[f"docs/validation/{table}"] = compare_tables(
             DOCS_VALIDATION / table, scratch / "validation" / table, rtol)
-    log("frozen forecasts: the replay re-run at this commit")
+    log("frozen forecasts: unchanged since frozen; the replay re-run at this commit beside them")
     (scratch / "forecasts").mkdir(exist_ok=True)
+    sums = quarterly.frozen_sums(FORECASTS_DIR)
     for name in quarterly.FORECASTS:
-        quarterly.make_forecast(name).to_csv(scratch / "forecasts" / name, index=False)
-        outcome.tables[f"docs/forecasts/{name}"] = compare_tables(
-            FORECASTS_DIR / name, scratch / "forecasts" / name, rtol)
+        outcome.tables[f"docs/forecasts/{name}"] = frozen_forecast_check(name, sums, scratch, rtol)
     # --- figures, by the tables behind them
     for figure, sources in FIGURES.items():
         problems = [] if (ROOT / figure).exists() else ["not committed"]

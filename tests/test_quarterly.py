@@ -67,6 +67,10 @@ def test_a_frozen_forecast_is_never_overwritten(tmp_path, runs):
     with pytest.raises(UsageError, match="never overwritten"):
         qv.freeze_forecast(table, path, "again")
     assert path.read_text() == text
+    # its checksum is recorded when it is frozen, and a second forecast adds its own
+    assert qv.frozen_sums(tmp_path) == {"f.csv": qv.sha256_of(path)}
+    qv.freeze_forecast(table, tmp_path / "g.csv", "another")
+    assert set(qv.frozen_sums(tmp_path)) == {"f.csv", "g.csv"}
     with pytest.raises(ValueError, match="does not reach 2027Q1"):
         qv.forecast_table(runs, ["2027Q1"])
 
@@ -78,6 +82,9 @@ def test_the_committed_forecasts_are_frozen_files():
         assert lines[0].startswith("# chipstack frozen forecast") and "git commit" in lines[0]
         table = pd.read_csv(path, comment="#")
         assert {"quarter", "quantity", "mean", "lo", "hi"} <= set(table.columns)
+        # unchanged since it was frozen: the checksum recorded then (docs/forecasts/SHA256SUMS)
+        assert qv.frozen_sums(qv.FORECASTS_DIR)[name] == qv.sha256_of(path)
+        assert qv.frozen_commit(path) == "50fa855f182909d2dc1c3d37d986613eadfc4001"
 
 
 def test_validation_md_quotes_the_committed_quarterly_table():

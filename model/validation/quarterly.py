@@ -298,6 +298,36 @@ def make_forecast(name: str) -> pd.DataFrame:
     return forecast_table(run_replay(params, seeds, steps), quarters)
 
 
+#: The checksums of the frozen forecasts, one ``sha256  name`` line each (``sha256sum`` format), written
+#: when a forecast is frozen: ``make reproduce`` checks each frozen file against it.
+FROZEN_SUMS = "SHA256SUMS"
+
+
+def frozen_sums(folder: Path) -> dict[str, str]:
+    """{file name: sha256} recorded when each forecast in ``folder`` was frozen."""
+    path = folder / FROZEN_SUMS
+    if not path.exists():
+        return {}
+    return {name: digest for digest, name in (line.split(maxsplit=1) for line in
+                                              path.read_text(encoding="utf-8").splitlines() if line.strip())}
+
+
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def frozen_commit(path: Path) -> str:
+    """The git commit a frozen forecast names in its header ('' if none)."""
+    import re
+
+    with open(path, encoding="utf-8") as fh:
+        head = fh.readline()
+    found = re.search(r"at git commit ([0-9a-f]{7,40})", head)
+    return found.group(1) if found else ""
+
+
 def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
     """Write a forecast once: refuses to overwrite (a frozen forecast is never edited)."""
     from model.sweep.errors import UsageError
@@ -315,6 +345,9 @@ def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
             table.to_csv(fh, index=False)
 
     write_atomic(path, write)
+    sums = {**frozen_sums(path.parent), path.name: sha256_of(path)}
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
+    write_atomic(path.parent / FROZEN_SUMS, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 
