@@ -5,7 +5,7 @@ The developers' arrays hold each developer's installed compute per chipmaker in 
 ecosystem efficiency; it drives choice). The policy debate and the literature (Epoch AI, CNAS, IFP,
 SemiAnalysis, Bernstein) count compute in *FLOP-based* H100e: a chip's dense 16-bit throughput over the
 H100 SXM's (``CatalogueArrays.flop_h100e``). To report both, and to say through which channel each
-US chip came, the model keeps this ledger of installed *units* per chip and channel (ODD §7.6):
+US chip came, the model keeps this ledger of installed *units* per chip and channel (ODD §7.7):
 
 * ``legacy``: chips bought before the run's start, from the backcast of purchases
   (``ChipMarketModel.history_before``), still in service;
