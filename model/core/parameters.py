@@ -413,10 +413,10 @@ PARAMS: tuple[Param, ...] = (
           low=0.0, high=1e12, sweep_range=(9e6, 15e6)),
     Param("us_compute_growth", 2.3, "float", "x per year",
           "growth factor of the US's installed AI compute per year (FLOP-based)",
-          "ASSUMPTION 2.3x (range 1.8-2.5x): the growth of Nvidia's installed stock since 2019 "
-          "(2.3x, Epoch AI, §H L); not the 2022-25 world trend (3.3x), which to 2030 would need ~3B "
-          "H100e, several hundred GW: US AI data centres are projected at ~50 GW by 2030 (Epoch AI) and 20-30 GW by late 2027, "
-          "so 1.8-2.5x (~170M-850M H100e in 2030) is the range power allows",
+          "ASSUMPTION 2.3x (range 1.8-2.5x): the growth of Nvidia's installed stock since 2019 (2.3x, Epoch"
+          " AI, §H L); not the 2022-25 world trend (3.3x), which to 2030 would need ~3B H100e, several "
+          "hundred GW: US AI data centres are projected at ~50 GW by 2030 (Epoch AI) and 20-30 GW by late "
+          "2027, so 1.8-2.5x (~170M-850M H100e in 2030) is the range power allows",
           low=0.1, high=100.0, sweep_range=(1.8, 2.5)),
     # --- Time ----------------------------------------------------------------------------------
     Param("start_quarter", "2026Q1", "quarter", "quarter",
