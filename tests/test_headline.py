@@ -13,6 +13,21 @@ def test_readme_headline_tables_match_the_reference_results():
     assert text == expected, "README headline tables are stale: run `python -m model.analysis.headline`"
 
 
+def test_readme_assumption_tables_match_the_committed_sensitivity_results():
+    text = headline.README.read_text(encoding="utf-8")
+    blocks = headline.assumption_blocks(pd.read_csv(headline.SCREENING_CSV),
+                                        pd.read_csv(headline.SENSITIVITY_CSV))
+    assert text == headline.render(text, blocks), "stale: run `python -m model.analysis.headline`"
+    # the screening table lists exactly the parameters at or above the floor multiple on some output
+    screening = pd.read_csv(headline.SCREENING_CSV)
+    listed = {line.split("`")[1] for line in blocks["screening"].splitlines()[2:]}
+    above = set()
+    for _, sub in screening.groupby("output"):
+        floor = sub.set_index("parameter").loc[list(headline.DUMMIES), "mu_star"].max()
+        above |= set(sub.loc[sub["mu_star"] >= headline.FLOOR_MULTIPLE * floor, "parameter"])
+    assert listed == above
+
+
 def test_a_changed_number_is_caught():
     summary = pd.read_csv(headline.SUMMARY)
     text = headline.README.read_text(encoding="utf-8")

@@ -2,7 +2,9 @@
 
 ``python -m model.analysis.headline`` rewrites each block of README.md between
 ``<!-- headline:NAME begin -->`` and ``<!-- headline:NAME end -->`` from
-``outputs/export_regimes/summary.csv``; ``tests/test_headline.py`` fails when a block is stale, so a model
+``outputs/export_regimes/summary.csv`` (and the "Which assumptions matter" tables from
+``docs/figures/screening.csv`` and ``sensitivity.csv``); ``tests/test_headline.py`` fails when a block is
+stale, so a model
 change that moves a number either regenerates the table or fails ``make test``.
 """
 
@@ -87,6 +89,58 @@ def reading(summary: pd.DataFrame, huawei: float = HUAWEI, stance: str = "restri
         f"{v('lagged', 'us_share_legal'):.2f} legally and take China's compute to {m('lagged')}.")
 
 
+#: The parameters experiments/screening.toml screens as dummies (inactive under the rule it screens): the
+#: largest of their mu* is the run-noise floor.
+DUMMIES = ("export_lag_months", "us_adaptive_margin")
+#: A screened parameter "matters" at this multiple of the floor on at least one output.
+FLOOR_MULTIPLE = 5.0
+SCREENING_CSV = README_MD.parent / "docs/figures/screening.csv"
+SENSITIVITY_CSV = README_MD.parent / "docs/figures/sensitivity.csv"
+
+
+def _output_header(outputs) -> str:
+    return " | ".join(f"`{o}`" for o in outputs)
+
+
+def screening_table(screening: pd.DataFrame, sobol_parameters) -> str:
+    """Parameters whose Morris mu* reaches ``FLOOR_MULTIPLE`` x the dummies' on some output, as multiples
+    of each output's floor, largest first; those the Sobol' analysis does not vary are marked."""
+    outputs = list(dict.fromkeys(screening["output"]))
+    ratio = {}
+    for out in outputs:
+        sub = screening[screening["output"] == out].set_index("parameter")
+        floor = float(sub.loc[list(DUMMIES), "mu_star"].max())
+        ratio[out] = sub["mu_star"] / floor
+    table = pd.DataFrame(ratio)
+    table = table[(table >= FLOOR_MULTIPLE).any(axis=1)]
+    table = table.loc[table.max(axis=1).sort_values(ascending=False).index]
+    lines = ["| parameter | " + _output_header(outputs) + " |", "|---" * (len(outputs) + 1) + "|"]
+    for name, row in table.iterrows():
+        mark = "" if name in set(sobol_parameters) else " (not in the Sobol' set)"
+        lines.append(f"| `{name}`{mark} | " + " | ".join(f"{row[o]:.1f}" for o in outputs) + " |")
+    return "\n".join(lines)
+
+
+def sobol_table(sensitivity: pd.DataFrame, top: int = 6) -> str:
+    """The ``top`` parameters by total Sobol' index ST on each output: ST ± its 95% interval (S1)."""
+    outputs = list(dict.fromkeys(sensitivity["output"]))
+    columns = []
+    for out in outputs:
+        sub = sensitivity[sensitivity["output"] == out].sort_values("ST", ascending=False).head(top)
+        columns.append([f"`{r.parameter}` {r.ST:.2f} ± {r.ST_conf:.2f} ({r.S1:.2f})"
+                        for r in sub.itertuples()])
+    lines = ["| rank | " + _output_header(outputs) + " |", "|---" * (len(outputs) + 1) + "|"]
+    for k in range(top):
+        lines.append(f"| {k + 1} | " + " | ".join(c[k] if k < len(c) else "" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def assumption_blocks(screening: pd.DataFrame, sensitivity: pd.DataFrame) -> dict[str, str]:
+    """README's "Which assumptions matter" tables, from docs/figures/screening.csv and sensitivity.csv."""
+    return {"screening": screening_table(screening, sensitivity["parameter"]),
+            "sobol": sobol_table(sensitivity)}
+
+
 def render(text: str, generated: dict[str, str]) -> str:
     for name, body in generated.items():
         begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
@@ -99,7 +153,8 @@ def render(text: str, generated: dict[str, str]) -> str:
 
 def main() -> int:
     text = README.read_text(encoding="utf-8")
-    new = render(text, blocks(pd.read_csv(SUMMARY)))
+    new = render(text, {**blocks(pd.read_csv(SUMMARY)),
+                        **assumption_blocks(pd.read_csv(SCREENING_CSV), pd.read_csv(SENSITIVITY_CSV))})
     if new != text:
         README.write_text(new, encoding="utf-8")
         print(f"{README}: updated", file=sys.stderr)
