@@ -108,3 +108,37 @@ def test_makers_come_from_the_catalogue(small_runs):
     assert pd.notna(table["chipstack"]).all()
     lead = table.set_index("quantity").loc["US lead in AI compute (US / China), 2026", "chipstack"]
     assert lead > 1  # the assumed US path is larger than China's stock
+
+
+@pytest.mark.parametrize("value, published, low, high, grade, expected", [
+    (1.4, 1.0, 0.75, 1.2, "L", True),        # within 2 x the range's top
+    (2.5, 1.0, 0.75, 1.2, "L", False),       # above it
+    (0.3, 1.0, 0.75, 1.2, "L", False),       # below half the range's bottom
+    (1.4, 1.0, math.nan, math.nan, "M", True),
+    (1.6, 1.0, math.nan, math.nan, "M", False),
+    (1.2, 1.0, math.nan, math.nan, "H", True),
+    (1.3, 1.0, math.nan, math.nan, "H", False),
+    (0.01, 200.0, math.nan, 200.0, "H", True),  # a ceiling ('at most') bounds only from above
+    (300.0, 200.0, math.nan, 200.0, "H", False),
+    (math.nan, 1.0, math.nan, math.nan, "H", None),
+])
+def test_agreement_within_the_grades_tolerance(value, published, low, high, grade, expected):
+    assert P.agrees(value, published, low, high, grade) is expected
+
+
+def test_chinas_installed_compute_at_2026q1_agrees_with_epoch_in_every_seed():
+    """The starting level (the backcast by chip plus 2026Q1's purchases) lies within the L-grade tolerance
+    of Epoch AI's ~1M H100e (0.75-1.2M) in every seed; the old backcast at $25k per effective H100e
+    (3.5M) would not."""
+    from model.core.chip_market import ChipMarketModel
+    from model.validation.published_runs import FORWARD_PARAMS
+
+    epoch = P.published_table().loc["china_ai_compute_h100e"]
+    for seed in (1, 2, 3, 4, 5):
+        m = ChipMarketModel(rng=seed, **FORWARD_PARAMS)
+        m.step()  # 2026Q1
+        value = m.reported["china_compute_h100e"]
+        assert P.agrees(value, float(epoch["value"]), float(epoch["low"]), float(epoch["high"]),
+                        str(epoch["grade"])), value
+    assert not P.agrees(3.5e6, float(epoch["value"]), float(epoch["low"]), float(epoch["high"]),
+                        str(epoch["grade"]))

@@ -186,6 +186,24 @@ def _pub(published: pd.DataFrame, key: str) -> dict | None:
     return published.loc[key].to_dict() if key in published.index else None
 
 
+#: How far chipstack's value may lie from a published one and still agree, by the source's grade: a factor
+#: below its low (or value) and above its high (or value). Stated before looking at the table, from what the
+#: grades mean (SOURCES.md: H a primary figure, M a reported estimate, L derived or unverified).
+TOLERANCE_FACTOR = {"H": 1.25, "M": 1.5, "L": 2.0}
+
+
+def agrees(value: float, published: float, low: float, high: float, grade: str) -> bool | None:
+    """Whether ``value`` is within the grade's tolerance of the published value (or its low–high range);
+    None when there is nothing to compare. A ceiling ('at most', no low) only bounds from above."""
+    if math.isnan(value) or math.isnan(published):
+        return None
+    factor = TOLERANCE_FACTOR.get(grade[:1], TOLERANCE_FACTOR["L"])
+    lo = published if math.isnan(low) else min(low, published)
+    hi = published if math.isnan(high) else max(high, published)
+    ceiling = math.isnan(low) and high == published
+    return (ceiling or value >= lo / factor) and value <= hi * factor
+
+
 def _row(quantity: str, values, unit: str, pub: dict | None, why: str, scale: float = 1.0,
          published_unit: str | None = None) -> dict:
     values = np.atleast_1d(np.asarray(values, dtype=float))
@@ -199,7 +217,8 @@ def _row(quantity: str, values, unit: str, pub: dict | None, why: str, scale: fl
             "published": value, "published_low": low, "published_high": high,
             "published_unit": published_unit or (pub["unit"] if pub else ""),
             "source": f"{pub['source']} ({pub['grade']})" if pub else "",
-            "ratio": mean / value if pub and value and not math.isnan(mean) else math.nan, "why": why}
+            "ratio": mean / value if pub and value and not math.isnan(mean) else math.nan,
+            "agrees": agrees(mean, value, low, high, str(pub["grade"])) if pub else None, "why": why}
 
 
 def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -345,8 +364,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     """The side-by-side table as Markdown (docs/VALIDATION.md §7, between TABLE_BEGIN and TABLE_END)."""
     lines = ["| quantity | chipstack: mean [min–max over seeds] | chipstack unit, what it measures "
              "| published (low–high) | published unit | source (grade) | ratio chipstack / published "
-             "| why they differ |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| within the grade's tolerance | why they differ |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         if math.isnan(r.chipstack):
             ours = "—"
@@ -360,8 +379,9 @@ def markdown_table(table: pd.DataFrame) -> str:
             theirs = _num(r.published) + _range(r.published_low, r.published_high)
         ratio = "—" if math.isnan(r.ratio) else f"×{r.ratio:.2f}"
         key = f" (`{r.key}`)" if r.key else ""
+        within = {True: "yes", False: "**no**"}.get(r.agrees, "—")
         lines.append(f"| {r.quantity}{key} | {ours} | {r.chipstack_unit} | {theirs} | {r.published_unit} | "
-                     f"{r.source} | {ratio} | {r.why} |")
+                     f"{r.source} | {ratio} | {within} | {r.why} |")
     return "\n".join(lines)
 
 
