@@ -32,7 +32,7 @@ from model.core.catalogue import (
     catalogue_arrays,
     with_us_roadmap,
 )
-from model.core.choice import ChoiceWeights, chip_base_utility
+from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
 from model.core.developers import AIDeveloper, Developers
 from model.core.governments import ChinaGovernment, USGovernment
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
@@ -233,7 +233,7 @@ class ChipMarketModel(mesa.Model):
         stocked = self.stocked_products(sale)
         self.supply.last_supply = np.where(stocked, self.supply.stock, 0.0)
         return MarketOffer(cat, sale, self.allowed_by_class, base, self.buyer_cost, self.perf, groups,
-                           capacity, stocked)
+                           capacity, stocked, chip_weights(base))
 
     def settle(self, offer: MarketOffer, sales) -> None:
         """After the clearing: makers see their orders, stocks and HBM are drawn down, sales are
