@@ -33,7 +33,7 @@ from model.core.catalogue import (
     with_us_roadmap,
 )
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
-from model.core.developers import AIDeveloper, Developers
+from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
 from model.core.governments import ChinaGovernment, USGovernment
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
 from model.core.market import MarketOffer, legal_chips_by_class, on_sale
@@ -63,7 +63,7 @@ LEARNING_ANCHOR = parse_quarter("2026Q1")
 CONTROLS_FROM = parse_quarter("2022Q4")
 
 
-class ChipMarketModel(mesa.Model):
+class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     """The AI-chip market in China, quarter by quarter. Parameters: ``model.core.parameters.PARAMS``
     (one keyword argument each, with the table's default), plus Mesa's ``rng`` seed."""
 
@@ -114,7 +114,7 @@ class ChipMarketModel(mesa.Model):
                            for k, m in enumerate(cat.makers)]
         self.developers = Developers.from_arrays(
             create_population(self.rng, p, InstalledBase(installed0, us_share0), cat))
-        AIDeveloper.create_agents(self, p.n_developers, index=np.arange(p.n_developers))
+        self.defer_developer_agents()  # AIDeveloper views, created when first asked for
         self.hbm = HBMPool(self)
 
         # --- state read by reporters
@@ -128,7 +128,7 @@ class ChipMarketModel(mesa.Model):
         self.set_prices(self.on_sale())
         self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
         self.reported = reporters.zeros(self.reporter_names)  # the reporters of the last quarter cleared
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = reporters.ReportedCollector(
             model_reporters={name: reporters.reading(name) for name in self.reporter_names},
             tables={"chip_sales": ["step", "quarter", "chip", "maker", "units", "revenue_usd"]},
             agenttype_reporters=(
@@ -254,12 +254,12 @@ class ChipMarketModel(mesa.Model):
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
         cat = self.catalogue
         self.sales_by_chip = {name: float(u) for name, u in zip(cat.names, self.chips_sold, strict=True)}
-        label = format_quarter(self.quarter)
-        for j in np.flatnonzero(self.chips_sold > 0):
-            self.datacollector.add_table_row("chip_sales", {
-                "step": self.steps - 1, "quarter": label, "chip": cat.names[j],
-                "maker": cat.maker_names[cat.maker_of_chip[j]], "units": float(self.chips_sold[j]),
-                "revenue_usd": float(revenue[j])})
+        sold = np.flatnonzero(self.chips_sold > 0).tolist()
+        self.datacollector.add_table_rows("chip_sales", {
+            "step": [self.steps - 1] * len(sold), "quarter": [format_quarter(self.quarter)] * len(sold),
+            "chip": [cat.names[j] for j in sold],
+            "maker": [cat.maker_names[cat.maker_of_chip[j]] for j in sold],
+            "units": self.chips_sold[sold].tolist(), "revenue_usd": revenue[sold].tolist()})
 
     # ------------------------------------------------------------------------------------------
     # The offer's parts

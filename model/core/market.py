@@ -148,7 +148,7 @@ def buy_from_makers(bought_t: np.ndarray, wanted_t: np.ndarray, ecosystem_of_mak
     at ``compute_share[m, c]`` H100e per such dollar (``shares``; c is each developer's class). The USD
     served adds the makers in order both ways (a sum over rows is sequential: the same bits)."""
     spend_share, compute_share = shares
-    if bought_t.size <= SMALL:
+    if 1 < bought_t.shape[1] and bought_t.size <= SMALL:  # (one developer: the sum would be pairwise)
         wanted_m = wanted_t[ecosystem_of_maker]  # (M x n)
         bought_t += wanted_m * compute_share[:, access_class]
         return (wanted_m * spend_share[:, access_class]).sum(axis=0)
