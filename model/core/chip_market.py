@@ -48,12 +48,7 @@ from model.core.parameters import (
 )
 from model.core.population import InstalledBase, create_population
 from model.core.quarters import format_quarter, parse_quarter, quarter_year, years_since_2026
-from model.core.reporters import (
-    MODEL_REPORTERS,  # noqa: F401 (re-exported)
-    REPORTERS,  # noqa: F401 (re-exported)
-    REPORTERS_BY_NAME,  # noqa: F401 (re-exported)
-    USD_PER_H100E,
-)
+from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
@@ -122,6 +117,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.chips_sold = np.zeros(len(cat.names))
         self.sales_by_chip: dict[str, float] = dict.fromkeys(cat.names, 0.0)
         self.sellable_now = np.zeros(len(cat.names), dtype=bool)
+        self._sellable = (None, None)  # china_sellable's last inputs and answer
         self.supply.first_production(self.china_sellable(self.start)[0])  # arrives in the first quarter
         self.china_price = cat.price_usd.copy()
         self.buyer_cost = cat.price_usd.copy()
@@ -177,7 +173,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
             year = min(max(quarter_year(q), years[0]), years[-1])
             share = self.compute_share_of_spend(US_PURCHASE_SHARE_BY_YEAR[year], q)
             budget = quarterly_budget_2026 * fm.power(1.0 + self.p.demand_growth, years_since_2026(q))
-            bought = budget / USD_PER_H100E
+            bought = budget / reporters.USD_PER_H100E
             kept = bought * fm.power(1.0 - self.depreciation, k - 1)
             installed += kept
             us += kept * share
@@ -238,7 +234,6 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     def settle(self, offer: MarketOffer, sales) -> None:
         """After the clearing: makers see their orders, stocks and HBM are drawn down, sales are
         recorded and booked, and the domestic ecosystem learns from what was installed."""
-        cat = self.catalogue
         self.supply.last_orders = sales.orders
         self.chips_sold = sales.chips_sold
         self.supply.sell(offer.stocked, sales.chips_sold)
@@ -246,7 +241,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         revenue = sales.chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
-            maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
+            maker.book_sales(float(revenue[maker.products].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
         self.maturity[DOMESTIC] = self.domestic_maturity()
 
@@ -319,6 +314,11 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
+        # both US makers ask each quarter: the answer is kept while its inputs stay the same
+        key = (self.quarter, when, self.us_government.rule, self.release.tobytes(),
+               (self.supply.stock > 0).tobytes())
+        if key == self._sellable[0]:
+            return self._sellable[1]
         to_anyone, to_licensed = self.us_government.exportable()
         offered = on_sale(when, cat, self.release, self.release <= when, self.supply.stock, to_licensed)
         may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production) & offered
@@ -326,6 +326,9 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         if self.us_government.volume_capped:
             lic = to_licensed & cat.is_us
             cap[lic] = self.p.us_volume_cap_share * cat.us_units_per_quarter[lic]
+        may.setflags(write=False)
+        cap.setflags(write=False)
+        self._sellable = (key, (may, cap))
         return may, cap
 
     def on_sale(self, to_licensed: np.ndarray | None = None) -> np.ndarray:
@@ -370,7 +373,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
                     supply += maker.capacity * float(self.perf[mine].max())
         budget = self.p.demand_2026_usd / 4.0 * fm.power(1.0 + self.p.demand_growth,
                                                          years_since_2026(self.quarter))
-        expected = budget / USD_PER_H100E
+        expected = budget / reporters.USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
     # ------------------------------------------------------------------------------------------

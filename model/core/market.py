@@ -160,6 +160,9 @@ def buy_from_makers(bought_t: np.ndarray, wanted_t: np.ndarray, ecosystem_of_mak
     return served
 
 
+_NEVER = np.iinfo(np.int64).min  # a release quarter before any other
+
+
 def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: np.ndarray,
             stock_left: np.ndarray, to_licensed: np.ndarray) -> np.ndarray:
     """Chips offered in China at ``quarter``: released (``released``; ``release`` is each chip's
@@ -170,11 +173,11 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     """
     maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     made = released & ((quarter < cat.end_of_production) | (stock_left > 0))
-    newest = np.full(int(maker_of_chip.max()) + 1, np.iinfo(np.int64).min)
+    newest = np.full(len(cat.maker_names), _NEVER)
     np.maximum.at(newest, maker_of_chip[made], release[made])
     is_newest = release == newest[maker_of_chip]
     licensable = made & is_us & to_licensed & ~china_part
-    newest_lic = np.full(newest.shape, np.iinfo(np.int64).min)
+    newest_lic = np.full(newest.shape, _NEVER)
     np.maximum.at(newest_lic, maker_of_chip[licensable], release[licensable])
     is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
     young = quarter < release + SALE_QUARTERS
