@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING
 
 import mesa
@@ -217,9 +217,10 @@ def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
     return dict.fromkeys(names, 0.0)
 
 
+@cache
 def reading(name: str) -> partial:
     """A DataCollector model reporter that reads ``model.reported[name]`` (a ``functools.partial``:
-    Mesa calls a partial with the model, and unlike a lambda it pickles)."""
+    Mesa calls a partial with the model, and unlike a lambda it pickles; one per name, shared)."""
     return partial(_read, name)
 
 
