@@ -107,8 +107,8 @@ def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
 
 
 def normalised_shares(exp_z: np.ndarray, avt: np.ndarray) -> np.ndarray:
-    """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull`` (not modified)."""
-    z = exp_z * avt
+    """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in place of ``exp_z``."""
+    z = np.multiply(exp_z, avt, out=exp_z)
     total = z.sum(axis=0)
     np.divide(z, total, out=z, where=total > 0)
     return z

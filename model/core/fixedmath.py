@@ -154,7 +154,7 @@ def exp(x, out: np.ndarray | None = None):
         np.multiply(p, r, out=p)
     np.add(p, 1.0, out=p)
     np.multiply(p, r, out=p)  # expm1(r)
-    t = _TABLE.take(np.bitwise_and(n, _N - 1), out=k)
+    t = _TABLE.take(np.bitwise_and(n, _N - 1), out=k, mode="clip")  # 0..31: 'clip' never clips, is unbuffered
     np.multiply(p, t, out=p)
     np.add(p, t, out=p)
     np.right_shift(n, _TABLE_BITS, out=n)
