@@ -32,8 +32,8 @@ from model.core.catalogue import (
     catalogue_arrays,
     with_us_roadmap,
 )
-from model.core.choice import ChoiceWeights, chip_base_utility
-from model.core.developers import AIDeveloper, Developers
+from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
+from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
 from model.core.governments import ChinaGovernment, USGovernment
 from model.core.ledger import ComputeLedger
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
@@ -49,12 +49,7 @@ from model.core.parameters import (
 )
 from model.core.population import History, InstalledBase, create_population, demand_factor, history_units
 from model.core.quarters import format_quarter, parse_quarter, quarter_year
-from model.core.reporters import (
-    MODEL_REPORTERS,  # noqa: F401 (re-exported)
-    REPORTERS,  # noqa: F401 (re-exported)
-    REPORTERS_BY_NAME,  # noqa: F401 (re-exported)
-    USD_PER_H100E,
-)
+from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 
 #: Quarters of purchase history used to build the installed base at the start (6 years).
 HISTORY_QUARTERS = 24
@@ -64,7 +59,7 @@ LEARNING_ANCHOR = parse_quarter("2026Q1")
 CONTROLS_FROM = parse_quarter("2022Q4")
 
 
-class ChipMarketModel(mesa.Model):
+class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     """The AI-chip market in China, quarter by quarter. Parameters: ``model.core.parameters.PARAMS``
     (one keyword argument each, with the table's default), plus Mesa's ``rng`` seed."""
 
@@ -116,7 +111,7 @@ class ChipMarketModel(mesa.Model):
                            for k, m in enumerate(cat.makers)]
         self.developers = Developers.from_arrays(
             create_population(self.rng, p, InstalledBase.of(history.units * self.perf, cat), cat))
-        AIDeveloper.create_agents(self, p.n_developers, index=np.arange(p.n_developers))
+        self.defer_developer_agents()  # AIDeveloper views, created when first asked for
         self.hbm = HBMPool(self)
 
         # --- state read by reporters
@@ -124,13 +119,14 @@ class ChipMarketModel(mesa.Model):
         self.chips_sold = np.zeros(len(cat.names))
         self.sales_by_chip: dict[str, float] = dict.fromkeys(cat.names, 0.0)
         self.sellable_now = np.zeros(len(cat.names), dtype=bool)
+        self._sellable = (None, None)  # china_sellable's last inputs and answer
         self.supply.first_production(self.china_sellable(self.start)[0])  # arrives in the first quarter
         self.china_price = cat.price_usd.copy()
         self.buyer_cost = cat.price_usd.copy()
         self.set_prices(self.on_sale())
         self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
         self.reported = reporters.zeros(self.reporter_names)  # the reporters of the last quarter cleared
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = reporters.ReportedCollector(
             model_reporters={name: reporters.reading(name) for name in self.reporter_names},
             tables={"chip_sales": ["step", "quarter", "chip", "maker", "units", "revenue_usd"]},
             agenttype_reporters=(
@@ -223,12 +219,11 @@ class ChipMarketModel(mesa.Model):
         stocked = self.stocked_products(sale)
         self.supply.last_supply = np.where(stocked, self.supply.stock, 0.0)
         return MarketOffer(cat, sale, self.allowed_by_class, base, self.buyer_cost, self.perf, groups,
-                           capacity, stocked)
+                           capacity, stocked, chip_weights(base))
 
     def settle(self, offer: MarketOffer, sales) -> None:
         """After the clearing: makers see their orders, stocks and HBM are drawn down, sales are
         recorded and booked, and the domestic ecosystem learns from what was installed."""
-        cat = self.catalogue
         self.supply.last_orders = sales.orders
         self.chips_sold = sales.chips_sold
         self.supply.sell(offer.stocked, sales.chips_sold)
@@ -236,7 +231,7 @@ class ChipMarketModel(mesa.Model):
         revenue = sales.chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
-            maker.book_sales(float(revenue[cat.maker_of_chip == maker.index].sum()))
+            maker.book_sales(float(revenue[maker.products].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
         self.ledger.step(self.depreciation, self.developers.new_units(self.developers.frontier_chip,
                                                                        sales.chips_sold))
@@ -246,12 +241,12 @@ class ChipMarketModel(mesa.Model):
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
         cat = self.catalogue
         self.sales_by_chip = {name: float(u) for name, u in zip(cat.names, self.chips_sold, strict=True)}
-        label = format_quarter(self.quarter)
-        for j in np.flatnonzero(self.chips_sold > 0):
-            self.datacollector.add_table_row("chip_sales", {
-                "step": self.steps - 1, "quarter": label, "chip": cat.names[j],
-                "maker": cat.maker_names[cat.maker_of_chip[j]], "units": float(self.chips_sold[j]),
-                "revenue_usd": float(revenue[j])})
+        sold = np.flatnonzero(self.chips_sold > 0).tolist()
+        self.datacollector.add_table_rows("chip_sales", {
+            "step": [self.steps - 1] * len(sold), "quarter": [format_quarter(self.quarter)] * len(sold),
+            "chip": [cat.names[j] for j in sold],
+            "maker": [cat.maker_names[cat.maker_of_chip[j]] for j in sold],
+            "units": self.chips_sold[sold].tolist(), "revenue_usd": revenue[sold].tolist()})
 
     # ------------------------------------------------------------------------------------------
     # The offer's parts
@@ -311,6 +306,11 @@ class ChipMarketModel(mesa.Model):
         ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
+        # both US makers ask each quarter: the answer is kept while its inputs stay the same
+        key = (self.quarter, when, self.us_government.rule, self.release.tobytes(),
+               (self.supply.stock > 0).tobytes())
+        if key == self._sellable[0]:
+            return self._sellable[1]
         to_anyone, to_licensed = self.us_government.exportable()
         offered = on_sale(when, cat, self.release, self.release <= when, self.supply.stock, to_licensed)
         may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production) & offered
@@ -318,6 +318,9 @@ class ChipMarketModel(mesa.Model):
         if self.us_government.volume_capped:
             lic = to_licensed & cat.is_us
             cap[lic] = self.p.us_volume_cap_share * cat.us_units_per_quarter[lic]
+        may.setflags(write=False)
+        cap.setflags(write=False)
+        self._sellable = (key, (may, cap))
         return may, cap
 
     def on_sale(self, to_licensed: np.ndarray | None = None) -> np.ndarray:
@@ -361,7 +364,7 @@ class ChipMarketModel(mesa.Model):
                 if mine.any():
                     supply += maker.capacity * float(self.perf[mine].max())
         budget = self.p.demand_2026_usd / 4.0 * demand_factor(self.p, self.quarter)
-        expected = budget / USD_PER_H100E
+        expected = budget / reporters.USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
     # ------------------------------------------------------------------------------------------

@@ -91,17 +91,39 @@ def logit_shares(
     avt = np.asarray(availability, dtype=float).T
     if temperature == 0:
         return _best_response(zt, avt, tie_order).T
-    z = zt / temperature if temperature != 1.0 else zt.copy()
-    ok = avt > 0
-    z[~ok] = -np.inf
+    z = zt / temperature if temperature != 1.0 else zt
+    return normalised_shares(exp_pull(z, avt > 0), avt).T
+
+
+def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
+    """(E x n) exp(V_ie - max over i's available ecosystems), 0 where unavailable: the part of
+    ``logit_shares`` that depends only on the pull and on *which* ecosystems each developer can buy
+    from (a market-clearing round that leaves that set unchanged reuses it)."""
+    z = np.where(available_t, zt, -np.inf)
     top = z.max(axis=0)
     top[~np.isfinite(top)] = 0.0  # rows with nothing available
     z -= top
-    fm.exp(z, out=z)  # exp(-inf) = 0 where unavailable; fixed arithmetic, same bits on any CPU
-    z *= avt
+    return fm.exp(z, out=z)  # exp(-inf) = 0 where unavailable; fixed arithmetic, same bits on any CPU
+
+
+def normalised_shares(exp_z: np.ndarray, avt: np.ndarray) -> np.ndarray:
+    """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in place of ``exp_z``."""
+    z = np.multiply(exp_z, avt, out=exp_z)
     total = z.sum(axis=0)
     np.divide(z, total, out=z, where=total > 0)
-    return z.T
+    return z
+
+
+def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarray) -> np.ndarray:
+    """(E x n) ``logit_shares`` (same bits) for developers of access classes ``access_class`` given A
+    (classes x E); ``pull_t`` is the (E x n) pull. Where no class can buy from more than one ecosystem
+    (a rationing round after the US stock ran out) no exponential is needed: a finite pull minus
+    itself is 0 and exp(0) = 1, exp(-inf) = 0."""
+    avt = A.T[:, access_class]
+    available_t = avt > 0
+    if (A > 0).sum(axis=1).max(initial=0) <= 1:
+        return normalised_shares(available_t.astype(float), avt)
+    return normalised_shares(exp_pull(pull_t, available_t), avt)
 
 
 def _best_response(zt: np.ndarray, avt: np.ndarray, tie_order: np.ndarray | None) -> np.ndarray:
@@ -142,8 +164,9 @@ def within_ecosystem_weights(
     """
     w = (chip_weights(base) if weights is None else weights) * allowed_by_class
     # A[c, e] = sum of w[c, j] over the chips j of ecosystem e: masked row sums (no BLAS product,
-    # whose kernel, and so whose rounding, depends on the CPU)
-    A = np.stack([(w * (ecosystem_of_chip == e)).sum(axis=1) for e in range(n_ecosystems)], axis=1)
+    # whose kernel, and so whose rounding, depends on the CPU), all (c, e) rows in one reduction
+    of_ecosystem = ecosystem_of_chip[None, :] == np.arange(n_ecosystems)[:, None]  # (E x J)
+    A = (w[:, None, :] * of_ecosystem[None, :, :]).sum(axis=2)
     denom = A[:, ecosystem_of_chip]
     within = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
     return A, within

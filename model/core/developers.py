@@ -212,3 +212,42 @@ class AIDeveloper(mesa.Agent):
     @property
     def offshore_compute_h100e(self) -> float:
         return float(self.model.developers.installed_offshore[self.index].sum())
+
+
+class LazyDeveloperAgents:
+    """Mixin for the model (before ``mesa.Model``): the ``AIDeveloper`` views are created on first
+    use of ``agents``, ``agents_by_type`` or ``agent_types`` (the UI, the agent-type reporters, users),
+    not at construction: creating 300 Mesa agents was ~1/3 of building a 300-developer model, and a
+    run of a sweep never looks at them. No agent is created after construction, so they get the same
+    ``unique_id``s as if created then."""
+
+    _developer_agents_due = False
+
+    def defer_developer_agents(self) -> None:
+        """Create the ``AIDeveloper`` agents (one per row of ``self.developers``) when first asked for."""
+        self._developer_agents_due = True
+
+    def create_developer_agents(self) -> None:
+        if self._developer_agents_due:
+            self._developer_agents_due = False
+            n = self.developers.n
+            AIDeveloper.create_agents(self, n, index=np.arange(n))
+
+    @property
+    def agents(self):
+        self.create_developer_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self):
+        self.create_developer_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self):
+        self.create_developer_agents()
+        return super().agent_types
+
+    def remove_all_agents(self) -> None:
+        self.create_developer_agents()
+        super().remove_all_agents()

@@ -125,31 +125,38 @@ def exp(x, out: np.ndarray | None = None):
     Range reduction x = (32 m + j) ln2/32 + r with |r| <= ln2/64, then
     e**x = 2**m * 2**(j/32) * (1 + expm1(r)), expm1 by its Taylor polynomial.
     A scalar returns a float (``out`` is not used).
+
+    The array path is a fixed sequence of ufunc calls writing into its own buffers: on the small
+    arrays of a 300-developer run each call's overhead, not the arithmetic, is the cost.
     """
     if isinstance(x, _SCALARS):
         return _exp_scalar(float(x))
     arr, scalar = _as_array(x)
-    a = np.clip(np.atleast_1d(arr), _EXP_MIN - 1.0, _EXP_MAX + 1.0)  # +-inf: inf or 0 via ldexp
-    nan = np.isnan(a)
-    has_nan = bool(nan.any())
+    # clip to the range where ldexp gives inf or 0 (+-inf too); a nan stays nan here
+    a = np.maximum(arr.reshape(1) if scalar else arr, _EXP_MIN - 1.0)
+    np.minimum(a, _EXP_MAX + 1.0, out=a)
+    # the clipped values are finite unless nan, so their sum is nan exactly when one of them is
+    total = np.add.reduce(a, axis=None)
+    has_nan = total != total
     if has_nan:
+        nan = np.isnan(a)
         a[nan] = 0.0
     k = np.multiply(a, _INV_STEP)
     np.rint(k, out=k)
     r = np.multiply(k, _STEP_HI)
     np.subtract(a, r, out=r)
     np.multiply(k, _STEP_LO, out=a)
-    r -= a
+    np.subtract(r, a, out=r)
     n = k.astype(np.int32)  # |n| < 2^16
     p = np.multiply(r, _EXPM1[0], out=a)
     for c in _EXPM1[1:]:
-        p += c
-        p *= r
-    p += 1.0
-    p *= r  # expm1(r)
-    t = _TABLE.take(np.bitwise_and(n, _N - 1), out=k)
-    p *= t
-    p += t
+        np.add(p, c, out=p)
+        np.multiply(p, r, out=p)
+    np.add(p, 1.0, out=p)
+    np.multiply(p, r, out=p)  # expm1(r)
+    t = _TABLE.take(np.bitwise_and(n, _N - 1), out=k, mode="clip")  # 0..31: 'clip' never clips, is unbuffered
+    np.multiply(p, t, out=p)
+    np.add(p, t, out=p)
     np.right_shift(n, _TABLE_BITS, out=n)
     target = out if (out is not None and not has_nan and not scalar) else p
     with np.errstate(over="ignore", under="ignore"):
@@ -167,25 +174,36 @@ def log(x):
     if isinstance(x, _SCALARS):
         return _log_scalar(float(x))
     arr, scalar = _as_array(x)
-    ok = np.isfinite(arr) & (arr > 0)
-    a = np.where(ok, arr, 1.0)
+    if scalar:
+        arr = arr.reshape(1)
+    ok = np.isfinite(arr)
+    np.logical_and(ok, arr > 0, out=ok)
+    regular = ok.all()
+    a = arr if regular else np.where(ok, arr, 1.0)
     m, e = np.frexp(a)  # a = m 2^e, m in [0.5, 1)
     small = m < 0.7071067811865476
     m = np.where(small, m * 2.0, m)
     e = (e - small).astype(float)
-    f = m - 1.0
-    s = f / (2.0 + f)
-    s2 = s * s
-    poly = np.full(s.shape, _ATANH[0])
-    for c in _ATANH[1:]:
-        poly *= s2
-        poly += c
+    f = np.subtract(m, 1.0, out=m)
+    s = np.add(f, 2.0)
+    np.divide(f, s, out=s)
+    s2 = np.multiply(s, s)
+    poly = np.multiply(s2, _ATANH[0])
+    np.add(poly, _ATANH[1], out=poly)
+    for c in _ATANH[2:]:
+        np.multiply(poly, s2, out=poly)
+        np.add(poly, c, out=poly)
     # log(m) = 2 atanh(s) = s*(2 + 2/3 s^2 + ...); poly ends with the constant 2
-    res = e * _LN2_HI + (e * _LN2_LO + s * poly)
-    res = np.where(arr == 0, -np.inf, res)
-    res = np.where(arr == np.inf, np.inf, res)
-    res = np.where((arr < 0) | np.isnan(arr), np.nan, res)
-    return float(res) if scalar else res
+    np.multiply(s, poly, out=s)
+    lo = np.multiply(e, _LN2_LO, out=s2)
+    np.add(lo, s, out=lo)
+    res = np.multiply(e, _LN2_HI, out=e)
+    np.add(res, lo, out=res)
+    if not regular:
+        res = np.where(arr == 0, -np.inf, res)
+        res = np.where(arr == np.inf, np.inf, res)
+        res = np.where((arr < 0) | np.isnan(arr), np.nan, res)
+    return float(res[0]) if scalar else res
 
 
 def power(base, exponent):

@@ -58,6 +58,7 @@ class USGovernment(mesa.Agent):
         self.regime, cap = split_regime(in_force_at(self.schedule, model.start, p.export_regime))
         self.tpp_cap = float(p.export_tpp_cap) if cap is None else cap
         self.reversals = 0
+        self._exportable = (None, None)  # (quarter, rule) and its exportable()
 
     def step(self) -> None:
         self.apply_schedule()
@@ -85,8 +86,15 @@ class USGovernment(mesa.Agent):
         return ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
 
     def exportable(self) -> tuple[np.ndarray, np.ndarray]:
-        """(to_anyone, to_licensed) over the catalogue's chips under the rule in force."""
-        return us_exportable(self.rule, self.model.quarter, self.model.catalogue)
+        """(to_anyone, to_licensed) over the catalogue's chips under the rule in force (read-only arrays,
+        computed once per quarter and rule: the offer and both US makers' plans ask for them)."""
+        key = (self.model.quarter, self.rule)
+        if self._exportable[0] != key:
+            arrays = us_exportable(self.rule, self.model.quarter, self.model.catalogue)
+            for a in arrays:
+                a.setflags(write=False)
+            self._exportable = (key, arrays)
+        return self._exportable[1]
 
     def levy(self) -> np.ndarray:
         """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China
@@ -157,6 +165,7 @@ class ChinaGovernment(mesa.Agent):
         self.schedule = parse_schedule(p.china_policy_schedule, CHINA_STANCES)
         self.stance = in_force_at(self.schedule, model.start, p.china_import_policy)
         self.domestic_coverage = 0.0
+        self._memo: dict[str, tuple] = {}  # rule name -> (key, value) of _kept
 
     def step(self) -> None:
         self.apply_schedule()
@@ -180,12 +189,28 @@ class ChinaGovernment(mesa.Agent):
         return guidance_applies(self.stance)
 
     def allows_us(self, state_affiliated: np.ndarray, china_approved: np.ndarray) -> np.ndarray:
-        """Which developers Beijing lets buy US chips (boolean per developer)."""
-        return china_allows_us(self.stance, state_affiliated, china_approved, self.model.p.state_mandate)
+        """Which developers Beijing lets buy US chips (boolean per developer; read-only, kept while the
+        stance and the developers stay the same)."""
+        return self._kept(("allows_us", self.stance, state_affiliated.tobytes(), china_approved.tobytes()),
+                          lambda: china_allows_us(self.stance, state_affiliated, china_approved,
+                                                  self.model.p.state_mandate))
 
     def pressure(self, state_affiliated: np.ndarray) -> np.ndarray:
         """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
-        preference for domestic chips, plus Beijing's window guidance when it is in force."""
+        preference for domestic chips, plus Beijing's window guidance when it is in force (read-only,
+        kept while the stance and the developers stay the same)."""
+        return self._kept(("pressure", self.stance, state_affiliated.tobytes()),
+                          lambda: self._pressure(state_affiliated))
+
+    def _kept(self, key: tuple, compute) -> np.ndarray:
+        """``compute()``, reused while ``key`` (the rule's name, the stance, the developers) is unchanged."""
+        if self._memo.get(key[0], (None,))[0] != key:
+            value = compute()
+            value.setflags(write=False)
+            self._memo[key[0]] = (key, value)
+        return self._memo[key[0]][1]
+
+    def _pressure(self, state_affiliated: np.ndarray) -> np.ndarray:
         p = self.model.p
         per_dev = np.where(state_affiliated, p.state_domestic_preference, 0.0)
         if self.guidance_on:

@@ -205,8 +205,10 @@ class DomesticChipmaker(Chipmaker):
         p = self.model.p
         extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
         shift = math.floor(extra * p.rd_share / p.rd_speedup_cost_usd)
-        self.roadmap_shift = int(max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift)))
-        self.model.reschedule_releases(self.index, self.roadmap_shift)
+        shift = int(max(-MAX_ROADMAP_SHIFT, min(MAX_ROADMAP_SHIFT, shift)))
+        if shift != self.roadmap_shift:  # the same shift again would move nothing
+            self.roadmap_shift = shift
+            self.model.reschedule_releases(self.index, shift)
 
     def book_sales(self, revenue_usd: float) -> float:
         """As every maker; it also reinvests ``capacity_reinvest_share`` of revenue above plan."""

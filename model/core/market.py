@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.core.catalogue import SALE_QUARTERS, CatalogueArrays
-from model.core.choice import chip_weights, logit_shares, within_ecosystem_weights
+from model.core.choice import chip_weights, ecosystem_shares_t, within_ecosystem_weights
 
 
 @dataclass
@@ -58,6 +58,7 @@ class MarketOffer:
     groups: np.ndarray  # (K x J) bool: the chips of each supply group
     capacity: np.ndarray  # (K,) units each supply group can deliver this quarter
     stocked: np.ndarray  # (J,) bool: products sold from a stock (their supply is the stock)
+    weights: np.ndarray | None = None  # (J,) choice.chip_weights(base), when the caller has it
 
 
 def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray, offer: MarketOffer,
@@ -81,26 +82,28 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
     n_makers = ecosystem_of_maker.shape[0]
-    remaining = demand.astype(float).copy()
-    capacity = capacity.astype(float).copy()
+    remaining = demand.astype(float)  # a copy
+    capacity = capacity.astype(float)
     groups = np.asarray(groups, dtype=bool)
     bought_t = np.zeros((n_makers, n))  # H100e, makers x developers
     chips_sold = np.zeros(base.shape[0])
     chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
     compute_per_usd = perf / cost
     orders = np.zeros(base.shape[0])
-    weights = chip_weights(base)  # the same every round
+    weights = chip_weights(base) if offer.weights is None else offer.weights  # the same every round
+    pull_t = np.asarray(pull, dtype=float).T
+    class_eco = np.empty((n_class, n_eco))
+    all_served = 1e-12 * max(demand.sum(), 1.0)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         has_supply = chips_with_supply(groups, capacity)
         allowed = allowed_by_class & has_supply[None, :]
         A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco, weights)
-        shares_t = logit_shares(pull, A.T[:, access_class].T).T  # (E x n)
-        wanted_t = shares_t * remaining  # (E x n) USD
+        wanted_t = ecosystem_shares_t(pull_t, A, access_class)  # (E x n) shares of the budget ...
+        wanted_t *= remaining  # ... and USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
-        class_eco = np.stack(
-            [np.bincount(access_class, weights=wanted_t[e], minlength=n_class) for e in range(n_eco)],
-            axis=1)  # (C x E)
+        for e in range(n_eco):
+            class_eco[:, e] = np.bincount(access_class, weights=wanted_t[e], minlength=n_class)
         chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
@@ -115,11 +118,8 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         filled = within * fill  # (C x J)
         spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
         compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
-        served = np.zeros(n)
-        for m in range(n_makers):
-            wanted_m = wanted_t[ecosystem_of_maker[m]]
-            bought_t[m] += wanted_m * compute_share[m][access_class]
-            served += wanted_m * spend_share[m][access_class]
+        remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, (spend_share, compute_share),
+                                     access_class)
         sold = chip_units * fill
         chips_sold += sold
         capacity -= (groups * sold).sum(axis=1)
@@ -128,13 +128,39 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         held_lower = (groups & (fill[None, :] < group_fill[:, None]) & (chip_units[None, :] > 0)).any(axis=1)
         capacity[short & ~held_lower] = 0.0
         np.maximum(capacity, 0.0, out=capacity)
-        remaining -= served
         np.maximum(remaining, 0.0, out=remaining)
         # stop when nothing is left to serve, or when no maker ran short this round (then the
         # unserved rest has no legal supply at all and another round would change nothing)
-        if not short.any() or remaining.sum() <= 1e-12 * max(demand.sum(), 1.0):
+        if not short.any() or remaining.sum() <= all_served:
             break
     return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)
+
+
+#: Populations with at most this many (makers x developers) cells are served all makers at once; larger
+#: ones maker by maker (the (makers x n) temporaries would cost more memory traffic than the calls saved).
+SMALL = 1 << 16
+
+
+def buy_from_makers(bought_t: np.ndarray, wanted_t: np.ndarray, ecosystem_of_maker: np.ndarray,
+                    shares: tuple[np.ndarray, np.ndarray], access_class: np.ndarray) -> np.ndarray:
+    """Add one round's purchases to ``bought_t`` (makers x n, H100e) and return the USD served per
+    developer: maker m fills ``spend_share[m, c]`` of the budget ``wanted_t`` (E x n) for its ecosystem,
+    at ``compute_share[m, c]`` H100e per such dollar (``shares``; c is each developer's class). The USD
+    served adds the makers in order both ways (a sum over rows is sequential: the same bits)."""
+    spend_share, compute_share = shares
+    if 1 < bought_t.shape[1] and bought_t.size <= SMALL:  # (one developer: the sum would be pairwise)
+        wanted_m = wanted_t[ecosystem_of_maker]  # (M x n)
+        bought_t += wanted_m * compute_share[:, access_class]
+        return (wanted_m * spend_share[:, access_class]).sum(axis=0)
+    served = np.zeros(bought_t.shape[1])
+    for m, e in enumerate(ecosystem_of_maker):
+        wanted_m = wanted_t[e]
+        bought_t[m] += wanted_m * compute_share[m][access_class]
+        served += wanted_m * spend_share[m][access_class]
+    return served
+
+
+_NEVER = np.iinfo(np.int64).min  # a release quarter before any other
 
 
 def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: np.ndarray,
@@ -147,11 +173,11 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     """
     maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     made = released & ((quarter < cat.end_of_production) | (stock_left > 0))
-    newest = np.full(int(maker_of_chip.max()) + 1, np.iinfo(np.int64).min)
+    newest = np.full(len(cat.maker_names), _NEVER)
     np.maximum.at(newest, maker_of_chip[made], release[made])
     is_newest = release == newest[maker_of_chip]
     licensable = made & is_us & to_licensed & ~china_part
-    newest_lic = np.full(newest.shape, np.iinfo(np.int64).min)
+    newest_lic = np.full(newest.shape, _NEVER)
     np.maximum.at(newest_lic, maker_of_chip[licensable], release[licensable])
     is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
     young = quarter < release + SALE_QUARTERS

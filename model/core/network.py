@@ -34,9 +34,11 @@ def peer_network(rng: np.random.Generator, weights: np.ndarray, k: int) -> sp.cs
     key = np.sort(rows.astype(np.int64) * n + cols)
     key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     rows, cols = np.divmod(key, n)
-    deg = np.bincount(rows, minlength=n).astype(float)
-    data = 1.0 / deg[rows]
-    return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+    counts = np.bincount(rows, minlength=n)
+    data = 1.0 / counts.astype(float)[rows]
+    # rows ascending, columns ascending within a row, no duplicates: already the CSR layout
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    return sp.csr_matrix((data, cols, indptr), shape=(n, n))
 
 
 def edge_list(adjacency: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:

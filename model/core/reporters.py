@@ -6,10 +6,12 @@ the DataCollector, the UI and the validation read that dict (the rules never rea
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
 from model.core import catalogue
@@ -235,7 +237,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "china_effective_compute_h100e": sum(ledger.compute(c, model.perf) for c in CHINA_CHANNELS),
         "us_compute_h100e": us_compute,
         "frontier_gap": frontier_gap(model),
-        "nvidia_china_revenue_usd": float(revenue[cat.maker_of_chip == cat.maker_index(US_LEADER)].sum()),
+        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].products].sum()),
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
         "domestic_ecosystem": float(model.maturity[DOMESTIC]),
         "capability_gap_months": capability_gap_months(
@@ -252,15 +254,19 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "spent_grey_usd": split["grey"],
         "unspent_usd": split["unspent"],
         "nvidia_china_supply_units": makers[US_LEADER].china_supply_units,
-        "huawei_output_cap_units": leader_cap if np.isfinite(leader_cap) else 0.0,
+        "huawei_output_cap_units": leader_cap if math.isfinite(leader_cap) else 0.0,
     }
-    columns = maker_columns(cat.makers)
+    columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:
-        mine = cat.maker_of_chip == maker.index
         units, rev = columns[maker.name]
-        values[units] = float(model.chips_sold[mine].sum())
-        values[rev] = float(revenue[mine].sum())
+        values[units] = float(model.chips_sold[maker.products].sum())
+        values[rev] = float(revenue[maker.products].sum())
     return {name: values[name] for name in model.reporter_names}
+
+
+@lru_cache(maxsize=8)
+def _maker_columns(makers: tuple[Maker, ...]) -> dict[str, tuple[str, str]]:
+    return maker_columns(makers)
 
 
 def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
@@ -268,11 +274,46 @@ def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
     return dict.fromkeys(names, 0.0)
 
 
+@cache
 def reading(name: str) -> partial:
     """A DataCollector model reporter that reads ``model.reported[name]`` (a ``functools.partial``:
-    Mesa calls a partial with the model, and unlike a lambda it pickles)."""
+    Mesa calls a partial with the model, and unlike a lambda it pickles; one per name, shared)."""
     return partial(_read, name)
 
 
 def _read(name: str, model: "ChipMarketModel") -> float:
     return model.reported[name]
+
+
+def is_reading(reporter) -> bool:
+    """Whether a DataCollector model reporter is ``reading(name)``."""
+    return isinstance(reporter, partial) and reporter.func is _read
+
+
+class ReportedCollector(mesa.DataCollector):
+    """The model's DataCollector. Its model reporters are ``reading``s of ``model.reported``; it
+    appends that dict's values directly instead of calling and deep-copying each reporter (floats need
+    no copy: Mesa's per-reporter path was ~5% of a 300-developer run). Any other model reporter, the
+    agent-type reporters and the tables work as in Mesa; ``add_table_rows`` adds several rows at once."""
+
+    def collect(self, model) -> None:
+        everything = self.model_reporters
+        readings = {name: r.args[0] for name, r in everything.items() if is_reading(r)}
+        for name, key in readings.items():
+            self.model_vars[name].append(model.reported[key])
+        self.model_reporters = {name: r for name, r in everything.items() if name not in readings}
+        try:
+            if readings and not self.model_reporters:  # Mesa notes the time only with model reporters
+                self._collection_steps.append(model.time)
+            super().collect(model)  # the other model reporters, agent(-type) reporters
+        finally:
+            self.model_reporters = everything
+
+    def add_table_rows(self, table_name: str, columns: dict[str, list]) -> None:
+        """Add rows to a table from one list per column (every column of the table, equal lengths)."""
+        table = self.tables[table_name]
+        if set(columns) != set(table) or len({len(v) for v in columns.values()}) > 1:
+            raise ValueError(f"table {table_name!r}: give every column ({', '.join(table)}), "
+                             "all of the same length")
+        for column, values in table.items():
+            values.extend(columns[column])
