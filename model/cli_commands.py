@@ -119,7 +119,9 @@ def _title(params: dict, seed: int) -> str:
 #: table's, ``model.core.reporters.REPORTERS``).
 RUN_SUMMARY_FORMATS: dict[str, str] = {
     "us_stack_share": "{:.3f}", "us_share_new": "{:.3f}", "developers_on_us_stack": "{:.3f}",
-    "china_compute_h100e": "{:.2f}", "nvidia_china_revenue_usd": "{:.2f}", "domestic_revenue_usd": "{:.2f}",
+    "us_share_legal": "{:.3f}", "us_share_legacy": "{:.3f}", "us_share_grey": "{:.3f}",
+    "china_to_us_compute_ratio": "{:.4f}", "china_compute_h100e": "{:.2f}", "frontier_gap": "{:.3f}",
+    "nvidia_china_revenue_usd": "{:.2f}", "domestic_revenue_usd": "{:.2f}",
     "domestic_ecosystem": "{:.3f}", "capability_gap_months": "{:.0f}", "unmet_demand_h100e": "{:.0f}",
 }
 

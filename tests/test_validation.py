@@ -204,7 +204,7 @@ def test_claims_are_paired_over_seeds_and_the_strong_ones_hold():
     from model.validation.claims import CLAIMS, claims_check
 
     table = claims_check(seeds=range(3), steps=8, n_developers=150)
-    assert len(table) == 4 * len(CLAIMS)
+    assert len(table) == 5 * len(CLAIMS)
     row = table[(table["claim"] == "Beijing's customs ban vs open (US threshold)")
                 & (table["metric"] == "us_share_new_mean")]
     # a Beijing ban leaves only smuggled US chips: the US share of new purchases falls in every seed
@@ -212,6 +212,9 @@ def test_claims_are_paired_over_seeds_and_the_strong_ones_hold():
     d = table["diff"]
     assert ((table["ci_lo"] <= d + 1e-12) & (d <= table["ci_hi"] + 1e-12)).all()
     assert table.loc[table["metric"] == "china_compute_h100e", "holds"].isna().all()
+    # licensing H200-class chips raises the legal-channel share over H20-only in every seed
+    legal = table[(table["metric"] == "us_share_legal") & table["claim"].str.startswith("Licensing H200")]
+    assert (legal["share_of_seeds_with_claimed_sign"] == 1.0).all() and (legal["holds"] == 1).all()
 
 
 def test_validate_prints_each_table_as_its_check_yields_it(tmp_path, monkeypatch, capsys):

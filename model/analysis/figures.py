@@ -28,11 +28,13 @@ def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     x = range(len(df))
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
     ax = axes[0, 0]
-    ax.plot(x, df["us_stack_share"], label="installed compute", lw=2)
-    ax.plot(x, df["us_share_new"], label="new purchases", lw=1.5, ls="--")
+    if "us_share_legal" in df:
+        ax.plot(x, df["us_share_legal"], label="installed, bought legally since the start", lw=2.5)
+    ax.plot(x, df["us_stack_share"], label="installed, all channels", lw=1.5)
+    ax.plot(x, df["us_share_new"], label="new purchases, all channels", lw=1.5, ls="--")
     ax.plot(x, df["developers_on_us_stack"], label="developers mostly on US", lw=1, ls=":")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share on the US stack (0-1)")
+    ax.set_ylabel("share on the US stack (0-1, FLOP-based)")
     ax.set_title("US stack share")
     ax.legend(fontsize=8)
     quarter_axis(ax, quarters)

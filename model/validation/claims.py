@@ -34,12 +34,14 @@ CLAIMS = (
 
 
 def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
-                 metrics: tuple[str, ...] = ("us_stack_share", "us_stack_share_incl_offshore",
-                                             "us_share_new_mean", "china_compute_h100e")
+                 metrics: tuple[str, ...] = ("us_share_legal", "us_stack_share",
+                                             "us_stack_share_incl_offshore", "us_share_new_mean",
+                                             "china_compute_h100e")
                  ) -> pd.DataFrame:
     """Each claim as a paired difference (alt - base) over seeds, same seed = same random numbers.
 
-    ``us_stack_share`` and ``china_compute_h100e`` at the last step (2030Q4 by default),
+    ``us_share_legal``, ``us_stack_share`` (all channels) and ``china_compute_h100e`` at the last step
+    (2030Q4 by default),
     ``us_share_new_mean`` = mean over steps of the US share of new purchases. All other parameters
     at their defaults (start 2026Q1)."""
     from model.core.chip_market import ChipMarketModel
@@ -51,7 +53,8 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
         if key not in cache:
             m = ChipMarketModel(rng=int(seed), n_developers=n_developers, **kw)
             df = m.run(steps)
-            cache[key] = dict(us_stack_share=float(df["us_stack_share"].iloc[-1]),
+            cache[key] = dict(us_share_legal=float(df["us_share_legal"].iloc[-1]),
+                              us_stack_share=float(df["us_stack_share"].iloc[-1]),
                               us_stack_share_incl_offshore=float(df["us_stack_share_incl_offshore"].iloc[-1]),
                               us_share_new_mean=float(df["us_share_new"].mean()),
                               china_compute_h100e=float(df["china_compute_h100e"].iloc[-1]))
@@ -79,7 +82,8 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
 #: Markers of the generated table in docs/VALIDATION.md §6.
 TABLE_BEGIN = "<!-- claims:table begin -->"
 TABLE_END = "<!-- claims:table end -->"
-_METRIC_LABEL = {"us_stack_share": "US share 2030Q4",
+_METRIC_LABEL = {"us_share_legal": "US share via legal sales 2030Q4",
+                 "us_stack_share": "US share, all channels 2030Q4",
                  "us_stack_share_incl_offshore": "US share incl. offshore 2030Q4",
                  "us_share_new_mean": "US share of purchases (mean)",
                  "china_compute_h100e": "China compute 2030Q4 (M H100e)"}
