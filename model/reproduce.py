@@ -6,8 +6,9 @@ Published results, and what each is compared by:
 * the sweeps the README and docs cite (``export_regimes``, ``policy_robustness`` with its robustness
   ranking and PRIM boxes, ``sensitivity``, ``screening``): their data tables, value by value;
 * validation (``chipstack validate all``: docking, replay, quarterly scoring, claims) against the CSVs
-  committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the same replay
-  re-run at this commit;
+  committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the checksums
+  recorded when they were frozen, and against the replay re-run at this commit while the model is the one
+  they were frozen with (``frozen_forecast_check``);
 * figures by the numbers behind them (a figure matches when the table it is drawn from matches);
 * quoted numbers: the generated blocks of README.md (headline tables), docs/VALIDATION.md (the quarterly
   table) and docs/SOURCES.md (the defaults tables), re-rendered from the regenerated results.
@@ -161,19 +162,19 @@ def frozen_forecast_check(name: str, sums: dict[str, str], scratch: Path, rtol: 
     frozen with, the two must also agree value by value, otherwise the difference is logged, not failed
     (the forecast is scored as frozen, docs/VALIDATION.md §3.4)."""
     from model.sweep.provenance import model_changes_since
-    from model.validation import quarterly
+    from model.validation import forecasts
 
     committed = FORECASTS_DIR / name
     if not committed.exists():
         return [f"{committed} is not committed"]
     if name not in sums:
-        return [f"no checksum recorded for {name} in {FORECASTS_DIR / quarterly.FROZEN_SUMS}"]
-    if quarterly.sha256_of(committed) != sums[name]:
-        return [f"{name} was edited after it was frozen (sha256 differs from {quarterly.FROZEN_SUMS})"]
+        return [f"no checksum recorded for {name} in {FORECASTS_DIR / forecasts.FROZEN_SUMS}"]
+    if forecasts.sha256_of(committed) != sums[name]:
+        return [f"{name} was edited after it was frozen (sha256 differs from {forecasts.FROZEN_SUMS})"]
     fresh = scratch / "forecasts" / name
-    quarterly.make_forecast(name).to_csv(fresh, index=False)
+    forecasts.make_forecast(name).to_csv(fresh, index=False)
     differences = compare_tables(committed, fresh, rtol)
-    frozen_at = quarterly.frozen_commit(committed)
+    frozen_at = forecasts.frozen_commit(committed)
     changes = model_changes_since(frozen_at) if frozen_at else None
     if changes == "no change":
         return differences  # the model it was frozen with: the replay must give the same numbers
@@ -186,7 +187,7 @@ def frozen_forecast_check(name: str, sums: dict[str, str], scratch: Path, rtol: 
 def run(scratch: Path, rtol: float) -> Outcome:
     from model.analysis import headline
     from model.core import defaults_doc
-    from model.validation import quarterly
+    from model.validation import forecasts, quarterly
 
     outcome = Outcome()
     t0 = time.time()
@@ -218,8 +219,8 @@ def run(scratch: Path, rtol: float) -> Outcome:
             DOCS_VALIDATION / table, scratch / "validation" / table, rtol)
     log("frozen forecasts: unchanged since frozen; the replay re-run at this commit beside them")
     (scratch / "forecasts").mkdir(exist_ok=True)
-    sums = quarterly.frozen_sums(FORECASTS_DIR)
-    for name in quarterly.FORECASTS:
+    sums = forecasts.frozen_sums(FORECASTS_DIR)
+    for name in forecasts.FORECASTS:
         outcome.tables[f"docs/forecasts/{name}"] = frozen_forecast_check(name, sums, scratch, rtol)
     # --- figures, by the tables behind them
     for figure, sources in FIGURES.items():

@@ -6,6 +6,7 @@ import pytest
 
 from model.core.catalogue import MAKERS
 from model.sweep.errors import UsageError
+from model.validation import forecasts as fc
 from model.validation import quarterly as qv
 from model.validation.replay import replay_spec
 
@@ -59,32 +60,32 @@ def test_scored_table_matches_observations_to_model_quantities(runs):
 
 
 def test_a_frozen_forecast_is_never_overwritten(tmp_path, runs):
-    table = qv.forecast_table(runs, ["2026Q1", "2026Q2"])
-    assert set(table["quantity"]) == set(qv.FORECAST_QUANTITIES) and (table["lo"] <= table["hi"]).all()
-    path = qv.freeze_forecast(table, tmp_path / "f.csv", "line one\nline two")
+    table = fc.forecast_table(runs, ["2026Q1", "2026Q2"])
+    assert set(table["quantity"]) == set(fc.FORECAST_QUANTITIES) and (table["lo"] <= table["hi"]).all()
+    path = fc.freeze_forecast(table, tmp_path / "f.csv", "line one\nline two")
     text = path.read_text()
     assert text.startswith("# line one\n# line two\nquarter,quantity,mean,lo,hi,seeds\n")
     with pytest.raises(UsageError, match="never overwritten"):
-        qv.freeze_forecast(table, path, "again")
+        fc.freeze_forecast(table, path, "again")
     assert path.read_text() == text
     # its checksum is recorded when it is frozen, and a second forecast adds its own
-    assert qv.frozen_sums(tmp_path) == {"f.csv": qv.sha256_of(path)}
-    qv.freeze_forecast(table, tmp_path / "g.csv", "another")
-    assert set(qv.frozen_sums(tmp_path)) == {"f.csv", "g.csv"}
+    assert fc.frozen_sums(tmp_path) == {"f.csv": fc.sha256_of(path)}
+    fc.freeze_forecast(table, tmp_path / "g.csv", "another")
+    assert set(fc.frozen_sums(tmp_path)) == {"f.csv", "g.csv"}
     with pytest.raises(ValueError, match="does not reach 2027Q1"):
-        qv.forecast_table(runs, ["2027Q1"])
+        fc.forecast_table(runs, ["2027Q1"])
 
 
 def test_the_committed_forecasts_are_frozen_files():
     for name in ("2026H1.csv", "2026Q3-2027Q4.csv"):
-        path = qv.FORECASTS_DIR / name
+        path = fc.FORECASTS_DIR / name
         lines = path.read_text().splitlines()
         assert lines[0].startswith("# chipstack frozen forecast") and "git commit" in lines[0]
         table = pd.read_csv(path, comment="#")
         assert {"quarter", "quantity", "mean", "lo", "hi"} <= set(table.columns)
         # unchanged since it was frozen: the checksum recorded then (docs/forecasts/SHA256SUMS)
-        assert qv.frozen_sums(qv.FORECASTS_DIR)[name] == qv.sha256_of(path)
-        assert qv.frozen_commit(path) == "50fa855f182909d2dc1c3d37d986613eadfc4001"
+        assert fc.frozen_sums(fc.FORECASTS_DIR)[name] == fc.sha256_of(path)
+        assert fc.frozen_commit(path) == "50fa855f182909d2dc1c3d37d986613eadfc4001"
 
 
 def test_validation_md_quotes_the_committed_quarterly_table():

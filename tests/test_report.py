@@ -154,8 +154,8 @@ def huawei_sweep(tmp_path_factory) -> Path:
 def test_policy_grid_writes_expected_figures(policy_sweep):
     paths = write_report(policy_sweep)
     names = sorted(p.name for p in paths)
-    assert names == ["by_maker.csv", "heatmap_us_stack_share.png", "timeseries_us_stack_share.png",
-                     "tradeoff.png"]
+    assert names == ["by_maker.csv", "heatmap_us_share_legal.png", "heatmap_us_stack_share.png",
+                     "timeseries_us_stack_share.png", "tradeoff.png"]
     for p in paths:
         if p.suffix == ".png":
             assert p.parent == policy_sweep / "figures"

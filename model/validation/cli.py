@@ -134,9 +134,9 @@ def _quarterly(out: Path, quick: bool) -> Iterator[str]:
 
 
 def _forecast(out: Path, quick: bool) -> Iterator[str]:
-    """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see quarterly.py)."""
+    """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see forecasts.py)."""
     from model.sweep.provenance import git_state
-    from model.validation.quarterly import FORECASTS, FORECASTS_DIR, freeze_forecast, make_forecast
+    from model.validation.forecasts import FORECASTS, FORECASTS_DIR, freeze_forecast, make_forecast
     from model.validation.replay import replay_spec
 
     seeds = replay_spec()[2]

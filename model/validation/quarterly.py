@@ -8,7 +8,7 @@ quarter (``by_maker``), and scores the model against the observed series of
 * **calibration** — quarters up to 2024Q4 (the only ones the calibration may use);
 * **out of sample** — 2025Q1-2025Q4 (scored, never fitted);
 * **forecast** — 2026Q1 onward: frozen in ``docs/forecasts/`` before any outcome was looked up
-  (``freeze_forecast`` refuses to overwrite a frozen file).
+  (``model.validation.forecasts``: ``freeze_forecast`` refuses to overwrite a frozen file).
 
 Every observed quantity is matched to a model quantity by ``MODEL_QUANTITY``; where the two measure
 different things (Nvidia's reported China revenue includes gaming and other products; the model's is
@@ -17,14 +17,12 @@ AI accelerators only) the table says so in its ``comparison`` column.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from model.analysis.by_maker import summarise
 from model.core import catalogue
-from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
+from model.core.catalogue import US_LEADER
 from model.core.docblocks import replace_block
 from model.core.paths import DOCS_VALIDATION, FORECASTS_DIR, VALIDATION_MD  # noqa: F401 (re-exported)
 from model.core.quarters import parse_quarter
@@ -256,99 +254,6 @@ def scored_table(runs: pd.DataFrame, observed: pd.DataFrame | None = None) -> pd
     return table.sort_values(by=["role", "period", "quantity"],
                              key=lambda s: s.map(order) if s.name == "role" else s,
                              kind="stable").reset_index(drop=True)
-
-
-#: The quantities of a frozen forecast, per quarter: (column, function of one seed's quarter rows).
-FORECAST_QUANTITIES = {
-    "nvidia_china_revenue_usd": lambda g: _revenue(g, [US_LEADER]),
-    "nvidia_share_of_spending": lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
-    "huawei_units": lambda g: _units(g, [DOMESTIC_LEADER]),
-    "huawei_revenue_usd": lambda g: _revenue(g, [DOMESTIC_LEADER]),
-    "all_makers_revenue_usd": lambda g: _revenue(g, _all_makers(g)),
-    "spent_grey_usd": lambda g: float(g["spent_grey_usd"].sum()),
-    "spent_offshore_usd": lambda g: float(g["spent_offshore_usd"].sum()),
-}
-
-
-def forecast_table(runs: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
-    """quarter, quantity, mean, lo, hi (95% over seeds) for the quarters given."""
-    rows = []
-    for q in quarters:
-        for name, fn in FORECAST_QUANTITIES.items():
-            vals = _period_values(runs, q, fn)
-            if vals is None:
-                raise ValueError(f"the replay does not reach {q}")
-            mean, lo, hi = _interval(vals)
-            rows.append({"quarter": q, "quantity": name, "mean": mean, "lo": lo, "hi": hi,
-                         "seeds": len(vals)})
-    return pd.DataFrame(rows)
-
-
-#: The frozen forecasts (docs/forecasts/): file name -> (last quarter of the replay, quarters forecast).
-FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
-             "2026Q3-2027Q4.csv": ("2027Q4", ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"])}
-
-
-def make_forecast(name: str) -> pd.DataFrame:
-    """The forecast ``name`` of ``FORECASTS`` from the replay file at this commit (its seeds, run to its
-    last quarter)."""
-    last, quarters = FORECASTS[name]
-    params, _, seeds = replay_spec(REPLAY_EXPERIMENT)
-    steps = parse_quarter(last) - parse_quarter(params["start_quarter"]) + 1
-    return forecast_table(run_replay(params, seeds, steps), quarters)
-
-
-#: The checksums of the frozen forecasts, one ``sha256  name`` line each (``sha256sum`` format), written
-#: when a forecast is frozen: ``make reproduce`` checks each frozen file against it.
-FROZEN_SUMS = "SHA256SUMS"
-
-
-def frozen_sums(folder: Path) -> dict[str, str]:
-    """{file name: sha256} recorded when each forecast in ``folder`` was frozen."""
-    path = folder / FROZEN_SUMS
-    if not path.exists():
-        return {}
-    return {name: digest for digest, name in (line.split(maxsplit=1) for line in
-                                              path.read_text(encoding="utf-8").splitlines() if line.strip())}
-
-
-def sha256_of(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def frozen_commit(path: Path) -> str:
-    """The git commit a frozen forecast names in its header ('' if none)."""
-    import re
-
-    with open(path, encoding="utf-8") as fh:
-        head = fh.readline()
-    found = re.search(r"at git commit ([0-9a-f]{7,40})", head)
-    return found.group(1) if found else ""
-
-
-def freeze_forecast(table: pd.DataFrame, path: Path, header: str) -> Path:
-    """Write a forecast once: refuses to overwrite (a frozen forecast is never edited)."""
-    from model.sweep.errors import UsageError
-    from model.sweep.io import write_atomic
-
-    if path.exists():
-        raise UsageError(f"{path}: a frozen forecast exists and is never overwritten; "
-                         "allowed: a new file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in header.strip().splitlines():
-                fh.write(f"# {line}\n")
-            table.to_csv(fh, index=False)
-
-    write_atomic(path, write)
-    sums = {**frozen_sums(path.parent), path.name: sha256_of(path)}
-    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(sums.items()))
-    write_atomic(path.parent / FROZEN_SUMS, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return path
 
 
 #: Markers of the generated table in docs/VALIDATION.md §3.3.

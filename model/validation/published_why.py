@@ -1,0 +1,172 @@
+"""Why each of chipstack's numbers differs from the published one (docs/VALIDATION.md §7): one sentence
+per row of the side-by-side table (``model.validation.published``), naming the assumption of the model
+that produces the gap, with the defaults it names filled in from the parameter table and catalogue.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from model.core import catalogue
+from model.core.catalogue import DOMESTIC_LEADER, catalogue_arrays
+
+
+def _num(x: float) -> str:
+    if math.isnan(x):
+        return "—"
+    if abs(x) >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if abs(x) >= 1e4:
+        return f"{x / 1e3:.0f}k"
+    if abs(x) >= 1e3:
+        return f"{x / 1e3:.1f}k"
+    return f"{x:.3g}"
+
+
+
+#: Why chipstack's number differs from the published one: the assumption of the model that produces the
+#: gap (one sentence per row; written after looking at the table, nothing tuned). The {names} are the
+#: defaults of the parameters and constants named (``_why_values``); ``{maker}``, ``{param}`` and
+#: ``{capacity}`` a domestic maker's (``Maker.capacity``).
+WHY: dict[str, str] = {
+    "installed_2026": (
+        "The installed base is a backcast chip by chip: spending in the {history_quarters} quarters before "
+        "2026 (demand_2026_usd {demand_2026} / (1 + demand_growth) in 2025, falling history_growth "
+        "({history_growth}) a year before it), split by each year's US share of purchases "
+        "(§E4: 54% in 2025) and each maker's historical share, spent evenly on the chips each maker sold "
+        "in China then at catalogue prices and depreciated over depreciation_years ({depreciation_years}); "
+        "it spends 2025's US share on H20s and RTX Pro 6000Ds, where Nvidia's reported China revenue "
+        "after 2025Q1 was near zero, and it adds 2026Q1's purchases and smuggled chips, which Epoch's "
+        "figure excludes."),
+    "installed_2026_flop": (
+        "The replay's legal sales since 2022Q4 alone exceed Epoch's figure before anything bought earlier "
+        "is added, because the replay sells Nvidia's China parts in calibrated volumes (A800, H800, then "
+        "over a million H20 in 2024) and domestic chips at the backcast capacity, while Epoch's figure is a "
+        "derived share of a world stock counted at 8-bit OP/s (grade L)."),
+    "added_2025": (
+        "The two agree by offsetting differences: the replay sells fewer domestic chips than Bernstein "
+        "counts (the domestic row below) but about a quarter of them are Ascend 910Cs at {c910_flop} "
+        "FLOP-based H100e each, where Bernstein values every domestic chip at the 910B's FP16-sparse rate "
+        "and calls its total an upper bound."),
+    "added_2025_grey": (
+        "Bernstein counts no smuggled chips; the model's grey channel adds up to grey_capacity_usd "
+        "({grey_capacity}) a quarter of the budget the legal market did not take, spent on the US chip "
+        "with the most effective performance per dollar (the MI300X in the replay) at grey_premium "
+        "({grey_premium}) with grey_seizure_share ({grey_seizure}) lost."),
+    "units_nvidia": (
+        "The replay sells Nvidia data-centre parts only and none in 2025Q2 (US licence requirement) or "
+        "2025Q4 (Beijing's customs ban), while IDC counts every Nvidia accelerator card shipped to China, "
+        "incl. workstation and low-end parts (L20, RTX-class) and probably grey imports."),
+    "units_amd": (
+        "The catalogue's one AMD China part, the MI308, sells only in 2025Q1 and 2025Q3 (US licence "
+        "requirement in Q2, Beijing's customs ban in Q4), while IDC counts every AMD card shipped to China."),
+    "units_domestic_maker": (
+        "The replay sells all {maker} can make, the same in every seed: its 2026 capacity parameter "
+        "({param}, {capacity}) backcast at one growth rate for every domestic maker "
+        "(domestic_capacity_growth, {capacity_growth} a year), not its own 2025 output."),
+    "units_2025_domestic": (
+        "Each domestic maker sells its whole capacity, backcast from its 2026 capacity parameter at one "
+        "growth rate (domestic_capacity_growth, {capacity_growth} a year): Huawei below IDC's count, "
+        "Cambricon, T-Head and Kunlunxin above it (rows above)."),
+    "units_2025_all": (
+        "The model counts legal sales of data-centre parts (the US makers' blocked quarters and the "
+        "domestic backcast, rows above), while IDC counts every accelerator card shipped to China, incl. "
+        "low-end and workstation cards and probably grey imports."),
+    "huawei_2025": (
+        "The replay's Huawei 2025 is its 2026 capacity parameter (huawei_capacity_2026, {huawei_capacity}) "
+        "backcast at domestic_capacity_growth ({capacity_growth} a year) and all sold, not SemiAnalysis's "
+        "count of the TSMC dies and HBM stacks Huawei holds."),
+    "huawei_2025_us_gov": (
+        "The US government's figure is a ceiling ('no more than') on advanced chips, while the replay's is "
+        "the backcast of huawei_capacity_2026 ({huawei_capacity}) at domestic_capacity_growth "
+        "({capacity_growth} a year), all sold."),
+    "huawei_2026_hbm": (
+        "The forward run binds Huawei by HBM as SemiAnalysis does: the pool (hbm_stockpile_2026 "
+        "{hbm_stockpile} stacks drawn over {hbm_drawdown} quarters plus domestic_hbm_2026 {domestic_hbm} a "
+        "year, shared by need among domestic makers) at {hbm_huawei} stacks per chip allows less than its "
+        "foundry capacity (huawei_capacity_2026, {huawei_capacity})."),
+    "huawei_2026_plan": (
+        "Bloomberg's plan is the foundry capacity the model takes as huawei_capacity_2026 "
+        "({huawei_capacity}), but the model's HBM pool at {hbm_huawei} stacks per chip lets Huawei make "
+        "under half of it in 2026."),
+    "smuggled_2024": (
+        "The grey channel is a fixed dollar budget, not an estimate of smuggling: at most grey_capacity_usd "
+        "({grey_capacity}) a quarter of what the legal market did not take, spent on the MI300X (the US "
+        "chip with the most effective performance per dollar) at grey_premium ({grey_premium}), so 2024's "
+        "count is the budget the H20 left over divided by one marked-up chip's price."),
+    "gap_flop_2025": (
+        "The catalogue's best US chip released in 2025 is the MI355X (it has no B300) and the ratio is "
+        "dense BF16 per package, where CFR compares the two firms' 2025 roadmap figures."),
+    "gap_flop_2027": (
+        "The US chips after Blackwell are assumptions (Rubin Ultra at ~10x an H100's dense BF16, scaled "
+        "by us_roadmap_perf_scale) and the Ascend 960 is compared at FP8 with the H100's FP8, where CFR "
+        "uses the firms' roadmap figures."),
+    "gap_effective": (
+        "The effective ratio blends compute with memory bandwidth (the roofline perf_paper) and discounts "
+        "domestic chips by domestic_efficiency ({domestic_efficiency}), which is not CFR's measure."),
+    "compute_2030": (
+        "The model's 2030 stock is FLOP-based, grown from the backcast base by budgets rising at "
+        "demand_growth ({demand_growth}) a year and spent on the catalogue's chips, smuggled US chips at the "
+        "assumed post-Blackwell roadmap included; Bernstein's is FP16-sparse FLOP (converted here at the "
+        "CSV's own rate) and its copies do not say whether it is a stock or cumulative additions."),
+    "us_lead": (
+        "The US side is an assumed path (us_compute_2026_h100e {us_compute_2026} growing "
+        "us_compute_growth {us_compute_growth}x a year, §H L), not IFP's projection of both sides, and "
+        "China's side starts from the backcast above."),
+}
+
+
+def _why_values() -> dict[str, str]:
+    """The defaults the sentences of ``WHY`` name, formatted."""
+    from model.core.chip_market import HISTORY_QUARTERS
+    from model.core.parameters import DEFAULTS
+    from model.core.reporters import USD_PER_H100E
+
+    cat = catalogue_arrays()
+    leader = next(m for m in catalogue.makers() if m.name == DOMESTIC_LEADER)
+
+    def chip(name: str, values: np.ndarray) -> str:
+        return f"{values[cat.names.index(name)]:.2f}"
+
+    d = DEFAULTS
+    return {
+        "demand_2026": f"${d['demand_2026_usd'] / 1e9:.0f}B", "demand_growth": f"{d['demand_growth']:.0%}",
+        "history_quarters": str(HISTORY_QUARTERS), "usd_per_h100e": f"${USD_PER_H100E / 1e3:.0f}k",
+        "depreciation_years": f"{d['depreciation_years']:g} years",
+        "h20_perf": chip("H20", cat.perf_paper), "h20_flop": chip("H20", cat.flop_h100e),
+        "c910_flop": chip("Ascend910C", cat.flop_h100e),
+        "grey_capacity": f"${d['grey_capacity_usd'] / 1e9:g}B", "grey_premium": f"{d['grey_premium']:.0%}",
+        "grey_seizure": f"{d['grey_seizure_share']:.0%}",
+        "capacity_growth": f"{d['domestic_capacity_growth']:.0%}",
+        "huawei_capacity": _num(float(d[leader.capacity.param])),
+        "hbm_stockpile": _num(float(d["hbm_stockpile_2026"])),
+        "hbm_drawdown": str(d["hbm_drawdown_quarters"]),
+        "domestic_hbm": _num(float(d["domestic_hbm_2026"])),
+        "hbm_huawei": f"{leader.hbm_stacks_per_chip:g}",
+        "domestic_efficiency": f"{d['domestic_efficiency']:g}",
+        "history_growth": f"{d['history_growth']:.0%}",
+        "us_compute_2026": _num(float(d["us_compute_2026_h100e"])),
+        "us_compute_growth": f"{d['us_compute_growth']:g}",
+    }
+
+
+def why(key: str, maker: catalogue.Maker | None = None) -> str:
+    """The sentence ``WHY[key]`` with the defaults it names (and ``maker``'s capacity) filled in."""
+    from model.core.parameters import DEFAULTS
+
+    values = _why_values()
+    if maker is not None and maker.capacity is not None:
+        values.update(maker=maker.name, param=maker.capacity.param,
+                      capacity=_num(float(DEFAULTS[maker.capacity.param])))
+    return WHY[key].format(**values)
+
+
+
+def _units_why(maker: catalogue.Maker) -> str:
+    """The sentence for a maker's 2025 units: its own (US makers), or the domestic backcast's."""
+    if maker.is_domestic:
+        return why("units_domestic_maker", maker)
+    key = f"units_{maker.reporter_key}"
+    return why(key) if key in WHY else why("units_2025_all")
