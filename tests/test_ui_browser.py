@@ -184,9 +184,9 @@ def status(page) -> str:
     return page.locator(".chipstack-status").inner_text()
 
 
-def us_share_new(page) -> float:
-    m = re.search(r"US share of new purchases \(0-1\): ([0-9.]+)", status(page))
-    assert m, f"no US share of new purchases in the status line: {status(page)!r}"
+def us_share_legal(page) -> float:
+    m = re.search(r"US share via legal sales since the start \(0-1, FLOP-based\): ([0-9.]+)", status(page))
+    assert m, f"no legal-channel US share in the status line: {status(page)!r}"
     return float(m.group(1))
 
 
@@ -332,13 +332,13 @@ def test_ui_end_to_end(browser_page):
     s = status(page)
     assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
 
-    # "Open market": US share of new purchases > 0; time the redraw of each step (single mode)
+    # "Open market": US share bought legally > 0; time the redraw of each step (single mode)
     choose(page, "Preset", "Open market")
     expect_select(page, "US · export regime", "open")
     expect_select(page, "Beijing · stance on US chips", "open")
     reset(page, "US regime: open", "Beijing: open")
     time_steps(page, 1, 10, "single")
-    assert us_share_new(page) > 0.0
+    assert us_share_legal(page) > 0.0
     assert "B:" not in page.locator(".chipstack-caption-USShareView").inner_text()
 
     # Play runs quarters by itself until paused
