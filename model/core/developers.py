@@ -42,10 +42,9 @@ BUDGET_USES = ("budget", "china", "offshore", "grey", "unspent")
 @dataclass
 class Developers(DeveloperArrays):
     """The developer population with its quarterly rules (state: ``DeveloperArrays``; plus the licences
-    drawn at the start, the smuggled compute installed in China, and the last quarter's outcome)."""
+    drawn at the start and the last quarter's outcome; installed chips by channel are the model's ledger)."""
 
     licensed_by_share: np.ndarray = None  # (n,) licences drawn at the start (approved_customer_share)
-    grey_installed: float = 0.0  # H100e of smuggled chips installed in China (all developers)
     last_grey_units: float = 0.0  # smuggled chips (of ``frontier_chip``) that arrived this quarter
     last_offshore_units: float = 0.0  # chips (of ``frontier_chip``) bought for use abroad this quarter
     frontier_chip: int = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
@@ -148,7 +147,6 @@ class Developers(DeveloperArrays):
         in ``installed_offshore``."""
         p, cat, q = model.p, model.catalogue, model.quarter
         self.installed_offshore *= 1.0 - model.depreciation
-        self.grey_installed *= 1.0 - model.depreciation
         zero = np.zeros(self.n)
         sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part
                          & (q < model.release + SALE_QUARTERS))
@@ -175,7 +173,6 @@ class Developers(DeveloperArrays):
         if grey_h100e.any():
             purchases = purchases.copy(order="F")
             purchases[:, maker] += grey_h100e
-            self.grey_installed += float(grey_h100e.sum())
         return offshore, grey, purchases
 
 

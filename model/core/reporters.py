@@ -123,13 +123,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel
 
 
-def us_share(amounts: np.ndarray, us_maker_mask: np.ndarray) -> float:
-    """Share of the total (summed over developers) that sits on US makers; 0 when the total is 0."""
-    per_maker = amounts.sum(axis=0)
-    total = per_maker.sum()
-    return float(per_maker[us_maker_mask].sum() / total) if total > 0 else 0.0
-
-
 def developers_on_us_stack(installed: np.ndarray, us_maker_mask: np.ndarray) -> float:
     """Share of developers whose installed compute is mostly (> 50%) on US chips."""
     if installed.shape[0] == 0:

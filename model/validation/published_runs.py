@@ -3,8 +3,7 @@ published.py), and the per-seed quantities it takes from them.
 
 * the quarterly replay ``experiments/history_2022_2026.toml`` (its parameters and seeds, up to
   ``REPLAY_LAST``): units sold per chip and quarter (the ``chip_sales`` table) and the chips smuggled each
-  quarter (the grey channel's effective H100e, ``Developers.last_grey_h100e``, divided by the effective
-  performance ``model.perf`` of that quarter's ``Developers.frontier_chip``);
+  quarter (``Developers.last_grey_units``, of that quarter's ``Developers.frontier_chip``);
 * the forward default run (``FORWARD_PARAMS``, ``FORWARD_SEEDS``, 2026Q1-2030Q4): China's installed
   compute (FLOP-based, and its grey part), its ratio to the US's and Huawei's units.
 
@@ -44,7 +43,7 @@ class Runs:
 def replay_runs(params: dict | None = None, seeds=None, steps: int | None = None
                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(chip sales, grey units) of the quarterly replay, stepping the model and reading its state each
-    quarter: the grey channel's units are ``Σ last_grey_h100e / perf[frontier_chip]``."""
+    quarter: the grey channel's units are ``Developers.last_grey_units``."""
     from model.core.chip_market import ChipMarketModel
     from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
@@ -60,8 +59,7 @@ def replay_runs(params: dict | None = None, seeds=None, steps: int | None = None
         for _ in range(steps):
             m.step()
             f = m.developers.frontier_chip
-            h100e = float(m.developers.last_grey_h100e.sum())
-            units = h100e / float(m.perf[f]) if f >= 0 and h100e > 0 else 0.0
+            units = m.developers.last_grey_units  # smuggled chips of the frontier chip that arrived
             grey.append({"seed": int(seed), "quarter": m.quarter_label,
                          "chip": cat.names[f] if f >= 0 else "", "units": units,
                          "flop_h100e": units * float(cat.flop_h100e[f]) if f >= 0 else 0.0})
