@@ -40,7 +40,8 @@ The quarter (ODD, docs/ODD.md)
    on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
    schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand;
 3. chipmakers decide their supply. A domestic maker sets its foundry capacity (the 2026 level grown
-   at ``domestic_capacity_growth``, plus what reinvested revenue bought) and paces its roadmap by R&D
+   at ``domestic_capacity_growth``; before 2026 its sourced 2025 output on that path, if it has one;
+   plus what reinvested revenue bought, from 2026) and paces its roadmap by R&D
    funded from revenue above plan. A US maker, for each of its products: last quarter's China
    production joins the China stock (a product whose production ends now is left with its catalogue
    ``stock_units``); it expects orders by smoothing the orders it saw (at its production limit when
@@ -361,6 +362,7 @@ class Chipmaker(mesa.Agent):
         self.ecosystem = spec.ecosystem
         self.is_us = spec.stack == "US"
         self.capacity_2026 = capacity_2026
+        self.output_2025 = spec.capacity.output_2025 if spec.capacity is not None else 0.0
         self.revenue_2026_usd = spec.revenue_2026_usd
         self.hbm_stacks_per_chip = spec.hbm_stacks_per_chip
         self.foundry_capacity = math.inf  # chips this quarter (domestic)
@@ -384,8 +386,12 @@ class Chipmaker(mesa.Agent):
         if self.capacity_2026 is None:
             self.foundry_capacity = self.capacity = math.inf
         else:
-            growth = (1.0 + m.domestic_capacity_growth) ** years_since_2026(m.quarter)
-            self.foundry_capacity = self.capacity_2026 / 4.0 * growth + self.added_capacity
+            g, years = 1.0 + m.domestic_capacity_growth, years_since_2026(m.quarter)
+            if years < 0 and self.output_2025 > 0:  # before 2026: its 2025 output on the same path
+                path = self.output_2025 * g ** (years + 1.0) / sum(g ** (k / 4.0) for k in range(4))
+            else:
+                path = self.capacity_2026 / 4.0 * g ** years
+            self.foundry_capacity = path + self.added_capacity
             self.hbm_ceiling = math.inf
             self.capacity = self.foundry_capacity
         extra = self.cumulative_revenue_usd - self.cumulative_reference_usd
@@ -439,7 +445,7 @@ class Chipmaker(mesa.Agent):
         self.revenue_usd = revenue_usd
         self.cumulative_revenue_usd += revenue_usd
         self.cumulative_reference_usd += reference
-        if not self.is_us and revenue_usd > reference:
+        if not self.is_us and revenue_usd > reference and years_since_2026(m.quarter) >= 0:
             surplus = revenue_usd - reference
             self.added_capacity += surplus * m.capacity_reinvest_share / m.capacity_cost_usd / 4.0
 
@@ -590,10 +596,12 @@ class ReferenceModel(mesa.Model):
         cat = catalogue_arrays(CHIPS, MAKERS)
         self.chips = [Chip(j, spec, by_name[spec.maker], self, cat) for j, spec in enumerate(CHIPS)]
         legacy = fast.ledger.stock["legacy"].tolist()  # the backcast's units still in service, per chip
+        stock = fast.supply.stock.tolist()  # China stocks less what the backcast sold out of them
         for chip in self.chips:
             chip.maker.chips.append(chip)
             chip.released = chip.release <= self.start
             chip.units["legacy"] = legacy[chip.index]
+            chip.china_stock = stock[chip.index]
         offered = self.chips_on_sale_now()
         for chip in self.chips:
             # US makers make for China, for the first quarter, the most of each product they may sell

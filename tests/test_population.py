@@ -25,8 +25,10 @@ from model.core.population import (
 )
 
 BUDGET, INSTALLED, US_SHARE, LICENSED, APPROVED = 10e9, 2e6, 0.6, 0.4, 0.7
-#: Each maker's share of its stack's installed base (the catalogue's historical split, for the tests).
-MAKER_SHARE = np.array([m.history_share for m in MAKERS])
+#: Each maker's share of its stack's installed base, for the tests: the US makers' historical split
+#: (``history_share``), the domestic makers' equal shares (each stack sums to one).
+_DOMESTIC = np.array([m.is_domestic for m in MAKERS])
+MAKER_SHARE = np.where(_DOMESTIC, 1.0 / _DOMESTIC.sum(), [m.history_share for m in MAKERS])
 
 
 def population(seed: int = 3, n: int = 2000, **kw):

@@ -159,8 +159,10 @@ def test_stalled_orders_make_nvidia_cut_china_production_within_a_few_quarters()
 def test_stockpiling_happens_with_a_risk_weight_and_is_off_without_it():
     def stockpiled(weight: float) -> float:
         total = 0.0
+        # a market small enough ($20B) that the main clearing leaves US supply to stockpile: at the
+        # default $50B the H200 sells out in the main clearing (the H20's stock went in the backcast)
         m = ChipMarketModel(rng=5, n_developers=150, china_import_policy="open", realize_reversals=False,
-                            us_reversal_prob=0.2, policy_risk_weight=weight)
+                            us_reversal_prob=0.2, policy_risk_weight=weight, demand_2026_usd=20e9)
         for _ in range(4):
             m.step()
             total += float(m.developers.last_stockpiled.sum())

@@ -85,14 +85,18 @@ class Capacity:
     doc: str
     source: str
     sweep_range: tuple[float, float]
+    output_2025: float = 0.0  # chips sold in China in 2025 from a source independent of IDC (0: none)
+    output_2025_source: str = ""
 
 
 @dataclass(frozen=True)
 class Maker:
     """A chipmaker, described once: its stack (US or CN), software ecosystem, the colour it is drawn in,
-    its China capacity (domestic makers), the reference revenue of its R&D channel, its HBM needs and its
-    share of its stack's purchases before 2026. Everything else about a maker (reporters, parameters, the
-    UI, the validation's lists, the docs tables) derives from these entries."""
+    its China capacity (domestic makers: also their 2025 output where a source gives it), the reference
+    revenue of its R&D channel, its HBM needs and (US makers) its share of the US stack's purchases
+    before 2026 (domestic makers' purchases before 2026 follow their capacity, ``model.core.backcast``).
+    Everything else about a maker (reporters, parameters, the UI, the validation's lists, the docs
+    tables) derives from these entries."""
 
     name: str
     stack: str  # "US" or "CN"
@@ -102,7 +106,7 @@ class Maker:
     capacity_source: str
     revenue_2026_usd: float  # reference revenue the planned roadmap assumes (R&D channel)
     revenue_source: str
-    history_share: float  # share of its stack's purchases in China before 2026 (installed base)
+    history_share: float = 0.0  # US makers: share of the US stack's purchases in China before 2026
     hbm_stacks_per_chip: float = 0.0  # domestic makers: HBM stacks each chip needs (HBM-bound output)
     hbm_source: str = ""
 
@@ -167,14 +171,16 @@ MAKERS: tuple[Maker, ...] = (
             "huawei_capacity_2026", 600_000, "Huawei's Ascend output in 2026 (scenarios 200k / 600k / 3M)",
             "Bloomberg Sep 2025: ~600k 910C in 2026 (§B1, H as a report); 200k = US gov't 2025 "
             "estimate (§B1, H); 3M = 'several million' (US officials, §B1, M)",
-            (200_000, 3_000_000)),
+            (200_000, 3_000_000),
+            output_2025=805_000, output_2025_source=(
+                "SemiAnalysis, Huawei Ascend Production Ramp (Sep 8 2025): 805k Ascend units in 2025 from "
+                "TSMC dies and HBM stacks held (§B1, M); IDC's 812k shipped (§C4, M) is scored against it")),
         capacity_source=(
             "Parameter huawei_capacity_2026: 200k (US gov't 2025, §B1 H) / 600k (Bloomberg 2026 plan, "
             "§B1 H as a report) / 3M ('several million', US officials, §B1 M); the foundry side of "
             "its output, which HBM may bind below."),
         revenue_2026_usd=12e9,
         revenue_source="Huawei ~50% of China's AI-chip market in 2026, ~$12B revenue (Bernstein, §E4, M)",
-        history_share=0.61,
         hbm_stacks_per_chip=8.0,
         hbm_source="910C: ~13M HBM stacks ~ enough for 1.6M 910C (SemiAnalysis, §B1 M) -> 8 per chip",
     ),
@@ -183,13 +189,15 @@ MAKERS: tuple[Maker, ...] = (
         capacity=Capacity(
             "cambricon_capacity_2026", 300_000, "Cambricon's output in 2026",
             "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
-            (142_000, 500_000)),
+            (142_000, 500_000),
+            output_2025=142_000, output_2025_source=(
+                "~142k units in 2025 (Goldman, via Bloomberg Dec 2025, §B2 M); IDC's 116k shipped (§C4, M) "
+                "is scored against it")),
         capacity_source=(
             "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
             "(Bloomberg, §B2, M); default 300k between them."),
         revenue_2026_usd=1.8e9,
         revenue_source="2025 revenue 6.5B yuan ~ $0.9B (§B2, M/H); ASSUMPTION: doubles in 2026 (range 1-3B)",
-        history_share=0.09,
         hbm_stacks_per_chip=4.0,
         hbm_source="ASSUMPTION 4 (range 2-6): MLU590/690 carry HBM2e (§A1, L), stack count unpublished",
     ),
@@ -204,7 +212,6 @@ MAKERS: tuple[Maker, ...] = (
             "~1.5B yuan (§B2, M) implies ~12k-40k units at $5k-18k."),
         revenue_2026_usd=0.4e9,
         revenue_source="2025 revenue ~1.5B yuan ~ $0.2B (§B2, M); ASSUMPTION: doubles in 2026",
-        history_share=0.02,
         hbm_stacks_per_chip=0.0,
         hbm_source="MTT S4000/S5000 use GDDR memory (768 GB/s, §A1 M): no HBM",
     ),
@@ -220,7 +227,6 @@ MAKERS: tuple[Maker, ...] = (
             "in the model it sells to any developer (in reality mostly Alibaba Cloud and China Unicom, "
             "§A1 M)"),
         revenue_2026_usd=4e9, revenue_source="in-house: ASSUMPTION notional revenue = 400k chips x $10k",
-        history_share=0.20,
         hbm_stacks_per_chip=4.0, hbm_source="PPU: 96 GB HBM2e (§A1, M) at 24 GB a stack -> 4",
     ),
     Maker(
@@ -233,7 +239,6 @@ MAKERS: tuple[Maker, ...] = (
             "Parameter kunlunxin_capacity_2026: Baidu's in-house Kunlun chips; ~116k shipped in 2025 (IDC, "
             "§C4 M); in the model it sells to any developer (in reality mostly Baidu, §D1 M)"),
         revenue_2026_usd=1.6e9, revenue_source="in-house: ASSUMPTION notional revenue = 200k chips x $8k",
-        history_share=0.08,
         hbm_stacks_per_chip=4.0, hbm_source="ASSUMPTION 4 (range 2-6): P800 memory unpublished",
     ),
 )
@@ -450,11 +455,9 @@ SALE_QUARTERS = 12
 #: Bernstein, M); 2023 = 1 - 19% domestic vendor share (Bernstein, M); 2021 ASSUMPTION as 2022).
 US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 2025: 0.54}
 
-#: Split of historical purchases inside each stack (``Maker.history_share``). US: AMD ~160k of ~2.36M
-#: US-designed cards in China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic: 2025
-#: units (IDC, §C4 M: Huawei ~812k, T-Head ~265k, Kunlunxin ~116k, Cambricon ~116k; Moore Threads ~25k
-#: from its revenue, §B2 M) -> Huawei 0.61, T-Head 0.20, Kunlunxin 0.08, Cambricon 0.09, Moore Threads
-#: 0.02 (units, not compute: an ASSUMPTION that their chips are of similar performance).
+#: Split of the US stack's purchases before 2026 (``Maker.history_share``): AMD ~160k of ~2.36M
+#: US-designed cards in China in 2025 (IDC via Reuters, §C4, M) -> AMD 0.07, Nvidia 0.93. Domestic makers'
+#: purchases before 2026 follow their foundry output (``model.core.backcast``), not a share.
 
 
 #: Chips planned from this quarter on form the roadmap ahead: domestic makers' R&D can move theirs

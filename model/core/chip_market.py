@@ -24,11 +24,10 @@ import pandas as pd
 
 from model.core import fixedmath as fm
 from model.core import reporters
+from model.core.backcast import History, backcast
 from model.core.catalogue import (
     DOMESTIC,
     ROADMAP_FROM,
-    SALE_QUARTERS,
-    US_PURCHASE_SHARE_BY_YEAR,
     catalogue_arrays,
     with_us_roadmap,
 )
@@ -47,16 +46,12 @@ from model.core.parameters import (
     unknown_parameter_error,
     validate_value,
 )
-from model.core.population import History, InstalledBase, create_population, demand_factor, history_units
-from model.core.quarters import format_quarter, parse_quarter, quarter_year
+from model.core.population import InstalledBase, create_population, demand_factor
+from model.core.quarters import format_quarter, parse_quarter
 from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
 
-#: Quarters of purchase history used to build the installed base at the start (6 years).
-HISTORY_QUARTERS = 24
 #: The domestic ecosystem's learning curve is anchored on cumulative domestic purchases before this quarter.
 LEARNING_ANCHOR = parse_quarter("2026Q1")
-#: The Oct 7 2022 rule: before it, US chips of every kind were sold in China (§C1, H).
-CONTROLS_FROM = parse_quarter("2022Q4")
 
 
 class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
@@ -106,7 +101,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         # --- agents: governments, chipmakers (one agent type each for US and domestic), developers
         self.us_government = USGovernment(self)
         self.china_government = ChinaGovernment(self)
-        self.supply = ChinaSupply.start(cat, p.us_china_production_share)
+        self.supply = ChinaSupply.start(cat, p.us_china_production_share, history.from_stock)
         self.chipmakers = [DomesticChipmaker(self, k) if m.is_domestic else USChipmaker(self, k, self.supply)
                            for k, m in enumerate(cat.makers)]
         self.developers = Developers.from_arrays(
@@ -161,30 +156,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     # ------------------------------------------------------------------------------------------
     # Initialisation helpers
     def history_before(self, quarter: int) -> History:
-        """The chips bought in China in the ``HISTORY_QUARTERS`` before ``quarter``, chip by chip.
-
-        Each past quarter's spending follows ``demand_factor`` (this run's path backwards); the US stack
-        gets ``US_PURCHASE_SHARE_BY_YEAR`` of it (SOURCES §E4); inside a stack each maker gets its
-        ``history_share`` (renormalised over the makers with a chip on sale then) and spends it evenly on
-        its chips on sale in China then (released less than ``SALE_QUARTERS`` before; a US chip before
-        the Oct 2022 rule, or a China part while it complied), at catalogue prices. A stack with no chip
-        on sale (before the catalogue's first) buys its first chips. Units still in service at
-        ``quarter`` are depreciated as the model depreciates them.
-        """
-        cat, years = self.catalogue, sorted(US_PURCHASE_SHARE_BY_YEAR)
-        kept = np.zeros(len(cat.names))
-        domestic_cum = 0.0
-        for k in range(1, HISTORY_QUARTERS + 1):
-            q = quarter - k
-            us_share = US_PURCHASE_SHARE_BY_YEAR[min(max(quarter_year(q), years[0]), years[-1])]
-            budget = self.p.demand_2026_usd / 4.0 * demand_factor(self.p, q)
-            sold_then = (cat.release <= q) & (q < cat.release + SALE_QUARTERS)
-            legal_then = np.where(cat.china_part, q < cat.compliant_until, q < CONTROLS_FROM)
-            bought = (history_units(cat, sold_then & cat.is_us & legal_then, cat.is_us, budget * us_share)
-                      + history_units(cat, sold_then & ~cat.is_us, ~cat.is_us, budget * (1.0 - us_share)))
-            kept += bought * fm.power(1.0 - self.depreciation, k - 1)
-            domestic_cum += float((bought * self.perf)[~cat.is_us].sum())
-        return History(kept, domestic_cum)
+        """The chips bought in China before ``quarter``, chip by chip (``model.core.backcast``)."""
+        return backcast(self.catalogue, self.p, quarter, self.perf, self.depreciation)
 
     # ------------------------------------------------------------------------------------------
     # The quarter

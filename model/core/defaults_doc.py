@@ -69,8 +69,8 @@ CONSTANTS = (
     Constant("ADAPTIVE_THRESHOLDS", "model.core.governments", "domestic coverage of demand"),
     Constant("DEFAULT_LICENSED_CUSTOMERS", "model.core.governments", "licensed Chinese customers"),
     Constant("MAX_ROADMAP_SHIFT", "model.core.makers", "quarters"),
-    Constant("HISTORY_QUARTERS", "model.core.chip_market", "quarters of purchase history before the start"),
-    Constant("CONTROLS_FROM", "model.core.chip_market", "quarter", "quarter"),
+    Constant("HISTORY_QUARTERS", "model.core.backcast", "quarters of purchase history before the start"),
+    Constant("CONTROLS_FROM", "model.core.backcast", "quarter", "quarter"),
     Constant("LEARNING_ANCHOR", "model.core.chip_market", "quarter", "quarter"),
     Constant("STOCK_SOLD_OUT", "model.core.makers", "units"),
     Constant("HBM_FROM", "model.core.makers", "quarter", "quarter"),
@@ -115,6 +115,15 @@ def _number(x) -> str:
     return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 1000 else f"{x:g}"
 
 
+def _output_2025(m) -> str:
+    """A domestic maker's sourced 2025 output (``Capacity.output_2025``), or how its history is built."""
+    if m.capacity is None:
+        return "—"
+    if m.capacity.output_2025 > 0:
+        return f"{_number(m.capacity.output_2025)} ({_cell(m.capacity.output_2025_source)})"
+    return "none: its 2026 capacity backcast at domestic_capacity_growth"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -145,10 +154,12 @@ def tables() -> str:
         "### Chipmakers (`MAKERS` in `model/core/catalogue.py`)",
         "",
         "| maker | stack | reference revenue 2026 (USD) | capacity (source) | revenue (source) "
-        "| share of its stack's purchases before 2026 | HBM stacks per chip (source) |",
-        "|---|---|---|---|---|---|---|",
+        "| US makers: share of the US stack's purchases before 2026 | 2025 output in China (source) "
+        "| HBM stacks per chip (source) |",
+        "|---|---|---|---|---|---|---|---|",
         *(f"| {m.name} | {m.stack} | {_number(m.revenue_2026_usd)} | {_cell(m.capacity_source)} | "
-          f"{_cell(m.revenue_source)} | {_number(m.history_share)} | "
+          f"{_cell(m.revenue_source)} | {_number(m.history_share) if not m.is_domestic else '—'} | "
+          f"{_output_2025(m)} | "
           f"{_number(m.hbm_stacks_per_chip)}{' (' + _cell(m.hbm_source) + ')' if m.hbm_source else ''} |"
           for m in MAKERS),
         "",

@@ -35,6 +35,18 @@ HBM_FROM = parse_quarter("2026Q1")
 STOCK_SOLD_OUT = 1e-6
 
 
+def foundry_path(capacity_2026: float, output_2025: float, growth: float, quarter: int) -> float:
+    """A domestic maker's foundry output for China in ``quarter`` (chips), before capacity bought with
+    reinvested revenue: from 2026 its 2026 level (``capacity_2026`` a year) growing at ``growth`` a year;
+    before 2026 its sourced 2025 output (``Capacity.output_2025``) on the same growth path, the four
+    quarters of 2025 summing to it, or without one the 2026 level backcast at ``growth``."""
+    years = years_since_2026(quarter)
+    if years < 0.0 and output_2025 > 0.0:
+        year_2025 = sum(fm.power(1.0 + growth, k / 4.0) for k in range(4))
+        return output_2025 * fm.power(1.0 + growth, years + 1.0) / year_2025
+    return capacity_2026 / 4.0 * fm.power(1.0 + growth, years)
+
+
 @dataclass
 class ChinaSupply:
     """The US makers' China supply, one row per chip: units in stock for China, units in production for
@@ -50,12 +62,15 @@ class ChinaSupply:
     limit: np.ndarray
 
     @classmethod
-    def start(cls, cat: CatalogueArrays, us_china_production_share: float) -> ChinaSupply:
+    def start(cls, cat: CatalogueArrays, us_china_production_share: float,
+              sold_from_stock: np.ndarray) -> ChinaSupply:
+        """The supply at the start: each chip's stock less what the backcast already sold out of it
+        (``History.from_stock``: what was sold before the run is not for sale again)."""
         n = len(cat.names)
         limit = supply.china_production_limit(cat.is_us, cat.china_part, cat.us_units_per_quarter,
                                               cat.china_units_per_quarter, us_china_production_share)
-        return cls(cat.stock_units.copy(), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n),
-                   limit)
+        stock = np.maximum(cat.stock_units - sold_from_stock, 0.0)
+        return cls(stock, np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), limit)
 
     def first_production(self, may_sell: np.ndarray) -> None:
         """What makers may sell in the first quarter arrives in it, and is what they expect to sell."""
@@ -179,13 +194,15 @@ class DomesticChipmaker(Chipmaker):
         self.pace_roadmap()
 
     def set_capacity(self) -> None:
-        """Foundry capacity: the 2026 level growing at ``domestic_capacity_growth`` per year, plus what
-        reinvested revenue bought; ``HBMPool.allocate`` then bounds it by HBM."""
+        """Foundry capacity: its ``foundry_path`` (before 2026 its 2025 output, from 2026 its 2026 level,
+        growing at ``domestic_capacity_growth`` a year), plus what reinvested revenue bought;
+        ``HBMPool.allocate`` then bounds it by HBM."""
         if self.capacity_2026 is None:
             self.foundry_capacity = self.capacity = math.inf
             return
-        growth = fm.power(1.0 + self.model.p.domestic_capacity_growth, years_since_2026(self.model.quarter))
-        self.foundry_capacity = self.capacity_2026 / 4.0 * growth + self.added_capacity
+        self.foundry_capacity = foundry_path(self.capacity_2026, self.spec.capacity.output_2025,
+                                             self.model.p.domestic_capacity_growth,
+                                             self.model.quarter) + self.added_capacity
         self.hbm_ceiling = math.inf
         self.capacity = self.foundry_capacity
 
@@ -211,9 +228,11 @@ class DomesticChipmaker(Chipmaker):
             self.model.reschedule_releases(self.index, shift)
 
     def book_sales(self, revenue_usd: float) -> float:
-        """As every maker; it also reinvests ``capacity_reinvest_share`` of revenue above plan."""
+        """As every maker; from 2026 it also reinvests ``capacity_reinvest_share`` of revenue above plan
+        (before 2026 its output is the record's path, ``foundry_path``, which any investment then made
+        already shows)."""
         surplus = super().book_sales(revenue_usd)
-        if surplus > 0:
+        if surplus > 0 and years_since_2026(self.model.quarter) >= 0.0:
             self.invest_in_capacity(surplus)
         return surplus
 

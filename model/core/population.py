@@ -107,7 +107,7 @@ class DeveloperArrays:
 @dataclass(frozen=True)
 class InstalledBase:
     """China's installed AI compute at the start (effective H100e), its US share and each maker's
-    share of its stack's compute (``InstalledBase.of`` the backcast, ``ChipMarketModel.history_before``)."""
+    share of its stack's compute (``InstalledBase.of`` the backcast, ``model.core.backcast``)."""
 
     h100e: float
     us_share: float
@@ -121,31 +121,6 @@ class InstalledBase:
         total, us = float(by_maker.sum()), float(by_maker[is_us].sum())
         stack = np.where(is_us, us, total - us)
         return cls(total, us / total if total > 0 else 0.0, by_maker / np.where(stack > 0, stack, 1.0))
-
-
-@dataclass(frozen=True)
-class History:
-    """The backcast before a quarter: units of each chip bought in China and still in service, and the
-    cumulative domestic purchases (effective H100e, undepreciated: the ecosystem's learning curve)."""
-
-    units: np.ndarray  # (chips,)
-    domestic_h100e: float
-
-
-def history_units(cat: CatalogueArrays, on_sale: np.ndarray, stack: np.ndarray, dollars: float) -> np.ndarray:
-    """(chips,) units one stack's ``dollars`` bought in a past quarter: each maker with a chip in
-    ``on_sale`` gets its ``history_share`` of the dollars (renormalised; evenly if all are 0) and spends
-    it evenly on those chips at catalogue prices. With nothing on sale the stack's first chips (the
-    earliest release in ``stack``) are bought."""
-    chips = on_sale if on_sale.any() else stack & (cat.release == cat.release[stack].min())
-    units = np.zeros(len(cat.names))
-    makers = np.unique(cat.maker_of_chip[chips])
-    weight = cat.history_share[makers]
-    weight = weight / weight.sum() if weight.sum() > 0 else np.full(len(makers), 1.0 / len(makers))
-    for m, w in zip(makers, weight, strict=True):
-        mine = chips & (cat.maker_of_chip == m)
-        units[mine] = dollars * w / float(mine.sum()) / cat.price_usd[mine]
-    return units
 
 
 def create_population(rng: np.random.Generator, p, initial: InstalledBase,

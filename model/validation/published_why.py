@@ -32,24 +32,25 @@ def _num(x: float) -> str:
 #: ``{capacity}`` a domestic maker's (``Maker.capacity``).
 WHY: dict[str, str] = {
     "installed_2026": (
-        "The installed base is a backcast chip by chip: spending in the {history_quarters} quarters before "
-        "2026 (demand_2026_usd {demand_2026} / (1 + demand_growth) in 2025, falling history_growth "
-        "({history_growth}) a year before it), split by each year's US share of purchases "
-        "(§E4: 54% in 2025) and each maker's historical share, spent evenly on the chips each maker sold "
-        "in China then at catalogue prices and depreciated over depreciation_years ({depreciation_years}); "
-        "it spends 2025's US share on H20s and RTX Pro 6000Ds, where Nvidia's reported China revenue "
-        "after 2025Q1 was near zero, and it adds 2026Q1's purchases and smuggled chips, which Epoch's "
-        "figure excludes."),
+        "The installed base is a backcast chip by chip over the {history_quarters} quarters before 2026 "
+        "(model.core.backcast): the domestic makers' foundry output (Huawei's and Cambricon's sourced 2025 "
+        "output, the others' 2026 capacity, on domestic_capacity_growth, {capacity_growth} a year) and the "
+        "US share of each year's spending (§E4: 54% in 2025 of demand_2026_usd {demand_2026} / "
+        "(1 + demand_growth), falling history_growth ({history_growth}) a year before it) spent evenly on "
+        "the US chips on sale then (a chip out of production only from its stock), depreciated over "
+        "depreciation_years ({depreciation_years}); it spends 2025's US share on H20s and RTX Pro 6000Ds, "
+        "where Nvidia's reported China revenue after 2025Q1 was near zero, and it adds 2026Q1's purchases "
+        "and smuggled chips, which Epoch's figure excludes."),
     "installed_2026_flop": (
         "The replay's legal sales since 2022Q4 alone exceed Epoch's figure before anything bought earlier "
         "is added, because the replay sells Nvidia's China parts in calibrated volumes (A800, H800, then "
-        "over a million H20 in 2024) and domestic chips at the backcast capacity, while Epoch's figure is a "
-        "derived share of a world stock counted at 8-bit OP/s (grade L)."),
+        "over a million H20 in 2024) and domestic chips at their foundry output (rows below), while "
+        "Epoch's figure is a derived share of a world stock counted at 8-bit OP/s (grade L)."),
     "added_2025": (
-        "The two agree by offsetting differences: the replay sells fewer domestic chips than Bernstein "
-        "counts (the domestic row below) but about a quarter of them are Ascend 910Cs at {c910_flop} "
-        "FLOP-based H100e each, where Bernstein values every domestic chip at the 910B's FP16-sparse rate "
-        "and calls its total an upper bound."),
+        "The replay sells about as many domestic chips as IDC counts (the domestic row below), but it "
+        "sells Huawei's 2025 output as its newest part, the Ascend 910C at {c910_flop} FLOP-based H100e, "
+        "beside the 910B, where Bernstein values every domestic chip at the 910B's FP16-sparse rate and "
+        "calls its total an upper bound."),
     "added_2025_grey": (
         "Bernstein counts no smuggled chips; the model's grey channel adds up to grey_capacity_usd "
         "({grey_capacity}) a quarter of the budget the legal market did not take, spent on the US chip "
@@ -63,25 +64,28 @@ WHY: dict[str, str] = {
         "The catalogue's one AMD China part, the MI308, sells only in 2025Q1 and 2025Q3 (US licence "
         "requirement in Q2, Beijing's customs ban in Q4), while IDC counts every AMD card shipped to China."),
     "units_domestic_maker": (
-        "The replay sells all {maker} can make, the same in every seed: its 2026 capacity parameter "
-        "({param}, {capacity}) backcast at one growth rate for every domestic maker "
-        "(domestic_capacity_growth, {capacity_growth} a year), not its own 2025 output."),
+        "The replay sells all {maker} can make, the same in every seed: with no 2025 count from a source "
+        "other than IDC, its 2026 capacity parameter ({param}, {capacity}) backcast at "
+        "domestic_capacity_growth ({capacity_growth} a year)."),
+    "units_domestic_sourced": (
+        "Not a test of behaviour: the replay sells {maker}'s 2025 output, which the model takes from "
+        "another source ({output_2025}: {output_source}); the row compares that source with IDC's count."),
     "units_2025_domestic": (
-        "Each domestic maker sells its whole capacity, backcast from its 2026 capacity parameter at one "
-        "growth rate (domestic_capacity_growth, {capacity_growth} a year): Huawei below IDC's count, "
-        "Cambricon, T-Head and Kunlunxin above it (rows above)."),
+        "Each domestic maker sells its whole foundry output: Huawei's and Cambricon's 2025 output from "
+        "sources other than IDC, T-Head's, Kunlunxin's and Moore Threads' 2026 capacity parameters "
+        "backcast at domestic_capacity_growth ({capacity_growth} a year), so the sum checks those "
+        "backcasts and sources against IDC (rows above)."),
     "units_2025_all": (
         "The model counts legal sales of data-centre parts (the US makers' blocked quarters and the "
         "domestic backcast, rows above), while IDC counts every accelerator card shipped to China, incl. "
         "low-end and workstation cards and probably grey imports."),
     "huawei_2025": (
-        "The replay's Huawei 2025 is its 2026 capacity parameter (huawei_capacity_2026, {huawei_capacity}) "
-        "backcast at domestic_capacity_growth ({capacity_growth} a year) and all sold, not SemiAnalysis's "
-        "count of the TSMC dies and HBM stacks Huawei holds."),
+        "Not a test: the model takes Huawei's 2025 output from this estimate (Capacity.output_2025) and the "
+        "replay sells all of it; the row shows that it does."),
     "huawei_2025_us_gov": (
-        "The US government's figure is a ceiling ('no more than') on advanced chips, while the replay's is "
-        "the backcast of huawei_capacity_2026 ({huawei_capacity}) at domestic_capacity_growth "
-        "({capacity_growth} a year), all sold."),
+        "The US government's figure is a ceiling ('no more than') on the advanced chips SMIC can make, "
+        "while the model takes SemiAnalysis's 805k, which also counts Ascends made from the TSMC dies "
+        "Huawei obtained before the 2024 ban (§B1); the two sources disagree by 4x."),
     "huawei_2026_hbm": (
         "The forward run binds Huawei by HBM as SemiAnalysis does: the pool (hbm_stockpile_2026 "
         "{hbm_stockpile} stacks drawn over {hbm_drawdown} quarters plus domestic_hbm_2026 {domestic_hbm} a "
@@ -120,7 +124,7 @@ WHY: dict[str, str] = {
 
 def _why_values() -> dict[str, str]:
     """The defaults the sentences of ``WHY`` name, formatted."""
-    from model.core.chip_market import HISTORY_QUARTERS
+    from model.core.backcast import HISTORY_QUARTERS
     from model.core.parameters import DEFAULTS
     from model.core.reporters import USD_PER_H100E
 
@@ -159,7 +163,9 @@ def why(key: str, maker: catalogue.Maker | None = None) -> str:
     values = _why_values()
     if maker is not None and maker.capacity is not None:
         values.update(maker=maker.name, param=maker.capacity.param,
-                      capacity=_num(float(DEFAULTS[maker.capacity.param])))
+                      capacity=_num(float(DEFAULTS[maker.capacity.param])),
+                      output_2025=_num(maker.capacity.output_2025),
+                      output_source=maker.capacity.output_2025_source.split(":")[0])
     return WHY[key].format(**values)
 
 
@@ -167,6 +173,7 @@ def why(key: str, maker: catalogue.Maker | None = None) -> str:
 def _units_why(maker: catalogue.Maker) -> str:
     """The sentence for a maker's 2025 units: its own (US makers), or the domestic backcast's."""
     if maker.is_domestic:
-        return why("units_domestic_maker", maker)
+        sourced = maker.capacity is not None and maker.capacity.output_2025 > 0
+        return why("units_domestic_sourced" if sourced else "units_domestic_maker", maker)
     key = f"units_{maker.reporter_key}"
     return why(key) if key in WHY else why("units_2025_all")

@@ -167,9 +167,10 @@ SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_adv
 
 #: One line per miss larger than 10 points of share (or a factor of two in a level), written after
 #: looking at the table: the mechanism the model lacks, or the mismatch of measures.
-_CAMBRICON_BACKCAST = ("capacity backcast: one growth rate for all domestic makers puts Cambricon's "
-                       "pre-2026 output at its 2026 assumption (300k) discounted at 50% a year; its revenue "
-                       "rose 4.5x in 2025 (§B2), so its 2024 output was far smaller")
+_CAMBRICON_BACKCAST = ("capacity backcast: Cambricon's output before 2025 is its 2025 output (142k, "
+                       "Goldman, §B2) discounted at domestic_capacity_growth (50% a year), one rate for all "
+                       "domestic makers; its revenue rose 4.5x in 2025 (§B2), so its 2024 output was far "
+                       "smaller")
 _IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, "
               "RTX-class) and probably grey imports; the catalogue has only data-centre parts (Nvidia's "
               "booked China revenue, $5.5B in Feb-Apr and $2.8B in Aug-Oct 2025, cannot pay for 2.2M "
@@ -188,7 +189,6 @@ REASONS: dict[tuple[str, str], str] = {
     ("2024Q1", "cambricon_revenue"): _CAMBRICON_BACKCAST,
     ("2024Q2", "cambricon_revenue"): _CAMBRICON_BACKCAST,
     ("2024Q3", "cambricon_revenue"): _CAMBRICON_BACKCAST,
-    ("2025", "ai_accelerator_shipments_china_cambricon"): _CAMBRICON_BACKCAST,
     ("2025", "ai_accelerator_shipments_china_all"): _IDC_UNITS,
     ("2025", "ai_accelerator_shipments_china_nvidia"): _IDC_UNITS,
     ("2025", "ai_accelerator_shipments_china_amd"): (
