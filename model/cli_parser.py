@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     discover = sub.add_parser("discover", help="scenario discovery (PRIM): which futures make a reporter "
                               "cross a threshold (docs/EXPLORING.md)")
     discover.add_argument("dir", help="the sweep's output folder")
-    discover.add_argument("--reporter", default="us_stack_share", help="reporter at the last quarter "
-                          "(default us_stack_share)")
+    discover.add_argument("--reporter", default=None, help="reporter at the last quarter "
+                          "(default us_share_legal, the headline's legal-channel share)")
     discover.add_argument("--below", type=_float, default=None,
                           help="a run fails when the reporter is below X")
     discover.add_argument("--above", type=_float, default=None,
@@ -77,12 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "sweep's futures: regret, satisficing, trade-off frontier (docs/EXPLORING.md)")
     robust.add_argument("dir",
                         help="the sweep's output folder (an experiment with [levers] and [uncertainties])")
-    robust.add_argument("--reporter", default="us_stack_share",
-                        help="the outcome to keep high (default us_stack_share)")
+    robust.add_argument("--reporter", default=None,
+                        help="the outcome to keep high (default us_share_legal, the headline's legal-channel "
+                        "share)")
     robust.add_argument("--cost", default="china_compute_h100e",
                         help="the outcome to keep low (default china_compute_h100e)")
-    robust.add_argument("--target", type=_float, default=0.5,
-                        help="satisficing: the reporter at least this (default 0.5)")
+    robust.add_argument("--target", type=_float, default=None,
+                        help="satisficing: the reporter at least this (default 0.25)")
     robust.add_argument("--cap", type=_float, default=None,
                         help="satisficing: the cost at most this, in its raw unit (default: no cap)")
     robust.add_argument("--rank-by", default="max_regret",

@@ -47,9 +47,9 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 #: The PRIM boxes the docs quote (README, docs/EXPLORING.md): (reporter, condition, policy pins).
 DISCOVER = (
-    ("us_stack_share", ("--below", "0.3"),
+    ("us_share_legal", ("--below", "0.05"),
      ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
-    ("us_stack_share", ("--below", "0.3"),
+    ("us_share_legal", ("--below", "0.3"),
      ("export_regime=lagged", "us_volume_cap_share=0.5", "export_tpp_cap=21000")),
     ("us_stack_share_incl_offshore", ("--below", "0.6"),
      ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),

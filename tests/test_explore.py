@@ -171,7 +171,7 @@ def test_regret_and_ranking_on_a_hand_computed_table(tmp_path):
                              "domestic_efficiency": 0.5 + future / 10, "us_stack_share": share + delta,
                              "china_compute_h100e": cost})
     sweep = fake_sweep(pd.DataFrame(rows), ["export_regime"], ["domestic_efficiency"], tmp_path)
-    r = robustness(sweep, target=0.45)
+    r = robustness(sweep, "us_stack_share", target=0.45)
     ranking = r.ranking.set_index("policy")
     labels = {p: f"export_regime={p}" for p in table}
     # regret P1: 0, .3, .1  P2: .2, 0, .2  P3: .1, .2, 0
@@ -185,7 +185,7 @@ def test_regret_and_ranking_on_a_hand_computed_table(tmp_path):
     assert r.ranking["policy"].tolist() == [labels["P3"], labels["P2"], labels["P1"]]
     assert ranking.loc[labels["P1"], "mean"] == pytest.approx(1.3 / 3)
     # with a cap on compute of 15: P3 (cost 20) never satisfices
-    assert (robustness(sweep, target=0.45, cap=15).ranking.set_index("policy")
+    assert (robustness(sweep, "us_stack_share", target=0.45, cap=15).ranking.set_index("policy")
             .loc[labels["P3"], "satisficing"] == 0)
     # frontier on medians (share up, compute down): P1 (0.5, 10) dominates P3 (0.5, 20); P2 (0.4, 5) stays
     pareto = r.frontier.set_index("policy")["pareto"]
@@ -202,7 +202,7 @@ def test_lever_combinations_with_identical_outcomes_are_one_policy(tmp_path):
                          "us_stack_share": share, "china_compute_h100e": 1.0})
     sweep = fake_sweep(pd.DataFrame(rows), ["export_regime", "us_volume_cap_share"], ["domestic_efficiency"],
                        tmp_path)
-    r = robustness(sweep)
+    r = robustness(sweep, "us_stack_share")
     assert sorted(r.ranking["policy"]) == ["export_regime=h20",
                                            "export_regime=lagged, us_volume_cap_share=0.5",
                                            "export_regime=lagged, us_volume_cap_share=1"]
@@ -219,7 +219,7 @@ def test_regret_table_and_pareto_mask_directly():
 def test_robust_refuses_a_sweep_without_levers(tmp_path):
     sweep = fake_sweep(synthetic_failures(50), [], ["huawei_capacity_2026"], tmp_path)
     with pytest.raises(UsageError, match="a sweep without levers"):
-        robustness(sweep)
+        robustness(sweep, "us_stack_share")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_robust_and_discover_commands_write_their_folders(tiny_sweep, capsys):
 
 @pytest.mark.parametrize("args, fragment", [
     (["discover", "{dir}", "--reporter", "us_share", "--below", "0.3"], "unknown reporter"),
-    (["discover", "{dir}", "--below", "-1"], "no run has us_stack_share < -1"),
+    (["discover", "{dir}", "--below", "-1"], "no run has us_share_legal < -1"),
     (["discover", "{dir}", "--below", "0.3", "--policy", "export_regime=ban"], "was not run"),
     (["discover", "{dir}", "--below", "0.3", "--policy", "n_developers=30"], "not a lever"),
     (["discover", "{dir}"], "exactly one of --below X or --above X"),

@@ -49,7 +49,7 @@ from model.analysis.futures import (  # noqa: E402
     slug,
     uncertainties_of,
 )
-from model.analysis.labels import fmt_value  # noqa: E402
+from model.analysis.labels import HEADLINE_REPORTER, fmt_value  # noqa: E402
 from model.analysis.sweep_data import Sweep, load_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
@@ -368,7 +368,7 @@ def _ema_version() -> str | None:
         return None
 
 
-def discover_folder(folder: str, reporter: str, below: float | None, above: float | None,
+def discover_folder(folder: str, reporter: str | None, below: float | None, above: float | None,
                     policy: list[str], min_density: float, box: int | None) -> tuple[Discovery, Path]:
     """``chipstack discover DIR ...``: check the arguments, run PRIM on the sweep in ``folder``, write
     its files; return the discovery and the folder written (the CLI prints them)."""
@@ -378,7 +378,7 @@ def discover_folder(folder: str, reporter: str, below: float | None, above: floa
         raise UsageError(f"--min-density {min_density}: allowed: a number in (0, 1]")
     sweep = load_sweep(folder)
     direction, threshold = ("below", below) if below is not None else ("above", above)
-    d = discover(sweep, reporter, threshold, direction, policy, min_density, box)
+    d = discover(sweep, reporter or HEADLINE_REPORTER, threshold, direction, policy, min_density, box)
     return d, write_discovery(sweep, d)
 
 

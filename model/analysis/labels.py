@@ -14,6 +14,9 @@ from model.core.parameters import PARAMS_BY_NAME
 from model.core.policy import CHINA_STANCES, US_REGIMES
 from model.core.reporters import REPORTERS_BY_NAME
 
+#: The headline's lead reporter (issue 26: the legal-channel share), the default outcome of ``robust`` and
+#: ``discover``.
+HEADLINE_REPORTER = "us_share_legal"
 ORDERS = {"export_regime": tuple(US_REGIMES), "china_import_policy": tuple(CHINA_STANCES)}
 NICE_NAMES = {
     "export_regime": "US export regime",

@@ -6,7 +6,7 @@ combination) ran on the same futures (sample points) with the same seeds (common
 A future's outcome for a policy is the mean over its replications of the reporter at the last
 quarter. For each policy, across the futures:
 
-- ``mean``, ``p10``, ``p50``, ``p90`` of the reporter R (default ``us_stack_share``, larger is better)
+- ``mean``, ``p10``, ``p50``, ``p90`` of the reporter R (default ``us_share_legal``, larger is better)
   and the median and 10th/90th percentiles of the cost C (default ``china_compute_h100e``, smaller is
   better);
 - the *satisficing share*: the share of futures where R >= ``--target`` and (with ``--cap``) C <= cap;
@@ -50,12 +50,14 @@ from model.analysis.futures import (  # noqa: E402
     policy_label,
     uncertainties_of,
 )
-from model.analysis.labels import reporter_label, reporter_scale  # noqa: E402
+from model.analysis.labels import HEADLINE_REPORTER, reporter_label, reporter_scale  # noqa: E402
 from model.analysis.sweep_data import Sweep, load_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
 DPI = 110
-DEFAULT_TARGET = 0.5
+#: Satisficing target of the default reporter: a quarter of China's installed compute on US chips sold to it
+#: through the channels the US decides (an analysis choice, not a model assumption; ``--target``).
+DEFAULT_TARGET = 0.25
 #: --rank-by: the sort key (column, ascending) before the tie-breaks.
 RANKINGS = {"max_regret": ("max_regret", True), "satisficing": ("satisficing", False),
             "mean": ("mean", False), "p10": ("p10", False)}
@@ -133,7 +135,7 @@ def pareto_mask(benefit: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return keep
 
 
-def robustness(sweep: Sweep, reporter: str = "us_stack_share", cost: str = "china_compute_h100e",
+def robustness(sweep: Sweep, reporter: str = HEADLINE_REPORTER, cost: str = "china_compute_h100e",
                target: float = DEFAULT_TARGET, cap: float | None = None,
                rank_by: str = "max_regret") -> Robustness:
     """Per-policy robustness statistics of a levers+uncertainties sweep. Raises UsageError."""
@@ -331,10 +333,11 @@ def write_robustness(sweep: Sweep, r: Robustness) -> Path:
     return target
 
 
-def robust_folder(folder: str, reporter: str, cost: str, target: float, cap: float | None,
+def robust_folder(folder: str, reporter: str | None, cost: str, target: float | None, cap: float | None,
                   rank_by: str) -> tuple[Robustness, Path]:
     """``chipstack robust DIR ...``: the robustness of each policy in the sweep in ``folder``, its files
     written; return it and the folder written (the CLI prints them)."""
     sweep = load_sweep(folder)
-    r = robustness(sweep, reporter, cost, target, cap, rank_by)
+    target = DEFAULT_TARGET if target is None else target
+    r = robustness(sweep, reporter or HEADLINE_REPORTER, cost, target, cap, rank_by)
     return r, write_robustness(sweep, r)
