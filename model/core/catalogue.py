@@ -191,8 +191,8 @@ MAKERS: tuple[Maker, ...] = (
             "~142k (2025, Goldman) -> plan ~500k (2026) at ~20% yield (Bloomberg, §B2, M)",
             (142_000, 500_000),
             output_2025=142_000, output_2025_source=(
-                "~142k units in 2025 (Goldman, via Bloomberg Dec 2025, §B2 M); IDC's 116k shipped (§C4, M) "
-                "is scored against it")),
+                "Goldman Sachs estimate, via Bloomberg (Dec 2025): ~142k units in 2025 (§B2, M); IDC's 116k "
+                "shipped (§C4, M) is scored against it")),
         capacity_source=(
             "Parameter cambricon_capacity_2026: ~142k units 2025 -> plan ~500k 2026 at ~20% yield "
             "(Bloomberg, §B2, M); default 300k between them."),

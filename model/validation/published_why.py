@@ -65,16 +65,16 @@ WHY: dict[str, str] = {
         "requirement in Q2, Beijing's customs ban in Q4), while IDC counts every AMD card shipped to China."),
     "units_domestic_maker": (
         "The replay sells all {maker} can make, the same in every seed: with no 2025 count from a source "
-        "other than IDC, its 2026 capacity parameter ({param}, {capacity}) backcast at "
-        "domestic_capacity_growth ({capacity_growth} a year)."),
+        "other than IDC, its 2026 capacity parameter ({param}, {capacity}) backcast at the replay's "
+        "domestic_capacity_growth ({replay_capacity_growth} a year, calibrated on 2022Q4-2024Q4)."),
     "units_domestic_sourced": (
         "Not a test of behaviour: the replay sells {maker}'s 2025 output, which the model takes from "
         "another source ({output_2025}: {output_source}); the row compares that source with IDC's count."),
     "units_2025_domestic": (
         "Each domestic maker sells its whole foundry output: Huawei's and Cambricon's 2025 output from "
         "sources other than IDC, T-Head's, Kunlunxin's and Moore Threads' 2026 capacity parameters "
-        "backcast at domestic_capacity_growth ({capacity_growth} a year), so the sum checks those "
-        "backcasts and sources against IDC (rows above)."),
+        "backcast at the replay's domestic_capacity_growth ({replay_capacity_growth} a year), so the sum "
+        "checks those backcasts and sources against IDC (rows above)."),
     "units_2025_all": (
         "The model counts legal sales of data-centre parts (the US makers' blocked quarters and the "
         "domestic backcast, rows above), while IDC counts every accelerator card shipped to China, incl. "
@@ -127,6 +127,7 @@ def _why_values() -> dict[str, str]:
     from model.core.backcast import HISTORY_QUARTERS
     from model.core.parameters import DEFAULTS
     from model.core.reporters import USD_PER_H100E
+    from model.validation.replay import replay_spec
 
     cat = catalogue_arrays()
     leader = next(m for m in catalogue.makers() if m.name == DOMESTIC_LEADER)
@@ -135,6 +136,7 @@ def _why_values() -> dict[str, str]:
         return f"{values[cat.names.index(name)]:.2f}"
 
     d = DEFAULTS
+    replay_growth = replay_spec()[0].get("domestic_capacity_growth", d["domestic_capacity_growth"])
     return {
         "demand_2026": f"${d['demand_2026_usd'] / 1e9:.0f}B", "demand_growth": f"{d['demand_growth']:.0%}",
         "history_quarters": str(HISTORY_QUARTERS), "usd_per_h100e": f"${USD_PER_H100E / 1e3:.0f}k",
@@ -151,6 +153,7 @@ def _why_values() -> dict[str, str]:
         "hbm_huawei": f"{leader.hbm_stacks_per_chip:g}",
         "domestic_efficiency": f"{d['domestic_efficiency']:g}",
         "history_growth": f"{d['history_growth']:.0%}",
+        "replay_capacity_growth": f"{replay_growth:.0%}",
         "us_compute_2026": _num(float(d["us_compute_2026_h100e"])),
         "us_compute_growth": f"{d['us_compute_growth']:g}",
     }
