@@ -121,7 +121,7 @@ def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarr
     itself is 0 and exp(0) = 1, exp(-inf) = 0."""
     avt = A.T[:, access_class]
     available_t = avt > 0
-    if (A > 0).sum(axis=1).max(initial=0) <= 1:
+    if max((sum(row) for row in (A > 0).tolist()), default=0) <= 1:
         return normalised_shares(available_t.astype(float), avt)
     return normalised_shares(exp_pull(pull_t, available_t), avt)
 
@@ -155,18 +155,22 @@ def within_ecosystem_weights(
     ecosystem_of_chip: np.ndarray,
     n_ecosystems: int,
     weights: np.ndarray | None = None,
+    of_ecosystem: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each access class c: A_ce = sum_{j in e, allowed} exp(base_j), and P(j | c, e).
 
     ``allowed_by_class`` is (classes x chips) boolean. Returns (A: classes x E, within: classes x J).
     Utilities are shifted by their maximum before exponentiating (``chip_weights``; pass its result as
-    ``weights`` to reuse it); the shift cancels in every share.
+    ``weights`` to reuse it); the shift cancels in every share. ``of_ecosystem`` (E x J, bool: chip j is
+    of ecosystem e) may be passed when the caller keeps it.
     """
     w = (chip_weights(base) if weights is None else weights) * allowed_by_class
     # A[c, e] = sum of w[c, j] over the chips j of ecosystem e: masked row sums (no BLAS product,
     # whose kernel, and so whose rounding, depends on the CPU), all (c, e) rows in one reduction
-    of_ecosystem = ecosystem_of_chip[None, :] == np.arange(n_ecosystems)[:, None]  # (E x J)
+    if of_ecosystem is None:
+        of_ecosystem = ecosystem_of_chip[None, :] == np.arange(n_ecosystems)[:, None]  # (E x J)
     A = (w[:, None, :] * of_ecosystem[None, :, :]).sum(axis=2)
-    denom = A[:, ecosystem_of_chip]
-    within = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
+    # A_ce = 0 only when every w of (c, e) is 0 (a sum of non-negative numbers): dividing those by 1
+    # gives the 0 they are, and every other w / A_ce is the division itself
+    within = w / np.where(A > 0, A, 1.0)[:, ecosystem_of_chip]
     return A, within
