@@ -297,9 +297,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
-        # both US makers ask each quarter: the answer is kept while its inputs stay the same
+        # both US makers ask each quarter: the answer is kept while its inputs stay the same (a stock
+        # matters only for a chip no longer made then: ``on_sale`` reads it for no other)
         key = (self.quarter, when, self.us_government.rule, self.release.tobytes(),
-               (self.supply.stock > 0).tobytes())
+               ((self.supply.stock > 0) & (when >= cat.end_of_production)).tobytes())
         if key == self._sellable[0]:
             return self._sellable[1]
         to_anyone, to_licensed = self.us_government.exportable()

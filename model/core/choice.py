@@ -109,7 +109,7 @@ def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
 def normalised_shares(exp_z: np.ndarray, avt: np.ndarray) -> np.ndarray:
     """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in place of ``exp_z``."""
     z = np.multiply(exp_z, avt, out=exp_z)
-    total = z.sum(axis=0)
+    total = np.add.reduce(z, axis=0)  # z.sum(axis=0) without its Python wrapper
     np.divide(z, total, out=z, where=total > 0)
     return z
 

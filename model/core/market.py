@@ -25,6 +25,9 @@ import numpy as np
 from model.core.catalogue import SALE_QUARTERS, CatalogueArrays
 from model.core.choice import chip_weights, ecosystem_shares_t, within_ecosystem_weights
 
+#: ``ndarray.sum`` and ``.any`` are these reductions behind a Python wrapper (the same operation)
+_sum, _any = np.add.reduce, np.logical_or.reduce
+
 
 @dataclass
 class Clearing:
@@ -101,8 +104,8 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     rounds = 0
     for rounds in range(1, max_rounds + 1):
         exhausted = capacity <= 0
-        if exhausted.any():
-            allowed = allowed_by_class & ~(groups & exhausted[:, None]).any(axis=0)[None, :]
+        if _any(exhausted):
+            allowed = allowed_by_class & ~_any(groups & exhausted[:, None], axis=0)[None, :]
         else:
             allowed = allowed_by_class
         A, within = within_ecosystem_weights(offer.base, allowed, ecosystem_of_chip, n_eco, weights,
@@ -112,13 +115,13 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
         class_eco = np.bincount(eco_class, weights=wanted_t.ravel(), minlength=n_eco * n_class)
         class_eco = np.ascontiguousarray(class_eco.reshape(n_eco, n_class).T)  # (C x E)
-        chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
+        chip_spend = _sum(class_eco[:, ecosystem_of_chip] * within, axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
             orders = chip_units  # not written to below
-        group_units = (groups * chip_units).sum(axis=1)  # (K,) masked row sums, no BLAS
+        group_units = _sum(groups * chip_units, axis=1)  # (K,) masked row sums, no BLAS
         short = group_units > capacity
-        any_short = bool(short.any())
+        any_short = bool(_any(short))
         group_fill = np.ones(n_groups)
         if any_short:
             np.divide(capacity, group_units, out=group_fill, where=short)
@@ -128,22 +131,22 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
         filled = within * fill  # (C x J)
         per_class = np.concatenate((filled, filled * compute_per_usd))  # (2C x J)
-        shares = (chip_is_maker[:, None, :] * per_class[None, :, :]).sum(axis=2)  # (M x 2C), no BLAS
+        shares = _sum(chip_is_maker[:, None, :] * per_class[None, :, :], axis=2)  # (M x 2C), no BLAS
         remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
         sold = chip_units * fill
         chips_sold = chips_sold + sold
-        capacity -= (groups * sold).sum(axis=1)
+        capacity -= _sum(groups * sold, axis=1)
         if any_short:
             # a short group whose own ratio was the binding one for all its chips is exhausted and
             # leaves the next round (a chip held lower by another group leaves this one some supply)
             held = groups & (fill[None, :] < group_fill[:, None]) & (chip_units[None, :] > 0)
-            held_lower = held.any(axis=1)
+            held_lower = _any(held, axis=1)
             capacity[short & ~held_lower] = 0.0
         np.maximum(capacity, 0.0, out=capacity)
         np.maximum(remaining, 0.0, out=remaining)
         # stop when nothing is left to serve, or when no maker ran short this round (then the
         # unserved rest has no legal supply at all and another round would change nothing)
-        if not any_short or remaining.sum() <= all_served:
+        if not any_short or _sum(remaining) <= all_served:
             break
     return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)
 
@@ -183,7 +186,7 @@ def buy_from_makers(bought_t: np.ndarray, wanted_t: np.ndarray, ecosystem_of_mak
         wanted_m = wanted_t[ecosystem_of_maker]  # (M x n)
         per_dev = shares[:, share_cols]  # (M x 2n): spend share, then compute share, per developer
         bought_t += wanted_m * per_dev[:, n:]
-        return (wanted_m * per_dev[:, :n]).sum(axis=0)
+        return _sum(wanted_m * per_dev[:, :n], axis=0)
     served = np.zeros(n)
     spend_cols, compute_cols = share_cols[:n], share_cols[n:]
     for m, e in enumerate(ecosystem_of_maker):
