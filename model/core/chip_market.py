@@ -231,7 +231,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         revenue = sales.chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
-            maker.book_sales(float(revenue[maker.products].sum()))
+            maker.book_sales(float(revenue[maker.chips].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
         self.ledger.step(self.depreciation, self.developers.new_units(self.developers.frontier_chip,
                                                                        sales.chips_sold))

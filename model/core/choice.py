@@ -52,10 +52,28 @@ def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.n
     """Utility every developer gets from each chip: price*log(perf/cost[$k]) + ecosystem*maturity
     - policy_risk*risk."""
     return (
-        w.price * fm.log(perf / (cost / 1000.0))
+        w.price * _log_kept(perf / (cost / 1000.0))
         + w.ecosystem * maturity_of_chip
         - w.policy_risk * risk_of_chip
     )
+
+
+_LOGS: dict[bytes, np.ndarray] = {}  # (J,) float64 bytes -> fm.log of them
+
+
+def _log_kept(x) -> np.ndarray:
+    """``fm.log(x)``, kept for a (J,) float array seen before (buyers' costs often stay the same from one
+    quarter to the next: the log of 30 numbers is ~25 numpy calls, a look-up is one)."""
+    if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64):
+        return fm.log(x)
+    key = x.tobytes()
+    out = _LOGS.get(key)
+    if out is None:
+        if len(_LOGS) >= 256:
+            _LOGS.clear()
+        out = _LOGS[key] = fm.log(x)
+        out.setflags(write=False)
+    return out
 
 
 def ecosystem_pull(own_share: np.ndarray, peer_share: np.ndarray, taste: np.ndarray, pressure: np.ndarray,

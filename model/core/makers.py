@@ -81,6 +81,11 @@ class Chipmaker(mesa.Agent):
         self.name = self.spec.name
         self.ecosystem = ECOSYSTEMS[cat.ecosystem_of_maker[index]]
         self.products = cat.maker_of_chip == index  # (J,) its chips
+        rows = np.flatnonzero(self.products)
+        contiguous = rows.size and rows[-1] - rows[0] + 1 == rows.size
+        #: its chips as a slice when they are contiguous in the catalogue (the same elements, in order, as
+        #: ``products`` selects, without a gather), else ``products``
+        self.chips = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else self.products
         self.revenue_usd = 0.0  # this quarter
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0

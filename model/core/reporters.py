@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, lru_cache, partial
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import mesa
@@ -230,7 +230,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "china_effective_compute_h100e": sum(ledger.compute(c, model.perf) for c in CHINA_CHANNELS),
         "us_compute_h100e": us_compute,
         "frontier_gap": frontier_gap(model),
-        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].products].sum()),
+        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].chips].sum()),
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
         "domestic_ecosystem": float(model.maturity[DOMESTIC]),
         "capability_gap_months": capability_gap_months(
@@ -252,14 +252,22 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:
         units, rev = columns[maker.name]
-        values[units] = float(model.chips_sold[maker.products].sum())
-        values[rev] = float(revenue[maker.products].sum())
+        values[units] = float(model.chips_sold[maker.chips].sum())
+        values[rev] = float(revenue[maker.chips].sum())
     return {name: values[name] for name in model.reporter_names}
 
 
-@lru_cache(maxsize=8)
+_COLUMNS: dict[int, tuple] = {}  # id(makers) -> (makers, maker_columns(makers))
+
+
 def _maker_columns(makers: tuple[Maker, ...]) -> dict[str, tuple[str, str]]:
-    return maker_columns(makers)
+    """``maker_columns(makers)``, kept per makers tuple (by identity: hashing the makers is the cost)."""
+    kept = _COLUMNS.get(id(makers))
+    if kept is None or kept[0] is not makers:
+        if len(_COLUMNS) > 16:
+            _COLUMNS.clear()
+        kept = _COLUMNS[id(makers)] = (makers, maker_columns(makers))
+    return kept[1]
 
 
 def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
