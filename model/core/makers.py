@@ -116,6 +116,7 @@ class USChipmaker(Chipmaker):
             raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
         self.rows = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
         self.table = table
+        self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
 
     def step(self) -> None:
         self.receive_production()
@@ -129,8 +130,9 @@ class USChipmaker(Chipmaker):
         t, r, cat = self.table, self.rows, self.model.catalogue
         t.stock[r] += t.production[r]
         t.production[r] = 0.0
-        ending = cat.end_of_production[r] == self.model.quarter
-        t.stock[r][ending] = cat.stock_units[r][ending]
+        if self.model.quarter in self.last_quarters:  # a product's production ends this quarter
+            ending = cat.end_of_production[r] == self.model.quarter
+            t.stock[r][ending] = cat.stock_units[r][ending]
 
     def expect_orders(self) -> None:
         """Expected China orders of each product: smoothed orders seen last quarter; a product it could
