@@ -97,8 +97,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.depreciation = 1.0 / (4.0 * p.depreciation_years)
 
         # --- the installed base inherited from history (demand follows this run's path backwards)
-        history = self.history_before(self.start)
-        anchor = history if self.start == LEARNING_ANCHOR else self.history_before(LEARNING_ANCHOR)
+        history = self.kept_history(self.start)
+        anchor = history if self.start == LEARNING_ANCHOR else self.kept_history(LEARNING_ANCHOR)
         self.domestic_cumulative_anchor = anchor.domestic_h100e
         self.domestic_cumulative = history.domestic_h100e
         self.ledger = ComputeLedger.start(history.units)
@@ -160,6 +160,21 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     # ------------------------------------------------------------------------------------------
     # Initialisation helpers
+    _HISTORIES: dict = {}  # (class, parameters, catalogue's contents, quarter) -> History, this process
+
+    def kept_history(self, quarter: int) -> History:
+        """``history_before(quarter)``, kept per parameters, catalogue and quarter (all it reads): the
+        replications of a sweep, which differ only in their seed, compute it once per process."""
+        cat = self.catalogue
+        key = (type(self), self.p, quarter, tuple(v.tobytes() if isinstance(v, np.ndarray) else v
+                                                  for v in vars(cat).values()))
+        if key not in self._HISTORIES:
+            if len(self._HISTORIES) >= 64:
+                self._HISTORIES.clear()
+            history = self._HISTORIES[key] = self.history_before(quarter)
+            history.units.setflags(write=False)
+        return self._HISTORIES[key]
+
     def history_before(self, quarter: int) -> History:
         """The chips bought in China in the ``HISTORY_QUARTERS`` before ``quarter``, chip by chip.
 
