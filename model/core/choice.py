@@ -136,11 +136,12 @@ def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarr
     """(E x n) ``logit_shares`` (same bits) for developers of access classes ``access_class`` given A
     (classes x E); ``pull_t`` is the (E x n) pull. Where no class can buy from more than one ecosystem
     (a rationing round after the US stock ran out) no exponential is needed: a finite pull minus
-    itself is 0 and exp(0) = 1, exp(-inf) = 0."""
+    itself is 0 and exp(0) = 1, exp(-inf) = 0; nor a normalisation: 1 x A_ce / A_ce is exactly 1 (the
+    shares are where each developer may buy, 0 or 1)."""
     avt = A.T[:, access_class]
     available_t = avt > 0
     if max((sum(row) for row in (A > 0).tolist()), default=0) <= 1:
-        return normalised_shares(available_t.astype(float), avt)
+        return available_t.astype(float)
     return normalised_shares(exp_pull(pull_t, available_t), avt)
 
 
