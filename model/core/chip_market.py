@@ -165,15 +165,15 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     def kept_history(self, quarter: int) -> History:
         """``history_before(quarter)``, kept per parameters, catalogue and quarter (all it reads): the
         replications of a sweep, which differ only in their seed, compute it once per process."""
-        cat = self.catalogue
-        key = (type(self), self.p, quarter, tuple(v.tobytes() if isinstance(v, np.ndarray) else v
-                                                  for v in vars(cat).values()))
-        if key not in self._HISTORIES:
+        key = (type(self), self.p, quarter, *(v.tobytes() if isinstance(v, np.ndarray) else v
+                                              for v in vars(self.catalogue).values()))
+        history = self._HISTORIES.get(key)
+        if history is None:
             if len(self._HISTORIES) >= 64:
                 self._HISTORIES.clear()
             history = self._HISTORIES[key] = self.history_before(quarter)
             history.units.setflags(write=False)
-        return self._HISTORIES[key]
+        return history
 
     def history_before(self, quarter: int) -> History:
         """The chips bought in China in the ``HISTORY_QUARTERS`` before ``quarter``, chip by chip.
