@@ -168,6 +168,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
                 self._HISTORIES.clear()
             history = self._HISTORIES[key] = self.history_before(quarter)
             history.units.setflags(write=False)
+            history.from_stock.setflags(write=False)
         return history
 
     def history_before(self, quarter: int) -> History:
