@@ -35,8 +35,10 @@ How it is fast: developers are kept sorted by access class (classes change only 
 the licences, which ``kernel_state`` fixes), so every per-class quantity is a scalar over a contiguous
 slice and nothing is gathered per developer; the exponentials of the pulls are taken once per quarter
 (the pull is constant over the rounds; A_ce carries what is available); each round costs about twenty
-passes over n-vectors. ``tests/test_benchmarks.py`` checks that ``sorted_clearing`` gives the model's
-``clear_market`` purchases, units and unmet budget for the same inputs (so both do the same work).
+passes over n-vectors; the multi-megabyte scratch arrays (purchases, the per-ecosystem rows) are kept
+between quarters (``_buffer``) instead of being allocated and page-faulted in again each quarter, and the
+exponentials are taken in place. ``tests/test_benchmarks.py`` checks that ``sorted_clearing`` gives the
+model's ``clear_market`` purchases, units and unmet budget for the same inputs (so both do the same work).
 """
 
 from __future__ import annotations
@@ -82,8 +84,8 @@ def sorted_clearing(demand, w, bounds, allowed_by_class, base, cost, perf, group
     total_demand = max(float(demand.sum()), 1.0)
     rounds = 0
     slices = [slice(bounds[c], bounds[c + 1]) for c in range(n_class)]
-    tot_buf = np.empty(n)
-    gw_buf = np.empty((n_eco, n))
+    tot_buf = _buffer("tot", (n,))
+    gw_buf = _buffer("gw", (n_eco, n))
     while rounds < max_rounds:
         rounds += 1
         has_supply = ~(groups & (capacity[:, None] <= 0)).any(axis=0)
@@ -132,6 +134,17 @@ def sorted_clearing(demand, w, bounds, allowed_by_class, base, cost, perf, group
         if not short.any() or remaining.sum() <= 1e-12 * total_demand:
             break
     return units_sold, remaining, capacity, rounds
+
+
+_BUFFERS: dict = {}
+
+
+def _buffer(name: str, shape: tuple) -> np.ndarray:
+    """A scratch array kept between calls (a fresh multi-MB array costs its page faults every quarter)."""
+    buf = _BUFFERS.get(name)
+    if buf is None or buf.shape != shape:
+        buf = _BUFFERS[name] = np.empty(shape)
+    return buf
 
 
 def class_bounds(classes_sorted: np.ndarray, n_class: int = 3) -> np.ndarray:
@@ -265,27 +278,32 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
     # 1. ecosystem pull
     n_eco = s.taste.shape[0]
     ends = [*s.maker_starts[1:], s.installed.shape[0]]
-    by_eco = np.empty((n_eco, n))
+    by_eco = _buffer("by_eco", (n_eco, n))
     for e in range(n_eco):
         np.sum(s.installed[s.maker_starts[e]:ends[e]], axis=0, out=by_eco[e])
     by_eco[: s.n_us_eco] += s.offshore_by_eco  # compute abroad is US compute
     total = by_eco.sum(axis=0)
-    own = np.divide(by_eco, total, out=np.zeros_like(by_eco), where=total > 0)
+    own = _buffer("own", (n_eco, n))
+    own.fill(0.0)
+    np.divide(by_eco, total, out=own, where=total > 0)
     peer = s.peers @ np.ascontiguousarray(own.T)  # (n x E): one pass over the peer matrix
     pull = s.taste + s.lockin_weight * own
     pull += s.peer_weight * peer.T
     pull[: s.n_us_eco] -= s.pressure
-    w = np.exp(pull - pull.max(axis=0))
+    pull -= pull.max(axis=0)
+    w = np.exp(pull, out=pull)
     # 2. budgets
     gross = s.base_demand * s.growth
     if s.shock_sd > 0:
-        gross *= np.exp(rng.normal(-0.5 * s.shock_sd * s.shock_sd, s.shock_sd, n))
+        shock = rng.normal(-0.5 * s.shock_sd * s.shock_sd, s.shock_sd, n)
+        gross *= np.exp(shock, out=shock)
     gross += s.carry
     repay = np.minimum(s.advance / s.repay_quarters, gross)
     s.advance -= repay
     demand = gross - repay
     # 3. the clearing
-    purchases = np.zeros_like(s.installed)
+    purchases = _buffer("purchases", s.installed.shape)
+    purchases.fill(0.0)
     units, rest, capacity_left, _ = sorted_clearing(
         demand, w, s.bounds, s.allowed_by_class, s.base, s.cost, s.perf, s.groups, s.capacity,
         s.maker_of_chip, s.ecosystem_of_chip, s.ecosystem_of_maker, purchases)

@@ -92,8 +92,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.depreciation = 1.0 / (4.0 * p.depreciation_years)
 
         # --- the installed base inherited from history (demand follows this run's path backwards)
-        history = self.history_before(self.start)
-        anchor = history if self.start == LEARNING_ANCHOR else self.history_before(LEARNING_ANCHOR)
+        history = self.kept_history(self.start)
+        anchor = history if self.start == LEARNING_ANCHOR else self.kept_history(LEARNING_ANCHOR)
         self.domestic_cumulative_anchor = anchor.domestic_h100e
         self.domestic_cumulative = history.domestic_h100e
         self.ledger = ComputeLedger.start(history.units)
@@ -155,6 +155,22 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     # ------------------------------------------------------------------------------------------
     # Initialisation helpers
+    _HISTORIES: dict = {}  # (class, parameters, catalogue's contents, quarter) -> History, this process
+
+    def kept_history(self, quarter: int) -> History:
+        """``history_before(quarter)``, kept per parameters, catalogue and quarter (all it reads): the
+        replications of a sweep, which differ only in their seed, compute it once per process."""
+        key = (type(self), self.p, quarter, *(v.tobytes() if isinstance(v, np.ndarray) else v
+                                              for v in vars(self.catalogue).values()))
+        history = self._HISTORIES.get(key)
+        if history is None:
+            if len(self._HISTORIES) >= 64:
+                self._HISTORIES.clear()
+            history = self._HISTORIES[key] = self.history_before(quarter)
+            history.units.setflags(write=False)
+            history.from_stock.setflags(write=False)
+        return history
+
     def history_before(self, quarter: int) -> History:
         """The chips bought in China before ``quarter``, chip by chip (``model.core.backcast``)."""
         return backcast(self.catalogue, self.p, quarter, self.perf, self.depreciation)
@@ -204,7 +220,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         revenue = sales.chips_sold * self.china_price
         self.record_chip_sales(revenue)
         for maker in self.chipmakers:
-            maker.book_sales(float(revenue[maker.products].sum()))
+            maker.book_sales(float(revenue[maker.chips].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
         self.ledger.step(self.depreciation, self.developers.new_units(self.developers.frontier_chip,
                                                                        sales.chips_sold))
@@ -213,7 +229,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     def record_chip_sales(self, revenue: np.ndarray) -> None:
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
         cat = self.catalogue
-        self.sales_by_chip = {name: float(u) for name, u in zip(cat.names, self.chips_sold, strict=True)}
+        self.sales_by_chip = dict(zip(cat.names, self.chips_sold.tolist(), strict=True))
         sold = np.flatnonzero(self.chips_sold > 0).tolist()
         self.datacollector.add_table_rows("chip_sales", {
             "step": [self.steps - 1] * len(sold), "quarter": [format_quarter(self.quarter)] * len(sold),
@@ -239,32 +255,23 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         stock after its end of production); the per-customer cap on all licensed products together;
         Beijing's import cap on all US chips."""
         cat = self.catalogue
-        rows: list[np.ndarray] = []
-        caps: list[float] = []
-        for maker in self.chipmakers:
-            group = maker.supply_group()
-            if group is not None:
-                rows.append(group[0])
-                caps.append(group[1])
+        groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
+        rows, caps = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))], \
+            [np.array([g[1] for g in groups], dtype=float)]
         licensed_only = sale & cat.is_us & to_licensed
         one_chip = np.eye(len(cat.names), dtype=bool)
-        if self.us_government.volume_capped:
-            for j in np.flatnonzero(licensed_only):
-                rows.append(one_chip[j])
-                caps.append(self.p.us_volume_cap_share * float(cat.us_units_per_quarter[j]))
-        for j in np.flatnonzero(self.stocked_products(sale)):
-            rows.append(one_chip[j])
-            caps.append(float(self.supply.stock[j]))
+        capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
+        stocked = np.flatnonzero(self.stocked_products(sale))
+        rows += [one_chip[capped], one_chip[stocked]]
+        caps += [self.p.us_volume_cap_share * cat.us_units_per_quarter[capped].astype(float),
+                 self.supply.stock[stocked].astype(float)]
         per_customer = self.us_government.per_customer_cap()
         if math.isfinite(per_customer) and licensed_only.any():
-            rows.append(licensed_only)
-            caps.append(per_customer)
-        if math.isfinite(self.china_government.import_cap):
-            rows.append(cat.is_us.copy())
-            caps.append(float(self.china_government.import_cap))
-        if not rows:
-            return np.zeros((0, len(cat.names)), dtype=bool), np.zeros(0)
-        return np.array(rows, dtype=bool), np.array(caps, dtype=float)
+            rows, caps = rows + [licensed_only[None, :]], caps + [np.array([per_customer])]
+        import_cap = self.china_government.import_cap
+        if math.isfinite(import_cap):
+            rows, caps = rows + [cat.is_us[None, :]], caps + [np.array([import_cap], dtype=float)]
+        return np.concatenate(rows), np.concatenate(caps)
 
     def stocked_products(self, sale: np.ndarray) -> np.ndarray:
         """Products on sale whose supply is a stock: US products (their makers' China stock) and any
@@ -279,9 +286,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
-        # both US makers ask each quarter: the answer is kept while its inputs stay the same
+        # both US makers ask each quarter: the answer is kept while its inputs stay the same (a stock
+        # matters only for a chip no longer made then: ``on_sale`` reads it for no other)
         key = (self.quarter, when, self.us_government.rule, self.release.tobytes(),
-               (self.supply.stock > 0).tobytes())
+               ((self.supply.stock > 0) & (when >= cat.end_of_production)).tobytes())
         if key == self._sellable[0]:
             return self._sellable[1]
         to_anyone, to_licensed = self.us_government.exportable()

@@ -52,10 +52,28 @@ def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.n
     """Utility every developer gets from each chip: price*log(perf/cost[$k]) + ecosystem*maturity
     - policy_risk*risk."""
     return (
-        w.price * fm.log(perf / (cost / 1000.0))
+        w.price * _log_kept(perf / (cost / 1000.0))
         + w.ecosystem * maturity_of_chip
         - w.policy_risk * risk_of_chip
     )
+
+
+_LOGS: dict[bytes, np.ndarray] = {}  # (J,) float64 bytes -> fm.log of them
+
+
+def _log_kept(x) -> np.ndarray:
+    """``fm.log(x)``, kept for a (J,) float array seen before (buyers' costs often stay the same from one
+    quarter to the next: the log of 30 numbers is ~25 numpy calls, a look-up is one)."""
+    if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64):
+        return fm.log(x)
+    key = x.tobytes()
+    out = _LOGS.get(key)
+    if out is None:
+        if len(_LOGS) >= 256:
+            _LOGS.clear()
+        out = _LOGS[key] = fm.log(x)
+        out.setflags(write=False)
+    return out
 
 
 def ecosystem_pull(own_share: np.ndarray, peer_share: np.ndarray, taste: np.ndarray, pressure: np.ndarray,
@@ -109,7 +127,7 @@ def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
 def normalised_shares(exp_z: np.ndarray, avt: np.ndarray) -> np.ndarray:
     """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in place of ``exp_z``."""
     z = np.multiply(exp_z, avt, out=exp_z)
-    total = z.sum(axis=0)
+    total = np.add.reduce(z, axis=0)  # z.sum(axis=0) without its Python wrapper
     np.divide(z, total, out=z, where=total > 0)
     return z
 
@@ -118,11 +136,12 @@ def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarr
     """(E x n) ``logit_shares`` (same bits) for developers of access classes ``access_class`` given A
     (classes x E); ``pull_t`` is the (E x n) pull. Where no class can buy from more than one ecosystem
     (a rationing round after the US stock ran out) no exponential is needed: a finite pull minus
-    itself is 0 and exp(0) = 1, exp(-inf) = 0."""
+    itself is 0 and exp(0) = 1, exp(-inf) = 0; nor a normalisation: 1 x A_ce / A_ce is exactly 1 (the
+    shares are where each developer may buy, 0 or 1)."""
     avt = A.T[:, access_class]
     available_t = avt > 0
-    if (A > 0).sum(axis=1).max(initial=0) <= 1:
-        return normalised_shares(available_t.astype(float), avt)
+    if max((sum(row) for row in (A > 0).tolist()), default=0) <= 1:
+        return available_t.astype(float)
     return normalised_shares(exp_pull(pull_t, available_t), avt)
 
 
@@ -155,18 +174,22 @@ def within_ecosystem_weights(
     ecosystem_of_chip: np.ndarray,
     n_ecosystems: int,
     weights: np.ndarray | None = None,
+    of_ecosystem: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each access class c: A_ce = sum_{j in e, allowed} exp(base_j), and P(j | c, e).
 
     ``allowed_by_class`` is (classes x chips) boolean. Returns (A: classes x E, within: classes x J).
     Utilities are shifted by their maximum before exponentiating (``chip_weights``; pass its result as
-    ``weights`` to reuse it); the shift cancels in every share.
+    ``weights`` to reuse it); the shift cancels in every share. ``of_ecosystem`` (E x J, bool: chip j is
+    of ecosystem e) may be passed when the caller keeps it.
     """
     w = (chip_weights(base) if weights is None else weights) * allowed_by_class
     # A[c, e] = sum of w[c, j] over the chips j of ecosystem e: masked row sums (no BLAS product,
     # whose kernel, and so whose rounding, depends on the CPU), all (c, e) rows in one reduction
-    of_ecosystem = ecosystem_of_chip[None, :] == np.arange(n_ecosystems)[:, None]  # (E x J)
+    if of_ecosystem is None:
+        of_ecosystem = ecosystem_of_chip[None, :] == np.arange(n_ecosystems)[:, None]  # (E x J)
     A = (w[:, None, :] * of_ecosystem[None, :, :]).sum(axis=2)
-    denom = A[:, ecosystem_of_chip]
-    within = np.divide(w, denom, out=np.zeros_like(w), where=denom > 0)
+    # A_ce = 0 only when every w of (c, e) is 0 (a sum of non-negative numbers): dividing those by 1
+    # gives the 0 they are, and every other w / A_ce is the division itself
+    within = w / np.where(A > 0, A, 1.0)[:, ecosystem_of_chip]
     return A, within

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, localcontext
+from functools import lru_cache
 
 import numpy as np
 
@@ -206,15 +207,21 @@ def log(x):
     return float(res[0]) if scalar else res
 
 
+@lru_cache(maxsize=4096)
+def _power_scalar(b: float, ex: float) -> float:
+    """``power`` of two floats (kept: a run asks for the same few growth factors many times; +0.0 and
+    -0.0 share an entry, and their powers are the same)."""
+    if ex == 0.0:
+        return 1.0
+    if b == 0.0 and ex > 0.0:
+        return 0.0
+    return _exp_scalar(ex * _log_scalar(b))
+
+
 def power(base, exponent):
     """base**exponent for base > 0 as exp(exponent * log(base)); 0**e = 0 (e > 0), x**0 = 1."""
     if isinstance(base, _SCALARS) and isinstance(exponent, _SCALARS):
-        b, ex = float(base), float(exponent)
-        if ex == 0.0:
-            return 1.0
-        if b == 0.0 and ex > 0.0:
-            return 0.0
-        return _exp_scalar(ex * _log_scalar(b))
+        return _power_scalar(float(base), float(exponent))
     b, scalar_b = _as_array(base)
     ex, scalar_e = _as_array(exponent)
     res = exp(ex * log(b))

@@ -96,6 +96,11 @@ class Chipmaker(mesa.Agent):
         self.name = self.spec.name
         self.ecosystem = ECOSYSTEMS[cat.ecosystem_of_maker[index]]
         self.products = cat.maker_of_chip == index  # (J,) its chips
+        rows = np.flatnonzero(self.products)
+        contiguous = rows.size and rows[-1] - rows[0] + 1 == rows.size
+        #: its chips as a slice when they are contiguous in the catalogue (the same elements, in order, as
+        #: ``products`` selects, without a gather), else ``products``
+        self.chips = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else self.products
         self.revenue_usd = 0.0  # this quarter
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
@@ -126,6 +131,7 @@ class USChipmaker(Chipmaker):
             raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
         self.rows = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
         self.table = table
+        self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
 
     def step(self) -> None:
         self.receive_production()
@@ -139,8 +145,9 @@ class USChipmaker(Chipmaker):
         t, r, cat = self.table, self.rows, self.model.catalogue
         t.stock[r] += t.production[r]
         t.production[r] = 0.0
-        ending = cat.end_of_production[r] == self.model.quarter
-        t.stock[r][ending] = cat.stock_units[r][ending]
+        if self.model.quarter in self.last_quarters:  # a product's production ends this quarter
+            ending = cat.end_of_production[r] == self.model.quarter
+            t.stock[r][ending] = cat.stock_units[r][ending]
 
     def expect_orders(self) -> None:
         """Expected China orders of each product: smoothed orders seen last quarter; a product it could

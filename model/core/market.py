@@ -18,11 +18,15 @@ All work is on (ecosystems x n) and (makers x n) rows plus a few (classes x chip
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from model.core.catalogue import SALE_QUARTERS, CatalogueArrays
 from model.core.choice import chip_weights, ecosystem_shares_t, within_ecosystem_weights
+
+#: ``ndarray.sum`` and ``.any`` are these reductions behind a Python wrapper (the same operation)
+_sum, _any = np.add.reduce, np.logical_or.reduce
 
 
 @dataclass
@@ -72,68 +76,97 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         offer: the chips, their utility, cost, performance and supply groups (``MarketOffer``).
 
     Per-developer arrays are handled as (ecosystems x n) and (makers x n) rows internally; the
-    (n x M) purchases are their Fortran-ordered transpose.
+    (n x M) purchases are their Fortran-ordered transpose. A round is a fixed sequence of a few dozen
+    numpy calls on (classes x chips) tables and (ecosystems x n), (makers x n) rows: at a few hundred
+    developers the calls' overhead is the cost, so nothing per-clearing is recomputed per round.
     """
     cat = offer.catalogue
-    allowed_by_class, base, cost, perf = offer.allowed_by_class, offer.base, offer.cost, offer.perf
-    groups, capacity = offer.groups, offer.capacity
-    maker_of_chip, ecosystem_of_chip = cat.maker_of_chip, cat.ecosystem_of_chip
-    ecosystem_of_maker = cat.ecosystem_of_maker
+    allowed_by_class, cost = offer.allowed_by_class, offer.cost
+    ecosystem_of_chip, ecosystem_of_maker = cat.ecosystem_of_chip, cat.ecosystem_of_maker
     n, n_eco = pull.shape
     n_class = allowed_by_class.shape[0]
-    n_makers = ecosystem_of_maker.shape[0]
     remaining = demand.astype(float)  # a copy
-    capacity = capacity.astype(float)
-    groups = np.asarray(groups, dtype=bool)
-    bought_t = np.zeros((n_makers, n))  # H100e, makers x developers
-    chips_sold = np.zeros(base.shape[0])
-    chip_is_maker = (maker_of_chip[None, :] == np.arange(n_makers)[:, None]).astype(float)  # (M x J)
-    compute_per_usd = perf / cost
-    orders = np.zeros(base.shape[0])
-    weights = chip_weights(base) if offer.weights is None else offer.weights  # the same every round
+    capacity = offer.capacity.astype(float)
+    groups = np.asarray(offer.groups, dtype=bool)
+    n_groups = groups.shape[0]
+    bought_t = np.zeros((ecosystem_of_maker.shape[0], n))  # H100e, makers x developers
+    chips_sold = np.zeros(offer.base.shape[0])
+    chip_is_maker, of_ecosystem = _catalogue_masks(cat, n_eco)
+    compute_per_usd = offer.perf / cost
+    orders = chips_sold
+    weights = chip_weights(offer.base) if offer.weights is None else offer.weights  # the same every round
     pull_t = np.asarray(pull, dtype=float).T
-    class_eco = np.empty((n_class, n_eco))
-    all_served = 1e-12 * max(demand.sum(), 1.0)
+    # (E x n) flattened -> bin e * C + class: one bincount sums each (class, ecosystem) in developer order
+    eco_class = (np.arange(n_eco)[:, None] * n_class + access_class[None, :]).ravel()
+    # each developer's (spend, compute) share columns: class c and C + c of the (M x 2C) table
+    share_cols = np.concatenate((access_class, access_class + n_class))
+    all_served = 1e-12 * max(float(demand.sum()), 1.0)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
-        has_supply = chips_with_supply(groups, capacity)
-        allowed = allowed_by_class & has_supply[None, :]
-        A, within = within_ecosystem_weights(base, allowed, ecosystem_of_chip, n_eco, weights)
+        exhausted = capacity <= 0
+        if _any(exhausted):
+            allowed = allowed_by_class & ~_any(groups & exhausted[:, None], axis=0)[None, :]
+        else:
+            allowed = allowed_by_class
+        A, within = within_ecosystem_weights(offer.base, allowed, ecosystem_of_chip, n_eco, weights,
+                                             of_ecosystem)
         wanted_t = ecosystem_shares_t(pull_t, A, access_class)  # (E x n) shares of the budget ...
         wanted_t *= remaining  # ... and USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
-        for e in range(n_eco):
-            class_eco[:, e] = np.bincount(access_class, weights=wanted_t[e], minlength=n_class)
-        chip_spend = (class_eco[:, ecosystem_of_chip] * within).sum(axis=0)  # (J,)
+        class_eco = np.bincount(eco_class, weights=wanted_t.ravel(), minlength=n_eco * n_class)
+        class_eco = np.ascontiguousarray(class_eco.reshape(n_eco, n_class).T)  # (C x E)
+        chip_spend = _sum(class_eco[:, ecosystem_of_chip] * within, axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
-            orders = chip_units.copy()
-        group_units = (groups * chip_units).sum(axis=1)  # (K,) masked row sums, no BLAS
-        group_fill = np.ones(groups.shape[0])
+            orders = chip_units  # not written to below
+        group_units = _sum(groups * chip_units, axis=1)  # (K,) masked row sums, no BLAS
         short = group_units > capacity
-        group_fill[short] = capacity[short] / group_units[short]
-        fill = (np.where(groups, group_fill[:, None], 1.0).min(axis=0) if groups.shape[0]
-                else np.ones_like(cost))
+        any_short = bool(_any(short))
+        group_fill = np.ones(n_groups)
+        if any_short:
+            np.divide(capacity, group_units, out=group_fill, where=short)
+            fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0)
+        else:
+            fill = np.ones_like(cost)
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
         filled = within * fill  # (C x J)
-        spend_share = (chip_is_maker[:, None, :] * filled[None, :, :]).sum(axis=2)  # (M x C), no BLAS
-        compute_share = (chip_is_maker[:, None, :] * (filled * compute_per_usd)[None, :, :]).sum(axis=2)
-        remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, (spend_share, compute_share),
-                                     access_class)
+        per_class = np.concatenate((filled, filled * compute_per_usd))  # (2C x J)
+        shares = _sum(chip_is_maker[:, None, :] * per_class[None, :, :], axis=2)  # (M x 2C), no BLAS
+        remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
         sold = chip_units * fill
-        chips_sold += sold
-        capacity -= (groups * sold).sum(axis=1)
-        # a short group whose own ratio was the binding one for all its chips is exhausted and leaves
-        # the next round (a chip held lower by another group leaves this one some supply)
-        held_lower = (groups & (fill[None, :] < group_fill[:, None]) & (chip_units[None, :] > 0)).any(axis=1)
-        capacity[short & ~held_lower] = 0.0
+        chips_sold = chips_sold + sold
+        capacity -= _sum(groups * sold, axis=1)
+        if any_short:
+            # a short group whose own ratio was the binding one for all its chips is exhausted and
+            # leaves the next round (a chip held lower by another group leaves this one some supply)
+            held = groups & (fill[None, :] < group_fill[:, None]) & (chip_units[None, :] > 0)
+            held_lower = _any(held, axis=1)
+            capacity[short & ~held_lower] = 0.0
         np.maximum(capacity, 0.0, out=capacity)
         np.maximum(remaining, 0.0, out=remaining)
         # stop when nothing is left to serve, or when no maker ran short this round (then the
         # unserved rest has no legal supply at all and another round would change nothing)
-        if not short.any() or remaining.sum() <= all_served:
+        if not any_short or _sum(remaining) <= all_served:
             break
     return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)
+
+
+@lru_cache(maxsize=16)
+def _masks(maker_of_chip: bytes, ecosystem_of_chip: bytes, n_makers: int, n_eco: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    maker = np.frombuffer(maker_of_chip, dtype=np.intp)
+    eco = np.frombuffer(ecosystem_of_chip, dtype=np.intp)
+    chip_is_maker = (maker[None, :] == np.arange(n_makers)[:, None]).astype(float)
+    of_ecosystem = eco[None, :] == np.arange(n_eco)[:, None]
+    chip_is_maker.setflags(write=False)
+    of_ecosystem.setflags(write=False)
+    return chip_is_maker, of_ecosystem
+
+
+def _catalogue_masks(cat: CatalogueArrays, n_eco: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M x J) float: chip j is maker m's; (E x J) bool: chip j is of ecosystem e (kept per catalogue)."""
+    return _masks(cat.maker_of_chip.astype(np.intp).tobytes(),
+                  cat.ecosystem_of_chip.astype(np.intp).tobytes(), cat.ecosystem_of_maker.shape[0], n_eco)
 
 
 #: Populations with at most this many (makers x developers) cells are served all makers at once; larger
@@ -142,21 +175,24 @@ SMALL = 1 << 16
 
 
 def buy_from_makers(bought_t: np.ndarray, wanted_t: np.ndarray, ecosystem_of_maker: np.ndarray,
-                    shares: tuple[np.ndarray, np.ndarray], access_class: np.ndarray) -> np.ndarray:
+                    shares: np.ndarray, share_cols: np.ndarray) -> np.ndarray:
     """Add one round's purchases to ``bought_t`` (makers x n, H100e) and return the USD served per
-    developer: maker m fills ``spend_share[m, c]`` of the budget ``wanted_t`` (E x n) for its ecosystem,
-    at ``compute_share[m, c]`` H100e per such dollar (``shares``; c is each developer's class). The USD
-    served adds the makers in order both ways (a sum over rows is sequential: the same bits)."""
-    spend_share, compute_share = shares
-    if 1 < bought_t.shape[1] and bought_t.size <= SMALL:  # (one developer: the sum would be pairwise)
+    developer: maker m fills ``shares[m, c]`` of the budget ``wanted_t`` (E x n) for its ecosystem,
+    at ``shares[m, C + c]`` H100e per such dollar (c is each developer's class; ``share_cols`` is the
+    class of each developer followed by C + it). The USD served adds the makers in order both ways (a
+    sum over rows is sequential: the same bits)."""
+    n = bought_t.shape[1]
+    if 1 < n and bought_t.size <= SMALL:  # (one developer: the sum would be pairwise)
         wanted_m = wanted_t[ecosystem_of_maker]  # (M x n)
-        bought_t += wanted_m * compute_share[:, access_class]
-        return (wanted_m * spend_share[:, access_class]).sum(axis=0)
-    served = np.zeros(bought_t.shape[1])
+        per_dev = shares[:, share_cols]  # (M x 2n): spend share, then compute share, per developer
+        bought_t += wanted_m * per_dev[:, n:]
+        return _sum(wanted_m * per_dev[:, :n], axis=0)
+    served = np.zeros(n)
+    spend_cols, compute_cols = share_cols[:n], share_cols[n:]
     for m, e in enumerate(ecosystem_of_maker):
         wanted_m = wanted_t[e]
-        bought_t[m] += wanted_m * compute_share[m][access_class]
-        served += wanted_m * spend_share[m][access_class]
+        bought_t[m] += wanted_m * shares[m][compute_cols]
+        served += wanted_m * shares[m][spend_cols]
     return served
 
 

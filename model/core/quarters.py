@@ -8,12 +8,15 @@ months between two quarters is ``3 * (b - a)``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
 
+@lru_cache(maxsize=256)
 def parse_quarter(text: str) -> int:
-    """``"2026Q1"`` -> integer quarter index. Raises ValueError on anything else."""
+    """``"2026Q1"`` -> integer quarter index. Raises ValueError on anything else (kept per text: the
+    rules parse the same few parameter quarters every quarter)."""
     if not isinstance(text, str):
         raise ValueError(f"expected a quarter like '2026Q1', got {text!r}")
     m = _QUARTER.match(text.strip())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache, lru_cache, partial
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import mesa
@@ -189,8 +189,13 @@ def channel_shares(ledger: ComputeLedger, flop: np.ndarray, is_us: np.ndarray, n
                    ) -> dict[str, float]:
     """The US share of China's installed compute (of this quarter's purchases with ``new``), FLOP-based,
     by channel, and the total over China's channels (0 where there is no compute)."""
-    parts = {c: ledger.compute(c, flop, is_us, new) for c in CHINA_CHANNELS}
-    total = sum(ledger.compute(c, flop, None, new) for c in CHINA_CHANNELS)
+    units = ledger.new if new else ledger.stock
+    parts, totals = {}, []
+    for c in CHINA_CHANNELS:  # ledger.compute with and without the mask, one product for both
+        h100e = units[c] * flop
+        parts[c] = float(h100e[is_us].sum())
+        totals.append(float(h100e.sum()))
+    total = sum(totals)  # Python's sum (compensated since 3.12), as before
     shares = {c: (v / total if total > 0 else 0.0) for c, v in parts.items()}
     shares["total"] = total
     return shares
@@ -230,7 +235,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "china_effective_compute_h100e": sum(ledger.compute(c, model.perf) for c in CHINA_CHANNELS),
         "us_compute_h100e": us_compute,
         "frontier_gap": frontier_gap(model),
-        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].products].sum()),
+        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].chips].sum()),
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
         "domestic_ecosystem": float(model.maturity[DOMESTIC]),
         "capability_gap_months": capability_gap_months(
@@ -252,14 +257,22 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:
         units, rev = columns[maker.name]
-        values[units] = float(model.chips_sold[maker.products].sum())
-        values[rev] = float(revenue[maker.products].sum())
+        values[units] = float(model.chips_sold[maker.chips].sum())
+        values[rev] = float(revenue[maker.chips].sum())
     return {name: values[name] for name in model.reporter_names}
 
 
-@lru_cache(maxsize=8)
+_COLUMNS: dict[int, tuple] = {}  # id(makers) -> (makers, maker_columns(makers))
+
+
 def _maker_columns(makers: tuple[Maker, ...]) -> dict[str, tuple[str, str]]:
-    return maker_columns(makers)
+    """``maker_columns(makers)``, kept per makers tuple (by identity: hashing the makers is the cost)."""
+    kept = _COLUMNS.get(id(makers))
+    if kept is None or kept[0] is not makers:
+        if len(_COLUMNS) > 16:
+            _COLUMNS.clear()
+        kept = _COLUMNS[id(makers)] = (makers, maker_columns(makers))
+    return kept[1]
 
 
 def zeros(names: tuple[str, ...] = MODEL_REPORTERS) -> dict[str, float]:
@@ -289,9 +302,14 @@ class ReportedCollector(mesa.DataCollector):
     no copy: Mesa's per-reporter path was ~5% of a 300-developer run). Any other model reporter, the
     agent-type reporters and the tables work as in Mesa; ``add_table_rows`` adds several rows at once."""
 
+    _readings: tuple = (None, None)  # (model_reporters, its readings {name: key}) of the last collect
+
     def collect(self, model) -> None:
         everything = self.model_reporters
-        readings = {name: r.args[0] for name, r in everything.items() if is_reading(r)}
+        if self._readings[0] is not everything:
+            keys = {name: r.args[0] for name, r in everything.items() if is_reading(r)}
+            self._readings = (everything, keys)
+        readings = self._readings[1]
         for name, key in readings.items():
             self.model_vars[name].append(model.reported[key])
         self.model_reporters = {name: r for name, r in everything.items() if name not in readings}

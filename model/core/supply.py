@@ -59,7 +59,8 @@ def scarcity(orders: np.ndarray, supply: np.ndarray) -> np.ndarray:
     """(J,) clip(orders / supply - 1, 0, 1): 0 while supply covers orders, 1 at twice the supply."""
     ratio = np.divide(orders, supply, out=np.zeros_like(orders, dtype=float), where=supply > 0)
     ratio = np.where((supply <= 0) & (orders > 0), 2.0, ratio)
-    return np.clip(ratio - 1.0, 0.0, 1.0)
+    # clip(ratio - 1, 0, 1) (ratio - 1 is never -0.0, where np.clip and maximum could differ)
+    return np.minimum(np.maximum(ratio - 1.0, 0.0), 1.0)
 
 
 def hbm_ceilings(foundry: np.ndarray, stacks_per_chip: np.ndarray, hbm_available: float) -> np.ndarray:
