@@ -8,7 +8,7 @@ H100 SXM's (``CatalogueArrays.flop_h100e``). To report both, and to say through 
 US chip came, the model keeps this ledger of installed *units* per chip and channel (ODD §7.7):
 
 * ``legacy``: chips bought before the run's start, from the backcast of purchases
-  (``ChipMarketModel.history_before``), still in service;
+  (``model.core.backcast``), still in service;
 * ``legal``: chips bought in China since the start through the market (licensed or unrestricted US
   sales, and every domestic chip);
 * ``grey``: smuggled US chips that arrived (``Developers.spend_the_rest``);
