@@ -269,24 +269,3 @@ def test_the_guard_ignores_strings_comments_decorators_and_sparse_peers(tmp_path
                      "@functools.cache\ndef f(dev, own):\n    s = 'a @ b'  # np.dot(a, b)\n"
                      "    return dev.peers @ own, fm.exp(own), np.ldexp(own, 2)\n")
     assert blas_offenders(probe) == []
-
-
-@pytest.mark.parametrize("shape, order", [((3, 40_000), "C"), ((3, 40_000), "F"), ((40_000, 3), "F"),
-                                          ((fm.EXP_BLOCK + 1,), "C")])
-def test_large_arrays_taken_in_blocks_give_the_same_bits_as_the_whole_array(shape, order):
-    """A large array goes through ``exp`` in blocks of ``EXP_BLOCK`` (cache-sized): every element gets
-    the same bits as in one pass over the whole array, with nan, +-inf and out-of-range values among
-    them, into a new array, into ``out`` and in place."""
-    rng = np.random.default_rng(11)
-    x = np.asarray(rng.normal(0.0, 60.0, shape), order=order)
-    flat = x.ravel(order="K")  # a view: the special values land in the array itself
-    flat[::997], flat[1::1009], flat[2::1013], flat[3::1019] = np.nan, np.inf, -np.inf, 800.0
-    whole = fm._exp_array(x, False, None)
-    got = fm.exp(x)
-    assert got.shape == x.shape and np.array_equal(got, whole, equal_nan=True)
-    assert got.flags.c_contiguous == x.flags.c_contiguous
-    out = np.empty_like(x, order=order)
-    assert fm.exp(x, out=out) is out and np.array_equal(out, whole, equal_nan=True)
-    y = x.copy(order=order)
-    fm.exp(y, out=y)
-    assert np.array_equal(y, whole, equal_nan=True)

@@ -120,12 +120,6 @@ def _log_scalar(x: float) -> float:
     return ef * _LN2_HI + (ef * _LN2_LO + s * poly)
 
 
-#: Arrays longer than this are taken in blocks of this many elements, so that the ~15 passes of the
-#: array path run over data in the CPU's cache instead of main memory (each element's operations and
-#: their order are the same, so are its bits); ~3x faster on the (3 x 100,000) pull of a large run.
-EXP_BLOCK = 16_384
-
-
 def exp(x, out: np.ndarray | None = None):
     """e**x elementwise (arrays or scalars), identical bits on every CPU. ``out`` may alias ``x``.
 
@@ -134,35 +128,11 @@ def exp(x, out: np.ndarray | None = None):
     A scalar returns a float (``out`` is not used).
 
     The array path is a fixed sequence of ufunc calls writing into its own buffers: on the small
-    arrays of a 300-developer run each call's overhead, not the arithmetic, is the cost; a large
-    contiguous array is taken in blocks of ``EXP_BLOCK`` elements (memory traffic is the cost there).
+    arrays of a 300-developer run each call's overhead, not the arithmetic, is the cost.
     """
     if isinstance(x, _SCALARS):
         return _exp_scalar(float(x))
     arr, scalar = _as_array(x)
-    if arr.size > EXP_BLOCK and (arr.flags.c_contiguous or arr.flags.f_contiguous):
-        return _exp_blocks(arr, out)
-    return _exp_array(arr, scalar, out)
-
-
-def _exp_blocks(arr: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    """``exp`` of a large contiguous array, block by block in memory order (views, no copies)."""
-    res = out if (out is not None and out.shape == arr.shape and out.dtype == np.float64
-                  and out.flags.c_contiguous == arr.flags.c_contiguous
-                  and out.flags.f_contiguous == arr.flags.f_contiguous) else None
-    if res is None:
-        res = np.empty_like(arr, order="K")
-    src, dst = arr.ravel(order="K"), res.ravel(order="K")
-    for i in range(0, src.size, EXP_BLOCK):
-        _exp_array(src[i:i + EXP_BLOCK], False, dst[i:i + EXP_BLOCK])
-    if out is not None and res is not out:
-        out[...] = res
-        return out
-    return res
-
-
-def _exp_array(arr: np.ndarray, scalar: bool, out: np.ndarray | None) -> np.ndarray | float:
-    """The array path of ``exp`` (``scalar``: ``arr`` is 0-d, a float is returned)."""
     # clip to the range where ldexp gives inf or 0 (+-inf too); a nan stays nan here
     a = np.maximum(arr.reshape(1) if scalar else arr, _EXP_MIN - 1.0)
     np.minimum(a, _EXP_MAX + 1.0, out=a)
