@@ -256,8 +256,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         Beijing's import cap on all US chips."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
-        rows, caps = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))], \
-            [np.array([g[1] for g in groups], dtype=float)]
+        rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]
+        caps = [np.array([g[1] for g in groups], dtype=float)]
         licensed_only = sale & cat.is_us & to_licensed
         one_chip = np.eye(len(cat.names), dtype=bool)
         capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
@@ -267,10 +267,12 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
                  self.supply.stock[stocked].astype(float)]
         per_customer = self.us_government.per_customer_cap()
         if math.isfinite(per_customer) and licensed_only.any():
-            rows, caps = rows + [licensed_only[None, :]], caps + [np.array([per_customer])]
+            rows.append(licensed_only[None, :])
+            caps.append(np.array([per_customer]))
         import_cap = self.china_government.import_cap
         if math.isfinite(import_cap):
-            rows, caps = rows + [cat.is_us[None, :]], caps + [np.array([import_cap], dtype=float)]
+            rows.append(cat.is_us[None, :])
+            caps.append(np.array([import_cap], dtype=float))
         return np.concatenate(rows), np.concatenate(caps)
 
     def stocked_products(self, sale: np.ndarray) -> np.ndarray:

@@ -97,10 +97,11 @@ class Chipmaker(mesa.Agent):
         self.ecosystem = ECOSYSTEMS[cat.ecosystem_of_maker[index]]
         self.products = cat.maker_of_chip == index  # (J,) its chips
         rows = np.flatnonzero(self.products)
-        contiguous = rows.size and rows[-1] - rows[0] + 1 == rows.size
         #: its chips as a slice when they are contiguous in the catalogue (the same elements, in order, as
-        #: ``products`` selects, without a gather), else ``products``
-        self.chips = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else self.products
+        #: ``products`` selects, without a gather; empty for a maker without chips), else ``products``
+        self.chips = self.products
+        if rows.size == 0 or rows[-1] - rows[0] + 1 == rows.size:
+            self.chips = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
         self.revenue_usd = 0.0  # this quarter
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
@@ -126,10 +127,9 @@ class USChipmaker(Chipmaker):
 
     def __init__(self, model: ChipMarketModel, index: int, table: ChinaSupply):
         super().__init__(model, index)
-        rows = np.flatnonzero(self.products)
-        if rows.size and rows[-1] - rows[0] + 1 != rows.size:
+        if not isinstance(self.chips, slice):
             raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
-        self.rows = slice(int(rows[0]), int(rows[-1]) + 1) if rows.size else slice(0, 0)
+        self.rows = self.chips  # its rows of the ChinaSupply table
         self.table = table
         self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
 

@@ -6,6 +6,7 @@ that produces the gap, with the defaults it names filled in from the parameter t
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -122,8 +123,9 @@ WHY: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=1)
 def _why_values() -> dict[str, str]:
-    """The defaults the sentences of ``WHY`` name, formatted."""
+    """The defaults the sentences of ``WHY`` name, formatted (read once: the table asks for every row)."""
     from model.core.backcast import HISTORY_QUARTERS
     from model.core.parameters import DEFAULTS
     from model.core.reporters import USD_PER_H100E
@@ -163,7 +165,7 @@ def why(key: str, maker: catalogue.Maker | None = None) -> str:
     """The sentence ``WHY[key]`` with the defaults it names (and ``maker``'s capacity) filled in."""
     from model.core.parameters import DEFAULTS
 
-    values = _why_values()
+    values = dict(_why_values())  # a copy: the maker's values are added to it
     if maker is not None and maker.capacity is not None:
         values.update(maker=maker.name, param=maker.capacity.param,
                       capacity=_num(float(DEFAULTS[maker.capacity.param])),
