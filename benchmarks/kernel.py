@@ -6,7 +6,8 @@ validation, no bookkeeping for reporters and the UI, and none of the model's fix
 ``fixedmath`` (it uses ``np.exp`` and BLAS dot products: its results may differ in the last bits from
 one CPU to another, which a speed bound may and the model may not). It is **not a second model**: it
 takes everything that is per chip (on sale, legal per access class, base utility, buyer cost,
-performance, supply groups and their units, the frontier chip abroad) and every scalar rule input
+performance, supply groups and their units, the frontier chip abroad and the grey chip) and every scalar
+rule input
 from a ``ChipMarketModel`` after a quarter (``kernel_state``) and keeps it fixed; it only repeats the
 work whose cost grows with the number of developers. ``measure.kernel_vs_model`` times
 ``model.step()`` (the whole quarter, everything included) against ``kernel_quarter`` at 100,000
@@ -19,15 +20,19 @@ The arithmetic covered, per quarter (each step on all n developers):
    ecosystem, own shares, the peers' shares (the sparse peer matrix times the shares), and
    ``lockin_weight x own + peer_weight x peers + taste - pressure`` (pressure on the US ecosystems);
 2. **budgets** (``ChipMarketModel.budgets``): one log-normal demand draw per developer, plus the carried
-   budget, less the repayment of stockpiled budget;
+   budget, less the repayment of stockpiled budget; the frontier budget a private developer sets aside
+   where its access class may not buy the grey chip legally (``Developers.frontier_budget``), which the
+   clearing does not see;
 3. **the factorised logit and market clearing** (``market.clear_market``): rounds of ordering over the
    chips with supply left (per access class and ecosystem, A_ce; each developer's ecosystem shares),
    proportional rationing of over-subscribed supply groups (a chip in several groups at the smallest
    fill), purchases per maker, the unspent rest re-offered, the model's stop rules;
 4. **stockpiling**: budget brought forward by developers who may still buy a US chip with supply left,
    and a second clearing over US chips with the supply left;
-5. **channels** (``channels.offshore_spend``, ``grey_spend``): offshore and grey-market spending of the
-   rest, the carried-over budget;
+5. **channels** (``channels.offshore_spend``, ``grey_market``, ``grey_spend``): offshore spending of the
+   rest, then the grey market for what is left of it and the frontier budgets (the premium where the
+   smugglers' supply meets the demand, in closed form, and the spending shared in proportion), the
+   carried-over budget;
 6. **installation** (``population.install``) in China and abroad, and the per-developer reductions the
    reporters need (installed US share per developer, totals).
 
@@ -208,11 +213,16 @@ class KernelState:
     repay_quarters: float
     stockpile_share: float  # share of the budget brought forward (0: no stockpiling)
     offshore_share: float  # offshore capacity share x what the rule leaves open
-    grey_capacity_usd: float
     frontier_maker: int  # -1: no frontier chip
     frontier_eco: int
     offshore_per_usd: float
-    grey_per_usd: float
+    set_aside_by_class: np.ndarray  # (C,) bool: the class may not buy the grey chip legally
+    frontier_share: float  # share of a private developer's budget set aside where it may not
+    grey_maker: int  # -1: no grey chip
+    grey_price: float  # the grey chip's list price
+    grey_perf: float  # ... and its H100e
+    grey_supply: float  # smuggled units a quarter per unit of premium: supply units x (1 - seizure share)
+    grey_max_premium: float
     carryover_share: float
 
 
@@ -232,7 +242,7 @@ def kernel_state(m) -> KernelState:
     pressure = m.china_government.pressure(dev.state_affiliated)[:, 0]
     stockpile = (p.stockpile_share * (1.0 - math.exp(-p.policy_risk_weight * risk))
                  if p.stockpile_share > 0 and risk > 0 and p.policy_risk_weight > 0 else 0.0)
-    f = dev.frontier_chip
+    f, g = dev.frontier_chip, dev.grey_chip
     n_us_eco = int(cat.ecosystem_of_maker[m.us_maker_mask].max()) + 1
     if (cat.ecosystem_of_maker[~m.us_maker_mask] < n_us_eco).any():
         raise ValueError("the kernel expects the US ecosystems first")
@@ -261,12 +271,17 @@ def kernel_state(m) -> KernelState:
         lockin_weight=p.lockin_weight, peer_weight=p.peer_weight,
         n_us_eco=n_us_eco,
         repay_quarters=float(p.risk_horizon_quarters), stockpile_share=stockpile,
-        offshore_share=p.offshore_capacity_share * open_share, grey_capacity_usd=p.grey_capacity_usd,
+        offshore_share=p.offshore_capacity_share * open_share,
         frontier_maker=int(cat.maker_of_chip[f]) if f >= 0 else -1,
         frontier_eco=int(cat.ecosystem_of_chip[f]) if f >= 0 else -1,
         offshore_per_usd=float(m.perf[f]) / (price * (1.0 + p.offshore_cost_premium)) if f >= 0 else 0.0,
-        grey_per_usd=((1.0 - p.grey_seizure_share) * float(m.perf[f]) / (price * (1.0 + p.grey_premium))
-                      if f >= 0 else 0.0),
+        set_aside_by_class=(~m.allowed_by_class[:, g] if g >= 0 and p.grey_frontier_share > 0
+                            else np.zeros(m.allowed_by_class.shape[0], dtype=bool)),
+        frontier_share=p.grey_frontier_share,
+        grey_maker=int(cat.maker_of_chip[g]) if g >= 0 else -1,
+        grey_price=float(cat.price_usd[g]) if g >= 0 else 1.0,
+        grey_perf=float(m.perf[g]) if g >= 0 else 0.0,
+        grey_supply=p.grey_supply_units * (1.0 - p.grey_seizure_share), grey_max_premium=p.grey_max_premium,
         carryover_share=p.carryover_share,
     )
 
@@ -301,11 +316,16 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
     repay = np.minimum(s.advance / s.repay_quarters, gross)
     s.advance -= repay
     demand = gross - repay
+    # the frontier budget: private developers of the classes that may not buy the grey chip set it aside
+    frontier = np.zeros(n)
+    for c in np.flatnonzero(s.set_aside_by_class):
+        sl = slice(s.bounds[c], s.bounds[c + 1])
+        np.multiply(demand[sl], s.frontier_share * s.private[sl], out=frontier[sl])
     # 3. the clearing
     purchases = _buffer("purchases", s.installed.shape)
     purchases.fill(0.0)
     units, rest, capacity_left, _ = sorted_clearing(
-        demand, w, s.bounds, s.allowed_by_class, s.base, s.cost, s.perf, s.groups, s.capacity,
+        demand - frontier, w, s.bounds, s.allowed_by_class, s.base, s.cost, s.perf, s.groups, s.capacity,
         s.maker_of_chip, s.ecosystem_of_chip, s.ecosystem_of_maker, purchases)
     # 4. stockpiling: classes that may still buy a US chip with supply left bring budget forward
     stockpiled = 0.0
@@ -327,15 +347,21 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
     # 5. channels: offshore, grey market, carried-over budget
     s.offshore_by_eco *= s.keep
     offshore = grey = np.zeros(n)
-    if s.frontier_maker >= 0 and rest.any():
+    if s.frontier_maker >= 0 and (rest.any() or frontier.any()):
         offshore = np.minimum(rest, np.where(s.private, s.offshore_share * demand, 0.0))
-        want = np.where(s.private, rest - offshore, 0.0)
-        total_want = float(want.sum())
-        if total_want > 0 and s.grey_capacity_usd > 0:
-            grey = want * min(1.0, s.grey_capacity_usd / total_want)
         s.offshore_by_eco[s.frontier_eco] += offshore * s.offshore_per_usd
-        purchases[s.frontier_maker] += grey * s.grey_per_usd
-    unspent = np.maximum(rest - offshore - grey, 0.0)
+        if s.grey_maker >= 0:
+            want = np.where(s.private, rest - offshore, 0.0) + frontier
+            total_want = float(want.sum())
+            if total_want > 0 and s.grey_supply > 0 and s.grey_max_premium > 0:
+                # the premium m where a m units at list x (1 + m) cost want x (1 - m / max premium)
+                big_a = s.grey_supply * s.grey_price
+                big_b = big_a + total_want / s.grey_max_premium
+                premium = 2.0 * total_want / (big_b + math.sqrt(big_b * big_b + 4.0 * big_a * total_want))
+                unit_cost = s.grey_price * (1.0 + premium)
+                grey = want * (s.grey_supply * premium * unit_cost / total_want)
+                purchases[s.grey_maker] += grey * (s.grey_perf / unit_cost)
+    unspent = np.maximum(rest + frontier - offshore - grey, 0.0)
     s.carry = s.carryover_share * unspent
     # 6. installation and the reporters' per-developer reductions
     s.installed *= s.keep
@@ -346,4 +372,5 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
             "developers_on_us_stack": float((inst_us > 0.5 * inst_all).mean()),
             "bought_h100e": float(purchases.sum()), "units": units,
             "budget_usd": float(demand.sum()) + stockpiled,
-            "unspent_usd": float(unspent.sum()), "offshore_usd": float(offshore.sum())}
+            "unspent_usd": float(unspent.sum()), "offshore_usd": float(offshore.sum()),
+            "grey_usd": float(grey.sum())}

@@ -6,8 +6,9 @@ floats, and its ``step()`` works out its own choice with the ``math`` module (ut
 it may buy, a logit over them, its order). The market clears with loops over agents and chips;
 supply that runs short (a domestic maker's output, a US product's volume cap or China stock, the
 per-customer cap, Beijing's import cap: *supply groups*) is rationed and the unmet rest re-offered
-round by round; chipmakers decide their supply per product, and what China's market cannot take is
-stockpiled ahead, spent abroad or on the grey market, or carried over. No numpy inside any agent
+round by round; chipmakers decide their supply per product; budget is stockpiled ahead, and what
+China's market cannot take (with what a developer set aside for US chips it may not buy there) is
+spent abroad or on the grey market, or carried over. No numpy inside any agent
 or rule: numpy is touched only to copy the initial state, to read the catalogue's parsed quarters
 and to draw from the model's random generator.
 
@@ -62,23 +63,30 @@ The quarter (ODD, docs/ODD.md)
    pull towards each ecosystem (lock-in, peers, taste, government guidance), its budget (a demand
    draw on its base demand grown at ``demand_growth`` a year from 2025 on and, in a replay, fallen
    back at ``history_growth`` a year before 2025, plus the carried-over unspent budget, less the
-   repayment of budget brought forward to stockpile), and orders over the chips it may legally buy
-   by a logit; the market fills orders, rationing over-subscribed supply groups proportionally (a
-   chip in several groups gets the smallest fill ratio) and re-offering the unmet rest over chips
-   with supply left; the first round's units per chip are the orders makers see;
+   repayment of budget brought forward to stockpile); this quarter's frontier US chip (most H100e per
+   dollar among the US chips sold anywhere) and grey chip (the same choice among those released at
+   least ``grey_lag_quarters`` ago) are picked, and a private developer that may not legally buy the
+   grey chip sets ``grey_frontier_share`` of its budget aside for it (its frontier budget); each
+   orders over the chips it may legally buy by a logit, with the rest of its budget; the market fills
+   orders, rationing over-subscribed supply groups proportionally (a chip in several groups gets the
+   smallest fill ratio) and re-offering the unmet rest over chips with supply left; the first round's
+   units per chip are the orders makers see;
 7. stockpiling: a developer who may buy a US chip with supply left and expects a US supply cut
    brings budget forward and buys US chips with the supply left (a second clearing over US chips
    only), to repay from later budgets;
-8. the rest of each budget goes abroad (a private developer's share of its budget, less after the US
-   offshore rule), then to the grey market (private developers, all together up to
-   ``grey_capacity_usd``), both buying the frontier US chip (most H100e per dollar among those sold
-   anywhere) at a premium, grey chips less those seized; what is left is unspent and
+8. what China's market did not take goes abroad (a private developer's share of its budget, less
+   after the US offshore rule), buying the frontier chip at ``offshore_cost_premium`` over its price;
+   what is left of it (private developers) and the frontier budgets go to the grey market, which
+   sells grey chips at a premium over list where the smugglers' supply (``grey_supply_units`` x (1 -
+   ``grey_seizure_share``) x premium units) meets the developers' demand (their USD x (1 - premium /
+   ``grey_max_premium``)): a quadratic in the premium, solved in closed form; what is spent on grey
+   chips is shared in proportion to what each developer brought; what is left is unspent and
    ``carryover_share`` of it carries into next quarter; each developer installs what it got in China
    (grey chips included) and abroad (after depreciation);
 9. China stocks and HBM are drawn down, revenue is booked against the makers' plans (which follow the
    same demand path; domestic makers reinvest part of revenue above plan in foundry capacity); each
    chip's installed units, kept by channel (legacy: bought before the start; legal: sold in China's
-   market, stockpiling included; grey: smuggled units of the frontier chip that arrived; offshore:
+   market, stockpiling included; grey: smuggled units of the grey chip that arrived; offshore:
    units of the frontier chip bought abroad), lose ``depreciation`` and this quarter's units join;
    the domestic ecosystem learns;
 10. the reporters are computed. Compute is FLOP-based H100e (units x the chip's dense TFLOPS over the
@@ -155,6 +163,25 @@ def parameter_values(params: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------------
 # Chips (plain objects: the catalogue plus this quarter's state)
+def trend_spec(spec, model):
+    """(perf_paper, tpp, flop_h100e, bandwidth) of a chip announced by name only: from its maker's US chip
+    (not a China part) with the most FLOP-based H100e per dollar released before 2026, FLOP/s per dollar
+    doubles every us_flop_per_usd_doubling_years and bandwidth per dollar every us_bandwidth_doubling_years;
+    the performance index is sqrt(compute ratio x bandwidth ratio), TPP = H100e x 989 x 16."""
+    anchor, best = None, -1.0
+    for c in CHIPS:
+        if (c.maker == spec.maker and not c.on_trend and not c.china_part
+                and parse_quarter(c.release) < ROADMAP_FROM):
+            per_usd = c.dense_tflops / H100_DENSE_TFLOPS[c.flop_bits] / c.price_usd
+            if per_usd > best:
+                anchor, best = c, per_usd
+    years = (parse_quarter(spec.release) - parse_quarter(anchor.release)) / 4.0
+    flop = best * spec.price_usd * 2.0 ** (years / model.us_flop_per_usd_doubling_years)
+    bw = (anchor.mem_bw_gbs / anchor.price_usd * spec.price_usd
+          * 2.0 ** (years / model.us_bandwidth_doubling_years))
+    return math.sqrt(flop * bw / 3350.0), flop * 989.0 * 16, flop, bw
+
+
 class Chip:
     def __init__(self, index, spec, maker, model, cat):
         self.index = index
@@ -170,14 +197,18 @@ class Chip:
             self.planned_release += model.us_roadmap_delay_quarters
         self.release = self.planned_release  # domestic chips move with R&D
         self.released = False
-        self.perf = spec.perf_paper * scale * (1.0 if self.is_us else model.domestic_efficiency)
+        # FLOP-based H100e per unit: dense tensor TFLOPS over the H100 SXM's at the same bit length; a chip
+        # announced by name only follows the trend from its maker's best FLOP-per-dollar chip before 2026
+        sourced_flop = spec.dense_tflops / H100_DENSE_TFLOPS[spec.flop_bits]
+        perf, tpp, flop, bw = (trend_spec(spec, model) if spec.on_trend else
+                               (spec.perf_paper, spec.tpp, sourced_flop, spec.mem_bw_gbs))
+        self.perf = perf * scale * (1.0 if self.is_us else model.domestic_efficiency)
         self.price_usd = spec.price_usd
         self.china_part = spec.china_part
         self.compliant_until = int(cat.compliant_until[index])  # a quarter that never comes if none
-        self.tpp = spec.tpp * scale
-        # FLOP-based H100e per unit: dense tensor TFLOPS over the H100 SXM's at the same bit length
-        self.flop_h100e = spec.dense_tflops / H100_DENSE_TFLOPS[spec.flop_bits] * scale
-        self.mem_bw_gbs = spec.mem_bw_gbs
+        self.tpp = tpp * scale
+        self.flop_h100e = flop * scale
+        self.mem_bw_gbs = bw
         self.end_of_production = int(cat.end_of_production[index])
         self.stock_units = float(spec.stock_units)  # catalogue stock (at the start, and at end of production)
         self.us_units_per_quarter = spec.us_units_per_quarter
@@ -477,13 +508,14 @@ class AIDeveloper(mesa.Agent):
         self.purchases = [0.0] * len(installed)  # H100e this quarter, in China (grey chips included)
         self.carry = 0.0  # unspent budget carried into next quarter
         self.advance = 0.0  # budget brought forward to stockpile, still to repay
-        self.rest = 0.0  # budget China's market did not take this quarter
+        self.frontier_budget = 0.0  # budget set aside for the grey chip it may not buy in China
+        self.rest = 0.0  # budget China's market did not take this quarter (of what was not set aside)
         self.spent = 0.0  # ... and what it did take (before stockpiling)
         self.stockpiled = 0.0  # budget brought forward and spent on US chips this quarter
         self.offshore = 0.0  # spent abroad this quarter
         self.grey = 0.0  # spent on the grey market this quarter
         self.offshore_units = 0.0  # units of the frontier chip bought abroad this quarter
-        self.grey_units = 0.0  # units of the frontier chip smuggled in that arrived this quarter
+        self.grey_units = 0.0  # units of the grey chip smuggled in that arrived this quarter
         self.unmet = 0.0  # left unspent this quarter
 
     def observe(self):
@@ -495,7 +527,8 @@ class AIDeveloper(mesa.Agent):
         self.own = [x / total for x in by_eco] if total > 0 else [0.0, 0.0, 0.0]
 
     def step(self):
-        """Pull towards each ecosystem, this quarter's demand, the chips it may buy, first order."""
+        """Pull towards each ecosystem, this quarter's demand, the chips it may buy, the frontier budget
+        set aside, first order (of the rest of the budget)."""
         m = self.model
         peer = [0.0, 0.0, 0.0]
         for other, weight in self.peers:
@@ -513,9 +546,19 @@ class AIDeveloper(mesa.Agent):
             c for c in m.chips_on_sale
             if not c.is_us or (china_ok and (c.to_anyone or (self.licensed and c.to_licensed)))
         ]
-        self.remaining = self.demand
+        self.frontier_budget = self.set_aside(m.grey_chip)
+        self.remaining = self.demand - self.frontier_budget
         self.purchases = [0.0] * len(self.installed)
         self.choose()
+
+    def set_aside(self, grey_chip):
+        """A private developer that may not legally buy this quarter's grey chip sets
+        ``grey_frontier_share`` of its budget aside for it: that goes to the grey market, not to China's
+        market."""
+        share = self.model.grey_frontier_share
+        if grey_chip is None or share <= 0 or self.state_affiliated or grey_chip in self.menu:
+            return 0.0
+        return share * self.demand
 
     def budget(self):
         """This quarter's budget: the demand draw, plus the carried-over unspent budget, less the
@@ -612,7 +655,10 @@ class ReferenceModel(mesa.Model):
         self.groups = []
         self.short_groups = set()
         self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
-        self.frontier = None  # the US chip bought abroad and smuggled this quarter
+        self.frontier_chip = None  # the US chip bought abroad this quarter
+        self.grey_chip = None  # the US chip smuggled this quarter
+        self.grey_premium = 0.0  # the grey market's premium over list this quarter
+        self.grey_units = 0.0  # smuggled units delivered this quarter (all developers)
         self.budget_split = dict.fromkeys(("budget", "china", "offshore", "grey", "unspent"), 0.0)
 
         dev = fast.developers
@@ -716,6 +762,7 @@ class ReferenceModel(mesa.Model):
         self.allocate_hbm()
         self.apply_licences()
         self.post_chips()
+        self.pick_frontier_chips()
         for d in self.developers:
             d.observe()
         for d in self.developers:
@@ -724,7 +771,7 @@ class ReferenceModel(mesa.Model):
         self.rationed, self.rounds = self.clear_market()
         for d in self.developers:
             d.rest = d.remaining
-            d.spent = d.demand - d.rest
+            d.spent = d.demand - d.frontier_budget - d.rest
         self.stockpile()
         self.spend_the_rest()
         for d in self.developers:
@@ -887,36 +934,70 @@ class ReferenceModel(mesa.Model):
             d.stockpiled = x - d.remaining
             d.advance += d.stockpiled
 
+    def pick_frontier_chips(self):
+        """This quarter's frontier chip (the US chip with the most H100e per dollar among those sold
+        anywhere: what a buyer abroad picks) and grey chip (the same choice among those released at
+        least ``grey_lag_quarters`` ago: what smugglers deliver); ties: the first in the catalogue."""
+        frontier = grey = None
+        for chip in self.chips:
+            if not (chip.is_us and chip.sold_anywhere(self.quarter)):
+                continue
+            per_usd = chip.perf / chip.price_usd
+            if frontier is None or per_usd > frontier.perf / frontier.price_usd:
+                frontier = chip
+            if self.quarter - chip.release >= self.grey_lag_quarters and (
+                    grey is None or per_usd > grey.perf / grey.price_usd):
+                grey = chip
+        self.frontier_chip, self.grey_chip = frontier, grey
+
+    def grey_market(self, want_usd, list_price):
+        """(premium over list, units delivered) where the smugglers' supply meets the developers' demand.
+
+        Supply: a x m units at a premium m, a = grey_supply_units x (1 - grey_seizure_share) (what is
+        seized is the smugglers' loss). Demand: the developers spend want_usd x (1 - m / grey_max_premium)
+        on units at list x (1 + m). They meet where a m list (1 + m) = want (1 - m / max), i.e.
+        A m^2 + B m - want = 0 with A = a x list and B = A + want / max; its positive root, written as
+        2 want / (B + sqrt(B^2 + 4 A want)) (no cancellation), lies in [0, max)."""
+        a = self.grey_supply_units * (1.0 - self.grey_seizure_share)
+        if want_usd <= 0 or a <= 0 or self.grey_max_premium <= 0 or list_price <= 0:
+            return 0.0, 0.0
+        big_a = a * list_price
+        big_b = big_a + want_usd / self.grey_max_premium
+        premium = 2.0 * want_usd / (big_b + math.sqrt(big_b * big_b + 4.0 * big_a * want_usd))
+        return premium, a * premium
+
     def spend_the_rest(self):
-        """The rest of each budget goes abroad, then to the grey market (both buy the frontier US chip),
-        and what is left is unspent (carryover_share of it carries into next quarter)."""
+        """What China's market did not take goes abroad (on the frontier chip), then what is left of it
+        (private developers) and the frontier budgets go to the grey market (on the grey chip), and what
+        is left is unspent (carryover_share of it carries into next quarter)."""
         keep = 1.0 - self.depreciation
         for d in self.developers:
             d.installed_offshore = [a * keep for a in d.installed_offshore]
             d.offshore = d.grey = d.offshore_units = d.grey_units = 0.0
-        frontier = None
-        for chip in self.chips:  # the most H100e per dollar; ties: the first in the catalogue
-            if chip.is_us and chip.sold_anywhere(self.quarter) and (
-                    frontier is None or chip.perf / chip.price_usd > frontier.perf / frontier.price_usd):
-                frontier = chip
-        self.frontier = frontier
-        if frontier is not None and any(d.rest > 0 for d in self.developers):
-            open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
-            for d in self.developers:
-                d.spend_abroad(frontier, open_share)
-            # private developers' rest, all together up to grey_capacity_usd, shared pro rata
-            want = [0.0 if d.state_affiliated else d.rest - d.offshore for d in self.developers]
-            total = sum(want)
-            if total > 0 and self.grey_capacity_usd > 0:
-                scale = min(1.0, self.grey_capacity_usd / total)
-                arriving = 1.0 - self.grey_seizure_share
-                unit_cost = frontier.price_usd * (1.0 + self.grey_premium)
-                for d, w in zip(self.developers, want):
-                    d.grey = w * scale
-                    d.grey_units = d.grey * arriving / unit_cost
-                    d.purchases[frontier.maker.index] += d.grey * (arriving * frontier.perf / unit_cost)
+        self.grey_premium = self.grey_units = 0.0
+        frontier, grey_chip = self.frontier_chip, self.grey_chip
+        if any(d.rest > 0 or d.frontier_budget > 0 for d in self.developers):
+            if frontier is not None:
+                open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
+                for d in self.developers:
+                    d.spend_abroad(frontier, open_share)
+            if grey_chip is not None:
+                # what each brings to the grey market: a private developer's rest after abroad, and
+                # the frontier budget it set aside
+                want = [(0.0 if d.state_affiliated else d.rest - d.offshore) + d.frontier_budget
+                        for d in self.developers]
+                total = sum(want)
+                premium, units = self.grey_market(total, grey_chip.price_usd)
+                self.grey_premium, self.grey_units = premium, units
+                unit_cost = grey_chip.price_usd * (1.0 + premium)
+                spend = units * unit_cost  # all developers together, shared in proportion to want
+                if total > 0 and spend > 0:
+                    for d, w in zip(self.developers, want):
+                        d.grey = w * (spend / total)
+                        d.grey_units = d.grey / unit_cost
+                        d.purchases[grey_chip.maker.index] += d.grey * (grey_chip.perf / unit_cost)
         for d in self.developers:
-            d.unmet = max(d.rest - d.offshore - d.grey, 0.0)
+            d.unmet = max(d.rest + d.frontier_budget - d.offshore - d.grey, 0.0)
             d.carry = self.carryover_share * d.unmet
         devs = self.developers
         self.budget_split = {
@@ -942,15 +1023,15 @@ class ReferenceModel(mesa.Model):
 
     def install_units(self):
         """Each chip's installed units, channel by channel, lose ``depreciation``, then this quarter's
-        join: the units sold in China's market (stockpiling included) as legal, and of the frontier US
-        chip the smuggled units that arrived as grey and the units bought abroad as offshore."""
+        join: the units sold in China's market (stockpiling included) as legal, the smuggled units of
+        the grey chip that arrived as grey and the units of the frontier chip bought abroad as offshore."""
         keep = 1.0 - self.depreciation
         grey = sum(d.grey_units for d in self.developers)
         offshore = sum(d.offshore_units for d in self.developers)
         for chip in self.chips:
-            frontier = chip is self.frontier
             chip.new_units = {"legal": chip.units_sold, "legacy": 0.0,
-                              "grey": grey if frontier else 0.0, "offshore": offshore if frontier else 0.0}
+                              "grey": grey if chip is self.grey_chip else 0.0,
+                              "offshore": offshore if chip is self.frontier_chip else 0.0}
             for c in CHANNELS:
                 chip.units[c] = chip.units[c] * keep + chip.new_units[c]
 

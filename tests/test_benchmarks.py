@@ -109,6 +109,7 @@ def test_bare_numpy_quarter_runs_on_a_model_state():
             assert out["installed_h100e"] == pytest.approx(before * s.keep + out["bought_h100e"], rel=1e-9)
             assert 0.0 <= out["developers_on_us_stack"] <= 1.0
             assert 0.0 <= out["unspent_usd"] <= out["budget_usd"]
+            assert out["grey_usd"] > 0  # the frontier budgets and the rest meet the grey market
             assert np.all(np.diff(s.bounds) >= 0) and s.bounds[-1] == 2_000
 
 

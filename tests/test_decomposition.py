@@ -52,7 +52,7 @@ def test_a_grey_channel_closed_under_a_ban_leaves_only_the_legacy_base():
 
     for seed in (3, 4):
         df = ChipMarketModel(rng=seed, **{**dc.SETTINGS, "n_developers": 80, "export_regime": "ban",
-                                          "grey_capacity_usd": 0.0}).run(12)
+                                          "grey_supply_units": 0.0}).run(12)
         assert (df.us_share_legal == 0.0).all() and (df.us_share_grey == 0.0).all()
         assert (df.us_share_new == 0.0).all() and (df.grey_units == 0.0).all()
         assert (df.us_stack_share == df.us_share_legacy).all() and (df.us_share_legacy > 0).all()

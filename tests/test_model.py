@@ -39,7 +39,10 @@ def run_checked(steps=12, **params):
                                    dev.last_demand + dev.last_stockpiled, rtol=1e-9, atol=1e-6)
         assert ((dev.last_offshore >= 0).all() and (dev.last_grey >= 0).all()
                 and (dev.last_stockpiled >= 0).all())
-        assert dev.last_grey.sum() <= m.p.grey_capacity_usd * (1 + 1e-12)
+        # the grey market clears on the smugglers' supply line, below the demand's choke premium
+        assert 0.0 <= dev.last_grey_premium < m.p.grey_max_premium
+        assert dev.last_grey_units == pytest.approx(
+            m.p.grey_supply_units * (1 - m.p.grey_seizure_share) * dev.last_grey_premium, rel=1e-12)
         assert ((dev.last_offshore[dev.state_affiliated] == 0).all()
                 and (dev.last_grey[dev.state_affiliated] == 0).all())
         r = m.reported
@@ -59,8 +62,8 @@ def run_checked(steps=12, **params):
         # no chip is sold that no buyer may legally buy, and nobody buys from a maker it may not
         classes = m.developers.access_classes
         legal = dev.last_purchases.copy()
-        if m.developers.frontier_chip >= 0:
-            legal[:, cat.maker_of_chip[m.developers.frontier_chip]] -= dev.last_grey_h100e
+        if m.developers.grey_chip >= 0:
+            legal[:, cat.maker_of_chip[m.developers.grey_chip]] -= dev.last_grey_h100e
         allowed_any = m.allowed_by_class[np.unique(classes)].any(axis=0)
         assert (m.chips_sold[~allowed_any] == 0).all()
         for c in range(3):
@@ -141,7 +144,7 @@ def test_a_ban_on_either_side_means_no_new_us_purchases(params):
         df = ChipMarketModel(rng=seed, n_developers=80, **params).run(12)
         assert (df["nvidia_china_revenue_usd"] == 0).all()
         assert (df["spent_grey_usd"] > 0).all()  # the only US chips reaching China are smuggled
-        closed = ChipMarketModel(rng=seed, n_developers=80, grey_capacity_usd=0.0, **params).run(12)
+        closed = ChipMarketModel(rng=seed, n_developers=80, grey_supply_units=0.0, **params).run(12)
         assert (closed["us_share_new"] == 0).all() and (closed["grey_compute_h100e"] == 0).all()
 
 

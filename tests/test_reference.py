@@ -8,7 +8,8 @@ in Jan 2026 with its instruments: the threshold regime with a dated and an adapt
 binding volume cap, a licence-count schedule with a per-customer cap, Beijing's import cap and
 pairing quota, and a replay from 2023Q1 through the H20's end of production and stock sell-down;
 and the market side: an HBM-bound Huawei, Nvidia stopping China production when orders stall, the US
-offshore rule closing the channel abroad, a binding grey market, stockpiling ahead of a priced cut,
+offshore rule closing the channel abroad, a scarce and an ample grey market (lagged chips and the
+newest: the grey chip and the frontier budget set aside for it), stockpiling ahead of a priced cut,
 the levy passed on by scarcity, and carry-over of unspent budget under a ban; and the US roadmap after
 Blackwell moved later and weaker, or earlier and stronger. The reporters include the ledger of installed
 chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the reference keeps per chip,
@@ -78,17 +79,23 @@ CASES = {
                               "china_policy_schedule": "2025Q3:discourage,2026Q1:restrict"},
     # the market side (issue 13): makers' China supply, HBM-bound domestic output, where blocked budgets go
     "hbm_binding": {"hbm_stockpile_2026": 200_000, "domestic_hbm_2026": 400_000},
+    # Beijing's ban comes once Nvidia makes H200s for China again (it sells its 700k stock first: with the
+    # RTX Pro 6000D retired in 2025Q4 it makes nothing for China before 2027Q2)
     "stalled_orders_beijing_ban": {"realize_reversals": False, "china_import_policy": "open",
-                                   "china_policy_schedule": "2026Q3:ban"},
+                                   "china_policy_schedule": "2027Q3:ban"},
     "offshore_rule_closes": {"export_regime": "ban", "offshore_open_after_rule": 0.0},
-    "grey_binding": {"export_regime": "ban", "offshore_capacity_share": 0.05, "grey_capacity_usd": 3e8},
+    # the grey market: scarce smuggling (the premium near its choke) and ample smuggling of the newest
+    # chip (no lag: the grey chip is the frontier chip)
+    "grey_binding": {"export_regime": "ban", "offshore_capacity_share": 0.05, "grey_supply_units": 10_000},
+    "grey_ample_no_lag": {"export_regime": "ban", "grey_supply_units": 1_000_000, "grey_lag_quarters": 0,
+                          "grey_frontier_share": 0.5, "grey_seizure_share": 0.3},
     # a $20B market: at the default $50B the main clearing takes all US supply (the H20's stock went in
     # the backcast), so nothing is left to stockpile
     "stockpiling_priced_risk": {"us_reversal_prob": 0.3, "realize_reversals": False, "stockpile_share": 0.5,
                                 "china_import_policy": "open", "demand_2026_usd": 20e9},
     "scarcity_passthrough": {"revenue_passthrough": 1.0, "realize_reversals": False,
                              "china_import_policy": "open"},
-    "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_capacity_usd": 0.0,
+    "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_supply_units": 0.0,
                       "offshore_capacity_share": 0.0},
     # the US roadmap after Blackwell as a scenario: late and weaker under the rolling lag, early and
     # stronger abroad and on the grey market under a ban
@@ -96,6 +103,10 @@ CASES = {
                                     "us_roadmap_delay_quarters": 3, "us_roadmap_perf_scale": 0.7},
     "us_roadmap_early_strong_ban": {"export_regime": "ban", "us_roadmap_delay_quarters": -2,
                                     "us_roadmap_perf_scale": 1.4},
+    # the chips announced by name only on a faster trend, sold under 'open' and smuggled with no lag
+    "trend_fast_open": {"export_regime": "open", "china_import_policy": "open", "grey_lag_quarters": 0,
+                        "us_flop_per_usd_doubling_years": 1.6, "us_bandwidth_doubling_years": 3.0,
+                        "us_roadmap_delay_quarters": -4},
 }
 
 
@@ -263,12 +274,13 @@ def test_the_market_side_instruments_bind_in_their_cases():
     for foundry, ceiling, cap, sold, short in rows:
         assert ceiling < 0.5 * foundry and cap == ceiling and sold <= ceiling * (1 + 1e-9) and short
 
-    # orders stall (Beijing bans US chips from 2026Q3): Nvidia's planned China production falls to 0
-    ban = parse_quarter("2026Q3")
+    # orders stall (Beijing bans US chips): Nvidia, making for China before the ban, plans no more
+    ban = parse_quarter(CASES["stalled_orders_beijing_ban"]["china_policy_schedule"].split(":")[0])
     rows = run_reference("stalled_orders_beijing_ban", lambda r: (
         r.quarter, sum(c.china_production for c in maker(r, "Nvidia").chips),
         r.reported["nvidia_china_revenue_usd"]))
-    assert all(made > 0 and revenue > 0 for q, made, revenue in rows if q < ban)
+    assert all(revenue > 0 for q, _, revenue in rows if q < ban)
+    assert [made > 0 for q, made, _ in rows if q == ban - 1] == [True]
     assert all(revenue == 0 for q, _, revenue in rows if q >= ban)
     stopped = [q for q, made, _ in rows if q >= ban and made == 0]
     assert stopped and stopped[0] <= ban + 4, stopped
@@ -287,13 +299,37 @@ def test_the_market_side_instruments_bind_in_their_cases():
             assert after == pytest.approx(before * (1 - dep), rel=1e-12)
     assert rows[-1][-1] > 0
 
-    # the grey market binds: all private developers together spend exactly its capacity, every quarter
-    cap = CASES["grey_binding"]["grey_capacity_usd"]
-    rows = run_reference("grey_binding", lambda r: (r.reported["spent_grey_usd"],
-                                                    r.reported["grey_compute_h100e"],
-                                                    r.reported["unspent_usd"]))
-    assert all(grey == pytest.approx(cap, rel=1e-12) and compute > 0 and unspent > cap
-               for grey, compute, unspent in rows)
+    # the grey market binds: every quarter the premium is where the smugglers' supply line (units =
+    # supply x (1 - seizure) x premium) meets the developers' demand (spending = what they bring x
+    # (1 - premium / choke)); scarce supply puts it near the choke, and most of what was brought is unspent
+    def grey_market(r):
+        brought = sum((0.0 if d.state_affiliated else d.rest - d.offshore) + d.frontier_budget
+                      for d in r.developers)
+        private_demand = sum(d.demand for d in r.developers if not d.state_affiliated)
+        return (r.grey_premium, r.grey_units, r.grey_chip, r.frontier_chip, brought,
+                sum(d.frontier_budget for d in r.developers), private_demand, dict(r.reported),
+                (r.quarter, r.grey_supply_units, r.grey_seizure_share, r.grey_max_premium,
+                 r.grey_frontier_share, r.grey_lag_quarters))
+
+    scarce = run_reference("grey_binding", grey_market)
+    ample = run_reference("grey_ample_no_lag", grey_market)
+    for rows in (scarce, ample):
+        for premium, units, chip, _, brought, set_aside, private_demand, rep, params in rows:
+            quarter, supply, seizure, choke, share, lag = params
+            assert 0 < premium < choke and quarter - chip.release >= lag
+            assert units == pytest.approx(supply * (1 - seizure) * premium, rel=1e-12)
+            assert rep["grey_units"] == pytest.approx(units, rel=1e-9)
+            assert rep["spent_grey_usd"] == pytest.approx(units * chip.price_usd * (1 + premium), rel=1e-9)
+            assert rep["spent_grey_usd"] == pytest.approx(brought * (1 - premium / choke), rel=1e-9)
+            assert rep["unspent_usd"] >= brought * premium / choke * (1 - 1e-9)
+            assert rep["grey_compute_h100e"] > 0
+            # under a ban no private developer may buy the grey chip: each sets its share aside for it
+            assert set_aside == pytest.approx(share * private_demand, rel=1e-12)
+    assert all(row[0] > 0.75 * row[-1][3] for row in scarce)
+    assert all(a[0] < 0.5 * s[0] for a, s in zip(ample, scarce))
+    # smuggled chips lag the frontier (grey_lag_quarters), unless the lag is 0
+    assert any(grey is not frontier for _, _, grey, frontier, *_ in scarce)
+    assert all(grey is frontier for _, _, grey, frontier, *_ in ample)
 
     # stockpiling: developers with legal access bring budget forward and spend it on US chips, then repay it
     rows = run_reference("stockpiling_priced_risk", lambda r: (
@@ -327,7 +363,8 @@ def test_every_ledger_channel_is_exercised():
     """The ledger's channels carry compute in the cases (otherwise the comparison of its reporters is
     0 = 0): bought before the start, sold legally, smuggled and bought abroad; and a replay from 2023Q1
     draws its first budgets on the pre-2025 path (history_growth), not the forward one."""
-    rows = run_reference("default_lagged_restrict", lambda r: dict(r.reported), steps=4)
+    # Beijing open to licensed H200s (by default, under restrict, no US chip sells legally in 2026)
+    rows = run_reference("volume_cap_binding", lambda r: dict(r.reported), steps=4)
     for name in ("us_share_legal", "us_share_legacy", "us_share_grey", "us_share_new_grey", "grey_units",
                  "offshore_compute_h100e", "china_to_us_compute_ratio", "frontier_gap"):
         assert rows[0][name] > 0, name

@@ -53,17 +53,17 @@ def test_hbm_ceilings_share_the_pool_by_need():
     assert (c[:2] * stacks[:2]).sum() == pytest.approx(750_000.0)
 
 
-def test_channels_cap_offshore_by_budget_and_grey_by_total():
+def test_channels_cap_offshore_by_budget_and_share_grey_spending_by_want():
     rest = np.array([10.0, 10.0, 10.0])
     budget = np.array([100.0, 20.0, 100.0])
     private = np.array([True, True, False])
     off = channels.offshore_spend(rest, budget, private, 0.3, 1.0)
     assert off.tolist() == [10.0, 6.0, 0.0]
     assert channels.offshore_spend(rest, budget, private, 0.3, 0.0).tolist() == [0.0, 0.0, 0.0]
-    grey = channels.grey_spend(rest - off, private, 2.0)
-    assert grey.tolist() == pytest.approx([0.0, 2.0, 0.0])
-    grey = channels.grey_spend(np.array([3.0, 1.0, 5.0]), private, 2.0)
-    assert grey.tolist() == pytest.approx([1.5, 0.5, 0.0])  # pro rata, state-affiliated excluded
+    want = np.where(private, rest - off, 0.0)  # state-affiliated developers want none (the caller's rule)
+    assert channels.grey_spend(want, 2.0).tolist() == pytest.approx([0.0, 2.0, 0.0])
+    grey = channels.grey_spend(np.array([3.0, 1.0, 0.0]), 2.0)
+    assert grey.tolist() == pytest.approx([1.5, 0.5, 0.0])  # pro rata
     extra = channels.stockpile_extra(np.array([100.0, 100.0]), np.array([True, False]), 0.2, 3.0, 0.3)
     assert extra[0] == pytest.approx(0.2 * (1 - math.exp(-0.9)) * 100.0) and extra[1] == 0.0
     assert not channels.stockpile_extra(np.array([100.0]), np.array([True]), 0.2, 0.0, 0.3).any()
@@ -143,9 +143,11 @@ def test_under_a_us_ban_blocked_money_goes_abroad_and_to_the_grey_market():
 
 
 def test_stalled_orders_make_nvidia_cut_china_production_within_a_few_quarters():
-    ban_from = parse_quarter("2026Q3")
+    # Beijing bans once Nvidia makes H200s for China again: it sells its ~700k stock first (with the RTX
+    # Pro 6000D retired in 2025Q4 there is no China part to make meanwhile)
+    ban_from = parse_quarter("2027Q3")
     for seed in SEEDS:
-        _, rows = run({"china_import_policy": "open", "china_policy_schedule": "2026Q3:ban",
+        _, rows = run({"china_import_policy": "open", "china_policy_schedule": "2027Q3:ban",
                        "realize_reversals": False}, seed)
         before = [r["production"][NVIDIA].sum() for r in rows if r["quarter"] < ban_from]
         assert max(before) > 10_000  # Nvidia was making for China
@@ -178,7 +180,7 @@ def test_stockpiling_happens_with_a_risk_weight_and_is_off_without_it():
 def test_carried_over_budget_returns_next_quarter():
     m = ChipMarketModel(rng=3, n_developers=80, export_regime="ban", realize_reversals=False,
                         huawei_capacity_2026=0, cambricon_capacity_2026=0, moore_threads_capacity_2026=0,
-                        grey_capacity_usd=0.0, offshore_capacity_share=0.0, carryover_share=0.5,
+                        grey_supply_units=0.0, offshore_capacity_share=0.0, carryover_share=0.5,
                         demand_shock_sd=0.0)
     m.step()
     unspent = m.developers.last_unmet.copy()

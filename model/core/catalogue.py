@@ -8,7 +8,13 @@ parameters: the sensitivity analysis does not vary them one by one (it varies th
 The exception is the US roadmap after Blackwell (chips planned from ``ROADMAP_FROM`` on: Rubin,
 Rubin Ultra, Feynman, the 2029 placeholder, MI400, MI500), whose dates and performance no source
 fixes: two parameters move it as a whole (``with_us_roadmap``: ``us_roadmap_delay_quarters``,
-``us_roadmap_perf_scale``), and the sweeps vary them.
+``us_roadmap_perf_scale``), and the sweeps vary them. Chips announced by name only (Feynman, the 2029
+placeholder, MI500: ``on_trend``) get their compute and bandwidth from measured trends: from their
+maker's best FLOP-per-dollar chip before ``ROADMAP_FROM`` (the anchor: B200, MI355X), dense FLOP/s per
+dollar doubles every ``us_flop_per_usd_doubling_years`` (Epoch AI: 2.07 years for ML GPUs, 95% CI
+1.54-3.13, SOURCES §A1 H) and memory bandwidth per dollar every ``us_bandwidth_doubling_years`` (~4
+years, Epoch AI, §A1 M), at the chip's own (assumed) price; its performance index is the same blend as
+every chip's, and its TPP follows from its compute.
 
 Export-control metrics (the Jan 2026 BIS rule, SOURCES §B4/§C3, H): ``tpp`` is the total processing
 performance of the US rules, 2 x MAC-TOPS x bit length = dense TFLOPS x bit length (H100: 989 TF
@@ -23,7 +29,8 @@ position relative to the 21,000 / 6,500 threshold matters to the rules).
 
 Supply history: a product leaves sale when its maker stops making it (``end_of_production``) and its
 remaining ``stock_units`` are sold; A800/H800 (barred Oct 2023) are never sold after 2023Q3, the H20
-only from its stock after Nvidia stopped making it in 2025 (§B3). ``us_units_per_quarter`` is a US
+only from its stock after Nvidia stopped making it in 2025 (§B3), and the RTX Pro 6000D not after 2025Q3
+(Beijing ordered its orders cancelled in Sep 2025, §C2). ``us_units_per_quarter`` is a US
 product's shipments to US end users, the base of the rule's volume cap (China <= 50% of it), and
 with ``us_china_production_share`` the most its maker can make for China a quarter: no source gives
 them, so each is an ASSUMPTION with a range in the chip's source (not varied by the sensitivity
@@ -67,6 +74,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from model.core import fixedmath as fm
 from model.core.quarters import parse_quarter
 
 # Ecosystems (software stacks). Index order is fixed and used as array columns.
@@ -141,11 +149,14 @@ class Chip:
     dense_tflops: float = 0.0  # dense tensor TFLOPS at flop_bits (datasheet; see module docstring)
     flop_bits: int = 16  # 16: dense_tflops is BF16/FP16; 8: FP8, for parts quoted only in FP8
     dense_tflops_fp8: float = 0.0  # dense FP8 TFLOPS where published (0: no FP8 or none published)
+    on_trend: bool = False  # no published specs: compute and bandwidth from the trend (``on_trend``)
 
 
 #: The H100 SXM's dense tensor TFLOPS by bit length (16: BF16/FP16, 8: FP8; SOURCES §A1, H): the divisor
 #: of the FLOP-based H100-equivalent ``flop_h100e`` (a chip quoted only in FP8 against the H100's FP8).
 H100_DENSE_TFLOPS = {16: 989.0, 8: 1979.0}
+#: The H100 SXM's memory bandwidth, GB/s (SOURCES §A1, H): the divisor of ``perf_paper``'s bandwidth half.
+H100_MEM_BW_GBS = 3350.0
 
 
 # --- Chipmakers ------------------------------------------------------------------------------
@@ -282,10 +293,12 @@ CHIPS: tuple[Chip, ...] = (
         "at ~$12.5k, §B3 H); China production ASSUMPTION <= 400k/quarter (~1M sold in 2024, §B3 M)"
         "; dense 148 TF BF16, 296 TF FP8 (§A1, H)")),
     Chip("RTXPro6000D", "Nvidia", "2025Q3", 0.30, 8_000, china_part=True, tpp=4_000, mem_bw_gbs=1_600,
-         dense_tflops=250,
+         dense_tflops=250, end_of_production="2025Q4",
          china_units_per_quarter=100_000, source=(
         "China part that succeeded the H20 (Sep 2025: CAC told ByteDance and Alibaba to "
-        "cancel orders, §C2 H); a GDDR7 workstation part: perf ASSUMPTION 0.30 (range 0.2-0.5), "
+        "cancel orders, §C2 H): retired from 2025Q4 (end_of_production, no stock left), ASSUMPTION that "
+        "Nvidia made none for China after the cancellation; a GDDR7 workstation part: perf ASSUMPTION 0.30 "
+        "(range 0.2-0.5), "
         "price ASSUMPTION $8k (range 6-12k), TPP and bandwidth ASSUMPTION below the China-part limits; China "
         "production ASSUMPTION <= 100k/quarter (range 25-200k; 'tens of thousands' were in the "
         "pipeline, §C2 H)"
@@ -319,19 +332,16 @@ CHIPS: tuple[Chip, ...] = (
         "ASSUMPTION perf 10 (range 6-15) from the same ~17x-by-2027 gap (§A2, M/H); price ASSUMPTION; "
         "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)"
         "; dense BF16 ASSUMPTION 10,000 TF (range 6,000-15,000) = TPP / 16")),
-    Chip("Feynman", "Nvidia", "2028Q3", 20.0, 70_000, tpp=320_000, mem_bw_gbs=50_000,
-         dense_tflops=20_000,
+    Chip("Feynman", "Nvidia", "2028Q3", 0.0, 70_000, on_trend=True,
          us_units_per_quarter=1_500_000, source=(
-        "ASSUMPTION: Nvidia's yearly cadence, ~2x per generation (perf range 12-30); price ASSUMPTION; "
-        "US shipments ASSUMPTION 1.5M/quarter (range 750k-3M)"
-        "; dense BF16 ASSUMPTION 20,000 TF (range 12,000-30,000) = TPP / 16")),
-    Chip("NvidiaNext", "Nvidia", "2029Q3", 40.0, 80_000, tpp=640_000, mem_bw_gbs=100_000,
-         dense_tflops=40_000,
+        "announced by name only (GTC 2025, 2028): compute and bandwidth ON TREND from the B200 (on_trend); "
+        "release and price ASSUMPTION (prices rise with dies and memory); US shipments ASSUMPTION "
+        "1.5M/quarter (range 750k-3M)")),
+    Chip("NvidiaNext", "Nvidia", "2029Q3", 0.0, 80_000, on_trend=True,
          us_units_per_quarter=1_500_000, source=(
-        "ASSUMPTION: placeholder for the 2029 generation, ~2x Feynman (range 20-60), so the US "
-        "frontier keeps moving to the 2030 horizon; US shipments ASSUMPTION 1.5M/quarter (range "
-        "750k-3M)"
-        "; dense BF16 ASSUMPTION 40,000 TF (range 20,000-60,000) = TPP / 16")),
+        "placeholder for the 2029 generation, so the US frontier keeps moving to the 2030 horizon: "
+        "compute and bandwidth ON TREND from the B200 (on_trend); release and price ASSUMPTION; US "
+        "shipments ASSUMPTION 1.5M/quarter (range 750k-3M)")),
     # AMD / ROCm
     Chip("MI300X", "AMD", "2023Q4", 1.44, 15_000, tpp=20_912, mem_bw_gbs=5_300,
          dense_tflops=1_307, dense_tflops_fp8=2_615,
@@ -366,11 +376,9 @@ CHIPS: tuple[Chip, ...] = (
          source="ASSUMPTION Rubin-class, a little behind (L); US shipments ASSUMPTION 150k/quarter "
          "(range 75k-300k)"
          "; dense BF16 ASSUMPTION 4,500 TF (range 3,000-8,000) = TPP / 16"),
-    Chip("MI500", "AMD", "2027Q3", 9.00, 50_000, tpp=144_000, mem_bw_gbs=24_000, us_units_per_quarter=150_000,
-         dense_tflops=9_000,
-         source="ASSUMPTION RubinUltra-class, a little behind (L); US shipments ASSUMPTION "
-         "150k/quarter (range 75k-300k)"
-         "; dense BF16 ASSUMPTION 9,000 TF (range 6,000-15,000) = TPP / 16"),
+    Chip("MI500", "AMD", "2027Q3", 0.0, 50_000, on_trend=True, us_units_per_quarter=150_000,
+         source="announced by name only (2027): compute and bandwidth ON TREND from the MI355X (on_trend); "
+         "price ASSUMPTION; US shipments ASSUMPTION 150k/quarter (range 75k-300k)"),
     # Huawei / CANN
     Chip("Ascend910B", "Huawei", "2023Q3", 0.37, 20_000, tpp=4_800, mem_bw_gbs=1_400,
          dense_tflops=300, source=(
@@ -465,6 +473,14 @@ US_PURCHASE_SHARE_BY_YEAR = {2021: 0.95, 2022: 0.95, 2023: 0.81, 2024: 0.66, 202
 #: (``with_us_roadmap``); earlier releases are history (SOURCES §A1).
 ROADMAP_FROM = parse_quarter("2026Q1")
 
+#: Doubling times in years of the trend the ``on_trend`` chips follow (the defaults of the parameters
+#: ``us_flop_per_usd_doubling_years`` and ``us_bandwidth_doubling_years``): dense FLOP/s per dollar of ML
+#: GPUs 2.07 years (Epoch AI, Hobbhahn & Besiroglu 2022, 95% CI 1.54-3.13, SOURCES §A1 H); memory
+#: bandwidth ~4 years (Epoch AI, §A1 M), here per dollar.
+TREND_DOUBLING_YEARS = (2.07, 4.0)
+#: ln 2, for powers of two through ``fixedmath.exp``.
+LN2 = 0.6931471805599453
+
 
 @dataclass(frozen=True)
 class CatalogueArrays:
@@ -490,6 +506,7 @@ class CatalogueArrays:
     flop_h100e: np.ndarray  # (J,) FLOP-based H100-equivalents: dense TFLOPS / the H100's (module docstring)
     hbm_stacks_per_chip: np.ndarray  # (M,) per maker
     history_share: np.ndarray  # (M,) per maker: its share of its stack's purchases before 2026
+    on_trend: np.ndarray = None  # (J,) bool: compute and bandwidth from the trend (``on_trend``)
     makers: tuple[Maker, ...] = ()  # the entries themselves (name, colour, capacity, ...)
 
     def maker_index(self, name: str) -> int:
@@ -549,7 +566,7 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
     if np.any(np.diff(eco_of_chip) < 0):
         raise ValueError("catalogue chips must be ordered by ecosystem (contiguous columns)")
     never = 10_000 * 4
-    return CatalogueArrays(
+    arrays = CatalogueArrays(
         names=tuple(c.name for c in chip_list),
         maker_names=tuple(m.name for m in maker_list),
         maker_of_chip=maker_of_chip,
@@ -577,16 +594,57 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
                             dtype=float),
         hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in maker_list], dtype=float),
         history_share=np.array([m.history_share for m in maker_list], dtype=float),
+        on_trend=np.array([c.on_trend for c in chip_list], dtype=bool),
         makers=tuple(maker_list),
     )
+    return on_trend(arrays, *TREND_DOUBLING_YEARS)
 
 
-def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float) -> CatalogueArrays:
+def on_trend(cat: CatalogueArrays, flop_doubling_years: float,
+             bandwidth_doubling_years: float) -> CatalogueArrays:
+    """The catalogue with its ``on_trend`` chips' compute and bandwidth from the trend (module docstring):
+    for a chip released y years after its maker's anchor (the maker's US chip, not a China part, with the
+    most FLOP-based H100e per dollar released before ``ROADMAP_FROM``), ``flop_h100e`` = the anchor's per
+    dollar x price x 2**(y / flop_doubling_years), bandwidth likewise with ``bandwidth_doubling_years``;
+    ``perf_paper`` = sqrt(flop_h100e x bandwidth / the H100's), ``tpp`` = flop_h100e x the H100's TPP.
+    Powers of two by ``fixedmath`` (same bits on any CPU)."""
+    trend = cat.on_trend
+    if not trend.any():
+        return cat
+    flop, bw, perf, tpp = (cat.flop_h100e.copy(), cat.mem_bw_gbs.copy(), cat.perf_paper.copy(),
+                           cat.tpp.copy())
+    for maker in np.unique(cat.maker_of_chip[trend]):
+        sourced = ((cat.maker_of_chip == maker) & ~trend & ~cat.china_part & cat.is_us
+                   & (cat.release < ROADMAP_FROM))
+        if not sourced.any():
+            raise ValueError(f"catalogue: {cat.maker_names[maker]} has on_trend chips but no sourced chip "
+                             "before the roadmap to anchor them")
+        a = int(np.argmax(np.where(sourced, cat.flop_h100e / cat.price_usd, -np.inf)))
+        rows = trend & (cat.maker_of_chip == maker)
+        years = (cat.release[rows] - cat.release[a]) / 4.0
+        flop[rows] = (cat.flop_h100e[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp(
+            (years / flop_doubling_years) * LN2)
+        bw[rows] = (cat.mem_bw_gbs[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp(
+            (years / bandwidth_doubling_years) * LN2)
+        perf[rows] = np.sqrt(flop[rows] * (bw[rows] / H100_MEM_BW_GBS))
+        tpp[rows] = flop[rows] * (H100_DENSE_TFLOPS[16] * 16)
+    return replace(cat, flop_h100e=flop, mem_bw_gbs=bw, perf_paper=perf, tpp=tpp)
+
+
+def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float,
+                    flop_doubling_years: float | None = None,
+                    bandwidth_doubling_years: float | None = None) -> CatalogueArrays:
     """The catalogue with the US roadmap after Blackwell moved as a whole (parameters
     ``us_roadmap_delay_quarters`` and ``us_roadmap_perf_scale``, ODD section 2): every US chip planned from
     ``ROADMAP_FROM`` on is released ``delay_quarters`` later (negative: earlier) and has its performance
     index, TPP and FLOP-based ``flop_h100e`` scaled by ``perf_scale`` (its price and memory bandwidth
-    stay). With 0 and 1.0 the arrays are the catalogue's own, bit for bit."""
+    stay). The ``on_trend`` chips are first put on the trend with the given doubling times (None: the
+    catalogue's, ``TREND_DOUBLING_YEARS``). With 0, 1.0 and the catalogue's doubling times the arrays are
+    the catalogue's own, bit for bit."""
+    if flop_doubling_years is not None or bandwidth_doubling_years is not None:
+        flop_d, bw_d = TREND_DOUBLING_YEARS
+        cat = on_trend(cat, flop_d if flop_doubling_years is None else flop_doubling_years,
+                       bw_d if bandwidth_doubling_years is None else bandwidth_doubling_years)
     ahead = cat.is_us & (cat.release >= ROADMAP_FROM)
     scale = np.where(ahead, perf_scale, 1.0)
     return replace(cat, release=cat.release + np.where(ahead, int(delay_quarters), 0),

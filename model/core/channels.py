@@ -12,17 +12,26 @@ chips, or a rest. In this order the rest goes
    in data centres abroad, at the chip's price plus ``offshore_cost_premium``; from
    ``offshore_rule_quarter`` (the May 31 2026 BIS guidance on China-headquartered firms abroad, §C3 H)
    only ``offshore_open_after_rule`` of that channel stays open (``offshore_spend``);
-3. **grey market**: private developers' rest buys smuggled US chips, at ``grey_premium`` over the price
-   and losing ``grey_seizure_share`` of them, up to ``grey_capacity_usd`` a quarter for all together,
-   shared in proportion to what each still wants (``grey_spend``);
+3. **grey market** (smuggling, in units): smugglers deliver the ``grey_chip`` — the US chip with the
+   most H100e per dollar among those sold anywhere that came out at least ``grey_lag_quarters`` ago —
+   along a supply line ``grey_supply_units x (1 - grey_seizure_share) x premium`` (units a quarter at a
+   premium over list; seizures are the smugglers' cost, so enforcement moves the line down); private
+   developers' rest buys them at list x (1 + premium), fewer as the premium nears ``grey_max_premium``
+   (demand in units ``rest x (1 - premium / grey_max_premium) / (list x (1 + premium))``). The premium
+   where the two meet is the scarcity rent (``grey_market``, a quadratic solved in closed form); each
+   developer's share of the spending is its share of the rest (``grey_spend``);
 4. **unspent**: ``carryover_share`` of what is left is added to next quarter's budget, the rest is cut.
 
-Offshore and grey chips are the US chip with the most H100e per dollar among those the US maker
-sells anywhere (``frontier_chip``): what a buyer abroad, or a smuggler, would pick.
-State-affiliated developers use neither channel (the Nov 2025 mandate, §C2 H).
+Offshore chips are the US chip with the most H100e per dollar among those sold anywhere
+(``frontier_chip``): what a buyer abroad would pick; smuggled chips are the same choice among chips at
+least ``grey_lag_quarters`` old (CNAS and the 2024-26 cases: smuggled chips are mostly a generation
+behind, months to years after launch). State-affiliated developers use neither channel (the Nov 2025
+mandate, §C2 H).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -54,11 +63,25 @@ def offshore_spend(remaining: np.ndarray, budget: np.ndarray, private: np.ndarra
     return np.minimum(remaining, cap)
 
 
-def grey_spend(remaining: np.ndarray, private: np.ndarray, capacity_usd: float) -> np.ndarray:
-    """(n,) USD each developer spends on smuggled chips: its rest, scaled down pro rata when all
-    together want more than ``capacity_usd``."""
-    want = np.where(private, remaining, 0.0)
+def grey_market(want_usd: float, list_price: float, supply_units: float, seizure_share: float,
+                max_premium: float) -> tuple[float, float]:
+    """(premium over list, units delivered) where the smugglers' supply line meets the developers'
+    demand: with a = supply_units x (1 - seizure_share), A = a x list and B = A + want / max_premium, the
+    premium m solves A m^2 + B m - want = 0 (a m units at list x (1 + m) cost what the demand spends,
+    ``want x (1 - m / max_premium)``); m = 2 want / (B + sqrt(B^2 + 4 A want)), which is in [0, max_premium).
+    Scalar IEEE arithmetic only (sqrt is correctly rounded), so the same bits on any CPU."""
+    a = supply_units * (1.0 - seizure_share)
+    if want_usd <= 0 or a <= 0 or max_premium <= 0 or list_price <= 0:
+        return 0.0, 0.0
+    big_a = a * list_price
+    big_b = big_a + want_usd / max_premium
+    premium = 2.0 * want_usd / (big_b + math.sqrt(big_b * big_b + 4.0 * big_a * want_usd))
+    return premium, a * premium
+
+
+def grey_spend(want: np.ndarray, spend_usd: float) -> np.ndarray:
+    """(n,) USD each developer spends on smuggled chips: ``spend_usd`` shared in proportion to ``want``."""
     total = float(want.sum())
-    if total <= 0 or capacity_usd <= 0:
-        return np.zeros_like(remaining)
-    return want * min(1.0, capacity_usd / total)
+    if total <= 0 or spend_usd <= 0:
+        return np.zeros_like(want)
+    return want * (spend_usd / total)

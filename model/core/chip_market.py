@@ -82,7 +82,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.start = parse_quarter(p.start_quarter)
         self.quarter = self.start
         self.catalogue = with_us_roadmap(catalogue_arrays(), p.us_roadmap_delay_quarters,
-                                         p.us_roadmap_perf_scale)
+                                         p.us_roadmap_perf_scale, p.us_flop_per_usd_doubling_years,
+                                         p.us_bandwidth_doubling_years)
         cat = self.catalogue
         self.reporter_names = tuple(r.name for r in reporters.table(cat.makers))
         self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC
@@ -222,8 +223,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         for maker in self.chipmakers:
             maker.book_sales(float(revenue[maker.chips].sum()))
         self.domestic_cumulative += float(sales.purchases[:, ~self.us_maker_mask].sum())
-        self.ledger.step(self.depreciation, self.developers.new_units(self.developers.frontier_chip,
-                                                                       sales.chips_sold))
+        self.ledger.step(self.depreciation, self.developers.new_units(sales.chips_sold))
         self.maturity[DOMESTIC] = self.domestic_maturity()
 
     def record_chip_sales(self, revenue: np.ndarray) -> None:

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.core.catalogue import CHIPS, H100_DENSE_TFLOPS, MAKERS
+from model.core.catalogue import CHIPS, H100_DENSE_TFLOPS, MAKERS, catalogue_arrays
 from model.core.docblocks import replace_block
 from model.core.parameters import PARAMS, Param
 from model.core.paths import SOURCES_MD
@@ -135,10 +135,12 @@ def _param_row(p: Param) -> str:
             f"{status(p.source)} | {_cell(p.source)} |")
 
 
-def _flops(c) -> str:
-    """A chip's dense TFLOPS, its precision and its FLOP-based H100-equivalent (catalogue docstring)."""
+def _flops(c, h100e: float) -> str:
+    """A chip's dense TFLOPS, its precision and its FLOP-based H100-equivalent (catalogue docstring); an
+    ``on_trend`` chip's from the trend at the defaults, marked so."""
     precision = "BF16" if c.flop_bits == 16 else f"FP{c.flop_bits}"
-    h100e = c.dense_tflops / H100_DENSE_TFLOPS[c.flop_bits]
+    if c.on_trend:
+        return f"{h100e * H100_DENSE_TFLOPS[c.flop_bits]:,.0f} {precision} ({h100e:.2f}) on trend"
     return f"{c.dense_tflops:,g} {precision} ({h100e:.2f})"
 
 
@@ -170,14 +172,16 @@ def tables() -> str:
         "status | the code's source statement |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for c in CHIPS:
+    cat = catalogue_arrays(CHIPS, MAKERS)  # on_trend chips' values at the default doubling times
+    for j, c in enumerate(CHIPS):
         part = f"yes ({c.compliant_until})" if c.china_part and c.compliant_until else (
             "yes" if c.china_part else "no")
         end = f"{c.end_of_production} ({_number(c.stock_units)})" if c.end_of_production else "–"
         lines.append(
-            f"| {c.name} | {c.maker} | {c.release} | {c.perf_paper:.2f} | {_flops(c)} | "
+            f"| {c.name} | {c.maker} | {c.release} | {cat.perf_paper[j]:.2f} | "
+            f"{_flops(c, cat.flop_h100e[j])} | "
             f"{_number(c.price_usd)} | {part} | "
-            f"{_number(c.tpp)} | {_number(c.mem_bw_gbs)} | {end} | "
+            f"{_number(round(cat.tpp[j]))} | {_number(round(cat.mem_bw_gbs[j]))} | {end} | "
             f"{_number(c.us_units_per_quarter) if c.us_units_per_quarter else '–'} | {status(c.source)} | "
             f"{_cell(c.source)} |")
     counts = {}

@@ -45,9 +45,11 @@ class Developers(DeveloperArrays):
     drawn at the start and the last quarter's outcome; installed chips by channel are the model's ledger)."""
 
     licensed_by_share: np.ndarray = None  # (n,) licences drawn at the start (approved_customer_share)
-    last_grey_units: float = 0.0  # smuggled chips (of ``frontier_chip``) that arrived this quarter
+    last_grey_units: float = 0.0  # smuggled chips (of ``grey_chip``) that arrived this quarter
+    last_grey_premium: float = 0.0  # the grey market's premium over list this quarter (channels.grey_market)
     last_offshore_units: float = 0.0  # chips (of ``frontier_chip``) bought for use abroad this quarter
-    frontier_chip: int = -1  # the US chip bought abroad and smuggled this quarter (channels.frontier_chip)
+    frontier_chip: int = -1  # the US chip bought abroad this quarter (channels.frontier_chip)
+    grey_chip: int = -1  # the US chip smuggled this quarter (the frontier among chips grey_lag_quarters old)
     access_classes: np.ndarray = None  # (n,) this quarter's access class (population.access_class)
     budget_split: dict = field(default_factory=lambda: dict.fromkeys(BUDGET_USES, 0.0))
 
@@ -73,7 +75,8 @@ class Developers(DeveloperArrays):
         self.licensed = us.apply_licences(self.licensed_by_share, self.base_demand)
         classes = access_class(china.allows_us(self.state_affiliated, self.china_approved), self.licensed)
         demand = self.budgets(model)
-        result = clear_market(demand, pull, classes, offer)
+        frontier = self.frontier_budget(model, demand, classes, offer)
+        result = clear_market(demand - frontier, pull, classes, offer)
         orders = result.orders
         ahead = self.stockpile(model, demand, result, (pull, classes, offer))
         purchases, chips_sold = result.purchases, result.chips_sold
@@ -84,8 +87,9 @@ class Developers(DeveloperArrays):
         stockpiled = ahead.spent if ahead is not None else np.zeros(self.n)
         self.advance += stockpiled
 
-        rest = result.unmet
-        offshore_usd, grey_usd, purchases = self.spend_the_rest(model, rest, demand, purchases)
+        rest = result.unmet + frontier
+        offshore_usd, grey_usd, purchases = self.spend_the_rest(model, result.unmet, frontier, demand,
+                                                                purchases)
         unspent = np.maximum(rest - offshore_usd - grey_usd, 0.0)
         self.carry = p.carryover_share * unspent
         self.budget_split = {
@@ -104,14 +108,33 @@ class Developers(DeveloperArrays):
         self.access_classes = classes
         return replace(result, purchases=purchases, chips_sold=chips_sold, orders=orders)
 
-    def new_units(self, frontier_chip: int, chips_sold: np.ndarray) -> dict[str, np.ndarray]:
+    def new_units(self, chips_sold: np.ndarray) -> dict[str, np.ndarray]:
         """This quarter's chips by channel (``model.core.ledger``): bought in China's market, smuggled
-        and bought for use abroad (the last two are of ``frontier_chip``)."""
+        (of ``grey_chip``) and bought for use abroad (of ``frontier_chip``)."""
         grey, offshore = np.zeros_like(chips_sold), np.zeros_like(chips_sold)
-        if frontier_chip >= 0:
-            grey[frontier_chip] = self.last_grey_units
-            offshore[frontier_chip] = self.last_offshore_units
+        if self.grey_chip >= 0:
+            grey[self.grey_chip] = self.last_grey_units
+        if self.frontier_chip >= 0:
+            offshore[self.frontier_chip] = self.last_offshore_units
         return {"legal": chips_sold, "grey": grey, "offshore": offshore}
+
+    def frontier_budget(self, model: ChipMarketModel, demand: np.ndarray, classes: np.ndarray,
+                        offer: MarketOffer) -> np.ndarray:
+        """(n,) budget a private developer sets aside for chips it may not buy in China: picks this
+        quarter's ``grey_chip`` (the US frontier among chips ``grey_lag_quarters`` old) and, where the
+        developer's access class may not buy it legally, ``grey_frontier_share`` of its budget goes to
+        the grey market instead of China's market (``spend_the_rest``; what it cannot buy is unspent)."""
+        p, cat, q = model.p, model.catalogue, model.quarter
+        sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part
+                         & (q < model.release + SALE_QUARTERS))
+        self.frontier_chip = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us, sold_anywhere)
+        g = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us,
+                                   sold_anywhere & (q - model.release >= p.grey_lag_quarters))
+        self.grey_chip = g
+        if g < 0 or p.grey_frontier_share <= 0:
+            return np.zeros(self.n)
+        wants = ~self.state_affiliated & ~offer.allowed_by_class[classes, g]
+        return np.where(wants, p.grey_frontier_share * demand, 0.0)
 
     def budgets(self, model: ChipMarketModel) -> np.ndarray:
         """This quarter's budget per developer: the demand draw, plus the carried-over unspent budget,
@@ -140,39 +163,45 @@ class Developers(DeveloperArrays):
         return clear_market(extra, pull, classes,
                             replace(offer, allowed_by_class=us_allowed, capacity=result.capacity_left))
 
-    def spend_the_rest(self, model: ChipMarketModel, rest: np.ndarray, demand: np.ndarray,
-                       purchases: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Offshore, then grey-market spending of the budget China's market did not take. Returns
+    def spend_the_rest(self, model: ChipMarketModel, rest: np.ndarray, frontier: np.ndarray,
+                       demand: np.ndarray, purchases: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Offshore spending of the budget China's market did not take (``rest``), then grey-market
+        spending of what is left of it plus the ``frontier`` budget (``frontier_budget`` chose both
+        chips). Returns
         (offshore USD, grey USD, purchases in China incl. grey chips); offshore compute is installed
         in ``installed_offshore``."""
         p, cat, q = model.p, model.catalogue, model.quarter
         self.installed_offshore *= 1.0 - model.depreciation
         zero = np.zeros(self.n)
-        sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part
-                         & (q < model.release + SALE_QUARTERS))
-        f = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us, sold_anywhere)
-        self.frontier_chip = f
+        f, g = self.frontier_chip, self.grey_chip
         self.last_grey_h100e = zero
-        self.last_grey_units = self.last_offshore_units = 0.0
-        if f < 0 or not rest.any():
+        self.last_grey_units = self.last_offshore_units = self.last_grey_premium = 0.0
+        if not rest.any() and not frontier.any():
             return zero, zero, purchases
         private = ~self.state_affiliated
-        maker = cat.maker_of_chip[f]
-        open_share = p.offshore_open_after_rule if q >= parse_quarter(p.offshore_rule_quarter) else 1.0
-        offshore = channels.offshore_spend(rest, demand, private, p.offshore_capacity_share, open_share)
-        self.installed_offshore[:, maker] += offshore * (
-            model.perf[f] / (cat.price_usd[f] * (1.0 + p.offshore_cost_premium)))
-        self.last_offshore_units = float(offshore.sum()) / (
-            cat.price_usd[f] * (1.0 + p.offshore_cost_premium))
-        grey = channels.grey_spend(rest - offshore, private, p.grey_capacity_usd)
-        grey_h100e = grey * ((1.0 - p.grey_seizure_share) * model.perf[f]
-                             / (cat.price_usd[f] * (1.0 + p.grey_premium)))
+        offshore = zero
+        if f >= 0:
+            open_share = p.offshore_open_after_rule if q >= parse_quarter(p.offshore_rule_quarter) else 1.0
+            offshore = channels.offshore_spend(rest, demand, private, p.offshore_capacity_share, open_share)
+            self.installed_offshore[:, cat.maker_of_chip[f]] += offshore * (
+                model.perf[f] / (cat.price_usd[f] * (1.0 + p.offshore_cost_premium)))
+            self.last_offshore_units = float(offshore.sum()) / (
+                cat.price_usd[f] * (1.0 + p.offshore_cost_premium))
+        if g < 0:
+            return offshore, zero, purchases
+        want = np.where(private, rest - offshore, 0.0) + frontier
+        price = float(cat.price_usd[g])
+        premium, units = channels.grey_market(float(want.sum()), price, p.grey_supply_units,
+                                              p.grey_seizure_share, p.grey_max_premium)
+        unit_cost = price * (1.0 + premium)
+        grey = channels.grey_spend(want, units * unit_cost)
+        grey_h100e = grey * (model.perf[g] / unit_cost)
         self.last_grey_h100e = grey_h100e
-        self.last_grey_units = float(grey.sum()) * (1.0 - p.grey_seizure_share) / (
-            cat.price_usd[f] * (1.0 + p.grey_premium))
+        self.last_grey_units, self.last_grey_premium = units, premium
         if grey_h100e.any():
             purchases = purchases.copy(order="F")
-            purchases[:, maker] += grey_h100e
+            purchases[:, cat.maker_of_chip[g]] += grey_h100e
         return offshore, grey, purchases
 
 

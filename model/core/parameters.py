@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
 
-from model.core.catalogue import MAKERS, Maker
+from model.core.catalogue import MAKERS, TREND_DOUBLING_YEARS, Maker
 from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
 from model.core.quarters import parse_quarter
 
@@ -166,10 +166,19 @@ PARAMS: tuple[Param, ...] = (
     Param("us_roadmap_perf_scale", 1.0, "float", "x",
           "performance (and TPP) of the US roadmap after Blackwell relative to the catalogue's "
           "performance indices; prices stay",
-          "ASSUMPTION 1.0 (range 0.6-1.5): the catalogue's ranges for Rubin (3-8 around 5), Rubin Ultra "
-          "(6-15 around 10) and Feynman (12-30 around 20), anchored on the US-best/Huawei-best gap (CFR, "
-          "§A2, M/H)",
+          "ASSUMPTION 1.0 (range 0.6-1.5): the catalogue's ranges for Rubin (3-8 around 5) and Rubin Ultra "
+          "(6-15 around 10), anchored on the US-best/Huawei-best gap (CFR, §A2, M/H)",
           low=0.1, high=5.0, sweep_range=(0.6, 1.5)),
+    Param("us_flop_per_usd_doubling_years", TREND_DOUBLING_YEARS[0], "float", "years",
+          "doubling time of dense FLOP/s per dollar for the US chips announced by name only (Feynman, the "
+          "2029 placeholder, MI500), from their maker's best chip before 2026 (catalogue ``on_trend``)",
+          "Epoch AI (Hobbhahn & Besiroglu 2022): ML GPUs 2.07 years, 95% CI 1.54-3.13 (§A1, H)",
+          low=0.5, high=10.0, sweep_range=(1.54, 3.13)),
+    Param("us_bandwidth_doubling_years", TREND_DOUBLING_YEARS[1], "float", "years",
+          "doubling time of memory bandwidth per dollar for the same chips",
+          "ASSUMPTION 4 (range 3-6): Epoch AI measures ML accelerators' memory bandwidth doubling every "
+          "~4 years, slower than compute (§A1, M)",
+          low=0.5, high=20.0, sweep_range=(3.0, 6.0)),
     # --- Chinese government -------------------------------------------------------------------
     Param("china_import_policy", "restrict", "choice", "-",
           "Beijing's stance on buying US chips",
@@ -378,19 +387,42 @@ PARAMS: tuple[Param, ...] = (
           "non-Chinese clouds, which the guidance does not cover)",
           "ASSUMPTION 0.25 (range 0-1)",
           low=0.0, high=1.0, sweep_range=(0.0, 1.0)),
-    Param("grey_capacity_usd", 1e9, "float", "USD per quarter",
-          "most that Chinese developers can spend on smuggled US chips per quarter (all together)",
-          "FT: ~$1B of smuggled Nvidia chips sold May-Aug 2025 (§C2, H); DoJ Mar 2026: ~$510M of "
-          "B200/H200 servers diverted (§C3, H); range $0.25-3B",
-          low=0.0, high=1e12, sweep_range=(0.25e9, 3e9)),
-    Param("grey_premium", 0.5, "float", "share of price",
-          "mark-up of smuggled chips over their list price",
-          "ASSUMPTION 0.5 (range 0.2-1.0): no systematic price data",
-          low=0.0, high=10.0, sweep_range=(0.2, 1.0)),
+    Param("grey_supply_units", 75_000, "float", "chips per quarter",
+          "smuggled chips delivered a quarter at a 100% premium over list with no seizures (the smugglers' "
+          "supply line, linear in the premium; ODD 7.4a)",
+          "CALIBRATED 75k (range 25k-250k) with grey_frontier_share on the replay's 2024: CNAS's median of "
+          "~140k chips smuggled (range 10k to several hundred thousand; Grunewald & Fist, Jun 2025, §C2 M) "
+          "at a ~50% premium (2024 grey H100 servers at ~1.5-1.9x list incl. the server, §A1 L): the "
+          "replay gives 140k at 0.52",
+          low=0.0, high=1e9, sweep_range=(25_000.0, 250_000.0)),
+    Param("grey_frontier_share", 0.3, "float", "share of budget",
+          "share of a private developer's budget that wants the US frontier chip it may not buy in China "
+          "(training at the frontier): it goes to the grey market, not to China's market (what it cannot buy "
+          "there is unspent)",
+          "CALIBRATED 0.3 (range 0.1-0.5) with grey_supply_units on the replay's 2024 smuggled chips and "
+          "premium (see there); CNAS puts smuggled chips at 1-40% of China's training compute in 2024, "
+          "median 10% (Grunewald & Fist, Jun 2025, §C2 M)",
+          low=0.0, high=1.0, sweep_range=(0.1, 0.5)),
+    Param("grey_max_premium", 2.0, "float", "share of price",
+          "premium over list at which Chinese developers stop buying smuggled chips (the demand's choke "
+          "price; the premium paid is where supply meets demand, below it)",
+          "ASSUMPTION 2.0 (range 1-4): grey H100 servers sold for ~2.7M yuan per 8 cards in 2024 (~1.5-1.9x "
+          "list, Huxiu, §A1 L) and a 2,400-H100 order at ~2x list (CNAS case, §C2 M), so buyers paid up to "
+          "~2x; the choke price lies above what was paid",
+          low=0.01, high=20.0, sweep_range=(1.0, 4.0)),
+    Param("grey_lag_quarters", 4, "int", "quarters",
+          "a chip is smuggled only from this many quarters after its release",
+          "ASSUMPTION 4 (range 2-8): the 2024 cases smuggled the H100 (out 2022Q4) ~6 quarters after "
+          "release; the 2025-26 cases (DoJ Mar 2026, §C3 H) B200 servers within ~2-4 quarters; CNAS: "
+          "smuggled chips are mostly the previous generation (§C2 M)",
+          low=0, high=40, sweep_range=(2, 8)),
     Param("grey_seizure_share", 0.1, "float", "share",
-          "share of grey-market chips paid for and lost (seized or undelivered)",
-          "ASSUMPTION 0.1 (range 0-0.3): customs crackdown at major ports from Oct 2025 (§C2, H)",
-          low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
+          "share of smuggled chips seized or lost before delivery (US and allied enforcement, e.g. location "
+          "verification; a US lever): smugglers bear it, so it lowers their supply line",
+          "ASSUMPTION 0.1 (range 0-0.5): customs crackdown at major ports from Oct 2025 (§C2, H); the "
+          "Chip Security Act's location verification passed committee in Mar 2026 (§C3); no seizure rate "
+          "is published",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.5)),
     Param("carryover_share", 0.5, "float", "share",
           "share of a quarter's unspent budget carried into the next quarter (the rest is cut from capex)",
           "ASSUMPTION 0.5 (range 0-0.9): Tencent cut quarterly capex from 36.6B to 13B yuan when chips "

@@ -188,7 +188,9 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "offshore_capacity_share", "budget private firms can spend abroad"),
     Lever("markets", "offshore_open_after_rule", "offshore channel left after the May 2026 guidance",
           "allowed"),
-    Lever("markets", "grey_capacity_usd", "grey-market capacity (USD per quarter)"),
+    Lever("markets", "grey_supply_units", "smugglers' supply (chips a quarter at +100%)"),
+    Lever("markets", "grey_seizure_share", "smuggled chips seized (enforcement)", "allowed"),
+    Lever("markets", "grey_lag_quarters", "quarters before a chip is smuggled"),
     Lever("markets", "carryover_share", "unspent budget carried over"),
     Lever("markets", "stockpile_share", "budget brought forward to stockpile"),
     # --- What nobody knows well

@@ -42,8 +42,10 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
 
     ``us_share_legal``, ``us_stack_share`` (all channels) and ``china_compute_h100e`` at the last step
     (2030Q4 by default),
-    ``us_share_new_mean`` = mean over steps of the US share of new purchases. All other parameters
-    at their defaults (start 2026Q1)."""
+    ``us_share_new_mean`` = mean over steps of the US share of new purchases. The rules compared hold
+    (``realize_reversals`` off, as in the headline: the risk of a reversal is priced, not drawn, so a
+    seed's random reversal cannot turn the compared rule into another); all other parameters at their
+    defaults (start 2026Q1)."""
     from model.core.chip_market import ChipMarketModel
 
     cache: dict[tuple, dict] = {}
@@ -51,7 +53,8 @@ def claims_check(seeds=range(20), steps: int = 20, n_developers: int = 1000,
     def outcome(kw: dict, seed: int) -> dict:
         key = (tuple(sorted(kw.items())), seed)
         if key not in cache:
-            m = ChipMarketModel(rng=int(seed), n_developers=n_developers, **kw)
+            m = ChipMarketModel(rng=int(seed), n_developers=n_developers,
+                                **{"realize_reversals": False, **kw})
             df = m.run(steps)
             cache[key] = dict(us_share_legal=float(df["us_share_legal"].iloc[-1]),
                               us_stack_share=float(df["us_stack_share"].iloc[-1]),

@@ -78,15 +78,16 @@ def markdown(t: pd.DataFrame) -> str:
     not_legal = t[[_largest(r) != "legal" for _, r in t.iterrows()]]
     enacted = t.set_index("export_regime").loc["threshold"]
     other = enacted.legacy + enacted.grey
-    grey_budget = DEFAULTS["grey_capacity_usd"] / 1e9
     of_it = other / enacted.us_stack_share
     by = t.set_index("export_regime")
     sentence = (f"Under the rule as enacted, {_share(enacted.legal)} of the "
                 f"{_share(enacted.us_stack_share)} is bought legally since 2026 and {_share(other)} "
                 f"({of_it:.0%} of it) "
-                "comes from chips bought before 2026 and from smuggled chips, which the 2026 rule does not "
-                f"decide in this model (the grey channel is a fixed ${grey_budget:g}B a quarter, "
-                "`grey_capacity_usd`); "
+                "comes from chips bought before 2026 and from smuggled chips, which the 2026 rule decides "
+                "only through the budget it leaves unmet (the grey market's supply line, "
+                f"`grey_supply_units` = {DEFAULTS['grey_supply_units']:,.0f} chips a quarter at a 100% "
+                "premium, "
+                "and enforcement, `grey_seizure_share`, are assumptions); "
                 + (f"under {', '.join(f'`{x}`' for x in not_legal.export_regime)} the largest term is not "
                    "the legal channel." if len(not_legal) else "under every rule the legal channel is the "
                    "largest term.")

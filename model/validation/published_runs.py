@@ -3,7 +3,7 @@ published.py), and the per-seed quantities it takes from them.
 
 * the quarterly replay ``experiments/history_2022_2026.toml`` (its parameters and seeds, up to
   ``REPLAY_LAST``): units sold per chip and quarter (the ``chip_sales`` table) and the chips smuggled each
-  quarter (``Developers.last_grey_units``, of that quarter's ``Developers.frontier_chip``);
+  quarter (``Developers.last_grey_units``, of that quarter's ``Developers.grey_chip``);
 * the forward default run (``FORWARD_PARAMS``, ``FORWARD_SEEDS``, 2026Q1-2030Q4): China's installed
   compute (FLOP-based, and its grey part), its ratio to the US's and Huawei's units.
 
@@ -58,8 +58,8 @@ def replay_runs(params: dict | None = None, seeds=None, steps: int | None = None
         cat = m.catalogue
         for _ in range(steps):
             m.step()
-            f = m.developers.frontier_chip
-            units = m.developers.last_grey_units  # smuggled chips of the frontier chip that arrived
+            f = m.developers.grey_chip
+            units = m.developers.last_grey_units  # smuggled chips of the grey chip that arrived
             grey.append({"seed": int(seed), "quarter": m.quarter_label,
                          "chip": cat.names[f] if f >= 0 else "", "units": units,
                          "flop_h100e": units * float(cat.flop_h100e[f]) if f >= 0 else 0.0})

@@ -53,10 +53,10 @@ WHY: dict[str, str] = {
         "beside the 910B, where Bernstein values every domestic chip at the 910B's FP16-sparse rate and "
         "calls its total an upper bound."),
     "added_2025_grey": (
-        "Bernstein counts no smuggled chips; the model's grey channel adds up to grey_capacity_usd "
-        "({grey_capacity}) a quarter of the budget the legal market did not take, spent on the US chip "
-        "with the most effective performance per dollar (the MI300X in the replay) at grey_premium "
-        "({grey_premium}) with grey_seizure_share ({grey_seizure}) lost."),
+        "Bernstein counts no smuggled chips; the model's grey market sells {grey_lag}-quarter-old US chips "
+        "(the MI300X in the replay's 2025) along a supply line of grey_supply_units ({grey_supply}) a "
+        "quarter at a 100% premium, less grey_seizure_share ({grey_seizure}) seized, to the budget the legal "
+        "market did not take plus grey_frontier_share ({grey_frontier}) of private budgets."),
     "units_nvidia": (
         "The replay sells Nvidia data-centre parts only and none in 2025Q2 (US licence requirement) or "
         "2025Q4 (Beijing's customs ban), while IDC counts every Nvidia accelerator card shipped to China, "
@@ -97,10 +97,10 @@ WHY: dict[str, str] = {
         "({huawei_capacity}), but the model's HBM pool at {hbm_huawei} stacks per chip lets Huawei make "
         "under half of it in 2026."),
     "smuggled_2024": (
-        "The grey channel is a fixed dollar budget, not an estimate of smuggling: at most grey_capacity_usd "
-        "({grey_capacity}) a quarter of what the legal market did not take, spent on the MI300X (the US "
-        "chip with the most effective performance per dollar) at grey_premium ({grey_premium}), so 2024's "
-        "count is the budget the H20 left over divided by one marked-up chip's price."),
+        "In sample, not a test: grey_supply_units ({grey_supply}) and grey_frontier_share ({grey_frontier}) "
+        "were calibrated on this row (and a ~50% premium), so the agreement shows the fit, not the model; "
+        "the chips smuggled are the H100, then the MI300X ({grey_lag} quarters after release), and 2025 "
+        "is out of sample."),
     "gap_flop_2025": (
         "The catalogue's best US chip released in 2025 is the MI355X (it has no B300) and the ratio is "
         "dense BF16 per package, where CFR compares the two firms' 2025 roadmap figures."),
@@ -145,8 +145,9 @@ def _why_values() -> dict[str, str]:
         "depreciation_years": f"{d['depreciation_years']:g} years",
         "h20_perf": chip("H20", cat.perf_paper), "h20_flop": chip("H20", cat.flop_h100e),
         "c910_flop": chip("Ascend910C", cat.flop_h100e),
-        "grey_capacity": f"${d['grey_capacity_usd'] / 1e9:g}B", "grey_premium": f"{d['grey_premium']:.0%}",
-        "grey_seizure": f"{d['grey_seizure_share']:.0%}",
+        "grey_supply": _num(float(d["grey_supply_units"])),
+        "grey_frontier": f"{d['grey_frontier_share']:.0%}",
+        "grey_lag": str(d["grey_lag_quarters"]), "grey_seizure": f"{d['grey_seizure_share']:.0%}",
         "capacity_growth": f"{d['domestic_capacity_growth']:.0%}",
         "huawei_capacity": _num(float(d[leader.capacity.param])),
         "hbm_stockpile": _num(float(d["hbm_stockpile_2026"])),
