@@ -392,8 +392,8 @@ PARAMS: tuple[Param, ...] = (
           "supply line, linear in the premium; ODD 7.4a)",
           "CALIBRATED 75k (range 25k-250k) with grey_frontier_share on the replay's 2024: CNAS's median of "
           "~140k chips smuggled (range 10k to several hundred thousand; Grunewald & Fist, Jun 2025, §C2 M) "
-          "at a ~50% premium (2024 grey H100 servers at ~1.5-1.9x list incl. the server, §A1 L): the "
-          "replay gives 140k at 0.52",
+          "at a ~50% premium (2024 grey H100 servers at ~1.5-1.9x list incl. the server, §A1 L): fitted "
+          "by a grid of pairs (140k at 0.52), kept after the replay's re-calibration (~130k at ~0.47)",
           low=0.0, high=1e9, sweep_range=(25_000.0, 250_000.0)),
     Param("grey_frontier_share", 0.3, "float", "share of budget",
           "share of a private developer's budget that wants the US frontier chip it may not buy in China "
