@@ -9,9 +9,12 @@ chips, or a rest. In this order the rest goes
    of this quarter's budget — and spend it on US chips with supply left; they repay it from their next
    ``risk_horizon_quarters`` budgets (``stockpile_extra``, ``repayment``);
 2. **offshore**: a private developer spends up to ``offshore_capacity_share`` of its budget on US chips
-   in data centres abroad, at the chip's price plus ``offshore_cost_premium``; from
-   ``offshore_rule_quarter`` (the May 31 2026 BIS guidance on China-headquartered firms abroad, §C3 H)
-   only ``offshore_open_after_rule`` of that channel stays open (``offshore_spend``);
+   abroad; from ``offshore_rule_quarter`` (the May 31 2026 BIS guidance on China-headquartered firms
+   abroad, §C3 H) only ``offshore_open_after_rule`` of that channel stays open (``offshore_spend``).
+   ``offshore_owned_share`` of it buys chips for its own data centres abroad at the chip's price plus
+   ``offshore_cost_premium`` (a stock that depreciates); the rest rents cloud capacity for the quarter at
+   ``offshore_rent_usd_per_h100e_hour`` per FLOP-based H100e-hour in 2026, falling along the trend of FLOP
+   per dollar (``rent_per_unit_quarter``; a flow, rented again each quarter);
 3. **grey market** (smuggling, in units): smugglers deliver the ``grey_chip`` — the US chip with the
    most H100e per dollar among those sold anywhere that came out at least ``grey_lag_quarters`` ago —
    along a supply line ``grey_supply_units x (1 - grey_seizure_share) x premium`` (units a quarter at a
@@ -61,6 +64,20 @@ def offshore_spend(remaining: np.ndarray, budget: np.ndarray, private: np.ndarra
     """(n,) USD each developer spends abroad: its rest, up to its offshore capacity."""
     cap = np.where(private, capacity_share * open_share * budget, 0.0)
     return np.minimum(remaining, cap)
+
+
+#: Hours in a quarter (365.25 x 24 / 4).
+HOURS_PER_QUARTER = 2191.5
+#: ln 2, for halvings through ``fixedmath.exp``.
+_LN2 = 0.6931471805599453
+
+
+def rent_per_unit_quarter(usd_per_h100e_hour: float, flop_h100e: float, years_since_2026: float,
+                          doubling_years: float) -> float:
+    """USD to rent one chip of ``flop_h100e`` FLOP-based H100e for a quarter: the 2026 price per
+    H100e-hour x hours x H100e, halving every ``doubling_years`` (the price-performance trend)."""
+    decline = fm.exp(-(years_since_2026 / doubling_years) * _LN2)
+    return usd_per_h100e_hour * HOURS_PER_QUARTER * flop_h100e * decline
 
 
 def grey_market(want_usd: float, list_price: float, supply_units: float, seizure_share: float,

@@ -30,7 +30,7 @@ from model.core.population import (
     own_shares,
     quarterly_demand,
 )
-from model.core.quarters import parse_quarter
+from model.core.quarters import parse_quarter, years_since_2026
 
 if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel
@@ -48,6 +48,7 @@ class Developers(DeveloperArrays):
     last_grey_units: float = 0.0  # smuggled chips (of ``grey_chip``) that arrived this quarter
     last_grey_premium: float = 0.0  # the grey market's premium over list this quarter (channels.grey_market)
     last_offshore_units: float = 0.0  # chips (of ``frontier_chip``) bought for use abroad this quarter
+    last_rented_units: float = 0.0  # chips (of ``frontier_chip``) rented abroad this quarter
     frontier_chip: int = -1  # the US chip bought abroad this quarter (channels.frontier_chip)
     grey_chip: int = -1  # the US chip smuggled this quarter (the frontier among chips grey_lag_quarters old)
     access_classes: np.ndarray = None  # (n,) this quarter's access class (population.access_class)
@@ -66,7 +67,7 @@ class Developers(DeveloperArrays):
         the market in China could not take goes abroad, to the grey market, or stays unspent. Returns
         the clearing with this quarter's purchases (incl. stockpiling and grey chips) and units sold."""
         p, us, china = model.p, model.us_government, model.china_government
-        by_eco = installed_by_ecosystem(self.installed + self.installed_offshore,
+        by_eco = installed_by_ecosystem(self.installed + self.installed_offshore + self.rented_offshore,
                                         offer.catalogue.ecosystem_of_maker)
         own = own_shares(by_eco)
         peer = self.peers @ own if self.peers.nnz else np.zeros_like(own)  # scipy.sparse: no BLAS
@@ -110,13 +111,14 @@ class Developers(DeveloperArrays):
 
     def new_units(self, chips_sold: np.ndarray) -> dict[str, np.ndarray]:
         """This quarter's chips by channel (``model.core.ledger``): bought in China's market, smuggled
-        (of ``grey_chip``) and bought for use abroad (of ``frontier_chip``)."""
-        grey, offshore = np.zeros_like(chips_sold), np.zeros_like(chips_sold)
+        (of ``grey_chip``), and bought or rented for use abroad (of ``frontier_chip``)."""
+        grey, offshore, rented = (np.zeros_like(chips_sold) for _ in range(3))
         if self.grey_chip >= 0:
             grey[self.grey_chip] = self.last_grey_units
         if self.frontier_chip >= 0:
             offshore[self.frontier_chip] = self.last_offshore_units
-        return {"legal": chips_sold, "grey": grey, "offshore": offshore}
+            rented[self.frontier_chip] = self.last_rented_units
+        return {"legal": chips_sold, "grey": grey, "offshore": offshore, "rented": rented}
 
     def frontier_budget(self, model: ChipMarketModel, demand: np.ndarray, classes: np.ndarray,
                         offer: MarketOffer) -> np.ndarray:
@@ -173,10 +175,12 @@ class Developers(DeveloperArrays):
         in ``installed_offshore``."""
         p, cat, q = model.p, model.catalogue, model.quarter
         self.installed_offshore *= 1.0 - model.depreciation
+        self.rented_offshore[:] = 0.0  # rented by the quarter
         zero = np.zeros(self.n)
         f, g = self.frontier_chip, self.grey_chip
         self.last_grey_h100e = zero
-        self.last_grey_units = self.last_offshore_units = self.last_grey_premium = 0.0
+        self.last_grey_units = self.last_offshore_units = self.last_rented_units = 0.0
+        self.last_grey_premium = 0.0
         if not rest.any() and not frontier.any():
             return zero, zero, purchases
         private = ~self.state_affiliated
@@ -184,10 +188,17 @@ class Developers(DeveloperArrays):
         if f >= 0:
             open_share = p.offshore_open_after_rule if q >= parse_quarter(p.offshore_rule_quarter) else 1.0
             offshore = channels.offshore_spend(rest, demand, private, p.offshore_capacity_share, open_share)
-            self.installed_offshore[:, cat.maker_of_chip[f]] += offshore * (
-                model.perf[f] / (cat.price_usd[f] * (1.0 + p.offshore_cost_premium)))
-            self.last_offshore_units = float(offshore.sum()) / (
-                cat.price_usd[f] * (1.0 + p.offshore_cost_premium))
+            maker = cat.maker_of_chip[f]
+            owned_cost = cat.price_usd[f] * (1.0 + p.offshore_cost_premium)
+            owned = offshore * p.offshore_owned_share
+            self.installed_offshore[:, maker] += owned * (model.perf[f] / owned_cost)
+            self.last_offshore_units = float(owned.sum()) / owned_cost
+            rent_cost = channels.rent_per_unit_quarter(
+                p.offshore_rent_usd_per_h100e_hour, float(cat.flop_h100e[f]), years_since_2026(q),
+                p.us_flop_per_usd_doubling_years)
+            rented = offshore - owned
+            self.rented_offshore[:, maker] = rented * (model.perf[f] / rent_cost)
+            self.last_rented_units = float(rented.sum()) / rent_cost
         if g < 0:
             return offshore, zero, purchases
         want = np.where(private, rest - offshore, 0.0) + frontier
@@ -237,7 +248,8 @@ class AIDeveloper(mesa.Agent):
 
     @property
     def offshore_compute_h100e(self) -> float:
-        return float(self.model.developers.installed_offshore[self.index].sum())
+        dev = self.model.developers
+        return float(dev.installed_offshore[self.index].sum() + dev.rented_offshore[self.index].sum())
 
 
 class LazyDeveloperAgents:

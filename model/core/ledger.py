@@ -12,10 +12,13 @@ US chip came, the model keeps this ledger of installed *units* per chip and chan
 * ``legal``: chips bought in China since the start through the market (licensed or unrestricted US
   sales, and every domestic chip);
 * ``grey``: smuggled US chips that arrived (``Developers.spend_the_rest``);
-* ``offshore``: US chips Chinese developers use in data centres abroad (not in China).
+* ``offshore``: US chips Chinese developers own in data centres abroad (not in China);
+* ``rented``: US chips Chinese developers rent from clouds abroad this quarter (a flow: what they rent
+  this quarter, not a stock).
 
 Each quarter every stock loses ``depreciation`` of its units (as the developers' arrays do) and this
-quarter's units are added. Compute in either unit is units x the chip's H100e per unit.
+quarter's units are added; the rented channel holds only this quarter's units. Compute in either unit
+is units x the chip's H100e per unit.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ import numpy as np
 
 #: The channels of chips installed in China, in the order the headline decomposes the US share.
 CHINA_CHANNELS = ("legal", "legacy", "grey")
-#: Every channel the ledger keeps (offshore chips are abroad, not in China).
-CHANNELS = (*CHINA_CHANNELS, "offshore")
+#: Channels abroad: chips owned in data centres abroad (a stock) and rented from clouds abroad (a flow).
+ABROAD_CHANNELS = ("offshore", "rented")
+#: Every channel the ledger keeps.
+CHANNELS = (*CHINA_CHANNELS, *ABROAD_CHANNELS)
+#: Channels that hold only this quarter's units (rented compute is paid for by the quarter).
+FLOW_CHANNELS = ("rented",)
 
 
 @dataclass
@@ -46,12 +53,14 @@ class ComputeLedger:
         return cls(stock, {c: zero.copy() for c in CHANNELS})
 
     def step(self, depreciation: float, new: dict[str, np.ndarray]) -> None:
-        """One quarter: every stock depreciates, then ``new`` units (per channel; missing = none) join."""
+        """One quarter: every stock depreciates, then ``new`` units (per channel; missing = none) join; a
+        flow channel holds only the new units."""
         keep = 1.0 - depreciation
         for c in CHANNELS:
             added = new.get(c)
             self.new[c] = np.zeros_like(self.stock[c]) if added is None else np.asarray(added, dtype=float)
-            self.stock[c] = self.stock[c] * keep + self.new[c]
+            flow = c in FLOW_CHANNELS
+            self.stock[c] = self.new[c].copy() if flow else self.stock[c] * keep + self.new[c]
 
     def compute(self, channel: str, per_unit: np.ndarray, mask: np.ndarray | None = None,
                 new: bool = False) -> float:

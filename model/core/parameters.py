@@ -372,8 +372,22 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.3 (range 0-0.6): ByteDance planned $6.8B of its $12B 2025 AI infrastructure "
           "abroad (§D1, M) and leases overseas DCs for Nvidia; most firms have no overseas DCs",
           low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
+    Param("offshore_owned_share", 0.3, "float", "share",
+          "share of a developer's spending abroad that buys chips for its own data centres there (a stock); "
+          "the rest rents cloud capacity by the quarter",
+          "ASSUMPTION 0.3 (range 0-0.6): ByteDance both owns and leases data centres abroad and rents Nvidia "
+          "capacity from US clouds (its reported ~250k-B300e-equivalent South-East Asian cluster through a "
+          "US cloud, §D1 M); no split is published",
+          low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
+    Param("offshore_rent_usd_per_h100e_hour", 2.5, "float", "USD per H100e-hour",
+          "price in 2026 of renting one FLOP-based H100e for an hour from a cloud abroad; it falls with "
+          "us_flop_per_usd_doubling_years",
+          "2026 GPU-hour prices: H100 $2.0-3.5 at specialty clouds and $3.5-5 at hyperscalers, B200 $4.5-6 "
+          "(2.28 H100e: ~$2.0-2.6 per H100e-hour) (Mercatus, AIMultiple, Spheron, Lyceum, Mar-May 2026, "
+          "§C3 L/M); range 1.5-5",
+          low=0.01, high=100.0, sweep_range=(1.5, 5.0)),
     Param("offshore_cost_premium", 0.2, "float", "share of price",
-          "extra cost of compute abroad over the chip's price (leases, power, transfer)",
+          "extra cost of owning chips abroad over the chip's price (leases, power, transfer)",
           "ASSUMPTION 0.2 (range 0-0.5): leased space and transfer, and power dearer than western "
           "China's ~5.6 US cents/kWh (§C2, H, which gives 9.1 cents as the US average; power prices in "
           "the countries where Chinese firms rent abroad are not sourced)",

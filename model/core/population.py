@@ -87,7 +87,8 @@ class DeveloperArrays:
     last_unmet: np.ndarray  # (n,) USD of budget left unspent in the last quarter (after abroad and grey)
     last_demand: np.ndarray  # (n,) USD budget in the last quarter (before stockpiling)
     last_spent: np.ndarray  # (n,) USD spent in China in the last quarter
-    installed_offshore: np.ndarray  # (n x makers) H100e of US chips the developer uses abroad
+    installed_offshore: np.ndarray  # (n x makers) H100e of US chips the developer owns abroad
+    rented_offshore: np.ndarray  # (n x makers) H100e of US chips it rents abroad this quarter (a flow)
     last_stockpiled: np.ndarray  # (n,) USD brought forward and spent on US chips in the last quarter
     last_offshore: np.ndarray  # (n,) USD spent abroad in the last quarter
     last_grey: np.ndarray  # (n,) USD spent on grey-market chips in the last quarter
@@ -174,6 +175,7 @@ def create_population(rng: np.random.Generator, p, initial: InstalledBase,
         last_demand=np.zeros(n),
         last_spent=np.zeros(n),
         installed_offshore=np.zeros_like(installed, order="F"),
+        rented_offshore=np.zeros_like(installed, order="F"),
         last_stockpiled=np.zeros(n),
         last_offshore=np.zeros(n),
         last_grey=np.zeros(n),

@@ -213,7 +213,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     stock = channel_shares(ledger, cat.flop_h100e, cat.is_us)
     new = channel_shares(ledger, cat.flop_h100e, cat.is_us, new=True)
     in_china = stock["total"]
-    offshore = ledger.compute("offshore", cat.flop_h100e)
+    offshore = ledger.compute("offshore", cat.flop_h100e) + ledger.compute("rented", cat.flop_h100e)
     us_stack = stock["legal"] + stock["legacy"] + stock["grey"]
     with_offshore = in_china + offshore
     us_compute = us_compute_h100e(model.p, model.quarter)

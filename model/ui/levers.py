@@ -186,6 +186,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "hbm_stockpile_2026", "HBM stacks stockpiled at 2026Q1"),
     Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026 (stacks/year)"),
     Lever("markets", "offshore_capacity_share", "budget private firms can spend abroad"),
+    Lever("markets", "offshore_owned_share", "of it, owned abroad (the rest rented)", "allowed"),
+    Lever("markets", "offshore_rent_usd_per_h100e_hour", "cloud rent abroad, USD per H100e-hour (2026)"),
     Lever("markets", "offshore_open_after_rule", "offshore channel left after the May 2026 guidance",
           "allowed"),
     Lever("markets", "grey_supply_units", "smugglers' supply (chips a quarter at +100%)"),
