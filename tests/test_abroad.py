@@ -67,3 +67,43 @@ def test_compute_abroad_stays_below_compute_in_china():
             df = ChipMarketModel(rng=seed, n_developers=150, export_regime=regime,
                                  china_import_policy="restrict", realize_reversals=False).run(20)
             assert (df["offshore_compute_h100e"] < df["china_compute_h100e"]).all(), regime
+
+
+# --- the volume cap as the rule reads (ODD 7.1): cumulative China units <= share x cumulative US units ----
+def test_us_shipments_to_date_in_closed_form_match_a_quarter_by_quarter_sum():
+    from model.core.governments import us_shipments_to_date
+
+    m = ChipMarketModel(rng=1, n_developers=20)
+    cat, release = m.catalogue, m.release
+    h200 = cat.names.index("H200")
+    b200 = cat.names.index("B200")  # the H200's next product: its US units fall from then on
+    k = 0.5 ** 0.25
+    total = 0.0
+    for q in range(int(release[h200]), int(release[h200]) + 24):
+        factor = 1.0 if q < release[b200] else k ** (q - release[b200] + 1)
+        total += cat.us_units_per_quarter[h200] * factor
+        assert us_shipments_to_date(cat, release, q, 0.5)[h200] == pytest.approx(total, rel=1e-12)
+    assert us_shipments_to_date(cat, release, int(release[h200]) - 1, 0.5)[h200] == 0.0
+
+
+@pytest.mark.parametrize("regime", ["threshold", "lagged"])
+@pytest.mark.parametrize("share", [0.05, 0.5])
+def test_cumulative_china_units_never_exceed_the_share_of_cumulative_us_units(regime, share):
+    from model.core.governments import us_shipments_to_date
+
+    bound_hit = False
+    for seed in (1, 2):
+        m = ChipMarketModel(rng=seed, n_developers=150, export_regime=regime, china_import_policy="open",
+                            us_volume_cap_share=share, realize_reversals=False)
+        capped = m.catalogue.is_us & ~m.catalogue.china_part
+        for _ in range(20):
+            m.step()
+            allowed = share * us_shipments_to_date(m.catalogue, m.release, m.quarter,
+                                                   m.p.us_units_decline_per_year)
+            licensed = capped & m.us_government.exportable()[1]
+            sold = m.china_units_to_date
+            assert (sold[licensed] <= allowed[licensed] * (1 + 1e-9) + 1e-6).all()
+            at_cap = sold[licensed] >= allowed[licensed] * (1 - 1e-6)
+            bound_hit |= bool(at_cap.any() and sold[licensed].any())
+    if share == 0.05:
+        assert bound_hit  # a tight cap binds: the test is not vacuous

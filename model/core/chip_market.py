@@ -113,6 +113,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         # --- state read by reporters
         self.maturity = np.array([1.0, p.rocm_maturity, self.domestic_maturity()])
         self.chips_sold = np.zeros(len(cat.names))
+        self.china_units_to_date = np.zeros(len(cat.names))  # legal units sold in China since the start
         self.sales_by_chip: dict[str, float] = dict.fromkeys(cat.names, 0.0)
         self.sellable_now = np.zeros(len(cat.names), dtype=bool)
         self._sellable = (None, None)  # china_sellable's last inputs and answer
@@ -216,6 +217,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         recorded and booked, and the domestic ecosystem learns from what was installed."""
         self.supply.last_orders = sales.orders
         self.chips_sold = sales.chips_sold
+        self.china_units_to_date += sales.chips_sold
         self.supply.sell(offer.stocked, sales.chips_sold)
         self.hbm.use(sales.chips_sold)
         revenue = sales.chips_sold * self.china_price
@@ -250,9 +252,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(K x J) chips of each supply group and (K,) units each can deliver this quarter: domestic
-        makers' capacity; each licensed US product's volume cap (``us_volume_cap_share`` x its US
-        units) under 'threshold' and 'lagged'; each US product's China stock (and any product sold from
-        stock after its end of production); the per-customer cap on all licensed products together;
+        makers' capacity; each licensed US product's volume cap (what is left of ``us_volume_cap_share``
+        x its cumulative US units, ``USGovernment.volume_cap_left``) under 'threshold' and 'lagged';
+        each US product's China stock (and any product sold from stock after its end of production);
+        the per-customer cap on all licensed products together;
         Beijing's import cap on all US chips."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
@@ -263,7 +266,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
         stocked = np.flatnonzero(self.stocked_products(sale))
         rows += [one_chip[capped], one_chip[stocked]]
-        caps += [self.p.us_volume_cap_share * cat.us_units_per_quarter[capped].astype(float),
+        gov = self.us_government
+        left = (gov.volume_cap_left(self.release, self.quarter, self.china_units_to_date)[capped]
+                if len(capped) else np.zeros(0))
+        caps += [left,
                  self.supply.stock[stocked].astype(float)]
         per_customer = self.us_government.per_customer_cap()
         if math.isfinite(per_customer) and licensed_only.any():
@@ -285,12 +291,13 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         """(may_sell, sellable_max) per chip for a US maker's plan for ``quarter`` (default: next
         quarter): US products the rule in force lets it sell to some Chinese buyer, that are on sale in
         China then (not retired, see ``on_sale``) and that it still makes then; the most of each it may
-        ship a quarter (the volume cap under 'threshold' and 'lagged', else inf)."""
+        ship that quarter (what the volume cap leaves under 'threshold' and 'lagged', else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
         # both US makers ask each quarter: the answer is kept while its inputs stay the same (a stock
         # matters only for a chip no longer made then: ``on_sale`` reads it for no other)
         key = (self.quarter, when, self.us_government.rule, self.release.tobytes(),
+               self.china_units_to_date.tobytes(),
                ((self.supply.stock > 0) & (when >= cat.end_of_production)).tobytes())
         if key == self._sellable[0]:
             return self._sellable[1]
@@ -300,7 +307,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         cap = np.full(len(cat.names), np.inf)
         if self.us_government.volume_capped:
             lic = to_licensed & cat.is_us
-            cap[lic] = self.p.us_volume_cap_share * cat.us_units_per_quarter[lic]
+            left = self.us_government.volume_cap_left(self.release, when, self.china_units_to_date)
+            cap[lic] = left[lic]
         may.setflags(write=False)
         cap.setflags(write=False)
         self._sellable = (key, (may, cap))

@@ -44,6 +44,25 @@ ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
 DEFAULT_LICENSED_CUSTOMERS = 10
 
 
+def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_year: float) -> np.ndarray:
+    """(J,) units of each US product shipped to US end users from its release through ``quarter``:
+    ``us_units_per_quarter`` a quarter until its maker's next product (not a China part) ships, then
+    falling by ``decline_per_year`` a year (a factor k = (1 - decline)**(1/4) a quarter), summed in closed
+    form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after."""
+    n_chips = len(cat.names)
+    main = cat.is_us & ~cat.china_part
+    nxt = np.full(n_chips, 10**6, dtype=np.int64)
+    for j in np.flatnonzero(main):
+        later = main & (cat.maker_of_chip == cat.maker_of_chip[j]) & (release > release[j])
+        if later.any():
+            nxt[j] = int(release[later].min())
+    before = np.clip(np.minimum(quarter + 1, nxt) - release, 0, None).astype(float)
+    after = np.clip(quarter + 1 - nxt, 0, None).astype(float)
+    k = fm.power(1.0 - decline_per_year, 0.25)
+    tail = after if k == 1.0 else k * (1.0 - fm.power(np.full(n_chips, k), after)) / (1.0 - k)
+    return cat.us_units_per_quarter * (before + tail)
+
+
 class USGovernment(mesa.Agent):
     """Sets the US export rule each quarter: dated schedule first, then (``us_adaptive``) the TPP cap
     that tracks the best domestic chip, then a chance of reversal. Its rules say which chips may be
@@ -111,6 +130,15 @@ class USGovernment(mesa.Agent):
         """Whether licensed products are held to ``us_volume_cap_share`` of their US units."""
         return self.regime in ("threshold", "lagged")
 
+
+    def volume_cap_left(self, release: np.ndarray, quarter: int, sold_to_china: np.ndarray) -> np.ndarray:
+        """(J,) units of each product China may still take by ``quarter`` under the volume cap:
+        ``us_volume_cap_share`` x its cumulative US shipments (``us_shipments_to_date``) less its cumulative
+        China units (``sold_to_china``), never below 0."""
+        p, cat = self.model.p, self.model.catalogue
+        shipped = us_shipments_to_date(cat, release, quarter, p.us_units_decline_per_year)
+        allowed = p.us_volume_cap_share * shipped
+        return np.maximum(allowed - sold_to_china, 0.0)
     def maybe_reverse(self) -> None:
         """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
         so the random stream does not depend on the regime or on ``realize_reversals``)."""

@@ -83,10 +83,16 @@ PARAMS: tuple[Param, ...] = (
           "~18-month US lead preserved by the H200 decision (Bloomberg/Reuters, §A2, M/L)",
           low=0, high=60, sweep_range=(0, 36)),
     Param("us_volume_cap_share", 0.5, "float", "share of US units",
-          "with 'threshold' and 'lagged': a licensed product's China units per quarter <= this share of "
-          "its units shipped to US end users",
+          "with 'threshold' and 'lagged': a licensed product's cumulative China units <= this share of its "
+          "cumulative units shipped to US end users (ODD 7.1)",
           "BIS final rule: China+Macau volume <= 50% of US shipments of the product (§C3, H)",
           low=0.0, high=1.0, sweep_range=(0.1, 1.0)),
+    Param("us_units_decline_per_year", 0.5, "float", "share per year",
+          "share of a US product's shipments to US end users lost each year once its maker's next "
+          "product ships (the base of the volume cap falls as the next generation ramps)",
+          "ASSUMPTION 0.5 (range 0.25-0.75): Blackwell was most of Nvidia's data-centre shipments within "
+          "about a year of its launch (§B3, M); no product-level series is published",
+          low=0.0, high=1.0, sweep_range=(0.25, 0.75)),
     Param("per_customer_cap_units", float("inf"), "float", "units per customer per year",
           "licensed (H200-class) units per Chinese customer and year; inf = no cap. Applied as an "
           "aggregate cap of this x the licensed customers (us_licence_schedule, else 10) / 4 per quarter",
