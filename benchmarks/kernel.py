@@ -16,9 +16,10 @@ this bound (goal <= 1.2; above it, the model spends more than 20% over bare arit
 
 The arithmetic covered, per quarter (each step on all n developers):
 
-1. **ecosystem pull** (``choice.ecosystem_pull``): installed compute in China and abroad per
-   ecosystem, own shares, the peers' shares (the sparse peer matrix times the shares), and
-   ``lockin_weight x own + peer_weight x peers + taste - pressure`` (pressure on the US ecosystems);
+1. **ecosystem pull** (``choice.ecosystem_pull``): installed compute in China and abroad (owned, and
+   rented last quarter) per ecosystem, own shares, the peers' shares (the sparse peer matrix times the
+   shares), and ``lockin_weight x own + peer_weight x peers + taste - pressure`` (pressure on the US
+   ecosystems);
 2. **budgets** (``ChipMarketModel.budgets``): one log-normal demand draw per developer, plus the carried
    budget, less the repayment of stockpiled budget; the frontier budget a private developer sets aside
    where its access class may not buy the grey chip legally (``Developers.frontier_budget``), which the
@@ -30,11 +31,12 @@ The arithmetic covered, per quarter (each step on all n developers):
 4. **stockpiling**: budget brought forward by developers who may still buy a US chip with supply left,
    and a second clearing over US chips with the supply left;
 5. **channels** (``channels.offshore_spend``, ``grey_market``, ``grey_spend``): offshore spending of the
-   rest, then the grey market for what is left of it and the frontier budgets (the premium where the
-   smugglers' supply meets the demand, in closed form, and the spending shared in proportion), the
-   carried-over budget;
-6. **installation** (``population.install``) in China and abroad, and the per-developer reductions the
-   reporters need (installed US share per developer, totals).
+   rest, split into chips bought abroad (``offshore_owned_share``, a depreciating stock) and chips rented
+   for the quarter (a flow, replaced each quarter), then the grey market for what is left of it and the
+   frontier budgets (the premium where the smugglers' supply meets the demand, in closed form, and the
+   spending shared in proportion), the carried-over budget;
+6. **installation** (``population.install``) in China and abroad (owned), and the per-developer
+   reductions the reporters need (installed US share per developer, totals).
 
 How it is fast: developers are kept sorted by access class (classes change only with Beijing's stance or
 the licences, which ``kernel_state`` fixes), so every per-class quantity is a scalar over a contiguous
@@ -54,9 +56,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from model.core.channels import rent_per_unit_quarter
 from model.core.choice import ChoiceWeights, chip_base_utility
 from model.core.population import access_class, demand_factor, installed_by_ecosystem
-from model.core.quarters import parse_quarter
+from model.core.quarters import parse_quarter, years_since_2026
 
 from .reference import MAX_ROUNDS  # the model's rounds per clearing, read once there
 
@@ -181,7 +184,8 @@ class KernelState:
 
     # per developer (sorted by access class), (makers x n) / (ecosystems x n) rows
     installed: np.ndarray
-    offshore_by_eco: np.ndarray  # (US ecosystems x n): compute abroad is US compute (the frontier chip)
+    offshore_by_eco: np.ndarray  # (US ecosystems x n) owned abroad (compute abroad is US: the frontier chip)
+    rented_by_eco: np.ndarray  # (US ecosystems x n) rented abroad this quarter (a flow)
     taste: np.ndarray
     pressure: np.ndarray  # (n,) penalty on the US ecosystems
     private: np.ndarray  # (n,) bool
@@ -215,7 +219,9 @@ class KernelState:
     offshore_share: float  # offshore capacity share x what the rule leaves open
     frontier_maker: int  # -1: no frontier chip
     frontier_eco: int
-    offshore_per_usd: float
+    owned_share: float  # share of the spending abroad that buys chips (the rest rents)
+    offshore_per_usd: float  # H100e per USD of chips bought abroad
+    rented_per_usd: float  # H100e per USD of chips rented abroad for the quarter
     set_aside_by_class: np.ndarray  # (C,) bool: the class may not buy the grey chip legally
     frontier_share: float  # share of a private developer's budget set aside where it may not
     grey_maker: int  # -1: no grey chip
@@ -248,11 +254,16 @@ def kernel_state(m) -> KernelState:
         raise ValueError("the kernel expects the US ecosystems first")
     open_share = p.offshore_open_after_rule if m.quarter >= parse_quarter(p.offshore_rule_quarter) else 1.0
     price = float(cat.price_usd[f]) if f >= 0 else 1.0
+    rent = (rent_per_unit_quarter(p.offshore_rent_usd_per_h100e_hour, float(cat.flop_h100e[f]),
+                                  years_since_2026(m.quarter), p.us_flop_per_usd_doubling_years)
+            if f >= 0 else 1.0)
     peers = dev.peers[order][:, order].tocsr()
     return KernelState(
         installed=np.ascontiguousarray(dev.installed[order].T),
         offshore_by_eco=np.ascontiguousarray(installed_by_ecosystem(
             dev.installed_offshore, cat.ecosystem_of_maker)[order].T[:n_us_eco]),
+        rented_by_eco=np.ascontiguousarray(installed_by_ecosystem(
+            dev.rented_offshore, cat.ecosystem_of_maker)[order].T[:n_us_eco]),
         taste=np.ascontiguousarray(dev.taste[order].T),
         pressure=np.ascontiguousarray(pressure[order]),
         private=~dev.state_affiliated[order],
@@ -274,7 +285,9 @@ def kernel_state(m) -> KernelState:
         offshore_share=p.offshore_capacity_share * open_share,
         frontier_maker=int(cat.maker_of_chip[f]) if f >= 0 else -1,
         frontier_eco=int(cat.ecosystem_of_chip[f]) if f >= 0 else -1,
+        owned_share=p.offshore_owned_share,
         offshore_per_usd=float(m.perf[f]) / (price * (1.0 + p.offshore_cost_premium)) if f >= 0 else 0.0,
+        rented_per_usd=float(m.perf[f]) / rent if f >= 0 else 0.0,
         set_aside_by_class=(~m.allowed_by_class[:, g] if g >= 0 and p.grey_frontier_share > 0
                             else np.zeros(m.allowed_by_class.shape[0], dtype=bool)),
         frontier_share=p.grey_frontier_share,
@@ -296,7 +309,8 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
     by_eco = _buffer("by_eco", (n_eco, n))
     for e in range(n_eco):
         np.sum(s.installed[s.maker_starts[e]:ends[e]], axis=0, out=by_eco[e])
-    by_eco[: s.n_us_eco] += s.offshore_by_eco  # compute abroad is US compute
+    by_eco[: s.n_us_eco] += s.offshore_by_eco  # compute abroad (owned, and rented last quarter) is US compute
+    by_eco[: s.n_us_eco] += s.rented_by_eco
     total = by_eco.sum(axis=0)
     own = _buffer("own", (n_eco, n))
     own.fill(0.0)
@@ -344,12 +358,15 @@ def kernel_quarter(s: KernelState, rng: np.random.Generator) -> dict:
             spent_ahead = extra - left
             s.advance += spent_ahead
             stockpiled = float(spent_ahead.sum())
-    # 5. channels: offshore, grey market, carried-over budget
+    # 5. channels: offshore (bought: a stock; rented: this quarter's flow), grey market, carried-over budget
     s.offshore_by_eco *= s.keep
+    s.rented_by_eco.fill(0.0)  # rented by the quarter
     offshore = grey = np.zeros(n)
     if s.frontier_maker >= 0 and (rest.any() or frontier.any()):
         offshore = np.minimum(rest, np.where(s.private, s.offshore_share * demand, 0.0))
-        s.offshore_by_eco[s.frontier_eco] += offshore * s.offshore_per_usd
+        owned = offshore * s.owned_share
+        s.offshore_by_eco[s.frontier_eco] += owned * s.offshore_per_usd
+        np.multiply(offshore - owned, s.rented_per_usd, out=s.rented_by_eco[s.frontier_eco])
         if s.grey_maker >= 0:
             want = np.where(s.private, rest - offshore, 0.0) + frontier
             total_want = float(want.sum())

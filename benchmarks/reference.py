@@ -59,7 +59,8 @@ The quarter (ODD, docs/ODD.md)
    compute a pairing quota adds to a US chip) and the supply groups (domestic makers' output, volume
    caps, each US product's China stock and any product sold from stock, the per-customer and import
    caps) are posted;
-6. developers: each observes its own installed shares (in China and abroad); then each computes its
+6. developers: each observes its own installed shares (in China, and abroad: the chips it owns there
+   and what it rented there last quarter); then each computes its
    pull towards each ecosystem (lock-in, peers, taste, government guidance), its budget (a demand
    draw on its base demand grown at ``demand_growth`` a year from 2025 on and, in a replay, fallen
    back at ``history_growth`` a year before 2025, plus the carried-over unspent budget, less the
@@ -75,28 +76,34 @@ The quarter (ODD, docs/ODD.md)
    brings budget forward and buys US chips with the supply left (a second clearing over US chips
    only), to repay from later budgets;
 8. what China's market did not take goes abroad (a private developer's share of its budget, less
-   after the US offshore rule), buying the frontier chip at ``offshore_cost_premium`` over its price;
-   what is left of it (private developers) and the frontier budgets go to the grey market, which
-   sells grey chips at a premium over list where the smugglers' supply (``grey_supply_units`` x (1 -
-   ``grey_seizure_share``) x premium units) meets the developers' demand (their USD x (1 - premium /
-   ``grey_max_premium``)): a quadratic in the premium, solved in closed form; what is spent on grey
-   chips is shared in proportion to what each developer brought; what is left is unspent and
-   ``carryover_share`` of it carries into next quarter; each developer installs what it got in China
-   (grey chips included) and abroad (after depreciation);
+   after the US offshore rule): ``offshore_owned_share`` of it buys the frontier chip at
+   ``offshore_cost_premium`` over its price (owned abroad, a stock that depreciates), the rest rents the
+   frontier chip for this quarter only, at ``offshore_rent_usd_per_h100e_hour`` x the hours in a
+   quarter (2191.5) x the chip's FLOP-based H100e x 2^(-years since 2026 /
+   ``us_flop_per_usd_doubling_years``) a chip (a flow: last quarter's rentals are gone; they counted
+   in this quarter's pull, step 6); what is left of it (private developers) and the frontier budgets go
+   to the grey market, which sells grey chips at a premium over list where the smugglers' supply
+   (``grey_supply_units`` x (1 - ``grey_seizure_share``) x premium units) meets the developers' demand
+   (their USD x (1 - premium / ``grey_max_premium``)): a quadratic in the premium, solved in closed
+   form; what is spent on grey chips is shared in proportion to what each developer brought; what is
+   left is unspent and ``carryover_share`` of it carries into next quarter; each developer installs
+   what it got in China (grey chips included) and what it bought abroad (after depreciation);
 9. China stocks and HBM are drawn down, revenue is booked against the makers' plans (which follow the
    same demand path; domestic makers reinvest part of revenue above plan in foundry capacity); each
    chip's installed units, kept by channel (legacy: bought before the start; legal: sold in China's
    market, stockpiling included; grey: smuggled units of the grey chip that arrived; offshore:
-   units of the frontier chip bought abroad), lose ``depreciation`` and this quarter's units join;
-   the domestic ecosystem learns;
+   units of the frontier chip bought abroad), lose ``depreciation`` and this quarter's units join; the
+   rented channel (units of the frontier chip rented abroad) holds only this quarter's units; the
+   domestic ecosystem learns;
 10. the reporters are computed. Compute is FLOP-based H100e (units x the chip's dense TFLOPS over the
     H100's) summed over the chips: the US share of China's installed compute in total and per channel
     in China (legal, legacy, grey) and of this quarter's additions (legal, grey), China's compute in
-    FLOP-based and in effective H100e (units x the chip's performance index), smuggled and offshore
-    compute, the smuggled units arriving, the US share including compute abroad; the US's own compute
-    is an exogenous path (``us_compute_2026_h100e`` growing ``us_compute_growth``-fold a year), and
-    China's over it is their ratio; ``frontier_gap`` is the best chip China may legally buy (licensed
-    buyers included, or any released domestic chip) over the best released US chip, FLOP-based. The
+    FLOP-based and in effective H100e (units x the chip's performance index), smuggled compute and
+    compute abroad (owned plus rented this quarter), the smuggled units arriving, the US share including
+    compute abroad; the US's own compute is an exogenous path (``us_compute_2026_h100e`` growing
+    ``us_compute_growth``-fold a year), and China's over it is their ratio; ``frontier_gap`` is the best
+    chip China may legally buy (licensed buyers included, or any released domestic chip) over the best
+    released US chip, FLOP-based. The
     per-developer reporters (developers mostly on the US stack) and the revenue, spending and supply
     reporters read the agents as before.
 """
@@ -129,10 +136,15 @@ from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter, years_since_2026
 from model.core.reporters import MODEL_REPORTERS, USD_PER_H100E
 
-#: The channels of chips installed in China (the US share is split over them), and every channel kept
-#: (offshore chips are abroad, not in China), as in ``model.core.ledger``.
+#: The channels of chips installed in China (the US share is split over them), the channels abroad (chips
+#: owned there, a stock, and rented there this quarter, a flow) and every channel kept, as in
+#: ``model.core.ledger``; a flow channel holds only this quarter's units.
 CHINA_CHANNELS = ("legal", "legacy", "grey")
-CHANNELS = (*CHINA_CHANNELS, "offshore")
+ABROAD_CHANNELS = ("offshore", "rented")
+CHANNELS = (*CHINA_CHANNELS, *ABROAD_CHANNELS)
+FLOW_CHANNELS = ("rented",)
+#: Hours in a quarter (365.25 x 24 / 4): renting is priced by the hour.
+HOURS_PER_QUARTER = 365.25 * 24 / 4
 
 #: Rationing rounds per quarter: the model's (``clear_market``'s ``max_rounds``, which has no name yet).
 MAX_ROUNDS = inspect.signature(clear_market).parameters["max_rounds"].default
@@ -196,6 +208,7 @@ class Chip:
         if us_ahead:
             self.planned_release += model.us_roadmap_delay_quarters
         self.release = self.planned_release  # domestic chips move with R&D
+        self.china_units_to_date = 0.0  # legal units sold in China since the start (the volume cap)
         self.released = False
         # FLOP-based H100e per unit: dense tensor TFLOPS over the H100 SXM's at the same bit length; a chip
         # announced by name only follows the trend from its maker's best FLOP-per-dollar chip before 2026
@@ -323,7 +336,7 @@ class USGovernment(mesa.Agent):
         return self.model.china_part_revenue_share if chip.china_part else self.model.us_revenue_share
 
     def volume_capped(self):
-        """Licensed products are held to us_volume_cap_share of their US units."""
+        """Licensed products are held to us_volume_cap_share of their cumulative US units."""
         return self.regime in ("threshold", "lagged")
 
 
@@ -497,7 +510,8 @@ class AIDeveloper(mesa.Agent):
         self.china_approved = china_approved
         self.taste = taste  # [cuda, rocm, domestic]
         self.installed = installed  # H100e per chipmaker, in China
-        self.installed_offshore = [0.0] * len(installed)  # H100e per chipmaker, abroad
+        self.installed_offshore = [0.0] * len(installed)  # H100e per chipmaker, owned abroad (a stock)
+        self.rented_offshore = [0.0] * len(installed)  # H100e per chipmaker, rented abroad this quarter
         self.peers = []  # [(peer agent, weight)], weights sum to 1
         self.own = [0.0, 0.0, 0.0]
         self.pull = [0.0, 0.0, 0.0]
@@ -515,14 +529,17 @@ class AIDeveloper(mesa.Agent):
         self.offshore = 0.0  # spent abroad this quarter
         self.grey = 0.0  # spent on the grey market this quarter
         self.offshore_units = 0.0  # units of the frontier chip bought abroad this quarter
+        self.rented_units = 0.0  # units of the frontier chip rented abroad this quarter
         self.grey_units = 0.0  # units of the grey chip smuggled in that arrived this quarter
         self.unmet = 0.0  # left unspent this quarter
 
     def observe(self):
-        """Own installed compute per ecosystem, in China and abroad, as shares (read by peers)."""
+        """Own installed compute per ecosystem, in China and abroad (owned, and rented last quarter), as
+        shares (read by peers)."""
         by_eco = [0.0, 0.0, 0.0]
-        for maker, here, abroad in zip(self.model.makers, self.installed, self.installed_offshore):
-            by_eco[maker.ecosystem] += here + abroad
+        for maker, here, owned, rented in zip(self.model.makers, self.installed, self.installed_offshore,
+                                              self.rented_offshore):
+            by_eco[maker.ecosystem] += here + owned + rented
         total = by_eco[0] + by_eco[1] + by_eco[2]
         self.own = [x / total for x in by_eco] if total > 0 else [0.0, 0.0, 0.0]
 
@@ -573,14 +590,20 @@ class AIDeveloper(mesa.Agent):
         """It may legally buy a US chip that still has supply."""
         return any(c.is_us and c.has_supply() for c in self.menu)
 
-    def spend_abroad(self, chip, open_share):
-        """A private developer spends its rest abroad, up to its offshore capacity, on ``chip``."""
+    def spend_abroad(self, chip, open_share, rent_per_unit):
+        """A private developer spends its rest abroad, up to its offshore capacity, on ``chip``:
+        ``offshore_owned_share`` of it buys chips at ``offshore_cost_premium`` over the price (installed
+        abroad, a stock), the rest rents chips for this quarter at ``rent_per_unit`` USD a chip."""
         m = self.model
         cap = 0.0 if self.state_affiliated else m.offshore_capacity_share * open_share * self.demand
         self.offshore = min(self.rest, cap)
+        owned = self.offshore * m.offshore_owned_share
         unit_cost = chip.price_usd * (1.0 + m.offshore_cost_premium)
-        self.installed_offshore[chip.maker.index] += self.offshore * (chip.perf / unit_cost)
-        self.offshore_units = self.offshore / unit_cost
+        self.installed_offshore[chip.maker.index] += owned * (chip.perf / unit_cost)
+        self.offshore_units = owned / unit_cost
+        rented = self.offshore - owned
+        self.rented_offshore[chip.maker.index] = rented * (chip.perf / rent_per_unit)
+        self.rented_units = rented / rent_per_unit
 
     def choose(self):
         """Logit over the chips on my menu that still have supply: split my remaining budget."""
@@ -731,8 +754,27 @@ class ReferenceModel(mesa.Model):
         may = (to_anyone or to_licensed) and when < chip.end_of_production and chip in offered
         cap = math.inf
         if to_licensed and self.us_government.volume_capped():
-            cap = self.us_volume_cap_share * chip.us_units_per_quarter
+            cap = self.volume_cap_left(chip, when)
         return may, cap
+
+    def us_shipped_to_date(self, chip, quarter):
+        """Units of a US product shipped to US end users from its release through ``quarter``: its
+        us_units_per_quarter a quarter until its maker's next product (not a China part) ships, then
+        falling by us_units_decline_per_year a year, summed quarter by quarter."""
+        later = [c.release for c in self.chips if c.maker is chip.maker and c.is_us and not c.china_part
+                 and c.release > chip.release]
+        nxt = min(later) if later else None
+        k = (1.0 - self.us_units_decline_per_year) ** 0.25
+        total = 0.0
+        for q in range(chip.release, quarter + 1):
+            total += chip.us_units_per_quarter * (1.0 if nxt is None or q < nxt else k ** (q - nxt + 1))
+        return total
+
+    def volume_cap_left(self, chip, quarter):
+        """What the volume cap leaves of a licensed product by ``quarter``: us_volume_cap_share x its
+        cumulative US shipments less its cumulative China units, never below 0."""
+        return max(0.0, self.us_volume_cap_share * self.us_shipped_to_date(chip, quarter)
+                   - chip.china_units_to_date)
 
     def domestic_maturity(self):
         if self.domestic_cumulative_anchor <= 0 or self.domestic_cumulative <= 0:
@@ -853,7 +895,7 @@ class ReferenceModel(mesa.Model):
         if self.us_government.volume_capped():
             for chip in licensed_only:
                 groups.append(SupplyGroup(f"{chip.name} volume cap", [chip],
-                                          self.us_volume_cap_share * chip.us_units_per_quarter))
+                                          self.volume_cap_left(chip, self.quarter)))
         for chip in self.chips_on_sale:
             if chip.stocked:
                 groups.append(SupplyGroup(f"{chip.name} stock", [chip], chip.china_stock))
@@ -966,21 +1008,32 @@ class ReferenceModel(mesa.Model):
         premium = 2.0 * want_usd / (big_b + math.sqrt(big_b * big_b + 4.0 * big_a * want_usd))
         return premium, a * premium
 
+    def rent_per_unit_quarter(self, chip):
+        """USD to rent one ``chip`` abroad for this quarter: the 2026 price of a FLOP-based H100e-hour
+        (``offshore_rent_usd_per_h100e_hour``) x the hours in a quarter (365.25 x 24 / 4) x the chip's
+        FLOP-based H100e, halving every ``us_flop_per_usd_doubling_years`` from 2026 (the trend of FLOP
+        per dollar)."""
+        decline = 2.0 ** (-years_since_2026(self.quarter) / self.us_flop_per_usd_doubling_years)
+        return self.offshore_rent_usd_per_h100e_hour * HOURS_PER_QUARTER * chip.flop_h100e * decline
+
     def spend_the_rest(self):
-        """What China's market did not take goes abroad (on the frontier chip), then what is left of it
+        """What China's market did not take goes abroad (on the frontier chip: bought, or rented for the
+        quarter), then what is left of it
         (private developers) and the frontier budgets go to the grey market (on the grey chip), and what
         is left is unspent (carryover_share of it carries into next quarter)."""
         keep = 1.0 - self.depreciation
         for d in self.developers:
             d.installed_offshore = [a * keep for a in d.installed_offshore]
-            d.offshore = d.grey = d.offshore_units = d.grey_units = 0.0
+            d.rented_offshore = [0.0] * len(d.rented_offshore)  # rented by the quarter
+            d.offshore = d.grey = d.offshore_units = d.rented_units = d.grey_units = 0.0
         self.grey_premium = self.grey_units = 0.0
         frontier, grey_chip = self.frontier_chip, self.grey_chip
         if any(d.rest > 0 or d.frontier_budget > 0 for d in self.developers):
             if frontier is not None:
                 open_share = self.offshore_open_after_rule if self.quarter >= self.offshore_rule_from else 1.0
+                rent = self.rent_per_unit_quarter(frontier)
                 for d in self.developers:
-                    d.spend_abroad(frontier, open_share)
+                    d.spend_abroad(frontier, open_share, rent)
             if grey_chip is not None:
                 # what each brings to the grey market: a private developer's rest after abroad, and
                 # the frontier budget it set aside
@@ -1008,6 +1061,7 @@ class ReferenceModel(mesa.Model):
 
     def book_revenue(self):
         for chip in self.chips:
+            chip.china_units_to_date += chip.units_sold
             if chip.stocked:  # its stock is drawn down
                 left = chip.china_stock - chip.units_sold
                 chip.china_stock = left if left >= STOCK_SOLD_OUT else 0.0
@@ -1024,16 +1078,24 @@ class ReferenceModel(mesa.Model):
     def install_units(self):
         """Each chip's installed units, channel by channel, lose ``depreciation``, then this quarter's
         join: the units sold in China's market (stockpiling included) as legal, the smuggled units of
-        the grey chip that arrived as grey and the units of the frontier chip bought abroad as offshore."""
+        the grey chip that arrived as grey and the units of the frontier chip bought abroad as offshore;
+        the units of the frontier chip rented abroad this quarter are the rented channel (a flow: only
+        this quarter's)."""
         keep = 1.0 - self.depreciation
         grey = sum(d.grey_units for d in self.developers)
         offshore = sum(d.offshore_units for d in self.developers)
+        rented = sum(d.rented_units for d in self.developers)
         for chip in self.chips:
+            frontier = chip is self.frontier_chip
             chip.new_units = {"legal": chip.units_sold, "legacy": 0.0,
                               "grey": grey if chip is self.grey_chip else 0.0,
-                              "offshore": offshore if chip is self.frontier_chip else 0.0}
+                              "offshore": offshore if frontier else 0.0,
+                              "rented": rented if frontier else 0.0}
             for c in CHANNELS:
-                chip.units[c] = chip.units[c] * keep + chip.new_units[c]
+                if c in FLOW_CHANNELS:
+                    chip.units[c] = chip.new_units[c]
+                else:
+                    chip.units[c] = chip.units[c] * keep + chip.new_units[c]
 
     def report(self):
         us = [mk.index for mk in self.makers if mk.is_us]
@@ -1059,7 +1121,7 @@ class ReferenceModel(mesa.Model):
         bought = sum(new_all[c] for c in CHINA_CHANNELS)
         share = {c: stock_us[c] / in_china if in_china > 0 else 0.0 for c in CHINA_CHANNELS}
         share_new = {c: new_us[c] / bought if bought > 0 else 0.0 for c in CHINA_CHANNELS}
-        offshore = stock_all["offshore"]
+        offshore = stock_all["offshore"] + stock_all["rented"]  # owned and rented abroad
         us_compute = self.us_compute_2026_h100e * self.us_compute_growth ** years_since_2026(self.quarter)
         r = {}
         r["us_stack_share"] = share["legal"] + share["legacy"] + share["grey"]

@@ -110,6 +110,12 @@ def test_bare_numpy_quarter_runs_on_a_model_state():
             assert 0.0 <= out["developers_on_us_stack"] <= 1.0
             assert 0.0 <= out["unspent_usd"] <= out["budget_usd"]
             assert out["grey_usd"] > 0  # the frontier budgets and the rest meet the grey market
+            # what is rented abroad is this quarter's rentals only (a flow): the rented share of the spending
+            # abroad, at the rent, in the frontier chip's ecosystem
+            assert s.frontier_maker >= 0 and out["offshore_usd"] > 0
+            rented = out["offshore_usd"] * (1.0 - s.owned_share) * s.rented_per_usd
+            assert s.rented_by_eco.sum() == pytest.approx(rented, rel=1e-9)
+            assert s.rented_by_eco[s.frontier_eco].sum() == pytest.approx(rented, rel=1e-9)
             assert np.all(np.diff(s.bounds) >= 0) and s.bounds[-1] == 2_000
 
 

@@ -84,6 +84,13 @@ CASES = {
     "stalled_orders_beijing_ban": {"realize_reversals": False, "china_import_policy": "open",
                                    "china_policy_schedule": "2027Q3:ban"},
     "offshore_rule_closes": {"export_regime": "ban", "offshore_open_after_rule": 0.0},
+    # spending abroad all rented by the quarter, or all bought; and a dearer rent on a faster price trend in a
+    # replay from 2023Q1 (the rent per chip before 2026 above its 2026 level)
+    "offshore_rent_only_ban": {"export_regime": "ban", "offshore_owned_share": 0.0},
+    "offshore_owned_only_ban": {"export_regime": "ban", "offshore_owned_share": 1.0},
+    "offshore_rent_dear_replay": {"start_quarter": "2023Q1", "export_regime": "ban",
+                                  "offshore_owned_share": 0.5, "offshore_rent_usd_per_h100e_hour": 4.0,
+                                  "offshore_capacity_share": 0.5, "us_flop_per_usd_doubling_years": 1.6},
     # the grey market: scarce smuggling (the premium near its choke) and ample smuggling of the newest
     # chip (no lag: the grey chip is the frontier chip)
     "grey_binding": {"export_regime": "ban", "offshore_capacity_share": 0.05, "grey_supply_units": 10_000},
@@ -153,9 +160,16 @@ def test_same_reporters_step_by_step(case, seed, n):
             f"{case} seed={seed} n={n} step={step}: "
             + "; ".join(f"{MODEL_REPORTERS[k]} model={a[k]!r} reference={b[k]!r}"
                         for k in np.flatnonzero(bad)))
-    # the per-developer state agrees too
-    np.testing.assert_allclose([d.installed for d in ref.developers], fast.developers.installed,
-                               rtol=1e-9, atol=1e-12 * fast.developers.installed.sum())
+    # the per-developer state agrees too (in China, owned abroad, rented abroad this quarter)
+    for name in ("installed", "installed_offshore", "rented_offshore"):
+        mine = getattr(fast.developers, name)
+        np.testing.assert_allclose([getattr(d, name) for d in ref.developers], mine, rtol=1e-9,
+                                   atol=1e-12 * (fast.developers.installed.sum() + mine.sum()), err_msg=name)
+    # and so does the ledger, channel by channel, per chip
+    for channel, units in fast.ledger.stock.items():
+        np.testing.assert_allclose([c.units[channel] for c in ref.chips], units, rtol=1e-9,
+                                   atol=1e-12 * sum(fast.ledger.stock[c].sum() for c in fast.ledger.stock),
+                                   err_msg=channel)
     # both data collectors hold the same table
     df_fast, df_ref = fast.dataframe(), ref.datacollector.get_model_vars_dataframe()
     np.testing.assert_allclose(df_ref[list(MODEL_REPORTERS)].to_numpy(),
@@ -262,6 +276,11 @@ def maker(ref, name: str):
     return next(mk for mk in ref.makers if mk.name == name)
 
 
+def ledger_compute(ref, channel: str) -> float:
+    """FLOP-based H100e in one of the reference's ledger channels."""
+    return sum(c.units[channel] * c.flop_h100e for c in ref.chips)
+
+
 def test_the_market_side_instruments_bind_in_their_cases():
     """The cases for issue 13's market side really exercise their instruments (otherwise they prove
     little)."""
@@ -286,17 +305,20 @@ def test_the_market_side_instruments_bind_in_their_cases():
     assert stopped and stopped[0] <= ban + 4, stopped
     assert all(made == 0 for q, made, _ in rows if q >= stopped[0])
 
-    # the US offshore rule closes the channel abroad (offshore_open_after_rule = 0): spending abroad stops
-    # and the compute abroad depreciates; domestic makers, selling above plan, buy capacity
+    # the US offshore rule closes the channel abroad (offshore_open_after_rule = 0): spending abroad stops,
+    # the chips owned abroad depreciate and nothing is rented any more (the rented channel is a flow: with
+    # no spending abroad it holds nothing); domestic makers, selling above plan, buy capacity
     rule = parse_quarter(CASES["offshore_rule_closes"].get("offshore_rule_quarter", "2026Q3"))
     rows = run_reference("offshore_rule_closes", lambda r: (
         r.quarter, r.reported["spent_offshore_usd"], r.reported["offshore_compute_h100e"], r.depreciation,
-        maker(r, "Huawei").added_capacity))
-    assert all(spent > 0 for q, spent, *_ in rows if q < rule)
+        ledger_compute(r, "offshore"), ledger_compute(r, "rented"),
+        sum(sum(d.rented_offshore) for d in r.developers), maker(r, "Huawei").added_capacity))
+    assert all(spent > 0 and rented > 0 for q, spent, _, _, _, rented, *_ in rows if q < rule)
     assert all(spent == 0 for q, spent, *_ in rows if q >= rule)
-    for (_, _, before, *_), (q, _, after, dep, _) in zip(rows, rows[1:]):
+    for (_, _, _, _, owned_before, *_), (q, _, after, dep, owned, rented, pulled, _) in zip(rows, rows[1:]):
         if q >= rule:
-            assert after == pytest.approx(before * (1 - dep), rel=1e-12)
+            assert rented == 0 and pulled == 0 and after == owned
+            assert owned == pytest.approx(owned_before * (1 - dep), rel=1e-12)
     assert rows[-1][-1] > 0
 
     # the grey market binds: every quarter the premium is where the smugglers' supply line (units =
@@ -372,3 +394,85 @@ def test_every_ledger_channel_is_exercised():
     same_growth = run_reference("replay_2023_h20_stock", lambda r: r.reported["budget_usd"], steps=1,
                                 history_growth=PARAMS_BY_NAME["demand_growth"].default)[0]
     assert first != pytest.approx(same_growth, rel=1e-3)
+
+
+def test_renting_abroad_is_a_flow():
+    """Spending abroad is split: ``offshore_owned_share`` buys the frontier chip (a stock), the rest rents
+    it for the quarter at the 2026 price per H100e-hour x 2191.5 hours x its FLOP-based H100e, halving
+    every ``us_flop_per_usd_doubling_years``. The rented channel holds only this quarter's units, and rented
+    compute counts in the developers' own shares (their pull) the quarter after, as owned compute does."""
+    def record(r):
+        f = r.frontier_chip
+        return {"quarter": r.quarter, "chip": f, "rep": dict(r.reported),
+                "owned_units": sum(c.units["offshore"] for c in r.chips),
+                "owned_compute": ledger_compute(r, "offshore"),
+                "rented_units": sum(c.units["rented"] for c in r.chips),
+                "rented_new": sum(c.new_units["rented"] for c in r.chips),
+                "rented_elsewhere": sum(c.units["rented"] for c in r.chips if c is not f),
+                "owned_h100e": sum(sum(d.installed_offshore) for d in r.developers),
+                "rented_h100e": sum(sum(d.rented_offshore) for d in r.developers),
+                "spent": sum(d.offshore for d in r.developers),
+                "params": (r.offshore_rent_usd_per_h100e_hour, r.us_flop_per_usd_doubling_years,
+                           r.offshore_owned_share, r.offshore_cost_premium)}
+
+    for case in ("offshore_rent_only_ban", "offshore_owned_only_ban", "offshore_rent_dear_replay"):
+        rows = run_reference(case, record, n=60)
+        assert all(row["spent"] > 0 for row in rows), case
+        for row in rows:
+            f, rep = row["chip"], row["rep"]
+            price, doubling, owned_share, _ = row["params"]
+            years = (row["quarter"] - parse_quarter("2026Q1")) / 4.0
+            rent = price * 2191.5 * f.flop_h100e * 2.0 ** (-years / doubling)
+            rented_usd = row["spent"] * (1.0 - owned_share)
+            # the rented channel is this quarter's rentals, all of the frontier chip; nothing carries over
+            assert row["rented_units"] == row["rented_new"] and row["rented_elsewhere"] == 0.0, case
+            assert row["rented_units"] == pytest.approx(rented_usd / rent, rel=1e-9, abs=1e-9), case
+            assert row["rented_h100e"] == pytest.approx(rented_usd / rent * f.perf, rel=1e-9, abs=1e-9), case
+            # compute abroad: owned (a stock of past frontier chips) plus this quarter's rentals
+            assert rep["offshore_compute_h100e"] == pytest.approx(
+                row["owned_compute"] + row["rented_units"] * f.flop_h100e, rel=1e-12), case
+        if case == "offshore_rent_only_ban":
+            assert all(row["owned_units"] == 0 and row["owned_h100e"] == 0 for row in rows)
+            assert all(row["rented_units"] > 0 for row in rows)
+        if case == "offshore_owned_only_ban":
+            assert all(row["rented_units"] == 0 and row["rented_h100e"] == 0 for row in rows)
+            first = rows[0]  # no stock before: the first quarter's chips at the price plus the premium
+            assert first["owned_units"] == pytest.approx(
+                first["spent"] / (first["chip"].price_usd * (1 + first["params"][3])), rel=1e-9)
+        if case == "offshore_rent_dear_replay":  # both halves, from before 2026 (rent above its 2026 level)
+            assert rows[0]["quarter"] < parse_quarter("2026Q1")
+            assert all(row["owned_units"] > 0 and row["rented_units"] > 0 for row in rows)
+
+    # renting only spends what owning only spends in the first quarter (the budget split is unchanged),
+    # for other compute abroad
+    rent_only = run_reference("offshore_rent_only_ban", record, n=60, steps=1)[0]
+    owned_only = run_reference("offshore_owned_only_ban", record, n=60, steps=1)[0]
+    assert rent_only["spent"] == pytest.approx(owned_only["spent"], rel=1e-12)
+    assert rent_only["rep"]["offshore_compute_h100e"] != pytest.approx(
+        owned_only["rep"]["offshore_compute_h100e"], rel=1e-3)
+
+    # renting only, then the offshore rule closes the channel: while it is open each developer's own
+    # shares (observed at the start of a quarter) count what it rented the quarter before; once spending
+    # abroad stops the rented channel and the developers' rented compute are 0 (nothing carries over)
+    def state(r):
+        return (r.quarter, r.reported["spent_offshore_usd"], ledger_compute(r, "rented"),
+                [(list(d.own), list(d.installed), list(d.installed_offshore), list(d.rented_offshore))
+                 for d in r.developers])
+
+    rule = parse_quarter("2026Q3")
+    rows = run_reference("offshore_rent_only_ban", state, n=60, steps=5, offshore_rule_quarter="2026Q3",
+                         offshore_open_after_rule=0.0)
+    ecosystem = [mk.ecosystem for mk in ReferenceModel(rng=1, n_developers=2).makers]
+    for q, spent, rented, devs in rows:
+        pulled = sum(sum(rent) for *_, rent in devs)
+        assert (spent > 0 and rented > 0 and pulled > 0) if q < rule else (spent == rented == pulled == 0), q
+    counted = 0
+    for (_, _, _, before), (_, _, _, after) in zip(rows, rows[1:]):
+        for (_, here, owned, rent), (own, *_) in zip(before, after):
+            by_eco = [0.0, 0.0, 0.0]
+            for k, e in enumerate(ecosystem):
+                by_eco[e] += here[k] + owned[k] + rent[k]
+            total = sum(by_eco)
+            assert own == pytest.approx([x / total for x in by_eco] if total else [0.0] * 3, rel=1e-12)
+            counted += any(rent)
+    assert counted > 0
