@@ -47,7 +47,7 @@ NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
 
 #: The PRIM boxes the docs quote (README, docs/EXPLORING.md): (reporter, condition, policy pins).
 DISCOVER = (
-    ("us_share_legal", ("--below", "0.05"),
+    ("us_share_legal", ("--below", "0.02"),
      ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
     ("us_share_legal", ("--below", "0.3"),
      ("export_regime=lagged", "us_volume_cap_share=0.5", "export_tpp_cap=21000")),

@@ -105,7 +105,7 @@ def _replay(out: Path, quick: bool) -> Iterator[str]:
                                        params["china_policy_schedule"].replace("2025Q4:ban",
                                                                                "2025Q4:restrict")},
         "replay_no_risk.csv": {**params, "us_reversal_prob": 0.0},
-        # the grid's strict optimum: state developers (almost) only domestic
+        # the grid's upper edge: state developers (almost) only domestic
         "replay_state_preference_8.csv": {**params, "state_domestic_preference": 8.0},
         "replay_structural_defaults.csv": {**params, **structural_defaults},
         "replay_structural_defaults_no_risk.csv": {**params, **structural_defaults, "us_reversal_prob": 0.0},

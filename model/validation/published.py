@@ -120,8 +120,8 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
         _pub(pub, "china_compute_added_2025_h100e"), why("added_2025")))
     rows.append(_row(
         "... incl. smuggled chips", legal25 + grey25,
-        f"FLOP-based H100e: the row above + {_num(float(grey25.mean()))} of smuggled chips (grey H100e / "
-        f"effective perf of the frontier chip x its flop_h100e)",
+        f"FLOP-based H100e: the row above + {_num(float(grey25.mean()))} of smuggled chips (units of the "
+        f"quarter's grey chip x its flop_h100e)",
         _pub(pub, "china_compute_added_2025_h100e"), why("added_2025_grey")))
 
     # 2025 units by maker (IDC): the catalogue's makers whose key the CSV holds
@@ -155,8 +155,8 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
 
     # Smuggled chips, 2024
     rows.append(_row("Smuggled chips, 2024", grey_added(runs, 2024),
-                     f"chips delivered by the grey channel in 2024: Σ grey H100e / effective perf of the "
-                     f"frontier US chip each quarter, quarterly replay ({nr} seeds)",
+                     f"chips delivered by the grey market in 2024 (Developers.last_grey_units, the units "
+                     f"of each quarter's grey chip), quarterly replay ({nr} seeds)",
                      _pub(pub, "smuggled_chips_2024"), why("smuggled_2024")))
 
     # Per-chip gap

@@ -65,14 +65,14 @@ WHY: dict[str, str] = {
         "The catalogue's one AMD China part, the MI308, sells only in 2025Q1 and 2025Q3 (US licence "
         "requirement in Q2, Beijing's customs ban in Q4), while IDC counts every AMD card shipped to China."),
     "units_domestic_maker": (
-        "The replay sells all {maker} can make, the same in every seed: with no 2025 count from a source "
+        "The replay sells up to what {maker} can make: with no 2025 count from a source "
         "other than IDC, its 2026 capacity parameter ({param}, {capacity}) backcast at the replay's "
         "domestic_capacity_growth ({replay_capacity_growth} a year, calibrated on 2022Q4-2024Q4)."),
     "units_domestic_sourced": (
-        "Not a test of behaviour: the replay sells {maker}'s 2025 output, which the model takes from "
+        "Not a test of behaviour: the replay sells up to {maker}'s 2025 output, which the model takes from "
         "another source ({output_2025}: {output_source}); the row compares that source with IDC's count."),
     "units_2025_domestic": (
-        "Each domestic maker sells its whole foundry output: Huawei's and Cambricon's 2025 output from "
+        "Each domestic maker sells up to its foundry output: Huawei's and Cambricon's 2025 output from "
         "sources other than IDC, T-Head's, Kunlunxin's and Moore Threads' 2026 capacity parameters "
         "backcast at the replay's domestic_capacity_growth ({replay_capacity_growth} a year), so the sum "
         "checks those backcasts and sources against IDC (rows above)."),
@@ -81,8 +81,8 @@ WHY: dict[str, str] = {
         "domestic backcast, rows above), while IDC counts every accelerator card shipped to China, incl. "
         "low-end and workstation cards and probably grey imports."),
     "huawei_2025": (
-        "Not a test: the model takes Huawei's 2025 output from this estimate (Capacity.output_2025) and the "
-        "replay sells all of it; the row shows that it does."),
+        "Not a test: the model takes Huawei's 2025 output from this estimate (Capacity.output_2025) as what "
+        "Huawei can make; the replay sells what developers buy of it, at most that."),
     "huawei_2025_us_gov": (
         "The US government's figure is a ceiling ('no more than') on the advanced chips SMIC can make, "
         "while the model takes SemiAnalysis's 805k, which also counts Ascends made from the TSMC dies "

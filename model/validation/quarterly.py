@@ -168,7 +168,7 @@ SHARE_QUANTITIES = {"nvidia_share_china_ai_chip_market", "nvidia_share_china_adv
 #: One line per miss larger than 10 points of share (or a factor of two in a level), written after
 #: looking at the table: the mechanism the model lacks, or the mismatch of measures.
 _CAMBRICON_BACKCAST = ("capacity backcast: Cambricon's output before 2025 is its 2025 output (142k, "
-                       "Goldman, §B2) discounted at domestic_capacity_growth (50% a year), one rate for all "
+                       "Goldman, §B2) discounted at the replay's domestic_capacity_growth, one rate for all "
                        "domestic makers; its revenue rose 4.5x in 2025 (§B2), so its 2024 output was far "
                        "smaller")
 _IDC_UNITS = ("IDC counts all accelerator cards, incl. low-end inference and workstation parts (L20, "
