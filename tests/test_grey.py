@@ -108,3 +108,18 @@ def test_chips_ordered_out_are_not_sold_again(regime):
     sold, _ = replay_runs({**params, "china_policy_schedule": "2022Q4:open"}, seeds=seeds[:2])
     rtx = sold[sold["chip"] == "RTXPro6000D"]
     assert not rtx[rtx["quarter"].map(parse_quarter) > parse_quarter("2025Q3")]["units"].any()
+
+
+@pytest.mark.parametrize("regime", ["h20", "threshold", "lagged", "open"])
+def test_no_product_is_made_for_china_after_its_maker_stopped_making_it(regime):
+    """A product past its end of production (the H20 from 2025Q2, the RTX Pro 6000D from 2025Q4, A800/H800)
+    gets no new China production; it sells from its stock only. The H200 has no end of production: Nvidia
+    makes it for China again when its stock runs low (it asked TSMC for more 4N output from 2026Q2, §B5 M)."""
+    for seed in (1, 2):
+        m = ChipMarketModel(rng=seed, n_developers=80, export_regime=regime, china_import_policy="open",
+                            realize_reversals=False)
+        ended = m.catalogue.end_of_production <= m.quarter
+        for _ in range(16):
+            m.step()
+            ended |= m.catalogue.end_of_production <= m.quarter + 1
+            assert not m.supply.production[ended].any()
