@@ -478,8 +478,6 @@ ROADMAP_FROM = parse_quarter("2026Q1")
 #: GPUs 2.07 years (Epoch AI, Hobbhahn & Besiroglu 2022, 95% CI 1.54-3.13, SOURCES §A1 H); memory
 #: bandwidth ~4 years (Epoch AI, §A1 M), here per dollar.
 TREND_DOUBLING_YEARS = (2.07, 4.0)
-#: ln 2, for powers of two through ``fixedmath.exp``.
-LN2 = 0.6931471805599453
 
 
 @dataclass(frozen=True)
@@ -607,7 +605,7 @@ def on_trend(cat: CatalogueArrays, flop_doubling_years: float,
     most FLOP-based H100e per dollar released before ``ROADMAP_FROM``), ``flop_h100e`` = the anchor's per
     dollar x price x 2**(y / flop_doubling_years), bandwidth likewise with ``bandwidth_doubling_years``;
     ``perf_paper`` = sqrt(flop_h100e x bandwidth / the H100's), ``tpp`` = flop_h100e x the H100's TPP.
-    Powers of two by ``fixedmath`` (same bits on any CPU)."""
+    Powers of two by ``fixedmath.exp2`` (same bits on any CPU)."""
     trend = cat.on_trend
     if not trend.any():
         return cat
@@ -622,10 +620,10 @@ def on_trend(cat: CatalogueArrays, flop_doubling_years: float,
         a = int(np.argmax(np.where(sourced, cat.flop_h100e / cat.price_usd, -np.inf)))
         rows = trend & (cat.maker_of_chip == maker)
         years = (cat.release[rows] - cat.release[a]) / 4.0
-        flop[rows] = (cat.flop_h100e[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp(
-            (years / flop_doubling_years) * LN2)
-        bw[rows] = (cat.mem_bw_gbs[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp(
-            (years / bandwidth_doubling_years) * LN2)
+        flop[rows] = (cat.flop_h100e[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp2(
+            years / flop_doubling_years)
+        bw[rows] = (cat.mem_bw_gbs[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp2(
+            years / bandwidth_doubling_years)
         perf[rows] = np.sqrt(flop[rows] * (bw[rows] / H100_MEM_BW_GBS))
         tpp[rows] = flop[rows] * (H100_DENSE_TFLOPS[16] * 16)
     return replace(cat, flop_h100e=flop, mem_bw_gbs=bw, perf_paper=perf, tpp=tpp)

@@ -68,15 +68,13 @@ def offshore_spend(remaining: np.ndarray, budget: np.ndarray, private: np.ndarra
 
 #: Hours in a quarter (365.25 x 24 / 4).
 HOURS_PER_QUARTER = 2191.5
-#: ln 2, for halvings through ``fixedmath.exp``.
-_LN2 = 0.6931471805599453
 
 
 def rent_per_unit_quarter(usd_per_h100e_hour: float, flop_h100e: float, years_since_2026: float,
                           doubling_years: float) -> float:
     """USD to rent one chip of ``flop_h100e`` FLOP-based H100e for a quarter: the 2026 price per
     H100e-hour x hours x H100e, halving every ``doubling_years`` (the price-performance trend)."""
-    decline = fm.exp(-(years_since_2026 / doubling_years) * _LN2)
+    decline = fm.exp2(-(years_since_2026 / doubling_years))
     return usd_per_h100e_hour * HOURS_PER_QUARTER * flop_h100e * decline
 
 

@@ -230,6 +230,15 @@ def power(base, exponent):
     return float(res) if (scalar_b and scalar_e) else res
 
 
+#: ln 2 (the double nearest), for powers of two.
+LN2 = 0.6931471805599453
+
+
+def exp2(x):
+    """2**x as exp(x x ln 2) (arrays or scalars): the price-performance trends' doublings and halvings."""
+    return exp(x * LN2)
+
+
 def sigmoid(x):
     """1 / (1 + e**-x) (a float for a scalar, an array for an array)."""
     if isinstance(x, _SCALARS):

@@ -51,11 +51,10 @@ def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_yea
     form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after."""
     n_chips = len(cat.names)
     main = cat.is_us & ~cat.china_part
-    nxt = np.full(n_chips, 10**6, dtype=np.int64)
-    for j in np.flatnonzero(main):
-        later = main & (cat.maker_of_chip == cat.maker_of_chip[j]) & (release > release[j])
-        if later.any():
-            nxt[j] = int(release[later].min())
+    # (J x J): chip k is a later product of chip j's maker; nxt[j] = the first such release (or never)
+    later = (main[:, None] & main[None, :] & (cat.maker_of_chip[:, None] == cat.maker_of_chip[None, :])
+             & (release[None, :] > release[:, None]))
+    nxt = np.where(later, release[None, :], 10**6).min(axis=1)
     before = np.clip(np.minimum(quarter + 1, nxt) - release, 0, None).astype(float)
     after = np.clip(quarter + 1 - nxt, 0, None).astype(float)
     k = fm.power(1.0 - decline_per_year, 0.25)

@@ -17,7 +17,7 @@ import numpy as np
 from model.core import catalogue
 from model.core import fixedmath as fm
 from model.core.catalogue import DOMESTIC, DOMESTIC_LEADER, US_LEADER, Maker
-from model.core.ledger import CHINA_CHANNELS, ComputeLedger
+from model.core.ledger import ABROAD_CHANNELS, CHINA_CHANNELS, ComputeLedger
 from model.core.quarters import months_between, years_since_2026
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
@@ -213,7 +213,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     stock = channel_shares(ledger, cat.flop_h100e, cat.is_us)
     new = channel_shares(ledger, cat.flop_h100e, cat.is_us, new=True)
     in_china = stock["total"]
-    offshore = ledger.compute("offshore", cat.flop_h100e) + ledger.compute("rented", cat.flop_h100e)
+    offshore = sum(ledger.compute(c, cat.flop_h100e) for c in ABROAD_CHANNELS)
     us_stack = stock["legal"] + stock["legacy"] + stock["grey"]
     with_offshore = in_china + offshore
     us_compute = us_compute_h100e(model.p, model.quarter)
