@@ -17,7 +17,9 @@ it takes from the model's single owners: the catalogue (``MAKERS``, ``CHIPS``, `
 ``SALE_QUARTERS``, ``ROADMAP_FROM``, which makers are domestic), the parameter table (``PARAMS``: names,
 defaults and validation; a domestic maker's capacity parameter is its catalogue entry's ``capacity.param``),
 the calendar (``model.core.quarters``) and the model's named constants (``HBM_FROM``, ``STOCK_SOLD_OUT``,
-``USD_PER_H100E``, ``ADAPTIVE_THRESHOLDS``, ``MAX_ROADMAP_SHIFT``, the rounds of ``clear_market``).
+``USD_PER_H100E``, ``ADAPTIVE_THRESHOLDS``, ``MAX_ROADMAP_SHIFT``, the rounds of ``clear_market``, the
+h20-era caps ``H20_ERA_CAPS``, the H100's TPP and bandwidth, ``NEVER``); the catalogue's slots for parts
+designed in a run (``design_slots``: their names and places) are data too.
 
 It is *not* fast, on purpose: ``benchmarks`` times it beside the vectorised model (INTERFACES §8,
 ``reference_agent_steps_per_s`` and ``speedup``), and ``tests/test_reference.py`` checks that the two
@@ -40,7 +42,20 @@ The quarter (ODD, docs/ODD.md)
    if adaptive, sets each year's first quarter the TPP cap to a margin over the best domestic chip
    on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
    schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand;
-3. chipmakers decide their supply. A domestic maker sets its foundry capacity (the 2026 level grown
+3. chipmakers design and decide their supply. A US maker first designs to the US rule (from 2026, with
+   ``design_to_rule``): under a rule with caps ('threshold': its TPP cap and the bandwidth cap; 'h20':
+   the h20-era caps) a design of its not yet released whose caps are no longer the rule's is dropped
+   (its slot is empty again); with none under way and an empty slot, when the caps are not those it
+   last answered (at first the h20-era caps; caps count as answered once it designed to them, even when
+   no better part came of it or the part was dropped) or its best chip China may buy falls behind the
+   best domestic chip on sale, it cuts a part from its newest released chip (not a China part, not a
+   designed one): TPP and bandwidth (1 - ``design_margin``) x the caps, neither above the parent's, the
+   performance index sqrt(H100e x bandwidth / the H100's), the parent's price per unit of performance;
+   if that beats its best chip China may buy, the part takes its first empty slot, released
+   ``design_lead_quarters`` later: a China part under the h20-era caps, else a licensed product whose
+   volume cap counts its parent's US units; either way it can make ``us_china_production_share`` of
+   the parent's US units a quarter for China. A designed part is no one's next product and is not sold
+   abroad (nor smuggled). A domestic maker sets its foundry capacity (the 2026 level grown
    at ``domestic_capacity_growth``; before 2026 its sourced 2025 output on that path, if it has one;
    plus what reinvested revenue bought, from 2026) and paces its roadmap by R&D
    funded from revenue above plan. A US maker, for each of its products: last quarter's China
@@ -97,7 +112,8 @@ The quarter (ODD, docs/ODD.md)
    domestic ecosystem learns;
 10. the reporters are computed. Compute is FLOP-based H100e (units x the chip's dense TFLOPS over the
     H100's) summed over the chips: the US share of China's installed compute in total and per channel
-    in China (legal, legacy, grey) and of this quarter's additions (legal, grey), China's compute in
+    in China (legal, legacy, grey; and legal via designed parts) and of this quarter's additions (legal,
+    grey), China's compute in
     FLOP-based and in effective H100e (units x the chip's performance index), smuggled compute and
     compute abroad (owned plus rented this quarter), the smuggled units arriving, the US share including
     compute abroad; the US's own compute is an exogenous path (``us_compute_2026_h100e`` growing
@@ -122,16 +138,27 @@ from model.core.catalogue import (
     DOMESTIC,
     ECOSYSTEMS,
     H100_DENSE_TFLOPS,
+    H100_MEM_BW_GBS,
+    H100_TPP,
     MAKERS,
+    NEVER,
     ROADMAP_FROM,
     SALE_QUARTERS,
     catalogue_arrays,
+    design_slots,
 )
 from model.core.governments import ADAPTIVE_THRESHOLDS, DEFAULT_LICENSED_CUSTOMERS
 from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, STOCK_SOLD_OUT
 from model.core.market import clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
-from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule, split_regime
+from model.core.policy import (
+    CHINA_STANCES,
+    H20_ERA_CAPS,
+    US_REGIMES,
+    parse_count_schedule,
+    parse_schedule,
+    split_regime,
+)
 from model.core.population import SEGMENTS
 from model.core.quarters import parse_quarter, years_since_2026
 from model.core.reporters import MODEL_REPORTERS, USD_PER_H100E
@@ -202,8 +229,11 @@ class Chip:
         self.ecosystem = maker.ecosystem
         self.is_us = maker.is_us
         self.planned_release = int(cat.release[index])  # the catalogue's quarters, parsed once
+        # an empty slot for a part its maker designs to the rule in the run (never released until then)
+        self.generated = spec.generated
+        self.designed_to = None  # the caps (TPP, bandwidth) the part in the slot was designed to
         # the US roadmap after Blackwell as a scenario: later (earlier) and scaled in performance and TPP
-        us_ahead = self.is_us and self.planned_release >= ROADMAP_FROM
+        us_ahead = self.is_us and not self.generated and self.planned_release >= ROADMAP_FROM
         scale = model.us_roadmap_perf_scale if us_ahead else 1.0
         if us_ahead:
             self.planned_release += model.us_roadmap_delay_quarters
@@ -256,9 +286,30 @@ class Chip:
         self.new_units = dict.fromkeys(CHANNELS, 0.0)
 
     def sold_anywhere(self, quarter):
-        """Released, still made and not retired: what a buyer abroad could get (China parts aside)."""
+        """Released, still made and not retired: what a buyer abroad could get (China parts and parts
+        designed to the US rule for China aside)."""
         return (self.released and quarter < self.end_of_production and not self.china_part
-                and quarter < self.release + SALE_QUARTERS)
+                and not self.generated and quarter < self.release + SALE_QUARTERS)
+
+    def place_design(self, part, caps, parent, release, china_part, production_share):
+        """A generated slot takes the part its maker designed to ``caps``, released at ``release``:
+        ``part`` = (FLOP-based H100e, bandwidth GB/s, performance index, price), TPP = H100e x the H100's
+        TPP; a China part under the h20-era caps (sold to anyone while it complies; it counts no US
+        units), else a product licensed under the threshold that counts its ``parent``'s US units for
+        the volume cap. Either way its maker can make ``production_share`` of the parent's US units a
+        quarter for China."""
+        self.designed_to = caps
+        self.planned_release = self.release = release
+        self.flop_h100e, self.mem_bw_gbs, self.perf, self.price_usd = part
+        self.tpp = self.flop_h100e * H100_TPP
+        self.china_part = china_part
+        self.us_units_per_quarter = 0.0 if china_part else parent.us_units_per_quarter
+        self.production_limit = production_share * parent.us_units_per_quarter
+
+    def drop_design(self):
+        """The design in this slot is dropped before its release: the slot is empty (never released)."""
+        self.designed_to = None
+        self.planned_release = self.release = NEVER
 
     def has_supply(self):
         """No supply group of this chip is exhausted."""
@@ -339,6 +390,16 @@ class USGovernment(mesa.Agent):
         """Licensed products are held to us_volume_cap_share of their cumulative US units."""
         return self.regime in ("threshold", "lagged")
 
+    def design_caps(self):
+        """(TPP cap, bandwidth cap) a US maker can design a China part to under the rule in force: the
+        threshold's caps, the h20-era caps under 'h20'; None under 'ban', 'lagged' and 'open' (nothing
+        to design to)."""
+        if self.regime == "threshold":
+            return float(self.tpp_cap), float(self.model.export_bw_cap_gbs)
+        if self.regime == "h20":
+            return H20_ERA_CAPS
+        return None
+
 
 class ChinaGovernment(mesa.Agent):
     def __init__(self, model, stance, schedule):
@@ -417,9 +478,13 @@ class Chipmaker(mesa.Agent):
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
         self.chips = []
+        # a US maker: the caps it last answered (the catalogue's China parts were designed to the h20-era
+        # rules); its generated chips are the slots for the parts it designs to the rule in the run
+        self.designed_for = H20_ERA_CAPS
 
     def step(self):
         if self.is_us:
+            self.design_to_rule()
             for chip in self.chips:
                 self.receive_production(chip)
             offered = self.model.chips_on_sale_now(self.model.quarter + 1)  # next quarter, as things stand
@@ -447,6 +512,74 @@ class Chipmaker(mesa.Agent):
                 chip.release = chip.planned_release - shift
                 if chip.release <= m.quarter:
                     chip.released = True
+
+    def design_to_rule(self):
+        """A US maker designs a China part to the US rule (from 2026, under a rule with caps:
+        'threshold', 'h20'). A design not yet released whose caps are no longer the rule's is dropped
+        (its slot is empty again, and the caps count as unanswered). With no design under way and an
+        empty slot left, when the caps are not those it last answered or its best part China may buy falls
+        behind the best domestic chip on sale, it answers the caps: a part just under them cut from its
+        newest chip, released design_lead_quarters later, if that part beats its best part China may buy."""
+        m = self.model
+        if not m.design_to_rule or m.quarter < ROADMAP_FROM:
+            return
+        caps = m.us_government.design_caps()
+        slots = [c for c in self.chips if c.generated]
+        under_way = [c for c in slots if c.designed_to is not None and not c.released]
+        for chip in under_way:
+            if chip.designed_to == caps:
+                return  # its part for these caps is on its way
+            chip.drop_design()  # the caps changed before its release
+            self.designed_for = None  # no part answers the caps it aimed at: answer them again if they return
+        empty = [c for c in slots if c.designed_to is None]
+        if caps is None or not empty:
+            return
+        best = self.best_china_perf()
+        if caps == self.designed_for and best >= self.best_domestic_perf():
+            return
+        self.designed_for = caps
+        parent = self.parent_chip()
+        if parent is None:
+            return
+        part = self.part_under_caps(caps, parent)
+        if part[2] <= best:
+            return
+        empty[0].place_design(part, caps, parent, m.quarter + m.design_lead_quarters, caps == H20_ERA_CAPS,
+                              m.us_china_production_share)
+
+    def best_china_perf(self):
+        """Performance index of its best chip on sale now that the US rule lets some Chinese buyer have
+        (0: none)."""
+        m = self.model
+        on_sale = m.chips_on_sale_now()
+        perf = [c.perf for c in self.chips if c in on_sale and any(m.us_government.may_export(c, m.quarter))]
+        return max(perf, default=0.0)
+
+    def best_domestic_perf(self):
+        """Performance index (after domestic_efficiency) of the best domestic chip on sale now (0: none)."""
+        return max((c.perf for c in self.model.chips_on_sale_now() if not c.is_us), default=0.0)
+
+    def parent_chip(self):
+        """Its newest released chip that is neither a China part nor a designed part (the first in the
+        catalogue on a tie), or None: what a part designed to the rule is cut from."""
+        parent = None
+        for chip in self.chips:
+            if chip.released and not chip.china_part and not chip.generated and (
+                    parent is None or chip.release > parent.release):
+                parent = chip
+        return parent
+
+    def part_under_caps(self, caps, parent):
+        """(FLOP-based H100e, bandwidth GB/s, performance index, price) of a part cut from ``parent`` to
+        ``caps`` (TPP, GB/s): its TPP (1 - design_margin) x the TPP cap and its bandwidth (1 -
+        design_margin) x the bandwidth cap, neither above the parent's; its performance index
+        sqrt(H100e x bandwidth / the H100's) and its price the parent's price per unit of performance."""
+        tpp_cap, bw_cap = caps
+        below = 1.0 - self.model.design_margin
+        flop = min(parent.flop_h100e, tpp_cap * below / H100_TPP)
+        bw = min(parent.mem_bw_gbs, bw_cap * below)
+        perf = math.sqrt(flop * (bw / H100_MEM_BW_GBS))
+        return flop, bw, perf, parent.price_usd / parent.perf * perf
 
     def receive_production(self, chip):
         """Last quarter's China production joins the stock; a product whose production ends now is
@@ -659,8 +792,9 @@ class ReferenceModel(mesa.Model):
         capacities = {name: getattr(self, param) for name, param in CAPACITY_PARAMETERS.items()}
         self.makers = [Chipmaker(self, k, spec, capacities.get(spec.name)) for k, spec in enumerate(MAKERS)]
         by_name = {mk.name: mk for mk in self.makers}
-        cat = catalogue_arrays(CHIPS, MAKERS)
-        self.chips = [Chip(j, spec, by_name[spec.maker], self, cat) for j, spec in enumerate(CHIPS)]
+        cat = catalogue_arrays(CHIPS, MAKERS)  # the catalogue's chips and the slots for designed parts
+        specs = design_slots(CHIPS, MAKERS)
+        self.chips = [Chip(j, spec, by_name[spec.maker], self, cat) for j, spec in enumerate(specs)]
         legacy = fast.ledger.stock["legacy"].tolist()  # the backcast's units still in service, per chip
         stock = fast.supply.stock.tolist()  # China stocks less what the backcast sold out of them
         for chip in self.chips:
@@ -759,10 +893,11 @@ class ReferenceModel(mesa.Model):
 
     def us_shipped_to_date(self, chip, quarter):
         """Units of a US product shipped to US end users from its release through ``quarter``: its
-        us_units_per_quarter a quarter until its maker's next product (not a China part) ships, then
-        falling by us_units_decline_per_year a year, summed quarter by quarter."""
+        us_units_per_quarter a quarter until its maker's next product (not a China part, nor a part
+        designed to the rule) ships, then falling by us_units_decline_per_year a year, summed quarter by
+        quarter."""
         later = [c.release for c in self.chips if c.maker is chip.maker and c.is_us and not c.china_part
-                 and c.release > chip.release]
+                 and not c.generated and c.release > chip.release]
         nxt = min(later) if later else None
         k = (1.0 - self.us_units_decline_per_year) ** 0.25
         total = 0.0
@@ -1130,6 +1265,8 @@ class ReferenceModel(mesa.Model):
         r["us_share_legal"] = share["legal"]
         r["us_share_legacy"] = share["legacy"]
         r["us_share_grey"] = share["grey"]
+        designed = sum(chip.units["legal"] * chip.flop_h100e for chip in self.chips if chip.generated)
+        r["us_share_designed"] = designed / in_china if in_china > 0 else 0.0
         r["china_to_us_compute_ratio"] = in_china / us_compute if us_compute > 0 else 0.0
         r["us_share_new_legal"] = share_new["legal"]
         r["us_share_new_grey"] = share_new["grey"]

@@ -74,7 +74,7 @@ def test_the_us_roadmap_scenario_scales_flop_h100e_as_it_scales_tpp():
     same = with_us_roadmap(CAT, 0, 1.0)
     assert np.array_equal(same.flop_h100e, CAT.flop_h100e)
     moved = with_us_roadmap(CAT, 2, 0.5)
-    ahead = CAT.is_us & (CAT.release >= ROADMAP_FROM)
+    ahead = CAT.is_us & ~CAT.generated & (CAT.release >= ROADMAP_FROM)  # not the empty design slots
     assert np.allclose(moved.flop_h100e[ahead], 0.5 * CAT.flop_h100e[ahead])
     assert np.array_equal(moved.flop_h100e[~ahead], CAT.flop_h100e[~ahead])
 
@@ -87,7 +87,7 @@ def test_the_us_frontiers_flop_per_dollar_doubles_no_faster_than_epochs_lower_bo
     from the B200) fails it."""
     cat = with_us_roadmap(CAT, 0, 1.0, doubling, None)
     for maker in np.unique(cat.maker_of_chip[cat.is_us]):
-        mine = (cat.maker_of_chip == maker) & ~cat.china_part
+        mine = (cat.maker_of_chip == maker) & ~cat.china_part & ~cat.generated  # slots: empty until a run
         before = mine & (cat.release < ROADMAP_FROM)
         per_usd = np.where(before, cat.flop_h100e / cat.price_usd, -np.inf)
         a = int(np.argmax(per_usd))

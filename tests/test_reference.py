@@ -11,7 +11,12 @@ and the market side: an HBM-bound Huawei, Nvidia stopping China production when 
 offshore rule closing the channel abroad, a scarce and an ample grey market (lagged chips and the
 newest: the grey chip and the frontier budget set aside for it), stockpiling ahead of a priced cut,
 the levy passed on by scarcity, and carry-over of unspent budget under a ban; and the US roadmap after
-Blackwell moved later and weaker, or earlier and stronger. The reporters include the ledger of installed
+Blackwell moved later and weaker, or earlier and stronger; and parts US makers design to the US rule: to
+the default threshold under Beijing's restrict, to a TPP cap raised by schedule (a second part, with a
+shorter lead and a wider margin; and again under a binding volume cap with the US roadmap late, where
+a designed part is no product's next), to the h20-era caps (China parts, a longer lead), a threshold part
+dropped when a ban, or the h20 regime (whose part then takes its slot), comes before its release, and
+none with ``design_to_rule`` off. The reporters include the ledger of installed
 chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the reference keeps per chip,
 and the replays from 2023Q1 draw budgets on the pre-2025 demand path (``history_growth``).
 """
@@ -23,7 +28,9 @@ import pytest
 
 from benchmarks.reference import CAPACITY_PARAMETERS, DOMESTIC_MAKERS, ReferenceModel
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.core.catalogue import NEVER
 from model.core.parameters import PARAMS_BY_NAME
+from model.core.policy import H20_ERA_CAPS
 from model.core.quarters import parse_quarter
 from model.core.reporters import MAKER_COLUMNS, USD_PER_H100E
 
@@ -114,6 +121,34 @@ CASES = {
     "trend_fast_open": {"export_regime": "open", "china_import_policy": "open", "grey_lag_quarters": 0,
                         "us_flop_per_usd_doubling_years": 1.6, "us_bandwidth_doubling_years": 3.0,
                         "us_roadmap_delay_quarters": -4},
+    # parts designed to the US rule (design_to_rule): Nvidia answers the default threshold with a part cut
+    # from the B200 (AMD's would not beat its MI325X) under Beijing's restrict
+    "design_threshold_restrict": {"realize_reversals": False},
+    # the TPP cap raised by schedule: a second part to the new caps, in the maker's second slot (a shorter
+    # lead and a wider margin than the defaults)
+    "design_cap_by_schedule": {"realize_reversals": False, "us_policy_schedule": "2027Q1:threshold@30000",
+                               "china_import_policy": "open", "design_lead_quarters": 1,
+                               "design_margin": 0.2},
+    # the same under a binding volume cap with the US roadmap a year late: the second part ships before
+    # Rubin Ultra and is not the first part's next product (its volume-cap base keeps to the parent's units)
+    "design_volume_capped_late_roadmap": {"realize_reversals": False, "china_import_policy": "open",
+                                          "us_policy_schedule": "2027Q1:threshold@30000",
+                                          "design_lead_quarters": 1, "us_volume_cap_share": 0.05,
+                                          "us_roadmap_delay_quarters": 4},
+    # a US ban before the threshold part's release: the design is dropped and nothing designed is ever sold
+    "design_dropped_ban": {"realize_reversals": False, "us_policy_schedule": "2026Q2:ban",
+                           "china_import_policy": "open"},
+    # the same, and the threshold back a year later: the caps the dropped design aimed at are answered again
+    "design_answered_again": {"realize_reversals": False, "us_policy_schedule": "2026Q2:ban,2027Q1:threshold",
+                              "china_import_policy": "open"},
+    # the h20 regime before the threshold part's release: dropped, and its slot takes an h20-era China part
+    "design_redesigned_h20": {"realize_reversals": False, "us_policy_schedule": "2026Q2:h20",
+                              "china_import_policy": "open"},
+    # the h20 regime throughout: with the H20 and the RTX Pro 6000D retired, both makers design China parts
+    # to the h20-era caps (a longer lead than the default)
+    "design_h20_era": {"export_regime": "h20", "realize_reversals": False, "china_import_policy": "open",
+                       "design_lead_quarters": 3},
+    "design_off": {"design_to_rule": False, "realize_reversals": False, "china_import_policy": "open"},
 }
 
 
@@ -222,6 +257,7 @@ def test_the_new_instruments_bind_in_their_cases():
         "licences_per_customer_cap": {"per-customer cap"},
         "import_cap": {"import cap"},
         "replay_2023_h20_stock": {"H20 stock"},
+        "design_volume_capped_late_roadmap": {"NvidiaDesign1 volume cap", "NvidiaDesign2 volume cap"},
     }
     for case, groups in expected.items():
         _, ref = both(1, 100, CASES[case])
@@ -379,6 +415,68 @@ def test_the_market_side_instruments_bind_in_their_cases():
     plain = run_reference("carryover_ban", lambda r: r.reported["budget_usd"], carryover_share=0.0)
     for (budget, _), (_, carry), budget0 in zip(carried[1:], carried, plain[1:]):
         assert carry > 0.2 * budget0 and budget - budget0 == pytest.approx(carry, rel=1e-9)
+
+
+def test_parts_are_designed_to_the_rule_in_their_cases():
+    """The cases for parts designed to the US rule really exercise it (otherwise the comparison of the
+    generated columns is 0 = 0): in each, a part designed to each expected set of caps (TPP, bandwidth) is
+    released design_lead_quarters after it was designed, at (1 - design_margin) x the caps it answered (its
+    parent, the B200 or the MI355X, is above both), a China part just when designed to the h20-era caps,
+    and sold; a design the rule overtakes before its release is dropped (its slot takes the next design, or
+    stays empty and is never released); and with design_to_rule off no slot is ever filled."""
+    threshold = (float(PARAMS_BY_NAME["export_tpp_cap"].default),
+                 float(PARAMS_BY_NAME["export_bw_cap_gbs"].default))
+    expected = {
+        "design_threshold_restrict": {threshold},
+        "design_cap_by_schedule": {threshold, (30_000.0, threshold[1])},
+        "design_volume_capped_late_roadmap": {threshold, (30_000.0, threshold[1])},
+        "design_redesigned_h20": {H20_ERA_CAPS},
+        "design_answered_again": {threshold},
+        "design_h20_era": {H20_ERA_CAPS},
+    }
+
+    def slots(r):
+        return r.quarter, r.reported["us_share_designed"], [
+            (c.name, c.designed_to, c.released, c.release, c.units_sold, c.tpp, c.mem_bw_gbs, c.china_part)
+            for c in r.chips if c.generated]
+
+    for case, answered in expected.items():
+        lead = CASES[case].get("design_lead_quarters", PARAMS_BY_NAME["design_lead_quarters"].default)
+        margin = CASES[case].get("design_margin", PARAMS_BY_NAME["design_margin"].default)
+        rows = run_reference(case, slots)
+        designed, sold = {}, set()  # (slot, caps) -> (the quarter it was designed, its release); caps sold
+        for q, _, row in rows:
+            for name, caps, released, release, units, tpp, bw, china_part in row:
+                if caps is None:
+                    continue
+                designed.setdefault((name, caps), (q, release))
+                if released:
+                    assert tpp == pytest.approx(caps[0] * (1 - margin), rel=1e-12), (case, name)
+                    assert bw == pytest.approx(caps[1] * (1 - margin), rel=1e-12), (case, name)
+                    assert china_part == (caps == H20_ERA_CAPS), (case, name)
+                    if units > 0:
+                        sold.add(caps)
+        assert all(release == q + lead for q, release in designed.values()), (case, designed)
+        assert answered <= sold, (case, sold)
+        assert rows[-1][1] > 0, case
+    # the h20 regime overtakes the threshold part: its slot takes an h20-era part, the one released
+    rows = run_reference("design_redesigned_h20", slots)
+    first = {name: caps for name, caps, *_ in rows[0][2] if caps is not None}
+    released = {(name, caps) for _, _, row in rows for name, caps, is_out, *_ in row if is_out}
+    assert first == {"NvidiaDesign1": threshold} and ("NvidiaDesign1", H20_ERA_CAPS) in released, released
+    assert all(caps != threshold for _, caps in released)
+
+    # a US ban before its release: the part designed to the threshold is dropped and never released
+    rows = run_reference("design_dropped_ban", slots)
+    assert [caps for name, caps, *_ in rows[0][2] if caps is not None] == [threshold]
+    assert not any(is_out for _, _, row in rows for _, _, is_out, *_ in row)
+    assert all(caps is None and release == NEVER for _, caps, _, release, *_ in rows[-1][2])
+    assert all(share == 0 for _, share, _ in rows)
+
+    # design_to_rule off: no slot is ever filled
+    rows = run_reference("design_off", slots)
+    assert all(caps is None and not is_out for _, _, row in rows for _, caps, is_out, *_ in row)
+    assert all(share == 0 for _, share, _ in rows)
 
 
 def test_every_ledger_channel_is_exercised():

@@ -150,6 +150,7 @@ class Chip:
     flop_bits: int = 16  # 16: dense_tflops is BF16/FP16; 8: FP8, for parts quoted only in FP8
     dense_tflops_fp8: float = 0.0  # dense FP8 TFLOPS where published (0: no FP8 or none published)
     on_trend: bool = False  # no published specs: compute and bandwidth from the trend (``on_trend``)
+    generated: bool = False  # a slot for a part its maker designs to the rule in a run (``DESIGN_SLOTS``)
 
 
 #: The H100 SXM's dense tensor TFLOPS by bit length (16: BF16/FP16, 8: FP8; SOURCES §A1, H): the divisor
@@ -157,6 +158,8 @@ class Chip:
 H100_DENSE_TFLOPS = {16: 989.0, 8: 1979.0}
 #: The H100 SXM's memory bandwidth, GB/s (SOURCES §A1, H): the divisor of ``perf_paper``'s bandwidth half.
 H100_MEM_BW_GBS = 3350.0
+#: The H100's total processing performance (dense BF16 TFLOPS x 16 = 15,824): TPP per FLOP-based H100e.
+H100_TPP = H100_DENSE_TFLOPS[16] * 16
 
 
 # --- Chipmakers ------------------------------------------------------------------------------
@@ -479,6 +482,32 @@ ROADMAP_FROM = parse_quarter("2026Q1")
 #: bandwidth ~4 years (Epoch AI, §A1 M), here per dollar.
 TREND_DOUBLING_YEARS = (2.07, 4.0)
 
+#: A quarter no chip reaches (year 10000): the release of an empty design slot, and "not before" dates.
+NEVER = 10_000 * 4
+
+#: Parts a US maker can design to the US rule in one run (``USChipmaker.design_to_rule``, ODD 7.5): the
+#: catalogue's arrays hold this many generated columns after each US maker's chips, empty (never released)
+#: until the maker designs a part into one. ASSUMPTION 2: Nvidia brought out four China parts in 2022-25
+#: (A800, H800, H20, RTX Pro 6000D, §A1/§C1), about one per change of the rules.
+DESIGN_SLOTS = 2
+
+
+def design_slots(chip_list: tuple[Chip, ...], maker_list: tuple[Maker, ...]) -> tuple[Chip, ...]:
+    """The chips with ``DESIGN_SLOTS`` generated entries after each US maker's last chip: GENERATED, not
+    sourced; a run fills one when its maker designs a part to the rule (``ChipMarketModel.place_design``)."""
+    us = {m.name for m in maker_list if m.stack == "US"}
+    out: list[Chip] = []
+    for k, c in enumerate(chip_list):
+        out.append(c)
+        last_of_maker = k + 1 == len(chip_list) or chip_list[k + 1].maker != c.maker
+        if c.maker in us and last_of_maker and not c.generated:
+            # H100-like placeholder numbers until a part is designed into it (never on sale before)
+            out += [Chip(f"{c.maker}Design{n + 1}", c.maker, "", 1.0, 25_000.0, generated=True,
+                         tpp=H100_TPP, mem_bw_gbs=H100_MEM_BW_GBS, dense_tflops=H100_DENSE_TFLOPS[16],
+                         source="GENERATED: a part its maker designs to the US rule in a run (ODD 7.5)")
+                    for n in range(DESIGN_SLOTS)]
+    return tuple(out)
+
 
 @dataclass(frozen=True)
 class CatalogueArrays:
@@ -505,6 +534,7 @@ class CatalogueArrays:
     hbm_stacks_per_chip: np.ndarray  # (M,) per maker
     history_share: np.ndarray  # (M,) per maker: its share of its stack's purchases before 2026
     on_trend: np.ndarray = None  # (J,) bool: compute and bandwidth from the trend (``on_trend``)
+    generated: np.ndarray = None  # (J,) bool: a slot for a part designed to the rule (``DESIGN_SLOTS``)
     makers: tuple[Maker, ...] = ()  # the entries themselves (name, colour, capacity, ...)
 
     def maker_index(self, name: str) -> int:
@@ -555,15 +585,15 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
                      maker_table: tuple[Maker, ...] | None = None) -> CatalogueArrays:
     """Turn the data tables (default: the catalogue in force) into arrays, checking the contiguity the
     model relies on."""
-    chip_list = chips() if chip_table is None else chip_table
     maker_list = makers() if maker_table is None else maker_table
+    chip_list = design_slots(chips() if chip_table is None else chip_table, maker_list)
     maker_index = {m.name: k for k, m in enumerate(maker_list)}
     maker_of_chip = np.array([maker_index[c.maker] for c in chip_list], dtype=np.int64)
     eco_of_maker = np.array([m.ecosystem for m in maker_list], dtype=np.int64)
     eco_of_chip = eco_of_maker[maker_of_chip]
     if np.any(np.diff(eco_of_chip) < 0):
         raise ValueError("catalogue chips must be ordered by ecosystem (contiguous columns)")
-    never = 10_000 * 4
+    never = NEVER
     arrays = CatalogueArrays(
         names=tuple(c.name for c in chip_list),
         maker_names=tuple(m.name for m in maker_list),
@@ -571,7 +601,8 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
         ecosystem_of_chip=eco_of_chip,
         ecosystem_of_maker=eco_of_maker,
         is_us=np.array([maker_list[maker_index[c.maker]].stack == "US" for c in chip_list]),
-        release=np.array([parse_quarter(c.release) for c in chip_list], dtype=np.int64),
+        release=np.array([never if c.generated else parse_quarter(c.release) for c in chip_list],
+                         dtype=np.int64),
         perf_paper=np.array([c.perf_paper for c in chip_list], dtype=float),
         price_usd=np.array([c.price_usd for c in chip_list], dtype=float),
         china_part=np.array([c.china_part for c in chip_list]),
@@ -593,6 +624,7 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
         hbm_stacks_per_chip=np.array([m.hbm_stacks_per_chip for m in maker_list], dtype=float),
         history_share=np.array([m.history_share for m in maker_list], dtype=float),
         on_trend=np.array([c.on_trend for c in chip_list], dtype=bool),
+        generated=np.array([c.generated for c in chip_list], dtype=bool),
         makers=tuple(maker_list),
     )
     return on_trend(arrays, *TREND_DOUBLING_YEARS)
@@ -625,7 +657,7 @@ def on_trend(cat: CatalogueArrays, flop_doubling_years: float,
         bw[rows] = (cat.mem_bw_gbs[a] / cat.price_usd[a]) * cat.price_usd[rows] * fm.exp2(
             years / bandwidth_doubling_years)
         perf[rows] = np.sqrt(flop[rows] * (bw[rows] / H100_MEM_BW_GBS))
-        tpp[rows] = flop[rows] * (H100_DENSE_TFLOPS[16] * 16)
+        tpp[rows] = flop[rows] * H100_TPP
     return replace(cat, flop_h100e=flop, mem_bw_gbs=bw, perf_paper=perf, tpp=tpp)
 
 
@@ -643,8 +675,39 @@ def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float
         flop_d, bw_d = TREND_DOUBLING_YEARS
         cat = on_trend(cat, flop_d if flop_doubling_years is None else flop_doubling_years,
                        bw_d if bandwidth_doubling_years is None else bandwidth_doubling_years)
-    ahead = cat.is_us & (cat.release >= ROADMAP_FROM)
+    ahead = cat.is_us & ~cat.generated & (cat.release >= ROADMAP_FROM)
     scale = np.where(ahead, perf_scale, 1.0)
     return replace(cat, release=cat.release + np.where(ahead, int(delay_quarters), 0),
                    perf_paper=cat.perf_paper * scale, tpp=cat.tpp * scale,
                    flop_h100e=cat.flop_h100e * scale)
+
+
+def with_design(cat: CatalogueArrays, slot: int, release: int,
+                part: tuple[float, float, float, float] | None = None, parent: int = -1,
+                china_part: bool = False, production_share: float = 0.0) -> CatalogueArrays:
+    """The catalogue with generated column ``slot`` (``DESIGN_SLOTS``) holding a part its maker designed to
+    the rule, released at ``release``: ``part`` = (FLOP-based H100e, bandwidth GB/s, performance index,
+    price) from ``supply.part_under_caps``, TPP from its compute. A China part (``china_part``: designed to
+    the h20-era caps, sold to anyone while it complies) may be made for China at ``production_share`` x its
+    ``parent``'s US shipments a quarter (``china_units_per_quarter``: the rate other products are made for
+    China at, parameter ``us_china_production_share``); any other part is a product licensed
+    under the threshold whose volume-cap base is its parent's US shipments (ASSUMPTION: a cut-down variant
+    counts its parent's US volume, as a China-only product could not be sold under the cap at all).
+    ``part`` None: only the release changes (``NEVER`` empties the slot). The arrays changed are copies."""
+    def put(a: np.ndarray, value) -> np.ndarray:
+        out = a.copy()
+        out[slot] = value
+        return out
+
+    if part is None:
+        return replace(cat, release=put(cat.release, release))
+    flop, bw, perf, price = part
+    us_units = float(cat.us_units_per_quarter[parent])
+    return replace(
+        cat, release=put(cat.release, release), flop_h100e=put(cat.flop_h100e, flop),
+        mem_bw_gbs=put(cat.mem_bw_gbs, bw), perf_paper=put(cat.perf_paper, perf),
+        tpp=put(cat.tpp, flop * H100_TPP), price_usd=put(cat.price_usd, price),
+        china_part=put(cat.china_part, china_part),
+        us_units_per_quarter=put(cat.us_units_per_quarter, 0.0 if china_part else us_units),
+        china_units_per_quarter=put(cat.china_units_per_quarter,
+                                    production_share * us_units if china_part else 0.0))

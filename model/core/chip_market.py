@@ -29,6 +29,7 @@ from model.core.catalogue import (
     DOMESTIC,
     ROADMAP_FROM,
     catalogue_arrays,
+    with_design,
     with_us_roadmap,
 )
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
@@ -49,6 +50,7 @@ from model.core.parameters import (
 from model.core.population import InstalledBase, create_population, demand_factor
 from model.core.quarters import format_quarter, parse_quarter
 from model.core.reporters import MODEL_REPORTERS, REPORTERS, REPORTERS_BY_NAME  # noqa: F401 (re-exported)
+from model.core.supply import china_production_limit
 
 #: The domestic ecosystem's learning curve is anchored on cumulative domestic purchases before this quarter.
 LEARNING_ANCHOR = parse_quarter("2026Q1")
@@ -334,6 +336,20 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         mine = (cat.maker_of_chip == maker_index) & ~self.released & (cat.release >= ROADMAP_FROM)
         self.release[mine] = cat.release[mine] - shift
         self.released |= self.release <= self.quarter
+
+    def place_design(self, slot: int, part: tuple[float, float, float, float] | None, parent: int,
+                     release: int, china_part: bool = False) -> None:
+        """A part a US maker designed to the rule (``USChipmaker.design_to_rule``) takes the catalogue's
+        generated column ``slot`` (``catalogue.with_design``), released at ``release``; the model's
+        effective release, performance and the maker's China production limit follow. ``part`` None
+        empties the slot."""
+        self.catalogue = cat = with_design(self.catalogue, slot, release, part, parent, china_part,
+                                           self.p.us_china_production_share)
+        self.release[slot] = release
+        self.perf[slot] = cat.perf_paper[slot]
+        self.supply.limit[slot] = china_production_limit(
+            cat.is_us, cat.china_part, cat.us_units_per_quarter, cat.china_units_per_quarter,
+            self.p.us_china_production_share)[slot]
 
     def domestic_maturity(self) -> float:
         """Domestic ecosystem maturity on a learning curve in cumulative domestic compute."""

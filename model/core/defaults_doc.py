@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.core.catalogue import CHIPS, H100_DENSE_TFLOPS, MAKERS, catalogue_arrays
+from model.core.catalogue import CHIPS, DESIGN_SLOTS, H100_DENSE_TFLOPS, MAKERS, catalogue_arrays
 from model.core.docblocks import replace_block
 from model.core.parameters import PARAMS, Param
 from model.core.paths import SOURCES_MD
@@ -57,6 +57,8 @@ class Constant:
 CONSTANTS = (
     Constant("SALE_QUARTERS", "model.core.catalogue", "quarters on sale after release"),
     Constant("ROADMAP_FROM", "model.core.catalogue", "quarter", "quarter"),
+    Constant("DESIGN_SLOTS", "model.core.catalogue", "parts a US maker can design to the rule in a run"),
+    Constant("H20_ERA_CAPS", "model.core.policy", "(TPP, GB/s) a part designed to the h20 regime answers"),
     Constant("H100_DENSE_TFLOPS", "model.core.catalogue", "dense TFLOPS by bit length (the H100e divisor)"),
     Constant("US_PURCHASE_SHARE_BY_YEAR", "model.core.catalogue",
              "Nvidia's share of China's AI-chip purchases (USD), by year"),
@@ -173,7 +175,8 @@ def tables() -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     cat = catalogue_arrays(CHIPS, MAKERS)  # on_trend chips' values at the default doubling times
-    for j, c in enumerate(CHIPS):
+    for c in CHIPS:
+        j = cat.names.index(c.name)  # the arrays also hold the empty design slots (DESIGN_SLOTS)
         part = f"yes ({c.compliant_until})" if c.china_part and c.compliant_until else (
             "yes" if c.china_part else "no")
         end = f"{c.end_of_production} ({_number(c.stock_units)})" if c.end_of_production else "–"
@@ -184,6 +187,9 @@ def tables() -> str:
             f"{_number(round(cat.tpp[j]))} | {_number(round(cat.mem_bw_gbs[j]))} | {end} | "
             f"{_number(c.us_units_per_quarter) if c.us_units_per_quarter else '–'} | {status(c.source)} | "
             f"{_cell(c.source)} |")
+    lines += ["", f"The arrays add {DESIGN_SLOTS} empty GENERATED columns after each US maker's chips "
+              "(`NvidiaDesign1`, ...): parts a maker designs to the US rule in a run (docs/ODD.md 7.5), not "
+              "sourced products."]
     counts = {}
     for kind, items in (("parameters", [p.source for p in PARAMS]), ("chips", [c.source for c in CHIPS])):
         for text in items:

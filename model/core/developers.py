@@ -127,7 +127,7 @@ class Developers(DeveloperArrays):
         developer's access class may not buy it legally, ``grey_frontier_share`` of its budget goes to
         the grey market instead of China's market (``spend_the_rest``; what it cannot buy is unspent)."""
         p, cat, q = model.p, model.catalogue, model.quarter
-        sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part
+        sold_anywhere = (model.released & (q < cat.end_of_production) & ~cat.china_part & ~cat.generated
                          & (q < model.release + SALE_QUARTERS))
         self.frontier_chip = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us, sold_anywhere)
         g = channels.frontier_chip(model.perf, cat.price_usd, cat.is_us,

@@ -48,11 +48,13 @@ def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_yea
     """(J,) units of each US product shipped to US end users from its release through ``quarter``:
     ``us_units_per_quarter`` a quarter until its maker's next product (not a China part) ships, then
     falling by ``decline_per_year`` a year (a factor k = (1 - decline)**(1/4) a quarter), summed in closed
-    form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after."""
+    form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after. A
+    part designed to the rule (``generated``) is nobody's next product."""
     n_chips = len(cat.names)
     main = cat.is_us & ~cat.china_part
     # (J x J): chip k is a later product of chip j's maker; nxt[j] = the first such release (or never)
-    later = (main[:, None] & main[None, :] & (cat.maker_of_chip[:, None] == cat.maker_of_chip[None, :])
+    later = (main[:, None] & (main & ~cat.generated)[None, :]
+             & (cat.maker_of_chip[:, None] == cat.maker_of_chip[None, :])
              & (release[None, :] > release[:, None]))
     nxt = np.where(later, release[None, :], 10**6).min(axis=1)
     before = np.clip(np.minimum(quarter + 1, nxt) - release, 0, None).astype(float)

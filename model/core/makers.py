@@ -1,7 +1,8 @@
 """Chipmakers as Mesa agents: US makers and domestic makers, two agent types with their own rules.
 
-A **US maker** (Nvidia, AMD) decides its China supply of each product and its price (ODD §7.5:
-``receive_production``, ``expect_orders``, ``plan_china_production``, ``price_by_scarcity``). Its state
+A **US maker** (Nvidia, AMD) designs China parts to the US rule (``design_to_rule``), and decides its
+China supply of each product and its price (ODD §7.5: ``receive_production``, ``expect_orders``,
+``plan_china_production``, ``price_by_scarcity``). Its state
 is its rows of the ``ChinaSupply`` table (one row per chip; each maker's chips are contiguous, so a
 maker's rows are views it alone writes, as in mesa-frames). A **domestic maker** (Huawei, Cambricon,
 ...) has output bound by foundry capacity and its share of China's HBM (``set_capacity``, then
@@ -20,7 +21,8 @@ import numpy as np
 
 from model.core import fixedmath as fm
 from model.core import supply
-from model.core.catalogue import ECOSYSTEMS, CatalogueArrays
+from model.core.catalogue import ECOSYSTEMS, NEVER, ROADMAP_FROM, CatalogueArrays
+from model.core.policy import H20_ERA_CAPS, design_caps
 from model.core.population import demand_factor
 from model.core.quarters import parse_quarter, years_since_2026
 
@@ -132,12 +134,76 @@ class USChipmaker(Chipmaker):
         self.rows = self.chips  # its rows of the ChinaSupply table
         self.table = table
         self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
+        self.free_slots = np.flatnonzero(self.products & model.catalogue.generated).tolist()
+        #: the caps its last China part answered: the sourced parts were designed under the h20-era rules
+        self.designed_for: tuple[float, float] | None = H20_ERA_CAPS
+        self.in_design: tuple[int, tuple[float, float], int] | None = None  # (slot, caps, release quarter)
 
     def step(self) -> None:
+        self.design_to_rule()
         self.receive_production()
         self.expect_orders()
         self.plan_china_production()
         self.price_by_scarcity()
+
+    def design_to_rule(self) -> None:
+        """From 2026 (earlier China parts are the catalogue's), under a rule with caps
+        (``policy.design_caps``: 'threshold', 'h20'): when the caps differ from those its last part
+        answered, or its best part for China falls behind the best domestic chip on sale, it designs a
+        part just under the caps (``supply.part_under_caps``, cut from its newest chip) if that part
+        beats its best part for China, released ``design_lead_quarters`` later. A design whose caps change
+        before release is dropped, its caps count as unanswered, and the new caps are answered. Off with
+        ``design_to_rule`` = false."""
+        m, p = self.model, self.model.p
+        if not p.design_to_rule or m.quarter < ROADMAP_FROM:
+            return
+        caps = design_caps(m.us_government.rule)
+        if self.in_design is not None:
+            slot, aimed, ready = self.in_design
+            if m.quarter >= ready:
+                self.in_design = None  # released
+            elif caps == aimed:
+                return
+            else:
+                self.in_design = None
+                self.free_slots.insert(0, slot)
+                self.designed_for = None  # no part answers the caps it aimed at (answered again if back)
+                m.place_design(slot, None, -1, NEVER)
+        if caps is None or not self.free_slots:
+            return
+        best = self.best_china_perf()
+        if caps == self.designed_for and best >= self.best_domestic_perf():
+            return
+        self.designed_for = caps
+        parent = self.parent_chip()
+        if parent < 0:
+            return
+        part = supply.part_under_caps(caps, p.design_margin, *(float(a[parent]) for a in (
+            m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs, m.catalogue.price_usd, m.catalogue.perf_paper)))
+        if part[2] <= best:
+            return
+        slot = self.free_slots.pop(0)
+        ready = m.quarter + p.design_lead_quarters
+        m.place_design(slot, part, parent, ready, china_part=caps == H20_ERA_CAPS)
+        self.in_design = (slot, caps, ready)
+
+    def best_china_perf(self) -> float:
+        """Performance index of its best part on sale that the rule lets China buy (0: none)."""
+        to_anyone, to_licensed = self.model.us_government.exportable()
+        ok = self.products & self.model.on_sale(to_licensed) & (to_anyone | to_licensed)
+        return float(self.model.perf[ok].max()) if ok.any() else 0.0
+
+    def best_domestic_perf(self) -> float:
+        """Effective performance of the best domestic chip on sale (0: none)."""
+        m = self.model
+        ok = m.on_sale() & ~m.catalogue.is_us
+        return float(m.perf[ok].max()) if ok.any() else 0.0
+
+    def parent_chip(self) -> int:
+        """Its newest released chip that is not a China part (a designed part is cut from it), or -1."""
+        m, cat = self.model, self.model.catalogue
+        parents = np.flatnonzero(self.products & m.released & ~cat.china_part & ~cat.generated)
+        return int(parents[np.argmax(m.release[parents])]) if parents.size else -1
 
     def receive_production(self) -> None:
         """Last quarter's China production joins the China stock; a product whose production ends this

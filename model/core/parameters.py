@@ -162,6 +162,25 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0.2-0.9): the H20 episode, where Nvidia stopped China production within "
           "a quarter of the Apr 2025 licence requirement and wrote down $4.5B (§B3, H)",
           low=0.01, high=1.0, sweep_range=(0.2, 0.9)),
+    Param("design_to_rule", True, "bool", "-",
+          "whether US makers design China parts to the US rule in force (ODD 7.5, design_to_rule): under "
+          "'threshold' and 'h20', a part just under the caps design_lead_quarters after the caps change, or "
+          "after the maker's best part for China falls behind the best domestic chip",
+          "the pattern of 2022-25: A800/H800 after the Oct 2022 rule, H20 after Oct 2023, RTX Pro 6000D "
+          "after the Apr 2025 licence requirement, the B30A (half a B300) proposed for 2025-26 (§A1/§C1 H, "
+          "§A2 M); false: no part is designed in a run"),
+    Param("design_lead_quarters", 2, "int", "quarters",
+          "quarters from a change in the caps (or the maker falling behind) to a designed part's release",
+          "ASSUMPTION 2 (range 1-4): A800 within ~1 month of the Oct 2022 rule and H800 a quarter later; H20 "
+          "~1-2 quarters after Oct 2023; RTX Pro 6000D ~2 quarters after Apr 2025 (§A1/§C1 H)",
+          low=1, high=20, sweep_range=(1, 4)),
+    Param("design_margin", 0.05, "float", "share of the cap",
+          "how far below each cap (TPP, bandwidth) a designed part sits: its TPP and bandwidth are "
+          "(1 - design_margin) x the caps, at most its parent chip's",
+          "ASSUMPTION 0.05 (range 0.01-0.25): the MI325X sits 1% under the Jan 2026 TPP cap (20,800 of "
+          "21,000, §B4 H), the B30A was to be about half a B300 (TPP ~18-20k, IFP §A2 M); the H20 sat at "
+          "half the TPP cap, held down by the density test this model leaves out",
+          low=0.0, high=0.9, sweep_range=(0.01, 0.25)),
     Param("us_roadmap_delay_quarters", 0, "int", "quarters",
           "the US roadmap after Blackwell (Rubin, Rubin Ultra, Feynman, the 2029 generation, MI400, MI500) "
           "arrives this many quarters later than the catalogue's dates (negative: earlier)",

@@ -52,6 +52,24 @@ class ExportRule:
     bw_cap_gbs: float = 6_500.0
 
 
+#: The caps a China part was designed to under the ``h20`` regime (the rules of 2023-25): TPP below 4,800
+#: (the Oct 2022 and Oct 2023 rules, SOURCES §C1 H) and DRAM bandwidth below ~1,400 GB/s (the limit the
+#: RTX Pro 6000D was cut to after the Apr 2025 licence requirement: The Register / FT, Sep 2025, §A1 M).
+#: The Oct 2023 rule's performance-density test is not modelled.
+H20_ERA_CAPS = (4_800.0, 1_400.0)
+
+
+def design_caps(rule: ExportRule) -> tuple[float, float] | None:
+    """(TPP cap, bandwidth cap) a US maker can design a China part to under ``rule``: the threshold's caps
+    under ``threshold``, ``H20_ERA_CAPS`` under ``h20``; None under ``ban``, ``lagged`` and ``open`` (no cap
+    to design to: nothing is exportable, or the newest chips' age decides, or everything is)."""
+    if rule.regime == "threshold":
+        return (float(rule.tpp_cap), float(rule.bw_cap_gbs))
+    if rule.regime == "h20":
+        return H20_ERA_CAPS
+    return None
+
+
 def us_exportable(rule: ExportRule, quarter: int, chips) -> tuple[np.ndarray, np.ndarray]:
     """Which US chips may be exported to China this quarter.
 

@@ -58,6 +58,7 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("us_share_legal", "US share via legal sales since the start", "0-1, FLOP-based"),
     Reporter("us_share_legacy", "US share bought before the start", "0-1, FLOP-based"),
     Reporter("us_share_grey", "US share smuggled", "0-1, FLOP-based"),
+    Reporter("us_share_designed", "US share via parts designed to the rule (in legal)", "0-1, FLOP-based"),
     Reporter("china_to_us_compute_ratio", "China's compute / the US's", "ratio, FLOP-based"),
     Reporter("us_share_new_legal", "US share of new purchases via legal sales", "0-1, FLOP-based"),
     Reporter("us_share_new_grey", "US share of new purchases smuggled", "0-1, FLOP-based"),
@@ -228,6 +229,8 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "us_share_legal": stock["legal"],
         "us_share_legacy": stock["legacy"],
         "us_share_grey": stock["grey"],
+        "us_share_designed": (float((ledger.stock["legal"] * cat.flop_h100e)[cat.generated].sum()) / in_china
+                              if in_china > 0 else 0.0),
         "china_to_us_compute_ratio": in_china / us_compute if us_compute > 0 else 0.0,
         "us_share_new_legal": new["legal"],
         "us_share_new_grey": new["grey"],

@@ -16,6 +16,12 @@ quarter a maker
 * prices by **passing on the US levy** in proportion to the product's scarcity: the share passed on is
   ``revenue_passthrough x clip(orders / supply - 1, 0, 1)``.
 
+A US maker also **designs to the rule** (``part_under_caps``): under caps on TPP and bandwidth it can
+bring out a part at (1 - ``design_margin``) x each cap, cut from its newest chip (its parent: no more
+compute or bandwidth than the parent's), priced at the parent's price per unit of performance (the B30A
+was to be half a B300 at half the price, IFP §A2 M; the H20 sold at about the H100's price per unit
+of performance, §A1).
+
 Domestic makers' output per quarter is the smaller of their **foundry capacity** (the 2026 level
 growing at ``domestic_capacity_growth``, plus capacity bought with revenue above plan) and what their
 share of **HBM** allows (``hbm_stacks_per_chip``; the pool is the 2026Q1 stockpile plus domestic HBM
@@ -26,6 +32,21 @@ not SMIC, binds Ascend output from 2026.
 from __future__ import annotations
 
 import numpy as np
+
+from model.core.catalogue import H100_MEM_BW_GBS, H100_TPP
+
+
+def part_under_caps(caps: tuple[float, float], margin: float, parent_flop: float, parent_bw: float,
+                    parent_price: float, parent_perf: float) -> tuple[float, float, float, float]:
+    """(FLOP-based H100e, bandwidth GB/s, performance index, price) of a part designed to ``caps`` (TPP,
+    GB/s) from a parent chip: TPP (1 - margin) x the TPP cap and bandwidth (1 - margin) x the bandwidth cap,
+    each at most the parent's; performance index the catalogue's blend sqrt(FLOP x bandwidth / the H100's);
+    price the parent's price per unit of performance index."""
+    tpp_cap, bw_cap = caps
+    flop = min(parent_flop, tpp_cap * (1.0 - margin) / H100_TPP)
+    bw = min(parent_bw, bw_cap * (1.0 - margin))
+    perf = float(np.sqrt(flop * (bw / H100_MEM_BW_GBS)))
+    return flop, bw, perf, parent_price / parent_perf * perf
 
 
 def china_production_limit(is_us: np.ndarray, china_part: np.ndarray, us_units_per_quarter: np.ndarray,

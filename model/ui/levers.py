@@ -182,6 +182,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "domestic_capacity_growth", "domestic capacity growth after 2026"),
     Lever("markets", "demand_growth", "growth of AI-chip spending"),
     Lever("markets", "us_china_production_share", "US makers' China production, of US units"),
+    Lever("markets", "design_to_rule", "US makers design China parts to the rule"),
+    Lever("markets", "design_lead_quarters", "quarters to bring out a part designed to the rule"),
     Lever("markets", "revenue_passthrough", "most of the levy passed on when scarce", "allowed"),
     Lever("markets", "hbm_stockpile_2026", "HBM stacks stockpiled at 2026Q1"),
     Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026 (stacks/year)"),
