@@ -43,21 +43,25 @@ The quarter (ODD, docs/ODD.md)
    on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
    schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand;
 3. chipmakers design and decide their supply. A US maker first designs to the US rule (from 2026, with
-   ``design_to_rule``): under a rule with caps ('threshold': its TPP cap and the bandwidth cap; 'h20':
-   the h20-era caps) a design of its not yet released whose caps are no longer the rule's is dropped
-   (its slot is empty again); with none under way and an empty slot, when the caps are not those it
-   last answered (at first the h20-era caps; caps count as answered once it designed to them, even when
-   no better part came of it or the part was dropped) or its best chip China may buy falls behind the
-   best domestic chip on sale, it cuts a part from its newest released chip (not a China part, not a
-   designed one): TPP and bandwidth (1 - ``design_margin``) x the caps, neither above the parent's, the
-   performance index sqrt(H100e x bandwidth / the H100's), the parent's price per unit of performance;
-   if that beats its best chip China may buy, the part takes its first empty slot, released
-   ``design_lead_quarters`` later: a China part under the h20-era caps, else a licensed product whose
-   volume cap counts its parent's US units; either way it can make ``us_china_production_share`` of
-   the parent's US units a quarter for China. A designed part is no one's next product and is not sold
-   abroad (nor smuggled). A domestic maker sets its foundry capacity (the 2026 level grown
-   at ``domestic_capacity_growth``; before 2026 its sourced 2025 output on that path, if it has one;
-   plus what reinvested revenue bought, from 2026) and paces its roadmap by R&D
+   ``design_to_rule``), on two tracks in turn: a licensed product (caps under 'threshold': its TPP cap
+   and the bandwidth cap) and a China part (the h20-era caps, under 'threshold' and 'h20': China parts
+   stay exportable to anyone under the threshold); a track has no caps under 'ban', 'lagged' and 'open'.
+   On each track a design of its not yet released whose caps are no longer the track's is dropped (its
+   slot is empty again); with none under way on the track and an empty slot, when the caps are not those
+   it last answered on the track (at first none for the licensed product, the h20-era caps for the China
+   part; caps count as answered once it designed to them, even when no better part came of it or the part
+   was dropped) or its best chip China may buy on the track (one the rule lets a licensed buyer have for
+   the licensed product, one any buyer may have for the China part) falls behind the best domestic chip
+   on sale, it cuts a part from its newest released chip (not a China part, not a designed one): TPP and
+   bandwidth (1 - ``design_margin``) x the caps, neither above the parent's, the performance index
+   sqrt(H100e x bandwidth / the H100's), the parent's price per unit of performance; if that beats that
+   best chip, the part takes its maker's first empty slot (the tracks share the slots), released
+   ``design_lead_quarters`` later: a China part on the China-part track, else a licensed product whose
+   volume cap counts its parent's US units; either way it can make ``us_china_production_share`` of the
+   parent's US units a quarter for China. A designed part
+   is no one's next product and is not sold abroad (nor smuggled). A domestic maker sets its foundry
+   capacity (the 2026 level grown at ``domestic_capacity_growth``; before 2026 its sourced 2025 output on
+   that path, if it has one; plus what reinvested revenue bought, from 2026) and paces its roadmap by R&D
    funded from revenue above plan. A US maker, for each of its products: last quarter's China
    production joins the China stock (a product whose production ends now is left with its catalogue
    ``stock_units``); it expects orders by smoothing the orders it saw (at its production limit when
@@ -232,6 +236,7 @@ class Chip:
         # an empty slot for a part its maker designs to the rule in the run (never released until then)
         self.generated = spec.generated
         self.designed_to = None  # the caps (TPP, bandwidth) the part in the slot was designed to
+        self.track = None  # the design track of that part ('licensed', 'china_part')
         # the US roadmap after Blackwell as a scenario: later (earlier) and scaled in performance and TPP
         us_ahead = self.is_us and not self.generated and self.planned_release >= ROADMAP_FROM
         scale = model.us_roadmap_perf_scale if us_ahead else 1.0
@@ -291,24 +296,25 @@ class Chip:
         return (self.released and quarter < self.end_of_production and not self.china_part
                 and not self.generated and quarter < self.release + SALE_QUARTERS)
 
-    def place_design(self, part, caps, parent, release, china_part, production_share):
-        """A generated slot takes the part its maker designed to ``caps``, released at ``release``:
-        ``part`` = (FLOP-based H100e, bandwidth GB/s, performance index, price), TPP = H100e x the H100's
-        TPP; a China part under the h20-era caps (sold to anyone while it complies; it counts no US
-        units), else a product licensed under the threshold that counts its ``parent``'s US units for
-        the volume cap. Either way its maker can make ``production_share`` of the parent's US units a
-        quarter for China."""
+    def place_design(self, part, caps, track, parent, release, production_share):
+        """A generated slot takes the part its maker designed to ``caps`` on ``track``, released at
+        ``release``: ``part`` = (FLOP-based H100e, bandwidth GB/s, performance index, price), TPP = H100e x
+        the H100's TPP; on the 'china_part' track a China part (sold to anyone while it complies; it
+        counts no US units), else a product licensed under the threshold that counts its ``parent``'s US
+        units for the volume cap. Either way its maker can make ``production_share`` of the parent's US
+        units a quarter for China."""
         self.designed_to = caps
+        self.track = track
         self.planned_release = self.release = release
         self.flop_h100e, self.mem_bw_gbs, self.perf, self.price_usd = part
         self.tpp = self.flop_h100e * H100_TPP
-        self.china_part = china_part
+        self.china_part = china_part = track == "china_part"
         self.us_units_per_quarter = 0.0 if china_part else parent.us_units_per_quarter
         self.production_limit = production_share * parent.us_units_per_quarter
 
     def drop_design(self):
         """The design in this slot is dropped before its release: the slot is empty (never released)."""
-        self.designed_to = None
+        self.designed_to = self.track = None
         self.planned_release = self.release = NEVER
 
     def has_supply(self):
@@ -391,14 +397,16 @@ class USGovernment(mesa.Agent):
         return self.regime in ("threshold", "lagged")
 
     def design_caps(self):
-        """(TPP cap, bandwidth cap) a US maker can design a China part to under the rule in force: the
-        threshold's caps, the h20-era caps under 'h20'; None under 'ban', 'lagged' and 'open' (nothing
-        to design to)."""
+        """{track: (TPP cap, bandwidth cap)} a US maker can design a part to under the rule in force:
+        under 'threshold' a licensed product to its caps and a China part to the h20-era caps (China
+        parts stay exportable to anyone under the threshold); under 'h20' the China part only; nothing
+        under 'ban', 'lagged' and 'open' (nothing to design to)."""
         if self.regime == "threshold":
-            return float(self.tpp_cap), float(self.model.export_bw_cap_gbs)
+            return {"licensed": (float(self.tpp_cap), float(self.model.export_bw_cap_gbs)),
+                    "china_part": H20_ERA_CAPS}
         if self.regime == "h20":
-            return H20_ERA_CAPS
-        return None
+            return {"china_part": H20_ERA_CAPS}
+        return {}
 
 
 class ChinaGovernment(mesa.Agent):
@@ -478,9 +486,10 @@ class Chipmaker(mesa.Agent):
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
         self.chips = []
-        # a US maker: the caps it last answered (the catalogue's China parts were designed to the h20-era
-        # rules); its generated chips are the slots for the parts it designs to the rule in the run
-        self.designed_for = H20_ERA_CAPS
+        # a US maker: per design track, the caps it last answered (no licensed product was designed to a
+        # cap before 2026; the catalogue's China parts were designed to the h20-era rules); its generated
+        # chips are the slots for the parts it designs to the rule in the run, shared by the tracks
+        self.designed_for = {"licensed": None, "china_part": H20_ERA_CAPS}
 
     def step(self):
         if self.is_us:
@@ -514,45 +523,61 @@ class Chipmaker(mesa.Agent):
                     chip.released = True
 
     def design_to_rule(self):
-        """A US maker designs a China part to the US rule (from 2026, under a rule with caps:
-        'threshold', 'h20'). A design not yet released whose caps are no longer the rule's is dropped
-        (its slot is empty again, and the caps count as unanswered). With no design under way and an
-        empty slot left, when the caps are not those it last answered or its best part China may buy falls
-        behind the best domestic chip on sale, it answers the caps: a part just under them cut from its
-        newest chip, released design_lead_quarters later, if that part beats its best part China may buy."""
+        """A US maker designs parts to the US rule (from 2026), first a licensed product, then a China part,
+        each to the caps the rule in force has for it (``USGovernment.design_caps``)."""
         m = self.model
         if not m.design_to_rule or m.quarter < ROADMAP_FROM:
             return
         caps = m.us_government.design_caps()
+        for track in ("licensed", "china_part"):
+            self.design_on_track(track, caps.get(track))
+
+    def design_on_track(self, track, caps):
+        """One design track ('licensed', 'china_part'; ``caps`` None: none to design to). A design of the
+        track not yet released whose caps are no longer ``caps`` is dropped (its slot is empty again, and
+        the track's caps count as unanswered). With no design of the track under way and an empty slot
+        left, when ``caps`` are not those it last answered on the track or its best part China may buy on
+        the track falls behind the best domestic chip on sale, it answers them: a part just under them
+        cut from its newest chip, released design_lead_quarters later, if that part beats that best
+        part. The part takes its first empty slot."""
+        m = self.model
         slots = [c for c in self.chips if c.generated]
-        under_way = [c for c in slots if c.designed_to is not None and not c.released]
-        for chip in under_way:
+        for chip in slots:
+            if chip.track != track or chip.released:
+                continue
             if chip.designed_to == caps:
                 return  # its part for these caps is on its way
             chip.drop_design()  # the caps changed before its release
-            self.designed_for = None  # no part answers the caps it aimed at: answer them again if they return
+            self.designed_for[track] = None  # no part answers the caps it aimed at: again if they return
         empty = [c for c in slots if c.designed_to is None]
         if caps is None or not empty:
             return
-        best = self.best_china_perf()
-        if caps == self.designed_for and best >= self.best_domestic_perf():
+        best = self.best_china_perf(track)
+        if caps == self.designed_for[track] and best >= self.best_domestic_perf():
             return
-        self.designed_for = caps
+        self.designed_for[track] = caps
         parent = self.parent_chip()
         if parent is None:
             return
         part = self.part_under_caps(caps, parent)
         if part[2] <= best:
             return
-        empty[0].place_design(part, caps, parent, m.quarter + m.design_lead_quarters, caps == H20_ERA_CAPS,
-                              m.us_china_production_share)
+        slot = empty[0]  # its first empty slot
+        slot.place_design(part, caps, track, parent, m.quarter + m.design_lead_quarters,
+                          m.us_china_production_share)
 
-    def best_china_perf(self):
-        """Performance index of its best chip on sale now that the US rule lets some Chinese buyer have
-        (0: none)."""
+    def best_china_perf(self, track):
+        """Performance index of its best chip on sale now that China may buy on ``track`` (0: none): one
+        the US rule lets a licensed buyer have ('licensed'; a chip any buyer may have, too), or one any
+        Chinese buyer may have ('china_part')."""
         m = self.model
         on_sale = m.chips_on_sale_now()
-        perf = [c.perf for c in self.chips if c in on_sale and any(m.us_government.may_export(c, m.quarter))]
+        perf = []
+        for chip in self.chips:
+            if chip in on_sale:
+                to_anyone, to_licensed = m.us_government.may_export(chip, m.quarter)
+                if to_anyone or (track == "licensed" and to_licensed):
+                    perf.append(chip.perf)
         return max(perf, default=0.0)
 
     def best_domestic_perf(self):

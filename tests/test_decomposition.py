@@ -37,6 +37,13 @@ def test_channel_reporters_sum_exactly_every_quarter(regime, seed):
     assert (legacy.diff().dropna() < 0).all()
 
 
+def test_designed_parts_are_part_of_the_legal_share_and_only_under_rules_with_caps(fresh):
+    by = fresh.set_index("export_regime")
+    assert (by.us_share_designed <= by.legal + 1e-12).all()
+    assert (by.loc[["ban", "lagged", "open"], "us_share_designed"] == 0).all()
+    assert by.loc["h20", "us_share_designed"] > 0 and by.loc["threshold", "us_share_designed"] > 0
+
+
 def test_a_us_ban_leaves_no_legal_channel_and_opening_up_grows_it(fresh):
     by = fresh.set_index("export_regime")
     assert abs(by.loc["ban", "legal"]) < 1e-9

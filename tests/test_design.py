@@ -19,7 +19,7 @@ from model.core.catalogue import (
     catalogue_arrays,
 )
 from model.core.chip_market import ChipMarketModel
-from model.core.policy import H20_ERA_CAPS, ExportRule, design_caps, us_exportable
+from model.core.policy import DESIGN_TRACKS, H20_ERA_CAPS, ExportRule, design_caps, us_exportable
 from model.core.quarters import parse_quarter
 from model.core.supply import part_under_caps
 
@@ -32,10 +32,12 @@ def run(steps: int = 20, **params) -> ChipMarketModel:
     return model
 
 
-def designs(model: ChipMarketModel) -> list[int]:
-    """Generated columns a run filled (released at some quarter)."""
+def designs(model: ChipMarketModel, maker: str | None = None, china_part: bool | None = None) -> list[int]:
+    """Generated columns a run filled (released at some quarter), of ``maker`` and of the kind asked."""
     cat = model.catalogue
-    return [j for j in np.flatnonzero(cat.generated) if model.release[j] < NEVER]
+    return [j for j in np.flatnonzero(cat.generated) if model.release[j] < NEVER
+            and (maker is None or cat.maker_names[cat.maker_of_chip[j]] == maker)
+            and (china_part is None or cat.china_part[j] == china_part)]
 
 
 # --- the part's numbers ------------------------------------------------------------------------------
@@ -55,10 +57,12 @@ def test_a_part_is_never_better_than_its_parent():
 
 
 def test_caps_to_design_to_exist_only_under_threshold_and_h20():
-    assert design_caps(ExportRule("threshold", tpp_cap=30_000, bw_cap_gbs=7_000)) == (30_000, 7_000)
-    assert design_caps(ExportRule("h20")) == H20_ERA_CAPS
+    assert design_caps(ExportRule("threshold", tpp_cap=30_000, bw_cap_gbs=7_000)) == {
+        "licensed": (30_000, 7_000), "china_part": H20_ERA_CAPS}  # China parts stay exportable to anyone
+    assert design_caps(ExportRule("h20")) == {"china_part": H20_ERA_CAPS}
     for regime in ("ban", "lagged", "open"):
-        assert design_caps(ExportRule(regime)) is None
+        assert design_caps(ExportRule(regime)) == {}
+    assert set(DESIGN_TRACKS) == {"licensed", "china_part"}
 
 
 def test_each_us_maker_has_empty_generated_slots_and_domestic_makers_none():
@@ -75,8 +79,7 @@ def test_under_the_threshold_nvidia_brings_out_a_licensable_part_lead_quarters_a
     for lead in (1, 3):
         model = run(export_regime="threshold", design_lead_quarters=lead)
         cat = model.catalogue
-        made = designs(model)
-        nvidia = [j for j in made if cat.maker_names[cat.maker_of_chip[j]] == "Nvidia"]
+        nvidia = designs(model, "Nvidia", china_part=False)
         assert len(nvidia) == 1
         j = nvidia[0]
         assert model.release[j] == START + lead
@@ -86,17 +89,27 @@ def test_under_the_threshold_nvidia_brings_out_a_licensable_part_lead_quarters_a
         assert model.dataframe()["us_share_designed"].iloc[-1] > 0
 
 
-def test_amd_designs_nothing_when_its_licensable_part_already_sits_at_the_caps():
+def test_amd_designs_no_licensed_part_when_its_licensable_part_already_sits_at_the_caps():
+    model = run(export_regime="threshold")
+    assert designs(model, "AMD", china_part=False) == []
+
+
+def test_under_the_threshold_a_china_part_follows_once_the_old_ones_are_sold_out():
+    # the H20 and MI308 stocks went in 2025 and the RTX Pro 6000D is retired: nothing is left on sale that
+    # any buyer may take, so each maker brings out a China part to the h20-era caps, sold without licence
     model = run(export_regime="threshold")
     cat = model.catalogue
-    assert not [j for j in designs(model) if cat.maker_names[cat.maker_of_chip[j]] == "AMD"]
+    for maker in ("Nvidia", "AMD"):
+        (j,) = designs(model, maker, china_part=True)
+        assert model.release[j] == START + 2
+        assert cat.tpp[j] < H20_ERA_CAPS[0] and cat.mem_bw_gbs[j] < H20_ERA_CAPS[1]
+        assert model.china_units_to_date[j] > 0
 
 
 def test_a_new_cap_brings_a_second_part_just_under_it():
     model = run(export_regime="threshold", us_policy_schedule="2027Q1:threshold@30000")
     cat = model.catalogue
-    nvidia = sorted((int(model.release[j]), j) for j in designs(model)
-                    if cat.maker_names[cat.maker_of_chip[j]] == "Nvidia")
+    nvidia = sorted((int(model.release[j]), j) for j in designs(model, "Nvidia", china_part=False))
     assert [q for q, _ in nvidia] == [START + 2, parse_quarter("2027Q1") + 2]
     first, second = (j for _, j in nvidia)
     assert cat.tpp[first] < 21_000 < cat.tpp[second] < 30_000
@@ -110,7 +123,9 @@ def test_a_design_whose_rule_is_gone_before_release_is_dropped():
 
 def test_caps_a_dropped_design_aimed_at_are_answered_again_when_they_return():
     model = run(export_regime="threshold", us_policy_schedule="2026Q2:ban,2027Q1:threshold")
-    assert [int(model.release[j]) for j in designs(model)] == [parse_quarter("2027Q1") + 2]
+    for maker in ("Nvidia", "AMD"):  # AMD: its China part (its MI325X already sits at the licensed caps)
+        assert [int(model.release[j]) for j in designs(model, maker)] == [parse_quarter("2027Q1") + 2] * (
+            2 if maker == "Nvidia" else 1)
 
 
 def test_under_h20_the_part_is_a_china_part_under_the_h20_era_caps_sold_to_anyone():

@@ -12,13 +12,17 @@ offshore rule closing the channel abroad, a scarce and an ample grey market (lag
 newest: the grey chip and the frontier budget set aside for it), stockpiling ahead of a priced cut,
 the levy passed on by scarcity, and carry-over of unspent budget under a ban; and the US roadmap after
 Blackwell moved later and weaker, or earlier and stronger; and parts US makers design to the US rule: to
-the default threshold under Beijing's restrict, to a TPP cap raised by schedule (a second part, with a
-shorter lead and a wider margin; and again under a binding volume cap with the US roadmap late, where
-a designed part is no product's next), to the h20-era caps (China parts, a longer lead), a threshold part
-dropped when a ban, or the h20 regime (whose part then takes its slot), comes before its release, and
-none with ``design_to_rule`` off. The reporters include the ledger of installed
-chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the reference keeps per chip,
-and the replays from 2023Q1 draw budgets on the pre-2025 demand path (``history_growth``).
+the default threshold under Beijing's restrict (a licensed product, and a China part to the h20-era caps
+once the old ones are sold out), to a TPP cap raised by schedule (a second licensed product, with a
+shorter lead and a wider margin; and again under a binding volume cap with the US roadmap late, where a
+designed part is no product's next), to a TPP cap above the parents' (a second licensed product to the
+same caps only once the best domestic chip passes the first), to the h20-era caps alone (China parts, a
+longer lead), threshold designs dropped when a ban comes before their release (and answered again, in the
+slots the dropped designs emptied, when the threshold returns), the licensed one dropped when the h20
+regime comes (the China part goes on), and none with ``design_to_rule`` off. The reporters include the
+ledger of installed chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the
+reference keeps per chip, and the replays from 2023Q1 draw budgets on the pre-2025 demand path
+(``history_growth``).
 """
 
 from __future__ import annotations
@@ -121,33 +125,46 @@ CASES = {
     "trend_fast_open": {"export_regime": "open", "china_import_policy": "open", "grey_lag_quarters": 0,
                         "us_flop_per_usd_doubling_years": 1.6, "us_bandwidth_doubling_years": 3.0,
                         "us_roadmap_delay_quarters": -4},
-    # parts designed to the US rule (design_to_rule): Nvidia answers the default threshold with a part cut
-    # from the B200 (AMD's would not beat its MI325X) under Beijing's restrict
+    # parts designed to the US rule (design_to_rule), under Beijing's restrict: Nvidia answers the default
+    # threshold with a licensed product cut from the B200 (AMD's would not beat its MI325X), and, the H20 and
+    # MI308 stocks sold out and the RTX Pro 6000D retired, both makers bring out a China part to the h20-era
+    # caps (still exportable to anyone under the threshold); two sets of caps answered
     "design_threshold_restrict": {"realize_reversals": False},
-    # the TPP cap raised by schedule: a second part to the new caps, in the maker's second slot (a shorter
-    # lead and a wider margin than the defaults)
+    # the TPP cap raised by schedule: a second licensed product to the new caps, in Nvidia's third slot
+    # (after its first licensed product and its China part; a shorter lead and a wider margin than the
+    # defaults)
     "design_cap_by_schedule": {"realize_reversals": False, "us_policy_schedule": "2027Q1:threshold@30000",
                                "china_import_policy": "open", "design_lead_quarters": 1,
                                "design_margin": 0.2},
-    # the same under a binding volume cap with the US roadmap a year late: the second part ships before
-    # Rubin Ultra and is not the first part's next product (its volume-cap base keeps to the parent's units)
+    # the same under a binding volume cap with the US roadmap a year late: the second licensed product ships
+    # before Rubin Ultra and is not the first one's next product (its volume-cap base keeps to the parent's
+    # units); AMD answers the new caps too
     "design_volume_capped_late_roadmap": {"realize_reversals": False, "china_import_policy": "open",
                                           "us_policy_schedule": "2027Q1:threshold@30000",
                                           "design_lead_quarters": 1, "us_volume_cap_share": 0.05,
                                           "us_roadmap_delay_quarters": 4},
-    # a US ban before the threshold part's release: the design is dropped and nothing designed is ever sold
+    # a US ban before the threshold's parts are released: the licensed product and the China parts are
+    # dropped and nothing designed is ever sold
     "design_dropped_ban": {"realize_reversals": False, "us_policy_schedule": "2026Q2:ban",
                            "china_import_policy": "open"},
-    # the same, and the threshold back a year later: the caps the dropped design aimed at are answered again
+    # the same, and the threshold back a year later: the caps the dropped designs aimed at are answered again
+    # (on both tracks, the slots the drops emptied taken again, the one emptied last first)
     "design_answered_again": {"realize_reversals": False, "us_policy_schedule": "2026Q2:ban,2027Q1:threshold",
                               "china_import_policy": "open"},
-    # the h20 regime before the threshold part's release: dropped, and its slot takes an h20-era China part
+    # the h20 regime before the threshold's parts are released: the licensed product is dropped (its slot
+    # stays empty), the China parts designed beside it go on (their caps are the h20 regime's too)
     "design_redesigned_h20": {"realize_reversals": False, "us_policy_schedule": "2026Q2:h20",
                               "china_import_policy": "open"},
     # the h20 regime throughout: with the H20 and the RTX Pro 6000D retired, both makers design China parts
     # to the h20-era caps (a longer lead than the default)
     "design_h20_era": {"export_regime": "h20", "realize_reversals": False, "china_import_policy": "open",
                        "design_lead_quarters": 3},
+    # a TPP cap above its parents' TPP (the bandwidth cap binds): a licensed product cut from the B200, and
+    # another to the same caps, from a newer parent, only once the best domestic chip passes the first
+    # (not as soon as a newer parent would give a better part: the caps are answered on the licensed track,
+    # whatever the China-part track last answered)
+    "design_cap_above_parent": {"realize_reversals": False, "china_import_policy": "open",
+                                "export_tpp_cap": 60_000},
     "design_off": {"design_to_rule": False, "realize_reversals": False, "china_import_policy": "open"},
 }
 
@@ -257,7 +274,9 @@ def test_the_new_instruments_bind_in_their_cases():
         "licences_per_customer_cap": {"per-customer cap"},
         "import_cap": {"import cap"},
         "replay_2023_h20_stock": {"H20 stock"},
-        "design_volume_capped_late_roadmap": {"NvidiaDesign1 volume cap", "NvidiaDesign2 volume cap"},
+        # the licensed products (NvidiaDesign2 is Nvidia's China part, under no volume cap)
+        "design_volume_capped_late_roadmap": {"NvidiaDesign1 volume cap", "NvidiaDesign3 volume cap",
+                                              "AMDDesign2 volume cap"},
     }
     for case, groups in expected.items():
         _, ref = both(1, 100, CASES[case])
@@ -419,63 +438,111 @@ def test_the_market_side_instruments_bind_in_their_cases():
 
 def test_parts_are_designed_to_the_rule_in_their_cases():
     """The cases for parts designed to the US rule really exercise it (otherwise the comparison of the
-    generated columns is 0 = 0): in each, a part designed to each expected set of caps (TPP, bandwidth) is
-    released design_lead_quarters after it was designed, at (1 - design_margin) x the caps it answered (its
-    parent, the B200 or the MI355X, is above both), a China part just when designed to the h20-era caps,
-    and sold; a design the rule overtakes before its release is dropped (its slot takes the next design, or
-    stays empty and is never released); and with design_to_rule off no slot is ever filled."""
+    generated columns is 0 = 0): in each, a part designed to each expected (track, caps (TPP, bandwidth))
+    is released design_lead_quarters after it was designed, at (1 - design_margin) x the caps it answered
+    (its parent, the B200 or the MI355X, is above both), a China part just when on the China-part track
+    (always to the h20-era caps), and sold; under the threshold both a licensed product and a China part
+    come out; a design the rule overtakes before its release is dropped (its slot is never released unless
+    a later design takes it); and with design_to_rule off no slot is ever filled."""
     threshold = (float(PARAMS_BY_NAME["export_tpp_cap"].default),
                  float(PARAMS_BY_NAME["export_bw_cap_gbs"].default))
+    licensed, china = ("licensed", threshold), ("china_part", H20_ERA_CAPS)
+    raised = ("licensed", (30_000.0, threshold[1]))
     expected = {
-        "design_threshold_restrict": {threshold},
-        "design_cap_by_schedule": {threshold, (30_000.0, threshold[1])},
-        "design_volume_capped_late_roadmap": {threshold, (30_000.0, threshold[1])},
-        "design_redesigned_h20": {H20_ERA_CAPS},
-        "design_answered_again": {threshold},
-        "design_h20_era": {H20_ERA_CAPS},
+        "design_threshold_restrict": {licensed, china},
+        "design_cap_by_schedule": {licensed, raised, china},
+        "design_volume_capped_late_roadmap": {licensed, raised, china},
+        "design_redesigned_h20": {china},
+        "design_answered_again": {licensed, china},
+        "design_h20_era": {china},
     }
 
     def slots(r):
         return r.quarter, r.reported["us_share_designed"], [
-            (c.name, c.designed_to, c.released, c.release, c.units_sold, c.tpp, c.mem_bw_gbs, c.china_part)
-            for c in r.chips if c.generated]
+            (c.name, c.track, c.designed_to, c.released, c.release, c.units_sold, c.tpp, c.mem_bw_gbs,
+             c.china_part) for c in r.chips if c.generated]
 
     for case, answered in expected.items():
         lead = CASES[case].get("design_lead_quarters", PARAMS_BY_NAME["design_lead_quarters"].default)
         margin = CASES[case].get("design_margin", PARAMS_BY_NAME["design_margin"].default)
         rows = run_reference(case, slots)
-        designed, sold = {}, set()  # (slot, caps) -> (the quarter it was designed, its release); caps sold
+        designed, sold = {}, set()  # (slot, track, caps) -> (quarter designed, release); (track, caps) sold
         for q, _, row in rows:
-            for name, caps, released, release, units, tpp, bw, china_part in row:
+            for name, track, caps, released, release, units, tpp, bw, china_part in row:
                 if caps is None:
                     continue
-                designed.setdefault((name, caps), (q, release))
+                designed.setdefault((name, track, caps), (q, release))
                 if released:
                     assert tpp == pytest.approx(caps[0] * (1 - margin), rel=1e-12), (case, name)
                     assert bw == pytest.approx(caps[1] * (1 - margin), rel=1e-12), (case, name)
-                    assert china_part == (caps == H20_ERA_CAPS), (case, name)
+                    assert china_part == (track == "china_part"), (case, name)
+                    assert track != "china_part" or caps == H20_ERA_CAPS, (case, name)
                     if units > 0:
-                        sold.add(caps)
+                        sold.add((track, caps))
         assert all(release == q + lead for q, release in designed.values()), (case, designed)
         assert answered <= sold, (case, sold)
         assert rows[-1][1] > 0, case
-    # the h20 regime overtakes the threshold part: its slot takes an h20-era part, the one released
-    rows = run_reference("design_redesigned_h20", slots)
-    first = {name: caps for name, caps, *_ in rows[0][2] if caps is not None}
-    released = {(name, caps) for _, _, row in rows for name, caps, is_out, *_ in row if is_out}
-    assert first == {"NvidiaDesign1": threshold} and ("NvidiaDesign1", H20_ERA_CAPS) in released, released
-    assert all(caps != threshold for _, caps in released)
 
-    # a US ban before its release: the part designed to the threshold is dropped and never released
+    # under the threshold two sets of caps are answered at once: Nvidia's licensed product and both makers'
+    # China parts (the old ones sold out) are designed in the first quarter and released together
+    rows = run_reference("design_threshold_restrict", slots)
+    lead = PARAMS_BY_NAME["design_lead_quarters"].default
+    first = {(name, track, caps) for name, track, caps, *_ in rows[0][2] if caps is not None}
+    assert first == {("NvidiaDesign1", *licensed), ("NvidiaDesign2", *china), ("AMDDesign1", *china)}, first
+    out = {(name, track) for _, _, row in rows for name, track, _, is_out, *_ in row if is_out}
+    assert out == {(name, track) for name, track, _ in first}, out
+    assert {release for _, _, row in rows for _, _, caps, _, release, *_ in row if caps is not None} == {
+        rows[0][0] + lead}
+
+    # the h20 regime overtakes the threshold's parts: the licensed product is dropped and its slot stays
+    # empty; the China parts designed beside it, to the h20 regime's caps too, are the ones released
+    rows = run_reference("design_redesigned_h20", slots)
+    first = {name: caps for name, _, caps, *_ in rows[0][2] if caps is not None}
+    assert first == {"NvidiaDesign1": threshold, "NvidiaDesign2": H20_ERA_CAPS, "AMDDesign1": H20_ERA_CAPS}
+    released = {(name, caps) for _, _, row in rows for name, _, caps, is_out, *_ in row if is_out}
+    assert released == {("NvidiaDesign2", H20_ERA_CAPS), ("AMDDesign1", H20_ERA_CAPS)}, released
+    dropped = next(row for row in rows[-1][2] if row[0] == "NvidiaDesign1")
+    assert dropped[2] is None and dropped[4] == NEVER
+
+    # a US ban before their release: the parts designed to the threshold (licensed and China parts) are
+    # dropped and never released
     rows = run_reference("design_dropped_ban", slots)
-    assert [caps for name, caps, *_ in rows[0][2] if caps is not None] == [threshold]
-    assert not any(is_out for _, _, row in rows for _, _, is_out, *_ in row)
-    assert all(caps is None and release == NEVER for _, caps, _, release, *_ in rows[-1][2])
+    first = sorted(caps for _, _, caps, *_ in rows[0][2] if caps is not None)
+    assert first == [H20_ERA_CAPS, H20_ERA_CAPS, threshold], first
+    assert not any(is_out for _, _, row in rows for _, _, _, is_out, *_ in row)
+    assert all(caps is None and release == NEVER for _, _, caps, _, release, *_ in rows[-1][2])
     assert all(share == 0 for _, share, _ in rows)
+
+    # a TPP cap above its parents' (the bandwidth cap binds): Nvidia's first licensed product keeps the
+    # B200's TPP; a newer parent would soon give a better part to the same caps, but the caps are answered on
+    # the licensed track (whatever the China-part track answered since) and its part beats the best domestic
+    # chip, so the second comes only once the best domestic chip has passed the first
+    caps = (60_000.0, threshold[1])
+    lead, margin = PARAMS_BY_NAME["design_lead_quarters"].default, PARAMS_BY_NAME["design_margin"].default
+
+    def above(r):
+        nvidia = maker(r, "Nvidia")
+        better = nvidia.part_under_caps(caps, nvidia.parent_chip())[2]
+        return r.quarter, nvidia.best_domestic_perf(), better, [
+            (c.designed_to, c.track, c.release, c.perf, c.tpp, c.mem_bw_gbs)
+            for c in nvidia.chips if c.generated and c.designed_to is not None]
+
+    rows = run_reference("design_cap_above_parent", above)
+    licensed = [row for row in rows[-1][3] if row[1] == "licensed"]
+    assert [to for to, *_ in licensed] == [caps, caps], licensed
+    parts = sorted((release, perf, tpp, bw) for _, _, release, perf, tpp, bw in licensed)
+    (first_out, first_perf, first_tpp, _), (second_out, *_) = parts
+    assert first_out == rows[0][0] + lead and first_tpp < caps[0] * (1 - margin)
+    assert all(tpp <= caps[0] * (1 - margin) and bw == pytest.approx(caps[1] * (1 - margin), rel=1e-12)
+               for _, _, tpp, bw in parts)
+    designed = second_out - lead
+    assert any(better > first_perf for q, _, better, _ in rows if first_out <= q < designed), rows
+    assert all(domestic < first_perf for q, domestic, *_ in rows if q < designed)
+    assert next(domestic for q, domestic, *_ in rows if q == designed) > first_perf
 
     # design_to_rule off: no slot is ever filled
     rows = run_reference("design_off", slots)
-    assert all(caps is None and not is_out for _, _, row in rows for _, caps, is_out, *_ in row)
+    assert all(caps is None and not is_out for _, _, row in rows for _, _, caps, is_out, *_ in row)
     assert all(share == 0 for _, share, _ in rows)
 
 

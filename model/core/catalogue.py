@@ -487,9 +487,10 @@ NEVER = 10_000 * 4
 
 #: Parts a US maker can design to the US rule in one run (``USChipmaker.design_to_rule``, ODD 7.5): the
 #: catalogue's arrays hold this many generated columns after each US maker's chips, empty (never released)
-#: until the maker designs a part into one. ASSUMPTION 2: Nvidia brought out four China parts in 2022-25
-#: (A800, H800, H20, RTX Pro 6000D, §A1/§C1), about one per change of the rules.
-DESIGN_SLOTS = 2
+#: until the maker designs a part into one. ASSUMPTION 3: room for a licensed product and a China part under
+#: the threshold and one more when the rule changes; Nvidia brought out four China parts in 2022-25 (A800,
+#: H800, H20, RTX Pro 6000D, §A1/§C1), about one per change of the rules.
+DESIGN_SLOTS = 3
 
 
 def design_slots(chip_list: tuple[Chip, ...], maker_list: tuple[Maker, ...]) -> tuple[Chip, ...]:

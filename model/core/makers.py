@@ -22,7 +22,7 @@ import numpy as np
 from model.core import fixedmath as fm
 from model.core import supply
 from model.core.catalogue import ECOSYSTEMS, NEVER, ROADMAP_FROM, CatalogueArrays
-from model.core.policy import H20_ERA_CAPS, design_caps
+from model.core.policy import DESIGN_TRACKS, H20_ERA_CAPS, design_caps
 from model.core.population import demand_factor
 from model.core.quarters import parse_quarter, years_since_2026
 
@@ -135,9 +135,11 @@ class USChipmaker(Chipmaker):
         self.table = table
         self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
         self.free_slots = np.flatnonzero(self.products & model.catalogue.generated).tolist()
-        #: the caps its last China part answered: the sourced parts were designed under the h20-era rules
-        self.designed_for: tuple[float, float] | None = H20_ERA_CAPS
-        self.in_design: tuple[int, tuple[float, float], int] | None = None  # (slot, caps, release quarter)
+        #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
+        #: rules; no licensed product was designed to a cap before 2026
+        self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
+                                                                    "china_part": H20_ERA_CAPS}
+        self.in_design: dict[str, tuple[int, tuple[float, float], int]] = {}  # track -> (slot, caps, release)
 
     def step(self) -> None:
         self.design_to_rule()
@@ -147,34 +149,40 @@ class USChipmaker(Chipmaker):
         self.price_by_scarcity()
 
     def design_to_rule(self) -> None:
-        """From 2026 (earlier China parts are the catalogue's), under a rule with caps
-        (``policy.design_caps``: 'threshold', 'h20'): when the caps differ from those its last part
-        answered, or its best part for China falls behind the best domestic chip on sale, it designs a
-        part just under the caps (``supply.part_under_caps``, cut from its newest chip) if that part
-        beats its best part for China, released ``design_lead_quarters`` later. A design whose caps change
-        before release is dropped, its caps count as unanswered, and the new caps are answered. Off with
-        ``design_to_rule`` = false."""
-        m, p = self.model, self.model.p
-        if not p.design_to_rule or m.quarter < ROADMAP_FROM:
+        """From 2026 (earlier China parts are the catalogue's), for each set of caps the rule in force has
+        (``policy.design_caps``: under 'threshold' a licensed product and a China part, under 'h20' a China
+        part), ``design_track``. Off with ``design_to_rule`` = false."""
+        m = self.model
+        if not m.p.design_to_rule or m.quarter < ROADMAP_FROM:
             return
         caps = design_caps(m.us_government.rule)
-        if self.in_design is not None:
-            slot, aimed, ready = self.in_design
+        for track in DESIGN_TRACKS:
+            self.design_track(track, caps.get(track))
+
+    def design_track(self, track: str, caps: tuple[float, float] | None) -> None:
+        """When ``caps`` differ from those its last part on this track answered, or its best part China may
+        buy on this track falls behind the best domestic chip on sale, it designs a part just under the caps
+        (``supply.part_under_caps``, cut from its newest chip) if that part beats its best one, released
+        ``design_lead_quarters`` later. A design whose caps change before release is dropped, its caps
+        count as unanswered, and the new caps (if any) are answered."""
+        m, p = self.model, self.model.p
+        if track in self.in_design:
+            slot, aimed, ready = self.in_design[track]
             if m.quarter >= ready:
-                self.in_design = None  # released
+                del self.in_design[track]  # released
             elif caps == aimed:
                 return
             else:
-                self.in_design = None
-                self.free_slots.insert(0, slot)
-                self.designed_for = None  # no part answers the caps it aimed at (answered again if back)
+                del self.in_design[track]
+                self.free_slots = sorted([*self.free_slots, slot])  # the first empty slot is taken first
+                self.designed_for[track] = None  # no part answers the caps it aimed at (again if back)
                 m.place_design(slot, None, -1, NEVER)
         if caps is None or not self.free_slots:
             return
-        best = self.best_china_perf()
-        if caps == self.designed_for and best >= self.best_domestic_perf():
+        best = self.best_china_perf(track)
+        if caps == self.designed_for[track] and best >= self.best_domestic_perf():
             return
-        self.designed_for = caps
+        self.designed_for[track] = caps
         parent = self.parent_chip()
         if parent < 0:
             return
@@ -184,13 +192,15 @@ class USChipmaker(Chipmaker):
             return
         slot = self.free_slots.pop(0)
         ready = m.quarter + p.design_lead_quarters
-        m.place_design(slot, part, parent, ready, china_part=caps == H20_ERA_CAPS)
-        self.in_design = (slot, caps, ready)
+        m.place_design(slot, part, parent, ready, china_part=track == "china_part")
+        self.in_design[track] = (slot, caps, ready)
 
-    def best_china_perf(self) -> float:
-        """Performance index of its best part on sale that the rule lets China buy (0: none)."""
+    def best_china_perf(self, track: str) -> float:
+        """Performance index of its best part on sale that China may buy on ``track`` (0: none): any part
+        the rule lets a licensed buyer take ('licensed'), or one any buyer may take ('china_part')."""
         to_anyone, to_licensed = self.model.us_government.exportable()
-        ok = self.products & self.model.on_sale(to_licensed) & (to_anyone | to_licensed)
+        allowed = to_anyone | to_licensed if track == "licensed" else to_anyone
+        ok = self.products & self.model.on_sale(to_licensed) & allowed
         return float(self.model.perf[ok].max()) if ok.any() else 0.0
 
     def best_domestic_perf(self) -> float:

@@ -59,15 +59,22 @@ class ExportRule:
 H20_ERA_CAPS = (4_800.0, 1_400.0)
 
 
-def design_caps(rule: ExportRule) -> tuple[float, float] | None:
-    """(TPP cap, bandwidth cap) a US maker can design a China part to under ``rule``: the threshold's caps
-    under ``threshold``, ``H20_ERA_CAPS`` under ``h20``; None under ``ban``, ``lagged`` and ``open`` (no cap
-    to design to: nothing is exportable, or the newest chips' age decides, or everything is)."""
+#: What a US maker can design a part to (``design_caps``): a product licensed under the threshold's caps,
+#: or a China part under the h20-era caps, which any buyer Beijing allows may take (in the order answered).
+DESIGN_TRACKS = ("licensed", "china_part")
+
+
+def design_caps(rule: ExportRule) -> dict[str, tuple[float, float]]:
+    """{track: (TPP cap, bandwidth cap)} a US maker can design a part to under ``rule`` (``DESIGN_TRACKS``):
+    under ``threshold`` a licensed product under its caps and a China part under ``H20_ERA_CAPS`` (China
+    parts stay exportable to anyone under the threshold); under ``h20`` the China part only; nothing under
+    ``ban``, ``lagged`` and ``open`` (no cap to design to: nothing is exportable, or the newest chips' age
+    decides, or everything is)."""
     if rule.regime == "threshold":
-        return (float(rule.tpp_cap), float(rule.bw_cap_gbs))
+        return {"licensed": (float(rule.tpp_cap), float(rule.bw_cap_gbs)), "china_part": H20_ERA_CAPS}
     if rule.regime == "h20":
-        return H20_ERA_CAPS
-    return None
+        return {"china_part": H20_ERA_CAPS}
+    return {}
 
 
 def us_exportable(rule: ExportRule, quarter: int, chips) -> tuple[np.ndarray, np.ndarray]:

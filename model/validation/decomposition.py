@@ -5,7 +5,9 @@ For the headline's settings (``experiments/export_regimes.toml``: 300 developers
 central scenario) and Beijing's stance as enacted (``restrict``), each US export rule is run over a few
 seeds and the model's reporters at 2030Q4 are averaged: ``us_share_legal`` (US chips bought through
 licensed or unrestricted sales since 2026), ``us_share_legacy`` (bought before 2026, still in service),
-``us_share_grey`` (smuggled), which sum to ``us_stack_share`` exactly; ``developers_on_us_stack``; and
+``us_share_grey`` (smuggled), which sum to ``us_stack_share`` exactly; the part of the legal share bought
+as parts designed to the rule (``us_share_designed``); compute abroad (``offshore_compute_h100e``) and the
+share including it (``us_stack_share_incl_offshore``); ``developers_on_us_stack``; and
 ``china_to_us_compute_ratio``. Shares and compute are FLOP-based H100e (the model's ledger of installed
 chips, ``model.core.ledger``). ``python -m model.validation.decomposition`` rewrites the table in
 README.md (checked by ``tests/test_decomposition.py``).
@@ -41,7 +43,8 @@ def decompose(params: dict, seed: int, steps: int = STEPS) -> dict[str, float]:
     return {"us_stack_share": last["us_stack_share"],
             **{c: last[f"us_share_{c}"] for c in CHANNELS},
             **{k: last[k] for k in ("developers_on_us_stack", "china_to_us_compute_ratio",
-                                    "china_compute_h100e")}}
+                                    "china_compute_h100e", "us_share_designed", "offshore_compute_h100e",
+                                    "us_stack_share_incl_offshore")}}
 
 
 def table(regimes=REGIMES, seeds=SEEDS, settings: dict | None = None) -> pd.DataFrame:
@@ -65,23 +68,28 @@ def _largest(row: pd.Series) -> str:
 
 def markdown(t: pd.DataFrame) -> str:
     """The README table and the sentence that says which channel produces most of the US share."""
-    lines = ["| US rule (Beijing `restrict`) | US share bought legally since 2026 | developers mostly on US "
-             "chips | China's compute / the US's | China's compute (M H100e) | US share bought before 2026 "
-             "| US share smuggled | US share, all channels |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| US rule (Beijing `restrict`) | US share bought legally since 2026 | of it: parts designed to "
+             "the rule | US share bought before 2026 | US share smuggled | US share, all channels | China's "
+             "compute (M H100e) | compute abroad (M H100e) | US share incl. abroad | China's compute / the "
+             "US's | developers mostly on US chips |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in t.iterrows():
         name = "**threshold (as enacted)**" if r.export_regime == "threshold" else r.export_regime
-        cells = ([_share(r[c]) for c in ("legal", "developers_on_us_stack")]
-                 + [f"{r.china_to_us_compute_ratio:.4f}", f"{r.china_compute_h100e / 1e6:.1f}"]
-                 + [_share(r[c]) for c in ("legacy", "grey", "us_stack_share")])
+        cells = ([_share(r[c]) for c in ("legal", "us_share_designed", "legacy", "grey", "us_stack_share")]
+                 + [f"{r.china_compute_h100e / 1e6:.1f}", f"{r.offshore_compute_h100e / 1e6:.1f}",
+                    _share(r.us_stack_share_incl_offshore), f"{r.china_to_us_compute_ratio:.4f}",
+                    _share(r.developers_on_us_stack)])
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     not_legal = t[[_largest(r) != "legal" for _, r in t.iterrows()]]
     enacted = t.set_index("export_regime").loc["threshold"]
     other = enacted.legacy + enacted.grey
     of_it = other / enacted.us_stack_share
     by = t.set_index("export_regime")
+    designed = enacted.us_share_designed / enacted.legal if enacted.legal > 0 else 0.0
     sentence = (f"Under the rule as enacted, {_share(enacted.legal)} of the "
-                f"{_share(enacted.us_stack_share)} is bought legally since 2026 and {_share(other)} "
+                f"{_share(enacted.us_stack_share)} is bought legally since 2026 ({designed:.0%} of that as "
+                "parts US makers designed to the rule, `design_to_rule`) and "
+                f"{_share(other)} "
                 f"({of_it:.0%} of it) "
                 "comes from chips bought before 2026 and from smuggled chips, which the 2026 rule decides "
                 "only through the budget it leaves unmet (the grey market's supply line, "
