@@ -40,6 +40,7 @@ FULL = {
     "kernel": {"n": 100_000, "reps": 5},
     "sweep_speed": {"runs": 200, "n_developers": 300, "steps": 20, "tries": 2},
     "sweep_memory": {"small_runs": 100, "large_runs": 10_000, "n_developers": 50, "steps": 20, "workers": 2},
+    "report": {"sample_n": 32, "n_developers": 20, "steps": 20, "replications": 3, "reps": 3},
 }
 QUICK = {
     "speed": {"n": 1_000, "model_quarters": 4, "ref_quarters": 2, "reps": 1},
@@ -49,6 +50,7 @@ QUICK = {
     "kernel": {"n": 20_000, "reps": 2},
     "sweep_speed": {"runs": 6, "n_developers": 50, "steps": 4, "tries": 1},
     "sweep_memory": {"small_runs": 4, "large_runs": 40, "n_developers": 50, "steps": 4, "workers": 2},
+    "report": {"sample_n": 4, "n_developers": 20, "steps": 4, "replications": 2, "reps": 1},
 }
 
 TARGETS = {
@@ -77,6 +79,7 @@ FIGURES = {
                     "sweep_tries"),
     "sweep_memory": ("sweep_peak_rss_mb_100_runs", "sweep_peak_rss_mb_10000_runs",
                      "rss_ratio_10000_vs_100_runs", "sweep_memory_seconds", "sweep_ru_maxrss_mb_inherited"),
+    "report": ("report_seconds", "report_by_maker_seconds", "report_runs", "report_by_maker_rows"),
 }
 
 
@@ -124,7 +127,7 @@ def run(quick: bool, only: tuple[str, ...] = tuple(FULL)) -> dict:
 
     ok, why = measure.runner_available()
     fig["runner"] = why
-    sweeps = [name for name in ("sweep_speed", "sweep_memory") if name in only]
+    sweeps = [name for name in ("sweep_speed", "sweep_memory", "report") if name in only]
     if ok:
         fig["loadavg_before_sweeps"] = _loadavg()
     if ok and "sweep_speed" in only:
@@ -144,6 +147,14 @@ def run(quick: bool, only: tuple[str, ...] = tuple(FULL)) -> dict:
         fig["rss_ratio_10000_vs_100_runs"] = mem["rss_ratio"]
         fig["sweep_memory_seconds"] = {"small": mem["seconds_small"], "large": mem["seconds_large"]}
         fig["sweep_ru_maxrss_mb_inherited"] = mem["ru_maxrss_mb"]
+    if ok and "report" in only:
+        _log("report of a Sobol' sweep: {sample_n} x 6 points x {replications} runs of {n_developers} "
+             "developers x {steps} quarters (the sweep is not timed)".format(**cfg["report"]))
+        rp = measure.report_seconds(**cfg["report"])
+        fig["report_seconds"] = rp["report_seconds"]
+        fig["report_by_maker_seconds"] = rp["by_maker_seconds"]
+        fig["report_runs"] = rp["runs"]
+        fig["report_by_maker_rows"] = rp["by_maker_rows"]
     if not ok and sweeps:
         _log(f"sweeps skipped: {why}")
         fig.update({key: None for name in sweeps for key in FIGURES[name]})
@@ -226,6 +237,9 @@ def table(fig: dict) -> str:
         ("sweep_peak_rss_mb_10000_runs", _fmt(fig["sweep_peak_rss_mb_10000_runs"], " MB"), "", ""),
         ("RSS ratio 10000 / 100 runs", _fmt(fig["rss_ratio_10000_vs_100_runs"]), "<= 1.25",
          mark("rss_ratio_10000_vs_100_runs")),
+        (f"report_seconds (Sobol' sweep, {fig.get('report_runs')} runs)",
+         _fmt(fig.get("report_seconds"), " s"), "", ""),
+        ("  of which by_maker.csv's table", _fmt(fig.get("report_by_maker_seconds"), " s"), "", ""),
     ]
     if fig.get("only"):
         rows = [r for r in rows if r[1] != "n/a"]

@@ -228,3 +228,47 @@ def nan_if_none(x):
 
 def is_nan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
+
+
+# ------------------------------------------------------------------------------------------------
+# The report of a sampled sweep: what `chipstack sweep` does after its runs besides merging them
+# (by_maker.csv, sensitivity.csv and the figures; `chipstack report DIR` does the same). A Sobol'
+# sweep is run once into a temporary folder (not timed); then the report is timed on it, and the table
+# of by_maker.csv on its own (one row per sample point, step and chipmaker: the part that grew with
+# the number of points until 2026-12-07, see README "Sweep post-processing").
+REPORT_RANGES = {"lockin_weight": (0.0, 4.0), "peer_weight": (0.0, 3.0), "price_weight": (1.0, 4.0),
+                 "taste_sd": (0.0, 1.5)}
+
+
+def report_seconds(sample_n: int, n_developers: int, steps: int, replications: int, reps: int) -> dict:
+    """Median seconds of ``build_report`` and of ``by_maker_table`` on a Sobol' sweep of
+    ``sample_n`` x (4 + 2) points x ``replications`` runs."""
+    from model.analysis.by_maker import by_maker_table
+    from model.analysis.report import build_report
+    from model.analysis.sweep_data import load_sweep
+    from model.sweep.runner import run_sweep
+
+    ranges = "".join(f"{name} = [{lo}, {hi}]\n" for name, (lo, hi) in REPORT_RANGES.items())
+    with tempfile.TemporaryDirectory(prefix="chipstack-bench-") as tmp:
+        tmp = Path(tmp)
+        exp = tmp / "bench_report.toml"
+        exp.write_text("[experiment]\n"
+                       'name = "bench_report"\n'
+                       'description = "benchmark workload (benchmarks/measure.py)"\n'
+                       f"steps = {steps}\nreplications = {replications}\nseed = 8\n\n"
+                       f"[parameters]\nn_developers = {n_developers}\n\n"
+                       f'[sample]\nmethod = "sobol"\nn = {sample_n}\n\n[sample.ranges]\n{ranges}')
+        out = tmp / "out"
+        result = run_sweep(exp, out, workers=1, progress=False)
+        report, table = [], []
+        for _ in range(reps):
+            gc.collect()
+            report.append(_timed(lambda: build_report(out)))
+            sweep = load_sweep(out)
+            gc.collect()
+            table.append(_timed(lambda sweep=sweep: by_maker_table(sweep)))
+        rows = len(by_maker_table(load_sweep(out)))
+    return {"report_seconds": statistics.median(report), "by_maker_seconds": statistics.median(table),
+            "runs": result.total, "by_maker_rows": rows,
+            "workload": {"sample_n": sample_n, "parameters": len(REPORT_RANGES), "replications": replications,
+                         "n_developers": n_developers, "steps": steps, "reps": reps}}

@@ -1,6 +1,6 @@
 """``python -m benchmarks --quick --json FILE`` runs and writes every INTERFACES §8 key and the extra
-lines (the small run, the model over its bare-numpy bound, each with its target); the bound's clearing
-is the model's clearing (so the two are timed on the same work)."""
+lines (the small run, the model over its bare-numpy bound, each with its target, and the report of a
+sampled sweep); the bound's clearing is the model's clearing (so the two are timed on the same work)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ def test_quick_benchmark_writes_every_design_key(tmp_path):
     assert math.isclose(fig["model_over_kernel"],
                         fig["kernel_model_seconds_per_step"] / fig["kernel_seconds_per_step"])
     assert "seconds_300_20_quarters" in proc.stdout and "model / bare-numpy bound" in proc.stdout
+    # the report of a sampled sweep (by_maker.csv, sensitivity.csv, figures), timed on its own
+    assert fig["report_runs"] == 48 and fig["report_by_maker_rows"] > 0
+    assert fig["report_seconds"] > fig["report_by_maker_seconds"] > 0
+    assert "report_seconds" in proc.stdout
     assert not any(scratch.iterdir()), "temporary sweep outputs were left behind"
 
 

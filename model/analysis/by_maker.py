@@ -37,20 +37,43 @@ def maker_pairs(columns) -> dict[str, tuple[str, str]]:
 
 def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group of ``keys`` (e.g. design point, step, quarter) and chipmaker: units and revenue, mean and
-    2.5-97.5 percentiles over the group's runs. ``runs`` holds the per-maker reporters (``maker_pairs``)."""
+    2.5-97.5 percentiles over the group's runs. ``runs`` holds the per-maker reporters (``maker_pairs``).
+
+    Rows: groups in ``groupby(keys, sort=True)`` order (rows with a missing key are left out, as groupby
+    does), then makers in ``maker_pairs`` order. Computed for all groups of one size at once: their
+    values, in the frame's row order, as a (groups x size) array, whose ``mean`` and ``percentile`` along
+    its rows give the same bits as those of each group's own 1-d array (the same reduction and the same
+    interpolation per row; tests/test_by_maker.py compares them with the one-group-at-a-time loop)."""
     pairs = maker_pairs(runs.columns)
-    rows = []
-    for key, g in runs.groupby(keys, sort=True):
-        point = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        for maker, (units_col, revenue_col) in pairs.items():
-            u = g[units_col].to_numpy(dtype=float)
-            r = g[revenue_col].to_numpy(dtype=float)
-            rows.append({**point, "maker": maker,
-                         "units": float(u.mean()), "units_lo": float(np.percentile(u, 2.5)),
-                         "units_hi": float(np.percentile(u, 97.5)),
-                         "revenue_usd": float(r.mean()), "revenue_usd_lo": float(np.percentile(r, 2.5)),
-                         "revenue_usd_hi": float(np.percentile(r, 97.5)), "runs": len(g)})
-    return pd.DataFrame(rows)
+    grouped = runs.groupby(keys, sort=True)
+    group_of = grouped.ngroup().to_numpy(dtype=float)  # NaN for rows with a missing key (dropped)
+    kept = np.flatnonzero(~np.isnan(group_of))
+    group_of = group_of[kept].astype(np.int64)
+    n_groups = int(group_of.max()) + 1 if len(group_of) else 0
+    if not pairs or n_groups == 0:
+        return pd.DataFrame()
+    order = kept[np.argsort(group_of, kind="stable")]  # rows by group, each group's in frame order
+    sizes = np.bincount(group_of, minlength=n_groups)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    makers = list(pairs)
+    stats = {name: np.empty((n_groups, len(makers))) for name in
+             ("units", "units_lo", "units_hi", "revenue_usd", "revenue_usd_lo", "revenue_usd_hi")}
+    columns = {c: runs[c].to_numpy(dtype=float) for pair in pairs.values() for c in pair}
+    for size in np.unique(sizes):
+        groups = np.flatnonzero(sizes == size)
+        rows = order[starts[groups][:, None] + np.arange(size)]  # (groups, size), C order
+        for j, (units_col, revenue_col) in enumerate(pairs.values()):
+            for what, col in (("units", units_col), ("revenue_usd", revenue_col)):
+                values = columns[col][rows]
+                stats[what][groups, j] = values.mean(axis=1)
+                stats[f"{what}_lo"][groups, j] = np.percentile(values, 2.5, axis=1)
+                stats[f"{what}_hi"][groups, j] = np.percentile(values, 97.5, axis=1)
+    first = order[starts]  # a group's key values: those of its first row
+    table = {k: runs[k].iloc[first].repeat(len(makers)).reset_index(drop=True) for k in keys}
+    table["maker"] = makers * n_groups
+    table.update({name: values.ravel() for name, values in stats.items()})
+    table["runs"] = np.repeat(sizes, len(makers))
+    return pd.DataFrame(table)
 
 
 def by_maker_table(sweep: Sweep) -> pd.DataFrame:
