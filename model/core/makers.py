@@ -156,10 +156,12 @@ class USChipmaker(Chipmaker):
         if not m.p.design_to_rule or m.quarter < ROADMAP_FROM:
             return
         caps = design_caps(m.us_government.rule)
+        to_anyone, to_licensed = m.us_government.exportable()
+        sale = m.on_sale(to_licensed)  # once for both tracks: what is on sale this quarter
         for track in DESIGN_TRACKS:
-            self.design_track(track, caps.get(track))
+            self.design_track(track, caps.get(track), sale)
 
-    def design_track(self, track: str, caps: tuple[float, float] | None) -> None:
+    def design_track(self, track: str, caps: tuple[float, float] | None, sale: np.ndarray) -> None:
         """When ``caps`` differ from those its last part on this track answered, or its best part China may
         buy on this track falls behind the best domestic chip on sale, it designs a part just under the caps
         (``supply.part_under_caps``, cut from its newest chip) if that part beats its best one, released
@@ -179,8 +181,8 @@ class USChipmaker(Chipmaker):
                 m.place_design(slot, None, -1, NEVER)
         if caps is None or not self.free_slots:
             return
-        best = self.best_china_perf(track)
-        if caps == self.designed_for[track] and best >= self.best_domestic_perf():
+        best = self.best_china_perf(track, sale)
+        if caps == self.designed_for[track] and best >= self.best_domestic_perf(sale):
             return
         self.designed_for[track] = caps
         parent = self.parent_chip()
@@ -195,18 +197,19 @@ class USChipmaker(Chipmaker):
         m.place_design(slot, part, parent, ready, china_part=track == "china_part")
         self.in_design[track] = (slot, caps, ready)
 
-    def best_china_perf(self, track: str) -> float:
-        """Performance index of its best part on sale that China may buy on ``track`` (0: none): any part
-        the rule lets a licensed buyer take ('licensed'), or one any buyer may take ('china_part')."""
+    def best_china_perf(self, track: str, sale: np.ndarray) -> float:
+        """Performance index of its best part on sale (``sale``) that China may buy on ``track`` (0:
+        none): any part the rule lets a licensed buyer take ('licensed'), or one any buyer may take
+        ('china_part')."""
         to_anyone, to_licensed = self.model.us_government.exportable()
         allowed = to_anyone | to_licensed if track == "licensed" else to_anyone
-        ok = self.products & self.model.on_sale(to_licensed) & allowed
+        ok = self.products & sale & allowed
         return float(self.model.perf[ok].max()) if ok.any() else 0.0
 
-    def best_domestic_perf(self) -> float:
-        """Effective performance of the best domestic chip on sale (0: none)."""
+    def best_domestic_perf(self, sale: np.ndarray) -> float:
+        """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
         m = self.model
-        ok = m.on_sale() & ~m.catalogue.is_us
+        ok = sale & ~m.catalogue.is_us
         return float(m.perf[ok].max()) if ok.any() else 0.0
 
     def parent_chip(self) -> int:
