@@ -594,7 +594,6 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
     eco_of_chip = eco_of_maker[maker_of_chip]
     if np.any(np.diff(eco_of_chip) < 0):
         raise ValueError("catalogue chips must be ordered by ecosystem (contiguous columns)")
-    never = NEVER
     arrays = CatalogueArrays(
         names=tuple(c.name for c in chip_list),
         maker_names=tuple(m.name for m in maker_list),
@@ -602,19 +601,19 @@ def catalogue_arrays(chip_table: tuple[Chip, ...] | None = None,
         ecosystem_of_chip=eco_of_chip,
         ecosystem_of_maker=eco_of_maker,
         is_us=np.array([maker_list[maker_index[c.maker]].stack == "US" for c in chip_list]),
-        release=np.array([never if c.generated else parse_quarter(c.release) for c in chip_list],
+        release=np.array([NEVER if c.generated else parse_quarter(c.release) for c in chip_list],
                          dtype=np.int64),
         perf_paper=np.array([c.perf_paper for c in chip_list], dtype=float),
         price_usd=np.array([c.price_usd for c in chip_list], dtype=float),
         china_part=np.array([c.china_part for c in chip_list]),
         compliant_until=np.array(
-            [parse_quarter(c.compliant_until) if c.compliant_until else never for c in chip_list],
+            [parse_quarter(c.compliant_until) if c.compliant_until else NEVER for c in chip_list],
             dtype=np.int64,
         ),
         tpp=np.array([c.tpp for c in chip_list], dtype=float),
         mem_bw_gbs=np.array([c.mem_bw_gbs for c in chip_list], dtype=float),
         end_of_production=np.array(
-            [parse_quarter(c.end_of_production) if c.end_of_production else never for c in chip_list],
+            [parse_quarter(c.end_of_production) if c.end_of_production else NEVER for c in chip_list],
             dtype=np.int64,
         ),
         stock_units=np.array([c.stock_units for c in chip_list], dtype=float),

@@ -134,7 +134,6 @@ class USChipmaker(Chipmaker):
         self.rows = self.chips  # its rows of the ChinaSupply table
         self.table = table
         self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
-        self.free_slots = np.flatnonzero(self.products & model.catalogue.generated).tolist()
         #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
         #: rules; no licensed product was designed to a cap before 2026
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
@@ -176,10 +175,10 @@ class USChipmaker(Chipmaker):
                 return
             else:
                 del self.in_design[track]
-                self.free_slots = sorted([*self.free_slots, slot])  # the first empty slot is taken first
                 self.designed_for[track] = None  # no part answers the caps it aimed at (again if back)
                 m.place_design(slot, None, -1, NEVER)
-        if caps is None or not self.free_slots:
+        slot = self.free_slot()
+        if caps is None or slot < 0:
             return
         best = self.best_china_perf(track, sale)
         if caps == self.designed_for[track] and best >= self.best_domestic_perf(sale):
@@ -192,7 +191,6 @@ class USChipmaker(Chipmaker):
             m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs, m.catalogue.price_usd, m.catalogue.perf_paper)))
         if part[2] <= best:
             return
-        slot = self.free_slots.pop(0)
         ready = m.quarter + p.design_lead_quarters
         m.place_design(slot, part, parent, ready, china_part=track == "china_part")
         self.in_design[track] = (slot, caps, ready)
@@ -211,6 +209,12 @@ class USChipmaker(Chipmaker):
         m = self.model
         ok = sale & ~m.catalogue.is_us
         return float(m.perf[ok].max()) if ok.any() else 0.0
+
+    def free_slot(self) -> int:
+        """Its first empty design slot (a generated column never released), or -1 when all are used."""
+        m = self.model
+        empty = np.flatnonzero(self.products & m.catalogue.generated & (m.release == NEVER))
+        return int(empty[0]) if empty.size else -1
 
     def parent_chip(self) -> int:
         """Its newest released chip that is not a China part (a designed part is cut from it), or -1."""
