@@ -58,7 +58,7 @@ import scipy.sparse as sp
 
 from model.core.channels import rent_per_unit_quarter
 from model.core.choice import ChoiceWeights, chip_base_utility
-from model.core.population import access_class, demand_factor, installed_by_ecosystem
+from model.core.population import demand_factor, installed_by_ecosystem
 from model.core.quarters import parse_quarter, years_since_2026
 
 from .reference import MAX_ROUNDS  # the model's rounds per clearing, read once there
@@ -236,8 +236,7 @@ def kernel_state(m) -> KernelState:
     """The kernel's inputs from a ``ChipMarketModel`` after at least one quarter (policy, prices and supply
     as they stand), developers sorted by access class."""
     dev, cat, p = m.developers, m.catalogue, m.p
-    classes = access_class(m.china_government.allows_us(dev.state_affiliated, dev.china_approved),
-                           dev.licensed)
+    classes = dev.access_classes  # this quarter's, as the model set them (ChinaGovernment.access_classes)
     order = np.argsort(classes, kind="stable")
     _, to_licensed = m.us_government.exportable()
     sale = m.on_sale(to_licensed)
@@ -269,7 +268,7 @@ def kernel_state(m) -> KernelState:
         private=~dev.state_affiliated[order],
         base_demand=dev.base_demand[order].copy(),
         carry=dev.carry[order].copy(), advance=dev.advance[order].copy(),
-        peers=peers, bounds=class_bounds(classes[order]),
+        peers=peers, bounds=class_bounds(classes[order], m.allowed_by_class.shape[0]),
         allowed_by_class=m.allowed_by_class.copy(),
         us_allowed_by_class=m.allowed_by_class & cat.is_us[None, :],
         base=base, cost=m.buyer_cost.copy(), perf=m.perf.copy(), groups=groups, capacity=capacity,

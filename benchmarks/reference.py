@@ -137,6 +137,7 @@ import mesa
 
 from model import ChipMarketModel
 from model.core import reporters
+from model.core.beijing import ADAPTIVE_THRESHOLDS
 from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
@@ -151,7 +152,7 @@ from model.core.catalogue import (
     catalogue_arrays,
     design_slots,
 )
-from model.core.governments import ADAPTIVE_THRESHOLDS, DEFAULT_LICENSED_CUSTOMERS
+from model.core.governments import DEFAULT_LICENSED_CUSTOMERS
 from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, STOCK_SOLD_OUT
 from model.core.market import clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value

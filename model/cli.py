@@ -4,7 +4,8 @@
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
     chipstack report DIR
     chipstack replicate DIR/manifest.json
-    chipstack validate [arthur|bass|replay|claims|calibrate|all] [--out DIR] [--quick]
+    chipstack validate [arthur|bass|replay|quarterly|decisions|forecast|claims|calibrate|all]
+                       [--out DIR] [--quick]
     chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
     chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
     chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]

@@ -55,7 +55,7 @@ DISCOVER = (
      ("export_regime=threshold", "export_tpp_cap=21000", "us_volume_cap_share=0.5")),
 )
 VALIDATION_TABLES = ("arthur_docking.csv", "bass_docking.csv", "replay.csv", "quarterly.csv", "by_maker.csv",
-                     "claims.csv")
+                     "decisions.csv", "decisions_market.csv", "claims.csv")
 #: Figure (committed path) -> the tables it is drawn from (names of checks).
 FIGURES = {
     "outputs/export_regimes/figures/heatmap_us_stack_share.png": ["export_regimes/summary.csv"],
@@ -237,7 +237,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
         begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
         outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end),
                                                           _block(regenerated, begin, end))
-    from model.validation import claims
+    from model.validation import claims, decisions
 
     validation = VALIDATION_MD.read_text(encoding="utf-8")
     fresh_md = quarterly.render_validation_md(validation, pd.read_csv(scratch / "validation/quarterly.csv"),
@@ -246,6 +246,10 @@ def run(scratch: Path, rtol: float) -> Outcome:
                                 "claims": (claims.TABLE_BEGIN, claims.TABLE_END)}.items():
         outcome.quoted[f"VALIDATION {label} table"] = quoted_numbers(_block(validation, begin, end),
                                                                      _block(fresh_md, begin, end))
+    fresh_decisions = decisions.markdown(pd.read_csv(scratch / "validation/decisions.csv"),
+                                         pd.read_csv(scratch / "validation/decisions_market.csv"))
+    outcome.quoted["VALIDATION decisions table"] = quoted_numbers(
+        _block(validation, decisions.TABLE_BEGIN, decisions.TABLE_END), "\n" + fresh_decisions + "\n")
     sources_md = SOURCES_MD.read_text(encoding="utf-8")
     outcome.quoted["SOURCES defaults"] = quoted_numbers(
         _block(sources_md, defaults_doc.BEGIN, defaults_doc.END), "\n" + defaults_doc.tables() + "\n")

@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from model import MODEL_REPORTERS, ChipMarketModel
+from model.core.beijing import ChinaGovernment
 from model.core.catalogue import MAKERS
 from model.core.developers import AIDeveloper
-from model.core.governments import ChinaGovernment, USGovernment
+from model.core.governments import USGovernment
 from model.core.makers import DomesticChipmaker, USChipmaker
 from model.core.parameters import DEFAULTS, PARAMS, PARAMS_BY_NAME
 from model.core.population import installed_by_ecosystem
@@ -66,7 +67,7 @@ def run_checked(steps=12, **params):
             legal[:, cat.maker_of_chip[m.developers.grey_chip]] -= dev.last_grey_h100e
         allowed_any = m.allowed_by_class[np.unique(classes)].any(axis=0)
         assert (m.chips_sold[~allowed_any] == 0).all()
-        for c in range(3):
+        for c in range(m.allowed_by_class.shape[0]):
             rows = classes == c
             if rows.any():
                 makers_ok = np.zeros(len(cat.maker_names), dtype=bool)

@@ -6,12 +6,25 @@ import pytest
 from model import ChipMarketModel
 from model.core.catalogue import catalogue_arrays
 from model.core.policy import (
+    APPROVAL,
+    APPROVED_TIER,
+    BLOCKED,
+    CHINA_STANCES,
+    DISCOURAGED,
+    GUIDED,
+    OPEN,
+    PRIVATE_TIER,
+    STANCE_LEVEL,
+    STATE_TIER,
     US_REGIMES,
     ExportRule,
-    china_allows_us,
+    access_by_class,
+    access_class,
+    beijing_tier,
     in_force_at,
     parse_schedule,
     scheduled_value,
+    tier_max_level,
     tighten_us,
     us_exportable,
 )
@@ -75,15 +88,43 @@ def test_open_allows_every_released_chip_and_nothing_unreleased():
 
 
 def test_china_stances():
+    """A stance sets one level for every US product; who may buy it is the old truth table of stances."""
     state = np.array([True, False, False])
     approved = np.array([True, True, False])
-    assert china_allows_us("open", state, approved, True).tolist() == [True, True, True]
-    assert china_allows_us("discourage", state, approved, True).tolist() == [False, True, True]
-    assert china_allows_us("discourage", state, approved, False).tolist() == [True, True, True]
-    assert china_allows_us("restrict", state, approved, False).tolist() == [False, True, False]
-    assert china_allows_us("ban", state, approved, False).tolist() == [False, False, False]
-    with pytest.raises(ValueError):
-        china_allows_us("maybe", state, approved, True)
+    tiers = beijing_tier(state, approved)
+    assert tiers.tolist() == [STATE_TIER, APPROVED_TIER, PRIVATE_TIER]  # approval never makes a state buyer
+
+    def allows(stance, mandate):
+        return (tier_max_level(mandate)[tiers] >= STANCE_LEVEL[stance]).tolist()
+
+    assert allows("open", True) == [True, True, True]
+    assert allows("discourage", True) == [False, True, True]
+    assert allows("discourage", False) == [True, True, True]
+    assert allows("restrict", False) == [False, True, False]
+    assert allows("ban", False) == [False, False, False]
+    assert set(STANCE_LEVEL) == set(CHINA_STANCES)
+
+
+def test_product_levels_decide_access_product_by_product():
+    """access_by_class: class = 2 x tier + licensed; a US product needs its level within the tier's reach,
+    domestic chips are open to all; guided, held and blocked products to nobody."""
+    is_us = np.array([True, True, True, True, False])
+    levels = np.array([OPEN, APPROVAL, GUIDED, BLOCKED, BLOCKED])  # a domestic chip's level is ignored
+    us_rows = np.array([[0, 0, 0, 0, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool)
+    table = access_by_class(us_rows, is_us, levels, state_mandate=True)
+    assert table.shape == (6, 5)
+    assert table[2 * STATE_TIER].tolist() == [True, False, False, False, True]
+    assert table[2 * PRIVATE_TIER + 1].tolist() == [True, False, False, False, True]
+    assert table[2 * APPROVED_TIER + 1].tolist() == [True, True, False, False, True]
+    assert not table[:, 2].any() and not table[:, 3].any() and table[:, 4].all()
+    loose = access_by_class(us_rows, is_us, np.array([DISCOURAGED] * 5), state_mandate=False)
+    assert loose[2 * STATE_TIER, :4].all()  # without the mandate state buyers take discouraged products
+    # the US rule still decides what is exportable at all: licensed-only products need a licence
+    us_rows2 = np.array([[0, 0, 0, 0, 1], [1, 0, 0, 0, 1], [1, 1, 0, 0, 1]], dtype=bool)
+    t2 = access_by_class(us_rows2, is_us, np.full(5, OPEN), state_mandate=False)
+    assert t2[2 * APPROVED_TIER].tolist() == [True, False, False, False, True]
+    assert t2[2 * APPROVED_TIER + 1].tolist() == [True, True, False, False, True]
+    assert access_class(np.array([0, 1, 2, 2]), np.array([True, False, False, True])).tolist() == [1, 2, 4, 5]
 
 
 def test_reversal_tightens_one_level():

@@ -15,7 +15,6 @@ from model.core.population import (
     SEGMENT_DEVELOPER_SHARE,
     SEGMENTS,
     InstalledBase,
-    access_class,
     create_population,
     install,
     own_shares,
@@ -163,9 +162,7 @@ def test_quarterly_demand_is_base_times_growth_times_a_mean_one_shock():
     assert (shocked > 0).all() and shocked.mean() == pytest.approx(3.0, rel=3e-3)
 
 
-def test_access_classes_own_shares_and_install():
-    assert access_class(np.array([False, False, True, True]), np.array([False, True, False, True])).tolist() \
-        == [0, 0, 1, 2]
+def test_own_shares_and_install():
     shares = own_shares(np.array([[1.0, 3.0, 0.0], [0.0, 0.0, 0.0]]))
     assert shares.tolist() == [[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]
     installed = np.array([[10.0, 20.0]])

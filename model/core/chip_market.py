@@ -25,6 +25,7 @@ import pandas as pd
 from model.core import fixedmath as fm
 from model.core import reporters
 from model.core.backcast import History, backcast
+from model.core.beijing import ChinaGovernment
 from model.core.catalogue import (
     DOMESTIC,
     ROADMAP_FROM,
@@ -34,7 +35,7 @@ from model.core.catalogue import (
 )
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
 from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
-from model.core.governments import ChinaGovernment, USGovernment
+from model.core.governments import USGovernment
 from model.core.ledger import ComputeLedger
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
 from model.core.market import MarketOffer, legal_chips_by_class, on_sale
@@ -123,7 +124,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.china_price = cat.price_usd.copy()
         self.buyer_cost = cat.price_usd.copy()
         self.set_prices(self.on_sale())
-        self.allowed_by_class = np.zeros((3, len(cat.names)), dtype=bool)
+        self.us_legal_by_class = np.zeros((3, len(cat.names)), dtype=bool)  # the US rule's view
+        self.allowed_by_class = np.zeros((6, len(cat.names)), dtype=bool)  # ... and Beijing's levels
         self.reported = reporters.zeros(self.reporter_names)  # the reporters of the last quarter cleared
         self.datacollector = reporters.ReportedCollector(
             model_reporters={name: reporters.reading(name) for name in self.reporter_names},
@@ -203,7 +205,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         to_anyone, to_licensed = self.us_government.exportable()
         sale = self.on_sale(to_licensed)
         self.sellable_now = sale & cat.is_us & (to_anyone | to_licensed)
-        self.allowed_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
+        self.us_legal_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
+        self.allowed_by_class = self.china_government.access(self.us_legal_by_class)
         self.set_prices(sale)
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,

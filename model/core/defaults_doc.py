@@ -68,7 +68,7 @@ CONSTANTS = (
     Constant("SIZE_LOG_SD", "model.core.population", "log-sd of developer size within a segment"),
     Constant("INITIAL_SHARE_LOG_SD", "model.core.population", "log-odds sd of the initial US share"),
     Constant("USD_PER_H100E", "model.core.reporters", "USD per H100-equivalent"),
-    Constant("ADAPTIVE_THRESHOLDS", "model.core.governments", "domestic coverage of demand"),
+    Constant("ADAPTIVE_THRESHOLDS", "model.core.beijing", "domestic coverage of demand"),
     Constant("DEFAULT_LICENSED_CUSTOMERS", "model.core.governments", "licensed Chinese customers"),
     Constant("MAX_ROADMAP_SHIFT", "model.core.makers", "quarters"),
     Constant("HISTORY_QUARTERS", "model.core.backcast", "quarters of purchase history before the start"),

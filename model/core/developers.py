@@ -23,7 +23,6 @@ from model.core.market import Clearing, MarketOffer, chips_with_supply, clear_ma
 from model.core.population import (
     SEGMENTS,
     DeveloperArrays,
-    access_class,
     demand_factor,
     install,
     installed_by_ecosystem,
@@ -51,7 +50,7 @@ class Developers(DeveloperArrays):
     last_rented_units: float = 0.0  # chips (of ``frontier_chip``) rented abroad this quarter
     frontier_chip: int = -1  # the US chip bought abroad this quarter (channels.frontier_chip)
     grey_chip: int = -1  # the US chip smuggled this quarter (the frontier among chips grey_lag_quarters old)
-    access_classes: np.ndarray = None  # (n,) this quarter's access class (population.access_class)
+    access_classes: np.ndarray = None  # (n,) this quarter's access class (ChinaGovernment.access_classes)
     budget_split: dict = field(default_factory=lambda: dict.fromkeys(BUDGET_USES, 0.0))
 
     @classmethod
@@ -74,7 +73,8 @@ class Developers(DeveloperArrays):
         pull = ecosystem_pull(own, peer, self.taste, china.pressure(self.state_affiliated),
                               ChoiceWeights.of(p))
         self.licensed = us.apply_licences(self.licensed_by_share, self.base_demand)
-        classes = access_class(china.allows_us(self.state_affiliated, self.china_approved), self.licensed)
+        approved = china.approved(self.base_demand, self.state_affiliated, self.china_approved)
+        classes = china.access_classes(self.state_affiliated, approved, self.licensed)
         demand = self.budgets(model)
         frontier = self.frontier_budget(model, demand, classes, offer)
         result = clear_market(demand - frontier, pull, classes, offer)

@@ -1,9 +1,8 @@
-"""The two governments as Mesa agents: Washington's export rule and Beijing's import stance.
+"""Washington as a Mesa agent: the US export rule (Beijing is ``model.core.beijing``).
 
-Each holds its instruments and applies them (ODD §7.1-7.2): the US government its regime, TPP cap,
-licences, levies and the chance of a reversal; Beijing its stance, approvals, guidance, the mandate on
-state-affiliated developers, the domestic subsidy, the pairing quota and the import cap. The rules are
-pure functions in ``model.core.policy``; the agents keep the state and say which rule is in force.
+It holds its instruments and applies them (ODD §7.1): its regime, TPP cap, licences, levies and the
+chance of a reversal. The rules are pure functions in ``model.core.policy``; the agent keeps the state
+and says which rule is in force.
 Sources: docs/SOURCES.md §B4, §C1-§C3 via ``model.core.parameters``.
 """
 
@@ -16,19 +15,14 @@ import mesa
 import numpy as np
 
 from model.core import fixedmath as fm
-from model.core.catalogue import DOMESTIC, ECOSYSTEMS
 from model.core.policy import (
-    CHINA_STANCES,
     US_REGIMES,
     ExportRule,
-    china_allows_us,
-    guidance_applies,
     in_force_at,
     parse_count_schedule,
     parse_schedule,
     scheduled_value,
     split_regime,
-    tighten_china,
     tighten_us,
     us_exportable,
 )
@@ -36,9 +30,6 @@ from model.core.policy import (
 if TYPE_CHECKING:  # pragma: no cover
     from model.core.chip_market import ChipMarketModel
 
-#: Domestic coverage of demand at which an adaptive Beijing tightens to discourage / restrict / ban
-#: (ASSUMPTION; reported localisation target 55% by 2027, SOURCES §C2, L).
-ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
 #: Chinese customers holding a US licence when a licence schedule is in force but gives no count yet
 #: (Reuters, May 2026: ~10 firms approved, SOURCES §C3 M/L).
 DEFAULT_LICENSED_CUSTOMERS = 10
@@ -181,92 +172,3 @@ class USGovernment(mesa.Agent):
         (``per_customer_cap_units`` x licensed customers / 4); inf when the cap is off."""
         cap = self.model.p.per_customer_cap_units
         return cap * self.licensed_customers() / 4.0 if math.isfinite(cap) else math.inf
-
-
-class ChinaGovernment(mesa.Agent):
-    """Sets Beijing's import stance: dated schedule, then (optionally) the adaptive rule. Its
-    instruments: whom it lets buy US chips (``allows_us``), guidance and the state mandate
-    (``pressure``), the domestic subsidy and pairing quota (``buyer_cost``) and the import cap."""
-
-    def __init__(self, model: ChipMarketModel):
-        super().__init__(model)
-        p = model.p
-        self.schedule = parse_schedule(p.china_policy_schedule, CHINA_STANCES)
-        self.stance = in_force_at(self.schedule, model.start, p.china_import_policy)
-        self.domestic_coverage = 0.0
-        self._memo: dict[str, tuple] = {}  # rule name -> (key, value) of _kept
-
-    def step(self) -> None:
-        self.apply_schedule()
-        if self.model.p.china_adaptive:
-            self.tighten_as_supply_grows()
-
-    def apply_schedule(self) -> None:
-        value = scheduled_value(self.schedule, self.model.quarter)
-        if value is not None:
-            self.stance = value
-
-    def tighten_as_supply_grows(self) -> None:
-        """Tighten one level when domestic capacity covers the next threshold share of demand."""
-        self.domestic_coverage = self.model.domestic_coverage()
-        nxt = tighten_china(self.stance)
-        if nxt != self.stance and self.domestic_coverage >= ADAPTIVE_THRESHOLDS[nxt]:
-            self.stance = nxt
-
-    @property
-    def guidance_on(self) -> bool:
-        return guidance_applies(self.stance)
-
-    def allows_us(self, state_affiliated: np.ndarray, china_approved: np.ndarray) -> np.ndarray:
-        """Which developers Beijing lets buy US chips (boolean per developer; read-only, kept while the
-        stance and the developers stay the same)."""
-        return self._kept(("allows_us", self.stance, state_affiliated.tobytes(), china_approved.tobytes()),
-                          lambda: china_allows_us(self.stance, state_affiliated, china_approved,
-                                                  self.model.p.state_mandate))
-
-    def pressure(self, state_affiliated: np.ndarray) -> np.ndarray:
-        """(n x E) utility penalty on the US ecosystems: state-affiliated developers' standing
-        preference for domestic chips, plus Beijing's window guidance when it is in force (read-only,
-        kept while the stance and the developers stay the same)."""
-        return self._kept(("pressure", self.stance, state_affiliated.tobytes()),
-                          lambda: self._pressure(state_affiliated))
-
-    def _kept(self, key: tuple, compute) -> np.ndarray:
-        """``compute()``, reused while ``key`` (the rule's name, the stance, the developers) is unchanged."""
-        if self._memo.get(key[0], (None,))[0] != key:
-            value = compute()
-            value.setflags(write=False)
-            self._memo[key[0]] = (key, value)
-        return self._memo[key[0]][1]
-
-    def _pressure(self, state_affiliated: np.ndarray) -> np.ndarray:
-        p = self.model.p
-        per_dev = np.where(state_affiliated, p.state_domestic_preference, 0.0)
-        if self.guidance_on:
-            per_dev = per_dev + p.guidance_penalty * np.where(state_affiliated,
-                                                              p.state_guidance_multiplier, 1.0)
-        pressure = np.zeros((state_affiliated.shape[0], len(ECOSYSTEMS)), order="F")
-        pressure[:, :DOMESTIC] = per_dev[:, None]
-        return pressure
-
-    def buyer_cost(self, china_price: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
-        """What buyers pay per chip: the China price of US chips, the subsidised list price of domestic
-        ones, plus the cost of the domestic compute a pairing quota requires with each US chip."""
-        cat = self.model.catalogue
-        cost = np.where(cat.is_us, china_price, cat.price_usd * (1.0 - self.model.p.domestic_subsidy))
-        return cost + self.pairing_cost(cost, perf, on_sale)
-
-    def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
-        """Extra cost per US chip of the domestic compute a buyer must pair with it
-        (``domestic_pairing_ratio`` x its H100e x the cheapest domestic cost per H100e on sale)."""
-        ratio, cat = self.model.p.domestic_pairing_ratio, self.model.catalogue
-        domestic = on_sale & ~cat.is_us
-        if ratio <= 0 or not domestic.any():
-            return np.zeros(len(cat.names))
-        per_h100e = float((buyer_cost[domestic] / perf[domestic]).min())
-        return np.where(cat.is_us, ratio * perf * per_h100e, 0.0)
-
-    @property
-    def import_cap(self) -> float:
-        """Most US chips Beijing lets in this quarter (inf: no cap)."""
-        return self.model.p.china_import_cap_units

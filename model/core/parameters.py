@@ -258,6 +258,27 @@ PARAMS: tuple[Param, ...] = (
     Param("china_adaptive", False, "bool", "-",
           "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
           "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),
+    Param("china_decides", False, "bool", "-",
+          "Beijing decides what it lets in of each US product by its rule (ODD 7.2, ChinaGovernment.decide): "
+          "products a domestic chip matches are reviewed, guided, then blocked at customs; once it acts, "
+          "products no domestic chip matches need its approval, which goes to the largest private "
+          "developers first; false: its stance (china_import_policy, china_policy_schedule, "
+          "china_adaptive) sets every US product's level",
+          "the rule's form from Beijing's stated criterion ('domestic chips match the H20/6000D', Sep 2025, "
+          "§C2 H) and its 2025-26 ladder (guidance Aug 2025, customs Oct 2025, H200 approvals Jan 2026, "
+          "§C2-C3 H); its two numbers are set a priori, not fitted (below)"),
+    Param("china_review_quarters", 1, "int", "quarters",
+          "with china_decides: quarters a matched US product is offered before Beijing guides buyers "
+          "away from it, and again before it blocks it at customs",
+          "ASSUMPTION 1 (range 1-4): CAC's 2023 review of Micron, opened Mar 31, concluded May 21 2023 "
+          "with a ban from critical infrastructure (~7 weeks; SOURCES §C2, H); a priori, not fitted",
+          low=1, high=20),
+    Param("china_match_ratio", 1.0, "float", "ratio",
+          "with china_decides: a US product counts as matched when the best domestic chip on sale gives "
+          "at least this multiple of its effective performance (H100e, as developers get it)",
+          "ASSUMPTION 1 (range 0.8-1.25): Beijing's stated test, domestic chips 'match' (Sep 2025, §C2 H); "
+          "a priori, not fitted",
+          low=0.1, high=10.0),
     # --- Chipmakers -----------------------------------------------------------------------------
     *(capacity_param(m) for m in MAKERS if m.capacity is not None),  # from the catalogue
     Param("domestic_capacity_growth", 0.5, "float", "per year",

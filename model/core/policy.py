@@ -107,28 +107,47 @@ def us_exportable(rule: ExportRule, quarter: int, chips) -> tuple[np.ndarray, np
     raise ValueError(f"unknown export regime {regime!r}; allowed: {', '.join(US_REGIMES)}")
 
 
-def china_allows_us(
-    stance: str,
-    state_affiliated: np.ndarray,
-    china_approved: np.ndarray,
-    state_mandate: bool,
-) -> np.ndarray:
-    """Which developers Beijing lets buy US chips under ``stance`` (boolean per developer)."""
+#: What Beijing lets in of one US product, loosest first (ODD 7.2). Buyers: ``open`` anyone (state-affiliated
+#: developers too); ``discouraged`` (window guidance as a utility penalty, the stance 'discourage') private
+#: developers, and state-affiliated ones only without the state mandate; ``approval`` only the developers
+#: Beijing approves, never state-affiliated ones; ``guided`` (a buyer must justify why domestic chips will not
+#: do, which for a product a domestic chip matches it cannot), ``held`` (customs holds a new product while
+#: Beijing reviews it) and ``blocked`` (customs turns it away): nobody.
+PRODUCT_LEVELS = ("open", "discouraged", "approval", "guided", "held", "blocked")
+OPEN, DISCOURAGED, APPROVAL, GUIDED, HELD, BLOCKED = range(len(PRODUCT_LEVELS))
+#: The level a stance sets for every US product (``china_import_policy`` and its schedule, the override).
+STANCE_LEVEL = {"open": OPEN, "discourage": DISCOURAGED, "restrict": APPROVAL, "ban": BLOCKED}
+#: Developers' tiers for Beijing: state-affiliated, private, private and approved by Beijing.
+STATE_TIER, PRIVATE_TIER, APPROVED_TIER = range(3)
+
+
+def beijing_tier(state_affiliated: np.ndarray, approved: np.ndarray) -> np.ndarray:
+    """(n,) each developer's tier for Beijing (``STATE_TIER``, ``PRIVATE_TIER``, ``APPROVED_TIER``)."""
     state = np.asarray(state_affiliated, dtype=bool)
-    if stance == "open":
-        return np.ones(state.shape, dtype=bool)
-    if stance == "discourage":
-        return ~state if state_mandate else np.ones(state.shape, dtype=bool)
-    if stance == "restrict":
-        return np.asarray(china_approved, dtype=bool) & ~state
-    if stance == "ban":
-        return np.zeros(state.shape, dtype=bool)
-    raise ValueError(f"unknown Chinese stance {stance!r}; allowed: {', '.join(CHINA_STANCES)}")
+    approved = np.asarray(approved, dtype=bool)
+    return np.where(state, STATE_TIER, np.where(approved, APPROVED_TIER, PRIVATE_TIER))
 
 
-def guidance_applies(stance: str) -> bool:
-    """Whether Beijing's window guidance (a utility penalty on US chips) is in force."""
-    return stance in ("discourage", "restrict")
+def tier_max_level(state_mandate: bool) -> np.ndarray:
+    """(3,) the strictest product level each tier may still buy: state-affiliated developers only ``open``
+    products under the state mandate (else also ``discouraged``), private ones ``discouraged``, approved
+    ones ``approval``; nobody a ``guided``, ``held`` or ``blocked`` one."""
+    return np.array([OPEN if state_mandate else DISCOURAGED, DISCOURAGED, APPROVAL])
+
+
+def access_by_class(us_rows: np.ndarray, is_us: np.ndarray, levels: np.ndarray,
+                    state_mandate: bool) -> np.ndarray:
+    """(6 x J) the chips each access class may buy: class = 2 x tier + licensed (``access_class``);
+    ``us_rows`` is the US rule's view (``legal_chips_by_class``: row 1 what anyone may get, row 2 also what
+    licensed buyers may); a US product also needs ``levels[j]`` at most its tier's ``tier_max_level``."""
+    ok = levels[None, :] <= tier_max_level(state_mandate)[:, None]  # (tiers x J)
+    let_in = ~is_us[None, :] | ok
+    return np.concatenate([us_rows[1:3] & let_in[t][None, :] for t in range(3)])
+
+
+def access_class(tier: np.ndarray, licensed: np.ndarray) -> np.ndarray:
+    """(n,) each developer's row of ``access_by_class``: 2 x its tier + whether it holds a US licence."""
+    return (2 * tier + np.asarray(licensed, dtype=bool)).astype(np.intp)
 
 
 def tighten_us(regime: str) -> str:

@@ -2,7 +2,7 @@
 
 The arrays are the developers' state. ``AIDeveloper`` agents (``model.core.developers``) are views that read
 their own row, so the UI and the DataCollector see agents while the quarterly decisions of the
-whole population are numpy operations (``ecosystem_pull``, ``access_class``, ``quarterly_demand``,
+whole population are numpy operations (``ecosystem_pull``, ``quarterly_demand``,
 ``install``). Names follow docs/ODD.md.
 
 Segments and their sources (SOURCES §D1; shares are ASSUMPTIONS documented in ODD.md):
@@ -207,6 +207,17 @@ def stratified_pick(rng: np.random.Generator, segment: np.ndarray, weight: np.nd
     return picked
 
 
+def largest_first(weight: np.ndarray, eligible: np.ndarray, share: float) -> np.ndarray:
+    """Pick eligible developers in order of ``weight`` (largest first, ties in index order) until they hold
+    ``share`` of the eligible ones' total, by the midpoint rule of ``stratified_pick``."""
+    picked = np.zeros(weight.shape[0], dtype=bool)
+    idx = np.flatnonzero(eligible)
+    idx = idx[np.argsort(-weight[idx], kind="stable")]
+    w = weight[idx]
+    picked[idx] = (np.cumsum(w) - 0.5 * w) < share * w.sum()
+    return picked
+
+
 def demand_factor(p, quarter: int) -> float:
     """China's AI-chip spending in ``quarter`` relative to 2026's (``demand_2026_usd``): it grows at
     ``demand_growth`` a year from 2025 on, and before 2025 it falls back at ``history_growth`` a year (the
@@ -242,11 +253,6 @@ def own_shares(by_eco: np.ndarray) -> np.ndarray:
     out_t = np.zeros(by_eco_t.shape)
     np.divide(by_eco_t, total, out=out_t, where=total > 0)
     return out_t.T
-
-
-def access_class(china_ok: np.ndarray, licensed: np.ndarray) -> np.ndarray:
-    """0 = no US chips, 1 = US chips exportable to anyone, 2 = also chips for licensed buyers."""
-    return np.where(china_ok, np.where(licensed, 2, 1), 0).astype(np.intp)
 
 
 def install(installed: np.ndarray, purchases: np.ndarray, depreciation: float) -> np.ndarray:

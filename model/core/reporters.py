@@ -162,7 +162,7 @@ def capability_gap_months(
 def china_best_chip(model: "ChipMarketModel") -> float:
     """Effective performance of the best chip China can make, or buy under US rules (licensed
     buyers included; Beijing's own import stance is a choice, not a capability)."""
-    allowed = model.allowed_by_class[2]  # what a licensed buyer may legally get from the US
+    allowed = model.us_legal_by_class[2]  # what a licensed buyer may legally get from the US
     cat = model.catalogue
     domestic_released = model.released & ~cat.is_us
     usable = allowed | domestic_released
@@ -180,7 +180,7 @@ def frontier_gap(model: "ChipMarketModel") -> float:
     force, or any released domestic chip) over the best released US chip's."""
     cat = model.catalogue
     us_released = model.released & cat.is_us
-    usable = model.allowed_by_class[2] | (model.released & ~cat.is_us)
+    usable = model.us_legal_by_class[2] | (model.released & ~cat.is_us)
     if not us_released.any() or not usable.any():
         return 0.0
     return float(cat.flop_h100e[usable].max() / cat.flop_h100e[us_released].max())

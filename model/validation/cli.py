@@ -1,5 +1,5 @@
-"""``chipstack validate [arthur|bass|replay|quarterly|forecast|claims|calibrate|all] [--out DIR] [--quick]``
-(INTERFACES §3).
+"""``chipstack validate [arthur|bass|replay|quarterly|decisions|forecast|claims|calibrate|all]
+[--out DIR] [--quick]`` (INTERFACES §3).
 
 Writes CSV tables and figures into ``outputs/validation/`` (or ``--out``), each file atomically;
 ``python -m model.validation ...`` is an alias. docs/VALIDATION.md reports what these write.
@@ -19,9 +19,9 @@ from model.sweep.errors import UsageError
 
 #: ``<repository root>/outputs/validation`` (this module imports nothing heavy: the CLI parser loads it).
 DEFAULT_OUT = OUTPUTS / "validation"
-CHOICES = ("arthur", "bass", "replay", "quarterly", "forecast", "claims", "calibrate", "all")
+CHOICES = ("arthur", "bass", "replay", "quarterly", "decisions", "forecast", "claims", "calibrate", "all")
 #: What ``all`` runs (``calibrate`` is slow and separate; ``forecast`` writes frozen files once).
-ALL = ("arthur", "bass", "replay", "quarterly", "claims")
+ALL = ("arthur", "bass", "replay", "quarterly", "decisions", "claims")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +133,18 @@ def _quarterly(out: Path, quick: bool) -> Iterator[str]:
     yield scored.drop(columns=["source", "comparison", "reason"]).round(3).to_string(index=False)
 
 
+def _decisions(out: Path, quick: bool) -> Iterator[str]:
+    from model.validation import decisions
+    from model.validation.replay import replay_spec
+
+    seeds = replay_spec()[2][:4] if quick else None
+    table, market = decisions.run(seeds=seeds, n_developers=200 if quick else None)
+    _write(table, out / "decisions.csv")
+    _write(market, out / "decisions_market.csv")
+    yield table.drop(columns=["source"]).to_string(index=False)
+    yield market.round(0).to_string(index=False)
+
+
 def _forecast(out: Path, quick: bool) -> Iterator[str]:
     """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see forecasts.py)."""
     from model.sweep.provenance import git_state
@@ -192,5 +204,5 @@ def _calibrate(out: Path, quick: bool) -> Iterator[str]:
 
 
 RUNNERS = {"arthur": _arthur, "bass": _bass, "replay": _replay, "quarterly": _quarterly,
-           "forecast": _forecast, "claims": _claims, "calibrate": _calibrate}
+           "decisions": _decisions, "forecast": _forecast, "claims": _claims, "calibrate": _calibrate}
 
