@@ -137,3 +137,16 @@ def test_approvals_go_to_the_largest_private_developers_first():
     assert picked.tolist() == [False, False, True, False, False]
     assert largest_first(weight, private, 1.0)[private].all()
     assert not largest_first(weight, private, 0.0).any()
+
+
+def test_the_ui_status_line_shows_beijing_s_decisions_and_reasons():
+    from model.ui.text import status_text
+
+    m = ChipMarketModel(rng=1, n_developers=50, china_decides=True, realize_reversals=False)
+    m.step()
+    assert "Beijing: decides: H200 held (new product, held at customs for review)" in status_text(m)
+    m.step()
+    assert "H200 approval (not matched: only when necessary)" in status_text(m)
+    stance = ChipMarketModel(rng=1, n_developers=50, china_import_policy="restrict")
+    stance.step()
+    assert "Beijing: restrict" in status_text(stance)

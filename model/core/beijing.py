@@ -167,6 +167,20 @@ class ChinaGovernment(mesa.Agent):
         name = self.model.catalogue.names[j]
         self.decisions.append((format_quarter(q), name, PRODUCT_LEVELS[level], reason))
 
+    def describe(self) -> str:
+        """Beijing's position in a few words (the UI's status line): its stance; when it decides, this
+        quarter's decisions with their reasons, else the US products it restricts now."""
+        if not self.model.p.china_decides:
+            return self.stance
+        now = format_quarter(self.model.quarter)
+        made = [f"{chip} {level} ({reason})" for q, chip, level, reason in self.decisions if q == now]
+        if made:
+            return "decides: " + "; ".join(made)
+        names, is_us = self.model.catalogue.names, self.model.catalogue.is_us
+        held = [f"{names[j]} {PRODUCT_LEVELS[self.levels[j]]}"
+                for j in np.flatnonzero(is_us & self.offered_before & (self.levels >= APPROVAL))]
+        return "decides: " + (", ".join(held) if held else "no US product restricted")
+
     def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray,
                  drawn: np.ndarray) -> np.ndarray:
         """Which developers Beijing approves: with ``china_decides`` the largest private developers, in

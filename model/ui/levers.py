@@ -169,6 +169,9 @@ LEVERS: tuple[Lever, ...] = (
     Lever("Beijing", "china_import_policy", "stance on US chips", does_text=(
         "Beijing's guidance on buying US chips: open, discourage, restrict (state buyers domestic only, "
         "a share of private buyers approved), ban")),
+    Lever("Beijing", "china_decides", "Beijing decides product by product (its rule, not the stance)"),
+    Lever("Beijing", "china_review_quarters", "quarters Beijing reviews before each step", "allowed"),
+    Lever("Beijing", "china_match_ratio", "domestic chip's performance that counts as a match", "allowed"),
     Lever("Beijing", "china_approval_share", "private developers approved under 'restrict'", "allowed"),
     Lever("Beijing", "china_import_cap_units", "import cap on US AI chips"),
     Lever("Beijing", "domestic_pairing_ratio", "pairing quota: domestic per imported compute"),

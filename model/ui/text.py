@@ -31,10 +31,10 @@ def status_text(model: ChipMarketModel) -> str:
     """One line: the quarter the state belongs to, regimes in force, headline numbers (A, B and
     A − B in compare mode)."""
     twin = getattr(model, "twin", None)
-    regime, stance = model.us_government.regime, model.china_government.stance
+    regime, stance = model.us_government.regime, model.china_government.describe()
     if twin is not None:
         regime = f"A {regime} / B {twin.us_government.regime}"
-        stance = f"A {stance} / B {twin.china_government.stance}"
+        stance = f"A {stance} / B {twin.china_government.describe()}"
     head = f"Quarter: {clock_text(model)}"
     if model.steps == 0:
         return (f"{head} (initial state) · Step: 0 · US regime: {regime} · Beijing: {stance} · "
