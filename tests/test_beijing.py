@@ -79,10 +79,11 @@ def test_a_blocked_or_held_product_sells_nothing_and_approval_goes_to_approved_b
     # in 2026Q2 only approved private developers (the largest) bought US chips
     classes, table = m.developers.access_classes, m.allowed_by_class
     us_buyers = table[classes][:, cat.is_us].any(axis=1)
-    approved = m.china_government.approved(m.developers.base_demand, m.developers.state_affiliated,
-                                           m.developers.china_approved)
+    dev = m.developers
+    approved = m.china_government.approved(dev.base_demand, dev.state_affiliated, dev.licensed,
+                                           dev.china_approved)
     assert us_buyers.any() and not (us_buyers & ~approved).any()
-    assert not (approved & m.developers.state_affiliated).any()
+    assert not (approved & dev.state_affiliated).any() and not (approved & ~dev.licensed).any()
 
 
 def test_levels_never_fall_except_a_hold_ending_in_approval(replays):

@@ -167,6 +167,11 @@ class ChinaGovernment(mesa.Agent):
         name = self.model.catalogue.names[j]
         self.decisions.append((format_quarter(q), name, PRODUCT_LEVELS[level], reason))
 
+    def stops(self) -> np.ndarray:
+        """(J,) products Beijing guides buyers away from or blocks at customs (a maker's China orders for
+        them stop)."""
+        return (self.levels == GUIDED) | (self.levels == BLOCKED)
+
     def describe(self) -> str:
         """Beijing's position in a few words (the UI's status line): its stance; when it decides, this
         quarter's decisions with their reasons, else the US products it restricts now."""
@@ -181,16 +186,17 @@ class ChinaGovernment(mesa.Agent):
                 for j in np.flatnonzero(is_us & self.offered_before & (self.levels >= APPROVAL))]
         return "decides: " + (", ".join(held) if held else "no US product restricted")
 
-    def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray,
+    def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray, licensed: np.ndarray,
                  drawn: np.ndarray) -> np.ndarray:
-        """Which developers Beijing approves: with ``china_decides`` the largest private developers, in
-        order of budget, until they hold ``china_approval_share`` of private demand (ByteDance, Alibaba and
-        Tencent first, Jan 28 2026); otherwise those drawn at the start (``drawn``)."""
+        """Which developers Beijing approves: with ``china_decides`` the largest private developers holding a
+        US licence, in order of budget, until they hold ``china_approval_share`` of those developers' demand
+        (ByteDance, Alibaba and Tencent first, Jan 28 2026: firms that had ordered licensed chips);
+        otherwise those drawn at the start (``drawn``)."""
         if not self.model.p.china_decides:
             return drawn
-        return self._kept(("approved", base_demand.tobytes(), state_affiliated.tobytes()),
-                          lambda: largest_first(base_demand, ~state_affiliated,
-                                                self.model.p.china_approval_share))
+        eligible = ~state_affiliated & licensed
+        return self._kept(("approved", base_demand.tobytes(), eligible.tobytes()),
+                          lambda: largest_first(base_demand, eligible, self.model.p.china_approval_share))
 
     @property
     def guidance_on(self) -> bool:

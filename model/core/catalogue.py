@@ -117,6 +117,8 @@ class Maker:
     history_share: float = 0.0  # US makers: share of the US stack's purchases in China before 2026
     hbm_stacks_per_chip: float = 0.0  # domestic makers: HBM stacks each chip needs (HBM-bound output)
     hbm_source: str = ""
+    gross_margin: float = 0.0  # US makers: share of a chip's list price above its unit cost (ODD 7.5)
+    margin_source: str = ""
 
     @property
     def is_domestic(self) -> bool:
@@ -171,6 +173,9 @@ MAKERS: tuple[Maker, ...] = (
             "TSMC 4N from 2026Q2 against >2M Chinese orders (§B5, M); China <= 50% of US volume (§B4, H)."),
         revenue_2026_usd=0.0, revenue_source="US firm: no R&D channel in the model",
         history_share=0.93,
+        gross_margin=0.75, margin_source=(
+            "GAAP gross margin 75.0% in fiscal 2025 (Nvidia 10-K, Feb 2025, H); one margin for all its "
+            "products (ASSUMPTION: China parts were likely lower)"),
     ),
     Maker(
         "AMD", "US", ROCM, colour="#81c784", capacity=None,
@@ -178,6 +183,9 @@ MAKERS: tuple[Maker, ...] = (
             "China supply per product decided by the maker, as Nvidia (§B4 H: MI308/MI325X eligible)."),
         revenue_2026_usd=0.0, revenue_source="US firm: no R&D channel in the model",
         history_share=0.07,
+        gross_margin=0.49, margin_source=(
+            "GAAP gross margin 49% in 2024 (AMD 10-K, Feb 2025, H); one margin for all its products "
+            "(ASSUMPTION: its data-centre GPUs were likely higher)"),
     ),
     Maker(
         "Huawei", "CN", DOMESTIC, colour="#c62828",

@@ -202,7 +202,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         """The market in China this quarter: what is on sale and to whom (the US rule), at what cost to
         buyers (levy pass-through, Beijing's subsidy and pairing quota), with which supply groups."""
         cat = self.catalogue
-        to_anyone, to_licensed = self.us_government.exportable()
+        to_anyone, to_licensed = self.us_government.deliverable()
         sale = self.on_sale(to_licensed)
         self.sellable_now = sale & cat.is_us & (to_anyone | to_licensed)
         self.us_legal_by_class = legal_chips_by_class(sale, cat.is_us, to_anyone, to_licensed)
@@ -306,7 +306,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
                ((self.supply.stock > 0) & (when >= cat.end_of_production)).tobytes())
         if key == self._sellable[0]:
             return self._sellable[1]
-        to_anyone, to_licensed = self.us_government.exportable()
+        to_anyone, to_licensed = self.us_government.deliverable(when)
         offered = on_sale(when, cat, self.release, self.release <= when, self.supply.stock, to_licensed)
         may = cat.is_us & (to_anyone | to_licensed) & (when < cat.end_of_production) & offered
         cap = np.full(len(cat.names), np.inf)

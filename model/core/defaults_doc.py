@@ -159,12 +159,13 @@ def tables() -> str:
         "",
         "| maker | stack | reference revenue 2026 (USD) | capacity (source) | revenue (source) "
         "| US makers: share of the US stack's purchases before 2026 | 2025 output in China (source) "
-        "| HBM stacks per chip (source) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| HBM stacks per chip (source) | US makers: gross margin (source) |",
+        "|---|---|---|---|---|---|---|---|---|",
         *(f"| {m.name} | {m.stack} | {_number(m.revenue_2026_usd)} | {_cell(m.capacity_source)} | "
           f"{_cell(m.revenue_source)} | {_number(m.history_share) if not m.is_domestic else '—'} | "
           f"{_output_2025(m)} | "
-          f"{_number(m.hbm_stacks_per_chip)}{' (' + _cell(m.hbm_source) + ')' if m.hbm_source else ''} |"
+          f"{_number(m.hbm_stacks_per_chip)}{' (' + _cell(m.hbm_source) + ')' if m.hbm_source else ''} | "
+          f"{_number(m.gross_margin) + ' (' + _cell(m.margin_source) + ')' if m.margin_source else '—'} |"
           for m in MAKERS),
         "",
         f"### Chips (`CHIPS` in `model/core/catalogue.py`, {len(CHIPS)} products)",

@@ -73,7 +73,7 @@ class Developers(DeveloperArrays):
         pull = ecosystem_pull(own, peer, self.taste, china.pressure(self.state_affiliated),
                               ChoiceWeights.of(p))
         self.licensed = us.apply_licences(self.licensed_by_share, self.base_demand)
-        approved = china.approved(self.base_demand, self.state_affiliated, self.china_approved)
+        approved = china.approved(self.base_demand, self.state_affiliated, self.licensed, self.china_approved)
         classes = china.access_classes(self.state_affiliated, approved, self.licensed)
         demand = self.budgets(model)
         frontier = self.frontier_budget(model, demand, classes, offer)

@@ -15,6 +15,7 @@ import mesa
 import numpy as np
 
 from model.core import fixedmath as fm
+from model.core.catalogue import NEVER
 from model.core.policy import (
     US_REGIMES,
     ExportRule,
@@ -70,12 +71,16 @@ class USGovernment(mesa.Agent):
         self.tpp_cap = float(p.export_tpp_cap) if cap is None else cap
         self.reversals = 0
         self._exportable = (None, None)  # (quarter, rule) and its exportable()
+        #: (J,) the quarter each product became licensable to China under the rules in force since (its
+        #: licences applied for then; NEVER while it is not licensable)
+        self.licensable_since = np.full(len(model.catalogue.names), NEVER)
 
     def step(self) -> None:
         self.apply_schedule()
         if self.model.p.us_adaptive and self.model.quarter % 4 == 0:
             self.track_domestic_frontier()
         self.maybe_reverse()
+        self.track_licences()
 
     def apply_schedule(self) -> None:
         value = scheduled_value(self.schedule, self.model.quarter)
@@ -106,6 +111,27 @@ class USGovernment(mesa.Agent):
                 a.setflags(write=False)
             self._exportable = (key, arrays)
         return self._exportable[1]
+
+    def track_licences(self) -> None:
+        """A product the rule in force makes licensable to China enters the licence pipeline in the quarter
+        it becomes so (application, inter-agency review, a US lab test of each shipment), and leaves it
+        when the rule stops licensing it."""
+        _, to_licensed = self.exportable()
+        self.licensable_since = np.where(to_licensed, np.minimum(self.licensable_since, self.model.quarter),
+                                         NEVER)
+
+    def deliverable(self, quarter: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(to_anyone, to_licensed) that can reach Chinese buyers at ``quarter`` (default: now): what the
+        rule exports, less licensed products still in the pipeline, ``us_licence_lead_quarters`` from the
+        quarter they became licensable (0: at once)."""
+        to_anyone, to_licensed = self.exportable()
+        lead = self.model.p.us_licence_lead_quarters
+        if lead == 0:
+            return to_anyone, to_licensed
+        when = self.model.quarter if quarter is None else quarter
+        ready = to_licensed & (when - self.licensable_since >= lead)
+        ready.setflags(write=False)
+        return to_anyone, ready
 
     def levy(self) -> np.ndarray:
         """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China

@@ -139,6 +139,12 @@ class USChipmaker(Chipmaker):
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
                                                                     "china_part": H20_ERA_CAPS}
         self.in_design: dict[str, tuple[int, tuple[float, float], int]] = {}  # track -> (slot, caps, release)
+        n = int(self.products.sum())
+        #: per product (its rows), its China line: running (made for China), halted (stopped while it ran,
+        #: restarts at ``restart_at``), or idle (never run: launched when it may be sold)
+        self.running = table.stock[self.rows] > 0  # a China stock at the start was made for China
+        self.halted = np.zeros(n, dtype=bool)
+        self.restart_at = np.full(n, NEVER)
 
     def step(self) -> None:
         self.design_to_rule()
@@ -243,12 +249,52 @@ class USChipmaker(Chipmaker):
     def plan_china_production(self) -> None:
         """Next quarter's China production: expected orders it may ship (at most the volume cap) minus
         the stock it will still hold, within its limit, times the chance the rule holds; nothing for
-        products it may not sell to China or will no longer make."""
+        products it may not sell to China or will no longer make, and (``makers_weigh_margin``) nothing
+        for a line that does not pay or is halted (``run_lines``)."""
         t, r, m = self.table, self.rows, self.model
         may_sell, sellable_max = m.china_sellable()
+        make = may_sell[r]
+        if m.p.makers_weigh_margin:  # the rule's permission, not the licence pipeline, keeps a line going
+            to_anyone, to_licensed = m.us_government.exportable()
+            permitted = (to_anyone | to_licensed)[r] & (m.quarter + 1 < m.catalogue.end_of_production[r])
+            make = make & self.run_lines(permitted & self.worth_making())
         t.production[r] = supply.plan_production(t.expected_orders[r], t.stock[r], sellable_max[r],
-                                                 t.limit[r],
-                                                 may_sell[r], 1.0 - m.p.us_reversal_prob)
+                                                 t.limit[r], make, 1.0 - m.p.us_reversal_prob)
+
+    def worth_making(self) -> np.ndarray:
+        """(its products) whether a unit made now for China pays: (1 - risk) x margin >= risk x cost, with
+        cost = list price x (1 - its gross margin), margin = its China price x (1 - the US levy) - cost
+        (the levy falls on it unless scarcity lets it pass some on), and risk the chance the unit cannot be
+        sold: the US tightens (``us_reversal_prob``) or Beijing guides buyers away or blocks it (then 1:
+        Nvidia halted the H20 line after Beijing's guidance, Aug 2025, §B3)."""
+        m, r = self.model, self.rows
+        cost = m.catalogue.price_usd[r] * (1.0 - self.spec.gross_margin)
+        margin = m.china_price[r] * (1.0 - m.us_government.levy()[r]) - cost
+        stops = m.china_government.stops()[r]
+        risk = np.where(stops, 1.0, m.p.us_reversal_prob)
+        return (1.0 - risk) * margin >= risk * cost
+
+    def run_lines(self, ok: np.ndarray) -> np.ndarray:
+        """(its products) which China lines run this quarter, given ``ok`` (it may sell the product and it
+        pays): a running line that is not ok halts (``release_stock``); a halted line restarts
+        ``maker_restart_quarters`` after it is ok again (new wafer starts and packaging; a lapse resets the
+        clock); an idle line launches when ok."""
+        q, wait = self.model.quarter, self.model.p.maker_restart_quarters
+        halting = self.running & ~ok
+        self.halted |= halting
+        self.release_stock(halting)
+        self.restart_at = np.where(self.halted & ok, np.minimum(self.restart_at, q + wait), NEVER)
+        restart = self.halted & (q >= self.restart_at)
+        self.halted &= ~restart
+        self.running = ok & ~self.halted
+        return self.running
+
+    def release_stock(self, halting: np.ndarray) -> None:
+        """A halted line's China stock of a product that is not a China part goes to other markets (the
+        H200 sells to US buyers; Nvidia took a charge on H200 inventory as China demand fell, Aug 2026
+        10-Q, H); a China part's stock has no other market and stays (the H20 after Apr 2025)."""
+        t, r, cat = self.table, self.rows, self.model.catalogue
+        t.stock[r] = np.where(halting & ~cat.china_part[r], 0.0, t.stock[r])
 
     def price_by_scarcity(self) -> None:
         """Share of the US levy passed on: ``revenue_passthrough`` x last quarter's scarcity."""

@@ -101,6 +101,14 @@ PARAMS: tuple[Param, ...] = (
           "period: reading the cap as per year is an ASSUMPTION (per quarter would be 4x looser); the 1M "
           "total is not modelled. Default off (a scenario lever)",
           low=0.0, high=1e9, allow_off=True),
+    Param("us_licence_lead_quarters", 0, "int", "quarters",
+          "quarters from a product becoming licensable to China under the rule in force to the first "
+          "licensed delivery (application, inter-agency review, a US lab test of each shipment); 0: at once",
+          "ASSUMPTION (range 1-3): statutory limit 90 days (15 CFR 750.4, H); Commerce reviews averaged 50 "
+          "days (GAO-01-528, H); 120-180+ days through 2025, China-destined advanced technology slowest "
+          "(lenzo.ai, Feb 2026, L); the Jan 2026 rule adds a US third-party lab test of every shipment "
+          "(§C3 H)",
+          low=0, high=12),
     Param("us_licence_schedule", "", "count_schedule", "-",
           "dated number of Chinese customers holding a US licence (e.g. '2026Q1:3,2026Q2:10'); the "
           "largest developers hold them. Empty: approved_customer_share applies",
@@ -162,6 +170,17 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0.2-0.9): the H20 episode, where Nvidia stopped China production within "
           "a quarter of the Apr 2025 licence requirement and wrote down $4.5B (§B3, H)",
           low=0.01, high=1.0, sweep_range=(0.2, 0.9)),
+    Param("makers_weigh_margin", False, "bool", "-",
+          "US makers make a product for China only while a unit pays, net of the US levy and of the risk "
+          "that it cannot be sold (a US reversal, or Beijing guiding buyers away or blocking it), halt a "
+          "line that stops paying and restart it maker_restart_quarters later (ODD 7.5)",
+          "Nvidia halted H20 production after Beijing's Aug 2025 guidance (§B3 M/H) and took a charge on "
+          "H200 inventory as demand fell, saying it could not pass on the 25% tariff (10-Q, Aug 2026, H); "
+          "gross margins per maker in the catalogue"),
+    Param("maker_restart_quarters", 2, "int", "quarters",
+          "with makers_weigh_margin: quarters from a halted China line paying again to its restart",
+          "ASSUMPTION 2 (range 1-4): new wafer starts at TSMC and CoWoS packaging take ~3-6 months",
+          low=0, high=12),
     Param("design_to_rule", True, "bool", "-",
           "whether US makers design China parts to the US rule in force (ODD 7.5, design_to_rule): under "
           "'threshold' and 'h20', a part just under the caps design_lead_quarters after the caps change, or "
