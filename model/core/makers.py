@@ -21,8 +21,9 @@ import numpy as np
 
 from model.core import fixedmath as fm
 from model.core import supply
-from model.core.catalogue import ECOSYSTEMS, NEVER, ROADMAP_FROM, CatalogueArrays
-from model.core.policy import DESIGN_TRACKS, H20_ERA_CAPS, design_caps
+from model.core.catalogue import ECOSYSTEMS, NEVER, CatalogueArrays
+from model.core.design import RuleDesigner
+from model.core.policy import H20_ERA_CAPS
 from model.core.population import demand_factor
 from model.core.quarters import parse_quarter, years_since_2026
 
@@ -124,7 +125,7 @@ class Chipmaker(mesa.Agent):
         return None
 
 
-class USChipmaker(Chipmaker):
+class USChipmaker(RuleDesigner, Chipmaker):
     """A US maker: decides each product's China supply and its price (ODD §7.5)."""
 
     def __init__(self, model: ChipMarketModel, index: int, table: ChinaSupply):
@@ -152,81 +153,6 @@ class USChipmaker(Chipmaker):
         self.expect_orders()
         self.plan_china_production()
         self.price_by_scarcity()
-
-    def design_to_rule(self) -> None:
-        """From 2026 (earlier China parts are the catalogue's), for each set of caps the rule in force has
-        (``policy.design_caps``: under 'threshold' a licensed product and a China part, under 'h20' a China
-        part), ``design_track``. Off with ``design_to_rule`` = false."""
-        m = self.model
-        if not m.p.design_to_rule or m.quarter < ROADMAP_FROM:
-            return
-        caps = design_caps(m.us_government.rule)
-        to_anyone, to_licensed = m.us_government.exportable()
-        sale = m.on_sale(to_licensed)  # once for both tracks: what is on sale this quarter
-        for track in DESIGN_TRACKS:
-            self.design_track(track, caps.get(track), sale)
-
-    def design_track(self, track: str, caps: tuple[float, float] | None, sale: np.ndarray) -> None:
-        """When ``caps`` differ from those its last part on this track answered, or its best part China may
-        buy on this track falls behind the best domestic chip on sale, it designs a part just under the caps
-        (``supply.part_under_caps``, cut from its newest chip) if that part beats its best one, released
-        ``design_lead_quarters`` later. A design whose caps change before release is dropped, its caps
-        count as unanswered, and the new caps (if any) are answered."""
-        m, p = self.model, self.model.p
-        if track in self.in_design:
-            slot, aimed, ready = self.in_design[track]
-            if m.quarter >= ready:
-                del self.in_design[track]  # released
-            elif caps == aimed:
-                return
-            else:
-                del self.in_design[track]
-                self.designed_for[track] = None  # no part answers the caps it aimed at (again if back)
-                m.place_design(slot, None, -1, NEVER)
-        slot = self.free_slot()
-        if caps is None or slot < 0:
-            return
-        best = self.best_china_perf(track, sale)
-        if caps == self.designed_for[track] and best >= self.best_domestic_perf(sale):
-            return
-        self.designed_for[track] = caps
-        parent = self.parent_chip()
-        if parent < 0:
-            return
-        part = supply.part_under_caps(caps, p.design_margin, *(float(a[parent]) for a in (
-            m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs, m.catalogue.price_usd, m.catalogue.perf_paper)))
-        if part[2] <= best:
-            return
-        ready = m.quarter + p.design_lead_quarters
-        m.place_design(slot, part, parent, ready, china_part=track == "china_part")
-        self.in_design[track] = (slot, caps, ready)
-
-    def best_china_perf(self, track: str, sale: np.ndarray) -> float:
-        """Performance index of its best part on sale (``sale``) that China may buy on ``track`` (0:
-        none): any part the rule lets a licensed buyer take ('licensed'), or one any buyer may take
-        ('china_part')."""
-        to_anyone, to_licensed = self.model.us_government.exportable()
-        allowed = to_anyone | to_licensed if track == "licensed" else to_anyone
-        ok = self.products & sale & allowed
-        return float(self.model.perf[ok].max()) if ok.any() else 0.0
-
-    def best_domestic_perf(self, sale: np.ndarray) -> float:
-        """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
-        m = self.model
-        ok = sale & ~m.catalogue.is_us
-        return float(m.perf[ok].max()) if ok.any() else 0.0
-
-    def free_slot(self) -> int:
-        """Its first empty design slot (a generated column never released), or -1 when all are used."""
-        m = self.model
-        empty = np.flatnonzero(self.products & m.catalogue.generated & (m.release == NEVER))
-        return int(empty[0]) if empty.size else -1
-
-    def parent_chip(self) -> int:
-        """Its newest released chip that is not a China part (a designed part is cut from it), or -1."""
-        m, cat = self.model, self.model.catalogue
-        parents = np.flatnonzero(self.products & m.released & ~cat.china_part & ~cat.generated)
-        return int(parents[np.argmax(m.release[parents])]) if parents.size else -1
 
     def receive_production(self) -> None:
         """Last quarter's China production joins the China stock; a product whose production ends this
