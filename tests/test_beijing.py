@@ -1,5 +1,5 @@
-"""Beijing as a deciding agent (ODD 7.2, ``china_decides``): its ladder product by product, its approvals,
-and that a stance (the override) still sets one level for every US product."""
+"""Beijing as a deciding agent (ODD 7.1b, ``china_import_policy = "decides"``): its ladder product by
+product, its approvals, and that a stance (the override) still sets one level for every US product."""
 
 import numpy as np
 import pytest
@@ -23,7 +23,7 @@ SEEDS = (1, 2, 3, 4, 5)
 def replay(seed: int, **overrides) -> ChipMarketModel:
     """The history replay (2022Q4-2026Q2) with Beijing deciding instead of its dated schedule."""
     params, steps, _ = replay_spec(REPLAY_EXPERIMENT)
-    params = {**params, "n_developers": 300, "china_decides": True, "china_policy_schedule": "",
+    params = {**params, "n_developers": 300, "china_import_policy": "decides", "china_policy_schedule": "",
               **overrides}
     m = ChipMarketModel(rng=seed, **params)
     m.levels_by_quarter = {}
@@ -111,7 +111,7 @@ def test_a_longer_review_delays_every_step():
 def test_a_forward_run_starts_from_beijing_s_record():
     """A run from 2026Q1 starts with Beijing's own rule run over 2022Q4-2025Q4: the China parts matched by
     the Ascend 910C already blocked, so the licensed H200 is held for review, then needs approval."""
-    m = ChipMarketModel(rng=1, n_developers=100, china_decides=True, realize_reversals=False)
+    m = ChipMarketModel(rng=1, n_developers=100, china_import_policy="decides", realize_reversals=False)
     names = m.catalogue.names
     assert m.china_government.levels[names.index("H20")] == BLOCKED
     m.step()
@@ -143,7 +143,7 @@ def test_approvals_go_to_the_largest_private_developers_first():
 def test_the_ui_status_line_shows_beijing_s_decisions_and_reasons():
     from model.ui.text import status_text
 
-    m = ChipMarketModel(rng=1, n_developers=50, china_decides=True, realize_reversals=False)
+    m = ChipMarketModel(rng=1, n_developers=50, china_import_policy="decides", realize_reversals=False)
     m.step()
     assert "Beijing: decides: H200 held (new product, held at customs for review)" in status_text(m)
     m.step()

@@ -6,8 +6,8 @@ import pytest
 
 from model import ChipMarketModel
 
-FORWARD = dict(realize_reversals=False, n_developers=200, china_decides=True, us_licence_lead_quarters=2,
-               makers_weigh_margin=True)
+FORWARD = dict(realize_reversals=False, n_developers=200, china_import_policy="decides",
+               us_licence_lead_quarters=2, makers_weigh_margin=True)
 
 
 def run(seed=1, steps=20, **overrides):
@@ -27,7 +27,7 @@ def units(m, chip=None, maker=None) -> float:
 
 @pytest.mark.parametrize("lead", [0, 1, 2, 3])
 def test_a_licensed_product_reaches_china_lead_quarters_after_it_becomes_licensable(lead):
-    m = ChipMarketModel(rng=1, **{**FORWARD, "china_decides": False, "china_import_policy": "open",
+    m = ChipMarketModel(rng=1, **{**FORWARD, "china_import_policy": "open",
                                   "us_licence_lead_quarters": lead})
     h200 = m.catalogue.names.index("H200")
     first = None

@@ -386,7 +386,7 @@ def test_page_renders_steps_and_resets_in_process():
     rc, status, click, choose = _render_page()
     assert "Step: 0" in status()
     assert len(rc.find(v.Btn, children=["Reset"]).widgets) == 1
-    for label in ("Preset", "US · export regime", "Beijing · stance on US chips"):
+    for label in ("Preset", "US · export regime", "Beijing · policy on US chips"):
         rc.find(v.Select, label=label).assert_single()
     click("Step")
     click("Step")

@@ -335,7 +335,7 @@ def test_ui_end_to_end(browser_page):
     # "Open market": US share bought legally > 0; time the redraw of each step (single mode)
     choose(page, "Preset", "Open market")
     expect_select(page, "US · export regime", "open")
-    expect_select(page, "Beijing · stance on US chips", "open")
+    expect_select(page, "Beijing · policy on US chips", "open")
     reset(page, "US regime: open", "Beijing: open")
     time_steps(page, 1, 10, "single")
     assert us_share_legal(page) > 0.0

@@ -11,16 +11,16 @@ import pandas as pd
 
 from model.core.catalogue import DOMESTIC_LEADER
 from model.core.parameters import PARAMS_BY_NAME
-from model.core.policy import CHINA_STANCES, US_REGIMES
+from model.core.policy import CHINA_POLICIES, US_REGIMES
 from model.core.reporters import REPORTERS_BY_NAME
 
 #: The headline's lead reporter (issue 26: the legal-channel share), the default outcome of ``robust`` and
 #: ``discover``.
 HEADLINE_REPORTER = "us_share_legal"
-ORDERS = {"export_regime": tuple(US_REGIMES), "china_import_policy": tuple(CHINA_STANCES)}
+ORDERS = {"export_regime": tuple(US_REGIMES), "china_import_policy": tuple(CHINA_POLICIES)}
 NICE_NAMES = {
     "export_regime": "US export regime",
-    "china_import_policy": "Beijing's stance on US chips",
+    "china_import_policy": "Beijing's policy on US chips",
     "huawei_capacity_2026": f"{DOMESTIC_LEADER} 2026 capacity",
 }
 

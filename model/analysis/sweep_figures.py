@@ -110,7 +110,7 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
                     color="white" if frac < 0.2 or frac > 0.8 else "black")
         ax.set_xticks(range(len(stances)), stances)
         ax.set_yticks(range(len(regimes)), regimes)
-        ax.set_xlabel("Beijing's stance on US chips")
+        ax.set_xlabel("Beijing's policy on US chips")
         ax.set_ylabel("US export regime")
         if panel is not None:
             ax.set_title(f"{param_label(panel)} = {fmt_value(pv)}", fontsize=10)

@@ -1,10 +1,10 @@
 """Beijing as a Mesa agent: what it lets in of each US product, whom it approves, and its other instruments.
 
-ODD §7.2. With ``china_decides`` it decides each US product's level by its rule (``ChinaGovernment.decide``);
-otherwise its stance (``china_import_policy``, its dated schedule, ``china_adaptive``) sets every US product's
-level. Its other instruments: guidance and the state mandate on state-affiliated developers, the domestic
-subsidy, the pairing quota and the import cap. Pure parts in ``model.core.policy``; sources in
-docs/SOURCES.md §C2-§C3 via ``model.core.parameters``.
+ODD §7.1-7.1b. With ``china_import_policy = "decides"`` it decides each US product's level by its rule
+(``ChinaGovernment.decide``); under a stance (``china_import_policy``, its dated schedule,
+``china_adaptive``) the stance sets every US product's level. Its other instruments: guidance and the
+state mandate on state-affiliated developers, the domestic subsidy, the pairing quota and the import cap.
+Pure parts in ``model.core.policy``; sources in docs/SOURCES.md §C2-§C3 via ``model.core.parameters``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from model.core.policy import (
     APPROVAL,
     BLOCKED,
     CHINA_STANCES,
+    DECIDES,
     DISCOURAGED,
     GUIDED,
     HELD,
@@ -55,13 +56,13 @@ class ChinaGovernment(mesa.Agent):
     its other instruments: guidance and the state mandate (``pressure``), the domestic subsidy and pairing
     quota (``buyer_cost``) and the import cap (ODD §7.2).
 
-    With ``china_decides`` it decides each product's level by its rule (``decide``); otherwise its stance
+    With the policy ``decides`` it decides each product's level by its rule (``decide``); otherwise its stance
     (``china_import_policy``, its dated schedule, ``china_adaptive``) sets every US product's level."""
 
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         p = model.p
-        self.schedule = parse_schedule(p.china_policy_schedule, CHINA_STANCES)
+        self.schedule = parse_schedule(p.china_policy_schedule, CHINA_STANCES)  # dated stances only
         self.stance = in_force_at(self.schedule, model.start, p.china_import_policy)
         self.domestic_coverage = 0.0
         n_chips = len(model.catalogue.names)
@@ -71,17 +72,22 @@ class ChinaGovernment(mesa.Agent):
         self.offered_before = np.zeros(n_chips, dtype=bool)  # (J,) the US rule let it in before
         self.decisions: list[tuple[str, str, str, str]] = []  # (quarter, chip, level, reason)
         self._memo: dict[str, tuple] = {}  # rule name -> (key, value) of _kept
-        if p.china_decides:
+        if self.deciding:
             self.warm_start()
 
     def step(self) -> None:
-        if self.model.p.china_decides:
+        self.apply_schedule()
+        if self.deciding:
             self.decide()
             return
-        self.apply_schedule()
         if self.model.p.china_adaptive:
             self.tighten_as_supply_grows()
         self.levels[:] = STANCE_LEVEL[self.stance]
+
+    @property
+    def deciding(self) -> bool:
+        """Whether Beijing decides product by product (the policy ``decides``), not holding a stance."""
+        return self.stance == DECIDES
 
     def apply_schedule(self) -> None:
         value = scheduled_value(self.schedule, self.model.quarter)
@@ -95,10 +101,10 @@ class ChinaGovernment(mesa.Agent):
         if nxt != self.stance and self.domestic_coverage >= ADAPTIVE_THRESHOLDS[nxt]:
             self.stance = nxt
 
-    # --- Beijing decides (china_decides) ---------------------------------------------------------
+    # --- Beijing decides (the policy "decides") ------------------------------------------------------
     def decide(self) -> None:
         """Each quarter, for every US product offered in China under the US rule in force (ODD 7.2,
-        ``china_decides``); k = ``china_review_quarters`` (the 2023 Micron review: ~7 weeks from opening
+        policy ``decides``); k = ``china_review_quarters`` (the 2023 Micron review: ~7 weeks from opening
         to a ban):
 
         * a product is **matched** when the best domestic chip on sale gives at least
@@ -175,7 +181,7 @@ class ChinaGovernment(mesa.Agent):
     def describe(self) -> str:
         """Beijing's position in a few words (the UI's status line): its stance; when it decides, this
         quarter's decisions with their reasons, else the US products it restricts now."""
-        if not self.model.p.china_decides:
+        if not self.deciding:
             return self.stance
         now = format_quarter(self.model.quarter)
         made = [f"{chip} {level} ({reason})" for q, chip, level, reason in self.decisions if q == now]
@@ -188,11 +194,11 @@ class ChinaGovernment(mesa.Agent):
 
     def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray, licensed: np.ndarray,
                  drawn: np.ndarray) -> np.ndarray:
-        """Which developers Beijing approves: with ``china_decides`` the largest private developers holding a
+        """Which developers Beijing approves: when it decides, the largest private developers holding a
         US licence, in order of budget, until they hold ``china_approval_share`` of those developers' demand
         (ByteDance, Alibaba and Tencent first, Jan 28 2026: firms that had ordered licensed chips);
         otherwise those drawn at the start (``drawn``)."""
-        if not self.model.p.china_decides:
+        if not self.deciding:
             return drawn
         eligible = ~state_affiliated & licensed
         return self._kept(("approved", base_demand.tobytes(), eligible.tobytes()),

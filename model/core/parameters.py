@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
 
 from model.core.catalogue import MAKERS, TREND_DOUBLING_YEARS, Maker
-from model.core.policy import CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
+from model.core.policy import CHINA_POLICIES, CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
 from model.core.quarters import parse_quarter
 
 
@@ -225,10 +225,16 @@ PARAMS: tuple[Param, ...] = (
           low=0.5, high=20.0, sweep_range=(3.0, 6.0)),
     # --- Chinese government -------------------------------------------------------------------
     Param("china_import_policy", "restrict", "choice", "-",
-          "Beijing's stance on buying US chips",
-          "Jan 2026: customs told the H200 is not permitted; purchases only when 'necessary' "
-          "(Reuters/Nikkei, §C2, M)",
-          choices=CHINA_STANCES),
+          "Beijing's policy on US chips: a stance it holds for every US product (open, discourage, restrict, "
+          "ban), or 'decides': a level for each US product by its rule (ODD 7.1b: products a domestic chip "
+          "matches are reviewed, guided, then blocked at customs; once it acts, new products are held for "
+          "review and those no domestic chip matches need its approval, given to the largest licensed "
+          "private developers first)",
+          "restrict: Jan 2026, customs told the H200 is not permitted; purchases only when 'necessary' "
+          "(Reuters/Nikkei, §C2, M). decides: the rule's form from Beijing's stated criterion ('domestic "
+          "chips match the H20/6000D', Sep 2025, §C2 H) and its 2025-26 ladder (§C2-C3 H); its two numbers "
+          "set a priori, not fitted",
+          choices=CHINA_POLICIES),
     Param("china_approval_share", 0.25, "float", "share of demand per segment",
           "under 'restrict': share of each segment's demand held by developers Beijing lets buy US chips "
           "(picked at random within each segment; state-affiliated developers may not buy them whatever "
@@ -277,23 +283,14 @@ PARAMS: tuple[Param, ...] = (
     Param("china_adaptive", False, "bool", "-",
           "Beijing tightens its stance one level when domestic supply covers 30% / 50% / 80% of demand",
           "ASSUMPTION thresholds; reported localisation target 55% by 2027 (Bernstein, §C2, L)"),
-    Param("china_decides", False, "bool", "-",
-          "Beijing decides what it lets in of each US product by its rule (ODD 7.2, ChinaGovernment.decide): "
-          "products a domestic chip matches are reviewed, guided, then blocked at customs; once it acts, "
-          "products no domestic chip matches need its approval, which goes to the largest private "
-          "developers first; false: its stance (china_import_policy, china_policy_schedule, "
-          "china_adaptive) sets every US product's level",
-          "the rule's form from Beijing's stated criterion ('domestic chips match the H20/6000D', Sep 2025, "
-          "§C2 H) and its 2025-26 ladder (guidance Aug 2025, customs Oct 2025, H200 approvals Jan 2026, "
-          "§C2-C3 H); its two numbers are set a priori, not fitted (below)"),
     Param("china_review_quarters", 1, "int", "quarters",
-          "with china_decides: quarters a matched US product is offered before Beijing guides buyers "
+          "when Beijing decides: quarters a matched US product is offered before Beijing guides buyers "
           "away from it, and again before it blocks it at customs",
           "ASSUMPTION 1 (range 1-4): CAC's 2023 review of Micron, opened Mar 31, concluded May 21 2023 "
           "with a ban from critical infrastructure (~7 weeks; SOURCES §C2, H); a priori, not fitted",
           low=1, high=20),
     Param("china_match_ratio", 1.0, "float", "ratio",
-          "with china_decides: a US product counts as matched when the best domestic chip on sale gives "
+          "when Beijing decides: a US product counts as matched when the best domestic chip on sale gives "
           "at least this multiple of its effective performance (H100e, as developers get it)",
           "ASSUMPTION 1 (range 0.8-1.25): Beijing's stated test, domestic chips 'match' (Sep 2025, §C2 H); "
           "a priori, not fitted",
@@ -538,7 +535,7 @@ PARAMS: tuple[Param, ...] = (
           "SOURCES §C1 for history replays; what-ifs are the user's",
           schedule_values=US_REGIMES),
     Param("china_policy_schedule", "", "schedule", "-",
-          "dated changes of Beijing's stance",
+          "dated changes of Beijing's stance (a dated stance ends its deciding, from that quarter on)",
           "SOURCES §C2 for history replays; what-ifs are the user's",
           schedule_values=CHINA_STANCES),
     # --- Instrumentation -------------------------------------------------------------------------

@@ -39,6 +39,9 @@ from model.core.quarters import format_quarter, parse_quarter
 
 US_REGIMES = ("ban", "h20", "threshold", "lagged", "open")  # strictest first
 CHINA_STANCES = ("open", "discourage", "restrict", "ban")  # loosest first
+#: Beijing's policies: a stance it holds for every US product, or ``decides`` (its rule, product by product).
+DECIDES = "decides"
+CHINA_POLICIES = (*CHINA_STANCES, DECIDES)
 
 
 @dataclass(frozen=True)

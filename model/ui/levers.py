@@ -166,10 +166,9 @@ LEVERS: tuple[Lever, ...] = (
     Lever("US", "us_policy_schedule", "dated US regime changes (threshold@CAP sets the cap)"),
     Lever("US", "us_reversal_prob", "chance the US tightens"),
     # --- Beijing
-    Lever("Beijing", "china_import_policy", "stance on US chips", does_text=(
-        "Beijing's guidance on buying US chips: open, discourage, restrict (state buyers domestic only, "
-        "a share of private buyers approved), ban")),
-    Lever("Beijing", "china_decides", "Beijing decides product by product (its rule, not the stance)"),
+    Lever("Beijing", "china_import_policy", "policy on US chips", does_text=(
+        "Beijing's stance on buying US chips: open, discourage, restrict (state buyers domestic only, "
+        "a share of private buyers approved), ban; or decides (a level for each US product by its rule)")),
     Lever("Beijing", "china_review_quarters", "quarters Beijing reviews before each step", "allowed"),
     Lever("Beijing", "china_match_ratio", "domestic chip's performance that counts as a match", "allowed"),
     Lever("Beijing", "china_approval_share", "private developers approved under 'restrict'", "allowed"),

@@ -1,7 +1,7 @@
 """The replay of decisions (docs/VALIDATION.md §3.5): Beijing as a deciding agent against its record.
 
-The history replay (``experiments/history_2022_2026.toml``) runs with ``china_decides = true`` and without
-Beijing's dated schedule, so Beijing's levels for each US product come from its rule
+The history replay (``experiments/history_2022_2026.toml``) runs with ``china_import_policy = "decides"``
+and without Beijing's dated schedule, so Beijing's levels for each US product come from its rule
 (``model.core.beijing.ChinaGovernment.decide``). Two tables:
 
 * **decisions** — for each dated decision of the record (``RECORD``), the first quarter in which the
@@ -85,7 +85,7 @@ TOLERANCE_USD = 0.5e9
 def deciding_params(params: dict | None = None) -> dict:
     """The replay's parameters with Beijing deciding instead of its dated schedule."""
     params = replay_spec(REPLAY_EXPERIMENT)[0] if params is None else params
-    return {**params, "china_decides": True, "china_policy_schedule": ""}
+    return {**params, "china_import_policy": "decides", "china_policy_schedule": ""}
 
 
 def first_quarters(params: dict, seeds, steps: int) -> pd.DataFrame:
