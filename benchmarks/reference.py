@@ -41,7 +41,15 @@ The quarter (ODD, docs/ODD.md)
 2. the US government applies its schedule (a regime, and with ``threshold@CAP`` a TPP cap), then,
    if adaptive, sets each year's first quarter the TPP cap to a margin over the best domestic chip
    on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
-   schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand;
+   schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand. With
+   ``china_decides`` Beijing instead sets a level for each US product offered in China (exportable under
+   the US rule in force, and on sale or a complying China part) by its rule (``ChinaGovernment.apply_rule``),
+   having first walked its record from 2022Q4 to the quarter before the start under the h20 rule with the
+   catalogue's chips (``warm_start``); it approves the largest private developers, by base demand, up to
+   ``china_approval_share`` of private demand (midpoint rule); a developer may buy a US product at level
+   open, discouraged (not a state-affiliated one under the state mandate) or, when approved, approval, and
+   none that is guided, held or blocked; window guidance is on while some product is discouraged, needs
+   approval, is guided or held;
 3. chipmakers design and decide their supply. A US maker first designs to the US rule (from 2026, with
    ``design_to_rule``), on two tracks in turn: a licensed product (caps under 'threshold': its TPP cap
    and the bandwidth cap) and a China part (the h20-era caps, under 'threshold' and 'h20': China parts
@@ -137,7 +145,7 @@ import mesa
 
 from model import ChipMarketModel
 from model.core import reporters
-from model.core.beijing import ADAPTIVE_THRESHOLDS
+from model.core.beijing import ADAPTIVE_THRESHOLDS, RECORD_FROM
 from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
@@ -159,13 +167,14 @@ from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_erro
 from model.core.policy import (
     CHINA_STANCES,
     H20_ERA_CAPS,
+    PRODUCT_LEVELS,
     US_REGIMES,
     parse_count_schedule,
     parse_schedule,
     split_regime,
 )
 from model.core.population import SEGMENTS
-from model.core.quarters import parse_quarter, years_since_2026
+from model.core.quarters import format_quarter, parse_quarter, years_since_2026
 from model.core.reporters import MODEL_REPORTERS, USD_PER_H100E
 
 #: The channels of chips installed in China (the US share is split over them), the channels abroad (chips
@@ -234,6 +243,7 @@ class Chip:
         self.ecosystem = maker.ecosystem
         self.is_us = maker.is_us
         self.planned_release = int(cat.release[index])  # the catalogue's quarters, parsed once
+        self.catalogue_release = self.planned_release  # as the catalogue has it (Beijing's record walks it)
         # an empty slot for a part its maker designs to the rule in the run (never released until then)
         self.generated = spec.generated
         self.designed_to = None  # the caps (TPP, bandwidth) the part in the slot was designed to
@@ -410,13 +420,36 @@ class USGovernment(mesa.Agent):
         return {}
 
 
+#: Beijing's levels for one US product when it decides (``china_decides``), loosest first: the order is the
+#: model's named constant; who may buy at each level is restated in ``ChinaGovernment.lets_buy``.
+STRICTNESS = {level: rank for rank, level in enumerate(PRODUCT_LEVELS)}
+#: The levels by which Beijing acts, and that set a precedent for a product offered for the first time.
+ACTING_LEVELS = ("guided", "blocked")
+#: The levels under which window guidance (the utility penalty on US chips) is in force.
+GUIDANCE_LEVELS = ("discouraged", "approval", "guided", "held")
+
+
 class ChinaGovernment(mesa.Agent):
+    """Beijing. Under a stance (``china_import_policy``, its schedule, ``china_adaptive``) one stance for
+    every US product; with ``china_decides`` a level for each US product by its rule (``decide``)."""
+
     def __init__(self, model, stance, schedule):
         super().__init__(model)
         self.stance = stance
         self.schedule = schedule
+        # with china_decides: each US product's level (a chip not in it is open), the quarter it reached
+        # it, the quarters it was offered while a domestic chip matched it, the products offered so far
+        self.level = {}
+        self.since = {}
+        self.matched_quarters = {}
+        self.offered_before = set()
+        self.guidance_on = False
+        self.decisions = []  # (quarter, chip name, level)
 
     def step(self):
+        if self.model.china_decides:
+            self.decide()
+            return
         for q, value in self.schedule:
             if q == self.model.quarter:
                 self.stance = value
@@ -425,6 +458,120 @@ class ChinaGovernment(mesa.Agent):
             nxt = CHINA_STANCES[min(CHINA_STANCES.index(self.stance) + 1, len(CHINA_STANCES) - 1)]
             if nxt != self.stance and coverage >= ADAPTIVE_THRESHOLDS[nxt]:
                 self.stance = nxt
+
+    # --- Beijing decides (china_decides) ---------------------------------------------------------
+    def decide(self):
+        """This quarter's rule over the US products offered in China: exportable under the US rule in
+        force (to anyone or to licensed buyers), and on sale or a China part that complies."""
+        m = self.model
+        q = m.quarter
+        on_sale = m.chips_on_sale_now()
+        offered = []
+        for chip in m.chips:
+            if not chip.is_us:
+                continue
+            to_anyone, to_licensed = m.us_government.may_export(chip, q)
+            complying = chip.china_part and q < chip.compliant_until and chip.released
+            if (to_anyone or to_licensed) and (chip in on_sale or complying):
+                offered.append(chip)
+        self.apply_rule(q, offered, max((c.perf for c in on_sale if not c.is_us), default=0.0))
+
+    def warm_start(self):
+        """Beijing's record before the run: its rule over RECORD_FROM (2022Q4) .. the quarter before the
+        start, with the US rule of those years (h20: the China parts that comply at the time, to anyone)
+        and the catalogue's chips as they were on sale then (catalogue release quarters; no stocks)."""
+        m = self.model
+        for q in range(RECORD_FROM, m.start):
+            released = [c for c in m.chips if c.catalogue_release <= q]
+            made = [c for c in released if q < c.end_of_production]
+            on_sale = []
+            for chip in made:
+                newest = chip.catalogue_release == max(
+                    c.catalogue_release for c in made if c.maker is chip.maker)
+                young = q < chip.catalogue_release + SALE_QUARTERS
+                complying = chip.china_part and q < chip.compliant_until
+                if young or newest or complying:
+                    on_sale.append(chip)
+            offered = [c for c in released if c.is_us and c.china_part and q < c.compliant_until]
+            self.apply_rule(q, offered, max((c.perf for c in on_sale if not c.is_us), default=0.0))
+
+    def apply_rule(self, q, offered, best_domestic):
+        """One quarter of Beijing's rule (ODD 7.1b), product by product, k = china_review_quarters.
+
+        A product is matched when ``best_domestic`` (the best domestic chip on sale, effective H100e) is at
+        least china_match_ratio x its own. First Beijing reviews the products it has met before, with what
+        it had done by the start of the quarter: a guided product still matched k quarters after it was
+        guided is blocked; a matched product offered for k earlier quarters while matched, or held for k
+        quarters, is guided; a product held for k quarters and not matched, or an open one not matched once
+        Beijing acts (it has guided or blocked some product), needs approval. Then each product offered for
+        the first time takes the strictest level among the guided or blocked products it does not
+        outperform (precedent), or, failing that while Beijing acts, is held at customs for review.
+        Blocked products stay blocked."""
+        m = self.model
+        k = m.china_review_quarters
+        acting = any(level in ACTING_LEVELS for level in self.level.values())
+        matched = {chip: best_domestic >= m.china_match_ratio * chip.perf for chip in offered}
+        new = [chip for chip in offered if chip not in self.offered_before]
+        for chip in offered:
+            if chip in new:
+                continue
+            level = self.level.get(chip, "open")
+            stood = chip in self.since and q - self.since[chip] >= k  # k quarters at its level
+            if level == "guided" and matched[chip] and stood:
+                self.set_level(chip, q, "blocked")
+            elif level == "held" and stood:
+                self.set_level(chip, q, "guided" if matched[chip] else "approval")
+            elif level in ("open", "approval") and matched[chip] and self.matched_quarters.get(chip, 0) >= k:
+                self.set_level(chip, q, "guided")
+            elif level == "open" and not matched[chip] and acting:
+                self.set_level(chip, q, "approval")
+        restricted = [(chip, level) for chip, level in self.level.items() if level in ACTING_LEVELS]
+        for chip in new:
+            precedents = [level for other, level in restricted if other.perf >= chip.perf]
+            if precedents:
+                self.set_level(chip, q, max(precedents, key=STRICTNESS.get))
+            elif restricted:
+                self.set_level(chip, q, "held")
+        for chip in offered:
+            self.matched_quarters[chip] = self.matched_quarters.get(chip, 0) + (1 if matched[chip] else 0)
+            self.offered_before.add(chip)
+        self.guidance_on = any(level in GUIDANCE_LEVELS for level in self.level.values())
+
+    def set_level(self, chip, q, level):
+        self.level[chip] = level
+        self.since[chip] = q
+        self.decisions.append((format_quarter(q), chip.name, level))
+
+    def lets_buy(self, dev, chip):
+        """Whether Beijing lets ``dev`` buy the US product ``chip``: under a stance, ``allows_us``; when it
+        decides, by the product's level: open to anyone; discouraged to private developers, and to
+        state-affiliated ones only without the state mandate; approval only to developers it approved
+        (never state-affiliated ones); guided, held and blocked to nobody."""
+        if not self.model.china_decides:
+            return self.allows_us(dev)
+        level = self.level.get(chip, "open")
+        if level == "open":
+            return True
+        if level == "discouraged":
+            return not (dev.state_affiliated and self.model.state_mandate)
+        if level == "approval":
+            return dev.beijing_approved and not dev.state_affiliated
+        return False
+
+    def approve(self, developers):
+        """When Beijing decides, whom it approves: the private developers in order of size (base demand,
+        the largest first; ties in index order) while, by the midpoint rule, they hold
+        china_approval_share of private demand (a developer is in when the demand of those before it plus
+        half its own is below that share)."""
+        private = sorted((d for d in developers if not d.state_affiliated), key=lambda d: -d.base_demand)
+        total = sum(d.base_demand for d in private)
+        before = 0.0
+        for d in developers:
+            d.beijing_approved = False
+        for d in private:
+            d.beijing_approved = (before + d.base_demand) - 0.5 * d.base_demand < (
+                self.model.china_approval_share * total)
+            before += d.base_demand
 
     def domestic_coverage(self):
         """Share of expected demand that domestic capacity (as last set) could supply."""
@@ -451,10 +598,12 @@ class ChinaGovernment(mesa.Agent):
 
     def pressure(self, dev):
         """Utility penalty on the US ecosystems: a state-affiliated developer's standing preference
-        for domestic chips, plus window guidance under discourage/restrict."""
+        for domestic chips, plus window guidance under discourage/restrict (when Beijing decides: while
+        some US product is discouraged, needs approval, is guided or held)."""
         m = self.model
         penalty = m.state_domestic_preference if dev.state_affiliated else 0.0
-        if self.stance in ("discourage", "restrict"):
+        guidance = self.guidance_on if m.china_decides else self.stance in ("discourage", "restrict")
+        if guidance:
             penalty = penalty + m.guidance_penalty * (
                 m.state_guidance_multiplier if dev.state_affiliated else 1.0)
         return penalty
@@ -666,7 +815,8 @@ class AIDeveloper(mesa.Agent):
         self.base_demand = base_demand
         self.licensed_by_share = licensed  # drawn at the start (approved_customer_share)
         self.licensed = licensed  # holds a US licence this quarter
-        self.china_approved = china_approved
+        self.china_approved = china_approved  # drawn at the start (Beijing's approvals under a stance)
+        self.beijing_approved = False  # approved by Beijing when it decides (ChinaGovernment.approve)
         self.taste = taste  # [cuda, rocm, domestic]
         self.installed = installed  # H100e per chipmaker, in China
         self.installed_offshore = [0.0] * len(installed)  # H100e per chipmaker, owned abroad (a stock)
@@ -717,10 +867,12 @@ class AIDeveloper(mesa.Agent):
             for e in range(3)
         ]
         self.demand = self.budget()
-        china_ok = m.china_government.allows_us(self)
+        gov = m.china_government
+        china_ok = None if m.china_decides else gov.allows_us(self)  # under a stance: one answer
         self.menu = [
             c for c in m.chips_on_sale
-            if not c.is_us or (china_ok and (c.to_anyone or (self.licensed and c.to_licensed)))
+            if not c.is_us or ((gov.lets_buy(self, c) if china_ok is None else china_ok)
+                               and (c.to_anyone or (self.licensed and c.to_licensed)))
         ]
         self.frontier_budget = self.set_aside(m.grey_chip)
         self.remaining = self.demand - self.frontier_budget
@@ -828,6 +980,8 @@ class ReferenceModel(mesa.Model):
             chip.released = chip.release <= self.start
             chip.units["legacy"] = legacy[chip.index]
             chip.china_stock = stock[chip.index]
+        if self.china_decides:
+            self.china_government.warm_start()
         offered = self.chips_on_sale_now()
         for chip in self.chips:
             # US makers make for China, for the first quarter, the most of each product they may sell
@@ -856,6 +1010,8 @@ class ReferenceModel(mesa.Model):
         indptr, indices, data = dev.peers.indptr.tolist(), dev.peers.indices.tolist(), dev.peers.data.tolist()
         for i, d in enumerate(self.developers):
             d.peers = [(self.developers[indices[k]], data[k]) for k in range(indptr[i], indptr[i + 1])]
+        if self.china_decides:
+            self.china_government.approve(self.developers)
         # licences by schedule go to the largest developers (ties: the lower index first)
         self.by_size = sorted(self.developers, key=lambda d: -d.base_demand)
         del fast

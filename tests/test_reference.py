@@ -37,6 +37,7 @@ from model.core.parameters import PARAMS_BY_NAME
 from model.core.policy import H20_ERA_CAPS
 from model.core.quarters import parse_quarter
 from model.core.reporters import MAKER_COLUMNS, USD_PER_H100E
+from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
 STEPS = 20
 
@@ -51,6 +52,9 @@ def domestic_capacities(value_of) -> dict:
 NO_DOMESTIC_SUPPLY = domestic_capacities(lambda default: 0)
 #: Small domestic supply: every domestic maker at 1/15 of its default capacity (Huawei 40k, Cambricon 20k).
 SMALL_DOMESTIC_SUPPLY = domestic_capacities(lambda default: default / 15)
+#: The history replay's parameters (experiments/history_2022_2026.toml, read as ``chipstack validate``
+#: reads it), its number of developers aside (each test sets its own).
+HISTORY = {name: value for name, value in replay_spec(REPLAY_EXPERIMENT)[0].items() if name != "n_developers"}
 
 CASES = {
     "default_lagged_restrict": {},
@@ -166,7 +170,29 @@ CASES = {
     "design_cap_above_parent": {"realize_reversals": False, "china_import_policy": "open",
                                 "export_tpp_cap": 60_000},
     "design_off": {"design_to_rule": False, "realize_reversals": False, "china_import_policy": "open"},
+    # Beijing decides (china_decides, ODD 7.1b). The defaults from 2026Q1: its warm start over 2022Q4-2025Q4
+    # (the h20 rule, the catalogue's chips) guides the H20 and MI308 once the Ascend 910C matches them, then
+    # blocks them, the RTX Pro 6000D by precedent; the H200, MI300X and MI325X, new under the threshold, are
+    # held, then need approval (the largest private developers); the parts designed to the rule are held
+    # (the licensed one) or blocked by precedent (the China parts)
+    "beijing_decides": {"china_decides": True},
+    # the history replay from 2022Q4 with Beijing deciding instead of its dated schedule: the same ladder
+    # inside the run (guidance 2025Q3, customs 2025Q4, H200 held 2026Q1, approval 2026Q2)
+    "beijing_decides_replay_2022": {**HISTORY, "china_policy_schedule": "", "china_decides": True},
+    # a two-quarter review (every step two quarters apart; the warm start's guidance is blocked in the run)
+    # and no state mandate (no effect when Beijing decides: its rule never sets 'discouraged', the only
+    # level the mandate changes)
+    "beijing_decides_slow_review_no_mandate": {"china_decides": True, "state_mandate": False,
+                                               "china_review_quarters": 2},
+    # a looser match (half a product's performance): the H200 and MI300X are matched when first offered
+    # (held, then guided, then blocked) and the MI325X and Nvidia's licensed part, approved first, are
+    # guided and blocked once a domestic chip matches them; US licences to the ten largest developers (so
+    # the approved ones hold licences too, and buy)
+    "beijing_decides_domestic_matches": {"china_decides": True, "china_match_ratio": 0.5,
+                                         "us_licence_schedule": "2026Q1:10"},
 }
+#: The cases in which Beijing decides.
+BEIJING_CASES = sorted(case for case, params in CASES.items() if params.get("china_decides"))
 
 
 def both(seed: int, n: int, params: dict):
@@ -641,3 +667,85 @@ def test_renting_abroad_is_a_flow():
             assert own == pytest.approx([x / total for x in by_eco] if total else [0.0] * 3, rel=1e-12)
             counted += any(rent)
     assert counted > 0
+
+
+def levels_by_quarter(m) -> dict:
+    """{quarter label: {chip: level}} of a model's or the reference's Beijing decisions (warm start
+    included): each product's level from the quarter of a decision on it until the next."""
+    out: dict = {}
+    for decision in m.china_government.decisions:
+        quarter, chip, level = decision[:3]
+        out.setdefault(quarter, {})[chip] = level
+    return out
+
+
+@pytest.mark.parametrize("case", BEIJING_CASES)
+def test_beijing_decides_the_same_product_by_product(case):
+    """Beijing's decisions in the reference and the model: the same (quarter, product, level), warm start
+    included, the same approved developers and the same guidance, quarter by quarter."""
+    fast, ref = both(3, 120, CASES[case])
+    assert [d[:3] for d in fast.china_government.decisions] == ref.china_government.decisions
+    approved = fast.china_government.approved(fast.developers.base_demand, fast.developers.state_affiliated,
+                                              fast.developers.china_approved)
+    assert [d.beijing_approved for d in ref.developers] == approved.tolist()
+    for _ in range(STEPS):
+        fast.step()
+        ref.step()
+        assert [d[:3] for d in fast.china_government.decisions] == ref.china_government.decisions
+        assert fast.china_government.guidance_on == ref.china_government.guidance_on, fast.quarter_label
+
+
+def test_beijing_decides_in_its_cases():
+    """The cases for Beijing's rule really exercise it (otherwise the comparison proves little): the model's
+    Beijing reaches each level by each way the rule has (guided when matched, guided or blocked by
+    precedent, held, held then approval or guidance, approval then guidance, guided then blocked), each
+    step from a hold or guidance exactly china_review_quarters after it; and in the reference only
+    developers Beijing approved (the largest private ones, never state-affiliated) may buy a US product
+    that needs approval, nobody one that is guided, held or blocked, and approved developers buy some."""
+    expected = {
+        "beijing_decides": {("open", "guided"), ("guided", "blocked"), ("precedent", "blocked"),
+                            ("open", "held"), ("held", "approval")},
+        "beijing_decides_replay_2022": {("open", "guided"), ("precedent", "guided"), ("guided", "blocked"),
+                                        ("open", "held"), ("held", "approval")},
+        "beijing_decides_slow_review_no_mandate": {("open", "guided"), ("precedent", "guided"),
+                                                   ("guided", "blocked"), ("held", "approval")},
+        "beijing_decides_domestic_matches": {("held", "guided"), ("approval", "guided"),
+                                             ("guided", "blocked"), ("held", "approval")},
+    }
+    assert sorted(expected) == BEIJING_CASES
+    seed, n = 7, 200  # the second setting of the comparison: one developer approved (the largest private)
+    bought = {}  # case -> units of US products that need approval sold, over the run
+    for case, ways in expected.items():
+        fast = ChipMarketModel(rng=seed, n_developers=n, **CASES[case])
+        for _ in range(STEPS):
+            fast.step()
+        k = CASES[case].get("china_review_quarters", 1)
+        seen, level, since = set(), {}, {}
+        for quarter, chip, new, reason in fast.china_government.decisions:
+            old = "precedent" if reason.startswith("no better") else level.get(chip, "open")
+            seen.add((old, new))
+            if old in ("held", "guided"):
+                assert parse_quarter(quarter) - since[chip] == k, (case, chip, quarter)
+            level[chip], since[chip] = new, parse_quarter(quarter)
+        assert ways <= seen, (case, seen)
+
+        def record(r):
+            us = [c for c in r.chips_on_sale if c.is_us]
+            levels = {c.name: r.china_government.level.get(c, "open") for c in us}
+            menus = [(d.state_affiliated, d.beijing_approved, [levels[c.name] for c in d.menu if c.is_us])
+                     for d in r.developers]
+            sold = {}
+            for c in us:
+                if c.units_sold > 0:
+                    sold[levels[c.name]] = sold.get(levels[c.name], 0.0) + c.units_sold
+            return menus, sold
+
+        rows = run_reference(case, record, seed=seed, n=n)
+        for menus, sold in rows:
+            for state, approved, levels in menus:
+                assert set(levels) <= ({"open", "approval"} if approved and not state else {"open"}), case
+            assert set(sold) <= {"open", "approval"}, case
+        assert any(not state and approved for state, approved, _ in rows[0][0]), case
+        bought[case] = sum(sold.get("approval", 0.0) for _, sold in rows)
+    assert bought["beijing_decides_replay_2022"] > 0 and bought["beijing_decides_domestic_matches"] > 0, (
+        bought)
