@@ -559,18 +559,19 @@ class ChinaGovernment(mesa.Agent):
         return False
 
     def approve(self, developers):
-        """When Beijing decides, whom it approves: the private developers in order of size (base demand,
-        the largest first; ties in index order) while, by the midpoint rule, they hold
-        china_approval_share of private demand (a developer is in when the demand of those before it plus
-        half its own is below that share)."""
-        private = sorted((d for d in developers if not d.state_affiliated), key=lambda d: -d.base_demand)
+        """When Beijing decides, whom it approves: the private developers holding a US licence, in order of
+        size (base demand, the largest first; ties in index order) while, by the midpoint rule, they hold
+        china_approved_demand_share of those developers' demand (a developer is in when the demand of those
+        before it plus half its own is below that share)."""
+        private = sorted((d for d in developers if not d.state_affiliated and d.licensed),
+                         key=lambda d: -d.base_demand)
         total = sum(d.base_demand for d in private)
         before = 0.0
         for d in developers:
             d.beijing_approved = False
         for d in private:
             d.beijing_approved = (before + d.base_demand) - 0.5 * d.base_demand < (
-                self.model.china_approval_share * total)
+                self.model.china_approved_demand_share * total)
             before += d.base_demand
 
     def domestic_coverage(self):
@@ -953,6 +954,7 @@ class ReferenceModel(mesa.Model):
         super().__init__(rng=rng)
         for name, value in values.items():
             setattr(self, name, value)
+        self.china_decides = self.china_import_policy == "decides"  # Beijing's policy: its rule (7.1b)
         self.rng = fast.rng  # the generator, positioned where the fast model's is after construction
         self.start = parse_quarter(self.start_quarter)
         self.quarter = self.start
@@ -1120,6 +1122,7 @@ class ReferenceModel(mesa.Model):
             maker.step()
         self.allocate_hbm()
         self.apply_licences()
+        self.approve_buyers()
         self.post_chips()
         self.pick_frontier_chips()
         for d in self.developers:
@@ -1171,6 +1174,11 @@ class ReferenceModel(mesa.Model):
         count = self.licensed_customers()
         for rank, d in enumerate(self.by_size):
             d.licensed = rank < count
+
+    def approve_buyers(self):
+        """When Beijing decides, its approvals follow this quarter's US licences."""
+        if self.china_decides:
+            self.china_government.approve(self.developers)
 
     def post_chips(self):
         """What is on sale, what the US lets through, this quarter's prices, the utility common to

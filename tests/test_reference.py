@@ -170,29 +170,30 @@ CASES = {
     "design_cap_above_parent": {"realize_reversals": False, "china_import_policy": "open",
                                 "export_tpp_cap": 60_000},
     "design_off": {"design_to_rule": False, "realize_reversals": False, "china_import_policy": "open"},
-    # Beijing decides (china_decides, ODD 7.1b). The defaults from 2026Q1: its warm start over 2022Q4-2025Q4
+    # Beijing decides ('decides', ODD 7.1b). The defaults from 2026Q1: its warm start over 2022Q4-2025Q4
     # (the h20 rule, the catalogue's chips) guides the H20 and MI308 once the Ascend 910C matches them, then
     # blocks them, the RTX Pro 6000D by precedent; the H200, MI300X and MI325X, new under the threshold, are
     # held, then need approval (the largest private developers); the parts designed to the rule are held
     # (the licensed one) or blocked by precedent (the China parts)
-    "beijing_decides": {"china_decides": True},
+    "beijing_decides": {"china_import_policy": "decides"},
     # the history replay from 2022Q4 with Beijing deciding instead of its dated schedule: the same ladder
     # inside the run (guidance 2025Q3, customs 2025Q4, H200 held 2026Q1, approval 2026Q2)
-    "beijing_decides_replay_2022": {**HISTORY, "china_policy_schedule": "", "china_decides": True},
+    "beijing_decides_replay_2022": {**HISTORY, "china_policy_schedule": "", "china_import_policy": "decides"},
     # a two-quarter review (every step two quarters apart; the warm start's guidance is blocked in the run)
     # and no state mandate (no effect when Beijing decides: its rule never sets 'discouraged', the only
     # level the mandate changes)
-    "beijing_decides_slow_review_no_mandate": {"china_decides": True, "state_mandate": False,
+    "beijing_decides_slow_review_no_mandate": {"china_import_policy": "decides", "state_mandate": False,
                                                "china_review_quarters": 2},
     # a looser match (half a product's performance): the H200 and MI300X are matched when first offered
     # (held, then guided, then blocked) and the MI325X and Nvidia's licensed part, approved first, are
     # guided and blocked once a domestic chip matches them; US licences to the ten largest developers (so
     # the approved ones hold licences too, and buy)
-    "beijing_decides_domestic_matches": {"china_decides": True, "china_match_ratio": 0.5,
+    "beijing_decides_domestic_matches": {"china_import_policy": "decides", "china_match_ratio": 0.5,
                                          "us_licence_schedule": "2026Q1:10"},
 }
 #: The cases in which Beijing decides.
-BEIJING_CASES = sorted(case for case, params in CASES.items() if params.get("china_decides"))
+BEIJING_CASES = sorted(case for case, params in CASES.items()
+                       if params.get("china_import_policy") == "decides")
 
 
 def both(seed: int, n: int, params: dict):
@@ -685,14 +686,15 @@ def test_beijing_decides_the_same_product_by_product(case):
     included, the same approved developers and the same guidance, quarter by quarter."""
     fast, ref = both(3, 120, CASES[case])
     assert [d[:3] for d in fast.china_government.decisions] == ref.china_government.decisions
-    approved = fast.china_government.approved(fast.developers.base_demand, fast.developers.state_affiliated,
-                                              fast.developers.china_approved)
-    assert [d.beijing_approved for d in ref.developers] == approved.tolist()
+    dev = fast.developers
     for _ in range(STEPS):
         fast.step()
         ref.step()
         assert [d[:3] for d in fast.china_government.decisions] == ref.china_government.decisions
         assert fast.china_government.guidance_on == ref.china_government.guidance_on, fast.quarter_label
+        approved = fast.china_government.approved(dev.base_demand, dev.state_affiliated, dev.licensed,
+                                                  dev.china_approved)
+        assert [d.beijing_approved for d in ref.developers] == approved.tolist(), fast.quarter_label
 
 
 def test_beijing_decides_in_its_cases():

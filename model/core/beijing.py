@@ -54,7 +54,7 @@ RECORD_FROM = parse_quarter("2022Q4")
 class ChinaGovernment(mesa.Agent):
     """Beijing: what it lets in of each US product (``levels``, ``PRODUCT_LEVELS``), whom it approves, and
     its other instruments: guidance and the state mandate (``pressure``), the domestic subsidy and pairing
-    quota (``buyer_cost``) and the import cap (ODD §7.2).
+    quota (``buyer_cost``) and the import cap (ODD §7.1).
 
     With the policy ``decides`` it decides each product's level by its rule (``decide``); otherwise its stance
     (``china_import_policy``, its dated schedule, ``china_adaptive``) sets every US product's level."""
@@ -195,20 +195,21 @@ class ChinaGovernment(mesa.Agent):
     def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray, licensed: np.ndarray,
                  drawn: np.ndarray) -> np.ndarray:
         """Which developers Beijing approves: when it decides, the largest private developers holding a
-        US licence, in order of budget, until they hold ``china_approval_share`` of those developers' demand
-        (ByteDance, Alibaba and Tencent first, Jan 28 2026: firms that had ordered licensed chips);
-        otherwise those drawn at the start (``drawn``)."""
+        US licence, in order of base demand, until they hold ``china_approved_demand_share`` of those
+        developers' demand (ByteDance, Alibaba and Tencent first, Jan 28 2026: firms that had ordered
+        licensed chips); otherwise those drawn at the start (``drawn``)."""
         if not self.deciding:
             return drawn
         eligible = ~state_affiliated & licensed
+        share = self.model.p.china_approved_demand_share
         return self._kept(("approved", base_demand.tobytes(), eligible.tobytes()),
-                          lambda: largest_first(base_demand, eligible, self.model.p.china_approval_share))
+                          lambda: largest_first(base_demand, eligible, share))
 
     @property
     def guidance_on(self) -> bool:
         """Whether window guidance (the utility penalty) is in force: some US product is discouraged, needs
         approval, is guided or held (the stances 'discourage' and 'restrict')."""
-        return bool(((self.levels >= DISCOURAGED) & (self.levels <= HELD)).any())
+        return bool(((self.levels >= DISCOURAGED) & (self.levels < BLOCKED)).any())
 
     def uniform_level(self) -> int | None:
         """The level of every US product when they all have the same one (always so under a stance)."""

@@ -242,6 +242,12 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.25 (range 0-0.6): 'special circumstances' only, e.g. university R&D; "
           "initial limited approvals (§C2, M)",
           low=0.0, high=1.0, sweep_range=(0.0, 0.6)),
+    Param("china_approved_demand_share", 0.6, "float", "share of licensed private demand",
+          "when Beijing decides: share of the demand of private developers holding a US licence that is "
+          "held by those it approves, largest first",
+          "ASSUMPTION 0.6 (range 0.3-0.8): first approvals went to ByteDance, Alibaba and Tencent (Jan 28 "
+          "2026, §C3 H); ByteDance alone planned ~a quarter of China's 2026 AI-chip spending (§D1 M)",
+          low=0.0, high=1.0),
     Param("state_mandate", True, "bool", "-",
           "state-affiliated developers may buy only domestic chips whenever Beijing's stance is not 'open'",
           "Nov 5 2025: state-funded data centres must use only domestic AI chips (Reuters, §C2, H)"),

@@ -110,14 +110,14 @@ def us_exportable(rule: ExportRule, quarter: int, chips) -> tuple[np.ndarray, np
     raise ValueError(f"unknown export regime {regime!r}; allowed: {', '.join(US_REGIMES)}")
 
 
-#: What Beijing lets in of one US product, loosest first (ODD 7.2). Buyers: ``open`` anyone (state-affiliated
+#: What Beijing lets in of one US product, loosest first (ODD 7.1). Buyers: ``open`` anyone (state-affiliated
 #: developers too); ``discouraged`` (window guidance as a utility penalty, the stance 'discourage') private
 #: developers, and state-affiliated ones only without the state mandate; ``approval`` only the developers
-#: Beijing approves, never state-affiliated ones; ``guided`` (a buyer must justify why domestic chips will not
-#: do, which for a product a domestic chip matches it cannot), ``held`` (customs holds a new product while
-#: Beijing reviews it) and ``blocked`` (customs turns it away): nobody.
-PRODUCT_LEVELS = ("open", "discouraged", "approval", "guided", "held", "blocked")
-OPEN, DISCOURAGED, APPROVAL, GUIDED, HELD, BLOCKED = range(len(PRODUCT_LEVELS))
+#: Beijing approves, never state-affiliated ones; ``held`` (customs holds a new product while Beijing reviews
+#: it; it ends in approval or guidance), ``guided`` (a buyer must justify why domestic chips will not do,
+#: which for a product a domestic chip matches it cannot) and ``blocked`` (customs turns it away): nobody.
+PRODUCT_LEVELS = ("open", "discouraged", "approval", "held", "guided", "blocked")
+OPEN, DISCOURAGED, APPROVAL, HELD, GUIDED, BLOCKED = range(len(PRODUCT_LEVELS))
 #: The level a stance sets for every US product (``china_import_policy`` and its schedule, the override).
 STANCE_LEVEL = {"open": OPEN, "discourage": DISCOURAGED, "restrict": APPROVAL, "ban": BLOCKED}
 #: Developers' tiers for Beijing: state-affiliated, private, private and approved by Beijing.

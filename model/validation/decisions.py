@@ -33,7 +33,7 @@ from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
 
 #: What a decision of the record means as the model's product levels (``model.core.policy``).
 RESTRICTS = {"restricted": lambda lv: lv >= APPROVAL,  # approval, guided, held or blocked: not free to buy
-             "stopped at customs": lambda lv: lv >= HELD,  # held or blocked
+             "stopped at customs": lambda lv: lv in (HELD, BLOCKED),
              "blocked": lambda lv: lv == BLOCKED}
 #: A decision never taken in the replay's quarters.
 NEVER = "never"
