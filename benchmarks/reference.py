@@ -40,7 +40,11 @@ The quarter (ODD, docs/ODD.md)
 1. chips whose (effective) release quarter has come are released;
 2. the US government applies its schedule (a regime, and with ``threshold@CAP`` a TPP cap), then,
    if adaptive, sets each year's first quarter the TPP cap to a margin over the best domestic chip
-   on sale, then tightens one level with probability ``us_reversal_prob``; Beijing applies its
+   on sale, then tightens one level with probability ``us_reversal_prob``; a product the rule in force
+   (as it now stands) licenses to China enters the licence pipeline the first quarter it does, and leaves
+   it when the rule no longer licenses it (``USGovernment.track_licences``): it reaches licensed buyers
+   ``us_licence_lead_quarters`` after it entered (0: at once), and the market and the makers' plans see
+   it so (``deliverable``), while Beijing and the makers' design see the rule; Beijing applies its
    schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand. With
    ``china_decides`` Beijing instead sets a level for each US product offered in China (exportable under
    the US rule in force, and on sale or a complying China part) by its rule (``ChinaGovernment.apply_rule``),
@@ -76,16 +80,24 @@ The quarter (ODD, docs/ODD.md)
    it had nothing to deliver: it launches the product); it plans next quarter's production (the
    expected sales it may ship, at most the volume cap, less the stock it will still hold, times the
    chance the rule holds, within [0, limit]; nothing for a product it may not sell to China or will
-   no longer make); and it sets the product's scarcity (orders / supply - 1, within [0, 1]);
+   no longer make); with ``makers_weigh_margin`` also nothing unless the product's China line runs
+   (``run_line``): it may run while the US rule in force permits the product (the pipeline aside), the
+   maker makes it next quarter and a unit pays, (1 - risk) x (China price x (1 - levy) - cost) >= risk x
+   cost, cost = list price x (1 - the maker's gross margin), risk 1 when Beijing stops the product (guided,
+   blocked; the stance 'ban') else ``us_reversal_prob``; a running line that may not run halts and the
+   stock of a product that is not a China part goes to other buyers; a halted line restarts
+   ``maker_restart_quarters`` after it may run again (a lapse starts the count again); an idle line (never
+   run; a China stock at the start means it ran) starts when it may run; and it sets the product's
+   scarcity (orders / supply - 1, within [0, 1]);
 4. from 2026Q1, domestic HBM output joins the HBM stock; when the makers' need at full foundry output
    exceeds it, each HBM-using maker gets its share of the stock in proportion to its need, and its
    output this quarter is the smaller of foundry capacity and what its HBM allows;
 5. the US licences in force are handed out (``us_licence_schedule``: the largest developers); the
-   chips on sale, what the US lets through and to whom, this quarter's prices (the share
-   ``revenue_passthrough`` x scarcity of the US levy, Beijing's subsidy, the cost of the domestic
-   compute a pairing quota adds to a US chip) and the supply groups (domestic makers' output, volume
-   caps, each US product's China stock and any product sold from stock, the per-customer and import
-   caps) are posted;
+   chips on sale, what the US lets through and to whom (licensed products once through the pipeline),
+   this quarter's prices (the share ``revenue_passthrough`` x scarcity of the US levy, Beijing's
+   subsidy, the cost of the domestic compute a pairing quota adds to a US chip) and the supply groups
+   (domestic makers' output, volume caps, each US product's China stock and any product sold from
+   stock, the per-customer and import caps) are posted;
 6. developers: each observes its own installed shares (in China, and abroad: the chips it owns there
    and what it rented there last quarter); then each computes its
    pull towards each ecosystem (lock-in, peers, taste, government guidance), its budget (a demand
@@ -282,6 +294,10 @@ class Chip:
         # supply state (US products; a domestic product no longer made is also sold from its stock)
         self.china_stock = self.stock_units  # units its maker can deliver to China
         self.china_production = 0.0  # made for China this quarter, joins the stock next quarter
+        # with makers_weigh_margin, its China line: 'running', 'halted' (stopped while it ran; restarts at
+        # restart_at once that is set) or 'idle' (never run)
+        self.line = "idle"
+        self.restart_at = None
         self.expected_orders = 0.0
         self.last_orders = 0.0  # units wanted in the first round of last quarter's clearings
         self.last_supply = 0.0  # the stock it offered last quarter (0 when not sold from stock)
@@ -356,6 +372,8 @@ class USGovernment(mesa.Agent):
         self.regime = regime
         self.tpp_cap = tpp_cap
         self.schedule = schedule
+        # the licence pipeline: each product the rule in force licenses to China and the quarter it entered
+        self.pipeline_since = {}
 
     def step(self):
         m = self.model
@@ -371,10 +389,30 @@ class USGovernment(mesa.Agent):
         # the draw is made every quarter, whatever the regime (and even when reversals are only
         # priced in as risk, realize_reversals=False)
         draw = m.rng.random()
-        if not m.realize_reversals:
-            return
-        if draw < m.us_reversal_prob and self.regime != "ban":
+        if m.realize_reversals and draw < m.us_reversal_prob and self.regime != "ban":
             self.regime = US_REGIMES[max(US_REGIMES.index(self.regime) - 1, 0)]
+        self.track_licences()
+
+    def track_licences(self):
+        """The licence pipeline, with the rule as it stands at the end of the quarter's changes: a product
+        the rule licenses to China enters it the first quarter it does (its licences are applied for), and
+        a product the rule no longer licenses leaves it (it starts from scratch if licensed again)."""
+        for chip in self.model.chips:
+            if chip.is_us and self.may_export(chip, self.model.quarter)[1]:
+                self.pipeline_since.setdefault(chip, self.model.quarter)
+            else:
+                self.pipeline_since.pop(chip, None)
+
+    def deliverable(self, chip, when):
+        """(to anyone, to licensed buyers only) that can reach Chinese buyers in quarter ``when``: what the
+        rule in force exports, except that a licensed product reaches licensed buyers only
+        ``us_licence_lead_quarters`` after it entered the pipeline (0: at once, in the pipeline or not)."""
+        to_anyone, to_licensed = self.may_export(chip, self.model.quarter)
+        lead = self.model.us_licence_lead_quarters
+        if to_licensed and lead > 0:
+            since = self.pipeline_since.get(chip)
+            to_licensed = since is not None and when - since >= lead
+        return to_anyone, to_licensed
 
     def supply_cut_risk(self):
         if self.regime == "ban":
@@ -588,6 +626,14 @@ class ChinaGovernment(mesa.Agent):
         expected = m.quarterly_budget_2026 * m.demand_factor(m.quarter) / USD_PER_H100E
         return supply / expected if expected > 0 else 0.0
 
+    def stops(self, chip):
+        """Whether Beijing stops buyers taking the US product ``chip`` (its maker's China orders for it
+        stop): when it decides, a product it guides buyers away from or blocks; under a stance, every US
+        product under 'ban' (the stance's level for all of them is 'blocked')."""
+        if self.model.china_decides:
+            return self.level.get(chip, "open") in ACTING_LEVELS
+        return self.stance == "ban"
+
     def allows_us(self, dev):
         if self.stance == "open":
             return True
@@ -628,6 +674,7 @@ class Chipmaker(mesa.Agent):
         self.capacity_2026 = capacity_2026
         self.output_2025 = spec.capacity.output_2025 if spec.capacity is not None else 0.0
         self.revenue_2026_usd = spec.revenue_2026_usd
+        self.gross_margin = spec.gross_margin  # a US maker: share of a chip's list price above its unit cost
         self.hbm_stacks_per_chip = spec.hbm_stacks_per_chip
         self.foundry_capacity = math.inf  # chips this quarter (domestic)
         self.hbm_ceiling = math.inf  # chips this quarter its HBM allows (domestic)
@@ -647,7 +694,8 @@ class Chipmaker(mesa.Agent):
             self.design_to_rule()
             for chip in self.chips:
                 self.receive_production(chip)
-            offered = self.model.chips_on_sale_now(self.model.quarter + 1)  # next quarter, as things stand
+            # on sale next quarter as things stand (licensed products once through the licence pipeline)
+            offered = self.model.chips_on_sale_now(self.model.quarter + 1, delivered=True)
             for chip in self.chips:
                 self.supply_china(chip, offered)
             return
@@ -775,6 +823,9 @@ class Chipmaker(mesa.Agent):
         else:  # it had nothing to deliver: it launches the product at its production limit
             chip.expected_orders = chip.production_limit
         may_sell, sellable_max = m.china_sellable(chip, m.quarter + 1, offered)
+        if m.makers_weigh_margin:
+            running = self.run_line(chip)  # the line moves on whether or not it may sell next quarter
+            may_sell = may_sell and running
         if may_sell:
             sales = min(chip.expected_orders, sellable_max)
             want = (sales - max(chip.china_stock - sales, 0.0)) * (1.0 - m.us_reversal_prob)
@@ -786,6 +837,44 @@ class Chipmaker(mesa.Agent):
         else:
             ratio = 2.0 if chip.last_orders > 0 else 0.0
         chip.scarcity = min(max(ratio - 1.0, 0.0), 1.0)
+
+    def run_line(self, chip):
+        """With ``makers_weigh_margin``: whether the product's China line runs this quarter. It may run
+        while the US rule in force permits the product (to anyone or to licensed buyers: the licence
+        pipeline does not stop a line), its maker still makes it next quarter, and a unit made for China
+        pays (``worth_making``). A running line that may not run halts, and a product's China stock that is
+        not a China part goes to other buyers (a China part's has no other market and stays); a halted line
+        restarts ``maker_restart_quarters`` after the first quarter it may run again, counted afresh after
+        a quarter it may not; an idle line (never run) starts as soon as it may run."""
+        m = self.model
+        to_anyone, to_licensed = m.us_government.may_export(chip, m.quarter)
+        may_run = ((to_anyone or to_licensed) and m.quarter + 1 < chip.end_of_production
+                   and self.worth_making(chip))
+        if chip.line == "running" and not may_run:
+            chip.line = "halted"
+            if not chip.china_part:
+                chip.china_stock = 0.0
+        elif chip.line == "halted":
+            if not may_run:
+                chip.restart_at = None  # a lapse: the clock starts again
+            else:
+                if chip.restart_at is None:
+                    chip.restart_at = m.quarter + m.maker_restart_quarters
+                if m.quarter >= chip.restart_at:
+                    chip.line, chip.restart_at = "running", None
+        elif chip.line == "idle" and may_run:
+            chip.line = "running"
+        return chip.line == "running"
+
+    def worth_making(self, chip):
+        """A unit made now for China pays: (1 - risk) x margin >= risk x cost, where cost = list price x (1
+        - gross margin), margin = its China price (last posted) x (1 - the US levy now) - cost, and risk =
+        1 when Beijing stops the product, else the chance of a US reversal."""
+        m = self.model
+        cost = chip.price_usd * (1.0 - self.gross_margin)
+        margin = chip.china_price * (1.0 - m.us_government.levy(chip)) - cost
+        risk = 1.0 if m.china_government.stops(chip) else m.us_reversal_prob
+        return (1.0 - risk) * margin >= risk * cost
 
     def bound_by_hbm(self, ceiling):
         self.hbm_ceiling = ceiling
@@ -982,9 +1071,11 @@ class ReferenceModel(mesa.Model):
             chip.released = chip.release <= self.start
             chip.units["legacy"] = legacy[chip.index]
             chip.china_stock = stock[chip.index]
+            if chip.is_us and chip.china_stock > 0:  # a China stock at the start was made for China
+                chip.line = "running"
         if self.china_decides:
             self.china_government.warm_start()
-        offered = self.chips_on_sale_now()
+        offered = self.chips_on_sale_now(delivered=True)  # (no licensed product is through the pipeline yet)
         for chip in self.chips:
             # US makers make for China, for the first quarter, the most of each product they may sell
             may_sell, _ = self.china_sellable(chip, self.start, offered)
@@ -1039,17 +1130,20 @@ class ReferenceModel(mesa.Model):
             return base_demand * growth * math.exp(self.rng.normal(-0.5 * sd**2, sd))
         return base_demand * growth
 
-    def chips_on_sale_now(self, q=None):
+    def chips_on_sale_now(self, q=None, delivered=False):
         """Chips offered in China now (or in quarter ``q``, as things stand now). A chip is on sale
         when it is released and still made (or in stock), and is not retired: a chip retires
         SALE_QUARTERS after its release, except its maker's newest such chip, a China part while it
         complies, and a US maker's newest chip that the US rule in force lets it sell to licensed
-        Chinese customers."""
+        Chinese customers: with ``delivered`` (the market, and the makers' plans) one whose licences
+        reach them by ``q`` (through the licence pipeline), else (Beijing, the makers' design) one the
+        rule licenses."""
         q = self.quarter if q is None else q
+        us = self.us_government
         made = [c for c in self.chips
                 if (c.released or c.release <= q) and (q < c.end_of_production or c.china_stock > 0)]
         licensable = [c for c in made if c.is_us and not c.china_part
-                      and self.us_government.may_export(c, self.quarter)[1]]
+                      and (us.deliverable(c, q) if delivered else us.may_export(c, self.quarter))[1]]
         on_sale = []
         for chip in made:
             newest = chip.release == max(c.release for c in made if c.maker is chip.maker)
@@ -1063,12 +1157,13 @@ class ReferenceModel(mesa.Model):
 
     def china_sellable(self, chip, when, offered):
         """(may sell, most it may ship a quarter) for a US maker's plan for quarter ``when``: the rule
-        in force now lets it sell the product to some Chinese buyer, it is on sale in China then
-        (among ``offered``, not retired) and it still makes it then; a licensed product is held to
-        its volume cap under 'threshold' and 'lagged'."""
+        in force now lets it sell the product to some Chinese buyer (a licensed product once its licences
+        come through the pipeline by then), it is on sale in China then (among ``offered``, not retired)
+        and it still makes it then; a licensed product is held to its volume cap under 'threshold' and
+        'lagged'."""
         if not chip.is_us:
             return False, math.inf
-        to_anyone, to_licensed = self.us_government.may_export(chip, self.quarter)
+        to_anyone, to_licensed = self.us_government.deliverable(chip, when)
         may = (to_anyone or to_licensed) and when < chip.end_of_production and chip in offered
         cap = math.inf
         if to_licensed and self.us_government.volume_capped():
@@ -1184,11 +1279,12 @@ class ReferenceModel(mesa.Model):
         """What is on sale, what the US lets through, this quarter's prices, the utility common to
         every buyer, and the supply groups."""
         risk = self.us_government.supply_cut_risk()
-        self.chips_on_sale = self.chips_on_sale_now()
+        self.chips_on_sale = self.chips_on_sale_now(delivered=True)
         for chip in self.chips:
             chip.on_sale = chip in self.chips_on_sale
+            # what reaches Chinese buyers: licensed products once through the licence pipeline
             chip.to_anyone, chip.to_licensed = (
-                self.us_government.may_export(chip, self.quarter) if chip.is_us else (False, False))
+                self.us_government.deliverable(chip, self.quarter) if chip.is_us else (False, False))
             # the maker passes on the share revenue_passthrough x scarcity of the US levy
             chip.china_price = chip.price_usd * (
                 1.0 + self.revenue_passthrough * chip.scarcity * self.us_government.levy(chip))

@@ -19,7 +19,10 @@ designed part is no product's next), to a TPP cap above the parents' (a second l
 same caps only once the best domestic chip passes the first), to the h20-era caps alone (China parts, a
 longer lead), threshold designs dropped when a ban comes before their release (and answered again, in the
 slots the dropped designs emptied, when the threshold returns), the licensed one dropped when the h20
-regime comes (the China part goes on), and none with ``design_to_rule`` off. The reporters include the
+regime comes (the China part goes on), and none with ``design_to_rule`` off; and Washington's licence
+pipeline with US makers weighing margin and risk (halting, releasing and restarting China lines): with
+Beijing deciding, with a levy above both makers' margins, after a lost year under a US ban, in the 2022Q4
+history replay and under Beijing's restrict stance. The reporters include the
 ledger of installed chips by channel (legacy, legal, grey, offshore; FLOP-based compute), which the
 reference keeps per chip, and the replays from 2023Q1 draw budgets on the pre-2025 demand path
 (``history_growth``).
@@ -55,6 +58,9 @@ SMALL_DOMESTIC_SUPPLY = domestic_capacities(lambda default: default / 15)
 #: The history replay's parameters (experiments/history_2022_2026.toml, read as ``chipstack validate``
 #: reads it), its number of developers aside (each test sets its own).
 HISTORY = {name: value for name, value in replay_spec(REPLAY_EXPERIMENT)[0].items() if name != "n_developers"}
+
+#: Washington's licence pipeline (two quarters) and US makers weighing margin and risk.
+LINES_AND_PIPELINE = {"us_licence_lead_quarters": 2, "makers_weigh_margin": True}
 
 CASES = {
     "default_lagged_restrict": {},
@@ -190,10 +196,33 @@ CASES = {
     # the approved ones hold licences too, and buy)
     "beijing_decides_domestic_matches": {"china_import_policy": "decides", "china_match_ratio": 0.5,
                                          "us_licence_schedule": "2026Q1:10"},
+    # Washington's licence pipeline (two quarters) and US makers weighing margin and risk (halting and
+    # restarting China lines), on with Beijing deciding: what the defaults are to become. The H200, MI300X and
+    # MI325X reach licensed buyers two quarters after the threshold first licenses them (2026Q3), Nvidia's
+    # licensed part two quarters after its release; a line stops when Beijing guides buyers away or blocks
+    "lines_pipeline_decides": {**LINES_AND_PIPELINE, "china_import_policy": "decides"},
+    # the same with a levy of 80%: above Nvidia's gross margin (75%) and AMD's (49%), no line pays; the H200's
+    # line halts at once and its 700k stock goes to other buyers, AMD's licensed products never launch
+    "lines_pipeline_levy_80": {**LINES_AND_PIPELINE, "china_import_policy": "decides",
+                               "us_revenue_share": 0.8},
+    # a US ban through 2026, then the threshold: the H200's line halts (its stock goes) and restarts
+    # maker_restart_quarters after the threshold returns, when the licensed products come through the pipeline
+    "lines_pipeline_lost_year": {**LINES_AND_PIPELINE, "china_import_policy": "decides",
+                                 "us_policy_schedule": "2026Q1:ban,2027Q1:threshold"},
+    # the 2022Q4 history replay: the China parts' lines halt keeping their stock (the H20 planning 2025Q2, its
+    # end of production, the catalogue's Apr 2025 licence requirement), the licensed products wait in the
+    # pipeline under the 2026 threshold; the lines of products not yet released that hold a catalogue stock
+    # at the start (H20, MI308, H200) halt in the first quarter (the H200's stock goes) and restart
+    # maker_restart_quarters after they may be sold
+    "lines_pipeline_replay_2022": {**HISTORY, **LINES_AND_PIPELINE},
+    # under Beijing's restrict stance
+    "lines_pipeline_restrict": {**LINES_AND_PIPELINE, "china_import_policy": "restrict"},
 }
-#: The cases in which Beijing decides.
+#: The cases with the licence pipeline and US makers weighing margin and risk.
+LINE_CASES = sorted(case for case, params in CASES.items() if params.get("makers_weigh_margin"))
+#: The cases for Beijing's rule (it decides; the line cases aside).
 BEIJING_CASES = sorted(case for case, params in CASES.items()
-                       if params.get("china_import_policy") == "decides")
+                       if params.get("china_import_policy") == "decides" and case not in LINE_CASES)
 
 
 def both(seed: int, n: int, params: dict):
@@ -751,3 +780,120 @@ def test_beijing_decides_in_its_cases():
         bought[case] = sum(sold.get("approval", 0.0) for _, sold in rows)
     assert bought["beijing_decides_replay_2022"] > 0 and bought["beijing_decides_domestic_matches"] > 0, (
         bought)
+
+
+def line_states(model) -> dict:
+    """{chip: (line, quarter it restarts or None, China stock, quarter it entered the licence pipeline or
+    None)} of the model's US products, from its makers' and Washington's arrays."""
+    cat, us = model.catalogue, model.us_government
+    out = {}
+    for mk in model.chipmakers:
+        if mk.is_domestic:
+            continue
+        for k, j in enumerate(range(mk.rows.start, mk.rows.stop)):
+            line = "running" if mk.running[k] else "halted" if mk.halted[k] else "idle"
+            restart = int(mk.restart_at[k]) if line == "halted" and mk.restart_at[k] != NEVER else None
+            since = int(us.licensable_since[j]) if us.licensable_since[j] != NEVER else None
+            out[cat.names[j]] = (line, restart, float(model.supply.stock[j]), since)
+    return out
+
+
+def reference_line_states(ref) -> dict:
+    """The same from the reference's chips and its US government's pipeline."""
+    return {c.name: (c.line, c.restart_at if c.line == "halted" else None, c.china_stock,
+                     ref.us_government.pipeline_since.get(c))
+            for c in ref.chips if c.is_us}
+
+
+@pytest.mark.parametrize("case", LINE_CASES)
+def test_lines_and_pipeline_the_same_product_by_product(case):
+    """US makers' China lines (running, halted with the quarter it restarts, idle), their China stocks and
+    the quarter each product entered Washington's licence pipeline: the same in the reference and the
+    model, at the start and after every quarter."""
+    fast, ref = both(3, 120, CASES[case])
+    assert reference_line_states(ref) == line_states(fast)
+    for _ in range(STEPS):
+        fast.step()
+        ref.step()
+        mine, theirs = reference_line_states(ref), line_states(fast)
+        for chip, (line, restart, stock, since) in theirs.items():
+            assert mine[chip][:2] == (line, restart) and mine[chip][3] == since, (
+                case, fast.quarter_label, chip, mine[chip], theirs[chip])
+            assert mine[chip][2] == pytest.approx(stock, rel=1e-9, abs=1e-6), (case, fast.quarter_label, chip)
+
+
+def line_history(case: str, seed: int = 7, n: int = 100) -> list:
+    """The reference's US products quarter by quarter, the state at the start first: (quarter, {chip:
+    (line, China stock, made for China this quarter, units sold, licensed under the rule, reaches licensed
+    buyers, quarter it entered the pipeline, China part, Beijing stops it)})."""
+    _, ref = both(seed, n, CASES[case])
+    us = ref.us_government
+
+    def record():
+        return ref.quarter, {c.name: (c.line, c.china_stock, c.china_production, c.units_sold,
+                                      us.may_export(c, ref.quarter)[1], c.to_licensed,
+                                      us.pipeline_since.get(c), c.china_part, ref.china_government.stops(c))
+                             for c in ref.chips if c.is_us}
+
+    rows = [record()]
+    for _ in range(STEPS):
+        ref.step()
+        rows.append(record())
+    return rows
+
+
+def test_lines_and_pipeline_in_their_cases():
+    """The cases for the licence pipeline and the makers' China lines really exercise them (otherwise the
+    comparison proves little): products wait in the pipeline exactly us_licence_lead_quarters and sell
+    nothing to licensed buyers meanwhile; lines halt (a licensed product's stock goes to other buyers, a
+    China part's stays), one of them because Beijing stops the product; halted lines restart
+    maker_restart_quarters after they may run again; and with the levy above both makers' gross margins no
+    line runs and no US chip sells."""
+    lead = LINES_AND_PIPELINE["us_licence_lead_quarters"]
+    wait = PARAMS_BY_NAME["maker_restart_quarters"].default
+    history = {case: line_history(case) for case in LINE_CASES}
+    halts, restarts, waited = [], [], set()
+    for case, rows in history.items():
+        for (_, before), (q, after) in zip(rows, rows[1:]):
+            for chip, (line, stock, _, sold, by_rule, delivered, since, china_part, stops) in after.items():
+                was, stock_before, made_before = before[chip][:3]
+                # the pipeline: licensed by the rule, a product reaches licensed buyers lead quarters after
+                # it entered, and no licensed buyer gets it before
+                assert (since is not None) == by_rule, (case, q, chip)
+                if by_rule:
+                    assert delivered == (q - since >= lead), (case, q, chip)
+                    if not delivered:
+                        waited.add((case, chip))
+                if was == "running" and line == "halted":
+                    # released (a licensed product), or kept: what was there, what arrived, less what sold
+                    kept = stock_before + made_before - sold
+                    assert stock == (pytest.approx(kept, abs=1e-6) if china_part else 0.0), (case, q, chip)
+                    halts.append((case, q, chip, china_part, stock_before + made_before, stops))
+                if was == "halted" and line == "running":
+                    restarts.append((case, q, chip))
+        names = {chip for _, states in rows for chip, state in states.items()
+                 if state[4] and not state[5] and state[3] > 0}
+        assert not names, (case, names)  # nothing licensed sold while it waits
+    assert {case for case, _ in waited} == set(LINE_CASES), waited
+    assert {("lines_pipeline_decides", "H200"), ("lines_pipeline_restrict", "NvidiaDesign1"),
+            ("lines_pipeline_replay_2022", "MI325X")} <= waited
+    q = parse_quarter
+    # a licensed product's stock goes: the H200's 700k when the levy eats the margin or the US bans it;
+    # a China part's stays (the H20's and the MI308's, the A800's and H800's planning their last quarter)
+    released = {(case, chip) for case, _, chip, part, stock, _ in halts if not part and stock > 0}
+    assert {("lines_pipeline_levy_80", "H200"), ("lines_pipeline_lost_year", "H200")} <= released, halts
+    kept = {(case, chip) for case, _, chip, part, stock, _ in halts if part and stock > 0}
+    assert {("lines_pipeline_replay_2022", chip) for chip in ("H20", "MI308", "H800")} <= kept, halts
+    # Beijing guides buyers away from or blocks a running product: its line halts
+    assert any(stops for *_, stops in halts), halts
+    # the H20's line halts in 2025Q1, planning 2025Q2 (its end of production: the Apr 2025 licence rule)
+    assert ("lines_pipeline_replay_2022", q("2025Q1"), "H20") in {h[:3] for h in halts}, halts
+    # restarts, maker_restart_quarters after the line may run again: the H200 after the lost year, and in
+    # the replay the H20 after its release (2024Q1) and the H200 once the threshold licenses it (2026Q1)
+    assert {("lines_pipeline_lost_year", q("2027Q1") + wait, "H200"),
+            ("lines_pipeline_replay_2022", q("2024Q1") + wait, "H20"),
+            ("lines_pipeline_replay_2022", q("2026Q1") + wait, "H200")} <= set(restarts), restarts
+    # no line pays at a levy of 80%: none runs after the first quarter, and no US chip sells
+    rows = history["lines_pipeline_levy_80"]
+    assert rows[0][1]["H200"][0] == "running" and rows[1][1]["H200"][0] == "halted"
+    assert all(state[0] != "running" and state[3] == 0 for _, states in rows[1:] for state in states.values())
