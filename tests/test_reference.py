@@ -201,8 +201,9 @@ CASES = {
     # MI325X reach licensed buyers two quarters after the threshold first licenses them (2026Q3), Nvidia's
     # licensed part two quarters after its release; a line stops when Beijing guides buyers away or blocks
     "lines_pipeline_decides": {**LINES_AND_PIPELINE, "china_import_policy": "decides"},
-    # the same with a levy of 80%: above Nvidia's gross margin (75%) and AMD's (49%), no line pays; the H200's
-    # line halts at once and its 700k stock goes to other buyers, AMD's licensed products never launch
+    # the same with a levy of 80%: above Nvidia's gross margin (75%) and AMD's (49%), no licensed line
+    # pays; the H200's line halts at once and its 700k stock goes to other buyers, AMD's licensed products
+    # never launch; the China parts, levied 15%, would pay, but Beijing blocks them by precedent
     "lines_pipeline_levy_80": {**LINES_AND_PIPELINE, "china_import_policy": "decides",
                                "us_revenue_share": 0.8},
     # a US ban through 2026, then the threshold: the H200's line halts (its stock goes) and restarts
@@ -847,8 +848,8 @@ def test_lines_and_pipeline_in_their_cases():
     comparison proves little): products wait in the pipeline exactly us_licence_lead_quarters and sell
     nothing to licensed buyers meanwhile; lines halt (a licensed product's stock goes to other buyers, a
     China part's stays), one of them because Beijing stops the product; halted lines restart
-    maker_restart_quarters after they may run again; and with the levy above both makers' gross margins no
-    line runs and no US chip sells."""
+    maker_restart_quarters after they may run again; and with the levy above both makers' gross margins (and
+    the China parts blocked by Beijing) no line runs and no US chip sells."""
     lead = LINES_AND_PIPELINE["us_licence_lead_quarters"]
     wait = PARAMS_BY_NAME["maker_restart_quarters"].default
     history = {case: line_history(case) for case in LINE_CASES}
