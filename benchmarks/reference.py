@@ -46,7 +46,7 @@ The quarter (ODD, docs/ODD.md)
    ``us_licence_lead_quarters`` after it entered (0: at once), and the market and the makers' plans see
    it so (``deliverable``), while Beijing and the makers' design see the rule; Beijing applies its
    schedule and, if adaptive, tightens as domestic capacity (as last set) covers demand. With
-   ``china_decides`` Beijing instead sets a level for each US product offered in China (exportable under
+   the policy ``decides`` (``china_decides``) Beijing instead sets a level for each US product offered in
    the US rule in force, and on sale or a complying China part) by its rule (``ChinaGovernment.apply_rule``),
    having first walked its record from 2022Q4 to the quarter before the start under the h20 rule with the
    catalogue's chips (``warm_start``); it approves the largest private developers, by base demand, up to
@@ -485,12 +485,12 @@ class ChinaGovernment(mesa.Agent):
         self.decisions = []  # (quarter, chip name, level)
 
     def step(self):
-        if self.model.china_decides:
-            self.decide()
-            return
         for q, value in self.schedule:
             if q == self.model.quarter:
                 self.stance = value
+        if self.model.china_decides:
+            self.decide()
+            return
         if self.model.china_adaptive:
             coverage = self.domestic_coverage()
             nxt = CHINA_STANCES[min(CHINA_STANCES.index(self.stance) + 1, len(CHINA_STANCES) - 1)]
@@ -1037,13 +1037,17 @@ class AIDeveloper(mesa.Agent):
 class ReferenceModel(mesa.Model):
     """Same parameters and reporters as ``ChipMarketModel``; per-agent pure Python inside."""
 
+    @property
+    def china_decides(self):
+        """Beijing decides by its rule while its policy is 'decides' (a dated stance ends it)."""
+        return self.china_government.stance == "decides"
+
     def __init__(self, rng: int | None = None, **params):
         values = parameter_values(params)
         fast = ChipMarketModel(rng=rng, **params)  # the same initial state (not timed, not compared)
         super().__init__(rng=rng)
         for name, value in values.items():
             setattr(self, name, value)
-        self.china_decides = self.china_import_policy == "decides"  # Beijing's policy: its rule (7.1b)
         self.rng = fast.rng  # the generator, positioned where the fast model's is after construction
         self.start = parse_quarter(self.start_quarter)
         self.quarter = self.start
@@ -1071,7 +1075,7 @@ class ReferenceModel(mesa.Model):
             chip.released = chip.release <= self.start
             chip.units["legacy"] = legacy[chip.index]
             chip.china_stock = stock[chip.index]
-            if chip.is_us and chip.china_stock > 0:  # a China stock at the start was made for China
+            if chip.is_us and chip.china_stock > 0 and chip.released:  # its China stock was made for China
                 chip.line = "running"
         if self.china_decides:
             self.china_government.warm_start()

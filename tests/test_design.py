@@ -19,7 +19,7 @@ from model.core.catalogue import (
     catalogue_arrays,
 )
 from model.core.chip_market import ChipMarketModel
-from model.core.policy import DESIGN_TRACKS, H20_ERA_CAPS, ExportRule, design_caps, us_exportable
+from model.core.policy import BLOCKED, DESIGN_TRACKS, H20_ERA_CAPS, ExportRule, design_caps, us_exportable
 from model.core.quarters import parse_quarter
 from model.core.supply import part_under_caps
 
@@ -97,13 +97,23 @@ def test_amd_designs_no_licensed_part_when_its_licensable_part_already_sits_at_t
 def test_under_the_threshold_a_china_part_follows_once_the_old_ones_are_sold_out():
     # the H20 and MI308 stocks went in 2025 and the RTX Pro 6000D is retired: nothing is left on sale that
     # any buyer may take, so each maker brings out a China part to the h20-era caps, sold without licence
-    model = run(export_regime="threshold")
+    # (Beijing at a stance that lets it in: deciding by its rule, Beijing blocks it, as the test below says)
+    model = run(export_regime="threshold", china_import_policy="restrict")
     cat = model.catalogue
     for maker in ("Nvidia", "AMD"):
         (j,) = designs(model, maker, china_part=True)
         assert model.release[j] == START + 2
         assert cat.tpp[j] < H20_ERA_CAPS[0] and cat.mem_bw_gbs[j] < H20_ERA_CAPS[1]
         assert model.china_units_to_date[j] > 0
+
+
+def test_beijing_deciding_blocks_the_china_parts_designed_to_the_old_caps():
+    """The Ascend 910C matches any part under the h20-era caps, so Beijing's rule blocks them on arrival
+    (precedent: no better than the blocked H20) and they sell nothing."""
+    model = run(export_regime="threshold", china_import_policy="decides")
+    for j in designs(model, china_part=True):
+        assert model.china_government.levels[j] == BLOCKED
+        assert model.china_units_to_date[j] == 0
 
 
 def test_a_new_cap_brings_a_second_part_just_under_it():
@@ -129,7 +139,7 @@ def test_caps_a_dropped_design_aimed_at_are_answered_again_when_they_return():
 
 
 def test_under_h20_the_part_is_a_china_part_under_the_h20_era_caps_sold_to_anyone():
-    model = run(export_regime="h20")
+    model = run(export_regime="h20", china_import_policy="restrict")
     cat = model.catalogue
     made = designs(model)
     assert made

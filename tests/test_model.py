@@ -117,7 +117,7 @@ def test_history_start_runs_with_invariants():
 
 def test_no_licensed_chips_without_approved_customers():
     m = ChipMarketModel(rng=3, n_developers=100, export_regime="lagged", china_import_policy="open",
-                        approved_customer_share=0.0, us_reversal_prob=0.0)
+                        approved_customer_share=0.0, us_reversal_prob=0.0, us_licence_lead_quarters=0)
     for _ in range(8):
         m.step()
         licensed_only = m.allowed_by_class[2] & ~m.allowed_by_class[1]

@@ -174,7 +174,7 @@ def test_schedule_parsing():
 
 def test_schedules_switch_on_the_right_quarter():
     m = ChipMarketModel(rng=1, n_developers=50, us_reversal_prob=0.0,
-                        us_policy_schedule="2026Q3:ban,2027Q2:open",
+                        us_policy_schedule="2026Q3:ban,2027Q2:open", china_import_policy="restrict",
                         china_policy_schedule="2026Q4:discourage")
     regimes, stances = [], []
     for _ in range(8):

@@ -80,7 +80,7 @@ def test_presets_map_to_valid_parameters(preset):
 def test_presets_say_what_the_brief_says():
     assert levers.preset_values("December 2025 decision (as enacted)")["export_regime"] == "threshold"
     assert levers.preset_values("December 2025 decision (as enacted)")["export_tpp_cap"] == 21_000
-    assert levers.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "restrict"
+    assert levers.preset_values("December 2025 decision (as enacted)")["china_import_policy"] == "decides"
     assert levers.preset_values("Rolling 18-month lag (proposal)")["export_regime"] == "lagged"
     assert levers.preset_values("Rolling 18-month lag (proposal)")["export_lag_months"] == 18
     assert levers.preset_values("No exports")["export_regime"] == "ban"
@@ -99,10 +99,10 @@ def test_enacted_and_timeline_presets():
     assert (enacted["us_revenue_share"], enacted["china_part_revenue_share"]) == (0.25, 0.15)
     assert enacted["per_customer_cap_units"] == float("inf") and enacted["us_licence_schedule"] == ""
     timeline = levers.preset_values("2026 timeline as it happened")
-    assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "restrict"
+    assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "decides"
     assert timeline["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
     assert timeline["per_customer_cap_units"] == 75_000 and timeline["realize_reversals"] is False
-    assert timeline["china_policy_schedule"] == "2026Q1:restrict"
+    assert timeline["china_policy_schedule"] == ""
     m = ui_model.make_model("2026 timeline as it happened")
     licensed = []
     for _ in range(3):
@@ -180,7 +180,7 @@ def test_status_text_before_and_after_steps():
     for _ in range(3):
         m.step()
     s = ui_text.status_text(m)
-    assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: restrict" in s
+    assert "Quarter: end of 2026Q3" in s and "Step: 3" in s and "Beijing: decides" in s
     assert "US share via legal sales since the start (0-1, FLOP-based): 0.000" in s  # a ban: none legal
     assert m.reported["nvidia_china_revenue_usd"] == 0.0  # under a ban only smuggled US chips reach China
     assert "China's installed AI compute (million H100e, FLOP-based):" in s
@@ -247,7 +247,7 @@ def test_compare_mode_steps_b_in_lockstep_on_the_same_seed():
     # SolaraViz's Reset rebuilds type(model)(**controls): still in compare mode
     again = type(a)(**{**levers.preset_values("Open market"), "n_developers": 200, "rng": 7})
     assert again.twin is not None and again.twin.p.export_regime == "ban"
-    assert again.twin.p.china_import_policy == "restrict"  # B's own levers, not A's
+    assert again.twin.p.china_import_policy == "decides"  # B's own levers, not A's
     assert again.twin.p.n_developers == 200 and again.twin._seed == 7  # A's population and seed
 
 
@@ -400,8 +400,8 @@ def test_preset_then_reset_builds_the_preset_model():
     import ipyvuetify as v
 
     rc, status, click, choose = _render_page()
-    for preset, regime, stance in [("No exports", "ban", "restrict"), ("Open market", "open", "open"),
-                                   ("Beijing blocks", "threshold", "ban"), ("H20 only", "h20", "restrict")]:
+    for preset, regime, stance in [("No exports", "ban", "decides"), ("Open market", "open", "open"),
+                                   ("Beijing blocks", "threshold", "ban"), ("H20 only", "h20", "decides")]:
         choose("Preset", preset)
         assert rc.find(v.Select, label="US · export regime").widget.v_model == regime
         click("Reset")
@@ -471,7 +471,7 @@ def test_page_compare_mode_in_process():
     assert "Step: 2" in status() and "Quarter: end of 2026Q2" in status()
     assert "A − B" in status() and "China's installed AI compute (million H100e, FLOP-based): A " in status()
     choose("B preset", "Open market")
-    assert "Step: 0" in status() and "/ B open" in status() and "Beijing: A restrict / B open" in status()
+    assert "Step: 0" in status() and "/ B open" in status() and "Beijing: A decides" in status()
     click("Reset")  # Reset keeps compare mode
     click("Step")
     assert "A − B" in status() and "/ B open" in status()

@@ -308,7 +308,7 @@ def test_ui_end_to_end(browser_page):
     assert page.locator("img.widget-image").count() == N_VIEWS
     s = status(page)
     assert "Quarter: end of 2025Q4 (initial state)" in s and "Step: 0 " in s
-    assert "US regime: threshold" in s and "Beijing: restrict" in s
+    assert "US regime: threshold" in s and "Beijing: decides" in s
 
     # every Step moves the quarter label by exactly one
     q0 = quarter_index(page)

@@ -5,7 +5,7 @@
 
     model = ema_model(
         uncertainties={"huawei_capacity_2026": (200_000, 3_000_000),
-                       "china_import_policy": ["open", "discourage", "restrict", "ban"]},
+                       "china_import_policy": ["decides", "open", "restrict", "ban"]},
         levers={"export_regime": ["h20", "threshold", "lagged", "open"]},
         constants={"n_developers": 300}, steps=20)
     experiments, outcomes = perform_experiments(model, scenarios=64, policies=4)

@@ -21,7 +21,7 @@ README = README_MD
 SUMMARY = REFERENCE_SWEEP / "summary.csv"
 REGIMES = (("ban", "ban"), ("h20", "h20"), ("threshold", "**threshold (as enacted)**"),
            ("lagged", "lagged (18 months, proposal)"), ("open", "open"))
-STANCES = ("open", "discourage", "restrict", "ban")
+STANCES = ("decides", "open", "restrict", "ban")  # the columns: Beijing deciding first, then stances
 HUAWEI = 600_000
 
 
@@ -60,27 +60,34 @@ def blocks(summary: pd.DataFrame) -> dict[str, str]:
     }
 
 
-def reading(summary: pd.DataFrame, huawei: float = HUAWEI, stance: str = "restrict") -> str:
-    """What the tables say about the December 2025 decision, in sentences built from the same cells."""
+def reading(summary: pd.DataFrame, huawei: float = HUAWEI, stance: str = "decides",
+            old: str = "restrict") -> str:
+    """What the tables say about the December 2025 decision, in sentences built from the same cells: Beijing
+    deciding by its rule (``stance``), next to the stance that was the central case before (``old``)."""
     cells = summary[summary["huawei_capacity_2026"] == huawei].set_index(["export_regime",
                                                                         "china_import_policy"])
 
-    def v(regime: str, reporter: str) -> float:
-        return float(cells.loc[(regime, stance), f"{reporter}_mean"])
+    def v(regime: str, reporter: str, policy: str = stance) -> float:
+        return float(cells.loc[(regime, policy), f"{reporter}_mean"])
 
     def m(regime: str) -> str:
         return f"{v(regime, 'china_compute_h100e') / 1e6:.1f}M"
 
     gain = (v("threshold", "china_compute_h100e") - v("ban", "china_compute_h100e")) / 1e6
     return (
-        f"With Beijing at `{stance}` (its position since January 2026), the rule as enacted keeps "
+        f"With Beijing deciding product by product by its rule (`{stance}`, ODD 7.1b: it guides buyers away "
+        "from, then blocks, the US parts a domestic chip matches, holds new ones for review and approves the "
+        "largest licensed buyers for the rest), the rule as enacted keeps "
         f"**{v('threshold', 'us_share_legal'):.2f}** of China's installed AI compute (FLOP-based) on US "
         f"chips bought legally since 2026 by 2030, against {v('h20', 'us_share_legal'):.2f} under H20-only "
-        f"and {v('ban', 'us_share_legal'):.2f} under a ban. Of the {v('threshold', 'us_share_legal'):.2f}, "
+        f"and {v('ban', 'us_share_legal'):.2f} under a ban. With Beijing held instead at `{old}` (the "
+        f"central case before Beijing decided: a random quarter of private demand approved for every US "
+        "product) "
+        f"the rule kept {v('threshold', 'us_share_legal', old):.2f}, H20-only "
+        f"{v('h20', 'us_share_legal', old):.2f}. Of the {v('threshold', 'us_share_legal'):.2f}, "
         f"{v('threshold', 'us_share_designed'):.2f} is parts Nvidia and AMD design to the rule in the run "
-        "(`design_to_rule`: a licensed part just under the caps, the B30A's class, and China parts under "
-        "the 2023-25 caps, the RTX Pro 6000D's class, which Beijing ordered cancelled in 2025), so the legal "
-        "share rests mostly on makers' behaviour that no 2026 record confirms yet; "
+        "(`design_to_rule`; China parts under the 2023-25 caps meet Beijing's match and are blocked, as the "
+        "RTX Pro 6000D was in 2025), a behaviour no 2026 record confirms yet; "
         f"{v('threshold', 'developers_on_us_stack'):.2f} of developers then have most of their compute on "
         f"US chips, smuggled ones included ({v('ban', 'developers_on_us_stack'):.2f} "
         f"under a ban). Counting every channel, including chips bought before 2026 and smuggled chips, which "

@@ -143,7 +143,8 @@ class USChipmaker(RuleDesigner, Chipmaker):
         n = int(self.products.sum())
         #: per product (its rows), its China line: running (made for China), halted (stopped while it ran,
         #: restarts at ``restart_at``), or idle (never run: launched when it may be sold)
-        self.running = table.stock[self.rows] > 0  # a China stock at the start was made for China
+        # a released product with a China stock at the start was being made for China (the H200's ~700k)
+        self.running = (table.stock[self.rows] > 0) & (model.catalogue.release[self.rows] <= model.start)
         self.halted = np.zeros(n, dtype=bool)
         self.restart_at = np.full(n, NEVER)
 

@@ -101,14 +101,14 @@ PARAMS: tuple[Param, ...] = (
           "period: reading the cap as per year is an ASSUMPTION (per quarter would be 4x looser); the 1M "
           "total is not modelled. Default off (a scenario lever)",
           low=0.0, high=1e9, allow_off=True),
-    Param("us_licence_lead_quarters", 0, "int", "quarters",
+    Param("us_licence_lead_quarters", 2, "int", "quarters",
           "quarters from a product becoming licensable to China under the rule in force to the first "
           "licensed delivery (application, inter-agency review, a US lab test of each shipment); 0: at once",
-          "ASSUMPTION (range 1-3): statutory limit 90 days (15 CFR 750.4, H); Commerce reviews averaged 50 "
+          "ASSUMPTION 2 (range 1-3): statutory limit 90 days (15 CFR 750.4, H); Commerce reviews averaged 50 "
           "days (GAO-01-528, H); 120-180+ days through 2025, China-destined advanced technology slowest "
           "(lenzo.ai, Feb 2026, L); the Jan 2026 rule adds a US third-party lab test of every shipment "
           "(§C3 H)",
-          low=0, high=12),
+          low=0, high=12, sweep_range=(1, 3)),
     Param("us_licence_schedule", "", "count_schedule", "-",
           "dated number of Chinese customers holding a US licence (e.g. '2026Q1:3,2026Q2:10'); the "
           "largest developers hold them. Empty: approved_customer_share applies",
@@ -170,7 +170,7 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0.2-0.9): the H20 episode, where Nvidia stopped China production within "
           "a quarter of the Apr 2025 licence requirement and wrote down $4.5B (§B3, H)",
           low=0.01, high=1.0, sweep_range=(0.2, 0.9)),
-    Param("makers_weigh_margin", False, "bool", "-",
+    Param("makers_weigh_margin", True, "bool", "-",
           "US makers make a product for China only while a unit pays, net of the US levy and of the risk "
           "that it cannot be sold (a US reversal, or Beijing guiding buyers away or blocking it), halt a "
           "line that stops paying and restart it maker_restart_quarters later (ODD 7.5)",
@@ -180,7 +180,7 @@ PARAMS: tuple[Param, ...] = (
     Param("maker_restart_quarters", 2, "int", "quarters",
           "with makers_weigh_margin: quarters from a halted China line paying again to its restart",
           "ASSUMPTION 2 (range 1-4): new wafer starts at TSMC and CoWoS packaging take ~3-6 months",
-          low=0, high=12),
+          low=0, high=12, sweep_range=(1, 4)),
     Param("design_to_rule", True, "bool", "-",
           "whether US makers design China parts to the US rule in force (ODD 7.5, design_to_rule): under "
           "'threshold' and 'h20', a part just under the caps design_lead_quarters after the caps change, or "
@@ -224,7 +224,7 @@ PARAMS: tuple[Param, ...] = (
           "~4 years, slower than compute (§A1, M)",
           low=0.5, high=20.0, sweep_range=(3.0, 6.0)),
     # --- Chinese government -------------------------------------------------------------------
-    Param("china_import_policy", "restrict", "choice", "-",
+    Param("china_import_policy", "decides", "choice", "-",
           "Beijing's policy on US chips: a stance it holds for every US product (open, discourage, restrict, "
           "ban), or 'decides': a level for each US product by its rule (ODD 7.1b: products a domestic chip "
           "matches are reviewed, guided, then blocked at customs; once it acts, new products are held for "
@@ -247,7 +247,7 @@ PARAMS: tuple[Param, ...] = (
           "held by those it approves, largest first",
           "ASSUMPTION 0.6 (range 0.3-0.8): first approvals went to ByteDance, Alibaba and Tencent (Jan 28 "
           "2026, §C3 H); ByteDance alone planned ~a quarter of China's 2026 AI-chip spending (§D1 M)",
-          low=0.0, high=1.0),
+          low=0.0, high=1.0, sweep_range=(0.3, 0.8)),
     Param("state_mandate", True, "bool", "-",
           "state-affiliated developers may buy only domestic chips whenever Beijing's stance is not 'open'",
           "Nov 5 2025: state-funded data centres must use only domestic AI chips (Reuters, §C2, H)"),
@@ -294,13 +294,13 @@ PARAMS: tuple[Param, ...] = (
           "away from it, and again before it blocks it at customs",
           "ASSUMPTION 1 (range 1-4): CAC's 2023 review of Micron, opened Mar 31, concluded May 21 2023 "
           "with a ban from critical infrastructure (~7 weeks; SOURCES §C2, H); a priori, not fitted",
-          low=1, high=20),
+          low=1, high=20, sweep_range=(1, 4)),
     Param("china_match_ratio", 1.0, "float", "ratio",
           "when Beijing decides: a US product counts as matched when the best domestic chip on sale gives "
           "at least this multiple of its effective performance (H100e, as developers get it)",
           "ASSUMPTION 1 (range 0.8-1.25): Beijing's stated test, domestic chips 'match' (Sep 2025, §C2 H); "
           "a priori, not fitted",
-          low=0.1, high=10.0),
+          low=0.1, high=10.0, sweep_range=(0.8, 1.25)),
     # --- Chipmakers -----------------------------------------------------------------------------
     *(capacity_param(m) for m in MAKERS if m.capacity is not None),  # from the catalogue
     Param("domestic_capacity_growth", 0.5, "float", "per year",

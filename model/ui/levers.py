@@ -221,14 +221,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "December 2025 decision (as enacted)": {
         "export_regime": "threshold", "export_tpp_cap": 21_000.0, "export_bw_cap_gbs": 6_500.0,
         "us_volume_cap_share": 0.5, "us_revenue_share": 0.25, "china_part_revenue_share": 0.15,
-        "china_import_policy": "restrict"},
+        "china_import_policy": "decides"},
     "Rolling 18-month lag (proposal)": {"export_regime": "lagged", "export_lag_months": 18,
-                                        "china_import_policy": "restrict"},
+                                        "china_import_policy": "decides"},
     "2026 timeline as it happened": {
         "export_regime": "threshold", "export_tpp_cap": 21_000.0, "us_volume_cap_share": 0.5,
         "us_licence_schedule": "2026Q1:3,2026Q2:10", "per_customer_cap_units": 75_000.0,
-        "china_import_policy": "restrict", "china_policy_schedule": "2026Q1:restrict",
-        "realize_reversals": False},
+        "china_import_policy": "decides", "realize_reversals": False},
     "H20 only": {"export_regime": "h20"},
     "No exports": {"export_regime": "ban"},
     "Open market": {"export_regime": "open", "china_import_policy": "open"},
@@ -238,12 +237,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_NOTES: dict[str, str] = {
     "December 2025 decision (as enacted)": (
         "BIS rule of Jan 13-15 2026: licences below TPP 21,000 and 6,500 GB/s, China units <= 50% of US "
-        "units; 25% levy (Section 232), 15% on China parts; Beijing restricts (SOURCES §C3)."),
-    "Rolling 18-month lag (proposal)": "the proposed rolling lag, not enacted; Beijing restricts.",
+        "units; 25% levy (Section 232), 15% on China parts; Beijing decides product by product by its rule "
+        "(ODD 7.1b; SOURCES §C3)."),
+    "Rolling 18-month lag (proposal)": "the proposed rolling lag, not enacted; Beijing decides by its rule.",
     "2026 timeline as it happened": (
         "the enacted rule with the licences actually issued: 3 Chinese customers in 2026Q1 (Jan 28 approvals "
         "of ByteDance, Alibaba, Tencent; Mar: 'only a few'), ~10 from 2026Q2 (Reuters, May), up to 75,000 "
-        "units each; Beijing restricts from 2026Q1; no random US reversals (the timeline is the only US "
+        "units each; Beijing decides by its rule; no random US reversals (the timeline is the only US "
         "change, as in the history replay). SOURCES §C3."),
     "H20 only": "China parts only (the 2024-2025 rule); the H20 sells from stock, then the RTX Pro 6000D.",
     "No exports": "a US ban on AI-chip exports to China.",

@@ -2,7 +2,7 @@
 chips came through, with the US-China compute ratio (issue 26, items 2-3), as a generated README table.
 
 For the headline's settings (``experiments/export_regimes.toml``: 300 developers, rules as set, Huawei's
-central scenario) and Beijing's stance as enacted (``restrict``), each US export rule is run over a few
+central scenario) and Beijing deciding by its rule (``decides``), each US export rule is run over a few
 seeds and the model's reporters at 2030Q4 are averaged: ``us_share_legal`` (US chips bought through
 licensed or unrestricted sales since 2026), ``us_share_legacy`` (bought before 2026, still in service),
 ``us_share_grey`` (smuggled), which sum to ``us_stack_share`` exactly; the part of the legal share bought
@@ -25,7 +25,7 @@ from model.core.paths import README_MD
 from model.sweep.io import write_atomic
 
 #: The headline's settings the decomposition runs with (experiments/export_regimes.toml) and its stance.
-SETTINGS = {"n_developers": 300, "realize_reversals": False, "china_import_policy": "restrict",
+SETTINGS = {"n_developers": 300, "realize_reversals": False, "china_import_policy": "decides",
             "huawei_capacity_2026": 600_000}
 REGIMES = ("ban", "h20", "threshold", "lagged", "open")
 SEEDS = (1, 2, 3, 4, 5)
@@ -68,7 +68,7 @@ def _largest(row: pd.Series) -> str:
 
 def markdown(t: pd.DataFrame) -> str:
     """The README table and the sentence that says which channel produces most of the US share."""
-    lines = ["| US rule (Beijing `restrict`) | US share bought legally since 2026 | of it: parts designed to "
+    lines = ["| US rule (Beijing `decides`) | US share bought legally since 2026 | of it: parts designed to "
              "the rule | US share bought before 2026 | US share smuggled | US share, all channels | China's "
              "compute (M H100e) | compute abroad (M H100e) | US share incl. abroad | China's compute / the "
              "US's | developers mostly on US chips |",
