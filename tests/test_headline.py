@@ -43,8 +43,8 @@ def test_the_generated_reading_quotes_the_reference_results():
     s = pd.read_csv(headline.SUMMARY)
     s = s[s["huawei_capacity_2026"] == headline.HUAWEI].set_index(["export_regime", "china_import_policy"])
 
-    def v(regime, reporter, scale=1.0):
-        return s.loc[(regime, "restrict"), f"{reporter}_mean"] / scale
+    def v(regime, reporter, scale=1.0, policy="decides"):
+        return s.loc[(regime, policy), f"{reporter}_mean"] / scale
 
     text = " ".join(headline.README.read_text(encoding="utf-8").split())
     gain = v("threshold", "china_compute_h100e", 1e6) - v("ban", "china_compute_h100e", 1e6)
@@ -57,6 +57,8 @@ def test_the_generated_reading_quotes_the_reference_results():
         f"The rule adds {gain:.1f}M H100e",
         f"{v('threshold', 'china_to_us_compute_ratio'):.4f} of the US's in 2030",
         f"The rolling lag would keep {v('lagged', 'us_share_legal'):.2f} legally",
+        f"the rule kept {v('threshold', 'us_share_legal', policy='restrict'):.2f}, H20-only "
+        f"{v('h20', 'us_share_legal', policy='restrict'):.2f}",
     ):
         assert phrase in text, phrase
     assert v("ban", "us_share_legal") == 0.0  # a ban leaves no legal channel, in every run of the cell

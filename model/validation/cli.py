@@ -148,7 +148,14 @@ def _decisions(out: Path, quick: bool) -> Iterator[str]:
 def _forecast(out: Path, quick: bool) -> Iterator[str]:
     """Freeze each forecast of FORECASTS that does not exist yet (never overwrites; see forecasts.py)."""
     from model.sweep.provenance import git_state
-    from model.validation.forecasts import FORECASTS, FORECASTS_DIR, freeze_forecast, make_forecast
+    from model.validation.forecasts import (
+        FORECAST_OVERRIDES,
+        FORECAST_SEEN,
+        FORECASTS,
+        FORECASTS_DIR,
+        freeze_forecast,
+        make_forecast,
+    )
     from model.validation.replay import replay_spec
 
     seeds = replay_spec()[2]
@@ -163,11 +170,14 @@ def _forecast(out: Path, quick: bool) -> Iterator[str]:
             print(f"{path}: frozen, not overwritten", file=sys.stderr)
             continue
         table = make_forecast(name)
-        header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml run to "
-                  f"{last} ({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
+        overrides = FORECAST_OVERRIDES.get(name, {})
+        changed = (" with " + ", ".join(f"{k} = {v!r}" for k, v in overrides.items())) if overrides else ""
+        header = (f"chipstack frozen forecast {name}: the replay experiments/history_2022_2026.toml{changed} "
+                  f"run to {last} ({len(seeds)} seeds) from policy inputs only, at git commit {commit}.\n"
                   "Policies after 2026Q2: those in force at the end of the replay's timeline. "
                   "mean and 95% interval (lo, hi) over seeds. "
-                  "Never edited after it was written; scored in docs/VALIDATION.md.")
+                  "Never edited after it was written; scored in docs/VALIDATION.md."
+                  + ("\n" + FORECAST_SEEN[name] if name in FORECAST_SEEN else ""))
         freeze_forecast(table, path, header)
         print(f"{path}: written", file=sys.stderr)
         yield table.to_string(index=False)

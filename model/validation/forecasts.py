@@ -47,16 +47,44 @@ def forecast_table(runs: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_2026H2_2027 = ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"]
 #: The frozen forecasts (docs/forecasts/): file name -> (last quarter of the replay, quarters forecast).
 FORECASTS = {"2026H1.csv": ("2026Q2", ["2026Q1", "2026Q2"]),
-             "2026Q3-2027Q4.csv": ("2027Q4", ["2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"])}
+             "2026Q3-2027Q4.csv": ("2027Q4", _2026H2_2027),
+             "2026Q3-2027Q4-v2.csv": ("2027Q4", _2026H2_2027)}
+#: What a forecast changes in the replay file's parameters: v2 lets Beijing decide by its rule (issue 28)
+#: instead of following its dated schedule (the replay's US schedule, licences and caps stay).
+FORECAST_OVERRIDES = {"2026Q3-2027Q4-v2.csv": {"china_import_policy": "decides", "china_policy_schedule": ""}}
+#: Every 2026 fact docs/SOURCES.md held when a forecast was frozen (forecasts frozen from issue 28 on list
+#: them in their header: quasi-ex-ante, not ex ante, docs/VALIDATION.md §3.4).
+FORECAST_SEEN = {"2026Q3-2027Q4-v2.csv": """\
+Quasi-ex-ante: frozen before any 2026H2 outcome was entered in experiments/data/observed.csv, with these
+2026 facts in docs/SOURCES.md (the model's policy inputs are only the replay file's schedules and this
+forecast's overrides; the rest was seen by whoever froze it):
+- Jan 13-15: BIS rule (case by case below TPP 21,000 and 6,500 GB/s, <= 50% of US units, US lab test of
+  every shipment); Jan 14: 25% tariff; Jan 13-15: Beijing's customs refuse the H200; Jan 28: first approvals
+  (ByteDance, Alibaba, Tencent, > 400k H200 in all); Jan 21 and Mar 26: the AI Overwatch and Chip Security
+  Acts advance (not law).
+- Feb 10: licence terms agreed with State; Feb 24: Commerce, H200 sold to China 'none so far'; Feb 25:
+  Nvidia guides $0 from China; Mar 3: a 75k-per-customer and 1M total cap weighed, 'few licences'; Mar 20:
+  Supermicro diversion indictment; Apr 1: IDC's 2025 China shipments; May 14-17: ~10 Chinese firms licensed,
+  up to 75k each; May 31: BIS guidance on China-headquartered firms abroad.
+- 2026H1 outcomes (docs/SOURCES.md, 'Outcomes of 2026H1'): no Data Center Hopper shipments to China in
+  2026Q1, under 1% of data-centre revenue in 2026Q2, a $0.4B H200 charge and a tariff Nvidia could not pass
+  on (10-Qs); Nvidia's China revenue on the headquarters basis ($4.55B, $7.88B); Cambricon's 2026Q1 and H1
+  revenue; ByteDance's ~36k B200 build-out in Malaysia.
+- Read only as one-line digests (L), dated 2026Q3: Nvidia's first limited H200 shipments to China in July
+  2026, a Commerce official calling them 'trivial' (Jul 15), Beijing allowing limited H200 imports, 'possibly
+  up to 10,000 units' (FT, Aug 20).""",
+}
 
 
 def make_forecast(name: str) -> pd.DataFrame:
     """The forecast ``name`` of ``FORECASTS`` from the replay file at this commit (its seeds, run to its
-    last quarter)."""
+    last quarter), with the forecast's ``FORECAST_OVERRIDES``."""
     last, quarters = FORECASTS[name]
     params, _, seeds = replay_spec(REPLAY_EXPERIMENT)
+    params = {**params, **FORECAST_OVERRIDES.get(name, {})}
     steps = parse_quarter(last) - parse_quarter(params["start_quarter"]) + 1
     return forecast_table(run_replay(params, seeds, steps), quarters)
 
