@@ -88,6 +88,19 @@ def test_the_committed_forecasts_are_frozen_files():
         assert fc.frozen_commit(path) == "50fa855f182909d2dc1c3d37d986613eadfc4001"
 
 
+def test_the_v2_forecast_is_frozen_with_what_it_had_seen():
+    """issue 28 item 5: frozen at a later commit, Beijing deciding, its header listing the 2026 facts seen."""
+    name = "2026Q3-2027Q4-v2.csv"
+    path = fc.FORECASTS_DIR / name
+    text = path.read_text()
+    assert "china_import_policy = 'decides'" in text.splitlines()[0]
+    assert "Quasi-ex-ante" in text and "Nvidia guides $0 from China" in text and "10,000 units" in text
+    assert fc.frozen_sums(fc.FORECASTS_DIR)[name] == fc.sha256_of(path)
+    assert fc.frozen_commit(path) not in ("", "50fa855f182909d2dc1c3d37d986613eadfc4001")
+    table = pd.read_csv(path, comment="#")
+    assert set(table["quarter"]) == {"2026Q3", "2026Q4", "2027Q1", "2027Q2", "2027Q3", "2027Q4"}
+
+
 def test_validation_md_quotes_the_committed_quarterly_table():
     text = qv.VALIDATION_MD.read_text(encoding="utf-8")
     scored = pd.read_csv(qv.DOCS_VALIDATION / "quarterly.csv")
