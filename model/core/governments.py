@@ -44,24 +44,37 @@ ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
 DEFAULT_LICENSED_CUSTOMERS = 10
 
 
-def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_year: float) -> np.ndarray:
+def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_year: float,
+                         nxt: np.ndarray | None = None) -> np.ndarray:
     """(J,) units of each US product shipped to US end users from its release through ``quarter``:
     ``us_units_per_quarter`` a quarter until its maker's next product (not a China part) ships, then
     falling by ``decline_per_year`` a year (a factor k = (1 - decline)**(1/4) a quarter), summed in closed
     form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after. A
-    part designed to the rule (``generated``) is nobody's next product."""
-    n_chips = len(cat.names)
+    part designed to the rule (``generated``) is nobody's next product. ``nxt``: ``next_releases(cat,
+    release)`` when the caller has it."""
+    if nxt is None:
+        nxt = next_releases(cat, release)
+    # whole numbers of quarters, at least 0
+    before = np.maximum(np.minimum(quarter + 1, nxt) - release, 0).astype(float)
+    after = np.maximum(quarter + 1 - nxt, 0).astype(float)
+    k = fm.power(1.0 - decline_per_year, 0.25)
+    if k == 1.0:
+        return cat.us_units_per_quarter * (before + after)
+    # k**after chip by chip on the scalar path (the same bits as the array path, tests/test_fixedmath.py;
+    # ``after`` takes a few whole numbers, each power kept by ``fm.power``)
+    powers = np.array([fm.power(k, a) for a in after.tolist()], dtype=float).reshape(after.shape)
+    return cat.us_units_per_quarter * (before + k * (1.0 - powers) / (1.0 - k))
+
+
+def next_releases(cat, release: np.ndarray) -> np.ndarray:
+    """(J,) the release quarter of each US product's next product of its maker (not a China part, not a
+    designed part; 10**6: none), for ``us_shipments_to_date``."""
     main = cat.is_us & ~cat.china_part
     # (J x J): chip k is a later product of chip j's maker; nxt[j] = the first such release (or never)
     later = (main[:, None] & (main & ~cat.generated)[None, :]
              & (cat.maker_of_chip[:, None] == cat.maker_of_chip[None, :])
              & (release[None, :] > release[:, None]))
-    nxt = np.where(later, release[None, :], 10**6).min(axis=1)
-    before = np.clip(np.minimum(quarter + 1, nxt) - release, 0, None).astype(float)
-    after = np.clip(quarter + 1 - nxt, 0, None).astype(float)
-    k = fm.power(1.0 - decline_per_year, 0.25)
-    tail = after if k == 1.0 else k * (1.0 - fm.power(np.full(n_chips, k), after)) / (1.0 - k)
-    return cat.us_units_per_quarter * (before + tail)
+    return np.where(later, release[None, :], 10**6).min(axis=1)
 
 
 class USGovernment(mesa.Agent):
@@ -79,6 +92,8 @@ class USGovernment(mesa.Agent):
         self.tpp_cap = float(p.export_tpp_cap) if cap is None else cap
         self.reversals = 0
         self._exportable = (None, None)  # (quarter, rule) and its exportable()
+        self._rule = (None, None)  # (regime, TPP cap) and its ExportRule
+        self._shipped: tuple = (None, {})  # (catalogue, {(quarter, release): shipments, release: next})
 
     def step(self) -> None:
         self.apply_schedule()
@@ -102,8 +117,13 @@ class USGovernment(mesa.Agent):
 
     @property
     def rule(self) -> ExportRule:
-        p = self.model.p
-        return ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
+        """The rule in force (one object while the regime and the TPP cap stay: it is asked for often)."""
+        key = (self.regime, self.tpp_cap)
+        if self._rule[0] != key:
+            p = self.model.p
+            rule = ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
+            self._rule = (key, rule)
+        return self._rule[1]
 
     def exportable(self) -> tuple[np.ndarray, np.ndarray]:
         """(to_anyone, to_licensed) over the catalogue's chips under the rule in force (read-only arrays,
@@ -136,10 +156,29 @@ class USGovernment(mesa.Agent):
         """(J,) units of each product China may still take by ``quarter`` under the volume cap:
         ``us_volume_cap_share`` x its cumulative US shipments (``us_shipments_to_date``) less its cumulative
         China units (``sold_to_china``), never below 0."""
-        p, cat = self.model.p, self.model.catalogue
-        shipped = us_shipments_to_date(cat, release, quarter, p.us_units_decline_per_year)
-        allowed = p.us_volume_cap_share * shipped
+        p = self.model.p
+        allowed = p.us_volume_cap_share * self.shipments_to_date(release, quarter)
         return np.maximum(allowed - sold_to_china, 0.0)
+
+    def shipments_to_date(self, release: np.ndarray, quarter: int) -> np.ndarray:
+        """``us_shipments_to_date`` of the model's catalogue (read-only), kept per catalogue, release
+        quarters and ``quarter``: the offer and the makers' plans ask for this quarter's and the next."""
+        cat = self.model.catalogue
+        if self._shipped[0] is not cat:
+            self._shipped = (cat, {})
+        kept, at = self._shipped[1], release.tobytes()
+        shipped = kept.get((quarter, at))
+        if shipped is None:
+            if len(kept) >= 16:
+                kept.clear()
+            nxt = kept.get(at)
+            if nxt is None:
+                nxt = kept[at] = next_releases(cat, release)
+            shipped = kept[(quarter, at)] = us_shipments_to_date(
+                cat, release, quarter, self.model.p.us_units_decline_per_year, nxt)
+            shipped.setflags(write=False)
+        return shipped
+
     def maybe_reverse(self) -> None:
         """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
         so the random stream does not depend on the regime or on ``realize_reversals``)."""

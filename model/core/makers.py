@@ -133,7 +133,13 @@ class USChipmaker(Chipmaker):
             raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
         self.rows = self.chips  # its rows of the ChinaSupply table
         self.table = table
-        self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
+        cat = model.catalogue
+        self.last_quarters = frozenset(cat.end_of_production[self.rows].tolist())
+        rows = range(self.rows.start, self.rows.stop)
+        #: its design slots (generated columns), and the chips a designed part may be cut from (neither China
+        #: parts nor designed: ``with_design`` changes only a slot's columns, so both stay the same)
+        self.slots = [j for j in rows if cat.generated[j]]
+        self.parents = [j for j in rows if not (cat.china_part[j] or cat.generated[j])]
         #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
         #: rules; no licensed product was designed to a cap before 2026
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
@@ -200,9 +206,9 @@ class USChipmaker(Chipmaker):
         none): any part the rule lets a licensed buyer take ('licensed'), or one any buyer may take
         ('china_part')."""
         to_anyone, to_licensed = self.model.us_government.exportable()
-        allowed = to_anyone | to_licensed if track == "licensed" else to_anyone
-        ok = self.products & sale & allowed
-        return float(self.model.perf[ok].max()) if ok.any() else 0.0
+        r = self.rows
+        ok = sale[r] & (to_anyone[r] | to_licensed[r] if track == "licensed" else to_anyone[r])
+        return float(self.model.perf[r][ok].max()) if ok.any() else 0.0
 
     def best_domestic_perf(self, sale: np.ndarray) -> float:
         """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
@@ -212,15 +218,17 @@ class USChipmaker(Chipmaker):
 
     def free_slot(self) -> int:
         """Its first empty design slot (a generated column never released), or -1 when all are used."""
-        m = self.model
-        empty = np.flatnonzero(self.products & m.catalogue.generated & (m.release == NEVER))
-        return int(empty[0]) if empty.size else -1
+        release = self.model.release
+        return next((j for j in self.slots if release[j] == NEVER), -1)
 
     def parent_chip(self) -> int:
         """Its newest released chip that is not a China part (a designed part is cut from it), or -1."""
-        m, cat = self.model, self.model.catalogue
-        parents = np.flatnonzero(self.products & m.released & ~cat.china_part & ~cat.generated)
-        return int(parents[np.argmax(m.release[parents])]) if parents.size else -1
+        released, release = self.model.released, self.model.release
+        best = -1
+        for j in self.parents:  # the first of the newest, as argmax
+            if released[j] and (best < 0 or release[j] > release[best]):
+                best = j
+        return best
 
     def receive_production(self) -> None:
         """Last quarter's China production joins the China stock; a product whose production ends this

@@ -207,8 +207,14 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     maker's newest chip that the rules in force let it sell to licensed Chinese customers (the maker
     keeps making its best China-licensable part: ASSUMPTION, SOURCES §A1/§C1 pattern of A800/H800/H20).
     """
-    maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     made = released & ((quarter < cat.end_of_production) | (stock_left > 0))
+    # the makers' steps and the offer ask several times a quarter: the answer is kept per what it reads
+    # (the catalogue by identity: its arrays are never written to)
+    key = (quarter, release.tobytes(), made.tobytes(), to_licensed.tobytes())
+    kept = _ON_SALE.get(key)
+    if kept is not None and kept[0] is cat:
+        return kept[1]
+    maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     newest = np.full(len(cat.maker_names), _NEVER)
     np.maximum.at(newest, maker_of_chip[made], release[made])
     is_newest = release == newest[maker_of_chip]
@@ -218,7 +224,15 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
     young = quarter < release + SALE_QUARTERS
     complying_part = china_part & (quarter < cat.compliant_until)
-    return made & (young | is_newest | complying_part | is_newest_lic)
+    sale = made & (young | is_newest | complying_part | is_newest_lic)
+    sale.setflags(write=False)
+    if len(_ON_SALE) >= 64:
+        _ON_SALE.clear()
+    _ON_SALE[key] = (cat, sale)
+    return sale
+
+
+_ON_SALE: dict[tuple, tuple] = {}  # what on_sale reads -> (catalogue, its answer, read-only), this process
 
 
 def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
