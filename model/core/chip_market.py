@@ -232,14 +232,14 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     def record_chip_sales(self, revenue: np.ndarray) -> None:
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
-        cat = self.catalogue
-        self.sales_by_chip = dict(zip(cat.names, self.chips_sold.tolist(), strict=True))
-        sold = np.flatnonzero(self.chips_sold > 0).tolist()
+        cat, units = self.catalogue, self.chips_sold.tolist()
+        self.sales_by_chip = dict(zip(cat.names, units, strict=True))
+        sold = [j for j, u in enumerate(units) if u > 0]
+        revenue, maker_of_chip = revenue.tolist(), cat.maker_of_chip.tolist()
         self.datacollector.add_table_rows("chip_sales", {
             "step": [self.steps - 1] * len(sold), "quarter": [format_quarter(self.quarter)] * len(sold),
-            "chip": [cat.names[j] for j in sold],
-            "maker": [cat.maker_names[cat.maker_of_chip[j]] for j in sold],
-            "units": self.chips_sold[sold].tolist(), "revenue_usd": revenue[sold].tolist()})
+            "chip": [cat.names[j] for j in sold], "maker": [cat.maker_names[maker_of_chip[j]] for j in sold],
+            "units": [units[j] for j in sold], "revenue_usd": [revenue[j] for j in sold]})
 
     # ------------------------------------------------------------------------------------------
     # The offer's parts
