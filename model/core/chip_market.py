@@ -28,9 +28,8 @@ from model.core.backcast import History, backcast
 from model.core.catalogue import (
     DOMESTIC,
     ROADMAP_FROM,
-    catalogue_arrays,
+    run_catalogue,
     with_design,
-    with_us_roadmap,
 )
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
 from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
@@ -83,9 +82,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         # --- calendar and catalogue
         self.start = parse_quarter(p.start_quarter)
         self.quarter = self.start
-        self.catalogue = with_us_roadmap(catalogue_arrays(), p.us_roadmap_delay_quarters,
-                                         p.us_roadmap_perf_scale, p.us_flop_per_usd_doubling_years,
-                                         p.us_bandwidth_doubling_years)
+        self.catalogue = run_catalogue(p.us_roadmap_delay_quarters, p.us_roadmap_perf_scale,
+                                       p.us_flop_per_usd_doubling_years, p.us_bandwidth_doubling_years)
         cat = self.catalogue
         self.reporter_names = tuple(r.name for r in reporters.table(cat.makers))
         self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC

@@ -64,6 +64,10 @@ class MarketOffer:
     stocked: np.ndarray  # (J,) bool: products sold from a stock (their supply is the stock)
     weights: np.ndarray | None = None  # (J,) choice.chip_weights(base), when the caller has it
 
+    def but(self, **changes) -> MarketOffer:
+        """This offer with some fields changed (``dataclasses.replace`` without its introspection)."""
+        return MarketOffer(**{**self.__dict__, **changes})
+
 
 def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray, offer: MarketOffer,
                  max_rounds: int = 8) -> Clearing:
@@ -96,10 +100,7 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     orders = chips_sold
     weights = chip_weights(offer.base) if offer.weights is None else offer.weights  # the same every round
     pull_t = np.asarray(pull, dtype=float).T
-    # (E x n) flattened -> bin e * C + class: one bincount sums each (class, ecosystem) in developer order
-    eco_class = (np.arange(n_eco)[:, None] * n_class + access_class[None, :]).ravel()
-    # each developer's (spend, compute) share columns: class c and C + c of the (M x 2C) table
-    share_cols = np.concatenate((access_class, access_class + n_class))
+    eco_class, share_cols = _class_columns(access_class, n_eco, n_class)
     all_served = 1e-12 * max(float(demand.sum()), 1.0)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
@@ -122,18 +123,18 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         group_units = _sum(groups * chip_units, axis=1)  # (K,) masked row sums, no BLAS
         short = group_units > capacity
         any_short = bool(_any(short))
-        group_fill = np.ones(n_groups)
         if any_short:
+            group_fill = np.ones(n_groups)
             np.divide(capacity, group_units, out=group_fill, where=short)
             fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0)
-        else:
-            fill = np.ones_like(cost)
+            filled = within * fill  # (C x J)
+            sold = chip_units * fill
+        else:  # every fill is 1 (x 1.0 is x)
+            filled, sold = within, chip_units
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
-        filled = within * fill  # (C x J)
         per_class = np.concatenate((filled, filled * compute_per_usd))  # (2C x J)
         shares = _sum(chip_is_maker[:, None, :] * per_class[None, :, :], axis=2)  # (M x 2C), no BLAS
         remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
-        sold = chip_units * fill
         chips_sold = chips_sold + sold
         capacity -= _sum(groups * sold, axis=1)
         if any_short:
@@ -164,9 +165,36 @@ def _masks(maker_of_chip: bytes, ecosystem_of_chip: bytes, n_makers: int, n_eco:
 
 
 def _catalogue_masks(cat: CatalogueArrays, n_eco: int) -> tuple[np.ndarray, np.ndarray]:
-    """(M x J) float: chip j is maker m's; (E x J) bool: chip j is of ecosystem e (kept per catalogue)."""
-    return _masks(cat.maker_of_chip.astype(np.intp).tobytes(),
-                  cat.ecosystem_of_chip.astype(np.intp).tobytes(), cat.ecosystem_of_maker.shape[0], n_eco)
+    """(M x J) float: chip j is maker m's; (E x J) bool: chip j is of ecosystem e (kept per catalogue: by
+    identity while the model's catalogue is the same object, else by content)."""
+    kept = _LAST_MASKS[0]
+    if kept[0] is cat and kept[1] == n_eco:
+        return kept[2]
+    masks = _masks(cat.maker_of_chip.astype(np.intp).tobytes(),
+                   cat.ecosystem_of_chip.astype(np.intp).tobytes(), cat.ecosystem_of_maker.shape[0], n_eco)
+    _LAST_MASKS[0] = (cat, n_eco, masks)
+    return masks
+
+
+_LAST_MASKS: list[tuple] = [(None, None, None)]  # (catalogue, E, _catalogue_masks) of the last call
+
+
+def _class_columns(access_class: np.ndarray, n_eco: int, n_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``clear_market``: each (ecosystem, developer) cell's bin e * C + class in one bincount over the
+    (E x n) flattened budgets (each (class, ecosystem) summed in developer order), and each developer's
+    (spend, compute) share columns in the (M x 2C) table (class c and C + c). Kept while ``access_class``
+    is the same read-only array (a quarter's clearings share it)."""
+    kept = _LAST_CLASSES[0]
+    if kept[0] is access_class and kept[1] == (n_eco, n_class):
+        return kept[2]
+    eco_class = (np.arange(n_eco)[:, None] * n_class + access_class[None, :]).ravel()
+    share_cols = np.concatenate((access_class, access_class + n_class))
+    if not access_class.flags.writeable:
+        _LAST_CLASSES[0] = (access_class, (n_eco, n_class), (eco_class, share_cols))
+    return eco_class, share_cols
+
+
+_LAST_CLASSES: list[tuple] = [(None, None, None)]  # (access classes, (E, C), _class_columns) of the last call
 
 
 #: Populations with at most this many (makers x developers) cells are served all makers at once; larger
