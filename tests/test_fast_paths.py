@@ -94,3 +94,18 @@ def test_us_shipments_powers_on_the_scalar_path_equal_the_array_path():
             got = us_shipments_to_date(cat, m.release, quarter, decline)
             assert (bits(got) == bits(want)).all()
             assert (bits(us_shipments_to_date(cat, m.release, quarter, decline, nxt)) == bits(want)).all()
+
+
+def test_kept_logs_of_chip_values_equal_the_array_log():
+    """``choice._log_kept`` keeps each value's log and takes new ones on the scalar path (a few) or in one
+    array call (many): the same bits as ``fm.log`` of the whole array, whichever way a value came."""
+    from model.core.choice import _log_kept
+
+    pool = np.abs(random_values(200))
+    for _ in range(300):
+        x = RNG.choice(pool, size=int(RNG.integers(1, 60)))
+        if RNG.random() < 0.2:
+            x = np.abs(random_values(x.shape[0]))  # all new
+        assert (bits(_log_kept(x)) == bits(fm.log(x))).all()
+    special = np.array([0.0, -0.0, 1.0, np.inf, 5e-324, 1e-310, np.finfo(float).max])
+    assert (bits(_log_kept(special)) == bits(fm.log(special))).all()

@@ -17,6 +17,7 @@ happened.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import mesa
 import numpy as np
@@ -53,6 +54,7 @@ from model.core.supply import china_production_limit
 
 #: The domestic ecosystem's learning curve is anchored on cumulative domestic purchases before this quarter.
 LEARNING_ANCHOR = parse_quarter("2026Q1")
+_one_chip = lru_cache(maxsize=8)(lambda n: np.eye(n, dtype=bool))  # (J x J) rows of one chip (read only)
 
 
 class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
@@ -206,8 +208,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
                                  ChoiceWeights.of(self.p))
-        groups, capacity = self.supply_groups(sale, to_licensed)
         stocked = self.stocked_products(sale)
+        groups, capacity = self.supply_groups(sale, to_licensed, stocked)
         self.supply.last_supply = np.where(stocked, self.supply.stock, 0.0)
         return MarketOffer(cat, sale, self.allowed_by_class, base, self.buyer_cost, self.perf, groups,
                            capacity, stocked, chip_weights(base))
@@ -250,21 +252,22 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.china_price = self.catalogue.price_usd * (1.0 + passed_on)
         self.buyer_cost = self.china_government.buyer_cost(self.china_price, self.perf, sale)
 
-    def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray,
+                      stocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K x J) chips of each supply group and (K,) units each can deliver this quarter: domestic
         makers' capacity; each licensed US product's volume cap (what is left of ``us_volume_cap_share``
         x its cumulative US units, ``USGovernment.volume_cap_left``) under 'threshold' and 'lagged';
         each US product's China stock (and any product sold from stock after its end of production);
         the per-customer cap on all licensed products together;
-        Beijing's import cap on all US chips."""
+        Beijing's import cap on all US chips. ``stocked``: ``stocked_products(sale)`` if the caller has it."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
         rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]
         caps = [np.array([g[1] for g in groups], dtype=float)]
         licensed_only = sale & cat.is_us & to_licensed
-        one_chip = np.eye(len(cat.names), dtype=bool)
+        one_chip = _one_chip(len(cat.names))
         capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
-        stocked = np.flatnonzero(self.stocked_products(sale))
+        stocked = np.flatnonzero(self.stocked_products(sale) if stocked is None else stocked)
         rows += [one_chip[capped], one_chip[stocked]]
         gov = self.us_government
         left = (gov.volume_cap_left(self.release, self.quarter, self.china_units_to_date)[capped]

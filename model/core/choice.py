@@ -43,8 +43,15 @@ class ChoiceWeights:
 
     @classmethod
     def of(cls, p) -> ChoiceWeights:
-        """The weights among a model's parameters ``p``."""
-        return cls(p.price_weight, p.ecosystem_weight, p.policy_risk_weight, p.lockin_weight, p.peer_weight)
+        """The weights among a model's parameters ``p`` (kept for the last parameters asked for)."""
+        kept = _WEIGHTS[0]
+        if kept[0] is not p or kept[1] is not cls:
+            kept = _WEIGHTS[0] = (p, cls, cls(p.price_weight, p.ecosystem_weight, p.policy_risk_weight,
+                                              p.lockin_weight, p.peer_weight))
+        return kept[2]
+
+
+_WEIGHTS: list[tuple] = [(None, None, None)]  # (parameters, class, ChoiceWeights.of them)
 
 
 def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.ndarray,
@@ -58,22 +65,27 @@ def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.n
     )
 
 
-_LOGS: dict[bytes, np.ndarray] = {}  # (J,) float64 bytes -> fm.log of them
+_LOGS: dict[float, float] = {}  # value -> fm.log of it
 
 
 def _log_kept(x) -> np.ndarray:
-    """``fm.log(x)``, kept for a (J,) float array seen before (buyers' costs often stay the same from one
-    quarter to the next: the log of 30 numbers is ~25 numpy calls, a look-up is one)."""
+    """``fm.log(x)``, each value's log kept (a chip's performance per $k often stays the same from one
+    quarter to the next: the log of 30 numbers is ~25 numpy calls; a few new values take ``fm.log``'s scalar
+    path, the same bits as the array path, tests/test_fixedmath.py)."""
     if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64):
         return fm.log(x)
-    key = x.tobytes()
-    out = _LOGS.get(key)
-    if out is None:
-        if len(_LOGS) >= 256:
+    values = x.tolist()
+    logs = [_LOGS.get(v) for v in values]
+    new = [v for v, log in zip(values, logs, strict=True) if log is None]
+    if new:
+        if len(_LOGS) >= 4096:
             _LOGS.clear()
-        out = _LOGS[key] = fm.log(x)
-        out.setflags(write=False)
-    return out
+        if len(new) > 8:  # many new values: one array call
+            _LOGS.update(zip(new, fm.log(np.array(new)).tolist(), strict=True))
+        else:
+            _LOGS.update((v, fm.log(v)) for v in new)
+        logs = [_LOGS[v] for v in values]
+    return np.array(logs)
 
 
 def ecosystem_pull(own_share: np.ndarray, peer_share: np.ndarray, taste: np.ndarray, pressure: np.ndarray,

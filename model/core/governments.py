@@ -62,7 +62,9 @@ def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_yea
         return cat.us_units_per_quarter * (before + after)
     # k**after chip by chip on the scalar path (the same bits as the array path, tests/test_fixedmath.py;
     # ``after`` takes a few whole numbers, each power kept by ``fm.power``)
-    powers = np.array([fm.power(k, a) for a in after.tolist()], dtype=float).reshape(after.shape)
+    quarters = after.tolist()
+    power_of = {a: fm.power(k, a) for a in set(quarters)}
+    powers = np.array([power_of[a] for a in quarters], dtype=float).reshape(after.shape)
     return cat.us_units_per_quarter * (before + k * (1.0 - powers) / (1.0 - k))
 
 
@@ -93,6 +95,7 @@ class USGovernment(mesa.Agent):
         self.reversals = 0
         self._exportable = (None, None)  # (quarter, rule) and its exportable()
         self._rule = (None, None)  # (regime, TPP cap) and its ExportRule
+        self._levy = (None, None, None)  # (catalogue, regime is open) and its levy()
         self._shipped: tuple = (None, {})  # (catalogue, {(quarter, release): shipments, release: next})
 
     def step(self) -> None:
@@ -141,10 +144,15 @@ class USGovernment(mesa.Agent):
         parts (15%, Aug 2025), ``us_revenue_share`` on licensed chips (25%, Jan 2026); none under
         'open' and none on domestic chips."""
         p, cat = self.model.p, self.model.catalogue
-        if self.regime == "open":
-            return np.zeros(len(cat.names))
-        rate = np.where(cat.china_part, p.china_part_revenue_share, p.us_revenue_share)
-        return np.where(cat.is_us, rate, 0.0)
+        if self._levy[0] is not cat or self._levy[1] != (self.regime == "open"):
+            if self.regime == "open":
+                levy = np.zeros(len(cat.names))
+            else:
+                levy = np.where(cat.is_us, np.where(cat.china_part, p.china_part_revenue_share,
+                                                    p.us_revenue_share), 0.0)
+            levy.setflags(write=False)
+            self._levy = (cat, self.regime == "open", levy)
+        return self._levy[2]
 
     @property
     def volume_capped(self) -> bool:

@@ -140,6 +140,8 @@ class USChipmaker(Chipmaker):
         #: parts nor designed: ``with_design`` changes only a slot's columns, so both stay the same)
         self.slots = [j for j in rows if cat.generated[j]]
         self.parents = [j for j in rows if not (cat.china_part[j] or cat.generated[j])]
+        self.parts: dict[tuple, tuple] = {}  # (caps, parent) -> supply.part_under_caps of them
+        self._domestic_best: tuple = (None, 0.0)  # (a read-only ``sale``, best_domestic_perf of it)
         #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
         #: rules; no licensed product was designed to a cap before 2026
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
@@ -193,8 +195,11 @@ class USChipmaker(Chipmaker):
         parent = self.parent_chip()
         if parent < 0:
             return
-        part = supply.part_under_caps(caps, p.design_margin, *(float(a[parent]) for a in (
-            m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs, m.catalogue.price_usd, m.catalogue.perf_paper)))
+        part = self.parts.get((caps, parent))
+        if part is None:  # a parent's columns never change in a run (designs go into the generated ones)
+            part = self.parts[(caps, parent)] = supply.part_under_caps(caps, p.design_margin, *(
+                float(a[parent]) for a in (m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs,
+                                           m.catalogue.price_usd, m.catalogue.perf_paper)))
         if part[2] <= best:
             return
         ready = m.quarter + p.design_lead_quarters
@@ -212,9 +217,14 @@ class USChipmaker(Chipmaker):
 
     def best_domestic_perf(self, sale: np.ndarray) -> float:
         """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
+        if self._domestic_best[0] is sale:  # (domestic chips' performance never changes in a run)
+            return self._domestic_best[1]
         m = self.model
         ok = sale & ~m.catalogue.is_us
-        return float(m.perf[ok].max()) if ok.any() else 0.0
+        best = float(m.perf[ok].max()) if ok.any() else 0.0
+        if not sale.flags.writeable:
+            self._domestic_best = (sale, best)
+        return best
 
     def free_slot(self) -> int:
         """Its first empty design slot (a generated column never released), or -1 when all are used."""

@@ -115,7 +115,7 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         wanted_t *= remaining  # ... and USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
         class_eco = np.bincount(eco_class, weights=wanted_t.ravel(), minlength=n_eco * n_class)
-        class_eco = np.ascontiguousarray(class_eco.reshape(n_eco, n_class).T)  # (C x E)
+        class_eco = class_eco.reshape(n_class, n_eco)  # (C x E)
         chip_spend = _sum(class_eco[:, ecosystem_of_chip] * within, axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
@@ -180,14 +180,14 @@ _LAST_MASKS: list[tuple] = [(None, None, None)]  # (catalogue, E, _catalogue_mas
 
 
 def _class_columns(access_class: np.ndarray, n_eco: int, n_class: int) -> tuple[np.ndarray, np.ndarray]:
-    """For ``clear_market``: each (ecosystem, developer) cell's bin e * C + class in one bincount over the
+    """For ``clear_market``: each (ecosystem, developer) cell's bin class * E + e in one bincount over the
     (E x n) flattened budgets (each (class, ecosystem) summed in developer order), and each developer's
     (spend, compute) share columns in the (M x 2C) table (class c and C + c). Kept while ``access_class``
     is the same read-only array (a quarter's clearings share it)."""
     kept = _LAST_CLASSES[0]
     if kept[0] is access_class and kept[1] == (n_eco, n_class):
         return kept[2]
-    eco_class = (np.arange(n_eco)[:, None] * n_class + access_class[None, :]).ravel()
+    eco_class = (access_class[None, :] * n_eco + np.arange(n_eco)[:, None]).ravel()
     share_cols = np.concatenate((access_class, access_class + n_class))
     if not access_class.flags.writeable:
         _LAST_CLASSES[0] = (access_class, (n_eco, n_class), (eco_class, share_cols))
