@@ -96,6 +96,7 @@ class USGovernment(mesa.Agent):
         self._exportable = (None, None)  # (quarter, rule) and its exportable()
         self._rule = (None, None)  # (regime, TPP cap) and its ExportRule
         self._levy = (None, None, None)  # (catalogue, regime is open) and its levy()
+        self._arrays: dict[bytes, np.ndarray] = {}  # exportable()'s arrays by contents
         self._shipped: tuple = (None, {})  # (catalogue, {(quarter, release): shipments, release: next})
 
     def step(self) -> None:
@@ -134,10 +135,18 @@ class USGovernment(mesa.Agent):
         key = (self.model.quarter, self.rule)
         if self._exportable[0] != key:
             arrays = us_exportable(self.rule, self.model.quarter, self.model.catalogue)
-            for a in arrays:
-                a.setflags(write=False)
-            self._exportable = (key, arrays)
+            self._exportable = (key, tuple(self._same_array(a) for a in arrays))
         return self._exportable[1]
+
+    def _same_array(self, a: np.ndarray) -> np.ndarray:
+        """``a`` read-only, or the array of the same contents already handed out (so that what the offer
+        derives from the rule's arrays is kept by identity from one quarter to the next)."""
+        kept = self._arrays.setdefault(a.tobytes(), a)
+        if kept is a:
+            a.setflags(write=False)
+            if len(self._arrays) > 64:
+                self._arrays = {a.tobytes(): a}
+        return kept
 
     def levy(self) -> np.ndarray:
         """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China

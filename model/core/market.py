@@ -101,6 +101,7 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     weights = chip_weights(offer.base) if offer.weights is None else offer.weights  # the same every round
     pull_t = np.asarray(pull, dtype=float).T
     eco_class, share_cols = _class_columns(access_class, n_eco, n_class)
+    exp_kept = _exp_kept(pull, access_class)
     all_served = 1e-12 * max(float(demand.sum()), 1.0)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
@@ -111,7 +112,7 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
             allowed = allowed_by_class
         A, within = within_ecosystem_weights(offer.base, allowed, ecosystem_of_chip, n_eco, weights,
                                              of_ecosystem)
-        wanted_t = ecosystem_shares_t(pull_t, A, access_class)  # (E x n) shares of the budget ...
+        wanted_t = ecosystem_shares_t(pull_t, A, access_class, exp_kept)  # (E x n) shares of the budget ...
         wanted_t *= remaining  # ... and USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
         class_eco = np.bincount(eco_class, weights=wanted_t.ravel(), minlength=n_eco * n_class)
@@ -194,6 +195,23 @@ def _class_columns(access_class: np.ndarray, n_eco: int, n_class: int) -> tuple[
     return eco_class, share_cols
 
 
+def _exp_kept(pull: np.ndarray, access_class: np.ndarray) -> dict | None:
+    """A dict for ``ecosystem_shares_t`` to keep ``exp_pull`` in, per set of ecosystems each class may buy
+    from: shared by the clearings of one read-only ``pull`` and ``access_class`` (a quarter's), else new.
+    None for a large population (``SMALL``: the shares are then computed in place of the exponentials, as
+    keeping them would take a fresh (E x n) array a round)."""
+    if pull.size > SMALL:
+        return None
+    kept = _EXP_KEPT[0]
+    if kept[0] is pull and kept[1] is access_class:
+        return kept[2]
+    exps: dict = {}
+    if not (pull.flags.writeable or access_class.flags.writeable):
+        _EXP_KEPT[0] = (pull, access_class, exps)
+    return exps
+
+
+_EXP_KEPT: list[tuple] = [(None, None, None)]  # (pull, access classes, {pattern: exp_pull}) of the last call
 _LAST_CLASSES: list[tuple] = [(None, None, None)]  # (access classes, (E, C), _class_columns) of the last call
 
 
@@ -253,9 +271,12 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     young = quarter < release + SALE_QUARTERS
     complying_part = china_part & (quarter < cat.compliant_until)
     sale = made & (young | is_newest | complying_part | is_newest_lic)
-    sale.setflags(write=False)
     if len(_ON_SALE) >= 64:
         _ON_SALE.clear()
+    # the same set of chips as an earlier answer is that answer (what the offer derives from it is kept by
+    # identity from one quarter to the next)
+    sale = _ON_SALE.setdefault(sale.tobytes(), sale)
+    sale.setflags(write=False)
     _ON_SALE[key] = (cat, sale)
     return sale
 
@@ -265,7 +286,24 @@ _ON_SALE: dict[tuple, tuple] = {}  # what on_sale reads -> (catalogue, its answe
 
 def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
                          to_licensed: np.ndarray) -> np.ndarray:
-    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy (read-only; kept
+    while the arguments are the same read-only arrays)."""
+    args = (sale, is_us, to_anyone, to_licensed)
+    kept = _LEGAL[0]
+    if all(a is b for a, b in zip(args, kept[0], strict=True)):
+        return kept[1]
+    allowed = _legal_chips_by_class(*args)
+    allowed.setflags(write=False)
+    if not any(a.flags.writeable for a in args):
+        _LEGAL[0] = (args, allowed)
+    return allowed
+
+
+_LEGAL: list[tuple] = [((None,) * 4, None)]  # (arguments, legal_chips_by_class) of the last call
+
+
+def _legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
+                          to_licensed: np.ndarray) -> np.ndarray:
     domestic = sale & ~is_us
     allowed = np.zeros((3, sale.shape[0]), dtype=bool)
     allowed[0] = domestic
