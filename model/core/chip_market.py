@@ -17,7 +17,6 @@ happened.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import mesa
 import numpy as np
@@ -37,7 +36,7 @@ from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
 from model.core.governments import ChinaGovernment, USGovernment
 from model.core.ledger import ComputeLedger
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
-from model.core.market import MarketOffer, legal_chips_by_class, on_sale
+from model.core.market import MarketOffer, legal_chips_by_class, on_sale, one_chip_rows
 from model.core.parameters import (
     PARAMS,
     PARAMS_BY_NAME,
@@ -54,7 +53,6 @@ from model.core.supply import china_production_limit
 
 #: The domestic ecosystem's learning curve is anchored on cumulative domestic purchases before this quarter.
 LEARNING_ANCHOR = parse_quarter("2026Q1")
-_one_chip = lru_cache(maxsize=8)(lambda n: np.eye(n, dtype=bool))  # (J x J) rows of one chip (read only)
 
 
 class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
@@ -265,7 +263,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]
         caps = [np.array([g[1] for g in groups], dtype=float)]
         licensed_only = sale & cat.is_us & to_licensed
-        one_chip = _one_chip(len(cat.names))
+        one_chip = one_chip_rows(len(cat.names))
         capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
         stocked = np.flatnonzero(self.stocked_products(sale) if stocked is None else stocked)
         rows += [one_chip[capped], one_chip[stocked]]

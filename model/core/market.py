@@ -284,6 +284,14 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
 _ON_SALE: dict[tuple, tuple] = {}  # what on_sale reads -> (catalogue, its answer, read-only), this process
 
 
+@lru_cache(maxsize=8)
+def one_chip_rows(n_chips: int) -> np.ndarray:
+    """(J x J) bool, read-only: row j holds chip j alone (a supply group of one product)."""
+    rows = np.eye(n_chips, dtype=bool)
+    rows.setflags(write=False)
+    return rows
+
+
 def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
                          to_licensed: np.ndarray) -> np.ndarray:
     """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy (read-only; kept
