@@ -136,12 +136,10 @@ class USChipmaker(Chipmaker):
         cat = model.catalogue
         self.last_quarters = frozenset(cat.end_of_production[self.rows].tolist())
         rows = range(self.rows.start, self.rows.stop)
-        #: its design slots (generated columns), and the chips a designed part may be cut from (neither China
-        #: parts nor designed: ``with_design`` changes only a slot's columns, so both stay the same)
+        #: its design slots, and the chips a part may be cut from (``with_design`` changes neither)
         self.slots = [j for j in rows if cat.generated[j]]
         self.parents = [j for j in rows if not (cat.china_part[j] or cat.generated[j])]
-        self.parts: dict[tuple, tuple] = {}  # (caps, parent) -> supply.part_under_caps of them
-        self._domestic_best: tuple = (None, 0.0)  # (a read-only ``sale``, best_domestic_perf of it)
+        self._quiet: tuple | None = None  # what design_to_rule read in a quarter in which it changed nothing
         #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
         #: rules; no licensed product was designed to a cap before 2026
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,
@@ -165,8 +163,21 @@ class USChipmaker(Chipmaker):
         caps = design_caps(m.us_government.rule)
         to_anyone, to_licensed = m.us_government.exportable()
         sale = m.on_sale(to_licensed)  # once for both tracks: what is on sale this quarter
+        arrays, state = (sale, to_anyone, to_licensed), self.design_state(caps)  # (see design_state)
+        quiet = self._quiet
+        if quiet is not None and state == quiet[1] and all(a is b for a, b in zip(arrays, quiet[0])):
+            return
         for track in DESIGN_TRACKS:
             self.design_track(track, caps.get(track), sale)
+        unchanged = not self.in_design and self.design_state(caps) == state
+        self._quiet = (arrays, state) if unchanged and not any(a.flags.writeable for a in arrays) else None
+
+    def design_state(self, caps: dict) -> tuple:
+        """What the tracks read besides the rule's arrays and the sale (read-only, one array per contents):
+        a quarter that changed nothing (no part under way) is followed by another while all stay the same."""
+        m, r = self.model, self.rows
+        return (caps, m.release[r].tobytes(), m.released[r].tobytes(), tuple(self.designed_for.items()),
+                tuple(self.in_design))
 
     def design_track(self, track: str, caps: tuple[float, float] | None, sale: np.ndarray) -> None:
         """When ``caps`` differ from those its last part on this track answered, or its best part China may
@@ -195,11 +206,8 @@ class USChipmaker(Chipmaker):
         parent = self.parent_chip()
         if parent < 0:
             return
-        part = self.parts.get((caps, parent))
-        if part is None:  # a parent's columns never change in a run (designs go into the generated ones)
-            part = self.parts[(caps, parent)] = supply.part_under_caps(caps, p.design_margin, *(
-                float(a[parent]) for a in (m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs,
-                                           m.catalogue.price_usd, m.catalogue.perf_paper)))
+        part = supply.part_under_caps(caps, p.design_margin, *(float(a[parent]) for a in (
+            m.catalogue.flop_h100e, m.catalogue.mem_bw_gbs, m.catalogue.price_usd, m.catalogue.perf_paper)))
         if part[2] <= best:
             return
         ready = m.quarter + p.design_lead_quarters
@@ -217,14 +225,9 @@ class USChipmaker(Chipmaker):
 
     def best_domestic_perf(self, sale: np.ndarray) -> float:
         """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
-        if self._domestic_best[0] is sale:  # (domestic chips' performance never changes in a run)
-            return self._domestic_best[1]
         m = self.model
         ok = sale & ~m.catalogue.is_us
-        best = float(m.perf[ok].max()) if ok.any() else 0.0
-        if not sale.flags.writeable:
-            self._domestic_best = (sale, best)
-        return best
+        return float(m.perf[ok].max()) if ok.any() else 0.0
 
     def free_slot(self) -> int:
         """Its first empty design slot (a generated column never released), or -1 when all are used."""
