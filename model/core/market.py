@@ -273,15 +273,18 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     sale = made & (young | is_newest | complying_part | is_newest_lic)
     if len(_ON_SALE) >= 64:
         _ON_SALE.clear()
+    if len(_SALE_SETS) >= 256:
+        _SALE_SETS.clear()
     # the same set of chips as an earlier answer is that answer (what the offer derives from it is kept by
     # identity from one quarter to the next)
-    sale = _ON_SALE.setdefault(sale.tobytes(), sale)
+    sale = _SALE_SETS.setdefault(sale.tobytes(), sale)
     sale.setflags(write=False)
     _ON_SALE[key] = (cat, sale)
     return sale
 
 
 _ON_SALE: dict[tuple, tuple] = {}  # what on_sale reads -> (catalogue, its answer, read-only), this process
+_SALE_SETS: dict[bytes, np.ndarray] = {}  # on_sale's answers by contents
 
 
 @lru_cache(maxsize=8)
