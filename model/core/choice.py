@@ -78,13 +78,13 @@ def _log_kept(x) -> np.ndarray:
     logs = [_LOGS.get(v) for v in values]
     new = [v for v, log in zip(values, logs, strict=True) if log is None]
     if new:
+        # many new values: one array call
+        fresh = dict(zip(new, fm.log(np.array(new)).tolist() if len(new) > 8 else map(fm.log, new),
+                         strict=True))
         if len(_LOGS) >= 4096:
             _LOGS.clear()
-        if len(new) > 8:  # many new values: one array call
-            _LOGS.update(zip(new, fm.log(np.array(new)).tolist(), strict=True))
-        else:
-            _LOGS.update((v, fm.log(v)) for v in new)
-        logs = [_LOGS[v] for v in values]
+        _LOGS.update(fresh)
+        logs = [fresh[v] if log is None else log for v, log in zip(values, logs, strict=True)]
     return np.array(logs)
 
 
