@@ -109,3 +109,16 @@ def test_kept_logs_of_chip_values_equal_the_array_log():
         assert (bits(_log_kept(x)) == bits(fm.log(x))).all()
     special = np.array([0.0, -0.0, 1.0, np.inf, 5e-324, 1e-310, np.finfo(float).max])
     assert (bits(_log_kept(special)) == bits(fm.log(special))).all()
+
+
+def test_kept_logs_survive_the_table_being_emptied():
+    """When the table of kept logs is full it is emptied before new values go in: values found in it a
+    moment before still get their logs (a run of thousands of quarters in one process)."""
+    from model.core import choice
+
+    known = np.abs(random_values(20))
+    choice._log_kept(known)
+    choice._LOGS.update((-0.5 - v, 0.0) for v in range(4096))  # full (keys no chip value takes)
+    x = np.concatenate((known, np.abs(random_values(12))))  # known values and enough new ones
+    assert (bits(choice._log_kept(x)) == bits(fm.log(x))).all()
+    assert len(choice._LOGS) < 4096
