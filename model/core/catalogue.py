@@ -690,6 +690,30 @@ def with_us_roadmap(cat: CatalogueArrays, delay_quarters: int, perf_scale: float
                    flop_h100e=cat.flop_h100e * scale)
 
 
+def run_catalogue(delay_quarters: int, perf_scale: float, flop_doubling_years: float | None = None,
+                  bandwidth_doubling_years: float | None = None) -> CatalogueArrays:
+    """``with_us_roadmap(catalogue_arrays(), ...)``: a run's catalogue, kept per catalogue in force and
+    roadmap parameters in this process (every run of a sweep starts from it). Its arrays are read-only, so
+    runs share it; a run's designed parts go into copies (``with_design``)."""
+    tables = _IN_FORCE[-1]
+    key = (id(tables), delay_quarters, perf_scale, flop_doubling_years, bandwidth_doubling_years)
+    kept = _RUN_CATALOGUES.get(key)
+    if kept is not None and kept[0] is tables:
+        return kept[1]
+    cat = with_us_roadmap(catalogue_arrays(), delay_quarters, perf_scale, flop_doubling_years,
+                          bandwidth_doubling_years)
+    for value in vars(cat).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    if len(_RUN_CATALOGUES) >= 32:
+        _RUN_CATALOGUES.clear()
+    _RUN_CATALOGUES[key] = (tables, cat)
+    return cat
+
+
+_RUN_CATALOGUES: dict[tuple, tuple] = {}  # run_catalogue's key -> (the tables in force, the catalogue)
+
+
 def with_design(cat: CatalogueArrays, slot: int, release: int,
                 part: tuple[float, float, float, float] | None = None, parent: int = -1,
                 china_part: bool = False, production_share: float = 0.0) -> CatalogueArrays:

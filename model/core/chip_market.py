@@ -29,16 +29,15 @@ from model.core.beijing import ChinaGovernment
 from model.core.catalogue import (
     DOMESTIC,
     ROADMAP_FROM,
-    catalogue_arrays,
+    run_catalogue,
     with_design,
-    with_us_roadmap,
 )
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
 from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
 from model.core.governments import USGovernment
 from model.core.ledger import ComputeLedger
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
-from model.core.market import MarketOffer, legal_chips_by_class, on_sale
+from model.core.market import MarketOffer, legal_chips_by_class, on_sale, one_chip_rows
 from model.core.parameters import (
     PARAMS,
     PARAMS_BY_NAME,
@@ -84,9 +83,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         # --- calendar and catalogue
         self.start = parse_quarter(p.start_quarter)
         self.quarter = self.start
-        self.catalogue = with_us_roadmap(catalogue_arrays(), p.us_roadmap_delay_quarters,
-                                         p.us_roadmap_perf_scale, p.us_flop_per_usd_doubling_years,
-                                         p.us_bandwidth_doubling_years)
+        self.catalogue = run_catalogue(p.us_roadmap_delay_quarters, p.us_roadmap_perf_scale,
+                                       p.us_flop_per_usd_doubling_years, p.us_bandwidth_doubling_years)
         cat = self.catalogue
         self.reporter_names = tuple(r.name for r in reporters.table(cat.makers))
         self.us_maker_mask = cat.ecosystem_of_maker != DOMESTIC
@@ -211,8 +209,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         risk = np.where(cat.is_us, self.us_government.supply_cut_risk, 0.0)
         base = chip_base_utility(self.perf, self.buyer_cost, self.maturity[cat.ecosystem_of_chip], risk,
                                  ChoiceWeights.of(self.p))
-        groups, capacity = self.supply_groups(sale, to_licensed)
         stocked = self.stocked_products(sale)
+        groups, capacity = self.supply_groups(sale, to_licensed, stocked)
         self.supply.last_supply = np.where(stocked, self.supply.stock, 0.0)
         return MarketOffer(cat, sale, self.allowed_by_class, base, self.buyer_cost, self.perf, groups,
                            capacity, stocked, chip_weights(base))
@@ -235,14 +233,14 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     def record_chip_sales(self, revenue: np.ndarray) -> None:
         """``sales_by_chip`` and one ``chip_sales`` table row per chip sold this quarter."""
-        cat = self.catalogue
-        self.sales_by_chip = dict(zip(cat.names, self.chips_sold.tolist(), strict=True))
-        sold = np.flatnonzero(self.chips_sold > 0).tolist()
+        cat, units = self.catalogue, self.chips_sold.tolist()
+        self.sales_by_chip = dict(zip(cat.names, units, strict=True))
+        sold = [j for j, u in enumerate(units) if u > 0]
+        revenue, maker_of_chip = revenue.tolist(), cat.maker_of_chip.tolist()
         self.datacollector.add_table_rows("chip_sales", {
             "step": [self.steps - 1] * len(sold), "quarter": [format_quarter(self.quarter)] * len(sold),
-            "chip": [cat.names[j] for j in sold],
-            "maker": [cat.maker_names[cat.maker_of_chip[j]] for j in sold],
-            "units": self.chips_sold[sold].tolist(), "revenue_usd": revenue[sold].tolist()})
+            "chip": [cat.names[j] for j in sold], "maker": [cat.maker_names[maker_of_chip[j]] for j in sold],
+            "units": [units[j] for j in sold], "revenue_usd": [revenue[j] for j in sold]})
 
     # ------------------------------------------------------------------------------------------
     # The offer's parts
@@ -255,21 +253,22 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.china_price = self.catalogue.price_usd * (1.0 + passed_on)
         self.buyer_cost = self.china_government.buyer_cost(self.china_price, self.perf, sale)
 
-    def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray,
+                      stocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K x J) chips of each supply group and (K,) units each can deliver this quarter: domestic
         makers' capacity; each licensed US product's volume cap (what is left of ``us_volume_cap_share``
         x its cumulative US units, ``USGovernment.volume_cap_left``) under 'threshold' and 'lagged';
         each US product's China stock (and any product sold from stock after its end of production);
         the per-customer cap on all licensed products together;
-        Beijing's import cap on all US chips."""
+        Beijing's import cap on all US chips. ``stocked``: ``stocked_products(sale)`` if the caller has it."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
         rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]
         caps = [np.array([g[1] for g in groups], dtype=float)]
         licensed_only = sale & cat.is_us & to_licensed
-        one_chip = np.eye(len(cat.names), dtype=bool)
+        one_chip = one_chip_rows(len(cat.names))
         capped = np.flatnonzero(licensed_only) if self.us_government.volume_capped else np.zeros(0, int)
-        stocked = np.flatnonzero(self.stocked_products(sale))
+        stocked = np.flatnonzero(self.stocked_products(sale) if stocked is None else stocked)
         rows += [one_chip[capped], one_chip[stocked]]
         gov = self.us_government
         left = (gov.volume_cap_left(self.release, self.quarter, self.china_units_to_date)[capped]

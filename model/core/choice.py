@@ -43,8 +43,15 @@ class ChoiceWeights:
 
     @classmethod
     def of(cls, p) -> ChoiceWeights:
-        """The weights among a model's parameters ``p``."""
-        return cls(p.price_weight, p.ecosystem_weight, p.policy_risk_weight, p.lockin_weight, p.peer_weight)
+        """The weights among a model's parameters ``p`` (kept for the last parameters asked for)."""
+        kept = _WEIGHTS[0]
+        if kept[0] is not p or kept[1] is not cls:
+            kept = _WEIGHTS[0] = (p, cls, cls(p.price_weight, p.ecosystem_weight, p.policy_risk_weight,
+                                              p.lockin_weight, p.peer_weight))
+        return kept[2]
+
+
+_WEIGHTS: list[tuple] = [(None, None, None)]  # (parameters, class, ChoiceWeights.of them)
 
 
 def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.ndarray,
@@ -58,22 +65,27 @@ def chip_base_utility(perf: np.ndarray, cost: np.ndarray, maturity_of_chip: np.n
     )
 
 
-_LOGS: dict[bytes, np.ndarray] = {}  # (J,) float64 bytes -> fm.log of them
+_LOGS: dict[float, float] = {}  # value -> fm.log of it
 
 
 def _log_kept(x) -> np.ndarray:
-    """``fm.log(x)``, kept for a (J,) float array seen before (buyers' costs often stay the same from one
-    quarter to the next: the log of 30 numbers is ~25 numpy calls, a look-up is one)."""
+    """``fm.log(x)``, each value's log kept (a chip's performance per $k often stays the same from one
+    quarter to the next: the log of 30 numbers is ~25 numpy calls; a few new values take ``fm.log``'s scalar
+    path, the same bits as the array path, tests/test_fixedmath.py)."""
     if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64):
         return fm.log(x)
-    key = x.tobytes()
-    out = _LOGS.get(key)
-    if out is None:
-        if len(_LOGS) >= 256:
+    values = x.tolist()
+    logs = [_LOGS.get(v) for v in values]
+    new = [v for v, log in zip(values, logs, strict=True) if log is None]
+    if new:
+        # many new values: one array call
+        fresh = dict(zip(new, fm.log(np.array(new)).tolist() if len(new) > 8 else map(fm.log, new),
+                         strict=True))
+        if len(_LOGS) >= 4096:
             _LOGS.clear()
-        out = _LOGS[key] = fm.log(x)
-        out.setflags(write=False)
-    return out
+        _LOGS.update(fresh)
+        logs = [fresh[v] if log is None else log for v, log in zip(values, logs, strict=True)]
+    return np.array(logs)
 
 
 def ecosystem_pull(own_share: np.ndarray, peer_share: np.ndarray, taste: np.ndarray, pressure: np.ndarray,
@@ -110,7 +122,8 @@ def logit_shares(
     if temperature == 0:
         return _best_response(zt, avt, tie_order).T
     z = zt / temperature if temperature != 1.0 else zt
-    return normalised_shares(exp_pull(z, avt > 0), avt).T
+    exp_z = exp_pull(z, avt > 0)
+    return normalised_shares(exp_z, avt, out=exp_z).T
 
 
 def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
@@ -118,31 +131,43 @@ def exp_pull(zt: np.ndarray, available_t: np.ndarray) -> np.ndarray:
     ``logit_shares`` that depends only on the pull and on *which* ecosystems each developer can buy
     from (a market-clearing round that leaves that set unchanged reuses it)."""
     z = np.where(available_t, zt, -np.inf)
-    top = z.max(axis=0)
+    top = np.maximum.reduce(z, axis=0)  # z.max(axis=0) without its Python wrapper
     top[~np.isfinite(top)] = 0.0  # rows with nothing available
     z -= top
     return fm.exp(z, out=z)  # exp(-inf) = 0 where unavailable; fixed arithmetic, same bits on any CPU
 
 
-def normalised_shares(exp_z: np.ndarray, avt: np.ndarray) -> np.ndarray:
-    """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in place of ``exp_z``."""
-    z = np.multiply(exp_z, avt, out=exp_z)
+def normalised_shares(exp_z: np.ndarray, avt: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(E x n) exp(V_ie) A_ce / sum_e' exp(V_ie') A_ce' from ``exp_pull``, in ``out`` (may be ``exp_z``;
+    default a new array)."""
+    z = np.multiply(exp_z, avt, out=out)
     total = np.add.reduce(z, axis=0)  # z.sum(axis=0) without its Python wrapper
     np.divide(z, total, out=z, where=total > 0)
     return z
 
 
-def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarray) -> np.ndarray:
+def ecosystem_shares_t(pull_t: np.ndarray, A: np.ndarray, access_class: np.ndarray,
+                       kept: dict | None = None) -> np.ndarray:
     """(E x n) ``logit_shares`` (same bits) for developers of access classes ``access_class`` given A
     (classes x E); ``pull_t`` is the (E x n) pull. Where no class can buy from more than one ecosystem
     (a rationing round after the US stock ran out) no exponential is needed: a finite pull minus
     itself is 0 and exp(0) = 1, exp(-inf) = 0; nor a normalisation: 1 x A_ce / A_ce is exactly 1 (the
-    shares are where each developer may buy, 0 or 1)."""
+    shares are where each developer may buy, 0 or 1). ``kept``: a dict in which ``exp_pull`` is kept per
+    set of ecosystems each class may buy from (the caller's, for one pull and one ``access_class``: a
+    quarter's clearing rounds often leave that set as it was)."""
+    positive = A > 0
+    rows = positive.tolist()
+    if max((sum(row) for row in rows), default=0) <= 1:
+        return positive.T[:, access_class].astype(float)
     avt = A.T[:, access_class]
-    available_t = avt > 0
-    if max((sum(row) for row in (A > 0).tolist()), default=0) <= 1:
-        return available_t.astype(float)
-    return normalised_shares(exp_pull(pull_t, available_t), avt)
+    key = positive.tobytes()
+    exp_z = None if kept is None else kept.get(key)
+    if exp_z is None:
+        exp_z = exp_pull(pull_t, avt > 0)
+        if kept is not None:
+            exp_z.setflags(write=False)
+            kept[key] = exp_z
+    return normalised_shares(exp_z, avt, out=None if kept is not None else exp_z)
 
 
 def _best_response(zt: np.ndarray, avt: np.ndarray, tie_order: np.ndarray | None) -> np.ndarray:

@@ -29,8 +29,21 @@ class RuleDesigner:
         caps = design_caps(m.us_government.rule)
         to_anyone, to_licensed = m.us_government.exportable()
         sale = m.on_sale(to_licensed)  # once for both tracks: what is on sale this quarter
+        arrays, state = (sale, to_anyone, to_licensed), self.design_state(caps)  # (see design_state)
+        quiet = self._quiet
+        if quiet is not None and state == quiet[1] and all(a is b for a, b in zip(arrays, quiet[0])):
+            return
         for track in DESIGN_TRACKS:
             self.design_track(track, caps.get(track), sale)
+        unchanged = not self.in_design and self.design_state(caps) == state
+        self._quiet = (arrays, state) if unchanged and not any(a.flags.writeable for a in arrays) else None
+
+    def design_state(self, caps: dict) -> tuple:
+        """What the tracks read besides the rule's arrays and the sale (read-only, one array per contents):
+        a quarter that changed nothing (no part under way) is followed by another while all stay the same."""
+        m, r = self.model, self.rows
+        return (caps, m.release[r].tobytes(), m.released[r].tobytes(), tuple(self.designed_for.items()),
+                tuple(self.in_design))
 
     def design_track(self, track: str, caps: tuple[float, float] | None, sale: np.ndarray) -> None:
         """When ``caps`` differ from those its last part on this track answered, or its best part China may
@@ -72,9 +85,9 @@ class RuleDesigner:
         none): any part the rule lets a licensed buyer take ('licensed'), or one any buyer may take
         ('china_part')."""
         to_anyone, to_licensed = self.model.us_government.exportable()
-        allowed = to_anyone | to_licensed if track == "licensed" else to_anyone
-        ok = self.products & sale & allowed
-        return float(self.model.perf[ok].max()) if ok.any() else 0.0
+        r = self.rows
+        ok = sale[r] & (to_anyone[r] | to_licensed[r] if track == "licensed" else to_anyone[r])
+        return float(self.model.perf[r][ok].max()) if ok.any() else 0.0
 
     def best_domestic_perf(self, sale: np.ndarray) -> float:
         """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
@@ -84,13 +97,15 @@ class RuleDesigner:
 
     def free_slot(self) -> int:
         """Its first empty design slot (a generated column never released), or -1 when all are used."""
-        m = self.model
-        empty = np.flatnonzero(self.products & m.catalogue.generated & (m.release == NEVER))
-        return int(empty[0]) if empty.size else -1
+        release = self.model.release
+        return next((j for j in self.slots if release[j] == NEVER), -1)
 
     def parent_chip(self) -> int:
         """Its newest released chip that is not a China part (a designed part is cut from it), or -1."""
-        m, cat = self.model, self.model.catalogue
-        parents = np.flatnonzero(self.products & m.released & ~cat.china_part & ~cat.generated)
-        return int(parents[np.argmax(m.release[parents])]) if parents.size else -1
+        released, release = self.model.released, self.model.release
+        best = -1
+        for j in self.parents:  # the first of the newest, as argmax
+            if released[j] and (best < 0 or release[j] > release[best]):
+                best = j
+        return best
 

@@ -10,7 +10,7 @@ the DataCollector still see agents and nothing is copied into them each quarter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import mesa
@@ -75,6 +75,8 @@ class Developers(DeveloperArrays):
         self.licensed = us.apply_licences(self.licensed_by_share, self.base_demand)
         approved = china.approved(self.base_demand, self.state_affiliated, self.licensed, self.china_approved)
         classes = china.access_classes(self.state_affiliated, approved, self.licensed)
+        pull.setflags(write=False)  # (the clearings keep what they derive from these by identity)
+        classes.setflags(write=False)
         demand = self.budgets(model)
         frontier = self.frontier_budget(model, demand, classes, offer)
         result = clear_market(demand - frontier, pull, classes, offer)
@@ -87,6 +89,7 @@ class Developers(DeveloperArrays):
             orders = orders + ahead.orders
         stockpiled = ahead.spent if ahead is not None else np.zeros(self.n)
         self.advance += stockpiled
+        stockpiled_usd = stockpiled.sum()
 
         rest = result.unmet + frontier
         offshore_usd, grey_usd, purchases = self.spend_the_rest(model, result.unmet, frontier, demand,
@@ -94,8 +97,8 @@ class Developers(DeveloperArrays):
         unspent = np.maximum(rest - offshore_usd - grey_usd, 0.0)
         self.carry = p.carryover_share * unspent
         self.budget_split = {
-            "budget": float(demand.sum() + stockpiled.sum()),
-            "china": float(result.spent.sum() + stockpiled.sum()),
+            "budget": float(demand.sum() + stockpiled_usd),
+            "china": float(result.spent.sum() + stockpiled_usd),
             "offshore": float(offshore_usd.sum()), "grey": float(grey_usd.sum()),
             "unspent": float(unspent.sum())}
         install(self.installed, purchases, model.depreciation)
@@ -107,7 +110,8 @@ class Developers(DeveloperArrays):
         self.last_offshore = offshore_usd
         self.last_grey = grey_usd
         self.access_classes = classes
-        return replace(result, purchases=purchases, chips_sold=chips_sold, orders=orders)
+        return Clearing(purchases, chips_sold, result.spent, result.unmet, result.rounds, orders,
+                        result.capacity_left)
 
     def new_units(self, chips_sold: np.ndarray) -> dict[str, np.ndarray]:
         """This quarter's chips by channel (``model.core.ledger``): bought in China's market, smuggled
@@ -135,7 +139,7 @@ class Developers(DeveloperArrays):
         self.grey_chip = g
         if g < 0 or p.grey_frontier_share <= 0:
             return np.zeros(self.n)
-        wants = ~self.state_affiliated & ~offer.allowed_by_class[classes, g]
+        wants = self.private & ~offer.allowed_by_class[classes, g]
         return np.where(wants, p.grey_frontier_share * demand, 0.0)
 
     def budgets(self, model: ChipMarketModel) -> np.ndarray:
@@ -162,8 +166,8 @@ class Developers(DeveloperArrays):
                                          model.us_government.supply_cut_risk)
         if not extra.any():
             return None
-        return clear_market(extra, pull, classes,
-                            replace(offer, allowed_by_class=us_allowed, capacity=result.capacity_left))
+        return clear_market(extra, pull, classes, offer.but(allowed_by_class=us_allowed,
+                                                            capacity=result.capacity_left))
 
     def spend_the_rest(self, model: ChipMarketModel, rest: np.ndarray, frontier: np.ndarray,
                        demand: np.ndarray, purchases: np.ndarray
@@ -183,7 +187,7 @@ class Developers(DeveloperArrays):
         self.last_grey_premium = 0.0
         if not rest.any() and not frontier.any():
             return zero, zero, purchases
-        private = ~self.state_affiliated
+        private = self.private
         offshore = zero
         if f >= 0:
             open_share = p.offshore_open_after_rule if q >= parse_quarter(p.offshore_rule_quarter) else 1.0

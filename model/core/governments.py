@@ -36,24 +36,39 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_LICENSED_CUSTOMERS = 10
 
 
-def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_year: float) -> np.ndarray:
+def us_shipments_to_date(cat, release: np.ndarray, quarter: int, decline_per_year: float,
+                         nxt: np.ndarray | None = None) -> np.ndarray:
     """(J,) units of each US product shipped to US end users from its release through ``quarter``:
     ``us_units_per_quarter`` a quarter until its maker's next product (not a China part) ships, then
     falling by ``decline_per_year`` a year (a factor k = (1 - decline)**(1/4) a quarter), summed in closed
     form: base x (quarters before the next) + base x k (1 - k**n) / (1 - k) over the n quarters after. A
-    part designed to the rule (``generated``) is nobody's next product."""
-    n_chips = len(cat.names)
+    part designed to the rule (``generated``) is nobody's next product. ``nxt``: ``next_releases(cat,
+    release)`` when the caller has it."""
+    if nxt is None:
+        nxt = next_releases(cat, release)
+    # whole numbers of quarters, at least 0
+    before = np.maximum(np.minimum(quarter + 1, nxt) - release, 0).astype(float)
+    after = np.maximum(quarter + 1 - nxt, 0).astype(float)
+    k = fm.power(1.0 - decline_per_year, 0.25)
+    if k == 1.0:
+        return cat.us_units_per_quarter * (before + after)
+    # k**after chip by chip on the scalar path (the same bits as the array path, tests/test_fixedmath.py;
+    # ``after`` takes a few whole numbers, each power kept by ``fm.power``)
+    quarters = after.tolist()
+    power_of = {a: fm.power(k, a) for a in set(quarters)}
+    powers = np.array([power_of[a] for a in quarters], dtype=float).reshape(after.shape)
+    return cat.us_units_per_quarter * (before + k * (1.0 - powers) / (1.0 - k))
+
+
+def next_releases(cat, release: np.ndarray) -> np.ndarray:
+    """(J,) the release quarter of each US product's next product of its maker (not a China part, not a
+    designed part; 10**6: none), for ``us_shipments_to_date``."""
     main = cat.is_us & ~cat.china_part
     # (J x J): chip k is a later product of chip j's maker; nxt[j] = the first such release (or never)
     later = (main[:, None] & (main & ~cat.generated)[None, :]
              & (cat.maker_of_chip[:, None] == cat.maker_of_chip[None, :])
              & (release[None, :] > release[:, None]))
-    nxt = np.where(later, release[None, :], 10**6).min(axis=1)
-    before = np.clip(np.minimum(quarter + 1, nxt) - release, 0, None).astype(float)
-    after = np.clip(quarter + 1 - nxt, 0, None).astype(float)
-    k = fm.power(1.0 - decline_per_year, 0.25)
-    tail = after if k == 1.0 else k * (1.0 - fm.power(np.full(n_chips, k), after)) / (1.0 - k)
-    return cat.us_units_per_quarter * (before + tail)
+    return np.where(later, release[None, :], 10**6).min(axis=1)
 
 
 class USGovernment(mesa.Agent):
@@ -74,6 +89,10 @@ class USGovernment(mesa.Agent):
         #: (J,) the quarter each product became licensable to China under the rules in force since (its
         #: licences applied for then; NEVER while it is not licensable)
         self.licensable_since = np.full(len(model.catalogue.names), NEVER)
+        self._rule = (None, None)  # (regime, TPP cap) and its ExportRule
+        self._levy = (None, None, None)  # (catalogue, regime is open) and its levy()
+        self._arrays: dict[bytes, np.ndarray] = {}  # exportable()'s arrays by contents
+        self._shipped: tuple = (None, {})  # (catalogue, {(quarter, release): shipments, release: next})
 
     def step(self) -> None:
         self.apply_schedule()
@@ -98,8 +117,13 @@ class USGovernment(mesa.Agent):
 
     @property
     def rule(self) -> ExportRule:
-        p = self.model.p
-        return ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
+        """The rule in force (one object while the regime and the TPP cap stay: it is asked for often)."""
+        key = (self.regime, self.tpp_cap)
+        if self._rule[0] != key:
+            p = self.model.p
+            rule = ExportRule(self.regime, p.export_lag_months, self.tpp_cap, p.export_bw_cap_gbs)
+            self._rule = (key, rule)
+        return self._rule[1]
 
     def exportable(self) -> tuple[np.ndarray, np.ndarray]:
         """(to_anyone, to_licensed) over the catalogue's chips under the rule in force (read-only arrays,
@@ -107,9 +131,7 @@ class USGovernment(mesa.Agent):
         key = (self.model.quarter, self.rule)
         if self._exportable[0] != key:
             arrays = us_exportable(self.rule, self.model.quarter, self.model.catalogue)
-            for a in arrays:
-                a.setflags(write=False)
-            self._exportable = (key, arrays)
+            self._exportable = (key, tuple(self._same_array(a) for a in arrays))
         return self._exportable[1]
 
     def track_licences(self) -> None:
@@ -129,19 +151,31 @@ class USGovernment(mesa.Agent):
         if lead == 0:
             return to_anyone, to_licensed
         when = self.model.quarter if quarter is None else quarter
-        ready = to_licensed & (when - self.licensable_since >= lead)
-        ready.setflags(write=False)
-        return to_anyone, ready
+        return to_anyone, self._same_array(to_licensed & (when - self.licensable_since >= lead))
+    def _same_array(self, a: np.ndarray) -> np.ndarray:
+        """``a`` read-only, or the array of the same contents already handed out (so that what the offer
+        derives from the rule's arrays is kept by identity from one quarter to the next)."""
+        kept = self._arrays.setdefault(a.tobytes(), a)
+        if kept is a:
+            a.setflags(write=False)
+            if len(self._arrays) > 64:
+                self._arrays = {a.tobytes(): a}
+        return kept
 
     def levy(self) -> np.ndarray:
         """Share of each chip's China revenue the US takes: ``china_part_revenue_share`` on China
         parts (15%, Aug 2025), ``us_revenue_share`` on licensed chips (25%, Jan 2026); none under
         'open' and none on domestic chips."""
         p, cat = self.model.p, self.model.catalogue
-        if self.regime == "open":
-            return np.zeros(len(cat.names))
-        rate = np.where(cat.china_part, p.china_part_revenue_share, p.us_revenue_share)
-        return np.where(cat.is_us, rate, 0.0)
+        if self._levy[0] is not cat or self._levy[1] != (self.regime == "open"):
+            if self.regime == "open":
+                levy = np.zeros(len(cat.names))
+            else:
+                levy = np.where(cat.is_us, np.where(cat.china_part, p.china_part_revenue_share,
+                                                    p.us_revenue_share), 0.0)
+            levy.setflags(write=False)
+            self._levy = (cat, self.regime == "open", levy)
+        return self._levy[2]
 
     @property
     def volume_capped(self) -> bool:
@@ -153,10 +187,29 @@ class USGovernment(mesa.Agent):
         """(J,) units of each product China may still take by ``quarter`` under the volume cap:
         ``us_volume_cap_share`` x its cumulative US shipments (``us_shipments_to_date``) less its cumulative
         China units (``sold_to_china``), never below 0."""
-        p, cat = self.model.p, self.model.catalogue
-        shipped = us_shipments_to_date(cat, release, quarter, p.us_units_decline_per_year)
-        allowed = p.us_volume_cap_share * shipped
+        p = self.model.p
+        allowed = p.us_volume_cap_share * self.shipments_to_date(release, quarter)
         return np.maximum(allowed - sold_to_china, 0.0)
+
+    def shipments_to_date(self, release: np.ndarray, quarter: int) -> np.ndarray:
+        """``us_shipments_to_date`` of the model's catalogue (read-only), kept per catalogue, release
+        quarters and ``quarter``: the offer and the makers' plans ask for this quarter's and the next."""
+        cat = self.model.catalogue
+        if self._shipped[0] is not cat:
+            self._shipped = (cat, {})
+        kept, at = self._shipped[1], release.tobytes()
+        shipped = kept.get((quarter, at))
+        if shipped is None:
+            if len(kept) >= 16:
+                kept.clear()
+            nxt = kept.get(at)
+            if nxt is None:
+                nxt = kept[at] = next_releases(cat, release)
+            shipped = kept[(quarter, at)] = us_shipments_to_date(
+                cat, release, quarter, self.model.p.us_units_decline_per_year, nxt)
+            shipped.setflags(write=False)
+        return shipped
+
     def maybe_reverse(self) -> None:
         """With probability ``us_reversal_prob`` tighten one level (the draw is made every quarter,
         so the random stream does not depend on the regime or on ``realize_reversals``)."""

@@ -35,32 +35,45 @@ ABROAD_CHANNELS = ("offshore", "rented")
 CHANNELS = (*CHINA_CHANNELS, *ABROAD_CHANNELS)
 #: Channels that hold only this quarter's units (rented compute is paid for by the quarter).
 FLOW_CHANNELS = ("rented",)
+_FLOW_ROWS = [CHANNELS.index(c) for c in FLOW_CHANNELS]
 
 
 @dataclass
 class ComputeLedger:
-    """Installed units per channel, each a (chips,) array; ``new`` holds this quarter's additions."""
+    """Installed units per channel, each a (chips,) array; ``new`` holds this quarter's additions. Both are
+    the rows of a (channels x chips) table in ``CHANNELS`` order (``stock_rows``, ``new_rows``: a quarter
+    is one operation on each, and the reporters read all channels at once)."""
 
     stock: dict[str, np.ndarray]
     new: dict[str, np.ndarray] = field(default_factory=dict)
+    stock_rows: np.ndarray | None = None
+    new_rows: np.ndarray | None = None
 
     @classmethod
     def start(cls, legacy_units: np.ndarray) -> ComputeLedger:
         """The ledger at the start: the backcast's surviving units, nothing else installed yet."""
-        zero = np.zeros_like(legacy_units, dtype=float)
-        stock = {c: zero.copy() for c in CHANNELS}
-        stock["legacy"] = np.asarray(legacy_units, dtype=float).copy()
-        return cls(stock, {c: zero.copy() for c in CHANNELS})
+        legacy = np.asarray(legacy_units, dtype=float)
+        stock = np.zeros((len(CHANNELS), legacy.shape[0]))
+        stock[CHANNELS.index("legacy")] = legacy
+        return cls.of(stock, np.zeros_like(stock))
+
+    @classmethod
+    def of(cls, stock_rows: np.ndarray, new_rows: np.ndarray) -> ComputeLedger:
+        """The ledger of the (channels x chips) tables ``stock_rows`` and ``new_rows``."""
+        return cls(dict(zip(CHANNELS, stock_rows, strict=True)), dict(zip(CHANNELS, new_rows, strict=True)),
+                   stock_rows, new_rows)
 
     def step(self, depreciation: float, new: dict[str, np.ndarray]) -> None:
         """One quarter: every stock depreciates, then ``new`` units (per channel; missing = none) join; a
         flow channel holds only the new units."""
-        keep = 1.0 - depreciation
-        for c in CHANNELS:
-            added = new.get(c)
-            self.new[c] = np.zeros_like(self.stock[c]) if added is None else np.asarray(added, dtype=float)
-            flow = c in FLOW_CHANNELS
-            self.stock[c] = self.new[c].copy() if flow else self.stock[c] * keep + self.new[c]
+        added = np.zeros_like(self.stock_rows)
+        for k, c in enumerate(CHANNELS):
+            if new.get(c) is not None:
+                added[k] = new[c]
+        stock = self.stock_rows * (1.0 - depreciation) + added
+        stock[_FLOW_ROWS] = added[_FLOW_ROWS]
+        fresh = self.of(stock, added)
+        self.stock, self.new, self.stock_rows, self.new_rows = fresh.stock, fresh.new, stock, added
 
     def compute(self, channel: str, per_unit: np.ndarray, mask: np.ndarray | None = None,
                 new: bool = False) -> float:

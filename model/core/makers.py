@@ -134,7 +134,13 @@ class USChipmaker(RuleDesigner, Chipmaker):
             raise ValueError(f"catalogue: {self.name}'s chips must be contiguous")
         self.rows = self.chips  # its rows of the ChinaSupply table
         self.table = table
-        self.last_quarters = frozenset(model.catalogue.end_of_production[self.rows].tolist())
+        cat = model.catalogue
+        self.last_quarters = frozenset(cat.end_of_production[self.rows].tolist())
+        rows = range(self.rows.start, self.rows.stop)
+        #: its design slots, and the chips a part may be cut from (``with_design`` changes neither)
+        self.slots = [j for j in rows if cat.generated[j]]
+        self.parents = [j for j in rows if not (cat.china_part[j] or cat.generated[j])]
+        self._quiet: tuple | None = None  # what design_to_rule read in a quarter in which it changed nothing
         #: per design track, the caps its last part answered: its sourced China parts answered the h20-era
         #: rules; no licensed product was designed to a cap before 2026
         self.designed_for: dict[str, tuple[float, float] | None] = {"licensed": None,

@@ -64,6 +64,10 @@ class MarketOffer:
     stocked: np.ndarray  # (J,) bool: products sold from a stock (their supply is the stock)
     weights: np.ndarray | None = None  # (J,) choice.chip_weights(base), when the caller has it
 
+    def but(self, **changes) -> MarketOffer:
+        """This offer with some fields changed (``dataclasses.replace`` without its introspection)."""
+        return MarketOffer(**{**self.__dict__, **changes})
+
 
 def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray, offer: MarketOffer,
                  max_rounds: int = 8) -> Clearing:
@@ -96,10 +100,8 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     orders = chips_sold
     weights = chip_weights(offer.base) if offer.weights is None else offer.weights  # the same every round
     pull_t = np.asarray(pull, dtype=float).T
-    # (E x n) flattened -> bin e * C + class: one bincount sums each (class, ecosystem) in developer order
-    eco_class = (np.arange(n_eco)[:, None] * n_class + access_class[None, :]).ravel()
-    # each developer's (spend, compute) share columns: class c and C + c of the (M x 2C) table
-    share_cols = np.concatenate((access_class, access_class + n_class))
+    eco_class, share_cols = _class_columns(access_class, n_eco, n_class)
+    exp_kept = _exp_kept(pull, access_class)
     all_served = 1e-12 * max(float(demand.sum()), 1.0)
     rounds = 0
     for rounds in range(1, max_rounds + 1):
@@ -110,11 +112,11 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
             allowed = allowed_by_class
         A, within = within_ecosystem_weights(offer.base, allowed, ecosystem_of_chip, n_eco, weights,
                                              of_ecosystem)
-        wanted_t = ecosystem_shares_t(pull_t, A, access_class)  # (E x n) shares of the budget ...
+        wanted_t = ecosystem_shares_t(pull_t, A, access_class, exp_kept)  # (E x n) shares of the budget ...
         wanted_t *= remaining  # ... and USD
         # budget per class and ecosystem, then per chip (USD), then per supply group (units)
         class_eco = np.bincount(eco_class, weights=wanted_t.ravel(), minlength=n_eco * n_class)
-        class_eco = np.ascontiguousarray(class_eco.reshape(n_eco, n_class).T)  # (C x E)
+        class_eco = class_eco.reshape(n_class, n_eco)  # (C x E)
         chip_spend = _sum(class_eco[:, ecosystem_of_chip] * within, axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
@@ -122,18 +124,18 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         group_units = _sum(groups * chip_units, axis=1)  # (K,) masked row sums, no BLAS
         short = group_units > capacity
         any_short = bool(_any(short))
-        group_fill = np.ones(n_groups)
         if any_short:
+            group_fill = np.ones(n_groups)
             np.divide(capacity, group_units, out=group_fill, where=short)
             fill = np.where(groups, group_fill[:, None], 1.0).min(axis=0)
-        else:
-            fill = np.ones_like(cost)
+            filled = within * fill  # (C x J)
+            sold = chip_units * fill
+        else:  # every fill is 1 (x 1.0 is x)
+            filled, sold = within, chip_units
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
-        filled = within * fill  # (C x J)
         per_class = np.concatenate((filled, filled * compute_per_usd))  # (2C x J)
         shares = _sum(chip_is_maker[:, None, :] * per_class[None, :, :], axis=2)  # (M x 2C), no BLAS
         remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
-        sold = chip_units * fill
         chips_sold = chips_sold + sold
         capacity -= _sum(groups * sold, axis=1)
         if any_short:
@@ -164,9 +166,53 @@ def _masks(maker_of_chip: bytes, ecosystem_of_chip: bytes, n_makers: int, n_eco:
 
 
 def _catalogue_masks(cat: CatalogueArrays, n_eco: int) -> tuple[np.ndarray, np.ndarray]:
-    """(M x J) float: chip j is maker m's; (E x J) bool: chip j is of ecosystem e (kept per catalogue)."""
-    return _masks(cat.maker_of_chip.astype(np.intp).tobytes(),
-                  cat.ecosystem_of_chip.astype(np.intp).tobytes(), cat.ecosystem_of_maker.shape[0], n_eco)
+    """(M x J) float: chip j is maker m's; (E x J) bool: chip j is of ecosystem e (kept per catalogue: by
+    identity while the model's catalogue is the same object, else by content)."""
+    kept = _LAST_MASKS[0]
+    if kept[0] is cat and kept[1] == n_eco:
+        return kept[2]
+    masks = _masks(cat.maker_of_chip.astype(np.intp).tobytes(),
+                   cat.ecosystem_of_chip.astype(np.intp).tobytes(), cat.ecosystem_of_maker.shape[0], n_eco)
+    _LAST_MASKS[0] = (cat, n_eco, masks)
+    return masks
+
+
+_LAST_MASKS: list[tuple] = [(None, None, None)]  # (catalogue, E, _catalogue_masks) of the last call
+
+
+def _class_columns(access_class: np.ndarray, n_eco: int, n_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``clear_market``: each (ecosystem, developer) cell's bin class * E + e in one bincount over the
+    (E x n) flattened budgets (each (class, ecosystem) summed in developer order), and each developer's
+    (spend, compute) share columns in the (M x 2C) table (class c and C + c). Kept while ``access_class``
+    is the same read-only array (a quarter's clearings share it)."""
+    kept = _LAST_CLASSES[0]
+    if kept[0] is access_class and kept[1] == (n_eco, n_class):
+        return kept[2]
+    eco_class = (access_class[None, :] * n_eco + np.arange(n_eco)[:, None]).ravel()
+    share_cols = np.concatenate((access_class, access_class + n_class))
+    if not access_class.flags.writeable:
+        _LAST_CLASSES[0] = (access_class, (n_eco, n_class), (eco_class, share_cols))
+    return eco_class, share_cols
+
+
+def _exp_kept(pull: np.ndarray, access_class: np.ndarray) -> dict | None:
+    """A dict for ``ecosystem_shares_t`` to keep ``exp_pull`` in, per set of ecosystems each class may buy
+    from: shared by the clearings of one read-only ``pull`` and ``access_class`` (a quarter's), else new.
+    None for a large population (``SMALL``: the shares are then computed in place of the exponentials, as
+    keeping them would take a fresh (E x n) array a round)."""
+    if pull.size > SMALL:
+        return None
+    kept = _EXP_KEPT[0]
+    if kept[0] is pull and kept[1] is access_class:
+        return kept[2]
+    exps: dict = {}
+    if not (pull.flags.writeable or access_class.flags.writeable):
+        _EXP_KEPT[0] = (pull, access_class, exps)
+    return exps
+
+
+_EXP_KEPT: list[tuple] = [(None, None, None)]  # (pull, access classes, {pattern: exp_pull}) of the last call
+_LAST_CLASSES: list[tuple] = [(None, None, None)]  # (access classes, (E, C), _class_columns) of the last call
 
 
 #: Populations with at most this many (makers x developers) cells are served all makers at once; larger
@@ -207,8 +253,14 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     maker's newest chip that the rules in force let it sell to licensed Chinese customers (the maker
     keeps making its best China-licensable part: ASSUMPTION, SOURCES §A1/§C1 pattern of A800/H800/H20).
     """
-    maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     made = released & ((quarter < cat.end_of_production) | (stock_left > 0))
+    # the makers' steps and the offer ask several times a quarter: the answer is kept per what it reads
+    # (the catalogue by identity: its arrays are never written to)
+    key = (quarter, release.tobytes(), made.tobytes(), to_licensed.tobytes())
+    kept = _ON_SALE.get(key)
+    if kept is not None and kept[0] is cat:
+        return kept[1]
+    maker_of_chip, is_us, china_part = cat.maker_of_chip, cat.is_us, cat.china_part
     newest = np.full(len(cat.maker_names), _NEVER)
     np.maximum.at(newest, maker_of_chip[made], release[made])
     is_newest = release == newest[maker_of_chip]
@@ -218,12 +270,51 @@ def on_sale(quarter: int, cat: CatalogueArrays, release: np.ndarray, released: n
     is_newest_lic = licensable & (release == newest_lic[maker_of_chip])
     young = quarter < release + SALE_QUARTERS
     complying_part = china_part & (quarter < cat.compliant_until)
-    return made & (young | is_newest | complying_part | is_newest_lic)
+    sale = made & (young | is_newest | complying_part | is_newest_lic)
+    if len(_ON_SALE) >= 64:
+        _ON_SALE.clear()
+    if len(_SALE_SETS) >= 256:
+        _SALE_SETS.clear()
+    # the same set of chips as an earlier answer is that answer (what the offer derives from it is kept by
+    # identity from one quarter to the next)
+    sale = _SALE_SETS.setdefault(sale.tobytes(), sale)
+    sale.setflags(write=False)
+    _ON_SALE[key] = (cat, sale)
+    return sale
+
+
+_ON_SALE: dict[tuple, tuple] = {}  # what on_sale reads -> (catalogue, its answer, read-only), this process
+_SALE_SETS: dict[bytes, np.ndarray] = {}  # on_sale's answers by contents
+
+
+@lru_cache(maxsize=8)
+def one_chip_rows(n_chips: int) -> np.ndarray:
+    """(J x J) bool, read-only: row j holds chip j alone (a supply group of one product)."""
+    rows = np.eye(n_chips, dtype=bool)
+    rows.setflags(write=False)
+    return rows
 
 
 def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
                          to_licensed: np.ndarray) -> np.ndarray:
-    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy."""
+    """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy (read-only; kept
+    while the arguments are the same read-only arrays)."""
+    args = (sale, is_us, to_anyone, to_licensed)
+    kept = _LEGAL[0]
+    if all(a is b for a, b in zip(args, kept[0], strict=True)):
+        return kept[1]
+    allowed = _legal_chips_by_class(*args)
+    allowed.setflags(write=False)
+    if not any(a.flags.writeable for a in args):
+        _LEGAL[0] = (args, allowed)
+    return allowed
+
+
+_LEGAL: list[tuple] = [((None,) * 4, None)]  # (arguments, legal_chips_by_class) of the last call
+
+
+def _legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
+                          to_licensed: np.ndarray) -> np.ndarray:
     domestic = sale & ~is_us
     allowed = np.zeros((3, sale.shape[0]), dtype=bool)
     allowed[0] = domestic

@@ -102,7 +102,23 @@ class DeveloperArrays:
 
     @property
     def state_affiliated(self) -> np.ndarray:
-        return self.segment == STATE
+        """(n,) bool, read-only: state-affiliated developers (kept while ``segment`` is the same array)."""
+        return self._of_segment()[0]
+
+    @property
+    def private(self) -> np.ndarray:
+        """(n,) bool, read-only: the developers that are not state-affiliated."""
+        return self._of_segment()[1]
+
+    def _of_segment(self) -> tuple[np.ndarray, np.ndarray]:
+        kept = self.__dict__.get("_segment_masks")
+        if kept is None or kept[0] is not self.segment:
+            state = self.segment == STATE
+            private = ~state
+            state.setflags(write=False)
+            private.setflags(write=False)
+            kept = self.__dict__["_segment_masks"] = (self.segment, state, private)
+        return kept[1], kept[2]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from model.core import catalogue
 from model.core import fixedmath as fm
 from model.core.catalogue import DOMESTIC, DOMESTIC_LEADER, US_LEADER, Maker
-from model.core.ledger import ABROAD_CHANNELS, CHINA_CHANNELS, ComputeLedger
+from model.core.ledger import CHANNELS, CHINA_CHANNELS, ComputeLedger
 from model.core.quarters import months_between, years_since_2026
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
@@ -128,6 +128,13 @@ def developers_on_us_stack(installed: np.ndarray, us_maker_mask: np.ndarray) -> 
     """Share of developers whose installed compute is mostly (> 50%) on US chips."""
     if installed.shape[0] == 0:
         return 0.0
+    n_us = int(us_maker_mask.sum())
+    if installed.flags.f_contiguous and us_maker_mask[:n_us].all():
+        # the model's layout (a contiguous column per maker, US makers first): a reduction over the columns
+        # adds them one after the other, as the loop below does
+        total = np.add.reduce(installed, axis=1)
+        us = np.add.reduce(installed[:, :n_us], axis=1) if n_us else np.zeros(installed.shape[0])
+        return float(np.mean(us > 0.5 * total))
     us = np.zeros(installed.shape[0])
     total = np.zeros(installed.shape[0])
     for m, is_us in enumerate(us_maker_mask):  # column by column: contiguous in the model's layout
@@ -190,14 +197,22 @@ def channel_shares(ledger: ComputeLedger, flop: np.ndarray, is_us: np.ndarray, n
                    ) -> dict[str, float]:
     """The US share of China's installed compute (of this quarter's purchases with ``new``), FLOP-based,
     by channel, and the total over China's channels (0 where there is no compute)."""
-    units = ledger.new if new else ledger.stock
-    parts, totals = {}, []
-    for c in CHINA_CHANNELS:  # ledger.compute with and without the mask, one product for both
-        h100e = units[c] * flop
-        parts[c] = float(h100e[is_us].sum())
-        totals.append(float(h100e.sum()))
+    rows = (ledger.new_rows if new else ledger.stock_rows)[:len(CHINA_CHANNELS)]
+    return _shares(*_row_sums(rows * flop, is_us))
+
+
+def _row_sums(h100e: np.ndarray, is_us: np.ndarray) -> tuple[list[float], list[float]]:
+    """(US part, total) of each row of a (channels x chips) table of H100e: each row's sums are the sums
+    of that row on its own (numpy sums a contiguous row as a 1-d array; ``compress`` keeps rows
+    contiguous, tests/test_fast_paths.py)."""
+    us = np.add.reduce(h100e.compress(is_us, axis=1), axis=1)
+    return us.tolist(), np.add.reduce(h100e, axis=1).tolist()
+
+
+def _shares(parts: list[float], totals: list[float]) -> dict[str, float]:
+    """``channel_shares`` from the US part and the total of each of China's channels, in order."""
     total = sum(totals)  # Python's sum (compensated since 3.12), as before
-    shares = {c: (v / total if total > 0 else 0.0) for c, v in parts.items()}
+    shares = {c: (v / total if total > 0 else 0.0) for c, v in zip(CHINA_CHANNELS, parts, strict=True)}
     shares["total"] = total
     return shares
 
@@ -207,14 +222,18 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
 
     Reads the model's arrays and agents and writes nothing: the model keeps the result as
     ``model.reported`` (which the DataCollector and the UI read). Compute is FLOP-based H100e from the
-    ledger of installed chips (``model.core.ledger``) unless a reporter says effective."""
+    ledger of installed chips (``model.core.ledger``) unless a reporter says effective. A maker's China
+    revenue is what it booked this quarter (``Chipmaker.book_sales``: the same sum of its chips' revenue)."""
     dev, cat, ledger = model.developers, model.catalogue, model.ledger
     us_mask = model.us_maker_mask
-    revenue = model.chips_sold * model.china_price
-    stock = channel_shares(ledger, cat.flop_h100e, cat.is_us)
-    new = channel_shares(ledger, cat.flop_h100e, cat.is_us, new=True)
+    # every channel's stock, then China's channels' new units (``CHANNELS`` order: China's channels first)
+    china = len(CHINA_CHANNELS)
+    h100e = np.concatenate((ledger.stock_rows, ledger.new_rows[:china])) * cat.flop_h100e
+    parts, totals = _row_sums(h100e, cat.is_us)
+    stock = _shares(parts[:china], totals[:china])
+    new = _shares(parts[-china:], totals[-china:])
     in_china = stock["total"]
-    offshore = sum(ledger.compute(c, cat.flop_h100e) for c in ABROAD_CHANNELS)
+    offshore = sum(totals[china:-china])  # the channels abroad (Python's sum, as before)
     us_stack = stock["legal"] + stock["legacy"] + stock["grey"]
     with_offshore = in_china + offshore
     us_compute = us_compute_h100e(model.p, model.quarter)
@@ -222,6 +241,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     makers = {m.name: m for m in model.chipmakers}
     leader = makers.get(DOMESTIC_LEADER)
     leader_cap = leader.capacity if leader is not None else 0.0
+    revenue = model.chips_sold * model.china_price
     values = {
         "us_stack_share": us_stack,
         "us_share_new": new["legal"] + new["grey"],
@@ -229,23 +249,24 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "us_share_legal": stock["legal"],
         "us_share_legacy": stock["legacy"],
         "us_share_grey": stock["grey"],
-        "us_share_designed": (float((ledger.stock["legal"] * cat.flop_h100e)[cat.generated].sum()) / in_china
+        "us_share_designed": (float(h100e[CHANNELS.index("legal")][cat.generated].sum()) / in_china
                               if in_china > 0 else 0.0),
         "china_to_us_compute_ratio": in_china / us_compute if us_compute > 0 else 0.0,
         "us_share_new_legal": new["legal"],
         "us_share_new_grey": new["grey"],
         "china_compute_h100e": in_china,
-        "china_effective_compute_h100e": sum(ledger.compute(c, model.perf) for c in CHINA_CHANNELS),
+        "china_effective_compute_h100e": sum(np.add.reduce(ledger.stock_rows[:china] * model.perf,
+                                                           axis=1).tolist()),
         "us_compute_h100e": us_compute,
         "frontier_gap": frontier_gap(model),
-        "nvidia_china_revenue_usd": float(revenue[makers[US_LEADER].chips].sum()),
+        "nvidia_china_revenue_usd": makers[US_LEADER].revenue_usd,
         "domestic_revenue_usd": float(revenue[~cat.is_us].sum()),
         "domestic_ecosystem": float(model.maturity[DOMESTIC]),
         "capability_gap_months": capability_gap_months(
             model.quarter, model.perf, cat.release, cat.is_us, china_best_chip(model)),
         "unmet_demand_h100e": float(dev.last_unmet.sum()) / USD_PER_H100E,
         "offshore_compute_h100e": offshore,
-        "grey_compute_h100e": ledger.compute("grey", cat.flop_h100e),
+        "grey_compute_h100e": totals[CHANNELS.index("grey")],
         "grey_units": float(ledger.new["grey"].sum()),
         "us_stack_share_incl_offshore": ((us_stack * in_china + offshore) / with_offshore
                                          if with_offshore > 0 else 0.0),
@@ -261,7 +282,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     for maker in model.chipmakers:
         units, rev = columns[maker.name]
         values[units] = float(model.chips_sold[maker.chips].sum())
-        values[rev] = float(revenue[maker.chips].sum())
+        values[rev] = maker.revenue_usd
     return {name: values[name] for name in model.reporter_names}
 
 
