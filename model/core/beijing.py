@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 
 from model.core.catalogue import DOMESTIC, ECOSYSTEMS
-from model.core.market import on_sale
+from model.core.market import best_domestic_perf, on_sale
 from model.core.policy import (
     APPROVAL,
     BLOCKED,
@@ -103,20 +103,8 @@ class ChinaGovernment(mesa.Agent):
 
     # --- Beijing decides (the policy "decides") ------------------------------------------------------
     def decide(self) -> None:
-        """Each quarter, for every US product offered in China under the US rule in force (ODD 7.2,
-        policy ``decides``); k = ``china_review_quarters`` (the 2023 Micron review: ~7 weeks from opening
-        to a ban):
-
-        * a product is **matched** when the best domestic chip on sale gives at least
-          ``china_match_ratio`` x its effective performance ("domestic chips match the H20/6000D", Sep
-          2025). A matched product offered for k quarters is ``guided`` (buyers must justify why
-          domestic chips will not do, which they cannot), and ``blocked`` at customs k quarters later;
-        * Beijing **acts** once it guides or blocks some product. From then on a product offered for
-          the first time takes the level of the strictest guided or blocked product it does not
-          outperform (precedent: the RTX Pro 6000D after the H20), else customs **holds** it for k
-          quarters of review; an unmatched product then needs Beijing's **approval** ("only when
-          necessary": the H200 in Jan 2026);
-        * no level is lowered, except a hold ending in approval."""
+        """This quarter's levels for the US products the US rule in force lets into China (ODD 7.1b; the
+        ladder itself is ``apply_ladder``)."""
         m = self.model
         to_anyone, to_licensed = m.us_government.exportable()
         sale = m.on_sale(to_licensed)
@@ -128,22 +116,28 @@ class ChinaGovernment(mesa.Agent):
         the catalogue's chips as they were on sale."""
         m = self.model
         cat, rule = m.catalogue, ExportRule("h20")
-        none = np.zeros(len(cat.names))
+        no_stock, no_licences = np.zeros(len(cat.names)), np.zeros(len(cat.names), dtype=bool)
         for q in range(RECORD_FROM, m.start):
             released = cat.release <= q
             to_anyone, _ = us_exportable(rule, q, cat)
-            sale = on_sale(q, cat, cat.release, released, none, np.zeros(len(cat.names), dtype=bool))
+            sale = on_sale(q, cat, cat.release, released, no_stock, no_licences)
             self.apply_ladder(q, to_anyone, sale, released)
 
     def apply_ladder(self, q: int, exportable: np.ndarray, sale: np.ndarray, released: np.ndarray) -> None:
-        """One quarter of ``decide``: ``exportable`` the US products the US rule lets in, ``sale`` the chips
-        on sale in China, ``released`` the chips released by quarter ``q``."""
+        """One quarter of Beijing's rule (ODD 7.1b), k = ``china_review_quarters``: ``exportable`` the US
+        products the US rule lets in, ``sale`` the chips on sale in China, ``released`` the chips released
+        by quarter ``q``. A product is matched when the best domestic chip on sale gives at least
+        ``china_match_ratio`` x its effective performance. A known product that has held its level k
+        quarters moves: matched and offered k quarters while matched (or held), ``guided``; guided and
+        still matched, ``blocked``; held, or open once Beijing acts, and not matched, ``approval``. A
+        product offered for the first time takes the level of the strictest guided or blocked product it
+        does not outperform, else is held while Beijing acts. No level falls but a hold ending in
+        approval."""
         m, k = self.model, self.model.p.china_review_quarters
         cat = m.catalogue
         complying = cat.china_part & (q < cat.compliant_until) & released
         offered = exportable & (sale | complying)
-        domestic = sale & ~cat.is_us
-        best = float(m.perf[domestic].max()) if domestic.any() else 0.0
+        best = best_domestic_perf(m.perf, sale, cat.is_us)
         matched = offered & (best >= m.p.china_match_ratio * m.perf)
         restricting = (self.levels == GUIDED) | (self.levels == BLOCKED)
         acting = bool(restricting.any())

@@ -12,6 +12,7 @@ import numpy as np
 
 from model.core import supply
 from model.core.catalogue import NEVER, ROADMAP_FROM
+from model.core.market import best_domestic_perf
 from model.core.policy import DESIGN_TRACKS, design_caps
 
 
@@ -91,9 +92,7 @@ class RuleDesigner:
 
     def best_domestic_perf(self, sale: np.ndarray) -> float:
         """Effective performance of the best domestic chip on sale (``sale``; 0: none)."""
-        m = self.model
-        ok = sale & ~m.catalogue.is_us
-        return float(m.perf[ok].max()) if ok.any() else 0.0
+        return best_domestic_perf(self.model.perf, sale, self.model.catalogue.is_us)
 
     def free_slot(self) -> int:
         """Its first empty design slot (a generated column never released), or -1 when all are used."""

@@ -295,6 +295,13 @@ def one_chip_rows(n_chips: int) -> np.ndarray:
     return rows
 
 
+def best_domestic_perf(perf: np.ndarray, sale: np.ndarray, is_us: np.ndarray) -> float:
+    """Effective performance of the best domestic chip on sale (``sale``; 0: none): what a US maker's design
+    rule must beat and what Beijing's match test compares US products with."""
+    ok = sale & ~is_us
+    return float(perf[ok].max()) if ok.any() else 0.0
+
+
 def legal_chips_by_class(sale: np.ndarray, is_us: np.ndarray, to_anyone: np.ndarray,
                          to_licensed: np.ndarray) -> np.ndarray:
     """(3 x chips): what access classes 0 (no US), 1 (US to anyone), 2 (+licensed) may buy (read-only; kept
