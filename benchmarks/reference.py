@@ -1057,6 +1057,7 @@ class ReferenceModel(mesa.Model):
         self.domestic_cumulative = fast.domestic_cumulative
         self.domestic_cumulative_anchor = fast.domestic_cumulative_anchor
         self.licence_schedule = parse_count_schedule(self.us_licence_schedule)
+        self.licensed_units = 0.0  # licensed units sold to China so far (the total licence cap)
 
         self.us_government = USGovernment(self, fast.us_government.regime, fast.us_government.tpp_cap,
                                           parse_schedule(self.us_policy_schedule, US_REGIMES))
@@ -1107,6 +1108,8 @@ class ReferenceModel(mesa.Model):
         indptr, indices, data = dev.peers.indptr.tolist(), dev.peers.indices.tolist(), dev.peers.data.tolist()
         for i, d in enumerate(self.developers):
             d.peers = [(self.developers[indices[k]], data[k]) for k in range(indptr[i], indptr[i + 1])]
+        if self.us_licence_allocation == "largest":
+            self.license_largest_private()
         if self.china_decides:
             self.china_government.approve(self.developers)
         # licences by schedule go to the largest developers (ties: the lower index first)
@@ -1171,7 +1174,7 @@ class ReferenceModel(mesa.Model):
         may = (to_anyone or to_licensed) and when < chip.end_of_production and chip in offered
         cap = math.inf
         if to_licensed and self.us_government.volume_capped():
-            cap = self.volume_cap_left(chip, when)
+            cap = min(self.volume_cap_left(chip, when), self.licence_total_left())
         return may, cap
 
     def us_shipped_to_date(self, chip, quarter):
@@ -1187,6 +1190,13 @@ class ReferenceModel(mesa.Model):
         for q in range(chip.release, quarter + 1):
             total += chip.us_units_per_quarter * (1.0 if nxt is None or q < nxt else k ** (q - nxt + 1))
         return total
+
+    def licence_total_left(self):
+        """Under 'threshold', what the total licence cap leaves: us_licence_total_cap_units less the licensed
+        units sold so far, never below 0 (inf under any other rule or with the cap off)."""
+        if self.us_government.regime != "threshold":
+            return math.inf
+        return max(0.0, self.us_licence_total_cap_units - self.licensed_units)
 
     def volume_cap_left(self, chip, quarter):
         """What the volume cap leaves of a licensed product by ``quarter``: us_volume_cap_share x its
@@ -1263,6 +1273,21 @@ class ReferenceModel(mesa.Model):
                 share = mk.foundry_capacity * mk.hbm_stacks_per_chip / total
                 mk.bound_by_hbm(share * usable / mk.hbm_stacks_per_chip)
 
+    def license_largest_private(self):
+        """us_licence_allocation 'largest': the private developers in order of size (base demand, the
+        largest first; ties in index order) hold the licences while, by the midpoint rule, they hold
+        approved_customer_share of private demand; no state-affiliated developer holds one."""
+        private = sorted((d for d in self.developers if not d.state_affiliated), key=lambda d: -d.base_demand)
+        total = sum(d.base_demand for d in private)
+        before = 0.0
+        for d in self.developers:
+            d.licensed_by_share = False
+        for d in private:
+            d.licensed_by_share = before + 0.5 * d.base_demand < self.approved_customer_share * total
+            before += d.base_demand
+        for d in self.developers:
+            d.licensed = d.licensed_by_share
+
     def apply_licences(self):
         """From the licence schedule's first quarter the N largest developers hold a licence (N the
         count in force); before it, and without a schedule, the licences drawn at the start hold."""
@@ -1324,9 +1349,10 @@ class ReferenceModel(mesa.Model):
         for chip in self.chips_on_sale:
             if chip.stocked:
                 groups.append(SupplyGroup(f"{chip.name} stock", [chip], chip.china_stock))
-        if math.isfinite(self.per_customer_cap_units) and licensed_only:
-            groups.append(SupplyGroup("per-customer cap", licensed_only,
-                                      self.per_customer_cap_units * self.licensed_customers() / 4.0))
+        if licensed_only and self.us_government.regime == "threshold":  # the threshold rule's licence terms
+            cap = min(self.per_customer_cap_units * self.licensed_customers() / 4.0, self.licence_total_left())
+            if math.isfinite(cap):
+                groups.append(SupplyGroup("licence caps", licensed_only, cap))
         if math.isfinite(self.china_import_cap_units):
             groups.append(SupplyGroup("import cap", [c for c in self.chips if c.is_us],
                                       self.china_import_cap_units))
@@ -1487,6 +1513,8 @@ class ReferenceModel(mesa.Model):
     def book_revenue(self):
         for chip in self.chips:
             chip.china_units_to_date += chip.units_sold
+            if chip.is_us and chip.to_licensed and self.us_government.regime == "threshold":  # the total cap
+                self.licensed_units += chip.units_sold
             if chip.stocked:  # its stock is drawn down
                 left = chip.china_stock - chip.units_sold
                 chip.china_stock = left if left >= STOCK_SOLD_OUT else 0.0

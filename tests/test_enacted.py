@@ -205,3 +205,47 @@ def test_a_later_weaker_us_roadmap_lowers_chinese_compute_on_the_us_stack(seed):
     weak = final({"export_regime": "ban", "us_roadmap_perf_scale": 0.6})
     assert weak["offshore_compute_h100e"] < 0.9 * ban["offshore_compute_h100e"]
     assert weak["us_stack_share_incl_offshore"] < ban["us_stack_share_incl_offshore"] - 0.02
+
+
+def _licensed_sold(m: ChipMarketModel, units: list) -> float:
+    """Units of US products other than China parts sold over the run (under 'threshold', what only licensed
+    buyers may buy), from the sales table and the run's final catalogue (parts designed to the rule in it)."""
+    cat = m.catalogue
+    names = [name for k, name in enumerate(cat.names) if cat.is_us[k] and not cat.china_part[k]]
+    return sum(q.get(name, 0.0) for q in units for name in names)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_total_licence_cap_holds_under_the_threshold_only(seed):
+    """Washington's total licence cap (issue 28 item 2): under 'threshold' the licensed units sold over the run
+    never exceed it and, set low, it binds (sales reach it); under the rolling lag it does not apply."""
+    base = {"china_import_policy": "open", "realize_reversals": False, "per_customer_cap_units": float("inf")}
+    m, units = sales({**base, "us_licence_total_cap_units": 400_000}, seed)
+    sold = _licensed_sold(m, units)
+    assert sold <= 400_000 * (1 + 1e-9) and sold >= 0.99 * 400_000, sold
+    assert m.us_government.licensed_units == pytest.approx(sold)
+    uncapped = _licensed_sold(*sales({**base, "us_licence_total_cap_units": float("inf")}, seed))
+    assert uncapped > 1.5 * 400_000
+    m, units = sales({**base, "export_regime": "lagged", "us_licence_total_cap_units": 400_000}, seed)
+    assert m.us_government.licensed_units == 0.0  # never counted outside the threshold
+    lagged_units = sum(q[n] for q in units for k, n in enumerate(m.catalogue.names) if m.catalogue.is_us[k])
+    assert lagged_units > 400_000
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_licences_go_to_the_largest_private_developers(seed):
+    """us_licence_allocation 'largest' (the default): no state-affiliated developer holds a licence, every
+    licensed developer is larger than every unlicensed private one, and together they hold
+    approved_customer_share of private demand (to within the last developer's half, the midpoint rule)."""
+    m = ChipMarketModel(rng=seed, n_developers=300, approved_customer_share=0.6)
+    dev = m.developers
+    private = ~dev.state_affiliated
+    lic = dev.licensed_by_share
+    assert not (lic & dev.state_affiliated).any()
+    assert dev.base_demand[lic].min() >= dev.base_demand[private & ~lic].max()
+    share = dev.base_demand[lic].sum() / dev.base_demand[private].sum()
+    half_largest = 0.5 * dev.base_demand[private].max() / dev.base_demand[private].sum()
+    assert abs(share - 0.6) <= half_largest
+    # 'random' draws within each segment: state developers hold licences too
+    r = ChipMarketModel(rng=seed, n_developers=300, us_licence_allocation="random").developers
+    assert (r.licensed_by_share & r.state_affiliated).any()

@@ -62,11 +62,13 @@ HISTORY = {name: value for name, value in replay_spec(REPLAY_EXPERIMENT)[0].item
 #: Washington's licence pipeline (two quarters) and US makers weighing margin and risk.
 LINES_AND_PIPELINE = {"us_licence_lead_quarters": 2, "makers_weigh_margin": True}
 
-#: The defaults before Beijing decided and Washington and the makers had their pipelines (issue 28): the cases
+#: The defaults before Beijing decided and Washington and the makers had their pipelines and licence terms
+#: (issue 28): the cases
 #: written for those rules keep them, so each still exercises what it was written for; "defaults" is the
 #: model's defaults as they are now.
 OLD_DEFAULTS = {"china_import_policy": "restrict", "us_licence_lead_quarters": 0,
-                "makers_weigh_margin": False}
+                "makers_weigh_margin": False, "us_licence_allocation": "random",
+                "per_customer_cap_units": float("inf"), "us_licence_total_cap_units": float("inf")}
 _CASES_ON_OLD_DEFAULTS = {
     "default_lagged_restrict": {},
     "rationing_us_ban": {"export_regime": "ban", **SMALL_DOMESTIC_SUPPLY},
@@ -226,6 +228,14 @@ CASES = {
     "lines_pipeline_replay_2022": {**HISTORY, **LINES_AND_PIPELINE},
     # under Beijing's restrict stance
     "lines_pipeline_restrict": {**LINES_AND_PIPELINE, "china_import_policy": "restrict"},
+    # Washington's licence terms (the defaults: the largest private developers hold the licences, 75k units
+    # each a year, 1M in all): a total cap that binds in the first licensed year (Beijing open, so that the
+    # licensed products sell), with licences drawn at random; and the rolling lag, to which neither cap applies
+    "licence_total_cap_binding": {"china_import_policy": "open", "realize_reversals": False,
+                                  "us_licence_total_cap_units": 150_000,
+                                  "us_licence_allocation": "random", "per_customer_cap_units": float("inf")},
+    "licence_terms_lagged_open": {"export_regime": "lagged", "china_import_policy": "open",
+                                  "realize_reversals": False},
 }
 #: The cases with the licence pipeline and US makers weighing margin and risk.
 LINE_CASES = sorted(case for case, params in CASES.items() if params.get("makers_weigh_margin"))
@@ -336,7 +346,8 @@ def test_the_new_instruments_bind_in_their_cases():
     """The cases for the rule as enacted really exercise its instruments (otherwise they prove little)."""
     expected = {
         "volume_cap_binding": {"H200 volume cap", "MI300X volume cap", "MI325X volume cap"},
-        "licences_per_customer_cap": {"per-customer cap"},
+        "licences_per_customer_cap": {"licence caps"},
+        "licence_total_cap_binding": {"licence caps"},
         "import_cap": {"import cap"},
         "replay_2023_h20_stock": {"H20 stock"},
         # the licensed products (NvidiaDesign2 is Nvidia's China part, under no volume cap)

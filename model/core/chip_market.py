@@ -221,6 +221,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         self.supply.last_orders = sales.orders
         self.chips_sold = sales.chips_sold
         self.china_units_to_date += sales.chips_sold
+        self.us_government.count_licensed(sales.chips_sold)
         self.supply.sell(offer.stocked, sales.chips_sold)
         self.hbm.use(sales.chips_sold)
         revenue = sales.chips_sold * self.china_price
@@ -259,8 +260,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         makers' capacity; each licensed US product's volume cap (what is left of ``us_volume_cap_share``
         x its cumulative US units, ``USGovernment.volume_cap_left``) under 'threshold' and 'lagged';
         each US product's China stock (and any product sold from stock after its end of production);
-        the per-customer cap on all licensed products together;
-        Beijing's import cap on all US chips. ``stocked``: ``stocked_products(sale)`` if the caller has it."""
+        the per-customer and total licence caps on all licensed products together; Beijing's import cap on all US chips. ``stocked``: ``stocked_products(sale)`` if the caller has it."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
         rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]
@@ -275,10 +275,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
                 if len(capped) else np.zeros(0))
         caps += [left,
                  self.supply.stock[stocked].astype(float)]
-        per_customer = self.us_government.per_customer_cap()
-        if math.isfinite(per_customer) and licensed_only.any():
+        licence_cap = self.us_government.licence_cap()
+        if math.isfinite(licence_cap) and licensed_only.any():
             rows.append(licensed_only[None, :])
-            caps.append(np.array([per_customer]))
+            caps.append(np.array([licence_cap]))
         import_cap = self.china_government.import_cap
         if math.isfinite(import_cap):
             rows.append(cat.is_us[None, :])
@@ -295,7 +295,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         """(may_sell, sellable_max) per chip for a US maker's plan for ``quarter`` (default: next
         quarter): US products the rule in force lets it sell to some Chinese buyer, that are on sale in
         China then (not retired, see ``on_sale``) and that it still makes then; the most of each it may
-        ship that quarter (what the volume cap leaves under 'threshold' and 'lagged', else inf)."""
+        ship that quarter (what the volume cap and the total licence cap leave under 'threshold' and 'lagged',
+        else inf)."""
         cat = self.catalogue
         when = self.quarter + 1 if quarter is None else quarter
         # both US makers ask each quarter: the answer is kept while its inputs stay the same (a stock
@@ -312,7 +313,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         if self.us_government.volume_capped:
             lic = to_licensed & cat.is_us
             left = self.us_government.volume_cap_left(self.release, when, self.china_units_to_date)
-            cap[lic] = left[lic]
+            cap[lic] = np.minimum(left[lic], self.us_government.licence_total_left())
         may.setflags(write=False)
         cap.setflags(write=False)
         self._sellable = (key, (may, cap))

@@ -43,7 +43,7 @@ class Developers(DeveloperArrays):
     """The developer population with its quarterly rules (state: ``DeveloperArrays``; plus the licences
     drawn at the start and the last quarter's outcome; installed chips by channel are the model's ledger)."""
 
-    licensed_by_share: np.ndarray = None  # (n,) licences drawn at the start (approved_customer_share)
+    licensed_by_share: np.ndarray = None  # (n,) licences handed out at the start (us_licence_allocation)
     last_grey_units: float = 0.0  # smuggled chips (of ``grey_chip``) that arrived this quarter
     last_grey_premium: float = 0.0  # the grey market's premium over list this quarter (channels.grey_market)
     last_offshore_units: float = 0.0  # chips (of ``frontier_chip``) bought for use abroad this quarter

@@ -85,6 +85,7 @@ class USGovernment(mesa.Agent):
         self.regime, cap = split_regime(in_force_at(self.schedule, model.start, p.export_regime))
         self.tpp_cap = float(p.export_tpp_cap) if cap is None else cap
         self.reversals = 0
+        self.licensed_units = 0.0  # licensed units sold to China so far (the total cap)
         self._exportable = (None, None)  # (quarter, rule) and its exportable()
         #: (J,) the quarter each product became licensable to China under the rules in force since (its
         #: licences applied for then; NEVER while it is not licensable)
@@ -237,8 +238,8 @@ class USGovernment(mesa.Agent):
     def apply_licences(self, licensed_by_share: np.ndarray, base_demand: np.ndarray) -> np.ndarray:
         """Which developers hold a US licence this quarter. With ``us_licence_schedule``: the N
         developers with the largest budgets from each scheduled quarter (N the count in force); before
-        its first entry, and without a schedule, the licences drawn at the start
-        (``approved_customer_share``)."""
+        its first entry, and without a schedule, the licences handed out at the start
+        (``us_licence_allocation``, ``approved_customer_share``)."""
         if not self.licence_schedule or self.model.quarter < self.licence_schedule[0][0]:
             return licensed_by_share
         order = np.argsort(-base_demand, kind="stable")
@@ -246,8 +247,26 @@ class USGovernment(mesa.Agent):
         licensed[order[:self.licensed_customers()]] = True
         return licensed
 
-    def per_customer_cap(self) -> float:
-        """Units of licensed chips all licensed customers together may take this quarter
-        (``per_customer_cap_units`` x licensed customers / 4); inf when the cap is off."""
-        cap = self.model.p.per_customer_cap_units
-        return cap * self.licensed_customers() / 4.0 if math.isfinite(cap) else math.inf
+    def licence_cap(self) -> float:
+        """Units of licensed chips all licensed customers together may take this quarter under 'threshold'
+        (the rule whose licence terms they are; inf under any other): the per-customer cap
+        (``per_customer_cap_units`` x licensed customers / 4) and what the total cap leaves."""
+        p = self.model.p
+        per_quarter = (p.per_customer_cap_units * self.licensed_customers() / 4.0
+                       if math.isfinite(p.per_customer_cap_units) and self.regime == "threshold" else math.inf)
+        return min(per_quarter, self.licence_total_left())
+
+    def licence_total_left(self) -> float:
+        """Under 'threshold', licensed units the total cap still allows (``us_licence_total_cap_units`` less
+        the licensed units sold so far, never below 0); inf when it is off or under any other rule."""
+        if self.regime != "threshold":
+            return math.inf
+        return max(self.model.p.us_licence_total_cap_units - self.licensed_units, 0.0)
+
+    def count_licensed(self, chips_sold: np.ndarray) -> None:
+        """After the clearing, under 'threshold' (the rule whose licence terms the caps are): add this quarter's
+        sales of products only licensed buyers may have."""
+        if self.regime != "threshold":
+            return
+        _, to_licensed = self.deliverable()
+        self.licensed_units += float(chips_sold[to_licensed & self.model.catalogue.is_us].sum())

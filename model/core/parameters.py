@@ -93,14 +93,21 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.5 (range 0.25-0.75): Blackwell was most of Nvidia's data-centre shipments within "
           "about a year of its launch (§B3, M); no product-level series is published",
           low=0.0, high=1.0, sweep_range=(0.25, 0.75)),
-    Param("per_customer_cap_units", float("inf"), "float", "units per customer per year",
-          "licensed (H200-class) units per Chinese customer and year; inf = no cap. Applied as an "
-          "aggregate cap of this x the licensed customers (us_licence_schedule, else 10) / 4 per quarter",
+    Param("per_customer_cap_units", 75_000.0, "float", "units per customer per year",
+          "under 'threshold': licensed (H200-class) units per Chinese customer and year; inf = no cap. "
+          "Applied as an aggregate cap of this x the licensed customers (us_licence_schedule, else 10) / 4 "
+          "per quarter",
           "Bloomberg Mar 2026: the US weighed 75,000 H200+MI325X per customer and at most 1M in total "
           "(§C3, M); Reuters May 2026: ~10 firms approved, up to 75k each (§C3, M/L). Neither gives a "
-          "period: reading the cap as per year is an ASSUMPTION (per quarter would be 4x looser); the 1M "
-          "total is not modelled. Default off (a scenario lever)",
+          "period: reading the cap as per year is an ASSUMPTION (per quarter would be 4x looser)",
           low=0.0, high=1e9, allow_off=True),
+    Param("us_licence_total_cap_units", 1_000_000.0, "float", "units",
+          "under 'threshold': licensed units all Chinese customers together may take over the licences' "
+          "life (all licensed products, counted from the first licensed sale); inf = no cap",
+          "Bloomberg Mar 2026: the US weighed at most 1M H200+MI325X in total (§C3, M). ASSUMPTION: a "
+          "total over the licences' life for every licensed product (a designed licensed part included); "
+          "range 0.5M-3M (a per-year reading would allow ~4M by 2030)",
+          low=0.0, high=1e9, allow_off=True, sweep_range=(500_000.0, 3_000_000.0)),
     Param("us_licence_lead_quarters", 2, "int", "quarters",
           "quarters from a product becoming licensable to China under the rule in force to the first "
           "licensed delivery (application, inter-agency review, a US lab test of each shipment); 0: at once",
@@ -121,12 +128,21 @@ PARAMS: tuple[Param, ...] = (
           "with us_adaptive: the TPP cap as a multiple of the best domestic chip's TPP",
           "ASSUMPTION 1.0 (range 0.5-2.0)",
           low=0.01, high=100.0, sweep_range=(0.5, 2.0)),
-    Param("approved_customer_share", 0.6, "float", "share of demand per segment",
-          "share of each segment's demand held by Chinese developers with a US licence (an 'approved "
-          "customer'); developers are picked at random within each segment until they hold this share",
+    Param("us_licence_allocation", "largest", "choice", "-",
+          "who holds the US licences (without us_licence_schedule): 'largest', the largest private "
+          "developers until they hold approved_customer_share of private demand; 'random', developers "
+          "drawn at random within each segment until they hold that share of the segment's demand",
+          "Reuters May 2026: ~10 Chinese firms approved, up to 75k each (§C3, M/L); Alibaba and ByteDance "
+          "sought > 200k each (Bloomberg Mar 2026, §C3 M); Beijing's first approvals went to ByteDance, "
+          "Alibaba and Tencent (§C3 H). ASSUMPTION: no state-affiliated developer holds a US licence",
+          choices=("largest", "random")),
+    Param("approved_customer_share", 0.6, "float", "share of demand",
+          "share of demand held by Chinese developers with a US licence (an 'approved customer'): of "
+          "private demand, largest first (us_licence_allocation 'largest'), or of each segment's demand, "
+          "at random ('random')",
           "ASSUMPTION 0.6 (range 0.2-1.0): the decision licenses 'approved customers' with KYC "
-          "(§B4, H) and >2M H200 were ordered by the large private firms (§B5, M); no count of "
-          "licensees is published",
+          "(§B4, H) and >2M H200 were ordered by the large private firms (§B5, M); ~10 firms licensed by "
+          "May 2026 (§C3 M/L); hyperscalers hold ~62% of private demand in the population (ODD 2)",
           low=0.0, high=1.0, sweep_range=(0.2, 1.0)),
     Param("us_revenue_share", 0.25, "float", "share of China revenue",
           "the US government's cut of China sales of licensed (H200-class and other non-China-part) "

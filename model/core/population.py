@@ -143,8 +143,8 @@ class InstalledBase:
 def create_population(rng: np.random.Generator, p, initial: InstalledBase,
                       cat: CatalogueArrays) -> DeveloperArrays:
     """Draw the initial developer population (all randomness from ``rng``) from the model's parameters
-    ``p`` (n_developers, demand_2026_usd, approved_customer_share, china_approval_share, taste_sd,
-    peers_per_developer), the installed base at the start and the catalogue (each maker's share of its
+    ``p`` (n_developers, demand_2026_usd, us_licence_allocation, approved_customer_share,
+    china_approval_share, taste_sd, peers_per_developer), the installed base at the start and the catalogue (each maker's share of its
     stack's history)."""
     n, taste_sd = p.n_developers, p.taste_sd
     quarterly_budget_2026 = p.demand_2026_usd / 4.0
@@ -159,7 +159,9 @@ def create_population(rng: np.random.Generator, p, initial: InstalledBase,
     weight = size * (demand_share / np.where(seg_size > 0, seg_size, 1.0))[segment]  # sums to 1
     base_demand = quarterly_budget_2026 * weight
 
-    licensed = stratified_pick(rng, segment, weight, p.approved_customer_share)
+    licensed = stratified_pick(rng, segment, weight, p.approved_customer_share)  # drawn either way
+    if p.us_licence_allocation == "largest":
+        licensed = largest_first(weight, segment != STATE, p.approved_customer_share)
     china_approved = stratified_pick(rng, segment, weight, p.china_approval_share)
     taste = np.asfortranarray(rng.normal(0.0, taste_sd, (n, len(ECOSYSTEMS))) if taste_sd > 0
                              else np.zeros((n, len(ECOSYSTEMS))))
