@@ -284,7 +284,8 @@ def test_reversals_priced_but_not_realized_keep_the_regime():
 
 @pytest.mark.parametrize("share", [0.0, 0.25, 0.6, 1.0])
 def test_licences_and_approvals_hold_their_share_of_each_segments_demand(share):
-    m = ChipMarketModel(rng=8, n_developers=2000, approved_customer_share=share, china_approval_share=share)
+    m = ChipMarketModel(rng=8, n_developers=2000, approved_customer_share=share, china_approval_share=share,
+                        us_licence_allocation="random")
     dev = m.developers
     for flags in (dev.licensed, dev.china_approved):
         for seg in range(4):

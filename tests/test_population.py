@@ -32,7 +32,8 @@ MAKER_SHARE = np.where(_DOMESTIC, 1.0 / _DOMESTIC.sum(), [m.history_share for m 
 
 def population(seed: int = 3, n: int = 2000, **kw):
     """The one call of ``create_population`` in this module (the parameters it reads, by name)."""
-    args = dict(demand_2026_usd=4 * BUDGET, n_developers=n, approved_customer_share=LICENSED,
+    args = dict(demand_2026_usd=4 * BUDGET, n_developers=n, us_licence_allocation="random",
+                approved_customer_share=LICENSED,
                 china_approval_share=APPROVED, taste_sd=0.5, peers_per_developer=8) | kw
     initial = InstalledBase(kw.pop("initial_installed", INSTALLED), kw.pop("initial_us_share", US_SHARE),
                             MAKER_SHARE)

@@ -98,10 +98,12 @@ def test_enacted_and_timeline_presets():
         21_000, 6_500, 0.5)
     assert (enacted["us_revenue_share"], enacted["china_part_revenue_share"]) == (0.25, 0.15)
     assert enacted["per_customer_cap_units"] == float("inf") and enacted["us_licence_schedule"] == ""
+    assert enacted["us_licence_total_cap_units"] == float("inf")
     timeline = levers.preset_values("2026 timeline as it happened")
     assert timeline["export_regime"] == "threshold" and timeline["china_import_policy"] == "decides"
     assert timeline["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
     assert timeline["per_customer_cap_units"] == 75_000 and timeline["realize_reversals"] is False
+    assert timeline["us_licence_total_cap_units"] == 1_000_000
     assert timeline["china_policy_schedule"] == ""
     m = ui_model.make_model("2026 timeline as it happened")
     licensed = []
@@ -167,7 +169,8 @@ def test_text_levers_parse_caps_and_schedules():
     assert m.ui_problems == []
     bad = ui_model.ChipMarketModelUI(n_developers=50, us_licence_schedule="soon",
                                      per_customer_cap_units="lots")
-    assert bad.p.us_licence_schedule == "" and bad.p.per_customer_cap_units == float("inf")  # defaults
+    assert bad.p.us_licence_schedule == "" and bad.p.per_customer_cap_units == PARAMS_BY_NAME[
+        "per_customer_cap_units"].default  # defaults
     assert len(bad.ui_problems) == 2 and "us_licence_schedule" in bad.ui_problems[0]
     with pytest.raises(ValueError):  # a plain model still refuses text for a number
         ChipMarketModel(n_developers=50, per_customer_cap_units="20000")

@@ -155,8 +155,10 @@ LEVERS: tuple[Lever, ...] = (
     Lever("US", "export_tpp_cap", "TPP cap with 'threshold', enacted 21,000"),
     Lever("US", "export_bw_cap_gbs", "memory-bandwidth cap with 'threshold', enacted 6,500"),
     Lever("US", "us_volume_cap_share", "China volume cap per product", "allowed"),
-    Lever("US", "per_customer_cap_units", "licensed units per customer per year"),
+    Lever("US", "per_customer_cap_units", "licensed units per customer per year, with 'threshold'"),
+    Lever("US", "us_licence_total_cap_units", "licensed units in all, with 'threshold'"),
     Lever("US", "us_licence_schedule", "licensed Chinese customers, dated"),
+    Lever("US", "us_licence_allocation", "who holds the licences, without a licence schedule"),
     Lever("US", "approved_customer_share", "approved customers, without a licence schedule", "allowed"),
     Lever("US", "us_revenue_share", "US levy on licensed chips", "allowed"),
     Lever("US", "china_part_revenue_share", "US levy on China parts (H20, MI308, RTX Pro 6000D)", "allowed"),
@@ -221,6 +223,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "December 2025 decision (as enacted)": {
         "export_regime": "threshold", "export_tpp_cap": 21_000.0, "export_bw_cap_gbs": 6_500.0,
         "us_volume_cap_share": 0.5, "us_revenue_share": 0.25, "china_part_revenue_share": 0.15,
+        "per_customer_cap_units": float("inf"), "us_licence_total_cap_units": float("inf"),
         "china_import_policy": "decides"},
     "Rolling 18-month lag (proposal)": {"export_regime": "lagged", "export_lag_months": 18,
                                         "china_import_policy": "decides"},
@@ -237,13 +240,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_NOTES: dict[str, str] = {
     "December 2025 decision (as enacted)": (
         "BIS rule of Jan 13-15 2026: licences below TPP 21,000 and 6,500 GB/s, China units <= 50% of US "
-        "units; 25% levy (Section 232), 15% on China parts; Beijing decides product by product by its rule "
+        "units; 25% levy (Section 232), 15% on China parts; no per-customer or total licence cap (reported "
+        "from Mar 2026, the model's defaults); Beijing decides product by product by its rule "
         "(ODD 7.1b; SOURCES §C3)."),
     "Rolling 18-month lag (proposal)": "the proposed rolling lag, not enacted; Beijing decides by its rule.",
     "2026 timeline as it happened": (
         "the enacted rule with the licences actually issued: 3 Chinese customers in 2026Q1 (Jan 28 approvals "
         "of ByteDance, Alibaba, Tencent; Mar: 'only a few'), ~10 from 2026Q2 (Reuters, May), up to 75,000 "
-        "units each; Beijing decides by its rule; no random US reversals (the timeline is the only US "
+        "units each, 1M in all (Bloomberg, Mar); Beijing decides by its rule; no random US reversals (the timeline is the only US "
         "change, as in the history replay). SOURCES §C3."),
     "H20 only": "China parts only (the 2024-2025 rule); the H20 sells from stock, then the RTX Pro 6000D.",
     "No exports": "a US ban on AI-chip exports to China.",
