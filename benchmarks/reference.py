@@ -1350,7 +1350,8 @@ class ReferenceModel(mesa.Model):
             if chip.stocked:
                 groups.append(SupplyGroup(f"{chip.name} stock", [chip], chip.china_stock))
         if licensed_only and self.us_government.regime == "threshold":  # the threshold rule's licence terms
-            cap = min(self.per_customer_cap_units * self.licensed_customers() / 4.0, self.licence_total_left())
+            per_customer = self.per_customer_cap_units * self.licensed_customers() / 4.0
+            cap = min(per_customer, self.licence_total_left())
             if math.isfinite(cap):
                 groups.append(SupplyGroup("licence caps", licensed_only, cap))
         if math.isfinite(self.china_import_cap_units):

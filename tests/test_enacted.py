@@ -217,8 +217,8 @@ def _licensed_sold(m: ChipMarketModel, units: list) -> float:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_total_licence_cap_holds_under_the_threshold_only(seed):
-    """Washington's total licence cap (issue 28 item 2): under 'threshold' the licensed units sold over the run
-    never exceed it and, set low, it binds (sales reach it); under the rolling lag it does not apply."""
+    """Washington's total licence cap (issue 28 item 2): under 'threshold' the licensed units sold over the
+    run never exceed it and, set low, it binds (sales reach it); under the rolling lag it does not apply."""
     base = {"china_import_policy": "open", "realize_reversals": False, "per_customer_cap_units": float("inf")}
     m, units = sales({**base, "us_licence_total_cap_units": 400_000}, seed)
     sold = _licensed_sold(m, units)

@@ -230,7 +230,8 @@ CASES = {
     "lines_pipeline_restrict": {**LINES_AND_PIPELINE, "china_import_policy": "restrict"},
     # Washington's licence terms (the defaults: the largest private developers hold the licences, 75k units
     # each a year, 1M in all): a total cap that binds in the first licensed year (Beijing open, so that the
-    # licensed products sell), with licences drawn at random; and the rolling lag, to which neither cap applies
+    # licensed products sell), with licences drawn at random; and the rolling lag, to which neither cap
+    # applies
     "licence_total_cap_binding": {"china_import_policy": "open", "realize_reversals": False,
                                   "us_licence_total_cap_units": 150_000,
                                   "us_licence_allocation": "random", "per_customer_cap_units": float("inf")},

@@ -260,7 +260,8 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         makers' capacity; each licensed US product's volume cap (what is left of ``us_volume_cap_share``
         x its cumulative US units, ``USGovernment.volume_cap_left``) under 'threshold' and 'lagged';
         each US product's China stock (and any product sold from stock after its end of production);
-        the per-customer and total licence caps on all licensed products together; Beijing's import cap on all US chips. ``stocked``: ``stocked_products(sale)`` if the caller has it."""
+        the licence caps on all licensed products together; Beijing's import cap on all US chips.
+        ``stocked``: ``stocked_products(sale)`` if the caller has it."""
         cat = self.catalogue
         groups = [g for g in (maker.supply_group() for maker in self.chipmakers) if g is not None]
         rows = [np.array([g[0] for g in groups], dtype=bool).reshape(-1, len(cat.names))]

@@ -252,8 +252,8 @@ class USGovernment(mesa.Agent):
         (the rule whose licence terms they are; inf under any other): the per-customer cap
         (``per_customer_cap_units`` x licensed customers / 4) and what the total cap leaves."""
         p = self.model.p
-        per_quarter = (p.per_customer_cap_units * self.licensed_customers() / 4.0
-                       if math.isfinite(p.per_customer_cap_units) and self.regime == "threshold" else math.inf)
+        capped = math.isfinite(p.per_customer_cap_units) and self.regime == "threshold"
+        per_quarter = p.per_customer_cap_units * self.licensed_customers() / 4.0 if capped else math.inf
         return min(per_quarter, self.licence_total_left())
 
     def licence_total_left(self) -> float:
@@ -264,8 +264,8 @@ class USGovernment(mesa.Agent):
         return max(self.model.p.us_licence_total_cap_units - self.licensed_units, 0.0)
 
     def count_licensed(self, chips_sold: np.ndarray) -> None:
-        """After the clearing, under 'threshold' (the rule whose licence terms the caps are): add this quarter's
-        sales of products only licensed buyers may have."""
+        """After the clearing, under 'threshold' (the rule whose licence terms the caps are): add this
+        quarter's sales of products only licensed buyers may have."""
         if self.regime != "threshold":
             return
         _, to_licensed = self.deliverable()

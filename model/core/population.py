@@ -144,7 +144,8 @@ def create_population(rng: np.random.Generator, p, initial: InstalledBase,
                       cat: CatalogueArrays) -> DeveloperArrays:
     """Draw the initial developer population (all randomness from ``rng``) from the model's parameters
     ``p`` (n_developers, demand_2026_usd, us_licence_allocation, approved_customer_share,
-    china_approval_share, taste_sd, peers_per_developer), the installed base at the start and the catalogue (each maker's share of its
+    china_approval_share, taste_sd, peers_per_developer), the installed base at the start and the
+    catalogue (each maker's share of its
     stack's history)."""
     n, taste_sd = p.n_developers, p.taste_sd
     quarterly_budget_2026 = p.demand_2026_usd / 4.0

@@ -247,7 +247,8 @@ PRESET_NOTES: dict[str, str] = {
     "2026 timeline as it happened": (
         "the enacted rule with the licences actually issued: 3 Chinese customers in 2026Q1 (Jan 28 approvals "
         "of ByteDance, Alibaba, Tencent; Mar: 'only a few'), ~10 from 2026Q2 (Reuters, May), up to 75,000 "
-        "units each, 1M in all (Bloomberg, Mar); Beijing decides by its rule; no random US reversals (the timeline is the only US "
+        "units each, 1M in all (Bloomberg, Mar); Beijing decides by its rule; no random US reversals "
+        "(the timeline is the only US "
         "change, as in the history replay). SOURCES §C3."),
     "H20 only": "China parts only (the 2024-2025 rule); the H20 sells from stock, then the RTX Pro 6000D.",
     "No exports": "a US ban on AI-chip exports to China.",
