@@ -63,8 +63,8 @@ def test_a_lost_year_leaves_a_mark_when_the_maker_halts():
     other buyers) and restarts it only maker_restart_quarters after it may sell again, so far fewer H200
     reach China by 2030 than without the lost year (0.43-0.57 of them, seeds 1-4); without the rule more of
     them sell later (0.76-1.03: with the licences held by the largest private developers the lost year costs
-    some sales even without a halt, 0.90-0.96 with licences drawn at random). Washington's licence caps are off: at the
-    default 1M total the cap, not the halt, decides how many H200 ever sell."""
+    some sales even without a halt, 0.90-0.96 with licences drawn at random). Washington's licence caps are
+    off: at the default 1M total the cap, not the halt, decides how many H200 ever sell."""
     lost = "2026Q1:ban,2027Q1:threshold"
     kw = dict(design_to_rule=False, us_licence_total_cap_units=float("inf"),
               per_customer_cap_units=float("inf"))
