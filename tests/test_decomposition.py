@@ -14,6 +14,22 @@ def fresh():
     return dc.table()
 
 
+@pytest.fixture(scope="module")
+def fresh_licence():
+    return dc.licence_table()
+
+
+def test_each_licence_term_added_never_sells_more_licensed_units(fresh_licence):
+    """Washington's terms added one at a time (caps only ever tighten): the licensed units sold never rise,
+    the 1M total holds, and the caps cost legal share under both of Beijing's stances."""
+    for _, t in fresh_licence.groupby("stance"):
+        units = t.licensed_units.to_numpy()
+        # the allocation step may move units either way; from it on each step only adds a cap
+        assert all(b <= a * (1 + 1e-9) for a, b in zip(units[1:], units[2:])), units
+        assert units[-1] <= 1_000_000 * (1 + 1e-9)
+        assert t.legal.iloc[-1] < t.legal.iloc[1]
+
+
 def test_channels_add_up_to_the_us_stack_share_in_every_regime(fresh):
     total = fresh["legal"] + fresh["legacy"] + fresh["grey"]
     assert (total - fresh["us_stack_share"]).abs().max() < 1e-12  # means of exact sums, to rounding
@@ -67,6 +83,6 @@ def test_a_grey_channel_closed_under_a_ban_leaves_only_the_legacy_base():
         assert (df.us_stack_share == df.us_share_legacy).all() and (df.us_share_legacy > 0).all()
 
 
-def test_readme_table_is_generated_from_a_fresh_decomposition(fresh):
+def test_readme_table_is_generated_from_a_fresh_decomposition(fresh, fresh_licence):
     readme = README_MD.read_text(encoding="utf-8")
-    assert dc.render(readme, fresh) == readme, "stale: run python -m model.validation.decomposition"
+    assert dc.render(readme, fresh, fresh_licence) == readme, "stale: run python -m model.validation.decomposition"

@@ -9,8 +9,12 @@ licensed or unrestricted sales since 2026), ``us_share_legacy`` (bought before 2
 as parts designed to the rule (``us_share_designed``); compute abroad (``offshore_compute_h100e``) and the
 share including it (``us_stack_share_incl_offshore``); ``developers_on_us_stack``; and
 ``china_to_us_compute_ratio``. Shares and compute are FLOP-based H100e (the model's ledger of installed
-chips, ``model.core.ledger``). ``python -m model.validation.decomposition`` rewrites the table in
-README.md (checked by ``tests/test_decomposition.py``).
+chips, ``model.core.ledger``).
+
+A second table says what Washington's licence terms (issue 28) do to the enacted rule's legal share: the
+threshold rule run with the terms added one at a time (``LICENCE_STEPS``), under Beijing deciding and open.
+``python -m model.validation.decomposition`` rewrites both tables in README.md (checked by
+``tests/test_decomposition.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ REGIMES = ("ban", "h20", "threshold", "lagged", "open")
 SEEDS = (1, 2, 3, 4, 5)
 STEPS = 20
 BEGIN, END = "<!-- decomposition:table begin -->", "<!-- decomposition:table end -->"
+LIC_BEGIN, LIC_END = "<!-- decomposition:licence_terms begin -->", "<!-- decomposition:licence_terms end -->"
+#: Washington's licence terms added one at a time to the threshold rule (the last step is the defaults).
+LICENCE_STEPS = {
+    "licences drawn at random, no caps (before issue 28)": {
+        "us_licence_allocation": "random", "per_customer_cap_units": float("inf"),
+        "us_licence_total_cap_units": float("inf")},
+    "licences to the largest private developers": {
+        "per_customer_cap_units": float("inf"), "us_licence_total_cap_units": float("inf")},
+    "+ 75,000 units a customer a year": {"us_licence_total_cap_units": float("inf")},
+    "+ 1M units in all (the defaults)": {},
+}
 CHANNELS = ("legal", "legacy", "grey")
 
 
@@ -55,6 +70,48 @@ def table(regimes=REGIMES, seeds=SEEDS, settings: dict | None = None) -> pd.Data
         runs = pd.DataFrame([decompose({**settings, "export_regime": regime}, s) for s in seeds])
         rows.append({"export_regime": regime, **runs.mean().to_dict()})
     return pd.DataFrame(rows)
+
+
+def licence_table(seeds=SEEDS, stances=("decides", "open")) -> pd.DataFrame:
+    """The threshold rule with Washington's licence terms added one at a time (``LICENCE_STEPS``), under each
+    of Beijing's ``stances``: mean over ``seeds`` of the 2030 legal share, China's compute and the licensed
+    units sold over the run (one row per step and stance)."""
+    from model.core.chip_market import ChipMarketModel
+
+    rows = []
+    for stance in stances:
+        for step, terms in LICENCE_STEPS.items():
+            runs = []
+            for seed in seeds:
+                m = ChipMarketModel(rng=seed, **{**SETTINGS, "export_regime": "threshold",
+                                                 "china_import_policy": stance, **terms})
+                last = m.run(STEPS).iloc[-1]
+                runs.append({"legal": last["us_share_legal"],
+                             "licensed_units": m.us_government.licensed_units,
+                             "china_compute_h100e": last["china_compute_h100e"]})
+            rows.append({"stance": stance, "terms": step, **pd.DataFrame(runs).mean().to_dict()})
+    return pd.DataFrame(rows)
+
+
+def licence_markdown(t: pd.DataFrame) -> str:
+    """The README table of the licence terms and the sentence naming the term that moves the share most."""
+    lines = ["| threshold rule, with | Beijing | US share bought legally since 2026 | licensed units sold "
+             "2026-30 (M) | China's compute (M H100e) |", "|---|---|---|---|---|"]
+    for _, r in t.iterrows():
+        lines.append(f"| {r.terms} | `{r.stance}` | {_share(r.legal)} | {r.licensed_units / 1e6:.2f} | "
+                     f"{r.china_compute_h100e / 1e6:.1f} |")
+    d = t[t.stance == "decides"].reset_index(drop=True)
+    moves = d.legal.diff().iloc[1:]
+    k = int(moves.abs().idxmax())
+    first, last = d.legal.iloc[0], d.legal.iloc[-1]
+    share_of_change = moves.loc[k] / (last - first) if last != first else 1.0
+    sentence = (f"With Beijing deciding, the terms take the enacted rule's legal share from {_share(first)} "
+                f"to {_share(last)}; the step that moves it most is \"{d.terms.iloc[k]}\" "
+                f"({_share(d.legal.iloc[k - 1])} to {_share(d.legal.iloc[k])}, {share_of_change:.0%} of "
+                "the change). The reported caps give no period: reading the 1M as a total over the "
+                "licences' life is an ASSUMPTION (`us_licence_total_cap_units`, range 0.5M-3M, in the screening and the "
+                "Sobol' set).")
+    return "\n".join(lines) + "\n\n" + sentence
 
 
 def _share(x: float) -> str:
@@ -108,17 +165,18 @@ def markdown(t: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n\n" + sentence
 
 
-def render(readme: str, t: pd.DataFrame) -> str:
-    return replace_block(readme, BEGIN, END, markdown(t))
+def render(readme: str, t: pd.DataFrame, licence: pd.DataFrame) -> str:
+    return replace_block(replace_block(readme, BEGIN, END, markdown(t)), LIC_BEGIN, LIC_END,
+                         licence_markdown(licence))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.validation.decomposition``: rewrite the decomposition table in README.md."""
+    """``python -m model.validation.decomposition``: rewrite the decomposition tables in README.md."""
     argv = sys.argv[1:] if argv is None else argv
     if argv:
         sys.stderr.write("usage: python -m model.validation.decomposition (rewrites README.md's table)\n")
         return 2
-    text = render(README_MD.read_text(encoding="utf-8"), table())
+    text = render(README_MD.read_text(encoding="utf-8"), table(), licence_table())
     write_atomic(README_MD, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return 0
 
