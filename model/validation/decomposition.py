@@ -109,8 +109,8 @@ def licence_markdown(t: pd.DataFrame) -> str:
                 f"to {_share(last)}; the step that moves it most is \"{d.terms.iloc[k]}\" "
                 f"({_share(d.legal.iloc[k - 1])} to {_share(d.legal.iloc[k])}, {share_of_change:.0%} of "
                 "the change). The reported caps give no period: reading the 1M as a total over the "
-                "licences' life is an ASSUMPTION (`us_licence_total_cap_units`, range 0.5M-3M, in the screening "
-                "and the Sobol' set).")
+                "licences' life is an ASSUMPTION (`us_licence_total_cap_units`, range 0.5M-3M, in the "
+                "screening and the Sobol' set).")
     return "\n".join(lines) + "\n\n" + sentence
 
 
