@@ -869,11 +869,15 @@ class Chipmaker(mesa.Agent):
     def worth_making(self, chip):
         """A unit made now for China pays: (1 - risk) x margin >= risk x cost, where cost = list price x (1
         - gross margin), margin = its China price (last posted) x (1 - the US levy now) - cost, and risk =
-        1 when Beijing stops the product, else the chance of a US reversal."""
+        1 when Beijing stops the product, else the chance of a US reversal, which under prepayment the buyer
+        of a product that is not a China part bears (0 for the maker)."""
         m = self.model
         cost = chip.price_usd * (1.0 - self.gross_margin)
         margin = chip.china_price * (1.0 - m.us_government.levy(chip)) - cost
-        risk = 1.0 if m.china_government.stops(chip) else m.us_reversal_prob
+        if m.china_government.stops(chip):
+            risk = 1.0
+        else:
+            risk = 0.0 if (m.us_prepayment and not chip.china_part) else m.us_reversal_prob
         return (1.0 - risk) * margin >= risk * cost
 
     def bound_by_hbm(self, ceiling):

@@ -237,6 +237,10 @@ CASES = {
                                   "us_licence_allocation": "random", "per_customer_cap_units": float("inf")},
     "licence_terms_lagged_open": {"export_regime": "lagged", "china_import_policy": "open",
                                   "realize_reversals": False},
+    # a 35% chance of a US tightening a quarter: AMD's licensed lines pay only when the buyer prepays
+    "prepayment_risky": {"china_import_policy": "open", "us_reversal_prob": 0.35, "realize_reversals": False},
+    "no_prepayment_risky": {"china_import_policy": "open", "us_reversal_prob": 0.35, "realize_reversals": False,
+                            "us_prepayment": False},
 }
 #: The cases with the licence pipeline and US makers weighing margin and risk.
 LINE_CASES = sorted(case for case, params in CASES.items() if params.get("makers_weigh_margin"))

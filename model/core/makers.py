@@ -198,13 +198,15 @@ class USChipmaker(RuleDesigner, Chipmaker):
         """(its products) whether a unit made now for China pays: (1 - risk) x margin >= risk x cost, with
         cost = list price x (1 - its gross margin), margin = its China price x (1 - the US levy) - cost
         (the levy falls on it unless scarcity lets it pass some on), and risk the chance the unit cannot be
-        sold: the US tightens (``us_reversal_prob``) or Beijing guides buyers away or blocks it (then 1:
-        Nvidia halted the H20 line after Beijing's guidance, Aug 2025, §B3)."""
+        sold: Beijing guides buyers away or blocks it (then 1: Nvidia halted the H20 line after Beijing's
+        guidance, Aug 2025, §B3), else the US tightens (``us_reversal_prob``; 0 for a product that is not a
+        China part under ``us_prepayment``: paid in full at order, the buyer bears it)."""
         m, r = self.model, self.rows
         cost = m.catalogue.price_usd[r] * (1.0 - self.spec.gross_margin)
         margin = m.china_price[r] * (1.0 - m.us_government.levy()[r]) - cost
         stops = m.china_government.stops()[r]
-        risk = np.where(stops, 1.0, m.p.us_reversal_prob)
+        us_risk = np.where(m.p.us_prepayment & ~m.catalogue.china_part[r], 0.0, m.p.us_reversal_prob)
+        risk = np.where(stops, 1.0, us_risk)
         return (1.0 - risk) * margin >= risk * cost
 
     def run_lines(self, ok: np.ndarray) -> np.ndarray:
