@@ -249,3 +249,18 @@ def test_licences_go_to_the_largest_private_developers(seed):
     # 'random' draws within each segment: state developers hold licences too
     r = ChipMarketModel(rng=seed, n_developers=300, us_licence_allocation="random").developers
     assert (r.licensed_by_share & r.state_affiliated).any()
+
+
+def test_the_status_line_shows_the_licence_cap_used():
+    """USGovernment.describe (the UI's status line): the regime alone until licensed units sell, then the
+    share of the total cap used, and 'cap reached' once it binds."""
+    m = ChipMarketModel(rng=1, n_developers=100, china_import_policy="open", realize_reversals=False,
+                        us_licence_total_cap_units=300_000)
+    seen = [m.us_government.describe()]
+    for _ in range(8):
+        m.step()
+        seen.append(m.us_government.describe())
+    assert seen[0] == "threshold"
+    assert any("of 0.3M)" in s for s in seen) or any("cap reached" in s for s in seen)
+    assert seen[-1] == "threshold (licensed units sold: 0.30M of 0.3M; cap reached)"
+    assert ChipMarketModel(rng=1, n_developers=20, export_regime="ban").us_government.describe() == "ban"

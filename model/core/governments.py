@@ -95,6 +95,16 @@ class USGovernment(mesa.Agent):
         self._arrays: dict[bytes, np.ndarray] = {}  # exportable()'s arrays by contents
         self._shipped: tuple = (None, {})  # (catalogue, {(quarter, release): shipments, release: next})
 
+    def describe(self) -> str:
+        """The US rule in a few words (the UI's status line): the regime and, once licensed units have sold
+        under the threshold, how much of the total licence cap they used."""
+        if self.regime != "threshold" or self.licensed_units <= 0:
+            return self.regime
+        cap = self.model.p.us_licence_total_cap_units
+        of = f" of {cap / 1e6:g}M" if math.isfinite(cap) else ""
+        full = "; cap reached" if self.licence_total_left() <= 0 else ""
+        return f"threshold (licensed units sold: {self.licensed_units / 1e6:.2f}M{of}{full})"
+
     def step(self) -> None:
         self.apply_schedule()
         if self.model.p.us_adaptive and self.model.quarter % 4 == 0:

@@ -31,9 +31,9 @@ def status_text(model: ChipMarketModel) -> str:
     """One line: the quarter the state belongs to, regimes in force, headline numbers (A, B and
     A − B in compare mode)."""
     twin = getattr(model, "twin", None)
-    regime, stance = model.us_government.regime, model.china_government.describe()
+    regime, stance = model.us_government.describe(), model.china_government.describe()
     if twin is not None:
-        regime = f"A {regime} / B {twin.us_government.regime}"
+        regime = f"A {regime} / B {twin.us_government.describe()}"
         stance = f"A {stance} / B {twin.china_government.describe()}"
     head = f"Quarter: {clock_text(model)}"
     if model.steps == 0:
