@@ -99,9 +99,10 @@ def test_beijing_s_guidance_halts_a_line_for_good():
 
 def test_prepayment_moves_the_us_reversal_risk_to_the_buyer():
     """us_prepayment (Reuters, Jan 2026: full payment in advance, no cancellation): at a 35% chance a quarter
-    of a US tightening, AMD (gross margin 0.49) finds a licensed unit not worth making when it bears that risk
-    ((1 - 0.35) x margin < 0.35 x cost at the 25% levy), so the MI300X and MI325X never reach China; paid in
-    advance, the risk is the buyer's and they do. Its China part (levied 15%, not prepaid) sells either way."""
+    of a US tightening, AMD (gross margin 0.49) finds a licensed unit not worth making when it bears that
+    risk ((1 - 0.35) x margin < 0.35 x cost at the 25% levy), so the MI300X and MI325X never reach China;
+    paid in advance, the risk is the buyer's and they do. Its China part (levied 15%, not prepaid) sells
+    either way."""
     kw = dict(china_import_policy="open", us_reversal_prob=0.35, realize_reversals=False)
     for seed in (1, 2):
         prepaid, at_risk = (run(seed, us_prepayment=flag, **kw) for flag in (True, False))

@@ -239,8 +239,8 @@ CASES = {
                                   "realize_reversals": False},
     # a 35% chance of a US tightening a quarter: AMD's licensed lines pay only when the buyer prepays
     "prepayment_risky": {"china_import_policy": "open", "us_reversal_prob": 0.35, "realize_reversals": False},
-    "no_prepayment_risky": {"china_import_policy": "open", "us_reversal_prob": 0.35, "realize_reversals": False,
-                            "us_prepayment": False},
+    "no_prepayment_risky": {"china_import_policy": "open", "us_reversal_prob": 0.35,
+                            "realize_reversals": False, "us_prepayment": False},
 }
 #: The cases with the licence pipeline and US makers weighing margin and risk.
 LINE_CASES = sorted(case for case, params in CASES.items() if params.get("makers_weigh_margin"))
