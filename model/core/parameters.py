@@ -195,8 +195,8 @@ PARAMS: tuple[Param, ...] = (
           "gross margins per maker in the catalogue"),
     Param("us_prepayment", True, "bool", "-",
           "with makers_weigh_margin: Chinese buyers pay for licensed (non-China-part) US products in full "
-          "when they order, with no cancellation, so a US reversal strands the buyer's money, not the maker's "
-          "stock: the maker's risk on those products is only Beijing's (guidance or a block)",
+          "when they order, with no cancellation, so a US reversal strands the buyer's money, not the "
+          "maker's stock: the maker's risk on those products is only Beijing's (guidance or a block)",
           "Reuters, Jan 2026: Nvidia requires full upfront payment for H200 orders from China, with no "
           "cancellation (§B5, M/L); applying it to every licensed product is an ASSUMPTION"),
     Param("maker_restart_quarters", 2, "int", "quarters",
