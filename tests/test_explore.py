@@ -372,3 +372,17 @@ def test_atomic_folder_keeps_the_old_results_when_writing_fails(tmp_path):
     with atomic_folder(target) as tmp:
         (tmp / "b.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+
+
+def test_prim_inputs_are_floats_for_integer_parameters():
+    """EMA's PRIM pastes a box edge half-way between two values (e.g. us_roadmap_delay_quarters -1.5), which
+    pandas refuses to write into an integer column (a traceback from ``chipstack discover`` on the
+    policy_robustness sweep): integer parameters go to PRIM as floats, choices and booleans as text."""
+    import pandas as pd
+
+    from model.analysis.discover import _prim_inputs
+
+    x = _prim_inputs(pd.DataFrame({"q": [-2, 0, 4], "r": [0.5, 1.0, 2.0], "on": [True, False, True],
+                                   "policy": ["ban", "open", "ban"]}))
+    assert x["q"].dtype == float and x["r"].dtype == float
+    assert x["on"].dtype == object and x["policy"].dtype == object and list(x["q"]) == [-2.0, 0.0, 4.0]

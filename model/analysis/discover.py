@@ -187,15 +187,14 @@ def discover(sweep: Sweep, reporter: str, threshold: float, direction: str = "be
 
 
 def _prim_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers stay numbers (float or int); everything else (choices, booleans) becomes text,
-    which EMA's PRIM treats as categorical."""
+    """Numbers become floats (integers too: EMA's PRIM pastes a box edge half-way between two values, e.g.
+    -1.5 quarters, which pandas refuses to write into an integer column); everything else (choices,
+    booleans) becomes text, which EMA's PRIM treats as categorical."""
     out = {}
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
             out[name] = col.astype(str).astype(object)
-        elif pd.api.types.is_integer_dtype(col):
-            out[name] = col.astype(np.int64)
         else:
             out[name] = col.astype(float)
     return pd.DataFrame(out)
