@@ -166,11 +166,12 @@ def _scopes(A: np.ndarray, B: np.ndarray, futures: list[str]):
 
 def _best_table(A, B, us, china, futures, tol) -> pd.DataFrame:
     rows = []
-    expected = {r.row: r.column for r in best_responses(A.mean(axis=0), B.mean(axis=0), tol)}
-    per_future = [{r.row: r.column for r in best_responses(a, b, tol)} for a, b in zip(A, B)]
+    expected = {r.row: set(r.ties) for r in best_responses(A.mean(axis=0), B.mean(axis=0), tol)}
+    per_future = [{r.row: set(r.ties) for r in best_responses(a, b, tol)} for a, b in zip(A, B)]
     for scope, a, b in _scopes(A, B, futures):
         for r in best_responses(a, b, tol):
-            changes = sum(pf[r.row] != expected[r.row] for pf in per_future)
+            # a future differs when none of its best responses is one of the expected game's
+            changes = sum(not (pf[r.row] & expected[r.row]) for pf in per_future)
             rows.append({"scope": scope, "us_strategy": us[r.row], "china_best_response": china[r.column],
                          "ties": "|".join(china[t] for t in r.ties), "payoff_us": r.leader_payoff,
                          "payoff_us_if_ties_against": r.worst_for_leader, "payoff_china": r.follower_payoff,
@@ -217,13 +218,14 @@ def _frontier_table(cells, A, B, us, china, futures, spec: GameSpec, tol) -> pd.
     values = {r: matrices(cells, cells[r].to_numpy(dtype=float), us, china, futures) for r in (benefit, cost)}
     rows = []
     for ui, u in enumerate(us):
-        replies = [best_responses(a, b, tol)[ui].column for a, b in zip(A, B)]
+        responses = [best_responses(a, b, tol)[ui] for a, b in zip(A, B)]
+        replies = [r.column for r in responses]
         b = np.array([values[benefit][fi, ui, j] for fi, j in enumerate(replies)])
         c = np.array([values[cost][fi, ui, j] for fi, j in enumerate(replies)])
         rows.append({"us_strategy": u,
                      benefit: b.mean(), f"{benefit}_min": b.min(), f"{benefit}_max": b.max(),
                      cost: c.mean(), f"{cost}_min": c.min(), f"{cost}_max": c.max(),
-                     "china_replies": "|".join(sorted({china[j] for j in replies})),
+                     "china_replies": "; ".join(dict.fromkeys(reply_label(r.ties, china) for r in responses)),
                      "marked": any(u == m or u.startswith(f"export_regime={m}") for m in MARKED)})
     frame = pd.DataFrame(rows)
     frame["pareto"] = pareto(frame[benefit].to_numpy(), frame[cost].to_numpy())

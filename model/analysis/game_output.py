@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from model.analysis.futures import atomic_folder  # noqa: E402
-from model.analysis.game import EXPECTED, GameResult, solve, summary_text  # noqa: E402
-from model.analysis.labels import reporter_label  # noqa: E402
+from model.analysis.game import EXPECTED, GameResult, reply_label, solve, summary_text  # noqa: E402
+from model.analysis.labels import reporter_label, reporter_scale  # noqa: E402
 from model.analysis.sweep_data import load_sweep  # noqa: E402
 from model.sweep.finalize import now  # noqa: E402
 from model.sweep.game_spec import GameSpec  # noqa: E402
@@ -34,23 +34,27 @@ NORMALISATION = ("each reporter a side weighs, at the last quarter, mean over re
 
 def frontier_figure(r: GameResult):
     b, c = r.spec.frontier
-    f = r.frontier
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    f = r.frontier.copy()
+    for name in (b, c):
+        for col in (name, f"{name}_min", f"{name}_max"):
+            f[col] = f[col] / reporter_scale(name)
+    fig, ax = plt.subplots(figsize=(8, 5.4))
     xerr = np.vstack([f[b] - f[f"{b}_min"], f[f"{b}_max"] - f[b]])
     yerr = np.vstack([f[c] - f[f"{c}_min"], f[f"{c}_max"] - f[c]])
     ax.errorbar(f[b], f[c], xerr=xerr, yerr=yerr, fmt="none", ecolor="0.7", lw=1)
     front = f[f["pareto"]].sort_values(b)
     ax.plot(front[b], front[c], "-", color="tab:blue", lw=1, label="Pareto (no other rule better on both)")
-    for row in f.itertuples(index=False):
-        d = row._asdict()
-        marked = d["marked"]
-        ax.plot(d[b], d[c], "o", ms=9 if marked else 6, color="tab:red" if marked else "tab:blue",
+    for (x, y), group in f.groupby([b, c], sort=False):  # rules at the same point share one label
+        marked = bool(group["marked"].any())
+        ax.plot(x, y, "o", ms=9 if marked else 6, color="tab:red" if marked else "tab:blue",
                 mec="k" if marked else "none")
-        ax.annotate(f"{d['us_strategy']}\n(Beijing: {d['china_replies']})", (d[b], d[c]), fontsize=7,
-                    xytext=(5, 4), textcoords="offset points", fontweight="bold" if marked else "normal")
+        text = "\n".join(f"{u} (Beijing: {reply})" for u, reply in zip(group["us_strategy"],
+                                                                       group["china_replies"]))
+        ax.annotate(text, (x, y), fontsize=7, xytext=(6, 4), textcoords="offset points",
+                    fontweight="bold" if marked else "normal")
     ax.plot([], [], "o", color="tab:red", mec="k", label="enacted (threshold), lagged proposal, H20-only")
-    ax.set_xlabel(f"{reporter_label(b)} (higher is better for the US)")
-    ax.set_ylabel(f"{reporter_label(c)} (lower is better for the US)")
+    ax.set_xlabel(f"{reporter_label(b)}\n(higher is better for the US)", fontsize=8)
+    ax.set_ylabel(f"{reporter_label(c)}\n(lower is better for the US)", fontsize=8)
     ax.set_title(f"{r.spec_name}: US rules under Beijing's best response\n(mean over {len(r.futures)} "
                  f"future(s); bars: min-max over futures)", fontsize=10)
     ax.legend(fontsize=7, loc="best")
@@ -59,18 +63,26 @@ def frontier_figure(r: GameResult):
 
 
 def best_response_figure(r: GameResult):
+    """Rows: the expected game, then each future; columns: the US strategies; a cell: Beijing's best
+    response (coloured by the one played, ties named)."""
     scopes = [EXPECTED] + (r.futures if len(r.futures) > 1 else [])
-    table = r.best.set_index(["scope", "us_strategy"])["china_best_response"]
-    codes = np.array([[r.china.index(table[(s, u)]) for s in scopes] for u in r.us])
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(scopes), 1.2 + 0.5 * len(r.us)))
+    table = r.best.set_index(["scope", "us_strategy"])
+    codes = np.array([[r.china.index(table.loc[(s, u), "china_best_response"]) for u in r.us]
+                      for s in scopes])
+    fig, ax = plt.subplots(figsize=(2.2 + 1.5 * len(r.us), 1.4 + 0.42 * len(scopes)))
     cmap = plt.get_cmap("tab10", max(len(r.china), 2))
-    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5, aspect="auto")
-    for (i, j), k in np.ndenumerate(codes):
-        ax.text(j, i, r.china[k], ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(scopes)), [s.replace(", ", "\n") for s in scopes], fontsize=7)
-    ax.set_yticks(range(len(r.us)), r.us, fontsize=8)
-    ax.set_xlabel("future (first column: the expected game over all futures)")
-    ax.set_ylabel("US strategy")
+    ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5, aspect="auto", alpha=0.6)
+    for i, s in enumerate(scopes):
+        for j, u in enumerate(r.us):
+            ties = tuple(r.china.index(t) for t in str(table.loc[(s, u), "ties"]).split("|"))
+            ax.text(j, i, reply_label(ties, r.china), ha="center", va="center", fontsize=7)
+    names = list(r.spec.futures)
+    short = [s if s == EXPECTED else ", ".join(part.split("=", 1)[-1] for part in s.split(", "))
+             for s in scopes]
+    ax.set_yticks(range(len(scopes)), short, fontsize=7)
+    ax.set_xticks(range(len(r.us)), r.us, fontsize=8)
+    ax.set_ylabel(f"future ({', '.join(names) or 'one'});\nfirst row: the expected game", fontsize=8)
+    ax.set_xlabel("US strategy (Washington moves first)")
     ax.set_title(f"{r.spec_name}: Beijing's best response", fontsize=10)
     fig.tight_layout()
     return fig
