@@ -276,8 +276,8 @@ def summary_text(r: GameResult) -> str:
              f"per-future replies differing from it):"]
     exp = r.best[r.best["scope"] == EXPECTED]
     for row in exp.itertuples():
-        ties = f" (ties: {row.ties})" if "|" in row.ties else ""
-        lines.append(f"  {row.us_strategy:>24s} -> {row.china_best_response}{ties}; differs in "
+        reply = reply_label(tuple(r.china.index(t) for t in row.ties.split("|")), r.china)
+        lines.append(f"  {row.us_strategy:>24s} -> {reply}; differs in "
                      f"{row.futures_differing_from_expected} of {row.n_futures} futures")
     eq = r.equilibria[r.equilibria["scope"] == EXPECTED]
     for row in eq.itertuples():
