@@ -245,3 +245,16 @@ def test_a_file_without_game_is_refused_by_the_game_command(tmp_path):
     proc = run_cli("game", str(write_toml(tmp_path / "plain.toml", data)), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "no [game] section" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_finished_sweep_with_levers_resumes(tmp_path):
+    """Common random numbers: the folder check derives each run's seed from its future, as the design does
+    (it used to derive it from the run id, so a finished [levers] sweep could not be resumed)."""
+    data = {"experiment": {"name": "lev", "steps": 2, "replications": 1, "seed": 3},
+            "parameters": {"n_developers": 20}, "levers": {"export_regime": ["ban", "open"]},
+            "uncertainties": {"method": "lhs", "n": 2, "ranges": {"huawei_capacity_2026": [200000, 3000000]}}}
+    path = write_toml(tmp_path / "lev.toml", data)
+    out = tmp_path / "out"
+    assert run_cli("sweep", str(path), "--out", str(out), "--workers", "1").returncode == 0
+    again = run_cli("sweep", str(path), "--out", str(out), "--workers", "1", "--resume")
+    assert again.returncode == 0, again.stderr
