@@ -69,8 +69,8 @@ FIGURES = {
     "docs/exploring/robust/robust.png": ["docs/exploring/robust/ranking.csv",
                                          "docs/exploring/robust/regret.csv"],
     "docs/exploring/robust/frontier.png": ["docs/exploring/robust/frontier.csv"],
-    "outputs/policy_game/game/figures/frontier.png": ["outputs/policy_game/game/frontier.csv"],
-    "outputs/policy_game/game/figures/best_responses.png": ["outputs/policy_game/game/best_responses.csv"],
+    "outputs/policy_game/game/figures/frontier.png": ["policy_game/game/frontier.csv"],
+    "outputs/policy_game/game/figures/best_responses.png": ["policy_game/game/best_responses.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
     "docs/figures/screening.png": ["docs/figures/screening.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
@@ -217,7 +217,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     # the policy game is published by its tables (outputs/policy_game/game/), not its 2,250 runs
     chipstack("game", "policy_game", "--out", str(scratch / "policy_game"), "--workers", "2")
     for table in GAME_TABLES:
-        outcome.tables[f"outputs/policy_game/game/{table}"] = compare_tables(
+        outcome.tables[f"policy_game/game/{table}"] = compare_tables(
             ROOT / "outputs/policy_game/game" / table, scratch / "policy_game/game" / table, rtol)
     for name in ("sensitivity", "screening"):
         outcome.tables[f"docs/figures/{name}.csv"] = compare_tables(
