@@ -238,6 +238,41 @@ def cmd_robust(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_game(args: argparse.Namespace) -> int:
+    """``chipstack game EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]``: the game's
+    runs are a sweep (the runner, its progress bar and --resume); then the game is solved on them and
+    ``OUT/game/`` written; print its summary."""
+    from model.sweep.experiment import load_experiment
+    from model.sweep.runner import run_sweep
+
+    experiment = load_experiment(args.experiment)
+    if experiment.game is None:
+        raise UsageError(f"{experiment.source}: no [game] section; allowed: an experiment file with [game] "
+                         f"(docs/EXPLORING.md), e.g. experiments/policy_game.toml")
+    out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
+    try:
+        result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
+                           scheduler=args.scheduler, progress=_progress_bar(), on_warning=warn)
+    except OSError as exc:
+        raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
+                         f"{exc.strerror or exc}); the runs saved so far are kept: run the same command "
+                         f"with --resume") from None
+    if result.interrupted or result.broken or result.failed:
+        code = (143 if _TERMINATED else 130) if result.interrupted else 1
+        why = result.broken or ("interrupted" if result.interrupted else f"{result.failed} runs failed")
+        print(f"chipstack: error: {why}; {result.done} of {result.total} runs are saved in {out_dir}; the "
+              f"game needs every run: run the same command with --resume", file=sys.stderr)
+        return code
+    from model.analysis.game import summary_text as game_text
+    from model.analysis.game_output import game_folder
+
+    game, folder = game_folder(out_dir, experiment.game, experiment.name)
+    print_out(f"{game_text(game)}\nwrote {folder}/ (game.csv, best_responses.csv, equilibria.csv, "
+              f"frontier.csv, regret.csv, weights.csv, figures/, game.json)", "the game's summary",
+              f"the game is written to {folder}")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """``chipstack validate [WHAT] [--out DIR] [--quick]``: print each table as its check finishes."""
     from model.validation.cli import output_folder, run_checks

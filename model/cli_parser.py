@@ -90,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["max_regret", "satisficing", "mean", "p10"],
                         help="ranking key (default max_regret: minimax regret); ties broken by the others")
 
+    game = sub.add_parser("game", help="the policy game: Beijing's best response to each US rule, the "
+                          "Stackelberg outcome, Nash equilibria, the US frontier (docs/EXPLORING.md)")
+    game.add_argument("experiment", help="an experiment file with [game] (a path, or a name in experiments/)")
+    _add_executor_options(game)
+    game.add_argument("--resume", action="store_true", help="skip runs already saved in the output folder")
+    game.add_argument("--out", default=None, help="output folder (default outputs/<experiment name>)")
+
     ui = sub.add_parser("ui", help="the browser UI (Mesa SolaraViz)")
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")

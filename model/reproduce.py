@@ -4,7 +4,8 @@ and compare it with the committed one (docs/REPRODUCING.md).
 Published results, and what each is compared by:
 
 * the sweeps the README and docs cite (``export_regimes``, ``policy_robustness`` with its robustness
-  ranking and PRIM boxes, ``sensitivity``, ``screening``): their data tables, value by value;
+  ranking and PRIM boxes, ``sensitivity``, ``screening``): their data tables, value by value; the policy
+  game (``chipstack game policy_game``): its tables in ``outputs/policy_game/game/``;
 * validation (``chipstack validate all``: docking, replay, quarterly scoring, claims) against the CSVs
   committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the checksums
   recorded when they were frozen, and against the replay re-run at this commit while the model is the one
@@ -56,6 +57,8 @@ DISCOVER = (
 )
 VALIDATION_TABLES = ("arthur_docking.csv", "bass_docking.csv", "replay.csv", "quarterly.csv", "by_maker.csv",
                      "decisions.csv", "decisions_market.csv", "claims.csv")
+GAME_TABLES = ("game.csv", "best_responses.csv", "equilibria.csv", "frontier.csv", "regret.csv",
+               "weights.csv")
 #: Figure (committed path) -> the tables it is drawn from (names of checks).
 FIGURES = {
     "outputs/export_regimes/figures/heatmap_us_stack_share.png": ["export_regimes/summary.csv"],
@@ -66,6 +69,8 @@ FIGURES = {
     "docs/exploring/robust/robust.png": ["docs/exploring/robust/ranking.csv",
                                          "docs/exploring/robust/regret.csv"],
     "docs/exploring/robust/frontier.png": ["docs/exploring/robust/frontier.csv"],
+    "outputs/policy_game/game/figures/frontier.png": ["policy_game/game/frontier.csv"],
+    "outputs/policy_game/game/figures/best_responses.png": ["policy_game/game/best_responses.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
     "docs/figures/screening.png": ["docs/figures/screening.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
@@ -209,6 +214,11 @@ def run(scratch: Path, rtol: float) -> Outcome:
         rel = committed.relative_to(ROOT / "docs/exploring")
         outcome.tables[f"docs/exploring/{rel}"] = compare_tables(
             committed, scratch / "policy_robustness" / rel, rtol)
+    # the policy game is published by its tables (outputs/policy_game/game/), not its 2,250 runs
+    chipstack("game", "policy_game", "--out", str(scratch / "policy_game"), "--workers", "2")
+    for table in GAME_TABLES:
+        outcome.tables[f"policy_game/game/{table}"] = compare_tables(
+            ROOT / "outputs/policy_game/game" / table, scratch / "policy_game/game" / table, rtol)
     for name in ("sensitivity", "screening"):
         outcome.tables[f"docs/figures/{name}.csv"] = compare_tables(
             ROOT / f"docs/figures/{name}.csv", scratch / name / "sensitivity.csv", rtol)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,8 @@ class Design:
                  "precision": experiment.precision.as_dict() if experiment.precision else None}
         if self.levers:
             entry |= {"levers": list(self.levers), "uncertainties": experiment.uncertainties,
-                      "seeding": "crn", "n_policies": self.n_points // max(1, len(self.sample_points))}
+                      "seeding": "crn",
+                      "n_policies": math.prod(len(experiment.grid[name]) for name in self.levers)}
         return entry
 
 

@@ -127,6 +127,9 @@ class Experiment:
     levers: tuple[str, ...] = ()
     #: The model class run (any class of model.sweep.protocol); None: ChipMarketModel.
     model_cls: type | None = None
+    #: The policy game of a file with [game] (model.sweep.game_spec.GameSpec), else None. Its weights do
+    #: not change the runs: not part of the fingerprint (its strategies and futures are, as grid and levers).
+    game: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.model_cls is None:
@@ -139,8 +142,9 @@ class Experiment:
 
     @property
     def uncertainties(self) -> list[str]:
-        """The uncertain parameters of a [levers]/[uncertainties] experiment (else empty)."""
-        return self.sample.names if (self.levers and self.sample) else []
+        """The uncertain parameters of an experiment with levers: [uncertainties], or a game's futures
+        (else empty)."""
+        return [name for name in self.varying if name not in self.levers] if self.levers else []
 
     def fixed_parameters(self) -> dict[str, Any]:
         """Every model parameter that does not vary, resolved (defaults plus [parameters])."""

@@ -58,6 +58,8 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("uncertainties", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("uncertainties", "ranges"): "a table of parameter = [low, high]",
     ("uncertainties", "choices"): "a table of parameter = [value, ...] (method lhs only)",
+    ("game",): "a table [game] with tables [game.us], [game.china] and optionally [game.futures] "
+               "(docs/EXPLORING.md §6)",
 }
 
 
@@ -102,6 +104,7 @@ class ExperimentFile(_Strict):
     sample: SampleSection | None = None
     levers: dict[str, list[Any]] = {}
     uncertainties: UncertaintiesSection | None = None
+    game: dict[str, Any] | None = None  # the policy game; checked by model.sweep.game_spec
 
 
 def validate(data: dict, source: str, model_cls: type) -> Experiment:
@@ -176,7 +179,14 @@ class _Checker:
     def experiment(self, parsed: ExperimentFile, data: dict) -> Experiment:
         fixed = {name: self.value("parameters", name, value) for name, value in parsed.parameters.items()}
         exploratory = bool(parsed.levers) or parsed.uncertainties is not None
-        if exploratory:
+        game = None
+        if parsed.game is not None:
+            game = self.game(parsed)
+            grid, sample = game.grid, None
+            places = {"[parameters]": list(fixed), "[game.us.strategies]": list(game.us.strategies),
+                      "[game.china.strategies]": list(game.china.strategies),
+                      "[game.futures]": list(game.futures)}
+        elif exploratory:
             self.exploratory_sections(parsed)
             grid = {name: self.axis(name, values, "levers") for name, values in parsed.levers.items()}
             sample = self.sample(parsed.uncertainties, parsed.experiment.seed, "uncertainties")
@@ -194,7 +204,8 @@ class _Checker:
             name=section.name, description=section.description, steps=section.steps,
             replications=section.replications, seed=section.seed, parameters=fixed, grid=grid,
             sample=sample, precision=self.precision(section), source=self.source, spec=data,
-            levers=tuple(grid) if exploratory else (), model_cls=self.model_cls,
+            levers=game.levers if game else tuple(grid) if exploratory else (), model_cls=self.model_cls,
+            game=game,
         )
         if exp.n_runs() > MAX_RUNS:
             raise self.fail(f"the design has {exp.n_runs()} runs; allowed: at most {MAX_RUNS} "
@@ -240,6 +251,16 @@ class _Checker:
         if len(set(map(_identity, checked))) != len(checked):
             raise self.fail(f"[{section}] {name} = {_show(values)}: repeated value; allowed: distinct values")
         return checked
+
+    def game(self, parsed: ExperimentFile):
+        """[game]: the policy game (model.sweep.game_spec), alone in place of the design sections."""
+        from model.sweep.game_spec import parse_game
+
+        for other in ("grid", "sample", "levers", "uncertainties"):
+            if getattr(parsed, other):
+                raise self.fail(f"[{other}] given with [game]; allowed: [game] alone (its strategies and "
+                                f"futures are the design), or [{other}] without [game]")
+        return parse_game(parsed.game, self.source, self.reporters, self.axis)
 
     def exploratory_sections(self, parsed: ExperimentFile) -> None:
         """[levers] and [uncertainties] come together, and without [grid] and [sample]."""

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from model.sweep.design import Design, Run, run_seed
+from model.sweep.design import Design, Run, make_run_id, run_seed
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
 from model.sweep.io import (
@@ -241,7 +241,7 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     else:
         if len(runs) != manifest.counts.get("total"):
             problems.append(f"{MANIFEST}: counts.total differs from the number of runs listed")
-        bad = [r.get("run_id") for r in runs if not _seed_matches(experiment.seed, r)]
+        bad = [r.get("run_id") for r in runs if not _seed_matches(experiment, r)]
         if bad:
             problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment "
                             f"derives (first: run {shown(bad[0])})")
@@ -249,11 +249,16 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     return problems
 
 
-def _seed_matches(root: int, run: dict) -> bool:
+def _seed_matches(experiment: Experiment, run: dict) -> bool:
+    """Whether a manifest's run has the seed the experiment derives: from its run id, or with levers
+    (common random numbers) from its future (``model.sweep.design.future_id``)."""
     run_id, seed = run.get("run_id"), run.get("seed")
     try:
-        return isinstance(seed, int) and run_seed(root, run_id) == seed
-    except (TypeError, ValueError):
+        if experiment.levers:
+            future = {k: v for k, v in run["params"].items() if k not in experiment.levers}
+            run_id = make_run_id(future, run.get("sample_index"), run["replication"])
+        return isinstance(seed, int) and run_seed(experiment.seed, run_id) == seed
+    except (TypeError, ValueError, KeyError, AttributeError):
         return False
 
 
