@@ -9,6 +9,7 @@
     chipstack ui [--host 127.0.0.1] [--port 8765] [--run SWEEP_DIR RUN_ID]
     chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
     chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]
+    chipstack calibrate EXPERIMENT [--out DIR] [--resume] [--max-generations N]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved), or ``chipstack run``'s model raised;
 2 bad input (or a file that cannot be written); 130 after Ctrl-C, 143 after SIGTERM (what is done is
@@ -93,6 +94,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_discover(args)
     if args.command == "robust":
         return cmd_robust(args)
+    if args.command == "calibrate":
+        from model.cli_commands import cmd_calibrate
+        return cmd_calibrate(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
         _warn_if_not_loopback(args.host, args.port)
