@@ -342,3 +342,42 @@ class _Checker:
             raise self.fail(f"{where} period", period, f"a period the replay covers (it does not run "
                             f"{missing[0]}; give model_period = a covered quarter, e.g. the replay's first)")
         return tuple(quarters)
+
+
+#: Markers of the generated priors table in docs/SOURCES.md (§G, "Priors of chipstack calibrate").
+PRIORS_BEGIN = "<!-- calibration:priors begin -->"
+PRIORS_END = "<!-- calibration:priors end -->"
+
+
+def priors_markdown(spec: CalibrationSpec) -> str:
+    """The calibration file's priors and joint constraints as docs/SOURCES.md shows them."""
+    from model.core.parameters import PARAMS_BY_NAME
+
+    lines = ["| parameter | prior | bounds | model default | source or argument (grade) |",
+             "|---|---|---|---|---|"]
+    for p in spec.priors:
+        default = PARAMS_BY_NAME[p.name].default
+        lines.append(f"| `{p.name}` | {p.distribution} | {p.low:,.6g} – {p.high:,.6g} | {default:,.6g} "
+                     f"| {p.source} |")
+    for c in spec.constraints:
+        lines.append(f"| joint: `{c.level}` × (1 + `{c.growth}`)^{c.years:g} | ≤ {c.max:,.6g} | | "
+                     f"| {c.source} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """``python -m model.validation.abc_spec``: re-render docs/SOURCES.md's priors table from
+    experiments/calibration.toml."""
+    from model.core.docblocks import replace_block
+    from model.core.paths import SOURCES_MD
+
+    path = SOURCES_MD
+    text = path.read_text(encoding="utf-8")
+    new = replace_block(text, PRIORS_BEGIN, PRIORS_END, priors_markdown(load_spec("calibration")))
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
