@@ -34,11 +34,16 @@ def prior_posterior_figure(spec: CalibrationSpec, posterior: pd.DataFrame, prior
     for ax, p in zip(axes.flat, spec.priors):
         log = p.distribution == "loguniform"
         bins = (np.geomspace(p.low, p.high, 31) if log else np.linspace(p.low, p.high, 31))
-        ax.hist(prior[p.name], bins=bins, density=True, color="0.75", label="prior")
-        ax.hist(posterior[p.name], bins=bins, weights=posterior["weight"], density=True, alpha=0.7,
+        # each bin's share of the draws (bins of equal width on the axis's scale, log for loguniform)
+        ax.hist(prior[p.name], bins=bins, weights=np.full(len(prior), 1 / len(prior)), color="0.75",
+                label="prior")
+        ax.hist(posterior[p.name], bins=bins, weights=posterior["weight"], alpha=0.7,
                 color="tab:blue", label="posterior")
         if log:
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(p.name, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.set_yticks([])
@@ -80,8 +85,9 @@ def predictive_figure(predictive: pd.DataFrame):
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{r.period} {r.quantity} ({r.scale}, ±{r.error:g})"
                         for r in predictive.iloc[::-1].itertuples()], fontsize=7)
-    ax.set_xlabel("(model - record) / measurement error (log scale for log targets); "
-                  "red: record outside the 90% predictive; clipped at the edges", fontsize=8)
+    ax.set_xlabel("(model - record) / measurement error (on the log scale for log targets)\n"
+                  "thick: model 90%, thin: with the measurement error; red: record outside it; "
+                  "clipped at the edges", fontsize=8)
     ax.set_xlim(-XMAX - 0.5, XMAX + 0.5)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("posterior predictive vs the record", fontsize=10)
