@@ -85,9 +85,8 @@ def predictive_figure(predictive: pd.DataFrame):
     ax.set_yticks(range(n))
     ax.set_yticklabels([f"{r.period} {r.quantity} ({r.scale}, ±{r.error:g})"
                         for r in predictive.iloc[::-1].itertuples()], fontsize=7)
-    ax.set_xlabel("(model - record) / measurement error (on the log scale for log targets)\n"
-                  "thick: model 90%, thin: with the measurement error; red: record outside it; "
-                  "clipped at the edges", fontsize=8)
+    ax.set_xlabel("(model - record) / measurement error (log scale for log targets)\n"
+                  "thick: model 90%; thin: with measurement error; red: record outside", fontsize=8)
     ax.set_xlim(-XMAX - 0.5, XMAX + 0.5)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("posterior predictive vs the record", fontsize=10)
