@@ -116,7 +116,7 @@ def _bad(tmp_path, capsys, mutate) -> str:
      ["high", "0.5", "above low"]),
     (lambda d: d["priors"].update(n_developers={"distribution": "uniform", "low": 1, "high": 9,
                                                   "source": "x"}),
-     ["n_developers", "a int parameter", "float parameter"]),
+     ["n_developers", "of kind 'int'", "of kind 'float'"]),
     (lambda d: d["targets"].append({"quantity": "cambricon_revenue", "period": "2026Q1", "scale": "log",
                                     "error": 0.1, "why": "x"}),
      ["period", "'2026Q1'", "held out"]),

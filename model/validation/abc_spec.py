@@ -259,8 +259,9 @@ class _Checker:
         where = f"[priors.{name}]"
         param = self.parameter("[priors]", name)
         if param.kind != "float":
-            raise UsageError(f"{self.source}: [priors] {shown(name)}: a {param.kind} parameter; allowed: a "
-                             f"float parameter (integer, choice and schedule parameters are not calibrated)")
+            raise UsageError(f"{self.source}: [priors] {shown(name)}: of kind {param.kind!r}; allowed: a "
+                             f"parameter of kind 'float' (integer, choice and schedule parameters are not "
+                             f"calibrated)")
         table = self.keys(where, table, PRIOR_KEYS)
         missing = [k for k in PRIOR_KEYS if k not in table]
         if missing:
