@@ -10,6 +10,7 @@
     chipstack discover DIR --reporter R (--below X | --above X) [--policy NAME=VALUE ...]
     chipstack robust DIR [--reporter R] [--cost C] [--target X] [--cap Y] [--rank-by KEY]
     chipstack game EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
+    chipstack calibrate EXPERIMENT [--out DIR] [--resume] [--max-generations N]
 
 Exit codes: 0 success; 1 some runs failed (the rest are saved), or ``chipstack run``'s model raised;
 2 bad input (or a file that cannot be written); 130 after Ctrl-C, 143 after SIGTERM (what is done is
@@ -97,6 +98,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "game":
         from model.cli_commands import cmd_game
         return cmd_game(args)
+    if args.command == "calibrate":
+        from model.cli_commands import cmd_calibrate
+        return cmd_calibrate(args)
     if args.command == "ui":
         from model.ui.serve import cmd_ui
         _warn_if_not_loopback(args.host, args.port)

@@ -273,6 +273,27 @@ def cmd_game(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """``chipstack calibrate EXPERIMENT [--out DIR] [--resume] [--max-generations N]``: progress on stderr,
+    then the posterior table on stdout."""
+    from model.validation.abc_spec import load_spec
+
+    spec = load_spec(args.experiment)
+    try:
+        import pyabc  # noqa: F401
+    except ImportError:
+        raise UsageError("chipstack calibrate needs pyabc, which is not installed; allowed: "
+                         "pip install 'chipstack[calibrate]' (or 'make venv')") from None
+    from model.validation.abc import calibrate
+    from model.validation.abc_outputs import summary_text
+
+    out = Path(args.out) if args.out else Path("outputs") / spec.name
+    with quiet_floating_point():
+        result = calibrate(spec, out, resume=args.resume, max_generations=args.max_generations)
+    print(summary_text(result))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """``chipstack validate [WHAT] [--out DIR] [--quick]``: print each table as its check finishes."""
     from model.validation.cli import output_folder, run_checks

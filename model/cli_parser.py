@@ -56,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_validate_arguments(validate)
 
+    calibrate = sub.add_parser("calibrate", help="ABC-SMC (pyabc) of the replay's uncertain parameters "
+                               "against "
+                               "the 2022Q4-2025Q4 record (docs/VALIDATION.md §3.6)")
+    calibrate.add_argument("experiment", help="a calibration file (a path, or a name in experiments/), "
+                           "e.g. calibration")
+    calibrate.add_argument("--out", default=None, help="output folder (default outputs/<name>)")
+    calibrate.add_argument("--resume", action="store_true",
+                           help="continue the calibration in --out from its last complete generation")
+    calibrate.add_argument("--max-generations", type=_positive_int, default=None,
+                           help="stop when this many generations are done in all (default: the file's "
+                           "generations)")
+
     discover = sub.add_parser("discover", help="scenario discovery (PRIM): which futures make a reporter "
                               "cross a threshold (docs/EXPLORING.md)")
     discover.add_argument("dir", help="the sweep's output folder")

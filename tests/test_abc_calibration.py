@@ -1,0 +1,272 @@
+"""``chipstack calibrate`` (issue 29 items 1-3; docs/VALIDATION.md §3.6): the calibration file's checks and
+their one-line errors, the distance, resuming from pyabc's database (after --max-generations and after a
+kill), and the recovery of known parameters from synthetic targets."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.cli import main
+from model.core.parameters import PARAMS_BY_NAME
+from model.core.quarters import parse_quarter
+from model.sweep.experiment import EXPERIMENTS_DIR
+from model.validation.abc import make_distance, residuals, simulate
+from model.validation.abc_spec import WINDOW_END, Target, load_spec, spec_from_dict
+
+pytest.importorskip("pyabc")
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = EXPERIMENTS_DIR / "calibration.toml"
+
+
+def shipped_data() -> dict:
+    return tomllib.loads(SHIPPED.read_text(encoding="utf-8"))
+
+
+def small_data(priors=("history_growth", "state_domestic_preference"), population=12, generations=2,
+               n_developers=60) -> dict:
+    """The shipped file cut down: two priors, a small population, few developers."""
+    data = shipped_data()
+    data["calibration"].update(population_size=population, generations=generations, n_developers=n_developers,
+                               max_simulations=100_000)
+    data["priors"] = {k: v for k, v in data["priors"].items() if k in priors}
+    data["constraints"] = []
+    return data
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    def value(v):
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v)
+
+    lines = ["[calibration]"] + [f"{k} = {value(v)}" for k, v in data["calibration"].items()]
+    for name, prior in data.get("priors", {}).items():
+        lines += [f"[priors.{name}]"] + [f"{k} = {value(v)}" for k, v in prior.items()]
+    if data.get("parameters"):
+        lines += ["[parameters]"] + [f"{k} = {value(v)}" for k, v in data["parameters"].items()]
+    for section in ("constraints", "targets"):
+        for entry in data.get(section, []):
+            lines += [f"[[{section}]]"] + [f"{k} = {value(v)}" for k, v in entry.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The shipped file
+def test_shipped_calibration_file_is_valid_and_inside_the_window():
+    spec = load_spec("calibration")
+    assert spec.names and all(n in PARAMS_BY_NAME for n in spec.names)
+    for p in spec.priors:
+        param = PARAMS_BY_NAME[p.name]
+        assert param.low <= p.low < p.high <= param.high, p.name
+        assert p.source.strip()
+    end = parse_quarter(WINDOW_END)
+    assert all(parse_quarter(q) <= end for t in spec.targets for q in t.quarters)
+    assert all(t.error > 0 and t.why.strip() for t in spec.targets)
+    # the replay file's calibrated values are replaced by the priors' draws, not kept beside them
+    assert spec.parameters["start_quarter"] == "2022Q4"
+
+
+def test_the_hbm_constraint_cuts_the_prior_corner():
+    spec = load_spec("calibration")
+    cap = spec.constraints[0]
+    assert not cap.holds({cap.level: 4e6, cap.growth: 2.0})  # 4M x 3^4 = 324M stacks in 2030
+    assert cap.holds({cap.level: 1e6, cap.growth: 1.0})  # the defaults: 16M
+    assert all(math.isnan(v) for v in simulate(spec, {**{p.name: p.low for p in spec.priors},
+                                                      cap.level: 4e6, cap.growth: 2.0}).values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one line, exit 2, nothing written
+def _bad(tmp_path, capsys, mutate) -> str:
+    data = small_data()
+    mutate(data)
+    path = write_toml(tmp_path / "bad.toml", data)
+    out = tmp_path / "out"
+    assert main(["calibrate", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chipstack: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert str(path) in err and not out.exists()
+    return err
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: d["priors"].update(histroy_growth=d["priors"].pop("history_growth")),
+     ["histroy_growth", "unknown parameter", "did you mean 'history_growth'"]),
+    (lambda d: d["priors"]["history_growth"].update(distribution="normal"),
+     ["distribution", "'normal'", "uniform, loguniform"]),
+    (lambda d: d["priors"]["history_growth"].update(high=9.0),
+     ["[priors.history_growth] high", "9.0", "within the parameter's range [-0.5, 3]"]),
+    (lambda d: d["priors"]["history_growth"].update(low=0.9, high=0.5),
+     ["high", "0.5", "above low"]),
+    (lambda d: d["priors"].update(n_developers={"distribution": "uniform", "low": 1, "high": 9,
+                                                  "source": "x"}),
+     ["n_developers", "of kind 'int'", "of kind 'float'"]),
+    (lambda d: d["targets"].append({"quantity": "cambricon_revenue", "period": "2026Q1", "scale": "log",
+                                    "error": 0.1, "why": "x"}),
+     ["period", "'2026Q1'", "held out"]),
+    (lambda d: d["targets"][0].update(error=0),
+     ["error", "0", "> 0"]),
+    (lambda d: d["targets"][0].update(quantity="nvidia_revenue_china"),
+     ["quantity", "'nvidia_revenue_china'", "a quantity the replay computes"]),
+    (lambda d: d["calibration"].update(end_quarter="2026Q2"),
+     ["end_quarter", "'2026Q2'", "held out"]),
+    (lambda d: d["calibration"].update(population_size=1),
+     ["population_size", "an integer in [2, 100000]"]),
+    (lambda d: d["calibration"].update(bogus=1),
+     ["unknown key 'bogus'", "allowed: name, description"]),
+])
+def test_bad_input_is_one_line_naming_key_value_and_what_is_allowed(tmp_path, capsys, mutate, words):
+    err = _bad(tmp_path, capsys, mutate)
+    for word in words:
+        assert word in err, (word, err)
+
+
+def test_a_target_on_the_log_scale_needs_a_positive_observation(tmp_path, capsys):
+    err = _bad(tmp_path, capsys, lambda d: d["targets"].append(
+        {"quantity": "nvidia_h20_revenue_china", "period": "2025Q2", "scale": "log", "error": 0.1,
+         "why": "x"}))
+    assert "scale" in err and "linear" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# The distance
+def _target(key_period, scale, error, observed):
+    return Target("nvidia_china_revenue", key_period, observed, scale, error, "test", (key_period,))
+
+
+def test_distance_is_the_norm_of_residuals_standardised_by_the_measurement_error():
+    log_t = _target("2024", "log", 0.5, 100.0)
+    lin_t = _target("2023", "linear", 0.05, 0.5)
+    targets = (log_t, lin_t)
+    observed = {log_t.key: 100.0, lin_t.key: 0.5}
+    simulated = {log_t.key: 200.0, lin_t.key: 0.6}
+    r = residuals(simulated, observed, targets)
+    assert r == pytest.approx([math.log(2) / 0.5, 2.0])
+    assert make_distance(targets)(simulated, observed) == pytest.approx(math.hypot(math.log(2) / 0.5, 2.0))
+    assert make_distance(targets)(observed, observed) == 0.0
+    # a level at or below zero on a log target counts as a thousandth of the record: large, finite
+    assert residuals({log_t.key: 0.0, lin_t.key: 0.5}, observed, targets)[0] == pytest.approx(
+        math.log(1e-3) / 0.5)
+    assert make_distance(targets)({log_t.key: math.nan, lin_t.key: 0.5}, observed) == math.inf
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume
+def _populations(db: Path) -> pd.DataFrame:
+    with sqlite3.connect(db) as con:
+        return pd.read_sql_query("SELECT t, epsilon, nr_samples FROM populations WHERE t >= 0 ORDER BY t",
+                                 con)
+
+
+def test_resume_continues_from_the_database_rather_than_restarting(tmp_path, capsys):
+    path = write_toml(tmp_path / "small.toml", small_data(generations=3))
+    out = tmp_path / "out"
+    assert main(["calibrate", str(path), "--out", str(out), "--max-generations", "1"]) == 0
+    first = _populations(out / "calibration.db")
+    assert list(first["t"]) == [0]
+    particles = pd.read_parquet(out / "posterior.parquet")
+    capsys.readouterr()
+    # the folder holds a calibration: without --resume it is refused
+    assert main(["calibrate", str(path), "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["calibrate", str(path), "--out", str(out), "--resume", "--max-generations", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming" in err and "1 generation(s) done" in err and "generation 1: epsilon" in err
+    assert "generation 0:" not in err  # generation 0 was not simulated again
+    second = _populations(out / "calibration.db")
+    assert list(second["t"]) == [0, 1]
+    pd.testing.assert_frame_equal(second.iloc[:1], first)  # generation 0 as it was
+    assert second["epsilon"].iloc[1] <= second["epsilon"].iloc[0]
+    assert not pd.read_parquet(out / "posterior.parquet").equals(particles)  # the new last generation
+    for name in ("posterior.csv", "predictive.csv", "figures/prior_posterior.png",
+                 "figures/predictive.png", "manifest.json"):
+        assert (out / name).is_file(), name
+
+
+def test_resume_refuses_a_folder_of_another_calibration(tmp_path, capsys):
+    path = write_toml(tmp_path / "small.toml", small_data())
+    out = tmp_path / "out"
+    assert main(["calibrate", str(path), "--out", str(out), "--max-generations", "1"]) == 0
+    other = write_toml(tmp_path / "other.toml", small_data(population=13))
+    capsys.readouterr()
+    assert main(["calibrate", str(other), "--out", str(out), "--resume"]) == 2
+    assert "another calibration" in capsys.readouterr().err
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "empty"), "--resume"]) == 2
+
+
+@pytest.mark.slow
+def test_a_killed_calibration_resumes_where_it_stopped(tmp_path):
+    path = write_toml(tmp_path / "small.toml", small_data(generations=4, population=20))
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "model.cli", "calibrate", str(path), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = out / "calibration.db"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            if db.is_file():
+                try:
+                    if len(_populations(db)) >= 1:
+                        break
+                except (sqlite3.Error, pd.errors.DatabaseError):
+                    pass
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    before = _populations(db)
+    assert 1 <= len(before) < 4, "the calibration ended before it could be killed"
+    done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(before)} generation(s) done" in done.stderr
+    after = _populations(db)
+    assert list(after["t"]) == [0, 1, 2, 3]
+    pd.testing.assert_frame_equal(after.iloc[:len(before)], before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic data: calibrate to a run with known parameters and recover them
+@pytest.mark.slow
+def test_known_parameters_are_recovered_within_the_posterior_90_interval(tmp_path):
+    from model.validation.abc import calibrate
+
+    truth = {"history_growth": 0.5, "state_domestic_preference": 5.0}
+    data = small_data(priors=tuple(truth), population=60, generations=5, n_developers=100)
+    spec = spec_from_dict(data, "synthetic")
+    synthetic = simulate(dataclasses.replace(spec, seed=spec.seed + 99), truth)  # other seeds than the fit's
+    targets = tuple(dataclasses.replace(t, observed=synthetic[t.key]) for t in spec.targets
+                    if synthetic[t.key] > 0 or t.scale == "linear")
+    spec = dataclasses.replace(spec, targets=targets)
+    result = calibrate(spec, tmp_path / "out", write=lambda line: None)
+    summary = result["summary"].set_index("parameter")
+    for name, value in truth.items():
+        lo, hi = summary.loc[name, "posterior_q05"], summary.loc[name, "posterior_q95"]
+        assert lo <= value <= hi, (name, value, lo, hi)
+    # and the data moved the posterior: not the prior's interval returned
+    assert summary["width_ratio"].min() < 0.5, summary["width_ratio"]
+    assert np.isfinite(summary["ess"]).all() and (summary["ess"] > 10).all()
+
+
+def test_the_priors_table_in_sources_md_is_current():
+    from model.core.paths import SOURCES_MD
+    from model.validation.abc_spec import priors_markdown
+
+    assert priors_markdown(load_spec("calibration")) in SOURCES_MD.read_text(encoding="utf-8"), (
+        "docs/SOURCES.md's priors table is stale: run `python -m model.validation.abc_spec`")
