@@ -270,3 +270,39 @@ def test_the_priors_table_in_sources_md_is_current():
 
     assert priors_markdown(load_spec("calibration")) in SOURCES_MD.read_text(encoding="utf-8"), (
         "docs/SOURCES.md's priors table is stale: run `python -m model.validation.abc_spec`")
+
+
+# --- the 2026H1 out-of-sample score (model/validation/abc_holdout.py) ---------------------------------------
+
+def test_holdout_crps_analytic_cases():
+    """CRPS of an ensemble: 0 when every member is the record; E|X - y| - E|X - X'|/2 = 0.5 - 0.25 for the
+    two members {0, 1} against 0 (below their 5% quantile, 0.05: not covered); 8.5 - 0.25 for {1, 2}
+    against 10 (not covered); the constant ensemble covers its record."""
+    from model.validation.abc_holdout import score
+
+    s = score(np.array([3.0, 0.0, 10.0]), np.array([[3.0, 0.0, 1.0], [3.0, 1.0, 2.0]]))
+    assert s.crps.tolist() == pytest.approx([0.0, 0.25, 8.25])
+    assert s.covered.tolist() == [True, False, False]
+
+
+def test_holdout_table_in_validation_md_is_generated_from_holdout_csv():
+    """docs/VALIDATION.md's 2026H1 table is rendered from the committed holdout.csv, and every held-out row is
+    after the calibration window."""
+    from model.core.paths import VALIDATION_MD
+    from model.validation import abc_holdout as ho
+
+    t = pd.read_csv(ho.HOLDOUT_CSV)
+    text = VALIDATION_MD.read_text(encoding="utf-8")
+    assert ho.render(text, t) == text, "stale: run python -m model.validation.abc_holdout"
+    assert all(parse_quarter(p) > parse_quarter(WINDOW_END) for p, _ in ho.HOLDOUT)
+    assert list(zip(t.period, t.quantity, strict=True)) == list(ho.HOLDOUT)
+
+
+@pytest.mark.slow
+def test_holdout_csv_is_reproduced_from_the_committed_posterior():
+    """The committed holdout.csv is what the committed posterior and the replay give now."""
+    from model.validation import abc_holdout as ho
+
+    fresh = ho.table()
+    committed = pd.read_csv(ho.HOLDOUT_CSV)
+    pd.testing.assert_frame_equal(fresh.reset_index(drop=True), committed, check_dtype=False, rtol=1e-12)
