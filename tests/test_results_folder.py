@@ -844,3 +844,39 @@ def test_a_full_stdout_is_one_line_and_the_folder_complete(tmp_path):
     assert proc.stderr.count("chipstack: error:") == 1
     assert "standard output" in line and "No space left on device" in line
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_resume_refuses_runs_made_by_other_code(partial, chipstack, monkeypatch, tmp_path):
+    """Issue 31 item 1: the saved runs of a partial folder record the code and packages that made them
+    (``.parts/experiment.json``); a resume by other code or packages is refused with one line naming what
+    differs, and nothing is run or written; by the same code it finishes with the reference's data."""
+    from model.sweep import provenance
+
+    record = json.loads((partial / PARTS_DIR / "experiment.json").read_text(encoding="utf-8"))["code"]
+    assert record["code_sha256"] == provenance.code_sha256() and record["versions"]["numpy"]
+    before = sorted(p.name for p in (partial / PARTS_DIR).iterdir())
+    monkeypatch.setattr(provenance, "code_sha256", lambda: "0" * 64)
+    with pytest.raises(UsageError, match=r"made by other code or packages \(the model code"):
+        resume(partial)
+    versions = {**provenance.package_versions(), "numpy": "0.0"}
+    monkeypatch.setattr(provenance, "code_sha256", lambda: record["code_sha256"])
+    monkeypatch.setattr(provenance, "package_versions", lambda: versions)
+    with pytest.raises(UsageError) as err:
+        resume(partial)
+    assert f"numpy {record['versions']['numpy']} -> 0.0" in one_line(str(err.value))
+    assert sorted(p.name for p in (partial / PARTS_DIR).iterdir()) == before
+    monkeypatch.undo()
+    assert resume(partial).exit_code == 0
+
+
+def test_the_code_hash_sees_an_edit_of_the_model(tmp_path, monkeypatch):
+    """``code_sha256`` changes with one byte of the model package (committed or not)."""
+    import model
+    from model.sweep import provenance
+
+    copy = tmp_path / "model"
+    shutil.copytree(Path(model.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(model, "__file__", str(copy / "__init__.py"))
+    same = provenance.code_sha256()
+    (copy / "core" / "reporters.py").write_text((copy / "core" / "reporters.py").read_text() + "#\n")
+    assert provenance.code_sha256() != same

@@ -51,6 +51,44 @@ def git_state() -> dict | None:
     return {"commit": commit, "model_commit": model_commit, "dirty": dirty}
 
 
+def code_sha256() -> str:
+    """sha256 of the code that makes the numbers, as it is on disk (committed or not): every ``.py`` file of
+    the ``model`` package in path order, with ``pyproject.toml`` and the lock file where they exist."""
+    import hashlib
+
+    import model
+
+    package = Path(model.__file__).resolve().parent
+    files = sorted(package.rglob("*.py"), key=lambda p: p.relative_to(package).as_posix())
+    files += [f for f in (REPO_ROOT / "pyproject.toml", REPO_ROOT / REQUIREMENTS_LOCK.name) if f.is_file()]
+    digest = hashlib.sha256()
+    for f in files:
+        name = f.relative_to(package).as_posix() if f.is_relative_to(package) else f.name
+        digest.update(name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def code_identity() -> dict:
+    """What made a sweep's runs: the code's sha256 (``code_sha256``), the model commit when git knows it, and
+    the package versions; a resumed sweep must be made by the same (``store.check_output_folder``)."""
+    git = git_state()
+    return {"code_sha256": code_sha256(), "model_commit": git and git["model_commit"],
+            "versions": package_versions()}
+
+
+def code_differences(saved: dict, now: dict) -> list[str]:
+    """What differs between two ``code_identity`` records, in words (empty: the same code and packages)."""
+    out = []
+    if saved.get("code_sha256") != now.get("code_sha256"):
+        commits = (saved.get("model_commit"), now.get("model_commit"))
+        out.append("the model code (commit " + " -> ".join(str(c)[:10] for c in commits) + ")"
+                   if commits[0] != commits[1] else "the model code (uncommitted changes)")
+    old, new = saved.get("versions") or {}, now.get("versions") or {}
+    out += [f"{k} {old.get(k)} -> {new.get(k)}" for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k)]
+    return out
+
+
 def model_changes_since(commit: str) -> str | None:
     """'N files changed, ...' in the model code between ``commit`` and the working tree, or None."""
     try:

@@ -55,6 +55,7 @@ from model.sweep.finalize import OnFinished, finalize, now
 from model.sweep.io import write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.protocol import parameters_by_name
+from model.sweep.provenance import code_identity
 from model.sweep.stats import t_quantile
 from model.sweep.store import (
     PARTS_DIR,
@@ -253,7 +254,8 @@ class _Sweep:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         if fresh or not (self.parts_dir / SPEC_FILE).is_file():
             write_json_atomic(self.parts_dir / SPEC_FILE, {"fingerprint": self.experiment.fingerprint(),
-                                                           "experiment": self.experiment.resolved()})
+                                                           "experiment": self.experiment.resolved(),
+                                                           "code": code_identity()})
         self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps)
         for path, why in damaged:
             self.warn(f"{shown(path)}: {why}; its runs are run again")

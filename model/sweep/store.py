@@ -74,7 +74,30 @@ def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> 
         raise UsageError(f"--resume: output folder {str(out_dir)!r} holds a sweep of a different experiment "
                          f"(its design, steps, seed or parameters differ from {experiment.source}); "
                          f"allowed: the same experiment, or another --out folder")
-    return "complete" if _manifest_complete(out_dir) else "partial"
+    if _manifest_complete(out_dir):
+        return "complete"
+    _check_same_code(out_dir)
+    return "partial"
+
+
+def _check_same_code(out_dir: Path) -> None:
+    """A partial sweep is resumed only by the code and packages that made its saved runs (their record in
+    ``.parts/experiment.json``): otherwise one folder would mix runs of two models, under one manifest."""
+    from model.sweep.provenance import code_differences, code_identity
+
+    saved = None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        saved = json.loads((out_dir / PARTS_DIR / SPEC_FILE).read_text(encoding="utf-8"))["code"]
+    if not isinstance(saved, dict):
+        return  # a folder from before the record: nothing to compare with
+    differ = code_differences(saved, code_identity())
+    if differ:
+        commit = str(saved.get("model_commit") or "")[:10]
+        where = f" (git checkout {commit})" if commit else ""
+        raise UsageError(f"--resume: the runs saved in {shown(out_dir)} were made by other code or "
+                         f"packages ({'; '.join(differ)}); resuming would mix runs of two models in one "
+                         f"folder; allowed: resume with the code that made them{where}, or another --out "
+                         f"folder")
 
 
 def check_no_symlinks(folder: Path, what: str) -> None:
