@@ -880,3 +880,20 @@ def test_the_code_hash_sees_an_edit_of_the_model(tmp_path, monkeypatch):
     same = provenance.code_sha256()
     (copy / "core" / "reporters.py").write_text((copy / "core" / "reporters.py").read_text() + "#\n")
     assert provenance.code_sha256() != same
+
+
+def test_resume_reruns_a_part_whose_columns_are_not_the_sweeps(partial, reference):
+    """Issue 31 item 1: a part is verified column by column against the sweep's schema. A part without one
+    reporter column (its record rewritten to match, so only the schema can tell) is run again, not merged with
+    NaN, and the folder ends with the reference's data."""
+    victim = parts(partial)[0]
+    table = pq.read_table(victim)
+    dropped = table.schema.names[-1]
+    pq.write_table(table.drop_columns([dropped]), victim)
+    record = json.loads(part_record(victim).read_text(encoding="utf-8"))
+    record["sha256"] = sha256_file(victim)
+    part_record(victim).write_text(json.dumps(record), encoding="utf-8")
+    result = resume(partial)
+    assert result.exit_code == 0 and result.done == 12
+    assert any(f"its columns are not the sweep's (missing {dropped})" in note for note in result.warnings)
+    assert_same_data(partial, reference)

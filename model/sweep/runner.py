@@ -256,7 +256,7 @@ class _Sweep:
             write_json_atomic(self.parts_dir / SPEC_FILE, {"fingerprint": self.experiment.fingerprint(),
                                                            "experiment": self.experiment.resolved(),
                                                            "code": code_identity()})
-        self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps)
+        self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps, self.schema)
         for path, why in damaged:
             self.warn(f"{shown(path)}: {why}; its runs are run again")
         discard_parts(damaged)

@@ -177,15 +177,16 @@ def write_part(parts_dir: Path, table: pa.Table, ids: list[str]) -> Path:
     return path
 
 
-def load_parts(parts_dir: Path, steps: int) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
+def load_parts(parts_dir: Path, steps: int, schema: pa.Schema | None = None
+               ) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
     """The saved parts that pass every check (part file -> its sorted run ids), and the others
     with why. A part is trusted only when its record exists, its sha256 matches the record, it reads
-    as Parquet, it holds the recorded runs and each run has exactly ``steps`` rows, steps 0 to
-    ``steps - 1``."""
+    as Parquet, its columns are ``schema``'s (names and types, in order; when given), it holds the recorded
+    runs and each run has exactly ``steps`` rows, steps 0 to ``steps - 1``."""
     trusted: dict[Path, list[str]] = {}
     damaged: list[tuple[Path, str]] = []
     for path in sorted(parts_dir.glob("part-*.parquet")):
-        ids, why = verify_part(path, steps)
+        ids, why = verify_part(path, steps, schema)
         if ids is None:
             damaged.append((path, why))
         else:
@@ -193,7 +194,7 @@ def load_parts(parts_dir: Path, steps: int) -> tuple[dict[Path, list[str]], list
     return trusted, damaged
 
 
-def verify_part(path: Path, steps: int) -> tuple[list[str] | None, str]:
+def verify_part(path: Path, steps: int, schema: pa.Schema | None = None) -> tuple[list[str] | None, str]:
     """(its sorted run ids, "") for a part that passes the checks of :func:`load_parts`, else (None, why)."""
     try:
         record = json.loads(part_record(path).read_text(encoding="utf-8"))
@@ -210,6 +211,14 @@ def verify_part(path: Path, steps: int) -> tuple[list[str] | None, str]:
     if digest != record.get("sha256"):
         return None, "its sha256 differs from the one recorded when it was written (altered or damaged)"
     try:
+        if schema is not None:
+            have = pq.read_schema(path)
+            if have.names != schema.names or have.types != schema.types:
+                missing = [n for n in schema.names if n not in have.names]
+                extra = [n for n in have.names if n not in schema.names]
+                what = (f"missing {', '.join(missing[:3])}" if missing else
+                        f"extra {', '.join(extra[:3])}" if extra else "other types or order")
+                return None, f"its columns are not the sweep's ({what})"
         frame = pq.read_table(path, columns=["run_id", "step"]).to_pandas()
     except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
         return None, f"not a valid Parquet part ({type(exc).__name__})"
