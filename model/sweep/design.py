@@ -177,7 +177,11 @@ def sample_points(sample: SampleSpec) -> np.ndarray:
     """(points x parameters) values; integer parameters (``sample.integers``) rounded to the nearest
     integer."""
     problem = salib_problem(sample)
-    if sample.method == "sobol":
+    if sample.method == "posterior":
+        from model.sweep.draws import draw_points
+
+        matrix = draw_points(sample)
+    elif sample.method == "sobol":
         from SALib.sample import sobol
 
         matrix = sobol.sample(problem, sample.n, calc_second_order=False, scramble=True, seed=sample.seed)

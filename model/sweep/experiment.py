@@ -15,6 +15,9 @@ or, for exploratory modelling (policies compared on identical futures)::
     [levers]        parameter = [values...]  (policies, crossed in full, like [grid])
     [uncertainties] method, n, seed (optional), num_levels (morris),
                     [uncertainties.ranges] parameter = [low, high]
+                    or method = "posterior", n, seed, draws = "FILE.parquet": n futures drawn by weight
+                    (with replacement) from a file of weighted draws (a ``weight`` column and one column per
+                    parameter, e.g. the calibration's docs/validation/calibration/posterior.parquet)
                     [uncertainties.choices] parameter = [value, ...]   (lhs only: a categorical
                     uncertainty, its values drawn in equal shares by the Latin hypercube)
 
@@ -80,6 +83,8 @@ class SampleSpec:
     num_levels: int | None = None  # morris only
     choices: dict[str, tuple] = field(default_factory=dict)  # categorical uncertainties (lhs only)
     integers: tuple[str, ...] = ()  # the ranges of integer parameters (sampled values are rounded)
+    draws: str | None = None  # method 'posterior': the Parquet file of weighted draws (repository-relative)
+    draws_sha256: str | None = None  # ... and its sha256 when the experiment was read (part of the identity)
 
     @property
     def names(self) -> list[str]:
@@ -93,6 +98,8 @@ class SampleSpec:
             out["num_levels"] = self.num_levels
         if self.choices:
             out["choices"] = {k: list(v) for k, v in self.choices.items()}
+        if self.draws is not None:
+            out["draws"], out["draws_sha256"] = self.draws, self.draws_sha256
         return out
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from model.core.parameters import suggest, validate_value
+from model.sweep.draws import posterior_sample
 from model.sweep.errors import UsageError
 from model.sweep.experiment import Experiment, Precision, SampleSpec
 from model.sweep.protocol import check_model_class, parameters_by_name, parameters_of, reporter_names
@@ -52,7 +53,10 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("levers",): "a table of parameter = [value, ...] (policies, crossed in full)",
     ("uncertainties",): "a table [uncertainties] with keys method, n, seed, num_levels and tables "
                         "[uncertainties.ranges] and [uncertainties.choices]",
-    ("uncertainties", "method"): "one of " + ", ".join(SAMPLE_METHODS),
+    ("uncertainties", "method"): "one of " + ", ".join(SAMPLE_METHODS) + ", posterior (with draws)",
+    ("uncertainties", "draws"): "with method 'posterior': a Parquet file of weighted draws (a column "
+                                "'weight' > 0 and one numeric column per model parameter), e.g. "
+                                "docs/validation/calibration/posterior.parquet",
     ("uncertainties", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol)",
     ("uncertainties", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("uncertainties", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
@@ -89,12 +93,13 @@ class SampleSection(_Strict):
 
 
 class UncertaintiesSection(_Strict):
-    method: Literal["lhs", "sobol", "morris"]
+    method: Literal["lhs", "sobol", "morris", "posterior"]
     n: Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_N)]
     seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] | None = None
     num_levels: Annotated[StrictInt, Field(ge=2, le=100)] | None = None
     ranges: dict[str, list[Any]] = {}
     choices: dict[str, list[Any]] = {}
+    draws: StrictStr | None = None
 
 
 class ExperimentFile(_Strict):
@@ -279,6 +284,8 @@ class _Checker:
     def sample(self, section: SampleSection | UncertaintiesSection, experiment_seed: int,
                where: str = "sample") -> SampleSpec:
         choices_given = getattr(section, "choices", {})
+        if section.method == "posterior" or getattr(section, "draws", None) is not None:
+            return posterior_sample(self, section, experiment_seed)
         if not section.ranges and not choices_given:
             raise self.fail(f"[{where}.ranges] is empty; allowed: at least one parameter = [low, high]")
         ranges = {name: self.range(name, bounds, f"{where}.ranges")

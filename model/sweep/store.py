@@ -31,6 +31,7 @@ from model.sweep.io import (
     write_json_atomic,
 )
 from model.sweep.manifest import MANIFEST, Manifest
+from model.sweep.resume_checks import check_same_code, columns_differ, manifest_complete, saved_fingerprint
 from model.sweep.stats import half_width
 
 PARTS_DIR = ".parts"
@@ -65,7 +66,7 @@ def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> 
     if not resume:
         raise UsageError(f"output folder {str(out_dir)!r} is not empty; allowed: --resume to finish the "
                          f"sweep saved there, another --out folder, or delete the folder first")
-    saved = _saved_fingerprint(out_dir)
+    saved = saved_fingerprint(out_dir, out_dir / PARTS_DIR / SPEC_FILE)
     if saved is None:
         raise UsageError(f"--resume: output folder {str(out_dir)!r} holds no chipstack sweep "
                          f"(no {MANIFEST} or {PARTS_DIR}/{SPEC_FILE}); allowed: a folder written by "
@@ -74,30 +75,10 @@ def check_output_folder(out_dir: Path, experiment: Experiment, resume: bool) -> 
         raise UsageError(f"--resume: output folder {str(out_dir)!r} holds a sweep of a different experiment "
                          f"(its design, steps, seed or parameters differ from {experiment.source}); "
                          f"allowed: the same experiment, or another --out folder")
-    if _manifest_complete(out_dir):
+    if manifest_complete(out_dir):
         return "complete"
-    _check_same_code(out_dir)
+    check_same_code(out_dir / PARTS_DIR / SPEC_FILE, out_dir)
     return "partial"
-
-
-def _check_same_code(out_dir: Path) -> None:
-    """A partial sweep is resumed only by the code and packages that made its saved runs (their record in
-    ``.parts/experiment.json``): otherwise one folder would mix runs of two models, under one manifest."""
-    from model.sweep.provenance import code_differences, code_identity
-
-    saved = None
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        saved = json.loads((out_dir / PARTS_DIR / SPEC_FILE).read_text(encoding="utf-8"))["code"]
-    if not isinstance(saved, dict):
-        return  # a folder from before the record: nothing to compare with
-    differ = code_differences(saved, code_identity())
-    if differ:
-        commit = str(saved.get("model_commit") or "")[:10]
-        where = f" (git checkout {commit})" if commit else ""
-        raise UsageError(f"--resume: the runs saved in {shown(out_dir)} were made by other code or "
-                         f"packages ({'; '.join(differ)}); resuming would mix runs of two models in one "
-                         f"folder; allowed: resume with the code that made them{where}, or another --out "
-                         f"folder")
 
 
 def check_no_symlinks(folder: Path, what: str) -> None:
@@ -211,14 +192,9 @@ def verify_part(path: Path, steps: int, schema: pa.Schema | None = None) -> tupl
     if digest != record.get("sha256"):
         return None, "its sha256 differs from the one recorded when it was written (altered or damaged)"
     try:
-        if schema is not None:
-            have = pq.read_schema(path)
-            if have.names != schema.names or have.types != schema.types:
-                missing = [n for n in schema.names if n not in have.names]
-                extra = [n for n in have.names if n not in schema.names]
-                what = (f"missing {', '.join(missing[:3])}" if missing else
-                        f"extra {', '.join(extra[:3])}" if extra else "other types or order")
-                return None, f"its columns are not the sweep's ({what})"
+        differ = None if schema is None else columns_differ(pq.read_schema(path), schema)
+        if differ:
+            return None, f"its columns are not the sweep's ({differ})"
         frame = pq.read_table(path, columns=["run_id", "step"]).to_pandas()
     except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
         return None, f"not a valid Parquet part ({type(exc).__name__})"
@@ -291,21 +267,6 @@ def _seed_matches(experiment: Experiment, run: dict) -> bool:
             run_id = make_run_id(future, run.get("sample_index"), run["replication"])
         return isinstance(seed, int) and run_seed(experiment.seed, run_id) == seed
     except (TypeError, ValueError, KeyError, AttributeError):
-        return False
-
-
-def _saved_fingerprint(out_dir: Path) -> str | None:
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        return json.loads((out_dir / PARTS_DIR / SPEC_FILE).read_text(encoding="utf-8"))["fingerprint"]
-    with contextlib.suppress(UsageError, KeyError):
-        return Manifest.load(out_dir).data["fingerprint"]
-    return None
-
-
-def _manifest_complete(out_dir: Path) -> bool:
-    try:
-        return Manifest.load(out_dir).complete
-    except UsageError:
         return False
 
 
