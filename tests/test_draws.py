@@ -95,3 +95,42 @@ def test_bad_draws_files_are_one_line(tmp_path, frame, expected):
     with pytest.raises(UsageError, match=expected) as err:
         experiment_from_dict(spec(path))
     assert "\n" not in str(err.value)
+
+
+def test_posterior_cells_table_in_the_readme_is_generated_from_cells_csv():
+    """README's table over the posterior futures is rendered from the committed cells.csv; each cell holds the
+    100 futures of experiments/headline_posterior.toml, ordered quantiles, and the headline's defaults."""
+    from model.analysis import posterior_cells as pc
+    from model.core.paths import README_MD
+    from model.sweep.experiment import load_experiment
+
+    t = pd.read_csv(pc.CELLS_CSV)
+    text = README_MD.read_text(encoding="utf-8")
+    assert pc.render(text, t) == text, "stale: run python -m model.analysis.posterior_cells"
+    n = load_experiment("headline_posterior").sample.n
+    assert (t.futures == n).all() and len(t) == len(pc.ROWS) * len(pc.COLUMNS) * len(pc.REPORTERS)
+    q = t[list(pc.QUANTILES)].to_numpy()
+    assert (np.diff(q, axis=1) >= -1e-12).all()
+    summary = pd.read_csv(pc.REFERENCE_SWEEP / "summary.csv")
+    central = summary[summary.huawei_capacity_2026 == 600_000].set_index(list(pc.KEYS))
+    row = t[(t.reporter == "us_share_legal") & (t.export_regime == "threshold")
+            & (t.china_import_policy == "decides")].iloc[0]
+    assert row.defaults_mean == central.loc[("threshold", "decides"), "us_share_legal_mean"]
+
+
+def test_posterior_cells_analytic():
+    """Quantiles per cell over the futures, on a constructed sweep."""
+    from model.analysis.posterior_cells import cells
+
+    final = pd.DataFrame({"export_regime": ["ban"] * 5, "china_import_policy": ["open"] * 5,
+                          "us_share_legal": [0.0, 0.1, 0.2, 0.3, 0.4], "us_stack_share": [0.5] * 5,
+                          "china_compute_h100e": [1e6] * 5})
+    headline = pd.DataFrame({"export_regime": ["ban"], "china_import_policy": ["open"],
+                             "huawei_capacity_2026": [600_000],
+                             **{f"{r}_{s}": [0.0] for r in ("us_share_legal", "us_stack_share",
+                                                            "china_compute_h100e")
+                                for s in ("mean", "ci_low", "ci_high")}})
+    t = cells(final, headline).set_index("reporter")
+    assert t.loc["us_share_legal", "median"] == pytest.approx(0.2)
+    assert t.loc["us_share_legal", "q10"] == pytest.approx(0.04)
+    assert t.loc["us_stack_share", "q975"] == pytest.approx(0.5) and t.loc["us_share_legal", "futures"] == 5
