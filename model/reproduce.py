@@ -5,7 +5,9 @@ Published results, and what each is compared by:
 
 * the sweeps the README and docs cite (``export_regimes``, ``policy_robustness`` with its robustness
   ranking and PRIM boxes, ``sensitivity``, ``screening``): their data tables, value by value; the policy
-  game (``chipstack game policy_game``): its tables in ``outputs/policy_game/game/``;
+  game (``chipstack game policy_game``): its tables in ``outputs/policy_game/game/``; the headline over the
+  calibration's posterior (``headline_posterior``) by ``docs/exploring/posterior/cells.csv`` and its README
+  table; the ABC posterior's 2026H1 score (``docs/validation/calibration/holdout.csv``);
 * validation (``chipstack validate all``: docking, replay, quarterly scoring, claims) against the CSVs
   committed in ``docs/validation/``; the frozen forecasts in ``docs/forecasts/`` against the checksums
   recorded when they were frozen, and against the replay re-run at this commit while the model is the one
@@ -219,6 +221,20 @@ def run(scratch: Path, rtol: float) -> Outcome:
     for table in GAME_TABLES:
         outcome.tables[f"policy_game/game/{table}"] = compare_tables(
             ROOT / "outputs/policy_game/game" / table, scratch / "policy_game/game" / table, rtol)
+    # the headline over the calibration's posterior (issue 29), by its derived table, and 2026H1's score
+    from model.analysis import posterior_cells
+    from model.validation import abc_holdout
+
+    chipstack("sweep", "headline_posterior", "--out", str(scratch / "headline_posterior"), "--workers", "2")
+    fresh_cells = posterior_cells.cells(pd.read_csv(scratch / "headline_posterior/final.csv"),
+                                        pd.read_csv(REFERENCE_SWEEP / "summary.csv"))
+    fresh_cells.to_csv(scratch / "posterior_cells.csv", index=False)
+    outcome.tables["docs/exploring/posterior/cells.csv"] = compare_tables(
+        posterior_cells.CELLS_CSV, scratch / "posterior_cells.csv", rtol)
+    log("2026H1 score of the ABC posterior (model.validation.abc_holdout)")
+    abc_holdout.table().to_csv(scratch / "holdout.csv", index=False)
+    outcome.tables["docs/validation/calibration/holdout.csv"] = compare_tables(
+        abc_holdout.HOLDOUT_CSV, scratch / "holdout.csv", rtol)
     for name in ("sensitivity", "screening"):
         outcome.tables[f"docs/figures/{name}.csv"] = compare_tables(
             ROOT / f"docs/figures/{name}.csv", scratch / name / "sensitivity.csv", rtol)
@@ -243,6 +259,9 @@ def run(scratch: Path, rtol: float) -> Outcome:
     readme = README_MD.read_text(encoding="utf-8")
     regenerated = headline.render(readme,
                                   headline.blocks(pd.read_csv(scratch / "export_regimes/summary.csv")))
+    begin, end = posterior_cells.BEGIN, posterior_cells.END
+    outcome.quoted["README posterior"] = quoted_numbers(
+        _block(readme, begin, end), _block(posterior_cells.render(readme, fresh_cells), begin, end))
     for name in headline.blocks(pd.read_csv(REFERENCE_SWEEP / "summary.csv")):
         begin, end = f"<!-- headline:{name} begin -->", f"<!-- headline:{name} end -->"
         outcome.quoted[f"README {name}"] = quoted_numbers(_block(readme, begin, end),
