@@ -9,14 +9,14 @@ Called by :func:`model.sweep.runner.run_sweep` with the sweep's main-process sta
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from model.core.paths import REQUIREMENTS_LOCK
-from model.sweep.io import sha256_file
+from model.sweep.io import sha256_or_none
+from model.sweep.io import utc_now as now
 from model.sweep.manifest import MANIFEST_VERSION, Manifest
 from model.sweep.protocol import reporter_names
 from model.sweep.provenance import git_state, package_versions, platform_info
@@ -76,7 +76,7 @@ def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -
         "experiment": {
             "name": exp.name, "description": exp.description, "steps": exp.steps,
             "replications": exp.replications, "seed": exp.seed,
-            "source": exp.source, "source_sha256": _sha256_or_none(exp.source),
+            "source": exp.source, "source_sha256": sha256_or_none(exp.source),
             "parameters": exp.parameters, "grid": exp.grid,
             "sample": exp.sample.as_dict() if exp.sample else None,
             "spec": exp.spec,
@@ -95,7 +95,7 @@ def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -
         "versions": package_versions(),
         "git": git_state(),
         "platform": platform_info(),
-        "requirements_lock_sha256": _sha256_or_none(REQUIREMENTS_LOCK),
+        "requirements_lock_sha256": sha256_or_none(REQUIREMENTS_LOCK),
         "executor": executor_name,
         "workers": sweep.workers,
         "started": started,
@@ -103,14 +103,3 @@ def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -
         "counts": counts,
         "files": {},
     }
-
-
-def _sha256_or_none(path) -> str | None:
-    try:
-        return sha256_file(path)
-    except (OSError, TypeError):
-        return None
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

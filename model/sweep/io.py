@@ -8,6 +8,7 @@ away again when nothing was (``create_folder``, ``remove_created``).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -59,6 +60,19 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_or_none(path) -> str | None:
+    """``sha256_file(path)``, or None when there is no readable file (a manifest records it as unknown)."""
+    try:
+        return sha256_file(path)
+    except (OSError, TypeError):
+        return None
+
+
+def utc_now() -> str:
+    """Now, UTC, to the second (ISO 8601): the time stamps of manifests."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _umask() -> int:

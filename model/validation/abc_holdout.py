@@ -47,38 +47,36 @@ def record() -> pd.DataFrame:
     return out.rename(columns={"quarter": "period"})
 
 
-def _row_values(runs: pd.DataFrame) -> np.ndarray:
-    """(seeds, rows): each held-out row's model quantity per seed of ``runs`` (rows of ``run_replay``)."""
-    from model.validation.quarterly import MODEL_QUANTITY
+def holdout_targets(rec: pd.DataFrame) -> tuple:
+    """The held-out rows as calibration targets (``abc_spec.Target``: a quantity over its quarter), so that
+    the calibration's own machinery (``abc.simulate``, ``abc.target_values``) computes them. Only the
+    quantity, the quarter and the record are used here: no distance is taken."""
+    from model.validation.abc_spec import Target
 
-    return np.array([[MODEL_QUANTITY[q][0](g[g["quarter"] == p]) for p, q in HOLDOUT]
-                     for _, g in runs.groupby("seed", sort=True)])
+    return tuple(Target(quantity=r.quantity, period=r.period, observed=float(r.value), scale="linear",
+                        error=1.0, why="held out (2026H1)", quarters=(r.period,), grade=r.grade)
+                 for r in rec.itertuples())
 
 
-def posterior_ensemble(spec, posterior: pd.DataFrame, draws: int = DRAWS) -> np.ndarray:
-    """(draws, rows): particles drawn by weight, each re-run to ``END`` with its own seeds."""
-    from model.core.quarters import parse_quarter
-    from model.validation.abc import particle_seeds
-    from model.validation.quarterly import run_replay
+def posterior_ensemble(spec, posterior: pd.DataFrame, targets: tuple, draws: int = DRAWS) -> np.ndarray:
+    """(draws, rows): particles drawn by weight, each re-run to ``END`` with its own seeds (the calibration's
+    root seed + 2) by ``abc.simulate``."""
+    from model.validation.abc import simulate
 
     rng = np.random.default_rng(spec.seed + 2)
     picks = rng.choice(len(posterior), size=draws, replace=True, p=posterior["weight"].to_numpy())
-    fresh = dataclasses.replace(spec, seed=spec.seed + 2)
-    steps = parse_quarter(END) - parse_quarter(str(spec.parameters["start_quarter"])) + 1
-    out = []
-    for i in picks:
-        values = {k: float(v) for k, v in posterior.iloc[i][spec.names].items()}
-        with np.errstate(all="ignore"):
-            runs = run_replay({**spec.parameters, **values}, particle_seeds(fresh, values), steps)
-        out.append(_row_values(runs).mean(axis=0))
-    return np.array(out)
+    fresh = dataclasses.replace(spec, seed=spec.seed + 2, end_quarter=END, targets=targets)
+    sims = [simulate(fresh, {k: float(v) for k, v in posterior.iloc[i][spec.names].items()}) for i in picks]
+    return np.array([[sim[t.key] for t in targets] for sim in sims])
 
 
-def replay_ensemble() -> np.ndarray:
-    """(seeds, rows): the replay at its file's parameters and seeds (seed noise only)."""
+def replay_ensemble(targets: tuple) -> np.ndarray:
+    """(seeds, rows): the replay at its file's parameters and seeds (seed noise only), one row per seed."""
+    from model.validation.abc import target_values
     from model.validation.quarterly import run_replay
 
-    return _row_values(run_replay())
+    return np.array([[values[t.key] for t in targets]
+                     for values in (target_values(g, targets) for _, g in run_replay().groupby("seed"))])
 
 
 def score(obs: np.ndarray, ensemble: np.ndarray) -> pd.DataFrame:
@@ -98,8 +96,9 @@ def table(spec=None, posterior: pd.DataFrame | None = None, draws: int = DRAWS) 
     spec = load_spec("calibration") if spec is None else spec
     posterior = pd.read_parquet(CALIBRATION_DIR / "posterior.parquet") if posterior is None else posterior
     rec = record()
-    obs = rec["value"].to_numpy(float)
-    post, base = score(obs, posterior_ensemble(spec, posterior, draws)), score(obs, replay_ensemble())
+    obs, targets = rec["value"].to_numpy(float), holdout_targets(rec)
+    post = score(obs, posterior_ensemble(spec, posterior, targets, draws))
+    base = score(obs, replay_ensemble(targets))
     out = rec.rename(columns={"value": "observed"})
     for label, s in (("posterior", post), ("replay", base)):
         out = out.join(s.add_prefix(f"{label}_"))

@@ -8,7 +8,6 @@ posterior predictive of every target against the record, with its coverage), the
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import importlib.metadata
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from model.core.paths import REQUIREMENTS_LOCK
 from model.sweep.errors import UsageError, shown
-from model.sweep.io import sha256_file, write_atomic
+from model.sweep.io import sha256_or_none, utc_now, write_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.provenance import git_state, package_versions, platform_info
 from model.validation.abc import POSTERIOR_PARQUET, simulate
@@ -114,7 +113,7 @@ def start_manifest(spec: CalibrationSpec, out: Path, resume: bool) -> Manifest:
                              f"{str(manifest.data.get('fingerprint'))[:12]}, the file's "
                              f"{spec.fingerprint()[:12]}); "
                              f"allowed: the folder of the same calibration file, or a new --out")
-        manifest.data.setdefault("sessions", []).append(_now())
+        manifest.data.setdefault("sessions", []).append(utc_now())
         manifest.write([], status="running")
         return manifest
     versions = package_versions()
@@ -123,11 +122,12 @@ def start_manifest(spec: CalibrationSpec, out: Path, resume: bool) -> Manifest:
     except importlib.metadata.PackageNotFoundError:
         versions["pyabc"] = None
     data = {"chipstack_calibration": 1, "status": "running", "name": spec.name,
-            "description": spec.description, "source": spec.source, "source_sha256": _sha(spec.source),
+            "description": spec.description, "source": spec.source,
+            "source_sha256": sha256_or_none(spec.source),
             "spec": spec.data, "fingerprint": spec.fingerprint(), "parameters": spec.names,
             "targets": [t.key for t in spec.targets], "versions": versions, "git": git_state(),
-            "platform": platform_info(), "requirements_lock_sha256": _sha(REQUIREMENTS_LOCK),
-            "sampler": "pyabc SingleCoreSampler", "started": _now(), "sessions": [_now()], "files": {}}
+            "platform": platform_info(), "requirements_lock_sha256": sha256_or_none(REQUIREMENTS_LOCK),
+            "sampler": "pyabc SingleCoreSampler", "started": utc_now(), "sessions": [utc_now()], "files": {}}
     manifest = Manifest(out, data)
     manifest.write([], status="running")
     return manifest
@@ -163,7 +163,7 @@ def finish(spec: CalibrationSpec, out: Path, history, manifest: Manifest, second
     manifest.data["coverage_90"] = float(predictive["covered"].mean())
     manifest.data["ess"] = float(summary["ess"].iloc[0])
     manifest.data.setdefault("seconds", []).append(round(seconds + time.perf_counter() - t0, 1))
-    manifest.data["finished"] = _now()
+    manifest.data["finished"] = utc_now()
     manifest.write(files + [out / DB], status="complete")
     return {"summary": summary, "predictive": predictive, "out": out}
 
@@ -181,14 +181,3 @@ def summary_text(result: dict) -> str:
                  f"ESS {first.ess:.1f}; the record inside the 90% posterior predictive interval for "
                  f"{int(pred['covered'].sum())} of {len(pred)} targets; written to {result['out']}")
     return "\n".join(lines)
-
-
-def _sha(path) -> str | None:
-    try:
-        return sha256_file(path)
-    except (OSError, TypeError):
-        return None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
