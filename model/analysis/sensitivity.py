@@ -91,7 +91,7 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
             notes.append(f"sensitivity{where}: {expected - len(idx)} of {expected} sample points missing "
                          f"(failed runs?): skipped")
             continue
-        X = sub[names].to_numpy(float)
+        X = _factor_matrix(sub, names, sweep)
         for output in outputs_of(sweep):
             Y = sub[output].to_numpy(float)
             base = {p: cell[p] for p in cells_keys}
@@ -113,6 +113,15 @@ def sensitivity_table(sweep: Sweep) -> tuple[pd.DataFrame, list[str]]:
         first = cells_keys + ["output", "parameter", "method"]
         table = table[first + [c for c in table.columns if c not in first]]
     return table, notes
+
+
+def _factor_matrix(points: pd.DataFrame, names: list[str], sweep: Sweep) -> np.ndarray:
+    """The sampled values as numbers; a categorical factor (``[sample.choices]``) as its value's index."""
+    choices = sweep.sample.get("choices") or {}
+    index = {n: {str(v): float(k) for k, v in enumerate(values)} for n, values in choices.items()}
+    columns = [points[n].map(lambda v, n=n: index[n].get(str(v), np.nan)) if n in index else points[n]
+               for n in names]
+    return np.column_stack([c.to_numpy(float) for c in columns]) if columns else np.empty((len(points), 0))
 
 
 def _analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, sweep: Sweep) -> dict[str, np.ndarray]:

@@ -16,9 +16,12 @@ Common random numbers (experiments with [levers] and [uncertainties]): the desig
 combination with the one sample of futures, and a run's seed comes from its *future* only, the
 identity of its uncertainty values, sample index and replication (:func:`future_id`), so every
 policy runs on the same futures with the same random draws. Run ids still include the levers.
-Categorical uncertainties ([uncertainties.choices]) take one more column of the Latin hypercube each:
-value ``k`` of ``m`` where the column's unit draw is in ``[k/m, (k+1)/m)``, so with ``n`` a multiple
-of ``m`` each value is drawn exactly ``n/m`` times.
+Categorical values ([sample.choices], [uncertainties.choices]) take one more column of the Latin
+hypercube or of the Sobol'/Saltelli sample each: value ``k`` of ``m`` where the column's unit draw is in
+``[k/m, (k+1)/m)`` (with lhs and ``n`` a multiple of ``m`` each value is drawn exactly ``n/m`` times).
+Under Sobol' the column is a factor of the SALib problem (bounds [0, 1]), so its first and total
+indices are estimated like any range's: how much of the output's variance the choice (e.g. the US
+regime) explains, alone and with everything else.
 """
 
 from __future__ import annotations
@@ -129,7 +132,7 @@ def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[t
         return [(None, {})]
     names = list(sample.ranges)
     kinds = ["int" if name in sample.integers else "float" for name in names]
-    picks = choice_indices(sample) if sample.choices else [()] * len(matrix)
+    picks = choice_indices(sample, matrix) if sample.choices else [()] * len(matrix)
     return [
         (i, {name: (int(v) if kind == "int" else float(v)) for name, kind, v in zip(names, kinds, row)}
          | {name: values[int(k)] for (name, values), k in zip(sample.choices.items(), picks[i])})
@@ -168,9 +171,12 @@ def run_seed(root_seed: int, run_id: str) -> int:
 # ---------------------------------------------------------------------------------------------
 # Sampling designs
 def salib_problem(sample: SampleSpec) -> dict:
-    """The SALib problem definition of a sample (names and bounds in file order)."""
-    return {"num_vars": len(sample.ranges), "names": list(sample.ranges),
-            "bounds": [[lo, hi] for lo, hi in sample.ranges.values()]}
+    """The SALib problem definition of a sample (names and bounds in file order); under Sobol' the
+    categorical choices follow as unit columns (their index is ``floor(u * m)``)."""
+    names, bounds = list(sample.ranges), [[lo, hi] for lo, hi in sample.ranges.values()]
+    if sample.method == "sobol" and sample.choices:
+        names, bounds = names + list(sample.choices), bounds + [[0.0, 1.0]] * len(sample.choices)
+    return {"num_vars": len(names), "names": names, "bounds": bounds}
 
 
 def sample_points(sample: SampleSpec) -> np.ndarray:
@@ -210,8 +216,12 @@ def _lhs_unit(sample: SampleSpec) -> np.ndarray:
     return qmc.LatinHypercube(d=d, rng=np.random.default_rng(sample.seed)).random(sample.n)
 
 
-def choice_indices(sample: SampleSpec) -> np.ndarray:
-    """(points x choices) indices into each categorical uncertainty's values (lhs only)."""
-    unit = _lhs_unit(sample)[:, len(sample.ranges):]
+def choice_indices(sample: SampleSpec, matrix: np.ndarray | None = None) -> np.ndarray:
+    """(points x choices) indices into each categorical value list: from the Sobol' matrix's choice
+    columns, or from the Latin hypercube's extra columns."""
+    if sample.method == "sobol":
+        unit = np.asarray(matrix, dtype=float)[:, len(sample.ranges):]
+    else:
+        unit = _lhs_unit(sample)[:, len(sample.ranges):]
     sizes = np.array([len(v) for v in sample.choices.values()])
     return np.minimum(np.floor(unit * sizes).astype(int), sizes - 1)

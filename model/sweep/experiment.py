@@ -196,7 +196,7 @@ def sample_size(sample: SampleSpec) -> int:
     """Number of sample points that ``method`` makes from ``n`` (SALib's conventions)."""
     d = len(sample.ranges)
     if sample.method == "sobol":
-        return sample.n * (d + 2)  # Saltelli/Sobol' with calc_second_order=False
+        return sample.n * (d + len(sample.choices) + 2)  # Saltelli/Sobol', calc_second_order=False
     if sample.method == "morris":
         return sample.n * (d + 1)  # n trajectories of d+1 points
     return sample.n

@@ -28,6 +28,9 @@ MAX_SAMPLE_N = 1_000_000
 MAX_RUNS = 5_000_000
 MAX_SEED = 2**63 - 1
 SAMPLE_METHODS = ("lhs", "sobol", "morris")
+#: Sample methods that take categorical values ([sample.choices], [uncertainties.choices]): a Latin
+#: hypercube or Sobol' column each, value k of m where the unit draw is in [k/m, (k+1)/m).
+CHOICE_METHODS = ("lhs", "sobol")
 #: Parameters an experiment may not vary or fix: the runner sets them itself.
 RESERVED = ("rng", "seed")
 
@@ -50,6 +53,7 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("sample", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("sample", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("sample", "ranges"): "a table of parameter = [low, high]",
+    ("sample", "choices"): "a table of parameter = [value, ...] (method lhs or sobol)",
     ("levers",): "a table of parameter = [value, ...] (policies, crossed in full)",
     ("uncertainties",): "a table [uncertainties] with keys method, n, seed, num_levels and tables "
                         "[uncertainties.ranges] and [uncertainties.choices]",
@@ -61,7 +65,7 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("uncertainties", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("uncertainties", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("uncertainties", "ranges"): "a table of parameter = [low, high]",
-    ("uncertainties", "choices"): "a table of parameter = [value, ...] (method lhs only)",
+    ("uncertainties", "choices"): "a table of parameter = [value, ...] (method lhs or sobol)",
     ("game",): "a table [game] with tables [game.us], [game.china] and optionally [game.futures] "
                "(docs/EXPLORING.md §6)",
 }
@@ -89,7 +93,8 @@ class SampleSection(_Strict):
     n: Annotated[StrictInt, Field(ge=1, le=MAX_SAMPLE_N)]
     seed: Annotated[StrictInt, Field(ge=0, le=MAX_SEED)] | None = None
     num_levels: Annotated[StrictInt, Field(ge=2, le=100)] | None = None
-    ranges: dict[str, list[Any]]
+    ranges: dict[str, list[Any]] = {}
+    choices: dict[str, list[Any]] = {}
 
 
 class UncertaintiesSection(_Strict):
@@ -202,7 +207,8 @@ class _Checker:
             grid = {name: self.axis(name, values) for name, values in parsed.grid.items()}
             sample = self.sample(parsed.sample, parsed.experiment.seed) if parsed.sample else None
             places = {"[parameters]": list(fixed), "[grid]": list(grid),
-                      "[sample.ranges]": list(sample.ranges) if sample else []}
+                      "[sample.ranges]": list(sample.ranges) if sample else [],
+                      "[sample.choices]": list(sample.choices) if sample else []}
         self.overlaps(places)
         section = parsed.experiment
         exp = Experiment(
@@ -292,10 +298,10 @@ class _Checker:
                   for name, bounds in section.ranges.items()}
         choices = {name: tuple(self.axis(name, values, f"{where}.choices"))
                    for name, values in choices_given.items()}
-        if choices and section.method != "lhs":
+        if choices and section.method not in CHOICE_METHODS:
             raise self.fail(f"[{where}.choices] with method {section.method!r}; allowed: categorical "
-                            f"uncertainties with method 'lhs' only (or move {', '.join(choices)} to "
-                            f"[levers])")
+                            f"values with method {' or '.join(map(repr, CHOICE_METHODS))} only (or move "
+                            f"{', '.join(choices)} to [{'levers' if where == 'uncertainties' else 'grid'}])")
         if section.method == "sobol" and section.n & (section.n - 1):
             raise self.fail(f"[{where}] n = {section.n}: invalid value for method 'sobol'; allowed: a power "
                             f"of 2 (e.g. {1 << max(0, section.n.bit_length() - 1)} or "
