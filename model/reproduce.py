@@ -74,6 +74,7 @@ FIGURES = {
     "outputs/policy_game/game/figures/frontier.png": ["policy_game/game/frontier.csv"],
     "outputs/policy_game/game/figures/best_responses.png": ["policy_game/game/best_responses.csv"],
     "docs/figures/sensitivity.png": ["docs/figures/sensitivity.csv"],
+    "docs/figures/sensitivity_rules.png": ["docs/figures/sensitivity_rules.csv"],
     "docs/figures/screening.png": ["docs/figures/screening.csv"],
     "docs/validation/validation_arthur.png": ["docs/validation/arthur_docking.csv"],
     "docs/validation/validation_bass.png": ["docs/validation/bass_docking.csv"],
@@ -199,7 +200,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     outcome = Outcome()
     t0 = time.time()
     # --- sweeps
-    for name in ("export_regimes", "policy_robustness", "sensitivity", "screening"):
+    for name in ("export_regimes", "policy_robustness", "sensitivity", "sensitivity_rules", "screening"):
         chipstack("sweep", name, "--out", str(scratch / name), "--workers", "2")
     chipstack("robust", str(scratch / "policy_robustness"))
     for reporter, condition, pins in DISCOVER:
@@ -235,7 +236,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     abc_holdout.table().to_csv(scratch / "holdout.csv", index=False)
     outcome.tables["docs/validation/calibration/holdout.csv"] = compare_tables(
         abc_holdout.HOLDOUT_CSV, scratch / "holdout.csv", rtol)
-    for name in ("sensitivity", "screening"):
+    for name in ("sensitivity", "sensitivity_rules", "screening"):
         outcome.tables[f"docs/figures/{name}.csv"] = compare_tables(
             ROOT / f"docs/figures/{name}.csv", scratch / name / "sensitivity.csv", rtol)
     # --- validation and the frozen forecasts

@@ -82,6 +82,37 @@ def test_shipped_calibration_file_is_valid_and_inside_the_window():
     assert spec.parameters["start_quarter"] == "2022Q4"
 
 
+def test_targets_from_published_estimates_take_their_value_and_grade_from_the_csv():
+    """Epoch's stock, Bernstein's 2025 additions and CNAS's 2024 smuggling are targets by their key in
+    published_estimates.csv (the number is said there once), over the quarters the model sums."""
+    from model.validation.published import published_table
+
+    published = published_table()
+    spec = load_spec("calibration")
+    by_key = {t.quantity: t for t in spec.targets}
+    year = {y: tuple(f"{y}Q{k}" for k in (1, 2, 3, 4)) for y in (2024, 2025)}
+    for quantity, key, quarters in (
+            ("china_compute_stock_h100e_excl_grey", "china_ai_compute_h100e", ("2025Q4",)),
+            ("china_compute_added_h100e", "china_compute_added_2025_h100e", year[2025]),
+            ("smuggled_chips", "smuggled_chips_2024", year[2024])):
+        target = by_key[quantity]
+        assert target.observed == float(published.loc[key, "value"])
+        assert target.grade == published.loc[key, "grade"]
+        assert target.quarters == quarters
+
+
+def test_the_stock_quantity_is_the_ledger_at_the_period_end_less_smuggled_chips():
+    """A stock is read at the period's last quarter, not summed over its quarters."""
+    from model.validation.quarterly import MODEL_QUANTITY
+
+    rows = pd.DataFrame({"quarter": ["2025Q3", "2025Q4"], "china_compute_h100e": [5.0, 9.0],
+                         "grey_compute_h100e": [1.0, 2.0], "grey_units": [3.0, 4.0],
+                         "legal_h100e_added": [0.5, 0.25]})
+    assert MODEL_QUANTITY["china_compute_stock_h100e_excl_grey"][0](rows) == 7.0
+    assert MODEL_QUANTITY["smuggled_chips"][0](rows) == 7.0
+    assert MODEL_QUANTITY["china_compute_added_h100e"][0](rows) == 0.75
+
+
 def test_the_hbm_constraint_cuts_the_prior_corner():
     spec = load_spec("calibration")
     cap = spec.constraints[0]
@@ -124,6 +155,9 @@ def _bad(tmp_path, capsys, mutate) -> str:
      ["error", "0", "> 0"]),
     (lambda d: d["targets"][0].update(quantity="nvidia_revenue_china"),
      ["quantity", "'nvidia_revenue_china'", "a quantity the replay computes"]),
+    (lambda d: d["targets"].append({"quantity": "smuggled_chips", "period": "2024", "scale": "log",
+                                    "error": 1.0, "why": "x", "published": "smuggled_2024"}),
+     ["published", "'smuggled_2024'", "a quantity key of experiments/data/published_estimates.csv"]),
     (lambda d: d["calibration"].update(end_quarter="2026Q2"),
      ["end_quarter", "'2026Q2'", "held out"]),
     (lambda d: d["calibration"].update(population_size=1),

@@ -15,8 +15,7 @@ def test_readme_headline_tables_match_the_reference_results():
 
 def test_readme_assumption_tables_match_the_committed_sensitivity_results():
     text = headline.README.read_text(encoding="utf-8")
-    blocks = headline.assumption_blocks(pd.read_csv(headline.SCREENING_CSV),
-                                        pd.read_csv(headline.SENSITIVITY_CSV))
+    blocks = headline.committed_assumption_blocks()
     assert text == headline.render(text, blocks), "stale: run `python -m model.analysis.headline`"
     # the screening table lists exactly the parameters at or above the floor multiple on some output
     screening = pd.read_csv(headline.SCREENING_CSV)
@@ -62,3 +61,13 @@ def test_the_generated_reading_quotes_the_reference_results():
     ):
         assert phrase in text, phrase
     assert v("ban", "us_share_legal") == 0.0  # a ban leaves no legal channel, in every run of the cell
+
+
+def test_rules_table_reads_the_choices_and_ranks_the_rest():
+    """A hand-made table: the two choices first, then the assumptions by total index."""
+    rows = [("x", "export_regime", 0.6, 0.1, 0.02), ("x", "china_import_policy", 0.3, 0.2, 0.01),
+            ("x", "a", 0.05, 0.01, 0.01), ("x", "b", 0.2, 0.1, 0.03), ("x", "c", 0.1, 0.0, 0.02),
+            ("x", "d", 0.01, 0.0, 0.01)]
+    table = pd.DataFrame(rows, columns=["output", "parameter", "ST", "S1", "ST_conf"])
+    line = headline.rules_table(table).splitlines()[2]
+    assert line == "| `x` | 0.60 ± 0.02 (0.10) | 0.30 ± 0.01 (0.20) | `b` 0.20, `c` 0.10, `a` 0.05 |"

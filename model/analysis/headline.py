@@ -111,6 +111,10 @@ DUMMIES = ("export_lag_months", "us_adaptive_margin")
 FLOOR_MULTIPLE = 5.0
 SCREENING_CSV = README_MD.parent / "docs/figures/screening.csv"
 SENSITIVITY_CSV = README_MD.parent / "docs/figures/sensitivity.csv"
+#: Sobol' indices with the US regime and Beijing's stance as factors (experiments/sensitivity_rules.toml).
+SENSITIVITY_RULES_CSV = README_MD.parent / "docs/figures/sensitivity_rules.csv"
+#: The two governments' choices in that analysis, and how the README names them.
+CHOICE_FACTORS = (("export_regime", "US rule"), ("china_import_policy", "Beijing's stance"))
 
 
 def _output_header(outputs) -> str:
@@ -150,10 +154,37 @@ def sobol_table(sensitivity: pd.DataFrame, top: int = 6) -> str:
     return "\n".join(lines)
 
 
-def assumption_blocks(screening: pd.DataFrame, sensitivity: pd.DataFrame) -> dict[str, str]:
-    """README's "Which assumptions matter" tables, from docs/figures/screening.csv and sensitivity.csv."""
-    return {"screening": screening_table(screening, sensitivity["parameter"]),
-            "sobol": sobol_table(sensitivity)}
+def rules_table(sensitivity: pd.DataFrame, top: int = 3) -> str:
+    """Per output: the total (and first-order) Sobol' index of the US rule and of Beijing's stance, then
+    the ``top`` assumptions by total index, from the analysis with both choices as factors."""
+    factors = [name for name, _ in CHOICE_FACTORS]
+    lines = ["| 2030 output | " + " | ".join(label for _, label in CHOICE_FACTORS)
+             + f" | largest {top} assumptions |", "|---" * (len(factors) + 2) + "|"]
+    for out in dict.fromkeys(sensitivity["output"]):
+        sub = sensitivity[sensitivity["output"] == out].set_index("parameter")
+        cells = [f"{sub.loc[f, 'ST']:.2f} ± {sub.loc[f, 'ST_conf']:.2f} ({sub.loc[f, 'S1']:.2f})"
+                 for f in factors]
+        rest = sub.drop(index=factors).sort_values("ST", ascending=False).head(top)
+        cells.append(", ".join(f"`{name}` {st:.2f}" for name, st in rest["ST"].items()))
+        lines.append(f"| `{out}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def assumption_blocks(screening: pd.DataFrame, sensitivity: pd.DataFrame,
+                      rules: pd.DataFrame | None = None) -> dict[str, str]:
+    """README's "Which assumptions matter" tables, from docs/figures/screening.csv and sensitivity.csv
+    (and sensitivity_rules.csv, the analysis with the two governments' choices as factors)."""
+    blocks = {"screening": screening_table(screening, sensitivity["parameter"]),
+              "sobol": sobol_table(sensitivity)}
+    if rules is not None:
+        blocks["sobol_rules"] = rules_table(rules)
+    return blocks
+
+
+def committed_assumption_blocks() -> dict[str, str]:
+    """:func:`assumption_blocks` of the committed CSVs."""
+    return assumption_blocks(pd.read_csv(SCREENING_CSV), pd.read_csv(SENSITIVITY_CSV),
+                             pd.read_csv(SENSITIVITY_RULES_CSV))
 
 
 def render(text: str, generated: dict[str, str]) -> str:
@@ -168,8 +199,7 @@ def render(text: str, generated: dict[str, str]) -> str:
 
 def main() -> int:
     text = README.read_text(encoding="utf-8")
-    new = render(text, {**blocks(pd.read_csv(SUMMARY)),
-                        **assumption_blocks(pd.read_csv(SCREENING_CSV), pd.read_csv(SENSITIVITY_CSV))})
+    new = render(text, {**blocks(pd.read_csv(SUMMARY)), **committed_assumption_blocks()})
     if new != text:
         README.write_text(new, encoding="utf-8")
         print(f"{README}: updated", file=sys.stderr)

@@ -11,7 +11,10 @@ and checked into a :class:`CalibrationSpec` (docs/VALIDATION.md §3.6).
     [[constraints]] kind = "growth_cap": level x (1 + growth)^years <= max, with its source
     [[targets]]     quantity and period (a row of experiments/data/observed.csv), scale ("log" | "linear"),
                     error (the measurement error: a log-sd for "log", the quantity's unit for "linear"),
-                    why (the error's argument); optional model_period (the quarters the model sums)
+                    why (the error's argument); optional model_period (the quarters the model sums);
+                    or, for an independent estimate instead of a record, published = a row key of
+                    experiments/data/published_estimates.csv (its value and grade; quantity names the
+                    model quantity and period the quarters it sums)
 
 Every bad value is a :class:`~model.sweep.errors.UsageError` naming the file, the key, the value and what
 is allowed (``chipstack: error: ...``, exit 2). Parameter names are checked against the model's table
@@ -45,7 +48,7 @@ LIMITS = {"n_developers": (1, 100_000), "seeds_per_particle": (1, 100), "populat
           "generations": (1, 1000), "max_simulations": (1, 10**9), "epsilon_quantile": (0.01, 0.99),
           "min_epsilon": (0.0, 1e12), "seed": (0, 2**32 - 1)}
 PRIOR_KEYS = ("distribution", "low", "high", "source")
-TARGET_KEYS = ("quantity", "period", "scale", "error", "why", "model_period")
+TARGET_KEYS = ("quantity", "period", "scale", "error", "why", "model_period", "published")
 CONSTRAINT_KEYS = ("kind", "level", "growth", "years", "max", "source")
 
 
@@ -312,7 +315,17 @@ class _Checker:
             raise self.fail(f"{where} quantity", quantity, f"a quantity the replay computes{hint}: "
                             + ", ".join(sorted(MODEL_QUANTITY)))
         period = str(table.get("period"))
-        rows = obs[(obs["quantity"] == quantity) & (obs["quarter"].astype(str) == period)]
+        if "published" in table:  # an independent estimate (Epoch AI, CNAS, Bernstein, ...)
+            from model.validation.published import PUBLISHED_CSV
+
+            published = pd.read_csv(PUBLISHED_CSV)
+            rows = published[published["quantity"] == table["published"]]
+            if len(rows) != 1:
+                keys = ", ".join(published["quantity"])
+                raise self.fail(f"{where} published", table["published"],
+                                f"a quantity key of experiments/data/published_estimates.csv: {keys}")
+        else:
+            rows = obs[(obs["quantity"] == quantity) & (obs["quarter"].astype(str) == period)]
         if len(rows) != 1:
             raise self.fail(f"{where} period", period, f"a period with exactly one row of {quantity} in "
                             f"experiments/data/observed.csv (found {len(rows)})")

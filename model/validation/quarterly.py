@@ -17,6 +17,8 @@ AI accelerators only) the table says so in its ``comparison`` column.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -70,7 +72,9 @@ def run_replay(params: dict | None = None, seeds=None, steps: int | None = None)
                    "h200_units": float(m.chips_sold[h200]),
                    "h200_revenue_usd": float(m.chips_sold[h200] * m.china_price[h200]),
                    "hopper_revenue_usd": float((m.chips_sold[hopper] * m.china_price[hopper]).sum()),
-                   **{c: m.reported[c] for c in ("spent_offshore_usd", "spent_grey_usd", "unspent_usd")}}
+                   "legal_h100e_added": math.fsum((m.chips_sold * cat.flop_h100e).tolist()),
+                   **{c: m.reported[c] for c in ("spent_offshore_usd", "spent_grey_usd", "unspent_usd",
+                                                 "grey_units", "china_compute_h100e", "grey_compute_h100e")}}
             row.update({c: m.reported[c] for pair in maker_columns(cat.makers).values() for c in pair})
             rows.append(row)
     return pd.DataFrame(rows)
@@ -145,6 +149,12 @@ MODEL_QUANTITY = {
                                        "(ByteDance) reported build-out"),
     "nvidia_h20_revenue_china": (lambda g: float(g["h20_revenue_usd"].sum()), "H20 revenue in China"),
     "nvidia_h20_units_china": (lambda g: float(g["h20_units"].sum()), "H20 units sold in China"),
+    "china_compute_added_h100e": (lambda g: float(g["legal_h100e_added"].sum()),
+                                  "FLOP-based H100e sold legally in China (units x flop_h100e)"),
+    "smuggled_chips": (lambda g: float(g["grey_units"].sum()), "chips delivered by the grey market"),
+    "china_compute_stock_h100e_excl_grey": (
+        lambda g: float(g["china_compute_h100e"].iloc[-1] - g["grey_compute_h100e"].iloc[-1]),
+        "FLOP-based H100e installed in China at the period's end (the ledger), smuggled chips left out"),
     "nvidia_share_china_ai_chip_market": (
         lambda g: _revenue(g, [US_LEADER]) / max(_revenue(g, _all_makers(g)), 1e-9),
         f"{US_LEADER}'s share of AI-chip revenue in China (legal sales)"),
