@@ -340,3 +340,31 @@ def test_holdout_csv_is_reproduced_from_the_committed_posterior():
     fresh = ho.table()
     committed = pd.read_csv(ho.HOLDOUT_CSV)
     pd.testing.assert_frame_equal(fresh.reset_index(drop=True), committed, check_dtype=False, rtol=1e-12)
+
+
+def test_posterior_and_coverage_tables_in_validation_md_are_generated_from_the_committed_csvs():
+    from model.core.paths import VALIDATION_MD
+    from model.validation import abc_doc
+
+    text = VALIDATION_MD.read_text(encoding="utf-8")
+    assert text == abc_doc.committed_render(text), "stale: run `python -m model.validation.abc_doc`"
+
+
+def test_posterior_reading_names_a_pile_against_a_bound():
+    """Analytic cases of the rule: near a bound in the 90% interval and the median, on the log scale for a
+    loguniform prior."""
+    from model.validation.abc_doc import reading
+
+    def row(prior, q05, median, q95):
+        return pd.Series({"prior": prior, "posterior_q05": q05, "posterior_median": median,
+                          "posterior_q95": q95, "identifiability": "informed"})
+
+    assert reading(row("uniform(0, 1)", 0.01, 0.1, 0.3)) == "informed (against the lower bound)"
+    assert reading(row("uniform(0, 1)", 0.7, 0.95, 0.99)) == "informed (against the upper bound)"
+    assert reading(row("uniform(0, 1)", 0.3, 0.5, 0.7)) == "informed"
+    assert reading(row("uniform(0, 1)", 0.01, 0.3, 0.6)) == "informed"  # the median is not near
+    # 30k in loguniform(25k, 250k) is near the lower bound on the log scale (0.08) and on the linear (0.02)
+    near = reading(row("loguniform(25000, 250000)", 26000, 30000, 60000))
+    assert near == "informed (against the lower bound)"
+    # 60k is 0.38 of the log support (but 0.16 of the linear one): not against the bound
+    assert reading(row("loguniform(25000, 250000)", 26000, 60000, 90000)) == "informed"
