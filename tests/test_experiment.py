@@ -280,3 +280,21 @@ def test_digits_of_other_scripts_are_one_line_errors(tmp_path, capsys, text):
     assert err.count("\n") == 1 and err.startswith("chipstack: error:"), err
     assert str(path) in err and text.split(" =")[0] in err and "ASCII" in err and "allowed:" in err, err
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitivity designs too small for their method (issue 31 item 5): refused when the file is read
+@pytest.mark.parametrize("section, method", [("sample", "sobol"), ("sample", "morris"),
+                                             ("uncertainties", "sobol"), ("uncertainties", "morris")])
+def test_sensitivity_designs_below_their_minimum_are_refused(tmp_path, capsys, section, method):
+    body = (GOOD.replace('[grid]\nexport_regime = ["ban", "open"]\n', "") if section == "sample" else
+            GOOD.replace("[grid]", "[levers]"))
+    path = write(tmp_path, body + f'\n[{section}]\nmethod = "{method}"\nn = 1\n\n'
+                 f"[{section}.ranges]\nlockin_weight = [0.0, 4.0]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chipstack: error:"), err
+    assert f"{path}: [{section}] n = 1: too small" in err and f"at least 2 for method '{method}'" in err, err
+    assert not (tmp_path / "out").exists()
+    # the minimum itself is accepted
+    experiment_from_dict(tomllib.loads(path.read_text().replace("n = 1\n", "n = 2\n")))
