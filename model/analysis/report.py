@@ -127,7 +127,8 @@ def write_report(out_dir: Path) -> list[Path]:
 
 def checked_report(folder: str) -> Report:
     """``chipstack report DIR``: check DIR is a finished sweep folder whose data files match the sha256
-    its manifest recorded, write its report and return it (its paths and notes)."""
+    its manifest recorded, write its report, record the files written as derived in the manifest
+    (:meth:`Manifest.record_derived`) and return the report (its paths and notes)."""
     path = check_sweep_dir(folder)
     check_no_symlinks(path, "report")
     with folder_lock(path):  # no sweep writes there meanwhile
@@ -149,4 +150,5 @@ def checked_report(folder: str) -> Report:
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
                              f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None
+        manifest.record_derived(report.paths)  # redrawn files: recorded as derived, not as data
     return report
