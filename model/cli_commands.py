@@ -231,10 +231,13 @@ def cmd_robust(args: argparse.Namespace) -> int:
     from model.analysis.robust import robust_folder
 
     r, out = robust_folder(args.dir, args.reporter, args.cost, args.target, args.cap, args.rank_by)
+    for policy in r.left_out:
+        warn(f"left out of the ranking: {policy}")
     print(r.markdown())
     for note in r.notes:
         print(f"note: {note}")
-    print(f"wrote {out}/ (ranking.md, ranking.csv, regret.csv, frontier.csv, robust.png, frontier.png)")
+    print(f"wrote {out}/ (ranking.md, ranking.csv, regret.csv, frontier.csv, runs.csv, robust.json, "
+          f"robust.png, frontier.png)")
     return 0
 
 

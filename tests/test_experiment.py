@@ -245,3 +245,56 @@ def test_precision_keys_validated(tmp_path):
     bad = GOOD.replace("seed = 7", "seed = 7\ntarget_half_width = 0.1\nmax_replications = 1")
     with pytest.raises(UsageError, match="max_replications = 1: below replications = 2"):
         load_experiment(write(tmp_path, bad))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text values in one spelling (issue 31 item 6): two spellings of one value are one design point and one
+# run id; digits of other scripts are refused with one line
+def test_quarters_and_schedules_have_one_spelling_before_run_ids():
+    def design(grid: dict, parameters: dict | None = None):
+        exp = experiment_from_dict({"experiment": {"name": "t", "steps": 2, "seed": 3},
+                                    "parameters": parameters or {}, "grid": grid})
+        return exp, build_design(exp)
+
+    canonical, plain = design({"start_quarter": ["2026Q1"]})
+    spaced, other = design({"start_quarter": [" 2026q1 "]})
+    assert spaced.grid["start_quarter"] == ["2026Q1"]
+    assert [r.run_id for r in other.runs] == [r.run_id for r in plain.runs]
+    assert spaced.fingerprint() == canonical.fingerprint()
+    a, _ = design({"export_regime": ["ban", "open"]}, {"china_policy_schedule": "2026Q2:ban"})
+    b, _ = design({"export_regime": ["ban", "open"]}, {"china_policy_schedule": " 2026q2 : ban "})
+    assert b.parameters["china_policy_schedule"] == "2026Q2:ban" and a.fingerprint() == b.fingerprint()
+    # the reviewer's three spellings of one schedule were three design points: now one value, so refused
+    with pytest.raises(UsageError, match="china_policy_schedule .*repeated value"):
+        design({"china_policy_schedule": ["2026Q2:ban", " 2026Q2:ban", "2026Q2 : ban"]})
+    _, counts = design({"us_licence_schedule": ["2026Q2:10,2026Q1:03"]})
+    assert counts.runs[0].values["us_licence_schedule"] == "2026Q1:3,2026Q2:10"
+
+
+@pytest.mark.parametrize("text", ['start_quarter = "٢٠٢٦Q1"', 'china_policy_schedule = "٢٠٢٦Q2:ban"',
+                                  'us_licence_schedule = "2026Q1:٣"'])
+def test_digits_of_other_scripts_are_one_line_errors(tmp_path, capsys, text):
+    path = write(tmp_path, GOOD.replace("n_developers = 20", f"n_developers = 20\n{text}"))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chipstack: error:"), err
+    assert str(path) in err and text.split(" =")[0] in err and "ASCII" in err and "allowed:" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sensitivity designs too small for their method (issue 31 item 5): refused when the file is read
+@pytest.mark.parametrize("section, method", [("sample", "sobol"), ("sample", "morris"),
+                                             ("uncertainties", "sobol"), ("uncertainties", "morris")])
+def test_sensitivity_designs_below_their_minimum_are_refused(tmp_path, capsys, section, method):
+    body = (GOOD.replace('[grid]\nexport_regime = ["ban", "open"]\n', "") if section == "sample" else
+            GOOD.replace("[grid]", "[levers]"))
+    path = write(tmp_path, body + f'\n[{section}]\nmethod = "{method}"\nn = 1\n\n'
+                 f"[{section}.ranges]\nlockin_weight = [0.0, 4.0]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chipstack: error:"), err
+    assert f"{path}: [{section}] n = 1: too small" in err and f"at least 2 for method '{method}'" in err, err
+    assert not (tmp_path / "out").exists()
+    # the minimum itself is accepted
+    experiment_from_dict(tomllib.loads(path.read_text().replace("n = 1\n", "n = 2\n")))

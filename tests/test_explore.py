@@ -386,3 +386,101 @@ def test_prim_inputs_are_floats_for_integer_parameters():
                                    "policy": ["ban", "open", "ban"]}))
     assert x["q"].dtype == float and x["r"].dtype == float
     assert x["on"].dtype == object and x["policy"].dtype == object and list(x["q"]) == [-2.0, 0.0, 4.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Analyses say what they left out (issue 31 item 3)
+def test_robust_names_a_policy_whose_runs_all_failed(tmp_path, capsys):
+    """The reviewer's case: a policy whose runs all failed dropped out of the ranking without a note, and the
+    next one was 'ranked first, max regret 0.000'."""
+    from failing_model import FAILING_REGIME, FailingModel
+    from model.sweep.runner import run_sweep
+
+    path = tmp_path / "failing.toml"
+    path.write_text(TINY.replace('["h20", "open"]', '["h20", "lagged", "open"]'))
+    out = tmp_path / "out"
+    result = run_sweep(path, out, workers=1, progress=False, model_cls=FailingModel)
+    assert result.failed == 8 and result.done == 16
+    assert main(["robust", str(out)]) == 0
+    printed = capsys.readouterr()
+    gone = f"export_regime={FAILING_REGIME} (none of its 8 runs has a finite us_share_legal or " \
+           f"china_compute_h100e: 8 failed, 0 non-finite)"
+    assert f"**Left out of the ranking** (regret is among the others): {gone}." in printed.out
+    assert f"chipstack: warning: left out of the ranking: {gone}" in printed.err
+    assert f"note: export_regime={FAILING_REGIME}: 8 of 8 runs failed (failures.csv)" in printed.out
+    assert gone in (out / "robust" / "ranking.md").read_text()
+    assert json.loads((out / "robust" / "robust.json").read_text())["left_out"] == [gone]
+    runs = pd.read_csv(out / "robust" / "runs.csv").set_index("policy")
+    assert runs.loc[f"export_regime={FAILING_REGIME}"].tolist() == [8, 8, 0, 0]
+    assert runs.loc["export_regime=h20"].tolist() == [8, 0, 8, 0]
+    assert len(pd.read_csv(out / "robust" / "ranking.csv")) == 2
+    # discover with that policy: not 'was not run', but that every run of it failed
+    proc = run_cli("discover", str(out), "--below", "0.5", "--policy", f"export_regime={FAILING_REGIME}")
+    assert proc.returncode == 2 and "every run of it failed" in proc.stderr, proc.stderr
+
+
+def _with_runs(final: pd.DataFrame, sweep: Sweep, failed: list[dict]) -> Sweep:
+    """``sweep`` whose manifest lists the runs of ``final`` and the ``failed`` runs (not in final)."""
+    runs = [{"run_id": f"r{i}", "sample_index": int(row["sample_index"]), "params": row}
+            for i, row in enumerate(final.drop(columns=["us_stack_share", "china_compute_h100e"])
+                                    .to_dict("records"))]
+    runs += [{"run_id": f"f{i}", "sample_index": r["sample_index"], "params": r}
+             for i, r in enumerate(failed)]
+    sweep.manifest |= {"runs": runs, "failed_run_ids": [f"f{i}" for i in range(len(failed))]}
+    return sweep
+
+
+def test_robust_does_not_average_over_a_failed_or_nan_replication(tmp_path):
+    rows = []
+    for policy, shares in (("P1", [0.6, 0.2, 0.5]), ("P2", [0.4, 0.5, 0.4])):
+        for future, share in enumerate(shares):
+            for rep in (0, 1):
+                rows.append({"export_regime": policy, "sample_index": future, "replication": rep,
+                             "domestic_efficiency": 0.5 + future / 10, "us_stack_share": share,
+                             "china_compute_h100e": 1.0})
+    final = pd.DataFrame(rows)
+    final.loc[(final["export_regime"] == "P1") & (final["sample_index"] == 0) & (final["replication"] == 1),
+              "us_stack_share"] = np.nan
+    failed = final[(final["export_regime"] == "P2") & (final["sample_index"] == 1)
+                   & (final["replication"] == 1)].drop(columns=["us_stack_share", "china_compute_h100e"])
+    final = final.drop(failed.index).reset_index(drop=True)
+    sweep = _with_runs(final, fake_sweep(final, ["export_regime"], ["domestic_efficiency"], tmp_path),
+                       failed.to_dict("records"))
+    r = robustness(sweep, "us_stack_share")
+    assert r.outcomes.columns.tolist() == [2]  # futures 0 (a NaN) and 1 (a failed run) left out for both
+    assert any("2 of 3 future(s) left out" in n for n in r.notes)
+    assert "export_regime=P1: 1 finished with a non-finite us_stack_share or china_compute_h100e" in r.notes
+    assert "export_regime=P2: 1 of 6 runs failed (failures.csv)" in r.notes
+    assert r.runs.loc["export_regime=P1"].tolist() == [6, 0, 6, 1] and not r.left_out
+
+
+def test_discover_says_what_it_left_out(tmp_path):
+    final = synthetic_failures(200)
+    final.loc[:4, "us_stack_share"] = np.nan
+    failed = final.iloc[5:8].drop(columns=["us_stack_share", "china_compute_h100e"])
+    final = final.drop(failed.index).reset_index(drop=True)
+    sweep = fake_sweep(final, [], ["huawei_capacity_2026", "domestic_efficiency"], tmp_path)
+    sweep = _with_runs(final, sweep, failed.to_dict("records"))
+    d = discover(sweep, "us_stack_share", 0.3, "below")
+    assert d.n_runs == 192 and d.runs == {"planned": 200, "failed": 3, "not_finite": 5}
+    assert d.notes[0] == ("3 run(s) failed (failures.csv) and 5 finished with a non-finite us_stack_share: "
+                          "left out; PRIM sees 192 of the 200 runs")
+
+
+@pytest.mark.parametrize("command", [["robust"], ["discover", "--below", "0.3"]])
+def test_robust_and_discover_refuse_altered_data(tiny_sweep, tmp_path, command):
+    """A hand-edited final.csv was used without the checksum verdict that 'report' acts on."""
+    import shutil
+
+    folder = tmp_path / "edited"
+    shutil.copytree(tiny_sweep, folder)
+    shutil.rmtree(folder / command[0], ignore_errors=True)  # written by an earlier test of the module
+    final = pd.read_csv(folder / "final.csv")
+    final.loc[0, "us_share_legal"] = 0.99
+    final.to_csv(folder / "final.csv", index=False)
+    proc = run_cli(command[0], str(folder), *command[1:])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chipstack: error:"), proc.stderr
+    assert "final.csv': sha256 differs from the manifest" in lines[0]
+    assert not (folder / command[0]).exists()

@@ -151,6 +151,18 @@ def test_payoffs_are_weighted_normalised_reporters_and_the_known_answer_is_found
     assert regret["open"] == pytest.approx(0.0) and regret["ban"] == pytest.approx(0.5 / 0.9)
 
 
+def test_a_nan_outcome_is_refused_not_averaged_over():
+    """Issue 31 item 3: a run with a NaN reporter was skipped by the cell's mean (the cell then the mean of
+    the other replication); now the game refuses, naming the reporter and the run."""
+    from model.sweep.errors import UsageError
+
+    final, spec = _constructed_final()
+    final["run_id"] = [f"r{i}" for i in range(len(final))]
+    final.loc[3, "us_share_legal"] = np.nan
+    with pytest.raises(UsageError, match=r"1 run\(s\) have a non-finite us_share_legal \(first: run r3\)"):
+        solve(final, spec)
+
+
 # ---------------------------------------------------------------------------------------------
 # A tiny real game file, end to end through the command line
 TINY = {

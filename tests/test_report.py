@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 from model import MODEL_REPORTERS, ChipMarketModel
-from model.analysis.report import heatmap_figure, load_sweep, write_report
+from model.analysis.report import build_report, heatmap_figure, load_sweep, write_report
 from model.analysis.sensitivity import SENSITIVITY_OUTPUTS
 from model.cli_commands import cmd_report
 from model.sweep.errors import UsageError
@@ -423,3 +423,23 @@ def test_write_report_without_manifest_infers_varying(policy_sweep, tmp_path):
     assert "heatmap_us_stack_share.png" in names and "tradeoff.png" in names
     with pytest.raises(UsageError, match="missing manifest.json"):
         cmd_report(types.SimpleNamespace(dir=str(copy)))
+
+
+def test_sensitivity_of_a_design_too_small_is_skipped_with_a_note(tmp_path):
+    """Issue 31 item 5: a folder made before the experiment file's minimum (Sobol' n = 1 gave ST = 5.04 with
+    a confidence width of 0.0) gets no indices, and a note naming the minimum; so do Morris with one
+    trajectory and partial rank correlations with too few points."""
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    names, bounds = ["x1", "x2"], [[0.0, 1.0]] * 2
+    problem = {"num_vars": 2, "names": names, "bounds": bounds}
+    cases = {"sobol": sobol_sample.sample(problem, 1, calc_second_order=False, seed=11),
+             "morris": morris_sample.sample(problem, 1, num_levels=4, seed=5),
+             "lhs": np.array([[0.1, 0.2], [0.5, 0.9], [0.8, 0.4], [0.3, 0.6]])}
+    for method, X in cases.items():
+        out = synthetic_sample_sweep(tmp_path / method, X, names, bounds, method, lambda x: x[0] + 2 * x[1])
+        report = build_report(out)
+        assert not (out / "sensitivity.csv").exists(), method
+        note = next(n for n in report.notes if n.startswith("sensitivity of us_stack_share"))
+        assert "too small" in note and "at least" in note, note

@@ -897,3 +897,50 @@ def test_resume_reruns_a_part_whose_columns_are_not_the_sweeps(partial, referenc
     assert result.exit_code == 0 and result.done == 12
     assert any(f"its columns are not the sweep's (missing {dropped})" in note for note in result.warnings)
     assert_same_data(partial, reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# Derived files are derived, not evidence (issue 31 item 2)
+def test_report_in_another_environment_leaves_the_folder_resumable_and_replicable(tmp_path):
+    """The reviewer's case: 'chipstack report' run where a matplotlibrc changes font.size redrew the figures
+    whose sha256 the manifest recorded; '--resume' then refused the folder and 'replicate' said NOT
+    replicated though no number changed. The figures are now recorded as derived (outside the integrity
+    check) and report rewrites that record."""
+    experiment = write_toml(tmp_path / "derived.toml", spec("derived") | {
+        "experiment": spec()["experiment"] | {"name": "derived", "replications": 1}})
+    out = tmp_path / "out"
+    assert cli("sweep", str(experiment), "--out", str(out), "--workers", "1").returncode == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    figures = {p: sha256_file(p) for p in (out / "figures").glob("*.png")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "matplotlibrc").write_text("font.size: 13\n")
+    proc = cli("report", str(out.resolve()), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert any(sha256_file(p) != digest for p, digest in figures.items())  # the figures were redrawn
+    resumed = cli("sweep", str(experiment), "--out", str(out), "--workers", "1", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    replicated = cli("replicate", str(out / "manifest.json"), "--workers", "1")
+    assert replicated.returncode == 0, replicated.stdout + replicated.stderr
+    assert replicated.stdout.startswith("replicated:")
+    # the manifest: the data under files (checked), the report's files under derived (a record, kept current)
+    after = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"runs.parquet", "final.csv", "summary.csv"}
+    assert after["files"] == manifest["files"]
+    assert {f"figures/{p.name}" for p in figures} <= set(after["derived"])
+    assert after["derived"] == {name: sha256_file(out / name) for name in after["derived"]}
+
+
+def test_report_moves_figures_out_of_the_data_record_of_an_older_manifest(complete, chipstack):
+    """A manifest from before the split recorded figures among the data files: after 'report' they are
+    recorded as derived, and a redrawn figure no longer fails the integrity check."""
+    (complete / "figures").mkdir(exist_ok=True)
+    (complete / "figures" / "tradeoff.png").write_bytes(b"old figure")
+    data = json.loads((complete / "manifest.json").read_text())
+    data["files"]["figures/tradeoff.png"] = sha256_file(complete / "figures" / "tradeoff.png")
+    data.pop("derived", None)
+    (complete / "manifest.json").write_text(json.dumps(data))
+    assert chipstack("report", str(complete)).returncode == 0
+    after = json.loads((complete / "manifest.json").read_text())
+    assert "figures/tradeoff.png" not in after["files"] and "figures/tradeoff.png" in after["derived"]
+    assert resume(complete).exit_code == 0

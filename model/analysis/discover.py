@@ -15,6 +15,10 @@ densest one when none is; ``--box I`` picks trajectory entry I instead. Each res
 with its quasi-p-value (a one-sided binomial test of whether the restriction adds density, Bryant and
 Lempert 2010; EMA Workbench's).
 
+Runs that failed (not in ``final.csv``) and runs whose reporter is NaN or infinite are left out of PRIM's
+data and said in a note and in ``discover.json`` (``runs_left_out``); ``discover_folder`` reads only a folder
+whose data match the manifest's sha256 (as ``report``).
+
 With ``--policy NAME=VALUE`` (repeatable) only the runs of that lever combination are used and the
 box is over the uncertainties; without it, levers that vary are dimensions too. Writes into
 ``SWEEP_DIR/discover/<reporter>_<below|above>_<X>[_<policy>]/`` atomically: ``box.md`` (a table to
@@ -45,12 +49,13 @@ from model.analysis.futures import (  # noqa: E402
     markdown_table,
     parse_policy,
     policy_label,
+    runs_left_out,
     select_policy,
     slug,
     uncertainties_of,
 )
 from model.analysis.labels import HEADLINE_REPORTER, fmt_value  # noqa: E402
-from model.analysis.sweep_data import Sweep, load_sweep  # noqa: E402
+from model.analysis.sweep_data import Sweep, checked_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
 DPI = 110
@@ -94,6 +99,7 @@ class Discovery:
     box: pd.DataFrame  # one row per restricted dimension
     notes: list[str] = field(default_factory=list)
     prim_box: object = None  # EMA's PrimBox (for its figures)
+    runs: dict = field(default_factory=dict)  # planned, failed, not_finite: the runs PRIM did not see
 
     @property
     def stats(self) -> dict:
@@ -157,6 +163,8 @@ def discover(sweep: Sweep, reporter: str, threshold: float, direction: str = "be
     values = final[reporter].to_numpy(float)
     ok = np.isfinite(values)
     final, values = final[ok].reset_index(drop=True), values[ok]
+    # failed runs are not in final.csv, a non-finite value is no case either way: left out, and said
+    left, notes = runs_left_out(sweep, reporter, policy, len(values))
     y = values < threshold if direction == "below" else values > threshold
     op = "<" if direction == "below" else ">"
     span = (f"the final values run from {fmt_value(values.min())} to {fmt_value(values.max())}"
@@ -177,13 +185,12 @@ def discover(sweep: Sweep, reporter: str, threshold: float, direction: str = "be
                          f"allowed: a threshold that some runs cross")
     traj = box.peeling_trajectory.reset_index(drop=True)
     chosen = _choose(traj, min_density, box_index)
-    notes = []
     if box_index is None and traj["density"].max() < min_density:
         notes.append(f"no box reaches density {min_density}; "
                      f"the densest ({traj['density'].max():.2f}) is shown")
     table = _box_table(box, p, chosen, x)
     return Discovery(reporter, direction, float(threshold), policy, dims, len(y), int(y.sum()), traj,
-                     chosen, table, notes, box)
+                     chosen, table, notes, box, left)
 
 
 def _prim_inputs(frame: pd.DataFrame) -> pd.DataFrame:
@@ -344,6 +351,7 @@ def write_discovery(sweep: Sweep, d: Discovery) -> Path:
         meta = {"reporter": d.reporter, "direction": d.direction, "threshold": d.threshold,
                 "policy": {k: (v.item() if hasattr(v, "item") else v) for k, v in d.policy.items()},
                 "dimensions": d.dimensions, "n_runs": d.n_runs, "n_cases": d.n_cases, "chosen_box": d.chosen,
+                "runs_left_out": d.runs,
                 "stats": d.stats, "sentence": d.sentence(), "notes": d.notes,
                 "method": "ema_workbench.analysis.prim.Prim (lenient1, peel/paste alpha 0.05, mass_min 0.05)",
                 "ema_workbench": _ema_version()}
@@ -375,11 +383,10 @@ def discover_folder(folder: str, reporter: str | None, below: float | None, abov
         raise UsageError("discover: give exactly one of --below X or --above X (the failure condition)")
     if not 0 < min_density <= 1:
         raise UsageError(f"--min-density {min_density}: allowed: a number in (0, 1]")
-    sweep = load_sweep(folder)
+    sweep = checked_sweep(folder)
     direction, threshold = ("below", below) if below is not None else ("above", above)
     d = discover(sweep, reporter or HEADLINE_REPORTER, threshold, direction, policy, min_density, box)
     return d, write_discovery(sweep, d)
-
 
 
 __all__ = ["Discovery", "discover", "write_discovery", "discover_folder"]

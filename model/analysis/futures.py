@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from model.analysis.sweep_data import Sweep
@@ -46,6 +47,65 @@ def check_reporter(sweep: Sweep, reporter: str, option: str = "--reporter") -> s
     return reporter
 
 
+def manifest_runs(sweep: Sweep) -> list[dict]:
+    """The manifest's run list (each with ``run_id``, ``sample_index`` and ``params``; empty when the
+    manifest has none), failed runs included: what the sweep set out to run."""
+    return [r for r in sweep.manifest.get("runs") or []
+            if isinstance(r, dict) and isinstance(r.get("params"), dict)]
+
+
+def run_counts(sweep: Sweep, levers: list[str], columns: list[str],
+               policy: dict[str, object] | None = None) -> pd.DataFrame:
+    """What an analysis has of each lever combination (index: its :func:`policy_label`; one row
+    ``all runs`` without ``levers``), of the runs of ``policy`` only when given: ``planned`` (the
+    manifest's runs; else the rows of final.csv), ``failed`` (the manifest's ``failed_run_ids``),
+    ``finished`` (rows of final.csv) and ``not_finite`` (finished with NaN or inf in one of ``columns``)."""
+    def label(values: dict) -> str:
+        return policy_label({lv: values.get(lv) for lv in levers}) if levers else "all runs"
+
+    def wanted(values: dict) -> bool:
+        return all(policy_label({k: values.get(k)}) == policy_label({k: v})
+                   for k, v in (policy or {}).items())
+
+    final = select_policy(sweep.final, policy or {})
+    finite = np.isfinite(final[columns].to_numpy(float)).all(axis=1)
+    rows = final[levers].to_dict("records") if levers else [{}] * len(final)
+    finished = pd.DataFrame({"policy": [label(r) for r in rows], "finished": 1, "not_finite": ~finite})
+    counts = finished.groupby("policy", sort=False).sum().astype(int)
+    runs = [r for r in manifest_runs(sweep) if wanted(r["params"])]
+    failed_ids = {str(i) for i in sweep.manifest.get("failed_run_ids") or []}
+    planned = pd.Series([label(r["params"]) for r in runs], dtype=object).value_counts(sort=False)
+    failed = pd.Series([label(r["params"]) for r in runs if str(r.get("run_id")) in failed_ids],
+                       dtype=object).value_counts(sort=False)
+    table = pd.DataFrame({"planned": planned if runs else counts["finished"], "failed": failed})
+    table = table.join(counts, how="outer").reindex(columns=["planned", "failed", "finished", "not_finite"])
+    return table.fillna(0).astype(int).rename_axis("policy")
+
+
+def run_problems(counts: pd.DataFrame, what: str) -> list[str]:
+    """One note per row of :func:`run_counts` with failed or non-finite runs: 'POLICY: 2 of 8 runs failed
+    (failures.csv), 1 finished with a non-finite WHAT'."""
+    notes = []
+    for name, row in counts.iterrows():
+        parts = [f"{row['failed']} of {row['planned']} runs failed (failures.csv)"] if row["failed"] else []
+        parts += [f"{row['not_finite']} finished with a non-finite {what}"] if row["not_finite"] else []
+        if parts:
+            notes.append(f"{name}: {', '.join(parts)}")
+    return notes
+
+
+def runs_left_out(sweep: Sweep, reporter: str, policy: dict, seen: int) -> tuple[dict, list[str]]:
+    """The runs (of ``policy``) an analysis of ``reporter`` does not see, ``seen`` being those it does:
+    {planned, failed, not_finite} and a note saying so when any is left out (issue 31 item 3)."""
+    counts = run_counts(sweep, [], [reporter], policy).sum()
+    left = {k: int(counts[k]) for k in ("planned", "failed", "not_finite")}
+    if not (left["failed"] or left["not_finite"]):
+        return left, []
+    return left, [f"{left['failed']} run(s) failed (failures.csv) and {left['not_finite']} finished with a "
+                  f"non-finite {reporter}: left out; PRIM sees {seen} of the {left['planned']} runs"
+                  f"{' of ' + policy_label(policy) if policy else ''}"]
+
+
 def parse_policy(sweep: Sweep, items: list[str]) -> dict[str, object]:
     """``["export_regime=lagged", ...]`` -> {lever: value}, each a lever of the sweep with a value it ran."""
     if not items:
@@ -66,6 +126,11 @@ def parse_policy(sweep: Sweep, items: list[str]) -> dict[str, object]:
                              f"{', '.join(levers)}")
         ran = list(pd.unique(sweep.final[name]))
         match = next((v for v in ran if _same(v, text)), None)
+        planned = {r["params"].get(name) for r in manifest_runs(sweep)} - {None}
+        if match is None and any(_same(v, text) for v in planned):
+            raise UsageError(f"--policy {item}: every run of it failed, none is in "
+                             f"{sweep.dir / 'final.csv'} (see failures.csv); allowed: one of "
+                             f"{', '.join(map(str, ran))}")
         if match is None:
             raise UsageError(f"--policy {item}: value {text!r} was not run in {sweep.dir}; allowed: one of "
                              f"{', '.join(map(str, ran))}")

@@ -83,6 +83,14 @@ def game_cells(final: pd.DataFrame, spec: GameSpec) -> pd.DataFrame:
     missing = [c for c in list(spec.grid) + reporters if c not in final.columns]
     if missing:
         raise UsageError(f"final.csv lacks {', '.join(missing)}; allowed: the sweep of this game's file")
+    values = final[reporters].to_numpy(float)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():  # a mean would skip them silently (issue 31 item 3)
+        which = [r for r, finite in zip(reporters, np.isfinite(values).all(axis=0)) if not finite]
+        first = final["run_id"][bad].iloc[0] if "run_id" in final else "?"
+        raise UsageError(f"final.csv: {int(bad.sum())} run(s) have a non-finite {', '.join(which)} "
+                         f"(first: run {first}); allowed: finite values of the game's reporters "
+                         f"(a payoff is not computed from NaN or inf)")
     frame = final.copy()
     frame["us_strategy"] = strategy_labels(frame, spec.us.strategies)
     frame["china_strategy"] = strategy_labels(frame, spec.china.strategies)

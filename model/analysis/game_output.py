@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from model.analysis.futures import atomic_folder  # noqa: E402
 from model.analysis.game import EXPECTED, GameResult, reply_label, solve, summary_text  # noqa: E402
 from model.analysis.labels import reporter_label, reporter_scale  # noqa: E402
-from model.analysis.sweep_data import load_sweep  # noqa: E402
+from model.analysis.sweep_data import checked_sweep  # noqa: E402
 from model.sweep.finalize import now  # noqa: E402
 from model.sweep.game_spec import GameSpec  # noqa: E402
 from model.sweep.io import sha256_file  # noqa: E402
@@ -128,8 +128,9 @@ def _nashpy_version() -> str:
 
 
 def game_folder(out_dir: str | Path, spec: GameSpec, name: str) -> tuple[GameResult, Path]:
-    """Solve the game on the finished sweep in ``out_dir`` and write ``out_dir/game/``."""
-    sweep = load_sweep(out_dir)
+    """Solve the game on the finished sweep in ``out_dir`` (its data checked against the manifest's sha256)
+    and write ``out_dir/game/``."""
+    sweep = checked_sweep(out_dir)
     result = solve(sweep.final, spec)
     result.spec_name = name
     result.notes = sweep.notes + result.notes

@@ -35,7 +35,7 @@ from pathlib import Path
 from model.analysis.by_maker import by_maker_table
 from model.analysis.labels import is_numeric
 from model.analysis.sensitivity import sensitivity_figure, sensitivity_table
-from model.analysis.sweep_data import SWEEP_FILES, Sweep, check_sweep_dir, load_sweep
+from model.analysis.sweep_data import Sweep, check_data_files, check_sweep_dir, load_sweep
 from model.analysis.sweep_figures import (
     heatmap_figure,
     response_figure,
@@ -46,7 +46,6 @@ from model.analysis.sweep_figures import (
 )
 from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.io import write_atomic
-from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.store import check_no_symlinks, folder_lock
 
 __all__ = ["Report", "Sweep", "build_report", "check_sweep_dir", "checked_report", "heatmap_figure",
@@ -127,26 +126,16 @@ def write_report(out_dir: Path) -> list[Path]:
 
 def checked_report(folder: str) -> Report:
     """``chipstack report DIR``: check DIR is a finished sweep folder whose data files match the sha256
-    its manifest recorded, write its report and return it (its paths and notes)."""
+    its manifest recorded, write its report, record the files written as derived in the manifest
+    (:meth:`Manifest.record_derived`) and return the report (its paths and notes)."""
     path = check_sweep_dir(folder)
     check_no_symlinks(path, "report")
     with folder_lock(path):  # no sweep writes there meanwhile
-        manifest = Manifest.load(path)
-        tables = tuple(f for f in SWEEP_FILES if f != MANIFEST)
-        unrecorded = manifest.unrecorded(tables)
-        if unrecorded:
-            raise UsageError(f"{shown(manifest.path)}: key files has no sha256 of {unrecorded[0]}, so it "
-                             f"cannot be checked; allowed: a manifest recording {', '.join(tables)}, as "
-                             f"'chipstack sweep' writes it (run the sweep again)")
-        altered = manifest.altered_files(tables)
-        if altered:
-            name, why = altered[0]
-            raise UsageError(f"{shown(path / name)}: {why}; "
-                             f"allowed: a sweep folder as 'chipstack sweep' wrote "
-                             f"it (check it with 'chipstack replicate', or run the sweep again)")
+        manifest = check_data_files(path)
         try:
             report = build_report(path)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
                              f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None
+        manifest.record_derived(report.paths)  # redrawn files: recorded as derived, not as data
     return report

@@ -23,9 +23,15 @@ Policies are ranked by max regret (smaller first), then satisficing share and me
 The trade-off frontier: each policy's median R against its median C (10th-90th percentile bars),
 the policies that no other beats on both medians (Pareto non-dominated) marked and labelled.
 
+Failed runs and non-finite outcomes are said, never averaged over (issue 31 item 3): per lever combination
+the runs planned, failed, finished and finished with NaN/inf (``runs.csv``, and a note for each combination
+with any); a future in which any policy lacks a run (failed, or non-finite) is left out for every policy; a
+policy without one usable run is named under "Left out of the ranking". ``robust_folder`` reads only a
+folder whose data match the manifest's sha256 (as ``report``).
+
 Writes ``SWEEP_DIR/robust/`` atomically: ``ranking.md`` (to paste), ``ranking.csv``, ``regret.csv``
-(policy x future), ``frontier.csv``, ``robust.png`` (distribution across futures and regret per
-policy) and ``frontier.png``.
+(policy x future), ``frontier.csv``, ``runs.csv``, ``robust.json``, ``robust.png`` (distribution across
+futures and regret per policy) and ``frontier.png``.
 """
 
 from __future__ import annotations
@@ -46,12 +52,15 @@ from model.analysis.futures import (  # noqa: E402
     atomic_folder,
     check_reporter,
     levers_of,
+    manifest_runs,
     markdown_table,
     policy_label,
+    run_counts,
+    run_problems,
     uncertainties_of,
 )
 from model.analysis.labels import HEADLINE_REPORTER, reporter_label, reporter_scale  # noqa: E402
-from model.analysis.sweep_data import Sweep, load_sweep  # noqa: E402
+from model.analysis.sweep_data import Sweep, checked_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
 DPI = 110
@@ -78,6 +87,8 @@ class Robustness:
     frontier: pd.DataFrame  # one row per policy: medians, intervals, pareto
     notes: list[str] = field(default_factory=list)
     rank_by: str = "max_regret"
+    runs: pd.DataFrame | None = None  # per lever combination: planned, failed, finished, not_finite
+    left_out: list[str] = field(default_factory=list)  # policies without one usable run, and why
 
     @property
     def regret(self) -> pd.DataFrame:
@@ -100,7 +111,9 @@ class Robustness:
         n_f = self.outcomes.shape[1]
         best = self.ranking.iloc[0]
         pareto = self.frontier[self.frontier["pareto"]]["policy"].tolist()
-        return (f"**Robustness across {n_f} futures** (ranked by {RANK_TEXT[self.rank_by]}; regret in "
+        gone = (f"**Left out of the ranking** (regret is among the others): {'; '.join(self.left_out)}.\n\n"
+                if self.left_out else "")
+        return (f"{gone}**Robustness across {n_f} futures** (ranked by {RANK_TEXT[self.rank_by]}; regret in "
                 f"{self.reporter}; satisficing: {cond}; "
                 f"{self.cost} in {_unit(self.cost)}).\n\n{markdown_table(shown)}\n\n"
                 f"Ranked first: **{best['policy']}** (max regret {best['max_regret']:.3f}, "
@@ -156,24 +169,42 @@ def robustness(sweep: Sweep, reporter: str = HEADLINE_REPORTER, cost: str = "chi
     if future_key is None:
         raise UsageError(f"{sweep.dir / 'final.csv'}: no sample_index column; allowed: a sweep of an "
                          f"experiment with [uncertainties]")
-    notes: list[str] = []
-    policies = final[levers].drop_duplicates().reset_index(drop=True)
+    # failed runs and non-finite outcomes are counted per policy and said (issue 31 item 3): a policy
+    # without one usable run is left out by name, a future where a run is missing is left out for all
+    counts = run_counts(sweep, levers, [reporter, cost])
+    what = f"{reporter} or {cost}"
+    notes = run_problems(counts, what)
+    usable = counts["finished"] - counts["not_finite"]
+    left_out = [f"{name} (none of its {counts.at[name, 'planned']} runs has a finite {what}: "
+                f"{counts.at[name, 'failed']} failed, {counts.at[name, 'not_finite']} non-finite)"
+                for name in usable.index[usable == 0]]
+    keyed = final.assign(_policy=[policy_label(r) for r in final[levers].to_dict("records")])
+    planned = (_cells(manifest_runs(sweep), levers) if manifest_runs(sweep)
+               else keyed.groupby(["_policy", future_key]).size())
+    keyed = keyed[np.isfinite(keyed[[reporter, cost]].to_numpy(float)).all(axis=1)]
+    policies = keyed[levers].drop_duplicates().reset_index(drop=True)
     if len(policies) < 2:
-        raise UsageError(f"{sweep.dir}: only one policy ({policy_label(policies.iloc[0].to_dict())}); "
-                         f"allowed: a sweep whose [levers] give at least two lever combinations")
+        only = (f"only one policy ({policy_label(policies.iloc[0].to_dict())})" if len(policies)
+                else "no policy")
+        raise UsageError(f"{sweep.dir}: {only} with finished runs"
+                         + (f"; left out: {'; '.join(left_out)}" if left_out else "")
+                         + "; allowed: a sweep whose [levers] give at least two lever combinations that ran")
     labels = [policy_label(row) for row in policies.to_dict("records")]
-    label_of = {tuple(row.values()): lab for row, lab in zip(policies.to_dict("records"), labels)}
-    keyed = final.assign(_policy=[label_of[tuple(r)] for r in final[levers].itertuples(index=False)])
     means = keyed.groupby(["_policy", future_key])[[reporter, cost]].mean()
     outcomes = means[reporter].unstack(future_key).reindex(labels)
     costs = means[cost].unstack(future_key).reindex(labels)
-    complete = outcomes.notna().all(axis=0) & costs.notna().all(axis=0)
+    have = keyed.groupby(["_policy", future_key]).size().unstack(future_key).reindex(labels)
+    want = planned.unstack(future_key).reindex(index=labels, columns=have.columns)
+    complete = (have == want).all(axis=0)  # every policy has all its runs there, with finite values
     if not complete.all():
-        notes.append(f"{int((~complete).sum())} future(s) left out: "
-                     "not every policy has a finished run there")
+        notes.append(f"{int((~complete).sum())} of {len(complete)} future(s) left out: in them a run of a "
+                     f"policy failed or has a non-finite {what} (every policy is compared on the same "
+                     f"futures)")
         outcomes, costs = outcomes.loc[:, complete], costs.loc[:, complete]
     if outcomes.shape[1] == 0:
-        raise UsageError(f"{sweep.dir}: no future in which every policy has a finished run")
+        raise UsageError(f"{sweep.dir}: no future in which every policy has all its runs finished with a "
+                         f"finite {what}; allowed: a sweep whose runs finished (run it with --resume, see "
+                         f"failures.csv)")
     policies, outcomes, costs, merged = _merge_identical(policies, labels, outcomes, costs, levers)
     labels = outcomes.index.tolist()
     if merged:
@@ -206,7 +237,14 @@ def robustness(sweep: Sweep, reporter: str = HEADLINE_REPORTER, cost: str = "chi
     frontier = table[["policy", *levers, "p10", "p50", "p90", "cost_p10", "cost_p50", "cost_p90"]].copy()
     frontier["pareto"] = pareto_mask(frontier["p50"].to_numpy(), frontier["cost_p50"].to_numpy())
     return Robustness(reporter, cost, float(target), cap, levers, outcomes, costs, ranked, frontier, notes,
-                      rank_by)
+                      rank_by, counts, left_out)
+
+
+def _cells(runs: list[dict], levers: list[str]) -> pd.Series:
+    """The manifest's runs counted per (policy, future): the runs each cell should have."""
+    keys = [(policy_label({lv: r["params"].get(lv) for lv in levers}), r.get("sample_index")) for r in runs]
+    index = pd.MultiIndex.from_tuples(keys, names=["_policy", "sample_index"])
+    return pd.Series(1, index=index).groupby(level=[0, 1]).sum()
 
 
 def _merge_identical(policies: pd.DataFrame, labels: list[str], outcomes: pd.DataFrame, costs: pd.DataFrame,
@@ -320,11 +358,14 @@ def write_robustness(sweep: Sweep, r: Robustness) -> Path:
         r.ranking.to_csv(tmp / "ranking.csv", index=False)
         r.regret.rename_axis("policy").to_csv(tmp / "regret.csv")
         r.frontier.to_csv(tmp / "frontier.csv", index=False)
+        if r.runs is not None:
+            r.runs.to_csv(tmp / "runs.csv")
         meta = {"reporter": r.reporter, "cost": r.cost, "target": r.target, "cap": r.cap, "levers": r.levers,
                 "uncertainties": uncertainties_of(sweep), "n_futures": int(r.outcomes.shape[1]),
                 "n_policies": int(r.outcomes.shape[0]), "rank_by": r.rank_by,
                 "ranked_first": r.ranking.iloc[0]["policy"],
-                "pareto": r.frontier[r.frontier["pareto"]]["policy"].tolist(), "notes": r.notes}
+                "pareto": r.frontier[r.frontier["pareto"]]["policy"].tolist(), "notes": r.notes,
+                "left_out": r.left_out}
         (tmp / "robust.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         for fname, make in (("robust.png", robust_figure), ("frontier.png", frontier_figure)):
             fig = make(r, sweep.name)
@@ -337,7 +378,7 @@ def robust_folder(folder: str, reporter: str | None, cost: str, target: float | 
                   rank_by: str) -> tuple[Robustness, Path]:
     """``chipstack robust DIR ...``: the robustness of each policy in the sweep in ``folder``, its files
     written; return it and the folder written (the CLI prints them)."""
-    sweep = load_sweep(folder)
+    sweep = checked_sweep(folder)
     target = DEFAULT_TARGET if target is None else target
     r = robustness(sweep, reporter or HEADLINE_REPORTER, cost, target, cap, rank_by)
     return r, write_robustness(sweep, r)

@@ -18,6 +18,7 @@ from scipy import stats  # noqa: E402
 from model.analysis.labels import NICE_NAMES, fmt_value, reporter_scale, reporter_title, reporter_unit  # noqa: E402
 from model.analysis.sweep_data import Sweep  # noqa: E402
 from model.core.reporters import REPORTERS_BY_NAME  # noqa: E402
+from model.sweep.experiment import too_small  # noqa: E402
 from model.sweep.stats import CONF_LEVEL  # noqa: E402
 
 #: Outputs whose sensitivity to the sampled parameters is analysed.
@@ -136,6 +137,7 @@ def _analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, sweep: Sw
         if len(Y) % per:
             raise ValueError(f"{len(Y)} sample points is not a multiple of {per} "
                              f"(Saltelli/Sobol sample with calc_second_order={second})")
+        _check_size("sobol", len(Y) // per, "base sample(s)")  # a folder older than the file's check
         if constant:
             nan = np.full(D, np.nan)
             return {"S1": nan, "S1_conf": nan, "ST": nan, "ST_conf": nan}
@@ -149,13 +151,24 @@ def _analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, sweep: Sw
 
         if len(Y) % (D + 1):
             raise ValueError(f"{len(Y)} sample points is not a multiple of {D + 1} (Morris trajectories)")
+        _check_size("morris", len(Y) // (D + 1), "trajectory(ies)")
         levels = int(sweep.sample.get("num_levels", 4))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             si = morris.analyze(dict(problem), X, Y, num_resamples=NUM_RESAMPLES, conf_level=CONF_LEVEL,
                                 num_levels=levels, seed=seed)
         return {k: np.asarray(si[k], float) for k in ("mu_star", "mu_star_conf", "sigma", "mu")}
+    if len(Y) < D + 3:
+        raise ValueError(f"{len(Y)} sample points: too small for partial rank correlations of {D} "
+                         f"parameters; at least {D + 3} (two degrees of freedom)")
     return prcc(X, Y)
+
+
+def _check_size(method: str, n: int, what: str) -> None:
+    """ValueError (a note in the report) when ``n`` is below the method's minimum (``too_small``)."""
+    why = too_small(method, n)
+    if why:
+        raise ValueError(f"{n} {what}: too small; {why}")
 
 
 def prcc(X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:

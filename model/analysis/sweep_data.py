@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.core.chip_market import MODEL_REPORTERS
-from model.sweep.errors import UsageError
+from model.sweep.errors import UsageError, shown
 from model.sweep.manifest import MANIFEST, Manifest
 
 #: The files a sweep folder must hold (INTERFACES §5).
@@ -89,6 +89,33 @@ def check_sweep_dir(path: str | Path, require_manifest: bool = True) -> Path:
         raise UsageError(f"{path}: not a finished sweep folder: missing {', '.join(missing)} "
                          f"(expected {expected}, as written by 'chipstack sweep')")
     return path
+
+
+def check_data_files(path: Path) -> Manifest:
+    """The manifest of the sweep folder ``path``, once its data tables (``runs.parquet``, ``final.csv``,
+    ``summary.csv``) are recorded in it and match their sha256; else UsageError naming the file. What
+    ``report``, ``robust``, ``discover`` and ``game`` read is what the sweep wrote (issue 31 item 3)."""
+    manifest = Manifest.load(path)
+    tables = tuple(f for f in SWEEP_FILES if f != MANIFEST)
+    unrecorded = manifest.unrecorded(tables)
+    if unrecorded:
+        raise UsageError(f"{shown(manifest.path)}: key files has no sha256 of {unrecorded[0]}, so it "
+                         f"cannot be checked; allowed: a manifest recording {', '.join(tables)}, as "
+                         f"'chipstack sweep' writes it (run the sweep again)")
+    altered = manifest.altered_files(tables)
+    if altered:
+        name, why = altered[0]
+        raise UsageError(f"{shown(path / name)}: {why}; "
+                         f"allowed: a sweep folder as 'chipstack sweep' wrote "
+                         f"it (check it with 'chipstack replicate', or run the sweep again)")
+    return manifest
+
+
+def checked_sweep(folder: str | Path) -> Sweep:
+    """:func:`load_sweep` of a sweep folder whose data files match its manifest (:func:`check_data_files`)."""
+    path = check_sweep_dir(folder)
+    check_data_files(path)
+    return load_sweep(path)
 
 
 def load_sweep(out_dir: str | Path) -> Sweep:

@@ -17,8 +17,15 @@ from dataclasses import dataclass, fields, make_dataclass
 from typing import Any
 
 from model.core.catalogue import MAKERS, TREND_DOUBLING_YEARS, Maker
-from model.core.policy import CHINA_POLICIES, CHINA_STANCES, US_REGIMES, parse_count_schedule, parse_schedule
-from model.core.quarters import parse_quarter
+from model.core.policy import (
+    CHINA_POLICIES,
+    CHINA_STANCES,
+    US_REGIMES,
+    format_schedule,
+    parse_count_schedule,
+    parse_schedule,
+)
+from model.core.quarters import canonical_quarter
 
 
 @dataclass(frozen=True)
@@ -664,28 +671,22 @@ def validate_value(name: str, value: Any, table: tuple[Param, ...] | None = None
         if not isinstance(value, str) or value not in p.choices:
             raise bad()
         return value
+    # quarters and schedules are returned in their one spelling (canonical_quarter, format_schedule), so
+    # that two spellings of one value are one design point and one run id
     if p.kind == "quarter":
         try:
-            parse_quarter(value)
+            return canonical_quarter(value)
         except ValueError:
-            raise bad() from None
-        return value
-    if p.kind == "schedule":
+            raise bad("" if not isinstance(value, str) or value.isascii() else "not ASCII") from None
+    if p.kind in ("schedule", "count_schedule"):
         if not isinstance(value, str):
             raise bad()
         try:
-            parse_schedule(value, p.schedule_values)
+            entries = (parse_schedule(value, p.schedule_values) if p.kind == "schedule"
+                       else parse_count_schedule(value))
         except ValueError as exc:
             raise bad(str(exc)) from None
-        return value
-    if p.kind == "count_schedule":
-        if not isinstance(value, str):
-            raise bad()
-        try:
-            parse_count_schedule(value)
-        except ValueError as exc:
-            raise bad(str(exc)) from None
-        return value
+        return format_schedule(entries)
     raise AssertionError(p.kind)  # pragma: no cover
 
 

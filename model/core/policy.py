@@ -225,11 +225,17 @@ def scheduled_value(schedule: list[tuple[int, str]], quarter: int) -> str | None
 def parse_count_schedule(text: str) -> list[tuple[int, int]]:
     """Parse ``"2026Q1:3,2026Q2:10"`` (a count from that quarter on) into sorted (quarter, count)."""
     def count_of(item: str, value: str) -> int:
-        if not value.isdigit():
-            raise ValueError(f"schedule entry {item!r}: {value!r} is not a whole number >= 0")
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"schedule entry {item!r}: {value!r} is not a whole number >= 0 (ASCII digits)")
         return int(value)
 
     return _schedule_entries(text, count_of, "COUNT")
+
+
+def format_schedule(entries: list[tuple[int, object]]) -> str:
+    """The one spelling of a parsed schedule: ``"2026Q1:3,2026Q2:10"``, sorted, no spaces (so
+    ``" 2026q2 : ban"`` and ``"2026Q2:ban"`` are one value, one run id)."""
+    return ",".join(f"{format_quarter(q)}:{value}" for q, value in entries)
 
 
 def in_force_at(schedule: list[tuple[int, object]], quarter: int, initial):

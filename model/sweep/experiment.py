@@ -192,6 +192,21 @@ class Experiment:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: The smallest ``n`` each sensitivity method is defined for (issue 31 item 5): below it SALib still returns
+#: numbers, with confidence intervals of width 0 (a Sobol' sample of one base row: every bootstrap resample
+#: is that row; ST came out as 5.04 +- 0.0) or without ``sigma`` (one Morris trajectory: one elementary
+#: effect per parameter). ``schema`` refuses smaller designs; the report skips them in older folders.
+MIN_SAMPLE_N = {"sobol": 2, "morris": 2}
+MIN_SAMPLE_WHY = {"sobol": "with one base sample the bootstrap confidence intervals have width 0",
+                  "morris": "one trajectory gives one elementary effect per parameter: no sigma, no interval"}
+
+
+def too_small(method: str, n: int) -> str:
+    """'' when ``n`` (Sobol' base samples, Morris trajectories) is enough for ``method``, else why not."""
+    least = MIN_SAMPLE_N.get(method, 1)
+    return "" if n >= least else f"at least {least} for method {method!r} ({MIN_SAMPLE_WHY[method]})"
+
+
 def sample_size(sample: SampleSpec) -> int:
     """Number of sample points that ``method`` makes from ``n`` (SALib's conventions)."""
     d = len(sample.ranges)

@@ -1,6 +1,7 @@
 """The end of a sweep (INTERFACES §5): the saved parts merged into ``runs.parquet``, then
 ``final.csv``, ``summary.csv``, ``failures.csv`` (when runs failed), the ``on_finished`` hook (the
-report) and ``manifest.json``, whose content is built here (:func:`build_manifest`).
+report, whose files the manifest records as derived) and ``manifest.json``, whose content is built
+here (:func:`build_manifest`).
 
 Called by :func:`model.sweep.runner.run_sweep` with the sweep's main-process state (the runner's
 ``_Sweep``: experiment, design, runs, parts, failures); the folder's files are written by
@@ -48,12 +49,12 @@ def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_
     manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))
     manifest.write(files, status="reporting")
     extra = _call_on_finished(on_finished, out, warn) if on_finished is not None else []
-    files += [p for p in extra if p.is_file()]
+    derived = [p for p in extra if p.is_file()]  # the report's: a record, not checked (manifest.py)
     manifest.data["finished"] = now()
-    manifest.write(files, status="complete")
+    manifest.write(files, status="complete", derived=derived)
     if not sweep.failures:
         shutil.rmtree(sweep.parts_dir, ignore_errors=True)
-    return files + [manifest.path]
+    return files + derived + [manifest.path]
 
 
 def _call_on_finished(on_finished: OnFinished, out: Path, warn: Callable[[str], None]) -> list[Path]:
@@ -102,4 +103,5 @@ def build_manifest(sweep: Any, started: str, counts: dict, executor_name: str) -
         "finished": now(),
         "counts": counts,
         "files": {},
+        "derived": {},
     }

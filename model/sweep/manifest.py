@@ -5,6 +5,13 @@ The runner builds the manifest's content (:func:`model.sweep.finalize.build_mani
 with :meth:`Manifest.write`; ``--resume`` asks :meth:`Manifest.load` whether a folder is complete;
 ``replicate`` reads it with :meth:`Manifest.read` (the strict checks of a finished sweep); the report
 reads it with :meth:`Manifest.load` and checks its files with :meth:`Manifest.altered_files`.
+
+Two records of files (issue 31 item 2): ``files``, the data (``runs.parquet``, ``final.csv``,
+``summary.csv``, ``failures.csv``), whose sha256 ``--resume``, ``replicate`` and ``report`` check; and
+``derived``, what ``chipstack report`` draws from them (``figures/*.png``, ``by_maker.csv``,
+``sensitivity.csv``): regenerable, their bytes depend on the environment (fonts, a ``matplotlibrc``), so
+their sha256 is a record, outside the integrity check, and ``report`` rewrites it
+(:meth:`Manifest.record_derived`).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from model.sweep.io import sha256_file, write_json_atomic
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 #: The JSON type of each key that readers use (a manifest edited to hold another type is refused).
-SHAPES: dict[str, type] = {"experiment": dict, "design": dict, "files": dict, "counts": dict,
+SHAPES: dict[str, type] = {"experiment": dict, "design": dict, "files": dict, "derived": dict, "counts": dict,
                            "varying": list, "fixed": dict}
 
 
@@ -42,10 +49,11 @@ def check_shape(path: Path, data: object) -> dict:
             raise UsageError(f"{shown(path)}: key {key} is {type(data[key]).__name__} "
                              f"{shown(data[key])[:60]}; "
                              f"allowed: {name}, as 'chipstack sweep' writes it")
-    for name in data.get("files") or {}:
-        if not is_inside_name(name):
-            raise UsageError(f"{shown(path)}: key files names {shown(name)}; allowed: names of files inside "
-                             f"the sweep folder (no absolute path, no '..')")
+    for key in ("files", "derived"):
+        for name in data.get(key) or {}:
+            if not is_inside_name(name):
+                raise UsageError(f"{shown(path)}: key {key} names {shown(name)}; allowed: names of files "
+                                 f"inside the sweep folder (no absolute path, no '..')")
     return data
 
 
@@ -61,11 +69,25 @@ class Manifest:
         return self.folder / MANIFEST
 
     # -- writing
-    def write(self, files: list[Path], status: str) -> None:
-        """Record ``status`` and the sha256 of ``files`` (paths inside the folder), then write atomically."""
+    def write(self, files: list[Path], status: str, derived: list[Path] | None = None) -> None:
+        """Record ``status``, the sha256 of the data ``files`` and (when given) of the ``derived`` files
+        (paths inside the folder; see the module doc), then write atomically."""
         self.data["status"] = status
-        self.data["files"] = {p.relative_to(self.folder).as_posix(): sha256_file(p) for p in files}
+        self.data["files"] = self._digests(files)
+        if derived is not None:
+            self.data["derived"] = self._digests(derived)
         write_json_atomic(self.path, self.data)
+
+    def record_derived(self, paths: list[Path]) -> None:
+        """``chipstack report`` redrew ``paths``: record their sha256 under ``derived`` (out of ``files``,
+        where a manifest from before the split recorded them as data) and write the manifest atomically."""
+        redrawn = self._digests(paths)
+        self.data["files"] = {k: v for k, v in (self.data.get("files") or {}).items() if k not in redrawn}
+        self.data["derived"] = (self.data.get("derived") or {}) | redrawn
+        write_json_atomic(self.path, self.data)
+
+    def _digests(self, paths) -> dict[str, str]:
+        return {Path(p).relative_to(self.folder).as_posix(): sha256_file(p) for p in paths}
 
     # -- reading
     @classmethod
@@ -118,7 +140,8 @@ class Manifest:
     # -- what it says
     @property
     def files(self) -> dict[str, str]:
-        """Output file (relative path) -> sha256 (older manifests may hold {"sha256": ...} entries)."""
+        """Data file (relative path) -> sha256 (older manifests may hold {"sha256": ...} entries); the
+        files the integrity checks cover (``derived`` files are not among them)."""
         files = self.data.get("files")
         if not isinstance(files, dict):
             return {}

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from model.core.parameters import suggest, validate_value
 from model.sweep.draws import posterior_sample
 from model.sweep.errors import UsageError
-from model.sweep.experiment import Experiment, Precision, SampleSpec
+from model.sweep.experiment import Experiment, Precision, SampleSpec, too_small
 from model.sweep.protocol import check_model_class, parameters_by_name, parameters_of, reporter_names
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -49,7 +49,8 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("grid",): "a table of parameter = [value, ...]",
     ("sample",): "a table [sample] with keys method, n, seed, num_levels and a table [sample.ranges]",
     ("sample", "method"): "one of " + ", ".join(SAMPLE_METHODS),
-    ("sample", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol)",
+    ("sample", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol; at least 2 for sobol "
+                     f"and morris)",
     ("sample", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("sample", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("sample", "ranges"): "a table of parameter = [low, high]",
@@ -61,7 +62,8 @@ ALLOWED: dict[tuple[str, ...], str] = {
     ("uncertainties", "draws"): "with method 'posterior': a Parquet file of weighted draws (a column "
                                 "'weight' > 0 and one numeric column per model parameter), e.g. "
                                 "docs/validation/calibration/posterior.parquet",
-    ("uncertainties", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol)",
+    ("uncertainties", "n"): f"an integer from 1 to {MAX_SAMPLE_N} (a power of 2 for sobol; at least 2 for "
+                            f"sobol and morris)",
     ("uncertainties", "seed"): f"an integer from 0 to {MAX_SEED} (default: the experiment's seed)",
     ("uncertainties", "num_levels"): "an even integer from 2 to 100 (morris only; default 4)",
     ("uncertainties", "ranges"): "a table of parameter = [low, high]",
@@ -302,6 +304,9 @@ class _Checker:
             raise self.fail(f"[{where}.choices] with method {section.method!r}; allowed: categorical "
                             f"values with method {' or '.join(map(repr, CHOICE_METHODS))} only (or move "
                             f"{', '.join(choices)} to [{'levers' if where == 'uncertainties' else 'grid'}])")
+        if too_small(section.method, section.n):
+            raise self.fail(f"[{where}] n = {section.n}: too small; allowed: "
+                            f"{too_small(section.method, section.n)}")
         if section.method == "sobol" and section.n & (section.n - 1):
             raise self.fail(f"[{where}] n = {section.n}: invalid value for method 'sobol'; allowed: a power "
                             f"of 2 (e.g. {1 << max(0, section.n.bit_length() - 1)} or "
