@@ -45,10 +45,19 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check model tests benchmarks
 
+# The browser tests drive Debian's Chromium (/usr/bin/chromium); without it `make test` stops with one line
+# instead of skipping them silently. SKIP_BROWSER=1 runs the rest and says so.
+CHROMIUM := /usr/bin/chromium
+SKIP_BROWSER ?=
+
 test: lint
-	$(VPY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	@if [ -z "$(SKIP_BROWSER)" ] && [ ! -x $(CHROMIUM) ]; then \
+	  echo "chipstack: error: make test runs the browser tests, which need Debian's Chromium at $(CHROMIUM): install it with 'apt-get install -y chromium', or run 'SKIP_BROWSER=1 make test' to leave them out" >&2; exit 2; fi
+	@echo "make test: ruff passed; now every test (fast tier, slow, browser$(if $(SKIP_BROWSER), left out by SKIP_BROWSER,)) on 2 workers; ~5 min on 2 cores"
+	$(VPY) -m pytest -n 2 --dist loadgroup $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
+	@echo "make test-fast: the fast tier (no slow or browser tests) on 2 workers"
 	$(VPY) -m pytest -n 2 --dist loadgroup -m "not slow and not browser" $(PYTEST_ARGS)
 
 benchmark: $(STAMP)
