@@ -617,3 +617,30 @@ def test_a_run_saved_before_a_parameter_existed_replays_with_its_default(tmp_pat
     for _ in range(2):
         m.step()
     assert replay_verdict(m, run)[0] is True
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["fixed"].update(n_developers=1_000_000),
+     "n_developers = 1,000,000; allowed in the UI: at most 10,000"),
+    (lambda m: m["fixed"].update(n_developers=0), "parameter 'n_developers': invalid value 0"),
+    (lambda m: m.update(runs=[]), "no runs in the manifest"),
+])
+def test_a_sweep_run_the_ui_cannot_replay_is_one_error_line_before_serving(tmp_path, edit, message):
+    """`ui --run` and the run picker check the manifest's values and the UI's limits first (a 1M-developer
+    run used to be built, ~700 MB; n_developers = 0 or no runs served a page that was a traceback)."""
+    import json
+    import shutil
+
+    manifest = json.loads((REFERENCE / "manifest.json").read_text(encoding="utf-8"))
+    edit(manifest)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    shutil.copy(REFERENCE / "runs.parquet", tmp_path / "runs.parquet")
+    args = [sys.executable, "-m", "model.cli", "ui", "--port", "1", "--run", str(tmp_path), RUN_ID]
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("chipstack: error:"), r.stderr
+    assert message in r.stderr, r.stderr
+    from model.ui.components import _try_open_sweep
+
+    sweep, error = _try_open_sweep(str(tmp_path))  # the picker shows the same reason instead of a page
+    assert sweep is None and message in error

@@ -174,7 +174,10 @@ def RunCard(replay: solara.Reactive[SweepRun | None], model: solara.Reactive[Chi
         labels = [f"{r.replication} · {r.run_id}" for r in points[p]]
         r = replication.value if replication.value in labels else labels[0]
         solara.Select("Replication · run_id", values=labels, value=r, on_value=replication.set)
-        chosen = points[p][labels.index(r)]
-        solara.Button("Open run", on_click=lambda: on_open(SweepRun(sweep, chosen)))
+        chosen = SweepRun(sweep, points[p][labels.index(r)])
+        problem = chosen.problem()
+        if problem:
+            solara.Text(problem, style={"font-size": "0.85em", "color": "#c62828"})
+        solara.Button("Open run", on_click=lambda: on_open(chosen), disabled=bool(problem))
         solara.Text(f"{len(sweep.runs)} runs, {len(points)} design points, {sweep.steps} quarters each",
                     style={"font-size": "0.85em", "color": "#555"})

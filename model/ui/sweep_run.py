@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from model.core.parameters import DEFAULTS
+from model.core.parameters import DEFAULTS, validate_value
 from model.core.reporters import MODEL_REPORTERS, REPORTERS_BY_NAME
 from model.sweep.errors import UsageError
+from model.ui.levers import MAX_UI_DEVELOPERS
 
 
 def _read_manifest(folder: Path) -> tuple[Path, dict]:
@@ -92,6 +93,24 @@ class SweepRun:
     def saved_rows(self) -> pd.DataFrame:
         return _saved_rows(str(self.sweep.folder), self.run_id)
 
+    def problem(self) -> str | None:
+        """Why the UI cannot replay this run (a parameter the model refuses, or more developers than the
+        UI's limit), or None. Checked before a run is opened, so the page never builds a model from a
+        manifest's bad values."""
+        kwargs = {k: v for k, v in self.kwargs.items() if k != "rng"}
+        for name, value in kwargs.items():
+            try:
+                validate_value(name, value)
+            except ValueError as exc:
+                return f"run {self.run_id} of {self.sweep.folder / 'manifest.json'}: {exc}"
+        n = kwargs["n_developers"]
+        if n > MAX_UI_DEVELOPERS:
+            return (f"run {self.run_id} has n_developers = {n:,}; allowed in the UI: at most "
+                    f"{MAX_UI_DEVELOPERS:,} (replay it with 'chipstack run' or 'chipstack replicate')")
+        if n < 1:
+            return f"run {self.run_id} has n_developers = {n}; allowed: at least 1"
+        return None
+
 
 def _short(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
@@ -115,7 +134,13 @@ def open_sweep(folder: str | Path) -> Sweep:
                          f"'chipstack sweep'") from None
     if not (folder / "runs.parquet").is_file():
         raise UsageError(f"{folder}: no runs.parquet; allowed: a finished sweep folder")
-    return Sweep(folder, str(manifest["experiment"].get("name", folder.name)), fixed, steps, runs)
+    if not runs:
+        raise UsageError(f"{path}: no runs in the manifest; allowed: a finished sweep folder with runs")
+    sweep = Sweep(folder, str(manifest["experiment"].get("name", folder.name)), fixed, steps, runs)
+    problems = [SweepRun(sweep, entry).problem() for entry in runs]
+    if all(problems):
+        raise UsageError(problems[0])
+    return sweep
 
 
 def open_run(folder: str | Path, run_id: str) -> SweepRun:
@@ -123,7 +148,10 @@ def open_run(folder: str | Path, run_id: str) -> SweepRun:
     sweep = open_sweep(folder)
     for entry in sweep.runs:
         if entry.run_id == run_id:
-            return SweepRun(sweep, entry)
+            run = SweepRun(sweep, entry)
+            if run.problem():
+                raise UsageError(run.problem())
+            return run
     example = sweep.runs[0].run_id if sweep.runs else "none"
     raise UsageError(f"--run: no run {run_id!r} in {Path(folder) / 'manifest.json'}; allowed: a run_id "
                      f"of its runs ({len(sweep.runs)}, e.g. {example})")
