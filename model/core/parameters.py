@@ -159,9 +159,10 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
           "(§C1, H) and loosened twice since; the upper end is that historical rate",
           low=0.0, high=1.0, sweep_range=(0.0, 0.35)),
-    Param("realize_reversals", True, "bool", "-",
-          "whether US reversals actually happen (True) or developers only price the risk while the "
-          "regime holds (False: compares regimes as set, as in the headline experiment)",
+    Param("realize_reversals", False, "bool", "-",
+          "whether US reversals actually happen (True: the regime tightens at random, "
+          "experiments/reversal_risk.toml) or developers only price the risk while the rule holds "
+          "(False, the default: the rule as enacted, as in the headline experiment)",
           "experimental design switch; the risk itself is us_reversal_prob"),
     Param("revenue_passthrough", 0.5, "float", "share",
           "most of the US levy a US chipmaker passes on to Chinese buyers; the maker passes on this x "
