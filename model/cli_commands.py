@@ -89,6 +89,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    """``chipstack params [NAME]``: the parameter table (``model.core.parameters.PARAMS``) with units,
+    defaults, allowed values and source grades (``model.core.defaults_doc.parameter_listing``)."""
+    from model.core.defaults_doc import parameter_listing
+
+    try:
+        text = parameter_listing(args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print_out(text.rstrip("\n"), "the parameters", "nothing else was done")
+    return 0
+
+
 def print_out(text: str, what: str, done: str) -> None:
     """Print ``text`` on stdout. A stdout that cannot be written (``>/dev/full``, a full disk) is one
     error line on stderr, exit 2, saying ``what`` was not shown and what is ``done``; a reader that went
@@ -311,20 +324,36 @@ def warn(message: str) -> None:
 
 
 class ProgressBar:
-    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr."""
+    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr:
+    one bar per round, whose total is known when it starts and never changes; a precision target's later
+    round closes the bar and starts the next one after a line saying how many runs it adds."""
 
     def start(self, header: str, name: str, total: int, saved: int) -> None:
+        print(header, file=sys.stderr)
+        self.name, self.round, self.failed = name, 1, 0
+        self.bar = self._bar(total, saved, name)
+
+    @staticmethod
+    def _bar(total: int, initial: int, desc: str):
         from tqdm import tqdm
 
-        print(header, file=sys.stderr)
-        self.bar = tqdm(total=total, initial=saved, unit="run", desc=name, file=sys.stderr,
-                        dynamic_ncols=True, postfix="failed=0")
+        return tqdm(total=total, initial=initial, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True,
+                    postfix="failed=0")
 
-    def set_total(self, total: int) -> None:
-        self.bar.total = total
-        self.bar.refresh()
+    def set_total(self, total: int, finished: int) -> None:
+        if total == self.bar.total:
+            return
+        before = self.bar.total
+        self.bar.close()
+        self.round += 1
+        print(f"chipstack: sweep {self.name}: round {self.round} of the precision target: {total - before} "
+              f"more runs where the interval is still too wide ({total} runs in all, {finished} done)",
+              file=sys.stderr)
+        self.bar = self._bar(total, finished, f"{self.name} round {self.round}")
+        self.bar.set_postfix_str(f"failed={self.failed}")
 
     def advance(self, runs: int, failed: int) -> None:
+        self.failed = failed
         self.bar.update(runs)
         self.bar.set_postfix_str(f"failed={failed}", refresh=False)
 
