@@ -140,15 +140,20 @@ RUN_SUMMARY_FORMATS: dict[str, str] = {
 
 
 def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float) -> str:
+    from model.analysis.figures import rule_spans
     from model.core.reporters import REPORTERS
 
     first, last = df.iloc[0], df.iloc[-1]
+    quarters = df["quarter"].tolist()
+    rules = "; ".join(f"{label} {quarters[a]}" + (f"-{quarters[b]}" if b > a else "")
+                      for a, b, label in rule_spans(df))
     shown = [r for r in REPORTERS if r.name in RUN_SUMMARY_FORMATS]
     width = max(len(r.axis_label) for r in shown) + 2
     lines = [
         f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
         f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
+        *([f"rules in force (US regime / Beijing's policy): {rules}"] if rules else []),
         "",
         f"{'state at the end of':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
     ]

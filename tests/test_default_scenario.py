@@ -40,7 +40,9 @@ def test_chipstack_run_without_arguments_is_the_headline_enacted_cell(tmp_path, 
     mean +- t * sd * sqrt(1 + 1/n)); every quarter under that rule."""
     monkeypatch.chdir(tmp_path)
     assert main(["run"]) == 0
-    assert "parameters: defaults" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "parameters: defaults" in out
+    assert "rules in force (US regime / Beijing's policy): threshold / decides 2026Q1-2030Q4" in out
     run = pd.read_csv(tmp_path / "outputs" / "run" / "timeseries.csv")
     last = run.iloc[-1]
     assert last["quarter"] == "2030Q4"
