@@ -177,6 +177,7 @@ from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, STOCK_SOLD_OUT
 from model.core.market import clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from model.core.policy import (
+    CHINA_POLICIES,
     CHINA_STANCES,
     H20_ERA_CAPS,
     PRODUCT_LEVELS,
@@ -1621,6 +1622,8 @@ class ReferenceModel(mesa.Model):
             and (c.to_anyone or c.to_licensed))
         huawei = next(mk for mk in self.makers if mk.name == reported_maker("huawei_output_cap_units"))
         r["huawei_output_cap_units"] = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
+        r["us_regime_code"] = float(US_REGIMES.index(self.us_government.regime))
+        r["china_policy_code"] = float(CHINA_POLICIES.index(self.china_government.stance))
         for mk in self.makers:
             r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)
             r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips

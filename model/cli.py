@@ -1,6 +1,7 @@
 """The ``chipstack`` command line (INTERFACES §3).
 
     chipstack run [--set NAME=VALUE ...] [--steps N] [--seed S] [--out DIR]
+    chipstack params [NAME]
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
     chipstack report DIR
     chipstack replicate DIR/manifest.json
@@ -82,6 +83,9 @@ class _StderrThatNeverFails:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return cmd_run(args)
+    if args.command == "params":
+        from model.cli_commands import cmd_params
+        return cmd_params(args)
     if args.command == "sweep":
         return cmd_sweep(args)
     if args.command == "report":

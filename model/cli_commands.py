@@ -89,6 +89,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    """``chipstack params [NAME]``: the parameter table (``model.core.parameters.PARAMS``) with units,
+    defaults, allowed values and source grades (``model.core.defaults_doc.parameter_listing``)."""
+    from model.core.defaults_doc import parameter_listing
+
+    try:
+        text = parameter_listing(args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print_out(text.rstrip("\n"), "the parameters", "nothing else was done")
+    return 0
+
+
 def print_out(text: str, what: str, done: str) -> None:
     """Print ``text`` on stdout. A stdout that cannot be written (``>/dev/full``, a full disk) is one
     error line on stderr, exit 2, saying ``what`` was not shown and what is ``done``; a reader that went
@@ -127,15 +140,20 @@ RUN_SUMMARY_FORMATS: dict[str, str] = {
 
 
 def summary_text(df, params: dict, seed: int, n_developers: int, seconds: float) -> str:
+    from model.analysis.figures import rule_spans
     from model.core.reporters import REPORTERS
 
     first, last = df.iloc[0], df.iloc[-1]
+    quarters = df["quarter"].tolist()
+    rules = "; ".join(f"{label} {quarters[a]}" + (f"-{quarters[b]}" if b > a else "")
+                      for a, b, label in rule_spans(df))
     shown = [r for r in REPORTERS if r.name in RUN_SUMMARY_FORMATS]
     width = max(len(r.axis_label) for r in shown) + 2
     lines = [
         f"chipstack run: {len(df)} quarters {first['quarter']}-{last['quarter']}, "
         f"{n_developers} developers, seed {seed}, {seconds:.2f} s (construction included)",
         f"parameters: {', '.join(f'{k}={v}' for k, v in params.items()) or 'defaults'}",
+        *([f"rules in force (US regime / Beijing's policy): {rules}"] if rules else []),
         "",
         f"{'state at the end of':{width}s}{first['quarter']:>12s}{last['quarter']:>12s}",
     ]
@@ -314,20 +332,36 @@ def warn(message: str) -> None:
 
 
 class ProgressBar:
-    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr."""
+    """The sweep's progress (``model.sweep.runner.Progress``) as a header line and a tqdm bar on stderr:
+    one bar per round, whose total is known when it starts and never changes; a precision target's later
+    round closes the bar and starts the next one after a line saying how many runs it adds."""
 
     def start(self, header: str, name: str, total: int, saved: int) -> None:
+        print(header, file=sys.stderr)
+        self.name, self.round, self.failed = name, 1, 0
+        self.bar = self._bar(total, saved, name)
+
+    @staticmethod
+    def _bar(total: int, initial: int, desc: str):
         from tqdm import tqdm
 
-        print(header, file=sys.stderr)
-        self.bar = tqdm(total=total, initial=saved, unit="run", desc=name, file=sys.stderr,
-                        dynamic_ncols=True, postfix="failed=0")
+        return tqdm(total=total, initial=initial, unit="run", desc=desc, file=sys.stderr, dynamic_ncols=True,
+                    postfix="failed=0")
 
-    def set_total(self, total: int) -> None:
-        self.bar.total = total
-        self.bar.refresh()
+    def set_total(self, total: int, finished: int) -> None:
+        if total == self.bar.total:
+            return
+        before = self.bar.total
+        self.bar.close()
+        self.round += 1
+        print(f"chipstack: sweep {self.name}: round {self.round} of the precision target: {total - before} "
+              f"more runs where the interval is still too wide ({total} runs in all, {finished} done)",
+              file=sys.stderr)
+        self.bar = self._bar(total, finished, f"{self.name} round {self.round}")
+        self.bar.set_postfix_str(f"failed={self.failed}")
 
     def advance(self, runs: int, failed: int) -> None:
+        self.failed = failed
         self.bar.update(runs)
         self.bar.set_postfix_str(f"failed={failed}", refresh=False)
 

@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="outputs/run", help="output folder (default outputs/run)")
     run.add_argument("--debug", action="store_true", help="when the model fails, print its traceback")
 
+    params = sub.add_parser("params", help="the model's parameters: default, unit, allowed values, source "
+                            "grade (NAME: one in full, or the names containing NAME)")
+    params.add_argument("name", nargs="?", default=None, help="a parameter name, or part of one")
+
     sweep = sub.add_parser("sweep", help="a batch run of an experiment file")
     sweep.add_argument("experiment", help="a path to a .toml file, or the name of one in experiments/")
     _add_executor_options(sweep)

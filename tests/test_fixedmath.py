@@ -30,7 +30,8 @@ import numpy as np
 from model import ChipMarketModel
 cases = [dict(), dict(export_regime="open", china_import_policy="open"),
          dict(export_regime="ban", huawei_capacity_2026=40_000, cambricon_capacity_2026=20_000),
-         dict(export_regime="h20", china_import_policy="discourage", us_reversal_prob=0.3)]
+         dict(export_regime="h20", china_import_policy="discourage", us_reversal_prob=0.3,
+              realize_reversals=True)]
 out = {}
 for k, params in enumerate(cases):
     m = ChipMarketModel(rng=11 + k, n_developers=300, **params)

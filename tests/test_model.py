@@ -274,7 +274,7 @@ def test_reversals_priced_but_not_realized_keep_the_regime():
         m.step()
         assert m.us_government.regime == "threshold"
     assert m.us_government.supply_cut_risk == pytest.approx(1.0)  # ... yet developers price the risk
-    real = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0)
+    real = ChipMarketModel(rng=3, n_developers=30, us_reversal_prob=1.0, realize_reversals=True)
     regimes = []
     for _ in range(3):
         real.step()

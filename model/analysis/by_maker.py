@@ -6,6 +6,7 @@ of every sweep (``chipstack sweep`` / ``chipstack report``)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 
 from model.analysis.sweep_data import Sweep
 from model.core import catalogue
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.reporters import maker_columns
 
 
@@ -123,5 +124,12 @@ def write_interfaces(path: Path = INTERFACES_MD) -> bool:
     return new != text
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.analysis.by_maker``: rewrite the chipmaker block of docs/INTERFACES.md."""
+    maintenance_arguments("model.analysis.by_maker", "the chipmaker table of docs/INTERFACES.md §2", argv)
+    print(f"{INTERFACES_MD}: {'rewritten' if write_interfaces() else 'up to date'}", file=sys.stderr)
+    return 0
+
+
 if __name__ == "__main__":  # pragma: no cover
-    print(f"{INTERFACES_MD}: {'rewritten' if write_interfaces() else 'up to date'}")
+    raise SystemExit(main())

@@ -21,6 +21,41 @@ def quarter_axis(ax, quarters: list[str], max_labels: int = 10) -> None:
     ax.set_xlabel("quarter")
 
 
+#: The reporters of the rules in force (codes, ``Reporter.decode``): the figure's bands.
+RULE_REPORTERS = ("us_regime_code", "china_policy_code")
+
+
+def rule_spans(df: pd.DataFrame) -> list[tuple[int, int, str]]:
+    """(first row, last row, 'US regime / Beijing's policy') of each run of quarters under the same rules
+    (the code reporters ``us_regime_code`` and ``china_policy_code``); empty when ``df`` has neither."""
+    if not set(RULE_REPORTERS) <= set(df.columns):
+        return []
+    us, china = (R[name] for name in RULE_REPORTERS)
+    labels = [f"{us.decode(a)} / {china.decode(b)}"
+              for a, b in zip(df[RULE_REPORTERS[0]], df[RULE_REPORTERS[1]])]
+    spans: list[tuple[int, int, str]] = []
+    for k, label in enumerate(labels):
+        if spans and spans[-1][2] == label:
+            spans[-1] = (spans[-1][0], k, label)
+        else:
+            spans.append((k, k, label))
+    return spans
+
+
+def rule_bands(ax, df: pd.DataFrame) -> None:
+    """Shade ``ax`` by the rules in force each quarter (alternating greys) and name each span on top
+    (upright in a span of three quarters or more, else turned)."""
+    import matplotlib.transforms as mtransforms
+
+    top = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    for k, (first, last, label) in enumerate(rule_spans(df)):
+        ax.axvspan(first - 0.5, last + 0.5, color="0.94" if k % 2 == 0 else "0.86", lw=0, zorder=0)
+        wide = last - first >= 2
+        ax.text((first + last) / 2, 0.985, label.replace(" / ", "\n" if wide else " "), transform=top,
+                ha="center", va="top", fontsize=7 if wide else 6, rotation=0 if wide else 90, color="0.25",
+                clip_on=True)
+
+
 def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     """A 2x2 figure of one run's model reporters (``df`` from ``ChipMarketModel.dataframe``); units and
     scales from the reporter table (``model.core.reporters.REPORTERS``)."""
@@ -33,10 +68,11 @@ def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     ax.plot(x, df["us_stack_share"], label="installed, all channels", lw=1.5)
     ax.plot(x, df["us_share_new"], label="new purchases, all channels", lw=1.5, ls="--")
     ax.plot(x, df["developers_on_us_stack"], label="developers mostly on US", lw=1, ls=":")
-    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.25 if any(last - first < 2 for first, last, _ in rule_spans(df)) else 1.12)
     ax.set_ylabel("share on the US stack (0-1, FLOP-based)")
-    ax.set_title("US stack share")
-    ax.legend(fontsize=8)
+    ax.set_title("US stack share (bands: US regime / Beijing's policy in force)")
+    rule_bands(ax, df)
+    ax.legend(fontsize=8, loc="lower right")
     quarter_axis(ax, quarters)
 
     ax = axes[0, 1]

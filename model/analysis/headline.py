@@ -14,7 +14,7 @@ import sys
 
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import README_MD, REFERENCE_SWEEP
 
 README = README_MD
@@ -197,7 +197,10 @@ def render(text: str, generated: dict[str, str]) -> str:
     return text
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.analysis.headline``: rewrite README.md's headline and assumption tables."""
+    maintenance_arguments("model.analysis.headline", "the headline and assumption tables of README.md from "
+                          "outputs/export_regimes/summary.csv and the screening and Sobol' results", argv)
     text = README.read_text(encoding="utf-8")
     new = render(text, {**blocks(pd.read_csv(SUMMARY)), **committed_assumption_blocks()})
     if new != text:

@@ -15,12 +15,11 @@ headline's own 95% interval of the mean over replications at the default paramet
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import DOCS, README_MD, REFERENCE_SWEEP
 from model.sweep.io import write_atomic
 
@@ -79,11 +78,11 @@ def render(text: str, t: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) > 1:
-        sys.stderr.write("usage: python -m model.analysis.posterior_cells [SWEEP_FOLDER]\n")
-        return 2
-    folder = Path(argv[0]) if argv else SWEEP
+    args = maintenance_arguments("model.analysis.posterior_cells", "docs/exploring/posterior/cells.csv and "
+                                 "README.md's posterior table", argv,
+                                 ("sweep_folder", "the headline_posterior sweep "
+                                                  "(default outputs/headline_posterior)"))
+    folder = Path(args.sweep_folder) if args.sweep_folder else SWEEP
     final = pd.read_csv(folder / "final.csv")
     t = cells(final, pd.read_csv(REFERENCE_SWEEP / "summary.csv"))
     CELLS_CSV.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.core.catalogue import CHIPS, DESIGN_SLOTS, H100_DENSE_TFLOPS, MAKERS, catalogue_arrays
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.parameters import PARAMS, Param
 from model.core.paths import SOURCES_MD
 from model.core.quarters import format_quarter
@@ -107,6 +107,24 @@ def status(text: str) -> str:
     if "ASSUMPTION" in text:
         return "ASSUMPTION"
     return "sourced" if re.search(r"§[A-G]", text) else "setting"
+
+
+#: A cited section and its grade in a source statement: "(§B4/§C3, H)", "(§A1 M)", "(§A2 derived ratios, M)".
+_GRADED = re.compile(r"§[A-H][0-9]*[a-z]?(?:/§[A-H][0-9]*[a-z]?)*(?:,? |[^()§]*?, )([HML](?:/[HML])?)\b")
+
+
+def grade(text: str) -> str:
+    """A source statement's grade (docs/SOURCES.md: H a primary figure, M a reported estimate, L derived or
+    unverified): the grades of the sections it cites (e.g. "H", "H/M"), else its status (ASSUMPTION,
+    CALIBRATED, sourced without a grade, setting)."""
+    found: list[str] = []
+    for match in _GRADED.findall(text):
+        found += [g for g in match.split("/") if g not in found]
+    kind = status(text)
+    graded = "/".join(sorted(found, key="HML".index))
+    if kind in ("ASSUMPTION", "CALIBRATED"):
+        return f"{kind} (cites {graded})" if graded else kind
+    return graded or kind
 
 
 def _number(x) -> str:
@@ -230,6 +248,37 @@ def constants_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def parameter_listing(name: str | None = None) -> str:
+    """``chipstack params [NAME]``: every parameter of the table (``PARAMS``) with its default, unit, allowed
+    values and source grade; NAME exact: that one in full (what it does, swept range, source statement);
+    NAME a part of names: the parameters whose names contain it. Raises ValueError for no match."""
+    from model.core.parameters import PARAMS_BY_NAME, suggest
+
+    if name is not None and name in PARAMS_BY_NAME:
+        p = PARAMS_BY_NAME[name]
+        low, high = p.sweep_range or (None, None)
+        swept = "—" if p.sweep_range is None else f"{_number(low)} to {_number(high)}"
+        rows = [("parameter", p.name), ("default", _number(p.default)), ("unit", p.unit),
+                ("allowed", p.allowed()), ("swept range", swept), ("grade", grade(p.source)),
+                ("what it does", p.doc), ("source", p.source)]
+        return "\n".join(f"{k + ':':14s}{v}" for k, v in rows) + "\n"
+    chosen = [p for p in PARAMS if name is None or name.lower() in p.name.lower()]
+    if not chosen:
+        raise ValueError(f"params {name!r}: no parameter of that name or containing it{suggest(name)}; "
+                         f"allowed: a parameter name or part of one (chipstack params lists them all)")
+    head = ("parameter", "default", "unit", "allowed", "grade")
+    rows = [head] + [(p.name, _number(p.default), p.unit, p.allowed(), grade(p.source)) for p in chosen]
+    widths = [min(max(len(r[k]) for r in rows), cap) for k, cap in enumerate((40, 16, 28, 60, 20))]
+    def fit(cell: str, width: int) -> str:
+        return (cell if len(cell) <= width else cell[:width - 1] + "…").ljust(width)
+
+    lines = ["  ".join(fit(cell, w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return ("\n".join(lines) + f"\n\n{len(chosen)} parameters; 'chipstack params NAME' shows one with what "
+            "it does and its source statement; grades: H a primary figure, M a reported estimate, L derived "
+            "or unverified (docs/SOURCES.md)\n")
+
+
 def rewrite(path: Path = SOURCES_MD) -> bool:
     """Replace the generated parts of ``path``; True when it changed."""
     text = path.read_text(encoding="utf-8")
@@ -240,5 +289,13 @@ def rewrite(path: Path = SOURCES_MD) -> bool:
     return new != text
 
 
-if __name__ == "__main__":  # pragma: no cover - a maintenance command
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.core.defaults_doc``: rewrite the generated tables of docs/SOURCES.md."""
+    maintenance_arguments("model.core.defaults_doc", "the generated defaults and constants tables of "
+                          "docs/SOURCES.md", argv)
     print(f"{SOURCES_MD}: {'updated' if rewrite() else 'already current'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintenance command
+    raise SystemExit(main())

@@ -4,6 +4,9 @@ docs/VALIDATION.md's quarterly and claims tables); tests fail when a block is st
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 
 def replace_block(text: str, begin: str, end: str, body: str) -> str:
     """``text`` with the part between ``begin`` and ``end`` replaced by ``body`` (on lines of its own)."""
@@ -11,3 +14,14 @@ def replace_block(text: str, begin: str, end: str, body: str) -> str:
     if not 0 <= i < j:
         raise ValueError(f"no block {begin} ... {end} in the document")
     return text[: i + len(begin)] + "\n" + body.rstrip("\n") + "\n" + text[j:]
+
+
+def maintenance_arguments(module: str, writes: str, argv: list[str] | None = None,
+                          optional: tuple[str, str] | None = None) -> argparse.Namespace:
+    """The arguments of ``python -m MODULE``, a maintenance command that rewrites files: ``--help`` (or
+    ``-h``) says what it ``writes`` and exits 0 having written nothing; an argument it does not take is a
+    usage error (exit 2) before anything is written. ``optional``: (name, help) of one optional argument."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=f"Rewrites {writes}.")
+    if optional is not None:
+        parser.add_argument(optional[0], nargs="?", default=None, help=optional[1])
+    return parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -59,7 +59,7 @@ class Param:
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         what = "an integer" if self.kind == "int" else "a number"
-        return f"{what} in [{lo}, {hi}]" + (", or inf (off)" if self.allow_off else "")
+        return f"{what} in [{lo}, {hi}]" + (', or inf or "off" (no cap)' if self.allow_off else "")
 
 
 def capacity_param(maker: Maker) -> Param:
@@ -166,9 +166,10 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.05 (range 0-0.35): the US tightened 4 times in 11 quarters 2022Q4-2025Q2 "
           "(§C1, H) and loosened twice since; the upper end is that historical rate",
           low=0.0, high=1.0, sweep_range=(0.0, 0.35)),
-    Param("realize_reversals", True, "bool", "-",
-          "whether US reversals actually happen (True) or developers only price the risk while the "
-          "regime holds (False: compares regimes as set, as in the headline experiment)",
+    Param("realize_reversals", False, "bool", "-",
+          "whether US reversals actually happen (True: the regime tightens at random, "
+          "experiments/reversal_risk.toml) or developers only price the risk while the rule holds "
+          "(False, the default: the rule as enacted, as in the headline experiment)",
           "experimental design switch; the risk itself is us_reversal_prob"),
     Param("revenue_passthrough", 0.5, "float", "share",
           "most of the US levy a US chipmaker passes on to Chinese buyers; the maker passes on this x "
@@ -579,6 +580,10 @@ PARAMS: tuple[Param, ...] = (
           "instrumentation; off in sweeps to keep memory flat"),
 )
 
+#: What a cap that may be off (``Param.allow_off``) takes for "no cap" besides the number inf: in an
+#: experiment file (``"off"``), on the command line (``--set NAME=off``) and in the UI's text fields.
+OFF_WORDS = ("off", "inf", "infinity", "none")
+
 PARAMS_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
 
@@ -653,6 +658,8 @@ def validate_value(name: str, value: Any, table: tuple[Param, ...] | None = None
             return bool(value)
         raise bad()
     if p.kind in ("int", "float"):
+        if p.allow_off and isinstance(value, str) and value.strip().lower() in OFF_WORDS:
+            return math.inf
         if isinstance(value, bool) or not isinstance(value, (int, float)) and not _is_numpy_number(value):
             raise bad()
         v = float(value)
@@ -713,6 +720,8 @@ def coerce_text(name: str, text: str, table: tuple[Param, ...] | None = None) ->
             return False
         raise ValueError(f"parameter {name!r}: invalid value {text!r}; allowed: {p.allowed()}")
     if p.kind in ("int", "float"):
+        if p.allow_off and t.lower() in OFF_WORDS:
+            return math.inf
         try:
             num = float(t.replace("_", ""))
         except ValueError:

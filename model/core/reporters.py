@@ -18,6 +18,7 @@ from model.core import catalogue
 from model.core import fixedmath as fm
 from model.core.catalogue import DOMESTIC, DOMESTIC_LEADER, US_LEADER, Maker
 from model.core.ledger import CHANNELS, CHINA_CHANNELS, ComputeLedger
+from model.core.policy import CHINA_POLICIES, US_REGIMES
 from model.core.quarters import months_between, years_since_2026
 
 #: Reference cost of one H100-equivalent (ASSUMPTION $25k: between the H200's ~$27k China price
@@ -41,9 +42,15 @@ class Reporter:
     label: str
     unit: str
     scale: float = 1.0
+    #: A categorical reporter (a rule in force) is the position of its value in ``codes``: 0, 1, 2 ...
+    codes: tuple[str, ...] = ()
 
     def shown(self, value: float) -> float:
         return value / self.scale
+
+    def decode(self, value: float) -> str:
+        """The category a code reporter's value stands for (``codes[value]``)."""
+        return self.codes[int(value)]
 
     @property
     def axis_label(self) -> str:
@@ -85,6 +92,11 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("nvidia_china_supply_units", f"{US_LEADER}'s China supply", "thousand units per quarter", 1e3),
     Reporter("huawei_output_cap_units", f"{DOMESTIC_LEADER}'s output ceiling", "thousand units per quarter",
              1e3),
+    # the rules in force this quarter, as codes (the position in the tuple; a mean over runs is no rule)
+    Reporter("us_regime_code", "US export regime in force",
+             "code: " + ", ".join(f"{k} {r}" for k, r in enumerate(US_REGIMES)), codes=US_REGIMES),
+    Reporter("china_policy_code", "Beijing's import policy in force",
+             "code: " + ", ".join(f"{k} {s}" for k, s in enumerate(CHINA_POLICIES)), codes=CHINA_POLICIES),
 )
 
 
@@ -277,6 +289,8 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "unspent_usd": split["unspent"],
         "nvidia_china_supply_units": makers[US_LEADER].china_supply_units,
         "huawei_output_cap_units": leader_cap if math.isfinite(leader_cap) else 0.0,
+        "us_regime_code": float(US_REGIMES.index(model.us_government.regime)),
+        "china_policy_code": float(CHINA_POLICIES.index(model.china_government.stance)),
     }
     columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:

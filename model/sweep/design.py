@@ -88,6 +88,24 @@ class Design:
             for seed_id in ((future_id(point, self.levers, r) if self.levers else run_id),)
         ]
 
+    def derived_seeds(self, listed: list[dict], most: int) -> dict[str, int]:
+        """run_id -> seed as this design derives them (:meth:`runs_for`, the one rule), for as many
+        replications of each point as ``listed`` (a manifest's runs: params, sample_index, replication)
+        reaches, at most ``most``: what ``--resume`` checks a finished folder's manifest against."""
+        index = {}
+        for point in self.points:
+            index[_point_key(point.values, point.sample_index)] = point.index
+        counts = np.zeros(len(self.points), dtype=int)
+        for run in listed:
+            try:
+                k = index.get(_point_key(run["params"], run.get("sample_index")))
+                replication = run["replication"]
+            except (TypeError, ValueError, KeyError):
+                continue
+            if k is not None and isinstance(replication, int) and 0 <= replication < most:
+                counts[k] = max(counts[k], replication + 1)
+        return {run.run_id: run.seed for run in self.runs_for(counts)}
+
     def manifest_entry(self, experiment: Experiment) -> dict:
         """The ``design`` object of manifest.json."""
         sample = None
@@ -143,8 +161,20 @@ def _sample_rows(sample: SampleSpec | None, matrix: np.ndarray | None) -> list[t
 # ---------------------------------------------------------------------------------------------
 # Identity and seeds
 def canonical_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, Python's shortest round-trip float repr."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """Deterministic JSON: sorted keys, no spaces, Python's shortest round-trip float repr; an infinite
+    number (a cap that is off) as the string ``"inf"`` (``"-inf"``), so that JSON stays standard and
+    every finite value's text (and so every run id) is what it always was. NaN is refused."""
+    return json.dumps(_infinities_as_text(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _infinities_as_text(data: Any) -> Any:
+    if isinstance(data, float) and math.isinf(data):
+        return "inf" if data > 0 else "-inf"
+    if isinstance(data, dict):
+        return {k: _infinities_as_text(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_infinities_as_text(v) for v in data]
+    return data
 
 
 def make_run_id(values: dict[str, Any], sample_index: int | None, replication: int) -> str:
@@ -153,6 +183,11 @@ def make_run_id(values: dict[str, Any], sample_index: int | None, replication: i
     if sample_index is not None:
         identity["sample_index"] = sample_index
     return hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:RUN_ID_HEX]
+
+
+def _point_key(values: dict[str, Any], sample_index: int | None) -> str:
+    """What identifies a design point: its varying values and sample index."""
+    return canonical_json({"values": values, "sample_index": sample_index})
 
 
 def future_id(point: Point, levers: tuple[str, ...] | list[str], replication: int) -> str:

@@ -89,8 +89,9 @@ class Progress(Protocol):
     def start(self, header: str, name: str, total: int, saved: int) -> None:
         """The sweep begins: a one-line ``header``, ``total`` runs of which ``saved`` are already done."""
 
-    def set_total(self, total: int) -> None:
-        """More runs were added (a precision target's round)."""
+    def set_total(self, total: int, finished: int) -> None:
+        """The runs of this round: ``total`` in all (more than before in a precision target's later
+        rounds), ``finished`` of them already done or failed."""
 
     def advance(self, runs: int, failed: int) -> None:
         """``runs`` more runs ended; ``failed`` runs have failed so far."""
@@ -292,7 +293,7 @@ class _Sweep:
                 self.rounds += 1
                 self.runs = self.design.runs_for(replications) if self.rounds > 1 else self.design.runs
                 if bar is not None:
-                    bar.set_total(len(self.runs))
+                    bar.set_total(len(self.runs), len(self.done_ids()) + len(self.failures))
                 self._run_missing(executor, bar, warm_up)
                 if self.experiment.precision is None:
                     break

@@ -11,6 +11,7 @@ what is allowed; most of this module is those messages.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
@@ -337,6 +338,12 @@ class _Checker:
             raise self.fail(f"[{where}] {name} = {_show(bounds)}: invalid value; allowed: [low, high], "
                             f"two numbers with low < high within {param.allowed()}")
         low, high = (self.value(where, name, b) for b in bounds)
+        if not (math.isfinite(low) and math.isfinite(high)):  # a cap off (inf) is no bound to draw from
+            other = ("[levers] or [uncertainties.choices]" if where.startswith("uncertainties") else "[grid]")
+            raise self.fail(f"[{where}] {name} = {_show(bounds)}: inf (off) cannot bound a sampled range; "
+                            f"allowed: two finite numbers within {param.allowed().split(', or inf')[0]}; to "
+                            f"compare the cap off with caps, list the values in {other}, e.g. "
+                            f"{name} = [inf, 75000]")
         if not low < high:
             raise self.fail(f"[{where}] {name} = {_show(bounds)}: low is not below high; allowed: "
                             f"[low, high] with low < high")

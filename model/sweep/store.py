@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from model.sweep.design import Design, Run, make_run_id, run_seed
+from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
 from model.sweep.io import (
@@ -249,7 +249,9 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     else:
         if len(runs) != manifest.counts.get("total"):
             problems.append(f"{MANIFEST}: counts.total differs from the number of runs listed")
-        bad = [r.get("run_id") for r in runs if not _seed_matches(experiment, r)]
+        derived = build_design(experiment).derived_seeds(runs, _most_replications(experiment))
+        bad = [r.get("run_id") for r in runs
+               if not isinstance(r.get("seed"), int) or derived.get(r.get("run_id")) != r.get("seed")]
         if bad:
             problems.append(f"{MANIFEST}: the seeds of {len(bad)} runs are not the ones the experiment "
                             f"derives (first: run {shown(bad[0])})")
@@ -257,17 +259,9 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     return problems
 
 
-def _seed_matches(experiment: Experiment, run: dict) -> bool:
-    """Whether a manifest's run has the seed the experiment derives: from its run id, or with levers
-    (common random numbers) from its future (``model.sweep.design.future_id``)."""
-    run_id, seed = run.get("run_id"), run.get("seed")
-    try:
-        if experiment.levers:
-            future = {k: v for k, v in run["params"].items() if k not in experiment.levers}
-            run_id = make_run_id(future, run.get("sample_index"), run["replication"])
-        return isinstance(seed, int) and run_seed(experiment.seed, run_id) == seed
-    except (TypeError, ValueError, KeyError, AttributeError):
-        return False
+def _most_replications(experiment: Experiment) -> int:
+    """The replications a point may have: ``replications``, or a precision target's maximum."""
+    return max(experiment.replications, experiment.precision.max_replications if experiment.precision else 0)
 
 
 def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int,

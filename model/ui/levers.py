@@ -297,7 +297,7 @@ def to_model(name: str, value: Any) -> Any:
     if p is None or not isinstance(value, str) or p.kind not in ("int", "float"):
         return value
     text = value.strip().replace(",", "")
-    if p.allow_off and text.lower() in (OFF, "none", "inf", ""):
+    if p.allow_off and not text:  # an emptied field: no cap (the words for it are the parameters')
         return math.inf
     return coerce_text(name, text)
 

@@ -159,11 +159,13 @@ def open_run(folder: str | Path, run_id: str) -> SweepRun:
 
 @lru_cache(maxsize=16)
 def _saved_rows(folder: str, run_id: str) -> pd.DataFrame:
-    """The run's rows of runs.parquet, sorted by step."""
+    """The run's rows of runs.parquet, sorted by step (the model's reporters the file has: a sweep made
+    before a reporter was added has no column for it)."""
     import pyarrow.dataset as ds
 
-    table = ds.dataset(Path(folder) / "runs.parquet").to_table(
-        columns=["step", "quarter", *MODEL_REPORTERS], filter=ds.field("run_id") == run_id)
+    data = ds.dataset(Path(folder) / "runs.parquet")
+    saved = [name for name in MODEL_REPORTERS if name in data.schema.names]
+    table = data.to_table(columns=["step", "quarter", *saved], filter=ds.field("run_id") == run_id)
     return table.to_pandas().sort_values("step", kind="stable").reset_index(drop=True)
 
 
@@ -187,11 +189,12 @@ def replay_verdict(model, run: SweepRun) -> tuple[bool | None, str]:
         return None, (f"replaying run {run.run_id}: press Step (or 'Replay all') to compare with the "
                       "saved rows")
     saved = run.saved_rows()
+    compared = [name for name in MODEL_REPORTERS if name in saved.columns]
     for k in range(n):
         if k >= len(saved):
             return False, f"✗ step {k} goes past the saved run ({len(saved)} quarters)"
         row = saved.iloc[k]
-        for name in MODEL_REPORTERS:
+        for name in compared:
             here, there = float(values[name][k]), float(row[name])
             if not (here == there or (math.isnan(here) and math.isnan(there))):
                 rep = REPORTERS_BY_NAME[name]
@@ -200,4 +203,6 @@ def replay_verdict(model, run: SweepRun) -> tuple[bool | None, str]:
                                f"({rep.unit})")
     last = saved.iloc[n - 1]["quarter"]
     return True, (f"✓ matches saved run, {n} quarter{'s' if n != 1 else ''} (to end of {last}; "
-                  f"{len(MODEL_REPORTERS)} reporters bit for bit)")
+                  f"{len(compared)} reporters bit for bit" + (
+                      f"; {len(MODEL_REPORTERS) - len(compared)} newer reporters not in the saved file)"
+                      if len(compared) < len(MODEL_REPORTERS) else ")"))

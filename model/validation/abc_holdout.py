@@ -18,12 +18,11 @@ docs/VALIDATION.md (checked by ``tests/test_abc_calibration.py``).
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import DOCS_VALIDATION, EXPERIMENTS, VALIDATION_MD
 from model.sweep.io import write_atomic
 
@@ -139,11 +138,8 @@ def render(text: str, t: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.abc_holdout``: score 2026H1, rewrite holdout.csv and §3.6's table."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv:
-        sys.stderr.write("usage: python -m model.validation.abc_holdout "
-                         "(rewrites holdout.csv and §3.6's table)\n")
-        return 2
+    maintenance_arguments("model.validation.abc_holdout", "docs/validation/calibration/holdout.csv and the "
+                          "2026H1 table of docs/VALIDATION.md §3.6 (the ABC posterior's score)", argv)
     t = table()
     write_atomic(HOLDOUT_CSV, lambda tmp: t.to_csv(tmp, index=False))
     text = render(VALIDATION_MD.read_text(encoding="utf-8"), t)

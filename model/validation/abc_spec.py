@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from model.core.docblocks import maintenance_arguments
 from model.core.quarters import format_quarter, parse_quarter
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import EXPERIMENTS_DIR, resolve_path
@@ -379,9 +380,11 @@ def priors_markdown(spec: CalibrationSpec) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.abc_spec``: re-render docs/SOURCES.md's priors table from
     experiments/calibration.toml."""
+    maintenance_arguments("model.validation.abc_spec", "the priors table of docs/SOURCES.md from "
+                          "experiments/calibration.toml", argv)
     from model.core.docblocks import replace_block
     from model.core.paths import SOURCES_MD
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import DOCS_VALIDATION, VALIDATION_MD
 from model.core.policy import APPROVAL, BLOCKED, HELD
 from model.core.quarters import parse_quarter
@@ -192,8 +192,10 @@ def markdown(decisions: pd.DataFrame, market: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.decisions``: re-render VALIDATION.md §3.5 from docs/validation/'s CSVs."""
+    maintenance_arguments("model.validation.decisions", "docs/VALIDATION.md §3.5 from "
+                          "docs/validation/decisions.csv and decisions_market.csv", argv)
     text = VALIDATION_MD.read_text(encoding="utf-8")
     new = replace_block(text, TABLE_BEGIN, TABLE_END,
                         markdown(pd.read_csv(DOCS_VALIDATION / "decisions.csv"),

@@ -19,11 +19,9 @@ threshold rule run with the terms added one at a time (``LICENCE_STEPS``), under
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.parameters import DEFAULTS
 from model.core.paths import README_MD
 from model.sweep.io import write_atomic
@@ -172,10 +170,8 @@ def render(readme: str, t: pd.DataFrame, licence: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.decomposition``: rewrite the decomposition tables in README.md."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv:
-        sys.stderr.write("usage: python -m model.validation.decomposition (rewrites README.md's table)\n")
-        return 2
+    maintenance_arguments("model.validation.decomposition", "the decomposition tables of README.md (from "
+                          "runs of the model)", argv)
     text = render(README_MD.read_text(encoding="utf-8"), table(), licence_table())
     write_atomic(README_MD, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return 0

@@ -16,7 +16,7 @@ import pandas as pd
 
 from model.core import catalogue
 from model.core.catalogue import DOMESTIC_LEADER
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import VALIDATION_MD
 from model.sweep.experiment import EXPERIMENTS_DIR
 from model.validation.published_runs import (  # noqa: F401 (collect, Runs re-exported)
@@ -234,9 +234,11 @@ def render_validation_md(text: str, table: pd.DataFrame) -> str:
     return replace_block(text, TABLE_BEGIN, TABLE_END, markdown_table(table))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.published``: compute the table from runs and write it into
     docs/VALIDATION.md."""
+    maintenance_arguments("model.validation.published", "the published-estimates table of docs/VALIDATION.md "
+                          "(from runs of the model)", argv)
     text = VALIDATION_MD.read_text(encoding="utf-8")
     new = render_validation_md(text, side_by_side())
     if new != text:

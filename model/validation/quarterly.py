@@ -25,7 +25,7 @@ import pandas as pd
 from model.analysis.by_maker import summarise
 from model.core import catalogue
 from model.core.catalogue import US_LEADER
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import DOCS_VALIDATION, FORECASTS_DIR, VALIDATION_MD  # noqa: F401 (re-exported)
 from model.core.quarters import parse_quarter
 from model.core.reporters import maker_columns
@@ -312,9 +312,11 @@ def render_validation_md(text: str, scored: pd.DataFrame, claims: pd.DataFrame |
     return text
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.quarterly``: re-render VALIDATION.md's generated tables from the CSVs in
     docs/validation/ (written by ``chipstack validate all --out docs/validation``)."""
+    maintenance_arguments("model.validation.quarterly", "the quarterly and claims tables of "
+                          "docs/VALIDATION.md from docs/validation/quarterly.csv and claims.csv", argv)
     text = VALIDATION_MD.read_text(encoding="utf-8")
     new = render_validation_md(text, pd.read_csv(DOCS_VALIDATION / "quarterly.csv"),
                                pd.read_csv(DOCS_VALIDATION / "claims.csv"))
