@@ -3,7 +3,7 @@
     chipstack run [--set NAME=VALUE ...] [--steps N] [--seed S] [--out DIR]
     chipstack params [NAME]
     chipstack sweep EXPERIMENT [--workers N] [--scheduler ADDRESS] [--resume] [--out DIR]
-    chipstack report DIR
+    chipstack report DIR [--format png,pdf,svg]
     chipstack replicate DIR/manifest.json
     chipstack validate [arthur|bass|replay|quarterly|decisions|forecast|claims|calibrate|all]
                        [--out DIR] [--quick]

@@ -223,7 +223,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``chipstack report DIR``: the checked report of a finished sweep; list the files written."""
     from model.analysis.report import checked_report
 
-    report = checked_report(args.dir)
+    report = checked_report(args.dir, getattr(args, "format", ("png",)))
     for p in report.paths:
         print(one_line(f"wrote {p}"))
     for note in report.notes:

@@ -20,6 +20,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _figure_formats(text: str) -> tuple[str, ...]:
+    """``--format png,pdf``: the figure formats, each once, in the order given."""
+    from model.analysis.sweep_figures import FORMATS
+
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",")))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a figure format; allowed: {', '.join(FORMATS)}, "
+                                         f"comma-separated")
+    return formats
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chipstack", description="Agent-based model of the AI-chip market in China.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -45,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="figures and summary tables of a finished sweep")
     report.add_argument("dir", help="the sweep's output folder")
+    report.add_argument("--format", type=_figure_formats, default=("png",), metavar="FMT[,FMT...]",
+                        help="figure formats, any of png, pdf, svg, comma-separated (default: png)")
 
     replicate = sub.add_parser("replicate", help="re-run a finished sweep and compare every number")
     replicate.add_argument("manifest", help="DIR/manifest.json of the sweep to replicate")

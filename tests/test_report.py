@@ -443,3 +443,37 @@ def test_sensitivity_of_a_design_too_small_is_skipped_with_a_note(tmp_path):
         assert not (out / "sensitivity.csv").exists(), method
         note = next(n for n in report.notes if n.startswith("sensitivity of us_stack_share"))
         assert "too small" in note and "at least" in note, note
+
+
+def test_heatmap_of_any_two_grid_factors(tmp_path):
+    """Without the regime x stance grid the heat map takes the first two grid factors; its cells are the
+    summary's means (issue 32 item 5: heat maps for a general two-factor grid)."""
+    from model.analysis.sweep_figures import heatmap_factors
+
+    grid = {"domestic_subsidy": [0.0, 0.3], "huawei_capacity_2026": [200000, 3000000]}
+    out = model_sweep(tmp_path / "two", grid)
+    sweep = load_sweep(out)
+    assert heatmap_factors(sweep) == ("domestic_subsidy", "huawei_capacity_2026")
+    fig = heatmap_figure(sweep)
+    shown = np.asarray(fig.axes[0].images[0].get_array(), float)
+    summary = pd.read_csv(out / "summary.csv")
+    want = summary.pivot(index="domestic_subsidy", columns="huawei_capacity_2026",
+                         values="us_stack_share_mean")
+    np.testing.assert_allclose(shown, want.loc[[0.0, 0.3], [200000, 3000000]].to_numpy(), atol=1e-12)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["200k", "3M"]
+    assert "heatmap_us_stack_share.png" in [p.name for p in write_report(out)]
+
+
+def test_report_writes_the_formats_asked_for(tmp_path, capsys):
+    from model.cli import main
+
+    out = model_sweep(tmp_path / "lag", {"export_lag_months": [0, 18]}, replications=2)
+    assert main(["report", str(out), "--format", "pdf,svg"]) == 0
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert "tradeoff.pdf" in figures and "tradeoff.svg" in figures
+    assert (out / "figures" / "tradeoff.pdf").read_bytes().startswith(b"%PDF")
+    assert b"<svg" in (out / "figures" / "tradeoff.svg").read_bytes()[:2000]
+    capsys.readouterr()
+    assert main(["report", str(out), "--format", "gif"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chipstack: error:") and "'gif'" in err and "png, pdf, svg" in err

@@ -65,7 +65,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,100}")
 CHANNEL_HEATMAPS = ("us_share_legal",)
 
 
-def build_report(out_dir: str | Path) -> Report:
+def build_report(out_dir: str | Path, formats: tuple[str, ...] = ("png",)) -> Report:
     """Write the report of a sweep folder; return the written paths and notes on what was skipped.
 
     Every file goes inside the folder: ``figures`` must be a real folder there (not a link, not a file),
@@ -83,7 +83,7 @@ def build_report(out_dir: str | Path) -> Report:
         if fig is None:
             notes.append(f"{name}: skipped ({why_not})")
         else:
-            paths.append(save_figure(fig, figdir / name))
+            paths.extend(save_figure(fig, figdir / name, formats))
 
     table = by_maker_table(sweep)
     if table.empty:
@@ -124,7 +124,7 @@ def write_report(out_dir: Path) -> list[Path]:
     return build_report(out_dir).paths
 
 
-def checked_report(folder: str) -> Report:
+def checked_report(folder: str, formats: tuple[str, ...] = ("png",)) -> Report:
     """``chipstack report DIR``: check DIR is a finished sweep folder whose data files match the sha256
     its manifest recorded, write its report, record the files written as derived in the manifest
     (:meth:`Manifest.record_derived`) and return the report (its paths and notes)."""
@@ -133,7 +133,7 @@ def checked_report(folder: str) -> Report:
     with folder_lock(path):  # no sweep writes there meanwhile
         manifest = check_data_files(path)
         try:
-            report = build_report(path)
+            report = build_report(path, formats)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
             raise UsageError(f"{shown(path)}: cannot draw the report from this folder ({type(exc).__name__}: "
                              f"{exc}); allowed: a sweep folder as 'chipstack sweep' wrote it") from None

@@ -40,11 +40,22 @@ MAX_ERRORBAR_POINTS = 80
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def save_figure(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=DPI, format="png")
+#: The formats ``chipstack report --format`` writes (matplotlib's backends); PNG is the default.
+FORMATS = ("png", "pdf", "svg")
+#: No creation date in vector files (matplotlib would stamp the time of drawing).
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
+def save_figure(fig, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+    """``fig`` written as ``path`` with each suffix of ``formats`` (atomically); the paths written."""
+    paths = []
+    for fmt in formats:
+        target = path.with_suffix(f".{fmt}")
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=DPI, format=fmt, metadata=_NO_DATE.get(fmt))
+        paths.append(target)
     plt.close(fig)
-    return path
+    return paths
 
 
 def pooled_note(pooled: list[str], sampled: list[str] = ()) -> str:
@@ -72,16 +83,36 @@ def discrete_panel_param(sweep: Sweep, exclude: list[str], max_values: int = 4) 
 
 
 
+#: The heat map's two factors when both vary: the US export regime (rows) × Beijing's stance (columns).
+POLICY_FACTORS = ("export_regime", "china_import_policy")
+#: Values per factor above which a heat map is not drawn (unreadable cells).
+MAX_HEATMAP_VALUES = 12
+
+
+def heatmap_factors(sweep: Sweep) -> tuple[str, str] | None:
+    """The heat map's (rows, columns): the export regime × Beijing's stance when both vary in the grid,
+    else the first two grid parameters with 2 to ``MAX_HEATMAP_VALUES`` values each; None if there are
+    not two."""
+    if set(POLICY_FACTORS) <= set(sweep.grid_params):
+        return POLICY_FACTORS
+    factors = [p for p in sweep.grid_params if 2 <= sweep.final[p].nunique() <= MAX_HEATMAP_VALUES]
+    return (factors[0], factors[1]) if len(factors) >= 2 else None
+
+
 def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
-    """Final ``reporter`` by export regime (rows) × Chinese stance (columns); None if they don't vary."""
-    if not {"export_regime", "china_import_policy"} <= set(sweep.grid_params):
+    """Final ``reporter`` over two grid factors (:func:`heatmap_factors`: the export regime (rows) ×
+    Beijing's stance (columns) when both vary), one cell per combination with its 95% interval of the
+    mean; None without two factors."""
+    factors = heatmap_factors(sweep)
+    if factors is None:
         return None
-    panel = discrete_panel_param(sweep, ["export_regime", "china_import_policy"])
-    keys = ["export_regime", "china_import_policy"] + ([panel] if panel else [])
+    row_p, col_p = factors
+    panel = discrete_panel_param(sweep, list(factors))
+    keys = [row_p, col_p] + ([panel] if panel else [])
     pooled = [p for p in sweep.varying if p not in keys]
     cells = cell_stats(sweep, keys, reporter)
-    regimes = ordered_values("export_regime", cells["export_regime"])
-    stances = ordered_values("china_import_policy", cells["china_import_policy"])
+    regimes = ordered_values(row_p, cells[row_p])
+    stances = ordered_values(col_p, cells[col_p])
     panels = ordered_values(panel, cells[panel]) if panel else [None]
     scale = reporter_scale(reporter)
     if is_share(reporter):
@@ -97,7 +128,7 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
         mat = np.full((len(regimes), len(stances)), np.nan)
         half = np.full_like(mat, np.nan)
         for _, row in sub.iterrows():
-            i, j = regimes.index(row["export_regime"]), stances.index(row["china_import_policy"])
+            i, j = regimes.index(row[row_p]), stances.index(row[col_p])
             mat[i, j] = row["mean"] / scale
             half[i, j] = ci_half_width(row) / scale
         im = ax.imshow(mat, cmap="RdBu", vmin=vmin, vmax=vmax, aspect="auto")
@@ -108,10 +139,10 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
             frac = (mat[i, j] - vmin) / (vmax - vmin) if vmax > vmin else 0.5
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if frac < 0.2 or frac > 0.8 else "black")
-        ax.set_xticks(range(len(stances)), stances)
-        ax.set_yticks(range(len(regimes)), regimes)
-        ax.set_xlabel("Beijing's policy on US chips")
-        ax.set_ylabel("US export regime")
+        ax.set_xticks(range(len(stances)), [fmt_value(v) for v in stances])
+        ax.set_yticks(range(len(regimes)), [fmt_value(v) for v in regimes])
+        ax.set_xlabel(param_label(col_p))
+        ax.set_ylabel(param_label(row_p))
         if panel is not None:
             ax.set_title(f"{param_label(panel)} = {fmt_value(pv)}", fontsize=10)
     cbar = fig.colorbar(im, ax=axes[0].tolist(), shrink=0.9)
