@@ -477,3 +477,25 @@ def test_report_writes_the_formats_asked_for(tmp_path, capsys):
     assert main(["report", str(out), "--format", "gif"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chipstack: error:") and "'gif'" in err and "png, pdf, svg" in err
+
+
+def test_time_series_bands_are_for_one_scenario_not_pooled_over_the_grid(huawei_sweep):
+    """With a third grid factor (Huawei's capacity) the lines hold it at its middle value, so each band is
+    the interval of one design point's mean (issue 32 item 5), and the title says which value."""
+    from model.analysis.labels import fmt_value
+    from model.analysis.sweep_figures import timeseries_figure
+
+    sweep = load_sweep(huawei_sweep)
+    fig = timeseries_figure(sweep)
+    runs = pd.read_parquet(huawei_sweep / "runs.parquet")
+    values = sorted(runs["huawei_capacity_2026"].unique())
+    middle = values[(len(values) - 1) // 2]
+    ax = fig.axes[0]
+    line = ax.get_lines()[0]
+    stance = ax.get_title().removeprefix("Beijing: ")
+    regime = line.get_label()
+    sel = runs[(runs["huawei_capacity_2026"] == middle) & (runs["china_import_policy"] == stance)
+               & (runs["export_regime"] == regime)]
+    want = sel.groupby("step")["us_stack_share"].mean().to_numpy()
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), want, rtol=0, atol=1e-12)
+    assert "= " + fmt_value(middle) in fig._suptitle.get_text()

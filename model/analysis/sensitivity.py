@@ -261,7 +261,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
         ax.grid(axis="x", alpha=0.3)
         ax.set_title(f"final {reporter_title(output)}", fontsize=10)
         if method == "sobol":
-            ax.set_xlabel("Sobol index (share of output variance; bars: 95% CI)")
+            ax.set_xlabel("Sobol index\n(share of output variance; bars: 95% CI)")
         elif method == "morris":
             ax.set_xlabel(f"elementary effect over the full parameter range\n"
                           f"({reporter_unit(output)}; bars: 95% CI of mu*)")

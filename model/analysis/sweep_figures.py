@@ -164,8 +164,14 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
                  and sweep.final["china_import_policy"].nunique() <= MAX_LINES)
              else None)
     keys = [k for k in (panel, group) if k]
-    pooled = [p for p in sweep.varying if p not in keys]
-    df = sweep.runs(keys + ["step", "quarter", reporter])
+    # the other grid parameters are held at their middle value, so that each band is an interval for one
+    # scenario (not a mixture of design points); sampled parameters are pooled (and said so)
+    held = {p: ordered_values(p, sweep.final[p])[(sweep.final[p].nunique() - 1) // 2]
+            for p in sweep.grid_params if p not in keys}
+    pooled = [p for p in sweep.varying if p not in keys and p not in held]
+    df = sweep.runs(keys + list(held) + ["step", "quarter", reporter])
+    for p, value in held.items():
+        df = df[df[p] == value]
     quarters = df.drop_duplicates("step").sort_values("step")["quarter"].astype(str).tolist()
     stats_df = grouped_ci(df, keys + ["step"], reporter)
     scale = reporter_scale(reporter)
@@ -212,7 +218,8 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     title = param_label(group) if group else None
     fig.legend(handles, labels, title=title, loc="outside right center", fontsize=8, title_fontsize=8)
     label = reporter_title(reporter)
-    fig.suptitle(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs"
+    at = "".join(f"; {NICE_NAMES.get(p, p.replace('_', ' '))} = {fmt_value(v)}" for p, v in held.items())
+    fig.suptitle(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs{at}"
                  f"{pooled_note(pooled, sweep.sample_params)})", fontsize=11)
     return fig
 
