@@ -3,6 +3,7 @@ curves and the sample scatter. Each returns a matplotlib figure, or None when it
 
 from __future__ import annotations
 
+import textwrap
 from itertools import product
 from pathlib import Path
 
@@ -33,6 +34,8 @@ from model.analysis.sweep_data import Sweep  # noqa: E402
 from model.sweep.io import atomic_path  # noqa: E402
 
 DPI = 110
+#: Characters per line of a long axis label (wrapped, not clipped at the figure's edge).
+LABEL_WIDTH = 34
 #: Lines per figure before a varying parameter is pooled instead of drawn one line per value.
 MAX_LINES = 8
 #: Design points in the trade-off scatter above which error bars are left out (unreadable).
@@ -206,7 +209,7 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
             ax.set_ylim(0, 1)
         quarter_axis(ax, quarters, max_labels=6)
         if k % ncols == 0:
-            ax.set_ylabel(reporter_label(reporter))
+            ax.set_ylabel(textwrap.fill(reporter_label(reporter), LABEL_WIDTH))
         if k < n - ncols:  # shared calendar axis: label only the bottom row
             ax.set_xlabel("")
         if panel is not None:
