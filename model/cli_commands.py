@@ -174,10 +174,14 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
     ``model_cls``: the model class to run (default ``ChipMarketModel``; tests pass a failing subclass).
     """
     from model.sweep.experiment import load_experiment
+    from model.sweep.planning import plan
     from model.sweep.runner import run_sweep
     from model.sweep.summary import summary_text
 
     experiment = load_experiment(args.experiment)
+    notice = plan(experiment.name, experiment.n_runs())  # refuses a design this machine cannot hold
+    if notice:
+        print(notice, file=sys.stderr, flush=True)
     out_dir = Path(args.out) if args.out else Path("outputs") / experiment.name
     extra = {"model_cls": model_cls} if model_cls is not None else {}
     try:
