@@ -480,3 +480,60 @@ def _small_png(png: bytes) -> bytes:
         if out.tell() < MAX_SCREENSHOT_BYTES:
             return out.getvalue()
     return out.getvalue()
+
+
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group ``pgid`` (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _server_pgid(port: int) -> int:
+    """The process group of the ``chipstack ui --port PORT`` that ``_serve`` started in its own session."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ui" in args and b"--port" in args and str(port).encode() in args:
+            return os.getpgid(int(cmdline.parent.name))
+    raise AssertionError(f"no chipstack ui process on port {port}")
+
+
+def test_a_closed_tab_stops_its_playing_model():
+    """Closing a tab while ▶ plays used to leave the model stepping on the server (~0.65 core for 60 s and
+    more; Solara keeps a page 24 h). Now the page is culled serve.CULL_TIMEOUT after the tab closes and the
+    model stops: the server's processes use (almost) no CPU afterwards."""
+    from model.ui.serve import CULL_TIMEOUT
+
+    server = _serve()
+    url = next(server)
+    try:
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        pages = _open_page(url)
+        page, _ = next(pages)
+        for attempt in range(3):
+            page.get_by_role("button", name="▶", exact=True).click()
+            try:
+                page.get_by_role("button", name="❚❚", exact=True).wait_for(timeout=10_000)
+                break
+            except sync_api.TimeoutError:
+                assert attempt < 2, "▶ did not start play in three clicks"
+        page.wait_for_timeout(2_000)  # playing
+        pages.close()  # closes the browser, and so the tab, while the model plays
+        pgid = _server_pgid(port)
+        time.sleep(float(CULL_TIMEOUT.rstrip("s")) + 6)  # the cull, and a step in flight
+        before = _group_cpu_seconds(pgid)
+        time.sleep(5)
+        used = _group_cpu_seconds(pgid) - before
+        assert used < 0.5, f"the server used {used:.2f} CPU seconds in 5 s after the tab closed"
+    finally:
+        server.close()

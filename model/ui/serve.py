@@ -41,6 +41,9 @@ APP_PATH = Path(__file__).with_name("app.py")
 APP_MODULE = "model.ui.app"
 #: The run to open (``--run``), passed to the app as "SWEEP_DIR\nRUN_ID" (``model.ui.app.RUN_ENV``).
 RUN_ENV = "CHIPSTACK_UI_RUN"
+#: How long a page's server-side state outlives its closed tab (Solara's kernel cull timeout; a reload
+#: within it keeps the page's state).
+CULL_TIMEOUT = "10s"
 #: Seconds to wait for the server to stop after Ctrl-C / SIGTERM before killing it.
 STOP_TIMEOUT = 10.0
 
@@ -95,6 +98,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     env = dict(os.environ)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # a closed tab's page ends CULL_TIMEOUT after the tab closes, not 24 h later (Solara's default), and
+    # with it the play loop of its model (tests/test_ui_browser.py measures the server's CPU afterwards)
+    env.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", CULL_TIMEOUT)
     # Solara warns on every first visit over plain http (its cookie falls back to samesite=lax,
     # which is right for a local server): keep the terminal quiet
     quiet = "ignore:Cookies with samesite=none require https:UserWarning"
