@@ -11,11 +11,7 @@ import time
 from pathlib import Path
 
 from model.sweep.errors import UsageError, one_line, quiet_floating_point, shown
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (what is done is kept), with exit code 143."""
-
+from model.sweep.interrupts import Terminated
 
 #: set by SIGTERM (``on_sigterm``): an interrupted sweep exits 143, not 130
 _TERMINATED = False

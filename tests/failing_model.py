@@ -24,3 +24,16 @@ class FailingModel(ChipMarketModel):
         if self.p.export_regime == FAILING_REGIME and self.steps - 1 == FAIL_AT_STEP:
             raise RuntimeError(f"{MESSAGE} (export_regime={self.p.export_regime}, step {self.steps - 1})")
         super().step()
+
+
+class HangingModel(ChipMarketModel):
+    """ChipMarketModel whose runs with ``export_regime == FAILING_REGIME`` hang inside step FAIL_AT_STEP
+    (a worker that never answers, for the interrupt tests); the others run normally."""
+
+    def step(self) -> None:
+        if self.p.export_regime == FAILING_REGIME and self.steps - 1 == FAIL_AT_STEP:
+            import time
+
+            while True:
+                time.sleep(1)
+        super().step()

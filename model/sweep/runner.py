@@ -313,7 +313,7 @@ class _Sweep:
         saved = self.saved_ids()
         todo = sorted((run for run in self.runs if run.run_id not in saved), key=lambda r: r.run_id)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
-        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar), warm_up)
+        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar), warm_up, self.warn)
 
     def final_values(self) -> pd.DataFrame:
         """(point, value) of the precision reporter at the last step, for the current runs."""
