@@ -8,6 +8,10 @@ pickles by reference to process-pool and Dask workers.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from model.core.chip_market import ChipMarketModel
 
 #: The step (0-based) inside which a run of FailingModel fails.
@@ -37,3 +41,15 @@ class HangingModel(ChipMarketModel):
             while True:
                 time.sleep(1)
         super().step()
+
+
+def overflowing_step(self) -> None:
+    """A step that overflows a float as a run of thousands of quarters of the real model did before
+    ``MAX_STEPS`` was lowered: numpy warns (overflow), then converting inf to an integer raises."""
+    math.floor(np.float64(1e308) * np.float64(10))
+
+
+class OverflowingModel(ChipMarketModel):
+    """ChipMarketModel whose every run overflows in its first step (:func:`overflowing_step`)."""
+
+    step = overflowing_step

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
+from model.core.limits import MAX_SEED, MAX_STEPS
 from model.core.parameters import suggest, validate_value
 from model.sweep.draws import posterior_sample
 from model.sweep.errors import UsageError
@@ -22,11 +23,9 @@ from model.sweep.experiment import Experiment, Precision, SampleSpec
 from model.sweep.protocol import check_model_class, parameters_by_name, parameters_of, reporter_names
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
-MAX_STEPS = 10_000
 MAX_REPLICATIONS = 100_000
 MAX_SAMPLE_N = 1_000_000
 MAX_RUNS = 5_000_000
-MAX_SEED = 2**63 - 1
 SAMPLE_METHODS = ("lhs", "sobol", "morris")
 #: Parameters an experiment may not vary or fix: the runner sets them itself.
 RESERVED = ("rng", "seed")
