@@ -51,7 +51,7 @@ from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
 from model.sweep.experiment import Experiment, experiment_from_dict, load_experiment
-from model.sweep.finalize import OnFinished, finalize, now
+from model.sweep.finalize import OnFinished, finalize, finish_report, now
 from model.sweep.io import write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.protocol import parameters_by_name
@@ -176,6 +176,7 @@ def run_sweep(
                 warn(f"removed {shown(path)}, left by an interrupted write")
             if state == "complete":
                 result = _already_complete(out_dir, experiment, t0)
+                result.files = finish_report(Manifest.load(out_dir), on_finished, warn)  # if it failed
                 result.warnings = notes
                 return result
             sweep = _Sweep(experiment, design, out_dir, workers, progress or None, warn)
