@@ -258,6 +258,25 @@ def test_each_cause_of_a_sweep_file_error_has_its_own_message(code, words, tmp_p
     assert ("--resume" in line) == (code in (errno.ENOSPC, errno.EMFILE))
 
 
+def test_too_many_open_files_is_said_so_and_the_sweep_ends(tmp_path):
+    """With 16 file descriptors the process pool's pipes run out while its workers start: one line
+    naming the cause, and the sweep ends (a worker left waiting for work used to hang it at exit)."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("no prlimit")
+    lines = []
+    for limit in (16, 14, 12, 10):  # where descriptors run out depends on what the process inherited
+        out = str(tmp_path / f"out{limit}")
+        command = [sys.executable, "-m", "model.cli", "sweep", "quick", "--out", out, "--workers", "2"]
+        proc = subprocess.run(["prlimit", f"--nofile={limit}", *command], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)  # a hang fails here
+        if proc.returncode == 0:
+            continue
+        assert proc.returncode == 2, proc.stderr
+        lines.append(_one_line(proc.stderr))
+    assert lines, "no limit made the sweep run out of file descriptors"
+    assert all("too many open files" in line and "free disk space" not in line for line in lines), lines
+
+
 def test_a_name_too_long_is_said_so(tmp_path, capsys):
     assert main(["sweep", "quick", "--out", str(tmp_path / ("x" * 300)), "--workers", "1"]) == 2
     line = _one_line(capsys.readouterr().err)

@@ -52,6 +52,7 @@ from model.sweep.errors import UsageError, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
 from model.sweep.experiment import Experiment, experiment_from_dict, load_experiment
 from model.sweep.finalize import OnFinished, finalize, finish_report, now
+from model.sweep.interrupts import kill_workers
 from model.sweep.io import write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.protocol import parameters_by_name
@@ -183,6 +184,10 @@ def run_sweep(
             try:
                 sweep.prepare(fresh=state == "fresh")
                 sweep.execute(executor, warm_up)
+            except BaseException:  # e.g. EMFILE while starting workers: none may be left waiting for work
+                if own_executor:
+                    kill_workers(executor)
+                raise
             finally:
                 if own_executor:
                     executor.shutdown(wait=True, cancel_futures=True)
