@@ -140,6 +140,27 @@ def test_an_unreadable_file_is_one_line(sweep_dir, monkeypatch, capsys):
     assert "final.csv" in line and "permission denied" in line.lower() and "free disk space" not in line
 
 
+@pytest.mark.parametrize("command", ["resume", "replicate"])
+def test_an_unreadable_runs_parquet_is_said_so(command, sweep_dir, tmp_path, monkeypatch, capsys):
+    """It used to say 'free disk space ... run with --resume' (or advise deleting runs.parquet)."""
+    from model.sweep import manifest
+
+    real = manifest.sha256_file
+
+    def unreadable(path):
+        if Path(path).name == "runs.parquet":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(manifest, "sha256_file", unreadable)
+    args = {"resume": ["sweep", str(_small(tmp_path / "small.toml")), "--resume", "--out", str(sweep_dir)],
+            "replicate": ["replicate", str(sweep_dir / "manifest.json"), "--workers", "1"]}[command]
+    assert main(args) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "runs.parquet" in line and "permission denied" in line
+    assert "free disk space" not in line and "delete" not in line
+
+
 @pytest.mark.parametrize("command", ["sweep", "ui"])
 def test_a_deleted_working_directory_is_one_line(command, tmp_path):
     gone = tmp_path / "gone"
