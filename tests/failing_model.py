@@ -53,3 +53,14 @@ class OverflowingModel(ChipMarketModel):
     """ChipMarketModel whose every run overflows in its first step (:func:`overflowing_step`)."""
 
     step = overflowing_step
+
+
+class SleepyModel(ChipMarketModel):
+    """ChipMarketModel whose steps take wall time without CPU: 2 s each with ``export_regime ==
+    FAILING_REGIME``, 0.3 s otherwise (a long and a short run, for the interrupt tests)."""
+
+    def step(self) -> None:
+        import time
+
+        time.sleep(2.0 if self.p.export_regime == FAILING_REGIME else 0.3)
+        super().step()

@@ -22,10 +22,10 @@ from model.sweep.interrupts import signals_deferred
 from sweep_files import write_toml
 
 TESTS = Path(__file__).resolve().parent
-#: `chipstack sweep` with tests/failing_model.HangingModel as the model (its 'open' runs never end)
-HANGING = ("import functools, sys; import model.cli as cli; from model.cli_commands import cmd_sweep; "
-           "from failing_model import HangingModel; "
-           "cli.cmd_sweep = functools.partial(cmd_sweep, model_cls=HangingModel); sys.exit(cli.main())")
+#: `chipstack sweep` with a model of tests/failing_model.py (HangingModel: its 'open' runs never end)
+WITH_MODEL = ("import functools, sys; import model.cli as cli; from model.cli_commands import cmd_sweep; "
+              "import failing_model; cli.cmd_sweep = functools.partial(cmd_sweep, "
+              "model_cls=getattr(failing_model, sys.argv.pop(1))); sys.exit(cli.main())")
 
 
 def _experiment(tmp_path: Path, n_developers: int, steps: int, replications: int, regimes: list[str]) -> Path:
@@ -35,9 +35,9 @@ def _experiment(tmp_path: Path, n_developers: int, steps: int, replications: int
         "parameters": {"n_developers": n_developers}, "grid": {"export_regime": regimes}})
 
 
-def _start(tmp_path: Path, experiment: Path, hanging: bool) -> tuple[subprocess.Popen, Path]:
+def _start(tmp_path: Path, experiment: Path, model: str | None) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "out"
-    code = ["-c", HANGING] if hanging else ["-m", "model.cli"]
+    code = ["-c", WITH_MODEL, model] if model else ["-m", "model.cli"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
     # the default SIGINT disposition in the child: pytest-xdist workers ignore SIGINT (see test_runner)
     command = [sys.executable, *code, "sweep", str(experiment), "--out", str(out), "--workers", "2"]
@@ -75,7 +75,7 @@ def _ends_within(proc: subprocess.Popen, seconds: float) -> tuple[float, str]:
 
 @pytest.mark.slow  # a real sweep in a subprocess, ~10 s
 def test_sigterm_ends_a_sweep_with_a_hung_worker(tmp_path):
-    proc, out = _start(tmp_path, _experiment(tmp_path, 50, 5, 3, ["lagged", "open"]), hanging=True)
+    proc, out = _start(tmp_path, _experiment(tmp_path, 50, 5, 3, ["lagged", "open"]), model="HangingModel")
     _wait_for(lambda: len(_parts(out)) >= 1 and len(_workers(proc)) == 2)
     time.sleep(2)  # the 'open' runs hang in both workers
     workers = _workers(proc)
@@ -90,7 +90,7 @@ def test_sigterm_ends_a_sweep_with_a_hung_worker(tmp_path):
 
 @pytest.mark.slow  # a real sweep in a subprocess, ~10 s
 def test_two_ctrl_c_end_a_sweep_with_a_stopped_worker(tmp_path):
-    proc, out = _start(tmp_path, _experiment(tmp_path, 300, 20, 60, ["lagged", "open"]), hanging=False)
+    proc, out = _start(tmp_path, _experiment(tmp_path, 300, 20, 60, ["lagged", "open"]), model=None)
     _wait_for(lambda: len(_parts(out)) >= 1 and len(_workers(proc)) == 2)
     workers = _workers(proc)
     workers[0].suspend()  # SIGSTOP: a worker that never answers
@@ -112,7 +112,7 @@ def test_two_ctrl_c_end_a_sweep_with_a_stopped_worker(tmp_path):
 def test_ctrl_c_keeps_the_runs_in_progress(tmp_path):
     """The reviewer's '0 of 2 runs are saved': the first Ctrl-C lets the runs in progress finish and
     saves them."""
-    proc, out = _start(tmp_path, _experiment(tmp_path, 200_000, 20, 1, ["lagged", "open"]), hanging=False)
+    proc, out = _start(tmp_path, _experiment(tmp_path, 200_000, 20, 1, ["lagged", "open"]), model=None)
     _wait_for(lambda: len(_workers(proc)) == 2 and (out / ".parts" / "experiment.json").exists())
     time.sleep(1)  # both runs in progress
     os.killpg(proc.pid, signal.SIGINT)
@@ -120,6 +120,24 @@ def test_ctrl_c_keeps_the_runs_in_progress(tmp_path):
     assert proc.returncode == 130, err
     assert "finishing the" in err and "2 of 2 runs are saved" in err, err
     assert len(_parts(out)) == 2
+
+
+@pytest.mark.slow  # a 3-second run and a 20-second one in a subprocess
+def test_two_ctrl_c_keep_a_run_that_finished_meanwhile(tmp_path):
+    """Two runs in progress, the long one first (tests/failing_model.SleepyModel: its 'open' run, whose
+    id sorts first, takes 20 s, the 'lagged' one 3 s): after the first Ctrl-C the short one finishes
+    and is saved at once. It used to wait behind the long one and be discarded by the second Ctrl-C
+    (the reviewer's '0 of 2 runs are saved')."""
+    proc, out = _start(tmp_path, _experiment(tmp_path, 20, 10, 1, ["lagged", "open"]), model="SleepyModel")
+    _wait_for(lambda: len(_workers(proc)) == 2 and (out / ".parts" / "experiment.json").exists())
+    os.killpg(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + 8
+    while not _parts(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = _ends_within(proc, 10)
+    assert proc.returncode == 130, err
+    assert "1 of 2 runs are saved" in err and len(_parts(out)) == 1, err
 
 
 def test_signals_deferred_raises_after_the_block():
