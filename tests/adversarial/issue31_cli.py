@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS)]))
 CHIPSTACK = [sys.executable, "-m", "model.cli"]
-HANGING = ("import functools, sys; import model.cli as cli; from model.cli_commands import cmd_sweep; "
-           "from failing_model import HangingModel; "
-           "cli.cmd_sweep = functools.partial(cmd_sweep, model_cls=HangingModel); sys.exit(cli.main())")
+#: `chipstack sweep` with a model of tests/failing_model.py, named as the first argument
+WITH_MODEL = ("import functools, sys; import model.cli as cli; from model.cli_commands import cmd_sweep; "
+              "import failing_model; cli.cmd_sweep = functools.partial(cmd_sweep, "
+              "model_cls=getattr(failing_model, sys.argv.pop(1))); sys.exit(cli.main())")
 SMALL = """[experiment]
 name = "small"
 description = "issue 31 cases"
@@ -75,14 +76,14 @@ def one_line(proc: subprocess.CompletedProcess, code: int, *words: str) -> str:
     return f"{missing} not in {lines[0]}" if missing else ""
 
 
-def signalled(work: Path, hanging: bool, toml: Path, send: Callable[[subprocess.Popen, list], None],
+def signalled(work: Path, model: str | None, toml: Path, send: Callable[[subprocess.Popen, list, Path], None],
               ready: Callable[[Path], bool], limit: float) -> tuple[int, float, str, Path]:
     """A sweep in its own session (as a terminal runs it), ``send`` once ``ready``: (exit code, seconds
     to end, stderr, its folder)."""
     import psutil
 
     out = work / f"out-{time.monotonic_ns()}"
-    code = ["-c", HANGING] if hanging else ["-m", "model.cli"]
+    code = ["-c", WITH_MODEL, model] if model else ["-m", "model.cli"]
     proc = subprocess.Popen([sys.executable, *code, "sweep", str(toml), "--out", str(out), "--workers", "2"],
                             cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True,
@@ -95,7 +96,7 @@ def signalled(work: Path, hanging: bool, toml: Path, send: Callable[[subprocess.
         time.sleep(0.05)
     workers = psutil.Process(proc.pid).children()
     t0 = time.monotonic()
-    send(proc, workers)
+    send(proc, workers, out)
     try:
         _, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
@@ -127,6 +128,7 @@ def cases(work: Path) -> list[tuple[str, Callable[[], str]]]:
     quick_hang = experiment(work, "hang", 50, 5, 3)
     long_runs = experiment(work, "long", 300, 20, 60)
     big_runs = experiment(work, "big", 200_000, 20, 1)
+    sleepy = experiment(work, "sleepy", 20, 10, 1)  # SleepyModel: 'open' 20 s (its id first), 'lagged' 3 s
 
     def utf8(*args: str) -> str:
         return one_line(run(list(args)), 2, "not valid UTF-8")
@@ -145,28 +147,42 @@ def cases(work: Path) -> list[tuple[str, Callable[[], str]]]:
         return one_line(proc, 2, "working directory no longer exists")
 
     def sigterm_hung() -> str:
-        code, seconds, err, _ = signalled(work, True, quick_hang, lambda p, w: (time.sleep(2), p.terminate()),
+        code, seconds, err, _ = signalled(work, "HangingModel", quick_hang,
+                                          lambda p, w, o: (time.sleep(2), p.terminate()),
                                           lambda out: parts(out) >= 1, 10)
         ok = code == 143 and seconds < 10 and "Traceback" not in err and "runs are saved" in err
         return "" if ok else f"exit {code} after {seconds:.1f} s: {err[-300:]}"
 
     def two_ctrl_c_stopped() -> str:
-        def send(proc, workers):
+        def send(proc, workers, out):
             workers[0].suspend()
             os.killpg(proc.pid, signal.SIGINT)
             time.sleep(1)
             os.killpg(proc.pid, signal.SIGINT)
 
-        code, seconds, err, _ = signalled(work, False, long_runs, send, lambda out: parts(out) >= 1, 10)
+        code, seconds, err, _ = signalled(work, None, long_runs, send, lambda out: parts(out) >= 1, 10)
         ok = code == 130 and seconds < 11 and "Traceback" not in err and "--resume" in err
         return "" if ok else f"exit {code} after {seconds:.1f} s: {err[-300:]}"
 
     def ctrl_c_keeps_runs() -> str:
-        code, _, err, out = signalled(work, False, big_runs,
-                                      lambda p, w: (time.sleep(1), os.killpg(p.pid, signal.SIGINT)),
+        code, _, err, out = signalled(work, None, big_runs,
+                                      lambda p, w, o: (time.sleep(1), os.killpg(p.pid, signal.SIGINT)),
                                       lambda out: (out / ".parts" / "experiment.json").exists(), 120)
         ok = code == 130 and "2 of 2 runs are saved" in err and parts(out) == 2
         return "" if ok else f"exit {code}, {parts(out)} parts: {err[-300:]}"
+
+    def two_ctrl_c_keep_finished() -> str:
+        def send(proc, workers, out):
+            os.killpg(proc.pid, signal.SIGINT)
+            deadline = time.monotonic() + 8
+            while not parts(out) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGINT)
+
+        code, seconds, err, out = signalled(work, "SleepyModel", sleepy, send,
+                                            lambda out: (out / ".parts" / "experiment.json").exists(), 10)
+        ok = code == 130 and "1 of 2 runs are saved" in err and parts(out) == 1
+        return "" if ok else f"exit {code} after {seconds:.1f} s, {parts(out)} parts: {err[-300:]}"
 
     def malformed(edit: Callable[[dict], None], key: str) -> str:
         folder = work / f"m-{time.monotonic_ns()}"
@@ -233,6 +249,7 @@ def cases(work: Path) -> list[tuple[str, Callable[[], str]]]:
         ("7  SIGTERM, hung workers: ends within 10 s, exit 143", sigterm_hung),
         ("7  two Ctrl-C, a stopped worker: ends within 10 s, exit 130", two_ctrl_c_stopped),
         ("7  Ctrl-C with 2 big runs in progress: 2 of 2 saved", ctrl_c_keeps_runs),
+        ("7  two Ctrl-C: a run that finished behind a long one is saved", two_ctrl_c_keep_finished),
         ("10 report >/dev/full", lambda: dev_full("report", str(done))),
         ("10 robust >/dev/full", lambda: dev_full("robust", str(done))),
         ("10 discover >/dev/full", lambda: dev_full("discover", str(done), "--below", "0.3")),
