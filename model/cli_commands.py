@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from model.cli_errors import StdoutFailed, stdout_to_devnull
+from model.cli_errors import StdoutFailed, stdout_text, stdout_to_devnull
 from model.sweep.errors import UsageError, one_line, os_error_text, quiet_floating_point, shown
 from model.sweep.interrupts import Terminated
 
@@ -99,9 +99,7 @@ def print_out(text: str, what: str, done: str) -> None:
         raise
     except OSError as exc:
         stdout_to_devnull(sys.stdout)  # what is still buffered must not fail again at exit
-        raise UsageError(f"cannot write {what} to standard output ({type(exc).__name__}: "
-                         f"{exc.strerror or exc}); {done}; allowed: a standard output that can be "
-                         f"written") from None
+        raise UsageError(stdout_text(exc, f"{what} to standard output", done)) from None
 
 
 def _title(params: dict, seed: int) -> str:

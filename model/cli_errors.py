@@ -29,10 +29,12 @@ class StdoutFailed(OSError):
     """Standard output could not be written (``>/dev/full``, a full disk); not a broken pipe."""
 
 
-def stdout_text(exc: OSError) -> str:
-    """The line for a standard output that cannot be written."""
-    return (f"cannot write to standard output ({type(exc).__name__}: {exc.strerror or exc}); what the "
-            f"command wrote to files is kept; allowed: a standard output that can be written")
+def stdout_text(exc: OSError, what: str = "to standard output", done: str = "what the command wrote to "
+                "files is kept") -> str:
+    """The line for a standard output that cannot be written: ``what`` was not shown, ``done`` is."""
+    cause = exc.__cause__ if isinstance(exc, StdoutFailed) and isinstance(exc.__cause__, OSError) else exc
+    return (f"cannot write {what} ({type(cause).__name__}: {cause.strerror or cause}); {done}; allowed: a "
+            f"standard output that can be written")
 
 
 def memory_text(command: str) -> str:
