@@ -34,7 +34,6 @@ import sys
 from model.cli_commands import (
     RUN_SUMMARY_FORMATS,
     Terminated,
-    _stdout_to_devnull,
     cmd_discover,
     cmd_report,
     cmd_robust,
@@ -47,37 +46,22 @@ from model.cli_commands import (
     summary_text,
     terminated,
 )
+from model.cli_errors import (
+    StdoutFailed,
+    Stream,
+    check_start,
+    memory_text,
+    quiet_libraries,
+    stdout_text,
+    stdout_to_devnull,
+)
 from model.cli_parser import DEFAULT_SEED, MAX_SEED, MAX_STEPS, _Parser, build_parser
-from model.sweep.errors import UsageError, one_line, shown
+from model.sweep.errors import UsageError, one_line, os_error_text, shown
 
 #: what other modules and the tests import from here (the commands and the parser live next door)
 __all__ = ["DEFAULT_SEED", "MAX_SEED", "MAX_STEPS", "RUN_SUMMARY_FORMATS", "Terminated", "_Parser",
            "build_parser", "cmd_discover", "cmd_report", "cmd_robust", "cmd_run", "cmd_sweep", "cmd_validate",
            "main", "parse_sets", "print_out", "summary_text"]
-
-
-class _StderrThatNeverFails:
-    """``sys.stderr`` for the life of a command: a message that cannot be written (``2>/dev/full``, a
-    full disk) is dropped, as with a closed stderr; it must not stop a sweep or be taken for an
-    unwritable output folder."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except (OSError, ValueError):
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except (OSError, ValueError):
-            pass
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -128,27 +112,46 @@ def _warn_if_not_loopback(host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere, nothing crashes
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
-    stderr = sys.stderr
-    sys.stderr = _StderrThatNeverFails(stderr)
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stderr = Stream(stderr, drop_failures=True)
+    if stdout is not None:
+        sys.stdout = Stream(stdout, drop_failures=False)
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     parser = build_parser()
+    command = "command"
     try:
         args = parser.parse_args(argv)
-        return _dispatch(args)
+        command = args.command
+        check_start(args)
+        with quiet_libraries(getattr(args, "debug", False)):
+            code = _dispatch(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a stdout that cannot be written fails here, not at exit
+        return code
     except UsageError as exc:
-        print(f"chipstack: error: {one_line(str(exc))}", file=sys.stderr)
-        return 2
+        return _error(str(exc), 2)
     except KeyboardInterrupt:
         was_terminated = terminated() or isinstance(sys.exc_info()[1], Terminated)
         print(f"chipstack: {'terminated' if was_terminated else 'interrupted'}", file=sys.stderr)
         return 143 if was_terminated else 130
     except BrokenPipeError:
         # the reader of our output went away (e.g. `chipstack run | head`): stop quietly
-        _stdout_to_devnull()
+        stdout_to_devnull(stdout)
         return 141
+    except StdoutFailed as exc:
+        return _error(stdout_text(exc), 2)
+    except OSError as exc:  # a read-only or full folder, an unreadable file ... (model.cli_errors)
+        return _error(os_error_text(exc), 2)
+    except MemoryError:
+        return _error(memory_text(command), 1)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sys.stderr = stderr
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _error(text: str, code: int) -> int:
+    print(f"chipstack: error: {one_line(text)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,16 +5,17 @@ work and printing what it returns (library modules return text and data; only th
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from model.sweep.errors import UsageError, one_line, quiet_floating_point, shown
+from model.cli_errors import StdoutFailed, stdout_text, stdout_to_devnull
+from model.sweep.errors import UsageError, one_line, os_error_text, quiet_floating_point, shown
+from model.sweep.interrupts import Terminated
 
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C (what is done is kept), with exit code 143."""
+#: what a sweep's file error adds: the cause fixed, the same command finishes the sweep
+SWEEP_KEPT = "the runs saved so far are kept"
+RESUME = "run the same command with --resume"
 
 
 #: set by SIGTERM (``on_sigterm``): an interrupted sweep exits 143, not 130
@@ -52,7 +53,7 @@ def parse_sets(sets: list[str]) -> dict:
 def cmd_run(args: argparse.Namespace) -> int:
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
-    from model.sweep.io import atomic_path, create_folder, os_reason, remove_created, write_atomic
+    from model.sweep.io import atomic_path, create_folder, remove_created, write_atomic
 
     params = parse_sets(args.sets)
     out = Path(args.out)
@@ -82,8 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with atomic_path(png_path) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
     except OSError as exc:  # a read-only folder, a full disk ...
-        raise UsageError(f"{shown(exc.filename or out)}: cannot write ({os_reason(exc)}); allowed: --out "
-                         f"a folder you can write to") from None
+        raise UsageError(f"{os_error_text(exc, out)}; the run was not saved") from None
     print_out(f"{summary_text(df, params, args.seed, model.p.n_developers, seconds)}\n\n"
               f"wrote {csv_path} and {png_path}", "the summary", f"the run is saved in {out}")
     return 0
@@ -111,16 +111,8 @@ def print_out(text: str, what: str, done: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        _stdout_to_devnull()  # what is still buffered must not fail again at exit
-        raise UsageError(f"cannot write {what} to standard output ({type(exc).__name__}: "
-                         f"{exc.strerror or exc}); {done}; allowed: a standard output that can be "
-                         f"written") from None
-
-
-def _stdout_to_devnull() -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+        stdout_to_devnull(sys.stdout)  # what is still buffered must not fail again at exit
+        raise UsageError(stdout_text(exc, f"{what} to standard output", done)) from None
 
 
 def _title(params: dict, seed: int) -> str:
@@ -188,10 +180,8 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
         result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
                            scheduler=args.scheduler, on_finished=_sweep_report, warm_up=_warm_up_report,
                            progress=_progress_bar(), on_warning=warn, **extra)
-    except OSError as exc:  # disk full, a folder that became read-only ...
-        raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
-                         f"{exc.strerror or exc}); the runs saved so far are kept: fix the cause (e.g. free "
-                         f"disk space) and run the same command with --resume") from None
+    except OSError as exc:  # disk full, a folder that became read-only ... (each cause its own words)
+        raise sweep_file_error(exc, out_dir) from None
     if result.interrupted:
         code = 143 if _TERMINATED else 130
         print(f"chipstack: {'terminated' if code == 143 else 'interrupted'}: {result.done} of {result.total} "
@@ -206,6 +196,14 @@ def cmd_sweep(args: argparse.Namespace, model_cls: type | None = None) -> int:
         print(f"chipstack: {result.failed} of {result.total} runs failed; see {out_dir / 'failures.csv'} "
               f"(--resume retries them)", file=sys.stderr)
     return result.exit_code
+
+
+def sweep_file_error(exc: OSError, out_dir: Path) -> Exception:
+    """What a sweep's file error becomes: one line with its cause and that the saved runs are kept (a
+    standard output that failed stays that: ``model.cli`` says it)."""
+    if isinstance(exc, StdoutFailed):
+        return exc
+    return UsageError(f"{os_error_text(exc, out_dir, RESUME)}; {SWEEP_KEPT}")
 
 
 def _sweep_report(out_dir: Path) -> list[Path]:
@@ -279,9 +277,7 @@ def cmd_game(args: argparse.Namespace) -> int:
         result = run_sweep(experiment, out_dir, workers=args.workers, resume=args.resume,
                            scheduler=args.scheduler, progress=_progress_bar(), on_warning=warn)
     except OSError as exc:
-        raise UsageError(f"{shown(exc.filename or out_dir)}: cannot write ({type(exc).__name__}: "
-                         f"{exc.strerror or exc}); the runs saved so far are kept: run the same command "
-                         f"with --resume") from None
+        raise sweep_file_error(exc, out_dir) from None
     if result.interrupted or result.broken or result.failed:
         code = (143 if _TERMINATED else 130) if result.interrupted else 1
         why = result.broken or ("interrupted" if result.interrupted else f"{result.failed} runs failed")

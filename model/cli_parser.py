@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 
+from model.core.limits import MAX_SEED, MAX_STEPS  # those of an experiment file too
 from model.sweep.errors import UsageError
 
 DEFAULT_SEED = 42
-#: ``--seed`` and ``--steps`` of ``chipstack run`` within the limits of an experiment file.
-MAX_SEED = 2**63 - 1
-MAX_STEPS = 10_000
 
 
 class _Parser(argparse.ArgumentParser):

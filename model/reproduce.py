@@ -192,6 +192,17 @@ def frozen_forecast_check(name: str, sums: dict[str, str], scratch: Path, rtol: 
     return []
 
 
+def modified_inputs(folder: str = "experiments") -> list[str]:
+    """The files under ``folder`` (the experiment files the published results are regenerated from)
+    that differ from git's HEAD: modified, added, deleted or untracked; empty without git."""
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", folder],
+                                cwd=ROOT, capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line[3:] for line in status.splitlines() if len(line) > 3]
+
+
 def run(scratch: Path, rtol: float) -> Outcome:
     from model.analysis import headline
     from model.core import defaults_doc
@@ -310,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chipstack: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     scratch.mkdir(parents=True, exist_ok=True)
+    for path in modified_inputs():
+        print(f"chipstack: warning: {one_line(path)} differs from the committed file (git status); the "
+              f"results are regenerated from it as it is now and may differ from the published ones",
+              file=sys.stderr)
     log(f"regenerating into {scratch}")
     try:
         outcome = run(scratch, args.rtol)

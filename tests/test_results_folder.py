@@ -4,6 +4,7 @@ verified resume, the folder lock, nothing written outside the folder, no hangs, 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -680,7 +681,7 @@ def test_every_guarantee_in_the_readme_names_existing_tests():
     section = text.split("## What chipstack guarantees about a results folder", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| **")]
     assert len(rows) >= 10
-    here = (Path(__file__)).read_text(encoding="utf-8")
+    here = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.rglob("test_*.py"))
     for row in rows:
         names = re.findall(r"`(test_\w+)`", row)
         assert names, row
@@ -725,14 +726,26 @@ def test_run_checks_its_folder_before_the_model_runs(tmp_path, monkeypatch, caps
     assert not (tmp_path / "new").exists()
 
 
-#: A real overflow: demand growing 300% a year for 500 years overflows float64 (numpy warns, then the
-#: model raises converting inf/NaN to an integer).
-OVERFLOW = ["--steps", "2000", "--set", "n_developers=5", "--set", "demand_growth=3"]
+#: A float overflow in the model's step (tests/failing_model.py): numpy warns, then the model raises
+#: converting inf to an integer, as 2,000 quarters of 300% demand growth did before MAX_STEPS was 1,000.
+OVERFLOW_RUN = ("import sys; from failing_model import overflowing_step; from model.core.chip_market import "
+                "ChipMarketModel; ChipMarketModel.step = overflowing_step; from model.cli import main; "
+                "sys.exit(main())")
+OVERFLOW_SWEEP = ("import functools, sys; import model.cli as cli; from model.cli_commands import cmd_sweep; "
+                  "from failing_model import OverflowingModel; "
+                  "cli.cmd_sweep = functools.partial(cmd_sweep, model_cls=OverflowingModel); "
+                  "sys.exit(cli.main())")
+
+
+def _overflowing(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=ROOT)
 
 
 def test_a_run_that_overflows_is_one_line_without_numpy_warnings(tmp_path):
-    proc = cli("run", "--out", str(tmp_path / "r"), *OVERFLOW)
-    assert proc.returncode == 1
+    proc = _overflowing(OVERFLOW_RUN, "run", "--out", str(tmp_path / "r"), "--set", "n_developers=5")
+    assert proc.returncode == 1, proc.stderr
     line = one_error_line(proc.stderr)
     assert "the run failed" in line and "--debug" in line
     assert not (tmp_path / "r").exists()
@@ -740,11 +753,11 @@ def test_a_run_that_overflows_is_one_line_without_numpy_warnings(tmp_path):
 
 def test_a_sweep_whose_runs_overflow_shows_no_numpy_warnings_from_its_workers(tmp_path):
     data = spec("overflow")
-    data["experiment"] |= {"steps": 2000, "replications": 1}
-    data["parameters"] = {"n_developers": 5, "demand_growth": 3.0}
+    data["experiment"] |= {"steps": 3, "replications": 1}
+    data["parameters"] = {"n_developers": 5}
     data["grid"] = {"export_regime": ["ban", "open"]}
     exp = write_toml(tmp_path / "overflow.toml", data)
-    proc = cli("sweep", str(exp), "--out", str(tmp_path / "out"), "--workers", "2")
+    proc = _overflowing(OVERFLOW_SWEEP, "sweep", str(exp), "--out", str(tmp_path / "out"), "--workers", "2")
     assert proc.returncode == 1
     assert "RuntimeWarning" not in proc.stderr and "encountered" not in proc.stderr, proc.stderr
     assert "2 of 2 runs failed" in proc.stderr

@@ -134,6 +134,9 @@ def parse_policy(sweep: Sweep, items: list[str]) -> dict[str, object]:
         if match is None:
             raise UsageError(f"--policy {item}: value {text!r} was not run in {sweep.dir}; allowed: one of "
                              f"{', '.join(map(str, ran))}")
+        if name in policy:  # two values of one lever: no run has both
+            raise UsageError(f"--policy {item}: {name!r} is given twice ({policy[name]} and {match}); "
+                             f"allowed: each lever once (a policy is one value per lever)")
         policy[name] = match
     return policy
 

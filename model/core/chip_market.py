@@ -26,16 +26,12 @@ from model.core import fixedmath as fm
 from model.core import reporters
 from model.core.backcast import History, backcast
 from model.core.beijing import ChinaGovernment
-from model.core.catalogue import (
-    DOMESTIC,
-    ROADMAP_FROM,
-    run_catalogue,
-    with_design,
-)
+from model.core.catalogue import DOMESTIC, ROADMAP_FROM, run_catalogue, with_design
 from model.core.choice import ChoiceWeights, chip_base_utility, chip_weights
 from model.core.developers import AIDeveloper, Developers, LazyDeveloperAgents
 from model.core.governments import USGovernment
 from model.core.ledger import ComputeLedger
+from model.core.limits import check_steps
 from model.core.makers import ChinaSupply, DomesticChipmaker, HBMPool, USChipmaker
 from model.core.market import MarketOffer, legal_chips_by_class, on_sale, one_chip_rows
 from model.core.parameters import (
@@ -387,7 +383,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
 
     def run(self, steps: int = 20) -> pd.DataFrame:
         """Run ``steps`` quarters and return the model reporters with ``step`` and ``quarter``."""
-        for _ in range(steps):
+        for _ in range(check_steps(steps)):
             self.step()
         return self.dataframe()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -59,6 +60,14 @@ class _ProcessPool(ProcessPoolExecutor):
             warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks",
                                     category=DeprecationWarning)
             return super().submit(fn, *args, **kwargs)
+
+    def kill_workers(self) -> None:
+        """SIGKILL every worker (a stopped or hung one too) and shut down without waiting: a second
+        Ctrl-C or SIGTERM ends the sweep at once (``model.sweep.interrupts``)."""
+        for process in list((self._processes or {}).values()):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                process.kill()
+        self.shutdown(wait=False, cancel_futures=True)
 
 
 def _mp_context():

@@ -23,6 +23,8 @@ from model.sweep.protocol import reporter_names
 from model.sweep.provenance import git_state, package_versions, platform_info
 from model.sweep.store import in_design_order, merge_parts, write_failures, write_final, write_summary
 
+#: Manifest key set when ``on_finished`` (the report) failed: ``--resume`` draws it again.
+REPORT_FAILED = "report_failed"
 #: What ``on_finished`` receives (the sweep folder) and returns (the files it wrote there).
 OnFinished = Callable[[Path], list[Path]]
 
@@ -48,8 +50,10 @@ def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_
     counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
     manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))
     manifest.write(files, status="reporting")
-    extra = _call_on_finished(on_finished, out, warn) if on_finished is not None else []
-    derived = [p for p in extra if p.is_file()]  # the report's: a record, not checked (manifest.py)
+    extra = _call_on_finished(on_finished, out, warn) if on_finished is not None else None
+    if extra is None and on_finished is not None:
+        manifest.data[REPORT_FAILED] = True  # drawn again by the next --resume (finish_report)
+    derived = [p for p in extra or [] if p.is_file()]  # the report's: a record, not checked (manifest.py)
     manifest.data["finished"] = now()
     manifest.write(files, status="complete", derived=derived)
     if not sweep.failures:
@@ -57,14 +61,30 @@ def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_
     return files + derived + [manifest.path]
 
 
-def _call_on_finished(on_finished: OnFinished, out: Path, warn: Callable[[str], None]) -> list[Path]:
-    """The files ``on_finished`` wrote; if it fails the data are saved anyway, with a warning."""
+def _call_on_finished(on_finished: OnFinished, out: Path, warn: Callable[[str], None]) -> list[Path] | None:
+    """The files ``on_finished`` wrote; if it fails (None) the data are saved anyway, with a warning."""
     try:
         return [Path(p) for p in on_finished(out)]
     except Exception as exc:  # the data are saved; a broken figure must not lose them
-        warn(f"the report failed ({type(exc).__name__}: {exc}); "
-             f"the sweep's data are saved; retry with 'chipstack report {out}'")
+        warn(f"the report failed ({type(exc).__name__}: {exc}); the sweep's data are saved; run the same "
+             f"command with --resume (or 'chipstack report {out}') to draw it")
+        return None
+
+
+def finish_report(manifest: Manifest, on_finished: OnFinished | None,
+                  warn: Callable[[str], None]) -> list[Path]:
+    """``--resume`` of a finished sweep whose report failed (a full disk while drawing): draw it now and
+    record its files in the manifest; the files written (none when there was nothing to draw)."""
+    if not manifest.data.get(REPORT_FAILED) or on_finished is None:
         return []
+    extra = _call_on_finished(on_finished, manifest.folder, warn)
+    if extra is None:
+        return []
+    drawn = [p for p in extra if p.is_file()]
+    del manifest.data[REPORT_FAILED]
+    manifest.data["status"] = "complete"
+    manifest.record_derived(drawn)  # the report's files: a record, not checked (as after a sweep)
+    return drawn
 
 
 # ---------------------------------------------------------------------------------------------

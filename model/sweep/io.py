@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,3 +126,45 @@ def remove_created(folders: list[Path]) -> None:
 def os_reason(exc: OSError) -> str:
     """'PermissionError: Permission denied' - an OSError in one line, without its file name."""
     return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+#: The file in a :func:`temporary_folder` that names the process using it.
+OWNER_FILE = "owner.pid"
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the temporary directory (``TMPDIR``), removed at the end. It records the process
+    that made it (``owner.pid``), so the folders of a process that was killed (SIGKILL: no clean-up ran)
+    are removed by the next call with the same prefix instead of piling up."""
+    remove_abandoned(prefix)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_abandoned(prefix: str) -> list[Path]:
+    """Remove the folders ``PREFIX*`` in the temporary directory whose owner process has ended."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            owner = int((folder / OWNER_FILE).read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue  # not one of ours, or being made right now
+        if owner != os.getpid() and not _alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or not a pid we can ask about): leave its folder
+    return True

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from model.sweep.errors import UsageError, shown
+from model.sweep.errors import UsageError, one_line, shown
 from model.sweep.io import sha256_file, write_json_atomic
 
 MANIFEST = "manifest.json"
@@ -49,6 +49,13 @@ def check_shape(path: Path, data: object) -> dict:
             raise UsageError(f"{shown(path)}: key {key} is {type(data[key]).__name__} "
                              f"{shown(data[key])[:60]}; "
                              f"allowed: {name}, as 'chipstack sweep' writes it")
+    runs = data.get("runs")
+    for i, run in enumerate(runs if isinstance(runs, list) else []):
+        for key, kind, allowed in (("run_id", str, "a string"), ("seed", int, "an integer")):
+            value = run.get(key) if isinstance(run, dict) else run
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise UsageError(f"{shown(path)}: key runs[{i}].{key} is {shown(value)[:60]}; allowed: "
+                                 f"{allowed}, as 'chipstack sweep' writes it")
     for key in ("files", "derived"):
         for name in data.get(key) or {}:
             if not is_inside_name(name):
@@ -125,7 +132,7 @@ class Manifest:
         check_shape(path, data)
         if "chipstack_manifest" not in data:
             raise UsageError(f"{path}: not a chipstack sweep manifest (no 'chipstack_manifest' key)")
-        spec = data.get("experiment", {}).get("spec")
+        spec = data["experiment"].get("spec") if isinstance(data.get("experiment"), dict) else None
         if not isinstance(spec, dict):
             raise UsageError(f"{path}: key experiment.spec is missing; allowed: a manifest written by "
                              f"'chipstack sweep'")
@@ -179,6 +186,8 @@ class Manifest:
             return []  # reported as missing by the sha256 check
         try:
             rows = pq.read_metadata(path).num_rows
+        except OSError as exc:  # not the file's fault: no permission, an I/O error ...
+            return [f"runs.parquet: cannot be read ({type(exc).__name__}: {one_line(str(exc))[:120]})"]
         except Exception as exc:  # noqa: BLE001 - any reader error means a damaged file
             return [f"runs.parquet: not readable as Parquet ({type(exc).__name__})"]
         if rows != n_runs * steps:

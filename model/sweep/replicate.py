@@ -25,8 +25,6 @@ The manifest's CPU and BLAS record (``platform``) is compared too, and each diff
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from model.sweep.errors import one_line, shown
-from model.sweep.io import sha256_file
+from model.sweep.io import sha256_file, temporary_folder
 from model.sweep.manifest import Manifest
 from model.sweep.protocol import DEFAULT_MODEL, import_model
 from model.sweep.store import folder_lock
@@ -212,8 +210,7 @@ def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str |
         result.altered_files.append(
             ("runs.parquet", f"cannot be read ({type(exc).__name__}); nothing to compare"))
         return result
-    tmp = Path(tempfile.mkdtemp(prefix="chipstack-replicate-"))
-    try:
+    with temporary_folder("chipstack-replicate-") as tmp:  # a killed replicate's folder goes next time
         sweep = run_sweep(experiment, tmp / "sweep", workers=workers, scheduler=scheduler,
                           progress=progress, on_warning=on_warning)
         if sweep.interrupted:
@@ -223,8 +220,6 @@ def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str |
         result.rows = len(saved)
         (result.differences, result.missing_runs, result.extra_runs, result.within_tolerance,
          result.max_relative_difference) = compare_runs(saved, again, rtol, atol)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 

@@ -51,7 +51,8 @@ from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
 from model.sweep.experiment import Experiment, experiment_from_dict, load_experiment
-from model.sweep.finalize import OnFinished, finalize, now
+from model.sweep.finalize import OnFinished, finalize, finish_report, now
+from model.sweep.interrupts import kill_workers
 from model.sweep.io import write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.protocol import parameters_by_name
@@ -177,12 +178,17 @@ def run_sweep(
                 warn(f"removed {shown(path)}, left by an interrupted write")
             if state == "complete":
                 result = _already_complete(out_dir, experiment, t0)
+                result.files = finish_report(Manifest.load(out_dir), on_finished, warn)  # if it failed
                 result.warnings = notes
                 return result
             sweep = _Sweep(experiment, design, out_dir, workers, progress or None, warn)
             try:
                 sweep.prepare(fresh=state == "fresh")
                 sweep.execute(executor, warm_up)
+            except BaseException:  # e.g. EMFILE while starting workers: none may be left waiting for work
+                if own_executor:
+                    kill_workers(executor)
+                raise
             finally:
                 if own_executor:
                     executor.shutdown(wait=True, cancel_futures=True)
@@ -314,7 +320,7 @@ class _Sweep:
         saved = self.saved_ids()
         todo = sorted((run for run in self.runs if run.run_id not in saved), key=lambda r: r.run_id)
         in_flight = 1 if isinstance(executor, InlineExecutor) else 2 * self.workers
-        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar), warm_up)
+        drain(executor, self.tasks(todo), in_flight, lambda res: self.save(res, bar), warm_up, self.warn)
 
     def final_values(self) -> pd.DataFrame:
         """(point, value) of the precision reporter at the last step, for the current runs."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
+from model.core.limits import MAX_SEED, MAX_STEPS
 from model.core.parameters import suggest, validate_value
 from model.sweep.draws import posterior_sample
 from model.sweep.errors import UsageError
@@ -23,11 +24,9 @@ from model.sweep.experiment import Experiment, Precision, SampleSpec, too_small
 from model.sweep.protocol import check_model_class, parameters_by_name, parameters_of, reporter_names
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
-MAX_STEPS = 10_000
 MAX_REPLICATIONS = 100_000
 MAX_SAMPLE_N = 1_000_000
 MAX_RUNS = 5_000_000
-MAX_SEED = 2**63 - 1
 SAMPLE_METHODS = ("lhs", "sobol", "morris")
 #: Sample methods that take categorical values ([sample.choices], [uncertainties.choices]): a Latin
 #: hypercube or Sobol' column each, value k of m where the unit draw is in [k/m, (k+1)/m).

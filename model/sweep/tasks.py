@@ -23,6 +23,7 @@ import pyarrow as pa
 from model.sweep.design import Run
 from model.sweep.errors import quiet_floating_point
 from model.sweep.experiment import Experiment
+from model.sweep.interrupts import signals_deferred, stop
 from model.sweep.protocol import parameters_by_name, reporter_names, run_model
 
 
@@ -112,12 +113,14 @@ def _start_warm_up(warm_up: Callable[[], None]) -> None:
 
 
 def drain(executor: Executor, tasks: Iterable[Task], in_flight: int, on_result: Callable,
-          warm_up: Callable[[], None] | None = None) -> None:
+          warm_up: Callable[[], None] | None = None, notify: Callable[[str], None] | None = None) -> None:
     """Keep ``in_flight`` tasks submitted; hand each result to ``on_result`` as it finishes
     (``warm_up``, if given, runs in a background thread once the first tasks are submitted).
 
-    On Ctrl-C: tasks not yet started are cancelled, running ones are finished and saved; a second
-    Ctrl-C abandons them. KeyboardInterrupt is re-raised at the end.
+    A result is handed over with Ctrl-C and SIGTERM deferred, so a finished task is never lost. On
+    Ctrl-C: tasks not yet started are cancelled, running ones are finished and saved (``notify`` says
+    so); a second Ctrl-C or SIGTERM saves what finished and kills the workers
+    (:mod:`model.sweep.interrupts`). KeyboardInterrupt is re-raised at the end.
     """
     tasks = iter(tasks)
     pending: dict[Future, Task] = {}
@@ -126,6 +129,9 @@ def drain(executor: Executor, tasks: Iterable[Task], in_flight: int, on_result: 
         while len(pending) < in_flight and (task := next(tasks, None)) is not None:
             pending[executor.submit(run_task, task)] = task
 
+    def save(future: Future) -> None:
+        on_result(_task_result(future, pending.pop(future)))
+
     try:
         fill()
         if warm_up is not None:
@@ -133,15 +139,11 @@ def drain(executor: Executor, tasks: Iterable[Task], in_flight: int, on_result: 
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                on_result(_task_result(future, pending.pop(future)))
+                with signals_deferred():
+                    save(future)
             fill()
-    except KeyboardInterrupt:
-        for future in pending:
-            future.cancel()
-        for future, task in pending.items():
-            if not future.cancelled():
-                with contextlib.suppress(Exception):
-                    on_result(_task_result(future, task))
+    except KeyboardInterrupt as interrupt:
+        stop(executor, pending, save, interrupt, notify)
         raise
 
 
