@@ -66,6 +66,16 @@ class Sweep:
         q = self.runs(["step", "quarter"])
         return str(q.loc[q["step"].idxmax(), "quarter"]) if len(q) else "the last quarter"
 
+    @property
+    def run_columns(self) -> list[str]:
+        """The column names of ``runs.parquet`` (its schema only); [] when it cannot be read."""
+        try:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(self.runs_path).names)
+        except Exception:  # noqa: BLE001 - an unreadable file says so when its columns are read
+            return []
+
     def runs(self, columns: list[str]) -> pd.DataFrame:
         """Columns of ``runs.parquet`` (read lazily: the file holds one row per run and step)."""
         try:

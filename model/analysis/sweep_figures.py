@@ -169,8 +169,9 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     keys = [k for k in (panel, group) if k]
     # the other grid parameters are held at their middle value, so that each band is an interval for one
     # scenario (not a mixture of design points); sampled parameters are pooled (and said so)
+    columns = set(sweep.run_columns)
     held = {p: ordered_values(p, sweep.final[p])[(sweep.final[p].nunique() - 1) // 2]
-            for p in sweep.grid_params if p not in keys}
+            for p in sweep.grid_params if p not in keys and p in columns}
     pooled = [p for p in sweep.varying if p not in keys and p not in held]
     df = sweep.runs(keys + list(held) + ["step", "quarter", reporter])
     for p, value in held.items():
