@@ -343,7 +343,8 @@ def test_a_report_that_failed_is_drawn_on_resume(tmp_path, capsys):
     again = run_sweep(exp, out, workers=1, resume=True, on_finished=draw)
     assert again.exit_code == 0 and out / "figure.png" in again.files
     manifest = json.loads((out / "manifest.json").read_text())
-    assert "figure.png" in manifest["files"] and "report_failed" not in manifest
+    assert "figure.png" in manifest["derived"] and "report_failed" not in manifest  # a record (item 2)
+    assert "figure.png" not in manifest["files"]
     assert main(["replicate", str(out / "manifest.json"), "--workers", "1"]) == 0
     capsys.readouterr()
 

@@ -499,3 +499,14 @@ def test_time_series_bands_are_for_one_scenario_not_pooled_over_the_grid(huawei_
     want = sel.groupby("step")["us_stack_share"].mean().to_numpy()
     np.testing.assert_allclose(np.asarray(line.get_ydata(), float), want, rtol=0, atol=1e-12)
     assert "= " + fmt_value(middle) in fig._suptitle.get_text()
+
+
+def test_prcc_interval_holds_a_perfect_correlation():
+    """At r = 1 (a monotone output, e.g. runs without noise) the Fisher-z interval, taken at the clipped r,
+    used to lie below r, and the figure's error bars were negative (a report that failed)."""
+    from model.analysis.sensitivity import prcc
+
+    x = np.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    res = prcc(x, x[:, 0] * 2.0)
+    assert res["prcc"][0] == 1.0
+    assert res["prcc_ci_low"][0] <= 1.0 <= res["prcc_ci_high"][0]

@@ -197,8 +197,9 @@ def prcc(X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
         zq = stats.norm.ppf(0.5 + CONF_LEVEL / 2)
         t = r * math.sqrt(dof / max(1 - r * r, 1e-300))
         out["prcc"][j] = r
-        out["prcc_ci_low"][j] = math.tanh(z - zq * se)
-        out["prcc_ci_high"][j] = math.tanh(z + zq * se)
+        # z is taken at |r| <= 0.999999, so at r = +-1 the interval is widened to hold r itself
+        out["prcc_ci_low"][j] = min(math.tanh(z - zq * se), r)
+        out["prcc_ci_high"][j] = max(math.tanh(z + zq * se), r)
         out["p_value"][j] = float(2 * stats.t.sf(abs(t), dof))
     return out
 
@@ -245,7 +246,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
                 if method == "morris" and output in REPORTERS_BY_NAME:
                     vals = vals / reporter_scale(output)
                 if method == "lhs":
-                    err = np.vstack([vals - sub["prcc_ci_low"], sub["prcc_ci_high"] - vals])
+                    err = np.clip(np.vstack([vals - sub["prcc_ci_low"], sub["prcc_ci_high"] - vals]), 0, None)
                 elif conf:
                     err = sub[conf].to_numpy(float) / (reporter_scale(output) if method == "morris" else 1.0)
                 else:

@@ -8,12 +8,10 @@ is stale, so a new calibration either regenerates them or fails ``make test``.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 
-from model.core.docblocks import replace_block
+from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import VALIDATION_MD
 from model.sweep.io import write_atomic
 from model.validation.abc_holdout import CALIBRATION_DIR
@@ -94,11 +92,9 @@ def committed_render(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.validation.abc_doc``: rewrite §3.6's posterior and coverage blocks."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv:
-        sys.stderr.write("usage: python -m model.validation.abc_doc (rewrites §3.6's posterior and coverage "
-                         "tables of docs/VALIDATION.md from docs/validation/calibration/)\n")
-        return 2
+    maintenance_arguments("model.validation.abc_doc", "the posterior and coverage tables of "
+                          "docs/VALIDATION.md §3.6 from docs/validation/calibration/posterior.csv and "
+                          "predictive.csv", argv)
     text = VALIDATION_MD.read_text(encoding="utf-8")
     new = committed_render(text)
     if new != text:
