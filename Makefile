@@ -53,7 +53,7 @@ SKIP_BROWSER ?=
 test: lint
 	@if [ -z "$(SKIP_BROWSER)" ] && [ ! -x $(CHROMIUM) ]; then \
 	  echo "chipstack: error: make test runs the browser tests, which need Debian's Chromium at $(CHROMIUM): install it with 'apt-get install -y chromium', or run 'SKIP_BROWSER=1 make test' to leave them out" >&2; exit 2; fi
-	@echo "make test: ruff passed; now every test (fast tier, slow, browser$(if $(SKIP_BROWSER), left out by SKIP_BROWSER,)) on 2 workers; ~5 min on 2 cores"
+	@echo "make test: ruff passed; now every test (fast tier, slow, browser$(if $(SKIP_BROWSER), left out by SKIP_BROWSER,)) on 2 workers; ~8 min on 2 cores"
 	$(VPY) -m pytest -n 2 --dist loadgroup $(if $(SKIP_BROWSER),-m "not browser") $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
