@@ -208,6 +208,7 @@ def _populations(db: Path) -> pd.DataFrame:
                                  con)
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_resume_continues_from_the_database_rather_than_restarting(tmp_path, capsys):
     path = write_toml(tmp_path / "small.toml", small_data(generations=3))
     out = tmp_path / "out"
@@ -233,6 +234,7 @@ def test_resume_continues_from_the_database_rather_than_restarting(tmp_path, cap
         assert (out / name).is_file(), name
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_resume_refuses_a_folder_of_another_calibration(tmp_path, capsys):
     path = write_toml(tmp_path / "small.toml", small_data())
     out = tmp_path / "out"

@@ -28,6 +28,7 @@ DESIGN_KEYS = (
 )
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_quick_benchmark_writes_every_design_key(tmp_path):
     out = tmp_path / "bench.json"
     scratch = tmp_path / "scratch"  # the benchmark's temporary sweep folders go here
@@ -123,6 +124,7 @@ def test_bare_numpy_quarter_runs_on_a_model_state():
             assert np.all(np.diff(s.bounds) >= 0) and s.bounds[-1] == 2_000
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_only_sweep_memory_measures_just_the_rss_rows(tmp_path):
     """``--only sweep_memory``: the two RSS figures and their ratio, nothing else measured."""
     out = tmp_path / "bench.json"

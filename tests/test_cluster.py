@@ -94,6 +94,7 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path, local_
     pd.testing.assert_frame_equal(got, want)
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_scheduler_local_through_the_cli(tmp_path):
     exp = write_experiment(tmp_path, steps=4, reps=1, n=30)
     proc = subprocess.run([sys.executable, "-m", "model.cli", "sweep", str(exp), "--scheduler", "local",
@@ -105,7 +106,8 @@ def test_scheduler_local_through_the_cli(tmp_path):
     pd.testing.assert_frame_equal(runs(tmp_path / "o"), runs(pool))
 
 
-@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "udp://nowhere", "somewhere:8786"])
+@pytest.mark.parametrize("address", [pytest.param("tcp://127.0.0.1:1", marks=pytest.mark.slow), "udp://nowhere",
+                                     "somewhere:8786"])
 def test_bad_scheduler_address_is_one_line_exit_2_in_bounded_time(tmp_path, address):
     exp = write_experiment(tmp_path, steps=2, reps=1, n=10)
     t0 = time.time()

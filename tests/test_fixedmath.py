@@ -63,6 +63,7 @@ def _run_under(env_extra: dict) -> str:
 
 
 @pytest.mark.skipif(os.uname().machine not in ("x86_64", "AMD64"), reason="the promise is for x86-64")
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_runs_are_bit_identical_whatever_blas_kernel_or_simd_features():
     results = {name: _run_under(env) for name, env in ENVIRONMENTS.items()}
     reference = results["default"]

@@ -182,6 +182,7 @@ def run_cli(*args):
                           timeout=300)
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_a_tiny_real_game_end_to_end_and_resumed(tmp_path):
     path = write_toml(tmp_path / "tiny.toml", TINY)
     out = tmp_path / "out"
@@ -259,6 +260,7 @@ def test_a_file_without_game_is_refused_by_the_game_command(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_a_finished_sweep_with_levers_resumes(tmp_path):
     """Common random numbers: the folder check derives each run's seed from its future, as the design does
     (it used to derive it from the run id, so a finished [levers] sweep could not be resumed)."""

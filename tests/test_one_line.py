@@ -279,6 +279,7 @@ def test_each_cause_of_a_sweep_file_error_has_its_own_message(code, words, tmp_p
     assert ("--resume" in line) == (code in (errno.ENOSPC, errno.EMFILE))
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_too_many_open_files_is_said_so_and_the_sweep_ends(tmp_path):
     """With 16 file descriptors the process pool's pipes run out while its workers start: one line
     naming the cause, and the sweep ends (a worker left waiting for work used to hang it at exit)."""

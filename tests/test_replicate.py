@@ -124,6 +124,7 @@ def _perturb_and_rehash(sweep, rel: float) -> tuple[str, int]:
     return df.at[row, "run_id"], int(df.at[row, "step"])
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_tolerance_accepts_last_bit_differences_and_says_so(sweep):
     _perturb_and_rehash(sweep, 1e-13)
     exact = cli("replicate", str(sweep / "manifest.json"), "--workers", "1")
@@ -164,6 +165,7 @@ def test_manifest_records_the_platform_and_a_platform_change_is_a_warning(sweep)
     assert "chipstack: warning: platform blas" in proc.stderr and "Prescott" in proc.stderr
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_the_manifest_records_numpys_blas_whichever_library_is_listed_first():
     """scipy ships its own OpenBLAS; the manifest names numpy's. threadpoolctl lists the two in an
     order that follows Python's string hashing, so it changes from process to process: without a

@@ -232,6 +232,7 @@ def test_report_overwrites_previous_report(policy_sweep):
 # Sampled designs: known answers
 # ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_sobol_known_answer(tmp_path):
     """Y = x1 + 2*x2 on [0,1]^3: x3 is ignored (ST ~ 0); S1 ~ 0.2 and 0.8 for x1 and x2."""
     from SALib.sample import sobol as sobol_sample
@@ -315,6 +316,7 @@ def test_lhs_prcc_known_answer(tmp_path):
     assert abs(t.loc["x3", "prcc"]) < 0.2
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_grid_plus_sample_analyses_each_cell(tmp_path):
     from SALib.sample import sobol as sobol_sample
 

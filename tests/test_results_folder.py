@@ -914,6 +914,7 @@ def test_resume_reruns_a_part_whose_columns_are_not_the_sweeps(partial, referenc
 
 # ---------------------------------------------------------------------------------------------
 # Derived files are derived, not evidence (issue 31 item 2)
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_report_in_another_environment_leaves_the_folder_resumable_and_replicable(tmp_path):
     """The reviewer's case: 'chipstack report' run where a matplotlibrc changes font.size redrew the figures
     whose sha256 the manifest recorded; '--resume' then refused the folder and 'replicate' said NOT

@@ -233,6 +233,7 @@ def test_quick_experiment_on_command_line(tmp_path, capsys):
     assert manifest["experiment"]["name"] == "quick"
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     """A real `chipstack sweep` killed with SIGKILL mid-way, then --resume: the same data."""
     data = spec(name="kill", replications=60, steps=20)  # 360 runs, a few seconds: killed mid-way
@@ -257,6 +258,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert_same_data(reference, out)
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_sigint_stops_cleanly(tmp_path):
     data = spec(name="int", replications=300, steps=20)  # ~10 s of work: Ctrl-C lands mid-sweep
     data["parameters"]["n_developers"] = 200

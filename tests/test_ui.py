@@ -399,6 +399,7 @@ def test_page_renders_steps_and_resets_in_process():
     assert "Step: 0" in status() and "Quarter: end of 2025Q4" in status()
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_preset_then_reset_builds_the_preset_model():
     """Choosing a preset sets Mesa's controls; Reset then builds the model with them."""
     import ipyvuetify as v
@@ -462,6 +463,7 @@ def test_bad_host_is_a_usage_error():
 
 
 # --- compare mode and sweep runs in the page (in-process) --------------------------------------
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_page_compare_mode_in_process():
     import ipyvuetify as v
 
@@ -546,6 +548,7 @@ def test_replay_reports_the_first_differing_quarter(tmp_path):
     assert ok is False and "end of 2026Q4 (step 3)" in text and "China's installed AI compute" in text
 
 
+@pytest.mark.slow  # over ~4 s: the full tier (make test), not make test-fast
 def test_page_opens_a_sweep_run_with_the_picker_in_process():
     import ipyvuetify as v
 
