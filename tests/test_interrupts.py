@@ -141,10 +141,16 @@ def test_two_ctrl_c_keep_a_run_that_finished_meanwhile(tmp_path):
 
 
 def test_signals_deferred_raises_after_the_block():
-    steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with signals_deferred():
-            signal.raise_signal(signal.SIGINT)
-            steps.append("the block went on")  # not interrupted inside
-    assert steps == ["the block went on"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own Ctrl-C handler, whatever an earlier test in this worker left installed (a library, e.g.
+    # Dask's, may replace it; the test then failed depending on which tests ran before it)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        steps = []
+        with pytest.raises(KeyboardInterrupt):
+            with signals_deferred():
+                signal.raise_signal(signal.SIGINT)
+                steps.append("the block went on")  # not interrupted inside
+        assert steps == ["the block went on"]
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
