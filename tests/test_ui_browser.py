@@ -162,6 +162,18 @@ def _open_page(url: str):
             browser.close()
 
 
+def start_play(page) -> None:
+    """Click ▶ until the pause button shows that play started (a click that lands while the last step's
+    redraw is still in flight can be dropped: seen once in a full suite on 2 busy cores)."""
+    for attempt in range(3):
+        page.get_by_role("button", name="▶", exact=True).click()
+        try:
+            page.get_by_role("button", name="❚❚", exact=True).wait_for(timeout=10_000)
+            return
+        except sync_api.TimeoutError:
+            assert attempt < 2, "▶ did not start play in three clicks"
+
+
 @pytest.fixture()
 def browser_page(ui_url):
     yield from _open_page(ui_url)
@@ -341,16 +353,8 @@ def test_ui_end_to_end(browser_page):
     assert us_share_legal(page) > 0.0
     assert "B:" not in page.locator(".chipstack-caption-USShareView").inner_text()
 
-    # Play runs quarters by itself until paused. A click that lands while the last step's redraw is still
-    # in flight can be dropped (seen once in a full suite on 2 busy cores): the pause button shows that
-    # play started, and ▶ is clicked again if it did not
-    for attempt in range(3):
-        page.get_by_role("button", name="▶", exact=True).click()
-        try:
-            page.get_by_role("button", name="❚❚", exact=True).wait_for(timeout=10_000)
-            break
-        except sync_api.TimeoutError:
-            assert attempt < 2, "▶ did not start play in three clicks"
+    # Play runs quarters by itself until paused
+    start_play(page)
     page.wait_for_function(
         "() => /Step: (1[2-9]|[2-9][0-9]) /.test(document.querySelector('.chipstack-status').innerText)",
         timeout=60_000)
@@ -520,13 +524,7 @@ def test_a_closed_tab_stops_its_playing_model():
         port = int(url.rstrip("/").rsplit(":", 1)[1])
         pages = _open_page(url)
         page, _ = next(pages)
-        for attempt in range(3):
-            page.get_by_role("button", name="▶", exact=True).click()
-            try:
-                page.get_by_role("button", name="❚❚", exact=True).wait_for(timeout=10_000)
-                break
-            except sync_api.TimeoutError:
-                assert attempt < 2, "▶ did not start play in three clicks"
+        start_play(page)
         page.wait_for_timeout(2_000)  # playing
         pages.close()  # closes the browser, and so the tab, while the model plays
         pgid = _server_pgid(port)

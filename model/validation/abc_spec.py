@@ -317,9 +317,9 @@ class _Checker:
                             + ", ".join(sorted(MODEL_QUANTITY)))
         period = str(table.get("period"))
         if "published" in table:  # an independent estimate (Epoch AI, CNAS, Bernstein, ...)
-            from model.validation.published import PUBLISHED_CSV
+            from model.validation.published import published_table
 
-            published = pd.read_csv(PUBLISHED_CSV)
+            published = published_table()
             rows = published[published["quantity"] == table["published"]]
             if len(rows) != 1:
                 keys = ", ".join(published["quantity"])
