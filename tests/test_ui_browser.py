@@ -356,7 +356,8 @@ def test_ui_end_to_end(browser_page):
     # Play runs quarters by itself until paused
     start_play(page)
     page.wait_for_function(
-        "() => /Step: (1[2-9]|[2-9][0-9]) /.test(document.querySelector('.chipstack-status').innerText)",
+        "() => { const el = document.querySelector('.chipstack-status');"  # absent while it is redrawn
+        " return el !== null && /Step: (1[2-9]|[2-9][0-9]) /.test(el.innerText); }",
         timeout=60_000)
     page.get_by_role("button", name="❚❚", exact=True).click()
     page.get_by_role("button", name="▶", exact=True).wait_for(timeout=15_000)
