@@ -24,7 +24,7 @@ from model.core.paths import REFERENCE_SWEEP  # noqa: E402
 from model.core.paths import REPO_ROOT as ROOT  # noqa: E402
 from model.core.quarters import parse_quarter  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
-from model.ui import app, levers, series, ui_model, view_base  # noqa: E402
+from model.ui import app, levers, series, ui_model, view_base, watch  # noqa: E402
 from model.ui import text as ui_text  # noqa: E402  (tests name local strings 'text')
 from model.ui import views as ui_views  # noqa: E402  (and local dicts 'views')
 from model.ui.serve import APP_MODULE, check_port_free, cmd_ui, server_command, url  # noqa: E402
@@ -650,3 +650,58 @@ def test_a_sweep_run_the_ui_cannot_replay_is_one_error_line_before_serving(tmp_p
 
     sweep, error = _try_open_sweep(str(tmp_path))  # the picker shows the same reason instead of a page
     assert sweep is None and message in error
+
+
+def test_a_model_stops_stepping_once_its_page_is_gone():
+    """Mesa's ▶ steps until the model stops running: once ``unwatched`` says the tab is gone, the next
+    step does nothing but stop the model."""
+    gone = [False]
+    cls = type("Watched", (ui_model.ChipMarketModelUI,), {"unwatched": staticmethod(lambda: gone[0])})
+    m = cls(n_developers=50, rng=3)
+    m.step()
+    m.step()
+    assert m.running
+    installed = m.developers.installed.copy()
+    gone[0] = True
+    m.step()  # (Mesa's wrapper still counts the call in m.steps)
+    assert not m.running
+    assert len(m.installed_by_maker_history) == 2 and (m.developers.installed == installed).all()
+    assert ui_model.ChipMarketModelUI.unwatched is watch.page_gone  # what the app installs
+
+
+def test_page_gone_follows_the_tab_and_the_reload_window():
+    """No Solara page: never gone. A connected tab: not gone. Disconnected: gone only after UNWATCHED_S
+    (a reload within it keeps the page), and a reconnect restarts that clock. A closed page: gone."""
+    import dataclasses
+    import threading
+
+    from solara.server import kernel_context as kc
+
+    @dataclasses.dataclass  # the parts of Solara's VirtualKernelContext (a dataclass: unhashable) it reads
+    class Context:
+        id: str = "kernel-1"
+        closed_event: threading.Event = dataclasses.field(default_factory=threading.Event)
+        lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+        page_status: dict = dataclasses.field(default_factory=lambda: {"p1": kc.PageStatus.CONNECTED})
+
+    assert watch.page_gone() is False  # this thread shows no page
+    ctx = Context()
+    me = threading.current_thread()
+    kc.set_context_for_thread(ctx, me)
+    try:
+        w = watch.UNWATCHED_S
+        assert watch.page_gone(now=0.0) is False
+        ctx.page_status["p1"] = kc.PageStatus.DISCONNECTED
+        assert watch.page_gone(now=100.0) is False  # the clock starts now
+        assert watch.page_gone(now=100.0 + w - 0.5) is False
+        assert watch.page_gone(now=100.0 + w) is True
+        ctx.page_status["p1"] = kc.PageStatus.CONNECTED  # reloaded in time
+        assert watch.page_gone(now=200.0) is False
+        ctx.page_status["p1"] = kc.PageStatus.DISCONNECTED
+        assert watch.page_gone(now=200.0 + w - 0.5) is False  # a new clock, from 200 + w - 0.5
+        assert watch.page_gone(now=200.0 + 2 * w - 0.5) is True
+        ctx.page_status["p1"] = kc.PageStatus.CONNECTED
+        ctx.closed_event.set()  # culled or closed: gone whatever the tabs say
+        assert watch.page_gone(now=300.0) is True
+    finally:
+        kc.clear_context_for_thread(me)

@@ -26,6 +26,7 @@ flowing one way (each module imports only those above it):
 * ``model.ui.text``: the status line, the running parameters, the about text;
 * ``model.ui.view_base``, ``model.ui.series``, ``model.ui.views``: the matplotlib views;
 * ``model.ui.components``: the Solara components (views, status bar, sidebar cards);
+* ``model.ui.watch``: whether a page still has a tab (a closed tab's model stops playing);
 * ``model.ui.app`` (here): the page, ``Page``, served as ``page``.
 """
 
@@ -39,8 +40,10 @@ from mesa.visualization import SolaraViz
 from model.sweep.errors import UsageError
 from model.ui.components import VIEW_COMPONENTS, About, CompareCard, PresetPicker, RunCard, StatusBar
 from model.ui.levers import DEFAULT_B_PRESET, DEFAULT_PRESET, preset_values
+from model.ui.serve import RUN_ENV
 from model.ui.sweep_run import SweepRun, open_run
 from model.ui.ui_model import (
+    ChipMarketModelUI,
     make_model,
     model_kwargs,
     model_params,
@@ -48,10 +51,12 @@ from model.ui.ui_model import (
     replay_scenario,
     ui_model_class,
 )
+from model.ui.watch import page_gone
 
 APP_NAME = "chipstack: AI chips in China"
-#: ``chipstack ui --run DIR RUN_ID`` passes the run to open to the server in this variable ("DIR\nRUN_ID").
-RUN_ENV = "CHIPSTACK_UI_RUN"
+
+# every model the page builds (and Reset rebuilds) stops stepping once its tab is gone
+ChipMarketModelUI.unwatched = staticmethod(page_gone)
 
 
 def initial_run() -> tuple[SweepRun | None, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from model.core.chip_market import ChipMarketModel
@@ -36,6 +37,9 @@ class ChipMarketModelUI(ChipMarketModel):
     compare_values: ClassVar[tuple | None] = None
     #: The sweep run this model replays (its saved rows are checked as it steps); None = none.
     replay: ClassVar[SweepRun | None] = None
+    #: Says that the page showing the model is gone (``model.ui.watch.page_gone``, installed by the app
+    #: as a staticmethod); None outside the UI.
+    unwatched: ClassVar[Callable[[], bool] | None] = None
 
     def __init__(self, **kwargs):
         # Text fields (caps that may be off, schedules) reach the model as text: parse them here.
@@ -58,6 +62,9 @@ class ChipMarketModelUI(ChipMarketModel):
     __init__.__signature__ = inspect.signature(ChipMarketModel.__init__)
 
     def step(self) -> None:
+        if self.unwatched is not None and self.unwatched():
+            self.running = False  # its tab was closed: ▶ stops here instead of stepping for nobody
+            return
         super().step()
         history = self.__dict__.setdefault("installed_by_maker_history", [])
         history.append(self.developers.installed.sum(axis=0))
