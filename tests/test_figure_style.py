@@ -67,9 +67,9 @@ def test_figure_problems_finds_what_breaks_the_style():
     assert any("'a small title': 5 pt" in p for p in problems)
     assert any("outside the figure" in p for p in problems)  # the text off the axes' right edge
     with style.house_style():
-        fig, (a1, a2) = style.plt.subplots(1, 2, figsize=(4.0, 2.0))
-        a1.set_xlabel("a long label that runs into the next panel")
-        a2.set_xlabel("another long label")
+        fig, (a1, a2) = style.plt.subplots(1, 2, figsize=(3.0, 2.0), constrained_layout=True)
+        a1.set_xlabel("a long label that runs well into the next panel")
+        a2.set_xlabel("another long label of the next panel")
     assert any("overlaps" in p for p in style.figure_problems(fig))
     with style.house_style():
         fig, ax = style.plt.subplots(figsize=style.page_size(9.0, 3.0))

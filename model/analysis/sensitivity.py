@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     writes = "docs/figures/{" + ",".join(COMMITTED) + "}.png from their committed .csv tables"
     maintenance_arguments("model.analysis.sensitivity", writes, argv)
     for name in COMMITTED:
-        print(redraw(DOCS_FIGURES / f"{name}.csv"))
+        redraw(DOCS_FIGURES / f"{name}.csv")
     return 0
 
 
