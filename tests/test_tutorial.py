@@ -8,8 +8,8 @@
 * ```` ```bash no-run ````: shown, never run (the set-up). Any other kind of block, or a fence that is not at
   the start of a line, fails the test: nothing is left out silently.
 
-Then the test checks what the tutorial promises: the sweep's files, the pandas table (six cells, shares in
-[0, 1]), the PNG and the replication verdict.
+Then the test checks what the tutorial promises: the sweep's files, the pandas tables (the six cells, and
+the four of the second sweep; shares in [0, 1]), the PNG and the replication verdict.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def run_tutorial(text: str, folder: Path, monkeypatch) -> tuple[dict, list[tuple
     return namespace, executed
 
 
-@pytest.mark.slow  # ~25 s: four chipstack commands and a sweep of 18 runs (make test, not make test-fast)
+@pytest.mark.slow  # 20-30 s on one core: six chipstack commands, two sweeps (make test, not make test-fast)
 def test_the_tutorial_runs_end_to_end(tmp_path, monkeypatch):
     namespace, executed = run_tutorial(TUTORIAL.read_text(encoding="utf-8"), tmp_path, monkeypatch)
 
@@ -138,6 +138,10 @@ def test_the_tutorial_runs_end_to_end(tmp_path, monkeypatch):
 
     png = tmp_path / "legal_share.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+    by_cap = namespace["by_cap"]  # section 6: the cap at its default and off, under two stances
+    assert list(by_cap.index) == [1_000_000, float("inf")] and list(by_cap.columns) == ["decides", "open"]
+    assert ((by_cap >= 0) & (by_cap <= 1)).all().all(), by_cap
 
     verdict = next(printed for b, printed in executed if "chipstack replicate" in b.code)
     assert verdict.startswith("replicated: 18 runs, all values identical"), verdict
