@@ -4,6 +4,8 @@ grid, three grid factors, a Sobol' sample)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,35 @@ def test_the_run_figure_follows_the_house_style():
 
     df = ChipMarketModel(rng=2, n_developers=40, realize_reversals=True, us_reversal_prob=0.3).run(20)
     assert style.figure_problems(run_figure(df)) == []
+
+
+@pytest.mark.slow  # a tiny exploratory sweep and a tiny game, run for real
+def test_robust_discover_and_game_figures_follow_the_house_style(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    import test_explore
+    import test_game
+    from model.cli import main
+    from model.sweep.runner import run_sweep
+
+    drawn: dict[str, list[str]] = {}
+    savefig = matplotlib.figure.Figure.savefig
+
+    def record(fig, fname, *args, **kwargs):
+        drawn[Path(str(fname)).name] = style.figure_problems(fig, kwargs.get("bbox_inches") == "tight")
+        return savefig(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
+    path = tmp_path / "tiny_explore.toml"
+    path.write_text(test_explore.TINY)
+    out = tmp_path / "explore"
+    assert run_sweep(path, out, workers=1, progress=False).exit_code == 0
+    assert main(["robust", str(out)]) == 0
+    import pandas as pd
+
+    median = float(pd.read_csv(out / "final.csv")["us_stack_share"].median())
+    assert main(["discover", str(out), "--reporter", "us_stack_share", "--below", str(median),
+                 "--policy", "export_regime=h20"]) == 0
+    game = test_game.write_toml(tmp_path / "tiny_game.toml", test_game.TINY)
+    assert main(["game", str(game), "--out", str(tmp_path / "game"), "--workers", "1"]) == 0
+    _check(drawn, {"robust.png", "frontier.png", "tradeoff.png", "best_responses.png"})

@@ -71,15 +71,17 @@ def page_size(width: float, height: float) -> tuple[float, float]:
     return PAGE_WIDTH_IN, height * PAGE_WIDTH_IN / width
 
 
-def figure_problems(fig) -> list[str]:
-    """What breaks the house style in ``fig``: wider than the page, text under ``MIN_FONT_PT``, or text
-    that does not lie inside the figure (clipped at its edge). Draws the figure to measure it."""
+def figure_problems(fig, saved_tight: bool = False) -> list[str]:
+    """What breaks the house style in ``fig``: wider than the page, text under ``MIN_FONT_PT``, labels of
+    different panels overlapping, or text that does not lie inside the figure (clipped at its edge; for a
+    figure ``saved_tight``, with ``bbox_inches="tight"``, the saved image grows to hold it, and its width
+    is what is measured). Draws the figure to measure it."""
     problems = []
-    width, _ = fig.get_size_inches()
-    if width > PAGE_WIDTH_IN + 1e-9:
-        problems.append(f"{width:.2f} in wide (the page is {PAGE_WIDTH_IN} in)")
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
+    width = fig.get_tightbbox(renderer).width if saved_tight else fig.get_size_inches()[0]
+    if width > PAGE_WIDTH_IN + 1e-9:
+        problems.append(f"{width:.2f} in wide (the page is {PAGE_WIDTH_IN} in)")
     for text in fig.findobj(matplotlib.text.Text):
         label = text.get_text().strip()
         if label and text.get_visible() and text.get_fontsize() < MIN_FONT_PT - 1e-9:
@@ -100,7 +102,7 @@ def figure_problems(fig) -> list[str]:
             if k1 != k2 and e1.overlaps(e2):
                 problems.append(f"{t1.get_text().strip()[:30]!r} overlaps {t2.get_text().strip()[:30]!r}")
     box = fig.bbox
-    for label, extent in drawn:
+    for label, extent in ([] if saved_tight else drawn):
         if extent is None:
             continue
         if (extent.x0 < box.x0 - 1 or extent.x1 > box.x1 + 1 or extent.y0 < box.y0 - 1
