@@ -10,7 +10,7 @@ import pandas as pd
 
 from model.sweep.design import Design, Run
 from model.sweep.io import atomic_path
-from model.sweep.stats import half_width
+from model.sweep.stats import CI_HIGH, CI_LOW, MEAN, N_RUNS, half_width
 
 
 def _design_position(runs: list[Run]) -> dict[str, tuple[int, int]]:
@@ -36,12 +36,12 @@ def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run],
     mean = groups.mean().reindex(range(len(points)))
     sd = groups.std(ddof=1).reindex(range(len(points)))
     half = half_width(sd.to_numpy(), n.to_numpy()[:, None])
-    columns = {"n_runs": n.to_numpy()}
+    columns = {N_RUNS: n.to_numpy()}
     for k, name in enumerate(reporters):
-        columns[f"{name}_mean"] = mean[name].to_numpy()
+        columns[f"{name}{MEAN}"] = mean[name].to_numpy()
         columns[f"{name}_sd"] = sd[name].to_numpy()
-        columns[f"{name}_ci_low"] = mean[name].to_numpy() - half[:, k]
-        columns[f"{name}_ci_high"] = mean[name].to_numpy() + half[:, k]
+        columns[f"{name}{CI_LOW}"] = mean[name].to_numpy() - half[:, k]
+        columns[f"{name}{CI_HIGH}"] = mean[name].to_numpy() + half[:, k]
     return pd.concat([points, pd.DataFrame(columns)], axis=1)
 
 
