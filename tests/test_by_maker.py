@@ -25,7 +25,8 @@ def loop_summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             rows.append({**point, "maker": maker,
                          "units_mean": float(u.mean()), "units_p025": float(np.percentile(u, 2.5)),
                          "units_p975": float(np.percentile(u, 97.5)),
-                         "revenue_usd_mean": float(r.mean()), "revenue_usd_p025": float(np.percentile(r, 2.5)),
+                         "revenue_usd_mean": float(r.mean()),
+                         "revenue_usd_p025": float(np.percentile(r, 2.5)),
                          "revenue_usd_p975": float(np.percentile(r, 97.5)), "n_runs": len(g)})
     return pd.DataFrame(rows)
 
