@@ -40,7 +40,8 @@ KEYS = ["export_regime"]
 def spec(replications: int = 2) -> dict:
     return {"experiment": {"name": "chips", "description": "test", "steps": STEPS,
                            "replications": replications, "seed": 23},
-            "parameters": {"n_developers": 20},
+            # US tightenings that happen, often: the runs of a point differ in which chips they sell
+            "parameters": {"n_developers": 20, "us_reversal_prob": 0.5, "realize_reversals": True},
             "grid": {"export_regime": ["ban", "open"]}}
 
 
@@ -59,7 +60,8 @@ class StopAfter(InlineExecutor):
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
-    """2 design points x 2 replications x 3 quarters, 20 developers; reported."""
+    """2 design points x 2 replications x 3 quarters, 20 developers; reported. Under ``open`` one run's
+    US regime tightens in its last quarter and the other's does not, so some chips are sold by one run."""
     out = tmp_path_factory.mktemp("chips") / "out"
     assert run_sweep(experiment_from_dict(spec()), out, workers=1, progress=False).exit_code == 0
     checked_report(str(out))
@@ -94,7 +96,7 @@ def test_the_chip_table_is_the_models_chip_sales_with_flop_based_compute(sweep):
     and compute_h100e is units x the chip's FLOP-based H100e (the run's catalogue)."""
     manifest = Manifest.load(sweep)
     run = manifest.data["runs"][0]
-    model = ChipMarketModel(rng=run["seed"], n_developers=20, **run["params"])
+    model = ChipMarketModel(rng=run["seed"], **spec()["parameters"], **run["params"])
     model.run(STEPS)
     own = model.datacollector.get_table_dataframe("chip_sales").sort_values(["step", "chip"])
     stored = pd.read_parquet(sweep / CHIP_FILE)
@@ -131,13 +133,29 @@ def test_by_chip_means_and_intervals_equal_those_computed_from_the_stored_table(
                     f"{value}_ci_high": x.mean() + half}
         expected.append(row)
     expected = pd.DataFrame(expected)
+    sold_by = chips.groupby([*KEYS, "step", "chip"]).size()
+    assert (sold_by == 1).any() and (sold_by == 2).any()  # chips sold by one run of a point, and by both
     got = by_chip.merge(expected, on=[*KEYS, "step", "chip"], suffixes=("", "_expected"), validate="1:1")
     assert len(got) == len(by_chip) == len(expected)
     for column in expected.columns[3:]:
         assert got[column].to_numpy() == pytest.approx(got[f"{column}_expected"].to_numpy(), rel=1e-12,
                                                         abs=1e-6), column
-    # a chip sold by one run of a point and not the other: its mean counts the other run as 0
     assert (by_chip["units_ci_low"] < by_chip["units_mean"]).any()
+
+
+def test_a_run_that_did_not_sell_a_chip_counts_as_zero(sweep):
+    """A chip one run of a point sold and the other did not: the mean is over both runs, one at 0."""
+    chips = pd.read_parquet(sweep / CHIP_FILE)
+    one = chips[chips["run_id"] == chips["run_id"].iloc[0]]
+    other = one.iloc[1:].assign(run_id="other")  # sold all but the first row's chip in that quarter
+    runs = pd.DataFrame({"run_id": [one["run_id"].iloc[0], "other"], "export_regime": ["ban", "ban"]})
+    table = summarise_chips(pd.concat([one, other]), runs, KEYS).set_index(["step", "chip"])
+    first = table.loc[(one["step"].iloc[0], one["chip"].iloc[0])]
+    x = np.array([one["units"].iloc[0], 0.0])
+    half = stats.t.ppf(0.975, 1) * x.std(ddof=1) / np.sqrt(2)
+    assert first["n_runs"] == 2 and first["units_mean"] == pytest.approx(x.mean(), rel=1e-15)
+    assert first["units_ci_low"] == pytest.approx(x.mean() - half, rel=1e-12)
+    assert first["units_ci_high"] == pytest.approx(x.mean() + half, rel=1e-12)
 
 
 def test_the_interval_contains_the_mean(by_chip):
@@ -225,7 +243,7 @@ def test_resume_removes_a_chip_part_whose_task_was_not_saved(partial, sweep):
     assert_same_data(partial, sweep)
 
 
-def test_resume_of_a_complete_folder_checks_the_chip_table(sweep, tmp_path):
+def test_resume_and_report_of_a_complete_folder_check_the_chip_table(sweep, tmp_path):
     out = tmp_path / "done"
     shutil.copytree(sweep, out)
     table = pq.read_table(out / CHIP_FILE)
@@ -234,6 +252,8 @@ def test_resume_of_a_complete_folder_checks_the_chip_table(sweep, tmp_path):
 
     with pytest.raises(UsageError, match=CHIP_FILE):
         run_sweep(experiment_from_dict(spec()), out, workers=1, resume=True, progress=False)
+    with pytest.raises(UsageError, match=f"{CHIP_FILE}.*altered"):  # nor is it reported from
+        checked_report(str(out))
     manifest = Manifest.load(out)
     del manifest.data["files"][CHIP_FILE]
     manifest.write([out / name for name in manifest.files], status="complete")
