@@ -261,6 +261,24 @@ def test_resume_and_report_of_a_complete_folder_check_the_chip_table(sweep, tmp_
         run_sweep(experiment_from_dict(spec()), out, workers=1, resume=True, progress=False)
 
 
+def test_a_sweep_from_before_the_chip_table_still_resumes_reports_and_replicates(sweep, tmp_path):
+    """A finished folder without chip_sales.parquet (and without its record): complete, its report skips
+    by_chip.csv with a note, and replicate compares runs.parquet."""
+    out = tmp_path / "older"
+    shutil.copytree(sweep, out)
+    (out / CHIP_FILE).unlink()
+    (out / "by_chip.csv").unlink()
+    manifest = Manifest.load(out)
+    del manifest.data["files"][CHIP_FILE]
+    manifest.write([out / name for name in manifest.files], status="complete")
+    result = run_sweep(experiment_from_dict(spec()), out, workers=1, resume=True, progress=False)
+    assert result.exit_code == 0 and result.resumed == result.total
+    report = checked_report(str(out))
+    assert not (out / "by_chip.csv").exists()
+    assert any(note.startswith("by_chip.csv: skipped") for note in report.notes)
+    assert report_text(replicate(out, workers=1), out) == "replicated: 4 runs, all values identical"
+
+
 def test_replicate_compares_the_chip_table(sweep, tmp_path):
     assert report_text(replicate(sweep, workers=1), sweep) == "replicated: 4 runs, all values identical"
     out = tmp_path / "edited"

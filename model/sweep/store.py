@@ -40,7 +40,6 @@ from model.sweep.io import (
     write_json_atomic,
 )
 from model.sweep.manifest import MANIFEST, Manifest
-from model.sweep.protocol import has_chip_table
 from model.sweep.resume_checks import check_same_code, columns_differ, manifest_complete, saved_fingerprint
 
 PARTS_DIR = ".parts"
@@ -59,14 +58,9 @@ COMPRESSION_LEVEL = 9
 #: Entries of a sweep folder that chipstack writes into (never followed when they are symlinks).
 WRITTEN_ENTRIES = (PARTS_DIR, "figures", "runs.parquet", CHIP_FILE, "final.csv", "summary.csv",
                    "failures.csv", MANIFEST, "sensitivity.csv", "by_maker.csv", "by_chip.csv")
-#: The files a finished sweep's manifest must record (and ``chip_sales.parquet`` for a model class with
-#: a per-chip table: :func:`data_files`).
+#: The files a finished sweep's manifest must record (and ``chip_sales.parquet`` when the folder holds one:
+#: a sweep from before the chip table has none, and is still complete).
 DATA_FILES = ("runs.parquet", "final.csv", "summary.csv")
-
-
-def data_files(model_cls: type) -> tuple[str, ...]:
-    """The data files a finished sweep of ``model_cls`` writes and its manifest must record."""
-    return DATA_FILES + ((CHIP_FILE,) if has_chip_table(model_cls) else ())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,8 +257,8 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     run ids and seeds against the experiment's."""
     manifest = Manifest.load(out_dir)
     problems = [f"{name}: {why}" for name, why in manifest.altered_files()]
-    problems += [f"{name}: not recorded in {MANIFEST}"
-                 for name in manifest.unrecorded(data_files(experiment.model_cls))]
+    chips = (CHIP_FILE,) if (out_dir / CHIP_FILE).exists() or (out_dir / CHIP_FILE).is_symlink() else ()
+    problems += [f"{name}: not recorded in {MANIFEST}" for name in manifest.unrecorded(DATA_FILES + chips)]
     if manifest.data.get("root_seed") != experiment.seed:
         problems.append(f"{MANIFEST}: root_seed {shown(manifest.data.get('root_seed'))} is not the "
                         f"experiment's seed {experiment.seed}")
