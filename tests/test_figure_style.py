@@ -77,3 +77,28 @@ def test_figure_problems_finds_what_breaks_the_style():
         ax.plot(np.arange(3))
     assert style.figure_problems(fig) == []
     assert style.page_size(9.0, 3.0) == (style.PAGE_WIDTH_IN, pytest.approx(2.4))
+
+
+@pytest.mark.slow  # the quick validation runs (docking, replay, quarterly replay)
+def test_validation_figures_follow_the_house_style(tmp_path, monkeypatch):
+    from model.validation import cli as validation_cli
+    from model.validation import figures as validation_figures
+
+    drawn: dict[str, list[str]] = {}
+
+    def record(plt, fig, path):
+        drawn[path.name] = style.figure_problems(fig)
+        plt.close(fig)
+
+    monkeypatch.setattr(validation_figures, "_save", record)
+    for what in ("arthur", "bass", "replay", "quarterly"):
+        list(validation_cli.run_checks(what, tmp_path, quick=True))
+    _check(drawn, {f"validation_{w}.png" for w in ("arthur", "bass", "replay", "quarterly")})
+
+
+def test_the_run_figure_follows_the_house_style():
+    from model import ChipMarketModel
+    from model.analysis.figures import run_figure
+
+    df = ChipMarketModel(rng=2, n_developers=40, realize_reversals=True, us_reversal_prob=0.3).run(20)
+    assert style.figure_problems(run_figure(df)) == []
