@@ -293,7 +293,8 @@ def box_figure(d: Discovery):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN - 0.8, 1.2 + 0.55 * len(d.box)))  # EMA adds labels right
+        # 0.8 in short of the page: EMA Workbench adds its labels on the right
+        fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN - 0.8, 1.2 + 0.55 * len(d.box)))
         d.prim_box.inspect(d.chosen, style="graph", ax=ax)
         ax.set_title(f"{d.condition()}: box {d.chosen}", fontsize=9.5)
     return fig
