@@ -130,12 +130,12 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     else:
         vmin, vmax = float(np.nanmin(cells["mean"])) / scale, float(np.nanmax(cells["mean"])) / scale
     n = len(panels)
-    ncols = min(n, 2)
+    ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN if n > 1 else 5.4, 1.0 + 3.0 * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN if n > 1 else 5.4, 1.2 + 2.6 * nrows),
                              squeeze=False, constrained_layout=True)
     im = None
-    for ax, pv in zip(axes.flat, panels):
+    for k, (ax, pv) in enumerate(zip(axes.flat, panels)):
         sub = cells if panel is None else cells[cells[panel] == pv]
         mat = np.full((len(regimes), len(stances)), np.nan)
         half = np.full_like(mat, np.nan)
@@ -151,12 +151,14 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
             frac = (mat[i, j] - vmin) / (vmax - vmin) if vmax > vmin else 0.5
             ax.text(j, i, text, ha="center", va="center", fontsize=7.5,
                     color="white" if frac < 0.2 or frac > 0.8 else "black")
-        ax.set_xticks(range(len(stances)), [fmt_value(v) for v in stances])
-        ax.set_yticks(range(len(regimes)), [fmt_value(v) for v in regimes])
-        ax.set_xlabel(param_label(col_p))
-        ax.set_ylabel(param_label(row_p))
+        ax.set_xticks(range(len(stances)), [fmt_value(v) for v in stances], rotation=30 if n > 2 else 0)
+        first = k % ncols == 0  # the rows are named on the first panel of each row only
+        ax.set_yticks(range(len(regimes)), [fmt_value(v) for v in regimes] if first else [])
+        ax.set_xlabel(textwrap.fill(param_label(col_p), 30))
+        if first:
+            ax.set_ylabel(param_label(row_p))
         if panel is not None:
-            ax.set_title(f"{param_label(panel)} = {fmt_value(pv)}")
+            ax.set_title(textwrap.fill(f"{param_label(panel)} = {fmt_value(pv)}", 30))
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
