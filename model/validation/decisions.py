@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from model.core.catalogue import US_LEADER
 from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.paths import DOCS_VALIDATION, VALIDATION_MD
 from model.core.policy import APPROVAL, BLOCKED, HELD
@@ -80,7 +81,7 @@ RECORD = (
              "Jan 13-15 2026: customs told the H200 is not permitted; Jan 28 first approvals (§C3)", "H"),
     Decision("Beijing", "H200", "stopped at customs", "2026Q1", "Jan 13-15 2026 customs instruction (§C3)",
              "H"),
-    Decision("Nvidia", "H200", "halted", "2026Q1",
+    Decision(US_LEADER, "H200", "halted", "2026Q1",
              "Jan 17 2026: Nvidia's H200 component suppliers pause production after the customs block "
              "(FT, via Reuters; §B5)", "M"),
 )
