@@ -764,3 +764,23 @@ def test_page_gone_follows_the_tab_and_the_reload_window():
         assert watch.page_gone(now=300.0) is True
     finally:
         kc.clear_context_for_thread(me)
+
+
+def test_readme_says_what_the_page_shows():
+    """The README's UI summary (views, makers, controls) is counted from the code, not typed: it is
+    ``text.ui_summary()``, written by ``python -m model.ui.screenshots --readme README.md``."""
+    from model.core.catalogue import MAKERS
+    from model.ui.screenshots import SUMMARY_END, SUMMARY_START
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
+    assert block == ui_text.ui_summary(), (
+        "README.md's UI summary is stale: run '.venv/bin/python -m model.ui.screenshots --out docs "
+        "--readme README.md'")
+    assert f"{len(ui_views.VIEW_CLASSES)} views" in block and f"{len(MAKERS)} chipmakers" in block
+    for cls in ui_views.VIEW_CLASSES:
+        assert cls.title in block and cls.title in ui_text.about_html()
+    for maker in MAKERS:
+        assert maker.name in block and maker.name in ui_text.about_html()
+    # the screenshots it shows are the script's: no developer's absolute path in the README either
+    assert "docs/ui.png" in readme and "docs/ui_compare.png" in readme and str(ROOT) not in readme

@@ -78,13 +78,12 @@ if not hasattr(_mesa_solara_viz, "UserInputs"):  # pragma: no cover - a Mesa wit
     raise ImportError("mesa.visualization.solara_viz has no UserInputs to replace; see model.ui.app")
 _mesa_solara_viz.UserInputs = ControlInputs
 
-#: The page's style: a sidebar of 400 px (Solara's is as wide as its widest line, up to 600 px), the
-#: views two to a row at 1400 px and as wide as their column, slider labels wrapping.
+#: The page's style: a sidebar of 400 px (Solara's is as wide as its widest line, up to 600 px; Vuetify
+#: moves the main area by the drawer's width, and to 0 when ☰ closes it), the views two to a row at
+#: 1400 px (three with the sidebar closed) and as wide as their column, slider labels wrapping.
 SIDEBAR_PX = 400
 CSS = f"""
 .v-navigation-drawer {{ width: {SIDEBAR_PX}px !important; min-width: 0 !important; }}
-.v-main {{ padding-left: {SIDEBAR_PX}px !important; }}
-.v-navigation-drawer--close ~ .v-main {{ padding-left: 0 !important; }}
 .chipstack-views {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(440px, 1fr));
   gap: 12px 16px; margin: 8px 0 12px 0; }}
 .chipstack-view img.widget-image {{ width: 100%; height: auto; }}
@@ -97,6 +96,15 @@ CSS = f"""
   font-weight: 500; white-space: normal; }}
 .chipstack-slider-track {{ width: 100%; }}
 .v-input .v-label {{ white-space: normal; }}
+.chipstack-field {{ width: 100%; margin-top: 8px; }}
+.chipstack-field-label {{ font-size: 0.85em; color: rgba(0, 0, 0, 0.7); line-height: 1.25;
+  white-space: normal; }}
+.chipstack-field .v-input {{ margin-top: 0; padding-top: 0; }}
+.chipstack-field .v-label {{ display: none; }}
+/* Mesa's own sliders (play and render interval) show their value always, not only while dragged */
+.v-navigation-drawer .v-input:not(.chipstack-slider-track) .v-slider__thumb-label-container {{
+  display: block !important; }}
+.v-navigation-drawer .v-input:not(.chipstack-slider-track).v-input__slider {{ margin-top: 28px; }}
 """
 
 

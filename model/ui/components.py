@@ -7,6 +7,7 @@ the slider)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import reacton.ipyvuetify as rv
@@ -265,10 +266,22 @@ def ControlInputs(user_params: dict, on_change=None):
         if kind in ("SliderInt", "SliderFloat"):
             LeverSlider(name, label, options.get("value"), change, options)
         elif kind == "Select":
-            solara.Select(label, value=options.get("value"), on_value=change, values=options.get("values"))
+            with _field(label):
+                solara.Select(label, value=options.get("value"), on_value=change,
+                              values=options.get("values"))
         elif kind == "Checkbox":
             solara.Checkbox(label=label, on_value=change, value=options.get("value"))
         elif kind == "InputText":
-            solara.InputText(label=label, on_value=change, value=options.get("value"))
+            with _field(label):
+                solara.InputText(label=label, on_value=change, value=options.get("value"))
         else:
             raise ValueError(f"{kind} is not a supported input type")
+
+
+@contextlib.contextmanager
+def _field(label: str):
+    """A select or text field under its whole label, wrapped over as many lines as it takes (the field's
+    own one-line label, cut at the sidebar's edge, is hidden by ``app.CSS`` but stays its name)."""
+    with solara.Column(gap="0px", classes=["chipstack-field"]):
+        solara.Text(label, classes=["chipstack-field-label"])
+        yield

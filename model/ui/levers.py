@@ -307,6 +307,8 @@ def coerce_control(name: str, value: Any) -> Any:
             return value
         if isinstance(value, float) and math.isinf(value):
             return OFF
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # 1000000, not 1e+06
         return f"{value:g}" if isinstance(value, float) and abs(value) < 1e15 else str(value)
     return value
 

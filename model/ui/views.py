@@ -268,6 +268,8 @@ class NetworkView(View):
     the nodes.
     """
 
+    title = "Developer network"  # the figure's own title adds the counts
+
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         self.pos, self.drawn, (rows, cols) = network_layout(model)
