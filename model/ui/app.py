@@ -33,7 +33,8 @@ flowing one way (each module imports only those above it):
 * ``model.ui.view_base``, ``model.ui.series``, ``model.ui.views``: the matplotlib views;
 * ``model.ui.components``: the Solara components (views, status bar, sidebar cards);
 * ``model.ui.watch``: whether a page still has a tab (a closed tab's model stops playing);
-* ``model.ui.app`` (here): the page, ``Page``, served as ``page``.
+* ``model.ui.app`` (here): the page, ``Page``, served as ``page``;
+* ``model.ui.screenshots``: the README's screenshots of the page, regenerated (serves it, drives Chromium).
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ def RunCard(replay: solara.Reactive[SweepRun | None], model: solara.Reactive[Chi
                     m.step()
                 force_update()
 
-            with solara.Row():
+            with solara.Row(style={"flex-wrap": "wrap"}):
                 solara.Button(f"Replay all {run.steps} quarters", on_click=replay_all, color="primary",
                               disabled=model.value.steps >= run.steps)
                 solara.Button("Close run", on_click=on_close)
