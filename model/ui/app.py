@@ -92,13 +92,13 @@ CSS = f"""
 .chipstack-slider-head {{ flex-wrap: nowrap !important; align-items: baseline;
   justify-content: space-between; }}
 .chipstack-slider-label {{ flex: 1 1 auto; min-width: 0; white-space: normal; font-size: 0.85em;
-  color: rgba(0, 0, 0, 0.7); line-height: 1.25; }}
+  opacity: 0.75; line-height: 1.25; }}
 .chipstack-slider-value {{ flex: 0 0 auto; max-width: 50%; text-align: right; font-size: 0.85em;
   font-weight: 500; white-space: normal; }}
 .chipstack-slider-track {{ width: 100%; }}
 .v-input .v-label {{ white-space: normal; }}
 .chipstack-field {{ width: 100%; margin-top: 8px; }}
-.chipstack-field-label {{ font-size: 0.85em; color: rgba(0, 0, 0, 0.7); line-height: 1.25;
+.chipstack-field-label {{ font-size: 0.85em; opacity: 0.75; line-height: 1.25;
   white-space: normal; }}
 .chipstack-field .v-input {{ margin-top: 0; padding-top: 0; }}
 .chipstack-field .v-label {{ display: none; }}
