@@ -5,6 +5,19 @@ Layers (docs/ARCHITECTURE.md), imports flowing one way: ``core`` (the simulation
 (docking and replay) and ``ui`` (the browser UI) <- ``cli``.
 """
 
-from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from model.core.chip_market import MODEL_REPORTERS, ChipMarketModel
+
+
+def __getattr__(name: str):
+    """``ChipMarketModel`` and ``MODEL_REPORTERS`` on first use (PEP 562): importing a submodule (the
+    command line's parser, the parameter table) does not load Mesa, pandas and scipy with the model."""
+    if name in __all__:
+        from model.core import chip_market
+
+        return getattr(chip_market, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ChipMarketModel", "MODEL_REPORTERS"]

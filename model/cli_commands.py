@@ -51,11 +51,12 @@ def parse_sets(sets: list[str]) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    params = parse_sets(args.sets)  # bad input fails before the model and matplotlib are loaded
+
     from model.analysis.figures import run_figure
     from model.core.chip_market import ChipMarketModel
     from model.sweep.io import atomic_path, create_folder, remove_created, write_atomic
 
-    params = parse_sets(args.sets)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {shown(args.out)}: exists and is not a folder")

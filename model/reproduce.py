@@ -217,7 +217,7 @@ def run(scratch: Path, rtol: float) -> Outcome:
     for reporter, condition, pins in DISCOVER:
         chipstack("discover", str(scratch / "policy_robustness"), "--reporter", reporter, *condition,
                   *[a for pin in pins for a in ("--policy", pin)])
-    for table in ("runs.parquet", "final.csv", "summary.csv"):
+    for table in ("runs.parquet", "chip_sales.parquet", "final.csv", "summary.csv"):
         outcome.tables[f"export_regimes/{table}"] = compare_tables(
             REFERENCE_SWEEP / table, scratch / "export_regimes" / table, rtol)
     # policy_robustness is published by its derived tables (docs/exploring/), not its 2,048 runs

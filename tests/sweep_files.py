@@ -17,11 +17,16 @@ def write_toml(path: Path, data: dict) -> Path:
 
 
 def read_all(out: Path) -> dict[str, pd.DataFrame]:
-    return {"runs": pd.read_parquet(out / "runs.parquet"), "final": pd.read_csv(out / "final.csv"),
+    """The data files of a sweep folder (``chip_sales.parquet`` too when the sweep wrote one)."""
+    data = {"runs": pd.read_parquet(out / "runs.parquet"), "final": pd.read_csv(out / "final.csv"),
             "summary": pd.read_csv(out / "summary.csv")}
+    if (out / "chip_sales.parquet").exists():
+        data["chips"] = pd.read_parquet(out / "chip_sales.parquet")
+    return data
 
 
 def assert_same_data(a: Path, b: Path) -> None:
     left, right = read_all(a), read_all(b)
+    assert set(left) == set(right), f"data files differ: {sorted(set(left) ^ set(right))}"
     for key in left:
         pd.testing.assert_frame_equal(left[key], right[key], check_exact=True, obj=key)

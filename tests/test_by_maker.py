@@ -13,7 +13,8 @@ from model.analysis.by_maker import maker_pairs, summarise
 
 
 def loop_summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The previous ``summarise`` (until commit 21d0dd0), verbatim: one group and one maker at a time."""
+    """The previous ``summarise`` (until commit 21d0dd0), verbatim but for the columns' names (issue 32
+    item 4: ``_mean``, ``_p025``, ``_p975``, ``n_runs``): one group and one maker at a time."""
     pairs = maker_pairs(runs.columns)
     rows = []
     for key, g in runs.groupby(keys, sort=True):
@@ -22,10 +23,11 @@ def loop_summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             u = g[units_col].to_numpy(dtype=float)
             r = g[revenue_col].to_numpy(dtype=float)
             rows.append({**point, "maker": maker,
-                         "units": float(u.mean()), "units_lo": float(np.percentile(u, 2.5)),
-                         "units_hi": float(np.percentile(u, 97.5)),
-                         "revenue_usd": float(r.mean()), "revenue_usd_lo": float(np.percentile(r, 2.5)),
-                         "revenue_usd_hi": float(np.percentile(r, 97.5)), "runs": len(g)})
+                         "units_mean": float(u.mean()), "units_p025": float(np.percentile(u, 2.5)),
+                         "units_p975": float(np.percentile(u, 97.5)),
+                         "revenue_usd_mean": float(r.mean()),
+                         "revenue_usd_p025": float(np.percentile(r, 2.5)),
+                         "revenue_usd_p975": float(np.percentile(r, 97.5)), "n_runs": len(g)})
     return pd.DataFrame(rows)
 
 

@@ -50,7 +50,21 @@ def test_run_is_reproducible_from_the_command_line(tmp_path):
     (["--seed", "x"], "--seed"),
     (["--bogus"], "unrecognized arguments"),
 ])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, fragment):
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, capsys, args, fragment):
+    """In process (``main`` returns the exit code; the subprocess test below checks the process itself)."""
+    out = tmp_path / "never"
+    assert main(["run", *args, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chipstack: error:"), captured.err
+    assert fragment in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, fragment", [(["--set", "noequals"], "NAME=VALUE"),
+                                            (["--bogus"], "unrecognized arguments")])
+def test_bad_input_is_one_line_exit_2_from_the_process(tmp_path, args, fragment):
     out = tmp_path / "never"
     proc = run_cli("run", *args, "--out", str(out))
     assert proc.returncode == 2

@@ -107,7 +107,7 @@ def test_scheduler_local_through_the_cli(tmp_path):
 
 
 @pytest.mark.parametrize("address", [pytest.param("tcp://127.0.0.1:1", marks=pytest.mark.slow), "udp://nowhere",
-                                     "somewhere:8786"])
+                                     pytest.param("somewhere:8786", marks=pytest.mark.slow)])
 def test_bad_scheduler_address_is_one_line_exit_2_in_bounded_time(tmp_path, address):
     exp = write_experiment(tmp_path, steps=2, reps=1, n=10)
     t0 = time.time()

@@ -53,3 +53,24 @@ def test_the_committed_tables_render_into_validation_md():
     market = pd.read_csv(DOCS_VALIDATION / "decisions_market.csv")
     assert len(dec) == len(d.RECORD)
     assert d.markdown(dec, market) in VALIDATION_MD.read_text(encoding="utf-8")
+
+
+def test_nvidia_s_halt_is_read_from_its_china_line_and_scored_like_beijing_s_decisions():
+    """``taken`` reads an Nvidia row from the maker's halted China line (not Beijing's levels), and the
+    table scores it like any other row."""
+    from model.core.chip_market import ChipMarketModel
+
+    row = next(r for r in d.RECORD if r.actor == "Nvidia")
+    assert row.chip == "H200" and row.what in d.HALTS
+    m = ChipMarketModel(rng=1, n_developers=30)
+    nvidia = next(mk for mk in m.chipmakers if mk.name == "Nvidia")
+    j = m.catalogue.names.index("H200") - nvidia.rows.start
+    assert not d.taken(m, row)
+    m.china_government.levels[:] = max(m.china_government.levels.max(), 5)  # Beijing's levels do not count
+    assert not d.taken(m, row)
+    nvidia.halted[j] = True
+    assert d.taken(m, row)
+    k = d.RECORD.index(row)
+    table = d.decision_table(firsts({i: ["2026Q1"] * 3 for i in range(len(d.RECORD))} | {k: [d.NEVER] * 3}))
+    got = table.set_index(["actor", "chip", "decision"]).loc[("Nvidia", "H200", "halted")]
+    assert got.verdict == "miss" and got.share_within_1q == 0.0 and got.model_modal == d.NEVER

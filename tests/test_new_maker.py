@@ -72,7 +72,7 @@ def test_by_maker_table_finds_makers_from_columns(with_biren):
     table = by_maker.summarise(runs, ["quarter"])
     # makers in force first, in catalogue order, then a pair no maker in force owns, under its key
     assert list(table["maker"]) == ["Nvidia", "Biren", "other"]
-    assert table.set_index("maker").loc["Biren", "units"] == 2.0
+    assert table.set_index("maker").loc["Biren", "units_mean"] == 2.0
 
 
 def test_new_maker_in_by_maker_csv(with_biren, tmp_path):
@@ -85,7 +85,7 @@ def test_new_maker_in_by_maker_csv(with_biren, tmp_path):
     table = pd.read_csv(out / "by_maker.csv")
     assert "Biren" in set(table["maker"])
     biren = table[table["maker"] == "Biren"]
-    assert biren["units"].sum() > 0 and biren["revenue_usd"].sum() > 0
+    assert biren["units_mean"].sum() > 0 and biren["revenue_usd_mean"].sum() > 0
 
 
 # --- (c) the UI draws it in its colour, with its name -------------------------------------------------

@@ -249,6 +249,7 @@ def test_a_path_that_is_not_utf8_is_refused_in_one_line(sweep_dir, tmp_path, cap
         assert "not valid UTF-8" in _one_line(capsys.readouterr().err)
 
 
+@pytest.mark.slow  # over ~4 s (make test-fast leaves it to make test)
 def test_ascii_stdio_with_a_folder_named_u_umlaut(sweep_dir, tmp_path):
     folder = tmp_path / "ü"
     shutil.copytree(sweep_dir, folder)

@@ -28,12 +28,12 @@ def test_replay_covers_2022q4_to_2026q2_with_every_maker(runs):
     assert quarters[0] == "2022Q4" and quarters[-1] == "2026Q2" and len(quarters) == 15
     table = qv.by_maker(runs)
     assert set(table["maker"]) == {m.name for m in MAKERS}
-    assert ((table["units_lo"] <= table["units"] + 1e-9).all()
-            and (table["units"] <= table["units_hi"] + 1e-9).all())
+    assert ((table["units_p025"] <= table["units_mean"] + 1e-9).all()
+            and (table["units_mean"] <= table["units_p975"] + 1e-9).all())
     # Nvidia sells nothing while the US bans the H20 (2025Q2) and Beijing blocks imports (2025Q4)
     nv = table[table["maker"] == "Nvidia"].set_index("quarter")
-    assert nv.loc["2025Q2", "units"] == 0 and nv.loc["2025Q4", "units"] == 0
-    assert nv.loc["2024Q2", "units"] > 0
+    assert nv.loc["2025Q2", "units_mean"] == 0 and nv.loc["2025Q4", "units_mean"] == 0
+    assert nv.loc["2024Q2", "units_mean"] > 0
 
 
 def test_scored_table_matches_observations_to_model_quantities(runs):

@@ -168,8 +168,8 @@ def test_policy_grid_writes_expected_figures(policy_sweep):
     sel = runs[(runs.export_regime == row.export_regime)
                & (runs.china_import_policy == row.china_import_policy)
                & (runs.step == row.step)]
-    assert row.units == pytest.approx(sel["units_nvidia"].mean()) and row.runs == len(sel)
-    assert row.units_lo <= row.units <= row.units_hi
+    assert row.units_mean == pytest.approx(sel["units_nvidia"].mean()) and row.n_runs == len(sel)
+    assert row.units_p025 <= row.units_mean <= row.units_p975
     assert not (policy_sweep / "sensitivity.csv").exists()
     assert not list((policy_sweep / "figures").glob(".*tmp"))  # nothing half-written left behind
 

@@ -939,8 +939,9 @@ def test_report_in_another_environment_leaves_the_folder_resumable_and_replicabl
     assert replicated.stdout.startswith("replicated:")
     # the manifest: the data under files (checked), the report's files under derived (a record, kept current)
     after = json.loads((out / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"runs.parquet", "final.csv", "summary.csv"}
+    assert set(manifest["files"]) == {"runs.parquet", "chip_sales.parquet", "final.csv", "summary.csv"}
     assert after["files"] == manifest["files"]
+    assert {"by_maker.csv", "by_chip.csv"} <= set(after["derived"])
     assert {f"figures/{p.name}" for p in figures} <= set(after["derived"])
     assert after["derived"] == {name: sha256_file(out / name) for name in after["derived"]}
 

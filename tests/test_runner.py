@@ -165,6 +165,7 @@ def _sweep_args(path: Path, out: Path, workers: int | None = None, resume: bool 
                                  resume=resume)
 
 
+@pytest.mark.slow  # over ~4 s (make test-fast leaves it to make test)
 def test_failing_runs_are_recorded_and_the_rest_saved(tmp_path, capsys):
     # a failing subclass passed to the runner (through the sweep command): the runs with
     # export_regime = "open" fail inside step 2, on a process pool of 2 workers

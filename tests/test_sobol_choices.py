@@ -81,6 +81,7 @@ def test_lhs_choices_keep_their_design():
     assert sorted(p.values["export_regime"] for p in design.points) == sorted(REGIMES * 2)
 
 
+@pytest.mark.slow  # over ~4 s (make test-fast leaves it to make test)
 def test_a_real_sweep_analyses_its_choices(tmp_path):
     """The model runs the design, and the sensitivity table has rows for the choice with finite
     indices; the US regime explains the legal share (ban and h20 sell no licensed chips after 2026)."""

@@ -427,6 +427,7 @@ def _render_page():
     return rc, status, click, choose
 
 
+@pytest.mark.slow  # over ~4 s (make test-fast leaves it to make test)
 def test_page_renders_steps_and_resets_in_process():
     import ipyvuetify as v
 

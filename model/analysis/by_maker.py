@@ -1,6 +1,7 @@
 """``by_maker.csv``: each chipmaker's units sold in China and China revenue per quarter and design point,
-mean and 95% interval over replications (2.5-97.5 percentiles: the spread of the runs, not of the mean),
-from the per-maker reporters (``units_<maker>``, ``revenue_<maker>``, INTERFACES §2) that the sweep wrote:
+mean over replications (``_mean``) and the spread of the runs (``_p025``, ``_p975``: their 2.5th and 97.5th
+percentiles, not an interval of the mean; the naming scheme is :mod:`model.sweep.stats`'s), from the
+per-maker reporters (``units_<maker>``, ``revenue_<maker>``, INTERFACES §2) that the sweep wrote:
 the catalogue's makers and any added at run time (``catalogue.extended``). Written by the report
 of every sweep (``chipstack sweep`` / ``chipstack report``)."""
 
@@ -17,6 +18,7 @@ from model.analysis.sweep_data import Sweep
 from model.core import catalogue
 from model.core.docblocks import maintenance_arguments, replace_block
 from model.core.reporters import maker_columns
+from model.sweep.stats import MEAN, N_RUNS, P_HIGH, P_LOW, SPREAD
 
 
 def maker_pairs(columns) -> dict[str, tuple[str, str]]:
@@ -38,7 +40,8 @@ def maker_pairs(columns) -> dict[str, tuple[str, str]]:
 
 def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group of ``keys`` (e.g. design point, step, quarter) and chipmaker: units and revenue, mean and
-    2.5-97.5 percentiles over the group's runs. ``runs`` holds the per-maker reporters (``maker_pairs``).
+    2.5th and 97.5th percentiles over the group's runs (``units_mean``, ``units_p025``, ``units_p975``,
+    the same for ``revenue_usd``, and ``n_runs``). ``runs`` holds the per-maker reporters (``maker_pairs``).
 
     Rows: groups in ``groupby(keys, sort=True)`` order (rows with a missing key are left out, as groupby
     does), then makers in ``maker_pairs`` order. Computed for all groups of one size at once: their
@@ -57,8 +60,8 @@ def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     sizes = np.bincount(group_of, minlength=n_groups)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     makers = list(pairs)
-    stats = {name: np.empty((n_groups, len(makers))) for name in
-             ("units", "units_lo", "units_hi", "revenue_usd", "revenue_usd_lo", "revenue_usd_hi")}
+    stats = {f"{what}{suffix}": np.empty((n_groups, len(makers)))
+             for what in ("units", "revenue_usd") for suffix in (MEAN, P_LOW, P_HIGH)}
     columns = {c: runs[c].to_numpy(dtype=float) for pair in pairs.values() for c in pair}
     for size in np.unique(sizes):
         groups = np.flatnonzero(sizes == size)
@@ -66,25 +69,30 @@ def summarise(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         for j, (units_col, revenue_col) in enumerate(pairs.values()):
             for what, col in (("units", units_col), ("revenue_usd", revenue_col)):
                 values = columns[col][rows]
-                stats[what][groups, j] = values.mean(axis=1)
-                stats[f"{what}_lo"][groups, j] = np.percentile(values, 2.5, axis=1)
-                stats[f"{what}_hi"][groups, j] = np.percentile(values, 97.5, axis=1)
+                stats[f"{what}{MEAN}"][groups, j] = values.mean(axis=1)
+                stats[f"{what}{P_LOW}"][groups, j] = np.percentile(values, SPREAD[0], axis=1)
+                stats[f"{what}{P_HIGH}"][groups, j] = np.percentile(values, SPREAD[1], axis=1)
     first = order[starts]  # a group's key values: those of its first row
     table = {k: runs[k].iloc[first].repeat(len(makers)).reset_index(drop=True) for k in keys}
     table["maker"] = makers * n_groups
     table.update({name: values.ravel() for name, values in stats.items()})
-    table["runs"] = np.repeat(sizes, len(makers))
+    table[N_RUNS] = np.repeat(sizes, len(makers))
     return pd.DataFrame(table)
 
 
+def point_keys(sweep: Sweep) -> list[str]:
+    """The columns that name a design point in the per-quarter tables (by_maker.csv, by_chip.csv): the grid
+    parameters, or ``sample_index`` for sampled designs (one point per sample index)."""
+    return ["sample_index"] if sweep.sample_params else list(sweep.grid_params)
+
+
 def by_maker_table(sweep: Sweep) -> pd.DataFrame:
-    """quarter (and the varying parameters), maker, units, units_lo, units_hi, revenue_usd (+ lo, hi), runs.
+    """The design point's columns (:func:`point_keys`), step, quarter, maker, units_mean, units_p025,
+    units_p975, revenue_usd_mean, revenue_usd_p025, revenue_usd_p975, n_runs.
 
     Empty when ``runs.parquet`` lacks the per-maker reporters (a sweep from before they existed) or a
     design column the manifest names (the report notes nothing is written then)."""
-    keys = list(sweep.grid_params) + list(sweep.sample_params)
-    if sweep.sample_params:  # sampled designs: one point per sample index
-        keys = ["sample_index"]
+    keys = point_keys(sweep)
     names = pq.read_schema(sweep.runs_path).names
     columns = [c for pair in maker_pairs(names).values() for c in pair]
     if not columns or not set([*keys, "step", "quarter"]) <= set(names):

@@ -55,10 +55,10 @@ from model.analysis.futures import (  # noqa: E402
     uncertainties_of,
 )
 from model.analysis.labels import HEADLINE_REPORTER, fmt_value  # noqa: E402
+from model.analysis.style import DPI, PAGE_WIDTH_IN, styled  # noqa: E402
 from model.analysis.sweep_data import Sweep, checked_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
-DPI = 110
 DEFAULT_MIN_DENSITY = 0.8
 
 
@@ -256,6 +256,7 @@ def _box_table(box, p, i: int, x: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------------------
 # Figures
+@styled
 def tradeoff_figure(d: Discovery):
     """The peeling trajectory: coverage (x) against density (y), coloured by restricted dimensions;
     the chosen box ringed and labelled."""
@@ -285,18 +286,21 @@ def tradeoff_figure(d: Discovery):
     return fig
 
 
+@styled
 def box_figure(d: Discovery):
     """EMA Workbench's box figure (restricted dimensions normalised, quasi-p-values in the labels)."""
     if not len(d.box):
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * len(d.box)))
+        # 0.8 in short of the page: EMA Workbench adds its labels on the right
+        fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN - 0.8, 1.2 + 0.55 * len(d.box)))
         d.prim_box.inspect(d.chosen, style="graph", ax=ax)
         ax.set_title(f"{d.condition()}: box {d.chosen}", fontsize=9.5)
     return fig
 
 
+@styled
 def pairs_figure(d: Discovery):
     """EMA Workbench's pairs plot of the restricted dimensions (cases coloured), the box drawn."""
     numeric = [n for n, lo in zip(d.box["dimension"], d.box["low"]) if lo is not None and not pd.isna(lo)]
@@ -314,6 +318,7 @@ def pairs_figure(d: Discovery):
     return fig
 
 
+@styled
 def _strip_figure(d: Discovery, name: str):
     """One restricted dimension: its values, cases in orange, the box's range shaded."""
     p = d.prim_box.prim

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from model.analysis.style import PAGE_WIDTH_IN, styled  # noqa: E402
 from model.core.catalogue import US_LEADER  # noqa: E402
 from model.core.reporters import REPORTERS_BY_NAME as R  # noqa: E402
 
@@ -52,60 +53,62 @@ def rule_bands(ax, df: pd.DataFrame) -> None:
         ax.axvspan(first - 0.5, last + 0.5, color="0.94" if k % 2 == 0 else "0.86", lw=0, zorder=0)
         wide = last - first >= 2
         ax.text((first + last) / 2, 0.985, label.replace(" / ", "\n" if wide else " "), transform=top,
-                ha="center", va="top", fontsize=7 if wide else 6, rotation=0 if wide else 90, color="0.25",
+                ha="center", va="top", fontsize=7, rotation=0 if wide else 90, color="0.25",
                 clip_on=True)
 
 
+@styled
 def run_figure(df: pd.DataFrame, title: str = "chipstack: one run"):
     """A 2x2 figure of one run's model reporters (``df`` from ``ChipMarketModel.dataframe``); units and
     scales from the reporter table (``model.core.reporters.REPORTERS``)."""
     quarters = df["quarter"].tolist()
     x = range(len(df))
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(PAGE_WIDTH_IN, 6.4), constrained_layout=True)
     ax = axes[0, 0]
     if "us_share_legal" in df:
-        ax.plot(x, df["us_share_legal"], label="installed, bought legally since the start", lw=2.5)
-    ax.plot(x, df["us_stack_share"], label="installed, all channels", lw=1.5)
-    ax.plot(x, df["us_share_new"], label="new purchases, all channels", lw=1.5, ls="--")
+        ax.plot(x, df["us_share_legal"], label="installed, bought legally since the start", lw=2)
+    ax.plot(x, df["us_stack_share"], label="installed, all channels", lw=1.2)
+    ax.plot(x, df["us_share_new"], label="new purchases, all channels", lw=1.2, ls="--")
     ax.plot(x, df["developers_on_us_stack"], label="developers mostly on US", lw=1, ls=":")
     ax.set_ylim(-0.02, 1.25 if any(last - first < 2 for first, last, _ in rule_spans(df)) else 1.12)
-    ax.set_ylabel("share on the US stack (0-1, FLOP-based)")
-    ax.set_title("US stack share (bands: US regime / Beijing's policy in force)")
+    ax.set_ylabel("share on the US stack\n(0-1, FLOP-based)")
+    ax.set_title("US stack share\n(bands: US regime / Beijing's policy in force)")
     rule_bands(ax, df)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     quarter_axis(ax, quarters)
 
     ax = axes[0, 1]
     compute = R["china_compute_h100e"]  # unmet demand on the same axis, in the same unit
-    ax.plot(x, compute.shown(df["china_compute_h100e"]), lw=2, label="installed")
-    ax.plot(x, compute.shown(df["unmet_demand_h100e"]), lw=1.5, ls="--", label="unmet demand this quarter")
+    ax.plot(x, compute.shown(df["china_compute_h100e"]), lw=1.6, label="installed")
+    ax.plot(x, compute.shown(df["unmet_demand_h100e"]), lw=1.2, ls="--", label="unmet demand this quarter")
     ax.set_ylabel(compute.unit)
     ax.set_title("China's AI compute")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     quarter_axis(ax, quarters)
 
     ax = axes[1, 0]
     revenue = R["nvidia_china_revenue_usd"]  # domestic revenue in the same unit
-    ax.plot(x, revenue.shown(df["nvidia_china_revenue_usd"]), lw=2, label=f"{US_LEADER} (China)")
-    ax.plot(x, revenue.shown(df["domestic_revenue_usd"]), lw=2, label="domestic chipmakers")
+    ax.plot(x, revenue.shown(df["nvidia_china_revenue_usd"]), lw=1.6, label=f"{US_LEADER} (China)")
+    ax.plot(x, revenue.shown(df["domestic_revenue_usd"]), lw=1.6, label="domestic chipmakers")
     ax.set_ylabel(f"revenue ({revenue.unit})")
     ax.set_title("Chip revenue in China")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     quarter_axis(ax, quarters)
 
     ax = axes[1, 1]
-    ax.plot(x, df["domestic_ecosystem"], lw=2, color="tab:red", label=R["domestic_ecosystem"].axis_label)
+    ax.plot(x, df["domestic_ecosystem"], lw=1.6, color="tab:red", label=R["domestic_ecosystem"].axis_label)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("ecosystem maturity (0-1)")
     ax2 = ax.twinx()
     gap = R["capability_gap_months"]
-    ax2.plot(x, df["capability_gap_months"], lw=1.5, ls="--", color="tab:gray", label=gap.label)
+    ax2.plot(x, df["capability_gap_months"], lw=1.2, ls="--", color="tab:gray", label=gap.label)
+    ax2.spines["right"].set_visible(True)
     ax2.set_ylabel(gap.axis_label)
     ax2.set_ylim(bottom=0)
     ax.set_title("Domestic ecosystem and capability gap")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower right")
     quarter_axis(ax, quarters)
     fig.suptitle(title)
     return fig

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 from model.analysis.futures import atomic_folder  # noqa: E402
 from model.analysis.game import EXPECTED, GameResult, reply_label, solve, summary_text  # noqa: E402
 from model.analysis.labels import reporter_label, reporter_scale  # noqa: E402
+from model.analysis.style import DPI, PAGE_WIDTH_IN, page_size, styled  # noqa: E402
 from model.analysis.sweep_data import checked_sweep  # noqa: E402
 from model.sweep.finalize import now  # noqa: E402
 from model.sweep.game_spec import GameSpec  # noqa: E402
@@ -25,20 +26,20 @@ from model.sweep.io import sha256_file  # noqa: E402
 from model.sweep.manifest import MANIFEST  # noqa: E402
 from model.sweep.provenance import git_state, package_versions  # noqa: E402
 
-DPI = 110
 NORMALISATION = ("each reporter a side weighs, at the last quarter, mean over replications per cell, "
                  "scaled to [0, 1] by its range over every cell of the game (all strategy pairs and "
                  "futures); payoff = sum of weight x scaled value; the expected game averages the futures' "
                  "payoffs")
 
 
+@styled
 def frontier_figure(r: GameResult):
     b, c = r.spec.frontier
     f = r.frontier.copy()
     for name in (b, c):
         for col in (name, f"{name}_min", f"{name}_max"):
             f[col] = f[col] / reporter_scale(name)
-    fig, ax = plt.subplots(figsize=(8, 5.4))
+    fig, ax = plt.subplots(figsize=page_size(8, 5.4))
     xerr = np.vstack([f[b] - f[f"{b}_min"], f[f"{b}_max"] - f[b]])
     yerr = np.vstack([f[c] - f[f"{c}_min"], f[f"{c}_max"] - f[c]])
     ax.errorbar(f[b], f[c], xerr=xerr, yerr=yerr, fmt="none", ecolor="0.7", lw=1)
@@ -62,6 +63,7 @@ def frontier_figure(r: GameResult):
     return fig
 
 
+@styled
 def best_response_figure(r: GameResult):
     """Rows: the expected game, then each future; columns: the US strategies; a cell: Beijing's best
     response (coloured by the one played, ties named)."""
@@ -69,7 +71,7 @@ def best_response_figure(r: GameResult):
     table = r.best.set_index(["scope", "us_strategy"])
     codes = np.array([[r.china.index(table.loc[(s, u), "china_best_response"]) for u in r.us]
                       for s in scopes])
-    fig, ax = plt.subplots(figsize=(2.2 + 1.5 * len(r.us), 1.4 + 0.42 * len(scopes)))
+    fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH_IN, 2.2 + 1.5 * len(r.us)), 1.4 + 0.42 * len(scopes)))
     cmap = plt.get_cmap("tab10", max(len(r.china), 2))
     ax.imshow(codes, cmap=cmap, vmin=-0.5, vmax=cmap.N - 0.5, aspect="auto", alpha=0.6)
     for i, s in enumerate(scopes):

@@ -1,7 +1,11 @@
 """Figures and sensitivity tables from a finished sweep (``chipstack report DIR``, INTERFACES §3 and §5).
 
-``write_report(out_dir)`` reads a sweep folder (``runs.parquet``, ``final.csv``, ``summary.csv``,
-``manifest.json``) and writes, each file atomically:
+``write_report(out_dir)`` reads a sweep folder (``runs.parquet``, ``chip_sales.parquet`` when there is one,
+``final.csv``, ``summary.csv``, ``manifest.json``) and writes, each file atomically:
+
+* ``by_maker.csv`` (:mod:`model.analysis.by_maker`) and ``by_chip.csv`` (:mod:`model.analysis.by_chip`):
+  units and revenue per chipmaker, and units, revenue and FLOP-based compute per chip, per quarter and
+  design point;
 
 * ``figures/heatmap_us_stack_share.png`` - final US stack share (mean ± 95% CI half-width) by US export
   regime × Beijing's stance, one panel per Huawei 2026 capacity scenario when that varies (grid
@@ -32,6 +36,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from model.analysis.by_chip import by_chip_table
 from model.analysis.by_maker import by_maker_table
 from model.analysis.labels import is_numeric
 from model.analysis.sensitivity import sensitivity_figure, sensitivity_table
@@ -85,14 +90,16 @@ def build_report(out_dir: str | Path, formats: tuple[str, ...] = ("png",)) -> Re
         else:
             paths.extend(save_figure(fig, figdir / name, formats))
 
-    table = by_maker_table(sweep)
-    if table.empty:
-        notes.append("by_maker.csv: skipped (runs.parquet has no per-maker reporters "
-                     "or lacks a design column)")
-    else:
-        path = sweep.dir / "by_maker.csv"
-        write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
-        paths.append(path)
+    for name, table, why_not in (
+            ("by_maker.csv", by_maker_table(sweep),
+             "runs.parquet has no per-maker reporters or lacks a design column"),
+            ("by_chip.csv", by_chip_table(sweep),
+             "the sweep has no chip_sales.parquet (a model without a per-chip table, or an older sweep)")):
+        if table.empty:
+            notes.append(f"{name}: skipped ({why_not})")
+        else:
+            write_atomic(sweep.dir / name, lambda tmp, table=table: table.to_csv(tmp, index=False))
+            paths.append(sweep.dir / name)
     outcome = sweep.outcome
     for reporter in dict.fromkeys((outcome, *(r for r in CHANNEL_HEATMAPS if sweep.has(r)))):
         emit(heatmap_figure(sweep, reporter), f"heatmap_{reporter}.png",
@@ -119,8 +126,8 @@ def build_report(out_dir: str | Path, formats: tuple[str, ...] = ("png",)) -> Re
 
 
 def write_report(out_dir: Path) -> list[Path]:
-    """Write ``by_maker.csv``, ``figures/*.png`` (and ``sensitivity.csv`` for sampled designs); return the
-    written paths."""
+    """Write ``by_maker.csv``, ``by_chip.csv``, ``figures/*.png`` (and ``sensitivity.csv`` for sampled
+    designs); return the written paths."""
     return build_report(out_dir).paths
 
 

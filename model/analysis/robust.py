@@ -60,10 +60,10 @@ from model.analysis.futures import (  # noqa: E402
     uncertainties_of,
 )
 from model.analysis.labels import HEADLINE_REPORTER, reporter_label, reporter_scale  # noqa: E402
+from model.analysis.style import DPI, PAGE_WIDTH_IN, styled  # noqa: E402
 from model.analysis.sweep_data import Sweep, checked_sweep  # noqa: E402
 from model.sweep.errors import UsageError  # noqa: E402
 
-DPI = 110
 #: Satisficing target of the default reporter: a quarter of China's installed compute on US chips sold to it
 #: through the channels the US decides (an analysis choice, not a model assumption; ``--target``).
 DEFAULT_TARGET = 0.25
@@ -280,13 +280,14 @@ def _group_label(sub: pd.DataFrame, levers: list[str]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Figures
+@styled
 def robust_figure(r: Robustness, name: str = ""):
     """Left: the reporter across futures per policy (box plots, ranked); right: max and mean regret."""
     order = r.ranking["policy"].tolist()
     data = [r.outcomes.loc[p].to_numpy(float) for p in order]
     height = max(3.2, 0.42 * len(order) + 1.6)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, height), sharey=True, constrained_layout=True,
-                                   gridspec_kw={"width_ratios": [1.7, 1]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, height), sharey=True,
+                                   constrained_layout=True, gridspec_kw={"width_ratios": [1.7, 1]})
     pos = np.arange(len(order))[::-1]
     ax1.boxplot(data, positions=pos, orientation="horizontal", widths=0.6, whis=(10, 90), showfliers=True,
                 flierprops={"markersize": 2.5}, medianprops={"color": "black"})
@@ -302,11 +303,12 @@ def robust_figure(r: Robustness, name: str = ""):
     ax2.set_xlabel(f"regret in {r.reporter}")
     ax2.legend(fontsize=7.5, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     ax2.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"{name}: policies ranked by {RANK_TEXT[r.rank_by]} across {r.outcomes.shape[1]} futures "
-                 f"(boxes: quartiles, whiskers: 10th-90th percentile)", fontsize=9.5)
+    fig.suptitle(f"{name}: policies ranked by {RANK_TEXT[r.rank_by]} across {r.outcomes.shape[1]} futures\n"
+                 f"(boxes: quartiles, whiskers: 10th-90th percentile)")
     return fig
 
 
+@styled
 def frontier_figure(r: Robustness, name: str = ""):
     """Median reporter (x) against median cost (y) per policy, 10th-90th percentile bars; the
     non-dominated policies (higher reporter, lower cost) filled, labelled and joined."""
@@ -315,7 +317,7 @@ def frontier_figure(r: Robustness, name: str = ""):
     x, y = f["p50"].to_numpy(float), f["cost_p50"].to_numpy(float) / scale
     xerr = np.vstack([x - f["p10"], f["p90"] - x])
     yerr = np.vstack([y - f["cost_p10"] / scale, f["cost_p90"] / scale - y])
-    fig, ax = plt.subplots(figsize=(9.2, 5.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 4.8), constrained_layout=True)
     ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="none", ecolor="0.6",
                 elinewidth=0.8, capsize=2, zorder=1)
     pareto = f["pareto"].to_numpy(bool)

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
+from pathlib import Path
 
 import matplotlib
 
@@ -16,6 +18,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from model.analysis.labels import NICE_NAMES, fmt_value, reporter_scale, reporter_title, reporter_unit  # noqa: E402
+from model.analysis.style import PAGE_WIDTH_IN, styled  # noqa: E402
 from model.analysis.sweep_data import Sweep  # noqa: E402
 from model.core.reporters import REPORTERS_BY_NAME  # noqa: E402
 from model.sweep.experiment import too_small  # noqa: E402
@@ -204,8 +207,10 @@ def prcc(X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+@styled
 def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
-    """Horizontal bars of the sensitivity indices, one panel per output."""
+    """Horizontal bars of the sensitivity indices, one panel per output (up to three a row, the parameters
+    named on the first of each row)."""
     if table.empty:
         return None
     method = sweep.method
@@ -217,9 +222,12 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
     cells = table[cells_keys].drop_duplicates() if cells_keys else pd.DataFrame(index=[0])
     names = list(dict.fromkeys(table["parameter"]))
     outputs = [o for o in outputs_of(sweep) if o in set(table["output"])]
-    fig, axes = plt.subplots(1, len(outputs), figsize=(1.5 + 4.6 * len(outputs), 1.6 + 0.42 * len(names) *
-                                                       max(1, min(len(cells), 4))),
-                             squeeze=False, constrained_layout=True)
+    # a long list of parameters: every output in one row (a tall figure), else up to three a row
+    ncols = len(outputs) if len(names) > 12 and len(outputs) <= 5 else min(len(outputs), 3)
+    nrows = -(-len(outputs) // ncols)
+    per_row = 0.7 + 0.13 * len(names) * max(1, min(len(cells), 4)) * max(1.0, len(bars) / 2)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN, 0.6 + per_row * nrows), squeeze=False,
+                             sharey=True, constrained_layout=True)
     nbars = len(bars) * len(cells)
     height = 0.8 / nbars
     tab10, tab20 = plt.get_cmap("tab10"), plt.get_cmap("tab20")
@@ -232,7 +240,7 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
         return tab20((2 * ci + (1 if bi == 0 else 0)) % 20)  # one hue per grid cell, light = first metric
 
     ypos = np.arange(len(names))
-    for ax, output in zip(axes[0], outputs):
+    for ax, output in zip(axes.flat, outputs):
         t = table[table["output"] == output]
         b = 0
         for ci, (_, cell) in enumerate(cells.iterrows()):
@@ -256,22 +264,66 @@ def sensitivity_figure(sweep: Sweep, table: pd.DataFrame):
                         color=colour(ci, bi), label=f"{label}" + (f" [{cell_label}]" if cell_label else ""),
                         error_kw={"elinewidth": 0.8})
                 b += 1
-        ax.set_yticks(ypos, [NICE_NAMES.get(n, n.replace("_", " ")) for n in names], fontsize=8)
-        ax.invert_yaxis()
+        ax.set_yticks(ypos, [NICE_NAMES.get(n, n.replace("_", " ")) for n in names])
         ax.axvline(0, color="black", lw=0.6)
         ax.grid(axis="x", alpha=0.3)
-        ax.set_title(f"final {reporter_title(output)}", fontsize=10)
-        if method == "sobol":
-            ax.set_xlabel("Sobol index\n(share of output variance; bars: 95% CI)")
-        elif method == "morris":
-            ax.set_xlabel(f"elementary effect over the full parameter range\n"
-                          f"({reporter_unit(output)}; bars: 95% CI of mu*)")
-        else:
-            ax.set_xlabel("partial rank correlation coefficient (-1..1)\nbars: 95% CI (Fisher z)")
+        ax.set_title(textwrap.fill(f"final {reporter_title(output)}", 26 if ncols <= 3 else 14))
+        xlabel = {"sobol": "Sobol index", "morris": f"mu* ({reporter_unit(output)})"}
+        ax.set_xlabel(textwrap.fill(xlabel.get(method, "PRCC"), 26 if ncols <= 3 else 14))
+    axes[0][0].invert_yaxis()  # shared: the first parameter at the top of every panel
+    for ax in axes.flat[len(outputs):]:
+        ax.set_visible(False)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7.5, loc="outside lower center",
-               ncol=2 if len(cells) > 1 else len(bars), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=2 if len(cells) > 1 else len(bars))
     what = {"sobol": "Sobol indices (SALib, Saltelli/Jansen estimators)",
             "morris": "Morris screening (SALib)"}.get(method, "partial rank correlation coefficients (LHS)")
-    fig.suptitle(f"{sweep.name}: sensitivity to the sampled parameters - {what}", fontsize=11)
+    note = {"sobol": "share of the output's variance; bars: 95% CI",
+            "morris": "mean |elementary effect| over the full range, in the output's unit; "
+                      "bars: 95% CI of mu*",
+            }.get(method, "partial rank correlation coefficient (-1..1); bars: 95% CI (Fisher z)")
+    fig.suptitle(textwrap.fill(f"{sweep.name}: sensitivity to the sampled parameters - {what}", 100)
+                 + f"\n({note})")
     return fig
+
+
+#: The committed sensitivity analyses in docs/figures/ (experiment name = file name).
+COMMITTED = ("screening", "sensitivity", "sensitivity_rules")
+#: Columns of a sensitivity table that are not grid factors.
+_TABLE_COLUMNS = {"output", "parameter", "method", "S1", "S1_conf", "ST", "ST_conf", "mu_star",
+                  "mu_star_conf", "sigma", "mu", "prcc", "prcc_ci_low", "prcc_ci_high", "p_value", "n"}
+
+
+class _TableSweep:
+    """What ``sensitivity_figure`` reads of a sweep, from its committed table alone."""
+
+    def __init__(self, table: pd.DataFrame, name: str):
+        self.name, self.method = name, str(table["method"].iloc[0])
+        self.grid_params = [c for c in table.columns if c not in _TABLE_COLUMNS]
+        self.reporters = list(dict.fromkeys(table["output"]))
+
+    def has(self, *reporters: str) -> bool:
+        return all(r in self.reporters for r in reporters)
+
+
+def redraw(csv: Path) -> Path:
+    """Draw ``csv``'s figure (a committed sensitivity table; the experiment named by the file) beside it."""
+    from model.analysis.sweep_figures import save_figure
+
+    table = pd.read_csv(csv)
+    return save_figure(sensitivity_figure(_TableSweep(table, csv.stem), table), csv.with_suffix(".png"))[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.analysis.sensitivity``: redraw docs/figures/*.png from their committed tables."""
+    from model.core.docblocks import maintenance_arguments
+    from model.core.paths import DOCS_FIGURES
+
+    writes = "docs/figures/{" + ",".join(COMMITTED) + "}.png from their committed .csv tables"
+    maintenance_arguments("model.analysis.sensitivity", writes, argv)
+    for name in COMMITTED:
+        redraw(DOCS_FIGURES / f"{name}.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from model.core.chip_market import MODEL_REPORTERS
+from model.sweep.chip_table import CHIP_FILE
 from model.sweep.errors import UsageError, shown
 from model.sweep.manifest import MANIFEST, Manifest
 
@@ -49,6 +50,11 @@ class Sweep:
     @property
     def runs_path(self) -> Path:
         return self.dir / "runs.parquet"
+
+    @property
+    def chips_path(self) -> Path | None:
+        """``chip_sales.parquet`` when the sweep recorded one (a model class with a per-chip table)."""
+        return self.dir / CHIP_FILE if CHIP_FILE in (self.manifest.get("files") or {}) else None
 
     @property
     def name(self) -> str:
@@ -103,11 +109,13 @@ def check_sweep_dir(path: str | Path, require_manifest: bool = True) -> Path:
 
 def check_data_files(path: Path) -> Manifest:
     """The manifest of the sweep folder ``path``, once its data tables (``runs.parquet``, ``final.csv``,
-    ``summary.csv``) are recorded in it and match their sha256; else UsageError naming the file. What
-    ``report``, ``robust``, ``discover`` and ``game`` read is what the sweep wrote (issue 31 item 3)."""
+    ``summary.csv``) are recorded in it and match their sha256 (and ``chip_sales.parquet``, when recorded);
+    else UsageError naming the file. What ``report``, ``robust``, ``discover`` and ``game`` read is what
+    the sweep wrote (issue 31 item 3)."""
     manifest = Manifest.load(path)
     tables = tuple(f for f in SWEEP_FILES if f != MANIFEST)
     unrecorded = manifest.unrecorded(tables)
+    tables += (CHIP_FILE,) if CHIP_FILE in manifest.files else ()
     if unrecorded:
         raise UsageError(f"{shown(manifest.path)}: key files has no sha256 of {unrecorded[0]}, so it "
                          f"cannot be checked; allowed: a manifest recording {', '.join(tables)}, as "

@@ -30,12 +30,13 @@ from model.analysis.labels import (  # noqa: E402
     reporter_title,
     reporter_unit,
 )
+from model.analysis.style import DPI, PAGE_WIDTH_IN, styled  # noqa: E402
 from model.analysis.sweep_data import Sweep  # noqa: E402
 from model.sweep.io import atomic_path  # noqa: E402
 
-DPI = 110
-#: Characters per line of a long axis label (wrapped, not clipped at the figure's edge).
+#: Characters per line of a long axis label (wrapped, not clipped at the figure's edge), and of a title.
 LABEL_WIDTH = 34
+TITLE_WIDTH = 100
 #: Lines per figure before a varying parameter is pooled instead of drawn one line per value.
 MAX_LINES = 8
 #: Design points in the trade-off scatter above which error bars are left out (unreadable).
@@ -59,6 +60,11 @@ def save_figure(fig, path: Path, formats: tuple[str, ...] = ("png",)) -> list[Pa
         paths.append(target)
     plt.close(fig)
     return paths
+
+
+def wrapped(text: str, width: int = TITLE_WIDTH) -> str:
+    """``text`` with each of its lines wrapped at ``width`` characters (titles that fit the page)."""
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 def pooled_note(pooled: list[str], sampled: list[str] = ()) -> str:
@@ -102,6 +108,7 @@ def heatmap_factors(sweep: Sweep) -> tuple[str, str] | None:
     return (factors[0], factors[1]) if len(factors) >= 2 else None
 
 
+@styled
 def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     """Final ``reporter`` over two grid factors (:func:`heatmap_factors`: the export regime (rows) ×
     Beijing's stance (columns) when both vary), one cell per combination with its 95% interval of the
@@ -123,10 +130,12 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     else:
         vmin, vmax = float(np.nanmin(cells["mean"])) / scale, float(np.nanmax(cells["mean"])) / scale
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(max(6.4, 0.8 + 4.2 * n), 4.6), squeeze=False,
-                             constrained_layout=True)
+    ncols = min(n, 3)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN if n > 1 else 5.4, 1.2 + 2.6 * nrows),
+                             squeeze=False, constrained_layout=True)
     im = None
-    for ax, pv in zip(axes[0], panels):
+    for k, (ax, pv) in enumerate(zip(axes.flat, panels)):
         sub = cells if panel is None else cells[cells[panel] == pv]
         mat = np.full((len(regimes), len(stances)), np.nan)
         half = np.full_like(mat, np.nan)
@@ -140,22 +149,27 @@ def heatmap_figure(sweep: Sweep, reporter: str = "us_stack_share"):
                 continue
             text = f"{mat[i, j]:.2f}" + ("" if np.isnan(half[i, j]) else f"\n±{half[i, j]:.2f}")
             frac = (mat[i, j] - vmin) / (vmax - vmin) if vmax > vmin else 0.5
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+            ax.text(j, i, text, ha="center", va="center", fontsize=7.5,
                     color="white" if frac < 0.2 or frac > 0.8 else "black")
-        ax.set_xticks(range(len(stances)), [fmt_value(v) for v in stances])
-        ax.set_yticks(range(len(regimes)), [fmt_value(v) for v in regimes])
-        ax.set_xlabel(param_label(col_p))
-        ax.set_ylabel(param_label(row_p))
+        ax.set_xticks(range(len(stances)), [fmt_value(v) for v in stances], rotation=30 if n > 2 else 0)
+        first = k % ncols == 0  # the rows are named on the first panel of each row only
+        ax.set_yticks(range(len(regimes)), [fmt_value(v) for v in regimes] if first else [])
+        ax.set_xlabel(textwrap.fill(param_label(col_p), 30))
+        if first:
+            ax.set_ylabel(param_label(row_p))
         if panel is not None:
-            ax.set_title(f"{param_label(panel)} = {fmt_value(pv)}", fontsize=10)
-    cbar = fig.colorbar(im, ax=axes[0].tolist(), shrink=0.9)
+            ax.set_title(textwrap.fill(f"{param_label(panel)} = {fmt_value(pv)}", 30))
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    cbar = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
     label, unit = reporter_title(reporter), reporter_unit(reporter)
-    cbar.set_label(f"{label} ({unit})" if unit else label)
-    fig.suptitle(f"{sweep.name}: {label} in {sweep.last_quarter}\n"
-                 f"(mean ± 95% CI half-width{pooled_note(pooled, sweep.sample_params)})", fontsize=11)
+    cbar.set_label(textwrap.fill(f"{label} ({unit})" if unit else label, LABEL_WIDTH))
+    fig.suptitle(wrapped(f"{sweep.name}: {label} in {sweep.last_quarter}\n"
+                         f"(mean ± 95% CI half-width{pooled_note(pooled, sweep.sample_params)})"))
     return fig
 
 
+@styled
 def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     """``reporter`` per quarter with 95% bands of the mean across runs."""
     group = ("export_regime" if "export_regime" in sweep.varying
@@ -182,9 +196,9 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     panels = ordered_values(panel, df[panel]) if panel else [None]
     groups = ordered_values(group, df[group]) if group else [None]
     n = len(panels)
-    ncols = n if n <= 3 else (2 if n == 4 else 3)
+    ncols = n if n <= 2 else (2 if n == 4 else 3)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 + 3.9 * ncols, 1.0 + 3.1 * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN if n > 1 else 5.4, 1.1 + 2.3 * nrows),
                              squeeze=False, sharey=True, constrained_layout=True)
     colours = plt.get_cmap("tab10")
     pooled_everything = group is None
@@ -198,7 +212,7 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
                 sub = sub[sub[group] == gv]
             sub = sub.sort_values("step")
             label = "all runs" if group is None else fmt_value(gv)
-            ax.plot(sub["step"], sub["mean"] / scale, color=colours(c % 10), lw=1.8, label=label)
+            ax.plot(sub["step"], sub["mean"] / scale, color=colours(c % 10), label=label)
             ax.fill_between(sub["step"], sub["ci_low"] / scale, sub["ci_high"] / scale,
                             color=colours(c % 10), alpha=0.2, lw=0)
         if pooled_everything:  # also show the spread of individual runs
@@ -214,20 +228,21 @@ def timeseries_figure(sweep: Sweep, reporter: str = "us_stack_share"):
         if k < n - ncols:  # shared calendar axis: label only the bottom row
             ax.set_xlabel("")
         if panel is not None:
-            ax.set_title(f"Beijing: {pv}", fontsize=10)
+            ax.set_title(f"Beijing: {pv}")
         ax.grid(alpha=0.3)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    title = param_label(group) if group else None
-    fig.legend(handles, labels, title=title, loc="outside right center", fontsize=8, title_fontsize=8)
+    title = textwrap.fill(param_label(group), 24) if group else None
+    fig.legend(handles, labels, title=title, loc="outside right center")
     label = reporter_title(reporter)
     at = "".join(f"; {NICE_NAMES.get(p, p.replace('_', ' '))} = {fmt_value(v)}" for p, v in held.items())
-    fig.suptitle(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs{at}"
-                 f"{pooled_note(pooled, sweep.sample_params)})", fontsize=11)
+    fig.suptitle(wrapped(f"{sweep.name}: {label} over time\n(shaded: 95% CI of the mean across runs{at}"
+                         f"{pooled_note(pooled, sweep.sample_params)})"))
     return fig
 
 
+@styled
 def tradeoff_figure(sweep: Sweep):
     """Final US stack share (x) against China's installed compute (y), one point per design point."""
     s = sweep.summary
@@ -244,7 +259,7 @@ def tradeoff_figure(sweep: Sweep):
     size_p = next((p for p in (["huawei_capacity_2026"] + sweep.grid_params)
                    if p in sweep.varying and p not in (colour_p, marker_p) and s[p].nunique() <= 4), None)
     many = len(s) > MAX_ERRORBAR_POINTS
-    fig, ax = plt.subplots(figsize=(9.2, 5.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 4.6), constrained_layout=True)
     handles: list = []
     continuous = colour_p is not None and is_numeric(s[colour_p]) and s[colour_p].nunique() > 10
     if continuous:
@@ -254,7 +269,7 @@ def tradeoff_figure(sweep: Sweep):
         cvals = ordered_values(colour_p, s[colour_p]) if colour_p else [None]
         mvals = ordered_values(marker_p, s[marker_p]) if marker_p else [None]
         svals = ordered_values(size_p, s[size_p]) if size_p else [None]
-        sizes = dict(zip(svals, np.linspace(5, 11, len(svals)))) if size_p else {None: 4 if many else 7}
+        sizes = dict(zip(svals, np.linspace(4, 9, len(svals)))) if size_p else {None: 3.5 if many else 5.5}
         cmap = plt.get_cmap("tab10")
         for (ci, cv), (mi, mv), sv in product(enumerate(cvals), enumerate(mvals), svals):
             sel = np.ones(len(s), bool)
@@ -281,20 +296,19 @@ def tradeoff_figure(sweep: Sweep):
             handles += [Line2D([], [], ls="", marker="o", color="gray", ms=sizes[v], label=fmt_value(v))
                         for v in svals]
     if handles:
-        leg = ax.legend(handles=handles, fontsize=7.5, loc="center left", bbox_to_anchor=(1.01, 0.5),
-                        frameon=False)
+        leg = ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5))
         for text in leg.get_texts():
             if text.get_text().split(":")[0] in ("colour", "marker", "size"):
                 text.set_fontweight("bold")
     ax.set_xlabel("final US stack share of China's installed AI compute (0-1)")
-    ax.set_ylabel("China's installed AI compute, final quarter (million H100e)")
+    ax.set_ylabel(textwrap.fill("China's installed AI compute, final quarter (million H100e)", LABEL_WIDTH))
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(bottom=0)  # installed compute is never negative (wide intervals are cut at 0)
     ax.grid(alpha=0.3)
     bars = "" if many else "; bars: 95% CI of the mean"
-    fig.suptitle(f"{sweep.name}: the policy dilemma in one picture\n"
-                 f"right = more of China's compute on the US stack, up = more compute for China{bars}",
-                 fontsize=10)
+    fig.suptitle(wrapped(f"{sweep.name}: the policy dilemma in one picture\n"
+                         "right = more of China's compute on the US stack, up = more compute for China"
+                         f"{bars}"))
     return fig
 
 
@@ -306,6 +320,7 @@ def _errs(s: pd.DataFrame, reporter: str, scale: float) -> np.ndarray:
     return np.nan_to_num(np.clip(err, 0, None), nan=0.0)
 
 
+@styled
 def response_figure(sweep: Sweep, param: str):
     """Final US stack share and China's compute against one numeric grid parameter, with 95% bands."""
     if (param not in sweep.grid_params or not is_numeric(sweep.final[param])
@@ -321,7 +336,7 @@ def response_figure(sweep: Sweep, param: str):
     pooled = [p for p in sweep.varying if p not in others + [param]]
     shown_reporters = ([r for r in ("us_stack_share", "china_compute_h100e") if sweep.has(r)]
                        or sweep.reporters[:2])
-    fig, axes = plt.subplots(1, len(shown_reporters), figsize=(1.0 + 4.75 * len(shown_reporters), 4.2),
+    fig, axes = plt.subplots(1, len(shown_reporters), figsize=(PAGE_WIDTH_IN, 3.6),
                              constrained_layout=True, squeeze=False)
     axes = axes[0]
     cmap = plt.get_cmap("tab10")
@@ -338,22 +353,24 @@ def response_figure(sweep: Sweep, param: str):
             ax.plot(sub[param], sub["mean"] / scale, marker="o", ms=3.5, color=cmap(c % 10), label=label)
             ax.fill_between(sub[param], sub["ci_low"] / scale, sub["ci_high"] / scale,
                             color=cmap(c % 10), alpha=0.2, lw=0)
-        ax.set_xlabel(param_label(param))
-        ax.set_ylabel(f"final {reporter_label(reporter)}")
+        ax.set_xlabel(textwrap.fill(param_label(param), LABEL_WIDTH))
+        ax.set_ylabel(textwrap.fill(f"final {reporter_label(reporter)}", LABEL_WIDTH))
         if reporter == "us_stack_share":
             ax.set_ylim(0, 1)
         if sweep.final[param].abs().max() >= 1e4:
             ax.xaxis.set_major_formatter(EngFormatter())
         ax.grid(alpha=0.3)
-        ax.set_title(reporter_title(reporter), fontsize=10)
+        ax.set_title(textwrap.fill(reporter_title(reporter), 48))
     if others:
-        axes[1].legend(title=", ".join(NICE_NAMES.get(p, p) for p in others), fontsize=8, title_fontsize=8)
-    fig.suptitle(f"{sweep.name}: final outcomes against {NICE_NAMES.get(param, param.replace('_', ' '))}\n"
-                 f"(shaded: 95% CI of the mean across runs{pooled_note(pooled, sweep.sample_params)})",
-                 fontsize=11)
+        axes[-1].legend(title=textwrap.fill(", ".join(NICE_NAMES.get(p, p) for p in others), 30))
+    fig.suptitle(wrapped(f"{sweep.name}: final outcomes against "
+                         f"{NICE_NAMES.get(param, param.replace('_', ' '))}\n"
+                         "(shaded: 95% CI of the mean across runs"
+                         f"{pooled_note(pooled, sweep.sample_params)})"))
     return fig
 
 
+@styled
 def sample_scatter_figure(sweep: Sweep, reporter: str = "us_stack_share"):
     """Final ``reporter`` (mean over replications) against each sampled parameter."""
     params = [p for p in sweep.sample_params if is_numeric(sweep.final[p])][:8]
@@ -361,23 +378,23 @@ def sample_scatter_figure(sweep: Sweep, reporter: str = "us_stack_share"):
         return None
     keys = [k for k in ("sample_index",) if k in sweep.final] + sweep.grid_params + params
     pts = sweep.final.groupby(keys, dropna=False)[reporter].mean().reset_index()
-    ncols = min(len(params), 4)
+    ncols = min(len(params), 3)
     nrows = -(-len(params) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(0.8 + 3.3 * ncols, 0.8 + 3.0 * nrows),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN, 1.0 + 2.2 * nrows),
                              squeeze=False, sharey=True, constrained_layout=True)
     scale = reporter_scale(reporter)
     for k, p in enumerate(params):
         ax = axes.flat[k]
         ax.scatter(pts[p], pts[reporter] / scale, s=6, alpha=0.5)
-        ax.set_xlabel(param_label(p), fontsize=8)
+        ax.set_xlabel(textwrap.fill(param_label(p), 30))
         if pts[p].abs().max() >= 1e4:
             ax.xaxis.set_major_formatter(EngFormatter())
         if k % ncols == 0:
-            ax.set_ylabel(f"final {reporter_label(reporter)}", fontsize=8)
+            ax.set_ylabel(textwrap.fill(f"final {reporter_label(reporter)}", LABEL_WIDTH))
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(params):]:
         ax.set_visible(False)
     grid_note = pooled_note(sweep.grid_params)
-    fig.suptitle(f"{sweep.name}: final {reporter_title(reporter)} per sample point "
-                 f"(mean over replications{grid_note})", fontsize=10)
+    fig.suptitle(wrapped(f"{sweep.name}: final {reporter_title(reporter)} per sample point "
+                         f"(mean over replications{grid_note})"))
     return fig

@@ -144,6 +144,10 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         """The model reporters (``model.core.reporters.Reporter``) of the catalogue in force, in order."""
         return reporters.table()
 
+    def chip_sales_table(self) -> pd.DataFrame:
+        """Per chip and quarter sold (``reporters.chip_sales``): the per-chip table a sweep stores."""
+        return reporters.chip_sales(self)
+
     def time_label(self, step: int) -> str:
         """The calendar quarter of ``step`` (0 = ``start_quarter``), e.g. '2026Q1'."""
         return format_quarter(self.start + step)

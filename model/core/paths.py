@@ -24,6 +24,8 @@ VALIDATION_MD = DOCS / "VALIDATION.md"
 #: Frozen forecasts (never overwritten) and the validation tables and figures.
 FORECASTS_DIR = DOCS / "forecasts"
 DOCS_VALIDATION = DOCS / "validation"
+#: The committed sensitivity tables and figures (docs/figures/{screening,sensitivity,sensitivity_rules}.*).
+DOCS_FIGURES = DOCS / "figures"
 #: The committed reference results of the headline experiment (``chipstack replicate`` checks them; the
 #: README's headline tables and the UI's replay read them).
 REFERENCE_SWEEP = OUTPUTS / "export_regimes"

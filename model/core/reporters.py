@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+import pandas as pd
 
 from model.core import catalogue
 from model.core import fixedmath as fm
@@ -116,6 +117,20 @@ def table(makers: tuple[Maker, ...] | None = None) -> tuple[Reporter, ...]:
             Reporter(f"units_{m.reporter_key}", f"{m.name} chips sold in China", "thousand units per quarter",
                      1e3),
             Reporter(f"revenue_{m.reporter_key}", f"{m.name} China revenue", "billion USD per quarter", 1e9)))
+
+
+#: The values of a model's per-chip table (``ChipMarketModel.chip_sales_table``; a sweep's
+#: ``chip_sales.parquet``, INTERFACES §5), after step, quarter, chip and maker: units sold in China,
+#: China revenue (USD) and the FLOP-based compute sold (H100e: units x the chip's ``flop_h100e``).
+CHIP_VALUES = ("units", "revenue_usd", "compute_h100e")
+
+
+def chip_sales(model: "ChipMarketModel") -> pd.DataFrame:
+    """The model's ``chip_sales`` table (a row per chip sold per quarter), with each row's FLOP-based
+    compute (``compute_h100e``)."""
+    table = model.datacollector.get_table_dataframe("chip_sales")
+    flop = dict(zip(model.catalogue.names, model.catalogue.flop_h100e.tolist(), strict=True))
+    return table.assign(compute_h100e=table["units"] * table["chip"].map(flop).astype(float))
 
 
 def label_of(name: str) -> Reporter | None:

@@ -1,4 +1,5 @@
-"""The end of a sweep (INTERFACES §5): the saved parts merged into ``runs.parquet``, then
+"""The end of a sweep (INTERFACES §5): the saved parts merged into ``runs.parquet`` (their chip rows
+into ``chip_sales.parquet``, for a model class with a per-chip table), then
 ``final.csv``, ``summary.csv``, ``failures.csv`` (when runs failed), the ``on_finished`` hook (the
 report, whose files the manifest records as derived) and ``manifest.json``, whose content is built
 here (:func:`build_manifest`).
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from model.core.paths import REQUIREMENTS_LOCK
+from model.sweep.chip_table import CHIP_FILE
 from model.sweep.io import sha256_or_none
 from model.sweep.io import utc_now as now
 from model.sweep.manifest import MANIFEST_VERSION, Manifest
 from model.sweep.protocol import reporter_names
 from model.sweep.provenance import git_state, package_versions, platform_info
-from model.sweep.store import in_design_order, merge_parts, write_failures, write_final, write_summary
+from model.sweep.store import in_design_order, merge_parts, write_final
+from model.sweep.tables import write_failures, write_summary
 
 #: Manifest key set when ``on_finished`` (the report) failed: ``--resume`` draws it again.
 REPORT_FAILED = "report_failed"
@@ -35,7 +38,8 @@ def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_
     runner's ``_Sweep``; ``warn``: where a failed ``on_finished`` is reported."""
     out = sweep.out_dir
     keep = {run.run_id for run in sweep.runs}
-    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep)
+    chips = out / CHIP_FILE if sweep.chip_schema is not None else None
+    final = merge_parts(sweep.parts, out / "runs.parquet", sweep.schema, sweep.experiment.steps, keep, chips)
     final = in_design_order(final, sweep.runs)
     write_final(final, out / "final.csv")
     write_summary(final, sweep.design, sweep.runs, out / "summary.csv",
@@ -45,7 +49,7 @@ def finalize(sweep: Any, started: str, on_finished: OnFinished | None, executor_
         write_failures(sweep.failures, sweep.runs, failures_path)
     else:
         failures_path.unlink(missing_ok=True)
-    files = [out / "runs.parquet", out / "final.csv", out / "summary.csv"]
+    files = [out / "runs.parquet", *([chips] if chips else []), out / "final.csv", out / "summary.csv"]
     files += [failures_path] if sweep.failures else []
     counts = {"total": len(sweep.runs), "done": len(sweep.done_ids()), "failed": len(sweep.failures)}
     manifest = Manifest(out, build_manifest(sweep, started, counts, executor_name))

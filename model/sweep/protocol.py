@@ -11,7 +11,11 @@ A model class is sweepable when it has
   step in ``model.datacollector.get_model_vars_dataframe()`` whose columns include every reporter
   name (values taken as float64);
 * optionally ``model.time_label(step) -> str``, the ``quarter`` column of the outputs
-  (``ChipMarketModel``: '2026Q1', ...); without it the column holds the step number as text.
+  (``ChipMarketModel``: '2026Q1', ...); without it the column holds the step number as text;
+* optionally ``model.chip_sales_table() -> DataFrame``, a row per chip and step with sales: columns
+  ``step``, ``quarter``, ``chip``, ``maker`` and :data:`CHIP_VALUES` (``ChipMarketModel``: units,
+  revenue and FLOP-based compute sold). A class that has it gets the sweep's second table,
+  ``chip_sales.parquet`` (:func:`has_chip_table`).
 
 The class is named in the manifest as ``module:qualname`` (:func:`model_path`), and ``replicate``
 imports it back from there (:func:`import_model`); workers receive it pickled by reference, so it
@@ -28,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from model.core.parameters import Param
-from model.core.reporters import Reporter
+from model.core.reporters import CHIP_VALUES, Reporter
 from model.sweep.errors import UsageError
 
 #: The model class of the ``chipstack`` command and of experiment files.
@@ -103,10 +107,21 @@ def time_label(model: Any, step: int) -> str:
     return str(label(step)) if callable(label) else str(step)
 
 
-def run_model(cls: type, seed: int, parameters: dict[str, Any], steps: int) -> pd.DataFrame:
+#: The columns of a model's per-chip table (``chip_sales_table``), in order; the values are float64.
+CHIP_COLUMNS = ("step", "quarter", "chip", "maker", *CHIP_VALUES)
+
+
+def has_chip_table(cls: type) -> bool:
+    """Whether runs of ``cls`` have a per-chip table (``model.chip_sales_table()``)."""
+    return callable(getattr(cls, "chip_sales_table", None))
+
+
+def run_model(cls: type, seed: int, parameters: dict[str, Any], steps: int
+              ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """One run: ``cls(rng=seed, **parameters)`` stepped ``steps`` times; its rows, with columns
-    ``step``, ``quarter`` and every reporter (float64). Raises ValueError when the model's data
-    collector does not hold one row per step with every reporter."""
+    ``step``, ``quarter`` and every reporter (float64), and its per-chip rows (:data:`CHIP_COLUMNS`;
+    None for a class without :func:`has_chip_table`). Raises ValueError when the model's data
+    collector does not hold one row per step with every reporter, or the per-chip table lacks a column."""
     model = cls(rng=seed, **parameters)
     for _ in range(steps):
         model.step()
@@ -121,4 +136,14 @@ def run_model(cls: type, seed: int, parameters: dict[str, Any], steps: int) -> p
     columns: dict[str, Any] = {"step": np.arange(steps),
                                "quarter": [time_label(model, k) for k in range(steps)]}
     columns.update({name: np.asarray(data[name], dtype=float) for name in names})
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns), (chip_rows(model) if has_chip_table(cls) else None)
+
+
+def chip_rows(model: Any) -> pd.DataFrame:
+    """``model.chip_sales_table()`` in :data:`CHIP_COLUMNS` (values as float64). Raises ValueError."""
+    table = model.chip_sales_table()
+    missing = [c for c in CHIP_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{model_path(type(model))}: chip_sales_table() lacks the columns {missing}; "
+                         f"allowed: {', '.join(CHIP_COLUMNS)}")
+    return table[list(CHIP_COLUMNS)].astype({c: float for c in CHIP_VALUES})

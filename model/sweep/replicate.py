@@ -11,7 +11,9 @@ A published sweep must be re-runnable from its manifest. This module
    model class the manifest names (``model``, ``module:qualname``; ``ChipMarketModel`` for older
    manifests without it), or the class given to :func:`replicate`;
 4. compares the replicated ``runs.parquet`` with the saved one value by value (exact equality,
-   NaN equal to NaN); :func:`report_text` says ``replicated: N runs, all values identical`` or
+   NaN equal to NaN), and ``chip_sales.parquet`` when the sweep has one (row by row, keyed by run,
+   step and chip; a difference is named ``<column> [<chip>]``); :func:`report_text` says
+   ``replicated: N runs, all values identical`` or
    gives a table of the runs and columns that differ (the ``chipstack replicate`` command prints it,
    exit 0 or 1).
 
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.sweep.chip_table import CHIP_FILE, CHIP_KEY
 from model.sweep.errors import one_line, shown
 from model.sweep.io import sha256_file, temporary_folder
 from model.sweep.manifest import Manifest
@@ -39,6 +42,7 @@ from model.sweep.protocol import DEFAULT_MODEL, import_model
 from model.sweep.store import folder_lock
 
 KEY = ["run_id", "step"]
+DIFF_COLUMNS = ["run_id", "step", "column", "saved", "replicated"]
 MAX_ROWS_SHOWN = 20
 
 
@@ -119,32 +123,41 @@ def environment_warnings(manifest: dict) -> list[str]:
 
 
 def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | None = None,
-                 atol: float | None = None) -> tuple[pd.DataFrame, list[str], list[str], int, float]:
+                 atol: float | None = None, key: list[str] = KEY
+                 ) -> tuple[pd.DataFrame, list[str], list[str], int, float]:
     """Cells that differ (long format), run ids only saved, run ids only replicated, the count of
     float values that are not bit-identical but within the tolerance, and the largest relative
     difference among float values (0 when all are identical).
 
     Without ``rtol``/``atol`` every difference counts; with them, float values with
-    ``|saved - replicated| <= atol + rtol * |saved|`` are accepted (NaN equals NaN)."""
+    ``|saved - replicated| <= atol + rtol * |saved|`` are accepted (NaN equals NaN). ``key``: the
+    columns that identify a row, ``run_id`` and ``step`` first; with more (the chip table's ``chip``)
+    a run need not have rows (a run that sold nothing), so every row is compared and a row only one
+    side has is a difference, and a difference's column is named ``<column> [<the other keys>]``."""
     tolerant = rtol is not None or atol is not None
     rtol_, atol_ = rtol or 0.0, atol or 0.0
     within, max_rel = 0, 0.0
     saved_ids, new_ids = set(saved["run_id"]), set(replicated["run_id"])
-    missing = sorted(saved_ids - new_ids)
-    extra = sorted(new_ids - saved_ids)
-    common = sorted(saved_ids & new_ids)
-    a = saved[saved["run_id"].isin(common)].sort_values(KEY).reset_index(drop=True)
-    b = replicated[replicated["run_id"].isin(common)].sort_values(KEY).reset_index(drop=True)
+    by_run = list(key) == KEY
+    missing = sorted(saved_ids - new_ids) if by_run else []
+    extra = sorted(new_ids - saved_ids) if by_run else []
+    common = sorted(saved_ids & new_ids) if by_run else sorted(saved_ids | new_ids)
+    a = saved[saved["run_id"].isin(common)].sort_values(key).reset_index(drop=True)
+    b = replicated[replicated["run_id"].isin(common)].sort_values(key).reset_index(drop=True)
     rows = []
-    if len(a) != len(b) or not (a[KEY].to_numpy() == b[KEY].to_numpy()).all():
-        merged = a[KEY].merge(b[KEY], how="outer", indicator=True)
+
+    def label(column: str, row) -> str:
+        return column if by_run else f"{column} [{', '.join(str(row[k]) for k in key[2:])}]"
+
+    if len(a) != len(b) or not (a[key].to_numpy() == b[key].to_numpy()).all():
+        merged = a[key].merge(b[key], how="outer", indicator=True)
         for _, r in merged[merged["_merge"] != "both"].iterrows():
-            rows.append((r["run_id"], r["step"], "(row)",
+            rows.append((r["run_id"], r["step"], label("(row)", r),
                          "present" if r["_merge"] == "left_only" else "absent",
                          "present" if r["_merge"] == "right_only" else "absent"))
-        a = a.merge(b[KEY], on=KEY)
-        b = b.merge(a[KEY], on=KEY)
-    for column in [c for c in a.columns if c not in KEY]:
+        a = a.merge(b[key], on=key)
+        b = b.merge(a[key], on=key)
+    for column in [c for c in a.columns if c not in key]:
         if column not in b.columns:
             rows.append(("*", "*", column, "present", "absent"))
             continue
@@ -165,10 +178,10 @@ def compare_runs(saved: pd.DataFrame, replicated: pd.DataFrame, rtol: float | No
         else:
             differ = np.asarray(pd.Series(x).astype(str) != pd.Series(y).astype(str))
         for i in np.flatnonzero(differ):
-            rows.append((a.at[i, "run_id"], int(a.at[i, "step"]), column, x[i], y[i]))
+            rows.append((a.at[i, "run_id"], int(a.at[i, "step"]), label(column, a.iloc[i]), x[i], y[i]))
     for column in [c for c in b.columns if c not in a.columns]:
         rows.append(("*", "*", column, "absent", "present"))
-    diffs = pd.DataFrame(rows, columns=["run_id", "step", "column", "saved", "replicated"])
+    diffs = pd.DataFrame(rows, columns=DIFF_COLUMNS)
     return diffs, missing, extra, within, max_rel
 
 
@@ -220,7 +233,31 @@ def _replicate(path: Path, manifest: dict, workers: int | None, scheduler: str |
         result.rows = len(saved)
         (result.differences, result.missing_runs, result.extra_runs, result.within_tolerance,
          result.max_relative_difference) = compare_runs(saved, again, rtol, atol)
+        if CHIP_FILE in (manifest.get("files") or {}):  # a sweep from before the table: runs.parquet only
+            _compare_chips(result, folder, tmp / "sweep", rtol, atol)
     return result
+
+
+def _compare_chips(result: Replication, folder: Path, again: Path, rtol: float | None,
+                   atol: float | None) -> None:
+    """Add the differences of the saved and replicated ``chip_sales.parquet`` to ``result`` (a saved
+    table that is missing or unreadable is an altered file; one the replication lacks, a difference)."""
+    try:
+        saved = pd.read_parquet(folder / CHIP_FILE)
+    except Exception as exc:  # noqa: BLE001 - any reader error means a damaged (or missing) file
+        if not any(name == CHIP_FILE for name, _ in result.altered_files):
+            result.altered_files.append((CHIP_FILE, f"cannot be read ({type(exc).__name__})"))
+        return
+    if not (again / CHIP_FILE).is_file():
+        extra = pd.DataFrame([("*", "*", f"({CHIP_FILE})", "present", "absent")], columns=DIFF_COLUMNS)
+        result.differences = pd.concat([d for d in (result.differences, extra) if len(d)], ignore_index=True)
+        return
+    diffs, _, _, within, max_rel = compare_runs(saved, pd.read_parquet(again / CHIP_FILE), rtol, atol,
+                                                key=list(CHIP_KEY))
+    result.differences = pd.concat([d for d in (result.differences, diffs) if len(d)] or [diffs],
+                                   ignore_index=True)
+    result.within_tolerance += within
+    result.max_relative_difference = max(result.max_relative_difference, max_rel)
 
 
 def seed_differences(saved: dict, replicated: dict) -> list[str]:

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from model.sweep.chip_table import chip_schema
 from model.sweep.design import Design, Run, build_design
 from model.sweep.errors import UsageError, shown
 from model.sweep.executors import InlineExecutor, executor_name, make_executor
@@ -55,7 +56,7 @@ from model.sweep.finalize import OnFinished, finalize, finish_report, now
 from model.sweep.interrupts import kill_workers
 from model.sweep.io import write_json_atomic
 from model.sweep.manifest import MANIFEST, Manifest
-from model.sweep.protocol import parameters_by_name
+from model.sweep.protocol import has_chip_table, parameters_by_name
 from model.sweep.provenance import code_identity
 from model.sweep.stats import t_quantile
 from model.sweep.store import (
@@ -248,6 +249,7 @@ class _Sweep:
         self.workers, self.progress = workers, progress or None
         self.warn: Warn = warn or (lambda message: None)
         self.schema = output_schema(experiment)
+        self.chip_schema = chip_schema() if has_chip_table(self.model_cls) else None
         self.runs: list[Run] = design.runs  # grows by rounds with a precision target
         self.rounds = 0
         self.parts: dict[Path, list[str]] = {}  # part file -> its sorted run ids
@@ -263,7 +265,7 @@ class _Sweep:
             write_json_atomic(self.parts_dir / SPEC_FILE, {"fingerprint": self.experiment.fingerprint(),
                                                            "experiment": self.experiment.resolved(),
                                                            "code": code_identity()})
-        self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps, self.schema)
+        self.parts, damaged = load_parts(self.parts_dir, self.experiment.steps, self.schema, self.chip_schema)
         for path, why in damaged:
             self.warn(f"{shown(path)}: {why}; its runs are run again")
         discard_parts(damaged)
@@ -283,12 +285,12 @@ class _Sweep:
         for run in todo:
             seg = bisect.bisect_left(bounds, run.run_id)
             if chunk and (len(chunk) >= size or seg != segment):
-                yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls)
+                yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls, self.chip_schema)
                 chunk = []
             chunk.append(run)
             segment = seg
         if chunk:
-            yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls)
+            yield Task(self.experiment.steps, fixed, chunk, self.schema, self.model_cls, self.chip_schema)
 
     def execute(self, executor: Executor, warm_up: Callable[[], None] | None = None) -> None:
         """Run every unsaved run; with a precision target, add replications in rounds."""
@@ -339,7 +341,7 @@ class _Sweep:
         """Write a finished task's rows as one atomic part file; note its failures."""
         if result.table is not None and result.table.num_rows:
             ids = sorted(result.done)
-            self.parts[write_part(self.parts_dir, result.table, ids)] = ids
+            self.parts[write_part(self.parts_dir, result.table, ids, result.chips)] = ids
         self.failures.extend(result.failures)
         if bar is not None:
             bar.advance(len(result.done) + len(result.failures), len(self.failures))

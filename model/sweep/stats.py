@@ -13,6 +13,13 @@ import numpy as np
 
 #: Confidence level of every interval chipstack reports.
 CONF_LEVEL = 0.95
+#: The one naming scheme of the output tables' statistics over runs (INTERFACES §5): ``<value>_mean``, the
+#: mean over a design point's runs; ``<value>_ci_low`` / ``_ci_high``, the 95% t-interval of that mean
+#: (:func:`half_width`); ``<value>_p025`` / ``_p975``, the spread of the runs themselves (their 2.5th and
+#: 97.5th percentiles, :data:`SPREAD`); ``n_runs``, the runs they are over.
+MEAN, CI_LOW, CI_HIGH, P_LOW, P_HIGH, N_RUNS = "_mean", "_ci_low", "_ci_high", "_p025", "_p975", "n_runs"
+#: The percentiles of the runs that ``_p025`` / ``_p975`` hold.
+SPREAD = (2.5, 97.5)
 
 
 def t_quantile(n, level: float = CONF_LEVEL):

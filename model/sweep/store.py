@@ -1,7 +1,8 @@
 """The sweep folder on disk (INTERFACES §5): the checks before a sweep may use a folder, the lock held
 while a process uses it, the part files (each written with a record of its sha256, and verified
-before ``--resume`` trusts it), the merge of the parts into ``runs.parquet``, and ``final.csv``,
-``summary.csv`` and ``failures.csv``. The manifest is :mod:`model.sweep.manifest`'s."""
+before ``--resume`` trusts it), the merge of the parts into ``runs.parquet`` (and of their chip rows
+into ``chip_sales.parquet``, :mod:`model.sweep.chip_table`), and ``final.csv``. ``summary.csv`` and
+``failures.csv`` are :mod:`model.sweep.tables`'s, the manifest :mod:`model.sweep.manifest`'s."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from model.sweep.design import Design, Run, build_design
+from model.sweep.chip_table import (
+    CHIP_FILE,
+    check_chip_part,
+    chip_merger,
+    chip_part,
+    orphan_chip_parts,
+    write_chip_part,
+)
+from model.sweep.design import Run, build_design
 from model.sweep.errors import UsageError, shown
 from model.sweep.experiment import Experiment
 from model.sweep.io import (
@@ -32,7 +41,6 @@ from model.sweep.io import (
 )
 from model.sweep.manifest import MANIFEST, Manifest
 from model.sweep.resume_checks import check_same_code, columns_differ, manifest_complete, saved_fingerprint
-from model.sweep.stats import half_width
 
 PARTS_DIR = ".parts"
 SPEC_FILE = "experiment.json"
@@ -48,9 +56,10 @@ CSV_ROWS_PER_CHUNK = 256
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
 #: Entries of a sweep folder that chipstack writes into (never followed when they are symlinks).
-WRITTEN_ENTRIES = (PARTS_DIR, "figures", "runs.parquet", "final.csv", "summary.csv", "failures.csv",
-                   MANIFEST, "sensitivity.csv")
-#: The files a finished sweep's manifest must record.
+WRITTEN_ENTRIES = (PARTS_DIR, "figures", "runs.parquet", CHIP_FILE, "final.csv", "summary.csv",
+                   "failures.csv", MANIFEST, "sensitivity.csv", "by_maker.csv", "by_chip.csv")
+#: The files a finished sweep's manifest must record (and ``chip_sales.parquet`` when the folder holds one:
+#: a sweep from before the chip table has none, and is still complete).
 DATA_FILES = ("runs.parquet", "final.csv", "summary.csv")
 
 
@@ -148,26 +157,29 @@ def part_record(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def write_part(parts_dir: Path, table: pa.Table, ids: list[str]) -> Path:
-    """Write a finished task's rows as one atomic part file, then its record."""
+def write_part(parts_dir: Path, table: pa.Table, ids: list[str], chips: pa.Table | None = None) -> Path:
+    """Write a finished task's rows as one atomic part file (its ``chips`` rows first, when the model
+    has a per-chip table), then its record."""
     path = parts_dir / f"part-{ids[0]}-{ids[-1]}.parquet"
+    chip_record = {} if chips is None else {"chips": write_chip_part(path, chips)}
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     write_json_atomic(part_record(path),
-                      {"sha256": sha256_file(path), "run_ids": ids, "rows": table.num_rows})
+                      {"sha256": sha256_file(path), "run_ids": ids, "rows": table.num_rows, **chip_record})
     return path
 
 
-def load_parts(parts_dir: Path, steps: int, schema: pa.Schema | None = None
+def load_parts(parts_dir: Path, steps: int, schema: pa.Schema | None = None, chips: pa.Schema | None = None
                ) -> tuple[dict[Path, list[str]], list[tuple[Path, str]]]:
     """The saved parts that pass every check (part file -> its sorted run ids), and the others
     with why. A part is trusted only when its record exists, its sha256 matches the record, it reads
     as Parquet, its columns are ``schema``'s (names and types, in order; when given), it holds the recorded
-    runs and each run has exactly ``steps`` rows, steps 0 to ``steps - 1``."""
+    runs and each run has exactly ``steps`` rows, steps 0 to ``steps - 1``; and, when ``chips`` (the chip
+    table's schema) is given, its chip part passes :func:`model.sweep.chip_table.check_chip_part`."""
     trusted: dict[Path, list[str]] = {}
     damaged: list[tuple[Path, str]] = []
     for path in sorted(parts_dir.glob("part-*.parquet")):
-        ids, why = verify_part(path, steps, schema)
+        ids, why = verify_part(path, steps, schema, chips)
         if ids is None:
             damaged.append((path, why))
         else:
@@ -175,7 +187,8 @@ def load_parts(parts_dir: Path, steps: int, schema: pa.Schema | None = None
     return trusted, damaged
 
 
-def verify_part(path: Path, steps: int, schema: pa.Schema | None = None) -> tuple[list[str] | None, str]:
+def verify_part(path: Path, steps: int, schema: pa.Schema | None = None, chips: pa.Schema | None = None
+                ) -> tuple[list[str] | None, str]:
     """(its sorted run ids, "") for a part that passes the checks of :func:`load_parts`, else (None, why)."""
     try:
         record = json.loads(part_record(path).read_text(encoding="utf-8"))
@@ -206,7 +219,8 @@ def verify_part(path: Path, steps: int, schema: pa.Schema | None = None) -> tupl
              & (steps_of.min() == 0) & (steps_of.max() == steps - 1))
     if not ids or not whole.all():
         return None, f"a run in it does not have exactly {steps} rows (steps 0 to {steps - 1})"
-    return ids, ""
+    why = "" if chips is None else check_chip_part(path, record, steps, chips)
+    return (None, why) if why else (ids, "")
 
 
 def discard_parts(damaged: list[tuple[Path, str]]) -> None:
@@ -214,6 +228,7 @@ def discard_parts(damaged: list[tuple[Path, str]]) -> None:
     for path, _ in damaged:
         path.unlink(missing_ok=True)
         part_record(path).unlink(missing_ok=True)
+        chip_part(path).unlink(missing_ok=True)
 
 
 def remove_leftovers(out_dir: Path) -> list[Path]:
@@ -228,6 +243,9 @@ def remove_leftovers(out_dir: Path) -> list[Path]:
             if not record.with_suffix(".parquet").exists():
                 record.unlink(missing_ok=True)
                 removed.append(record)
+        for orphan in orphan_chip_parts(parts_dir):
+            orphan.unlink(missing_ok=True)
+            removed.append(orphan)
     return removed
 
 
@@ -239,7 +257,8 @@ def verify_complete(out_dir: Path, experiment: Experiment) -> list[str]:
     run ids and seeds against the experiment's."""
     manifest = Manifest.load(out_dir)
     problems = [f"{name}: {why}" for name, why in manifest.altered_files()]
-    problems += [f"{name}: not recorded in {MANIFEST}" for name in manifest.unrecorded(DATA_FILES)]
+    chips = (CHIP_FILE,) if (out_dir / CHIP_FILE).exists() or (out_dir / CHIP_FILE).is_symlink() else ()
+    problems += [f"{name}: not recorded in {MANIFEST}" for name in manifest.unrecorded(DATA_FILES + chips)]
     if manifest.data.get("root_seed") != experiment.seed:
         problems.append(f"{MANIFEST}: root_seed {shown(manifest.data.get('root_seed'))} is not the "
                         f"experiment's seed {experiment.seed}")
@@ -265,9 +284,9 @@ def _most_replications(experiment: Experiment) -> int:
 
 
 def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, steps: int,
-                keep: set[str]) -> pa.Table:
-    """Stream the parts into ``path`` sorted by run_id then step; return the last step of each run
-    (without its ``step`` and ``quarter``), in run_id order.
+                keep: set[str], chips: Path | None = None) -> pa.Table:
+    """Stream the parts into ``path`` sorted by run_id then step (and their chip rows into ``chips``,
+    when given); return the last step of each run (without its ``step`` and ``quarter``), in run_id order.
 
     Parts whose run-id ranges overlap are merged together; the others one at a time, so memory
     holds about one task's rows, however many runs there are. After each write the Arrow memory
@@ -281,9 +300,11 @@ def merge_parts(parts: dict[Path, list[str]], path: Path, schema: pa.Schema, ste
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, use_dictionary=dictionary,
                                                     compression=COMPRESSION,
                                                     compression_level=COMPRESSION_LEVEL,
-                                                    use_byte_stream_split=floats) as writer:
+                                                    use_byte_stream_split=floats) as writer, \
+            chip_merger(chips, COMPRESSION, COMPRESSION_LEVEL) as add_chips:
         buffer: list[pa.Table] = []
         for group in overlapping_groups(parts):
+            add_chips(group, keep)
             table = pa.concat_tables([pq.read_table(p, schema=schema) for p in group])
             if not all(run_id in keep for p in group for run_id in parts[p]):
                 table = table.filter(pc.is_in(table["run_id"], pa.array(sorted(keep))))
@@ -323,10 +344,6 @@ def overlapping_groups(parts: dict[Path, list[str]]) -> Iterator[list[Path]]:
         yield group
 
 
-def _design_position(runs: list[Run]) -> dict[str, tuple[int, int]]:
-    return {run.run_id: (run.point, run.replication) for run in runs}
-
-
 def in_design_order(final: pa.Table, runs: list[Run]) -> pd.DataFrame:
     """The final rows as a DataFrame sorted by design point, then replication. Reordered in Arrow and
     converted column by column, freeing each Arrow column once converted, so that the rows are held
@@ -346,41 +363,3 @@ def write_final(final: pd.DataFrame, path: Path) -> None:
     """``final.csv``, written :data:`CSV_ROWS_PER_CHUNK` rows at a time."""
     with atomic_path(path) as tmp:
         final.to_csv(tmp, index=False, chunksize=CSV_ROWS_PER_CHUNK)
-
-
-def write_summary(final: pd.DataFrame, design: Design, runs: list[Run], path: Path,
-                  reporters: Sequence[str]) -> None:
-    """One row per design point: n_runs and mean, sd and 95% t-interval of each of ``reporters``
-    (the model class's reporter names, in order)."""
-    with atomic_path(path) as tmp:
-        summary_frame(final, design, runs, reporters).to_csv(tmp, index=False)
-
-
-def summary_frame(final: pd.DataFrame, design: Design, runs: list[Run],
-                  reporters: Sequence[str]) -> pd.DataFrame:
-    point_of = {run.run_id: run.point for run in runs}
-    points = pd.DataFrame([{**({"sample_index": p.sample_index} if design.sample else {}), **p.values}
-                           for p in design.points])
-    grouped = final.assign(_point=final["run_id"].map(point_of)).groupby("_point")
-    groups = grouped[list(reporters)]
-    n = grouped.size().reindex(range(len(points)), fill_value=0)
-    mean = groups.mean().reindex(range(len(points)))
-    sd = groups.std(ddof=1).reindex(range(len(points)))
-    half = half_width(sd.to_numpy(), n.to_numpy()[:, None])
-    columns = {"n_runs": n.to_numpy()}
-    for k, name in enumerate(reporters):
-        columns[f"{name}_mean"] = mean[name].to_numpy()
-        columns[f"{name}_sd"] = sd[name].to_numpy()
-        columns[f"{name}_ci_low"] = mean[name].to_numpy() - half[:, k]
-        columns[f"{name}_ci_high"] = mean[name].to_numpy() + half[:, k]
-    return pd.concat([points, pd.DataFrame(columns)], axis=1)
-
-
-def write_failures(failures: list[dict], runs: list[Run], path: Path) -> None:
-    position = _design_position(runs)
-    rows = sorted(failures, key=lambda f: position[f["run_id"]])
-    frame = pd.DataFrame(rows)
-    if frame["sample_index"].isna().all():
-        frame = frame.drop(columns=["sample_index"])
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)

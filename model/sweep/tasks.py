@@ -36,6 +36,7 @@ class Task:
     runs: list[Run]
     schema: pa.Schema
     model_cls: type  # run as model_cls(rng=seed, **fixed, **run.values); must be importable by workers
+    chips: pa.Schema | None = None  # the per-chip table's columns (chip_table.chip_schema()), if any
 
 
 @dataclass
@@ -43,21 +44,33 @@ class TaskResult:
     table: pa.Table | None  # rows of the runs that finished, sorted by run_id then step
     done: list[str]  # their run ids
     failures: list[dict]
+    chips: pa.Table | None = None  # their per-chip rows (Task.chips' columns), when the model has the table
 
 
 def run_task(task: Task) -> TaskResult:
     """Run a task's runs; a run that raises is recorded, the others go on."""
-    frames, finished, failures = [], [], []
+    frames, chips, finished, failures = [], [], [], []
     for run in task.runs:
         try:
             with quiet_floating_point():  # a run that overflows is a failure in failures.csv, not warnings
-                frames.append(run_model(task.model_cls, run.seed, {**task.fixed, **run.values}, task.steps))
+                values = {**task.fixed, **run.values}
+                frame, chip_rows = run_model(task.model_cls, run.seed, values, task.steps)
         except Exception as exc:
             failures.append(failure_record(run, exc, traceback.format_exc()))
             continue
+        frames.append(frame)
+        if chip_rows is not None:
+            chips.append(chip_rows.assign(run_id=run.run_id))
         finished.append(run)
     table = runs_table(frames, finished, task.schema) if frames else None
-    return TaskResult(table, [run.run_id for run in finished], failures)
+    chip_table = chips_table(chips, task.chips) if chips and task.chips is not None else None
+    return TaskResult(table, [run.run_id for run in finished], failures, chip_table)
+
+
+def chips_table(frames: list[pd.DataFrame], schema: pa.Schema) -> pa.Table:
+    """The finished runs' per-chip rows (each with its ``run_id``) in ``schema``'s columns."""
+    data = pd.concat(frames, ignore_index=True)
+    return pa.Table.from_pandas(data[schema.names], schema=schema, preserve_index=False)
 
 
 def failure_record(run: Run, exc: BaseException, trace: str) -> dict:

@@ -1,12 +1,15 @@
-"""The replay of decisions (docs/VALIDATION.md §3.5): Beijing as a deciding agent against its record.
+"""The replay of decisions (docs/VALIDATION.md §3.5): Beijing and Nvidia as deciding agents, against the
+record.
 
 The history replay (``experiments/history_2022_2026.toml``) runs with ``china_import_policy = "decides"``
 and without Beijing's dated schedule, so Beijing's levels for each US product come from its rule
 (``model.core.beijing.ChinaGovernment.decide``). Two tables:
 
-* **decisions** — for each dated decision of the record (``RECORD``), the first quarter in which the
-  model's Beijing takes it, over the replay's seeds: the modal quarter, the share of seeds on the record's
-  quarter and within one quarter of it, and a hit (modal quarter = the record's), near (one off) or miss;
+* **decisions** — for each dated decision of the record (``RECORD``: Beijing's restrictions of each US
+  product, and Nvidia halting a product's China line, ``model.core.makers``' ``run_lines``), the first
+  quarter in which the model's agent takes it, over the replay's seeds: the modal quarter, the share of
+  seeds on the record's quarter and within one quarter of it, and a hit (modal quarter = the record's),
+  near (one off) or miss;
 * **market** — the market quantities these decisions decide (Nvidia's H20 and Hopper revenue in China in
   2025Q3-2026Q2), scored as ``model.validation.quarterly`` scores them, for the replay through the dated
   schedule and for the replay with Beijing deciding, side by side.
@@ -14,7 +17,11 @@ and without Beijing's dated schedule, so Beijing's levels for each US product co
 The rule's two numbers are set a priori (``china_review_quarters`` from the 2023 Micron review,
 ``china_match_ratio`` 1 from Beijing's stated test) and nothing here is fitted: 2022Q4-2024Q4 is the
 calibration window, in which Beijing never acted (so it cannot identify either number), and 2025Q1 on is
-out of sample. The rule's form was written knowing the 2025-26 record (the forecaster's caveat).
+out of sample. The rule's form was written knowing the 2025-26 record (the forecaster's caveat). Nvidia's
+rule (ODD 7.5: a China line runs while a unit made for it pays, net of the levy and the risk that it cannot
+be sold) has no fitted number either. The H20's 2025 halts are not scored: in the replay its line ends with
+the catalogue's end of production (2025Q2), a sourced input, not the maker's decision. Washington's rule
+changes are the replay's dated schedule (inputs), so they are not scored as decisions.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ RESTRICTS = {"restricted": lambda lv: lv >= APPROVAL,  # approval, guided, held 
              "blocked": lambda lv: lv == BLOCKED}
 #: A decision never taken in the replay's quarters.
 NEVER = "never"
+#: Nvidia's decisions about a product's China line (``USMaker.halted``, the rule of ODD 7.5).
+HALTS = ("halted",)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,9 @@ RECORD = (
              "Jan 13-15 2026: customs told the H200 is not permitted; Jan 28 first approvals (§C3)", "H"),
     Decision("Beijing", "H200", "stopped at customs", "2026Q1", "Jan 13-15 2026 customs instruction (§C3)",
              "H"),
+    Decision("Nvidia", "H200", "halted", "2026Q1",
+             "Jan 17 2026: Nvidia's H200 component suppliers pause production after the customs block "
+             "(FT, via Reuters; §B5)", "M"),
 )
 
 #: The market rows the decisions decide (quarterly.py's observed quantities), in this order.
@@ -100,12 +112,21 @@ def first_quarters(params: dict, seeds, steps: int) -> pd.DataFrame:
         for _ in range(steps):
             m.step()
             for k, d in enumerate(RECORD):
-                level = int(m.china_government.levels[m.catalogue.names.index(d.chip)])
-                if k not in first and RESTRICTS[d.what](level):
+                if k not in first and taken(m, d):
                     first[k] = m.quarter_label
         rows += [{"seed": int(seed), "row": k, "model_quarter": first.get(k, NEVER)}
                  for k in range(len(RECORD))]
     return pd.DataFrame(rows)
+
+
+def taken(m, d: Decision) -> bool:
+    """Whether the model's agent has ``d`` in force now: Beijing's level for the product, or the maker's
+    China line for it halted."""
+    j = m.catalogue.names.index(d.chip)
+    if d.what in HALTS:
+        maker = next(mk for mk in m.chipmakers if mk.name == d.actor)
+        return bool(maker.halted[j - maker.rows.start])
+    return RESTRICTS[d.what](int(m.china_government.levels[j]))
 
 
 def _off_by(model_quarter: str, record: str) -> float:
@@ -175,11 +196,13 @@ def _usd(v: float) -> str:
 
 
 def markdown(decisions: pd.DataFrame, market: pd.DataFrame) -> str:
-    lines = ["| Beijing's decision | record | model (modal quarter) | seeds on the record's quarter "
+    lines = ["| decision | record | model (modal quarter) | seeds on the record's quarter "
              "| within one quarter | verdict | role | source (grade) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in decisions.itertuples():
-        lines.append(f"| {r.chip} {r.decision} | {r.record} | {r.model_modal} | {r.share_on_record:.0%} "
+        line = " line" if r.decision in HALTS else ""
+        what = f"{r.actor}: {r.chip}{line} {r.decision}"
+        lines.append(f"| {what} | {r.record} | {r.model_modal} | {r.share_on_record:.0%} "
                      f"| {r.share_within_1q:.0%} | **{r.verdict}** | {r.role} | {r.source} ({r.grade}) |")
     lines += ["", "| market quantity | period | record | replay | model mean [95%] | within tolerance |",
               "|---|---|---|---|---|---|"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +24,25 @@ def _plt():
     return plt
 
 
+def _styled(draw):
+    """``draw`` under the house style (``model.analysis.style``, imported when a figure is drawn)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        from model.analysis.style import house_style
+
+        with house_style():
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+@_styled
 def arthur_figure(table: pd.DataFrame, path: Path) -> None:
     plt = _plt()
     sw = table[table["group"] == "width_sweep"].copy()
     sw["w"] = sw["upper"] - 1
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), constrained_layout=True)
     for (p_r, g), color in zip(sw.groupby("p_r"), ["tab:blue", "tab:orange", "tab:green", "tab:red"],
                                strict=False):
         g = g.sort_values("upper")
@@ -45,13 +61,14 @@ def arthur_figure(table: pd.DataFrame, path: Path) -> None:
     axes[0].legend(fontsize=7)
     axes[1].set_xlabel("barrier |L| = U (symmetric barriers)")
     axes[1].set_ylabel("mean arrivals to lock-in")
-    axes[1].set_title("Arthur (1989): expected lock-in time (gambler's ruin)")
+    axes[1].set_title("Arthur (1989): expected lock-in time\n(gambler's ruin)")
     _save(plt, fig, path)
 
 
+@_styled
 def bass_figure(curves: dict, table: pd.DataFrame, path: Path) -> None:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), constrained_layout=True)
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     for name, color in zip(curves, colors, strict=False):
         mean, sd, rec, _ = curves[name]
@@ -66,14 +83,15 @@ def bass_figure(curves: dict, table: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("cumulative adopted share F")
     ax.set_title("Bass (1969): ABM (band: ±1.96 sd of runs) vs closed forms; dashed: t*")
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=7, ncol=2)
     _save(plt, fig, path)
 
 
+@_styled
 def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
     plt = _plt()
     quarters = [c for c in runs.columns if "Q" in str(c)]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), constrained_layout=True)
     ax = axes[0]
     years = table[table["period"].str.len() == 4]
     x = np.arange(len(years))
@@ -82,24 +100,25 @@ def replay_figure(table: pd.DataFrame, runs: pd.DataFrame, path: Path) -> None:
                 fmt="o-", capsize=4, label="model mean, 95% interval over seeds")
     ax.plot(x, years["public"], "s", color="k", label="public (SOURCES §E4)")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"{p}\n({r})" for p, r in zip(years["period"], years["role"], strict=True)],
-                       fontsize=8)
+    ax.set_xticklabels([f"{p}\n({textwrap.fill(r, 12)})" for p, r in zip(years["period"], years["role"],
+                                                                          strict=True)], fontsize=7)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel(f"{US_LEADER} share of China AI-chip revenue")
     ax.set_title("History replay 2022Q4-2025Q4, by year")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     ax = axes[1]
     q = runs[quarters].to_numpy(dtype=float)
     xq = np.arange(len(quarters))
     ax.fill_between(xq, np.nanpercentile(q, 2.5, axis=0), np.nanpercentile(q, 97.5, axis=0), alpha=0.3)
     ax.plot(xq, np.nanmean(q, axis=0), "o-", ms=3)
-    ax.set_xticks(xq)
-    ax.set_xticklabels(quarters, rotation=60, fontsize=7)
+    ax.set_xticks(xq[::2])
+    ax.set_xticklabels(quarters[::2], rotation=60, fontsize=7)
     ax.set_ylim(-0.02, 1.05)
-    ax.set_title(f"{US_LEADER} revenue share by quarter (mean, 95% interval)")
+    ax.set_title(f"{US_LEADER} revenue share by quarter\n(mean, 95% interval)")
     _save(plt, fig, path)
 
 
+@_styled
 def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> None:
     """The quarterly replay: model bands (95% over seeds) with the observed points (marker by grade),
     the calibration window, out-of-sample year and forecast quarters shaded."""
@@ -132,7 +151,7 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
               ("domestic_leader_k", f"{DOMESTIC_LEADER} units (thousand)", (), 1e3),
               ("reported_cny_bn", f"{reported.name} revenue (bn CNY)", (f"{reported.reporter_key}_revenue",),
                1e9)]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True, sharex=True)
+    fig, axes = plt.subplots(2, 2, figsize=(7.2, 5.6), constrained_layout=True, sharex=True)
     markers = {"H": "o", "M/H": "o", "M": "s", "L": "^", "L/M": "^"}
     for ax, (col, title, quantities, scale) in zip(axes.flat, panels, strict=True):
         g = runs.groupby("quarter")[col]
@@ -145,23 +164,25 @@ def quarterly_figure(runs: pd.DataFrame, scored: pd.DataFrame, path: Path) -> No
             for r in obs.itertuples():
                 if r.period in pos:
                     ax.plot(pos[r.period], r.observed / scale, markers.get(r.grade, "o"), color="black",
-                            mfc="white" if q.endswith("h20_revenue_china") else "black", ms=6)
+                            mfc="white" if q.endswith("h20_revenue_china") else "black", ms=4.5)
         ax.axvspan(-0.5, pos.get("2024Q4", -0.5) + 0.5, color="0.92", zorder=0)
         if "2026Q1" in pos:
             ax.axvspan(pos["2026Q1"] - 0.5, len(quarters) - 0.5, color="#fff3e0", zorder=0)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_ylim(bottom=0)
     for ax in axes[1]:
-        ax.set_xticks(x[::2], [quarters[k] for k in range(0, len(quarters), 2)], rotation=45, fontsize=8)
+        ax.set_xticks(x[::2], [quarters[k] for k in range(0, len(quarters), 2)], rotation=45, fontsize=7)
     axes[0, 0].plot([], [], "o", color="black", label="observed (filled: all products; open: H20)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Quarterly replay 2022Q4-2026Q2: grey = calibration window (to 2024Q4), white = 2025 out of "
-                 "sample, orange = 2026 forecast; circles H, squares M", fontsize=9)
+                 "sample,\norange = 2026 forecast; circles H, squares M")
     _save(plt, fig, path)
 
 
 def _save(plt, fig, path: Path) -> None:
     """Write ``fig`` as a PNG atomically, then close it."""
+    from model.analysis.style import DPI
+
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+        fig.savefig(tmp, dpi=DPI, format="png")
     plt.close(fig)
