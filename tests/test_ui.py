@@ -121,7 +121,11 @@ def test_levers_take_range_unit_and_control_from_the_parameter_table():
         if lever.group == "run":
             continue
         assert not isinstance(lever.span, tuple), f"{lever.name}: range typed in the UI"
-        if p.unit not in ("-", ""):
+        if p.unit not in ("-", "") and spec["type"] in ("SliderInt", "SliderFloat"):
+            # a slider says its unit with its value, always shown (components.LeverSlider)
+            assert lever.value_text(p.default).endswith(p.unit) or p.unit in lever.value_text(p.default)
+            assert f"({p.unit}" not in spec["label"], lever.name
+        elif p.unit not in ("-", ""):
             assert f"({p.unit}" in spec["label"], lever.name
         if p.kind == "choice":
             assert spec["type"] == "Select" and spec["values"] == list(p.choices)
@@ -361,6 +365,45 @@ def np_isfinite(a) -> bool:
     return bool(np.isfinite(a).all())
 
 
+def test_mesa_renders_the_controls_with_ours():
+    """Mesa's ModelCreator draws the controls with its module's UserInputs, which the app replaces by
+    ControlInputs (sliders with their values); if Mesa stops calling it by that name, this says so."""
+    from mesa.visualization import solara_viz
+
+    from model.ui.components import ControlInputs
+
+    assert solara_viz.UserInputs is ControlInputs
+    assert "UserInputs(" in inspect.getsource(solara_viz.ModelCreator)
+
+
+def test_slider_values_say_their_unit():
+    hbm = levers.LEVERS_BY_NAME["domestic_hbm_2026"]
+    assert hbm.control_label == "markets · domestic HBM output 2026"
+    assert hbm.value_text(1_000_000.0) == "1,000,000 HBM stacks/year"
+    assert levers.LEVERS_BY_NAME["us_volume_cap_share"].value_text(0.5) == "0.50 share of US units"
+    assert levers.LEVERS_BY_NAME["us_reversal_prob"].value_text(0.05) == "0.050 per quarter"
+    assert levers.LEVERS_BY_NAME["rng"].value_text(42) == "42"
+
+
+def test_view_text_is_at_least_11_px():
+    """Every piece of text in every view (single and compare mode) is at least FONT_PT, which at FIG_DPI
+    is >= 11 px in the PNG; the page shows a view at least as wide as the PNG (the grid's column is
+    >= the figure's width: app.CSS), so >= 11 px on screen (tests/test_ui_browser.py measures it)."""
+    from matplotlib.text import Text
+
+    assert view_base.font_px(view_base.FONT_PT) >= 11
+    assert view_base.FIG_SIZE[0] * view_base.FIG_DPI <= 440 and "minmax(440px" in app.CSS
+    for m in (ui_model.make_model(), ui_model.make_model(compare="No exports")):
+        m.step()
+        for cls in ui_views.VIEW_CLASSES:
+            view = view_base.view_for(m, cls)
+            view_base.view_png(m, cls)
+            texts = [t for t in view.fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+            assert texts, cls.__name__
+            small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < view_base.FONT_PT]
+            assert not small, f"{cls.__name__}: text under {view_base.FONT_PT} pt: {small[:5]}"
+
+
 def test_about_text_links_odd_and_has_no_cdn_markdown():
     html = ui_text.about_html()
     assert 'href="docs/ODD.md"' in html
@@ -390,6 +433,13 @@ def test_page_renders_steps_and_resets_in_process():
 
     rc, status, click, choose = _render_page()
     assert "Step: 0" in status()
+    # every slider of the levers shows its value and unit (not only while dragged)
+    shown = [w.children[0] for w in rc.find(v.Html, class_="chipstack-slider-value").widgets]
+    sliders = [n for n, spec in levers.CONTROLS.items() if spec["type"] in ("SliderInt", "SliderFloat")]
+    values = levers.preset_values(levers.DEFAULT_PRESET)
+    for name in sliders:
+        assert levers.LEVERS_BY_NAME[name].value_text(values[name]) in shown, name
+    assert "1,000,000 HBM stacks/year" in shown  # domestic_hbm_2026, the README's most important lever
     assert len(rc.find(v.Btn, children=["Reset"]).widgets) == 1
     for label in ("Preset", "US · export regime", "Beijing · policy on US chips"):
         rc.find(v.Select, label=label).assert_single()
@@ -555,7 +605,7 @@ def test_page_opens_a_sweep_run_with_the_picker_in_process():
 
     rc, status, click, choose = _render_page()
     folder = rc.find(v.TextField, label="Sweep folder").widget
-    assert folder.v_model == str(REFERENCE)
+    assert folder.v_model == "outputs/export_regimes"  # relative to the repository: no one's home folder
     choose("Design point", "export_regime=h20 · china_import_policy=open · huawei_capacity_2026=3000000")
     choose("Replication · run_id", f"1 · {RUN_ID}")
     click("Open run")
@@ -579,6 +629,15 @@ def test_page_opens_the_run_given_on_the_command_line(monkeypatch):
     rc, status, click, choose = _render_page()
     assert "US regime: h20" in status() and "seed=2167478274798226360" in rc.find(
         v.Html, class_="chipstack-run-parameters").widget.children[0]
+    # the sidebar shows the replayed run's scenario everywhere: no preset, the run's design point
+    assert rc.find(v.Select, label="Preset").widget.v_model is None
+    note = rc.find(v.Html, class_="chipstack-preset-run").widget.children[0]
+    assert f"run {RUN_ID} of sweep export_regimes" in note and "export_regime=h20" in note, note
+    assert rc.find(v.Select, label="Design point").widget.v_model == (
+        "export_regime=h20 · china_import_policy=open · huawei_capacity_2026=3000000")
+    assert rc.find(v.Select, label="Replication · run_id").widget.v_model == f"1 · {RUN_ID}"
+    assert rc.find(v.TextField, label="Sweep folder").widget.v_model == "outputs/export_regimes"
+    assert rc.find(v.Select, label="US · export regime").widget.v_model == "h20"
     click("Step")
     assert rc.find(v.Html, class_="chipstack-replay").widget.children[0].startswith(
         "✓ matches saved run, 1 quarter")
@@ -706,3 +765,23 @@ def test_page_gone_follows_the_tab_and_the_reload_window():
         assert watch.page_gone(now=300.0) is True
     finally:
         kc.clear_context_for_thread(me)
+
+
+def test_readme_says_what_the_page_shows():
+    """The README's UI summary (views, makers, controls) is counted from the code, not typed: it is
+    ``text.ui_summary()``, written by ``python -m model.ui.screenshots --readme README.md``."""
+    from model.core.catalogue import MAKERS
+    from model.ui.screenshots import SUMMARY_END, SUMMARY_START
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
+    assert block == ui_text.ui_summary(), (
+        "README.md's UI summary is stale: run '.venv/bin/python -m model.ui.screenshots --out docs "
+        "--readme README.md'")
+    assert f"{len(ui_views.VIEW_CLASSES)} views" in block and f"{len(MAKERS)} chipmakers" in block
+    for cls in ui_views.VIEW_CLASSES:
+        assert cls.title in block and cls.title in ui_text.about_html()
+    for maker in MAKERS:
+        assert maker.name in block and maker.name in ui_text.about_html()
+    # the screenshots it shows are the script's: no developer's absolute path in the README either
+    assert "docs/ui.png" in readme and "docs/ui_compare.png" in readme and str(ROOT) not in readme

@@ -9,8 +9,10 @@ the quarter label by exactly one and Reset returns to the initial state, Play an
 mode (two series, A and B, in the US-share view; A, B and A − B in the status line); a run of the
 shipped sweep outputs/export_regimes/ opened with ``chipstack ui --run`` and replayed to the tick
 "matches saved run". Measures the median time from a Step click to the new quarter label (and to
-all six views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
-no:xdist`` to see it) and writes the screenshots docs/ui.png and docs/ui_compare.png (< 300 KB).
+all the views redrawn) in single and compare mode (printed, never asserted; run with ``-s -p
+no:xdist`` to see it). At 1400 x 1000 the page is readable: every slider shows its value, no control
+is narrower than MIN_CONTROL_PX, a view is wholly on screen and its text is >= 11 px on screen;
+``python -m model.ui.screenshots`` (the README's screenshots) runs into a temporary folder.
 The server is stopped by killing its process group in the fixture's teardown.
 
 Skipped, with the reason, when /usr/bin/chromium or Playwright is missing
@@ -19,7 +21,6 @@ Skipped, with the reason, when /usr/bin/chromium or Playwright is missing
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -40,19 +41,14 @@ from model.core.paths import REFERENCE_SWEEP
 from model.core.paths import REPO_ROOT as ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
-# The committed screenshot is refreshed only on request (CHIPSTACK_UPDATE_SCREENSHOT=1), so that
-# `make test` leaves the working tree clean; otherwise the test writes it to a temporary folder.
-_UPDATE = os.environ.get("CHIPSTACK_UPDATE_SCREENSHOT") == "1"
-SCREENSHOT = ROOT / "docs" / "ui.png" if _UPDATE else Path(tempfile.gettempdir()) / "chipstack-ui.png"
-SCREENSHOT_COMPARE = (ROOT / "docs" / "ui_compare.png" if _UPDATE
-                      else Path(tempfile.gettempdir()) / "chipstack-ui-compare.png")
 #: A run of the shipped reference sweep (export_regime=h20, china_import_policy=open, Huawei 3M).
 SWEEP = REFERENCE_SWEEP
 RUN_ID = "00035e941dd7efa1"
-MAX_SCREENSHOT_BYTES = 300_000
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 START_TIMEOUT_S = 120.0
+#: The narrowest a control of the sidebar may be (before: sliders squeezed to a dot by long labels).
+MIN_CONTROL_PX = 120
+#: The smallest text of a view on screen, in CSS pixels.
+MIN_VIEW_FONT_PX = 11
 
 pytestmark = [
     pytest.mark.browser,
@@ -65,7 +61,10 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="needs Playwright for Python (pip install playwright)")
 
-from model.ui.levers import CONTROLS  # noqa: E402
+from model.ui import screenshots  # noqa: E402
+from model.ui.levers import CONTROLS, LEVERS_BY_NAME, preset_values  # noqa: E402
+from model.ui.screenshots import CHROMIUM_ARGS, MAX_BYTES, VIEWPORT  # noqa: E402
+from model.ui.view_base import FONT_PT, font_px  # noqa: E402
 from model.ui.views import VIEW_CLASSES  # noqa: E402
 
 CONTROL_LABELS = [spec["label"] for spec in CONTROLS.values()]
@@ -142,7 +141,7 @@ def _open_page(url: str):
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport=VIEWPORT)
             record = {"external": [], "failed": [], "page_errors": []}
 
             def route(r):
@@ -370,11 +369,8 @@ def test_ui_end_to_end(browser_page):
     page.wait_for_timeout(800)
     assert status(page) == paused, "the model kept running after pause"
 
-    # the screenshot for the docs: "Open market" after a dozen quarters
-    save_screenshot(page, SCREENSHOT)
     assert_offline_and_clean(record)
-    print(f"browser: test body took {time.perf_counter() - t_start:.1f} s; screenshot "
-          f"{SCREENSHOT} {SCREENSHOT.stat().st_size / 1000:.0f} KB")
+    print(f"browser: test body took {time.perf_counter() - t_start:.1f} s")
 
 
 def test_compare_mode(browser_page):
@@ -407,7 +403,6 @@ def test_compare_mode(browser_page):
     assert b_part.startswith("B: US stack share of installed compute"), caption
     revenue = page.locator(".chipstack-caption-RevenueView").inner_text()
     assert "B: Nvidia China revenue 0 (billion USD per quarter)" in revenue, revenue  # B = "No exports"
-    save_screenshot(page, SCREENSHOT_COMPARE)
     assert_offline_and_clean(record)
 
 
@@ -453,6 +448,15 @@ def test_open_sweep_run_from_the_command_line(run_page):
     s = status(page)
     assert "Step: 0 " in s and "US regime: h20" in s and "Beijing: open" in s
     assert "n_developers=300" in page.locator(".chipstack-run-parameters").inner_text()
+    # the sidebar shows the replayed run's scenario everywhere, its folder relative to the repository
+    sync_api.expect(page.locator(".chipstack-preset-run")).to_contain_text(
+        f"run {RUN_ID} of sweep export_regimes")
+    expect_select(page, "Design point",
+                  "export_regime=h20 · china_import_policy=open · huawei_capacity_2026=3000000")
+    expect_select(page, "Replication · run_id", f"1 · {RUN_ID}")
+    expect_select(page, "US · export regime", "h20")
+    sync_api.expect(text_field(page, "Sweep folder")).to_have_value("outputs/export_regimes")
+    assert screenshots.absolute_paths(page) == []
     step(page, 1)
     sync_api.expect(page.locator(".chipstack-replay")).to_have_text(
         re.compile(r"^✓ matches saved run, 1 quarter "), timeout=15_000)
@@ -461,34 +465,6 @@ def test_open_sweep_run_from_the_command_line(run_page):
         re.compile(r"^✓ matches saved run, 20 quarters \(to end of 2030Q4"), timeout=60_000)
     assert "Step: 20 " in status(page) and "Quarter: end of 2030Q4" in status(page)
     assert_offline_and_clean(record)
-
-
-def save_screenshot(page, path: Path) -> None:
-    # the app scrolls inside a 100vh layout, so "full page" is the viewport: make it tall enough
-    page.set_viewport_size({"width": 1400, "height": 1750})
-    page.evaluate("() => document.querySelectorAll('.v-navigation-drawer__content')"
-                  ".forEach(e => e.scrollTop = 0)")
-    page.wait_for_timeout(800)
-    png = page.screenshot()
-    path.parent.mkdir(exist_ok=True)
-    path.write_bytes(_small_png(png))
-    assert path.stat().st_size < MAX_SCREENSHOT_BYTES
-
-
-def _small_png(png: bytes) -> bytes:
-    """The screenshot as a PNG under MAX_SCREENSHOT_BYTES (a 256-colour palette if needed)."""
-    if len(png) < MAX_SCREENSHOT_BYTES:
-        return png
-    from PIL import Image
-
-    img = Image.open(io.BytesIO(png)).convert("RGB")
-    for colours, scale in ((256, 1.0), (128, 1.0), (128, 0.8), (64, 0.7)):
-        im = img if scale == 1.0 else img.resize((int(img.width * scale), int(img.height * scale)))
-        out = io.BytesIO()
-        im.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
-        if out.tell() < MAX_SCREENSHOT_BYTES:
-            return out.getvalue()
-    return out.getvalue()
 
 
 def _group_cpu_seconds(pgid: int) -> float:
@@ -587,3 +563,82 @@ def test_a_closed_tab_stops_its_playing_model():
                             f"closed\n{_busy_server_report(pgid, logs[0])}")
     finally:
         server.close()
+
+
+READABILITY = """() => {
+    const visible = e => e.checkVisibility() && e.getBoundingClientRect().width > 0;
+    const drawer = document.querySelector('.v-navigation-drawer');
+    const inputs = [...drawer.querySelectorAll('.v-input')].filter(visible);
+    const sliders = [...drawer.querySelectorAll('.chipstack-slider')].filter(visible);
+    const imgs = [...document.querySelectorAll('img.widget-image')];
+    return {
+        controls: inputs.map(e => [e.innerText.split('\\n')[0], e.getBoundingClientRect().width]),
+        tracks: [...drawer.querySelectorAll('.v-slider')].filter(visible)
+            .map(e => e.getBoundingClientRect().width),
+        values: sliders.map(e => (e.querySelector('.chipstack-slider-value') || {}).innerText || ''),
+        views: imgs.map(i => { const r = i.getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, width: r.width,
+                    natural: i.naturalWidth}; }),
+        viewport: [window.innerWidth, window.innerHeight],
+    };
+}"""
+
+
+def test_the_page_is_readable_at_1400_by_1000(browser_page):
+    """Issue 32 item 6: at 1400 x 1000 every slider shows its value and unit, no control is squeezed under
+    MIN_CONTROL_PX by its label, a view is wholly on screen without scrolling, and the views' smallest
+    text (FONT_PT at the PNG's dpi, times the PNG's on-screen scale) is >= MIN_VIEW_FONT_PX."""
+    page, record = browser_page
+    wait_views(page)
+    m = page.evaluate(READABILITY)
+    assert m["viewport"] == [VIEWPORT["width"], VIEWPORT["height"]]
+    # every slider of the levers (and Mesa's play sliders) shows its value, the levers' with the unit
+    sliders = [n for n, spec in CONTROLS.items() if spec["type"] in ("SliderInt", "SliderFloat")]
+    values = preset_values("December 2025 decision (as enacted)")
+    assert len(m["values"]) == len(sliders) and all(m["values"]), m["values"]
+    assert m["values"] == [LEVERS_BY_NAME[n].value_text(values[n]) for n in sliders]
+    assert "1,000,000 HBM stacks/year" in m["values"]  # domestic_hbm_2026
+    # Mesa's own two sliders (play and render interval) show theirs in the thumb
+    thumbs = page.evaluate("""() =>
+        [...document.querySelectorAll('.v-navigation-drawer .v-slider__thumb-label')]
+        .filter(e => e.checkVisibility() && e.getBoundingClientRect().width > 0).map(e => e.innerText)""")
+    assert len(thumbs) >= 2 and all(t.strip() for t in thumbs), thumbs
+    # no control squeezed by its label
+    narrow = [(label, w) for label, w in m["controls"] if w < MIN_CONTROL_PX]
+    assert not narrow, f"controls narrower than {MIN_CONTROL_PX} px: {narrow}"
+    assert min(m["tracks"]) >= MIN_CONTROL_PX, sorted(m["tracks"])[:5]
+    # the views come first: the first row of views is wholly within the window
+    width, height = m["viewport"]
+    on_screen = [v for v in m["views"] if v["top"] >= 0 and v["bottom"] <= height and v["left"] >= 0
+                 and v["right"] <= width]
+    assert len(on_screen) >= 2, m["views"][:2]
+    # the views' text on screen: FONT_PT at the PNG's dpi, scaled by the shown width over the PNG's
+    scales = [v["width"] / v["natural"] for v in m["views"]]
+    smallest = font_px(FONT_PT) * min(scales)
+    assert smallest >= MIN_VIEW_FONT_PX, f"smallest view text {smallest:.1f} px on screen (scales {scales})"
+    first = m["views"][0]
+    print(f"\nbrowser, 1400x1000: narrowest control {min(w for _, w in m['controls']):.0f} px, narrowest "
+          f"slider track {min(m['tracks']):.0f} px; {len(on_screen)} views wholly on screen, the first at "
+          f"{first['top']:.0f}-{first['bottom']:.0f} px; views shown {first['width']:.0f} px wide for "
+          f"{first['natural']} px PNGs: smallest text {smallest:.1f} px")
+    # ☰ hides the sidebar: the views take the width
+    page.locator("header button").first.click()
+    page.wait_for_function(
+        "() => document.querySelector('.v-navigation-drawer').getBoundingClientRect().right <= 0",
+        timeout=10_000)
+    page.locator("header button").first.click()
+    assert screenshots.absolute_paths(page) == []
+    assert_offline_and_clean(record)
+
+
+def test_the_screenshot_script_writes_the_readme_screenshots(tmp_path):
+    """``python -m model.ui.screenshots``'s work (serve, drive Chromium, write both PNGs) into a temporary
+    folder: both written, PNGs under MAX_BYTES, the page at 1400 px wide (or shrunk to fit the size)."""
+    from PIL import Image
+
+    written = screenshots.take(tmp_path)
+    assert [p.name for p in written] == ["ui.png", "ui_compare.png"]
+    for path in written:
+        assert path.stat().st_size < MAX_BYTES
+        with Image.open(path) as im:
+            assert im.width / im.height == pytest.approx(VIEWPORT["width"] / VIEWPORT["height"], rel=0.01)

@@ -7,7 +7,8 @@ comes from, and what the lever does. Everything else comes from the parameter ta
 
 * the **control**: a choice is a Select, a bool a Checkbox, a schedule a text field, a cap that
   may be off (``allow_off``) a text field taking a number or ``off``; other numbers are sliders;
-* the **unit**, appended to the label;
+* the **unit**: a slider shows it with its value (``value_text``), any other control appends it to
+  its label;
 * the slider's **range**: ``span="sweep"`` (the default) is the range the sensitivity analysis
   explores (``Param.sweep_range``) widened to hold the default; ``span="allowed"`` is the
   parameter's whole allowed range (``Param.low``-``Param.high``, for shares 0-1 and the like).
@@ -73,8 +74,27 @@ class Lever:
         return f"{self.short} ({', '.join(bits)})" if bits else self.short
 
     @property
+    def is_slider(self) -> bool:
+        return self.control["type"] in ("SliderInt", "SliderFloat")
+
+    @property
     def control_label(self) -> str:
-        return f"{self.group} · {self.label}"
+        """What the control says: a slider says its unit with its value (``value_text``), not here."""
+        return f"{self.group} · {self.short if self.is_slider else self.label}"
+
+    def value_text(self, value: Any) -> str:
+        """A slider's value as it shows it, with the unit: "1,000,000 HBM stacks/year", "0.50 share"."""
+        spec = self.control
+        if spec["type"] == "SliderInt":
+            number = f"{int(round(value)):,}"
+        else:
+            step = float(spec.get("step") or 0.01)
+            decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step < 1 else 0
+            number = f"{float(value):,.{decimals}f}"
+        unit = self.unit
+        if not unit:
+            return number
+        return f"{number}, scale {unit}" if unit[0].isdigit() else f"{number} {unit}"
 
     @property
     def does(self) -> str:
@@ -190,10 +210,10 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "design_lead_quarters", "quarters to bring out a part designed to the rule"),
     Lever("markets", "revenue_passthrough", "most of the levy passed on when scarce", "allowed"),
     Lever("markets", "hbm_stockpile_2026", "HBM stacks stockpiled at 2026Q1"),
-    Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026 (stacks/year)"),
+    Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026"),
     Lever("markets", "offshore_capacity_share", "budget private firms can spend abroad"),
     Lever("markets", "offshore_owned_share", "of it, owned abroad (the rest rented)", "allowed"),
-    Lever("markets", "offshore_rent_usd_per_h100e_hour", "cloud rent abroad, USD per H100e-hour (2026)"),
+    Lever("markets", "offshore_rent_usd_per_h100e_hour", "cloud rent abroad in 2026"),
     Lever("markets", "offshore_open_after_rule", "offshore channel left after the May 2026 guidance",
           "allowed"),
     Lever("markets", "grey_supply_units", "smugglers' supply (chips a quarter at +100%)"),
@@ -213,6 +233,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("run", "rng", "random seed", (0, 999, 1), "seed of the run; compare mode runs B on the same seed"),
 )
 
+#: Parameter -> its lever.
+LEVERS_BY_NAME: dict[str, Lever] = {lever.name: lever for lever in LEVERS}
 #: The controls, in sidebar order: parameter -> SolaraViz user-input spec (without "value").
 CONTROLS: dict[str, dict[str, Any]] = {
     lever.name: {**lever.control, "label": lever.control_label} for lever in LEVERS
@@ -285,6 +307,8 @@ def coerce_control(name: str, value: Any) -> Any:
             return value
         if isinstance(value, float) and math.isinf(value):
             return OFF
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # 1000000, not 1e+06
         return f"{value:g}" if isinstance(value, float) and abs(value) < 1e15 else str(value)
     return value
 

@@ -13,7 +13,15 @@ from matplotlib.figure import Figure
 from model.core.catalogue import DOMESTIC_LEADER, US_LEADER
 from model.core.chip_market import ChipMarketModel
 from model.core.reporters import REPORTERS_BY_NAME
-from model.ui.view_base import View, maker_colour, nice_ceiling
+from model.ui.view_base import (
+    FONT_PT,
+    TITLE_PT,
+    View,
+    legend_layout,
+    legend_row_fraction,
+    maker_colour,
+    nice_ceiling,
+)
 
 
 def _series(model: ChipMarketModel, name: str) -> np.ndarray:
@@ -49,19 +57,20 @@ class _SeriesView(View):
             first = next(r for r, _, a in self.LINES if a == k)
             label = self.YLABELS[k] or REPORTERS_BY_NAME[first].axis_label
             colour = next(st["color"] for _, st, a in self.LINES if a == k) if twin else "black"
-            self.axes[k].set_ylabel(label, color=colour, fontsize=9)
+            self.axes[k].set_ylabel(label, color=colour, fontsize=FONT_PT)
+            self.axes[k].tick_params(labelsize=FONT_PT)
         # The legend sits above the axes, in the static frame: it never overlaps a line, so it is
         # drawn once (text is the slow part of a matplotlib draw), not on every step.
         handles = [line for line, _, s, _ in self.lines if s == "A"]
         labels = [h.get_label() for h in handles]
         extra, extra_labels = self._ab_handles()
-        rows = -(-(len(handles) + len(extra)) // 2)
-        self.fig.subplots_adjust(top=0.905 - 0.052 * rows)
+        ncols, rows = legend_layout(labels + extra_labels)
+        self.fig.subplots_adjust(top=0.925 - legend_row_fraction() * rows - 0.02)
         ax.set_title("")
-        self.fig.suptitle(self.title, fontsize=11, y=0.985)
+        self.fig.suptitle(self.title, fontsize=TITLE_PT, y=0.985)
         box = ax.get_position()
-        self.legend = self.fig.legend(handles + extra, labels + extra_labels, fontsize=7, ncols=2,
-                                      loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0.93),
+        self.legend = self.fig.legend(handles + extra, labels + extra_labels, fontsize=FONT_PT, ncols=ncols,
+                                      loc="upper center", bbox_to_anchor=((box.x0 + box.x1) / 2, 0.935),
                                       frameon=False, handlelength=2.5, columnspacing=1.2)
         self.n = 0
 

@@ -82,14 +82,43 @@ def replay_text(model: ChipMarketModel) -> tuple[bool | None, str]:
     return replay_verdict(model, run)
 
 
+def makers_text() -> str:
+    """The chipmakers of the catalogue, US then domestic: "Nvidia, AMD; Huawei, ..." (7 makers)."""
+    from model.core.catalogue import MAKERS
+
+    us = [m.name for m in MAKERS if m.stack == "US"]
+    cn = [m.name for m in MAKERS if m.stack != "US"]
+    return f"{', '.join(us)}; {', '.join(cn)}"
+
+
+def views_text() -> str:
+    """The page's views by title, in page order (from ``model.ui.views.VIEW_CLASSES``)."""
+    from model.ui.views import VIEW_CLASSES
+
+    return "; ".join(cls.title for cls in VIEW_CLASSES)
+
+
+def ui_summary() -> str:
+    """What the page shows, counted from the code: the README's block between ``<!-- ui-summary -->``
+    markers is this text (written by ``python -m model.ui.screenshots``, checked by tests/test_ui.py)."""
+    from model.core.catalogue import MAKERS
+    from model.ui.views import VIEW_CLASSES
+
+    sliders = sum(spec["type"] in ("SliderInt", "SliderFloat") for spec in CONTROLS.values())
+    return (f"The page has {len(VIEW_CLASSES)} views: {views_text()}. They draw the "
+            f"{len(MAKERS)} chipmakers of the catalogue ({makers_text()}) in their colours. The sidebar "
+            f"has {len(CONTROLS)} controls ({sliders} sliders, each showing its value and unit), grouped "
+            f"{' / '.join(GROUPS)}.")
+
+
 ABOUT = """\
 **chipstack** is an agent-based model (Mesa) of the market for AI chips in China after the US
 decision of December 2025 to let Nvidia sell H200s to approved Chinese customers. Each step is one
-quarter: the US and Chinese governments set the rules, chipmakers (Nvidia, AMD; Huawei, Cambricon,
-Moore Threads) supply chips, and Chinese AI developers choose what to buy.
+quarter: the US and Chinese governments set the rules, chipmakers ({makers}) supply chips, and
+Chinese AI developers choose what to buy.
 
-* **Levers** (left), grouped US / Beijing / markets / uncertainties (table below): the US *export
-  regime* and, under the rule as enacted (*threshold*), its TPP and bandwidth caps, the volume cap,
+* **Levers** (left; ☰ hides them), grouped US / Beijing / markets / uncertainties (table below): the
+  US *export regime* and, under the rule as enacted (*threshold*), its TPP and bandwidth caps, the volume cap,
   a per-customer cap, the licences issued (dated), the levies on licensed chips and on China parts;
   Beijing's *stance*, approvals, import cap, pairing quota and subsidy; domestic supply and demand
   growth; domestic chip efficiency and software maturity; dated policy changes (schedules). Ranges
@@ -100,11 +129,8 @@ Moore Threads) supply chips, and Chinese AI developers choose what to buy.
   the views show A solid and B dashed, the status line A, B and A − B.
 * **Open a sweep run** replays one run of a `chipstack sweep` folder from its manifest and checks
   its reporters against the saved rows (✓, or the first quarter that differs).
-* **Views**: the US stack's share of China's AI compute (installed, and of each quarter's
-  purchases); installed compute by chipmaker; chips sold by product in the latest quarter;
-  Nvidia vs domestic revenue; domestic software-ecosystem
-  maturity (CUDA = 1) and the capability gap to the US frontier; the developer network (colour:
-  each developer's US share, size: its compute; one cluster per segment).
+* **Views** ({n_views}, above): {views}. In the developer network, colour is each developer's US
+  share, size its compute, one cluster per segment.
 * Full description (ODD protocol, sources): [docs/ODD.md](docs/ODD.md) in the repository.
 """
 
@@ -114,7 +140,10 @@ def about_html() -> str:
     KaTeX from a CDN (404 offline)."""
     import markdown
 
-    return markdown.markdown(ABOUT) + levers_html()
+    from model.ui.views import VIEW_CLASSES
+
+    about = ABOUT.format(makers=makers_text(), n_views=len(VIEW_CLASSES), views=views_text())
+    return markdown.markdown(about) + levers_html()
 
 
 def levers_html() -> str:

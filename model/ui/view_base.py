@@ -29,6 +29,31 @@ from model.core.quarters import format_quarter
 
 #: Resolution of the figures sent to the browser (small PNGs keep a step's redraw fast).
 FIG_DPI = 80
+#: Size of a figure in inches: FIG_DPI x this = 440 x 384 px, the narrowest a view is shown in the page
+#: (the views' grid column is at least 440 px wide, ``model.ui.app.CSS``), so a view is never shrunk.
+FIG_SIZE = (5.5, 4.8)
+#: The smallest text in a view (ticks, legends, axis labels), in points: 10 pt at FIG_DPI = 11.1 px in
+#: the PNG, and so at least that on screen; titles are TITLE_PT.
+FONT_PT = 10
+TITLE_PT = 12
+
+
+def font_px(points: float) -> float:
+    """Height in PNG pixels of text of ``points`` points at FIG_DPI."""
+    return points * FIG_DPI / 72
+
+
+def legend_layout(labels: list[str], width_px: float = 400) -> tuple[int, int]:
+    """(columns, rows) of a legend of ``labels`` at FONT_PT: two columns if the longest label fits in half
+    of ``width_px`` (about 0.55 em a character), else one."""
+    longest = max((len(t) for t in labels), default=0) + 5  # the handle and the gap
+    ncols = 2 if longest * 0.55 * font_px(FONT_PT) <= width_px / 2 else 1
+    return ncols, -(-len(labels) // ncols)
+
+
+def legend_row_fraction() -> float:
+    """Height of one legend row as a fraction of the figure's height."""
+    return FONT_PT * 1.45 / 72 / FIG_SIZE[1]
 #: Quarters shown on the time axes (the default run is 20 quarters, 2026Q1-2030Q4).
 HORIZON_QUARTERS = 20
 
@@ -78,7 +103,7 @@ class View:
     def __init__(self, model: ChipMarketModel):
         self.model = weakref.proxy(model)
         self.compare = getattr(model, "twin", None) is not None
-        self.fig = Figure(figsize=(5.6, 4.0), dpi=FIG_DPI)
+        self.fig = Figure(figsize=FIG_SIZE, dpi=FIG_DPI)
         self.canvas = FigureCanvasAgg(self.fig)
         self.dynamic: list = []  # artists drawn on top of the background every time
         self._background = None
@@ -129,12 +154,14 @@ class View:
     # --- helpers for time axes
     def _axes(self, right: float = 0.96):
         ax = self.fig.add_subplot()
-        self.fig.subplots_adjust(left=0.13, right=right, top=0.88, bottom=0.17)
-        ax.set_title(self.title, fontsize=11)
-        ax.set_xlabel("state at the end of quarter", fontsize=8, color="0.3")
+        self.fig.subplots_adjust(left=0.15, right=right, top=0.9, bottom=0.15)
+        ax.set_title(self.title, fontsize=TITLE_PT)
+        ax.set_xlabel("state at the end of quarter", fontsize=FONT_PT, color="0.3")
+        ax.tick_params(labelsize=FONT_PT)
         ax.grid(alpha=0.3)
         self.placeholder = ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(self.model.start)}",
-                                   ha="center", va="center", transform=ax.transAxes, color="0.4")
+                                   ha="center", va="center", transform=ax.transAxes, color="0.4",
+                                   fontsize=FONT_PT)
         self._span = None
         return ax
 
@@ -149,7 +176,7 @@ class View:
         self._span = span
         every = 4 * max(1, span // 24)
         ticks = np.arange(0, span, every)
-        ax.set_xticks(ticks, [format_quarter(self.model.start + int(k)) for k in ticks], fontsize=8)
+        ax.set_xticks(ticks, [format_quarter(self.model.start + int(k)) for k in ticks], fontsize=FONT_PT)
         ax.set_xlim(-0.5, span - 0.5)
 
     def _ab_handles(self) -> tuple[list, list]:

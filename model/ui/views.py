@@ -17,7 +17,7 @@ from model.core.population import SEGMENTS
 from model.core.quarters import format_quarter
 from model.ui.series import SERIES_VIEW_CLASSES, USShareView
 from model.ui.text import state_quarter
-from model.ui.view_base import View, nice_ceiling
+from model.ui.view_base import FONT_PT, TITLE_PT, View, nice_ceiling
 
 #: Most peer links drawn in the network view, and most developers (the largest) drawn as nodes.
 MAX_DRAWN_EDGES = 1500
@@ -33,7 +33,7 @@ class InstalledByMakerView(View):
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         self.ax = self._axes()
-        self.ax.set_ylabel("installed compute (million H100e)", fontsize=9)
+        self.ax.set_ylabel("installed compute (million H100e)", fontsize=FONT_PT)
         names = model.catalogue.maker_names
         makers = model.catalogue.makers  # the model's own: any maker added at run time included
         self.order = [k for k in range(len(names)) if model.us_maker_mask[k]] + \
@@ -44,7 +44,7 @@ class InstalledByMakerView(View):
             extra_labels = ["A (areas)", "B (dashed: top of each maker)"]
         self.legend = self.ax.legend([Patch(color=c) for c in self.colours] + extra,
                                      [names[k] for k in self.order] + extra_labels,
-                                     fontsize=7, loc="upper left", ncols=2)
+                                     fontsize=FONT_PT, loc="upper left", ncols=2)
         self.areas: list = []
         self.b_lines = []
         if self.compare:
@@ -122,21 +122,21 @@ class ChipSalesView(View):
         self.names = cat.names
         self.colours = [cat.makers[cat.maker_of_chip[j]].colour for j in range(len(cat.names))]
         self.ax = self.fig.add_subplot()
-        self.fig.subplots_adjust(left=0.27, right=0.96, top=0.83, bottom=0.13)
-        self.fig.suptitle(self.title, fontsize=11, y=0.985)
-        self.ax.set_xlabel("units sold in the quarter (thousand)", fontsize=8, color="0.3")
+        self.fig.subplots_adjust(left=0.3, right=0.96, top=0.78, bottom=0.12)
+        self.fig.suptitle(self.title, fontsize=TITLE_PT, y=0.985)
+        self.ax.set_xlabel("units sold in the quarter (thousand)", fontsize=FONT_PT, color="0.3")
         self.ax.grid(alpha=0.3, axis="x")
-        self.ax.tick_params(labelsize=7)
+        self.ax.tick_params(labelsize=FONT_PT)
         self.placeholder = self.ax.text(0.5, 0.5, f"press Step to simulate {format_quarter(model.start)}",
-                                        ha="center", va="center", transform=self.ax.transAxes, color="0.4")
+                                        ha="center", va="center", transform=self.ax.transAxes, color="0.4",
+                                        fontsize=FONT_PT)
         handles = [Patch(color=m.colour) for m in cat.makers]  # the model's makers, in catalogue order
         labels = [m.name for m in cat.makers]
         if self.compare:
             handles += [Patch(facecolor="0.4"), Patch(facecolor="white", edgecolor="0.4", hatch="////")]
             labels += ["A", "B (hatched)"]
-        box = self.ax.get_position()
-        self.fig.legend(handles, labels, fontsize=7, ncols=4, loc="upper center", frameon=False,
-                        bbox_to_anchor=((box.x0 + box.x1) / 2, 0.945))
+        self.fig.legend(handles, labels, fontsize=FONT_PT, ncols=4, loc="upper center", frameon=False,
+                        bbox_to_anchor=(0.5, 0.95), columnspacing=1.0, handlelength=1.5)
         self.rows: tuple[int, ...] = ()
         self.bars: list = []  # (rectangle, chip index, scenario)
         self.n = 0
@@ -268,6 +268,8 @@ class NetworkView(View):
     the nodes.
     """
 
+    title = "Developer network"  # the figure's own title adds the counts
+
     def __init__(self, model: ChipMarketModel):
         super().__init__(model)
         self.pos, self.drawn, (rows, cols) = network_layout(model)
@@ -284,19 +286,19 @@ class NetworkView(View):
         for s, name in enumerate(SEGMENTS):
             angle = np.pi / 4 + 2 * np.pi * s / len(SEGMENTS)
             ax.text(np.cos(angle), np.sin(angle) + (0.72 if np.sin(angle) > 0 else -0.76), name,
-                    ha="center", va="center", fontsize=8, color="0.25")
+                    ha="center", va="center", fontsize=FONT_PT, color="0.25")
         ax.set_xlim(-1.75, 1.75)
         ax.set_ylim(-1.85, 1.85)
         ax.set_aspect("equal", adjustable="box")
         ax.axis("off")
         cb = fig.colorbar(self.nodes, cax=cax)
-        cb.set_label("US share of developer's compute", fontsize=8)
-        cb.ax.tick_params(labelsize=7)
+        cb.set_label("US share of developer's compute", fontsize=FONT_PT)
+        cb.ax.tick_params(labelsize=FONT_PT)
         n = len(model.developers.segment)
         shown = f"{len(self.drawn)} largest of {n}" if len(self.drawn) < n else f"{n}"
         which = "scenario A: " if self.compare else ""
         fig.suptitle(f"Developer network ({which}{shown} developers, {len(rows)} links drawn)",
-                     fontsize=10, x=0.45, y=0.97)
+                     fontsize=FONT_PT, x=0.45, y=0.97)
 
     def update(self) -> Figure:
         installed = self.model.developers.installed.sum(axis=1)
