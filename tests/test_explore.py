@@ -267,6 +267,7 @@ def run_cli(*args):
                           timeout=180)
 
 
+@pytest.mark.slow  # over ~4 s: robust and discover end to end, with their figures
 def test_robust_and_discover_commands_write_their_folders(tiny_sweep, capsys):
     final = pd.read_csv(tiny_sweep / "final.csv")
     # CRN in the data: in each future, both policies ran with the same seed
