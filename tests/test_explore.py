@@ -299,12 +299,15 @@ def test_robust_and_discover_commands_write_their_folders(tiny_sweep, capsys):
     (["robust", "{dir}", "--cost", "nothing"], "--cost 'nothing': unknown reporter"),
     (["robust", "{dir}/nowhere"], "no such folder"),
 ])
-def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_sweep, args, fragment):
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_sweep, capsys, args, fragment):
+    """In process (``main`` returns the exit code; the command line's process is tested in test_cli)."""
     before = sorted(p.name for p in tiny_sweep.iterdir())
-    proc = run_cli(*[a.replace("{dir}", str(tiny_sweep)) for a in args])
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chipstack: error:") and fragment in lines[0], proc.stderr
+    capsys.readouterr()
+    assert main([a.replace("{dir}", str(tiny_sweep)) for a in args]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chipstack: error:") and fragment in lines[0], err
+    assert "Traceback" not in err
     assert sorted(p.name for p in tiny_sweep.iterdir()) == before
 
 

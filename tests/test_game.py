@@ -242,15 +242,19 @@ BAD = [
 
 
 @pytest.mark.parametrize("change, fragment", BAD)
-def test_bad_game_files_give_one_line_and_exit_2(tmp_path, change, fragment):
+def test_bad_game_files_give_one_line_and_exit_2(tmp_path, capsys, change, fragment):
+    """In process (``main`` returns the exit code); the process itself: the test below."""
+    from model.cli import main
+
     path = write_toml(tmp_path / "bad.toml", _bad(change))
     out = tmp_path / "never"
-    proc = run_cli("game", str(path), "--out", str(out))
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"chipstack: error: {path}:"), proc.stderr
+    capsys.readouterr()
+    assert main(["game", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"chipstack: error: {path}:"), err
     assert fragment in lines[0] and "allowed" in lines[0]
-    assert "Traceback" not in proc.stderr and not out.exists()
+    assert "Traceback" not in err and not out.exists()
 
 
 def test_a_file_without_game_is_refused_by_the_game_command(tmp_path):

@@ -156,6 +156,7 @@ def test_resume_reruns_a_damaged_part_and_ends_with_identical_data(partial, refe
     assert not (partial / PARTS_DIR).exists()
 
 
+@pytest.mark.slow  # a sweep through a subprocess with broken stdio: make test, not make test-fast
 def test_resume_of_a_truncated_part_through_the_command_line(partial, reference, tmp_path):
     _truncate(parts(partial)[0])
     exp = write_toml(tmp_path / "trust.toml", spec())
@@ -542,6 +543,7 @@ def test_ui_on_every_interface_warns(capsys):
     assert err.startswith("chipstack: warning: --host '0.0.0.0'") and "without a password" in err
 
 
+@pytest.mark.slow  # a sweep through a subprocess with broken stdio: make test, not make test-fast
 def test_a_closed_stderr_does_not_crash_the_progress_bar(tmp_path):
     exp = write_toml(tmp_path / "trust.toml", spec())
     proc = subprocess.run(f"{sys.executable} -m model.cli sweep {exp} --out {tmp_path / 'out'} "
@@ -834,6 +836,7 @@ def test_sigterm_twice_stops_the_ui_with_143_and_no_traceback():
     assert "Traceback" not in err and "chipstack ui: stopping" in err, err
 
 
+@pytest.mark.slow  # a sweep through a subprocess with broken stdio: make test, not make test-fast
 def test_a_full_stderr_does_not_stop_the_sweep(tmp_path):
     exp = write_toml(tmp_path / "trust.toml", spec())
     with open("/dev/full", "w") as full:
@@ -845,6 +848,7 @@ def test_a_full_stderr_does_not_stop_the_sweep(tmp_path):
     assert proc.stdout.strip()  # the summary table
 
 
+@pytest.mark.slow  # a sweep through a subprocess with broken stdio: make test, not make test-fast
 def test_a_full_stdout_is_one_line_and_the_folder_complete(tmp_path):
     exp = write_toml(tmp_path / "trust.toml", spec())
     with open("/dev/full", "w") as full:
