@@ -129,6 +129,7 @@ def synthetic_failures(n: int = 600, seed: int = 3) -> pd.DataFrame:
                          "china_compute_h100e": 1e6 + 0 * share})
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_prim_finds_the_known_failure_box(tmp_path):
     final = synthetic_failures()
     sweep = fake_sweep(final, [], ["huawei_capacity_2026", "domestic_efficiency", "demand_growth"], tmp_path)
@@ -394,6 +395,7 @@ def test_prim_inputs_are_floats_for_integer_parameters():
 
 # ---------------------------------------------------------------------------------------------
 # Analyses say what they left out (issue 31 item 3)
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_robust_names_a_policy_whose_runs_all_failed(tmp_path, capsys):
     """The reviewer's case: a policy whose runs all failed dropped out of the ranking without a note, and the
     next one was 'ranked first, max regret 0.000'."""

@@ -49,6 +49,7 @@ def test_untouched_sweep_replicates_exactly(sweep):
     assert proc.stdout.strip().splitlines()[-1] == "replicated: 4 runs, all values identical"
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_one_altered_value_is_found_by_run_and_column(sweep):
     df = pd.read_parquet(sweep / "runs.parquet")
     row = 7

@@ -258,6 +258,7 @@ def test_sobol_known_answer(tmp_path):
         assert t.loc["x2", "ST"] > t.loc["x1", "ST"]
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_sobol_uses_mean_over_replications_in_sample_order(tmp_path):
     """Noisy replications average out; rows shuffled in the files still analyse in sample_index order."""
     from SALib.sample import sobol as sobol_sample

@@ -326,6 +326,7 @@ def test_replicate_refuses_files_that_are_not_a_table(complete, chipstack):
     assert "key files is list" in one_error_line(proc.stderr)
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_a_symlinked_output_folder_is_not_followed(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -753,6 +754,7 @@ def test_a_run_that_overflows_is_one_line_without_numpy_warnings(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_a_sweep_whose_runs_overflow_shows_no_numpy_warnings_from_its_workers(tmp_path):
     data = spec("overflow")
     data["experiment"] |= {"steps": 3, "replications": 1}
@@ -809,6 +811,7 @@ def test_resume_of_a_complete_folder_with_rows_lost_and_rehashed_is_refused(comp
         resume(complete)
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_sigterm_twice_stops_the_ui_with_143_and_no_traceback():
     """As ``timeout`` does: SIGTERM to chipstack, then to its whole process group (the server too)."""
     import os

@@ -622,6 +622,7 @@ def test_page_opens_a_sweep_run_with_the_picker_in_process():
     assert not rc.find(v.Html, class_="chipstack-replay").widgets
 
 
+@pytest.mark.slow  # over ~2.5 s: make test runs it, make test-fast does not
 def test_page_opens_the_run_given_on_the_command_line(monkeypatch):
     import ipyvuetify as v
 
