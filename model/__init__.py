@@ -12,12 +12,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str):
-    """``ChipMarketModel`` and ``MODEL_REPORTERS`` on first use (PEP 562): importing a submodule (the
-    command line's parser, the parameter table) does not load Mesa, pandas and scipy with the model."""
+    """``model.core``'s lazy names (PEP 562; see ``model.core.__getattr__``)."""
     if name in __all__:
-        from model.core import chip_market
+        from model import core
 
-        return getattr(chip_market, name)
+        return getattr(core, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ChipMarketModel", "MODEL_REPORTERS"]

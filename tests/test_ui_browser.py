@@ -23,16 +23,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,7 +37,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 #: A run of the shipped reference sweep (export_regime=h20, china_import_policy=open, Huawei 3M).
 SWEEP = REFERENCE_SWEEP
 RUN_ID = "00035e941dd7efa1"
-START_TIMEOUT_S = 120.0
 #: The narrowest a control of the sidebar may be (before: sliders squeezed to a dot by long labels).
 MIN_CONTROL_PX = 120
 #: The smallest text of a view on screen, in CSS pixels.
@@ -71,57 +63,14 @@ CONTROL_LABELS = [spec["label"] for spec in CONTROLS.values()]
 N_VIEWS = len(VIEW_CLASSES)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _chipstack() -> list[str]:
-    exe = ROOT / ".venv" / "bin" / "chipstack"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("chipstack")
-    return [found] if found else [sys.executable, "-m", "model.cli"]
-
-
 def _serve(*extra: str, env: dict[str, str] | None = None, logs: list | None = None):
-    """``chipstack ui --port P *extra`` in its own process group (with ``env`` added to the environment):
-    yields the URL; kills the group. The server's output file is appended to ``logs``."""
-    port = _free_port()
-    log = tempfile.TemporaryFile(mode="w+")
-    if logs is not None:
-        logs.append(log)
-    proc = subprocess.Popen(_chipstack() + ["ui", "--port", str(port), *extra], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            env=None if env is None else {**os.environ, **env})
-    url = f"http://127.0.0.1:{port}/"
+    """``screenshots.serve`` as a generator for the fixtures: yields the URL; a server that does not come up
+    fails the test."""
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"chipstack ui exited with {proc.returncode}:\n{log.read()}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"chipstack ui did not answer HTTP 200 within {START_TIMEOUT_S:.0f} s")
-            time.sleep(0.3)
-        yield url
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        with screenshots.serve(*extra, env=env, logs=logs) as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

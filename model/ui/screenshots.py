@@ -56,12 +56,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(*extra: str) -> Iterator[str]:
-    """``chipstack ui --port P *extra`` (from the repository folder, in its own process group): yields
-    its URL once it answers HTTP 200; stops the group."""
+def serve(*extra: str, env: dict[str, str] | None = None, logs: list | None = None) -> Iterator[str]:
+    """``chipstack ui --port P *extra`` (from the repository folder, in its own process group, with ``env``
+    added to the environment): yields its URL once it answers HTTP 200; stops the group. The server's
+    output file is appended to ``logs``. RuntimeError if it exits or does not answer in time."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    if logs is not None:
+        logs.append(log)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "model.cli", "ui", "--port", str(port), *extra],
                             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                             env=env)
