@@ -357,12 +357,24 @@ class SupplyGroup:
 
     def __init__(self, name, chips, units):
         self.name = name
-        self.chips = chips
+        # units of this group's supply one unit of each chip takes: 1 for its own chips (and, under a
+        # pairing quota, each US chip's bundled units of a paired chip in the group: ``add_paired``)
+        self.uses = dict.fromkeys(chips, 1.0)
         self.left = units
         self.fill = 1.0
         self.short = False
         for chip in chips:
             chip.groups.append(self)
+
+    @property
+    def chips(self):
+        return list(self.uses)
+
+    def add_paired(self, chip, units):
+        """Each unit of ``chip`` also takes ``units`` of this group's supply (a pairing bundle)."""
+        if chip not in self.uses:
+            chip.groups.append(self)
+        self.uses[chip] = self.uses.get(chip, 0.0) + units
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1027,9 +1039,13 @@ class AIDeveloper(mesa.Agent):
         """Get each order filled at its chip's fill ratio (a dollar buys perf/cost H100e); the
         unspent rest of the budget is still to spend."""
         spent = 0.0
+        m = self.model
         for chip, amount in self.order:
             paid = amount * chip.fill
             self.purchases[chip.maker.index] += paid * (chip.perf / chip.buyer_cost)
+            if chip.is_us and m.paired_chip is not None:  # the pairing bundle's domestic compute
+                self.purchases[m.paired_chip.maker.index] += (
+                    m.domestic_pairing_ratio * paid * (chip.perf / chip.buyer_cost))
             spent += paid
         self.remaining = max(self.remaining - spent, 0.0)
 
@@ -1092,6 +1108,7 @@ class ReferenceModel(mesa.Model):
             chip.china_production = chip.production_limit if may_sell else 0.0
             chip.expected_orders = chip.china_production
         self.chips_on_sale = []
+        self.paired_chip = None  # this quarter's pairing partner (domestic chip), if a quota is in force
         self.groups = []
         self.short_groups = set()
         self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
@@ -1330,9 +1347,12 @@ class ReferenceModel(mesa.Model):
             # sold from stock: a US product (its China stock), or any product no longer made
             chip.stocked = chip.on_sale and (chip.is_us or self.quarter >= chip.end_of_production)
             chip.last_supply = chip.china_stock if chip.stocked else 0.0
-        # a pairing quota adds to each US chip the cost of its H100e at the cheapest domestic chip on sale
-        domestic = [c.buyer_cost / c.perf for c in self.chips_on_sale if not c.is_us]
-        cheapest = min(domestic) if domestic else None
+        # a pairing quota bundles with each US chip its H100e of the cheapest domestic chip per H100e on sale
+        # (the first such in the catalogue), whose cost it adds
+        domestic = [c for c in self.chips if c.on_sale and not c.is_us]
+        partner = min(domestic, key=lambda c: c.buyer_cost / c.perf) if domestic else None
+        self.paired_chip = partner if self.domestic_pairing_ratio > 0 else None
+        cheapest = partner.buyer_cost / partner.perf if partner is not None else None
         for chip in self.chips:
             chip.buyer_cost = chip.buyer_cost + self.china_government.pairing_cost(chip, cheapest)
             chip.utility = (self.price_weight * math.log(chip.perf / (chip.buyer_cost / 1000.0))
@@ -1362,7 +1382,18 @@ class ReferenceModel(mesa.Model):
         if math.isfinite(self.china_import_cap_units):
             groups.append(SupplyGroup("import cap", [c for c in self.chips if c.is_us],
                                       self.china_import_cap_units))
+        for g in groups:
+            if self.paired_chip in g.uses:
+                for chip in self.chips:
+                    if chip.is_us:
+                        g.add_paired(chip, self.paired_units(chip))
         return groups
+
+    def paired_units(self, chip):
+        """Units of the paired domestic chip bundled with one unit of ``chip`` (0 without a quota)."""
+        if self.paired_chip is None or not chip.is_us:
+            return 0.0
+        return self.domestic_pairing_ratio * chip.perf / self.paired_chip.perf
 
     def clear_market(self):
         """Rounds of ordering and filling of every developer's ``remaining`` budget over its menu (the
@@ -1380,12 +1411,15 @@ class ReferenceModel(mesa.Model):
             for d in self.developers:
                 for chip, amount in d.order:
                     units[chip] += amount / chip.buyer_cost
+            paired = self.paired_chip
             if rnd == 1:
                 for chip in self.chips:
                     chip.last_orders += units[chip]
+                if paired is not None:
+                    paired.last_orders += sum(units[c] * self.paired_units(c) for c in self.chips)
             any_short = False
             for g in self.groups:
-                wanted = sum(units[c] for c in g.chips)
+                wanted = sum(units[c] * u for c, u in g.uses.items())
                 g.short = wanted > g.left
                 g.fill = g.left / wanted if g.short else 1.0
                 any_short |= g.short
@@ -1394,11 +1428,13 @@ class ReferenceModel(mesa.Model):
             for chip in self.chips:
                 chip.fill = min([g.fill for g in chip.groups], default=1.0)
                 chip.units_sold += units[chip] * chip.fill
+            if paired is not None:
+                paired.units_sold += sum(units[c] * c.fill * self.paired_units(c) for c in self.chips)
             for g in self.groups:
-                g.left -= sum(units[c] * c.fill for c in g.chips)
+                g.left -= sum(units[c] * c.fill * u for c, u in g.uses.items())
                 # a short group whose own ratio bound all its chips is exhausted; one whose chip was
                 # held lower by another group keeps what that chip did not take
-                held_lower = any(c.fill < g.fill and units[c] > 0 for c in g.chips)
+                held_lower = any(c.fill < g.fill and units[c] > 0 for c in g.uses)
                 if g.short and not held_lower:
                     g.left = 0.0
                 g.left = max(g.left, 0.0)

@@ -152,6 +152,31 @@ def test_pairing_quota_makes_us_chips_dearer_and_lowers_the_us_share():
     assert db["us_share_new"].mean() < da["us_share_new"].mean()
 
 
+@pytest.mark.parametrize("regime", ["open", "threshold"])
+def test_pairing_quota_installs_domestic_chips_with_every_import(regime):
+    """Under a pairing quota (ratio r) every US H100e sold comes with r H100e of a domestic chip that is sold
+    and installed: each quarter the domestic H100e developers bought equal the domestic chips sold x their
+    H100e (bundled ones included) and are at least r x the US H100e sold; the quota sells fewer US chips,
+    and installs more domestic compute where domestic supply was not already sold out (open)."""
+    r = 0.5
+    base = dict(china_import_policy="open", realize_reversals=False, export_regime=regime)
+    m0 = ChipMarketModel(rng=2, n_developers=150, **base)
+    m = ChipMarketModel(rng=2, n_developers=150, domestic_pairing_ratio=r, **base)
+    domestic = ~CAT.is_us
+    us_units = [0.0, 0.0]
+    for _ in range(8):
+        bought_before = m.domestic_cumulative
+        m0.step()
+        m.step()
+        h100e = m.chips_sold * m.perf
+        assert m.domestic_cumulative - bought_before == pytest.approx(h100e[domestic].sum(), rel=1e-9)
+        assert r * h100e[CAT.is_us].sum() <= h100e[domestic].sum() * (1 + 1e-9)
+        us_units = [us_units[0] + m0.chips_sold[CAT.is_us].sum(), us_units[1] + m.chips_sold[CAT.is_us].sum()]
+    assert 0 < us_units[1] < us_units[0]
+    installed0, installed = (x.developers.installed[:, ~x.us_maker_mask].sum() for x in (m0, m))
+    assert installed > installed0 if regime == "open" else installed >= installed0 * (1 - 1e-12)
+
+
 def test_adaptive_cap_tracks_the_best_domestic_chip():
     m = ChipMarketModel(rng=1, n_developers=30, us_adaptive=True, us_adaptive_margin=1.5,
                         us_reversal_prob=0.0)

@@ -8,21 +8,28 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from model.core.market import MarketOffer, clear_market
+from model.core.market import MarketOffer, Pairing, clear_market
 
 
 def clear(market: dict, **extra):
-    """The one call of ``clear_market`` in this module; ``market`` names its arguments."""
+    """The one call of ``clear_market`` in this module; ``market`` names its arguments (``pairing``, if
+    given: (paired chip, ratio), with ``is_us``)."""
     indices = SimpleNamespace(maker_of_chip=np.asarray(market["maker_of_chip"]),
                               ecosystem_of_chip=np.asarray(market["ecosystem_of_chip"]),
-                              ecosystem_of_maker=np.asarray(market["ecosystem_of_maker"]))
+                              ecosystem_of_maker=np.asarray(market["ecosystem_of_maker"]),
+                              is_us=np.asarray(market.get("is_us", []), dtype=bool))
+    pairing = None
+    if "pairing" in market:
+        k, ratio = market["pairing"]
+        perf = np.asarray(market["perf"], dtype=float)
+        pairing = Pairing(k, ratio, np.where(indices.is_us, ratio * perf / perf[k], 0.0))
     cost = np.asarray(market["cost"], dtype=float)
     offer = MarketOffer(
         catalogue=indices, sale=np.ones(cost.shape[0], dtype=bool),
         allowed_by_class=np.asarray(market["allowed_by_class"], dtype=bool),
         base=np.asarray(market["base"], dtype=float), cost=cost, perf=np.asarray(market["perf"], dtype=float),
         groups=np.asarray(market["groups"], dtype=bool), capacity=np.asarray(market["capacity"], dtype=float),
-        stocked=np.zeros(cost.shape[0], dtype=bool))
+        stocked=np.zeros(cost.shape[0], dtype=bool), pairing=pairing)
     demand, pull = np.asarray(market["demand"], dtype=float), np.asfortranarray(market["pull"], dtype=float)
     return clear_market(demand, pull, np.asarray(market["access_class"], dtype=np.intp), offer, **extra)
 
@@ -68,6 +75,49 @@ def test_a_chip_in_two_groups_gets_the_smaller_fill_ratio():
     assert c.rounds == 1
     assert c.chips_sold == pytest.approx([375.0 * 0.2, 125.0 * 0.2], rel=1e-15)
     assert c.capacity_left == pytest.approx([187.5 - 75.0, 0.0], abs=1e-12)
+
+
+def paired_market() -> dict:
+    """A pairing quota (ratio 1) in a market cleared by hand: one developer may buy only the US chip 0 ($10
+    to the buyer, pairing cost included; 1 H100e); each unit takes 1 H100e of the domestic chip 1 (0.5
+    H100e a unit: 2 units), whose maker can deliver 50 units."""
+    return dict(demand=[1000.0], pull=[[0.0, 0.0]], access_class=[0], allowed_by_class=[[True, False]],
+                base=[0.0, 0.0], cost=[10.0, 5.0], perf=[1.0, 0.5], groups=[[False, True]], capacity=[50.0],
+                maker_of_chip=[0, 1], ecosystem_of_chip=[0, 1], ecosystem_of_maker=[0, 1],
+                is_us=[True, False], pairing=(1, 1.0))
+
+
+def test_a_pairing_quota_bundles_domestic_chips_with_imports():
+    """Round 1: 1000 USD order 100 units of chip 0, which need 200 units of chip 1 (its group has 50): fill
+    0.25, so 25 units of chip 0 and 50 of chip 1 are sold and installed (25 H100e from each maker) for 250
+    USD. Round 2: chip 1's supply is gone, so chip 0 can no longer be bought: 750 USD are unmet."""
+    c = clear(paired_market())
+    assert c.rounds == 2
+    assert c.orders.tolist() == [100.0, 200.0]
+    assert c.chips_sold.tolist() == [25.0, 50.0]
+    assert c.purchases.tolist() == [[25.0, 25.0]]
+    assert c.spent.tolist() == [250.0] and c.unmet.tolist() == [750.0]
+    assert c.capacity_left.tolist() == [0.0]
+    # with domestic supply to spare the whole budget buys the bundle
+    c = clear(paired_market() | dict(capacity=[1000.0]))
+    assert c.chips_sold.tolist() == [100.0, 200.0] and c.purchases.tolist() == [[100.0, 100.0]]
+    assert c.capacity_left.tolist() == [800.0] and c.unmet.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_pairing_quota_installs_what_it_takes_from_domestic_supply(seed):
+    """Random markets with a pairing quota on the first domestic chip (chip 2): no supply group delivers
+    more than it has (bundled units counted on the paired chip), and every unit sold, bundled or not, is
+    installed as H100e with its maker."""
+    market = random_market(np.random.default_rng(seed)) | dict(is_us=[True, True, False, False, False, False],
+                                                              pairing=(2, 0.5 + seed / 4))
+    c = clear(market)
+    assert ((market["groups"] * c.chips_sold).sum(axis=1) <= market["capacity"] * (1 + 1e-12)).all()
+    by_maker = np.bincount(market["maker_of_chip"], weights=c.chips_sold * market["perf"], minlength=4)
+    assert c.purchases.sum(axis=0) == pytest.approx(by_maker, rel=1e-12, abs=1e-9)
+    bundled = market["pairing"][1] * (c.chips_sold[:2] * market["perf"][:2]).sum() / market["perf"][2]
+    assert c.spent.sum() == pytest.approx((c.chips_sold * market["cost"]).sum() - bundled * market["cost"][2],
+                                          rel=1e-12)
 
 
 def random_market(rng: np.random.Generator, n: int = 40) -> dict:

@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 
 from model.core.catalogue import DOMESTIC, ECOSYSTEMS
-from model.core.market import best_domestic_perf, on_sale
+from model.core.market import Pairing, best_domestic_perf, on_sale
 from model.core.policy import (
     APPROVAL,
     BLOCKED,
@@ -71,6 +71,7 @@ class ChinaGovernment(mesa.Agent):
         self.matched_quarters = np.zeros(n_chips, dtype=int)  # (J,) quarters offered while matched
         self.offered_before = np.zeros(n_chips, dtype=bool)  # (J,) the US rule let it in before
         self.decisions: list[tuple[str, str, str, str]] = []  # (quarter, chip, level, reason)
+        self.pairing: Pairing | None = None  # this quarter's pairing quota (``buyer_cost``)
         self._memo: dict[str, tuple] = {}  # rule name -> (key, value) of _kept
         if self.deciding:
             self.warm_start()
@@ -257,20 +258,32 @@ class ChinaGovernment(mesa.Agent):
 
     def buyer_cost(self, china_price: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
         """What buyers pay per chip: the China price of US chips, the subsidised list price of domestic
-        ones, plus the cost of the domestic compute a pairing quota requires with each US chip."""
+        ones, plus the cost of the domestic compute a pairing quota requires with each US chip (and the
+        quota this quarter, ``pairing``, that the market clears as a bundle)."""
         cat = self.model.catalogue
         cost = np.where(cat.is_us, china_price, cat.price_usd * (1.0 - self.model.p.domestic_subsidy))
-        return cost + self.pairing_cost(cost, perf, on_sale)
+        self.pairing = self.pairing_quota(cost, perf, on_sale)
+        return cost + self.pairing_cost(cost, perf)
 
-    def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
-        """Extra cost per US chip of the domestic compute a buyer must pair with it
-        (``domestic_pairing_ratio`` x its H100e x the cheapest domestic cost per H100e on sale)."""
+    def pairing_quota(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> Pairing | None:
+        """The pairing quota in force: with each US chip a buyer takes ``domestic_pairing_ratio`` x its
+        H100e of the domestic chip on sale with the lowest cost per H100e; None without a quota or a
+        domestic chip on sale."""
         ratio, cat = self.model.p.domestic_pairing_ratio, self.model.catalogue
-        domestic = on_sale & ~cat.is_us
-        if ratio <= 0 or not domestic.any():
-            return np.zeros(len(cat.names))
-        per_h100e = float((buyer_cost[domestic] / perf[domestic]).min())
-        return np.where(cat.is_us, ratio * perf * per_h100e, 0.0)
+        domestic = np.flatnonzero(on_sale & ~cat.is_us)
+        if ratio <= 0 or not len(domestic):
+            return None
+        chip = int(domestic[np.argmin(buyer_cost[domestic] / perf[domestic])])
+        return Pairing(chip, float(ratio), np.where(cat.is_us, ratio * perf / perf[chip], 0.0))
+
+    def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray) -> np.ndarray:
+        """Extra cost per US chip of the domestic compute a buyer must pair with it under ``pairing``
+        (``domestic_pairing_ratio`` x its H100e x the paired chip's cost per H100e)."""
+        if self.pairing is None:
+            return np.zeros(len(buyer_cost))
+        k = self.pairing.chip
+        per_h100e = float(buyer_cost[k] / perf[k])
+        return np.where(self.model.catalogue.is_us, self.pairing.ratio * perf * per_h100e, 0.0)
 
     @property
     def import_cap(self) -> float:

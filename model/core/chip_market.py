@@ -213,7 +213,7 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
         groups, capacity = self.supply_groups(sale, to_licensed, stocked)
         self.supply.last_supply = np.where(stocked, self.supply.stock, 0.0)
         return MarketOffer(cat, sale, self.allowed_by_class, base, self.buyer_cost, self.perf, groups,
-                           capacity, stocked, chip_weights(base))
+                           capacity, stocked, chip_weights(base), self.china_government.pairing)
 
     def settle(self, offer: MarketOffer, sales) -> None:
         """After the clearing: makers see their orders, stocks and HBM are drawn down, sales are

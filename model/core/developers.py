@@ -160,7 +160,7 @@ class Developers(DeveloperArrays):
         pull, classes, offer = market
         p, cat = model.p, offer.catalogue
         us_allowed = offer.allowed_by_class & cat.is_us[None, :]
-        has_supply = chips_with_supply(offer.groups, result.capacity_left)
+        has_supply = chips_with_supply(offer.members(), result.capacity_left)
         may_buy_us = (us_allowed & has_supply[None, :]).any(axis=1)[classes]
         extra = channels.stockpile_extra(demand, may_buy_us, p.stockpile_share, p.policy_risk_weight,
                                          model.us_government.supply_cut_risk)

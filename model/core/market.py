@@ -43,8 +43,20 @@ class Clearing:
 
 
 def chips_with_supply(groups: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """(J,) chips none of whose supply groups is exhausted."""
+    """(J,) chips none of whose supply groups is exhausted (``groups``: ``MarketOffer.members()``)."""
     return ~(groups & (capacity[:, None] <= 0)).any(axis=0)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Beijing's pairing quota as the market clears it (ODD 7.1): with each unit of US chip j a buyer takes
+    ``units[j]`` units of the domestic chip ``chip`` (``ratio`` x j's H100e at ``chip``'s H100e each), paid
+    for in j's buyer cost (``ChinaGovernment.pairing_cost``), drawn from ``chip``'s supply groups and
+    installed: a bundle, so imports are rationed with the domestic supply they need."""
+
+    chip: int  # the domestic chip paired with every US chip: the cheapest per H100e on sale
+    ratio: float  # H100e of ``chip`` per H100e of a US chip (``domestic_pairing_ratio``)
+    units: np.ndarray  # (J,) units of ``chip`` per unit of each chip (0 on domestic chips)
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,25 @@ class MarketOffer:
     capacity: np.ndarray  # (K,) units each supply group can deliver this quarter
     stocked: np.ndarray  # (J,) bool: products sold from a stock (their supply is the stock)
     weights: np.ndarray | None = None  # (J,) choice.chip_weights(base), when the caller has it
+    pairing: Pairing | None = None  # Beijing's pairing quota in force, if any
 
     def but(self, **changes) -> MarketOffer:
         """This offer with some fields changed (``dataclasses.replace`` without its introspection)."""
         return MarketOffer(**{**self.__dict__, **changes})
+
+    def uses(self) -> np.ndarray:
+        """(K x J) units of each supply group's supply one unit of each chip takes: 1 for its own groups
+        (``groups``, bool), plus under a pairing quota a US chip's paired domestic units from the groups of
+        the paired chip (float)."""
+        groups = np.asarray(self.groups, dtype=bool)
+        if self.pairing is None:
+            return groups
+        k = self.pairing.chip
+        return groups + groups[:, k:k + 1] * self.pairing.units[None, :]
+
+    def members(self) -> np.ndarray:
+        """(K x J) bool: the supply groups each chip draws on (its own, and its paired chip's)."""
+        return np.asarray(self.groups, dtype=bool) if self.pairing is None else self.uses() > 0
 
 
 def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray, offer: MarketOffer,
@@ -91,11 +118,12 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
     n_class = allowed_by_class.shape[0]
     remaining = demand.astype(float)  # a copy
     capacity = offer.capacity.astype(float)
-    groups = np.asarray(offer.groups, dtype=bool)
+    groups, uses = offer.members(), offer.uses()  # (bool, and units of supply per unit of chip)
     n_groups = groups.shape[0]
     bought_t = np.zeros((ecosystem_of_maker.shape[0], n))  # H100e, makers x developers
     chips_sold = np.zeros(offer.base.shape[0])
     chip_is_maker, of_ecosystem = _catalogue_masks(cat, n_eco)
+    pairing = offer.pairing
     compute_per_usd = offer.perf / cost
     orders = chips_sold
     weights = chip_weights(offer.base) if offer.weights is None else offer.weights  # the same every round
@@ -120,8 +148,8 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         chip_spend = _sum(class_eco[:, ecosystem_of_chip] * within, axis=0)  # (J,)
         chip_units = chip_spend / cost
         if rounds == 1:
-            orders = chip_units  # not written to below
-        group_units = _sum(groups * chip_units, axis=1)  # (K,) masked row sums, no BLAS
+            orders = chip_units if pairing is None else _with_paired(chip_units, pairing)
+        group_units = _sum(uses * chip_units, axis=1)  # (K,) masked row sums, no BLAS
         short = group_units > capacity
         any_short = bool(_any(short))
         if any_short:
@@ -135,9 +163,14 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         # per class: share of an ecosystem's budget each maker fills, and H100e per such dollar
         per_class = np.concatenate((filled, filled * compute_per_usd))  # (2C x J)
         shares = _sum(chip_is_maker[:, None, :] * per_class[None, :, :], axis=2)  # (M x 2C), no BLAS
-        remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
-        chips_sold = chips_sold + sold
-        capacity -= _sum(groups * sold, axis=1)
+        if pairing is None:
+            remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
+            chips_sold = chips_sold + sold
+        else:
+            remaining -= _buy_paired(bought_t, (wanted_t, ecosystem_of_maker, shares, share_cols), pairing,
+                                     cat)
+            chips_sold = chips_sold + _with_paired(sold, pairing)
+        capacity -= _sum(uses * sold, axis=1)
         if any_short:
             # a short group whose own ratio was the binding one for all its chips is exhausted and
             # leaves the next round (a chip held lower by another group leaves this one some supply)
@@ -151,6 +184,27 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         if not any_short or _sum(remaining) <= all_served:
             break
     return Clearing(bought_t.T, chips_sold, demand - remaining, remaining, rounds, orders, capacity)
+
+
+def _with_paired(units: np.ndarray, pairing: Pairing) -> np.ndarray:
+    """(J,) ``units`` of each chip plus, on the paired domestic chip, the units bundled with the US ones."""
+    out = units.copy()
+    out[pairing.chip] += _sum(units * pairing.units)
+    return out
+
+
+def _buy_paired(bought_t: np.ndarray, round_args: tuple, pairing: Pairing,
+                cat: CatalogueArrays) -> np.ndarray:
+    """``buy_from_makers`` under a pairing quota: each developer also gets ``ratio`` H100e of the paired
+    domestic chip's maker per H100e it bought from the US makers this round (paid for in the US chips'
+    cost, so the USD served is unchanged). Returns the USD served per developer."""
+    got_t = np.zeros_like(bought_t)
+    served = buy_from_makers(got_t, *round_args)
+    us_makers = np.zeros(bought_t.shape[0], dtype=bool)
+    us_makers[cat.maker_of_chip[cat.is_us]] = True
+    got_t[cat.maker_of_chip[pairing.chip]] += pairing.ratio * _sum(got_t[us_makers], axis=0)
+    bought_t += got_t
+    return served
 
 
 @lru_cache(maxsize=16)

@@ -288,7 +288,7 @@ PARAMS: tuple[Param, ...] = (
           low=0.0, high=0.9, sweep_range=(0.0, 0.5)),
     Param("domestic_pairing_ratio", 0.0, "float", "H100e per H100e",
           "domestic compute a developer must buy per unit of imported US compute (Beijing's drafted "
-          "pairing quota); modelled as its cost added to each US chip's price",
+          "pairing quota); bought with each US chip from domestic supply and installed",
           "Jan 2026: Beijing weighs requiring domestic chips to be bought alongside imports (The "
           "Information, §C3 M; Reuters/Nikkei, §C2 M); reported as drafted, default 0 (range 0-2)",
           low=0.0, high=10.0, sweep_range=(0.0, 2.0)),
