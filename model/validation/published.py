@@ -131,6 +131,14 @@ def side_by_side(runs: Runs | None = None, published: pd.DataFrame | None = None
             rows.append(_row(f"{maker.name} units 2025", units_of(runs, 2025, [maker.name]),
                              f"units sold in China in 2025 (chip_sales), quarterly replay ({nr} seeds)",
                              _pub(pub, key), _units_why(maker)))
+        # ... and, where a scope-matched figure is published, the maker's data-centre chips (the catalogue's
+        # scope) against it
+        key = f"units_2025_{maker.reporter_key}_datacentre"
+        if key in pub.index:
+            rows.append(_row(f"{maker.name} data-centre chips 2025", units_of(runs, 2025, [maker.name]),
+                             f"units sold in China in 2025 (chip_sales; every catalogue part is a "
+                             f"data-centre part), quarterly replay ({nr} seeds)", _pub(pub, key),
+                             why(f"{maker.reporter_key}_datacentre")))
     domestic = [m.name for m in catalogue.makers() if m.is_domestic]
     rows.append(_row("Domestic makers' units 2025", units_of(runs, 2025, domestic),
                      f"units of {', '.join(domestic)} sold in China in 2025, quarterly replay",

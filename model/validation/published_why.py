@@ -60,7 +60,21 @@ WHY: dict[str, str] = {
     "units_nvidia": (
         "The replay sells Nvidia data-centre parts only and none in 2025Q2 (US licence requirement) or "
         "2025Q4 (Beijing's customs ban), while IDC counts every Nvidia accelerator card shipped to China, "
-        "incl. workstation and low-end parts (L20, RTX-class) and probably grey imports."),
+        "incl. workstation and low-end parts (L20, RTX-class) and probably grey imports. Nvidia's own China "
+        "revenue beyond the H20, ~$0.9B in Feb-Apr and ~$2.75B in Aug-Oct 2025 (observed.csv), would pay "
+        "for 0.9M-1.8M such cards at $2k-4k in those two quarters alone; the scope-matched row is next."),
+    "nvidia_datacentre": (
+        "Scope-matched: the published figure divides Nvidia's reported H20 revenue from China by the "
+        "H20's price, and the replay's 2025 sales are its data-centre parts (the H20; the RTX Pro 6000D's "
+        "orders were cancelled). The total agrees for the wrong quarters: the replay sells ~217k in 2025Q1, "
+        "where the revenue implies ~370k, and the H20's 200k stock in 2025Q3, where the record has ~$50M "
+        "(~4k chips): under the replay's dated 'discourage' stance the guidance is a 1-util penalty "
+        "(VALIDATION §3.3, §3.5)."),
+    "amd_datacentre": (
+        "Scope-matched, and weak (L): AMD booked ~$390M of MI308 revenue from China in 2025Q4, which the "
+        "published figure divides by an assumed MI308 price. The replay sells the MI308 in 2025Q1 and "
+        "2025Q3 and none in 2025Q4, when its Beijing stance blocks US chips at customs: the record of AMD's "
+        "2025Q4 China sales conflicts with the customs block the decision replay scores (§3.5)."),
     "units_amd": (
         "The catalogue's one AMD China part, the MI308, sells only in 2025Q1 and 2025Q3 (US licence "
         "requirement in Q2, Beijing's customs ban in Q4), while IDC counts every AMD card shipped to China."),
