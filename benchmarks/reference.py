@@ -157,7 +157,7 @@ import mesa
 
 from model import ChipMarketModel
 from model.core import reporters
-from model.core.beijing import ADAPTIVE_THRESHOLDS, RECORD_FROM
+from model.core.beijing import ADAPTIVE_THRESHOLDS, RECORD_FROM, SOLD_OUT
 from model.core.catalogue import (
     CHIPS,
     DOMESTIC,
@@ -496,6 +496,7 @@ class ChinaGovernment(mesa.Agent):
         self.offered_before = set()
         self.guidance_on = False
         self.decisions = []  # (quarter, chip name, level)
+        self.pairing_ratio = 0.0  # the pairing quota its rule sets (``decide_pairing``)
 
     def step(self):
         for q, value in self.schedule:
@@ -525,7 +526,27 @@ class ChinaGovernment(mesa.Agent):
             complying = chip.china_part and q < chip.compliant_until and chip.released
             if (to_anyone or to_licensed) and (chip in on_sale or complying):
                 offered.append(chip)
+        # the domestic units bundled last quarter (under last quarter's levels, before the rule moves them)
+        bundled = math.fsum(c.units_sold * m.paired_units(c) for c in m.chips)
         self.apply_rule(q, offered, max((c.perf for c in on_sale if not c.is_us), default=0.0))
+        self.decide_pairing(bundled)
+
+    def decide_pairing(self, bundled):
+        """The pairing quota, while it approves a US product: beijing_pairing_max x the share of its bound
+        makers' output (units) that domestic buyers did not buy directly last quarter (unsold, or the
+        ``bundled`` units of pairing bundles); none in the first quarter or while that share is below
+        SOLD_OUT."""
+        m = self.model
+        makers = [mk for mk in m.makers if not mk.is_us and math.isfinite(mk.capacity)]
+        capacity = math.fsum(mk.capacity for mk in makers)
+        approving = any(level == "approval" for level in self.level.values())
+        self.pairing_ratio = 0.0
+        if m.beijing_pairing_max <= 0 or m.steps <= 1 or capacity <= 0 or not approving:
+            return
+        sold = math.fsum(c.units_sold for mk in makers for c in mk.chips)
+        left = 1.0 - (sold - bundled) / capacity
+        if left > SOLD_OUT:
+            self.pairing_ratio = m.beijing_pairing_max * left
 
     def warm_start(self):
         """Beijing's record before the run: its rule over RECORD_FROM (2022Q4) .. the quarter before the
@@ -670,9 +691,10 @@ class ChinaGovernment(mesa.Agent):
 
     def pairing_cost(self, chip, cheapest_domestic_per_h100e):
         """Cost of the domestic compute a buyer must buy with a US chip (pairing quota)."""
-        if not chip.is_us or self.model.domestic_pairing_ratio <= 0 or cheapest_domestic_per_h100e is None:
+        if (not self.model.paired_covers(chip) or self.model.pairing_ratio <= 0
+                or cheapest_domestic_per_h100e is None):
             return 0.0
-        return self.model.domestic_pairing_ratio * chip.perf * cheapest_domestic_per_h100e
+        return self.model.pairing_ratio * chip.perf * cheapest_domestic_per_h100e
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1043,9 +1065,9 @@ class AIDeveloper(mesa.Agent):
         for chip, amount in self.order:
             paid = amount * chip.fill
             self.purchases[chip.maker.index] += paid * (chip.perf / chip.buyer_cost)
-            if chip.is_us and m.paired_chip is not None:  # the pairing bundle's domestic compute
+            if m.paired_chip is not None and m.paired_covers(chip):  # the pairing bundle's domestic compute
                 self.purchases[m.paired_chip.maker.index] += (
-                    m.domestic_pairing_ratio * paid * (chip.perf / chip.buyer_cost))
+                    m.pairing_ratio * paid * (chip.perf / chip.buyer_cost))
             spent += paid
         self.remaining = max(self.remaining - spent, 0.0)
 
@@ -1109,6 +1131,8 @@ class ReferenceModel(mesa.Model):
             chip.expected_orders = chip.china_production
         self.chips_on_sale = []
         self.paired_chip = None  # this quarter's pairing partner (domestic chip), if a quota is in force
+        self.pairing_ratio = 0.0  # this quarter's pairing quota (H100e of domestic per US H100e)
+        self.pairing_by_beijing = False  # the quota is Beijing's own (on the products it approves)
         self.groups = []
         self.short_groups = set()
         self.hbm_stock = float(self.hbm_stockpile_2026)  # stacks, drawn from HBM_FROM on
@@ -1351,7 +1375,13 @@ class ReferenceModel(mesa.Model):
         # (the first such in the catalogue), whose cost it adds
         domestic = [c for c in self.chips if c.on_sale and not c.is_us]
         partner = min(domestic, key=lambda c: c.buyer_cost / c.perf) if domestic else None
-        self.paired_chip = partner if self.domestic_pairing_ratio > 0 else None
+        # the quota in force: the parameter's, or (none set, Beijing deciding) Beijing's own
+        # (Beijing's own covers only the US products it approves: a condition of approval)
+        self.pairing_ratio, self.pairing_by_beijing = self.domestic_pairing_ratio, False
+        if self.pairing_ratio <= 0 and self.china_decides:
+            self.pairing_ratio, self.pairing_by_beijing = self.china_government.pairing_ratio, True
+        covers_any = any(self.paired_covers(c) for c in self.chips)
+        self.paired_chip = partner if self.pairing_ratio > 0 and covers_any else None
         cheapest = partner.buyer_cost / partner.perf if partner is not None else None
         for chip in self.chips:
             chip.buyer_cost = chip.buyer_cost + self.china_government.pairing_cost(chip, cheapest)
@@ -1389,11 +1419,18 @@ class ReferenceModel(mesa.Model):
                         g.add_paired(chip, self.paired_units(chip))
         return groups
 
+    def paired_covers(self, chip):
+        """Whether the pairing quota in force covers ``chip``: every US chip under the parameter's, the US
+        products Beijing approves under its own."""
+        if not chip.is_us:
+            return False
+        return not self.pairing_by_beijing or self.china_government.level.get(chip) == "approval"
+
     def paired_units(self, chip):
         """Units of the paired domestic chip bundled with one unit of ``chip`` (0 without a quota)."""
-        if self.paired_chip is None or not chip.is_us:
+        if self.paired_chip is None or not self.paired_covers(chip):
             return 0.0
-        return self.domestic_pairing_ratio * chip.perf / self.paired_chip.perf
+        return self.pairing_ratio * chip.perf / self.paired_chip.perf
 
     def clear_market(self):
         """Rounds of ordering and filling of every developer's ``remaining`` budget over its menu (the
@@ -1660,6 +1697,7 @@ class ReferenceModel(mesa.Model):
         r["huawei_output_cap_units"] = huawei.capacity if math.isfinite(huawei.capacity) else 0.0
         r["us_regime_code"] = float(US_REGIMES.index(self.us_government.regime))
         r["china_policy_code"] = float(CHINA_POLICIES.index(self.china_government.stance))
+        r["china_pairing_ratio"] = self.pairing_ratio if self.paired_chip is not None else 0.0
         for mk in self.makers:
             r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)
             r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips

@@ -37,7 +37,7 @@ from benchmarks.reference import CAPACITY_PARAMETERS, DOMESTIC_MAKERS, Reference
 from model import MODEL_REPORTERS, ChipMarketModel
 from model.core.catalogue import NEVER
 from model.core.parameters import PARAMS_BY_NAME
-from model.core.policy import H20_ERA_CAPS
+from model.core.policy import APPROVAL, H20_ERA_CAPS
 from model.core.quarters import parse_quarter
 from model.core.reporters import MAKER_COLUMNS, USD_PER_H100E
 from model.validation.replay import REPLAY_EXPERIMENT, replay_spec
@@ -101,6 +101,8 @@ _CASES_ON_OLD_DEFAULTS = {
                    "china_import_policy": "open"},
     "pairing_quota": {"realize_reversals": False, "domestic_pairing_ratio": 1.0,
                       "china_import_policy": "open"},
+    # Beijing deciding sets its own pairing quota when domestic buyers leave output unsold (low demand)
+    "beijing_pairs": {"realize_reversals": False, "demand_2026_usd": 5e9, "china_import_policy": "decides"},
     "replay_2023_h20_stock": {"start_quarter": "2023Q1", "export_regime": "h20", "realize_reversals": False,
                               "us_policy_schedule": "2025Q2:ban,2025Q3:h20,2026Q1:threshold",
                               "china_import_policy": "open",
@@ -249,8 +251,11 @@ CASES = {case: (params if case == "defaults" or "realize_reversals" in params
 #: The cases with the licence pipeline and US makers weighing margin and risk.
 LINE_CASES = sorted(case for case, params in CASES.items() if params.get("makers_weigh_margin"))
 #: The cases for Beijing's rule (it decides; the line cases aside).
+#: Beijing deciding its pairing quota, not the product ladder (``test_beijing_sets_a_pairing_quota_...``)
+PAIRING_CASES = ("beijing_pairs",)
 BEIJING_CASES = sorted(case for case, params in CASES.items()
-                       if params.get("china_import_policy") == "decides" and case not in LINE_CASES)
+                       if params.get("china_import_policy") == "decides"
+                       and case not in [*LINE_CASES, *PAIRING_CASES])
 
 
 def both(seed: int, n: int, params: dict):
@@ -925,3 +930,28 @@ def test_lines_and_pipeline_in_their_cases():
     rows = history["lines_pipeline_levy_80"]
     assert rows[0][1]["H200"][0] == "running" and rows[1][1]["H200"][0] == "halted"
     assert all(state[0] != "running" and state[3] == 0 for _, states in rows[1:] for state in states.values())
+
+
+def test_beijing_sets_a_pairing_quota_when_domestic_buyers_leave_output_unsold():
+    """The pairing case exercises Beijing's pairing rule in both models: a quota appears after the first
+    quarter (domestic demand is low: buyers leave output unsold) and every quarter in which Beijing approves
+    a US product it equals beijing_pairing_max x the share of the domestic makers' output not bought
+    directly by domestic buyers the quarter before; the reference's quota is the model's."""
+    fast, ref = both(1, 100, CASES["beijing_pairs"])
+    ratios = []
+    for _ in range(8):
+        gov = fast.china_government
+        makers = [mk for mk in fast.chipmakers if mk.is_domestic]
+        capacity = sum(mk.capacity for mk in makers)
+        bundled = 0.0 if gov.pairing is None else float((gov.pairing.units * fast.chips_sold).sum())
+        direct = float(fast.chips_sold[~fast.catalogue.is_us].sum()) - bundled
+        first = fast.steps == 0
+        fast.step()
+        ref.step()
+        approving = bool((fast.catalogue.is_us & (gov.levels == APPROVAL)).any())  # this quarter's levels
+        expected = (0.0 if first or not approving
+                    else fast.p.beijing_pairing_max * max(0.0, 1.0 - direct / capacity))
+        assert gov.pairing_ratio == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert ref.china_government.pairing_ratio == pytest.approx(gov.pairing_ratio, rel=1e-9, abs=1e-12)
+        ratios.append(gov.pairing_ratio)
+    assert ratios[0] == 0.0 and min(ratios[1:]) > 0.2

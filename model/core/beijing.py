@@ -9,6 +9,7 @@ Pure parts in ``model.core.policy``; sources in docs/SOURCES.md §C2-§C3 via ``
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -51,6 +52,10 @@ ADAPTIVE_THRESHOLDS = {"discourage": 0.3, "restrict": 0.5, "ban": 0.8}
 RECORD_FROM = parse_quarter("2022Q4")
 
 
+#: The share of its makers' output domestic buyers may leave that Beijing still counts as sold out (rounding).
+SOLD_OUT = 1e-9
+
+
 class ChinaGovernment(mesa.Agent):
     """Beijing: what it lets in of each US product (``levels``, ``PRODUCT_LEVELS``), whom it approves, and
     its other instruments: guidance and the state mandate (``pressure``), the domestic subsidy and pairing
@@ -72,6 +77,7 @@ class ChinaGovernment(mesa.Agent):
         self.offered_before = np.zeros(n_chips, dtype=bool)  # (J,) the US rule let it in before
         self.decisions: list[tuple[str, str, str, str]] = []  # (quarter, chip, level, reason)
         self.pairing: Pairing | None = None  # this quarter's pairing quota (``buyer_cost``)
+        self.pairing_ratio = 0.0  # the quota Beijing's rule sets when it decides (``decide_pairing``)
         self._memo: dict[str, tuple] = {}  # rule name -> (key, value) of _kept
         if self.deciding:
             self.warm_start()
@@ -105,11 +111,32 @@ class ChinaGovernment(mesa.Agent):
     # --- Beijing decides (the policy "decides") ------------------------------------------------------
     def decide(self) -> None:
         """This quarter's levels for the US products the US rule in force lets into China (ODD 7.1b; the
-        ladder itself is ``apply_ladder``)."""
+        ladder itself is ``apply_ladder``), and its pairing quota (``decide_pairing``)."""
         m = self.model
         to_anyone, to_licensed = m.us_government.exportable()
         sale = m.on_sale(to_licensed)
         self.apply_ladder(m.quarter, m.catalogue.is_us & (to_anyone | to_licensed), sale, m.released)
+        self.decide_pairing()
+
+    def decide_pairing(self) -> None:
+        """Beijing's pairing rule (ODD 7.1b), a condition of its approvals: while it approves a US product
+        (level ``approval``) it pairs approved imports with the domestic output its own buyers left last
+        quarter, ``beijing_pairing_max`` x the share of its makers' output (units) not bought directly by
+        domestic buyers (unsold, or sold in pairing bundles); none in a run's first quarter. Its aim:
+        domestic makers' output sold without denying developers compute, so no quota while domestic
+        buyers take all the domestic output (a quota would then only ration imports)."""
+        m = self.model
+        makers = [mk for mk in m.chipmakers if mk.is_domestic and math.isfinite(mk.capacity)]
+        capacity = math.fsum(mk.capacity for mk in makers)
+        approving = bool((m.catalogue.is_us & (self.levels == APPROVAL)).any())
+        if m.p.beijing_pairing_max <= 0 or m.steps <= 1 or capacity <= 0 or not approving:
+            self.pairing_ratio = 0.0
+            return
+        bound = np.isin(m.catalogue.maker_of_chip, [mk.index for mk in makers])
+        sold = math.fsum(m.chips_sold[bound].tolist())
+        bundled = 0.0 if self.pairing is None else math.fsum((self.pairing.units * m.chips_sold).tolist())
+        left = 1.0 - (sold - bundled) / capacity
+        self.pairing_ratio = m.p.beijing_pairing_max * left if left > SOLD_OUT else 0.0
 
     def warm_start(self) -> None:
         """Beijing's state at the start of a run that begins after ``RECORD_FROM``: its rule run over the
@@ -266,24 +293,28 @@ class ChinaGovernment(mesa.Agent):
         return cost + self.pairing_cost(cost, perf)
 
     def pairing_quota(self, buyer_cost: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> Pairing | None:
-        """The pairing quota in force: with each US chip a buyer takes ``domestic_pairing_ratio`` x its
-        H100e of the domestic chip on sale with the lowest cost per H100e; None without a quota or a
-        domestic chip on sale."""
+        """The pairing quota in force: with each US chip it covers a buyer takes ratio x its H100e of the
+        domestic chip on sale with the lowest cost per H100e. The ratio is ``domestic_pairing_ratio`` on
+        every US chip when set; else, when Beijing decides, its own (``decide_pairing``) on the products it
+        approves (a condition of approval). None without a quota or a domestic chip on sale."""
         ratio, cat = self.model.p.domestic_pairing_ratio, self.model.catalogue
+        covered = cat.is_us
+        if ratio <= 0 and self.deciding:  # no quota set: Beijing's own, on what it approves
+            ratio, covered = self.pairing_ratio, cat.is_us & (self.levels == APPROVAL)
         domestic = np.flatnonzero(on_sale & ~cat.is_us)
-        if ratio <= 0 or not len(domestic):
+        if ratio <= 0 or not len(domestic) or not covered.any():
             return None
         chip = int(domestic[np.argmin(buyer_cost[domestic] / perf[domestic])])
-        return Pairing(chip, float(ratio), np.where(cat.is_us, ratio * perf / perf[chip], 0.0))
+        return Pairing(chip, float(ratio), np.where(covered, ratio * perf / perf[chip], 0.0))
 
     def pairing_cost(self, buyer_cost: np.ndarray, perf: np.ndarray) -> np.ndarray:
         """Extra cost per US chip of the domestic compute a buyer must pair with it under ``pairing``
-        (``domestic_pairing_ratio`` x its H100e x the paired chip's cost per H100e)."""
+        (the quota's ratio x its H100e x the paired chip's cost per H100e, on the chips it covers)."""
         if self.pairing is None:
             return np.zeros(len(buyer_cost))
         k = self.pairing.chip
         per_h100e = float(buyer_cost[k] / perf[k])
-        return np.where(self.model.catalogue.is_us, self.pairing.ratio * perf * per_h100e, 0.0)
+        return np.where(self.pairing.units > 0, self.pairing.ratio * perf * per_h100e, 0.0)
 
     @property
     def import_cap(self) -> float:

@@ -331,6 +331,13 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 1 (range 0.8-1.25): Beijing's stated test, domestic chips 'match' (Sep 2025, §C2 H); "
           "a priori, not fitted",
           low=0.1, high=10.0, sweep_range=(0.8, 1.25)),
+    Param("beijing_pairing_max", 1.0, "float", "H100e per H100e",
+          "when Beijing decides (and domestic_pairing_ratio is 0): the pairing quota it sets on US imports "
+          "when domestic buyers leave all of its makers' output unsold; it scales with the share they leave",
+          "ASSUMPTION 1 (range 0-2): Beijing weighed requiring domestic chips to be bought with imports "
+          "(Jan 2026, §C3 M; Reuters/Nikkei, §C2 M) and had not enacted it by mid-2026, while domestic "
+          "supply was short; no ratio was reported",
+          low=0.0, high=10.0, sweep_range=(0.0, 2.0)),
     # --- Chipmakers -----------------------------------------------------------------------------
     *(capacity_param(m) for m in MAKERS if m.capacity is not None),  # from the catalogue
     Param("domestic_capacity_growth", 0.5, "float", "per year",

@@ -98,6 +98,7 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
              "code: " + ", ".join(f"{k} {r}" for k, r in enumerate(US_REGIMES)), codes=US_REGIMES),
     Reporter("china_policy_code", "Beijing's import policy in force",
              "code: " + ", ".join(f"{k} {s}" for k, s in enumerate(CHINA_POLICIES)), codes=CHINA_POLICIES),
+    Reporter("china_pairing_ratio", "Beijing's pairing quota in force", "H100e domestic per imported H100e"),
 )
 
 
@@ -252,7 +253,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     ledger of installed chips (``model.core.ledger``) unless a reporter says effective. A maker's China
     revenue is what it booked this quarter (``Chipmaker.book_sales``: the same sum of its chips' revenue)."""
     dev, cat, ledger = model.developers, model.catalogue, model.ledger
-    us_mask = model.us_maker_mask
+    us_mask, pairing = model.us_maker_mask, model.china_government.pairing
     # every channel's stock, then China's channels' new units (``CHANNELS`` order: China's channels first)
     china = len(CHINA_CHANNELS)
     h100e = np.concatenate((ledger.stock_rows, ledger.new_rows[:china])) * cat.flop_h100e
@@ -306,6 +307,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "huawei_output_cap_units": leader_cap if math.isfinite(leader_cap) else 0.0,
         "us_regime_code": float(US_REGIMES.index(model.us_government.regime)),
         "china_policy_code": float(CHINA_POLICIES.index(model.china_government.stance)),
+        "china_pairing_ratio": 0.0 if pairing is None else pairing.ratio,
     }
     columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:

@@ -47,6 +47,8 @@ RESTRICTS = {"restricted": lambda lv: lv >= APPROVAL,  # approval, guided, held 
 NEVER = "never"
 #: Nvidia's decisions about a product's China line (``USMaker.halted``, the rule of ODD 7.5).
 HALTS = ("halted",)
+#: Beijing's pairing quota on US imports (``ChinaGovernment.decide_pairing``); ``chip`` names no product.
+PAIRING = "pairing quota"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Decision:
     quarter: str  # the record's first quarter, or NEVER within the replay
     source: str
     grade: str
+    role: str | None = None  # None: calibration for NEVER, else out of sample
 
 
 RECORD = (
@@ -84,6 +87,10 @@ RECORD = (
     Decision(US_LEADER, "H200", "halted", "2026Q1",
              "Jan 17 2026: Nvidia's H200 component suppliers pause production after the customs block "
              "(FT, via Reuters; §B5)", "M"),
+    Decision("Beijing", "US imports", PAIRING, NEVER,
+             "Jan 2026: Beijing weighs requiring domestic chips to be bought with imports (The Information, "
+             "§C3 M; Reuters/Nikkei, §C2 M); no report of it in force through 2026Q2 was found (absence: L)",
+             "L", role="out of sample"),
 )
 
 #: The market rows the decisions decide (quarterly.py's observed quantities), in this order.
@@ -123,6 +130,8 @@ def first_quarters(params: dict, seeds, steps: int) -> pd.DataFrame:
 def taken(m, d: Decision) -> bool:
     """Whether the model's agent has ``d`` in force now: Beijing's level for the product, or the maker's
     China line for it halted."""
+    if d.what == PAIRING:
+        return m.china_government.pairing is not None
     j = m.catalogue.names.index(d.chip)
     if d.what in HALTS:
         maker = next(mk for mk in m.chipmakers if mk.name == d.actor)
@@ -149,7 +158,7 @@ def decision_table(firsts: pd.DataFrame) -> pd.DataFrame:
         rows.append({"actor": d.actor, "chip": d.chip, "decision": d.what, "record": d.quarter,
                      "model_modal": modal, "share_on_record": float((off == 0).mean()),
                      "share_within_1q": float((off <= 1).mean()), "verdict": verdict,
-                     "role": "calibration" if d.quarter == NEVER else "out of sample",
+                     "role": d.role or ("calibration" if d.quarter == NEVER else "out of sample"),
                      "grade": d.grade, "source": d.source})
     return pd.DataFrame(rows)
 
