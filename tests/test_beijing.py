@@ -151,3 +151,17 @@ def test_the_ui_status_line_shows_beijing_s_decisions_and_reasons():
     stance = ChipMarketModel(rng=1, n_developers=50, china_import_policy="restrict")
     stance.step()
     assert "Beijing: restrict" in status_text(stance)
+
+
+def test_the_status_line_names_the_pairing_quota_beijing_sets():
+    """When Beijing deciding sets a pairing quota (low demand leaves domestic output unsold), its status line
+    says so, with the paired chip and the approved products it covers; without a quota it does not."""
+    m = ChipMarketModel(rng=1, n_developers=100, demand_2026_usd=5e9, china_import_policy="decides")
+    texts = []
+    for _ in range(4):
+        m.step()
+        texts.append((m.china_government.pairing, m.china_government.describe()))
+    assert texts[0][0] is None and "pairing" not in texts[0][1]
+    pairing, text = texts[-1]
+    assert pairing is not None and f"pairing quota {pairing.ratio:.2f} H100e of " in text
+    assert m.catalogue.names[pairing.chip] in text and "H200" in text

@@ -203,6 +203,9 @@ class ChinaGovernment(mesa.Agent):
     def describe(self) -> str:
         """Beijing's position in a few words (the UI's status line): its stance; when it decides, this
         quarter's decisions with their reasons, else the US products it restricts now."""
+        return self._position() + self._pairing_text()
+
+    def _position(self) -> str:
         if not self.deciding:
             return self.stance
         now = format_quarter(self.model.quarter)
@@ -213,6 +216,16 @@ class ChinaGovernment(mesa.Agent):
         held = [f"{names[j]} {PRODUCT_LEVELS[self.levels[j]]}"
                 for j in np.flatnonzero(is_us & self.offered_before & (self.levels >= APPROVAL))]
         return "decides: " + (", ".join(held) if held else "no US product restricted")
+
+    def _pairing_text(self) -> str:
+        """The pairing quota in force, for ``describe`` ('' without one)."""
+        if self.pairing is None:
+            return ""
+        names = self.model.catalogue.names
+        covered = [names[j] for j in np.flatnonzero(self.pairing.units > 0)
+                   if self.model.sellable_now[j]]
+        return (f"; pairing quota {self.pairing.ratio:.2f} H100e of {names[self.pairing.chip]} per imported "
+                f"H100e" + (f" ({', '.join(covered)})" if covered else ""))
 
     def approved(self, base_demand: np.ndarray, state_affiliated: np.ndarray, licensed: np.ndarray,
                  drawn: np.ndarray) -> np.ndarray:
