@@ -6,10 +6,11 @@ buys ``1 / cost_j`` chips and ``perf_j / cost_j`` H100-equivalents. Domestic mak
 capacity-bound, and so are some US products (the volume cap of the US rule, a product sold from stock,
 Beijing's import cap): supply is a set of *supply groups*, each a set of chips with a number of units
 it can still deliver this quarter (a domestic maker's capacity; one product's volume cap or stock; all
-US chips under an import cap). When a group is over-subscribed every buyer of its chips gets the
-same fill ratio (proportional rationing; a chip in several groups gets the smallest ratio) and the
-unspent part of the budget is offered again, in a further round, over the chips that still have
-supply, or stays unspent. Rounds stop when all budgets are spent or no supply is left for anyone who
+US chips under an import cap; under a pairing quota a US chip also draws its bundled units of the paired
+domestic chip from that chip's groups, ``MarketOffer.uses``). When a group is over-subscribed every buyer
+of its chips gets the same fill ratio (proportional rationing; a chip in several groups gets the smallest
+ratio) and the unspent part of the budget is offered again, in a further round, over the chips that still
+have supply, or stays unspent. Rounds stop when all budgets are spent or no supply is left for anyone who
 still wants some.
 
 All work is on (ecosystems x n) and (makers x n) rows plus a few (classes x chips) tables.
