@@ -20,9 +20,10 @@ def clear(market: dict, **extra):
                               is_us=np.asarray(market.get("is_us", []), dtype=bool))
     pairing = None
     if "pairing" in market:
-        k, ratio = market["pairing"]
+        k, ratio, *cover = market["pairing"]  # (paired chip, ratio[, the chips it covers: default US])
+        covered = np.asarray(cover[0], dtype=bool) if cover else indices.is_us
         perf = np.asarray(market["perf"], dtype=float)
-        pairing = Pairing(k, ratio, np.where(indices.is_us, ratio * perf / perf[k], 0.0))
+        pairing = Pairing(k, ratio, np.where(covered, ratio * perf / perf[k], 0.0))
     cost = np.asarray(market["cost"], dtype=float)
     offer = MarketOffer(
         catalogue=indices, sale=np.ones(cost.shape[0], dtype=bool),
@@ -105,17 +106,21 @@ def test_a_pairing_quota_bundles_domestic_chips_with_imports():
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_a_pairing_quota_installs_what_it_takes_from_domestic_supply(seed):
-    """Random markets with a pairing quota on the first domestic chip (chip 2): no supply group delivers
+@pytest.mark.parametrize("covers", ["every US chip", "one US chip"])
+def test_a_pairing_quota_installs_what_it_takes_from_domestic_supply(seed, covers):
+    """Random markets with a pairing quota on the first domestic chip (chip 2), covering both US chips or
+    only chip 0 (as Beijing's own quota covers only the products it approves): no supply group delivers
     more than it has (bundled units counted on the paired chip), and every unit sold, bundled or not, is
     installed as H100e with its maker."""
+    cover = [True, covers == "every US chip", False, False, False, False]
     market = random_market(np.random.default_rng(seed)) | dict(is_us=[True, True, False, False, False, False],
-                                                              pairing=(2, 0.5 + seed / 4))
+                                                              pairing=(2, 0.5 + seed / 4, cover))
     c = clear(market)
     assert ((market["groups"] * c.chips_sold).sum(axis=1) <= market["capacity"] * (1 + 1e-12)).all()
     by_maker = np.bincount(market["maker_of_chip"], weights=c.chips_sold * market["perf"], minlength=4)
     assert c.purchases.sum(axis=0) == pytest.approx(by_maker, rel=1e-12, abs=1e-9)
-    bundled = market["pairing"][1] * (c.chips_sold[:2] * market["perf"][:2]).sum() / market["perf"][2]
+    covered_h100e = (c.chips_sold[:2] * market["perf"][:2] * cover[:2]).sum()
+    bundled = market["pairing"][1] * covered_h100e / market["perf"][2]
     assert c.spent.sum() == pytest.approx((c.chips_sold * market["cost"]).sum() - bundled * market["cost"][2],
                                           rel=1e-12)
 

@@ -167,9 +167,12 @@ def clear_market(demand: np.ndarray, pull: np.ndarray, access_class: np.ndarray,
         if pairing is None:
             remaining -= buy_from_makers(bought_t, wanted_t, ecosystem_of_maker, shares, share_cols)
             chips_sold = chips_sold + sold
-        else:
-            remaining -= _buy_paired(bought_t, (wanted_t, ecosystem_of_maker, shares, share_cols), pairing,
-                                     cat)
+        else:  # (M x 2C) as ``shares``, with no spend and the H100e of the chips the quota covers only
+            covered = filled * (compute_per_usd * (pairing.units > 0))  # (C x J)
+            covered_h100e = _sum(chip_is_maker[:, None, :] * covered[None, :, :], axis=2)  # (M x C)
+            covered_shares = np.concatenate((np.zeros_like(covered_h100e), covered_h100e), axis=1)
+            remaining -= _buy_paired(bought_t, (wanted_t, ecosystem_of_maker, shares, share_cols),
+                                     covered_shares, pairing, cat)
             chips_sold = chips_sold + _with_paired(sold, pairing)
         capacity -= _sum(uses * sold, axis=1)
         if any_short:
@@ -194,16 +197,20 @@ def _with_paired(units: np.ndarray, pairing: Pairing) -> np.ndarray:
     return out
 
 
-def _buy_paired(bought_t: np.ndarray, round_args: tuple, pairing: Pairing,
+def _buy_paired(bought_t: np.ndarray, round_args: tuple, covered_shares: np.ndarray, pairing: Pairing,
                 cat: CatalogueArrays) -> np.ndarray:
     """``buy_from_makers`` under a pairing quota: each developer also gets ``ratio`` H100e of the paired
-    domestic chip's maker per H100e it bought from the US makers this round (paid for in the US chips'
-    cost, so the USD served is unchanged). Returns the USD served per developer."""
+    domestic chip's maker per H100e it bought this round of the US chips the quota covers
+    (``covered_shares``: ``shares`` with no spend and only those chips' H100e; they are paid for in the US
+    chips' cost, so the USD served is unchanged). Returns the USD served per developer."""
+    wanted_t, ecosystem_of_maker, _, share_cols = round_args
     got_t = np.zeros_like(bought_t)
     served = buy_from_makers(got_t, *round_args)
+    covered_t = np.zeros_like(bought_t)
+    buy_from_makers(covered_t, wanted_t, ecosystem_of_maker, covered_shares, share_cols)
     us_makers = np.zeros(bought_t.shape[0], dtype=bool)
     us_makers[cat.maker_of_chip[cat.is_us]] = True
-    got_t[cat.maker_of_chip[pairing.chip]] += pairing.ratio * _sum(got_t[us_makers], axis=0)
+    got_t[cat.maker_of_chip[pairing.chip]] += pairing.ratio * _sum(covered_t[us_makers], axis=0)
     bought_t += got_t
     return served
 
