@@ -55,9 +55,9 @@ class Pairing:
     for in j's buyer cost (``ChinaGovernment.pairing_cost``), drawn from ``chip``'s supply groups and
     installed: a bundle, so imports are rationed with the domestic supply they need."""
 
-    chip: int  # the domestic chip paired with every US chip: the cheapest per H100e on sale
-    ratio: float  # H100e of ``chip`` per H100e of a US chip (``domestic_pairing_ratio``)
-    units: np.ndarray  # (J,) units of ``chip`` per unit of each chip (0 on domestic chips)
+    chip: int  # the domestic chip paired with the covered US chips: the cheapest per H100e on sale
+    ratio: float  # H100e of ``chip`` per H100e of a covered chip (the parameter's, or Beijing's own)
+    units: np.ndarray  # (J,) units of ``chip`` per unit of each chip (0 on chips the quota does not cover)
 
 
 @dataclass(frozen=True)
