@@ -71,7 +71,9 @@ The quarter (ODD, docs/ODD.md)
    ``design_lead_quarters`` later: a China part on the China-part track, else a licensed product whose
    volume cap counts its parent's US units; either way it can make ``us_china_production_share`` of the
    parent's US units a quarter for China. A designed part
-   is no one's next product and is not sold abroad (nor smuggled). A domestic maker sets its foundry
+   is no one's next product and is not sold abroad (nor smuggled). A domestic maker first prices (after
+   2026Q1: its markup over list moves by ``domestic_price_response`` x last quarter's (orders - output) /
+   max(orders, output), within [0, ``domestic_markup_max``]), then sets its foundry
    capacity (the 2026 level grown at ``domestic_capacity_growth``; before 2026 its sourced 2025 output on
    that path, if it has one; plus what reinvested revenue bought, from 2026) and paces its roadmap by R&D
    funded from revenue above plan. A US maker, for each of its products: last quarter's China
@@ -94,9 +96,9 @@ The quarter (ODD, docs/ODD.md)
    output this quarter is the smaller of foundry capacity and what its HBM allows;
 5. the US licences in force are handed out (``us_licence_schedule``: the largest developers); the
    chips on sale, what the US lets through and to whom (licensed products once through the pipeline),
-   this quarter's prices (the share ``revenue_passthrough`` x scarcity of the US levy, Beijing's
-   subsidy, the cost of the domestic compute a pairing quota adds to a US chip) and the supply groups
-   (domestic makers' output, volume caps, each US product's China stock and any product sold from
+   this quarter's prices (the share ``revenue_passthrough`` x scarcity of the US levy, domestic markups,
+   Beijing's subsidy, the cost of the domestic compute a pairing quota adds to a US chip) and the supply
+   groups (domestic makers' output, volume caps, each US product's China stock and any product sold from
    stock, the per-customer and import caps) are posted;
 6. developers: each observes its own installed shares (in China, and abroad: the chips it owns there
    and what it rented there last quarter); then each computes its
@@ -173,7 +175,7 @@ from model.core.catalogue import (
     design_slots,
 )
 from model.core.governments import DEFAULT_LICENSED_CUSTOMERS
-from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, STOCK_SOLD_OUT
+from model.core.makers import HBM_FROM, MAX_ROADMAP_SHIFT, PRICE_FROM, STOCK_SOLD_OUT
 from model.core.market import clear_market
 from model.core.parameters import PARAMS, PARAMS_BY_NAME, unknown_parameter_error, validate_value
 from model.core.policy import (
@@ -715,6 +717,7 @@ class Chipmaker(mesa.Agent):
         self.hbm_ceiling = math.inf  # chips this quarter its HBM allows (domestic)
         self.capacity = math.inf  # the smaller of the two
         self.added_capacity = 0.0  # chips per quarter bought with reinvested revenue
+        self.markup = 0.0  # a domestic maker: share over its list price it charges
         self.revenue_usd = 0.0
         self.cumulative_revenue_usd = 0.0
         self.cumulative_reference_usd = 0.0
@@ -735,6 +738,15 @@ class Chipmaker(mesa.Agent):
                 self.supply_china(chip, offered)
             return
         m = self.model
+        if m.quarter - 1 >= PRICE_FROM:  # price by last quarter's excess demand (self.capacity: then)
+            orders = sum(chip.last_orders for chip in self.chips)
+            if math.isinf(self.capacity):
+                excess = -1.0
+            else:
+                top = max(orders, self.capacity)
+                excess = (orders - self.capacity) / top if top > 0 else 0.0
+            moved = self.markup + m.domestic_price_response * excess
+            self.markup = min(m.domestic_markup_max, max(0.0, moved))
         if self.capacity_2026 is None:
             self.foundry_capacity = self.capacity = math.inf
         else:
@@ -1361,10 +1373,11 @@ class ReferenceModel(mesa.Model):
             chip.to_anyone, chip.to_licensed = (
                 self.us_government.deliverable(chip, self.quarter) if chip.is_us else (False, False))
             # the maker passes on the share revenue_passthrough x scarcity of the US levy
-            chip.china_price = chip.price_usd * (
-                1.0 + self.revenue_passthrough * chip.scarcity * self.us_government.levy(chip))
+            # ... and a domestic maker charges its markup
+            passed_on = self.revenue_passthrough * chip.scarcity * self.us_government.levy(chip)
+            chip.china_price = chip.price_usd * (1.0 + passed_on + chip.maker.markup)
             chip.buyer_cost = (chip.china_price if chip.is_us
-                               else chip.price_usd * (1.0 - self.domestic_subsidy))
+                               else chip.china_price * (1.0 - self.domestic_subsidy))
             chip.units_sold = 0.0
             chip.last_orders = 0.0
             chip.groups = []
@@ -1698,6 +1711,9 @@ class ReferenceModel(mesa.Model):
         r["us_regime_code"] = float(US_REGIMES.index(self.us_government.regime))
         r["china_policy_code"] = float(CHINA_POLICIES.index(self.china_government.stance))
         r["china_pairing_ratio"] = self.pairing_ratio if self.paired_chip is not None else 0.0
+        listed = sum(c.units_sold * c.price_usd for c in self.chips if not c.is_us)
+        paid = sum(c.units_sold * c.china_price for c in self.chips if not c.is_us)
+        r["domestic_price_markup"] = paid / listed - 1.0 if listed > 0 else 0.0
         for mk in self.makers:
             r[f"units_{mk.name.lower()}"] = sum(c.units_sold for c in self.chips if c.maker is mk)
             r[f"revenue_{mk.name.lower()}"] = sum(c.units_sold * c.china_price for c in self.chips

@@ -127,9 +127,11 @@ _CASES_ON_OLD_DEFAULTS = {
     "grey_ample_no_lag": {"export_regime": "ban", "grey_supply_units": 1_000_000, "grey_lag_quarters": 0,
                           "grey_frontier_share": 0.5, "grey_seizure_share": 0.3},
     # a $20B market: at the default $50B the main clearing takes all US supply (the H20's stock went in
-    # the backcast), so nothing is left to stockpile
+    # the backcast), so nothing is left to stockpile; domestic prices stay at list (their markups would
+    # draw budgets the case leaves to stockpiling)
     "stockpiling_priced_risk": {"us_reversal_prob": 0.3, "realize_reversals": False, "stockpile_share": 0.5,
-                                "china_import_policy": "open", "demand_2026_usd": 20e9},
+                                "china_import_policy": "open", "demand_2026_usd": 20e9,
+                                "domestic_price_response": 0.0},
     "scarcity_passthrough": {"revenue_passthrough": 1.0, "realize_reversals": False,
                              "china_import_policy": "open"},
     "carryover_ban": {"export_regime": "ban", "carryover_share": 0.9, "grey_supply_units": 0.0,

@@ -297,11 +297,11 @@ class ChinaGovernment(mesa.Agent):
         return pressure
 
     def buyer_cost(self, china_price: np.ndarray, perf: np.ndarray, on_sale: np.ndarray) -> np.ndarray:
-        """What buyers pay per chip: the China price of US chips, the subsidised list price of domestic
+        """What buyers pay per chip: the China price of US chips, the subsidised China price of domestic
         ones, plus the cost of the domestic compute a pairing quota requires with each US chip (and the
         quota this quarter, ``pairing``, that the market clears as a bundle)."""
         cat = self.model.catalogue
-        cost = np.where(cat.is_us, china_price, cat.price_usd * (1.0 - self.model.p.domestic_subsidy))
+        cost = np.where(cat.is_us, china_price, china_price * (1.0 - self.model.p.domestic_subsidy))
         self.pairing = self.pairing_quota(cost, perf, on_sale)
         return cost + self.pairing_cost(cost, perf)
 

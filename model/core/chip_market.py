@@ -246,12 +246,12 @@ class ChipMarketModel(LazyDeveloperAgents, mesa.Model):
     # ------------------------------------------------------------------------------------------
     # The offer's parts
     def set_prices(self, sale: np.ndarray) -> None:
-        """China prices (what the maker books: the list price plus the share of the US levy the maker
-        passes on, ``revenue_passthrough`` x its scarcity) and buyers' costs (Beijing's instruments,
-        ``ChinaGovernment.buyer_cost``) this quarter."""
-        levy = self.us_government.levy()
-        passed_on = self.p.revenue_passthrough * self.supply.scarcity * levy
-        self.china_price = self.catalogue.price_usd * (1.0 + passed_on)
+        """China prices (what the maker books: the list price plus the US levy's share a US maker passes on,
+        ``revenue_passthrough`` x scarcity, and a domestic maker's ``markup``) and buyers' costs (Beijing's
+        instruments, ``ChinaGovernment.buyer_cost``) this quarter."""
+        cat, markup = self.catalogue, np.array([maker.markup for maker in self.chipmakers])
+        passed_on = self.p.revenue_passthrough * self.supply.scarcity * self.us_government.levy()
+        self.china_price = cat.price_usd * (1.0 + passed_on + markup[cat.maker_of_chip])
         self.buyer_cost = self.china_government.buyer_cost(self.china_price, self.perf, sale)
 
     def supply_groups(self, sale: np.ndarray, to_licensed: np.ndarray,

@@ -6,8 +6,9 @@ China supply of each product and its price (ODD §7.5: ``receive_production``, `
 is its rows of the ``ChinaSupply`` table (one row per chip; each maker's chips are contiguous, so a
 maker's rows are views it alone writes, as in mesa-frames). A **domestic maker** (Huawei, Cambricon,
 ...) has output bound by foundry capacity and its share of China's HBM (``set_capacity``, then
-``HBMPool.allocate``), grows capacity with the revenue it reinvests and paces its roadmap with R&D
-(``pace_roadmap``). The rules are pure functions in ``model.core.supply``; sources in docs/SOURCES.md.
+``HBMPool.allocate``), prices by excess demand from 2026 (``price_by_excess_demand``), grows capacity
+with the revenue it reinvests and paces its roadmap with R&D (``pace_roadmap``). The rules are pure
+functions in ``model.core.supply``; sources in docs/SOURCES.md.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_ROADMAP_SHIFT = 4
 #: HBM binds domestic output from this quarter on (the 2024 stockpile covered 2024-25 output, §B1 M).
 HBM_FROM = parse_quarter("2026Q1")
+#: Domestic makers price by excess demand after this quarter (before, their prices are the record's).
+PRICE_FROM = parse_quarter("2026Q1")
 #: Stock below this many units counts as sold out (the clearing's round-off, a few ulps of the stock).
 STOCK_SOLD_OUT = 1e-6
 
@@ -110,6 +113,7 @@ class Chipmaker(mesa.Agent):
         self.cumulative_reference_usd = 0.0
 
     is_domestic = False
+    markup = 0.0  # share over its list price it charges in China (a domestic maker's rule moves it)
 
     def book_sales(self, revenue_usd: float) -> float:
         """Record this quarter's revenue and the revenue the planned roadmap assumed; returns the
@@ -251,6 +255,7 @@ class DomesticChipmaker(Chipmaker):
 
     def __init__(self, model: ChipMarketModel, index: int):
         super().__init__(model, index)
+        self.markup = 0.0
         c = self.spec.capacity  # its 2026 capacity, set by its own parameter (None: not binding)
         self.capacity_2026 = None if c is None else getattr(model.p, c.param, c.default)
         self.hbm_stacks_per_chip = float(self.spec.hbm_stacks_per_chip)
@@ -261,8 +266,22 @@ class DomesticChipmaker(Chipmaker):
         self.roadmap_shift = 0  # quarters the roadmap runs ahead (+) or behind (-) plan
 
     def step(self) -> None:
+        self.price_by_excess_demand()
         self.set_capacity()
         self.pace_roadmap()
+
+    def price_by_excess_demand(self) -> None:
+        """From the quarter after ``PRICE_FROM``: the markup over its list price moves by
+        ``domestic_price_response`` x last quarter's excess demand for its chips (its orders against its
+        output then, ``supply.excess_demand``), within 0 and ``domestic_markup_max``
+        (``supply.markup_after``)."""
+        m = self.model
+        if m.quarter - 1 < PRICE_FROM:
+            return
+        orders = float(m.supply.last_orders[self.chips].sum())
+        excess = supply.excess_demand(orders, self.capacity)  # self.capacity: still last quarter's
+        self.markup = supply.markup_after(self.markup, m.p.domestic_price_response, excess,
+                                          m.p.domestic_markup_max)
 
     def set_capacity(self) -> None:
         """Foundry capacity: its ``foundry_path`` (before 2026 its 2025 output, from 2026 its 2026 level,

@@ -371,6 +371,19 @@ PARAMS: tuple[Param, ...] = (
           "ASSUMPTION 0.1 (range 0-0.3); SMIC told to prioritise 7nm capacity for Huawei and Cambricon "
           "(§B2, L); state chip package RMB 200-500B under consideration (§C3, M)",
           low=0.0, high=1.0, sweep_range=(0.0, 0.3)),
+    Param("domestic_price_response", 0.2, "float", "per quarter",
+          "from 2026: a domestic maker's markup over its list price moves each quarter by this x last "
+          "quarter's excess demand for its chips, (orders - output) / max(orders, output), never below 0",
+          "ASSUMPTION 0.2 (range 0-0.5): orders twice its output raise its price 10% a quarter; no series "
+          "of domestic prices was found (list prices §A1 L/M); scarce H100s sold in China's grey market at "
+          "~1.5-2x list in 2024 (§A1 L, §C2 M): what scarcity charged there",
+          low=0.0, high=5.0, sweep_range=(0.0, 0.5)),
+    Param("domestic_markup_max", 1.0, "float", "share over list price",
+          "the highest markup over its list price a domestic maker charges (domestic_price_response)",
+          "ASSUMPTION 1.0 (range 0.5-1.5): the most Chinese buyers were seen paying for scarce AI chips, "
+          "grey-market H100s at ~1.5-1.9x list incl. the server and ~2x list in a 2,400-chip order "
+          "(2024; §A1 L, §C2 M)",
+          low=0.0, high=10.0, sweep_range=(0.5, 1.5)),
     Param("capacity_cost_usd", 5_000.0, "float", "USD per chip/year",
           "cost of one chip per year of extra domestic foundry capacity (revenue-funded expansion)",
           "ASSUMPTION $5,000 (range $2,000-10,000): an advanced-node line of ~$5-10B for ~1-2M good dies a "

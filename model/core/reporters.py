@@ -99,6 +99,8 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
     Reporter("china_policy_code", "Beijing's import policy in force",
              "code: " + ", ".join(f"{k} {s}" for k, s in enumerate(CHINA_POLICIES)), codes=CHINA_POLICIES),
     Reporter("china_pairing_ratio", "Beijing's pairing quota in force", "H100e domestic per imported H100e"),
+    Reporter("domestic_price_markup", "domestic chips' price over list",
+             "share over list price, weighted by units sold"),
 )
 
 
@@ -270,6 +272,7 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
     leader = makers.get(DOMESTIC_LEADER)
     leader_cap = leader.capacity if leader is not None else 0.0
     revenue = model.chips_sold * model.china_price
+    domestic_list = float((model.chips_sold * cat.price_usd)[~cat.is_us].sum())
     values = {
         "us_stack_share": us_stack,
         "us_share_new": new["legal"] + new["grey"],
@@ -308,6 +311,8 @@ def compute(model: "ChipMarketModel") -> dict[str, float]:
         "us_regime_code": float(US_REGIMES.index(model.us_government.regime)),
         "china_policy_code": float(CHINA_POLICIES.index(model.china_government.stance)),
         "china_pairing_ratio": 0.0 if pairing is None else pairing.ratio,
+        "domestic_price_markup": (float(revenue[~cat.is_us].sum()) / domestic_list - 1.0
+                                  if domestic_list > 0 else 0.0),
     }
     columns = _maker_columns(cat.makers)
     for maker in model.chipmakers:

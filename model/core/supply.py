@@ -27,9 +27,16 @@ growing at ``domestic_capacity_growth``, plus capacity bought with revenue above
 share of **HBM** allows (``hbm_stacks_per_chip``; the pool is the 2026Q1 stockpile plus domestic HBM
 output, shared in proportion to each maker's need at full foundry output). SemiAnalysis (§B1 M): HBM,
 not SMIC, binds Ascend output from 2026.
+
+From 2026 a domestic maker **prices by excess demand**: its markup over the list price moves each
+quarter by ``domestic_price_response`` x last quarter's (orders - output) / max(orders, output), within
+0 and ``domestic_markup_max`` (``markup_after``); before 2026 its prices are the record's (the
+catalogue's list prices).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -82,6 +89,21 @@ def scarcity(orders: np.ndarray, supply: np.ndarray) -> np.ndarray:
     ratio = np.where((supply <= 0) & (orders > 0), 2.0, ratio)
     # clip(ratio - 1, 0, 1) (ratio - 1 is never -0.0, where np.clip and maximum could differ)
     return np.minimum(np.maximum(ratio - 1.0, 0.0), 1.0)
+
+
+def excess_demand(orders: float, output: float) -> float:
+    """(orders - output) / max(orders, output), within [-1, 1]: 0 at balance, 1 when orders meet no output,
+    -1 when output meets no orders or is not bound (``output`` inf); 0 when both are 0."""
+    if math.isinf(output):
+        return -1.0
+    top = max(orders, output)
+    return (orders - output) / top if top > 0 else 0.0
+
+
+def markup_after(markup: float, response: float, excess: float, most: float) -> float:
+    """A domestic maker's markup over its list price after a quarter of ``excess`` demand: it moves by
+    ``response`` x ``excess`` (tatonnement), within [0, ``most``] (the list price is the record's)."""
+    return min(most, max(0.0, markup + response * excess))
 
 
 def hbm_ceilings(foundry: np.ndarray, stacks_per_chip: np.ndarray, hbm_available: float) -> np.ndarray:
