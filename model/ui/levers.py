@@ -209,6 +209,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever("markets", "design_to_rule", "US makers design China parts to the rule"),
     Lever("markets", "design_lead_quarters", "quarters to bring out a part designed to the rule"),
     Lever("markets", "revenue_passthrough", "most of the levy passed on when scarce", "allowed"),
+    Lever("markets", "domestic_price_response", "domestic price response to excess demand"),
+    Lever("markets", "domestic_markup_max", "most domestic markup over list"),
     Lever("markets", "hbm_stockpile_2026", "HBM stacks stockpiled at 2026Q1"),
     Lever("markets", "domestic_hbm_2026", "domestic HBM output 2026"),
     Lever("markets", "offshore_capacity_share", "budget private firms can spend abroad"),

@@ -44,7 +44,8 @@ def status_text(model: ChipMarketModel) -> str:
         return f"{head} · " + " · ".join(
             _rep(name, model.reported[name], fmt)
             for name, fmt in (("us_share_legal", "{:.3f}"), ("us_stack_share", "{:.3f}"),
-                              ("china_compute_h100e", "{:.2f}"), ("china_to_us_compute_ratio", "{:.4f}")))
+                              ("china_compute_h100e", "{:.2f}"), ("china_to_us_compute_ratio", "{:.4f}"),
+                              ("domestic_price_markup", "{:.2f}")))
     parts = [head]
     for name, fmt in (("us_share_legal", "{:.3f}"), ("us_stack_share", "{:.3f}"),
                       ("china_compute_h100e", "{:.2f}")):
