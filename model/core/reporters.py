@@ -100,7 +100,7 @@ FIXED_REPORTERS: tuple[Reporter, ...] = (
              "code: " + ", ".join(f"{k} {s}" for k, s in enumerate(CHINA_POLICIES)), codes=CHINA_POLICIES),
     Reporter("china_pairing_ratio", "Beijing's pairing quota in force", "H100e domestic per imported H100e"),
     Reporter("domestic_price_markup", "domestic chips' price over list",
-             "share over list price, weighted by units sold"),
+             "share over list price, weighted by the list value sold"),
 )
 
 
