@@ -255,7 +255,6 @@ class DomesticChipmaker(Chipmaker):
 
     def __init__(self, model: ChipMarketModel, index: int):
         super().__init__(model, index)
-        self.markup = 0.0
         c = self.spec.capacity  # its 2026 capacity, set by its own parameter (None: not binding)
         self.capacity_2026 = None if c is None else getattr(model.p, c.param, c.default)
         self.hbm_stacks_per_chip = float(self.spec.hbm_stacks_per_chip)

@@ -206,8 +206,8 @@ REASONS: dict[tuple[str, str], str] = {
         "(see next row)"),
     ("2026Q1", "cambricon_revenue"): _HBM_CAMBRICON,
     ("2026Q2", "cambricon_revenue"): (
-        _HBM_CAMBRICON + "; from 2026Q2 its price rises with its excess demand (ODD 7.5), which takes its "
-        "revenue from x0.58 to x0.69 of the record"),
+        _HBM_CAMBRICON + "; from 2026Q2 its price rises with its excess demand (ODD 7.5), which brings its "
+        "revenue nearer the record than at list prices"),
     ("2026Q1", "nvidia_china_revenue"): _HQ_BASIS,
     ("2026Q2", "nvidia_china_revenue"): _HQ_BASIS,
     ("2025Q3", "nvidia_h20_revenue_china"): (
